@@ -1,0 +1,98 @@
+# agentgov build. `make` builds build/agentgov and build/libagentgov.a; `make test` runs
+# every test; `make check` adds sanitizers, valgrind, clang-format and cppcheck.
+# Out-of-tree builds: `make BUILD=build-asan SAN=1` builds an ASan+UBSan variant.
+
+BUILD ?= build
+CC ?= cc
+PKGS := sqlite3 jansson libfyaml libsodium libmicrohttpd libcurl hiredis libseccomp libcrypto
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT ?= -O2
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
+	-Wno-missing-field-initializers -fno-strict-aliasing -pthread -Iinclude -Isrc $(PKG_CFLAGS)
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+CFLAGS += $(CFLAGS_BASE)
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SUPPORT := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test tests unit check fuzz bench clean format lint-format cppcheck valgrind asan
+
+all: $(BUILD)/agentgov $(BUILD)/libagentgov.a
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libagentgov.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/agentgov: $(CLI_OBJ) $(BUILD)/libagentgov.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libagentgov.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libagentgov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJ) $(BUILD)/libagentgov.a $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libagentgov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libagentgov.a $(LDLIBS)
+
+tests: all $(TEST_BIN)
+bench: all $(BENCH_BIN)
+
+# The README's test command. Installs what is missing, builds, runs unit and
+# integration tests; the runner's last line is "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory tests bench
+	@AGENTGOV_BUILD=$(BUILD) bash tests/run.sh $(T)
+
+unit: tests
+	@AGENTGOV_BUILD=$(BUILD) AGENTGOV_ONLY_UNIT=1 bash tests/run.sh $(T)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests
+	@AGENTGOV_BUILD=build-asan AGENTGOV_ONLY_UNIT=1 ASAN_OPTIONS=detect_leaks=1 bash tests/run.sh $(T)
+
+valgrind: tests
+	@AGENTGOV_BUILD=$(BUILD) AGENTGOV_ONLY_UNIT=1 AGENTGOV_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" bash tests/run.sh $(T)
+
+FORMAT_FILES = $(wildcard include/agentgov/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h bench/*.c)
+lint-format:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+format:
+	clang-format -i $(FORMAT_FILES)
+
+cppcheck:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -D_GNU_SOURCE src
+
+check: deps
+	@bash scripts/deps.sh --all
+	@$(MAKE) --no-print-directory lint-format cppcheck
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory valgrind
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,104 @@
+/* Tamper-evident audit ledger (append-only, hash-chained, signed checkpoints).
+ * Ownership: ag_ledger is an opaque handle (ag_ledger_open/ag_ledger_close);
+ * struct ag_ledger_entry is caller-owned and only read during ag_ledger_append. */
+#ifndef AGENTGOV_LEDGER_H
+#define AGENTGOV_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentgov/err.h"
+
+typedef struct ag_ledger ag_ledger;
+
+#define AG_HASH_HEX_LEN 65 /* 64 lowercase hex digits + NUL */
+
+struct ag_ledger_opts {
+    const char *signing_key_path; /* Ed25519 secret key file; NULL = no checkpoints */
+    const char *hmac_key_path;    /* per-ledger HMAC key for sensitive values */
+    int checkpoint_every;         /* automatic checkpoint every N entries; 0 = never */
+    int read_only;                /* open for queries and verify only */
+};
+
+/* One entry. NULL strings and -1 integers are stored as SQL NULL / JSON null. */
+struct ag_ledger_entry {
+    const char *kind; /* action, decision, violation, error, lifecycle, revocation,
+                         promotion, handoff, token, secret, checkpoint, system */
+    const char *agent_id;
+    const char *agent_version;
+    const char *task_id;
+    int tier; /* 0..4 or -1 */
+    const char *phase;
+    const char *action;
+    const char *resource;
+    const char *decision;
+    const char *reason;
+    int confidence; /* per mille 0..1000, or -1 */
+    int success;    /* 0/1, or -1 */
+    const char *error_type;
+    const char *error_message;
+    const char *data_json; /* a JSON object, or NULL */
+    /* Top-level keys of data_json whose values are stored as HMAC-SHA256 hex, never
+     * in the clear. */
+    const char *const *sensitive_keys;
+    size_t nsensitive;
+};
+
+/* Opens (creating if absent) the ledger database at path, in WAL mode with
+ * synchronous=FULL. */
+AG_MUST_USE ag_err ag_ledger_open(const char *path, const struct ag_ledger_opts *opts,
+                                  ag_ledger **out);
+/* Writes a final checkpoint (when a signing key is configured and entries were
+ * appended since the last one) and closes. Accepts NULL. */
+void ag_ledger_close(ag_ledger *l);
+
+/* Appends one entry and returns only once it is durably committed. Thread-safe:
+ * concurrent callers are group-committed in one transaction. On any failure nothing
+ * is acknowledged and the error says why (AG_ENOSPACE, AG_EREADONLY, AG_ELEDGER...).
+ * seq and hash may be NULL. */
+AG_MUST_USE ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e,
+                                    int64_t *seq, char hash[AG_HASH_HEX_LEN]);
+/* Writes a signed checkpoint entry over the current head now. */
+AG_MUST_USE ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq);
+/* HMAC-SHA256 hex of value under this ledger's key (what a sensitive field holds). */
+AG_MUST_USE ag_err ag_ledger_hmac(ag_ledger *l, const char *value,
+                                  char out[AG_HASH_HEX_LEN]);
+
+/* Result of a verification. */
+struct ag_verify_result {
+    int ok;                      /* 1 when the whole chain and every signature hold */
+    int64_t entries;             /* rows checked */
+    int64_t checkpoints;         /* signatures checked */
+    char head[AG_HASH_HEX_LEN];  /* hash of the last row */
+    int64_t bad_seq;             /* first bad seq, 0 when ok */
+    char problem[256];           /* "hash mismatch", "gap", "broken link", ... */
+};
+
+/* Recomputes the chain of the database at db_path and every checkpoint signature
+ * with the public key at pubkey_path (NULL: the key next to the database). Returns
+ * AG_OK when it could check (whatever the verdict in r); an error when it could not. */
+AG_MUST_USE ag_err ag_ledger_verify(const char *db_path, const char *pubkey_path,
+                                    struct ag_verify_result *r);
+
+/* Query filter for ag_ledger_query; NULL / 0 fields do not filter. */
+struct ag_ledger_filter {
+    const char *agent_id;
+    const char *task_id;
+    const char *kind;
+    int64_t since_ms; /* inclusive, wall-clock ms; 0 = unbounded */
+    int64_t until_ms; /* exclusive; 0 = unbounded */
+    int64_t after_seq; /* only rows with seq > after_seq (pagination) */
+    int64_t limit;     /* 0 = no limit */
+    int descending;    /* newest first */
+};
+
+/* Calls cb for each matching row with the row as a JSON object text: exactly the
+ * hashed fields plus "hash" (the export format). Stops early when cb returns non-0. */
+typedef int (*ag_ledger_row_cb)(void *ctx, int64_t seq, const char *row_json);
+AG_MUST_USE ag_err ag_ledger_query(ag_ledger *l, const struct ag_ledger_filter *f,
+                                   ag_ledger_row_cb cb, void *ctx);
+
+/* Highest seq and its hash (0 and 64 zeros for an empty ledger). */
+AG_MUST_USE ag_err ag_ledger_head(ag_ledger *l, int64_t *seq, char hash[AG_HASH_HEX_LEN]);
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages agentgov needs to build, test and benchmark.
+# Packages already present are skipped, so running it twice costs nothing.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config
+  libsqlite3-dev sqlite3 libjansson-dev libfyaml-dev libsodium-dev
+  libmicrohttpd-dev libcurl4-openssl-dev libhiredis-dev libseccomp-dev libssl-dev
+  redis-server curl python3
+)
+# Only `make check` and the benchmarks need these; install them with --all.
+EXTRA=(clang libclang-rt-14-dev valgrind cppcheck clang-format wrk)
+
+want=("${PKGS[@]}")
+[ "${1:-}" = "--all" ] && want+=("${EXTRA[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,98 @@
+#include "cli/cliutil.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir_override[PATH_MAX];
+
+void ag__cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("agentgov: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void ag__cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("agentgov: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void ag__cli_error_ag(ag_err err, const char *what)
+{
+    const char *detail = ag_last_error();
+    if (detail[0])
+        ag__cli_error("%s: %s: %s", what, ag_strerror(err), detail);
+    else
+        ag__cli_error("%s: %s", what, ag_strerror(err));
+}
+
+void ag__cli_set_dir(const char *dir)
+{
+    snprintf(dir_override, sizeof dir_override, "%s", dir);
+}
+
+const char *ag__cli_default_dir_doc(void)
+{
+    return "$XDG_DATA_HOME/agentgov, or ~/.local/share/agentgov";
+}
+
+const char *ag__cli_dir(void)
+{
+    static char buf[PATH_MAX];
+    if (dir_override[0])
+        return dir_override;
+    const char *env = getenv("AGENTGOV_DIR");
+    if (env && *env)
+        return env;
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && *xdg) {
+        snprintf(buf, sizeof buf, "%s/agentgov", xdg);
+        return buf;
+    }
+    const char *home = getenv("HOME");
+    snprintf(buf, sizeof buf, "%s/.local/share/agentgov", home && *home ? home : ".");
+    return buf;
+}
+
+const char *ag__cli_path(const char *name)
+{
+    static char ring[8][PATH_MAX];
+    static int next;
+    char *buf = ring[next++ % 8];
+    snprintf(buf, PATH_MAX, "%s/%s", ag__cli_dir(), name);
+    return buf;
+}
+
+const char *ag__cli_store_url(const char *flag)
+{
+    static char buf[PATH_MAX + 8];
+    if (flag && *flag)
+        return flag;
+    const char *env = getenv("AGENTGOV_STORE");
+    if (env && *env)
+        return env;
+    snprintf(buf, sizeof buf, "sqlite:%s", ag__cli_path("state.db"));
+    return buf;
+}
+
+int ag__cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* Helpers shared by the subcommands: messages, data directory and store resolution,
+ * option lookup. Ownership: returned paths are static or malloc'd as documented. */
+#ifndef AG_CLI_CLIUTIL_H
+#define AG_CLI_CLIUTIL_H
+
+#include <stddef.h>
+
+#include "agentgov/err.h"
+
+#define AG_VERSION "0.1.0"
+#define AG_EXIT_OK 0
+#define AG_EXIT_USAGE 1
+
+/* "agentgov: error: ..." on stderr. */
+void ag__cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "agentgov: warning: ..." on stderr. */
+void ag__cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "agentgov: error: <what>: <ag_strerror(err)>[: <ag_last_error()>]". */
+void ag__cli_error_ag(ag_err err, const char *what);
+
+/* Sets the data directory from a global --dir (or a command's own --dir). */
+void ag__cli_set_dir(const char *dir);
+/* The data directory: --dir, else $AGENTGOV_DIR, else the documented default
+ * ($XDG_DATA_HOME/agentgov or ~/.local/share/agentgov). Static buffer. */
+const char *ag__cli_dir(void);
+/* The default, as shown in --help. */
+const char *ag__cli_default_dir_doc(void);
+/* Joins the data directory and a file name into a static ring of buffers. */
+const char *ag__cli_path(const char *name);
+/* The store URL: flag (--store), else $AGENTGOV_STORE, else sqlite:<dir>/state.db. */
+const char *ag__cli_store_url(const char *flag);
+/* 1 if argv has -h or --help anywhere before a "--". */
+int ag__cli_wants_help(int argc, char **argv);
+
+#endif

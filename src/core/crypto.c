@@ -1,0 +1,105 @@
+#include "core/crypto.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+
+ag_err ag__crypto_init(void)
+{
+    if (sodium_init() < 0)
+        return ag__fail(AG_ECRYPTO, "libsodium failed to initialise");
+    return AG_OK;
+}
+
+void ag__sha256(const void *data, size_t len, uint8_t out[AG_SHA256_LEN])
+{
+    unsigned int outlen = AG_SHA256_LEN;
+    EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL);
+}
+
+void ag__hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+ag_err ag__unhex(const char *hex, uint8_t *out, size_t n)
+{
+    if (strlen(hex) != 2 * n)
+        return ag__fail(AG_EPARSE, "expected %zu hex digits", 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return ag__fail(AG_EPARSE, "bad hex digit");
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return AG_OK;
+}
+
+void ag__sha256_hex(const void *data, size_t len, char out[AG_SHA256_HEX_LEN])
+{
+    uint8_t d[AG_SHA256_LEN];
+    ag__sha256(data, len, d);
+    ag__hex(d, sizeof d, out);
+}
+
+void ag__hmac_sha256_hex(const uint8_t *key, size_t keylen, const void *data, size_t len,
+                         char out[AG_SHA256_HEX_LEN])
+{
+    uint8_t d[AG_SHA256_LEN];
+    unsigned int dlen = sizeof d;
+    HMAC(EVP_sha256(), key, (int)keylen, data, len, d, &dlen);
+    ag__hex(d, sizeof d, out);
+}
+
+void ag__random(void *buf, size_t n)
+{
+    randombytes_buf(buf, n);
+}
+
+void ag__random_hex(size_t nbytes, char *out)
+{
+    uint8_t tmp[64];
+    while (nbytes > 0) {
+        size_t chunk = nbytes < sizeof tmp ? nbytes : sizeof tmp;
+        randombytes_buf(tmp, chunk);
+        ag__hex(tmp, chunk, out);
+        out += 2 * chunk;
+        nbytes -= chunk;
+    }
+}
+
+void ag__uuid4(char out[37])
+{
+    uint8_t b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+int ag__ct_equal(const void *a, const void *b, size_t n)
+{
+    return sodium_memcmp(a, b, n) == 0;
+}

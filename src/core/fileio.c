@@ -1,0 +1,164 @@
+#include "core/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/err.h"
+
+static ag_err errno_to_ag(int e)
+{
+    switch (e) {
+    case ENOENT:
+        return AG_ENOTFOUND;
+    case EEXIST:
+        return AG_EEXIST;
+    case EACCES:
+    case EPERM:
+        return AG_EPERM;
+    case ENOSPC:
+    case EDQUOT:
+        return AG_ENOSPACE;
+    case EROFS:
+        return AG_EREADONLY;
+    case ENOMEM:
+        return AG_ENOMEM;
+    default:
+        return AG_EIO;
+    }
+}
+
+ag_err ag__read_file(const char *path, size_t max, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ag__fail(errno_to_ag(errno), "%s: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        close(fd);
+        return ag__fail(AG_ENOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap > max) {
+                free(buf);
+                close(fd);
+                return ag__fail(AG_ELIMIT, "%s: larger than %zu bytes", path, max);
+            }
+            char *p = realloc(buf, cap * 2);
+            if (p == NULL) {
+                free(buf);
+                close(fd);
+                return ag__fail(AG_ENOMEM, "%s: out of memory", path);
+            }
+            buf = p;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return ag__fail(errno_to_ag(e), "%s: %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n > max) {
+        free(buf);
+        return ag__fail(AG_ELIMIT, "%s: larger than %zu bytes", path, max);
+    }
+    buf[n] = '\0';
+    *data = buf;
+    if (len)
+        *len = n;
+    return AG_OK;
+}
+
+static ag_err write_all(int fd, const char *p, size_t len, const char *path)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return ag__fail(errno_to_ag(errno), "%s: %s", path, strerror(errno));
+        p += w;
+        len -= (size_t)w;
+    }
+    return AG_OK;
+}
+
+static void fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
+ag_err ag__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                             int excl)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return ag__fail(AG_EINVAL, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return ag__fail(errno_to_ag(errno), "%s: %s", tmp, strerror(errno));
+    ag_err err = write_all(fd, data, len, tmp);
+    if (err == AG_OK && fchmod(fd, mode) != 0)
+        err = ag__fail(errno_to_ag(errno), "%s: chmod: %s", tmp, strerror(errno));
+    if (err == AG_OK && fsync(fd) != 0)
+        err = ag__fail(errno_to_ag(errno), "%s: fsync: %s", tmp, strerror(errno));
+    close(fd);
+    if (err == AG_OK) {
+        /* link() fails if the target exists, which gives us exclusive creation. */
+        int rc = excl ? link(tmp, path) : rename(tmp, path);
+        if (rc != 0)
+            err = ag__fail(errno_to_ag(errno), "%s: %s", path, strerror(errno));
+    }
+    if (err != AG_OK || excl)
+        unlink(tmp);
+    if (err == AG_OK)
+        fsync_parent(path);
+    return err;
+}
+
+ag_err ag__mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return ag__fail(AG_EINVAL, "%s: path too long", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+            return ag__fail(errno_to_ag(errno), "%s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+        return ag__fail(errno_to_ag(errno), "%s: %s", tmp, strerror(errno));
+    return AG_OK;
+}

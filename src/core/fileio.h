@@ -1,0 +1,21 @@
+/* Whole-file reads and crash-safe writes. Ownership: ag__read_file returns a malloc'd
+ * buffer the caller frees. */
+#ifndef AG_CORE_FILEIO_H
+#define AG_CORE_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "agentgov/err.h"
+
+/* Reads a whole file (up to max bytes) into a NUL-terminated malloc'd buffer. */
+AG_MUST_USE ag_err ag__read_file(const char *path, size_t max, char **data, size_t *len);
+/* Writes data to path atomically: temp file in the same directory, fsync, rename, fsync
+ * of the directory. mode is applied to the new file (e.g. 0600 for keys). With excl set
+ * it fails with AG_EEXIST instead of replacing an existing file. */
+AG_MUST_USE ag_err ag__write_file_atomic(const char *path, const void *data, size_t len,
+                                         mode_t mode, int excl);
+/* mkdir -p with the given mode for directories it creates. */
+AG_MUST_USE ag_err ag__mkdir_p(const char *path, mode_t mode);
+
+#endif
