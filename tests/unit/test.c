@@ -79,9 +79,9 @@ const char *ag_test_fresh_dir(const char *label)
 int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
-    int passed = 0, failed = 0;
+    static int passed, failed, i; /* static: they must survive longjmp */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    for (int i = 0; i < ntests; i++) {
+    for (i = 0; i < ntests; i++) {
         if (filter && strstr(tests[i].name, filter) == NULL)
             continue;
         if (setjmp(on_fail) == 0) {
