@@ -1,0 +1,11 @@
+/* Placeholder until the secret command lands; it refuses rather than pretending. */
+#include "cli/cliutil.h"
+#include "cli/commands.h"
+
+int ag__cmd_secret(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    ag__cli_error("'secret' is not built yet");
+    return AG_EXIT_USAGE;
+}
