@@ -38,9 +38,15 @@ all: $(BUILD)/agentgov $(BUILD)/libagentgov.a
 deps:
 	@bash scripts/deps.sh
 
+V ?= 0
+ifeq ($(V),0)
+Q := @
+endif
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libagentgov.a: $(LIB_OBJ)
 	@rm -f $@

@@ -1,0 +1,282 @@
+#include "agentgov/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/fileio.h"
+#include "core/time.h"
+
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define HOUR_MS 3600000LL
+#define DAY_MS (24 * HOUR_MS)
+
+/* Every setting agentgov reads. Adding a setting means adding a row here. */
+static const struct ag_config_def table[] = {
+    {"policy", AG_CFG_STRING, "", 0, 0, NULL,
+     "policy file (empty: <dir>/policy.yaml if present, else the shipped default)"},
+    {"store", AG_CFG_STRING, "", 0, 0, NULL,
+     "state store URL: sqlite:PATH or redis://HOST:PORT/DB (empty: <dir>/state.db)"},
+    {"listen", AG_CFG_STRING, "127.0.0.1:8200", 0, 0, NULL,
+     "daemon address: HOST:PORT or unix:PATH"},
+    {"allow_remote", AG_CFG_BOOL, "false", 0, 1, NULL,
+     "allow the daemon to listen on a non-loopback address"},
+    {"log_format", AG_CFG_ENUM, "text", 0, 0, "text|json", "daemon log line format"},
+    {"ledger.checkpoint_every", AG_CFG_INT, "1000", 0, 100000000, NULL,
+     "write a signed checkpoint every N ledger entries (0: only at shutdown)"},
+    {"server.threads", AG_CFG_INT, "16", 1, 256, NULL, "request worker threads"},
+    {"server.max_connections", AG_CFG_INT, "1024", 1, 65536, NULL,
+     "concurrent connection cap"},
+    {"server.max_body", AG_CFG_INT, "1048576", 1024, 64 * MIB, NULL,
+     "largest accepted request body, bytes"},
+    {"server.max_header", AG_CFG_INT, "16384", 4 * KIB, 1 * MIB, NULL,
+     "memory per connection for headers, bytes"},
+    {"server.max_json_depth", AG_CFG_INT, "32", 2, 1024, NULL, "deepest accepted JSON nesting"},
+    {"server.timeout", AG_CFG_DURATION, "30s", 1000, HOUR_MS, NULL,
+     "idle timeout per connection (slow clients are cut)"},
+    {"hook.policy", AG_CFG_STRING, "", 0, 0, NULL,
+     "policy for `agentgov hook` (empty: shipped coding-agent policy)"},
+    {"hook.tier", AG_CFG_INT, "2", 0, 4, NULL, "tier for `agentgov hook`"},
+    {"run.grace", AG_CFG_DURATION, "5s", 0, HOUR_MS, NULL,
+     "time between SIGTERM and SIGKILL when a governed child must stop"},
+    {"run.timeout", AG_CFG_DURATION, "1h", 1000, 7 * DAY_MS, NULL,
+     "default wall-clock limit of a governed run"},
+    {"lifecycle.lock_ttl", AG_CFG_DURATION, "5m", 1000, DAY_MS, NULL,
+     "agent lock TTL, refreshed at every transition"},
+    {"lifecycle.heartbeat_ttl", AG_CFG_DURATION, "2m", 1000, DAY_MS, NULL,
+     "heartbeat key TTL"},
+    {"lifecycle.state_ttl", AG_CFG_DURATION, "7d", 60000, 365 * DAY_MS, NULL,
+     "TTL of runtime keys that are not durable history"},
+    {"stuck.after", AG_CFG_DURATION, "30s", 1000, DAY_MS, NULL,
+     "an agent whose last heartbeat is older than this is stuck"},
+};
+
+#define NDEFS (sizeof table / sizeof table[0])
+
+struct ag_config {
+    char *value[NDEFS];
+    char *origin[NDEFS];
+    int64_t num[NDEFS];
+};
+
+const struct ag_config_def *ag_config_table(size_t *n)
+{
+    *n = NDEFS;
+    return table;
+}
+
+static int find(const char *name)
+{
+    for (size_t i = 0; i < NDEFS; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Validates text for row i and computes its numeric form. */
+static ag_err parse_value(size_t i, const char *text, int64_t *num)
+{
+    const struct ag_config_def *d = &table[i];
+    *num = 0;
+    switch (d->type) {
+    case AG_CFG_STRING:
+        return AG_OK;
+    case AG_CFG_BOOL:
+        if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "1") ||
+            !strcmp(text, "on")) {
+            *num = 1;
+            return AG_OK;
+        }
+        if (!strcmp(text, "false") || !strcmp(text, "no") || !strcmp(text, "0") ||
+            !strcmp(text, "off"))
+            return AG_OK;
+        return ag__fail(AG_EINVAL, "%s: expected true or false, got '%s'", d->name, text);
+    case AG_CFG_ENUM: {
+        size_t n = strlen(text);
+        for (const char *p = d->choices; *p;) {
+            const char *bar = strchr(p, '|');
+            size_t len = bar ? (size_t)(bar - p) : strlen(p);
+            if (len == n && strncmp(p, text, n) == 0)
+                return AG_OK;
+            p += len + (bar ? 1 : 0);
+        }
+        return ag__fail(AG_EINVAL, "%s: expected one of %s, got '%s'", d->name, d->choices,
+                        text);
+    }
+    case AG_CFG_INT: {
+        errno = 0;
+        char *end;
+        long long v = strtoll(text, &end, 10);
+        if (errno || end == text || *end)
+            return ag__fail(AG_EINVAL, "%s: expected an integer, got '%s'", d->name, text);
+        if (v < d->min || v > d->max)
+            return ag__fail(AG_EINVAL, "%s: %lld is outside [%lld, %lld]", d->name, v,
+                            (long long)d->min, (long long)d->max);
+        *num = v;
+        return AG_OK;
+    }
+    case AG_CFG_DURATION: {
+        int64_t ms;
+        if (ag__parse_duration(text, &ms) != AG_OK)
+            return ag__fail(AG_EINVAL, "%s: expected a duration such as 30s or 5m, got '%s'",
+                            d->name, text);
+        if (ms < d->min || ms > d->max) {
+            char lo[32], hi[32];
+            ag__format_duration(d->min, lo, sizeof lo);
+            ag__format_duration(d->max, hi, sizeof hi);
+            return ag__fail(AG_EINVAL, "%s: '%s' is outside [%s, %s]", d->name, text, lo, hi);
+        }
+        *num = ms;
+        return AG_OK;
+    }
+    }
+    return ag__fail(AG_EINTERNAL, "%s: unknown type", d->name);
+}
+
+static ag_err set_at(ag_config *c, size_t i, const char *value, const char *origin)
+{
+    int64_t num;
+    ag_err err = parse_value(i, value, &num);
+    if (err)
+        return err;
+    char *v = strdup(value), *o = strdup(origin);
+    if (v == NULL || o == NULL) {
+        free(v);
+        free(o);
+        return ag__fail(AG_ENOMEM, "config: out of memory");
+    }
+    free(c->value[i]);
+    free(c->origin[i]);
+    c->value[i] = v;
+    c->origin[i] = o;
+    c->num[i] = num;
+    return AG_OK;
+}
+
+ag_err ag_config_new(ag_config **out)
+{
+    ag_config *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return ag__fail(AG_ENOMEM, "config: out of memory");
+    for (size_t i = 0; i < NDEFS; i++) {
+        ag_err err = set_at(c, i, table[i].def, "default");
+        if (err) {
+            ag_config_free(c);
+            return err;
+        }
+    }
+    *out = c;
+    return AG_OK;
+}
+
+void ag_config_free(ag_config *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < NDEFS; i++) {
+        free(c->value[i]);
+        free(c->origin[i]);
+    }
+    free(c);
+}
+
+ag_err ag_config_set(ag_config *c, const char *name, const char *value)
+{
+    int i = find(name);
+    if (i < 0)
+        return ag__fail(AG_EINVAL, "unknown setting '%s' (see agentgov config)", name);
+    return set_at(c, (size_t)i, value, "command line");
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* Applies one `key = value` line; lineno and path only name the place on error. */
+static ag_err load_line(ag_config *c, char *line, const char *path, int lineno)
+{
+    char *s = trim(line);
+    if (*s == '\0' || *s == '#')
+        return AG_OK;
+    char *eq = strchr(s, '=');
+    if (eq == NULL)
+        return ag__fail(AG_EPARSE, "%s:%d: expected 'key = value'", path, lineno);
+    *eq = '\0';
+    char *key = trim(s), *val = trim(eq + 1);
+    size_t vl = strlen(val);
+    if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+        val[vl - 1] = '\0';
+        val++;
+    }
+    int i = find(key);
+    if (i < 0)
+        return ag__fail(AG_EPARSE, "%s:%d: unknown setting '%s'", path, lineno, key);
+    char origin[512];
+    snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+    ag_err err = set_at(c, (size_t)i, val, origin);
+    if (err) {
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s", ag_last_error());
+        return ag__fail(AG_EPARSE, "%s:%d: %s", path, lineno, detail);
+    }
+    return AG_OK;
+}
+
+ag_err ag_config_load_file(ag_config *c, const char *path, int optional)
+{
+    char *data;
+    size_t len;
+    ag_err err = ag__read_file(path, 1 * MIB, &data, &len);
+    if (err == AG_ENOTFOUND && optional)
+        return AG_OK;
+    if (err)
+        return err;
+    int lineno = 0;
+    /* strtok_r would skip empty lines and so miscount; split by hand. */
+    char *p = data;
+    while (p && *p) {
+        lineno++;
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        err = load_line(c, p, path, lineno);
+        if (err)
+            break;
+        p = nl ? nl + 1 : NULL;
+    }
+    free(data);
+    return err;
+}
+
+const char *ag_config_str(const ag_config *c, const char *name)
+{
+    int i = find(name);
+    return i < 0 ? "" : c->value[i];
+}
+
+int64_t ag_config_int(const ag_config *c, const char *name)
+{
+    int i = find(name);
+    return i < 0 ? 0 : c->num[i];
+}
+
+int64_t ag_config_ms(const ag_config *c, const char *name)
+{
+    return ag_config_int(c, name);
+}
+
+const char *ag_config_origin(const ag_config *c, const char *name)
+{
+    int i = find(name);
+    return i < 0 ? "" : c->origin[i];
+}
