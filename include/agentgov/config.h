@@ -36,8 +36,8 @@ AG_MUST_USE ag_err ag_config_set(ag_config *c, const char *name, const char *val
 /* Typed getters; the name must be in the table (an unknown name returns the zero
  * value: a programming error, caught by the tests). */
 const char *ag_config_str(const ag_config *c, const char *name);
-int64_t ag_config_int(const ag_config *c, const char *name);   /* INT, BOOL (0/1) */
-int64_t ag_config_ms(const ag_config *c, const char *name);    /* DURATION in ms */
+int64_t ag_config_int(const ag_config *c, const char *name); /* INT, BOOL (0/1) */
+int64_t ag_config_ms(const ag_config *c, const char *name);  /* DURATION in ms */
 /* Where a value came from: "default", or "path:line". */
 const char *ag_config_origin(const ag_config *c, const char *name);
 

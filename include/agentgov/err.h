@@ -7,30 +7,30 @@
 #define AG_MUST_USE __attribute__((warn_unused_result))
 
 /* One table for every error: X(name, value, message). Values are stable. */
-#define AG_ERRNO_MAP(X)                                                   \
-    X(OK, 0, "success")                                                   \
-    X(ENOMEM, -1, "out of memory")                                        \
-    X(EINVAL, -2, "invalid argument")                                     \
-    X(EPARSE, -3, "parse error")                                          \
-    X(ENOTFOUND, -4, "not found")                                         \
-    X(EEXIST, -5, "already exists")                                       \
-    X(EIO, -6, "I/O error")                                               \
-    X(ESTORE, -7, "state store unavailable")                              \
-    X(ELEDGER, -8, "ledger unavailable")                                  \
-    X(EPERM, -9, "permission denied")                                     \
-    X(EEXPIRED, -10, "expired")                                           \
-    X(EREVOKED, -11, "revoked")                                           \
-    X(ELOCKED, -12, "lock held by another owner")                         \
-    X(ECRYPTO, -13, "cryptographic failure")                              \
-    X(ETAMPER, -14, "integrity check failed")                             \
-    X(ELIMIT, -15, "limit exceeded")                                      \
-    X(ETIMEOUT, -16, "timed out")                                         \
-    X(EUNSUPPORTED, -17, "not supported")                                 \
-    X(ECONFLICT, -18, "conflict")                                         \
-    X(ENOSPACE, -19, "no space left on device")                           \
-    X(EREADONLY, -20, "read-only")                                        \
-    X(ESANDBOX, -21, "sandbox setup failed")                              \
-    X(ESTATE, -22, "illegal state")                                       \
+#define AG_ERRNO_MAP(X)                                                                            \
+    X(OK, 0, "success")                                                                            \
+    X(ENOMEM, -1, "out of memory")                                                                 \
+    X(EINVAL, -2, "invalid argument")                                                              \
+    X(EPARSE, -3, "parse error")                                                                   \
+    X(ENOTFOUND, -4, "not found")                                                                  \
+    X(EEXIST, -5, "already exists")                                                                \
+    X(EIO, -6, "I/O error")                                                                        \
+    X(ESTORE, -7, "state store unavailable")                                                       \
+    X(ELEDGER, -8, "ledger unavailable")                                                           \
+    X(EPERM, -9, "permission denied")                                                              \
+    X(EEXPIRED, -10, "expired")                                                                    \
+    X(EREVOKED, -11, "revoked")                                                                    \
+    X(ELOCKED, -12, "lock held by another owner")                                                  \
+    X(ECRYPTO, -13, "cryptographic failure")                                                       \
+    X(ETAMPER, -14, "integrity check failed")                                                      \
+    X(ELIMIT, -15, "limit exceeded")                                                               \
+    X(ETIMEOUT, -16, "timed out")                                                                  \
+    X(EUNSUPPORTED, -17, "not supported")                                                          \
+    X(ECONFLICT, -18, "conflict")                                                                  \
+    X(ENOSPACE, -19, "no space left on device")                                                    \
+    X(EREADONLY, -20, "read-only")                                                                 \
+    X(ESANDBOX, -21, "sandbox setup failed")                                                       \
+    X(ESTATE, -22, "illegal state")                                                                \
     X(EINTERNAL, -23, "internal error")
 
 typedef enum {

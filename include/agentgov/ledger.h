@@ -56,22 +56,21 @@ void ag_ledger_close(ag_ledger *l);
  * concurrent callers are group-committed in one transaction. On any failure nothing
  * is acknowledged and the error says why (AG_ENOSPACE, AG_EREADONLY, AG_ELEDGER...).
  * seq and hash may be NULL. */
-AG_MUST_USE ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e,
-                                    int64_t *seq, char hash[AG_HASH_HEX_LEN]);
+AG_MUST_USE ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *seq,
+                                    char hash[AG_HASH_HEX_LEN]);
 /* Writes a signed checkpoint entry over the current head now. */
 AG_MUST_USE ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq);
 /* HMAC-SHA256 hex of value under this ledger's key (what a sensitive field holds). */
-AG_MUST_USE ag_err ag_ledger_hmac(ag_ledger *l, const char *value,
-                                  char out[AG_HASH_HEX_LEN]);
+AG_MUST_USE ag_err ag_ledger_hmac(ag_ledger *l, const char *value, char out[AG_HASH_HEX_LEN]);
 
 /* Result of a verification. */
 struct ag_verify_result {
-    int ok;                      /* 1 when the whole chain and every signature hold */
-    int64_t entries;             /* rows checked */
-    int64_t checkpoints;         /* signatures checked */
-    char head[AG_HASH_HEX_LEN];  /* hash of the last row */
-    int64_t bad_seq;             /* first bad seq, 0 when ok */
-    char problem[256];           /* "hash mismatch", "gap", "broken link", ... */
+    int ok;                     /* 1 when the whole chain and every signature hold */
+    int64_t entries;            /* rows checked */
+    int64_t checkpoints;        /* signatures checked */
+    char head[AG_HASH_HEX_LEN]; /* hash of the last row */
+    int64_t bad_seq;            /* first bad seq, 0 when ok */
+    char problem[256];          /* "hash mismatch", "gap", "broken link", ... */
 };
 
 /* Recomputes the chain of the database at db_path and every checkpoint signature
@@ -85,8 +84,8 @@ struct ag_ledger_filter {
     const char *agent_id;
     const char *task_id;
     const char *kind;
-    int64_t since_ms; /* inclusive, wall-clock ms; 0 = unbounded */
-    int64_t until_ms; /* exclusive; 0 = unbounded */
+    int64_t since_ms;  /* inclusive, wall-clock ms; 0 = unbounded */
+    int64_t until_ms;  /* exclusive; 0 = unbounded */
     int64_t after_seq; /* only rows with seq > after_seq (pagination) */
     int64_t limit;     /* 0 = no limit */
     int descending;    /* newest first */

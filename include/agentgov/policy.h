@@ -1,7 +1,8 @@
 /* Policy model, loader and the decision function. Ownership: ag_policy is an opaque
- * handle (ag_policy_load*/ag_policy_free); every pointer a policy hands out (rule
- * files, tier names, sandbox profiles) lives as long as the policy. struct ag_request
- * and struct ag_decision are caller-owned and never allocated by ag_decide. */
+ * handle (ag_policy_load*/ag_policy_free);
+every pointer a policy hands out(rule *files, tier names, sandbox profiles) lives as
+    long as the policy.struct ag_request *and struct ag_decision are caller
+    - owned and never allocated by ag_decide.* /
 #ifndef AGENTGOV_POLICY_H
 #define AGENTGOV_POLICY_H
 
@@ -10,16 +11,16 @@
 
 #include "agentgov/err.h"
 
-typedef struct ag_policy ag_policy;
+          typedef struct ag_policy ag_policy;
 
-#define AG_TIER_MIN 0
-#define AG_TIER_MAX 4
+#define AG_TIER_MIN   0
+#define AG_TIER_MAX   4
 #define AG_TIER_COUNT 5
 
 enum ag_effect { AG_EFFECT_ALLOW = 0, AG_EFFECT_DENY = 1, AG_EFFECT_ASK = 2 };
 
 /* Lifecycle phases in their only legal order. */
-#define AG_PHASE_MAP(X)                                                                   \
+#define AG_PHASE_MAP(X)                                                                            \
     X(BOOTSTRAP) X(PREFLIGHT) X(PLAN) X(EXECUTE) X(VERIFY) X(PACKAGE) X(REPORT) X(EXIT)
 enum ag_phase {
     AG_PHASE_NONE = -1, /* request without a phase: matches only rules without `phases:` */
@@ -30,23 +31,23 @@ enum ag_phase {
 };
 
 /* Stable reason codes carried by every decision (and by the ledger). */
-#define AG_REASON_MAP(X)                                                                  \
-    X(DEFAULT_DENY, "default_deny")                                                       \
-    X(RULE_DENY, "rule_deny")                                                             \
-    X(FORBIDDEN_ACTION, "forbidden_action")                                               \
-    X(OUT_OF_SCOPE, "out_of_scope")                                                       \
-    X(PHASE_NOT_ALLOWED, "phase_not_allowed")                                             \
-    X(RULE_ASK, "rule_ask")                                                               \
-    X(RULE_ALLOW, "rule_allow")                                                           \
-    X(NO_POLICY, "no_policy")                                                             \
-    X(INVALID_REQUEST, "invalid_request")                                                 \
-    X(LEDGER_UNAVAILABLE, "ledger_unavailable")                                           \
-    X(STORE_UNAVAILABLE, "store_unavailable")                                             \
-    X(AGENT_REVOKED, "agent_revoked")                                                     \
-    X(BUDGET_EXHAUSTED, "budget_exhausted")                                               \
-    X(NOT_BOOTSTRAPPED, "not_bootstrapped")                                               \
-    X(LOCK_LOST, "lock_lost")                                                             \
-    X(PERMISSION_DENIED, "permission_denied")                                             \
+#define AG_REASON_MAP(X)                                                                           \
+    X(DEFAULT_DENY, "default_deny")                                                                \
+    X(RULE_DENY, "rule_deny")                                                                      \
+    X(FORBIDDEN_ACTION, "forbidden_action")                                                        \
+    X(OUT_OF_SCOPE, "out_of_scope")                                                                \
+    X(PHASE_NOT_ALLOWED, "phase_not_allowed")                                                      \
+    X(RULE_ASK, "rule_ask")                                                                        \
+    X(RULE_ALLOW, "rule_allow")                                                                    \
+    X(NO_POLICY, "no_policy")                                                                      \
+    X(INVALID_REQUEST, "invalid_request")                                                          \
+    X(LEDGER_UNAVAILABLE, "ledger_unavailable")                                                    \
+    X(STORE_UNAVAILABLE, "store_unavailable")                                                      \
+    X(AGENT_REVOKED, "agent_revoked")                                                              \
+    X(BUDGET_EXHAUSTED, "budget_exhausted")                                                        \
+    X(NOT_BOOTSTRAPPED, "not_bootstrapped")                                                        \
+    X(LOCK_LOST, "lock_lost")                                                                      \
+    X(PERMISSION_DENIED, "permission_denied")                                                      \
     X(INTERNAL_ERROR, "internal_error")
 enum ag_reason {
 #define AG__REASON_ENUM(n, s) AG_REASON_##n,
@@ -80,14 +81,14 @@ struct ag_decision {
 /* Sandbox profile of one tier (the policy file's `sandbox:` section, or shipped
  * defaults derived from the tier when the file has none). */
 struct ag_sandbox_profile {
-    int workdir_write;          /* 1: the child may write inside its workdir */
-    const char *const *read_paths;  /* extra read-only paths (system dirs) */
+    int workdir_write;             /* 1: the child may write inside its workdir */
+    const char *const *read_paths; /* extra read-only paths (system dirs) */
     size_t nread;
     const char *const *write_paths; /* extra writable paths besides the workdir */
     size_t nwrite;
-    const uint16_t *connect_ports;  /* TCP ports the child may connect to; none = no network */
+    const uint16_t *connect_ports; /* TCP ports the child may connect to; none = no network */
     size_t nconnect;
-    const uint16_t *bind_ports;     /* TCP ports the child may bind */
+    const uint16_t *bind_ports; /* TCP ports the child may bind */
     size_t nbind;
     int64_t cpu_seconds;  /* RLIMIT_CPU, 0 = unlimited */
     int64_t memory_bytes; /* RLIMIT_AS, 0 = unlimited */
@@ -96,9 +97,9 @@ struct ag_sandbox_profile {
 };
 
 struct ag_tier_info {
-    const char *name;       /* "Observer", ... */
-    int64_t token_ttl_ms;   /* default token TTL */
-    int64_t max_ttl_ms;     /* token max TTL */
+    const char *name;     /* "Observer", ... */
+    int64_t token_ttl_ms; /* default token TTL */
+    int64_t max_ttl_ms;   /* token max TTL */
 };
 
 /* Promotion rule from the policy's `promotion:` list: an agent at tier `from` moves to
@@ -127,8 +128,7 @@ AG_MUST_USE ag_err ag_policy_lint(const char *path, ag_policy_diag_cb cb, void *
 /* The decision: a pure function of (policy, request). A NULL policy gives deny with
  * reason no_policy; a malformed request gives deny with invalid_request. Performs no
  * I/O and no allocation. Returns out->effect. */
-enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req,
-                         struct ag_decision *out);
+enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struct ag_decision *out);
 
 /* Accessors. */
 AG_MUST_USE ag_err ag_policy_tier(const ag_policy *p, int tier, struct ag_tier_info *out);
@@ -137,9 +137,9 @@ size_t ag_policy_promotions(const ag_policy *p, const struct ag_promotion_rule *
 const char *ag_policy_path(const ag_policy *p);
 
 /* Names. */
-const char *ag_effect_name(enum ag_effect e);   /* "allow" | "deny" | "ask" */
-const char *ag_reason_name(enum ag_reason r);   /* "default_deny", ... */
-const char *ag_phase_name(enum ag_phase ph);    /* "EXECUTE", ...; "" for NONE */
+const char *ag_effect_name(enum ag_effect e); /* "allow" | "deny" | "ask" */
+const char *ag_reason_name(enum ag_reason r); /* "default_deny", ... */
+const char *ag_phase_name(enum ag_phase ph);  /* "EXECUTE", ...; "" for NONE */
 /* Parses a phase name (case-insensitive); AG_EINVAL if unknown. */
 AG_MUST_USE ag_err ag_phase_parse(const char *s, enum ag_phase *out);
 

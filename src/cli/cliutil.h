@@ -7,8 +7,8 @@
 
 #include "agentgov/err.h"
 
-#define AG_VERSION "0.1.0"
-#define AG_EXIT_OK 0
+#define AG_VERSION    "0.1.0"
+#define AG_EXIT_OK    0
 #define AG_EXIT_USAGE 1
 
 /* "agentgov: error: ..." on stderr. */

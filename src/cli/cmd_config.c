@@ -21,8 +21,8 @@ static void print_defaults(void)
     size_t n;
     const struct ag_config_def *t = ag_config_table(&n);
     for (size_t i = 0; i < n; i++)
-        printf("# %s\n# default: %s\n%s = %s\n\n", t[i].help,
-               t[i].def[0] ? t[i].def : "(empty)", t[i].name, t[i].def);
+        printf("# %s\n# default: %s\n%s = %s\n\n", t[i].help, t[i].def[0] ? t[i].def : "(empty)",
+               t[i].name, t[i].def);
 }
 
 int ag__cmd_config(int argc, char **argv)

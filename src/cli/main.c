@@ -23,9 +23,10 @@ static void usage(FILE *out)
                  "A governance kernel for AI agents.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(out, "\nglobal options:\n"
-                 "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n"
-                 "  -h, --help  this help; `agentgov COMMAND --help` for a command\n",
+    fprintf(out,
+            "\nglobal options:\n"
+            "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n"
+            "  -h, --help  this help; `agentgov COMMAND --help` for a command\n",
             ag__cli_default_dir_doc());
 }
 

@@ -10,10 +10,10 @@
 #include "core/fileio.h"
 #include "core/time.h"
 
-#define KIB 1024LL
-#define MIB (1024LL * 1024)
+#define KIB     1024LL
+#define MIB     (1024LL * 1024)
 #define HOUR_MS 3600000LL
-#define DAY_MS (24 * HOUR_MS)
+#define DAY_MS  (24 * HOUR_MS)
 
 /* Every setting agentgov reads. Adding a setting means adding a row here. */
 static const struct ag_config_def table[] = {
@@ -29,8 +29,7 @@ static const struct ag_config_def table[] = {
     {"ledger.checkpoint_every", AG_CFG_INT, "1000", 0, 100000000, NULL,
      "write a signed checkpoint every N ledger entries (0: only at shutdown)"},
     {"server.threads", AG_CFG_INT, "16", 1, 256, NULL, "request worker threads"},
-    {"server.max_connections", AG_CFG_INT, "1024", 1, 65536, NULL,
-     "concurrent connection cap"},
+    {"server.max_connections", AG_CFG_INT, "1024", 1, 65536, NULL, "concurrent connection cap"},
     {"server.max_body", AG_CFG_INT, "1048576", 1024, 64 * MIB, NULL,
      "largest accepted request body, bytes"},
     {"server.max_header", AG_CFG_INT, "16384", 4 * KIB, 1 * MIB, NULL,
@@ -47,8 +46,7 @@ static const struct ag_config_def table[] = {
      "default wall-clock limit of a governed run"},
     {"lifecycle.lock_ttl", AG_CFG_DURATION, "5m", 1000, DAY_MS, NULL,
      "agent lock TTL, refreshed at every transition"},
-    {"lifecycle.heartbeat_ttl", AG_CFG_DURATION, "2m", 1000, DAY_MS, NULL,
-     "heartbeat key TTL"},
+    {"lifecycle.heartbeat_ttl", AG_CFG_DURATION, "2m", 1000, DAY_MS, NULL, "heartbeat key TTL"},
     {"lifecycle.state_ttl", AG_CFG_DURATION, "7d", 60000, 365 * DAY_MS, NULL,
      "TTL of runtime keys that are not durable history"},
     {"stuck.after", AG_CFG_DURATION, "30s", 1000, DAY_MS, NULL,
@@ -104,8 +102,7 @@ static ag_err parse_value(size_t i, const char *text, int64_t *num)
                 return AG_OK;
             p += len + (bar ? 1 : 0);
         }
-        return ag__fail(AG_EINVAL, "%s: expected one of %s, got '%s'", d->name, d->choices,
-                        text);
+        return ag__fail(AG_EINVAL, "%s: expected one of %s, got '%s'", d->name, d->choices, text);
     }
     case AG_CFG_INT: {
         errno = 0;

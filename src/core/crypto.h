@@ -8,7 +8,7 @@
 
 #include "agentgov/err.h"
 
-#define AG_SHA256_LEN 32
+#define AG_SHA256_LEN     32
 #define AG_SHA256_HEX_LEN 65 /* 64 hex digits + NUL */
 
 /* Must be called once before any other function here (idempotent, thread-safe). */

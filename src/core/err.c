@@ -8,8 +8,8 @@ static _Thread_local char last_detail[1024];
 const char *ag_strerror(ag_err err)
 {
     switch (err) {
-#define AG__ERR_MSG(name, val, msg) \
-    case AG_##name:                 \
+#define AG__ERR_MSG(name, val, msg)                                                                \
+    case AG_##name:                                                                                \
         return msg;
         AG_ERRNO_MAP(AG__ERR_MSG)
 #undef AG__ERR_MSG
@@ -20,8 +20,8 @@ const char *ag_strerror(ag_err err)
 const char *ag_errname(ag_err err)
 {
     switch (err) {
-#define AG__ERR_NAME(name, val, msg) \
-    case AG_##name:                  \
+#define AG__ERR_NAME(name, val, msg)                                                               \
+    case AG_##name:                                                                                \
         return #name;
         AG_ERRNO_MAP(AG__ERR_NAME)
 #undef AG__ERR_NAME

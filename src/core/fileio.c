@@ -117,8 +117,7 @@ static void fsync_parent(const char *path)
     }
 }
 
-ag_err ag__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                             int excl)
+ag_err ag__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int excl)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)

@@ -96,8 +96,12 @@ ag_err ag__parse_rfc3339(const char *s, int64_t *wall_ms)
     }
     if (*p != '\0')
         return ag__fail(AG_EPARSE, "bad timestamp '%s': trailing characters", s);
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                    .tm_hour = h, .tm_min = m, .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     *wall_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + frac_ms;
     return AG_OK;

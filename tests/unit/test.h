@@ -22,73 +22,73 @@ const char *ag_test_tmpdir(void);
 /* Fresh empty subdirectory of ag_test_tmpdir() for one test; returns a static buffer. */
 const char *ag_test_fresh_dir(const char *label);
 
-#define TEST(name)                                                                     \
-    static void name(void);                                                            \
-    __attribute__((constructor)) static void ag_test_reg_##name(void)                  \
-    {                                                                                  \
-        ag_test_register(#name, name);                                                 \
-    }                                                                                  \
+#define TEST(name)                                                                                 \
+    static void name(void);                                                                        \
+    __attribute__((constructor)) static void ag_test_reg_##name(void)                              \
+    {                                                                                              \
+        ag_test_register(#name, name);                                                             \
+    }                                                                                              \
     static void name(void)
 
-#define ASSERT_TRUE(c)                                                                 \
-    do {                                                                               \
-        if (!(c))                                                                      \
-            ag_test_fail(__FILE__, __LINE__, "expected true: %s", #c);                 \
+#define ASSERT_TRUE(c)                                                                             \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            ag_test_fail(__FILE__, __LINE__, "expected true: %s", #c);                             \
     } while (0)
 
-#define ASSERT_FALSE(c)                                                                \
-    do {                                                                               \
-        if (c)                                                                         \
-            ag_test_fail(__FILE__, __LINE__, "expected false: %s", #c);                \
+#define ASSERT_FALSE(c)                                                                            \
+    do {                                                                                           \
+        if (c)                                                                                     \
+            ag_test_fail(__FILE__, __LINE__, "expected false: %s", #c);                            \
     } while (0)
 
-#define ASSERT_EQ(a, b)                                                                \
-    do {                                                                               \
-        long long ag_a_ = (long long)(a), ag_b_ = (long long)(b);                      \
-        if (ag_a_ != ag_b_)                                                            \
-            ag_test_fail(__FILE__, __LINE__, "%s == %s: got %lld, expected %lld", #a,  \
-                         #b, ag_a_, ag_b_);                                            \
+#define ASSERT_EQ(a, b)                                                                            \
+    do {                                                                                           \
+        long long ag_a_ = (long long)(a), ag_b_ = (long long)(b);                                  \
+        if (ag_a_ != ag_b_)                                                                        \
+            ag_test_fail(__FILE__, __LINE__, "%s == %s: got %lld, expected %lld", #a, #b, ag_a_,   \
+                         ag_b_);                                                                   \
     } while (0)
 
-#define ASSERT_NE(a, b)                                                                \
-    do {                                                                               \
-        long long ag_a_ = (long long)(a), ag_b_ = (long long)(b);                      \
-        if (ag_a_ == ag_b_)                                                            \
-            ag_test_fail(__FILE__, __LINE__, "%s != %s: both are %lld", #a, #b, ag_a_); \
+#define ASSERT_NE(a, b)                                                                            \
+    do {                                                                                           \
+        long long ag_a_ = (long long)(a), ag_b_ = (long long)(b);                                  \
+        if (ag_a_ == ag_b_)                                                                        \
+            ag_test_fail(__FILE__, __LINE__, "%s != %s: both are %lld", #a, #b, ag_a_);            \
     } while (0)
 
-#define ASSERT_STREQ(a, b)                                                             \
-    do {                                                                               \
-        const char *ag_a_ = (a), *ag_b_ = (b);                                         \
-        if (ag_a_ == NULL || ag_b_ == NULL || strcmp(ag_a_, ag_b_) != 0)               \
-            ag_test_fail(__FILE__, __LINE__, "%s == %s: got \"%s\", expected \"%s\"",  \
-                         #a, #b, ag_a_ ? ag_a_ : "(null)", ag_b_ ? ag_b_ : "(null)");  \
+#define ASSERT_STREQ(a, b)                                                                         \
+    do {                                                                                           \
+        const char *ag_a_ = (a), *ag_b_ = (b);                                                     \
+        if (ag_a_ == NULL || ag_b_ == NULL || strcmp(ag_a_, ag_b_) != 0)                           \
+            ag_test_fail(__FILE__, __LINE__, "%s == %s: got \"%s\", expected \"%s\"", #a, #b,      \
+                         ag_a_ ? ag_a_ : "(null)", ag_b_ ? ag_b_ : "(null)");                      \
     } while (0)
 
-#define ASSERT_CONTAINS(hay, needle)                                                   \
-    do {                                                                               \
-        const char *ag_h_ = (hay), *ag_n_ = (needle);                                  \
-        if (ag_h_ == NULL || strstr(ag_h_, ag_n_) == NULL)                             \
-            ag_test_fail(__FILE__, __LINE__, "%s: \"%s\" does not contain \"%s\"",     \
-                         #hay, ag_h_ ? ag_h_ : "(null)", ag_n_);                       \
+#define ASSERT_CONTAINS(hay, needle)                                                               \
+    do {                                                                                           \
+        const char *ag_h_ = (hay), *ag_n_ = (needle);                                              \
+        if (ag_h_ == NULL || strstr(ag_h_, ag_n_) == NULL)                                         \
+            ag_test_fail(__FILE__, __LINE__, "%s: \"%s\" does not contain \"%s\"", #hay,           \
+                         ag_h_ ? ag_h_ : "(null)", ag_n_);                                         \
     } while (0)
 
 /* Asserts an ag_err call succeeded; on failure prints the code and ag_last_error(). */
-#define ASSERT_OK(expr)                                                                \
-    do {                                                                               \
-        int ag_e_ = (int)(expr);                                                       \
-        if (ag_e_ != 0)                                                                \
-            ag_test_fail(__FILE__, __LINE__, "%s: got error %d (%s): %s", #expr,       \
-                         ag_e_, ag_errname((ag_err)ag_e_), ag_last_error());           \
+#define ASSERT_OK(expr)                                                                            \
+    do {                                                                                           \
+        int ag_e_ = (int)(expr);                                                                   \
+        if (ag_e_ != 0)                                                                            \
+            ag_test_fail(__FILE__, __LINE__, "%s: got error %d (%s): %s", #expr, ag_e_,            \
+                         ag_errname((ag_err)ag_e_), ag_last_error());                              \
     } while (0)
 
 /* Asserts an ag_err call failed with exactly the given code. */
-#define ASSERT_ERR(expr, code)                                                         \
-    do {                                                                               \
-        int ag_e_ = (int)(expr);                                                       \
-        if (ag_e_ != (int)(code))                                                      \
-            ag_test_fail(__FILE__, __LINE__, "%s: got %s, expected %s", #expr,         \
-                         ag_errname((ag_err)ag_e_), ag_errname((ag_err)(code)));       \
+#define ASSERT_ERR(expr, code)                                                                     \
+    do {                                                                                           \
+        int ag_e_ = (int)(expr);                                                                   \
+        if (ag_e_ != (int)(code))                                                                  \
+            ag_test_fail(__FILE__, __LINE__, "%s: got %s, expected %s", #expr,                     \
+                         ag_errname((ag_err)ag_e_), ag_errname((ag_err)(code)));                   \
     } while (0)
 
 #include "agentgov/err.h"
