@@ -1,8 +1,7 @@
 /* Policy model, loader and the decision function. Ownership: ag_policy is an opaque
- * handle (ag_policy_load*/ag_policy_free);
-every pointer a policy hands out(rule *files, tier names, sandbox profiles) lives as
-    long as the policy.struct ag_request *and struct ag_decision are caller
-    - owned and never allocated by ag_decide.* /
+ * handle (ag_policy_load / ag_policy_free); every pointer a policy hands out (rule
+ * files, tier names, sandbox profiles) lives as long as the policy. struct ag_request
+ * and struct ag_decision are caller-owned and never allocated by ag_decide. */
 #ifndef AGENTGOV_POLICY_H
 #define AGENTGOV_POLICY_H
 
@@ -11,7 +10,7 @@ every pointer a policy hands out(rule *files, tier names, sandbox profiles) live
 
 #include "agentgov/err.h"
 
-          typedef struct ag_policy ag_policy;
+typedef struct ag_policy ag_policy;
 
 #define AG_TIER_MIN   0
 #define AG_TIER_MAX   4
