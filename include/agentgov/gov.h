@@ -36,7 +36,7 @@ void ag_packet_free(ag_packet *p);
 const char *ag_packet_agent_id(const ag_packet *p);
 const char *ag_packet_task_id(const ag_packet *p);
 const char *ag_packet_agent_version(const ag_packet *p); /* NULL when absent */
-int ag_packet_tier(const ag_packet *p);                   /* -1 when absent */
+int ag_packet_tier(const ag_packet *p);                  /* -1 when absent */
 struct ag_error_budget ag_packet_budget(const ag_packet *p);
 /* String lists: "deliverables", "success_criteria", "escalation_rules",
  * "constraints.scope", "constraints.forbidden", "constraints.required_steps",
@@ -96,14 +96,14 @@ AG_MUST_USE ag_err ag_gov_set_packet(ag_gov *g, const char *agent_id, const char
 /* ----------------------------------------------------------- bootstrap ----- */
 
 /* Bootstrap result codes (the seed's, plus the ones this kernel adds). */
-#define AG_BOOT_MAP(X)                                                                    \
-    X(COMPLETE, "BOOTSTRAP_COMPLETE")                                                     \
-    X(PREVIOUSLY_REVOKED, "AGENT_PREVIOUSLY_REVOKED")                                     \
-    X(NO_PACKET, "NO_INSTRUCTION_PACKET")                                                 \
-    X(NO_LOCK, "CANNOT_ACQUIRE_LOCK")                                                     \
-    X(HANDOFF_REQUIRED, "HANDOFF_REQUIRED")                                               \
-    X(TASK_MISMATCH, "TASK_MISMATCH")                                                     \
-    X(STORE_UNAVAILABLE, "STORE_UNAVAILABLE")                                             \
+#define AG_BOOT_MAP(X)                                                                             \
+    X(COMPLETE, "BOOTSTRAP_COMPLETE")                                                              \
+    X(PREVIOUSLY_REVOKED, "AGENT_PREVIOUSLY_REVOKED")                                              \
+    X(NO_PACKET, "NO_INSTRUCTION_PACKET")                                                          \
+    X(NO_LOCK, "CANNOT_ACQUIRE_LOCK")                                                              \
+    X(HANDOFF_REQUIRED, "HANDOFF_REQUIRED")                                                        \
+    X(TASK_MISMATCH, "TASK_MISMATCH")                                                              \
+    X(STORE_UNAVAILABLE, "STORE_UNAVAILABLE")                                                      \
     X(LEDGER_UNAVAILABLE, "LEDGER_UNAVAILABLE")
 enum ag_boot_code {
 #define AG__BOOT_ENUM(n, s) AG_BOOT_##n,
@@ -132,12 +132,12 @@ AG_MUST_USE ag_err ag_gov_bootstrap(ag_gov *g, const char *agent_id, const char 
 
 /* Outcome of a transition (or of anything that may revoke). */
 struct ag_transition_result {
-    int ok;                    /* 1: the state was recorded */
-    enum ag_reason reason;     /* when !ok: LOCK_LOST, AGENT_REVOKED, NOT_BOOTSTRAPPED,
-                                  BUDGET_EXHAUSTED, STORE_UNAVAILABLE, ... */
-    int violation;             /* 1: the request was a procedure violation */
-    int revoked;               /* 1: the agent is revoked as a consequence */
-    char detail[160];          /* human-readable cause */
+    int ok;                /* 1: the state was recorded */
+    enum ag_reason reason; /* when !ok: LOCK_LOST, AGENT_REVOKED, NOT_BOOTSTRAPPED,
+                              BUDGET_EXHAUSTED, STORE_UNAVAILABLE, ... */
+    int violation;         /* 1: the request was a procedure violation */
+    int revoked;           /* 1: the agent is revoked as a consequence */
+    char detail[160];      /* human-readable cause */
 };
 
 /* Heartbeat, lock refresh, error-budget check and state record as one atomic store
@@ -168,8 +168,7 @@ struct ag_gov_decision {
  * returns it. confidence is per mille (0..1000) or -1. Fails closed: every problem
  * is a deny with a reason; the return value is out->effect. */
 enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *action,
-                                const char *resource, int confidence,
-                                struct ag_gov_decision *out);
+                                const char *resource, int confidence, struct ag_gov_decision *out);
 
 /* -------------------------------------------------------------- errors ----- */
 
@@ -199,12 +198,12 @@ AG_MUST_USE ag_err ag_gov_read_handoff(ag_gov *g, const char *task_id, char **js
 struct ag_agent_status {
     char *agent_id;
     int registered;
-    int tier;            /* registered tier, -1 if unknown */
-    char *state_json;    /* agent:{id}:state, NULL when absent */
-    char *lock;          /* agent:{id}:lock value, NULL when free */
-    char *heartbeat;     /* RFC 3339 of the last heartbeat, NULL when expired */
+    int tier;         /* registered tier, -1 if unknown */
+    char *state_json; /* agent:{id}:state, NULL when absent */
+    char *lock;       /* agent:{id}:lock value, NULL when free */
+    char *heartbeat;  /* RFC 3339 of the last heartbeat, NULL when expired */
     int64_t total_errors, procedure_violations;
-    int revoked;         /* barred by a revocation since its registration */
+    int revoked; /* barred by a revocation since its registration */
 };
 void ag_agent_status_clear(struct ag_agent_status *s);
 AG_MUST_USE ag_err ag_gov_status(ag_gov *g, const char *agent_id, struct ag_agent_status *s);
