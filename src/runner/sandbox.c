@@ -1,0 +1,759 @@
+/* Kernel sandbox: rlimits, no_new_privs, Landlock (raw syscalls) and seccomp. */
+#include "runner/sandbox.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+/* Landlock UAPI, restated here because Debian 12's <linux/landlock.h> stops at ABI 2
+ * while the kernels we run on go to ABI 7. Values are fixed by the kernel ABI. */
+struct ag__ll_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net; /* ABI 4 */
+    uint64_t scoped;             /* ABI 6 */
+};
+struct ag__ll_path_beneath_attr {
+    uint64_t allowed_access;
+    int32_t parent_fd;
+} __attribute__((packed));
+struct ag__ll_net_port_attr {
+    uint64_t allowed_access;
+    uint64_t port;
+};
+#define LL_CREATE_RULESET_VERSION     (1U << 0)
+#define LL_RULE_PATH_BENEATH          1
+#define LL_RULE_NET_PORT              2
+#define LL_FS_EXECUTE                 (1ULL << 0)
+#define LL_FS_WRITE_FILE              (1ULL << 1)
+#define LL_FS_READ_FILE               (1ULL << 2)
+#define LL_FS_READ_DIR                (1ULL << 3)
+#define LL_FS_REMOVE_DIR              (1ULL << 4)
+#define LL_FS_REMOVE_FILE             (1ULL << 5)
+#define LL_FS_MAKE_CHAR               (1ULL << 6)
+#define LL_FS_MAKE_DIR                (1ULL << 7)
+#define LL_FS_MAKE_REG                (1ULL << 8)
+#define LL_FS_MAKE_SOCK               (1ULL << 9)
+#define LL_FS_MAKE_FIFO               (1ULL << 10)
+#define LL_FS_MAKE_BLOCK              (1ULL << 11)
+#define LL_FS_MAKE_SYM                (1ULL << 12)
+#define LL_FS_REFER                   (1ULL << 13) /* ABI 2 */
+#define LL_FS_TRUNCATE                (1ULL << 14) /* ABI 3 */
+#define LL_FS_IOCTL_DEV               (1ULL << 15) /* ABI 5 */
+#define LL_NET_BIND_TCP               (1ULL << 0)  /* ABI 4 */
+#define LL_NET_CONNECT_TCP            (1ULL << 1)  /* ABI 4 */
+#define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)  /* ABI 6 */
+#define LL_SCOPE_SIGNAL               (1ULL << 1)  /* ABI 6 */
+
+/* Rights that Landlock accepts on a rule whose target is a file, not a directory. */
+#define LL_FS_FILE_RIGHTS                                                                          \
+    (LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
+#define LL_FS_READ (LL_FS_EXECUTE | LL_FS_READ_FILE | LL_FS_READ_DIR)
+/* Device nodes are never created, whatever the tier. */
+#define LL_FS_WRITE_BASE                                                                           \
+    (LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR | LL_FS_MAKE_REG |   \
+     LL_FS_MAKE_SOCK | LL_FS_MAKE_FIFO | LL_FS_MAKE_SYM)
+
+#define MAX_AREAS 64
+
+struct ag__sandbox {
+    int64_t cpu_seconds, memory_bytes, max_procs, file_bytes;
+    int abi;        /* Landlock ABI in use, 0 = none */
+    int ruleset_fd; /* -1 without Landlock */
+    struct sock_fprog prog;
+    char *workdir;
+};
+
+/* Devices every program expects to open (shell redirections to /dev/null, random
+ * numbers, the controlling terminal). They get file rights only, never MAKE_CHAR. */
+static const struct {
+    const char *path;
+    int writable;
+} base_devices[] = {
+    {"/dev/null", 1}, {"/dev/zero", 1},   {"/dev/full", 1},
+    {"/dev/tty", 1},  {"/dev/random", 0}, {"/dev/urandom", 0},
+};
+
+/* Syscalls refused with EPERM in every tier: process inspection, mounts, kernel
+ * code loading, reboot, swap, namespaces joined by fd, io_uring (its operations
+ * bypass seccomp), handle-based opens, userfaultfd and perf events. */
+static const char *const denied_syscalls[] = {
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "open_tree",
+    "mount_setattr",
+    "kexec_load",
+    "kexec_file_load",
+    "bpf",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "setns",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "open_by_handle_at",
+    "userfaultfd",
+    "perf_event_open",
+    NULL,
+};
+
+const char *const *ag__sandbox_denied_syscalls(void)
+{
+    return denied_syscalls;
+}
+
+static long ll_create_ruleset(const struct ag__ll_ruleset_attr *attr, size_t size, uint32_t flags)
+{
+    return syscall(__NR_landlock_create_ruleset, attr, size, flags);
+}
+
+int ag__landlock_abi(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        long v = ll_create_ruleset(NULL, 0, LL_CREATE_RULESET_VERSION);
+        cached = v < 0 ? 0 : (int)v;
+    }
+    return cached;
+}
+
+/* ------------------------------------------------------------------------------- */
+/* Paths                                                                            */
+
+struct areas {
+    char *path[MAX_AREAS];
+    size_t n;
+};
+
+static void areas_free(struct areas *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->path[i]);
+    a->n = 0;
+}
+
+static ag_err areas_add(struct areas *a, const char *path)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->path[i], path) == 0)
+            return AG_OK;
+    if (a->n == MAX_AREAS)
+        return ag__fail(AG_ELIMIT, "sandbox: more than %d paths", MAX_AREAS);
+    if ((a->path[a->n] = strdup(path)) == NULL)
+        return AG_ENOMEM;
+    a->n++;
+    return AG_OK;
+}
+
+/* 1 when path is dir itself or lies beneath it (both canonical). */
+static int path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (strcmp(dir, "/") == 0)
+        return 1;
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The filesystem location a scope glob starts from: "/" + its literal prefix up to
+ * the last '/' before the first wildcard, canonicalised. Returns 0 and fills out
+ * when that location exists, -1 when the glob does not name one. */
+static int scope_location(const char *glob, char out[PATH_MAX])
+{
+    char lit[PATH_MAX];
+    const char *g = glob[0] == '/' ? glob + 1 : glob;
+    size_t n = strcspn(g, "*?[{");
+    if (n + 2 > sizeof lit)
+        return -1;
+    lit[0] = '/';
+    memcpy(lit + 1, g, n);
+    lit[n + 1] = '\0';
+    if (g[n] != '\0') { /* a wildcard follows: keep only whole segments */
+        char *slash = strrchr(lit, '/');
+        slash[slash == lit ? 1 : 0] = '\0';
+    }
+    return realpath(lit, out) ? 0 : -1;
+}
+
+/* Writable areas: the workdir (when the profile allows) and the profile's write
+ * paths, narrowed by the filesystem-naming scope entries to their intersection. */
+static ag_err compute_writes(const struct ag_sandbox_profile *p, const char *workdir,
+                             const char *const *scope, size_t nscope, struct areas *out)
+{
+    struct areas base = {0};
+    char real[PATH_MAX];
+    ag_err err = AG_OK;
+    if (p->workdir_write)
+        err = areas_add(&base, workdir);
+    for (size_t i = 0; err == AG_OK && i < p->nwrite; i++)
+        if (p->write_paths[i] && realpath(p->write_paths[i], real))
+            err = areas_add(&base, real);
+    int fs_scope = 0;
+    for (size_t s = 0; err == AG_OK && s < nscope; s++) {
+        if (!scope[s] || scope_location(scope[s], real) != 0)
+            continue;
+        fs_scope = 1;
+        for (size_t i = 0; err == AG_OK && i < base.n; i++) {
+            if (path_within(real, base.path[i]))
+                err = areas_add(out, real);
+            else if (path_within(base.path[i], real))
+                err = areas_add(out, base.path[i]);
+        }
+    }
+    for (size_t i = 0; err == AG_OK && !fs_scope && i < base.n; i++)
+        err = areas_add(out, base.path[i]);
+    areas_free(&base);
+    return err;
+}
+
+/* ------------------------------------------------------------------------------- */
+/* Landlock                                                                         */
+
+static uint64_t fs_handled(int abi)
+{
+    uint64_t h = LL_FS_READ | LL_FS_WRITE_BASE | LL_FS_MAKE_CHAR | LL_FS_MAKE_BLOCK;
+    if (abi >= 2)
+        h |= LL_FS_REFER;
+    if (abi >= 3)
+        h |= LL_FS_TRUNCATE;
+    if (abi >= 5)
+        h |= LL_FS_IOCTL_DEV;
+    return h;
+}
+
+/* Adds a path rule; a path that does not exist is skipped (profiles list system
+ * directories that not every distribution has). */
+static ag_err ll_add_path(int rfd, const char *path, uint64_t access, uint64_t handled)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return AG_OK;
+        return ag__fail(AG_ESANDBOX, "sandbox: open %s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+        access &= LL_FS_FILE_RIGHTS;
+    struct ag__ll_path_beneath_attr pb = {.allowed_access = access & handled, .parent_fd = fd};
+    long rc = syscall(__NR_landlock_add_rule, rfd, LL_RULE_PATH_BENEATH, &pb, 0);
+    int saved = errno;
+    close(fd);
+    if (rc != 0)
+        return ag__fail(AG_ESANDBOX, "sandbox: landlock_add_rule %s: %s", path, strerror(saved));
+    return AG_OK;
+}
+
+static ag_err ll_add_port(int rfd, uint16_t port, uint64_t access)
+{
+    struct ag__ll_net_port_attr np = {.allowed_access = access, .port = port};
+    if (syscall(__NR_landlock_add_rule, rfd, LL_RULE_NET_PORT, &np, 0) != 0)
+        return ag__fail(AG_ESANDBOX, "sandbox: landlock_add_rule port %u: %s", port,
+                        strerror(errno));
+    return AG_OK;
+}
+
+static ag_err ll_add_paths(int rfd, int abi, const struct ag_sandbox_profile *p,
+                           const char *workdir, const struct areas *writes)
+{
+    uint64_t handled = fs_handled(abi);
+    uint64_t write =
+        LL_FS_WRITE_BASE | (abi >= 2 ? LL_FS_REFER : 0) | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    ag_err err = ll_add_path(rfd, workdir, LL_FS_READ, handled);
+    for (size_t i = 0; err == AG_OK && i < p->nread; i++)
+        if (p->read_paths[i])
+            err = ll_add_path(rfd, p->read_paths[i], LL_FS_READ, handled);
+    for (size_t i = 0; err == AG_OK && i < writes->n; i++)
+        err = ll_add_path(rfd, writes->path[i], LL_FS_READ | write | LL_FS_IOCTL_DEV, handled);
+    for (size_t i = 0; err == AG_OK && i < sizeof base_devices / sizeof base_devices[0]; i++) {
+        uint64_t a = LL_FS_READ_FILE | LL_FS_IOCTL_DEV;
+        if (base_devices[i].writable)
+            a |= LL_FS_WRITE_FILE | LL_FS_TRUNCATE;
+        err = ll_add_path(rfd, base_devices[i].path, a, handled);
+    }
+    return err;
+}
+
+static ag_err ll_build(struct ag__sandbox *sb, const struct ag_sandbox_profile *p,
+                       const struct areas *writes)
+{
+    int abi = sb->abi;
+    struct ag__ll_ruleset_attr attr = {.handled_access_fs = fs_handled(abi)};
+    if (abi >= 4)
+        attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+    if (abi >= 6)
+        attr.scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL;
+    /* Older kernels reject a struct with fields they do not know unless those are 0,
+     * which they are; the size always covers the struct we fill. */
+    long fd = ll_create_ruleset(&attr, sizeof attr, 0);
+    if (fd < 0)
+        return ag__fail(AG_ESANDBOX, "sandbox: landlock_create_ruleset (ABI %d): %s", abi,
+                        strerror(errno));
+    sb->ruleset_fd = (int)fd;
+    ag_err err = ll_add_paths(sb->ruleset_fd, abi, p, sb->workdir, writes);
+    for (size_t i = 0; err == AG_OK && abi >= 4 && i < p->nconnect; i++)
+        err = ll_add_port(sb->ruleset_fd, p->connect_ports[i], LL_NET_CONNECT_TCP);
+    for (size_t i = 0; err == AG_OK && abi >= 4 && i < p->nbind; i++)
+        err = ll_add_port(sb->ruleset_fd, p->bind_ports[i], LL_NET_BIND_TCP);
+    return err;
+}
+
+/* ------------------------------------------------------------------------------- */
+/* seccomp                                                                          */
+
+static int sc_rules(scmp_filter_ctx ctx, const struct ag_sandbox_profile *p)
+{
+    const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && denied_syscalls[i]; i++) {
+        int nr = seccomp_syscall_resolve_name(denied_syscalls[i]);
+        if (nr != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add(ctx, eperm, nr, 0);
+    }
+    /* Raw sockets: any packet socket, and raw IP sockets. Raw netlink stays allowed
+     * because glibc's getaddrinfo uses it to list local addresses. */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
+    for (int fam = 0; rc == 0 && fam < 2; fam++) {
+        int af = fam ? AF_INET6 : AF_INET;
+        rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, af),
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+        /* A tier without ports has no IP network at all, UDP included, which
+         * Landlock (TCP only) could not refuse. */
+        if (rc == 0 && p->nconnect == 0 && p->nbind == 0)
+            rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, af));
+    }
+    /* No new user namespaces: unshare/clone with CLONE_NEWUSER. clone3 hides its
+     * flags in memory seccomp cannot read, so it answers ENOSYS and libc falls back
+     * to clone. */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(unshare), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(clone), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    return rc;
+}
+
+/* Compiles the filter to BPF in the parent so the child only has to load it. */
+static ag_err sc_build(struct ag__sandbox *sb, const struct ag_sandbox_profile *p)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return ag__fail(AG_ESANDBOX, "sandbox: seccomp_init failed");
+    ag_err err = AG_OK;
+    int memfd = -1;
+    int rc = sc_rules(ctx, p);
+    if (rc != 0) {
+        err = ag__fail(AG_ESANDBOX, "sandbox: seccomp_rule_add: %s", strerror(-rc));
+        goto out;
+    }
+    memfd = memfd_create("agentgov-seccomp", MFD_CLOEXEC);
+    if (memfd < 0 || (rc = seccomp_export_bpf(ctx, memfd)) != 0) {
+        err = ag__fail(AG_ESANDBOX, "sandbox: seccomp_export_bpf: %s",
+                       strerror(memfd < 0 ? errno : -rc));
+        goto out;
+    }
+    off_t size = lseek(memfd, 0, SEEK_CUR);
+    if (size <= 0 || size % sizeof(struct sock_filter) != 0 || size > 65536) {
+        err = ag__fail(AG_ESANDBOX, "sandbox: seccomp program of %lld bytes", (long long)size);
+        goto out;
+    }
+    struct sock_filter *f = malloc((size_t)size);
+    if (!f || pread(memfd, f, (size_t)size, 0) != size) {
+        free(f);
+        err = f ? ag__fail(AG_ESANDBOX, "sandbox: reading seccomp program") : AG_ENOMEM;
+        goto out;
+    }
+    sb->prog.filter = f;
+    sb->prog.len = (unsigned short)(size / sizeof(struct sock_filter));
+out:
+    if (memfd >= 0)
+        close(memfd);
+    seccomp_release(ctx);
+    return err;
+}
+
+/* ------------------------------------------------------------------------------- */
+/* Prepare / enter                                                                  */
+
+ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile, const char *workdir,
+                           const char *const *scope, size_t nscope, int flags,
+                           struct ag__sandbox **out)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    *out = NULL;
+    if (!profile || !workdir)
+        return ag__fail(AG_EINVAL, "sandbox: profile and workdir are required");
+    if (!realpath(workdir, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ag__fail(AG_EINVAL, "sandbox: workdir %s is not a directory", workdir);
+    int abi = ag__landlock_abi();
+    if (abi == 0 && !(flags & AG_SANDBOX_ALLOW_NO_LANDLOCK))
+        return ag__fail(AG_EUNSUPPORTED, "sandbox: the kernel has no Landlock");
+
+    struct ag__sandbox *sb = calloc(1, sizeof *sb);
+    if (!sb || !(sb->workdir = strdup(real))) {
+        free(sb);
+        return AG_ENOMEM;
+    }
+    sb->ruleset_fd = -1;
+    sb->abi = abi;
+    sb->cpu_seconds = profile->cpu_seconds;
+    sb->memory_bytes = profile->memory_bytes;
+    sb->max_procs = profile->max_procs;
+    sb->file_bytes = profile->file_bytes;
+
+    struct areas writes = {0};
+    ag_err err = compute_writes(profile, sb->workdir, scope, nscope, &writes);
+    if (err == AG_OK && abi > 0)
+        err = ll_build(sb, profile, &writes);
+    if (err == AG_OK)
+        err = sc_build(sb, profile);
+    areas_free(&writes);
+    if (err != AG_OK) {
+        ag__sandbox_free(sb);
+        return err;
+    }
+    *out = sb;
+    return AG_OK;
+}
+
+void ag__sandbox_free(struct ag__sandbox *sb)
+{
+    if (!sb)
+        return;
+    if (sb->ruleset_fd >= 0)
+        close(sb->ruleset_fd);
+    free(sb->prog.filter);
+    free(sb->workdir);
+    free(sb);
+}
+
+int ag__sandbox_landlock_abi(const struct ag__sandbox *sb)
+{
+    return sb ? sb->abi : 0;
+}
+
+static int set_limit(int resource, int64_t value, int64_t hard_extra)
+{
+    if (value <= 0)
+        return 0;
+    struct rlimit rl = {.rlim_cur = (rlim_t)value, .rlim_max = (rlim_t)(value + hard_extra)};
+    return setrlimit(resource, &rl);
+}
+
+ag_err ag__sandbox_enter(const struct ag__sandbox *sb, const char **stage)
+{
+    const char *dummy;
+    if (!stage)
+        stage = &dummy;
+    /* CPU: SIGXCPU at the soft limit, SIGKILL one second later. */
+    if (set_limit(RLIMIT_CPU, sb->cpu_seconds, 1) != 0)
+        return *stage = "setrlimit(RLIMIT_CPU)", AG_ESANDBOX;
+    if (set_limit(RLIMIT_AS, sb->memory_bytes, 0) != 0)
+        return *stage = "setrlimit(RLIMIT_AS)", AG_ESANDBOX;
+    if (set_limit(RLIMIT_NPROC, sb->max_procs, 0) != 0)
+        return *stage = "setrlimit(RLIMIT_NPROC)", AG_ESANDBOX;
+    if (set_limit(RLIMIT_FSIZE, sb->file_bytes, 0) != 0)
+        return *stage = "setrlimit(RLIMIT_FSIZE)", AG_ESANDBOX;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return *stage = "prctl(PR_SET_NO_NEW_PRIVS)", AG_ESANDBOX;
+    if (sb->ruleset_fd >= 0) {
+        if (syscall(__NR_landlock_restrict_self, sb->ruleset_fd, 0) != 0)
+            return *stage = "landlock_restrict_self", AG_ESANDBOX;
+    }
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &sb->prog, 0, 0) != 0)
+        return *stage = "prctl(PR_SET_SECCOMP)", AG_ESANDBOX;
+    return AG_OK;
+}
+
+ag_err ag__sandbox_apply(const struct ag_sandbox_profile *profile, const char *workdir,
+                         const char *const *scope, size_t nscope, int flags)
+{
+    struct ag__sandbox *sb;
+    ag_err err = ag__sandbox_prepare(profile, workdir, scope, nscope, flags, &sb);
+    if (err != AG_OK)
+        return err;
+    const char *stage = "";
+    err = ag__sandbox_enter(sb, &stage);
+    if (err != AG_OK)
+        err = ag__fail(err, "sandbox: %s: %s", stage, strerror(errno));
+    ag__sandbox_free(sb);
+    return err;
+}
+
+/* ------------------------------------------------------------------------------- */
+/* Spawn                                                                            */
+
+/* What a child that could not start tells its parent through the pipe. */
+struct spawn_report {
+    int32_t kind; /* 1 sandbox, 2 chdir, 3 exec, 4 stdio/session */
+    int32_t err;  /* errno */
+    char stage[64];
+};
+
+static void child_fail(int fd, int kind, const char *stage)
+{
+    struct spawn_report r = {.kind = kind, .err = errno};
+    size_t n = strlen(stage);
+    memcpy(r.stage, stage, n < sizeof r.stage - 1 ? n : sizeof r.stage - 1);
+    ssize_t w;
+    do
+        w = write(fd, &r, sizeof r);
+    while (w < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/* Runs in the child between fork and exec: only async-signal-safe calls. */
+static void child_main(const struct ag__sandbox *sb, const struct ag__spawn_opts *o,
+                       char *const argv[], char *const envp[], int fd)
+{
+    static const int reset[] = {SIGPIPE, SIGXFSZ, SIGXCPU, SIGCHLD,
+                                SIGINT,  SIGTERM, SIGQUIT, SIGHUP};
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
+        sigaction(reset[i], &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    const int want[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
+    for (int i = 0; i < 3; i++)
+        if (want[i] >= 0 && want[i] != i && dup2(want[i], i) < 0)
+            child_fail(fd, 4, "dup2");
+    if (o->new_session && setsid() < 0)
+        child_fail(fd, 4, "setsid");
+    if (chdir(sb->workdir) != 0)
+        child_fail(fd, 2, "chdir");
+    const char *stage = "sandbox";
+    if (ag__sandbox_enter(sb, &stage) != AG_OK)
+        child_fail(fd, 1, stage);
+    /* Only 0-2 (and the report pipe, already close-on-exec) survive exec. */
+    syscall(__NR_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+    if (envp)
+        execvpe(argv[0], argv, envp);
+    else
+        execvp(argv[0], argv);
+    child_fail(fd, 3, "exec");
+}
+
+/* Reads the child's report; 0 bytes (EOF at exec) means the command runs. */
+static ag_err spawn_outcome(int fd, pid_t pid, const char *cmd)
+{
+    struct spawn_report r;
+    ssize_t n;
+    do
+        n = read(fd, &r, sizeof r);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return AG_OK;
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof r)
+        return ag__fail(AG_ESANDBOX, "sandbox: child setup report truncated");
+    r.stage[sizeof r.stage - 1] = '\0';
+    if (r.kind == 3 && (r.err == ENOENT || r.err == ENOTDIR))
+        return ag__fail(AG_ENOTFOUND, "sandbox: exec %s: %s", cmd, strerror(r.err));
+    if (r.kind == 3)
+        return ag__fail(AG_ESANDBOX, "sandbox: exec %s: %s", cmd, strerror(r.err));
+    return ag__fail(AG_ESANDBOX, "sandbox: child setup failed at %s: %s", r.stage, strerror(r.err));
+}
+
+ag_err ag__sandbox_spawn(const struct ag_sandbox_profile *profile, const char *workdir,
+                         char *const argv[], char *const envp[], const struct ag__spawn_opts *opts,
+                         pid_t *pid)
+{
+    static const struct ag__spawn_opts defaults = {-1, -1, -1, 0, NULL, 0, 0};
+    const struct ag__spawn_opts *o = opts ? opts : &defaults;
+    if (!argv || !argv[0] || !pid)
+        return ag__fail(AG_EINVAL, "sandbox: spawn needs a command");
+    struct ag__sandbox *sb;
+    ag_err err = ag__sandbox_prepare(profile, workdir, o->scope, o->nscope, o->flags, &sb);
+    if (err != AG_OK)
+        return err;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        ag__sandbox_free(sb);
+        return ag__fail(AG_ESANDBOX, "sandbox: pipe: %s", strerror(errno));
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        close(p[0]);
+        child_main(sb, o, argv, envp, p[1]);
+    }
+    int fork_errno = errno;
+    close(p[1]);
+    if (child < 0)
+        err = ag__fail(AG_ESANDBOX, "sandbox: fork: %s", strerror(fork_errno));
+    else
+        err = spawn_outcome(p[0], child, argv[0]);
+    close(p[0]);
+    ag__sandbox_free(sb);
+    if (err == AG_OK)
+        *pid = child;
+    return err;
+}
+
+/* ------------------------------------------------------------------------------- */
+/* Rendering                                                                        */
+
+static json_t *json_strings(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (v[i])
+            json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static json_t *json_ports(const uint16_t *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+ag_err ag__sandbox_profile_json(const struct ag_sandbox_profile *p, int tier, const char *workdir,
+                                char **out)
+{
+    size_t ndenied = sizeof denied_syscalls / sizeof denied_syscalls[0] - 1;
+    json_t *o = json_pack(
+        "{s:o, s:o, s:b, s:o, s:o, s:{s:o, s:o, s:b}, s:{s:I, s:I, s:I, s:I}, s:b, s:o,"
+        " s:[s, s, s, s], s:i}",
+        "tier", tier >= 0 ? json_integer(tier) : json_null(), "workdir",
+        workdir ? json_string(workdir) : json_null(), "workdir_write", p->workdir_write != 0,
+        "read_paths", json_strings(p->read_paths, p->nread), "write_paths",
+        json_strings(p->write_paths, p->nwrite), "network", "connect_tcp",
+        json_ports(p->connect_ports, p->nconnect), "bind_tcp", json_ports(p->bind_ports, p->nbind),
+        "ip_sockets", p->nconnect + p->nbind > 0, "rlimits", "cpu_seconds",
+        (json_int_t)p->cpu_seconds, "memory_bytes", (json_int_t)p->memory_bytes, "max_procs",
+        (json_int_t)p->max_procs, "file_bytes", (json_int_t)p->file_bytes, "no_new_privs", 1,
+        "seccomp_eperm", json_strings(denied_syscalls, ndenied), "seccomp_rules",
+        "socket(AF_PACKET)", "socket(AF_INET|AF_INET6, SOCK_RAW)", "unshare/clone(CLONE_NEWUSER)",
+        "clone3: ENOSYS", "landlock_abi", ag__landlock_abi());
+    if (!o)
+        return ag__fail(AG_ENOMEM, "sandbox: building the profile JSON");
+    *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return *out ? AG_OK : AG_ENOMEM;
+}
+
+static void text_list(struct ag_buf *b, const char *label, const char *const *v, size_t n,
+                      const char *none)
+{
+    ag__buf_printf(b, "  %-13s", label);
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i])
+            ag__buf_printf(b, "%s%s", shown++ ? " " : "", v[i]);
+    ag__buf_printf(b, "%s\n", shown ? "" : none);
+}
+
+static void text_ports(struct ag_buf *b, const char *what, const uint16_t *v, size_t n)
+{
+    ag__buf_printf(b, "%s tcp ", what);
+    for (size_t i = 0; i < n; i++)
+        ag__buf_printf(b, "%s%u", i ? "," : "", v[i]);
+    if (n == 0)
+        ag__buf_puts(b, "none");
+}
+
+static void text_size(struct ag_buf *b, const char *label, int64_t v, const char *unit)
+{
+    if (v <= 0)
+        ag__buf_printf(b, "%s unlimited", label);
+    else if (unit[0] == 'B' && v >= (1LL << 20) && v % (1LL << 20) == 0)
+        ag__buf_printf(b, "%s %lld MiB", label, (long long)(v >> 20));
+    else
+        ag__buf_printf(b, "%s %lld%s%s", label, (long long)v, unit[0] ? " " : "", unit);
+}
+
+static void text_kernel(struct ag_buf *b)
+{
+    int abi = ag__landlock_abi();
+    if (abi == 0) {
+        ag__buf_puts(b, "  landlock     not available on this kernel (run refuses unless "
+                        "--allow-unsandboxed)\n");
+        return;
+    }
+    ag__buf_printf(b, "  landlock     ABI %d: filesystem%s%s%s%s\n", abi,
+                   abi >= 3 ? ", truncate" : "", abi >= 4 ? ", tcp bind/connect" : "",
+                   abi >= 5 ? ", device ioctl" : "",
+                   abi >= 6 ? ", abstract unix sockets and signals scoped" : "");
+}
+
+ag_err ag__sandbox_profile_text(const struct ag_sandbox_profile *p, int tier, const char *workdir,
+                                char **out)
+{
+    struct ag_buf b;
+    ag__buf_init(&b);
+    if (tier >= 0)
+        ag__buf_printf(&b, "sandbox profile of tier %d\n", tier);
+    ag__buf_printf(&b, "  %-13s%s (%s)\n", "workdir", workdir ? workdir : "the run's --workdir",
+                   p->workdir_write ? "read, write" : "read only");
+    text_list(&b, "read", p->read_paths, p->nread, "(workdir only)");
+    text_list(&b, "write", p->write_paths, p->nwrite,
+              p->workdir_write ? "(workdir only)" : "(nothing)");
+    ag__buf_printf(&b, "  %-13s", "network");
+    if (p->nconnect + p->nbind == 0) {
+        ag__buf_puts(&b, "none (no IP sockets)\n");
+    } else {
+        text_ports(&b, "connect", p->connect_ports, p->nconnect);
+        text_ports(&b, "; bind", p->bind_ports, p->nbind);
+        ag__buf_puts(&b, "\n");
+    }
+    ag__buf_printf(&b, "  %-13s", "rlimits");
+    text_size(&b, "cpu", p->cpu_seconds, "s");
+    text_size(&b, ", memory", p->memory_bytes, "B");
+    text_size(&b, ", processes", p->max_procs, "");
+    text_size(&b, ", file size", p->file_bytes, "B");
+    ag__buf_printf(&b, "\n  %-13syes\n  %-13sEPERM for", "no_new_privs", "seccomp");
+    for (size_t i = 0; denied_syscalls[i]; i++)
+        ag__buf_printf(&b, " %s", denied_syscalls[i]);
+    ag__buf_puts(&b, ";\n               socket(AF_PACKET), raw IP sockets, new user "
+                     "namespaces; clone3 answers ENOSYS\n");
+    text_kernel(&b);
+    if (ag__buf_status(&b) != AG_OK) {
+        ag__buf_free(&b);
+        return AG_ENOMEM;
+    }
+    *out = ag__buf_take(&b);
+    return AG_OK;
+}
