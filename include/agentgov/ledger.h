@@ -18,6 +18,12 @@ struct ag_ledger_opts {
     const char *hmac_key_path;    /* per-ledger HMAC key for sensitive values */
     int checkpoint_every;         /* automatic checkpoint every N entries; 0 = never */
     int read_only;                /* open for queries and verify only */
+    /* Added by the ledger engineer (zero keeps the defaults): */
+    int busy_timeout_ms;         /* wait for another writer's lock; 0 = 5000 ms */
+    int no_close_checkpoint;     /* skip the final checkpoint in ag_ledger_close
+                                    (short-lived writers such as `ledger append`) */
+    const char *checkpoint_path; /* where the latest signed checkpoint is also kept;
+                                    NULL = "<db path>.checkpoint" for a file path */
 };
 
 /* One entry. NULL strings and -1 integers are stored as SQL NULL / JSON null. */
@@ -71,6 +77,7 @@ struct ag_verify_result {
     char head[AG_HASH_HEX_LEN]; /* hash of the last row */
     int64_t bad_seq;            /* first bad seq, 0 when ok */
     char problem[256];          /* "hash mismatch", "gap", "broken link", ... */
+    int64_t witnessed_seq;      /* seq of the checkpoint file's checkpoint, 0 if none */
 };
 
 /* Recomputes the chain of the database at db_path and every checkpoint signature
@@ -99,5 +106,13 @@ AG_MUST_USE ag_err ag_ledger_query(ag_ledger *l, const struct ag_ledger_filter *
 
 /* Highest seq and its hash (0 and 64 zeros for an empty ledger). */
 AG_MUST_USE ag_err ag_ledger_head(ag_ledger *l, int64_t *seq, char hash[AG_HASH_HEX_LEN]);
+
+/* Like ag_ledger_verify, with an explicit checkpoint file (NULL: the default next to
+ * the database; "": none). */
+AG_MUST_USE ag_err ag_ledger_verify_ex(const char *db_path, const char *pubkey_path,
+                                       const char *checkpoint_path,
+                                       struct ag_verify_result *r);
+/* 1 if kind is one of the entry kinds listed in struct ag_ledger_entry. */
+int ag_ledger_kind_valid(const char *kind);
 
 #endif

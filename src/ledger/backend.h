@@ -1,0 +1,49 @@
+/* Storage behind the ledger: a table of function pointers chosen by name, so that a
+ * PostgreSQL backend can slot in without touching the ledger's callers (as OpenSMTPD's
+ * queue backends do). Ownership: open returns a context the backend owns until close;
+ * rows handed to a scan callback are valid only during the call. */
+#ifndef AG_LEDGER_BACKEND_H
+#define AG_LEDGER_BACKEND_H
+
+#include <stdint.h>
+
+#include "agentgov/err.h"
+#include "agentgov/ledger.h"
+#include "ledger/row.h"
+
+struct ag__ledger_backend_opts {
+    int read_only;
+    int busy_timeout_ms; /* how long to wait for another writer before failing */
+};
+
+/* Called for each row of a scan, in seq order (or reversed); non-0 stops the scan. */
+typedef int (*ag__row_fn)(void *ctx, const struct ag__ledger_row *row);
+
+struct ag__ledger_backend {
+    const char *name;
+    /* Opens (creating the schema unless read-only) the ledger at target. */
+    ag_err (*open)(const char *target, const struct ag__ledger_backend_opts *o, void **ctx);
+    void (*close)(void *ctx);
+    /* Starts the one write transaction; it excludes every other writer, in this
+     * process or another, until commit or rollback. */
+    ag_err (*begin)(void *ctx);
+    ag_err (*insert)(void *ctx, const struct ag__ledger_row *row);
+    /* Commits durably: returns only when the rows survive a power loss. */
+    ag_err (*commit)(void *ctx);
+    void (*rollback)(void *ctx);
+    /* Highest seq and its hash (0 and "" when empty). */
+    ag_err (*head)(void *ctx, int64_t *seq, char hash[AG_HASH_HEX_LEN]);
+    /* Highest seq of a row of the given kind (0 when none). */
+    ag_err (*last_of_kind)(void *ctx, const char *kind, int64_t *seq);
+    /* Rows matching f (NULL: all rows, in seq order). */
+    ag_err (*scan)(void *ctx, const struct ag_ledger_filter *f, ag__row_fn fn, void *fnctx);
+};
+
+/* Finds the backend for a target: "sqlite:PATH" or a plain PATH is SQLite;
+ * "postgres://..." is refused (AG_EUNSUPPORTED) until that backend exists. *rest is
+ * the backend-specific part of the target. */
+AG_MUST_USE ag_err ag__ledger_backend_find(const char *target,
+                                           const struct ag__ledger_backend **be,
+                                           const char **rest);
+
+#endif

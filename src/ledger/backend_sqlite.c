@@ -1,0 +1,396 @@
+/* SQLite implementation of the ledger backend. Writes happen in BEGIN IMMEDIATE
+ * transactions so that a second process appending to the same file is serialised by
+ * SQLite's own lock, and the head is always re-read inside the transaction. */
+#include "ledger/backend_sqlite.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/time.h"
+
+#define SCHEMA_VERSION 1
+
+/* The seed's tables are views, so they can never disagree with the chain. A run, a
+ * compliant run and a promotion are defined in docs/ledger-format.md. */
+const char ag__ledger_sqlite_schema[] =
+    "CREATE TABLE IF NOT EXISTS ledger (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  ts TEXT NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  agent_id TEXT, agent_version TEXT, task_id TEXT, tier INTEGER, phase TEXT,\n"
+    "  action TEXT, resource TEXT, decision TEXT, reason TEXT, confidence INTEGER,\n"
+    "  success INTEGER, error_type TEXT, error_message TEXT, data TEXT,\n"
+    "  prev_hash TEXT NOT NULL,\n"
+    "  hash TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS ledger_agent ON ledger(agent_id, seq);\n"
+    "CREATE INDEX IF NOT EXISTS ledger_kind ON ledger(kind, seq);\n"
+    "CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger\n"
+    "  BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END;\n"
+    "CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger\n"
+    "  BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END;\n"
+    "CREATE VIEW IF NOT EXISTS agent_actions AS\n"
+    "  SELECT seq AS id, ts AS timestamp, agent_id, agent_version, tier, action, decision,\n"
+    "         confidence / 1000.0 AS confidence, success, error_type, error_message\n"
+    "  FROM ledger WHERE kind IN ('action', 'decision');\n"
+    "CREATE VIEW IF NOT EXISTS violations AS\n"
+    "  SELECT seq AS id, ts AS timestamp, agent_id, agent_version, task_id, tier, phase,\n"
+    "         action, resource, error_type AS violation_type, reason AS details\n"
+    "  FROM ledger WHERE kind = 'violation';\n"
+    "CREATE VIEW IF NOT EXISTS promotions AS\n"
+    "  SELECT seq AS id, ts AS timestamp, agent_id,\n"
+    "         json_extract(data, '$.from_tier') AS from_tier, tier AS to_tier, reason,\n"
+    "         decision AS approved_by\n"
+    "  FROM ledger WHERE kind = 'promotion';\n"
+    "CREATE VIEW IF NOT EXISTS agent_metrics AS\n"
+    "  SELECT a.agent_id AS agent_id,\n"
+    "    (SELECT t.tier FROM ledger t WHERE t.agent_id = a.agent_id AND t.tier IS NOT NULL\n"
+    "      ORDER BY t.seq DESC LIMIT 1) AS current_tier,\n"
+    "    (SELECT COUNT(*) FROM ledger r WHERE r.agent_id = a.agent_id\n"
+    "      AND r.kind = 'lifecycle' AND r.phase = 'EXIT') AS total_runs,\n"
+    "    (SELECT COUNT(*) FROM ledger r WHERE r.agent_id = a.agent_id\n"
+    "      AND r.kind = 'lifecycle' AND r.phase = 'EXIT' AND r.success = 1) AS compliant_runs,\n"
+    "    (SELECT COUNT(*) FROM ledger r WHERE r.agent_id = a.agent_id\n"
+    "      AND r.kind = 'lifecycle' AND r.phase = 'EXIT' AND r.success = 1\n"
+    "      AND r.seq > COALESCE((SELECT MAX(b.seq) FROM ledger b WHERE b.agent_id = a.agent_id\n"
+    "        AND (b.kind IN ('revocation', 'promotion') OR (b.kind = 'lifecycle'\n"
+    "             AND b.phase = 'EXIT' AND b.success IS NOT 1))), 0)) AS consecutive_compliant,\n"
+    "    MAX(a.ts) AS last_active_at\n"
+    "  FROM ledger a WHERE a.agent_id IS NOT NULL GROUP BY a.agent_id;\n";
+
+struct sq {
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+    sqlite3_stmt *head;
+    char path[4096];
+};
+
+/* Maps an SQLite result code to the ledger's errors so that callers can tell a full
+ * disk or a read-only file from a lock held by someone else. */
+static ag_err sq_fail(struct sq *s, int rc, const char *what)
+{
+    const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    const char *path = s ? s->path : "";
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        return ag__fail(AG_ENOSPACE, "%s: %s: %s", path, what, msg);
+    case SQLITE_READONLY:
+        return ag__fail(AG_EREADONLY, "%s: %s: %s", path, what, msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return ag__fail(AG_ELEDGER, "%s: %s: database is locked by another writer (%s)",
+                        path, what, msg);
+    case SQLITE_IOERR:
+        return ag__fail(AG_EIO, "%s: %s: %s (errno %d)", path, what, msg,
+                        s && s->db ? sqlite3_system_errno(s->db) : 0);
+    case SQLITE_CANTOPEN:
+        return ag__fail(AG_EIO, "%s: %s: %s", path, what, msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return ag__fail(AG_ETAMPER, "%s: %s: %s", path, what, msg);
+    default:
+        return ag__fail(AG_ELEDGER, "%s: %s: %s", path, what, msg);
+    }
+}
+
+static ag_err sq_exec(struct sq *s, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? AG_OK : sq_fail(s, rc, what);
+}
+
+static void sq_close(void *ctx)
+{
+    struct sq *s = ctx;
+    if (s == NULL)
+        return;
+    sqlite3_finalize(s->insert);
+    sqlite3_finalize(s->head);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static ag_err sq_schema(struct sq *s)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "reading the schema version");
+    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (version > SCHEMA_VERSION)
+        return ag__fail(AG_EUNSUPPORTED, "%s: ledger schema version %d is newer than %d",
+                        s->path, version, SCHEMA_VERSION);
+    if (version == SCHEMA_VERSION)
+        return AG_OK;
+    char sql[sizeof ag__ledger_sqlite_schema + 128];
+    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;\n%sPRAGMA user_version = %d;\nCOMMIT;",
+             ag__ledger_sqlite_schema, SCHEMA_VERSION);
+    ag_err err = sq_exec(s, sql, "creating the schema");
+    if (err)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return err;
+}
+
+static ag_err sq_prepare(struct sq *s)
+{
+    struct ag_buf sql;
+    ag__buf_init(&sql);
+    ag__buf_puts(&sql, "INSERT INTO ledger(");
+    for (int c = 0; c < AG__COL_COUNT; c++)
+        ag__buf_printf(&sql, "%s%s", c ? "," : "", ag__col_name((enum ag__col)c));
+    ag__buf_puts(&sql, ") VALUES(");
+    for (int c = 0; c < AG__COL_COUNT; c++)
+        ag__buf_printf(&sql, "%s?", c ? "," : "");
+    ag__buf_puts(&sql, ")");
+    if (ag__buf_status(&sql)) {
+        ag__buf_free(&sql);
+        return ag__fail(AG_ENOMEM, "ledger insert statement");
+    }
+    int rc = s->insert ? SQLITE_OK : sqlite3_prepare_v2(s->db, sql.data, -1, &s->insert, NULL);
+    ag__buf_free(&sql);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
+                                -1, &s->head, NULL);
+    return rc == SQLITE_OK ? AG_OK : sq_fail(s, rc, "preparing statements");
+}
+
+static ag_err sq_open(const char *target, const struct ag__ledger_backend_opts *o, void **ctx)
+{
+    struct sq *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return ag__fail(AG_ENOMEM, "ledger handle");
+    snprintf(s->path, sizeof s->path, "%s", target);
+    struct stat st;
+    if (o->read_only && stat(target, &st) != 0) {
+        free(s);
+        return ag__fail(errno == ENOENT ? AG_ENOTFOUND : AG_EIO, "%s: %s", target,
+                        strerror(errno));
+    }
+    int flags = o->read_only ? SQLITE_OPEN_READONLY
+                             : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(target, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    ag_err err = AG_OK;
+    if (rc != SQLITE_OK) {
+        err = sq_fail(s, rc, "opening the ledger");
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000);
+    if (!o->read_only) {
+        err = sq_exec(s, "PRAGMA journal_mode=WAL", "enabling WAL");
+        if (err == AG_OK)
+            err = sq_schema(s);
+    }
+    if (err == AG_OK)
+        err = sq_exec(s, "PRAGMA synchronous=FULL", "setting synchronous=FULL");
+    if (err == AG_OK && !o->read_only)
+        err = sq_prepare(s);
+out:
+    if (err) {
+        sq_close(s);
+        return err;
+    }
+    *ctx = s;
+    return AG_OK;
+}
+
+static ag_err sq_begin(void *ctx)
+{
+    return sq_exec(ctx, "BEGIN IMMEDIATE", "starting a write transaction");
+}
+
+static ag_err sq_commit(void *ctx)
+{
+    return sq_exec(ctx, "COMMIT", "committing");
+}
+
+static void sq_rollback(void *ctx)
+{
+    struct sq *s = ctx;
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static ag_err sq_insert(void *ctx, const struct ag__ledger_row *row)
+{
+    struct sq *s = ctx;
+    sqlite3_stmt *st = s->insert;
+    sqlite3_reset(st);
+    for (int c = 0; c < AG__COL_COUNT; c++) {
+        const struct ag__value *v = &row->v[c];
+        if (v->type == AG__V_INT)
+            sqlite3_bind_int64(st, c + 1, v->i);
+        else if (v->type == AG__V_TEXT)
+            sqlite3_bind_text(st, c + 1, v->s, (int)v->len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, c + 1);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? AG_OK : sq_fail(s, rc, "inserting a ledger entry");
+}
+
+static ag_err sq_head(void *ctx, int64_t *seq, char hash[AG_HASH_HEX_LEN])
+{
+    struct sq *s = ctx;
+    sqlite3_stmt *st = s->head;
+    int rc = SQLITE_OK;
+    if (st == NULL)
+        rc = sqlite3_prepare_v2(s->db, "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
+                                -1, &s->head, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "reading the head");
+    st = s->head;
+    sqlite3_reset(st);
+    *seq = 0;
+    hash[0] = '\0';
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        snprintf(hash, AG_HASH_HEX_LEN, "%s", h ? h : "");
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? AG_OK : sq_fail(s, rc, "reading the head");
+}
+
+static ag_err sq_last_of_kind(void *ctx, const char *kind, int64_t *seq)
+{
+    struct sq *s = ctx;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT MAX(seq) FROM ledger WHERE kind = ?", -1, &st,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "finding the last checkpoint");
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? AG_OK : sq_fail(s, rc, "finding the last checkpoint");
+}
+
+/* Builds the SELECT for a filter; binds are added in the same order by bind_filter. */
+static void filter_sql(struct ag_buf *sql, const struct ag_ledger_filter *f)
+{
+    ag__buf_puts(sql, "SELECT ");
+    for (int c = 0; c < AG__COL_COUNT; c++)
+        ag__buf_printf(sql, "%s%s", c ? "," : "", ag__col_name((enum ag__col)c));
+    ag__buf_puts(sql, " FROM ledger WHERE 1");
+    if (f && f->agent_id)
+        ag__buf_puts(sql, " AND agent_id = ?");
+    if (f && f->task_id)
+        ag__buf_puts(sql, " AND task_id = ?");
+    if (f && f->kind)
+        ag__buf_puts(sql, " AND kind = ?");
+    if (f && f->since_ms)
+        ag__buf_puts(sql, " AND ts >= ?");
+    if (f && f->until_ms)
+        ag__buf_puts(sql, " AND ts < ?");
+    if (f && f->after_seq)
+        ag__buf_puts(sql, f->descending ? " AND seq < ?" : " AND seq > ?");
+    ag__buf_puts(sql, f && f->descending ? " ORDER BY seq DESC" : " ORDER BY seq");
+    if (f && f->limit > 0)
+        ag__buf_puts(sql, " LIMIT ?");
+}
+
+static void bind_filter(sqlite3_stmt *st, const struct ag_ledger_filter *f, char *since,
+                        char *until)
+{
+    int i = 1;
+    if (f == NULL)
+        return;
+    if (f->agent_id)
+        sqlite3_bind_text(st, i++, f->agent_id, -1, SQLITE_STATIC);
+    if (f->task_id)
+        sqlite3_bind_text(st, i++, f->task_id, -1, SQLITE_STATIC);
+    if (f->kind)
+        sqlite3_bind_text(st, i++, f->kind, -1, SQLITE_STATIC);
+    if (f->since_ms) {
+        ag__rfc3339(f->since_ms, since);
+        sqlite3_bind_text(st, i++, since, -1, SQLITE_STATIC);
+    }
+    if (f->until_ms) {
+        ag__rfc3339(f->until_ms, until);
+        sqlite3_bind_text(st, i++, until, -1, SQLITE_STATIC);
+    }
+    if (f->after_seq)
+        sqlite3_bind_int64(st, i++, f->after_seq);
+    if (f->limit > 0)
+        sqlite3_bind_int64(st, i++, f->limit);
+}
+
+static void read_row(sqlite3_stmt *st, struct ag__ledger_row *row)
+{
+    for (int c = 0; c < AG__COL_COUNT; c++) {
+        struct ag__value *v = &row->v[c];
+        memset(v, 0, sizeof *v);
+        switch (sqlite3_column_type(st, c)) {
+        case SQLITE_NULL:
+            v->type = AG__V_NULL;
+            break;
+        case SQLITE_INTEGER:
+            v->type = AG__V_INT;
+            v->i = sqlite3_column_int64(st, c);
+            break;
+        case SQLITE_TEXT:
+            v->type = AG__V_TEXT;
+            v->s = (const char *)sqlite3_column_text(st, c);
+            v->len = (size_t)sqlite3_column_bytes(st, c);
+            break;
+        default:
+            v->type = AG__V_OTHER;
+        }
+    }
+}
+
+static ag_err sq_scan(void *ctx, const struct ag_ledger_filter *f, ag__row_fn fn, void *fnctx)
+{
+    struct sq *s = ctx;
+    struct ag_buf sql;
+    ag__buf_init(&sql);
+    filter_sql(&sql, f);
+    if (ag__buf_status(&sql)) {
+        ag__buf_free(&sql);
+        return ag__fail(AG_ENOMEM, "ledger query");
+    }
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
+    ag__buf_free(&sql);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "querying the ledger");
+    char since[AG_RFC3339_LEN], until[AG_RFC3339_LEN];
+    bind_filter(st, f, since, until);
+    struct ag__ledger_row row;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        read_row(st, &row);
+        if (fn(fnctx, &row) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ag_err err = rc == SQLITE_DONE ? AG_OK : sq_fail(s, rc, "reading the ledger");
+    sqlite3_finalize(st);
+    return err;
+}
+
+const struct ag__ledger_backend ag__ledger_backend_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .insert = sq_insert,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .head = sq_head,
+    .last_of_kind = sq_last_of_kind,
+    .scan = sq_scan,
+};

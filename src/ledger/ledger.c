@@ -1,0 +1,585 @@
+/* The ledger handle: validation, group commit, checkpoints, sensitive values, queries.
+ *
+ * Group commit (leader/follower, no background thread): an appender prepares its entry
+ * (validation, HMAC of sensitive values, canonical data) without any lock, queues it,
+ * and waits. The first waiter that finds no commit in progress becomes the leader: it
+ * takes the whole queue, writes it in one transaction (re-reading the head inside the
+ * transaction, so another process appending to the same file cannot fork the chain),
+ * commits, and then wakes every waiter of that batch with its seq and hash, or with the
+ * error. Nothing is acknowledged before COMMIT has returned, and a failed batch leaves
+ * no trace: the head is re-read from the database by the next leader. */
+#include "ledger/ledger.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "core/jcs.h"
+#include "core/time.h"
+#include "ledger/backend.h"
+#include "ledger/keys.h"
+#include "ledger/row.h"
+
+#define MAX_BATCH 1024
+
+struct pending {
+    const struct ag_ledger_entry *e; /* NULL for a checkpoint request */
+    char *data;                      /* canonical data object, or NULL */
+    ag_err err;
+    char detail[256];
+    int64_t seq;
+    char hash[AG_HASH_HEX_LEN];
+    int done;
+    struct pending *next;
+};
+
+struct checkpoint_info {
+    int64_t seq, signed_seq;
+    char hash[AG_HASH_HEX_LEN], signed_hash[AG_HASH_HEX_LEN];
+    char sig[2 * AG_LEDGER_SIG_LEN + 1];
+};
+
+struct ag_ledger {
+    const struct ag__ledger_backend *be;
+    void *wctx; /* writer connection: used by the leader only */
+    void *rctx; /* reader connection: queries, under rlock */
+    pthread_mutex_t rlock;
+    char cp_path[PATH_MAX];
+    int has_sk, has_hmac;
+    uint8_t sk[AG_LEDGER_SK_LEN];
+    uint8_t hmac[AG_LEDGER_HMAC_LEN];
+    char key_id[AG_LEDGER_KEY_ID_LEN];
+    int checkpoint_every, read_only, no_close_checkpoint;
+
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    struct pending *qhead, *qtail;
+    int committing;
+    /* Leader-only state. */
+    struct ag_buf scratch;
+    int64_t cp_known_head; /* head seq at which last_cp was read */
+    int64_t last_cp;       /* seq of the last checkpoint row */
+};
+
+static const char *const kinds[] = {"action",     "decision",  "violation", "error",
+                                    "lifecycle",  "revocation", "promotion", "handoff",
+                                    "token",      "secret",    "checkpoint", "system"};
+
+int ag_ledger_kind_valid(const char *kind)
+{
+    for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            return 1;
+    return 0;
+}
+
+void ag__ledger_checkpoint_path(const char *target, char *out, size_t outlen)
+{
+    if (strncmp(target, "sqlite:", 7) == 0)
+        target += 7;
+    if (strstr(target, "://") != NULL || strcmp(target, ":memory:") == 0)
+        snprintf(out, outlen, "%s", "");
+    else
+        snprintf(out, outlen, "%s.checkpoint", target);
+}
+
+/* Prefixes the current error detail (copied first: ag__fail writes the same buffer). */
+static ag_err rewrap(ag_err err, const char *prefix, const char *key)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", ag_last_error());
+    return ag__fail(err, "%s%s: %s", prefix, key, tmp);
+}
+
+/* ---- open / close ---------------------------------------------------------------- */
+
+static ag_err load_keys(ag_ledger *l, const struct ag_ledger_opts *o)
+{
+    ag_err err;
+    if (o && o->signing_key_path) {
+        if ((err = ag__ledger_load_sk(o->signing_key_path, l->sk)))
+            return err;
+        l->has_sk = 1;
+        ag__ledger_key_id(l->sk + 32, l->key_id); /* libsodium: sk = seed || pk */
+    }
+    if (o && o->hmac_key_path) {
+        if ((err = ag__ledger_load_hmac(o->hmac_key_path, l->hmac)))
+            return err;
+        l->has_hmac = 1;
+    }
+    return AG_OK;
+}
+
+ag_err ag_ledger_open(const char *path, const struct ag_ledger_opts *opts, ag_ledger **out)
+{
+    const char *rest;
+    const struct ag__ledger_backend *be;
+    ag_err err = ag__crypto_init();
+    if (err == AG_OK)
+        err = ag__ledger_backend_find(path, &be, &rest);
+    if (err)
+        return err;
+    ag_ledger *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return ag__fail(AG_ENOMEM, "ledger handle");
+    l->be = be;
+    pthread_mutex_init(&l->m, NULL);
+    /* Recursive so that a query callback may call ag_ledger_head. */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&l->rlock, &ma);
+    pthread_mutexattr_destroy(&ma);
+    pthread_cond_init(&l->cv, NULL);
+    ag__buf_init(&l->scratch);
+    l->cp_known_head = -1;
+    l->read_only = opts && opts->read_only;
+    l->checkpoint_every = opts && opts->checkpoint_every > 0 ? opts->checkpoint_every : 0;
+    l->no_close_checkpoint = opts && opts->no_close_checkpoint;
+    if (opts && opts->checkpoint_path)
+        snprintf(l->cp_path, sizeof l->cp_path, "%s", opts->checkpoint_path);
+    else
+        ag__ledger_checkpoint_path(path, l->cp_path, sizeof l->cp_path);
+    struct ag__ledger_backend_opts bo = {.read_only = l->read_only,
+                                         .busy_timeout_ms = opts ? opts->busy_timeout_ms : 0};
+    err = load_keys(l, opts);
+    if (err == AG_OK && !l->read_only)
+        err = be->open(rest, &bo, &l->wctx);
+    bo.read_only = 1;
+    if (err == AG_OK)
+        err = be->open(rest, &bo, &l->rctx);
+    if (err) {
+        l->no_close_checkpoint = 1;
+        ag_ledger_close(l);
+        return err;
+    }
+    *out = l;
+    return AG_OK;
+}
+
+/* ---- preparing an entry (no lock held) -------------------------------------------- */
+
+static ag_err check_text(const char *field, const char *s)
+{
+    if (s && !ag__utf8_valid(s, strlen(s)))
+        return ag__fail(AG_EINVAL, "ledger entry: field %s is not valid UTF-8", field);
+    return AG_OK;
+}
+
+static ag_err check_fields(const struct ag_ledger_entry *e)
+{
+    if (e->kind == NULL || !ag_ledger_kind_valid(e->kind))
+        return ag__fail(AG_EINVAL, "ledger entry: unknown kind '%s'", e->kind ? e->kind : "");
+    if (strcmp(e->kind, "checkpoint") == 0)
+        return ag__fail(AG_EINVAL, "ledger entry: checkpoint entries are written by the "
+                                   "ledger itself (ag_ledger_checkpoint)");
+    if (e->tier < -1 || e->tier > 4)
+        return ag__fail(AG_EINVAL, "ledger entry: tier %d is not 0..4 (or -1)", e->tier);
+    if (e->confidence < -1 || e->confidence > 1000)
+        return ag__fail(AG_EINVAL, "ledger entry: confidence %d is not 0..1000 per mille",
+                        e->confidence);
+    if (e->success < -1 || e->success > 1)
+        return ag__fail(AG_EINVAL, "ledger entry: success %d is not 0, 1 (or -1)", e->success);
+    const char *names[] = {"agent_id", "agent_version", "task_id", "phase", "action",
+                           "resource", "decision", "reason", "error_type", "error_message"};
+    const char *vals[] = {e->agent_id, e->agent_version, e->task_id, e->phase, e->action,
+                          e->resource, e->decision, e->reason, e->error_type,
+                          e->error_message};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        ag_err err = check_text(names[i], vals[i]);
+        if (err)
+            return err;
+    }
+    return AG_OK;
+}
+
+/* Replaces each sensitive top-level value of data by its HMAC: a string is keyed as its
+ * UTF-8 bytes (what `agentgov ledger hash VALUE` prints), any other value as its
+ * canonical JSON text. */
+static ag_err apply_sensitive(ag_ledger *l, const struct ag_ledger_entry *e, json_t *data)
+{
+    if (e->nsensitive == 0)
+        return AG_OK;
+    if (!l->has_hmac)
+        return ag__fail(AG_EINVAL, "ledger entry: sensitive keys given but the ledger has "
+                                   "no HMAC key (hmac_key_path)");
+    for (size_t i = 0; i < e->nsensitive; i++) {
+        const char *key = e->sensitive_keys[i];
+        json_t *v = data ? json_object_get(data, key) : NULL;
+        if (v == NULL)
+            continue;
+        char hex[AG_HASH_HEX_LEN];
+        if (json_is_string(v)) {
+            ag__hmac_sha256_hex(l->hmac, sizeof l->hmac, json_string_value(v),
+                                json_string_length(v), hex);
+        } else {
+            char *text = NULL;
+            ag_err err = ag__jcs_dump(v, 0, &text);
+            if (err)
+                return rewrap(err, "ledger entry: data.", key);
+            ag__hmac_sha256_hex(l->hmac, sizeof l->hmac, text, strlen(text), hex);
+            free(text);
+        }
+        if (json_object_set_new(data, key, json_string(hex)) != 0)
+            return ag__fail(AG_ENOMEM, "ledger entry: data.%s", key);
+    }
+    return AG_OK;
+}
+
+static ag_err prepare_data(ag_ledger *l, const struct ag_ledger_entry *e, char **out)
+{
+    *out = NULL;
+    if (e->data_json == NULL)
+        return e->nsensitive && !l->has_hmac ? apply_sensitive(l, e, NULL) : AG_OK;
+    json_error_t jerr;
+    json_t *data = json_loads(e->data_json, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (data == NULL)
+        return ag__fail(AG_EINVAL, "ledger entry: data: %d:%d: %s", jerr.line, jerr.column,
+                        jerr.text);
+    ag_err err = AG_OK;
+    if (!json_is_object(data))
+        err = ag__fail(AG_EINVAL, "ledger entry: data must be a JSON object");
+    if (err == AG_OK)
+        err = apply_sensitive(l, e, data);
+    if (err == AG_OK) {
+        err = ag__jcs_dump(data, AG_JCS_NO_FLOATS, out);
+        if (err)
+            err = rewrap(err, "ledger entry: data", "");
+    }
+    json_decref(data);
+    return err;
+}
+
+/* ---- the leader's batch ------------------------------------------------------------ */
+
+static void entry_row(const struct pending *p, struct ag__ledger_row *r)
+{
+    const struct ag_ledger_entry *e = p->e;
+    ag__row_clear(r);
+    ag__row_text(r, AG__COL_KIND, e->kind);
+    ag__row_text(r, AG__COL_AGENT_ID, e->agent_id);
+    ag__row_text(r, AG__COL_AGENT_VERSION, e->agent_version);
+    ag__row_text(r, AG__COL_TASK_ID, e->task_id);
+    if (e->tier >= 0)
+        ag__row_int(r, AG__COL_TIER, e->tier);
+    ag__row_text(r, AG__COL_PHASE, e->phase);
+    ag__row_text(r, AG__COL_ACTION, e->action);
+    ag__row_text(r, AG__COL_RESOURCE, e->resource);
+    ag__row_text(r, AG__COL_DECISION, e->decision);
+    ag__row_text(r, AG__COL_REASON, e->reason);
+    if (e->confidence >= 0)
+        ag__row_int(r, AG__COL_CONFIDENCE, e->confidence);
+    if (e->success >= 0)
+        ag__row_int(r, AG__COL_SUCCESS, e->success);
+    ag__row_text(r, AG__COL_ERROR_TYPE, e->error_type);
+    ag__row_text(r, AG__COL_ERROR_MESSAGE, e->error_message);
+    ag__row_text(r, AG__COL_DATA, p->data);
+}
+
+/* Chains r after (*seq, hash), computes its hash, inserts it and advances the head. */
+static ag_err chain_insert(ag_ledger *l, struct ag__ledger_row *r, const char *ts,
+                           int64_t *seq, char hash[AG_HASH_HEX_LEN])
+{
+    char h[AG_HASH_HEX_LEN];
+    ag__row_int(r, AG__COL_SEQ, *seq + 1);
+    ag__row_text(r, AG__COL_TS, ts);
+    ag__row_text(r, AG__COL_PREV_HASH, hash);
+    ag_err err = ag__row_hash(r, &l->scratch, h);
+    if (err)
+        return err;
+    ag__row_text(r, AG__COL_HASH, h);
+    err = l->be->insert(l->wctx, r);
+    if (err)
+        return err;
+    *seq += 1;
+    memcpy(hash, h, AG_HASH_HEX_LEN);
+    return AG_OK;
+}
+
+/* Appends a checkpoint row signing the current head (*seq, hash). */
+static ag_err insert_checkpoint(ag_ledger *l, const char *ts, int64_t *seq,
+                                char hash[AG_HASH_HEX_LEN], struct checkpoint_info *cp)
+{
+    cp->signed_seq = *seq;
+    memcpy(cp->signed_hash, hash, AG_HASH_HEX_LEN);
+    ag__checkpoint_sign(l->sk, *seq, hash, cp->sig);
+    char data[512];
+    snprintf(data, sizeof data,
+             "{\"key_id\":\"%s\",\"signature\":\"%s\",\"signed_hash\":\"%s\","
+             "\"signed_seq\":%lld}",
+             l->key_id, cp->sig, hash, (long long)*seq);
+    struct ag__ledger_row r;
+    ag__row_clear(&r);
+    ag__row_text(&r, AG__COL_KIND, "checkpoint");
+    ag__row_text(&r, AG__COL_DATA, data);
+    ag_err err = chain_insert(l, &r, ts, seq, hash);
+    if (err == AG_OK) {
+        cp->seq = *seq;
+        memcpy(cp->hash, hash, AG_HASH_HEX_LEN);
+        l->last_cp = *seq;
+    }
+    return err;
+}
+
+/* Keeps the latest checkpoint outside the database too, so that a database truncated
+ * below it (and perhaps re-grown with a forged chain) is detected by verify. */
+static void write_checkpoint_file(ag_ledger *l, const struct checkpoint_info *cp)
+{
+    if (l->cp_path[0] == '\0')
+        return;
+    char line[768];
+    int n = snprintf(line, sizeof line,
+                     "{\"hash\":\"%s\",\"key_id\":\"%s\",\"seq\":%lld,\"signature\":\"%s\","
+                     "\"signed_hash\":\"%s\",\"signed_seq\":%lld}\n",
+                     cp->hash, l->key_id, (long long)cp->seq, cp->sig, cp->signed_hash,
+                     (long long)cp->signed_seq);
+    /* The entries are committed whatever happens here; a stale file only means that
+     * verify checks an older checkpoint. */
+    if (ag__write_file_atomic(l->cp_path, line, (size_t)n, 0644, 0) != AG_OK)
+        ag_clear_error();
+}
+
+static ag_err write_one(ag_ledger *l, struct pending *p, const char *ts, int64_t *seq,
+                        char hash[AG_HASH_HEX_LEN], struct checkpoint_info *cp, int *wrote_cp)
+{
+    ag_err err;
+    if (p->e == NULL) { /* explicit checkpoint request */
+        if (*seq == 0)
+            return ag__fail(AG_ESTATE, "ledger: nothing to checkpoint (empty ledger)");
+        if (l->last_cp != *seq) {
+            if ((err = insert_checkpoint(l, ts, seq, hash, cp)))
+                return err;
+            *wrote_cp = 1;
+        }
+    } else {
+        struct ag__ledger_row r;
+        entry_row(p, &r);
+        if ((err = chain_insert(l, &r, ts, seq, hash)))
+            return err;
+        if (l->has_sk && l->checkpoint_every && *seq - l->last_cp >= l->checkpoint_every) {
+            p->seq = *seq;
+            memcpy(p->hash, hash, AG_HASH_HEX_LEN);
+            if ((err = insert_checkpoint(l, ts, seq, hash, cp)))
+                return err;
+            *wrote_cp = 1;
+            return AG_OK;
+        }
+    }
+    p->seq = *seq;
+    memcpy(p->hash, hash, AG_HASH_HEX_LEN);
+    return AG_OK;
+}
+
+static ag_err write_batch(ag_ledger *l, struct pending *batch)
+{
+    int64_t seq;
+    char hash[AG_HASH_HEX_LEN], ts[AG_RFC3339_LEN];
+    struct checkpoint_info cp;
+    int wrote_cp = 0;
+    ag_err err = l->be->begin(l->wctx);
+    if (err)
+        return err;
+    err = l->be->head(l->wctx, &seq, hash);
+    if (err == AG_OK && seq == 0)
+        memcpy(hash, AG__ZERO_HASH, AG_HASH_HEX_LEN);
+    if (err == AG_OK && l->cp_known_head != seq)
+        err = l->be->last_of_kind(l->wctx, "checkpoint", &l->last_cp);
+    ag__rfc3339(ag__wall_ms(), ts);
+    for (struct pending *p = batch; p && err == AG_OK; p = p->next)
+        err = write_one(l, p, ts, &seq, hash, &cp, &wrote_cp);
+    if (err == AG_OK)
+        err = l->be->commit(l->wctx);
+    if (err) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", ag_last_error());
+        l->be->rollback(l->wctx);
+        l->cp_known_head = -1; /* re-read after a failure */
+        return ag__fail(err, "%s", detail);
+    }
+    l->cp_known_head = seq;
+    if (wrote_cp)
+        write_checkpoint_file(l, &cp);
+    return AG_OK;
+}
+
+/* Queues p and waits until a leader (perhaps this thread) has committed it or failed. */
+static void submit(ag_ledger *l, struct pending *p)
+{
+    pthread_mutex_lock(&l->m);
+    if (l->qtail)
+        l->qtail->next = p;
+    else
+        l->qhead = p;
+    l->qtail = p;
+    while (!p->done) {
+        if (l->committing) {
+            pthread_cond_wait(&l->cv, &l->m);
+            continue;
+        }
+        l->committing = 1;
+        struct pending *batch = l->qhead, *last = batch;
+        for (int n = 1; n < MAX_BATCH && last->next; n++)
+            last = last->next;
+        l->qhead = last->next;
+        if (l->qhead == NULL)
+            l->qtail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&l->m);
+
+        ag_err err = write_batch(l, batch);
+        const char *detail = err ? ag_last_error() : "";
+
+        pthread_mutex_lock(&l->m);
+        for (struct pending *q = batch; q; q = q->next) {
+            q->err = err;
+            snprintf(q->detail, sizeof q->detail, "%s", detail);
+            q->done = 1;
+        }
+        l->committing = 0;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->m);
+}
+
+static ag_err finish(struct pending *p, int64_t *seq, char hash[AG_HASH_HEX_LEN])
+{
+    if (p->err)
+        return ag__fail(p->err, "%s", p->detail);
+    if (seq)
+        *seq = p->seq;
+    if (hash)
+        memcpy(hash, p->hash, AG_HASH_HEX_LEN);
+    return AG_OK;
+}
+
+ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *seq,
+                        char hash[AG_HASH_HEX_LEN])
+{
+    if (l == NULL || e == NULL)
+        return ag__fail(AG_EINVAL, "ledger append: no ledger or no entry");
+    if (l->read_only)
+        return ag__fail(AG_EREADONLY, "ledger append: the ledger was opened read-only");
+    struct pending p = {.e = e};
+    ag_err err = check_fields(e);
+    if (err == AG_OK)
+        err = prepare_data(l, e, &p.data);
+    if (err)
+        return err;
+    submit(l, &p);
+    free(p.data);
+    return finish(&p, seq, hash);
+}
+
+ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)
+{
+    if (l == NULL)
+        return ag__fail(AG_EINVAL, "ledger checkpoint: no ledger");
+    if (l->read_only)
+        return ag__fail(AG_EREADONLY, "ledger checkpoint: the ledger was opened read-only");
+    if (!l->has_sk)
+        return ag__fail(AG_EINVAL, "ledger checkpoint: no signing key (signing_key_path)");
+    struct pending p = {.e = NULL};
+    submit(l, &p);
+    return finish(&p, seq, NULL);
+}
+
+void ag_ledger_close(ag_ledger *l)
+{
+    if (l == NULL)
+        return;
+    if (l->wctx && l->has_sk && !l->no_close_checkpoint) {
+        int64_t seq;
+        char hash[AG_HASH_HEX_LEN];
+        /* Best effort: a failure leaves the tail unsigned, which verify reports as
+         * nothing worse than unsigned. */
+        if (ag_ledger_head(l, &seq, hash) != AG_OK || seq == 0 ||
+            ag_ledger_checkpoint(l, NULL) != AG_OK)
+            ag_clear_error();
+    }
+    if (l->wctx)
+        l->be->close(l->wctx);
+    if (l->rctx)
+        l->be->close(l->rctx);
+    ag__buf_free(&l->scratch);
+    sodium_memzero(l->sk, sizeof l->sk);
+    sodium_memzero(l->hmac, sizeof l->hmac);
+    pthread_mutex_destroy(&l->m);
+    pthread_mutex_destroy(&l->rlock);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+}
+
+ag_err ag_ledger_hmac(ag_ledger *l, const char *value, char out[AG_HASH_HEX_LEN])
+{
+    if (l == NULL || value == NULL)
+        return ag__fail(AG_EINVAL, "ledger hmac: no ledger or no value");
+    if (!l->has_hmac)
+        return ag__fail(AG_EINVAL, "ledger hmac: the ledger has no HMAC key");
+    ag__hmac_sha256_hex(l->hmac, sizeof l->hmac, value, strlen(value), out);
+    return AG_OK;
+}
+
+/* ---- reads ------------------------------------------------------------------------- */
+
+ag_err ag_ledger_head(ag_ledger *l, int64_t *seq, char hash[AG_HASH_HEX_LEN])
+{
+    if (l == NULL)
+        return ag__fail(AG_EINVAL, "ledger head: no ledger");
+    int64_t s;
+    char h[AG_HASH_HEX_LEN];
+    pthread_mutex_lock(&l->rlock);
+    ag_err err = l->be->head(l->rctx, &s, h);
+    pthread_mutex_unlock(&l->rlock);
+    if (err)
+        return err;
+    if (seq)
+        *seq = s;
+    if (hash)
+        memcpy(hash, s ? h : AG__ZERO_HASH, AG_HASH_HEX_LEN);
+    return AG_OK;
+}
+
+struct query_ctx {
+    ag_ledger_row_cb cb;
+    void *ctx;
+    struct ag_buf buf;
+    ag_err err;
+    char detail[256];
+};
+
+static int query_row(void *ctx, const struct ag__ledger_row *row)
+{
+    struct query_ctx *q = ctx;
+    ag__buf_reset(&q->buf);
+    q->err = ag__row_canonical(row, 1, &q->buf);
+    if (q->err) {
+        snprintf(q->detail, sizeof q->detail, "seq %lld: %s", (long long)row->v[AG__COL_SEQ].i,
+                 ag_last_error());
+        return 1;
+    }
+    return q->cb(q->ctx, row->v[AG__COL_SEQ].i, q->buf.data);
+}
+
+ag_err ag_ledger_query(ag_ledger *l, const struct ag_ledger_filter *f, ag_ledger_row_cb cb,
+                       void *ctx)
+{
+    if (l == NULL || cb == NULL)
+        return ag__fail(AG_EINVAL, "ledger query: no ledger or no callback");
+    struct query_ctx q = {.cb = cb, .ctx = ctx};
+    ag__buf_init(&q.buf);
+    pthread_mutex_lock(&l->rlock);
+    ag_err err = l->be->scan(l->rctx, f, query_row, &q);
+    pthread_mutex_unlock(&l->rlock);
+    ag__buf_free(&q.buf);
+    if (err == AG_OK && q.err)
+        err = ag__fail(q.err, "%s", q.detail);
+    return err;
+}

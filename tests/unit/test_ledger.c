@@ -1,0 +1,367 @@
+/* Ledger: append, chain, concurrency, checkpoints, sensitive values, queries, views. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/crypto.h"
+#include "core/jcs.h"
+#include "ledger/row.h"
+#include "ledger_fixture.h"
+
+/* Collects export rows, one per line, into a 4096-byte buffer. */
+static int cb(void *ctx, int64_t seq, const char *row)
+{
+    (void)seq;
+    strncat(ctx, row, 4000 - strlen(ctx));
+    strncat(ctx, "\n", 4000 - strlen(ctx));
+    return 0;
+}
+
+TEST(ledger_append_chain_and_verify)
+{
+    struct fx f;
+    fx_init(&f, "basic", 0);
+    ag_ledger *l = fx_open(&f);
+    int64_t seq;
+    char h1[AG_HASH_HEX_LEN], h2[AG_HASH_HEX_LEN], head[AG_HASH_HEX_LEN];
+    ASSERT_OK(ag_ledger_head(l, &seq, head));
+    ASSERT_EQ(seq, 0);
+    ASSERT_STREQ(head, "0000000000000000000000000000000000000000000000000000000000000000");
+    struct ag_ledger_entry e = fx_entry("agent-1", "read_file");
+    e.data_json = "{\"path\": \"/etc/hosts\", \"n\": [1, 2]}";
+    ASSERT_OK(ag_ledger_append(l, &e, &seq, h1));
+    ASSERT_EQ(seq, 1);
+    ASSERT_OK(ag_ledger_append(l, &e, &seq, h2));
+    ASSERT_EQ(seq, 2);
+    ASSERT_OK(ag_ledger_head(l, &seq, head));
+    ASSERT_EQ(seq, 2);
+    ASSERT_STREQ(head, h2);
+    f.opts.no_close_checkpoint = 1;
+    ag_ledger_close(l);
+    /* Stored data is the canonical object; prev_hash links. */
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_open(f.db, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT data, prev_hash FROM ledger WHERE seq = 2", -1,
+                                 &st, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STREQ((const char *)sqlite3_column_text(st, 0), "{\"n\":[1,2],\"path\":\"/etc/hosts\"}");
+    ASSERT_STREQ((const char *)sqlite3_column_text(st, 1), h1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    struct ag_verify_result r = fx_verify(&f);
+    ASSERT_EQ(r.ok, 1);
+    ASSERT_EQ(r.bad_seq, 0);
+    /* The close wrote a checkpoint (seq 3) that signs seq 2. */
+    ASSERT_EQ(r.entries, 3);
+    ASSERT_EQ(r.checkpoints, 1);
+    ASSERT_EQ(r.witnessed_seq, 3);
+}
+
+TEST(ledger_rejects_bad_entries)
+{
+    struct fx f;
+    fx_init(&f, "bad", 0);
+    ag_ledger *l = fx_open(&f);
+    struct ag_ledger_entry e = fx_entry("a", "x");
+    e.kind = "bogus";
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "unknown kind 'bogus'");
+    e.kind = "checkpoint";
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    e = fx_entry("a", "x");
+    e.confidence = 1001;
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "confidence 1001");
+    e = fx_entry("a", "x");
+    e.data_json = "{\"confidence\": 0.5}";
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "floating-point");
+    e.data_json = "[1]";
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    e.data_json = "{\"a\":1,\"a\":2}";
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    e.data_json = "{bad";
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    e = fx_entry("a\xff", "x");
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "agent_id");
+    int64_t seq;
+    ASSERT_OK(ag_ledger_head(l, &seq, NULL));
+    ASSERT_EQ(seq, 0);
+    ag_ledger_close(l);
+}
+
+struct thr {
+    ag_ledger *l;
+    int n;
+    int id;
+    int64_t *seqs;
+};
+
+static void *appender(void *arg)
+{
+    struct thr *t = arg;
+    char agent[32];
+    snprintf(agent, sizeof agent, "agent-%d", t->id);
+    for (int i = 0; i < t->n; i++) {
+        struct ag_ledger_entry e = fx_entry(agent, "work");
+        if (ag_ledger_append(t->l, &e, &t->seqs[i], NULL) != AG_OK)
+            t->seqs[i] = -1;
+    }
+    return NULL;
+}
+
+/* Many threads append at once: every acknowledged seq is distinct, the chain is gap-free
+ * and linear, and automatic checkpoints are interleaved correctly. */
+TEST(ledger_concurrent_group_commit)
+{
+    enum { THREADS = 16, PER = 50 };
+    struct fx f;
+    fx_init(&f, "concurrent", 100);
+    ag_ledger *l = fx_open(&f);
+    pthread_t th[THREADS];
+    struct thr t[THREADS];
+    static int64_t seqs[THREADS][PER];
+    for (int i = 0; i < THREADS; i++) {
+        t[i] = (struct thr){.l = l, .n = PER, .id = i, .seqs = seqs[i]};
+        pthread_create(&th[i], NULL, appender, &t[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    ag_ledger_close(l);
+    static char seen[THREADS * PER * 2];
+    for (int i = 0; i < THREADS; i++)
+        for (int j = 0; j < PER; j++) {
+            ASSERT_TRUE(seqs[i][j] > 0 && seqs[i][j] < (int64_t)sizeof seen);
+            ASSERT_EQ(seen[seqs[i][j]], 0);
+            seen[seqs[i][j]] = 1;
+        }
+    struct ag_verify_result r = fx_verify(&f);
+    ASSERT_EQ(r.ok, 1);
+    /* 800 entries, a checkpoint after every 100 (8) and none extra at close (head was
+     * already a checkpoint). */
+    ASSERT_EQ(r.checkpoints, 8);
+    ASSERT_EQ(r.entries, THREADS * PER + 8);
+}
+
+TEST(ledger_checkpoint_explicit_and_at_close)
+{
+    struct fx f;
+    fx_init(&f, "cp", 0);
+    ag_ledger *l = fx_open(&f);
+    int64_t seq;
+    ASSERT_ERR(ag_ledger_checkpoint(l, &seq), AG_ESTATE);
+    fx_append(l, "a", "x");
+    ASSERT_OK(ag_ledger_checkpoint(l, &seq));
+    ASSERT_EQ(seq, 2);
+    /* Nothing new: the same checkpoint is returned, no new row. */
+    ASSERT_OK(ag_ledger_checkpoint(l, &seq));
+    ASSERT_EQ(seq, 2);
+    fx_append(l, "a", "y");
+    ag_ledger_close(l);
+    struct ag_verify_result r = fx_verify(&f);
+    ASSERT_EQ(r.ok, 1);
+    ASSERT_EQ(r.entries, 4);
+    ASSERT_EQ(r.checkpoints, 2);
+    /* Without a signing key there is nothing to sign with. */
+    f.opts.signing_key_path = NULL;
+    l = fx_open(&f);
+    ASSERT_ERR(ag_ledger_checkpoint(l, &seq), AG_EINVAL);
+    ag_ledger_close(l);
+}
+
+TEST(ledger_sensitive_values_are_hmacs)
+{
+    struct fx f;
+    fx_init(&f, "sensitive", 0);
+    ag_ledger *l = fx_open(&f);
+    const char *keys[] = {"password", "token", "absent"};
+    struct ag_ledger_entry e = fx_entry("a", "login");
+    e.data_json = "{\"user\":\"bob\",\"password\":\"hunter2\",\"token\":{\"v\":1}}";
+    e.sensitive_keys = keys;
+    e.nsensitive = 3;
+    ASSERT_OK(ag_ledger_append(l, &e, NULL, NULL));
+    char want[AG_HASH_HEX_LEN], got[4096] = "";
+    ASSERT_OK(ag_ledger_hmac(l, "hunter2", want));
+    /* The stored row holds the HMAC, never the clear value. */
+    struct ag_ledger_filter flt = {0};
+    ASSERT_OK(ag_ledger_query(l, &flt, cb, got));
+    ASSERT_CONTAINS(got, want);
+    ASSERT_TRUE(strstr(got, "hunter2") == NULL);
+    ASSERT_CONTAINS(got, "\"user\":\"bob\"");
+    ASSERT_TRUE(strstr(got, "{\"v\":1}") == NULL);
+    ag_ledger_close(l);
+    /* No HMAC key: refuse rather than store a sensitive value in the clear. */
+    f.opts.hmac_key_path = NULL;
+    l = fx_open(&f);
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "no HMAC key");
+    ag_ledger_close(l);
+}
+
+/* The fast row serialiser equals the generic JCS serialiser over the same object. */
+TEST(ledger_row_canonical_matches_generic_jcs)
+{
+    struct fx f;
+    fx_init(&f, "canon", 0);
+    ag_ledger *l = fx_open(&f);
+    struct ag_ledger_entry e = fx_entry("ag\xc3\xa9nt\n\"q\"", "act\x01");
+    e.data_json = "{\"\xef\xac\xb3\":1,\"\xf0\x9f\x98\x80\":2,\"z\":null,\"b\":[true,\"\\u001f\"]}";
+    e.reason = "why\t";
+    ASSERT_OK(ag_ledger_append(l, &e, NULL, NULL));
+    char rows[4096] = "";
+    ASSERT_OK(ag_ledger_query(l, NULL, cb, rows));
+    ag_ledger_close(l);
+    *strchr(rows, '\n') = '\0';
+    json_t *j = json_loads(rows, 0, NULL);
+    ASSERT_TRUE(j != NULL);
+    char *again = NULL;
+    ASSERT_OK(ag__jcs_dump(j, AG_JCS_NO_FLOATS, &again));
+    ASSERT_STREQ(again, rows);
+    /* And hash = SHA-256 of the same object without "hash". */
+    char stored[AG_HASH_HEX_LEN], calc[AG_HASH_HEX_LEN];
+    snprintf(stored, sizeof stored, "%s", json_string_value(json_object_get(j, "hash")));
+    json_object_del(j, "hash");
+    free(again);
+    ASSERT_OK(ag__jcs_dump(j, AG_JCS_NO_FLOATS, &again));
+    ag__sha256_hex(again, strlen(again), calc);
+    ASSERT_STREQ(calc, stored);
+    free(again);
+    json_decref(j);
+}
+
+static int count_cb(void *ctx, int64_t seq, const char *row)
+{
+    (void)seq;
+    (void)row;
+    ++*(int *)ctx;
+    return 0;
+}
+
+TEST(ledger_query_filters)
+{
+    struct fx f;
+    fx_init(&f, "query", 0);
+    f.opts.no_close_checkpoint = 1;
+    ag_ledger *l = fx_open(&f);
+    for (int i = 0; i < 10; i++) {
+        struct ag_ledger_entry e = fx_entry(i % 2 ? "odd" : "even", "x");
+        e.task_id = i < 3 ? "t1" : "t2";
+        ASSERT_OK(ag_ledger_append(l, &e, NULL, NULL));
+    }
+    int n = 0;
+    struct ag_ledger_filter flt = {.agent_id = "odd"};
+    ASSERT_OK(ag_ledger_query(l, &flt, count_cb, &n));
+    ASSERT_EQ(n, 5);
+    n = 0;
+    flt = (struct ag_ledger_filter){.task_id = "t1", .agent_id = "even"};
+    ASSERT_OK(ag_ledger_query(l, &flt, count_cb, &n));
+    ASSERT_EQ(n, 2);
+    n = 0;
+    flt = (struct ag_ledger_filter){.after_seq = 7, .limit = 2};
+    ASSERT_OK(ag_ledger_query(l, &flt, count_cb, &n));
+    ASSERT_EQ(n, 2);
+    n = 0;
+    flt = (struct ag_ledger_filter){.since_ms = 1, .until_ms = 2};
+    ASSERT_OK(ag_ledger_query(l, &flt, count_cb, &n));
+    ASSERT_EQ(n, 0);
+    n = 0;
+    flt = (struct ag_ledger_filter){.kind = "action", .limit = 3, .descending = 1};
+    ASSERT_OK(ag_ledger_query(l, &flt, count_cb, &n));
+    ASSERT_EQ(n, 3);
+    ag_ledger_close(l);
+}
+
+/* The seed's tables answer the seed's queries. */
+TEST(ledger_seed_views)
+{
+    struct fx f;
+    fx_init(&f, "views", 0);
+    f.opts.no_close_checkpoint = 1;
+    ag_ledger *l = fx_open(&f);
+    struct ag_ledger_entry e = fx_entry("alpha", "read");
+    ASSERT_OK(ag_ledger_append(l, &e, NULL, NULL));
+    const int exits[] = {1, 0, 1, 1, 1};
+    for (size_t i = 0; i < 5; i++) {
+        struct ag_ledger_entry x = {.kind = "lifecycle", .agent_id = "alpha", .tier = 0,
+                                    .phase = "EXIT", .success = exits[i], .confidence = -1};
+        ASSERT_OK(ag_ledger_append(l, &x, NULL, NULL));
+    }
+    struct ag_ledger_entry v = {.kind = "violation", .agent_id = "alpha", .tier = 0,
+                                .error_type = "procedure", .reason = "EXECUTE in PLAN",
+                                .confidence = -1, .success = -1};
+    ASSERT_OK(ag_ledger_append(l, &v, NULL, NULL));
+    struct ag_ledger_entry p = {.kind = "promotion", .agent_id = "alpha", .tier = 1,
+                                .reason = "3 consecutive compliant runs",
+                                .data_json = "{\"from_tier\":0,\"to_tier\":1}",
+                                .confidence = -1, .success = -1};
+    ASSERT_OK(ag_ledger_append(l, &p, NULL, NULL));
+    ag_ledger_close(l);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_open(f.db, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT id, agent_id, tier, action, decision, confidence,"
+                                     " success FROM agent_actions",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int(st, 0), 1);
+    ASSERT_TRUE(sqlite3_column_double(st, 5) == 0.875);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT current_tier, total_runs, compliant_runs, "
+                                     "consecutive_compliant, last_active_at FROM agent_metrics"
+                                     " WHERE agent_id = 'alpha'",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int(st, 0), 1);
+    ASSERT_EQ(sqlite3_column_int(st, 1), 5);
+    ASSERT_EQ(sqlite3_column_int(st, 2), 4);
+    ASSERT_EQ(sqlite3_column_int(st, 3), 0); /* reset by the promotion */
+    ASSERT_TRUE(sqlite3_column_text(st, 4) != NULL);
+    sqlite3_finalize(st);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT violation_type, details FROM violations", -1, &st,
+                                 NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STREQ((const char *)sqlite3_column_text(st, 0), "procedure");
+    sqlite3_finalize(st);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT from_tier, to_tier FROM promotions", -1, &st,
+                                 NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int(st, 0), 0);
+    ASSERT_EQ(sqlite3_column_int(st, 1), 1);
+    sqlite3_finalize(st);
+    /* Append-only: the table refuses UPDATE and DELETE. */
+    ASSERT_EQ(sqlite3_exec(db, "DELETE FROM ledger WHERE seq = 1", NULL, NULL, NULL),
+              SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+}
+
+TEST(ledger_read_only_handle_refuses_appends)
+{
+    struct fx f;
+    fx_init(&f, "ro", 0);
+    ag_ledger *l = fx_open(&f);
+    fx_append(l, "a", "x");
+    ag_ledger_close(l);
+    f.opts.read_only = 1;
+    l = fx_open(&f);
+    struct ag_ledger_entry e = fx_entry("a", "x");
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EREADONLY);
+    int64_t seq;
+    ASSERT_OK(ag_ledger_head(l, &seq, NULL));
+    ASSERT_EQ(seq, 2);
+    ag_ledger_close(l);
+    ag_ledger *none = NULL;
+    char missing[PATH_MAX + 16];
+    snprintf(missing, sizeof missing, "%s/nope.db", f.dir);
+    ASSERT_ERR(ag_ledger_open(missing, &f.opts, &none), AG_ENOTFOUND);
+    ASSERT_ERR(ag_ledger_open("postgres://x/y", NULL, &none), AG_EUNSUPPORTED);
+}
