@@ -110,8 +110,7 @@ AG_MUST_USE ag_err ag_ledger_head(ag_ledger *l, int64_t *seq, char hash[AG_HASH_
 /* Like ag_ledger_verify, with an explicit checkpoint file (NULL: the default next to
  * the database; "": none). */
 AG_MUST_USE ag_err ag_ledger_verify_ex(const char *db_path, const char *pubkey_path,
-                                       const char *checkpoint_path,
-                                       struct ag_verify_result *r);
+                                       const char *checkpoint_path, struct ag_verify_result *r);
 /* 1 if kind is one of the entry kinds listed in struct ag_ledger_entry. */
 int ag_ledger_kind_valid(const char *kind);
 

@@ -70,13 +70,27 @@ ag_err ag__jcs_string(struct ag_buf *out, const char *s, size_t len)
         const char *esc = NULL;
         char u[7];
         switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
         default:
             if (c < 0x20) {
                 memcpy(u, "\\u00", 4);
@@ -265,8 +279,9 @@ ag_err ag__jcs_append(struct ag_buf *out, const json_t *v, int flags)
         return AG_OK;
     case JSON_REAL:
         if (flags & AG_JCS_NO_FLOATS)
-            return ag__fail(AG_EINVAL, "floating-point number %g in a hashed record "
-                                       "(use an integer, e.g. per mille)",
+            return ag__fail(AG_EINVAL,
+                            "floating-point number %g in a hashed record "
+                            "(use an integer, e.g. per mille)",
                             json_real_value(v));
         return ag__jcs_number(out, json_real_value(v));
     case JSON_TRUE:

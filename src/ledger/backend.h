@@ -42,8 +42,7 @@ struct ag__ledger_backend {
 /* Finds the backend for a target: "sqlite:PATH" or a plain PATH is SQLite;
  * "postgres://..." is refused (AG_EUNSUPPORTED) until that backend exists. *rest is
  * the backend-specific part of the target. */
-AG_MUST_USE ag_err ag__ledger_backend_find(const char *target,
-                                           const struct ag__ledger_backend **be,
+AG_MUST_USE ag_err ag__ledger_backend_find(const char *target, const struct ag__ledger_backend **be,
                                            const char **rest);
 
 #endif

@@ -84,8 +84,8 @@ static ag_err sq_fail(struct sq *s, int rc, const char *what)
         return ag__fail(AG_EREADONLY, "%s: %s: %s", path, what, msg);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return ag__fail(AG_ELEDGER, "%s: %s: database is locked by another writer (%s)",
-                        path, what, msg);
+        return ag__fail(AG_ELEDGER, "%s: %s: database is locked by another writer (%s)", path, what,
+                        msg);
     case SQLITE_IOERR:
         return ag__fail(AG_EIO, "%s: %s: %s (errno %d)", path, what, msg,
                         s && s->db ? sqlite3_system_errno(s->db) : 0);
@@ -125,8 +125,8 @@ static ag_err sq_schema(struct sq *s)
     int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_finalize(st);
     if (version > SCHEMA_VERSION)
-        return ag__fail(AG_EUNSUPPORTED, "%s: ledger schema version %d is newer than %d",
-                        s->path, version, SCHEMA_VERSION);
+        return ag__fail(AG_EUNSUPPORTED, "%s: ledger schema version %d is newer than %d", s->path,
+                        version, SCHEMA_VERSION);
     if (version == SCHEMA_VERSION)
         return AG_OK;
     char sql[sizeof ag__ledger_sqlite_schema + 128];
@@ -156,8 +156,8 @@ static ag_err sq_prepare(struct sq *s)
     int rc = s->insert ? SQLITE_OK : sqlite3_prepare_v2(s->db, sql.data, -1, &s->insert, NULL);
     ag__buf_free(&sql);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->db, "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
-                                -1, &s->head, NULL);
+        rc = sqlite3_prepare_v2(s->db, "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1", -1,
+                                &s->head, NULL);
     return rc == SQLITE_OK ? AG_OK : sq_fail(s, rc, "preparing statements");
 }
 
@@ -170,11 +170,9 @@ static ag_err sq_open(const char *target, const struct ag__ledger_backend_opts *
     struct stat st;
     if (o->read_only && stat(target, &st) != 0) {
         free(s);
-        return ag__fail(errno == ENOENT ? AG_ENOTFOUND : AG_EIO, "%s: %s", target,
-                        strerror(errno));
+        return ag__fail(errno == ENOENT ? AG_ENOTFOUND : AG_EIO, "%s: %s", target, strerror(errno));
     }
-    int flags = o->read_only ? SQLITE_OPEN_READONLY
-                             : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags = o->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(target, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     ag_err err = AG_OK;
     if (rc != SQLITE_OK) {
@@ -244,8 +242,8 @@ static ag_err sq_head(void *ctx, int64_t *seq, char hash[AG_HASH_HEX_LEN])
     sqlite3_stmt *st = s->head;
     int rc = SQLITE_OK;
     if (st == NULL)
-        rc = sqlite3_prepare_v2(s->db, "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
-                                -1, &s->head, NULL);
+        rc = sqlite3_prepare_v2(s->db, "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1", -1,
+                                &s->head, NULL);
     if (rc != SQLITE_OK)
         return sq_fail(s, rc, "reading the head");
     st = s->head;
@@ -267,8 +265,7 @@ static ag_err sq_last_of_kind(void *ctx, const char *kind, int64_t *seq)
 {
     struct sq *s = ctx;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db, "SELECT MAX(seq) FROM ledger WHERE kind = ?", -1, &st,
-                                NULL);
+    int rc = sqlite3_prepare_v2(s->db, "SELECT MAX(seq) FROM ledger WHERE kind = ?", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sq_fail(s, rc, "finding the last checkpoint");
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);

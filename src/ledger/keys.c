@@ -34,8 +34,7 @@ static ag_err read_hex_file(const char *path, uint8_t *key, size_t n, const char
     sodium_memzero(data, len);
     free(data);
     if (err)
-        return ag__fail(AG_EPARSE, "%s: not a %s (%zu hex-encoded bytes expected)", path, what,
-                        n);
+        return ag__fail(AG_EPARSE, "%s: not a %s (%zu hex-encoded bytes expected)", path, what, n);
     return AG_OK;
 }
 

@@ -11,10 +11,10 @@
 #include "agentgov/err.h"
 #include "agentgov/ledger.h"
 
-#define AG_LEDGER_SK_LEN 64
-#define AG_LEDGER_PK_LEN 32
-#define AG_LEDGER_SIG_LEN 64
-#define AG_LEDGER_HMAC_LEN 32
+#define AG_LEDGER_SK_LEN     64
+#define AG_LEDGER_PK_LEN     32
+#define AG_LEDGER_SIG_LEN    64
+#define AG_LEDGER_HMAC_LEN   32
 #define AG_LEDGER_KEY_ID_LEN 17 /* 16 hex digits + NUL */
 /* Longest checkpoint message: prefix, 20-digit seq, 64 hex digits. */
 #define AG_LEDGER_CP_MSG_LEN 128

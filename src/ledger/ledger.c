@@ -69,9 +69,9 @@ struct ag_ledger {
     int64_t last_cp;       /* seq of the last checkpoint row */
 };
 
-static const char *const kinds[] = {"action",     "decision",  "violation", "error",
-                                    "lifecycle",  "revocation", "promotion", "handoff",
-                                    "token",      "secret",    "checkpoint", "system"};
+static const char *const kinds[] = {"action",    "decision",   "violation",  "error",
+                                    "lifecycle", "revocation", "promotion",  "handoff",
+                                    "token",     "secret",     "checkpoint", "system"};
 
 int ag_ledger_kind_valid(const char *kind)
 {
@@ -188,11 +188,11 @@ static ag_err check_fields(const struct ag_ledger_entry *e)
                         e->confidence);
     if (e->success < -1 || e->success > 1)
         return ag__fail(AG_EINVAL, "ledger entry: success %d is not 0, 1 (or -1)", e->success);
-    const char *names[] = {"agent_id", "agent_version", "task_id", "phase", "action",
-                           "resource", "decision", "reason", "error_type", "error_message"};
-    const char *vals[] = {e->agent_id, e->agent_version, e->task_id, e->phase, e->action,
-                          e->resource, e->decision, e->reason, e->error_type,
-                          e->error_message};
+    const char *names[] = {"agent_id", "agent_version", "task_id", "phase",      "action",
+                           "resource", "decision",      "reason",  "error_type", "error_message"};
+    const char *vals[] = {e->agent_id,   e->agent_version, e->task_id,  e->phase,
+                          e->action,     e->resource,      e->decision, e->reason,
+                          e->error_type, e->error_message};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         ag_err err = check_text(names[i], vals[i]);
         if (err)
@@ -285,8 +285,8 @@ static void entry_row(const struct pending *p, struct ag__ledger_row *r)
 }
 
 /* Chains r after (*seq, hash), computes its hash, inserts it and advances the head. */
-static ag_err chain_insert(ag_ledger *l, struct ag__ledger_row *r, const char *ts,
-                           int64_t *seq, char hash[AG_HASH_HEX_LEN])
+static ag_err chain_insert(ag_ledger *l, struct ag__ledger_row *r, const char *ts, int64_t *seq,
+                           char hash[AG_HASH_HEX_LEN])
 {
     char h[AG_HASH_HEX_LEN];
     ag__row_int(r, AG__COL_SEQ, *seq + 1);

@@ -14,25 +14,25 @@
 /* X(ID, name, type): every column of table `ledger`, in table order. Types: TEXT,
  * INT (integer), JSON (a JSON object stored as its canonical text, embedded as an
  * object in the canonical form). */
-#define AG__LEDGER_COLUMNS(X)                                                            \
-    X(SEQ, seq, INT)                                                                     \
-    X(TS, ts, TEXT)                                                                      \
-    X(KIND, kind, TEXT)                                                                  \
-    X(AGENT_ID, agent_id, TEXT)                                                          \
-    X(AGENT_VERSION, agent_version, TEXT)                                                \
-    X(TASK_ID, task_id, TEXT)                                                            \
-    X(TIER, tier, INT)                                                                   \
-    X(PHASE, phase, TEXT)                                                                \
-    X(ACTION, action, TEXT)                                                              \
-    X(RESOURCE, resource, TEXT)                                                          \
-    X(DECISION, decision, TEXT)                                                          \
-    X(REASON, reason, TEXT)                                                              \
-    X(CONFIDENCE, confidence, INT)                                                       \
-    X(SUCCESS, success, INT)                                                             \
-    X(ERROR_TYPE, error_type, TEXT)                                                      \
-    X(ERROR_MESSAGE, error_message, TEXT)                                                \
-    X(DATA, data, JSON)                                                                  \
-    X(PREV_HASH, prev_hash, TEXT)                                                        \
+#define AG__LEDGER_COLUMNS(X)                                                                      \
+    X(SEQ, seq, INT)                                                                               \
+    X(TS, ts, TEXT)                                                                                \
+    X(KIND, kind, TEXT)                                                                            \
+    X(AGENT_ID, agent_id, TEXT)                                                                    \
+    X(AGENT_VERSION, agent_version, TEXT)                                                          \
+    X(TASK_ID, task_id, TEXT)                                                                      \
+    X(TIER, tier, INT)                                                                             \
+    X(PHASE, phase, TEXT)                                                                          \
+    X(ACTION, action, TEXT)                                                                        \
+    X(RESOURCE, resource, TEXT)                                                                    \
+    X(DECISION, decision, TEXT)                                                                    \
+    X(REASON, reason, TEXT)                                                                        \
+    X(CONFIDENCE, confidence, INT)                                                                 \
+    X(SUCCESS, success, INT)                                                                       \
+    X(ERROR_TYPE, error_type, TEXT)                                                                \
+    X(ERROR_MESSAGE, error_message, TEXT)                                                          \
+    X(DATA, data, JSON)                                                                            \
+    X(PREV_HASH, prev_hash, TEXT)                                                                  \
     X(HASH, hash, TEXT)
 
 enum ag__col {

@@ -24,8 +24,8 @@ struct walk {
     struct ag_verify_result *r;
     int has_pk;
     uint8_t pk[AG_LEDGER_PK_LEN];
-    int64_t expect;                  /* next seq expected */
-    char prev[AG_HASH_HEX_LEN];      /* hash of the previous row */
+    int64_t expect;             /* next seq expected */
+    char prev[AG_HASH_HEX_LEN]; /* hash of the previous row */
     struct ag_buf scratch;
 };
 
@@ -66,8 +66,9 @@ static int check_checkpoint(struct walk *w, const struct ag__ledger_row *row, in
     } else if (!w->has_pk) {
         stop = bad(w->r, seq, "bad signature: no public key to check the checkpoint");
     } else if (!ag__checkpoint_verify(w->pk, json_integer_value(sseq), shash, sig)) {
-        stop = bad(w->r, seq, "bad signature on checkpoint (re-signed with another key, or "
-                              "its signed seq/hash altered)");
+        stop = bad(w->r, seq,
+                   "bad signature on checkpoint (re-signed with another key, or "
+                   "its signed seq/hash altered)");
     } else if (json_integer_value(sseq) != seq - 1 || strcmp(shash, w->prev) != 0) {
         int64_t s = json_integer_value(sseq);
         stop = bad(w->r, s > 0 && s < seq ? s : seq,
@@ -96,8 +97,7 @@ static int walk_row(void *ctx, const struct ag__ledger_row *row)
     if (ag__row_hash(row, &w->scratch, h) != AG_OK)
         return bad(w->r, seq, "hash mismatch: %s", ag_last_error());
     if (!text_eq(&row->v[AG__COL_HASH], h))
-        return bad(w->r, seq, "hash mismatch: stored hash differs from the recomputed %.16s...",
-                   h);
+        return bad(w->r, seq, "hash mismatch: stored hash differs from the recomputed %.16s...", h);
     if (!text_eq(&row->v[AG__COL_PREV_HASH], w->prev))
         return bad(w->r, seq, "broken link: prev_hash is not the hash of seq %lld",
                    (long long)seq - 1);
@@ -159,12 +159,14 @@ static ag_err check_witness(struct walk *w, const struct ag__ledger_backend *be,
     else if ((err = be->scan(ctx, &f, find_row, &fd)) != AG_OK)
         ;
     else if (!fd.found)
-        bad(w->r, w->expect, "truncated after a checkpoint: the ledger ends at seq %lld, "
-                             "checkpoint %lld signed seq %lld",
+        bad(w->r, w->expect,
+            "truncated after a checkpoint: the ledger ends at seq %lld, "
+            "checkpoint %lld signed seq %lld",
             (long long)w->expect - 1, (long long)c, (long long)s);
     else if (strcmp(fd.hash, shash) != 0)
-        bad(w->r, s, "truncated after a checkpoint: seq %lld is not the row checkpoint %lld "
-                     "signed (rewritten after truncation)",
+        bad(w->r, s,
+            "truncated after a checkpoint: seq %lld is not the row checkpoint %lld "
+            "signed (rewritten after truncation)",
             (long long)s, (long long)c);
     json_decref(j);
     return err;
@@ -229,8 +231,7 @@ out:
     return err;
 }
 
-ag_err ag_ledger_verify(const char *db_path, const char *pubkey_path,
-                        struct ag_verify_result *r)
+ag_err ag_ledger_verify(const char *db_path, const char *pubkey_path, struct ag_verify_result *r)
 {
     return ag_ledger_verify_ex(db_path, pubkey_path, NULL, r);
 }

@@ -27,9 +27,8 @@ static inline void fx_init(struct fx *f, const char *label, int checkpoint_every
     snprintf(f->hmac, sizeof f->hmac, "%s/ledger.hmac", f->dir);
     ASSERT_OK(ag__ledger_keygen(f->sk, f->pk));
     ASSERT_OK(ag__ledger_hmac_keygen(f->hmac));
-    struct ag_ledger_opts o = {.signing_key_path = f->sk,
-                               .hmac_key_path = f->hmac,
-                               .checkpoint_every = checkpoint_every};
+    struct ag_ledger_opts o = {
+        .signing_key_path = f->sk, .hmac_key_path = f->hmac, .checkpoint_every = checkpoint_every};
     f->opts = o;
 }
 
@@ -43,8 +42,12 @@ static inline ag_ledger *fx_open(struct fx *f)
 /* A plain action entry for agent a. */
 static inline struct ag_ledger_entry fx_entry(const char *agent, const char *action)
 {
-    struct ag_ledger_entry e = {.kind = "action", .agent_id = agent, .action = action,
-                                .tier = 1, .confidence = 875, .success = 1,
+    struct ag_ledger_entry e = {.kind = "action",
+                                .agent_id = agent,
+                                .action = action,
+                                .tier = 1,
+                                .confidence = 875,
+                                .success = 1,
                                 .decision = "allow"};
     return e;
 }

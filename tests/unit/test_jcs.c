@@ -140,9 +140,9 @@ TEST(jcs_rejects_invalid_utf8)
 {
     struct ag_buf b;
     ag__buf_init(&b);
-    ASSERT_ERR(ag__jcs_string(&b, "\xc3", 1), AG_EINVAL);          /* truncated */
-    ASSERT_ERR(ag__jcs_string(&b, "\xc0\xaf", 2), AG_EINVAL);      /* overlong */
-    ASSERT_ERR(ag__jcs_string(&b, "\xed\xa0\x80", 3), AG_EINVAL);  /* surrogate */
+    ASSERT_ERR(ag__jcs_string(&b, "\xc3", 1), AG_EINVAL);             /* truncated */
+    ASSERT_ERR(ag__jcs_string(&b, "\xc0\xaf", 2), AG_EINVAL);         /* overlong */
+    ASSERT_ERR(ag__jcs_string(&b, "\xed\xa0\x80", 3), AG_EINVAL);     /* surrogate */
     ASSERT_ERR(ag__jcs_string(&b, "\xf4\x90\x80\x80", 4), AG_EINVAL); /* > U+10FFFF */
     ag__buf_reset(&b);
     ASSERT_OK(ag__jcs_string(&b, "a\0b", 3));

@@ -44,9 +44,9 @@ TEST(ledger_append_chain_and_verify)
     sqlite3 *db;
     sqlite3_stmt *st;
     ASSERT_EQ(sqlite3_open(f.db, &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT data, prev_hash FROM ledger WHERE seq = 2", -1,
-                                 &st, NULL),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "SELECT data, prev_hash FROM ledger WHERE seq = 2", -1, &st, NULL),
+        SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
     ASSERT_STREQ((const char *)sqlite3_column_text(st, 0), "{\"n\":[1,2],\"path\":\"/etc/hosts\"}");
     ASSERT_STREQ((const char *)sqlite3_column_text(st, 1), h1);
@@ -287,25 +287,37 @@ TEST(ledger_seed_views)
     ASSERT_OK(ag_ledger_append(l, &e, NULL, NULL));
     const int exits[] = {1, 0, 1, 1, 1};
     for (size_t i = 0; i < 5; i++) {
-        struct ag_ledger_entry x = {.kind = "lifecycle", .agent_id = "alpha", .tier = 0,
-                                    .phase = "EXIT", .success = exits[i], .confidence = -1};
+        struct ag_ledger_entry x = {.kind = "lifecycle",
+                                    .agent_id = "alpha",
+                                    .tier = 0,
+                                    .phase = "EXIT",
+                                    .success = exits[i],
+                                    .confidence = -1};
         ASSERT_OK(ag_ledger_append(l, &x, NULL, NULL));
     }
-    struct ag_ledger_entry v = {.kind = "violation", .agent_id = "alpha", .tier = 0,
-                                .error_type = "procedure", .reason = "EXECUTE in PLAN",
-                                .confidence = -1, .success = -1};
+    struct ag_ledger_entry v = {.kind = "violation",
+                                .agent_id = "alpha",
+                                .tier = 0,
+                                .error_type = "procedure",
+                                .reason = "EXECUTE in PLAN",
+                                .confidence = -1,
+                                .success = -1};
     ASSERT_OK(ag_ledger_append(l, &v, NULL, NULL));
-    struct ag_ledger_entry p = {.kind = "promotion", .agent_id = "alpha", .tier = 1,
+    struct ag_ledger_entry p = {.kind = "promotion",
+                                .agent_id = "alpha",
+                                .tier = 1,
                                 .reason = "3 consecutive compliant runs",
                                 .data_json = "{\"from_tier\":0,\"to_tier\":1}",
-                                .confidence = -1, .success = -1};
+                                .confidence = -1,
+                                .success = -1};
     ASSERT_OK(ag_ledger_append(l, &p, NULL, NULL));
     ag_ledger_close(l);
     sqlite3 *db;
     sqlite3_stmt *st;
     ASSERT_EQ(sqlite3_open(f.db, &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT id, agent_id, tier, action, decision, confidence,"
-                                     " success FROM agent_actions",
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT id, agent_id, tier, action, decision, confidence,"
+                                 " success FROM agent_actions",
                                  -1, &st, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
@@ -313,9 +325,10 @@ TEST(ledger_seed_views)
     ASSERT_TRUE(sqlite3_column_double(st, 5) == 0.875);
     ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT current_tier, total_runs, compliant_runs, "
-                                     "consecutive_compliant, last_active_at FROM agent_metrics"
-                                     " WHERE agent_id = 'alpha'",
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT current_tier, total_runs, compliant_runs, "
+                                 "consecutive_compliant, last_active_at FROM agent_metrics"
+                                 " WHERE agent_id = 'alpha'",
                                  -1, &st, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
@@ -325,14 +338,13 @@ TEST(ledger_seed_views)
     ASSERT_EQ(sqlite3_column_int(st, 3), 0); /* reset by the promotion */
     ASSERT_TRUE(sqlite3_column_text(st, 4) != NULL);
     sqlite3_finalize(st);
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT violation_type, details FROM violations", -1, &st,
-                                 NULL),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "SELECT violation_type, details FROM violations", -1, &st, NULL),
+        SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
     ASSERT_STREQ((const char *)sqlite3_column_text(st, 0), "procedure");
     sqlite3_finalize(st);
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT from_tier, to_tier FROM promotions", -1, &st,
-                                 NULL),
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT from_tier, to_tier FROM promotions", -1, &st, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
     ASSERT_EQ(sqlite3_column_int(st, 0), 0);
