@@ -1,11 +1,185 @@
-/* Placeholder until the init command lands; it refuses rather than pretending. */
+/* `agentgov init`: creates a data directory. Initialisation is a list of steps, each
+ * naming the files it creates, so that later subsystems (secrets master key, root
+ * token) add a row to `steps` and nothing else. Nothing is ever overwritten: if any
+ * step's file already exists, init names every existing file and stops before
+ * creating anything. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agentgov/config.h"
+#include "agentgov/ledger.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "ledger/keys.h"
+
+struct init_step {
+    const char *name;
+    const char *files[3]; /* files it creates, relative to the data directory */
+    ag_err (*fn)(void);
+};
+
+static ag_err step_ledger_keys(void)
+{
+    return ag__ledger_keygen(ag__cli_path("ledger.key"), ag__cli_path("ledger.pub"));
+}
+
+static ag_err step_ledger_hmac(void)
+{
+    return ag__ledger_hmac_keygen(ag__cli_path("ledger.hmac"));
+}
+
+/* Creates the database with the schema and a first `system` entry, sealed by a signed
+ * checkpoint when the ledger is closed. */
+static ag_err step_ledger_db(void)
+{
+    struct ag_ledger_opts o = {.signing_key_path = ag__cli_path("ledger.key"),
+                               .hmac_key_path = ag__cli_path("ledger.hmac")};
+    ag_ledger *l;
+    ag_err err = ag_ledger_open(ag__cli_path("ledger.db"), &o, &l);
+    if (err)
+        return err;
+    struct ag_ledger_entry e = {.kind = "system",
+                                .action = "init",
+                                .reason = "data directory created",
+                                .tier = -1,
+                                .confidence = -1,
+                                .success = 1};
+    err = ag_ledger_append(l, &e, NULL, NULL);
+    ag_ledger_close(l);
+    return err;
+}
+
+/* The config file lists every setting, commented out at its default. */
+static ag_err step_config(void)
+{
+    size_t n;
+    const struct ag_config_def *t = ag_config_table(&n);
+    struct ag_buf b;
+    ag__buf_init(&b);
+    ag__buf_puts(&b, "# agentgov configuration: `key = value` lines; `agentgov config` shows\n"
+                     "# the effective values. Every setting is listed at its default.\n\n");
+    for (size_t i = 0; i < n; i++)
+        ag__buf_printf(&b, "# %s\n# %s = %s\n\n", t[i].help, t[i].name, t[i].def);
+    ag_err err = ag__buf_status(&b);
+    if (err == AG_OK)
+        err = ag__write_file_atomic(ag__cli_path("config"), b.data, b.len, 0600, 1);
+    ag__buf_free(&b);
+    return err;
+}
+
+static const struct init_step steps[] = {
+    {"ledger signing key pair", {"ledger.key", "ledger.pub"}, step_ledger_keys},
+    {"ledger HMAC key", {"ledger.hmac"}, step_ledger_hmac},
+    {"ledger database", {"ledger.db"}, step_ledger_db},
+    {"config file", {"config"}, step_config},
+};
+#define NSTEPS (sizeof steps / sizeof steps[0])
+
+/* Lists the files of every step that exist (in have) and that do not (in missing);
+ * returns how many exist. */
+static int existing_files(struct ag_buf *have, struct ag_buf *missing)
+{
+    int n = 0, m = 0;
+    for (size_t i = 0; i < NSTEPS; i++)
+        for (size_t j = 0; j < 3 && steps[i].files[j]; j++) {
+            const char *f = steps[i].files[j];
+            if (access(ag__cli_path(f), F_OK) == 0)
+                ag__buf_printf(have, "%s%s", n++ ? ", " : "", f);
+            else
+                ag__buf_printf(missing, "%s%s", m++ ? ", " : "", f);
+        }
+    return n;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: agentgov init [--dir DIR]\n\n"
+            "Creates the data directory (mode 0700) with the audit ledger (ledger.db), its\n"
+            "Ed25519 signing key (ledger.key, 0600) and public key (ledger.pub), the HMAC\n"
+            "key for sensitive values (ledger.hmac, 0600) and a config file listing every\n"
+            "setting at its default. Refuses to overwrite an existing data directory.\n\n"
+            "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n",
+            ag__cli_default_dir_doc());
+}
+
+static int check_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            ag__cli_error("%s exists and is not a directory", dir);
+            return -1;
+        }
+        if (st.st_mode & 077)
+            ag__cli_warn("%s is accessible to other users (mode %03o); 0700 is advised", dir,
+                         (unsigned)(st.st_mode & 0777));
+        return 0;
+    }
+    ag_err err = ag__mkdir_p(dir, 0700);
+    if (err) {
+        ag__cli_error_ag(err, dir);
+        return -1;
+    }
+    return 0;
+}
 
 int ag__cmd_init(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    ag__cli_error("'init' is not built yet");
-    return AG_EXIT_USAGE;
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        if (c == 'd') {
+            ag__cli_set_dir(optarg);
+        } else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return AG_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        ag__cli_error("init: unexpected argument '%s'", argv[optind]);
+        return AG_EXIT_USAGE;
+    }
+    const char *dir = ag__cli_dir();
+    if (ag__crypto_init() != AG_OK || check_dir(dir) != 0)
+        return AG_EXIT_USAGE;
+    struct ag_buf have, missing;
+    ag__buf_init(&have);
+    ag__buf_init(&missing);
+    int n = existing_files(&have, &missing);
+    if (n > 0 && missing.len == 0)
+        ag__cli_error("%s is already initialised (%s exist); refusing to overwrite", dir,
+                      have.data);
+    else if (n > 0)
+        ag__cli_error("%s is partly initialised: %s exist%s but %s %s missing; refusing to "
+                      "overwrite (move the existing files away, or restore the missing ones)",
+                      dir, have.data, n > 1 ? "" : "s", missing.data,
+                      strchr(missing.data, ',') ? "are" : "is");
+    ag__buf_free(&have);
+    ag__buf_free(&missing);
+    if (n > 0)
+        return AG_EXIT_USAGE;
+    for (size_t i = 0; i < NSTEPS; i++) {
+        ag_err err = steps[i].fn();
+        if (err) {
+            ag__cli_error_ag(err, steps[i].name);
+            return AG_EXIT_USAGE;
+        }
+    }
+    printf("initialised %s\n", dir);
+    return 0;
 }

@@ -504,10 +504,12 @@ void ag_ledger_close(ag_ledger *l)
             ag_ledger_checkpoint(l, NULL) != AG_OK)
             ag_clear_error();
     }
-    if (l->wctx)
-        l->be->close(l->wctx);
+    /* The reader goes first: the last connection to close checkpoints the WAL into
+     * the database, which only a writable connection can do. */
     if (l->rctx)
         l->be->close(l->rctx);
+    if (l->wctx)
+        l->be->close(l->wctx);
     ag__buf_free(&l->scratch);
     sodium_memzero(l->sk, sizeof l->sk);
     sodium_memzero(l->hmac, sizeof l->hmac);

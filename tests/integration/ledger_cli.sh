@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `agentgov ledger`: append, verify, tail (-f), query formats, export, hash, pubkey,
+# checkpoint, and clear errors on bad input.
+source "$(dirname "$0")/lib.sh"
+export AGENTGOV_DIR="$T/data"
+
+check_exit "verify without a ledger cannot check" 2 "$AG" ledger verify
+check_exit "append without init is refused" 1 "$AG" ledger append --kind action --agent a
+check_contains "says to run init" "$ERR" "agentgov init"
+"$AG" init >/dev/null
+
+check_exit "append prints seq and hash" 0 "$AG" ledger append --kind action --agent alpha \
+    --task t1 --tier 1 --phase EXECUTE --action read_file --resource /etc/hosts \
+    --decision allow --reason "in scope" --confidence 875 --success 1 \
+    --data '{"path":"/etc/hosts","password":"hunter2"}' --sensitive password
+[[ $OUT =~ ^3\ [0-9a-f]{64}$ ]] && ok "output is 'seq hash'" || not_ok "output is 'seq hash'" "$OUT"
+H3=${OUT#3 }
+check_exit "second append" 0 "$AG" ledger append --kind error --agent beta --task t2 \
+    --error-type timeout --error-message "took 31s, limit 30s" --success 0
+check_exit "verify" 0 "$AG" ledger verify
+check_contains "verify says OK" "$OUT" "OK 4 entries, head "
+
+check_exit "hash of a sensitive value" 0 "$AG" ledger hash hunter2
+HM=$OUT
+check_exit "export" 0 "$AG" ledger export --format jsonl
+check_contains "export holds the HMAC" "$OUT" "\"password\":\"$HM\""
+check_not_contains "export never holds the clear value" "$OUT" "hunter2"
+check_not_contains "nor does the database" "$(strings "$AGENTGOV_DIR/ledger.db")" "hunter2"
+check_eq "export has one line per entry" "$(echo "$OUT" | wc -l)" "4"
+check_contains "export carries the hash" "$OUT" "\"hash\":\"$H3\""
+
+check_exit "query by agent, jsonl" 0 "$AG" ledger query --agent beta --format jsonl
+check_eq "one row" "$(echo "$OUT" | wc -l)" "1"
+check_contains "the error row" "$OUT" '"error_type":"timeout"'
+check_exit "query csv" 0 "$AG" ledger query --task t1 --format csv
+check_contains "csv header" "$OUT" "seq,ts,kind,agent_id"
+check_contains "csv quotes JSON" "$OUT" '"{""password""'
+check_exit "query table with since" 0 "$AG" ledger query --since 1h --kind action
+check_contains "table row" "$OUT" "read_file"
+check_exit "query until the past is empty" 0 "$AG" ledger query --until 2000-01-01T00:00:00Z --format jsonl
+check_eq "no rows" "$OUT" ""
+check_exit "bad --since" 1 "$AG" ledger query --since yesterday
+check_contains "names the option" "$ERR" "--since: 'yesterday'"
+check_exit "bad --kind" 1 "$AG" ledger query --kind nope
+
+check_exit "tail -n 1" 0 "$AG" ledger tail -n 1 --format jsonl
+check_contains "tail shows the last entry" "$OUT" '"agent_id":"beta"'
+"$AG" ledger tail -f -n 0 --format jsonl >"$T/follow" 2>&1 &
+TP=$!
+PIDS_TO_KILL+=("$TP")
+sleep 0.5
+"$AG" ledger append --kind action --agent gamma >/dev/null
+for _ in $(seq 50); do grep -q gamma "$T/follow" && break; sleep 0.1; done
+check_contains "tail -f prints new entries" "$(cat "$T/follow")" '"agent_id":"gamma"'
+kill "$TP"
+
+check_exit "checkpoint" 0 "$AG" ledger checkpoint
+check_eq "checkpoint seq" "$OUT" "6"
+check_exit "verify after checkpoint" 0 "$AG" ledger verify --db "$AGENTGOV_DIR/ledger.db" --pubkey "$AGENTGOV_DIR/ledger.pub"
+check_contains "6 entries" "$OUT" "OK 6 entries"
+check_exit "pubkey" 0 "$AG" ledger pubkey
+[[ $OUT =~ ^[0-9a-f]{64}$ ]] && ok "pubkey is 64 hex digits" || not_ok "pubkey is 64 hex digits" "$OUT"
+
+# The checkpoint signature checks out with openssl too: nothing agentgov-specific needed.
+if command -v openssl >/dev/null && command -v xxd >/dev/null; then
+    "$AG" ledger pubkey --pem >"$T/pub.pem"
+    row=$("$AG" ledger query --kind checkpoint --format jsonl | tail -n 1)
+    sseq=$(echo "$row" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["signed_seq"])')
+    shash=$(echo "$row" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["signed_hash"])')
+    echo "$row" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["signature"])' | xxd -r -p >"$T/sig"
+    printf 'agentgov-ledger-checkpoint:v1:%s:%s' "$sseq" "$shash" >"$T/msg"
+    check_exit "openssl verifies a checkpoint signature" 0 openssl pkeyutl -verify -pubin \
+        -inkey "$T/pub.pem" -rawin -in "$T/msg" -sigfile "$T/sig"
+fi
+
+check_exit "unknown kind" 1 "$AG" ledger append --kind nope --agent a
+check_contains "says which kind" "$ERR" "unknown kind 'nope'"
+check_exit "float in data" 1 "$AG" ledger append --kind action --agent a --data '{"c":0.5}'
+check_contains "says floating-point" "$ERR" "floating-point"
+check_exit "bad JSON" 1 "$AG" ledger append --kind action --agent a --data '{oops'
+check_exit "tier out of range" 1 "$AG" ledger append --kind action --agent a --tier 9
+check_exit "missing --agent" 1 "$AG" ledger append --kind action
+check_exit "nothing was appended by the failures" 0 "$AG" ledger verify
+check_contains "still 6 entries" "$OUT" "OK 6 entries"
+for sub in append verify tail query export pubkey hash checkpoint; do
+    check_exit "ledger $sub --help" 0 "$AG" ledger "$sub" --help
+done
+check_exit "ledger --help" 0 "$AG" ledger --help
+check_exit "unknown subcommand" 1 "$AG" ledger frobnicate
+finish
