@@ -18,6 +18,10 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 CFLAGS += $(CFLAGS_BASE)
 LDLIBS := $(PKG_LIBS) -lpthread -lm
+# Where the shipped policies are found when the binary does not sit next to them
+# (src/policy/path.c tries <exe dir>/../policies first).
+POLICY_DIR ?= $(CURDIR)/policies
+$(BUILD)/obj/src/policy/path.o: CFLAGS += -DAG_POLICY_DIR='"$(POLICY_DIR)"'
 
 LIB_SRC := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
