@@ -1,0 +1,259 @@
+/* Public policy API: loading entry points, accessors, names and ag_decide, the hot path
+ * (no I/O, no allocation: everything it reads was built by the loader). */
+#include "agentgov/policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "core/fileio.h"
+#include "policy/glob.h"
+#include "policy/index.h"
+#include "policy/load.h"
+#include "policy/policy_int.h"
+
+/* A policy file is small text; anything bigger is a mistake, not a policy. */
+#define AG_POLICY_MAX_BYTES (64u << 20)
+
+static const char *const reason_names[] = {
+#define AG__REASON_NAME(n, s) s,
+    AG_REASON_MAP(AG__REASON_NAME)
+#undef AG__REASON_NAME
+};
+
+static const char *const phase_names[] = {
+#define AG__PHASE_NAME(n) #n,
+    AG_PHASE_MAP(AG__PHASE_NAME)
+#undef AG__PHASE_NAME
+};
+
+const char *ag_effect_name(enum ag_effect e)
+{
+    switch (e) {
+    case AG_EFFECT_ALLOW:
+        return "allow";
+    case AG_EFFECT_ASK:
+        return "ask";
+    case AG_EFFECT_DENY:
+        return "deny";
+    }
+    return "deny";
+}
+
+const char *ag_reason_name(enum ag_reason r)
+{
+    if ((int)r < 0 || r >= AG_REASON_COUNT)
+        return "internal_error";
+    return reason_names[r];
+}
+
+const char *ag_phase_name(enum ag_phase ph)
+{
+    if ((int)ph < 0 || ph >= AG_PHASE_COUNT)
+        return "";
+    return phase_names[ph];
+}
+
+ag_err ag_phase_parse(const char *s, enum ag_phase *out)
+{
+    for (int i = 0; s && i < AG_PHASE_COUNT; i++) {
+        if (strcasecmp(s, phase_names[i]) == 0) {
+            *out = (enum ag_phase)i;
+            return AG_OK;
+        }
+    }
+    return ag__fail(AG_EINVAL, "unknown phase '%s'", s ? s : "(null)");
+}
+
+ag_err ag_policy_load_string(const char *name, const char *yaml, size_t len, ag_policy **out)
+{
+    return ag__policy_parse(name, yaml, len, NULL, NULL, out);
+}
+
+static ag_err read_policy(const char *path, char **data, size_t *len)
+{
+    if (path == NULL)
+        return ag__fail(AG_EINVAL, "no policy path given");
+    ag_err err = ag__read_file(path, AG_POLICY_MAX_BYTES, data, len);
+    if (err != AG_OK)
+        return ag__fail(err, "%s: cannot read policy: %s", path, ag_strerror(err));
+    return AG_OK;
+}
+
+ag_err ag_policy_load(const char *path, ag_policy **out)
+{
+    char *data;
+    size_t len;
+    *out = NULL;
+    ag_err err = read_policy(path, &data, &len);
+    if (err != AG_OK)
+        return err;
+    err = ag__policy_parse(path, data, len, NULL, NULL, out);
+    free(data);
+    return err;
+}
+
+ag_err ag_policy_lint(const char *path, ag_policy_diag_cb cb, void *ctx)
+{
+    char *data;
+    size_t len;
+    ag_err err = read_policy(path, &data, &len);
+    if (err != AG_OK) {
+        if (cb)
+            cb(ctx, ag_last_error());
+        return err;
+    }
+    err = ag__policy_parse(path, data, len, cb, ctx, NULL);
+    free(data);
+    return err;
+}
+
+void ag_policy_free(ag_policy *p)
+{
+    if (p == NULL)
+        return;
+    ag__arena_free(&p->arena);
+    free(p);
+}
+
+ag_err ag_policy_tier(const ag_policy *p, int tier, struct ag_tier_info *out)
+{
+    if (p == NULL)
+        return ag__fail(AG_EINVAL, "no policy loaded");
+    if (tier < AG_TIER_MIN || tier > AG_TIER_MAX)
+        return ag__fail(AG_EINVAL, "tier %d out of range (%d..%d)", tier, AG_TIER_MIN, AG_TIER_MAX);
+    *out = p->tiers[tier];
+    return AG_OK;
+}
+
+const struct ag_sandbox_profile *ag_policy_sandbox(const ag_policy *p, int tier)
+{
+    if (p == NULL || tier < AG_TIER_MIN || tier > AG_TIER_MAX)
+        return NULL;
+    return &p->sandbox[tier];
+}
+
+size_t ag_policy_promotions(const ag_policy *p, const struct ag_promotion_rule **rules)
+{
+    if (p == NULL) {
+        if (rules)
+            *rules = NULL;
+        return 0;
+    }
+    if (rules)
+        *rules = p->promotions;
+    return p->npromotions;
+}
+
+const char *ag_policy_path(const ag_policy *p)
+{
+    return p ? p->path : NULL;
+}
+
+/* ---- decide ----------------------------------------------------------------------- */
+
+static enum ag_effect finish(struct ag_decision *out, enum ag_effect effect, enum ag_reason reason,
+                             const ag_policy *p, const struct ag__rule *rule)
+{
+    out->effect = effect;
+    out->reason = reason;
+    out->rule_file = rule ? p->path : NULL;
+    out->rule_line = rule ? rule->line : 0;
+    return effect;
+}
+
+/* Packet globs arrive with each request and were not checked by a loader: a malformed
+ * one makes the whole request invalid (fail closed) rather than silently not matching. */
+static int globs_valid(const char *const *globs, size_t n)
+{
+    if (n > 0 && globs == NULL)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *why;
+        size_t off;
+        if (globs[i] == NULL || ag__glob_check(globs[i], &why, &off) != AG_OK)
+            return 0;
+    }
+    return 1;
+}
+
+static int request_valid(const struct ag_request *req)
+{
+    return req->action && req->action[0] && req->resource && req->resource[0] &&
+           req->tier >= AG_TIER_MIN && req->tier <= AG_TIER_MAX && req->phase >= AG_PHASE_NONE &&
+           req->phase < AG_PHASE_COUNT && globs_valid(req->scope, req->nscope) &&
+           globs_valid(req->forbidden, req->nforbidden);
+}
+
+static int any_match(const char *const *globs, size_t n, const char *text, char sep)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ag__glob_match_str(globs[i], text, sep))
+            return 1;
+    return 0;
+}
+
+/* What the scan of the candidate rules found: the first rule (in file order) of each
+ * effect that matched in this phase, and the first allow/ask rule that matched except
+ * for its phases. */
+struct verdict {
+    const struct ag__rule *best[3];
+    const struct ag__rule *phase_blocked;
+};
+
+static void scan(const struct ag__entry *e, uint32_t n, const struct ag_request *req,
+                 uint32_t phase_bit, struct verdict *v)
+{
+    for (const struct ag__entry *end = e + n; e < end; e++) {
+        const struct ag__rule *r = e->rule;
+        if (!ag__glob_match(e->action, req->action))
+            continue;
+        size_t i = 0;
+        while (i < r->nresources && !ag__glob_match(&r->resources[i], req->resource))
+            i++;
+        if (i == r->nresources)
+            continue;
+        if (r->phase_bits & phase_bit) {
+            if (v->best[r->effect] == NULL || r < v->best[r->effect])
+                v->best[r->effect] = r;
+        } else if (r->effect != AG_EFFECT_DENY &&
+                   (v->phase_blocked == NULL || r < v->phase_blocked)) {
+            v->phase_blocked = r;
+        }
+    }
+}
+
+enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struct ag_decision *out)
+{
+    out->tier = req ? req->tier : -1;
+    out->phase = req ? req->phase : AG_PHASE_NONE;
+    if (p == NULL)
+        return finish(out, AG_EFFECT_DENY, AG_REASON_NO_POLICY, p, NULL);
+    if (req == NULL || !request_valid(req))
+        return finish(out, AG_EFFECT_DENY, AG_REASON_INVALID_REQUEST, p, NULL);
+    if (any_match(req->forbidden, req->nforbidden, req->action, AG__SEP_ACTION))
+        return finish(out, AG_EFFECT_DENY, AG_REASON_FORBIDDEN_ACTION, p, NULL);
+    if (req->nscope > 0 && !any_match(req->scope, req->nscope, req->resource, AG__SEP_RESOURCE))
+        return finish(out, AG_EFFECT_DENY, AG_REASON_OUT_OF_SCOPE, p, NULL);
+
+    const struct ag__tier_index *ix = &p->index[req->tier];
+    uint32_t phase_bit = req->phase == AG_PHASE_NONE ? AG__PHASE_NONE_BIT : 1u << req->phase;
+    struct verdict v = {{NULL, NULL, NULL}, NULL};
+    size_t seglen = strcspn(req->action, ".");
+    const struct ag__slot *slot =
+        ag__policy_lookup(ix, req->action, seglen, ag__policy_hash(req->action, seglen));
+    if (slot)
+        scan(ix->entries + slot->first, slot->count, req, phase_bit, &v);
+    scan(ix->entries + ix->wild_first, ix->wild_count, req, phase_bit, &v);
+
+    if (v.best[AG_EFFECT_DENY])
+        return finish(out, AG_EFFECT_DENY, AG_REASON_RULE_DENY, p, v.best[AG_EFFECT_DENY]);
+    if (v.best[AG_EFFECT_ASK])
+        return finish(out, AG_EFFECT_ASK, AG_REASON_RULE_ASK, p, v.best[AG_EFFECT_ASK]);
+    if (v.best[AG_EFFECT_ALLOW])
+        return finish(out, AG_EFFECT_ALLOW, AG_REASON_RULE_ALLOW, p, v.best[AG_EFFECT_ALLOW]);
+    if (v.phase_blocked)
+        return finish(out, AG_EFFECT_DENY, AG_REASON_PHASE_NOT_ALLOWED, p, v.phase_blocked);
+    return finish(out, AG_EFFECT_DENY, AG_REASON_DEFAULT_DENY, p, NULL);
+}

@@ -1,0 +1,66 @@
+/* The in-memory model of a loaded policy (types only), shared by the loader (load.c),
+ * the index builder (index.c) and the decision function (policy.c). Ownership: everything hangs
+ * off the policy's arena and is released by ag_policy_free. */
+#ifndef AG_POLICY_POLICY_INT_H
+#define AG_POLICY_POLICY_INT_H
+
+#include <stdint.h>
+
+#include "agentgov/policy.h"
+#include "policy/arena.h"
+#include "policy/glob.h"
+
+/* Bit of a rule's phase mask that a phase-less request (AG_PHASE_NONE) tests: it is
+ * set only on rules without `phases:`. */
+#define AG__PHASE_NONE_BIT (1u << AG_PHASE_COUNT)
+#define AG__PHASE_ALL      ((1u << AG_PHASE_COUNT) - 1)
+
+struct ag__rule {
+    enum ag_effect effect;
+    uint32_t phase_bits; /* one bit per phase, plus AG__PHASE_NONE_BIT */
+    uint32_t tier_bits;  /* bit t set: the rule applies at tier t */
+    int has_phases;
+    int line, col;
+    const char *id;          /* NULL when the rule has none */
+    const char *description; /* NULL when the rule has none */
+    struct ag__glob *actions;
+    size_t nactions;
+    struct ag__glob *resources;
+    size_t nresources;
+};
+
+/* One (rule, action glob) pair of a tier's index. */
+struct ag__entry {
+    const struct ag__rule *rule;
+    const struct ag__glob *action;
+};
+
+/* Open-addressing slot keyed by the literal first segment of action globs. */
+struct ag__slot {
+    const char *key; /* NULL: empty slot */
+    uint32_t keylen;
+    uint32_t hash;
+    uint32_t first, count; /* range in the tier's entries */
+};
+
+struct ag__tier_index {
+    struct ag__slot *slots;
+    uint32_t mask; /* number of slots - 1 */
+    struct ag__entry *entries;
+    uint32_t wild_first, wild_count; /* globs whose first segment is not literal */
+};
+
+struct ag_policy {
+    struct ag__arena arena;
+    const char *path;
+    int version;
+    struct ag_tier_info tiers[AG_TIER_COUNT];
+    struct ag_sandbox_profile sandbox[AG_TIER_COUNT];
+    struct ag_promotion_rule *promotions;
+    size_t npromotions;
+    struct ag__rule *rules; /* in file order */
+    size_t nrules;
+    struct ag__tier_index index[AG_TIER_COUNT];
+};
+
+#endif
