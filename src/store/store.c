@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "store/backend.h"
+#include "store/store_redis.h"
 #include "store/store_sqlite.h"
 
 /* The one counter every fencing token comes from. It has no TTL: if it were lost, old
@@ -23,6 +24,7 @@ struct ag_store {
 
 static const struct ag__store_backend *const backends[] = {
     &ag__store_sqlite,
+    &ag__store_redis,
 };
 
 ag_err ag_store_open(const char *url, ag_store **out)

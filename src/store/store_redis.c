@@ -1,0 +1,482 @@
+/* Redis/DragonflyDB backend. Every ag_store_exec is one EVALSHA of the interpreter in
+ * store_lua.c (loaded with SCRIPT LOAD at open, reloaded on NOSCRIPT), so a batch costs
+ * one round trip and runs atomically on the server. One hiredis connection per handle,
+ * serialised by a mutex. A connection found broken (EOF, reset) is re-established once
+ * and the command resent; anything else is AG_ESTORE with the server's words. */
+#include "store/store_redis.h"
+
+#include <errno.h>
+#include <hiredis.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "store/store_lua.h"
+
+#define CONNECT_TIMEOUT_S 2
+#define COMMAND_TIMEOUT_S 5
+#define OP_ARGS 5 /* ARGV entries per op */
+
+struct rd {
+    redisContext *c; /* NULL while disconnected */
+    pthread_mutex_t mu;
+    char *host, *user, *pass;
+    int port, db;
+    char where[300]; /* "redis host:port/db" for messages: never the password */
+    char sha[41];
+    uint64_t trips;
+};
+
+/* --- URL ---------------------------------------------------------------------------- */
+
+static int parse_uint(const char *s, size_t len, long max, long *out)
+{
+    if (len == 0 || len > 9)
+        return 0;
+    long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
+static ag_err parse_url(struct rd *r, const char *url)
+{
+    const char *p = url + strlen("redis://");
+    const char *slash = strchr(p, '/');
+    const char *end = slash ? slash : p + strlen(p);
+    const char *at = memrchr(p, '@', (size_t)(end - p));
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon == NULL)
+            return ag__fail(AG_EINVAL, "store: redis URL: expected [USER]:PASSWORD@ before the host");
+        if (colon > p)
+            r->user = strndup(p, (size_t)(colon - p));
+        r->pass = strndup(colon + 1, (size_t)(at - colon - 1));
+        p = at + 1;
+    }
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    const char *hend = colon ? colon : end;
+    long port = 6379, db = 0;
+    if (hend == p)
+        return ag__fail(AG_EINVAL, "store: redis URL names no host");
+    if (colon && !parse_uint(colon + 1, (size_t)(end - colon - 1), 65535, &port))
+        return ag__fail(AG_EINVAL, "store: redis URL: bad port '%.*s'", (int)(end - colon - 1),
+                        colon + 1);
+    if (slash && slash[1] && !parse_uint(slash + 1, strlen(slash + 1), 1000000, &db))
+        return ag__fail(AG_EINVAL, "store: redis URL: bad database number '%s'", slash + 1);
+    r->host = strndup(p, (size_t)(hend - p));
+    r->port = (int)port;
+    r->db = (int)db;
+    if (r->host == NULL || (at && r->pass == NULL))
+        return ag__fail(AG_ENOMEM, "store: out of memory");
+    snprintf(r->where, sizeof r->where, "redis %s:%d/%d", r->host, r->port, r->db);
+    return AG_OK;
+}
+
+/* --- commands ----------------------------------------------------------------------- */
+
+/* hiredis writes with write(2): a peer that went away would raise SIGPIPE and kill the
+ * process. Block it on this thread for the call and swallow one it raised. */
+static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens,
+                           int *err_no)
+{
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    redisReply *rep = redisCommandArgv(c, argc, argv, lens);
+    *err_no = errno;
+    if (rep == NULL && !sigismember(&old, SIGPIPE)) {
+        sigset_t pending;
+        struct timespec zero = {0, 0};
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+            sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rep;
+}
+
+static void disconnect(struct rd *r)
+{
+    if (r->c)
+        redisFree(r->c);
+    r->c = NULL;
+}
+
+/* Sends one command on the current connection; a NULL reply means the connection
+ * failed and is gone. */
+static ag_err send_once(struct rd *r, int argc, const char **argv, const size_t *lens,
+                        redisReply **out, int *retryable)
+{
+    int err_no = 0;
+    r->trips++;
+    *out = command(r->c, argc, argv, lens, &err_no);
+    if (*out)
+        return AG_OK;
+    /* EOF or reset: the server (or a restart) closed an idle connection, so the command
+     * never ran and may be resent. A timeout is not retried: it may have run. */
+    *retryable = r->c->err == REDIS_ERR_EOF ||
+                 (r->c->err == REDIS_ERR_IO && (err_no == EPIPE || err_no == ECONNRESET));
+    ag_err e = ag__fail(AG_ESTORE, "store: %s: %s", r->where, r->c->errstr);
+    disconnect(r);
+    return e;
+}
+
+/* Runs a command that must not fail with an error reply (AUTH, SELECT, SCRIPT LOAD). */
+static ag_err setup_cmd(struct rd *r, int argc, const char **argv, const char *what,
+                        redisReply **out)
+{
+    int retryable;
+    redisReply *rep;
+    ag_err e = send_once(r, argc, argv, NULL, &rep, &retryable);
+    if (e != AG_OK)
+        return e;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        e = ag__fail(AG_ESTORE, "store: %s: %s: %s", r->where, what, rep->str);
+        freeReplyObject(rep);
+        disconnect(r);
+        return e;
+    }
+    if (out)
+        *out = rep;
+    else
+        freeReplyObject(rep);
+    return AG_OK;
+}
+
+static ag_err load_script(struct rd *r)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", ag__store_lua};
+    redisReply *rep;
+    ag_err e = setup_cmd(r, 3, argv, "SCRIPT LOAD", &rep);
+    if (e != AG_OK)
+        return e;
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 40)
+        e = ag__fail(AG_ESTORE, "store: %s: SCRIPT LOAD gave no SHA", r->where);
+    else
+        memcpy(r->sha, rep->str, 41);
+    freeReplyObject(rep);
+    return e;
+}
+
+static ag_err connect_server(struct rd *r)
+{
+    struct timeval ct = {CONNECT_TIMEOUT_S, 0}, rt = {COMMAND_TIMEOUT_S, 0};
+    r->c = redisConnectWithTimeout(r->host, r->port, ct);
+    if (r->c == NULL || r->c->err) {
+        ag_err e = ag__fail(AG_ESTORE, "store: cannot connect to %s: %s", r->where,
+                            r->c ? r->c->errstr : "out of memory");
+        disconnect(r);
+        return e;
+    }
+    redisSetTimeout(r->c, rt);
+    ag_err e = AG_OK;
+    if (r->pass) {
+        const char *auth2[] = {"AUTH", r->pass}, *auth3[] = {"AUTH", r->user, r->pass};
+        e = r->user ? setup_cmd(r, 3, auth3, "AUTH", NULL) : setup_cmd(r, 2, auth2, "AUTH", NULL);
+    }
+    if (e == AG_OK && r->db != 0) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", r->db);
+        const char *sel[] = {"SELECT", db};
+        e = setup_cmd(r, 2, sel, "SELECT", NULL);
+    }
+    return e;
+}
+
+/* One command, reconnecting once if the connection turns out to be broken. */
+static ag_err call(struct rd *r, int argc, const char **argv, const size_t *lens,
+                   redisReply **out)
+{
+    ag_err e = AG_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int reconnected = r->c == NULL;
+        if (r->c == NULL && (e = connect_server(r)) != AG_OK)
+            return e;
+        int retryable = 0;
+        e = send_once(r, argc, argv, lens, out, &retryable);
+        if (e == AG_OK || !retryable || reconnected)
+            return e;
+    }
+    return e;
+}
+
+/* --- replies ------------------------------------------------------------------------ */
+
+static ag_err convert(const redisReply *in, struct ag_store_reply *out, int depth)
+{
+    switch (in->type) {
+    case REDIS_REPLY_NIL:
+        return AG_OK;
+    case REDIS_REPLY_INTEGER:
+        ag__reply_int(out, in->integer);
+        return AG_OK;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+        return ag__reply_str(out, in->str, in->len);
+    case REDIS_REPLY_ARRAY: {
+        if (depth > 1)
+            break;
+        ag_err e = ag__reply_array(out, in->elements);
+        for (size_t i = 0; i < in->elements && e == AG_OK; i++)
+            e = convert(in->element[i], &out->elems[i], depth + 1);
+        return e;
+    }
+    default:
+        break;
+    }
+    return ag__fail(AG_ESTORE, "store: redis: unexpected reply type %d", in->type);
+}
+
+/* Maps the script's reply: {0} guard failed, {1, {replies}}, or an error. */
+static ag_err take_reply(struct rd *r, const redisReply *rep, size_t n,
+                         struct ag_store_reply *replies, int *guard_ok)
+{
+    if (rep->type == REDIS_REPLY_ERROR) {
+        const char *op = strstr(rep->str, "ag: op ");
+        if (op) /* an op failed at run time; the script undid the batch */
+            return ag__fail(AG_EINVAL, "store: %s", op + 4);
+        return ag__fail(AG_ESTORE, "store: %s: %s", r->where, rep->str);
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER)
+        return ag__fail(AG_ESTORE, "store: %s: malformed script reply", r->where);
+    if (rep->element[0]->integer == 0) {
+        *guard_ok = 0;
+        return AG_OK;
+    }
+    const redisReply *arr = rep->elements > 1 ? rep->element[1] : NULL;
+    /* An empty Lua table comes back as an empty array; a shorter one would be a bug. */
+    if (n > 0 && (arr == NULL || arr->type != REDIS_REPLY_ARRAY || arr->elements != n))
+        return ag__fail(AG_ESTORE, "store: %s: script replied %zu results for %zu ops",
+                        r->where, arr && arr->type == REDIS_REPLY_ARRAY ? arr->elements : 0, n);
+    ag_err e = AG_OK;
+    for (size_t i = 0; i < n && e == AG_OK; i++)
+        e = convert(arr->element[i], &replies[i], 0);
+    return e;
+}
+
+/* --- exec --------------------------------------------------------------------------- */
+
+struct argv_buf {
+    const char **v;
+    size_t *len;
+    char (*nums)[24];
+    int n;
+};
+
+static void push(struct argv_buf *a, const char *s, size_t len)
+{
+    a->v[a->n] = s;
+    a->len[a->n] = len;
+    a->n++;
+}
+
+static void push_str(struct argv_buf *a, const char *s)
+{
+    push(a, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void push_num(struct argv_buf *a, int64_t v, int slot)
+{
+    int len = snprintf(a->nums[slot], sizeof a->nums[slot], "%lld", (long long)v);
+    push(a, a->nums[slot], (size_t)len);
+}
+
+/* EVALSHA sha numkeys KEYS... ARGV...: see store_lua.c for the layout. */
+static ag_err build_argv(struct argv_buf *a, const char *sha, const struct ag_store_guard *g,
+                         const struct ag_store_op *ops, size_t n)
+{
+    size_t nkeys = n + (g ? 1 : 0);
+    size_t total = 3 + nkeys + 2 + OP_ARGS * n;
+    if (total > INT32_MAX / 2)
+        return ag__fail(AG_EINVAL, "store: batch of %zu ops is too large", n);
+    a->v = malloc(total * sizeof *a->v);
+    a->len = malloc(total * sizeof *a->len);
+    a->nums = malloc((2 * n + 1) * sizeof *a->nums);
+    a->n = 0;
+    if (a->v == NULL || a->len == NULL || a->nums == NULL)
+        return ag__fail(AG_ENOMEM, "store: out of memory for a %zu-op batch", n);
+    push_str(a, "EVALSHA");
+    push(a, sha, 40);
+    push_num(a, (int64_t)nkeys, 2 * (int)n);
+    if (g)
+        push_str(a, g->key);
+    for (size_t i = 0; i < n; i++)
+        push_str(a, ops[i].key);
+    push_str(a, g == NULL ? "0" : g->equals ? "1" : "2");
+    push_str(a, g && g->equals ? g->equals : "");
+    for (size_t i = 0; i < n; i++) {
+        push_str(a, ag__store_opname(ops[i].op));
+        push_str(a, ops[i].field);
+        push_str(a, ops[i].value);
+        push_num(a, ops[i].num, 2 * (int)i);
+        push_num(a, ops[i].num2, 2 * (int)i + 1);
+    }
+    return AG_OK;
+}
+
+static void free_argv(struct argv_buf *a)
+{
+    free(a->v);
+    free(a->len);
+    free(a->nums);
+}
+
+static int is_noscript(const redisReply *rep)
+{
+    return rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
+static ag_err rd_exec(void *impl, const struct ag_store_guard *guard,
+                      const struct ag_store_op *ops, size_t n, struct ag_store_reply *replies,
+                      int *guard_ok)
+{
+    struct rd *r = impl;
+    struct argv_buf a = {0};
+    pthread_mutex_lock(&r->mu);
+    ag_err e = build_argv(&a, r->sha, guard, ops, n);
+    redisReply *rep = NULL;
+    if (e == AG_OK)
+        e = call(r, a.n, a.v, a.len, &rep);
+    /* A restarted or flushed server forgot the script: load it again, then resend. */
+    if (e == AG_OK && is_noscript(rep)) {
+        freeReplyObject(rep);
+        rep = NULL;
+        if ((e = load_script(r)) == AG_OK)
+            e = call(r, a.n, a.v, a.len, &rep);
+    }
+    if (e == AG_OK)
+        e = take_reply(r, rep, n, replies, guard_ok);
+    if (rep)
+        freeReplyObject(rep);
+    pthread_mutex_unlock(&r->mu);
+    free_argv(&a);
+    return e;
+}
+
+/* SCAN's MATCH is a glob: escape its special characters so the prefix is literal. */
+static char *glob_prefix(const char *prefix)
+{
+    size_t len = strlen(prefix);
+    char *g = malloc(2 * len + 2);
+    if (g == NULL)
+        return NULL;
+    char *w = g;
+    for (const char *p = prefix; *p; p++) {
+        if (strchr("*?[]\\", *p))
+            *w++ = '\\';
+        *w++ = *p;
+    }
+    *w++ = '*';
+    *w = '\0';
+    return g;
+}
+
+static ag_err scan_page(struct rd *r, char *cursor, const char *match, char ***keys,
+                        size_t *n, size_t *cap)
+{
+    const char *argv[] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
+    redisReply *rep;
+    ag_err e = call(r, 6, argv, NULL, &rep);
+    if (e != AG_OK)
+        return e;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[1]->type != REDIS_REPLY_ARRAY) {
+        e = ag__fail(AG_ESTORE, "store: %s: SCAN: %s", r->where,
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "malformed reply");
+        freeReplyObject(rep);
+        return e;
+    }
+    snprintf(cursor, 32, "%s", rep->element[0]->str);
+    const redisReply *arr = rep->element[1];
+    for (size_t i = 0; i < arr->elements && e == AG_OK; i++)
+        e = ag__strv_push(keys, n, cap, arr->element[i]->str, arr->element[i]->len);
+    freeReplyObject(rep);
+    return e;
+}
+
+static ag_err rd_keys(void *impl, const char *prefix, char ***keys, size_t *n)
+{
+    struct rd *r = impl;
+    char *match = glob_prefix(prefix);
+    if (match == NULL)
+        return ag__fail(AG_ENOMEM, "store: out of memory");
+    char cursor[32] = "0";
+    size_t cap = 0;
+    ag_err e;
+    pthread_mutex_lock(&r->mu);
+    do {
+        e = scan_page(r, cursor, match, keys, n, &cap);
+    } while (e == AG_OK && strcmp(cursor, "0") != 0);
+    pthread_mutex_unlock(&r->mu);
+    free(match);
+    if (e != AG_OK) {
+        ag_store_strv_free(*keys, *n);
+        *keys = NULL;
+        *n = 0;
+    }
+    return e;
+}
+
+static uint64_t rd_round_trips(const void *impl)
+{
+    const struct rd *r = impl;
+    return r->trips;
+}
+
+static void rd_close(void *impl)
+{
+    struct rd *r = impl;
+    if (r == NULL)
+        return;
+    disconnect(r);
+    pthread_mutex_destroy(&r->mu);
+    free(r->host);
+    free(r->user);
+    if (r->pass)
+        memset(r->pass, 0, strlen(r->pass));
+    free(r->pass);
+    free(r);
+}
+
+static ag_err rd_open(const char *url, void **impl)
+{
+    struct rd *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return ag__fail(AG_ENOMEM, "store: out of memory");
+    pthread_mutex_init(&r->mu, NULL);
+    ag_err e = parse_url(r, url);
+    if (e == AG_OK)
+        e = connect_server(r);
+    if (e == AG_OK)
+        e = load_script(r);
+    if (e != AG_OK) {
+        rd_close(r);
+        return e;
+    }
+    *impl = r;
+    return AG_OK;
+}
+
+const struct ag__store_backend ag__store_redis = {
+    .name = "redis",
+    .scheme = "redis://",
+    .open = rd_open,
+    .close = rd_close,
+    .exec = rd_exec,
+    .keys = rd_keys,
+    .round_trips = rd_round_trips,
+};
