@@ -1,0 +1,147 @@
+/* The governance daemon: an HTTP/JSON server (libmicrohttpd) over the policy, the
+ * ledger, the store and, later, the lifecycle and auth modules. Ownership: struct
+ * ag__srv is made by ag__server_new and released by ag__server_free; a struct ag__req
+ * lives for one HTTP request and everything a handler attaches to it (reply body,
+ * parsed JSON) is freed with it. Only src/server and src/cli log. */
+#ifndef AG_SERVER_SERVER_H
+#define AG_SERVER_SERVER_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "agentgov/ledger.h"
+#include "agentgov/policy.h"
+#include "agentgov/store.h"
+#include "core/buf.h"
+#include "agentgov/config.h"
+#include "server/metrics.h"
+#include "server/polref.h"
+#include "server/router.h"
+
+struct ag__conn; /* one TCP/Unix connection, tracked for the request deadline */
+
+/* The daemon's settings, taken from the shared settings table (agentgov/config.h). */
+struct ag__server_config {
+    char listen[PATH_MAX];    /* "127.0.0.1:8200", "[::1]:8200" or "unix:PATH" */
+    int allow_remote;         /* 1: a non-loopback address is allowed (logged) */
+    int log_json;             /* 1: JSON log lines */
+    int log_level;            /* enum ag__log_level */
+    int64_t max_body_bytes;   /* request body limit (413 above) */
+    int64_t max_header_bytes; /* total request header limit (431 above) */
+    int64_t max_json_depth;   /* nesting limit of request bodies (400 above) */
+    int64_t timeout_ms;       /* a request must arrive whole within this; also idle */
+    int64_t max_connections;  /* connections beyond it are refused */
+    int epoll;                /* 0: a thread per connection; 1: epoll pool */
+    int64_t threads;          /* worker threads for blocking handlers (epoll mode) */
+    int64_t drain_ms;         /* SIGTERM: how long in-flight requests may take */
+    int64_t checkpoint_every; /* ledger checkpoint every N entries */
+    char policy[PATH_MAX];    /* policy file; "" = <dir>/policy.yaml or the default */
+    char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
+};
+
+/* Reads the daemon's settings from a settings handle. */
+void ag__server_config_from(const ag_config *c, struct ag__server_config *out);
+
+struct ag__srv {
+    struct ag__server_config cfg;
+    char dir[PATH_MAX];              /* data directory */
+    char policy_path[PATH_MAX + 32]; /* "" when no policy file was found */
+    char store_url[PATH_MAX + 16];
+    struct ag__polref policy;
+    struct ag__metrics metrics;
+    ag_ledger *ledger;     /* NULL: every decision is deny ledger_unavailable */
+    ag_store *store;       /* NULL: every decision is deny store_unavailable */
+    _Atomic int ledger_ok; /* 0 after a failed append, 1 after a good one */
+    const struct ag__route *routes;
+    size_t nroutes;
+    struct MHD_Daemon *mhd;
+    int listen_fd;
+    char unix_path[PATH_MAX]; /* socket file to unlink at exit */
+    _Atomic int draining;     /* SIGTERM received: new requests get 503 */
+    _Atomic long inflight;    /* requests between first byte handled and completion */
+    pthread_mutex_t conns_mu;
+    struct ag__conn *conns;
+    /* Worker pool (epoll mode): blocking handlers run here while their connection is
+     * suspended, so the I/O threads keep serving other connections. */
+    pthread_mutex_t work_mu;
+    pthread_cond_t work_cv;
+    struct ag__req *work_head, *work_tail;
+    int work_stop;
+    _Atomic long work_active; /* queued or running */
+    pthread_t *workers;
+    size_t nworkers;
+};
+
+/* One HTTP request. */
+struct ag__req {
+    struct ag__srv *srv;
+    struct MHD_Connection *conn;
+    struct ag__conn *c;
+    char method[16]; /* the effective method: LIST for GET ?list=true */
+    const char *url; /* as received (decoded path, without the query) */
+    char *path;      /* copy of url cut into segments by the router */
+    struct ag__route_match m;
+    struct ag_buf body;
+    int body_too_big;
+    int64_t start_ns;
+    int64_t deadline_ms;       /* monotonic: the request must be whole by then */
+    json_t *json;              /* parsed body, owned */
+    struct ag__req *work_next; /* worker queue link */
+    _Atomic int work_done;     /* the worker produced the reply */
+    char agent[128];           /* identity of the caller's token, for the log */
+    /* Reply */
+    int status;
+    char *reply; /* malloc'd body */
+    size_t reply_len;
+    const char *content_type;
+    char error[256]; /* first error message, for the log */
+};
+
+/* Builds the daemon from a configuration and a data directory: loads the policy,
+ * opens the ledger and the store. A ledger or store that cannot be opened is logged
+ * and left NULL (the daemon then denies with that reason: fail closed); an address it
+ * may not listen on is an error. */
+AG_MUST_USE ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir,
+                                  struct ag__srv **out);
+/* Binds and starts serving. */
+AG_MUST_USE ag_err ag__server_start(struct ag__srv *s);
+/* Waits for signals: SIGHUP reloads the policy, SIGTERM/SIGINT drain and stop.
+ * Returns when the daemon has stopped. The caller must have blocked those signals
+ * (ag__server_block_signals) before ag__server_start so no other thread takes them. */
+void ag__server_run(struct ag__srv *s);
+void ag__server_block_signals(void);
+/* Reloads the policy file; a file that fails lint leaves the old policy in place and
+ * the reason in ag_last_error(). */
+AG_MUST_USE ag_err ag__server_reload_policy(struct ag__srv *s);
+/* Stops serving (if started), closes the ledger with its final checkpoint, frees. */
+void ag__server_free(struct ag__srv *s);
+
+/* Replies, for handlers. Each sets the status and body once; later calls are ignored. */
+void ag__reply_json(struct ag__req *r, int status, json_t *body); /* steals body */
+void ag__reply_error(struct ag__req *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ag__reply_raw(struct ag__req *r, int status, const char *content_type, char *body,
+                   size_t len); /* takes body (malloc'd) */
+/* The request body as a JSON object, parsed once with the depth limit. On a malformed,
+ * too deep or non-object body it replies 400 and returns NULL. An empty body gives an
+ * empty object. */
+json_t *ag__req_json(struct ag__req *r);
+const char *ag__req_header(struct ag__req *r, const char *name);
+const char *ag__req_query(struct ag__req *r, const char *name);
+/* The client token from X-Vault-Token or Authorization: Bearer, or NULL. */
+const char *ag__req_token(struct ag__req *r);
+
+/* Deepest nesting of arrays/objects in a JSON text (strings are skipped), stopping
+ * early once limit is exceeded. */
+int ag__json_depth(const char *text, size_t len, int limit);
+
+/* Parses a listen address: "unix:PATH", "HOST:PORT" or "[V6]:PORT". *is_unix is set;
+ * host/port are filled for TCP. AG_EINVAL names what is wrong. */
+AG_MUST_USE ag_err ag__parse_listen(const char *addr, int *is_unix, char *host, size_t hostlen,
+                                    char *port, size_t portlen);
+
+#endif

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The daemon over real HTTP, part 1: health, metrics, the OPA-style decision endpoint,
+# routing errors, request limits (body, headers, JSON depth, slow clients), listening
+# rules, logging, SIGHUP reload and the SIGTERM drain.
+source "$(dirname "$0")/lib.sh"
+PY="$SRC/tests/integration/serve_common.py"
+D="$T/data"
+"$AG" --dir "$D" init >/dev/null 2>&1 || { not_ok "init"; finish; }
+
+# start_daemon ARGS...: starts `agentgov serve` on a free port; sets PORT, DPID, BASE.
+start_daemon() {
+    PORT=$(free_port)
+    BASE="http://127.0.0.1:$PORT"
+    "$AG" --dir "$D" serve --listen "127.0.0.1:$PORT" "$@" 2>>"$T/daemon.log" &
+    DPID=$!
+    PIDS_TO_KILL+=("$DPID")
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "$BASE/v1/sys/health" && return 0
+        sleep 0.05
+    done
+    not_ok "daemon did not start" "$(tail -5 "$T/daemon.log")"
+}
+stop_daemon() {
+    kill -TERM "$DPID" 2>/dev/null
+    wait "$DPID"
+    DRC=$?
+}
+# req METHOD PATH [CURL ARGS...]: sets CODE and BODY.
+req() {
+    local m=$1 p=$2
+    shift 2
+    BODY=$(curl -s -X "$m" -o - -w '\n%{http_code}' "$@" "$BASE$p")
+    CODE=${BODY##*$'\n'}
+    BODY=${BODY%$'\n'*}
+}
+
+start_daemon --log-format json --max-body 4096 --timeout 2s
+
+# Health: Vault's shape and codes.
+req GET /v1/sys/health
+check_eq "health 200 when initialized and unsealed" "$CODE" 200
+check_contains "health body has Vault's fields" "$BODY" '"initialized":true,"sealed":false,"standby":false'
+check_contains "health reports the ledger" "$BODY" '"ledger":"ok"'
+req GET "/v1/sys/health?activecode=204"
+check_eq "health honours activecode" "$CODE" 204
+req HEAD /v1/sys/health -I
+check_eq "HEAD health" "$CODE" 200
+
+# OPA-style decision endpoint, recorded in the ledger.
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
+check_eq "decision 200" "$CODE" 200
+check_contains "allow in EXECUTE" "$BODY" '"decision":"allow","allow":true,"reason":"rule_allow"'
+check_contains "decision has an id" "$BODY" '"decision_id":"'
+check_contains "decision names its rule" "$BODY" 'default.yaml:'
+DID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["decision_id"])' "$BODY")
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"PLAN"}}'
+check_contains "phase-gated deny" "$BODY" '"decision":"deny","allow":false,"reason":"phase_not_allowed"'
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":3,"action":"ssh.exec","resource":"staging/db","phase":"EXECUTE","scope":["sandbox/**"]}}'
+check_contains "scope constraint" "$BODY" '"reason":"out_of_scope"'
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":2,"action":"ssh.exec","resource":"sandbox/a","phase":"EXECUTE","forbidden":["ssh.*"]}}'
+check_contains "forbidden constraint" "$BODY" '"reason":"forbidden_action"'
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":9,"action":"a","resource":"b"}}'
+check_eq "tier out of range is 400" "$CODE" 400
+check_contains "error names the field" "$BODY" '{"errors":["input.tier must be an integer from 0 to 4"]}'
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"a","resource":"b","phase":"LUNCH"}}'
+check_contains "bad phase is named" "$BODY" 'input.phase must be one of'
+req POST /v1/data/agentgov/decision -d '{"nope":1}'
+check_eq "missing input is 400" "$CODE" 400
+check_exit "decision is in the ledger" 0 "$AG" --dir "$D" ledger query --kind decision --format jsonl
+check_contains "ledger holds the decision id" "$OUT" "$DID"
+
+# Malformed and hostile requests get JSON 4xx, never a crash.
+req POST /v1/data/agentgov/decision -d '{"input": {"tier": 1,'
+check_eq "malformed JSON is 400" "$CODE" 400
+check_contains "malformed JSON error is Vault-shaped" "$BODY" '{"errors":["malformed JSON in request body at line 1'
+req POST /v1/data/agentgov/decision -d '[1,2]'
+check_contains "non-object body" "$BODY" 'must be a JSON object'
+req POST /v1/data/agentgov/decision -d "{\"input\":$(printf '[%.0s' $(seq 100))$(printf ']%.0s' $(seq 100))}"
+check_eq "too deep JSON is 400" "$CODE" 400
+check_contains "depth error" "$BODY" 'nests deeper than 32 levels'
+head -c 10000 /dev/zero | tr '\0' ' ' >"$T/big"
+req POST /v1/data/agentgov/decision --data-binary @"$T/big"
+check_eq "oversized body (Content-Length) is 413" "$CODE" 413
+check_contains "413 error is JSON" "$BODY" '{"errors":["request body of 10000 bytes is larger than the limit of 4096"]}'
+req POST /v1/data/agentgov/decision -H 'Transfer-Encoding: chunked' --data-binary @"$T/big"
+check_eq "oversized chunked body is 413" "$CODE" 413
+req GET /v1/sys/health -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' 'b')"
+check_eq "oversized headers are 431" "$CODE" 431
+check_contains "431 error is JSON" "$BODY" '"errors":["request headers are'
+req GET /v1/nothing/here
+check_eq "unknown path is 404" "$CODE" 404
+check_contains "404 is JSON" "$BODY" '{"errors":["no handler for route'
+req DELETE /v1/sys/health
+check_eq "wrong method is 405" "$CODE" 405
+req GET /v1/sys/health
+check_eq "still healthy after the abuse" "$CODE" 200
+
+# A slow client (headers one byte every 100 ms) does not pin the daemon and is cut.
+OUT=$(python3 "$PY" slow "$PORT" 2)
+check_contains "other requests answered during a slow client" "$OUT" "others_ok=3"
+check_contains "slow client cut" "$OUT" "cut=yes"
+CUT=$(sed -n 's/^cut_after=//p' <<<"$OUT")
+check_eq "slow client cut near the 2s deadline" "$(python3 -c "print(1.5 <= $CUT <= 4.0)")" True
+
+# Metrics in Prometheus text format.
+req GET /metrics
+check_eq "metrics 200" "$CODE" 200
+check_contains "requests by route and code" "$BODY" 'agentgov_http_requests_total{route="opa_decision",code="200"}'
+check_contains "413s counted" "$BODY" 'code="413"}'
+check_contains "decisions by outcome and reason" "$BODY" 'agentgov_decisions_total{decision="deny",reason="phase_not_allowed"} 1'
+check_contains "commit histogram" "$BODY" 'agentgov_ledger_commit_seconds_bucket{le="+Inf"} 4'
+check_contains "ledger appends" "$BODY" 'agentgov_ledger_appends_total 4'
+check_contains "active agents gauge" "$BODY" 'agentgov_active_agents 0'
+
+# JSON log lines, one per request.
+check_contains "json request log" "$(cat "$T/daemon.log")" '"event":"request","method":"POST","path":"/v1/data/agentgov/decision"'
+
+# SIGHUP: a policy that fails lint is rejected and the old one stays.
+printf 'version: 1\ntiers: {}\nrules:\n  - effect: allow\n    actions: [docs.read]\n    resources: ["**"]\n    min_tier: 9\n    bogus: 1\n' >"$D/policy.yaml"
+kill -HUP "$DPID"
+sleep 0.5
+check_contains "bad policy rejected in the log" "$(cat "$T/daemon.log")" 'rejected, keeping the old one'
+check_contains "lint problem is named" "$(cat "$T/daemon.log")" 'policy.yaml:'
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
+check_contains "old policy still decides" "$BODY" '"decision":"allow"'
+cat >"$D/policy.yaml" <<'YAML'
+version: 1
+tiers:
+  0: {name: Observer, token_ttl: 1h, max_ttl: 4h}
+  1: {name: Operator, token_ttl: 30m, max_ttl: 2h}
+  2: {name: Builder, token_ttl: 30m, max_ttl: 2h}
+  3: {name: Executor, token_ttl: 15m, max_ttl: 1h}
+  4: {name: Architect, token_ttl: 15m, max_ttl: 1h}
+rules:
+  - effect: allow
+    actions: [docs.read]
+    resources: ["**"]
+    min_tier: 0
+YAML
+kill -HUP "$DPID"
+sleep 0.5
+check_contains "good policy reloaded" "$(cat "$T/daemon.log")" '"event":"reload","msg":"policy reloaded'
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
+check_contains "new policy decides" "$BODY" '"reason":"default_deny"'
+req GET /metrics
+check_contains "reloads counted" "$BODY" 'agentgov_policy_reload_failures_total 1'
+
+# SIGTERM: exit 0, the ledger verifies.
+stop_daemon
+check_eq "SIGTERM exits 0" "$DRC" 0
+check_exit "ledger verifies after stop" 0 "$AG" --dir "$D" ledger verify
+rm -f "$D/policy.yaml"
+
+# Listening rules.
+check_exit "non-loopback refused without --allow-remote" 1 "$AG" --dir "$D" serve --listen 0.0.0.0:$(free_port)
+check_contains "refusal names the flag" "$ERR" "--allow-remote"
+check_exit "missing data directory refused" 1 "$AG" --dir "$T/nope" serve --listen 127.0.0.1:$(free_port)
+check_contains "refusal says run init" "$ERR" "agentgov init"
+check_exit "bad setting refused" 1 "$AG" --dir "$D" serve --set server.timeout=forever
+check_exit "print-config" 0 "$AG" --dir "$D" serve --print-config --io epoll --listen unix:/tmp/x.sock
+check_contains "print-config shows io" "$OUT" "server.io = epoll"
+
+P2=$(free_port)
+"$AG" --dir "$D" serve --listen "0.0.0.0:$P2" --allow-remote 2>"$T/remote.log" &
+RPID=$!
+PIDS_TO_KILL+=("$RPID")
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$P2/v1/sys/health" && break; sleep 0.05; done
+kill -TERM "$RPID"
+wait "$RPID"
+check_contains "remote listening is logged as a warning" "$(cat "$T/remote.log")" "warn listen"
+
+SOCK="$T/agentgov.sock"
+"$AG" --dir "$D" serve --listen "unix:$SOCK" --io epoll 2>"$T/unix.log" &
+UPID=$!
+PIDS_TO_KILL+=("$UPID")
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+OUT=$(curl -s --unix-socket "$SOCK" http://x/v1/sys/health)
+check_contains "unix socket serves (epoll mode)" "$OUT" '"initialized":true'
+check_eq "unix socket is private" "$(stat -c %a "$SOCK")" 600
+kill -TERM "$UPID"
+wait "$UPID"
+check_eq "unix daemon exits 0" "$?" 0
+check_eq "socket file removed" "$([ -e "$SOCK" ] && echo present || echo gone)" gone
+
+finish
