@@ -71,11 +71,11 @@ ag_err ag__store_validate_ops(const struct ag_store_op *ops, size_t n)
         if ((need & NEED_VALUE) && o->value == NULL)
             return ag__fail(AG_EINVAL, "store: op %zu (%s %s): missing value", i, name, o->key);
         if ((need & NUM_IS_TTL) && o->num < 0)
-            return ag__fail(AG_EINVAL, "store: op %zu (%s %s): negative TTL %lld", i, name,
-                            o->key, (long long)o->num);
+            return ag__fail(AG_EINVAL, "store: op %zu (%s %s): negative TTL %lld", i, name, o->key,
+                            (long long)o->num);
         if ((need & NUM_IS_POSITIVE) && o->num <= 0)
-            return ag__fail(AG_EINVAL, "store: op %zu (%s %s): TTL must be > 0, got %lld", i,
-                            name, o->key, (long long)o->num);
+            return ag__fail(AG_EINVAL, "store: op %zu (%s %s): TTL must be > 0, got %lld", i, name,
+                            o->key, (long long)o->num);
     }
     return AG_OK;
 }

@@ -92,9 +92,8 @@ void ag_store_reply_free(struct ag_store_reply *replies, size_t n)
         reply_clear(&replies[i]);
 }
 
-ag_err ag_store_exec(ag_store *s, const struct ag_store_guard *guard,
-                     const struct ag_store_op *ops, size_t n, struct ag_store_reply *replies,
-                     int *guard_ok)
+ag_err ag_store_exec(ag_store *s, const struct ag_store_guard *guard, const struct ag_store_op *ops,
+                     size_t n, struct ag_store_reply *replies, int *guard_ok)
 {
     int ok_local;
     if (guard_ok == NULL)
@@ -178,8 +177,7 @@ ag_err ag_store_cas_del(ag_store *s, const char *key, const char *expected, int 
     return e;
 }
 
-ag_err ag_store_hincr(ag_store *s, const char *key, const char *field, int64_t by,
-                      int64_t *newval)
+ag_err ag_store_hincr(ag_store *s, const char *key, const char *field, int64_t by, int64_t *newval)
 {
     struct ag_store_op op = {.op = AG_OP_HINCRBY, .key = key, .field = field, .num = by};
     struct ag_store_reply r;
@@ -208,8 +206,8 @@ void ag_store_strv_free(char **items, size_t n)
     free(items);
 }
 
-ag_err ag_store_lrange(ag_store *s, const char *key, int64_t start, int64_t stop,
-                       char ***items, size_t *n)
+ag_err ag_store_lrange(ag_store *s, const char *key, int64_t start, int64_t stop, char ***items,
+                       size_t *n)
 {
     *items = NULL;
     *n = 0;
@@ -333,8 +331,9 @@ static ag_err lock_guarded(ag_store *s, const char *key, const char *owner, int6
     ag_err e = ag_store_exec(s, &g, op, 1, &r, &ok);
     ag_store_reply_free(&r, 1);
     if (e == AG_OK && !ok)
-        e = ag__fail(AG_ELOCKED, "store: cannot %s lock '%s': no longer held by '%s' with fence %lld",
-                     what, key, owner, (long long)fence);
+        e = ag__fail(AG_ELOCKED,
+                     "store: cannot %s lock '%s': no longer held by '%s' with fence %lld", what,
+                     key, owner, (long long)fence);
     free(val);
     return e;
 }

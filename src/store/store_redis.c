@@ -19,7 +19,7 @@
 
 #define CONNECT_TIMEOUT_S 2
 #define COMMAND_TIMEOUT_S 5
-#define OP_ARGS 5 /* ARGV entries per op */
+#define OP_ARGS           5 /* ARGV entries per op */
 
 struct rd {
     redisContext *c; /* NULL while disconnected */
@@ -59,7 +59,8 @@ static ag_err parse_url(struct rd *r, const char *url)
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (colon == NULL)
-            return ag__fail(AG_EINVAL, "store: redis URL: expected [USER]:PASSWORD@ before the host");
+            return ag__fail(AG_EINVAL,
+                            "store: redis URL: expected [USER]:PASSWORD@ before the host");
         if (colon > p)
             r->user = strndup(p, (size_t)(colon - p));
         r->pass = strndup(colon + 1, (size_t)(at - colon - 1));
@@ -196,8 +197,7 @@ static ag_err connect_server(struct rd *r)
 }
 
 /* One command, reconnecting once if the connection turns out to be broken. */
-static ag_err call(struct rd *r, int argc, const char **argv, const size_t *lens,
-                   redisReply **out)
+static ag_err call(struct rd *r, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
     ag_err e = AG_OK;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -259,8 +259,8 @@ static ag_err take_reply(struct rd *r, const redisReply *rep, size_t n,
     const redisReply *arr = rep->elements > 1 ? rep->element[1] : NULL;
     /* An empty Lua table comes back as an empty array; a shorter one would be a bug. */
     if (n > 0 && (arr == NULL || arr->type != REDIS_REPLY_ARRAY || arr->elements != n))
-        return ag__fail(AG_ESTORE, "store: %s: script replied %zu results for %zu ops",
-                        r->where, arr && arr->type == REDIS_REPLY_ARRAY ? arr->elements : 0, n);
+        return ag__fail(AG_ESTORE, "store: %s: script replied %zu results for %zu ops", r->where,
+                        arr && arr->type == REDIS_REPLY_ARRAY ? arr->elements : 0, n);
     ag_err e = AG_OK;
     for (size_t i = 0; i < n && e == AG_OK; i++)
         e = convert(arr->element[i], &replies[i], 0);
@@ -339,9 +339,8 @@ static int is_noscript(const redisReply *rep)
     return rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
 }
 
-static ag_err rd_exec(void *impl, const struct ag_store_guard *guard,
-                      const struct ag_store_op *ops, size_t n, struct ag_store_reply *replies,
-                      int *guard_ok)
+static ag_err rd_exec(void *impl, const struct ag_store_guard *guard, const struct ag_store_op *ops,
+                      size_t n, struct ag_store_reply *replies, int *guard_ok)
 {
     struct rd *r = impl;
     struct argv_buf a = {0};
@@ -384,8 +383,8 @@ static char *glob_prefix(const char *prefix)
     return g;
 }
 
-static ag_err scan_page(struct rd *r, char *cursor, const char *match, char ***keys,
-                        size_t *n, size_t *cap)
+static ag_err scan_page(struct rd *r, char *cursor, const char *match, char ***keys, size_t *n,
+                        size_t *cap)
 {
     const char *argv[] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
     redisReply *rep;
@@ -393,8 +392,7 @@ static ag_err scan_page(struct rd *r, char *cursor, const char *match, char ***k
     if (e != AG_OK)
         return e;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING ||
-        rep->element[1]->type != REDIS_REPLY_ARRAY) {
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY) {
         e = ag__fail(AG_ESTORE, "store: %s: SCAN: %s", r->where,
                      rep->type == REDIS_REPLY_ERROR ? rep->str : "malformed reply");
         freeReplyObject(rep);

@@ -4,14 +4,18 @@
  * a string, and expires_at in wall-clock ms), and `hashes`, `lists`, `zsets` hold the
  * members of container keys, deleted with their key by ON DELETE CASCADE. Every
  * ag_store_exec is one BEGIN IMMEDIATE transaction, so a batch is all or nothing and
- * several processes can share the file (WAL, busy_timeout). One connection per handle,
- * serialised by a mutex, makes a handle safe to share between threads.
+ * several processes can share the file (WAL, busy_timeout). One connection per handle;
+ * every handle on the same file in this process takes one shared mutex around its
+ * transaction, so a handle is safe to share between threads and threads with handles of
+ * their own queue on the mutex rather than in SQLite's sleeping busy handler.
  *
  * Expiry: a key whose expires_at has passed is deleted the moment an op touches it
  * (lazy expiry, so it always behaves as absent) and, about once a second, a purge deletes
  * every expired row. synchronous=NORMAL: a power cut may lose the last transactions of
  * runtime state (heartbeats, counters), never corrupt the file; durable history lives in
- * the ledger, which has its own settings. */
+ * the ledger, which has its own settings. wal_autocheckpoint is 10000 pages (about 40
+ * MB of WAL) rather than 1000: each checkpoint costs an fsync, and a transition writes
+ * about five pages. */
 #include "store/store_sqlite.h"
 
 #include <errno.h>
@@ -27,7 +31,7 @@
 #include "core/time.h"
 
 #define BUSY_TIMEOUT_MS 10000
-#define PURGE_EVERY_MS 1000
+#define PURGE_EVERY_MS  1000
 
 enum { T_NONE = 0, T_STRING = 1, T_HASH = 2, T_LIST = 3, T_ZSET = 4 };
 static const char *const type_names[] = {"none", "string", "hash", "list", "zset"};
@@ -49,39 +53,39 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS zsets_by_score ON zsets(key, score, member);";
 
 /* Every statement the backend runs, prepared once per connection. */
-#define STMTS(X)                                                                        \
-    X(BEGIN, "BEGIN IMMEDIATE")                                                         \
-    X(COMMIT, "COMMIT")                                                                 \
-    X(ROLLBACK, "ROLLBACK")                                                             \
-    X(LOOKUP, "SELECT type, expires_at FROM keyspace WHERE key = ?1")                   \
-    X(GETVAL, "SELECT value FROM keyspace WHERE key = ?1")                              \
-    X(DELKEY, "DELETE FROM keyspace WHERE key = ?1")                                    \
-    X(NEWKEY, "INSERT INTO keyspace(key, type) VALUES(?1, ?2)")                         \
-    X(PUTSTR, "INSERT INTO keyspace(key, type, value, expires_at) VALUES(?1, 1, ?2, ?3)" \
-              " ON CONFLICT(key) DO UPDATE SET type = 1, value = excluded.value,"       \
-              " expires_at = excluded.expires_at")                                      \
-    X(SETVAL, "UPDATE keyspace SET value = ?2 WHERE key = ?1")                          \
-    X(SETEXP, "UPDATE keyspace SET expires_at = ?2 WHERE key = ?1")                     \
-    X(PURGE, "DELETE FROM keyspace WHERE expires_at IS NOT NULL AND expires_at <= ?1")  \
-    X(KEYS, "SELECT key FROM keyspace WHERE key >= ?1 AND"                              \
-            " (expires_at IS NULL OR expires_at > ?2) ORDER BY key")                    \
-    X(HGET, "SELECT value FROM hashes WHERE key = ?1 AND field = ?2")                   \
-    X(HPUT, "INSERT INTO hashes(key, field, value) VALUES(?1, ?2, ?3)"                  \
-            " ON CONFLICT(key, field) DO UPDATE SET value = excluded.value")            \
-    X(HDEL, "DELETE FROM hashes WHERE key = ?1 AND field = ?2")                         \
-    X(HALL, "SELECT field, value FROM hashes WHERE key = ?1 ORDER BY field")            \
-    X(HANY, "SELECT 1 FROM hashes WHERE key = ?1 LIMIT 1")                              \
-    X(LSPAN, "SELECT min(idx), max(idx), count(*) FROM lists WHERE key = ?1")           \
-    X(LINS, "INSERT INTO lists(key, idx, value) VALUES(?1, ?2, ?3)")                    \
-    X(LRANGE, "SELECT value FROM lists WHERE key = ?1 ORDER BY idx LIMIT ?2 OFFSET ?3") \
-    X(LIDXAT, "SELECT idx FROM lists WHERE key = ?1 ORDER BY idx LIMIT 1 OFFSET ?2")    \
-    X(LTRIM, "DELETE FROM lists WHERE key = ?1 AND (idx < ?2 OR idx > ?3)")             \
-    X(ZSCORE, "SELECT score FROM zsets WHERE key = ?1 AND member = ?2")                 \
-    X(ZPUT, "INSERT INTO zsets(key, member, score) VALUES(?1, ?2, ?3)"                  \
-            " ON CONFLICT(key, member) DO UPDATE SET score = excluded.score")           \
-    X(ZREM, "DELETE FROM zsets WHERE key = ?1 AND member = ?2")                         \
-    X(ZRANGE, "SELECT member FROM zsets WHERE key = ?1 AND score BETWEEN ?2 AND ?3"     \
-              " ORDER BY score, member")                                                \
+#define STMTS(X)                                                                                   \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(LOOKUP, "SELECT type, expires_at FROM keyspace WHERE key = ?1")                              \
+    X(GETVAL, "SELECT value FROM keyspace WHERE key = ?1")                                         \
+    X(DELKEY, "DELETE FROM keyspace WHERE key = ?1")                                               \
+    X(NEWKEY, "INSERT INTO keyspace(key, type) VALUES(?1, ?2)")                                    \
+    X(PUTSTR, "INSERT INTO keyspace(key, type, value, expires_at) VALUES(?1, 1, ?2, ?3)"           \
+              " ON CONFLICT(key) DO UPDATE SET type = 1, value = excluded.value,"                  \
+              " expires_at = excluded.expires_at")                                                 \
+    X(SETVAL, "UPDATE keyspace SET value = ?2 WHERE key = ?1")                                     \
+    X(SETEXP, "UPDATE keyspace SET expires_at = ?2 WHERE key = ?1")                                \
+    X(PURGE, "DELETE FROM keyspace WHERE expires_at IS NOT NULL AND expires_at <= ?1")             \
+    X(KEYS, "SELECT key FROM keyspace WHERE key >= ?1 AND"                                         \
+            " (expires_at IS NULL OR expires_at > ?2) ORDER BY key")                               \
+    X(HGET, "SELECT value FROM hashes WHERE key = ?1 AND field = ?2")                              \
+    X(HPUT, "INSERT INTO hashes(key, field, value) VALUES(?1, ?2, ?3)"                             \
+            " ON CONFLICT(key, field) DO UPDATE SET value = excluded.value")                       \
+    X(HDEL, "DELETE FROM hashes WHERE key = ?1 AND field = ?2")                                    \
+    X(HALL, "SELECT field, value FROM hashes WHERE key = ?1 ORDER BY field")                       \
+    X(HANY, "SELECT 1 FROM hashes WHERE key = ?1 LIMIT 1")                                         \
+    X(LSPAN, "SELECT min(idx), max(idx), count(*) FROM lists WHERE key = ?1")                      \
+    X(LINS, "INSERT INTO lists(key, idx, value) VALUES(?1, ?2, ?3)")                               \
+    X(LRANGE, "SELECT value FROM lists WHERE key = ?1 ORDER BY idx LIMIT ?2 OFFSET ?3")            \
+    X(LIDXAT, "SELECT idx FROM lists WHERE key = ?1 ORDER BY idx LIMIT 1 OFFSET ?2")               \
+    X(LTRIM, "DELETE FROM lists WHERE key = ?1 AND (idx < ?2 OR idx > ?3)")                        \
+    X(ZSCORE, "SELECT score FROM zsets WHERE key = ?1 AND member = ?2")                            \
+    X(ZPUT, "INSERT INTO zsets(key, member, score) VALUES(?1, ?2, ?3)"                             \
+            " ON CONFLICT(key, member) DO UPDATE SET score = excluded.score")                      \
+    X(ZREM, "DELETE FROM zsets WHERE key = ?1 AND member = ?2")                                    \
+    X(ZRANGE, "SELECT member FROM zsets WHERE key = ?1 AND score BETWEEN ?2 AND ?3"                \
+              " ORDER BY score, member")                                                           \
     X(ZANY, "SELECT 1 FROM zsets WHERE key = ?1 LIMIT 1")
 
 enum {
@@ -97,10 +101,66 @@ static const char *const stmt_sql[] = {
 #undef STMT_SQL
 };
 
+/* Handles on the same file in one process take turns on one mutex. Without it they
+ * would meet only in SQLite's busy handler, which sleeps (up to 100 ms at a time) until
+ * the write lock is free: contention between threads would turn into sleeps. Other
+ * processes still meet busy_timeout. */
+struct file_gate {
+    struct file_gate *next;
+    char *path; /* canonical path */
+    pthread_mutex_t mu;
+    int refs;
+};
+
+static pthread_mutex_t gates_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct file_gate *gates;
+
+static struct file_gate *gate_get(const char *path)
+{
+    char *canon = realpath(path, NULL);
+    if (canon == NULL)
+        canon = strdup(path);
+    if (canon == NULL)
+        return NULL;
+    pthread_mutex_lock(&gates_mu);
+    struct file_gate *g = gates;
+    while (g && strcmp(g->path, canon) != 0)
+        g = g->next;
+    if (g == NULL && (g = calloc(1, sizeof *g)) != NULL) {
+        g->path = canon;
+        canon = NULL;
+        pthread_mutex_init(&g->mu, NULL);
+        g->next = gates;
+        gates = g;
+    }
+    if (g)
+        g->refs++;
+    pthread_mutex_unlock(&gates_mu);
+    free(canon);
+    return g;
+}
+
+static void gate_put(struct file_gate *g)
+{
+    if (g == NULL)
+        return;
+    pthread_mutex_lock(&gates_mu);
+    if (--g->refs == 0) {
+        struct file_gate **pp = &gates;
+        while (*pp != g)
+            pp = &(*pp)->next;
+        *pp = g->next;
+        pthread_mutex_destroy(&g->mu);
+        free(g->path);
+        free(g);
+    }
+    pthread_mutex_unlock(&gates_mu);
+}
+
 struct sq {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
-    pthread_mutex_t mu;
+    struct file_gate *gate; /* serialises this handle with others on the same file */
     int64_t last_purge;
     char *path;
 };
@@ -637,8 +697,7 @@ static ag_err idx_at(struct sq *q, const char *key, int64_t rank, int64_t *idx)
     if (e != AG_OK)
         return e;
     if (!row)
-        return ag__fail(AG_EINTERNAL, "store: list '%s' has no element %lld", key,
-                        (long long)rank);
+        return ag__fail(AG_EINTERNAL, "store: list '%s' has no element %lld", key, (long long)rank);
     *idx = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return AG_OK;
@@ -798,8 +857,8 @@ static ag_err purge_expired(struct sq *q, int64_t now)
 }
 
 static ag_err exec_locked(struct sq *q, const struct ag_store_guard *guard,
-                          const struct ag_store_op *ops, size_t n,
-                          struct ag_store_reply *replies, int *guard_ok)
+                          const struct ag_store_op *ops, size_t n, struct ag_store_reply *replies,
+                          int *guard_ok)
 {
     /* One clock reading per batch: like a Redis script, the whole batch sees one time. */
     int64_t now = ag__wall_ms();
@@ -818,12 +877,11 @@ static ag_err exec_locked(struct sq *q, const struct ag_store_guard *guard,
     return e;
 }
 
-static ag_err sq_exec(void *impl, const struct ag_store_guard *guard,
-                      const struct ag_store_op *ops, size_t n, struct ag_store_reply *replies,
-                      int *guard_ok)
+static ag_err sq_exec(void *impl, const struct ag_store_guard *guard, const struct ag_store_op *ops,
+                      size_t n, struct ag_store_reply *replies, int *guard_ok)
 {
     struct sq *q = impl;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->gate->mu);
     ag_err e = run(q, prep(q, S_BEGIN), "BEGIN IMMEDIATE");
     if (e == AG_OK) {
         e = exec_locked(q, guard, ops, n, replies, guard_ok);
@@ -839,7 +897,7 @@ static ag_err sq_exec(void *impl, const struct ag_store_guard *guard,
             e = ag__fail(keep, "%s", detail);
         }
     }
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->gate->mu);
     return e;
 }
 
@@ -847,7 +905,7 @@ static ag_err sq_keys(void *impl, const char *prefix, char ***keys, size_t *n)
 {
     struct sq *q = impl;
     size_t plen = strlen(prefix), cap = 0;
-    pthread_mutex_lock(&q->mu);
+    pthread_mutex_lock(&q->gate->mu);
     sqlite3_stmt *st = prep(q, S_KEYS);
     bind_str(st, 1, prefix);
     sqlite3_bind_int64(st, 2, ag__wall_ms());
@@ -862,7 +920,7 @@ static ag_err sq_keys(void *impl, const char *prefix, char ***keys, size_t *n)
             break;
     }
     sqlite3_reset(st);
-    pthread_mutex_unlock(&q->mu);
+    pthread_mutex_unlock(&q->gate->mu);
     if (e != AG_OK) {
         ag_store_strv_free(*keys, *n);
         *keys = NULL;
@@ -887,7 +945,7 @@ static void sq_close(void *impl)
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(q->st[i]);
     sqlite3_close(q->db);
-    pthread_mutex_destroy(&q->mu);
+    gate_put(q->gate);
     free(q->path);
     free(q);
 }
@@ -900,22 +958,22 @@ static ag_err precreate(const char *path)
         return AG_OK;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return ag__fail(AG_ESTORE, "store: cannot open sqlite file %s: %s", path,
-                        strerror(errno));
+        return ag__fail(AG_ESTORE, "store: cannot open sqlite file %s: %s", path, strerror(errno));
     close(fd);
     return AG_OK;
 }
 
 static ag_err sq_setup(struct sq *q)
 {
-    if (sqlite3_open_v2(q->path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                             SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(q->path, &q->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK)
         return q->db ? db_fail(q, "open") : ag__fail(AG_ENOMEM, "store: out of memory");
     sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
     char *msg = NULL;
     if (sqlite3_exec(q->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;",
+                     " PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000;",
                      NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(q->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         ag_err e = ag__fail(AG_ESTORE, "store: sqlite %s: schema: %s", q->path,
@@ -940,8 +998,9 @@ static ag_err sq_open(const char *url, void **impl)
         free(q);
         return ag__fail(AG_ENOMEM, "store: out of memory opening '%s'", url);
     }
-    pthread_mutex_init(&q->mu, NULL);
     ag_err e = precreate(path);
+    if (e == AG_OK && (q->gate = gate_get(path)) == NULL)
+        e = ag__fail(AG_ENOMEM, "store: out of memory opening '%s'", url);
     if (e == AG_OK)
         e = sq_setup(q);
     if (e != AG_OK) {

@@ -25,8 +25,8 @@
 #include "test.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pid_t server_pid;   /* 0 when not running */
-static pid_t owner_pid;    /* the process that started it: forked children never stop it */
+static pid_t server_pid; /* 0 when not running */
+static pid_t owner_pid;  /* the process that started it: forked children never stop it */
 static int port;
 static int tried;
 static char url[64];
@@ -109,9 +109,8 @@ static int spawn(void)
             dup2(fd, 2);
             close(fd);
         }
-        execlp("redis-server", "redis-server", "--port", portbuf, "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir,
-               (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", portbuf, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--daemonize", "no", "--dir", dir, (char *)NULL);
         _exit(127);
     }
     server_pid = pid;

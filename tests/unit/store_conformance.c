@@ -312,11 +312,9 @@ void ag_sc_deadline_index(void)
     ASSERT_EQ(ival(OP(AG_OP_ZADD, "agents:deadlines", .field = "a1", .num = now - 5000)), 1);
     ASSERT_EQ(ival(OP(AG_OP_ZADD, "agents:deadlines", .field = "a2", .num = now + 30000)), 1);
     ASSERT_EQ(ival(OP(AG_OP_ZADD, "agents:deadlines", .field = "a3", .num = now - 1)), 1);
-    ASSERT_STREQ(arrv(OP(AG_OP_ZRANGEBYSCORE, "agents:deadlines", .num = 0, .num2 = now)),
-                 "a1|a3");
+    ASSERT_STREQ(arrv(OP(AG_OP_ZRANGEBYSCORE, "agents:deadlines", .num = 0, .num2 = now)), "a1|a3");
     ASSERT_EQ(ival(OP(AG_OP_ZADD, "agents:deadlines", .field = "a1", .num = now + 30000)), 0);
-    ASSERT_STREQ(arrv(OP(AG_OP_ZRANGEBYSCORE, "agents:deadlines", .num = 0, .num2 = now)),
-                 "a3");
+    ASSERT_STREQ(arrv(OP(AG_OP_ZRANGEBYSCORE, "agents:deadlines", .num = 0, .num2 = now)), "a3");
     ASSERT_EQ(ival(OP(AG_OP_ZSCORE, "agents:deadlines", .field = "a1")), now + 30000);
 }
 
@@ -375,8 +373,7 @@ void ag_sc_guard(void)
 {
     set("g:lock", "7:alice");
     struct ag_store_guard g = {"g:lock", "7:alice"};
-    struct ag_store_op ops[2] = {OP(AG_OP_SET, "g:x", .value = "1"),
-                                 OP(AG_OP_GET, "g:lock")};
+    struct ag_store_op ops[2] = {OP(AG_OP_SET, "g:x", .value = "1"), OP(AG_OP_GET, "g:lock")};
     struct ag_store_reply r[2];
     int ok = 0;
     ASSERT_OK(ag_store_exec(cur, &g, ops, 2, r, &ok));
@@ -397,14 +394,12 @@ void ag_sc_guard(void)
     ASSERT_EQ(ok, 0);
     ASSERT_OK(ag_store_exec(cur, &(struct ag_store_guard){"g:lock", "7:alic"}, ops, 1, r, &ok));
     ASSERT_EQ(ok, 0);
-    ASSERT_OK(ag_store_exec(cur, &(struct ag_store_guard){"g:lock", "7:alice "}, ops, 1, r,
-                            &ok));
+    ASSERT_OK(ag_store_exec(cur, &(struct ag_store_guard){"g:lock", "7:alice "}, ops, 1, r, &ok));
     ASSERT_EQ(ok, 0);
     /* an empty batch still reports the guard */
     ASSERT_OK(ag_store_exec(cur, &g, NULL, 0, NULL, &ok));
     ASSERT_EQ(ok, 1);
-    ASSERT_OK(ag_store_exec(cur, &(struct ag_store_guard){"g:lock", "8:bob"}, NULL, 0, NULL,
-                            &ok));
+    ASSERT_OK(ag_store_exec(cur, &(struct ag_store_guard){"g:lock", "8:bob"}, NULL, 0, NULL, &ok));
     ASSERT_EQ(ok, 0);
 }
 
@@ -667,8 +662,7 @@ void ag_sc_values_verbatim(void)
     /* a guard compares the exact bytes */
     set("vv:lock", vals[2]);
     int ok = 0;
-    ASSERT_OK(ag_store_exec(cur, &(struct ag_store_guard){"vv:lock", vals[2]}, NULL, 0, NULL,
-                            &ok));
+    ASSERT_OK(ag_store_exec(cur, &(struct ag_store_guard){"vv:lock", vals[2]}, NULL, 0, NULL, &ok));
     ASSERT_EQ(ok, 1);
     /* a large value (256 KiB) */
     size_t big = 256 * 1024;

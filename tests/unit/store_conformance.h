@@ -22,33 +22,33 @@ struct ag_sc_target {
     ag_store *(*open)(void);
 };
 
-#define AG_SC_CASES(X)        \
-    X(strings)                \
-    X(setnx)                  \
-    X(ttl_expiry)             \
-    X(ttl_kept_and_cleared)   \
-    X(expired_container)      \
-    X(incrby)                 \
-    X(hashes)                 \
-    X(hash_last_field)        \
-    X(lists)                  \
-    X(ltrim)                  \
-    X(zsets)                  \
-    X(deadline_index)         \
-    X(wrongtype)              \
-    X(validation)             \
-    X(guard)                  \
-    X(guard_failure_runs_nothing) \
-    X(atomic_rollback)        \
-    X(atomic_rollback_containers) \
-    X(locks)                  \
-    X(lock_fencing)           \
-    X(cas_del)                \
-    X(keys_listing)           \
-    X(values_verbatim)        \
-    X(wrappers)               \
-    X(big_batch)              \
-    X(threads_shared_handle)  \
+#define AG_SC_CASES(X)                                                                             \
+    X(strings)                                                                                     \
+    X(setnx)                                                                                       \
+    X(ttl_expiry)                                                                                  \
+    X(ttl_kept_and_cleared)                                                                        \
+    X(expired_container)                                                                           \
+    X(incrby)                                                                                      \
+    X(hashes)                                                                                      \
+    X(hash_last_field)                                                                             \
+    X(lists)                                                                                       \
+    X(ltrim)                                                                                       \
+    X(zsets)                                                                                       \
+    X(deadline_index)                                                                              \
+    X(wrongtype)                                                                                   \
+    X(validation)                                                                                  \
+    X(guard)                                                                                       \
+    X(guard_failure_runs_nothing)                                                                  \
+    X(atomic_rollback)                                                                             \
+    X(atomic_rollback_containers)                                                                  \
+    X(locks)                                                                                       \
+    X(lock_fencing)                                                                                \
+    X(cas_del)                                                                                     \
+    X(keys_listing)                                                                                \
+    X(values_verbatim)                                                                             \
+    X(wrappers)                                                                                    \
+    X(big_batch)                                                                                   \
+    X(threads_shared_handle)                                                                       \
     X(threads_own_handles)
 
 #define AG_SC_DECLARE(name) void ag_sc_##name(void);

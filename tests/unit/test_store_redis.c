@@ -25,10 +25,10 @@ static ag_store *redis_open(void)
 
 static const struct ag_sc_target target = {"redis", redis_reset, redis_open};
 
-#define REG(name)                                                                      \
-    TEST(redis_##name)                                                                 \
-    {                                                                                  \
-        ag_sc_run(&target, ag_sc_##name);                                              \
+#define REG(name)                                                                                  \
+    TEST(redis_##name)                                                                             \
+    {                                                                                              \
+        ag_sc_run(&target, ag_sc_##name);                                                          \
     }
 AG_SC_CASES(REG)
 #undef REG
@@ -36,8 +36,8 @@ AG_SC_CASES(REG)
 #define OP(...) ((struct ag_store_op){__VA_ARGS__})
 
 /* Runs a batch and returns how many round trips it took. */
-static uint64_t trips_of(ag_store *s, const struct ag_store_guard *g,
-                         const struct ag_store_op *ops, size_t n, ag_err want)
+static uint64_t trips_of(ag_store *s, const struct ag_store_guard *g, const struct ag_store_op *ops,
+                         size_t n, ag_err want)
 {
     struct ag_store_reply r[8];
     uint64_t before = ag_store_round_trips(s);

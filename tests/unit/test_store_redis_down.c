@@ -49,8 +49,7 @@ TEST(redis_down_is_estore)
     struct ag_store_op op = {.op = AG_OP_SET, .key = "k", .value = "w"};
     struct ag_store_reply r;
     int ok = 1;
-    ASSERT_ERR(ag_store_exec(s, &(struct ag_store_guard){"k", "v"}, &op, 1, &r, &ok),
-               AG_ESTORE);
+    ASSERT_ERR(ag_store_exec(s, &(struct ag_store_guard){"k", "v"}, &op, 1, &r, &ok), AG_ESTORE);
     ASSERT_EQ(ok, 0);
     ASSERT_EQ(r.type, AG_REPLY_NIL);
     char **keys;

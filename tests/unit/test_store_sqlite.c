@@ -28,10 +28,10 @@ static ag_store *sqlite_open(void)
 
 static const struct ag_sc_target target = {"sqlite", sqlite_reset, sqlite_open};
 
-#define REG(name)                                                                      \
-    TEST(sqlite_##name)                                                                \
-    {                                                                                  \
-        ag_sc_run(&target, ag_sc_##name);                                              \
+#define REG(name)                                                                                  \
+    TEST(sqlite_##name)                                                                            \
+    {                                                                                              \
+        ag_sc_run(&target, ag_sc_##name);                                                          \
     }
 AG_SC_CASES(REG)
 #undef REG
