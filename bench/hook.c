@@ -1,0 +1,86 @@
+/* bench/hook: wall time of one `agentgov hook claude-code` decision as a cold process:
+ * fork, exec build/agentgov with a recorded PreToolUse event on stdin, wait. Embedded
+ * mode (no daemon), ledger on (a fresh data directory; every run appends one entry).
+ * Prints the median, p90 and min of N runs (default 200).
+ * Usage: build/bench/hook [AGENTGOV_BINARY] [EVENT_JSON] [RUNS] */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One decision; returns its wall time in ms, or -1 when the hook did not exit 0. */
+static double one_run(const char *bin, const char *dir, const char *event)
+{
+    int in = open(event, O_RDONLY | O_CLOEXEC);
+    int out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (in < 0 || out < 0)
+        return -1;
+    double t0 = now_ms();
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in, 0);
+        dup2(out, 1);
+        execl(bin, bin, "--dir", dir, "hook", "claude-code", (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    double dt = now_ms() - t0;
+    close(in);
+    close(out);
+    return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? dt : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *bin = argc > 1 ? argv[1] : "build/agentgov";
+    const char *event = argc > 2 ? argv[2] : "tests/data/hooks/cc_bash_allow.json";
+    int runs = argc > 3 ? atoi(argv[3]) : 200;
+    if (runs < 1 || runs > 100000)
+        runs = 200;
+    char dir[] = "/tmp/agentgov-bench-hook-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    double *t = calloc((size_t)runs, sizeof *t);
+    if (!t)
+        return 1;
+    /* Two warm-up runs create the ledger and fill the page cache. */
+    for (int i = 0; i < 2; i++)
+        if (one_run(bin, dir, event) < 0) {
+            fprintf(stderr, "bench/hook: %s hook claude-code < %s did not exit 0\n", bin, event);
+            return 1;
+        }
+    for (int i = 0; i < runs; i++)
+        if ((t[i] = one_run(bin, dir, event)) < 0) {
+            fprintf(stderr, "bench/hook: run %d failed\n", i);
+            return 1;
+        }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    printf("hook claude-code decision, cold process, embedded, ledger on: median %.3f ms, "
+           "p90 %.3f ms, min %.3f ms over %d runs (target <= 3 ms)\n",
+           t[runs / 2], t[runs * 9 / 10], t[0], runs);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench/hook: could not remove %s\n", dir);
+    free(t);
+    return 0;
+}

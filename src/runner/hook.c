@@ -1,0 +1,599 @@
+/* Hook adapters: coding-agent tool-use events to governed requests and back. */
+#include "runner/hook.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+const char *ag__hook_dialect_name(enum ag__hook_dialect d)
+{
+    return d == AG_HOOK_CODEX ? "codex" : "claude-code";
+}
+
+/* ---- paths ---------------------------------------------------------------------- */
+
+/* Lexical normalisation of an absolute path in place: no "//", ".", "..". */
+static void normalise(char *path)
+{
+    char *out = path; /* write position; path[0] is '/' */
+    const char *in = path;
+    while (*in) {
+        while (*in == '/')
+            in++;
+        const char *end = strchrnul(in, '/');
+        size_t n = (size_t)(end - in);
+        if (n == 0 || (n == 1 && in[0] == '.')) {
+            /* skip */
+        } else if (n == 2 && in[0] == '.' && in[1] == '.') {
+            while (out > path && *--out != '/')
+                ;
+        } else {
+            *out++ = '/';
+            memmove(out, in, n);
+            out += n;
+        }
+        in = end;
+    }
+    if (out == path)
+        *out++ = '/';
+    *out = '\0';
+}
+
+/* Resolves symbolic links in the longest existing prefix of a normalised absolute
+ * path and appends the rest unchanged. */
+static ag_err resolve_links(const char *path, char out[PATH_MAX])
+{
+    char head[PATH_MAX];
+    snprintf(head, sizeof head, "%s", path);
+    size_t cut = strlen(head);
+    for (;;) {
+        char real[PATH_MAX];
+        if (realpath(head, real)) {
+            int n = snprintf(out, PATH_MAX, "%s%s", real, path + cut);
+            if (n < 0 || n >= PATH_MAX)
+                return ag__fail(AG_EINVAL, "path too long: %s", path);
+            normalise(out);
+            return AG_OK;
+        }
+        char *slash = strrchr(head, '/');
+        if (slash == NULL || slash == head) { /* nothing below / exists */
+            snprintf(out, PATH_MAX, "%s", path);
+            return AG_OK;
+        }
+        *slash = '\0';
+        cut = (size_t)(slash - head);
+    }
+}
+
+ag_err ag__hook_path_resource(const char *cwd, const char *home, const char *path, char **out)
+{
+    char abs[PATH_MAX], real[PATH_MAX];
+    int n;
+    if (path == NULL || path[0] == '\0')
+        return ag__fail(AG_EINVAL, "empty path");
+    if (path[0] == '/')
+        n = snprintf(abs, sizeof abs, "%s", path);
+    else if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') && home && home[0] == '/')
+        n = snprintf(abs, sizeof abs, "%s/%s", home, path + 1);
+    else if (cwd && cwd[0] == '/')
+        n = snprintf(abs, sizeof abs, "%s/%s", cwd, path);
+    else
+        return ag__fail(AG_EINVAL, "relative path '%s' and no absolute cwd", path);
+    if (n < 0 || (size_t)n >= sizeof abs)
+        return ag__fail(AG_EINVAL, "path too long: %.64s...", path);
+    normalise(abs);
+    ag_err err = resolve_links(abs, real);
+    if (err != AG_OK)
+        return err;
+    *out = strdup(real[1] ? real + 1 : real);
+    return *out ? AG_OK : AG_ENOMEM;
+}
+
+/* ---- event fields --------------------------------------------------------------- */
+
+static const char *opt_str(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* A string field of tool_input; NULL if absent or empty. */
+static const char *input_str(json_t *in, const char *key)
+{
+    const char *s = opt_str(in, key);
+    return s && s[0] ? s : NULL;
+}
+
+static ag_err add_req(struct ag__hook_event *ev, const char *action, char *resource)
+{
+    if (resource == NULL)
+        return AG_ENOMEM;
+    if (ev->nreq == AG__HOOK_MAX_REQ) {
+        free(resource);
+        return ag__fail(AG_EINVAL, "tool_input touches more than %d resources", AG__HOOK_MAX_REQ);
+    }
+    ev->req[ev->nreq].action = strdup(action);
+    ev->req[ev->nreq].resource = resource;
+    ev->nreq++;
+    return ev->req[ev->nreq - 1].action ? AG_OK : AG_ENOMEM;
+}
+
+static ag_err add_path(struct ag__hook_event *ev, const char *action, const char *path)
+{
+    char *res;
+    ag_err err = ag__hook_path_resource(ev->cwd, getenv("HOME"), path, &res);
+    return err == AG_OK ? add_req(ev, action, res) : err;
+}
+
+/* A command given as a string, or as an argv array (Codex) joined with spaces. */
+static char *command_text(json_t *v)
+{
+    if (json_is_string(v))
+        return json_string_length(v) ? strdup(json_string_value(v)) : NULL;
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return NULL;
+    struct ag_buf b;
+    ag__buf_init(&b);
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item)) {
+            ag__buf_free(&b);
+            return NULL;
+        }
+        ag__buf_printf(&b, "%s%s", i ? " " : "", json_string_value(item));
+    }
+    return ag__buf_take(&b);
+}
+
+/* Files named by a Codex apply_patch body ("*** Add File: p", "*** Update File: p",
+ * "*** Delete File: p", "*** Move to: p"). */
+static ag_err map_patch(struct ag__hook_event *ev, const char *patch)
+{
+    static const char *const marks[] = {
+        "*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** Move to: "};
+    const char *line = patch;
+    while (line && *line) {
+        const char *eol = strchrnul(line, '\n');
+        for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++) {
+            size_t ml = strlen(marks[m]);
+            if ((size_t)(eol - line) > ml && strncmp(line, marks[m], ml) == 0) {
+                char path[PATH_MAX];
+                size_t n = (size_t)(eol - line) - ml;
+                if (n >= sizeof path)
+                    return ag__fail(AG_EINVAL, "apply_patch: path too long");
+                memcpy(path, line + ml, n);
+                path[n] = '\0';
+                if (n && path[n - 1] == '\r')
+                    path[n - 1] = '\0';
+                ag_err err = add_path(ev, "file.write", path);
+                if (err != AG_OK)
+                    return err;
+            }
+        }
+        line = *eol ? eol + 1 : NULL;
+    }
+    return ev->nreq ? AG_OK : ag__fail(AG_EINVAL, "apply_patch: the patch names no file");
+}
+
+/* Copies n bytes of a name into an action segment: dots would add segments. */
+static void segment(struct ag_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ag__buf_putc(b, s[i] == '.' ? '_' : s[i]);
+}
+
+/* mcp__SERVER__TOOL -> action mcp.SERVER.TOOL on resource SERVER/TOOL. */
+static ag_err map_mcp(struct ag__hook_event *ev, const char *name)
+{
+    const char *server = name + 5;
+    const char *sep = strstr(server, "__");
+    if (sep == NULL || sep == server || sep[2] == '\0')
+        return ag__fail(AG_EINVAL, "tool_name '%s' is not mcp__SERVER__TOOL", name);
+    struct ag_buf action, resource;
+    ag__buf_init(&action);
+    ag__buf_init(&resource);
+    ag__buf_puts(&action, "mcp.");
+    segment(&action, server, (size_t)(sep - server));
+    ag__buf_putc(&action, '.');
+    segment(&action, sep + 2, strlen(sep + 2));
+    ag__buf_printf(&resource, "%.*s/%s", (int)(sep - server), server, sep + 2);
+    char *a = ag__buf_take(&action);
+    ag_err err = a ? add_req(ev, a, ag__buf_take(&resource)) : AG_ENOMEM;
+    free(a);
+    ag__buf_free(&resource);
+    return err;
+}
+
+enum map_kind { M_TEXT, M_PATH, M_DIR, M_GLOB, M_AGENT, M_COMMAND, M_PATCH };
+
+struct tool_map {
+    const char *tool;
+    const char *action;
+    enum map_kind kind;
+    const char *field; /* the tool_input field that names the resource */
+};
+
+/* Tool names of both agents; docs/hooks.md has the same table. */
+static const struct tool_map tools[] = {
+    {"Bash", "shell.exec", M_COMMAND, "command"},
+    {"Read", "file.read", M_PATH, "file_path"},
+    {"NotebookRead", "file.read", M_PATH, "notebook_path"},
+    {"LS", "file.read", M_DIR, "path"},
+    {"Grep", "file.read", M_DIR, "path"},
+    {"Glob", "file.read", M_GLOB, "pattern"},
+    {"Write", "file.write", M_PATH, "file_path"},
+    {"Edit", "file.write", M_PATH, "file_path"},
+    {"MultiEdit", "file.write", M_PATH, "file_path"},
+    {"NotebookEdit", "file.write", M_PATH, "notebook_path"},
+    {"WebFetch", "net.http", M_TEXT, "url"},
+    {"WebSearch", "net.search", M_TEXT, "query"},
+    {"Task", "agent.spawn", M_AGENT, "subagent_type"},
+    {"Agent", "agent.spawn", M_AGENT, "subagent_type"},
+    /* Codex CLI */
+    {"shell", "shell.exec", M_COMMAND, "command"},
+    {"exec_command", "shell.exec", M_COMMAND, "cmd"},
+    {"local_shell", "shell.exec", M_COMMAND, "command"},
+    {"apply_patch", "file.write", M_PATCH, "command"},
+};
+
+static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, json_t *in)
+{
+    const char *s = input_str(in, m->field);
+    char path[PATH_MAX * 2];
+    switch (m->kind) {
+    case M_COMMAND: {
+        char *cmd = command_text(json_object_get(in, m->field));
+        if (!cmd && strcmp(m->field, "cmd") == 0) /* exec_command also says "command" */
+            cmd = command_text(json_object_get(in, "command"));
+        if (!cmd)
+            return ag__fail(AG_EINVAL, "tool_input.%s: missing command for %s", m->field, m->tool);
+        return add_req(ev, m->action, cmd);
+    }
+    case M_PATCH:
+        s = s ? s : input_str(in, "patch");
+        s = s ? s : input_str(in, "input");
+        if (!s)
+            return ag__fail(AG_EINVAL, "tool_input.command: missing patch for apply_patch");
+        return map_patch(ev, s);
+    case M_TEXT:
+    case M_PATH:
+        if (!s)
+            return ag__fail(AG_EINVAL, "tool_input.%s: missing for %s", m->field, m->tool);
+        return m->kind == M_TEXT ? add_req(ev, m->action, strdup(s)) : add_path(ev, m->action, s);
+    case M_DIR:
+        return add_path(ev, m->action, s ? s : ev->cwd);
+    case M_GLOB: {
+        const char *dir = input_str(in, "path");
+        if (!s)
+            return ag__fail(AG_EINVAL, "tool_input.pattern: missing for Glob");
+        if (s[0] == '/')
+            return add_path(ev, m->action, s);
+        snprintf(path, sizeof path, "%s/%s", dir ? dir : ev->cwd, s);
+        return add_path(ev, m->action, path);
+    }
+    case M_AGENT:
+        return add_req(ev, m->action, strdup(s ? s : "general-purpose"));
+    }
+    return AG_EINTERNAL;
+}
+
+/* Fills ev->req from tool_name and tool_input. */
+static ag_err map_tool(struct ag__hook_event *ev, json_t *in)
+{
+    for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
+        if (strcmp(ev->tool_name, tools[i].tool) == 0) {
+            ev->mapped = 1;
+            return map_known(ev, &tools[i], in);
+        }
+    if (strncmp(ev->tool_name, "mcp__", 5) == 0) {
+        ev->mapped = 1;
+        return map_mcp(ev, ev->tool_name);
+    }
+    /* Unknown tool: tool.<name>, which only an explicit rule can allow. */
+    char action[256];
+    int n = snprintf(action, sizeof action, "tool.%s", ev->tool_name);
+    if (n < 0 || (size_t)n >= sizeof action || strchr(ev->tool_name, '.'))
+        return ag__fail(AG_EINVAL, "tool_name '%.64s' is not a usable name", ev->tool_name);
+    return add_req(ev, action, strdup(ev->tool_name));
+}
+
+static ag_err parse_fields(struct ag__hook_event *ev, json_t *root)
+{
+    ev->hook_event_name = opt_str(root, "hook_event_name");
+    if (!ev->hook_event_name)
+        return ag__fail(AG_EINVAL, "event has no hook_event_name");
+    if (strcmp(ev->hook_event_name, "PreToolUse") == 0)
+        ev->kind = AG_HOOK_PRE_TOOL_USE;
+    else if (strcmp(ev->hook_event_name, "PermissionRequest") == 0)
+        ev->kind = AG_HOOK_PERMISSION_REQUEST;
+    else
+        return ag__fail(AG_EINVAL,
+                        "unsupported hook event '%s' (agentgov answers PreToolUse and "
+                        "PermissionRequest)",
+                        ev->hook_event_name);
+    ev->tool_name = opt_str(root, "tool_name");
+    if (!ev->tool_name || !ev->tool_name[0])
+        return ag__fail(AG_EINVAL, "event has no tool_name");
+    if (!json_is_object(json_object_get(root, "tool_input")))
+        return ag__fail(AG_EINVAL, "tool_input is missing or not an object");
+    ev->session_id = opt_str(root, "session_id");
+    if (!ev->session_id)
+        ev->session_id = "";
+    ev->transcript_path = opt_str(root, "transcript_path");
+    ev->permission_mode = opt_str(root, "permission_mode");
+    ev->tool_use_id = opt_str(root, "tool_use_id");
+    ev->agent_id = input_str(root, "agent_id");
+    ev->agent_type = input_str(root, "agent_type");
+    return AG_OK;
+}
+
+/* The project directory: the event's cwd (Codex may say working_directory), else the
+ * hook's own working directory, canonicalised. */
+static ag_err parse_cwd(struct ag__hook_event *ev, json_t *root)
+{
+    const char *cwd = opt_str(root, "cwd");
+    char here[PATH_MAX], real[PATH_MAX];
+    if (!cwd)
+        cwd = opt_str(root, "working_directory");
+    if (!cwd) {
+        if (!getcwd(here, sizeof here))
+            return ag__fail(AG_EINVAL, "event has no cwd and getcwd failed: %s", strerror(errno));
+        cwd = here;
+    }
+    if (cwd[0] != '/')
+        return ag__fail(AG_EINVAL, "cwd '%s' is not an absolute path", cwd);
+    snprintf(here, sizeof here, "%s", cwd);
+    normalise(here);
+    ag_err err = resolve_links(here, real);
+    if (err != AG_OK)
+        return err;
+    ev->cwd = ev->cwd_buf = strdup(real);
+    return ev->cwd_buf ? AG_OK : AG_ENOMEM;
+}
+
+ag_err ag__hook_parse(enum ag__hook_dialect d, const char *text, size_t len,
+                      struct ag__hook_event *ev)
+{
+    json_error_t je;
+    memset(ev, 0, sizeof *ev);
+    ev->dialect = d;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return ag__fail(AG_EPARSE, "event JSON: line %d, column %d: %s", je.line, je.column,
+                        je.text);
+    ev->doc = root;
+    ag_err err = json_is_object(root) ? AG_OK : ag__fail(AG_EPARSE, "event is not a JSON object");
+    if (err == AG_OK)
+        err = parse_fields(ev, root);
+    if (err == AG_OK)
+        err = parse_cwd(ev, root);
+    if (err == AG_OK)
+        err = map_tool(ev, json_object_get(root, "tool_input"));
+    if (err != AG_OK)
+        ag__hook_event_free(ev);
+    return err;
+}
+
+void ag__hook_event_free(struct ag__hook_event *ev)
+{
+    if (!ev)
+        return;
+    for (size_t i = 0; i < ev->nreq; i++) {
+        free(ev->req[i].action);
+        free(ev->req[i].resource);
+    }
+    json_decref((json_t *)ev->doc);
+    free(ev->cwd_buf);
+    memset(ev, 0, sizeof *ev);
+}
+
+const char *ag__hook_agent(const struct ag__hook_event *ev)
+{
+    if (ev->agent_id)
+        return ev->agent_id;
+    if (ev->session_id && ev->session_id[0])
+        return ev->session_id;
+    return ag__hook_dialect_name(ev->dialect);
+}
+
+/* ---- decision ------------------------------------------------------------------- */
+
+static int rank(enum ag_effect e)
+{
+    return e == AG_EFFECT_DENY ? 2 : e == AG_EFFECT_ASK ? 1 : 0;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    return slash ? slash + 1 : path;
+}
+
+/* The sentence shown to the agent (for deny) or to the user (for ask). */
+static void compose(const struct ag__hook_event *ev, int tier, struct ag__hook_verdict *v)
+{
+    const struct ag__hook_req *r = &ev->req[v->which];
+    const struct ag_decision *d = &v->decision;
+    char rule[300] = "";
+    if (d->rule_file)
+        snprintf(rule, sizeof rule, " by %s:%d", base_name(d->rule_file), d->rule_line);
+    const char *what = v->effect == AG_EFFECT_ALLOW ? "allowed"
+                       : v->effect == AG_EFFECT_ASK ? "needs approval"
+                                                    : "denied";
+    if (!ev->mapped && d->reason == AG_REASON_DEFAULT_DENY)
+        snprintf(v->message, sizeof v->message,
+                 "agentgov: unknown tool '%s' denied: the policy must allow action %s to "
+                 "let it run (default_deny, tier %d)",
+                 ev->tool_name, r->action, tier);
+    else if (d->reason == AG_REASON_DEFAULT_DENY)
+        snprintf(v->message, sizeof v->message,
+                 "agentgov: denied: no rule allows %s on %.300s at tier %d (default_deny)",
+                 r->action, r->resource, tier);
+    else
+        snprintf(v->message, sizeof v->message, "agentgov: %s%s: %s on %.300s (%s, tier %d)", what,
+                 rule, r->action, r->resource, ag_reason_name(d->reason), tier);
+}
+
+void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *ev,
+                     struct ag__hook_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    v->effect = AG_EFFECT_DENY;
+    v->decision.effect = AG_EFFECT_DENY;
+    v->decision.reason = AG_REASON_INVALID_REQUEST;
+    int best = -1;
+    for (size_t i = 0; i < ev->nreq; i++) {
+        struct ag_request req = {.tier = tier,
+                                 .phase = AG_PHASE_NONE,
+                                 .action = ev->req[i].action,
+                                 .resource = ev->req[i].resource};
+        struct ag_decision d;
+        enum ag_effect e = ag_decide(p, &req, &d);
+        if (rank(e) > best) {
+            best = rank(e);
+            v->effect = e;
+            v->decision = d;
+            v->which = i;
+        }
+    }
+    if (ev->nreq == 0) {
+        snprintf(v->message, sizeof v->message, "agentgov: denied: the event maps to no request");
+        return;
+    }
+    compose(ev, tier, v);
+}
+
+/* ---- answers -------------------------------------------------------------------- */
+
+static json_t *pre_tool_use_answer(const struct ag__hook_verdict *v)
+{
+    return json_pack("{s:{s:s, s:s, s:s}}", "hookSpecificOutput", "hookEventName", "PreToolUse",
+                     "permissionDecision", ag_effect_name(v->effect), "permissionDecisionReason",
+                     v->message);
+}
+
+/* PermissionRequest has no "ask": without a decision the agent shows its prompt. */
+static json_t *permission_answer(const struct ag__hook_event *ev, const struct ag__hook_verdict *v)
+{
+    if (v->effect == AG_EFFECT_ALLOW)
+        return json_pack("{s:{s:s, s:{s:s}}}", "hookSpecificOutput", "hookEventName",
+                         "PermissionRequest", "decision", "behavior", "allow");
+    if (v->effect == AG_EFFECT_DENY)
+        return json_pack("{s:{s:s, s:{s:s, s:s}}}", "hookSpecificOutput", "hookEventName",
+                         "PermissionRequest", "decision", "behavior", "deny", "message",
+                         v->message);
+    if (ev->dialect == AG_HOOK_CLAUDE_CODE)
+        return json_pack("{s:s}", "systemMessage", v->message);
+    return json_object();
+}
+
+ag_err ag__hook_response(const struct ag__hook_event *ev, const struct ag__hook_verdict *v,
+                         char **out)
+{
+    json_t *o =
+        ev->kind == AG_HOOK_PRE_TOOL_USE ? pre_tool_use_answer(v) : permission_answer(ev, v);
+    *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return *out ? AG_OK : ag__fail(AG_ENOMEM, "hook: rendering the answer");
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+ag_err ag__hook_ledger_data(const struct ag__hook_event *ev, const struct ag__hook_verdict *v,
+                            char **out)
+{
+    char rule[PATH_MAX + 16];
+    snprintf(rule, sizeof rule, "%s:%d", v->decision.rule_file ? v->decision.rule_file : "",
+             v->decision.rule_line);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:s}", "dialect",
+                  ag__hook_dialect_name(ev->dialect), "hook_event_name", ev->hook_event_name,
+                  "tool_name", ev->tool_name, "tool_use_id", str_or_null(ev->tool_use_id),
+                  "session_id", str_or_null(ev->session_id[0] ? ev->session_id : NULL),
+                  "subagent_id", str_or_null(ev->agent_id), "agent_type",
+                  str_or_null(ev->agent_type), "permission_mode", str_or_null(ev->permission_mode),
+                  "cwd", ev->cwd, "rule", v->decision.rule_file ? json_string(rule) : json_null(),
+                  "mapped", json_boolean(ev->mapped), "message", v->message);
+    if (o && ev->nreq > 1) {
+        json_t *all = json_array();
+        for (size_t i = 0; all && i < ev->nreq; i++)
+            json_array_append_new(all, json_pack("{s:s, s:s}", "action", ev->req[i].action,
+                                                 "resource", ev->req[i].resource));
+        json_object_set_new(o, "requests", all);
+    }
+    *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return *out ? AG_OK : ag__fail(AG_ENOMEM, "hook: rendering the ledger data");
+}
+
+/* ---- policy variables ----------------------------------------------------------- */
+
+static ag_err var_value(const char *name, const char *path, char *buf, size_t len)
+{
+    if (path == NULL || path[0] != '/')
+        return ag__fail(AG_EINVAL, "policy uses ${%s} but it is not an absolute path", name);
+    if (strpbrk(path, "*?[]\\'\"\n"))
+        return ag__fail(AG_EINVAL,
+                        "policy uses ${%s} but '%s' holds a glob or quoting character, which "
+                        "would change the meaning of the rules",
+                        name, path);
+    snprintf(buf, len, "%s", path[1] ? path + 1 : "");
+    return AG_OK;
+}
+
+ag_err ag__hook_expand(const char *text, size_t len, const char *project, const char *home,
+                       char **out, size_t *outlen)
+{
+    static const char *const names[] = {"PROJECT", "HOME"};
+    const char *paths[] = {project, home};
+    struct ag_buf b;
+    ag__buf_init(&b);
+    size_t i = 0;
+    while (i < len) {
+        const char *hit = memmem(text + i, len - i, "${", 2);
+        size_t upto = hit ? (size_t)(hit - text) : len;
+        ag__buf_append(&b, text + i, upto - i);
+        if (!hit)
+            break;
+        i = upto;
+        int matched = 0;
+        for (int v = 0; v < 2 && !matched; v++) {
+            size_t n = strlen(names[v]);
+            if (len - i >= n + 3 && memcmp(text + i + 2, names[v], n) == 0 &&
+                text[i + 2 + n] == '}' && (v == 0 || home)) {
+                char val[PATH_MAX];
+                ag_err err = var_value(names[v], paths[v], val, sizeof val);
+                if (err != AG_OK) {
+                    ag__buf_free(&b);
+                    return err;
+                }
+                ag__buf_puts(&b, val);
+                i += n + 3;
+                matched = 1;
+            }
+        }
+        if (!matched) {
+            ag__buf_append(&b, "${", 2);
+            i += 2;
+        }
+    }
+    if (ag__buf_status(&b) != AG_OK) {
+        ag__buf_free(&b);
+        return AG_ENOMEM;
+    }
+    *outlen = b.len;
+    *out = ag__buf_take(&b);
+    return AG_OK;
+}

@@ -1,0 +1,102 @@
+/* Hook adapters for coding agents (Claude Code, Codex CLI): one tool-use event in,
+ * governed requests out, one answer in the agent's own format.
+ * Ownership: struct ag__hook_event is caller-owned (ag__hook_parse fills it,
+ * ag__hook_event_free releases what it holds); its string fields point into the
+ * parsed document and live until the free. Rendered texts are malloc'd and handed to
+ * the caller. Nothing here reads stdin, prints or exits: src/cli/cmd_hook.c does. */
+#ifndef AG_RUNNER_HOOK_H
+#define AG_RUNNER_HOOK_H
+
+#include <stddef.h>
+
+#include "agentgov/err.h"
+#include "agentgov/policy.h"
+
+enum ag__hook_dialect { AG_HOOK_CLAUDE_CODE, AG_HOOK_CODEX };
+
+enum ag__hook_kind { AG_HOOK_PRE_TOOL_USE, AG_HOOK_PERMISSION_REQUEST };
+
+/* Most requests one event maps to (a Codex patch may touch several files). */
+#define AG__HOOK_MAX_REQ 32
+
+struct ag__hook_req {
+    char *action;   /* "file.write", "mcp.github.create_issue", "tool.TodoWrite", ... */
+    char *resource; /* see docs/hooks.md: canonical absolute path without its leading
+                       '/', a command, a URL, a query, a subagent type */
+};
+
+struct ag__hook_event {
+    void *doc; /* the parsed JSON document (json_t *), owned */
+    enum ag__hook_dialect dialect;
+    enum ag__hook_kind kind;
+    const char *hook_event_name;
+    const char *session_id; /* "" when the agent did not send one */
+    const char *transcript_path;
+    const char *cwd; /* canonical project directory (the event's cwd) */
+    const char *permission_mode;
+    const char *tool_name;
+    const char *tool_use_id;
+    const char *agent_id;   /* subagent id, NULL for the main agent */
+    const char *agent_type; /* subagent type, NULL for the main agent */
+    int mapped;             /* 0: the tool is unknown and maps to tool.<name> */
+    struct ag__hook_req req[AG__HOOK_MAX_REQ];
+    size_t nreq;
+    char *cwd_buf; /* owned storage behind cwd */
+};
+
+/* Parses one event as the dialect's agent sends it on stdin and maps it to requests.
+ * Errors (the caller denies with exit 2): AG_EPARSE for text that is not a JSON
+ * object, AG_EINVAL for a missing or mistyped field, an event other than PreToolUse
+ * or PermissionRequest, or a tool input the mapping cannot use (no path, no
+ * command); the detail names the field. On error ev holds nothing to free. */
+AG_MUST_USE ag_err ag__hook_parse(enum ag__hook_dialect d, const char *text, size_t len,
+                                  struct ag__hook_event *ev);
+void ag__hook_event_free(struct ag__hook_event *ev);
+
+/* The resource form of a filesystem path: relative paths are taken against cwd, a
+ * leading "~/" against home, "." and ".." are resolved, then symbolic links of the
+ * part that exists are resolved (so a link inside the project cannot smuggle a write
+ * outside it), and the leading '/' is dropped ("/" itself stays "/"). */
+AG_MUST_USE ag_err ag__hook_path_resource(const char *cwd, const char *home, const char *path,
+                                          char **out);
+
+/* The agent id recorded for the event: the subagent's id, else the session id, else
+ * "<dialect>" (static or pointing into ev). */
+const char *ag__hook_agent(const struct ag__hook_event *ev);
+/* "claude-code" or "codex". */
+const char *ag__hook_dialect_name(enum ag__hook_dialect d);
+
+/* One verdict over every request of an event: deny beats ask beats allow. */
+struct ag__hook_verdict {
+    enum ag_effect effect;
+    struct ag_decision decision; /* of the deciding request */
+    size_t which;                /* index of the deciding request */
+    char message[768];           /* the sentence shown to the agent and the user */
+};
+
+/* Decides every request of ev with the policy at tier (pure: no I/O). */
+void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *ev,
+                     struct ag__hook_verdict *v);
+
+/* The answer the agent expects on stdout (exit 0): for PreToolUse
+ * hookSpecificOutput.permissionDecision allow|deny|ask with the reason; for
+ * PermissionRequest hookSpecificOutput.decision.behavior allow|deny (ask: no decision,
+ * so the agent shows its own prompt). */
+AG_MUST_USE ag_err ag__hook_response(const struct ag__hook_event *ev,
+                                     const struct ag__hook_verdict *v, char **out);
+
+/* The `data` object of the ledger entry: tool_name, tool_use_id, hook_event_name,
+ * session_id, agent_type, cwd, permission_mode, dialect, the deciding rule, every
+ * request, and the message. */
+AG_MUST_USE ag_err ag__hook_ledger_data(const struct ag__hook_event *ev,
+                                        const struct ag__hook_verdict *v, char **out);
+
+/* Expands ${PROJECT} and ${HOME} in a policy text to the resource forms of project
+ * and home, so a resource glob made of ${PROJECT}, a slash and ** means "inside the project".
+ * home may be NULL (then ${HOME} stays as is and matches no real path). A directory
+ * whose name holds a glob or quoting character (* ? [ ] \ ' ") would change the
+ * meaning of the globs: AG_EINVAL, and the caller denies. */
+AG_MUST_USE ag_err ag__hook_expand(const char *text, size_t len, const char *project,
+                                   const char *home, char **out, size_t *outlen);
+
+#endif

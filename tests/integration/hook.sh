@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# `agentgov hook`: recorded Claude Code and Codex events (tests/data/hooks) through the
+# real binary with the shipped coding-agent policy; checks the answer, the exit status
+# and the ledger entry of every decision.
+source "$(dirname "$0")/lib.sh"
+EV="$SRC/tests/data/hooks"
+D="$T/data"
+mkdir -p "$D"
+chmod 700 "$D"
+
+# expect NAME AGENT DECISION [extra hook args...]: a PreToolUse answer with exit 0.
+expect() {
+    local name=$1 agent=$2 want=$3
+    shift 3
+    check_exit "$name exits 0" 0 "$AG" --dir "$D" hook "$agent" "$@" <"$EV/$name.json"
+    check_contains "$name: PreToolUse answer" "$OUT" '"hookEventName":"PreToolUse"'
+    check_contains "$name: $want" "$OUT" "\"permissionDecision\":\"$want\""
+}
+
+# Main agent, every tool, tier 2 (the default).
+expect cc_bash_allow claude-code allow
+expect cc_bash_rm_rf claude-code deny
+check_contains "rm -rf reason names the rule" "$OUT" "coding-agent.yaml:"
+expect cc_bash_force_push claude-code deny
+expect cc_bash_cat_env claude-code deny
+expect cc_read_relative claude-code allow
+check_contains "relative path made absolute" "$OUT" "home/dev/webapp/src/app.ts"
+expect cc_read_system claude-code allow
+expect cc_read_env claude-code deny
+check_contains ".. normalised away" "$OUT" "home/dev/webapp/.env"
+expect cc_read_ssh claude-code deny
+expect cc_grep claude-code allow
+expect cc_glob claude-code allow
+expect cc_write_inside claude-code allow
+expect cc_write_outside claude-code deny
+expect cc_write_dotdot claude-code deny
+check_contains "write outside: no rule allows it" "$OUT" "home/dev/other-project/notes.md"
+expect cc_edit claude-code allow
+expect cc_multiedit claude-code allow
+expect cc_notebookedit claude-code allow
+expect cc_edit_settings claude-code deny
+expect cc_webfetch claude-code ask
+expect cc_websearch claude-code ask
+expect cc_task claude-code allow
+expect cc_mcp claude-code ask
+check_contains "mcp action" "$OUT" "mcp.github.create_issue"
+expect cc_todowrite claude-code allow
+expect cc_unknown_tool claude-code deny
+check_contains "unknown tool: clear reason" "$OUT" "unknown tool 'FrobnicateDatabase'"
+check_contains "unknown tool: how to allow it" "$OUT" "tool.FrobnicateDatabase"
+
+# Subagents are governed exactly like the main agent.
+expect cc_sub_read claude-code allow
+expect cc_sub_write_outside claude-code deny
+expect cc_sub_bash_rm claude-code deny
+
+# Tier from the flag: tier 0 reads only.
+expect cc_read_relative claude-code allow --tier 0
+expect cc_write_inside claude-code deny --tier 0
+expect cc_bash_allow claude-code deny --tier 0
+
+# PermissionRequest: decision.behavior allow|deny; ask leaves the prompt to the user.
+check_exit "perm allow exits 0" 0 "$AG" --dir "$D" hook claude-code <"$EV/cc_perm_bash.json"
+check_contains "perm allow" "$OUT" '"decision":{"behavior":"allow"}'
+check_contains "perm event name" "$OUT" '"hookEventName":"PermissionRequest"'
+check_exit "perm deny exits 0" 0 "$AG" --dir "$D" hook claude-code <"$EV/cc_perm_write_outside.json"
+check_contains "perm deny" "$OUT" '"behavior":"deny"'
+check_contains "perm deny message" "$OUT" '"message":"agentgov: denied'
+check_exit "perm ask exits 0" 0 "$AG" --dir "$D" hook claude-code <"$EV/cc_perm_webfetch.json"
+check_not_contains "perm ask: no decision" "$OUT" '"decision"'
+check_contains "perm ask: message for the user" "$OUT" '"systemMessage"'
+
+# Codex CLI: same fields and answers; apply_patch is a write of every file it names.
+expect codex_bash codex allow
+expect codex_patch_inside codex allow
+expect codex_patch_outside codex deny
+check_contains "patch: the outside file decides" "$OUT" "home/.bashrc"
+check_exit "codex perm deny exits 0" 0 "$AG" --dir "$D" hook codex <"$EV/codex_perm_bash.json"
+check_contains "codex perm deny" "$OUT" '"behavior":"deny"'
+
+# Fail closed: exit 2, reason on stderr, nothing on stdout.
+for bad in cc_malformed cc_unknown_event cc_no_tool_input cc_bash_no_command; do
+    check_exit "$bad denies with exit 2" 2 "$AG" --dir "$D" hook claude-code <"$EV/$bad.json"
+    check_contains "$bad: reason on stderr" "$ERR" "agentgov: hook denied"
+    check_eq "$bad: no answer on stdout" "$OUT" ""
+done
+check_contains "unknown event named" "$(
+    "$AG" --dir "$D" hook claude-code <"$EV/cc_unknown_event.json" 2>&1
+)" "PostToolUse"
+check_exit "empty stdin denies" 2 "$AG" --dir "$D" hook claude-code </dev/null
+check_exit "unknown agent denies" 2 "$AG" --dir "$D" hook cursor <"$EV/cc_bash_allow.json"
+printf 'version: 1\nrules: [oops\n' >"$T/bad.yaml"
+check_exit "broken policy denies" 2 "$AG" --dir "$D" hook claude-code --policy "$T/bad.yaml" \
+    <"$EV/cc_bash_allow.json"
+check_contains "broken policy: file named" "$ERR" "bad.yaml"
+check_exit "missing policy denies" 2 "$AG" --dir "$D" hook claude-code --policy "$T/none.yaml" \
+    <"$EV/cc_bash_allow.json"
+check_exit "bad tier denies" 2 "$AG" --dir "$D" hook claude-code --tier 9 <"$EV/cc_bash_allow.json"
+check_exit "ledger in a missing dir denies" 2 "$AG" --dir "$T/nope/deeper" hook claude-code \
+    <"$EV/cc_bash_allow.json"
+check_contains "ledger failure named" "$ERR" "ledger"
+
+# Configuration: hook.policy and hook.tier from <dir>/config when no flag is given.
+C="$T/cfgdir"
+mkdir -p "$C"
+cat >"$T/strict.yaml" <<'EOF'
+version: 1
+rules:
+  - id: reads-only
+    effect: allow
+    actions: [file.read]
+    resources: ['${PROJECT}/**']
+    min_tier: 0
+EOF
+printf 'hook.policy = %s\nhook.tier = 0\n' "$T/strict.yaml" >"$C/config"
+check_exit "config policy: read in project" 0 "$AG" --dir "$C" hook claude-code <"$EV/cc_read_relative.json"
+check_contains "config policy: allow" "$OUT" '"permissionDecision":"allow"'
+check_contains "config policy: rule of the configured file" "$OUT" "strict.yaml:"
+check_exit "config policy: bash" 0 "$AG" --dir "$C" hook claude-code <"$EV/cc_bash_allow.json"
+check_contains "config policy: bash denied" "$OUT" '"permissionDecision":"deny"'
+check_contains "config tier used" "$OUT" "tier 0"
+check_exit "flag beats config" 0 "$AG" --dir "$C" hook claude-code --tier 3 <"$EV/cc_bash_allow.json"
+check_contains "flag tier used" "$OUT" "tier 3"
+
+# The ledger holds every decision with the tool's identity.
+q() { sqlite3 "$D/ledger.db" "$1"; }
+check_eq "every answered event is in the ledger" \
+    "$(q "select count(*) from ledger where kind='decision' and error_type is null")" 36
+check_eq "internal-error denials are recorded too" \
+    "$(q "select count(*) from ledger where kind='decision' and decision='deny' and error_type is not null")" 8
+check_eq "a broken policy is recorded as no_policy" \
+    "$(q "select count(*) from ledger where reason='no_policy' and error_type='policy'")" 2
+check_eq "subagent recorded under its own id" \
+    "$(q "select count(*) from ledger where agent_id='a7e3b9d2c4f1'")" 3
+check_eq "main agent recorded under the session id" \
+    "$(q "select decision from ledger where json_extract(data,'$.tool_use_id')='toolu_01C2'")" deny
+row=$(q "select action||'|'||resource||'|'||reason||'|'||json_extract(data,'$.tool_name')||'|'||json_extract(data,'$.hook_event_name')||'|'||json_extract(data,'$.agent_type') from ledger where json_extract(data,'$.tool_use_id')='toolu_01F2'")
+check_eq "ledger row fields" "$row" "file.write|home/dev/.bashrc|default_deny|Write|PreToolUse|code-reviewer"
+check_eq "tier recorded" "$(q "select tier from ledger where json_extract(data,'$.tool_use_id')='toolu_01C1' order by seq limit 1")" 2
+
+finish

@@ -1,0 +1,351 @@
+/* Hook adapter: event parsing and tool mapping (recorded events in tests/data/hooks),
+ * path resources, policy variables, verdicts and the answers in each agent's format. */
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "runner/hook.h"
+#include "test.h"
+
+static const char *data_path(const char *name)
+{
+    static char buf[PATH_MAX];
+    const char *src = getenv("AGENTGOV_SRC");
+    snprintf(buf, sizeof buf, "%s/tests/data/hooks/%s.json", src ? src : ".", name);
+    return buf;
+}
+
+/* Parses a recorded event; returns the error code. */
+static ag_err parse_file(enum ag__hook_dialect d, const char *name, struct ag__hook_event *ev)
+{
+    char *text = NULL;
+    size_t len = 0;
+    ag_err err = ag__read_file(data_path(name), 1 << 20, &text, &len);
+    if (err == AG_OK)
+        err = ag__hook_parse(d, text, len, ev);
+    free(text);
+    return err;
+}
+
+static void expect_map(const char *name, const char *action, const char *resource)
+{
+    struct ag__hook_event ev;
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, name, &ev));
+    ASSERT_EQ(ev.nreq, 1);
+    ASSERT_STREQ(ev.req[0].action, action);
+    ASSERT_STREQ(ev.req[0].resource, resource);
+    ag__hook_event_free(&ev);
+}
+
+TEST(every_claude_code_tool_maps_to_its_action)
+{
+    expect_map("cc_bash_allow", "shell.exec", "git status --short");
+    expect_map("cc_read_relative", "file.read", "home/dev/webapp/src/app.ts");
+    expect_map("cc_read_env", "file.read", "home/dev/webapp/.env");
+    expect_map("cc_grep", "file.read", "home/dev/webapp/src");
+    expect_map("cc_glob", "file.read", "home/dev/webapp/**/*.test.ts");
+    expect_map("cc_write_inside", "file.write", "home/dev/webapp/src/login.ts");
+    expect_map("cc_write_dotdot", "file.write", "home/dev/other-project/notes.md");
+    expect_map("cc_edit", "file.write", "home/dev/webapp/src/app.ts");
+    expect_map("cc_multiedit", "file.write", "home/dev/webapp/README.md");
+    expect_map("cc_notebookedit", "file.write", "home/dev/webapp/analysis.ipynb");
+    expect_map("cc_webfetch", "net.http", "https://docs.python.org/3/library/json.html");
+    expect_map("cc_websearch", "net.search", "jansson json_pack format");
+    expect_map("cc_task", "agent.spawn", "code-reviewer");
+    expect_map("cc_mcp", "mcp.github.create_issue", "github/create_issue");
+    expect_map("cc_unknown_tool", "tool.FrobnicateDatabase", "FrobnicateDatabase");
+}
+
+TEST(event_fields_are_kept_for_the_ledger)
+{
+    struct ag__hook_event ev;
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_sub_write_outside", &ev));
+    ASSERT_EQ(ev.kind, AG_HOOK_PRE_TOOL_USE);
+    ASSERT_STREQ(ev.tool_name, "Write");
+    ASSERT_STREQ(ev.tool_use_id, "toolu_01F2");
+    ASSERT_STREQ(ev.agent_id, "a7e3b9d2c4f1");
+    ASSERT_STREQ(ev.agent_type, "code-reviewer");
+    ASSERT_STREQ(ev.cwd, "/home/dev/webapp");
+    ASSERT_STREQ(ag__hook_agent(&ev), "a7e3b9d2c4f1");
+    ag__hook_event_free(&ev);
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_perm_bash", &ev));
+    ASSERT_EQ(ev.kind, AG_HOOK_PERMISSION_REQUEST);
+    ASSERT_TRUE(ev.agent_id == NULL);
+    ASSERT_STREQ(ag__hook_agent(&ev), "4f1c2a9e-7b3d-4e8a-9c1f-2d6b8e0a5c71");
+    ag__hook_event_free(&ev);
+}
+
+TEST(codex_apply_patch_is_a_write_of_every_named_file)
+{
+    struct ag__hook_event ev;
+    ASSERT_OK(parse_file(AG_HOOK_CODEX, "codex_patch_outside", &ev));
+    ASSERT_EQ(ev.nreq, 2);
+    ASSERT_STREQ(ev.req[0].action, "file.write");
+    ASSERT_STREQ(ev.req[0].resource, "home/dev/webapp/src/app.ts");
+    ASSERT_STREQ(ev.req[1].resource, "home/.bashrc");
+    ag__hook_event_free(&ev);
+    const char *argv_cmd = "{\"hook_event_name\":\"PreToolUse\",\"cwd\":\"/w\",\"tool_name\":"
+                           "\"shell\",\"tool_input\":{\"command\":[\"bash\",\"-lc\",\"ls\"]}}";
+    ASSERT_OK(ag__hook_parse(AG_HOOK_CODEX, argv_cmd, strlen(argv_cmd), &ev));
+    ASSERT_STREQ(ev.req[0].action, "shell.exec");
+    ASSERT_STREQ(ev.req[0].resource, "bash -lc ls");
+    ag__hook_event_free(&ev);
+}
+
+TEST(malformed_events_are_errors_that_name_the_problem)
+{
+    struct ag__hook_event ev;
+    ASSERT_ERR(parse_file(AG_HOOK_CLAUDE_CODE, "cc_malformed", &ev), AG_EPARSE);
+    ASSERT_CONTAINS(ag_last_error(), "line");
+    ASSERT_ERR(parse_file(AG_HOOK_CLAUDE_CODE, "cc_unknown_event", &ev), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "PostToolUse");
+    ASSERT_ERR(parse_file(AG_HOOK_CLAUDE_CODE, "cc_no_tool_input", &ev), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "tool_input");
+    ASSERT_ERR(parse_file(AG_HOOK_CLAUDE_CODE, "cc_bash_no_command", &ev), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "command");
+    const char *cases[] = {
+        "[]",
+        "{\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"Read\",\"tool_input\":{}}",
+        "{\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"mcp__x\",\"tool_input\":{}}",
+        "{\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"a.b\",\"tool_input\":{}}",
+        "{\"hook_event_name\":\"PreToolUse\",\"cwd\":\"rel\",\"tool_name\":\"Bash\","
+        "\"tool_input\":{\"command\":\"ls\"}}",
+        "{\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":"
+        "\"ls\"},\"tool_name\":\"Read\"}",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ASSERT_TRUE(ag__hook_parse(AG_HOOK_CLAUDE_CODE, cases[i], strlen(cases[i]), &ev) != AG_OK);
+}
+
+TEST(paths_become_canonical_resources)
+{
+    char *r = NULL;
+    ASSERT_OK(ag__hook_path_resource("/p/q", "/h", "a/./b/../c", &r));
+    ASSERT_STREQ(r, "p/q/a/c");
+    free(r);
+    ASSERT_OK(ag__hook_path_resource("/p/q", "/h", "../../../../etc//passwd", &r));
+    ASSERT_STREQ(r, "etc/passwd");
+    free(r);
+    ASSERT_OK(ag__hook_path_resource("/p", "/home/ana", "~/.ssh/id_rsa", &r));
+    ASSERT_STREQ(r, "home/ana/.ssh/id_rsa");
+    free(r);
+    ASSERT_OK(ag__hook_path_resource("/p", NULL, "/", &r));
+    ASSERT_STREQ(r, "/");
+    free(r);
+    ASSERT_ERR(ag__hook_path_resource(NULL, NULL, "rel", &r), AG_EINVAL);
+    ASSERT_ERR(ag__hook_path_resource("/p", NULL, "", &r), AG_EINVAL);
+}
+
+TEST(a_symlink_inside_the_project_resolves_to_its_target)
+{
+    char proj[PATH_MAX], outside[PATH_MAX], link[PATH_MAX + 16];
+    ASSERT_TRUE(realpath(ag_test_fresh_dir("proj"), proj) != NULL);
+    ASSERT_TRUE(realpath(ag_test_fresh_dir("outside"), outside) != NULL);
+    snprintf(link, sizeof link, "%s/link", proj);
+    ASSERT_OK(symlink(outside, link));
+    char *r = NULL;
+    ASSERT_OK(ag__hook_path_resource(proj, NULL, "link/new-file", &r));
+    ASSERT_TRUE(strncmp(r, outside + 1, strlen(outside + 1)) == 0);
+    ASSERT_CONTAINS(r, "/new-file");
+    free(r);
+}
+
+TEST(policy_variables_expand_to_resource_form)
+{
+    const char *text = "a: '${PROJECT}/**'\nb: '${HOME}/.x'\nc: ${OTHER}\nd: ${PROJECT";
+    char *out = NULL;
+    size_t len = 0;
+    ASSERT_OK(ag__hook_expand(text, strlen(text), "/w/proj", "/home/ana", &out, &len));
+    ASSERT_STREQ(out, "a: 'w/proj/**'\nb: 'home/ana/.x'\nc: ${OTHER}\nd: ${PROJECT");
+    ASSERT_EQ(len, strlen(out));
+    free(out);
+    ASSERT_OK(ag__hook_expand(text, strlen(text), "/w/proj", NULL, &out, &len));
+    ASSERT_CONTAINS(out, "b: '${HOME}/.x'");
+    free(out);
+    ASSERT_ERR(ag__hook_expand(text, strlen(text), "/w/pro*j", NULL, &out, &len), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "/w/pro*j");
+    ASSERT_ERR(ag__hook_expand(text, strlen(text), "/w/it's", NULL, &out, &len), AG_EINVAL);
+}
+
+static const char *policy_text = "version: 1\n"
+                                 "rules:\n"
+                                 "  - id: read\n"
+                                 "    effect: allow\n"
+                                 "    actions: [file.read]\n"
+                                 "    resources: ['**']\n"
+                                 "    min_tier: 0\n"
+                                 "  - id: write\n"
+                                 "    effect: allow\n"
+                                 "    actions: [file.write]\n"
+                                 "    resources: ['home/dev/webapp/**']\n"
+                                 "    min_tier: 1\n"
+                                 "  - id: web\n"
+                                 "    effect: ask\n"
+                                 "    actions: [net.http]\n"
+                                 "    resources: ['**']\n"
+                                 "    min_tier: 1\n";
+
+static ag_policy *test_policy(void)
+{
+    ag_policy *p = NULL;
+    ASSERT_OK(ag_policy_load_string("test.yaml", policy_text, strlen(policy_text), &p));
+    return p;
+}
+
+static json_t *answer(const struct ag__hook_event *ev, const struct ag__hook_verdict *v)
+{
+    char *s = NULL;
+    ASSERT_OK(ag__hook_response(ev, v, &s));
+    json_t *o = json_loads(s, 0, NULL);
+    free(s);
+    ASSERT_TRUE(o != NULL);
+    return o;
+}
+
+static const char *path_str(json_t *o, const char *a, const char *b, const char *c)
+{
+    json_t *v = json_object_get(json_object_get(o, a), b);
+    if (c)
+        v = json_object_get(v, c);
+    return json_string_value(v);
+}
+
+TEST(pre_tool_use_answers_allow_deny_and_ask)
+{
+    ag_policy *p = test_policy();
+    const char *names[] = {"cc_write_inside", "cc_write_outside", "cc_webfetch"};
+    const char *want[] = {"allow", "deny", "ask"};
+    for (int i = 0; i < 3; i++) {
+        struct ag__hook_event ev;
+        struct ag__hook_verdict v;
+        ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, names[i], &ev));
+        ag__hook_decide(p, 2, &ev, &v);
+        json_t *o = answer(&ev, &v);
+        ASSERT_STREQ(path_str(o, "hookSpecificOutput", "hookEventName", NULL), "PreToolUse");
+        ASSERT_STREQ(path_str(o, "hookSpecificOutput", "permissionDecision", NULL), want[i]);
+        ASSERT_CONTAINS(path_str(o, "hookSpecificOutput", "permissionDecisionReason", NULL),
+                        "agentgov");
+        json_decref(o);
+        ag__hook_event_free(&ev);
+    }
+    ag_policy_free(p);
+}
+
+TEST(permission_request_answers_with_a_behavior)
+{
+    ag_policy *p = test_policy();
+    struct ag__hook_event ev;
+    struct ag__hook_verdict v;
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_perm_write_outside", &ev));
+    ag__hook_decide(p, 2, &ev, &v);
+    json_t *o = answer(&ev, &v);
+    ASSERT_STREQ(path_str(o, "hookSpecificOutput", "hookEventName", NULL), "PermissionRequest");
+    ASSERT_STREQ(path_str(o, "hookSpecificOutput", "decision", "behavior"), "deny");
+    ASSERT_CONTAINS(path_str(o, "hookSpecificOutput", "decision", "message"), "etc/hosts");
+    json_decref(o);
+    ag__hook_event_free(&ev);
+
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_perm_webfetch", &ev));
+    ag__hook_decide(p, 2, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_ASK);
+    o = answer(&ev, &v);
+    ASSERT_TRUE(json_object_get(o, "hookSpecificOutput") == NULL); /* the user decides */
+    ASSERT_CONTAINS(json_string_value(json_object_get(o, "systemMessage")), "approval");
+    json_decref(o);
+    ev.dialect = AG_HOOK_CODEX;
+    o = answer(&ev, &v);
+    ASSERT_EQ(json_object_size(o), 0);
+    json_decref(o);
+    ag__hook_event_free(&ev);
+    ag_policy_free(p);
+}
+
+TEST(deny_wins_over_the_requests_of_one_event)
+{
+    ag_policy *p = test_policy();
+    struct ag__hook_event ev;
+    struct ag__hook_verdict v;
+    ASSERT_OK(parse_file(AG_HOOK_CODEX, "codex_patch_inside", &ev));
+    ag__hook_decide(p, 2, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_ALLOW);
+    ASSERT_CONTAINS(v.message, "test.yaml:");
+    ag__hook_event_free(&ev);
+    ASSERT_OK(parse_file(AG_HOOK_CODEX, "codex_patch_outside", &ev));
+    ag__hook_decide(p, 2, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_DENY);
+    ASSERT_EQ(v.which, 1);
+    ASSERT_CONTAINS(v.message, "home/.bashrc");
+    ag__hook_event_free(&ev);
+    ag_policy_free(p);
+}
+
+TEST(unknown_tools_are_denied_with_a_way_out)
+{
+    ag_policy *p = test_policy();
+    struct ag__hook_event ev;
+    struct ag__hook_verdict v;
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_unknown_tool", &ev));
+    ag__hook_decide(p, 4, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_DENY);
+    ASSERT_CONTAINS(v.message, "unknown tool 'FrobnicateDatabase'");
+    ASSERT_CONTAINS(v.message, "tool.FrobnicateDatabase");
+    ag__hook_event_free(&ev);
+    ag_policy_free(p);
+}
+
+TEST(no_policy_denies)
+{
+    struct ag__hook_event ev;
+    struct ag__hook_verdict v;
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_read_relative", &ev));
+    ag__hook_decide(NULL, 2, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_DENY);
+    ASSERT_CONTAINS(v.message, "no_policy");
+    ag__hook_event_free(&ev);
+}
+
+TEST(ledger_data_carries_the_tool_identity)
+{
+    ag_policy *p = test_policy();
+    struct ag__hook_event ev;
+    struct ag__hook_verdict v;
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_sub_read", &ev));
+    ag__hook_decide(p, 1, &ev, &v);
+    char *s = NULL;
+    ASSERT_OK(ag__hook_ledger_data(&ev, &v, &s));
+    json_t *o = json_loads(s, 0, NULL);
+    ASSERT_TRUE(o != NULL);
+    ASSERT_STREQ(json_string_value(json_object_get(o, "tool_name")), "Read");
+    ASSERT_STREQ(json_string_value(json_object_get(o, "tool_use_id")), "toolu_01F1");
+    ASSERT_STREQ(json_string_value(json_object_get(o, "hook_event_name")), "PreToolUse");
+    ASSERT_STREQ(json_string_value(json_object_get(o, "agent_type")), "code-reviewer");
+    ASSERT_STREQ(json_string_value(json_object_get(o, "subagent_id")), "a7e3b9d2c4f1");
+    ASSERT_STREQ(json_string_value(json_object_get(o, "dialect")), "claude-code");
+    ASSERT_CONTAINS(json_string_value(json_object_get(o, "rule")), "test.yaml:");
+    json_decref(o);
+    free(s);
+    ag__hook_event_free(&ev);
+    ag_policy_free(p);
+}
+
+static void collect(void *ctx, const char *message)
+{
+    int *n = ctx;
+    printf("    lint: %s\n", message);
+    (*n)++;
+}
+
+TEST(shipped_coding_agent_policy_passes_lint)
+{
+    char path[PATH_MAX];
+    const char *src = getenv("AGENTGOV_SRC");
+    snprintf(path, sizeof path, "%s/policies/coding-agent.yaml", src ? src : ".");
+    int problems = 0;
+    ASSERT_OK(ag_policy_lint(path, collect, &problems));
+    ASSERT_EQ(problems, 0);
+}
