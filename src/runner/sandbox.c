@@ -745,8 +745,16 @@ ag_err ag__sandbox_profile_text(const struct ag_sandbox_profile *p, int tier, co
     text_size(&b, ", processes", p->max_procs, "");
     text_size(&b, ", file size", p->file_bytes, "B");
     ag__buf_printf(&b, "\n  %-13syes\n  %-13sEPERM for", "no_new_privs", "seccomp");
-    for (size_t i = 0; denied_syscalls[i]; i++)
+    size_t col = 24;
+    for (size_t i = 0; denied_syscalls[i]; i++) {
+        size_t n = strlen(denied_syscalls[i]) + 1;
+        if (col + n > 88) {
+            ag__buf_printf(&b, "\n%14s", "");
+            col = 15;
+        }
         ag__buf_printf(&b, " %s", denied_syscalls[i]);
+        col += n;
+    }
     ag__buf_puts(&b, ";\n               socket(AF_PACKET), raw IP sockets, new user "
                      "namespaces; clone3 answers ENOSYS\n");
     text_kernel(&b);
