@@ -87,7 +87,12 @@ static ag_err sq_fail(struct sq *s, int rc, const char *what)
         return ag__fail(AG_ELEDGER, "%s: %s: database is locked by another writer (%s)", path, what,
                         msg);
     case SQLITE_IOERR:
-        return ag__fail(AG_EIO, "%s: %s: %s (errno %d)", path, what, msg,
+        /* A write cut short by a file-size limit is a full disk to the caller. */
+        if (s && s->db &&
+            (sqlite3_system_errno(s->db) == ENOSPC || sqlite3_system_errno(s->db) == EFBIG))
+            return ag__fail(AG_ENOSPACE, "%s: %s: %s (%s)", path, what, msg,
+                            strerror(sqlite3_system_errno(s->db)));
+        return ag__fail(AG_EIO, "%s: %s: %s (sqlite %d, errno %d)", path, what, msg, rc,
                         s && s->db ? sqlite3_system_errno(s->db) : 0);
     case SQLITE_CANTOPEN:
         return ag__fail(AG_EIO, "%s: %s: %s", path, what, msg);
@@ -161,6 +166,69 @@ static ag_err sq_prepare(struct sq *s)
     return rc == SQLITE_OK ? AG_OK : sq_fail(s, rc, "preparing statements");
 }
 
+/* Opens target read-only as an immutable file (URI parameter immutable=1): the only
+ * way SQLite reads a WAL database on a read-only file system without its -shm file. */
+static int open_immutable(struct sq *s, const char *target)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char uri[3 * sizeof s->path + 32], *u = uri;
+    u += sprintf(u, "file:");
+    for (const unsigned char *p = (const unsigned char *)target; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p <= ' ' || *p >= 0x7f) {
+            *u++ = '%';
+            *u++ = hex[*p >> 4];
+            *u++ = hex[*p & 15];
+        } else {
+            *u++ = (char)*p;
+        }
+    }
+    strcpy(u, "?immutable=1");
+    sqlite3_close(s->db);
+    s->db = NULL;
+    return sqlite3_open_v2(uri, &s->db,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+}
+
+/* A reader: falls back to an immutable open when the shared-memory file cannot be
+ * created (read-only file system or directory). */
+static ag_err sq_open_reader(struct sq *s, const char *target, int busy_ms)
+{
+    int rc = sqlite3_open_v2(target, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_busy_timeout(s->db, busy_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "SELECT COUNT(*) FROM sqlite_master", NULL, NULL, NULL);
+    if ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) {
+        rc = open_immutable(s, target);
+        if (rc == SQLITE_OK)
+            sqlite3_busy_timeout(s->db, busy_ms);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(s->db, "SELECT COUNT(*) FROM sqlite_master", NULL, NULL, NULL);
+    }
+    return rc == SQLITE_OK ? AG_OK : sq_fail(s, rc, "opening the ledger for reading");
+}
+
+static ag_err sq_open_writer(struct sq *s, const char *target, int busy_ms)
+{
+    int rc = sqlite3_open_v2(
+        target, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "opening the ledger");
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, busy_ms);
+    /* SQLite silently opens a file it cannot write read-only; a writer must know now. */
+    if (sqlite3_db_readonly(s->db, "main") == 1)
+        return ag__fail(AG_EREADONLY, "%s: the database (or its file system) is read-only", target);
+    ag_err err = sq_exec(s, "PRAGMA journal_mode=WAL", "enabling WAL");
+    if (err == AG_OK)
+        err = sq_schema(s);
+    if (err == AG_OK)
+        err = sq_exec(s, "PRAGMA synchronous=FULL", "setting synchronous=FULL");
+    if (err == AG_OK)
+        err = sq_prepare(s);
+    return err;
+}
+
 static ag_err sq_open(const char *target, const struct ag__ledger_backend_opts *o, void **ctx)
 {
     struct sq *s = calloc(1, sizeof *s);
@@ -172,29 +240,14 @@ static ag_err sq_open(const char *target, const struct ag__ledger_backend_opts *
         free(s);
         return ag__fail(errno == ENOENT ? AG_ENOTFOUND : AG_EIO, "%s: %s", target, strerror(errno));
     }
-    int flags = o->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(target, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-    ag_err err = AG_OK;
-    if (rc != SQLITE_OK) {
-        err = sq_fail(s, rc, "opening the ledger");
-        goto out;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000);
-    if (!o->read_only) {
-        err = sq_exec(s, "PRAGMA journal_mode=WAL", "enabling WAL");
-        if (err == AG_OK)
-            err = sq_schema(s);
-    }
-    if (err == AG_OK)
-        err = sq_exec(s, "PRAGMA synchronous=FULL", "setting synchronous=FULL");
-    if (err == AG_OK && !o->read_only)
-        err = sq_prepare(s);
-out:
+    int busy_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000;
+    ag_err err =
+        o->read_only ? sq_open_reader(s, target, busy_ms) : sq_open_writer(s, target, busy_ms);
     if (err) {
         sq_close(s);
         return err;
     }
+    sqlite3_extended_result_codes(s->db, 1);
     *ctx = s;
     return AG_OK;
 }

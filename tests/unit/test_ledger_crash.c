@@ -1,0 +1,153 @@
+/* Crash safety: a child appends from several threads and reports every acknowledged
+ * (seq, tag) over a pipe; the parent SIGKILLs it at a random moment. After each kill,
+ * every acknowledged entry must be in the ledger with its content, and the ledger must
+ * verify. Then the next child carries on appending to the same file. */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger_fixture.h"
+
+#define ROUNDS  24
+#define THREADS 4
+
+struct ack {
+    int64_t seq;
+    int64_t tag;
+};
+
+struct child {
+    ag_ledger *l;
+    int fd;
+    int id;
+};
+
+static pthread_mutex_t pipe_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *child_appender(void *arg)
+{
+    struct child *c = arg;
+    for (int64_t n = 0;; n++) {
+        int64_t tag = (int64_t)getpid() * 1000000 + c->id * 100000 + n;
+        char data[64];
+        snprintf(data, sizeof data, "{\"tag\":%lld}", (long long)tag);
+        struct ag_ledger_entry e = {.kind = "action",
+                                    .agent_id = "crash",
+                                    .tier = 0,
+                                    .confidence = -1,
+                                    .success = 1,
+                                    .data_json = data};
+        struct ack a = {.tag = tag};
+        if (ag_ledger_append(c->l, &e, &a.seq, NULL) != AG_OK)
+            _exit(3);
+        pthread_mutex_lock(&pipe_lock);
+        ssize_t w = write(c->fd, &a, sizeof a); /* < PIPE_BUF: atomic */
+        pthread_mutex_unlock(&pipe_lock);
+        if (w != (ssize_t)sizeof a)
+            _exit(4);
+    }
+    return NULL;
+}
+
+static void run_child(struct fx *f, int fd)
+{
+    ag_ledger *l;
+    if (ag_ledger_open(f->db, &f->opts, &l) != AG_OK)
+        _exit(2);
+    pthread_t th[THREADS];
+    struct child c[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        c[i] = (struct child){.l = l, .fd = fd, .id = i};
+        pthread_create(&th[i], NULL, child_appender, &c[i]);
+    }
+    pthread_join(th[0], NULL); /* never returns: killed by the parent */
+    _exit(5);
+}
+
+/* Reads acknowledgements until EOF (the child is dead and the pipe drained). */
+static size_t drain(int fd, struct ack **acks, size_t n, size_t *cap)
+{
+    struct ack a;
+    ssize_t r;
+    while ((r = read(fd, &a, sizeof a)) == (ssize_t)sizeof a || (r < 0 && errno == EINTR)) {
+        if (r < 0)
+            continue;
+        if (n == *cap) {
+            *cap = *cap ? *cap * 2 : 1024;
+            *acks = realloc(*acks, *cap * sizeof **acks);
+        }
+        (*acks)[n++] = a;
+    }
+    return n;
+}
+
+struct lookup {
+    int64_t tag;
+    int found;
+};
+
+static int check_row(void *ctx, int64_t seq, const char *row)
+{
+    (void)seq;
+    struct lookup *lk = ctx;
+    json_t *j = json_loads(row, 0, NULL);
+    json_t *tag = json_object_get(json_object_get(j, "data"), "tag");
+    lk->found = json_integer_value(tag) == lk->tag;
+    json_decref(j);
+    return 1;
+}
+
+TEST(ledger_crash_sigkill_loses_no_acknowledged_entry)
+{
+    struct fx f;
+    fx_init(&f, "crash", 50);
+    srand((unsigned)time(NULL));
+    struct ack *acks = NULL;
+    size_t nacks = 0, cap = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        int p[2];
+        ASSERT_EQ(pipe(p), 0);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            run_child(&f, p[1]);
+        }
+        close(p[1]);
+        /* Kill at a random moment: 5 to 120 ms after start (opening included). */
+        struct timespec ts = {0, (5 + rand() % 116) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        nacks = drain(p[0], &acks, nacks, &cap);
+        close(p[0]);
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        struct ag_verify_result r = fx_verify(&f);
+        if (!r.ok)
+            ag_test_fail(__FILE__, __LINE__, "round %d: verify failed at %lld: %s", round,
+                         (long long)r.bad_seq, r.problem);
+    }
+    /* Every acknowledged entry is present, at its seq, with its content. */
+    ag_ledger *l;
+    struct ag_ledger_opts ro = {.read_only = 1};
+    ASSERT_OK(ag_ledger_open(f.db, &ro, &l));
+    for (size_t i = 0; i < nacks; i++) {
+        struct lookup lk = {.tag = acks[i].tag};
+        struct ag_ledger_filter flt = {.after_seq = acks[i].seq - 1, .limit = 1};
+        ASSERT_OK(ag_ledger_query(l, &flt, check_row, &lk));
+        if (!lk.found)
+            ag_test_fail(__FILE__, __LINE__, "acknowledged seq %lld (tag %lld) is missing",
+                         (long long)acks[i].seq, (long long)acks[i].tag);
+    }
+    ag_ledger_close(l);
+    printf("    %zu acknowledged entries over %d SIGKILLed children, all present\n", nacks, ROUNDS);
+    ASSERT_TRUE(nacks > 0);
+    free(acks);
+}
