@@ -71,6 +71,30 @@ struct sq {
     char path[4096];
 };
 
+static ag_err sq_fail(struct sq *s, int rc, const char *what);
+
+/* 1 if the database has no schema at all (a writer was killed before creating it: an
+ * empty ledger), 0 if it has table `ledger`, an error if it is something else. */
+static ag_err sq_no_schema(struct sq *s, int *empty)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT COUNT(*), COUNT(CASE WHEN type = 'table' AND name = "
+                                "'ledger' THEN 1 END) FROM sqlite_master",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "reading the schema");
+    rc = sqlite3_step(st);
+    int total = sqlite3_column_int(st, 0), ledger = sqlite3_column_int(st, 1);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return sq_fail(s, rc, "reading the schema");
+    if (total > 0 && ledger == 0)
+        return ag__fail(AG_EPARSE, "%s: not a ledger database (no table `ledger`)", s->path);
+    *empty = total == 0;
+    return AG_OK;
+}
+
 /* Maps an SQLite result code to the ledger's errors so that callers can tell a full
  * disk or a read-only file from a lock held by someone else. */
 static ag_err sq_fail(struct sq *s, int rc, const char *what)
@@ -292,6 +316,13 @@ static ag_err sq_insert(void *ctx, const struct ag__ledger_row *row)
 static ag_err sq_head(void *ctx, int64_t *seq, char hash[AG_HASH_HEX_LEN])
 {
     struct sq *s = ctx;
+    int empty = 0;
+    ag_err err = s->head ? AG_OK : sq_no_schema(s, &empty);
+    if (err || empty) {
+        *seq = 0;
+        hash[0] = '\0';
+        return err;
+    }
     sqlite3_stmt *st = s->head;
     int rc = SQLITE_OK;
     if (st == NULL)
@@ -405,6 +436,10 @@ static void read_row(sqlite3_stmt *st, struct ag__ledger_row *row)
 static ag_err sq_scan(void *ctx, const struct ag_ledger_filter *f, ag__row_fn fn, void *fnctx)
 {
     struct sq *s = ctx;
+    int empty = 0;
+    ag_err err0 = s->insert ? AG_OK : sq_no_schema(s, &empty);
+    if (err0 || empty)
+        return err0;
     struct ag_buf sql;
     ag__buf_init(&sql);
     filter_sql(&sql, f);

@@ -377,3 +377,18 @@ TEST(ledger_read_only_handle_refuses_appends)
     ASSERT_ERR(ag_ledger_open(missing, &f.opts, &none), AG_ENOTFOUND);
     ASSERT_ERR(ag_ledger_open("postgres://x/y", NULL, &none), AG_EUNSUPPORTED);
 }
+
+/* An empty file (a writer killed before creating the schema) is an empty ledger; a
+ * database of something else is refused rather than reported as a clean ledger. */
+TEST(ledger_verify_empty_and_foreign_databases)
+{
+    struct fx f;
+    fx_init(&f, "foreign", 0);
+    fx_sql(f.db, "PRAGMA user_version = 0"); /* creates an empty database file */
+    struct ag_verify_result r = fx_verify(&f);
+    ASSERT_EQ(r.ok, 1);
+    ASSERT_EQ(r.entries, 0);
+    fx_sql(f.db, "CREATE TABLE other(x)");
+    ASSERT_ERR(ag_ledger_verify(f.db, f.pk, &r), AG_EPARSE);
+    ASSERT_CONTAINS(ag_last_error(), "not a ledger database");
+}
