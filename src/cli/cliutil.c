@@ -42,6 +42,12 @@ void ag__cli_set_dir(const char *dir)
     snprintf(dir_override, sizeof dir_override, "%s", dir);
 }
 
+int ag__cli_dir_is_set(void)
+{
+    const char *env = getenv("AGENTGOV_DIR");
+    return dir_override[0] || (env && *env);
+}
+
 const char *ag__cli_default_dir_doc(void)
 {
     return "$XDG_DATA_HOME/agentgov, or ~/.local/share/agentgov";

@@ -23,6 +23,8 @@ void ag__cli_set_dir(const char *dir);
 /* The data directory: --dir, else $AGENTGOV_DIR, else the documented default
  * ($XDG_DATA_HOME/agentgov or ~/.local/share/agentgov). Static buffer. */
 const char *ag__cli_dir(void);
+/* 1 if the data directory was chosen (--dir or $AGENTGOV_DIR) rather than defaulted. */
+int ag__cli_dir_is_set(void);
 /* The default, as shown in --help. */
 const char *ag__cli_default_dir_doc(void);
 /* Joins the data directory and a file name into a static ring of buffers. */
