@@ -1,11 +1,68 @@
-/* Placeholder until the stuck command lands; it refuses rather than pretending. */
+/* `agentgov stuck`: agents whose last heartbeat is older than a threshold, from the
+ * heartbeat deadline index (no scan of all agents). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "cli/govctx.h"
+#include "core/time.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: agentgov stuck [--older-than DURATION] [--store URL] [--policy FILE]\n\n"
+                 "Lists running agents whose last heartbeat (transition or heartbeat) is older\n"
+                 "than DURATION (default 30s, the seed's STUCK threshold), one per line with\n"
+                 "its phase and the age of its last heartbeat. Exit status 0 when none is\n"
+                 "stuck, 3 when some are, 2 when the store cannot be read.\n");
+}
 
 int ag__cmd_stuck(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    ag__cli_error("'stuck' is not built yet");
-    return AG_EXIT_USAGE;
+    if (ag__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    struct ag__cli_gopts o;
+    char *pos[1];
+    if (ag__cli_gov_opts(argc, argv, "store policy older-than", &o, pos, 0) < 0)
+        return AG_EXIT_USAGE;
+    int64_t ms = 30000;
+    if (o.older_than && ag__parse_duration(o.older_than, &ms)) {
+        ag__cli_error("--older-than: '%s' is not a duration (e.g. 30s, 5m)", o.older_than);
+        return AG_EXIT_USAGE;
+    }
+    struct ag__cli_gov c;
+    if (ag__cli_gov_open(&c, o.store, o.policy))
+        return AG_EXIT_ERROR;
+    char **ids;
+    size_t n;
+    ag_err e = ag_gov_stuck(c.gov, ms, &ids, &n);
+    if (e) {
+        ag__cli_error_ag(e, "stuck");
+        ag__cli_gov_close(&c);
+        return AG_EXIT_ERROR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ag_agent_status s;
+        const char *phase = "-";
+        char buf[64] = "-";
+        if (ag_gov_status(c.gov, ids[i], &s) == AG_OK) {
+            const char *p = s.state_json ? strstr(s.state_json, "\"phase\":\"") : NULL;
+            if (p)
+                snprintf(buf, sizeof buf, "%.*s", (int)strcspn(p + 9, "\""), p + 9);
+            phase = buf;
+            printf("%s %s heartbeat=%s\n", ids[i], phase, s.heartbeat ? s.heartbeat : "expired");
+            ag_agent_status_clear(&s);
+        } else {
+            printf("%s\n", ids[i]);
+        }
+    }
+    if (n == 0)
+        fprintf(stderr, "no running agent has gone %s without a heartbeat\n",
+                o.older_than ? o.older_than : "30s");
+    ag_store_strv_free(ids, n);
+    ag__cli_gov_close(&c);
+    return n ? AG_EXIT_REFUSED : 0;
 }

@@ -423,8 +423,10 @@ ag_err ag_gov_register(ag_gov *g, const char *agent_id, int tier, const char *pa
     int found = 0, old = -1;
     if ((e = ag__registry_get(g, agent_id, &found, &old, NULL)))
         return e;
+    if (tier < 0 && !found)
+        return ag__fail(AG_EINVAL, "agent '%s' is not registered yet: give it a tier", agent_id);
     if (tier < 0)
-        tier = found ? old : -1;
+        tier = old;
     if (tier < AG_TIER_MIN || tier > AG_TIER_MAX)
         return ag__fail(AG_EINVAL, "tier %d out of range 0..4", tier);
     if (packet_json && (e = store_packet(g, agent_id, packet_json)))

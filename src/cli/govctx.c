@@ -1,0 +1,187 @@
+/* Shared set-up of the governance subcommands: see govctx.h. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cliutil.h"
+#include "cli/govctx.h"
+#include "policy/path.h"
+
+static const char *if_exists(const char *path)
+{
+    return access(path, F_OK) == 0 ? path : NULL;
+}
+
+int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *policy_flag)
+{
+    memset(c, 0, sizeof *c);
+    const char *db = ag__cli_path("ledger.db");
+    if (access(db, F_OK) != 0) {
+        ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
+        return -1;
+    }
+    struct ag_ledger_opts lo = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
+                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac"))};
+    ag_err e = ag_ledger_open(db, &lo, &c->ledger);
+    if (e) {
+        ag__cli_error_ag(e, "opening the ledger");
+        return -1;
+    }
+    char buf[4096];
+    const char *pol = ag__policy_resolve(policy_flag, ag__cli_dir(), buf, sizeof buf);
+    if ((e = ag_policy_load(pol, &c->policy))) {
+        ag__cli_error_ag(e, "loading the policy");
+        ag__cli_gov_close(c);
+        return -1;
+    }
+    const char *url = ag__cli_store_url(store_flag);
+    if ((e = ag_store_open(url, &c->store))) {
+        ag__cli_error_ag(e, url);
+        ag__cli_gov_close(c);
+        return -1;
+    }
+    if ((e = ag_gov_new(c->store, c->ledger, c->policy, NULL, &c->gov))) {
+        ag__cli_error_ag(e, "governance");
+        ag__cli_gov_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+void ag__cli_gov_close(struct ag__cli_gov *c)
+{
+    ag_gov_free(c->gov);
+    ag_store_free(c->store);
+    ag_policy_free(c->policy);
+    ag_ledger_close(c->ledger);
+    memset(c, 0, sizeof *c);
+}
+
+enum {
+    O_STORE = 1000,
+    O_POLICY,
+    O_TIER,
+    O_PACKET,
+    O_REASON,
+    O_TASK,
+    O_STEP,
+    O_WRITE,
+    O_SHA,
+    O_AGENT,
+    O_OLDER,
+    O_CONF,
+    O_APPROVE,
+    O_JSON
+};
+
+static const struct option longopts[] = {
+    {"store", required_argument, NULL, O_STORE},
+    {"policy", required_argument, NULL, O_POLICY},
+    {"tier", required_argument, NULL, O_TIER},
+    {"packet", required_argument, NULL, O_PACKET},
+    {"reason", required_argument, NULL, O_REASON},
+    {"task", required_argument, NULL, O_TASK},
+    {"step", required_argument, NULL, O_STEP},
+    {"write", required_argument, NULL, O_WRITE},
+    {"sha256", required_argument, NULL, O_SHA},
+    {"agent", required_argument, NULL, O_AGENT},
+    {"older-than", required_argument, NULL, O_OLDER},
+    {"confidence", required_argument, NULL, O_CONF},
+    {"approve", no_argument, NULL, O_APPROVE},
+    {"json", no_argument, NULL, O_JSON},
+    {NULL, 0, NULL, 0},
+};
+
+static int allowed_opt(const char *allowed, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = allowed; (p = strstr(p, name)); p += n)
+        if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+            return 1;
+    return 0;
+}
+
+int ag__cli_gov_opts(int argc, char **argv, const char *allowed, struct ag__cli_gopts *o,
+                     char **pos, int maxpos)
+{
+    memset(o, 0, sizeof *o);
+    o->tier = -1;
+    int npos = 0, c, idx;
+    optind = 1;
+    opterr = 0;
+    /* "-" first: positionals come back as option 1 in order, mixed with options. */
+    while ((c = getopt_long(argc, argv, "-", longopts, &idx)) != -1) {
+        if (c == 1) {
+            if (npos >= maxpos) {
+                ag__cli_error("%s: unexpected argument '%s' (see --help)", argv[0], optarg);
+                return -1;
+            }
+            pos[npos++] = optarg;
+            continue;
+        }
+        if (c == '?' || c == ':') {
+            ag__cli_error("%s: unknown option or missing value: '%s' (see --help)", argv[0],
+                          argv[optind - 1]);
+            return -1;
+        }
+        const char *name = longopts[c - O_STORE].name;
+        if (!allowed_opt(allowed, name)) {
+            ag__cli_error("%s: option --%s does not apply here (see --help)", argv[0], name);
+            return -1;
+        }
+        switch (c) {
+        case O_STORE:
+            o->store = optarg;
+            break;
+        case O_POLICY:
+            o->policy = optarg;
+            break;
+        case O_PACKET:
+            o->packet = optarg;
+            break;
+        case O_REASON:
+            o->reason = optarg;
+            break;
+        case O_TASK:
+            o->task = optarg;
+            break;
+        case O_STEP:
+            o->step = optarg;
+            break;
+        case O_WRITE:
+            o->write = optarg;
+            break;
+        case O_SHA:
+            o->sha256 = optarg;
+            break;
+        case O_AGENT:
+            o->agent = optarg;
+            break;
+        case O_OLDER:
+            o->older_than = optarg;
+            break;
+        case O_CONF:
+            o->confidence = optarg;
+            break;
+        case O_APPROVE:
+            o->approve = 1;
+            break;
+        case O_JSON:
+            o->json = 1;
+            break;
+        case O_TIER: {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (end == optarg || *end || t < 0 || t > 4) {
+                ag__cli_error("--tier: '%s' is not a tier 0..4", optarg);
+                return -1;
+            }
+            o->tier = (int)t;
+            break;
+        }
+        }
+    }
+    return npos;
+}

@@ -1,0 +1,43 @@
+/* What the governance subcommands (agent, task, stuck, demo) share: opening the store,
+ * ledger and policy of the data directory as one ag_gov, and their common options.
+ * Ownership: struct ag__cli_gov owns everything it opened; ag__cli_gov_close frees it. */
+#ifndef AG_CLI_GOVCTX_H
+#define AG_CLI_GOVCTX_H
+
+#include "agentgov/gov.h"
+
+struct ag__cli_gov {
+    ag_store *store;
+    ag_ledger *ledger;
+    ag_policy *policy;
+    ag_gov *gov;
+};
+
+/* Opens store (--store, else $AGENTGOV_STORE, else the embedded store), the data
+ * directory's ledger (which `agentgov init` creates) and the policy (--policy, else
+ * <dir>/policy.yaml, else the shipped default). Prints the problem and returns -1 on
+ * failure. */
+int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *policy_flag);
+void ag__cli_gov_close(struct ag__cli_gov *c);
+
+/* Options common to the governance subcommands, parsed by ag__cli_gov_opts. */
+struct ag__cli_gopts {
+    const char *store, *policy, *packet, *reason, *task, *step, *write, *sha256, *agent,
+        *older_than, *confidence;
+    int tier; /* -1 when not given */
+    int approve, json;
+};
+
+/* Parses argv (argv[0] = the subcommand) for the options whose long names are listed
+ * in `allowed` (space-separated, e.g. "store policy tier"); positional arguments are
+ * moved to pos (at most maxpos). Returns the number of positionals, or -1 after
+ * printing the problem. */
+int ag__cli_gov_opts(int argc, char **argv, const char *allowed, struct ag__cli_gopts *o,
+                     char **pos, int maxpos);
+
+/* Exit statuses of the governance subcommands. */
+#define AG_EXIT_REFUSED 3 /* denied, refused, revoked: the answer was no */
+#define AG_EXIT_ASK     4 /* the policy asks for a human approval */
+#define AG_EXIT_ERROR   2 /* could not answer (store, ledger, I/O) */
+
+#endif
