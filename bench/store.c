@@ -1,7 +1,7 @@
 /* Store benchmark: a transition-like batch of 5 ops under a lock guard (state, heartbeat
  * with TTL, deadline index, error counter, lock refresh), run through ag_store_exec on
- * the embedded SQLite store and on Redis. Prints batches/s, ops/s, µs per exec (mean,
- * p50, p99) and round trips per batch, single-threaded and with several threads.
+ * the embedded SQLite store and on Redis, and a read-only batch of 5 ops. Prints batches/s, ops/s,
+ * µs per exec (mean, p50, p99) and round trips per batch, single-threaded and with several threads.
  *
  *   build/bench/store [-b sqlite|redis] [-n BATCHES] [-t THREADS] [REDIS_URL]
  *
@@ -76,6 +76,7 @@ static int start_redis(char *url, size_t len, const char *dir)
 struct job {
     const char *url;
     int id, batches;
+    int reads;       /* 1: a read-only batch instead of the transition */
     int64_t *lat_ns; /* one per batch */
     uint64_t trips;
     int errors;
@@ -121,6 +122,14 @@ static void *run_job(void *arg)
             {.op = AG_OP_HINCRBY, .key = errs, .field = "total", .num = 0},
             {.op = AG_OP_PEXPIRE, .key = lock, .num = 600000},
         };
+        if (j->reads && i > 0) { /* the first batch wrote what these read */
+            ops[0] = (struct ag_store_op){.op = AG_OP_HGET, .key = state, .field = "phase"};
+            ops[1] = (struct ag_store_op){.op = AG_OP_GET, .key = hb};
+            ops[2] =
+                (struct ag_store_op){.op = AG_OP_ZSCORE, .key = "agents:deadlines", .field = agent};
+            ops[3] = (struct ag_store_op){.op = AG_OP_HGETALL, .key = errs};
+            ops[4] = (struct ag_store_op){.op = AG_OP_PTTL, .key = lock};
+        }
         struct ag_store_reply r[5];
         int ok;
         int64_t a = ag__mono_ns();
@@ -141,13 +150,14 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void bench(const char *name, const char *url, int threads, int batches)
+static void bench(const char *name, const char *url, int threads, int batches, int reads)
 {
     struct job *jobs = calloc((size_t)threads, sizeof *jobs);
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
     int64_t *lat = calloc((size_t)threads * (size_t)batches, sizeof *lat);
     for (int t = 0; t < threads; t++)
-        jobs[t] = (struct job){url, next_id++, batches, lat + (size_t)t * (size_t)batches, 0, 0};
+        jobs[t] =
+            (struct job){url, next_id++, batches, reads, lat + (size_t)t * (size_t)batches, 0, 0};
     int64_t start = ag__mono_ns();
     for (int t = 0; t < threads; t++)
         pthread_create(&tids[t], NULL, run_job, &jobs[t]);
@@ -164,10 +174,10 @@ static void bench(const char *name, const char *url, int threads, int batches)
     for (size_t i = 0; i < total; i++)
         sum += (double)lat[i];
     qsort(lat, total, sizeof *lat, cmp_i64);
-    printf("%-7s threads=%d batches=%zu: %8.0f batches/s %9.0f ops/s | us/exec mean %.1f "
+    printf("%-7s %-5s threads=%d batches=%zu: %8.0f batches/s %9.0f ops/s | us/exec mean %.1f "
            "p50 %.1f p99 %.1f max %.0f | round trips/batch %.2f | errors %d\n",
-           name, threads, total, (double)total / secs, 5.0 * (double)total / secs,
-           sum / (double)total / 1e3, (double)lat[total / 2] / 1e3,
+           name, reads ? "read" : "write", threads, total, (double)total / secs,
+           5.0 * (double)total / secs, sum / (double)total / 1e3, (double)lat[total / 2] / 1e3,
            (double)lat[total * 99 / 100] / 1e3, (double)lat[total - 1] / 1e3,
            (double)trips / (double)total, errors);
     free(jobs);
@@ -207,14 +217,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "could not start redis-server\n");
         return 1;
     }
-    printf("transition-like batch: guard + HSET, SET PX, ZADD, HINCRBY, PEXPIRE (5 ops)\n");
+    printf("write: transition-like batch, guard + HSET, SET PX, ZADD, HINCRBY, PEXPIRE\n"
+           "read:  guard + HGET, GET, ZSCORE, HGETALL, PTTL\n");
     if (do_sqlite) {
-        bench("sqlite", sqlite_url, 1, batches);
-        bench("sqlite", sqlite_url, threads, batches / threads);
+        bench("sqlite", sqlite_url, 1, batches, 0);
+        bench("sqlite", sqlite_url, threads, batches / threads, 0);
+        bench("sqlite", sqlite_url, 1, batches, 1);
+        bench("sqlite", sqlite_url, threads, batches / threads, 1);
     }
     if (do_redis) {
-        bench("redis", redis_url, 1, batches);
-        bench("redis", redis_url, threads, batches / threads);
+        bench("redis", redis_url, 1, batches, 0);
+        bench("redis", redis_url, threads, batches / threads, 0);
+        bench("redis", redis_url, 1, batches, 1);
+        bench("redis", redis_url, threads, batches / threads, 1);
     }
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -55,6 +55,7 @@ static const char schema[] =
 /* Every statement the backend runs, prepared once per connection. */
 #define STMTS(X)                                                                                   \
     X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(BEGIN_READ, "BEGIN")                                                                         \
     X(COMMIT, "COMMIT")                                                                            \
     X(ROLLBACK, "ROLLBACK")                                                                        \
     X(LOOKUP, "SELECT type, expires_at FROM keyspace WHERE key = ?1")                              \
@@ -162,6 +163,7 @@ struct sq {
     sqlite3_stmt *st[S_COUNT];
     struct file_gate *gate; /* serialises this handle with others on the same file */
     int64_t last_purge;
+    int readonly; /* the running batch only reads: expired keys are skipped, not deleted */
     char *path;
 };
 
@@ -238,8 +240,9 @@ static ag_err del_key(struct sq *q, const char *key)
     return run(q, st, "delete key");
 }
 
-/* Type of the live key (T_NONE when absent). An expired key is deleted here, so every
- * op sees it exactly as an absent key. *expires is 0 when the key has no TTL. */
+/* Type of the live key (T_NONE when absent). An expired key is deleted here (or only
+ * skipped in a read-only batch), so every op sees it exactly as an absent key. *expires
+ * is 0 when the key has no TTL. */
 static ag_err lookup(struct sq *q, const char *key, int64_t now, int *type, int64_t *expires)
 {
     sqlite3_stmt *st = prep(q, S_LOOKUP);
@@ -254,7 +257,7 @@ static ag_err lookup(struct sq *q, const char *key, int64_t now, int *type, int6
     int64_t exp = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
     if (exp != 0 && exp <= now)
-        return del_key(q, key);
+        return q->readonly ? AG_OK : del_key(q, key);
     *type = t;
     *expires = exp;
     return AG_OK;
@@ -862,7 +865,7 @@ static ag_err exec_locked(struct sq *q, const struct ag_store_guard *guard,
 {
     /* One clock reading per batch: like a Redis script, the whole batch sees one time. */
     int64_t now = ag__wall_ms();
-    ag_err e = purge_expired(q, now);
+    ag_err e = q->readonly ? AG_OK : purge_expired(q, now);
     if (e == AG_OK && guard)
         e = guard_holds(q, guard, now, guard_ok);
     if (e != AG_OK || !*guard_ok)
@@ -877,12 +880,36 @@ static ag_err exec_locked(struct sq *q, const struct ag_store_guard *guard,
     return e;
 }
 
+static int only_reads(const struct ag_store_op *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (ops[i].op) {
+        case AG_OP_GET:
+        case AG_OP_PTTL:
+        case AG_OP_HGET:
+        case AG_OP_HGETALL:
+        case AG_OP_LRANGE:
+        case AG_OP_LLEN:
+        case AG_OP_ZRANGEBYSCORE:
+        case AG_OP_ZSCORE:
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A batch that only reads runs in a deferred (read) transaction: it takes no write lock
+ * and writes nothing to the WAL, so it is cheaper and never waits for a writer in
+ * another process. */
 static ag_err sq_exec(void *impl, const struct ag_store_guard *guard, const struct ag_store_op *ops,
                       size_t n, struct ag_store_reply *replies, int *guard_ok)
 {
     struct sq *q = impl;
     pthread_mutex_lock(&q->gate->mu);
-    ag_err e = run(q, prep(q, S_BEGIN), "BEGIN IMMEDIATE");
+    q->readonly = only_reads(ops, n);
+    ag_err e = run(q, prep(q, q->readonly ? S_BEGIN_READ : S_BEGIN), "BEGIN");
     if (e == AG_OK) {
         e = exec_locked(q, guard, ops, n, replies, guard_ok);
         /* A failed guard changed nothing but may have deleted an expired key; keep that. */
