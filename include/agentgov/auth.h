@@ -27,20 +27,20 @@ typedef struct ag_auth ag_auth;
 /* From agentgov/policy.h (C11 allows the repeated typedef). */
 typedef struct ag_policy ag_policy;
 
-#define AG_AUTH_KEY_LEN 32 /* master key: 32 bytes, 64 hex digits in files and env */
+#define AG_AUTH_KEY_LEN        32 /* master key: 32 bytes, 64 hex digits in files and env */
 #define AG_AUTH_MASTER_KEY_ENV "AGENTGOV_MASTER_KEY"
 /* Printable token: "agv." + unpadded base64url of 32 random bytes (47 characters). */
-#define AG_TOKEN_PREFIX "agv."
-#define AG_TOKEN_LEN 47
-#define AG_TOKEN_BUF 48
-#define AG_ACCESSOR_BUF 25 /* 24 hex digits + NUL */
-#define AG_UUID_BUF 37     /* role_id, secret_id, secret_id accessor */
-#define AG_AUTH_NAME_MAX 128 /* role names, agent ids, policy names, incl. NUL */
+#define AG_TOKEN_PREFIX       "agv."
+#define AG_TOKEN_LEN          47
+#define AG_TOKEN_BUF          48
+#define AG_ACCESSOR_BUF       25  /* 24 hex digits + NUL */
+#define AG_UUID_BUF           37  /* role_id, secret_id, secret_id accessor */
+#define AG_AUTH_NAME_MAX      128 /* role names, agent ids, policy names, incl. NUL */
 #define AG_TOKEN_MAX_POLICIES 8
-#define AG_AUTH_CIDRS_MAX 512
-#define AG_SECRET_PATH_MAX 256  /* canonical path, without "secret/", incl. NUL */
-#define AG_LEASE_ID_MAX 300     /* "secret/<path>/<24 hex>" */
-#define AG_ROOT_POLICY "root"
+#define AG_AUTH_CIDRS_MAX     512
+#define AG_SECRET_PATH_MAX    256 /* canonical path, without "secret/", incl. NUL */
+#define AG_LEASE_ID_MAX       300 /* "secret/<path>/<24 hex>" */
+#define AG_ROOT_POLICY        "root"
 
 /* Everything the handle needs. store, ledger and master_key are required (a NULL
  * ledger is refused: there is no unaudited mode). policy may be NULL: then only the
@@ -79,17 +79,17 @@ AG_MUST_USE ag_err ag_auth_token_read_file(const char *path, char token[AG_TOKEN
 /* ---- roles (AppRole) ------------------------------------------------------------- */
 
 struct ag_role {
-    char name[AG_AUTH_NAME_MAX];     /* [A-Za-z0-9._-]+ */
-    char role_id[AG_UUID_BUF];       /* generated on create when empty; kept on update */
-    char agent_id[AG_AUTH_NAME_MAX]; /* bound agent identity; "" = the role name */
-    int tier;                        /* 0..4 */
-    int64_t token_ttl_ms;            /* 0 = the tier's default (ag_policy_tier) */
-    int64_t token_max_ttl_ms;        /* 0 = the tier's max TTL */
-    int64_t token_num_uses;          /* 0 = unlimited */
-    int64_t secret_id_ttl_ms;        /* 0 = secret IDs never expire */
-    int64_t secret_id_num_uses;      /* 0 = unlimited */
+    char name[AG_AUTH_NAME_MAX];         /* [A-Za-z0-9._-]+ */
+    char role_id[AG_UUID_BUF];           /* generated on create when empty; kept on update */
+    char agent_id[AG_AUTH_NAME_MAX];     /* bound agent identity; "" = the role name */
+    int tier;                            /* 0..4 */
+    int64_t token_ttl_ms;                /* 0 = the tier's default (ag_policy_tier) */
+    int64_t token_max_ttl_ms;            /* 0 = the tier's max TTL */
+    int64_t token_num_uses;              /* 0 = unlimited */
+    int64_t secret_id_ttl_ms;            /* 0 = secret IDs never expire */
+    int64_t secret_id_num_uses;          /* 0 = unlimited */
     char bound_cidrs[AG_AUTH_CIDRS_MAX]; /* "10.0.0.0/8,::1/128"; "" = any source */
-    int64_t creation_ms;             /* set by the engine */
+    int64_t creation_ms;                 /* set by the engine */
 };
 
 /* Creates or updates a role. Zero TTLs are resolved from the policy's tier now, and
@@ -108,9 +108,9 @@ AG_MUST_USE ag_err ag_auth_role_delete(ag_auth *a, const char *name);
 struct ag_secret_id_info {
     char accessor[AG_UUID_BUF];
     int64_t creation_ms;
-    int64_t expire_ms;  /* 0 = never */
-    int64_t ttl_ms;     /* 0 = never */
-    int64_t num_uses;   /* uses left; 0 = unlimited */
+    int64_t expire_ms; /* 0 = never */
+    int64_t ttl_ms;    /* 0 = never */
+    int64_t num_uses;  /* uses left; 0 = unlimited */
 };
 
 /* Issues a secret ID for a role. ttl_ms/num_uses < 0 take the role's values. The
@@ -124,8 +124,7 @@ AG_MUST_USE ag_err ag_auth_secret_id_list(ag_auth *a, const char *role,
 AG_MUST_USE ag_err ag_auth_secret_id_lookup(ag_auth *a, const char *role, const char *accessor,
                                             struct ag_secret_id_info *out);
 /* Destroys one secret ID, named by its value or by its accessor. */
-AG_MUST_USE ag_err ag_auth_secret_id_destroy(ag_auth *a, const char *role,
-                                             const char *secret_id);
+AG_MUST_USE ag_err ag_auth_secret_id_destroy(ag_auth *a, const char *role, const char *secret_id);
 AG_MUST_USE ag_err ag_auth_secret_id_destroy_accessor(ag_auth *a, const char *role,
                                                       const char *accessor);
 
@@ -133,11 +132,11 @@ AG_MUST_USE ag_err ag_auth_secret_id_destroy_accessor(ag_auth *a, const char *ro
 
 struct ag_token_info {
     char accessor[AG_ACCESSOR_BUF];
-    char parent[AG_ACCESSOR_BUF];   /* parent's accessor; "" for orphans and logins */
+    char parent[AG_ACCESSOR_BUF];    /* parent's accessor; "" for orphans and logins */
     char agent_id[AG_AUTH_NAME_MAX]; /* "root" for the root token */
     char role[AG_AUTH_NAME_MAX];     /* role used to log in; "" otherwise */
     int tier;
-    int root;                        /* 1 when the token carries the root policy */
+    int root; /* 1 when the token carries the root policy */
     char policies[AG_TOKEN_MAX_POLICIES][AG_AUTH_NAME_MAX]; /* e.g. "t2-builder" */
     size_t npolicies;
     int64_t creation_ms;
@@ -147,8 +146,8 @@ struct ag_token_info {
     int64_t max_expire_ms;       /* hard ceiling renewals never pass; 0 = none */
     int64_t remaining_ms;        /* time left at lookup; -1 when it never expires */
     int renewable;
-    int64_t num_uses;            /* uses left; 0 = unlimited */
-    char *meta_json;             /* JSON object of string values, e.g. {"role_name":"x"} */
+    int64_t num_uses; /* uses left; 0 = unlimited */
+    char *meta_json;  /* JSON object of string values, e.g. {"role_name":"x"} */
 };
 /* Frees meta_json (accepts NULL or an already-cleared struct). */
 void ag_token_info_clear(struct ag_token_info *t);
@@ -172,12 +171,12 @@ struct ag_token_req {
     int64_t ttl_ms;              /* 0 = tier default */
     int64_t explicit_max_ttl_ms; /* 0 = tier max */
     int renewable;
-    int64_t num_uses;            /* 0 = unlimited */
-    const char *meta_json;       /* NULL or a JSON object of strings */
+    int64_t num_uses;      /* 0 = unlimited */
+    const char *meta_json; /* NULL or a JSON object of strings */
 };
 AG_MUST_USE ag_err ag_auth_token_create(ag_auth *a, const char *parent_token,
-                                        const struct ag_token_req *req,
-                                        char token[AG_TOKEN_BUF], struct ag_token_info *info);
+                                        const struct ag_token_req *req, char token[AG_TOKEN_BUF],
+                                        struct ag_token_info *info);
 /* The root token: tier 4, policy "root", no expiry, not renewable. Called by
  * `agentgov init`; the library trusts its caller (the daemon guards its endpoints). */
 AG_MUST_USE ag_err ag_auth_root_token_create(ag_auth *a, char token[AG_TOKEN_BUF],
@@ -186,8 +185,7 @@ AG_MUST_USE ag_err ag_auth_root_token_create(ag_auth *a, char token[AG_TOKEN_BUF
 /* Validates a token and describes it. Does not consume a use. An unknown, tampered,
  * expired or revoked token gives AG_EPERM; ag_last_error() says "permission denied:
  * token expired at ...", "... token revoked" or "... invalid token". */
-AG_MUST_USE ag_err ag_auth_token_lookup(ag_auth *a, const char *token,
-                                        struct ag_token_info *out);
+AG_MUST_USE ag_err ag_auth_token_lookup(ag_auth *a, const char *token, struct ag_token_info *out);
 AG_MUST_USE ag_err ag_auth_token_lookup_accessor(ag_auth *a, const char *accessor,
                                                  struct ag_token_info *out);
 /* Renews: new expiry = now + (increment_ms, or the token's ttl when 0), never past its
@@ -196,8 +194,7 @@ AG_MUST_USE ag_err ag_auth_token_lookup_accessor(ag_auth *a, const char *accesso
 AG_MUST_USE ag_err ag_auth_token_renew(ag_auth *a, const char *token, int64_t increment_ms,
                                        struct ag_token_info *out);
 AG_MUST_USE ag_err ag_auth_token_renew_accessor(ag_auth *a, const char *accessor,
-                                                int64_t increment_ms,
-                                                struct ag_token_info *out);
+                                                int64_t increment_ms, struct ag_token_info *out);
 
 /* Counts of what a revocation took away. */
 struct ag_revoke_stats {
@@ -307,8 +304,8 @@ AG_MUST_USE ag_err ag_auth_secret_destroy(ag_auth *a, const char *token, const c
  * persist may be NULL when the caller stores the key itself beforehand. */
 typedef ag_err (*ag_auth_persist_key_fn)(void *ctx, const uint8_t key[AG_AUTH_KEY_LEN]);
 AG_MUST_USE ag_err ag_auth_rekey(ag_auth *a, const uint8_t new_key[AG_AUTH_KEY_LEN],
-                                 int rotate_data_key, ag_auth_persist_key_fn persist,
-                                 void *ctx, size_t *reencrypted);
+                                 int rotate_data_key, ag_auth_persist_key_fn persist, void *ctx,
+                                 size_t *reencrypted);
 
 /* ---- helpers --------------------------------------------------------------------- */
 

@@ -1,0 +1,87 @@
+/* Internal state of the auth engine, shared by its modules (keyring, tokens, approle,
+ * kv). Ownership: struct ag_auth is created by ag_auth_new and released by
+ * ag_auth_free; the store, ledger and policy are borrowed; the keyring and the token
+ * cache are owned. JSON objects returned through json_t ** belong to the caller
+ * (json_decref), strings through char ** are malloc'd for the caller. */
+#ifndef AG_AUTH_AUTH_H
+#define AG_AUTH_AUTH_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "agentgov/auth.h"
+#include "auth/keyring.h"
+#include "auth/tcache.h"
+
+/* A clock source: wall-clock or monotonic milliseconds. Tests inject their own. */
+typedef int64_t (*ag__auth_clock_fn)(void *ctx);
+
+/* Store records that are not history keep a grace period after they stop mattering,
+ * so that a lookup can say "expired" or "revoked" instead of "invalid". */
+#define AG__AUTH_GRACE_MS (3600 * 1000LL)
+/* Discards the result of a best-effort call (GCC ignores a (void) cast on
+ * warn_unused_result). */
+#define AG__BEST_EFFORT(call)                                                                      \
+    do {                                                                                           \
+        ag_err ag__be_ = (call);                                                                   \
+        (void)ag__be_;                                                                             \
+    } while (0)
+/* Guarded read-modify-write loops give up after this many lost races. */
+#define AG__AUTH_CAS_TRIES 16
+
+struct ag_auth {
+    ag_store *store;
+    ag_ledger *ledger;
+    const ag_policy *policy;
+    pthread_mutex_t mu; /* guards the keyring, the clock and the cache */
+    struct ag__keyring kr;
+    /* Effective clock (see ag__auth_now). */
+    ag__auth_clock_fn wall_fn;
+    ag__auth_clock_fn mono_fn;
+    void *clock_ctx;
+    int64_t base_wall;
+    int64_t base_mono;
+    int64_t high_water;
+    int64_t persisted_hw;
+    struct ag__tcache cache;
+};
+
+/* The engine's notion of "now" in wall-clock ms: the largest of the wall clock, the
+ * wall time at open plus monotonic time elapsed since, and every value returned
+ * before (in this process, and by any process, through the persisted high-water
+ * mark). Expiry is only ever compared against this value, so a wall clock set
+ * backwards cannot make an expired token or secret ID valid again. */
+int64_t ag__auth_now(ag_auth *a);
+/* Writes the high-water mark to the store (auth:clock) when it advanced by more than
+ * a second since the last write. Compare-and-set: it never lowers the stored value. */
+AG_MUST_USE ag_err ag__auth_persist_clock(ag_auth *a);
+/* Test hook: replaces the clock sources and re-bases the effective clock on them.
+ * The persisted high-water mark still applies. */
+void ag__auth_set_clock(ag_auth *a, ag__auth_clock_fn wall, ag__auth_clock_fn mono, void *ctx);
+
+/* Appends a ledger entry; the ledger's error otherwise, with a detail naming what was
+ * being recorded. */
+AG_MUST_USE ag_err ag__auth_ledger(ag_auth *a, const struct ag_ledger_entry *e);
+/* Names: [A-Za-z0-9._-]+ (plus '@' and ':' for agent ids), shorter than
+ * AG_AUTH_NAME_MAX. what names the field in the error. */
+AG_MUST_USE ag_err ag__auth_check_name(const char *what, const char *s, int agent);
+
+/* Store helpers. *raw / *obj are NULL when the key is absent. */
+AG_MUST_USE ag_err ag__auth_get_json(ag_auth *a, const char *key, json_t **obj, char **raw);
+/* Runs ops under an optional guard (guard_key NULL: none) and discards the replies.
+ * *ok is 0 when the guard failed. */
+AG_MUST_USE ag_err ag__auth_exec(ag_auth *a, const char *guard_key, const char *guard_equals,
+                                 const struct ag_store_op *ops, size_t n, int *ok);
+/* Field readers that tolerate absence: 0 / "" / 0. */
+int64_t ag__j_int(const json_t *o, const char *k);
+const char *ag__j_str(const json_t *o, const char *k);
+int ag__j_bool(const json_t *o, const char *k);
+/* Compact JSON with sorted keys; NULL on allocation failure. */
+char *ag__j_dump(const json_t *o);
+/* HMAC-SHA256 hex under the keyring's hashing key, domain-separated by label. */
+void ag__auth_hash(ag_auth *a, const char *label, const void *data, size_t len, char out[65]);
+/* Millisecond TTL for a store key that should outlive expire_ms by the grace period;
+ * 0 (no TTL) when expire_ms is 0. */
+int64_t ag__auth_store_ttl(ag_auth *a, int64_t expire_ms);
+
+#endif

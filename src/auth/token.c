@@ -1,0 +1,1088 @@
+#include "auth/token.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentgov/policy.h"
+#include "auth/approle.h"
+#include "core/crypto.h"
+#include "core/err.h"
+#include "core/time.h"
+
+#define B64URL        sodium_base64_VARIANT_URLSAFE_NO_PADDING
+#define TOKEN_RAW_LEN 32
+
+/* ---- encoding and hashing -------------------------------------------------------- */
+
+static void token_encode(const uint8_t raw[TOKEN_RAW_LEN], char out[AG_TOKEN_BUF])
+{
+    memcpy(out, AG_TOKEN_PREFIX, 4);
+    sodium_bin2base64(out + 4, AG_TOKEN_BUF - 4, raw, TOKEN_RAW_LEN, B64URL);
+}
+
+/* "permission denied: <why>" as AG_EPERM: the detail a caller can show as is. */
+static ag_err denied(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static ag_err denied(const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return ag__fail(AG_EPERM, "permission denied: %s", why);
+}
+
+/* Keyed hash of a printable token. Anything that is not exactly the canonical form of
+ * 32 bytes is refused before hashing, so two spellings can never name one token. */
+static ag_err token_hash(ag_auth *a, const char *token, char hmac[65])
+{
+    if (!token || strlen(token) != AG_TOKEN_LEN || strncmp(token, AG_TOKEN_PREFIX, 4) != 0)
+        return denied("invalid token");
+    uint8_t raw[TOKEN_RAW_LEN];
+    size_t len = 0;
+    const char *end = NULL;
+    char re[AG_TOKEN_BUF];
+    if (sodium_base642bin(raw, sizeof raw, token + 4, AG_TOKEN_LEN - 4, NULL, &len, &end, B64URL) !=
+            0 ||
+        len != TOKEN_RAW_LEN || end != token + AG_TOKEN_LEN)
+        return denied("invalid token");
+    token_encode(raw, re);
+    int canonical = strcmp(re, token) == 0;
+    if (canonical)
+        ag__auth_hash(a, "token", raw, TOKEN_RAW_LEN, hmac);
+    sodium_memzero(raw, sizeof raw);
+    sodium_memzero(re, sizeof re);
+    return canonical ? AG_OK : denied("invalid token");
+}
+
+/* ---- records --------------------------------------------------------------------- */
+
+void ag__tok_clear(struct ag__tok *t)
+{
+    ag_token_info_clear(&t->info);
+    free(t->raw);
+    t->raw = NULL;
+}
+
+static json_t *tok_to_json(const struct ag__tok *t)
+{
+    const struct ag_token_info *i = &t->info;
+    json_t *pol = json_array();
+    for (size_t k = 0; k < i->npolicies; k++)
+        json_array_append_new(pol, json_string(i->policies[k]));
+    json_error_t jerr;
+    json_t *meta = i->meta_json ? json_loads(i->meta_json, 0, &jerr) : NULL;
+    if (!json_is_object(meta)) {
+        json_decref(meta);
+        meta = json_object();
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
+                     "s:I, s:o, s:I}",
+                     "accessor", i->accessor, "parent", i->parent, "agent_id", i->agent_id, "role",
+                     i->role, "tier", i->tier, "root", i->root, "policies", pol, "creation_ms",
+                     (json_int_t)i->creation_ms, "ttl_ms", (json_int_t)i->ttl_ms, "expire_ms",
+                     (json_int_t)i->expire_ms, "explicit_max_ttl_ms",
+                     (json_int_t)i->explicit_max_ttl_ms, "max_expire_ms",
+                     (json_int_t)i->max_expire_ms, "renewable", i->renewable, "num_uses",
+                     (json_int_t)t->num_uses, "uses", (json_int_t)t->uses, "meta", meta,
+                     "revoked_ms", (json_int_t)t->revoked_ms);
+}
+
+static char *tok_text(const struct ag__tok *t)
+{
+    json_t *o = tok_to_json(t);
+    char *s = o ? ag__j_dump(o) : NULL;
+    json_decref(o);
+    return s;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src);
+}
+
+static ag_err tok_from_json(const json_t *o, struct ag__tok *t)
+{
+    struct ag_token_info *i = &t->info;
+    copy_str(i->accessor, sizeof i->accessor, ag__j_str(o, "accessor"));
+    copy_str(i->parent, sizeof i->parent, ag__j_str(o, "parent"));
+    copy_str(i->agent_id, sizeof i->agent_id, ag__j_str(o, "agent_id"));
+    copy_str(i->role, sizeof i->role, ag__j_str(o, "role"));
+    i->tier = (int)ag__j_int(o, "tier");
+    i->root = ag__j_bool(o, "root");
+    json_t *pol = json_object_get(o, "policies");
+    i->npolicies = 0;
+    for (size_t k = 0; k < json_array_size(pol) && k < AG_TOKEN_MAX_POLICIES; k++)
+        copy_str(i->policies[i->npolicies++], AG_AUTH_NAME_MAX,
+                 json_string_value(json_array_get(pol, k))
+                     ? json_string_value(json_array_get(pol, k))
+                     : "");
+    i->creation_ms = ag__j_int(o, "creation_ms");
+    i->ttl_ms = ag__j_int(o, "ttl_ms");
+    i->expire_ms = ag__j_int(o, "expire_ms");
+    i->explicit_max_ttl_ms = ag__j_int(o, "explicit_max_ttl_ms");
+    i->max_expire_ms = ag__j_int(o, "max_expire_ms");
+    i->renewable = ag__j_bool(o, "renewable");
+    t->num_uses = ag__j_int(o, "num_uses");
+    t->uses = ag__j_int(o, "uses");
+    t->revoked_ms = ag__j_int(o, "revoked_ms");
+    i->num_uses = t->num_uses ? t->num_uses - t->uses : 0;
+    json_t *meta = json_object_get(o, "meta");
+    i->meta_json = meta ? ag__j_dump(meta) : strdup("{}");
+    if (!i->meta_json || !i->accessor[0])
+        return ag__fail(AG_ESTORE, "auth: token record lacks an accessor or meta");
+    return AG_OK;
+}
+
+/* Checks validity at now and fills remaining_ms. */
+static ag_err tok_validate(const struct ag__tok *t, struct ag_token_info *i, int64_t now)
+{
+    char when[AG_RFC3339_LEN];
+    if (t->revoked_ms) {
+        ag__rfc3339(t->revoked_ms, when);
+        return denied("token revoked at %s", when);
+    }
+    if (i->expire_ms && now >= i->expire_ms) {
+        ag__rfc3339(i->expire_ms, when);
+        return denied("token expired at %s", when);
+    }
+    if (t->num_uses && t->uses >= t->num_uses)
+        return denied("token has used all of its %lld uses", (long long)t->num_uses);
+    i->remaining_ms = i->expire_ms ? i->expire_ms - now : -1;
+    return AG_OK;
+}
+
+static ag_err fetch_hmac(ag_auth *a, const char *hmac, int validate, struct ag__tok *t)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->hmac, sizeof t->hmac, "%s", hmac);
+    snprintf(t->key, sizeof t->key, "auth:token:%s", hmac);
+    json_t *o = NULL;
+    ag_err err = ag__auth_get_json(a, t->key, &o, &t->raw);
+    if (err != AG_OK)
+        return err;
+    if (!o)
+        return validate ? denied("invalid token") : ag__fail(AG_ENOTFOUND, "token not found");
+    err = tok_from_json(o, t);
+    json_decref(o);
+    if (err == AG_OK && validate)
+        err = tok_validate(t, &t->info, ag__auth_now(a));
+    else if (err == AG_OK)
+        t->info.remaining_ms = t->info.expire_ms ? t->info.expire_ms - ag__auth_now(a) : -1;
+    if (err != AG_OK)
+        ag__tok_clear(t);
+    return err;
+}
+
+ag_err ag__token_fetch(ag_auth *a, const char *token, struct ag__tok *t)
+{
+    char hmac[65];
+    memset(t, 0, sizeof *t);
+    ag_err err = token_hash(a, token, hmac);
+    return err != AG_OK ? err : fetch_hmac(a, hmac, 1, t);
+}
+
+static int is_accessor(const char *s)
+{
+    if (!s || strlen(s) != AG_ACCESSOR_BUF - 1)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
+ag_err ag__token_fetch_accessor(ag_auth *a, const char *accessor, int validate, struct ag__tok *t)
+{
+    memset(t, 0, sizeof *t);
+    if (!is_accessor(accessor))
+        return ag__fail(AG_ENOTFOUND, "token accessor '%s' not found", accessor ? accessor : "");
+    char key[64], *hmac = NULL;
+    snprintf(key, sizeof key, "auth:acc:%s", accessor);
+    ag_err err = ag_store_get(a->store, key, &hmac);
+    if (err != AG_OK)
+        return err;
+    if (!hmac || strlen(hmac) != 64) {
+        free(hmac);
+        return ag__fail(AG_ENOTFOUND, "token accessor '%s' not found", accessor);
+    }
+    err = fetch_hmac(a, hmac, validate, t);
+    free(hmac);
+    if (err == AG_ENOTFOUND)
+        return ag__fail(AG_ENOTFOUND, "token accessor '%s' not found", accessor);
+    return err;
+}
+
+/* ---- uses ------------------------------------------------------------------------ */
+
+ag_err ag__token_use_op(ag_auth *a, const struct ag__tok *t, struct ag_store_op *op, char **text,
+                        int *needed)
+{
+    *needed = 0;
+    *text = NULL;
+    if (!t->num_uses)
+        return AG_OK;
+    struct ag__tok next = *t;
+    next.uses++;
+    if (!(*text = tok_text(&next)))
+        return ag__fail(AG_ENOMEM, "token record");
+    *op = (struct ag_store_op){.op = AG_OP_SET,
+                               .key = t->key,
+                               .value = *text,
+                               .num = ag__auth_store_ttl(a, t->info.expire_ms)};
+    *needed = 1;
+    return AG_OK;
+}
+
+ag_err ag__token_consume(ag_auth *a, struct ag__tok *t)
+{
+    for (int i = 0; i < AG__AUTH_CAS_TRIES; i++) {
+        struct ag_store_op op;
+        char *text = NULL;
+        int needed = 0, ok = 0;
+        ag_err err = ag__token_use_op(a, t, &op, &text, &needed);
+        if (err != AG_OK || !needed)
+            return err;
+        err = ag__auth_exec(a, t->key, t->raw, &op, 1, &ok);
+        if (err == AG_OK && ok) {
+            free(t->raw);
+            t->raw = text;
+            t->uses++;
+            t->info.num_uses = t->num_uses - t->uses;
+            return AG_OK;
+        }
+        free(text);
+        if (err != AG_OK)
+            return err;
+        char hmac[65];
+        memcpy(hmac, t->hmac, sizeof hmac);
+        ag__tok_clear(t);
+        if ((err = fetch_hmac(a, hmac, 1, t)) != AG_OK)
+            return err;
+    }
+    return ag__fail(AG_ECONFLICT, "token use: too many concurrent updates");
+}
+
+/* ---- lookup ---------------------------------------------------------------------- */
+
+static int64_t mono_now(ag_auth *a)
+{
+    return a->mono_fn(a->clock_ctx);
+}
+
+ag_err ag_auth_token_lookup(ag_auth *a, const char *token, struct ag_token_info *out)
+{
+    memset(out, 0, sizeof *out);
+    char hmac[65];
+    ag_err err = token_hash(a, token, hmac);
+    if (err != AG_OK)
+        return err;
+    int64_t now = ag__auth_now(a);
+    AG__BEST_EFFORT(ag__auth_persist_clock(a)); /* best effort: the in-process clock is monotone */
+    pthread_mutex_lock(&a->mu);
+    int hit = ag__tcache_get(&a->cache, hmac, mono_now(a), out);
+    pthread_mutex_unlock(&a->mu);
+    if (hit) {
+        if (out->expire_ms && now >= out->expire_ms) {
+            char when[AG_RFC3339_LEN];
+            ag__rfc3339(out->expire_ms, when);
+            ag_token_info_clear(out);
+            memset(out, 0, sizeof *out);
+            return denied("token expired at %s", when);
+        }
+        out->remaining_ms = out->expire_ms ? out->expire_ms - now : -1;
+        return AG_OK;
+    }
+    struct ag__tok t;
+    if ((err = fetch_hmac(a, hmac, 1, &t)) != AG_OK)
+        return err;
+    if (!t.num_uses) { /* counted tokens are never cached: each use must be seen */
+        pthread_mutex_lock(&a->mu);
+        ag__tcache_put(&a->cache, hmac, mono_now(a), &t.info);
+        pthread_mutex_unlock(&a->mu);
+    }
+    *out = t.info;
+    t.info.meta_json = NULL;
+    ag__tok_clear(&t);
+    return AG_OK;
+}
+
+ag_err ag_auth_token_lookup_accessor(ag_auth *a, const char *accessor, struct ag_token_info *out)
+{
+    memset(out, 0, sizeof *out);
+    struct ag__tok t;
+    ag_err err = ag__token_fetch_accessor(a, accessor, 1, &t);
+    if (err != AG_OK)
+        return err;
+    *out = t.info;
+    t.info.meta_json = NULL;
+    ag__tok_clear(&t);
+    return AG_OK;
+}
+
+/* ---- ledger ---------------------------------------------------------------------- */
+
+static char *policies_json(const struct ag_token_info *i)
+{
+    json_t *arr = json_array();
+    for (size_t k = 0; k < i->npolicies; k++)
+        json_array_append_new(arr, json_string(i->policies[k]));
+    char *s = ag__j_dump(arr);
+    json_decref(arr);
+    return s;
+}
+
+/* Ledger entry about one token, data = {"accessor", ...extra}. */
+static ag_err ledger_token(ag_auth *a, const struct ag_token_info *i, const char *action,
+                           const char *resource, const char *decision, int success, json_t *data)
+{
+    json_object_set_new(data, "accessor", json_string(i->accessor));
+    char *pol = policies_json(i);
+    json_error_t jerr;
+    json_object_set_new(data, "policies", pol ? json_loads(pol, 0, &jerr) : json_array());
+    free(pol);
+    char *dj = ag__j_dump(data);
+    struct ag_ledger_entry e = {.kind = "token",
+                                .agent_id = i->agent_id[0] ? i->agent_id : NULL,
+                                .tier = i->tier,
+                                .action = action,
+                                .resource = resource,
+                                .decision = decision,
+                                .confidence = -1,
+                                .success = success,
+                                .data_json = dj};
+    ag_err err = dj ? ag__auth_ledger(a, &e) : ag__fail(AG_ENOMEM, "ledger data");
+    free(dj);
+    return err;
+}
+
+static void put_time(json_t *o, const char *k, int64_t ms)
+{
+    char buf[AG_RFC3339_LEN];
+    if (ms <= 0) {
+        json_object_set_new(o, k, json_null());
+        return;
+    }
+    ag__rfc3339(ms, buf);
+    json_object_set_new(o, k, json_string(buf));
+}
+
+/* ---- issuing --------------------------------------------------------------------- */
+
+ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF])
+{
+    struct ag_token_info *in = is->info;
+    AG__BEST_EFFORT(ag__auth_persist_clock(a)); /* best effort: keeps the high-water mark fresh */
+    uint8_t raw[TOKEN_RAW_LEN];
+    char hmac[65];
+    ag__random(raw, sizeof raw);
+    token_encode(raw, token);
+    ag__auth_hash(a, "token", raw, sizeof raw, hmac);
+    sodium_memzero(raw, sizeof raw);
+    ag__random_hex((AG_ACCESSOR_BUF - 1) / 2, in->accessor);
+
+    struct ag__tok t = {.info = *in, .num_uses = is->num_uses};
+    char *text = tok_text(&t);
+    if (!text) {
+        sodium_memzero(token, AG_TOKEN_BUF);
+        return ag__fail(AG_ENOMEM, "token record");
+    }
+    json_t *data =
+        json_pack("{s:s, s:I, s:b, s:I}", "parent", in->parent, "ttl_ms", (json_int_t)in->ttl_ms,
+                  "renewable", in->renewable, "num_uses", (json_int_t)is->num_uses);
+    put_time(data, "expire_time", in->expire_ms);
+    ag_err err = ledger_token(a, in, is->action, is->resource, "allow", 1, data);
+    json_decref(data);
+    if (err != AG_OK) {
+        free(text);
+        sodium_memzero(token, AG_TOKEN_BUF);
+        return err;
+    }
+
+    char tkey[80], akey[64], agkey[AG_AUTH_NAME_MAX + 32], ckey[64];
+    snprintf(tkey, sizeof tkey, "auth:token:%s", hmac);
+    snprintf(akey, sizeof akey, "auth:acc:%s", in->accessor);
+    snprintf(agkey, sizeof agkey, "auth:agent_tokens:%s", in->agent_id);
+    snprintf(ckey, sizeof ckey, "auth:children:%s", in->parent);
+    int64_t ttl = ag__auth_store_ttl(a, in->expire_ms);
+    struct ag_store_op ops[16];
+    size_t n = 0;
+    ops[n++] = (struct ag_store_op){.op = AG_OP_SET, .key = tkey, .value = text, .num = ttl};
+    ops[n++] = (struct ag_store_op){.op = AG_OP_SET, .key = akey, .value = hmac, .num = ttl};
+    ops[n++] =
+        (struct ag_store_op){.op = AG_OP_HSET, .key = agkey, .field = in->accessor, .value = "1"};
+    if (in->parent[0]) {
+        ops[n++] = (struct ag_store_op){
+            .op = AG_OP_HSET, .key = ckey, .field = in->accessor, .value = "1"};
+        if (is->parent_store_ttl > 0)
+            ops[n++] =
+                (struct ag_store_op){.op = AG_OP_PEXPIRE, .key = ckey, .num = is->parent_store_ttl};
+    }
+    for (size_t k = 0; k < is->nextra && n < 16; k++)
+        ops[n++] = is->extra[k];
+    int ok = 0;
+    err = ag__auth_exec(a, is->guard_key, is->guard_equals, ops, n, is->guard_key ? &ok : NULL);
+    free(text);
+    if (err == AG_OK && is->guard_key && !ok)
+        err = ag__fail(AG_ECONFLICT, "token issue: %s changed concurrently", is->guard_key);
+    if (err != AG_OK) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", ag_last_error());
+        json_t *d = json_pack("{s:s}", "error", detail);
+        AG__BEST_EFFORT(ledger_token(a, in, is->action, is->resource, "allow", 0, d));
+        json_decref(d);
+        sodium_memzero(token, AG_TOKEN_BUF);
+        ag__fail(err, "%s", detail);
+    }
+    return err;
+}
+
+static ag_err tier_ttls(ag_auth *a, int tier, int64_t *ttl, int64_t *max)
+{
+    struct ag_tier_info ti;
+    if (!a->policy || ag_policy_tier(a->policy, tier, &ti) != AG_OK)
+        return ag__fail(AG_EINVAL, "tier %d: no policy to take default TTLs from; give them", tier);
+    if (*ttl == 0)
+        *ttl = ti.token_ttl_ms;
+    if (*max == 0)
+        *max = ti.max_ttl_ms;
+    return AG_OK;
+}
+
+static int has_policy(const struct ag_token_info *i, const char *p)
+{
+    for (size_t k = 0; k < i->npolicies; k++)
+        if (strcmp(i->policies[k], p) == 0)
+            return 1;
+    return 0;
+}
+
+/* Fills a child's info from its parent and the request. */
+static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct ag_token_req *r,
+                         int64_t now, struct ag_token_info *c)
+{
+    const struct ag_token_info *p = &parent->info;
+    memset(c, 0, sizeof *c);
+    c->tier = r->tier < 0 ? p->tier : r->tier;
+    if (c->tier < AG_TIER_MIN || c->tier > AG_TIER_MAX)
+        return ag__fail(AG_EINVAL, "tier %d: out of range 0..4", c->tier);
+    if (c->tier > p->tier && !p->root)
+        return denied("a child token cannot have tier %d above its parent's %d", c->tier, p->tier);
+    if (r->npolicies > AG_TOKEN_MAX_POLICIES)
+        return ag__fail(AG_EINVAL, "policies: at most %d", AG_TOKEN_MAX_POLICIES);
+    for (size_t k = 0; k < r->npolicies; k++) {
+        ag_err err = ag__auth_check_name("policies", r->policies[k], 0);
+        if (err != AG_OK)
+            return err;
+        if (!p->root && !has_policy(p, r->policies[k]))
+            return denied("policy '%s' is not held by the parent token", r->policies[k]);
+        copy_str(c->policies[c->npolicies++], AG_AUTH_NAME_MAX, r->policies[k]);
+    }
+    if (!r->npolicies)
+        ag_auth_tier_policy(a->policy, c->tier, c->policies[c->npolicies++]);
+    c->root = has_policy(c, AG_ROOT_POLICY);
+    const char *agent = r->agent_id ? r->agent_id : p->agent_id;
+    ag_err err = ag__auth_check_name("agent_id", agent, 1);
+    if (err != AG_OK)
+        return err;
+    copy_str(c->agent_id, sizeof c->agent_id, agent);
+    int64_t ttl = r->ttl_ms, max = r->explicit_max_ttl_ms;
+    if ((ttl == 0 || max == 0) && (err = tier_ttls(a, c->tier, &ttl, &max)) != AG_OK)
+        return err;
+    c->ttl_ms = ttl < max ? ttl : max;
+    c->explicit_max_ttl_ms = r->explicit_max_ttl_ms;
+    c->creation_ms = now;
+    c->expire_ms = now + c->ttl_ms;
+    c->max_expire_ms = now + max;
+    /* A child never outlives its parent: Vault revokes children when the parent expires,
+     * and without a background reaper the same follows from capping the child. */
+    if (p->expire_ms && c->expire_ms > p->expire_ms)
+        c->expire_ms = p->expire_ms;
+    if (p->max_expire_ms && c->max_expire_ms > p->max_expire_ms)
+        c->max_expire_ms = p->max_expire_ms;
+    c->renewable = r->renewable;
+    copy_str(c->parent, sizeof c->parent, p->accessor);
+    if (r->meta_json) {
+        json_error_t jerr;
+        json_t *m = json_loads(r->meta_json, 0, &jerr);
+        int okm = json_is_object(m);
+        json_decref(m);
+        if (!okm)
+            return ag__fail(AG_EINVAL, "meta: not a JSON object");
+        if (!(c->meta_json = strdup(r->meta_json)))
+            return ag__fail(AG_ENOMEM, "meta");
+    }
+    return AG_OK;
+}
+
+ag_err ag_auth_token_create(ag_auth *a, const char *parent_token, const struct ag_token_req *r,
+                            char token[AG_TOKEN_BUF], struct ag_token_info *info)
+{
+    if (info)
+        memset(info, 0, sizeof *info);
+    if (!r)
+        return ag__fail(AG_EINVAL, "token create: no request");
+    for (int attempt = 0; attempt < AG__AUTH_CAS_TRIES; attempt++) {
+        struct ag__tok parent;
+        ag_err err = ag__token_fetch(a, parent_token, &parent);
+        if (err != AG_OK)
+            return err;
+        struct ag_token_info c;
+        char res[64];
+        snprintf(res, sizeof res, "token/%s", parent.info.accessor);
+        err = child_info(a, &parent, r, ag__auth_now(a), &c);
+        if (err == AG_OK) {
+            struct ag__issue is = {.info = &c,
+                                   .num_uses = r->num_uses,
+                                   .parent_store_ttl = ag__auth_store_ttl(a, parent.info.expire_ms),
+                                   .guard_key = parent.key,
+                                   .guard_equals = parent.raw,
+                                   .action = "token.create",
+                                   .resource = res};
+            err = ag__token_issue(a, &is, token);
+        }
+        ag__tok_clear(&parent);
+        if (err == AG_OK && info) {
+            *info = c;
+            info->remaining_ms = c.expire_ms - ag__auth_now(a);
+            info->num_uses = r->num_uses;
+        } else
+            ag_token_info_clear(&c);
+        if (err != AG_ECONFLICT)
+            return err;
+    }
+    return ag__fail(AG_ECONFLICT, "token create: the parent changed concurrently too often");
+}
+
+ag_err ag_auth_root_token_create(ag_auth *a, char token[AG_TOKEN_BUF], struct ag_token_info *info)
+{
+    struct ag_token_info c;
+    memset(&c, 0, sizeof c);
+    copy_str(c.agent_id, sizeof c.agent_id, "root");
+    c.tier = AG_TIER_MAX;
+    c.root = 1;
+    copy_str(c.policies[0], AG_AUTH_NAME_MAX, AG_ROOT_POLICY);
+    c.npolicies = 1;
+    c.creation_ms = ag__auth_now(a);
+    struct ag__issue is = {.info = &c, .action = "token.create_root", .resource = "token/root"};
+    ag_err err = ag__token_issue(a, &is, token);
+    if (err == AG_OK && info) {
+        *info = c;
+        info->remaining_ms = -1;
+    }
+    return err;
+}
+
+/* ---- renewal --------------------------------------------------------------------- */
+
+static ag_err renew_tok(ag_auth *a, struct ag__tok *t, int64_t increment_ms,
+                        struct ag_token_info *out)
+{
+    for (int attempt = 0; attempt < AG__AUTH_CAS_TRIES; attempt++) {
+        struct ag_token_info *i = &t->info;
+        if (!i->renewable || !i->expire_ms)
+            return denied("token is not renewable");
+        int64_t now = ag__auth_now(a);
+        int64_t target = now + (increment_ms > 0 ? increment_ms : i->ttl_ms);
+        if (i->max_expire_ms && target > i->max_expire_ms)
+            target = i->max_expire_ms;
+        if (i->parent[0]) {
+            struct ag__tok p;
+            ag_err perr = ag__token_fetch_accessor(a, i->parent, 1, &p);
+            if (perr == AG_OK && p.info.expire_ms && target > p.info.expire_ms)
+                target = p.info.expire_ms;
+            if (perr == AG_OK)
+                ag__tok_clear(&p);
+            else if (perr == AG_EPERM || perr == AG_ENOTFOUND)
+                return denied("the parent token is no longer valid");
+            else
+                return perr;
+        }
+        if (target < i->expire_ms) /* renewal extends, never shortens */
+            target = i->expire_ms;
+        struct ag__tok next = *t;
+        next.info.expire_ms = target;
+        char *text = tok_text(&next);
+        if (!text)
+            return ag__fail(AG_ENOMEM, "token record");
+        json_t *data = json_pack("{s:I}", "increment_ms", (json_int_t)increment_ms);
+        put_time(data, "expire_time", target);
+        char res[64];
+        snprintf(res, sizeof res, "token/%s", i->accessor);
+        ag_err err = ledger_token(a, i, "token.renew", res, "allow", 1, data);
+        json_decref(data);
+        if (err != AG_OK) {
+            free(text);
+            return err;
+        }
+        char akey[64];
+        snprintf(akey, sizeof akey, "auth:acc:%s", i->accessor);
+        int64_t ttl = ag__auth_store_ttl(a, target);
+        struct ag_store_op ops[2] = {{.op = AG_OP_SET, .key = t->key, .value = text, .num = ttl},
+                                     {.op = AG_OP_SET, .key = akey, .value = t->hmac, .num = ttl}};
+        int ok = 0;
+        err = ag__auth_exec(a, t->key, t->raw, ops, 2, &ok);
+        if (err == AG_OK && ok) {
+            free(t->raw);
+            t->raw = text;
+            i->expire_ms = target;
+            i->remaining_ms = target - now;
+            pthread_mutex_lock(&a->mu);
+            ag__tcache_drop_accessor(&a->cache, i->accessor);
+            pthread_mutex_unlock(&a->mu);
+            if (out) {
+                *out = *i;
+                i->meta_json = NULL;
+            }
+            return AG_OK;
+        }
+        free(text);
+        if (err != AG_OK)
+            return err;
+        char hmac[65];
+        memcpy(hmac, t->hmac, sizeof hmac);
+        ag__tok_clear(t);
+        if ((err = fetch_hmac(a, hmac, 1, t)) != AG_OK)
+            return err;
+    }
+    return ag__fail(AG_ECONFLICT, "token renew: too many concurrent updates");
+}
+
+ag_err ag_auth_token_renew(ag_auth *a, const char *token, int64_t increment_ms,
+                           struct ag_token_info *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    struct ag__tok t;
+    ag_err err = ag__token_fetch(a, token, &t);
+    if (err == AG_OK)
+        err = renew_tok(a, &t, increment_ms, out);
+    ag__tok_clear(&t);
+    return err;
+}
+
+ag_err ag_auth_token_renew_accessor(ag_auth *a, const char *accessor, int64_t increment_ms,
+                                    struct ag_token_info *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    struct ag__tok t;
+    ag_err err = ag__token_fetch_accessor(a, accessor, 1, &t);
+    if (err == AG_OK)
+        err = renew_tok(a, &t, increment_ms, out);
+    ag__tok_clear(&t);
+    return err;
+}
+
+/* ---- revocation ------------------------------------------------------------------ */
+
+/* Field names of a hash (every other element of HGETALL). */
+static ag_err hash_fields(ag_auth *a, const char *key, char ***fields, size_t *n)
+{
+    struct ag_store_op op = {.op = AG_OP_HGETALL, .key = key};
+    struct ag_store_reply rep;
+    *fields = NULL;
+    *n = 0;
+    ag_err err = ag_store_exec(a->store, NULL, &op, 1, &rep, NULL);
+    if (err != AG_OK) {
+        ag_store_reply_free(&rep, 1);
+        return err;
+    }
+    if (rep.type == AG_REPLY_ARRAY && rep.nelems >= 2) {
+        *fields = calloc(rep.nelems / 2, sizeof **fields);
+        if (!*fields)
+            err = ag__fail(AG_ENOMEM, "hash fields");
+        for (size_t i = 0; err == AG_OK && i + 1 < rep.nelems; i += 2) {
+            (*fields)[*n] = rep.elems[i].str;
+            rep.elems[i].str = NULL;
+            if ((*fields)[*n])
+                (*n)++;
+        }
+    }
+    ag_store_reply_free(&rep, 1);
+    return err;
+}
+
+/* Marks one token revoked (compare-and-set). *did = 1 when this call revoked it. */
+static ag_err mark_revoked(ag_auth *a, struct ag__tok *t, int *did)
+{
+    *did = 0;
+    for (int i = 0; i < AG__AUTH_CAS_TRIES; i++) {
+        if (t->revoked_ms)
+            return AG_OK;
+        struct ag__tok next = *t;
+        next.revoked_ms = ag__auth_now(a);
+        char *text = tok_text(&next);
+        if (!text)
+            return ag__fail(AG_ENOMEM, "token record");
+        char akey[64], agkey[AG_AUTH_NAME_MAX + 32];
+        snprintf(akey, sizeof akey, "auth:acc:%s", t->info.accessor);
+        snprintf(agkey, sizeof agkey, "auth:agent_tokens:%s", t->info.agent_id);
+        struct ag_store_op ops[3] = {
+            {.op = AG_OP_SET, .key = t->key, .value = text, .num = AG__AUTH_GRACE_MS},
+            {.op = AG_OP_SET, .key = akey, .value = t->hmac, .num = AG__AUTH_GRACE_MS},
+            {.op = AG_OP_HDEL, .key = agkey, .field = t->info.accessor}};
+        int ok = 0;
+        ag_err err = ag__auth_exec(a, t->key, t->raw, ops, 3, &ok);
+        free(text);
+        if (err != AG_OK)
+            return err;
+        if (ok) {
+            *did = 1;
+            return AG_OK;
+        }
+        char hmac[65];
+        memcpy(hmac, t->hmac, sizeof hmac);
+        ag__tok_clear(t);
+        if ((err = fetch_hmac(a, hmac, 0, t)) != AG_OK)
+            return err == AG_ENOTFOUND ? AG_OK : err;
+    }
+    return ag__fail(AG_ECONFLICT, "token revoke: too many concurrent updates");
+}
+
+/* Deletes every lease of a token and its lease index; counts them. */
+static ag_err drop_leases(ag_auth *a, const char *accessor, size_t *count)
+{
+    char ikey[64];
+    snprintf(ikey, sizeof ikey, "auth:leases:%s", accessor);
+    char **ids = NULL;
+    size_t n = 0;
+    ag_err err = hash_fields(a, ikey, &ids, &n);
+    if (err != AG_OK)
+        return err;
+    struct ag_store_op *ops = calloc(n + 1, sizeof *ops);
+    char **keys = calloc(n + 1, sizeof *keys);
+    if (!ops || !keys)
+        err = ag__fail(AG_ENOMEM, "lease revocation");
+    for (size_t i = 0; err == AG_OK && i < n; i++) {
+        size_t len = strlen(ids[i]) + 16;
+        if (!(keys[i] = malloc(len))) {
+            err = ag__fail(AG_ENOMEM, "lease revocation");
+            break;
+        }
+        snprintf(keys[i], len, "auth:lease:%s", ids[i]);
+        ops[i] = (struct ag_store_op){.op = AG_OP_DEL, .key = keys[i]};
+    }
+    if (err == AG_OK) {
+        ops[n] = (struct ag_store_op){.op = AG_OP_DEL, .key = ikey};
+        err = ag__auth_exec(a, NULL, NULL, ops, n + 1, NULL);
+    }
+    if (err == AG_OK)
+        *count += n;
+    ag_auth_strv_free(keys, n);
+    ag_auth_strv_free(ids, n);
+    free(ops);
+    return err;
+}
+
+struct acc_stack {
+    char **v;
+    size_t n, cap;
+};
+
+static ag_err stack_push(struct acc_stack *s, char *owned)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v) {
+            free(owned);
+            return ag__fail(AG_ENOMEM, "revocation stack");
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = owned;
+    return AG_OK;
+}
+
+/* Revokes one token (already marked or not), queues its children, drops its leases. */
+static ag_err revoke_one(ag_auth *a, const char *acc, struct acc_stack *stack,
+                         struct ag_revoke_stats *st, json_t *list, int *found)
+{
+    struct ag__tok t;
+    ag_err err = ag__token_fetch_accessor(a, acc, 0, &t);
+    *found = err != AG_ENOTFOUND;
+    if (err == AG_ENOTFOUND)
+        return AG_OK;
+    if (err != AG_OK)
+        return err;
+    int did = 0;
+    err = mark_revoked(a, &t, &did);
+    ag__tok_clear(&t);
+    pthread_mutex_lock(&a->mu);
+    ag__tcache_drop_accessor(&a->cache, acc);
+    pthread_mutex_unlock(&a->mu);
+    if (err != AG_OK)
+        return err;
+    if (did) {
+        st->tokens++;
+        json_array_append_new(list, json_string(acc));
+    }
+    char ckey[64], **kids = NULL;
+    size_t nk = 0;
+    snprintf(ckey, sizeof ckey, "auth:children:%s", acc);
+    if ((err = hash_fields(a, ckey, &kids, &nk)) != AG_OK)
+        return err;
+    for (size_t i = 0; i < nk && err == AG_OK; i++) {
+        err = stack_push(stack, kids[i]);
+        kids[i] = NULL;
+    }
+    ag_auth_strv_free(kids, nk);
+    if (err == AG_OK)
+        err = ag_store_del(a->store, ckey);
+    return err == AG_OK ? drop_leases(a, acc, &st->leases) : err;
+}
+
+ag_err ag__token_revoke_tree(ag_auth *a, const char *accessor, struct ag_revoke_stats *st,
+                             json_t *list)
+{
+    struct acc_stack stack = {0};
+    char *first = strdup(accessor);
+    ag_err err = first ? stack_push(&stack, first) : ag__fail(AG_ENOMEM, "revoke");
+    int top = 1;
+    /* The parent is marked first, so that no new child or lease can attach to it (their
+     * writes are guarded on the parent's record) while the tree is walked. */
+    while (err == AG_OK && stack.n > 0) {
+        char *acc = stack.v[--stack.n];
+        int found = 0;
+        err = revoke_one(a, acc, &stack, st, list, &found);
+        if (err == AG_OK && top && !found)
+            err = ag__fail(AG_ENOTFOUND, "token accessor '%s' not found", acc);
+        top = 0;
+        free(acc);
+    }
+    ag_auth_strv_free(stack.v, stack.n);
+    return err;
+}
+
+static ag_err ledger_revocation(ag_auth *a, const char *action, const char *resource,
+                                const char *agent, int tier, const struct ag_revoke_stats *st,
+                                json_t *list, ag_err outcome)
+{
+    json_t *data = json_pack("{s:O, s:I, s:I}", "revoked", list, "leases", (json_int_t)st->leases,
+                             "secret_ids", (json_int_t)st->secret_ids);
+    if (outcome != AG_OK)
+        json_object_set_new(data, "error", json_string(ag_last_error()));
+    char *dj = ag__j_dump(data);
+    json_decref(data);
+    struct ag_ledger_entry e = {.kind = "token",
+                                .agent_id = agent && *agent ? agent : NULL,
+                                .tier = tier,
+                                .action = action,
+                                .resource = resource,
+                                .decision = "revoke",
+                                .confidence = -1,
+                                .success = outcome == AG_OK,
+                                .data_json = dj};
+    ag_err err = ag__auth_ledger(a, &e);
+    free(dj);
+    if (err != AG_OK) {
+        char detail[512];
+        snprintf(detail, sizeof detail, "%s", ag_last_error());
+        return ag__fail(err, "revoked, but unrecorded: %s", detail);
+    }
+    return AG_OK;
+}
+
+static ag_err revoke_accessor(ag_auth *a, const struct ag__tok *t, struct ag_revoke_stats *st)
+{
+    struct ag_revoke_stats local = {0};
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    json_t *list = json_array();
+    char res[64], agent[AG_AUTH_NAME_MAX];
+    snprintf(res, sizeof res, "token/%s", t->info.accessor);
+    snprintf(agent, sizeof agent, "%s", t->info.agent_id);
+    int tier = t->info.tier;
+    ag_err err = ag__token_revoke_tree(a, t->info.accessor, st, list);
+    if (err == AG_ENOTFOUND) {
+        json_decref(list);
+        return err;
+    }
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", ag_last_error());
+    ag_err lerr = ledger_revocation(a, "token.revoke", res, agent, tier, st, list, err);
+    json_decref(list);
+    if (err != AG_OK)
+        return ag__fail(err, "%s", detail);
+    return lerr;
+}
+
+ag_err ag_auth_token_revoke(ag_auth *a, const char *token, struct ag_revoke_stats *st)
+{
+    char hmac[65];
+    ag_err err = token_hash(a, token, hmac);
+    if (err != AG_OK)
+        return err;
+    struct ag__tok t;
+    if ((err = fetch_hmac(a, hmac, 0, &t)) != AG_OK)
+        return err == AG_ENOTFOUND ? denied("invalid token") : err;
+    err = revoke_accessor(a, &t, st);
+    ag__tok_clear(&t);
+    return err;
+}
+
+ag_err ag_auth_token_revoke_accessor(ag_auth *a, const char *accessor, struct ag_revoke_stats *st)
+{
+    struct ag__tok t;
+    ag_err err = ag__token_fetch_accessor(a, accessor, 0, &t);
+    if (err != AG_OK)
+        return err;
+    err = revoke_accessor(a, &t, st);
+    ag__tok_clear(&t);
+    return err;
+}
+
+ag_err ag_auth_revoke_agent(ag_auth *a, const char *agent_id, struct ag_revoke_stats *st)
+{
+    struct ag_revoke_stats local = {0};
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    ag_err err = ag__auth_check_name("agent_id", agent_id, 1);
+    if (err != AG_OK)
+        return err;
+    /* Secret IDs first: a login that is under way is guarded on its secret ID's record,
+     * so once they are gone no new token can appear for this agent. */
+    err = ag__approle_destroy_agent_sids(a, agent_id, &st->secret_ids);
+    char key[AG_AUTH_NAME_MAX + 32], **accs = NULL;
+    size_t n = 0;
+    snprintf(key, sizeof key, "auth:agent_tokens:%s", agent_id);
+    if (err == AG_OK)
+        err = hash_fields(a, key, &accs, &n);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n && err == AG_OK; i++) {
+        err = ag__token_revoke_tree(a, accs[i], st, list);
+        if (err == AG_ENOTFOUND) /* expired long ago and cleaned up by the store */
+            err = AG_OK;
+    }
+    ag_auth_strv_free(accs, n);
+    if (err == AG_OK)
+        err = ag_store_del(a->store, key);
+    char detail[256], res[AG_AUTH_NAME_MAX + 16];
+    snprintf(detail, sizeof detail, "%s", ag_last_error());
+    snprintf(res, sizeof res, "agent/%s", agent_id);
+    ag_err lerr = ledger_revocation(a, "token.revoke_agent", res, agent_id, -1, st, list, err);
+    json_decref(list);
+    if (err != AG_OK)
+        return ag__fail(err, "%s", detail);
+    return lerr;
+}
+
+ag_err ag_auth_revoke_agent_hook(void *ctx, const char *agent_id)
+{
+    return ag_auth_revoke_agent((ag_auth *)ctx, agent_id, NULL);
+}
+
+/* ---- leases ---------------------------------------------------------------------- */
+
+ag_err ag__lease_prepare(ag_auth *a, const struct ag__tok *t, const char *path, int64_t version,
+                         int64_t now, struct ag__lease_ops *lo, char lease_id[AG_LEASE_ID_MAX],
+                         int64_t *duration_ms)
+{
+    memset(lo, 0, sizeof *lo);
+    lease_id[0] = '\0';
+    *duration_ms = 0;
+    if (!t->info.expire_ms)
+        return AG_OK; /* a token that never expires gets no lease (nothing to bound) */
+    char rnd[25];
+    ag__random_hex(12, rnd);
+    snprintf(lease_id, AG_LEASE_ID_MAX, "secret/%s/%s", path, rnd);
+    *duration_ms = t->info.expire_ms - now;
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "accessor", t->info.accessor, "path", path,
+                          "version", (json_int_t)version, "issue_ms", (json_int_t)now, "expire_ms",
+                          (json_int_t)t->info.expire_ms);
+    lo->record = o ? ag__j_dump(o) : NULL;
+    json_decref(o);
+    if (!lo->record)
+        return ag__fail(AG_ENOMEM, "lease record");
+    snprintf(lo->lease_key, sizeof lo->lease_key, "auth:lease:%s", lease_id);
+    snprintf(lo->index_key, sizeof lo->index_key, "auth:leases:%s", t->info.accessor);
+    lo->ops[0] = (struct ag_store_op){
+        .op = AG_OP_SET, .key = lo->lease_key, .value = lo->record, .num = *duration_ms};
+    lo->ops[1] = (struct ag_store_op){
+        .op = AG_OP_HSET, .key = lo->index_key, .field = lease_id, .value = path};
+    /* The index lives as long as the token's record, so revocation can still find it. */
+    lo->ops[2] = (struct ag_store_op){
+        .op = AG_OP_PEXPIRE, .key = lo->index_key, .num = ag__auth_store_ttl(a, t->info.expire_ms)};
+    return AG_OK;
+}
+
+void ag__lease_ops_clear(struct ag__lease_ops *lo)
+{
+    free(lo->record);
+    lo->record = NULL;
+}
+
+static ag_err lease_get(ag_auth *a, const char *lease_id, struct ag_lease_info *out, char *key,
+                        size_t keylen)
+{
+    memset(out, 0, sizeof *out);
+    if (!lease_id || strlen(lease_id) >= AG_LEASE_ID_MAX)
+        return ag__fail(AG_ENOTFOUND, "lease not found");
+    snprintf(key, keylen, "auth:lease:%s", lease_id);
+    json_t *o = NULL;
+    ag_err err = ag__auth_get_json(a, key, &o, NULL);
+    if (err != AG_OK)
+        return err;
+    if (!o)
+        return ag__fail(AG_ENOTFOUND, "lease %s not found (expired or revoked)", lease_id);
+    copy_str(out->lease_id, sizeof out->lease_id, lease_id);
+    copy_str(out->accessor, sizeof out->accessor, ag__j_str(o, "accessor"));
+    copy_str(out->path, sizeof out->path, ag__j_str(o, "path"));
+    out->version = ag__j_int(o, "version");
+    out->issue_ms = ag__j_int(o, "issue_ms");
+    out->expire_ms = ag__j_int(o, "expire_ms");
+    json_decref(o);
+    if (out->expire_ms && ag__auth_now(a) >= out->expire_ms)
+        return ag__fail(AG_ENOTFOUND, "lease %s expired", lease_id);
+    return AG_OK;
+}
+
+ag_err ag_auth_lease_lookup(ag_auth *a, const char *lease_id, struct ag_lease_info *out)
+{
+    char key[AG_LEASE_ID_MAX + 16];
+    return lease_get(a, lease_id, out, key, sizeof key);
+}
+
+ag_err ag__lease_drop(ag_auth *a, const char *lease_id, char *accessor_out)
+{
+    char key[AG_LEASE_ID_MAX + 16], ikey[64];
+    struct ag_lease_info li;
+    ag_err err = lease_get(a, lease_id, &li, key, sizeof key);
+    if (err != AG_OK)
+        return err;
+    snprintf(ikey, sizeof ikey, "auth:leases:%s", li.accessor);
+    struct ag_store_op ops[2] = {{.op = AG_OP_DEL, .key = key},
+                                 {.op = AG_OP_HDEL, .key = ikey, .field = lease_id}};
+    if (accessor_out)
+        copy_str(accessor_out, AG_ACCESSOR_BUF, li.accessor);
+    return ag__auth_exec(a, NULL, NULL, ops, 2, NULL);
+}
+
+ag_err ag_auth_lease_revoke(ag_auth *a, const char *lease_id)
+{
+    char acc[AG_ACCESSOR_BUF];
+    ag_err err = ag__lease_drop(a, lease_id, acc);
+    if (err != AG_OK)
+        return err;
+    json_t *data = json_pack("{s:s}", "accessor", acc);
+    char *dj = ag__j_dump(data);
+    json_decref(data);
+    struct ag_ledger_entry e = {.kind = "secret",
+                                .tier = -1,
+                                .action = "lease.revoke",
+                                .resource = lease_id,
+                                .decision = "revoke",
+                                .confidence = -1,
+                                .success = 1,
+                                .data_json = dj};
+    err = ag__auth_ledger(a, &e);
+    free(dj);
+    return err;
+}
