@@ -135,6 +135,26 @@ const struct ag_sandbox_profile *ag_policy_sandbox(const ag_policy *p, int tier)
 size_t ag_policy_promotions(const ag_policy *p, const struct ag_promotion_rule **rules);
 const char *ag_policy_path(const ag_policy *p);
 
+/* One rule as written in the file, for listings (`agentgov policy show`). */
+struct ag_rule_info {
+    enum ag_effect effect;
+    const char *id;          /* NULL when the rule has none */
+    const char *description; /* NULL when the rule has none */
+    const char *file;
+    int line;
+    const char *const *actions;
+    size_t nactions;
+    const char *const *resources;
+    size_t nresources;
+    unsigned tiers;  /* bit t set: the rule applies at tier t */
+    unsigned phases; /* bit p set: allowed in phase p (all eight when has_phases is 0) */
+    int has_phases;
+};
+/* Number of rules, in file order. */
+size_t ag_policy_rule_count(const ag_policy *p);
+/* Rule i (0-based, file order); AG_EINVAL when out of range. */
+AG_MUST_USE ag_err ag_policy_rule(const ag_policy *p, size_t i, struct ag_rule_info *out);
+
 /* Names. */
 const char *ag_effect_name(enum ag_effect e); /* "allow" | "deny" | "ask" */
 const char *ag_reason_name(enum ag_reason r); /* "default_deny", ... */

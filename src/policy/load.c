@@ -318,7 +318,7 @@ static void load_tier(struct lctx *c, int t, const struct ag__ynode *v)
 /* ---- rules ------------------------------------------------------------------------ */
 
 static int load_globs(struct lctx *c, const struct ag__ynode *rule, const char *what, char sep,
-                      struct ag__glob **out, size_t *nout)
+                      struct ag__glob **out, const char ***srcs, size_t *nout)
 {
     const struct ag__ynode *list = ag__yaml_get(rule, what);
     if (list == NULL) {
@@ -332,7 +332,8 @@ static int load_globs(struct lctx *c, const struct ag__ynode *rule, const char *
         return 0;
     }
     struct ag__glob *g = ag__arena_alloc(&c->p->arena, list->n * sizeof *g);
-    if (g == NULL) {
+    const char **src_list = ag__arena_alloc(&c->p->arena, list->n * sizeof *src_list);
+    if (g == NULL || src_list == NULL) {
         c->oom = 1;
         return 0;
     }
@@ -352,9 +353,11 @@ static int load_globs(struct lctx *c, const struct ag__ynode *rule, const char *
             if (src == NULL)
                 return 0;
             ag__glob_compile(&g[i], src, sep);
+            src_list[i] = src;
         }
     }
     *out = g;
+    *srcs = src_list;
     *nout = list->n;
     return ok;
 }
@@ -458,8 +461,9 @@ static int load_rule(struct lctx *c, const struct ag__ynode *n, struct ag__rule 
     r->col = n->col;
     r->phase_bits = AG__PHASE_ALL | AG__PHASE_NONE_BIT;
     int ok = load_effect(c, n, r);
-    ok &= load_globs(c, n, "actions", AG__SEP_ACTION, &r->actions, &r->nactions);
-    ok &= load_globs(c, n, "resources", AG__SEP_RESOURCE, &r->resources, &r->nresources);
+    ok &= load_globs(c, n, "actions", AG__SEP_ACTION, &r->actions, &r->action_src, &r->nactions);
+    ok &= load_globs(c, n, "resources", AG__SEP_RESOURCE, &r->resources, &r->resource_src,
+                     &r->nresources);
     ok &= load_rule_tiers(c, n, r);
     const struct ag__ynode *v;
     if ((v = ag__yaml_get(n, "phases")))

@@ -77,7 +77,7 @@ static ag_err read_policy(const char *path, char **data, size_t *len)
         return ag__fail(AG_EINVAL, "no policy path given");
     ag_err err = ag__read_file(path, AG_POLICY_MAX_BYTES, data, len);
     if (err != AG_OK)
-        return ag__fail(err, "%s: cannot read policy: %s", path, ag_strerror(err));
+        return ag__fail(err, "%s: cannot read the policy file", path);
     return AG_OK;
 }
 
@@ -149,6 +149,31 @@ size_t ag_policy_promotions(const ag_policy *p, const struct ag_promotion_rule *
 const char *ag_policy_path(const ag_policy *p)
 {
     return p ? p->path : NULL;
+}
+
+size_t ag_policy_rule_count(const ag_policy *p)
+{
+    return p ? p->nrules : 0;
+}
+
+ag_err ag_policy_rule(const ag_policy *p, size_t i, struct ag_rule_info *out)
+{
+    if (p == NULL || i >= p->nrules)
+        return ag__fail(AG_EINVAL, "no rule %zu in the policy", i);
+    const struct ag__rule *r = &p->rules[i];
+    out->effect = r->effect;
+    out->id = r->id;
+    out->description = r->description;
+    out->file = p->path;
+    out->line = r->line;
+    out->actions = r->action_src;
+    out->nactions = r->nactions;
+    out->resources = r->resource_src;
+    out->nresources = r->nresources;
+    out->tiers = r->tier_bits;
+    out->phases = r->phase_bits & AG__PHASE_ALL;
+    out->has_phases = r->has_phases;
+    return AG_OK;
 }
 
 /* ---- decide ----------------------------------------------------------------------- */

@@ -27,6 +27,8 @@ struct ag__rule {
     size_t nactions;
     struct ag__glob *resources;
     size_t nresources;
+    const char **action_src; /* the globs as written, for listings */
+    const char **resource_src;
 };
 
 /* One (rule, action glob) pair of a tier's index. */

@@ -461,3 +461,24 @@ TEST(policy_default_path_finds_shipped_file)
     snprintf(want, sizeof want, "%s", buf);
     ASSERT_STREQ(ag__policy_resolve(NULL, dir, buf, sizeof buf), want);
 }
+
+TEST(policy_rule_listing)
+{
+    ag_policy *p = load(PHASED);
+    ASSERT_EQ(ag_policy_rule_count(p), 1);
+    struct ag_rule_info r;
+    ASSERT_OK(ag_policy_rule(p, 0, &r));
+    ASSERT_EQ(r.effect, AG_EFFECT_ALLOW);
+    ASSERT_EQ(r.line, 3);
+    ASSERT_STREQ(r.file, "t.yaml");
+    ASSERT_EQ(r.nactions, 1);
+    ASSERT_STREQ(r.actions[0], "ssh.exec");
+    ASSERT_STREQ(r.resources[0], "sandbox/**");
+    ASSERT_EQ(r.tiers, 0x1e);
+    ASSERT_EQ(r.has_phases, 1);
+    ASSERT_EQ(r.phases, (1u << AG_PHASE_EXECUTE) | (1u << AG_PHASE_VERIFY));
+    ASSERT_TRUE(r.id == NULL);
+    ASSERT_ERR(ag_policy_rule(p, 1, &r), AG_EINVAL);
+    ASSERT_EQ(ag_policy_rule_count(NULL), 0);
+    ag_policy_free(p);
+}
