@@ -46,30 +46,62 @@ static void normalise(char *path)
     *out = '\0';
 }
 
+/* Where a dangling symbolic link at head points (its target does not exist yet, but
+ * a write through the link would create it): the target, taken against the link's
+ * canonical directory, followed by rest. Returns 0 and fills next, or -1 when head
+ * is not a symbolic link. */
+static int follow_dangling(const char *head, const char *rest, char next[PATH_MAX])
+{
+    char target[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
+    ssize_t n = readlink(head, target, sizeof target - 1);
+    if (n <= 0)
+        return -1;
+    target[n] = '\0';
+    snprintf(dir, sizeof dir, "%s", head);
+    *strrchr(dir, '/') = '\0';
+    if (target[0] != '/' && !realpath(dir[0] ? dir : "/", real))
+        return -1;
+    int len = target[0] == '/' ? snprintf(next, PATH_MAX, "%s%s", target, rest)
+                               : snprintf(next, PATH_MAX, "%s/%s%s", real, target, rest);
+    if (len < 0 || len >= PATH_MAX)
+        return -1;
+    normalise(next);
+    return 0;
+}
+
 /* Resolves symbolic links in the longest existing prefix of a normalised absolute
- * path and appends the rest unchanged. */
+ * path and appends the rest unchanged. Dangling links are followed as well, so a link
+ * inside the project cannot point a write at a file outside it that does not exist
+ * yet. */
 static ag_err resolve_links(const char *path, char out[PATH_MAX])
 {
-    char head[PATH_MAX];
-    snprintf(head, sizeof head, "%s", path);
-    size_t cut = strlen(head);
-    for (;;) {
-        char real[PATH_MAX];
-        if (realpath(head, real)) {
-            int n = snprintf(out, PATH_MAX, "%s%s", real, path + cut);
-            if (n < 0 || n >= PATH_MAX)
-                return ag__fail(AG_EINVAL, "path too long: %s", path);
-            normalise(out);
-            return AG_OK;
+    char cur[PATH_MAX], head[PATH_MAX], real[PATH_MAX];
+    snprintf(cur, sizeof cur, "%s", path);
+    for (int hops = 0; hops < 40; hops++) {
+        snprintf(head, sizeof head, "%s", cur);
+        size_t cut = strlen(head);
+        for (;;) {
+            if (realpath(head, real)) {
+                int n = snprintf(out, PATH_MAX, "%s%s", real, cur + cut);
+                if (n < 0 || n >= PATH_MAX)
+                    return ag__fail(AG_EINVAL, "path too long: %s", path);
+                normalise(out);
+                return AG_OK;
+            }
+            if (follow_dangling(head, cur + cut, out) == 0) {
+                snprintf(cur, sizeof cur, "%s", out);
+                break;
+            }
+            char *slash = strrchr(head, '/');
+            if (slash == NULL || slash == head) { /* nothing below / exists */
+                snprintf(out, PATH_MAX, "%s", cur);
+                return AG_OK;
+            }
+            *slash = '\0';
+            cut = (size_t)(slash - head);
         }
-        char *slash = strrchr(head, '/');
-        if (slash == NULL || slash == head) { /* nothing below / exists */
-            snprintf(out, PATH_MAX, "%s", path);
-            return AG_OK;
-        }
-        *slash = '\0';
-        cut = (size_t)(slash - head);
     }
+    return ag__fail(AG_EINVAL, "too many symbolic links in %s", path);
 }
 
 ag_err ag__hook_path_resource(const char *cwd, const char *home, const char *path, char **out)
@@ -269,8 +301,15 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
         if (!s)
             return ag__fail(AG_EINVAL, "tool_input.%s: missing for %s", m->field, m->tool);
         return m->kind == M_TEXT ? add_req(ev, m->action, strdup(s)) : add_path(ev, m->action, s);
-    case M_DIR:
-        return add_path(ev, m->action, s ? s : ev->cwd);
+    case M_DIR: {
+        /* Grep's glob filter narrows the files read: judge path/glob, so that a
+         * search of ".env" meets the rules on .env files. */
+        const char *glob = input_str(in, "glob");
+        if (!glob || glob[0] == '/')
+            return add_path(ev, m->action, s ? s : ev->cwd);
+        snprintf(path, sizeof path, "%s/%s", s ? s : ev->cwd, glob);
+        return add_path(ev, m->action, path);
+    }
     case M_GLOB: {
         const char *dir = input_str(in, "path");
         if (!s)

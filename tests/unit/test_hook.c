@@ -349,3 +349,38 @@ TEST(shipped_coding_agent_policy_passes_lint)
     ASSERT_OK(ag_policy_lint(path, collect, &problems));
     ASSERT_EQ(problems, 0);
 }
+
+TEST(a_dangling_symlink_is_followed_to_where_a_write_would_land)
+{
+    char proj[PATH_MAX], outside[PATH_MAX], link[PATH_MAX + 16], target[PATH_MAX + 16];
+    ASSERT_TRUE(realpath(ag_test_fresh_dir("dproj"), proj) != NULL);
+    ASSERT_TRUE(realpath(ag_test_fresh_dir("doutside"), outside) != NULL);
+    snprintf(link, sizeof link, "%s/notes.md", proj);
+    snprintf(target, sizeof target, "%s/not-yet", outside);
+    ASSERT_OK(symlink(target, link));
+    char *r = NULL;
+    ASSERT_OK(ag__hook_path_resource(proj, NULL, "notes.md", &r));
+    ASSERT_STREQ(r, target + 1);
+    free(r);
+    /* A relative dangling link, and a loop, which ends with an error. */
+    snprintf(link, sizeof link, "%s/rel", proj);
+    ASSERT_OK(symlink("../doutside-x/y", link));
+    ASSERT_OK(ag__hook_path_resource(proj, NULL, "rel", &r));
+    ASSERT_CONTAINS(r, "/doutside-x/y");
+    ASSERT_TRUE(strstr(r, "dproj") == NULL);
+    free(r);
+    snprintf(link, sizeof link, "%s/loop", proj);
+    ASSERT_OK(symlink("loop", link));
+    ASSERT_ERR(ag__hook_path_resource(proj, NULL, "loop/x", &r), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "symbolic links");
+}
+
+TEST(grep_glob_names_the_files_read)
+{
+    const char *ev_text = "{\"hook_event_name\":\"PreToolUse\",\"cwd\":\"/w/p\",\"tool_name\":"
+                          "\"Grep\",\"tool_input\":{\"pattern\":\"KEY\",\"glob\":\".env\"}}";
+    struct ag__hook_event ev;
+    ASSERT_OK(ag__hook_parse(AG_HOOK_CLAUDE_CODE, ev_text, strlen(ev_text), &ev));
+    ASSERT_STREQ(ev.req[0].resource, "w/p/.env");
+    ag__hook_event_free(&ev);
+}
