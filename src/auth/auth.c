@@ -72,6 +72,7 @@ ag_err ag_auth_new(const struct ag_auth_opts *o, ag_auth **out)
         ag_auth_free(a);
         return err;
     }
+    ag__auth_rekey_hmac(a);
     ag__auth_set_clock(a, real_wall, real_mono, NULL);
     *out = a;
     return AG_OK;
@@ -110,23 +111,30 @@ void ag__auth_set_clock(ag_auth *a, ag__auth_clock_fn wall, ag__auth_clock_fn mo
     pthread_mutex_unlock(&a->mu);
 }
 
-int64_t ag__auth_now(ag_auth *a)
+int64_t ag__auth_now_mono(ag_auth *a, int64_t *mono)
 {
     pthread_mutex_lock(&a->mu);
-    int64_t w = a->wall_fn(a->clock_ctx);
-    int64_t m = a->base_wall + (a->mono_fn(a->clock_ctx) - a->base_mono);
+    int64_t w = a->wall_fn(a->clock_ctx), mo = a->mono_fn(a->clock_ctx);
+    int64_t m = a->base_wall + (mo - a->base_mono);
     int64_t now = w > m ? w : m;
     if (a->high_water > now)
         now = a->high_water;
     a->high_water = now;
     pthread_mutex_unlock(&a->mu);
+    if (mono)
+        *mono = mo;
     return now;
+}
+
+int64_t ag__auth_now(ag_auth *a)
+{
+    return ag__auth_now_mono(a, NULL);
 }
 
 ag_err ag__auth_persist_clock(ag_auth *a)
 {
-    int64_t now = ag__auth_now(a);
     pthread_mutex_lock(&a->mu);
+    int64_t now = a->high_water;
     int due = now - a->persisted_hw >= CLOCK_PERSIST_EVERY_MS;
     pthread_mutex_unlock(&a->mu);
     if (!due)
@@ -238,29 +246,21 @@ char *ag__j_dump(const json_t *o)
     return json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
+void ag__auth_rekey_hmac(ag_auth *a)
+{
+    crypto_auth_hmacsha256_init(&a->hmac_base, a->kr.token_key, AG_AUTH_KEY_LEN);
+}
+
 void ag__auth_hash(ag_auth *a, const char *label, const void *data, size_t len, char out[65])
 {
     /* label \0 data, so that a token and a secret ID can never hash alike. */
-    uint8_t buf[256];
-    size_t ll = strlen(label);
-    if (ll + 1 + len <= sizeof buf) {
-        memcpy(buf, label, ll + 1);
-        memcpy(buf + ll + 1, data, len);
-        ag__hmac_sha256_hex(a->kr.token_key, AG_AUTH_KEY_LEN, buf, ll + 1 + len, out);
-        sodium_memzero(buf, sizeof buf);
-        return;
-    }
-    uint8_t *big = malloc(ll + 1 + len);
-    if (!big) { /* cannot happen for our inputs; never leave out undefined */
-        memset(out, '0', 64);
-        out[64] = '\0';
-        return;
-    }
-    memcpy(big, label, ll + 1);
-    memcpy(big + ll + 1, data, len);
-    ag__hmac_sha256_hex(a->kr.token_key, AG_AUTH_KEY_LEN, big, ll + 1 + len, out);
-    sodium_memzero(big, ll + 1 + len);
-    free(big);
+    crypto_auth_hmacsha256_state st = a->hmac_base;
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, strlen(label) + 1);
+    crypto_auth_hmacsha256_update(&st, data, len);
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_memzero(&st, sizeof st);
+    ag__hex(mac, sizeof mac, out);
 }
 
 int64_t ag__auth_store_ttl(ag_auth *a, int64_t expire_ms)

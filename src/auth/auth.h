@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 
 #include "agentgov/auth.h"
 #include "auth/keyring.h"
@@ -35,6 +36,9 @@ struct ag_auth {
     const ag_policy *policy;
     pthread_mutex_t mu; /* guards the keyring, the clock and the cache */
     struct ag__keyring kr;
+    /* HMAC-SHA256 state keyed with kr.token_key, computed once: hashing a token then
+     * costs two compressions and no allocation (the token lookup hot path). */
+    crypto_auth_hmacsha256_state hmac_base;
     /* Effective clock (see ag__auth_now). */
     ag__auth_clock_fn wall_fn;
     ag__auth_clock_fn mono_fn;
@@ -52,9 +56,14 @@ struct ag_auth {
  * mark). Expiry is only ever compared against this value, so a wall clock set
  * backwards cannot make an expired token or secret ID valid again. */
 int64_t ag__auth_now(ag_auth *a);
+/* The same, also returning the monotonic reading it used (for cache ages). */
+int64_t ag__auth_now_mono(ag_auth *a, int64_t *mono);
 /* Writes the high-water mark to the store (auth:clock) when it advanced by more than
  * a second since the last write. Compare-and-set: it never lowers the stored value. */
 AG_MUST_USE ag_err ag__auth_persist_clock(ag_auth *a);
+/* Keys the HMAC state from kr.token_key (after the keyring is loaded). Caller holds
+ * the mutex or owns the handle exclusively. */
+void ag__auth_rekey_hmac(ag_auth *a);
 /* Test hook: replaces the clock sources and re-bases the effective clock on them.
  * The persisted high-water mark still applies. */
 void ag__auth_set_clock(ag_auth *a, ag__auth_clock_fn wall, ag__auth_clock_fn mono, void *ctx);

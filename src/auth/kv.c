@@ -351,6 +351,7 @@ static ag_err reload_keyring(ag_auth *a)
     if (err == AG_OK) {
         pthread_mutex_lock(&a->mu);
         a->kr = kr;
+        ag__auth_rekey_hmac(a);
         pthread_mutex_unlock(&a->mu);
     }
     ag__keyring_wipe(&kr);
@@ -794,6 +795,7 @@ static ag_err rekey_locked(ag_auth *a, const uint8_t new_key[AG_AUTH_KEY_LEN], i
         ag__keyring_mkid(new_key, kr.mkid);
         pthread_mutex_lock(&a->mu);
         a->kr = kr;
+        ag__auth_rekey_hmac(a);
         pthread_mutex_unlock(&a->mu);
         if (rotate)
             err = reencrypt_all(a, reencrypted);
