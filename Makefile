@@ -52,7 +52,12 @@ SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test tests unit check fuzz bench clean format lint-format cppcheck valgrind asan
+# The README's main command: the shipped policy walked, then a governed task end to end.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh $(BUILD)/agentgov
+
+.PHONY: demo all deps test tests unit check fuzz bench clean format lint-format cppcheck valgrind asan
 
 all: $(BUILD)/agentgov $(BUILD)/libagentgov.a
 
