@@ -73,28 +73,42 @@ ag_err ag__glob_check(const char *pat, const char **why, size_t *offset)
     return AG_OK;
 }
 
+/* A run of stars at pat[i..]: its length. */
+static size_t stars_at(const char *pat, size_t i)
+{
+    size_t n = 0;
+    while (pat[i + n] == '*')
+        n++;
+    return n;
+}
+
 void ag__glob_compile(struct ag__glob *g, const char *pat, char sep)
 {
-    size_t n = strlen(pat), meta = n;
+    size_t n = strlen(pat);
+    memset(g, 0, sizeof *g);
     g->src = pat;
     g->len = n;
     g->sep = sep;
-    for (size_t i = 0; i < n; i++) {
-        if (strchr("*?[\\", pat[i])) {
-            meta = i;
-            break;
-        }
-    }
-    g->litlen = meta;
-    if (meta == n) {
+    g->litlen = strcspn(pat, "*?[\\");
+    /* The literal suffix: the longest tail with no metacharacter, bracket or escape. A
+     * pattern with an escape anywhere gets none (the tail could be escaped text). */
+    size_t tail = n;
+    if (strchr(pat, '\\') == NULL)
+        while (tail > 0 && strchr("*?[]", pat[tail - 1]) == NULL)
+            tail--;
+    g->tail = pat + tail;
+    g->taillen = n - tail;
+    size_t lit = g->litlen, stars = stars_at(pat, lit);
+    if (lit == n)
         g->kind = AG__GLOB_EXACT;
-    } else if (strspn(pat + meta, "*") == n - meta && n - meta >= 2) {
-        g->kind = meta == 0 ? AG__GLOB_ANY : AG__GLOB_PREFIX;
-    } else if (n == 1 && pat[0] == '*') {
-        g->kind = AG__GLOB_SEGMENT;
-    } else {
+    else if (stars >= 2 && lit + stars == n)
+        g->kind = lit == 0 ? AG__GLOB_ANY : AG__GLOB_PREFIX;
+    else if (stars == 1 && lit + 1 == n)
+        g->kind = lit == 0 ? AG__GLOB_SEGMENT : AG__GLOB_SEG_PREFIX;
+    else if (lit == 0 && stars >= 1 && stars == tail)
+        g->kind = stars >= 2 ? AG__GLOB_SUFFIX : AG__GLOB_SEG_SUFFIX;
+    else
         g->kind = AG__GLOB_GENERAL;
-    }
 }
 
 /* Matches one character class; *pp points just after '[' and is left on its ']'.
@@ -170,20 +184,14 @@ static int wild(const char *p, const char *t, char sep)
     return *t ? NOMATCH : MATCH;
 }
 
-int ag__glob_match(const struct ag__glob *g, const char *text)
+/* The literal prefix and suffix reject most non-matching texts before the backtracking
+ * matcher runs; the matcher then starts after the prefix. */
+int ag__glob_match_general(const struct ag__glob *g, const char *text, size_t n)
 {
-    switch (g->kind) {
-    case AG__GLOB_EXACT:
-        return strcmp(g->src, text) == 0;
-    case AG__GLOB_PREFIX:
-        return strncmp(g->src, text, g->litlen) == 0;
-    case AG__GLOB_ANY:
-        return 1;
-    case AG__GLOB_SEGMENT:
-        return strchr(text, g->sep) == NULL;
-    default:
-        return wild(g->src, text, g->sep) == MATCH;
-    }
+    if (n < g->litlen + g->taillen || memcmp(g->src, text, g->litlen) != 0 ||
+        memcmp(text + n - g->taillen, g->tail, g->taillen) != 0)
+        return 0;
+    return wild(g->src + g->litlen, text + g->litlen, g->sep) == MATCH;
 }
 
 int ag__glob_match_str(const char *pat, const char *text, char sep)

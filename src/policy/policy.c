@@ -227,25 +227,46 @@ struct verdict {
     const struct ag__rule *phase_blocked;
 };
 
-static void scan(const struct ag__entry *e, uint32_t n, const struct ag_request *req,
-                 uint32_t phase_bit, struct verdict *v)
+/* 1 when matching rule r could still change the decision or its deciding rule; the
+ * scan skips the glob matching otherwise. Deny beats ask beats allow, an earlier rule
+ * of the same effect is the one reported, and a phase-blocked rule matters only while
+ * nothing else matched. */
+static int could_matter(const struct verdict *v, const struct ag__rule *r, int phase_ok)
+{
+    const struct ag__rule *deny = v->best[AG_EFFECT_DENY];
+    if (!phase_ok)
+        return r->effect != AG_EFFECT_DENY && !deny && !v->best[AG_EFFECT_ASK] &&
+               !v->best[AG_EFFECT_ALLOW] && (!v->phase_blocked || r < v->phase_blocked);
+    if (deny)
+        return r->effect == AG_EFFECT_DENY && r < deny;
+    if (r->effect == AG_EFFECT_ALLOW && v->best[AG_EFFECT_ASK])
+        return 0;
+    return !v->best[r->effect] || r < v->best[r->effect];
+}
+
+/* The request's strings with their lengths, measured once per decision. */
+struct subject {
+    const char *action, *resource;
+    size_t alen, rlen;
+};
+
+static void scan(const struct ag__entry *e, uint32_t n, const struct subject *s, uint32_t phase_bit,
+                 struct verdict *v)
 {
     for (const struct ag__entry *end = e + n; e < end; e++) {
         const struct ag__rule *r = e->rule;
-        if (!ag__glob_match(e->action, req->action))
+        int phase_ok = (r->phase_bits & phase_bit) != 0;
+        if (!could_matter(v, r, phase_ok) || !ag__glob_match(e->action, s->action, s->alen))
             continue;
         size_t i = 0;
-        while (i < r->nresources && !ag__glob_match(&r->resources[i], req->resource))
+        while (i < r->nresources && !ag__glob_match(&r->resources[i], s->resource, s->rlen))
             i++;
         if (i == r->nresources)
             continue;
-        if (r->phase_bits & phase_bit) {
-            if (v->best[r->effect] == NULL || r < v->best[r->effect])
-                v->best[r->effect] = r;
-        } else if (r->effect != AG_EFFECT_DENY &&
-                   (v->phase_blocked == NULL || r < v->phase_blocked)) {
+        if (phase_ok)
+            v->best[r->effect] = r;
+        else
             v->phase_blocked = r;
-        }
     }
 }
 
@@ -265,12 +286,14 @@ enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struc
     const struct ag__tier_index *ix = &p->index[req->tier];
     uint32_t phase_bit = req->phase == AG_PHASE_NONE ? AG__PHASE_NONE_BIT : 1u << req->phase;
     struct verdict v = {{NULL, NULL, NULL}, NULL};
-    size_t seglen = strcspn(req->action, ".");
+    struct subject s = {req->action, req->resource, strlen(req->action), strlen(req->resource)};
+    const char *dot = memchr(s.action, '.', s.alen);
+    size_t seglen = dot ? (size_t)(dot - s.action) : s.alen;
     const struct ag__slot *slot =
-        ag__policy_lookup(ix, req->action, seglen, ag__policy_hash(req->action, seglen));
+        ag__policy_lookup(ix, s.action, seglen, ag__policy_hash(s.action, seglen));
     if (slot)
-        scan(ix->entries + slot->first, slot->count, req, phase_bit, &v);
-    scan(ix->entries + ix->wild_first, ix->wild_count, req, phase_bit, &v);
+        scan(ix->entries + slot->first, slot->count, &s, phase_bit, &v);
+    scan(ix->entries + ix->wild_first, ix->wild_count, &s, phase_bit, &v);
 
     if (v.best[AG_EFFECT_DENY])
         return finish(out, AG_EFFECT_DENY, AG_REASON_RULE_DENY, p, v.best[AG_EFFECT_DENY]);

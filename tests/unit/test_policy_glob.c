@@ -64,7 +64,7 @@ TEST(glob_cases_from_data_file)
             struct ag__glob g;
             ag__glob_compile(&g, fld[1], sep);
             int want = strcmp(fld[3], "match") == 0;
-            if (ag__glob_match(&g, fld[2]) != want ||
+            if (ag__glob_match(&g, fld[2], strlen(fld[2])) != want ||
                 ag__glob_match_str(fld[1], fld[2], sep) != want)
                 ag_test_fail(__FILE__, __LINE__, "globs.txt:%d: '%s' vs '%s': want %s", lineno,
                              fld[1], fld[2], fld[3]);
@@ -86,7 +86,8 @@ TEST(glob_fast_paths_agree_with_general_matcher)
             struct ag__glob g;
             ag__glob_compile(&g, pats[i], sep);
             for (size_t j = 0; j < sizeof texts / sizeof texts[0]; j++)
-                if (ag__glob_match(&g, texts[j]) != ag__glob_match_str(pats[i], texts[j], sep))
+                if (ag__glob_match(&g, texts[j], strlen(texts[j])) !=
+                    ag__glob_match_str(pats[i], texts[j], sep))
                     ag_test_fail(__FILE__, __LINE__, "'%s' (kind %d) vs '%s' sep '%c'", pats[i],
                                  g.kind, texts[j], sep);
         }
@@ -107,4 +108,16 @@ TEST(glob_compile_kinds)
     ASSERT_EQ(g.kind, AG__GLOB_SEGMENT);
     ag__glob_compile(&g, "a\\*", '/');
     ASSERT_EQ(g.kind, AG__GLOB_GENERAL);
+    ASSERT_EQ(g.taillen, 0);
+    ag__glob_compile(&g, "**.exec", '.');
+    ASSERT_EQ(g.kind, AG__GLOB_SUFFIX);
+    ASSERT_EQ(g.taillen, 5);
+    ag__glob_compile(&g, "*.exec", '.');
+    ASSERT_EQ(g.kind, AG__GLOB_SEG_SUFFIX);
+    ag__glob_compile(&g, "ssh.*", '.');
+    ASSERT_EQ(g.kind, AG__GLOB_SEG_PREFIX);
+    ag__glob_compile(&g, "a?b[cd]e", '.');
+    ASSERT_EQ(g.kind, AG__GLOB_GENERAL);
+    ASSERT_EQ(g.litlen, 1);
+    ASSERT_EQ(g.taillen, 1);
 }
