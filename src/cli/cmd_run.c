@@ -1,11 +1,532 @@
-/* Placeholder until the run command lands; it refuses rather than pretending. */
+/* `agentgov run`: runs a command as a governed, sandboxed agent (docs/run.md). This
+ * file parses options, opens the data directory's store, ledger, policy, lifecycle and
+ * auth engine, finds a running daemon, and hands everything to ag__run. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agentgov/auth.h"
+#include "agentgov/config.h"
+#include "agentgov/gov.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "core/fileio.h"
+#include "core/time.h"
+#include "policy/path.h"
+#include "runner/run.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: agentgov run --agent ID [--task T] [--packet FILE] [--tier N]\n"
+            "                    [--workdir DIR] [--timeout D] [--grace D] [--token-ttl D]\n"
+            "                    [--allow-unsandboxed] [--report FILE] [--store URL]\n"
+            "                    [--policy FILE] [--addr ADDR] [--no-store-access] [--quiet]\n"
+            "                    -- CMD [ARGS...]\n\n"
+            "Runs CMD as a governed agent: bootstrap (lock, packet, revocation bar), a\n"
+            "short-lived token, then PREFLIGHT, PLAN, EXECUTE (CMD under the tier's Landlock,\n"
+            "seccomp and rlimit profile, in the workdir), VERIFY (exit status, required\n"
+            "artifacts), PACKAGE (artifacts and output with SHA-256), REPORT (JSON report),\n"
+            "EXIT (lock released, token revoked). A revocation, the token's expiry or the\n"
+            "timeout stop CMD's process group (SIGTERM, SIGKILL after the grace period); a\n"
+            "revoked run writes a handoff. See docs/run.md.\n\n"
+            "Options:\n"
+            "  --agent ID           the agent (registered at --tier, else T0, when new)\n"
+            "  --task T             the task (default: the packet's)\n"
+            "  --packet FILE        store this instruction packet first ('-': stdin)\n"
+            "  --tier N             tier of a new agent; must match a registered one\n"
+            "  --workdir DIR        CMD's working directory (default: the current one)\n"
+            "  --timeout D          wall-clock limit (default: config run.timeout)\n"
+            "  --grace D            SIGTERM to SIGKILL (default: config run.grace)\n"
+            "  --token-ttl D        the child's token TTL (default: timeout + grace, at most\n"
+            "                       the tier's max TTL)\n"
+            "  --allow-unsandboxed  run even if the kernel lacks Landlock (ledgered)\n"
+            "  --report FILE        report path (default: <workdir>/agentgov-report.json)\n"
+            "  --store URL          state store (else $AGENTGOV_STORE, else the embedded one)\n"
+            "  --policy FILE        policy (else <dir>/policy.yaml, else the shipped default)\n"
+            "  --addr ADDR          daemon address for the child (default: config `listen`\n"
+            "                       when a daemon answers there; none in embedded mode)\n"
+            "  --no-store-access    give the child no view of the data directory\n"
+            "  --quiet              capture CMD's output without passing it through\n\n"
+            "The child's environment: AGENTGOV_TOKEN, AGENTGOV_ADDR, AGENTGOV_AGENT_ID,\n"
+            "AGENTGOV_TASK_ID, AGENTGOV_RUN_ID, AGENTGOV_WORKDIR, AGENTGOV_DIR and\n"
+            "AGENTGOV_STORE (its view of the data directory), AGENTGOV_BIN.\n\n"
+            "Exit status:\n"
+            "  0   success: every phase passed, CMD exited 0, required artifacts present\n"
+            "  1   usage or internal error\n"
+            "  10  the child failed: nonzero exit, killed by a signal, command not found,\n"
+            "      or a required artifact missing\n"
+            "  11  refused before anything ran: AGENT_PREVIOUSLY_REVOKED,\n"
+            "      NO_INSTRUCTION_PACKET, CANNOT_ACQUIRE_LOCK, HANDOFF_REQUIRED,\n"
+            "      TASK_MISMATCH, TIER_MISMATCH, INVALID_PACKET, PREFLIGHT_FAILED, ...\n"
+            "  12  revoked: budget exhausted, `agentgov agent revoke`, token expired or\n"
+            "      revoked, lock lost (a handoff is written)\n"
+            "  13  timed out\n"
+            "  14  sandbox unavailable (no Landlock without --allow-unsandboxed) or the\n"
+            "      child could not be confined\n"
+            "  15  interrupted (SIGINT, SIGTERM or SIGHUP to agentgov run)\n");
+}
+
+static volatile int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+struct cli {
+    const char *agent, *task, *packet, *workdir, *timeout, *grace, *token_ttl, *report, *store,
+        *policy, *addr;
+    int tier, allow_unsandboxed, no_store_access, quiet;
+    char **argv;
+};
+
+enum {
+    O_AGENT = 1000,
+    O_TASK,
+    O_PACKET,
+    O_TIER,
+    O_WORKDIR,
+    O_TIMEOUT,
+    O_GRACE,
+    O_TTL,
+    O_UNSANDBOXED,
+    O_REPORT,
+    O_STORE,
+    O_POLICY,
+    O_ADDR,
+    O_NOSTORE,
+    O_QUIET,
+    O_HELP
+};
+
+static const struct option longopts[] = {
+    {"agent", required_argument, NULL, O_AGENT},
+    {"task", required_argument, NULL, O_TASK},
+    {"packet", required_argument, NULL, O_PACKET},
+    {"tier", required_argument, NULL, O_TIER},
+    {"workdir", required_argument, NULL, O_WORKDIR},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"grace", required_argument, NULL, O_GRACE},
+    {"token-ttl", required_argument, NULL, O_TTL},
+    {"allow-unsandboxed", no_argument, NULL, O_UNSANDBOXED},
+    {"report", required_argument, NULL, O_REPORT},
+    {"store", required_argument, NULL, O_STORE},
+    {"policy", required_argument, NULL, O_POLICY},
+    {"addr", required_argument, NULL, O_ADDR},
+    {"no-store-access", no_argument, NULL, O_NOSTORE},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int set_opt(struct cli *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case O_AGENT:
+        c->agent = arg;
+        break;
+    case O_TASK:
+        c->task = arg;
+        break;
+    case O_PACKET:
+        c->packet = arg;
+        break;
+    case O_WORKDIR:
+        c->workdir = arg;
+        break;
+    case O_TIMEOUT:
+        c->timeout = arg;
+        break;
+    case O_GRACE:
+        c->grace = arg;
+        break;
+    case O_TTL:
+        c->token_ttl = arg;
+        break;
+    case O_UNSANDBOXED:
+        c->allow_unsandboxed = 1;
+        break;
+    case O_REPORT:
+        c->report = arg;
+        break;
+    case O_STORE:
+        c->store = arg;
+        break;
+    case O_POLICY:
+        c->policy = arg;
+        break;
+    case O_ADDR:
+        c->addr = arg;
+        break;
+    case O_NOSTORE:
+        c->no_store_access = 1;
+        break;
+    case O_QUIET:
+        c->quiet = 1;
+        break;
+    case O_TIER: {
+        char *end;
+        long t = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end || t < AG_TIER_MIN || t > AG_TIER_MAX) {
+            ag__cli_error("run: --tier: expected 0..4, got '%s'", arg);
+            return -1;
+        }
+        c->tier = (int)t;
+        break;
+    }
+    default:
+        return -1;
+    }
+    return 0;
+}
+
+/* Options stop at "--" (or at the first word that is not an option): the rest is
+ * the command, whose own options must not be read as ours. */
+static int parse(int argc, char **argv, struct cli *c)
+{
+    memset(c, 0, sizeof *c);
+    c->tier = -1;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+        if (opt == '?' || opt == ':') {
+            ag__cli_error("run: unknown option or missing value: '%s' (see agentgov run --help)",
+                          argv[optind - 1]);
+            return -1;
+        }
+        if (set_opt(c, opt, optarg) != 0)
+            return -1;
+    }
+    if (!c->agent) {
+        ag__cli_error("run: --agent is required (see agentgov run --help)");
+        return -1;
+    }
+    if (optind >= argc) {
+        ag__cli_error("run: no command: give it after -- (see agentgov run --help)");
+        return -1;
+    }
+    c->argv = argv + optind;
+    return 0;
+}
+
+/* Every handle a run needs, opened on the data directory. */
+struct handles {
+    ag_config *cfg;
+    ag_ledger *ledger;
+    ag_policy *policy;
+    ag_store *store;
+    ag_gov *gov;
+    ag_auth *auth;
+    char store_url[PATH_MAX + 16];
+};
+
+static void handles_close(struct handles *h)
+{
+    ag_gov_free(h->gov);
+    ag_auth_free(h->auth);
+    ag_store_free(h->store);
+    ag_policy_free(h->policy);
+    ag_ledger_close(h->ledger);
+    ag_config_free(h->cfg);
+    memset(h, 0, sizeof *h);
+}
+
+static const char *if_exists(const char *path)
+{
+    return access(path, F_OK) == 0 ? path : NULL;
+}
+
+static int open_auth(struct handles *h)
+{
+    uint8_t key[AG_AUTH_KEY_LEN];
+    ag_err e = ag_auth_master_key_load(ag__cli_path("master.key"), key);
+    if (e) {
+        ag__cli_error_ag(e, "loading the master key (agentgov init creates it)");
+        return -1;
+    }
+    struct ag_auth_opts ao = {.store = h->store,
+                              .ledger = h->ledger,
+                              .policy = h->policy,
+                              .master_key = key,
+                              .cache_ttl_ms = -1};
+    e = ag_auth_new(&ao, &h->auth);
+    explicit_bzero(key, sizeof key);
+    if (e) {
+        ag__cli_error_ag(e, "opening the auth engine");
+        return -1;
+    }
+    return 0;
+}
+
+static int open_gov(struct handles *h)
+{
+    struct ag_gov_opts go = {.lock_ttl_ms = ag_config_ms(h->cfg, "lifecycle.lock_ttl"),
+                             .heartbeat_ttl_ms = ag_config_ms(h->cfg, "lifecycle.heartbeat_ttl"),
+                             .state_ttl_ms = ag_config_ms(h->cfg, "lifecycle.state_ttl")};
+    ag_err e = ag_gov_new(h->store, h->ledger, h->policy, &go, &h->gov);
+    if (e) {
+        ag__cli_error_ag(e, "opening the lifecycle");
+        return -1;
+    }
+    /* A revocation takes the agent's credentials away at once. */
+    ag_gov_set_revoke_hook(h->gov, ag_auth_revoke_agent_hook, h->auth);
+    return 0;
+}
+
+static int handles_open(struct handles *h, const struct cli *c)
+{
+    memset(h, 0, sizeof *h);
+    ag_err e = ag_config_new(&h->cfg);
+    if (!e)
+        e = ag_config_load_file(h->cfg, ag__cli_path("config"), 1);
+    if (e) {
+        ag__cli_error_ag(e, "configuration");
+        return -1;
+    }
+    const char *db = ag__cli_path("ledger.db");
+    if (access(db, F_OK) != 0) {
+        ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
+        return -1;
+    }
+    struct ag_ledger_opts lo = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
+                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac")),
+                                .checkpoint_every =
+                                    (int)ag_config_int(h->cfg, "ledger.checkpoint_every")};
+    if ((e = ag_ledger_open(db, &lo, &h->ledger))) {
+        ag__cli_error_ag(e, "opening the ledger");
+        return -1;
+    }
+    char buf[PATH_MAX];
+    const char *pflag = c->policy ? c->policy : ag_config_str(h->cfg, "policy");
+    const char *pol =
+        ag__policy_resolve(pflag && *pflag ? pflag : NULL, ag__cli_dir(), buf, sizeof buf);
+    if ((e = ag_policy_load(pol, &h->policy))) {
+        ag__cli_error_ag(e, "loading the policy");
+        return -1;
+    }
+    const char *sflag = c->store ? c->store : ag_config_str(h->cfg, "store");
+    snprintf(h->store_url, sizeof h->store_url, "%s",
+             ag__cli_store_url(sflag && *sflag ? sflag : NULL));
+    if ((e = ag_store_open(h->store_url, &h->store))) {
+        ag__cli_error_ag(e, h->store_url);
+        return -1;
+    }
+    return open_auth(h) || open_gov(h) ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- daemon --- */
+
+/* 1 when something accepts connections at host:port within 200 ms. */
+static int tcp_answers(const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, port, &hints, &ai) != 0)
+        return 0;
+    int ok = 0;
+    for (struct addrinfo *p = ai; p && !ok; p = p->ai_next) {
+        int s = socket(p->ai_family, p->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s < 0)
+            continue;
+        if (connect(s, p->ai_addr, p->ai_addrlen) == 0)
+            ok = 1;
+        else if (errno == EINPROGRESS) {
+            struct pollfd pf = {.fd = s, .events = POLLOUT};
+            int err = 0;
+            socklen_t len = sizeof err;
+            ok = poll(&pf, 1, 200) == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+                 err == 0;
+        }
+        close(s);
+    }
+    freeaddrinfo(ai);
+    return ok;
+}
+
+static int unix_answers(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path)
+        return 0;
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+    if (s >= 0)
+        close(s);
+    return ok;
+}
+
+/* The daemon address handed to the child: --addr as given, else the configured
+ * `listen` address when a daemon answers there, else "" (embedded mode). port gets
+ * the TCP port the child must be allowed to connect to. */
+static void find_daemon(const struct cli *c, const ag_config *cfg, char *out, size_t cap, int *port)
+{
+    *port = 0;
+    out[0] = '\0';
+    const char *l = c->addr ? c->addr : ag_config_str(cfg, "listen");
+    if (!l || !*l)
+        return;
+    const char *hp = l;
+    if (strncmp(hp, "http://", 7) == 0)
+        hp += 7;
+    if (strncmp(hp, "unix:", 5) == 0) {
+        if (c->addr || unix_answers(hp + 5))
+            snprintf(out, cap, "%s", hp);
+        return;
+    }
+    char host[256];
+    const char *colon = strrchr(hp, ':');
+    if (!colon || (size_t)(colon - hp) >= sizeof host)
+        return;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    if (!c->addr && !tcp_answers(h, colon + 1))
+        return;
+    snprintf(out, cap, "http://%s", hp);
+    *port = atoi(colon + 1);
+}
+
+/* TCP port of a network store URL (redis://host:port/db), 0 otherwise. */
+static int store_port(const char *url)
+{
+    if (strncmp(url, "redis://", 8) != 0)
+        return 0;
+    const char *hp = url + 8, *at = strchr(hp, '@');
+    if (at)
+        hp = at + 1;
+    const char *colon = strchr(hp, ':');
+    return colon ? atoi(colon + 1) : 6379;
+}
+
+/* ------------------------------------------------------------------ main --- */
+
+static int durations(const struct cli *c, const ag_config *cfg, struct ag__run_opts *o)
+{
+    o->timeout_ms = ag_config_ms(cfg, "run.timeout");
+    o->grace_ms = ag_config_ms(cfg, "run.grace");
+    const char *v[3] = {c->timeout, c->grace, c->token_ttl};
+    int64_t *dst[3] = {&o->timeout_ms, &o->grace_ms, &o->token_ttl_ms};
+    static const char *const names[3] = {"--timeout", "--grace", "--token-ttl"};
+    for (int i = 0; i < 3; i++)
+        if (v[i] && ag__parse_duration(v[i], dst[i]) != AG_OK) {
+            ag__cli_error("run: %s: expected a duration such as 30s or 500ms, got '%s'", names[i],
+                          v[i]);
+            return -1;
+        }
+    return 0;
+}
+
+static char *read_packet(const char *path)
+{
+    char *data = NULL;
+    size_t len;
+    ag_err e = ag__read_file(strcmp(path, "-") == 0 ? "/dev/stdin" : path, 1 << 20, &data, &len);
+    if (e) {
+        ag__cli_error_ag(e, path);
+        return NULL;
+    }
+    return data;
+}
+
+static int run(const struct cli *c, struct handles *h)
+{
+    static char addr[300], bin[PATH_MAX], wd[PATH_MAX];
+    struct ag__run_opts o = {.store = h->store,
+                             .ledger = h->ledger,
+                             .policy = h->policy,
+                             .gov = h->gov,
+                             .auth = h->auth,
+                             .agent_id = c->agent,
+                             .task_id = c->task,
+                             .tier = c->tier,
+                             .report_path = c->report,
+                             .argv = c->argv,
+                             .allow_unsandboxed = c->allow_unsandboxed,
+                             .no_store_access = c->no_store_access,
+                             .interrupted = &interrupted};
+    if (durations(c, h->cfg, &o) != 0)
+        return AG_EXIT_USAGE;
+    if (!realpath(c->workdir ? c->workdir : ".", wd)) {
+        ag__cli_error("run: --workdir %s: %s", c->workdir ? c->workdir : ".", strerror(errno));
+        return AG_EXIT_USAGE;
+    }
+    o.workdir = wd;
+    find_daemon(c, h->cfg, addr, sizeof addr, &o.addr_port);
+    o.addr = addr;
+    o.data_dir = ag__cli_dir();
+    o.ledger_path = ag__cli_path("ledger.db");
+    o.store_url = h->store_url;
+    o.store_path = strncmp(h->store_url, "sqlite:", 7) == 0 ? h->store_url + 7 : NULL;
+    o.store_port = store_port(h->store_url);
+    const char *envbin = getenv("AGENTGOV_BIN");
+    if (!envbin || !realpath(envbin, bin))
+        if (!realpath("/proc/self/exe", bin))
+            bin[0] = '\0';
+    o.bin = bin[0] ? bin : NULL;
+    o.pass_stdout_fd = c->quiet ? -1 : STDOUT_FILENO;
+    o.pass_stderr_fd = c->quiet ? -1 : STDERR_FILENO;
+    char *packet = c->packet ? read_packet(c->packet) : NULL;
+    if (c->packet && !packet)
+        return AG_EXIT_USAGE;
+    o.packet_json = packet;
+    struct ag__run_result r;
+    ag_err e = ag__run(&o, &r);
+    free(packet);
+    if (e) {
+        ag__cli_error_ag(e, "run");
+        return AG_EXIT_USAGE;
+    }
+    fprintf(stderr, "agentgov: run %s: %s (exit %d): %s\n", r.run_id,
+            ag__run_outcome_name(r.outcome), (int)r.outcome, r.message);
+    if (r.report_path)
+        fprintf(stderr, "agentgov: report: %s\n", r.report_path);
+    int code = (int)r.outcome;
+    ag__run_result_clear(&r);
+    return code;
+}
 
 int ag__cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    ag__cli_error("'run' is not built yet");
-    return AG_EXIT_USAGE;
+    struct cli c;
+    if (ag__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    if (parse(argc, argv, &c) != 0)
+        return AG_EXIT_USAGE;
+    install_signals();
+    struct handles h;
+    int code = handles_open(&h, &c) == 0 ? run(&c, &h) : AG_EXIT_USAGE;
+    handles_close(&h);
+    return code;
 }

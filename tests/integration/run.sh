@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# `agentgov run` with real processes: the real binary, a fresh `agentgov init` data
+# directory per case, the real sandbox (Landlock, seccomp), the child's own API calls
+# through the CLI, revocation from another process, timeouts, bootstrap refusals.
+# The ledger must verify after every case.
+source "$(dirname "$0")/lib.sh"
+DATA=$SRC/tests/data/run
+# The binary the children call. A sanitizer build of $AG cannot run under the
+# sandbox's address-space limit, so RUN_CHILD_BIN may name a plain build for them.
+export AGENTGOV_BIN=${RUN_CHILD_BIN:-$AG}
+
+# fresh NAME: a new data directory ($D, exported as AGENTGOV_DIR) and workdir ($W).
+fresh() {
+    D=$T/$1/data
+    W=$T/$1/wd
+    mkdir -p "$W"
+    export AGENTGOV_DIR=$D
+    "$AG" init >"$T/$1.init" 2>&1 || echo "init failed: $(cat "$T/$1.init")"
+    if [ ! -f "$D/master.key" ]; then
+        (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$D/master.key")
+    fi
+}
+
+# packet AGENT TASK DELIVERABLES_JSON [MAX_TOTAL_ERRORS]: writes $T/AGENT.json.
+packet() {
+    sed -e "s/@AGENT@/$1/" -e "s/@TASK@/$2/" -e "s/@DELIVERABLES@/$3/" -e "s/@MAXERR@/${4:-8}/" \
+        "$DATA/packet.json" >"$T/$1.json"
+    echo "$T/$1.json"
+}
+
+# rj EXPR: evaluates a Python expression over the report `r` of the last run.
+rj() {
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+        "${REPORT:-$W/agentgov-report.json}" "$1" 2>&1
+}
+
+verifies() {
+    check_exit "$1: the ledger verifies" 0 "$AG" ledger verify
+}
+
+ledger() { "$AG" ledger tail -n 200 2>&1; }
+
+# ---------------------------------------------------------------------------------
+echo "# usage"
+check_exit "run --help exits 0" 0 "$AG" run --help
+check_contains "help documents the exit codes" "$OUT" "13  timed out"
+check_exit "run without a command is a usage error" 1 "$AG" run --agent x
+check_exit "run without --agent is a usage error" 1 "$AG" run -- true
+
+# ---------------------------------------------------------------------------------
+echo "# a successful run walks every phase"
+fresh ok
+P=$(packet alpha task-ok '["out.txt"]')
+cp "$DATA/api-child.sh" "$W/"
+check_exit "successful run exits 0" 0 "$AG" run --agent alpha --tier 1 --packet "$P" \
+    --workdir "$W" --timeout 10s --grace 500ms -- sh -c './api-child.sh && echo made > out.txt'
+check_contains "the child's output is passed through" "$OUT" "child done"
+check_eq "report: outcome" "$(rj 'r["outcome"]')" "success"
+check_eq "report: every phase, in order, ok" "$(rj '[(p["phase"],p["ok"]) for p in r["phases"]]')" \
+    "[('BOOTSTRAP', True), ('PREFLIGHT', True), ('PLAN', True), ('EXECUTE', True), ('VERIFY', True), ('PACKAGE', True), ('REPORT', True), ('EXIT', True)]"
+check_eq "report: child exit status" "$(rj 'r["child"]["exit_status"]')" "0"
+check_eq "report: confined by Landlock" "$(rj 'r["confined"]')" "True"
+check_eq "report: token revoked at exit" "$(rj 'r["token"]["revoked_at_exit"]')" "True"
+check_eq "report: tier" "$(rj 'r["tier"]')" "1"
+SHA=$(sha256sum "$W/out.txt" | cut -d' ' -f1)
+check_eq "report: deliverable sha256" "$(rj '[a["sha256"] for a in r["artifacts"] if a["name"]=="out.txt"][0]')" "$SHA"
+OUTLOG=$(rj '[a["path"] for a in r["artifacts"] if a["kind"]=="stdout"][0]')
+check_contains "stdout is captured to the run dir" "$(cat "$OUTLOG")" "child done"
+check_eq "report: stdout log sha256" \
+    "$(rj '[a["sha256"] for a in r["artifacts"] if a["kind"]=="stdout"][0]')" \
+    "$(sha256sum "$OUTLOG" | cut -d' ' -f1)"
+check_exit "task status lists the artifacts" 0 "$AG" task status task-ok
+check_contains "store: out.txt with its sha256" "$OUT" "\"name\":\"out.txt\",\"sha256\":\"$SHA\""
+check_contains "store: the stdout log" "$OUT" "stdout.log"
+check_contains "the child got a token" "$(cat "$W/result.txt")" "token agv"
+check_contains "the child got its task" "$(cat "$W/result.txt")" "task task-ok"
+L=$(ledger)
+for ph in PREFLIGHT PLAN EXECUTE VERIFY PACKAGE REPORT; do
+    check_contains "ledger: transition to $ph" "$L" " $ph "
+done
+check_contains "ledger: exit" "$L" "lifecycle.exit"
+check_contains "ledger: the profile applied, with the run" "$L" "run.exec"
+check_contains "ledger: the child's own authorize" "$L" "docs.read"
+check_contains "ledger: the child's own error" "$L" "error      alpha"
+check_contains "ledger: the run's end" "$L" "run.end"
+check_exit "ledger query shows the sandbox profile" 0 "$AG" ledger query --kind action --format jsonl
+check_contains "run.exec carries the profile" "$OUT" "landlock_abi"
+verifies "success"
+check_eq "the child's view of the data dir is gone" "$(ls "$D"/runs/*/ | grep -c api)" "0"
+
+# ---------------------------------------------------------------------------------
+echo "# the sandbox by tier"
+fresh t0
+P=$(packet obs task-t0 '[]')
+check_exit "T0: a child that writes in its workdir fails (exit 10)" 10 "$AG" run --agent obs \
+    --tier 0 --packet "$P" --workdir "$W" --timeout 5s -- sh -c 'echo x > created.txt'
+check_eq "T0: no file was created" "$(ls "$W" | grep -c created.txt)" "0"
+check_contains "T0: the shell was refused" "$ERR" "ermission denied"
+verifies "T0"
+
+fresh t1
+P=$(packet op task-t1 '["inside.txt"]')
+mkdir -p "$T/t1/outside"
+check_exit "T1: writing outside the workdir fails" 10 "$AG" run --agent op --tier 1 --packet "$P" \
+    --workdir "$W" --timeout 5s -- sh -c "echo in > inside.txt; echo out > $T/t1/outside/x.txt"
+check_eq "T1: the file inside the workdir exists" "$(cat "$W/inside.txt")" "in"
+check_eq "T1: nothing was written outside" "$(ls "$T/t1/outside" | wc -l)" "0"
+verifies "T1"
+
+fresh net
+P=$(packet net1 task-net '[]')
+cp "$DATA/connect.py" "$W/"
+PORT=$(free_port)
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(60)' "$PORT" &
+PIDS_TO_KILL+=($!)
+sleep 0.3
+check_exit "control: the port accepts connections outside the sandbox" 0 python3 "$W/connect.py" "$PORT"
+check_exit "T1: a child cannot connect to a port (no network at T1)" 10 "$AG" run --agent net1 \
+    --tier 1 --packet "$P" --workdir "$W" --timeout 5s -- python3 connect.py "$PORT"
+check_contains "T1: the connection was refused" "$OUT" "refused"
+OTHER=$(free_port)
+sed -e "s/connect_ports: \[\]   # list the TCP ports.*/connect_ports: [$PORT]/" \
+    "$SRC/policies/default.yaml" >"$T/ports.yaml"
+check_contains "test policy: tier 3 may connect to the port" "$(cat "$T/ports.yaml")" "connect_ports: [$PORT]"
+P=$(packet net3 task-net3 '[]')
+check_exit "T3: a child connects to a port its tier allows" 0 "$AG" run --agent net3 --tier 3 \
+    --packet "$P" --policy "$T/ports.yaml" --workdir "$W" --timeout 5s -- python3 connect.py "$PORT"
+check_contains "T3: connected" "$OUT" "connected"
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(60)' "$OTHER" &
+PIDS_TO_KILL+=($!)
+sleep 0.3
+check_exit "T3: a child cannot connect to a port its tier does not list" 10 "$AG" run --agent net3 \
+    --policy "$T/ports.yaml" --workdir "$W" --timeout 5s -- python3 connect.py "$OTHER"
+check_contains "T3: refused by Landlock" "$OUT" "refused"
+verifies "network"
+
+# ---------------------------------------------------------------------------------
+echo "# with a daemon"
+fresh daemon
+P=$(packet dmn task-dmn '[]')
+cp "$DATA/connect.py" "$W/"
+DPORT=$(free_port)
+echo "listen = 127.0.0.1:$DPORT" >>"$D/config"
+"$AG" serve >"$T/serve.log" 2>&1 &
+PIDS_TO_KILL+=($!)
+for _ in $(seq 100); do python3 "$W/connect.py" "$DPORT" >/dev/null 2>&1 && break; sleep 0.05; done
+check_exit "daemon: a T1 child reaches the daemon (its port only)" 0 "$AG" run --agent dmn \
+    --tier 1 --packet "$P" --workdir "$W" --timeout 5s -- \
+    sh -c "echo \"addr=\$AGENTGOV_ADDR\"; python3 connect.py $DPORT"
+check_contains "daemon: the child got the daemon's address" "$OUT" "addr=http://127.0.0.1:$DPORT"
+check_contains "daemon: connected" "$OUT" "connected"
+check_exit "daemon: still no other port" 10 "$AG" run --agent dmn --workdir "$W" --timeout 5s \
+    -- python3 connect.py "$(free_port)"
+check_exit "embedded mode: no daemon, no address" 0 "$AG" run --agent dmn --workdir "$W" \
+    --timeout 5s --addr "" -- sh -c 'echo "addr=[$AGENTGOV_ADDR]"'
+check_contains "embedded mode: AGENTGOV_ADDR is empty" "$OUT" "addr=[]"
+verifies "daemon"
+
+# ---------------------------------------------------------------------------------
+echo "# revocation while the child runs"
+fresh budget
+P=$(packet burner task-burn '[]' 3)
+cp "$DATA/burn-budget.sh" "$W/"
+START=$(date +%s%N)
+check_exit "budget exhausted through the CLI: revoked (exit 12)" 12 "$AG" run --agent burner \
+    --tier 2 --packet "$P" --workdir "$W" --timeout 20s --grace 500ms -- ./burn-budget.sh
+MS=$((($(date +%s%N) - START) / 1000000))
+check_eq "budget: stopped well before the timeout" "$([ "$MS" -lt 8000 ] && echo fast || echo "slow ${MS}ms")" "fast"
+check_eq "budget: the child was stopped" "$(rj 'r["child"]["end"]')" "stopped"
+check_eq "budget: revocation type" "$(rj 'r["revocation"]["type"]')" "ERROR_BUDGET_EXCEEDED"
+check_eq "budget: handoff written" "$(rj 'r["handoff_written"]')" "True"
+check_exit "budget: the handoff is in the store" 0 "$AG" task handoff task-burn
+check_contains "handoff: previous agent" "$OUT" '"previous_agent_id": "burner"'
+check_contains "handoff: revocation reason" "$OUT" "ERROR_BUDGET_EXCEEDED"
+check_contains "handoff: last known state" "$OUT" '"phase": "EXECUTE"'
+check_contains "handoff: artifacts so far" "$OUT" "stdout.log"
+check_eq "budget: no loop process survives" "$(pgrep -f burn-budget.sh | wc -l)" "0"
+verifies "budget"
+
+fresh revoke
+P=$(packet victim task-rev '[]')
+"$AG" run --agent victim --tier 1 --packet "$P" --workdir "$W" --timeout 20s --grace 300ms \
+    --quiet -- sleep 30 >"$T/rev.out" 2>&1 &
+RUNPID=$!
+sleep 1
+START=$(date +%s%N)
+check_exit "agent revoke from another process" 0 "$AG" agent revoke victim --reason "operator stop"
+wait "$RUNPID"
+RC=$?
+MS=$((($(date +%s%N) - START) / 1000000))
+check_eq "revoke: the run ends with exit 12" "$RC" "12"
+check_eq "revoke: within a second" "$([ "$MS" -lt 1500 ] && echo fast || echo "slow ${MS}ms")" "fast"
+check_eq "revoke: revocation type" "$(rj 'r["revocation"]["type"]')" "MANUAL"
+check_eq "revoke: the child died of SIGTERM" "$(rj 'r["child"]["signal"]')" "15"
+check_exit "revoke: handoff stored" 0 "$AG" task handoff task-rev
+verifies "revoke"
+
+fresh ttl
+P=$(packet brief task-ttl '[]')
+check_exit "an expired token ends the run (exit 12)" 12 "$AG" run --agent brief --tier 1 \
+    --packet "$P" --workdir "$W" --timeout 20s --token-ttl 1s --grace 300ms -- sleep 30
+check_eq "ttl: revocation type" "$(rj 'r["revocation"]["type"]')" "TOKEN_EXPIRED"
+verifies "token expiry"
+
+# ---------------------------------------------------------------------------------
+echo "# timeout"
+fresh timeout
+P=$(packet slow task-slow '[]')
+START=$(date +%s%N)
+check_exit "timeout: exit 13" 13 "$AG" run --agent slow --tier 1 --packet "$P" --workdir "$W" \
+    --timeout 1s --grace 300ms -- sleep 30
+MS=$((($(date +%s%N) - START) / 1000000))
+check_eq "timeout: ended within timeout + grace" "$([ "$MS" -lt 2500 ] && echo fast || echo "slow ${MS}ms")" "fast"
+check_eq "timeout: the child ended on SIGTERM" "$(rj 'r["child"]["signal"]')" "15"
+check_eq "timeout: phases walked to EXIT" "$(rj 'r["phases"][-1]["phase"]')" "EXIT"
+START=$(date +%s%N)
+check_exit "timeout: a child that ignores SIGTERM is killed after the grace" 13 "$AG" run \
+    --agent slow --workdir "$W" --timeout 500ms --grace 400ms -- \
+    sh -c 'trap "" TERM; while :; do sleep 0.05; done'
+MS=$((($(date +%s%N) - START) / 1000000))
+check_eq "timeout: killed" "$(rj 'r["child"]["killed"]')" "True"
+check_eq "timeout: SIGKILL within grace" "$([ "$MS" -lt 2500 ] && echo fast || echo "slow ${MS}ms")" "fast"
+verifies "timeout"
+
+# ---------------------------------------------------------------------------------
+echo "# the child's own result"
+fresh fail
+P=$(packet failing task-fail '[]')
+check_exit "a nonzero exit is a child failure (exit 10)" 10 "$AG" run --agent failing --tier 1 \
+    --packet "$P" --workdir "$W" --timeout 5s -- sh -c 'exit 3'
+check_eq "fail: exit status in the report" "$(rj 'r["child"]["exit_status"]')" "3"
+check_eq "fail: the run still reaches EXIT" "$(rj 'r["phases"][-1]["phase"]')" "EXIT"
+P=$(packet lazy task-lazy '["promised.txt"]')
+check_exit "a missing deliverable is a child failure (exit 10)" 10 "$AG" run --agent lazy \
+    --tier 1 --packet "$P" --workdir "$W" --timeout 5s -- true
+check_eq "missing: named in the report" "$(rj 'r["verify"]["missing"]')" "['promised.txt']"
+check_eq "missing: the lifecycle revokes for it" "$(rj 'r["revocation"]["type"]')" "MISSING_ARTIFACT"
+check_exit "missing: handoff stored" 0 "$AG" task handoff task-lazy
+check_exit "a command that does not exist (exit 10)" 10 "$AG" run --agent failing \
+    --workdir "$W" --timeout 5s -- /nonexistent/agent
+verifies "failures"
+
+# ---------------------------------------------------------------------------------
+echo "# bootstrap refusals run nothing"
+fresh refuse
+P=$(packet barred task-bar '[]')
+check_exit "refusal setup: register" 0 "$AG" agent register barred --tier 1 --packet "$P"
+check_exit "refusal setup: revoke" 0 "$AG" agent revoke barred
+check_exit "a revoked agent is refused (exit 11)" 11 "$AG" run --agent barred --workdir "$W" \
+    -- touch ran-revoked
+check_contains "refusal: AGENT_PREVIOUSLY_REVOKED" "$ERR" "AGENT_PREVIOUSLY_REVOKED"
+check_exit "a revoked agent stays refused even with --tier" 11 "$AG" run --agent barred --tier 1 \
+    --workdir "$W" -- touch ran-revoked
+check_exit "an agent without a packet is refused (exit 11)" 11 "$AG" run --agent nopacket \
+    --tier 1 --workdir "$W" -- touch ran-nopacket
+check_contains "refusal: NO_INSTRUCTION_PACKET" "$ERR" "NO_INSTRUCTION_PACKET"
+P=$(packet busy task-busy '[]')
+"$AG" run --agent busy --tier 1 --packet "$P" --workdir "$W" --timeout 20s --grace 200ms \
+    --quiet -- sleep 3 >/dev/null 2>&1 &
+BUSY=$!
+sleep 0.8
+check_exit "a held lock refuses a second run (exit 11)" 11 "$AG" run --agent busy --workdir "$W" \
+    --report "$T/busy2.json" -- touch ran-locked
+check_contains "refusal: CANNOT_ACQUIRE_LOCK" "$ERR" "CANNOT_ACQUIRE_LOCK"
+check_eq "refusal: --report still gets a report" "$(REPORT=$T/busy2.json rj 'r["outcome"]')" "refused"
+wait "$BUSY"
+check_eq "refusals: nothing ran" "$(ls "$W" | grep -c ran-)" "0"
+check_exit "a tier that differs from the registered one is refused" 11 "$AG" run --agent busy \
+    --tier 3 --workdir "$W" -- touch ran-tier
+P=$(packet steps task-steps '[]')
+sed -i 's/"required_steps": \["docs.read"\]/"required_steps": ["ssh.exec"]/' "$P"
+check_exit "preflight: a required step the tier may not take is refused" 11 "$AG" run \
+    --agent steps --tier 0 --packet "$P" --workdir "$W" -- touch ran-steps
+check_contains "refusal: PREFLIGHT_FAILED names the step" "$ERR" "ssh.exec"
+check_eq "preflight: nothing ran" "$(ls "$W" | grep -c ran-)" "0"
+verifies "refusals"
+
+# ---------------------------------------------------------------------------------
+echo "# no Landlock"
+fresh nolandlock
+P=$(packet bare task-bare '[]')
+AGENTGOV_TEST_NO_LANDLOCK=1 check_exit "without Landlock the run is refused (exit 14)" 14 \
+    "$AG" run --agent bare --tier 1 --packet "$P" --workdir "$W" -- touch ran-bare
+check_eq "no Landlock: nothing ran" "$(ls "$W" | grep -c ran-bare)" "0"
+check_contains "no Landlock: the ledger says so" "$(ledger)" "SANDBOX_UNAVAILABLE"
+AGENTGOV_TEST_NO_LANDLOCK=1 check_exit "--allow-unsandboxed runs it anyway" 0 "$AG" run \
+    --agent bare --workdir "$W" --allow-unsandboxed -- touch ran-bare
+check_contains "unsandboxed: the ledger says so" "$(ledger)" "unsandboxed"
+check_eq "unsandboxed: report" "$(rj 'r["confined"]')" "False"
+verifies "no Landlock"
+
+finish
