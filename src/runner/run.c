@@ -27,6 +27,9 @@
 #define SECRET_ID_TTL_MS 60000
 /* Heartbeats (which refresh the lock) every this many ms while the child runs. */
 #define HEARTBEAT_MS 500
+/* Polls in a row that may fail to read the agent's state before the child is stopped
+ * (about 1.5 s at the default poll). */
+#define WATCH_FAILURES_MAX 10
 
 const char *ag__run_outcome_name(enum ag__run_outcome o)
 {
@@ -81,6 +84,7 @@ struct run {
     struct ag__child_result child;
     int64_t polls, last_hb;
     int interrupted; /* the watch stopped the child because of a signal */
+    int watch_failures;
     char login_error[256];
     /* revocation */
     int revoked;
@@ -157,12 +161,13 @@ static void note_phase(struct run *R, enum ag_phase ph, const char *step, int ok
 }
 
 /* Reads the revocation recorded in the agent's state ({"phase":"REVOKED",
- * "revocation":{"type","details"},"prev_phase","step"}). Returns 1 when revoked. */
+ * "revocation":{"type","details"},"prev_phase","step"}). Returns 1 when revoked, 0
+ * when not, -1 when the store could not say. */
 static int read_revocation(struct run *R)
 {
     struct ag_agent_status st;
     if (ag_gov_status(R->o->gov, R->o->agent_id, &st) != AG_OK)
-        return 0;
+        return -1;
     int revoked = st.revoked;
     json_t *s = st.state_json ? json_loads(st.state_json, 0, NULL) : NULL;
     const char *ph = json_string_value(json_object_get(s, "phase"));
@@ -201,7 +206,7 @@ static int transition(struct run *R, enum ag_phase ph, const char *step)
     }
     const char *detail = err ? ag_last_error() : tr.detail;
     note_phase(R, ph, step, 0, detail);
-    if (!read_revocation(R)) {
+    if (read_revocation(R) != 1) {
         /* Not revoked but refused (lock lost, store down): the run may not go on. */
         R->revoked = 1;
         snprintf(R->rev_type, sizeof R->rev_type, "%s",
@@ -391,6 +396,23 @@ static ag_err login(struct run *R)
 
 /* ----------------------------------------------------------------- execute --- */
 
+/* Fails closed: a child whose revocation cannot be checked (the store does not
+ * answer) for WATCH_FAILURES_MAX polls in a row is stopped. */
+static int unwatchable(struct run *R, char *why, size_t cap)
+{
+    if (++R->watch_failures < WATCH_FAILURES_MAX)
+        return 0;
+    R->revoked = 1;
+    snprintf(R->rev_type, sizeof R->rev_type, "STORE_UNAVAILABLE");
+    snprintf(R->rev_details, sizeof R->rev_details,
+             "the agent's state could not be read for %d polls in a row: %s", WATCH_FAILURES_MAX,
+             ag_last_error());
+    snprintf(R->rev_phase, sizeof R->rev_phase, "EXECUTE");
+    snprintf(R->rev_step, sizeof R->rev_step, "%s", R->step);
+    snprintf(why, cap, "governance unavailable: %s", R->rev_details);
+    return 1;
+}
+
 /* The check run by the child supervisor about every poll_ms: interruption, the
  * agent's revocation, the token's validity, and a heartbeat that keeps the lock. */
 static int watch(void *ctx, char *why, size_t cap)
@@ -402,7 +424,8 @@ static int watch(void *ctx, char *why, size_t cap)
         snprintf(why, cap, "interrupted: the runner received a signal");
         return 1;
     }
-    if (read_revocation(R)) {
+    int rv = read_revocation(R);
+    if (rv == 1) {
         snprintf(why, cap, "revoked: %s: %s", R->rev_type, R->rev_details);
         return 1;
     }
@@ -410,6 +433,9 @@ static int watch(void *ctx, char *why, size_t cap)
     memset(&ti, 0, sizeof ti);
     ag_err err = ag_auth_token_lookup(o->auth, R->token, &ti);
     ag_token_info_clear(&ti);
+    if (rv < 0 || (err != AG_OK && err != AG_EPERM))
+        return unwatchable(R, why, cap);
+    R->watch_failures = 0;
     if (err == AG_EPERM) {
         const char *what = strstr(ag_last_error(), "expired") ? "TOKEN_EXPIRED" : "TOKEN_REVOKED";
         char details[200];
@@ -427,7 +453,7 @@ static int watch(void *ctx, char *why, size_t cap)
         struct ag_transition_result tr;
         R->last_hb = now;
         if (ag_gov_heartbeat(o->gov, o->agent_id, &tr) == AG_OK && !tr.ok &&
-            tr.reason == AG_REASON_LOCK_LOST && !read_revocation(R)) {
+            tr.reason == AG_REASON_LOCK_LOST && read_revocation(R) != 1) {
             R->revoked = 1;
             snprintf(R->rev_type, sizeof R->rev_type, "LOCK_LOST");
             snprintf(R->rev_details, sizeof R->rev_details, "%s", tr.detail);
@@ -529,6 +555,11 @@ static void execute(struct run *R)
                                 .check = watch,
                                 .check_ctx = R};
     R->last_hb = ag__mono_ms();
+    if (o->interrupted && *o->interrupted) { /* a signal before the start: do not start */
+        R->interrupted = 1;
+        ag__run_env_free(&env);
+        return;
+    }
     R->spawn_err = ledger_exec(R, &env.profile);
     if (R->spawn_err == AG_OK)
         R->spawn_err = ag__child_run(&co, &R->child);

@@ -222,6 +222,46 @@ check_eq "timeout: killed" "$(rj 'r["child"]["killed"]')" "True"
 check_eq "timeout: SIGKILL within grace" "$([ "$MS" -lt 2500 ] && echo fast || echo "slow ${MS}ms")" "fast"
 verifies "timeout"
 
+fresh intr
+P=$(packet intr task-intr '[]')
+"$AG" run --agent intr --tier 1 --packet "$P" --workdir "$W" --timeout 20s --grace 300ms \
+    --quiet -- sleep 30 >/dev/null 2>&1 &
+RUNPID=$!
+sleep 1
+kill -TERM "$RUNPID"
+wait "$RUNPID"
+check_eq "SIGTERM to agentgov run stops the child: exit 15" "$?" "15"
+check_eq "interrupted: the child ended on SIGTERM" "$(rj 'r["child"]["signal"]')" "15"
+check_eq "interrupted: the lock is released (phases to EXIT)" "$(rj 'r["phases"][-1]["phase"]')" "EXIT"
+verifies "interrupt"
+
+# ---------------------------------------------------------------------------------
+echo "# Redis store, and failing closed when it goes away"
+if command -v redis-server >/dev/null; then
+    fresh redis
+    start_redis
+    REDIS_PID=${PIDS_TO_KILL[-1]}
+    P=$(packet red task-red '[]')
+    cp "$DATA/api-child.sh" "$W/"
+    check_exit "a run on a Redis store, the child's calls included" 0 "$AG" run --agent red \
+        --tier 1 --packet "$P" --store "$REDIS_URL" --workdir "$W" --timeout 10s -- ./api-child.sh
+    check_contains "redis: the child's decision is in the ledger" "$(ledger)" "docs.read"
+    check_contains "redis: the seed's keys" "$(redis-cli -p "$REDIS_PORT" --scan)" "agent:red:state"
+    "$AG" run --agent red --store "$REDIS_URL" --workdir "$W" --timeout 20s --grace 300ms \
+        --quiet -- sleep 30 >/dev/null 2>&1 &
+    RUNPID=$!
+    sleep 1
+    kill "$REDIS_PID"
+    START=$(date +%s%N)
+    wait "$RUNPID"
+    RC=$?
+    MS=$((($(date +%s%N) - START) / 1000000))
+    check_eq "store gone: the child is stopped (exit 12)" "$RC" "12"
+    check_eq "store gone: within a few seconds" "$([ "$MS" -lt 5000 ] && echo fast || echo "slow ${MS}ms")" "fast"
+    check_eq "store gone: reason" "$(rj 'r["revocation"]["type"]')" "STORE_UNAVAILABLE"
+    verifies "redis"
+fi
+
 # ---------------------------------------------------------------------------------
 echo "# the child's own result"
 fresh fail
