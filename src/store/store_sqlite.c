@@ -990,6 +990,30 @@ static ag_err precreate(const char *path)
     return AG_OK;
 }
 
+/* Runs setup SQL, retrying while another process holds the file. SQLite skips the busy
+ * handler when waiting could deadlock (a reader upgrading to writer while another
+ * connection switches the file to WAL or creates the schema) and answers SQLITE_BUSY at
+ * once, so several processes opening a new file together need this loop. */
+static ag_err exec_retrying(struct sq *q, const char *sql)
+{
+    int64_t deadline = ag__mono_ms() + BUSY_TIMEOUT_MS;
+    for (;;) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(q->db, sql, NULL, NULL, &msg);
+        if (rc == SQLITE_OK)
+            return AG_OK;
+        int busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+        if (!busy || ag__mono_ms() > deadline) {
+            ag_err e = ag__fail(AG_ESTORE, "store: sqlite %s: schema: %s", q->path,
+                                msg ? msg : sqlite3_errmsg(q->db));
+            sqlite3_free(msg);
+            return e;
+        }
+        sqlite3_free(msg);
+        usleep(1000 + (useconds_t)(ag__mono_ns() % 4000));
+    }
+}
+
 static ag_err sq_setup(struct sq *q)
 {
     if (sqlite3_open_v2(q->path, &q->db,
@@ -997,17 +1021,12 @@ static ag_err sq_setup(struct sq *q)
                         NULL) != SQLITE_OK)
         return q->db ? db_fail(q, "open") : ag__fail(AG_ENOMEM, "store: out of memory");
     sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
-    char *msg = NULL;
-    if (sqlite3_exec(q->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000;",
-                     NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(q->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-        ag_err e = ag__fail(AG_ESTORE, "store: sqlite %s: schema: %s", q->path,
-                            msg ? msg : sqlite3_errmsg(q->db));
-        sqlite3_free(msg);
+    ag_err e = exec_retrying(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                " PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000;");
+    if (e == AG_OK)
+        e = exec_retrying(q, schema);
+    if (e)
         return e;
-    }
     for (int i = 0; i < S_COUNT; i++)
         if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
                                NULL) != SQLITE_OK)
