@@ -198,6 +198,23 @@ static ag_err revoke_session(ag_gov *g, struct ag__session *s, const char *type,
     le.data = dj;
     e = dj ? ag__gov_ledger(g, &le, NULL) : ag__fail(AG_ENOMEM, "revoke: out of memory");
     free(dj);
+    /* A run in progress ends here: its EXIT entry (success 0) counts it as a run that
+     * was not compliant (docs/ledger-format.md, agent_metrics). */
+    if (s->phase != AG_PHASE_NONE && !e) {
+        struct ag__lentry x;
+        ag__lentry_init(&x, "lifecycle", s->agent_id);
+        x.task = le.task;
+        x.tier = le.tier;
+        x.phase = "EXIT";
+        x.action = "lifecycle.exit";
+        x.decision = "deny";
+        x.reason = "REVOKED";
+        x.success = 0;
+        char xd[96];
+        snprintf(xd, sizeof xd, "{\"compliant\":false,\"from\":\"%s\"}", ag__phase_str(s->phase));
+        x.data = xd;
+        e = ag__gov_ledger(g, &x, NULL);
+    }
     /* A revocation demotes one tier (a promotion-kind entry, which also restarts the
      * compliant streak). */
     if (found && tier > AG_TIER_MIN) {
@@ -244,8 +261,11 @@ ag_err ag_gov_revoke(ag_gov *g, const char *agent_id, const char *type, const ch
 
 /* -------------------------------------------------------------- errors ----- */
 
-static ag_err count_error(ag_gov *g, const char *agent, const char *type, const char *message,
-                          struct ag_transition_result *r)
+/* Counts one error of `type` (the budget's name for it) and ledgers it as `ltype`
+ * (for violations: procedure_violation, illegal_transition, forbidden_action), then
+ * revokes when a trigger fires. */
+static ag_err count_error(ag_gov *g, const char *agent, const char *type, const char *ltype,
+                          const char *message, struct ag_transition_result *r)
 {
     int is_pv = strcmp(type, "procedure_violation") == 0;
     char ke[AG__KEY_MAX], ks[AG__KEY_MAX], kp[AG__KEY_MAX], tf[96];
@@ -293,8 +313,9 @@ static ag_err count_error(ag_gov *g, const char *agent, const char *type, const 
     le.tier = s.tier;
     le.phase = s.revoked || s.phase == AG_PHASE_NONE ? NULL : ag__phase_str(s.phase);
     le.success = 0;
-    le.error_type = type;
+    le.error_type = ltype;
     le.error_message = message;
+    le.reason = is_pv ? message : NULL; /* the violations view's `details` */
     char data[160];
     snprintf(data, sizeof data,
              "{\"procedure_violations\":%lld,\"same_type\":%lld,\"total_errors\":%lld}",
@@ -334,7 +355,7 @@ ag_err ag_gov_record_error(ag_gov *g, const char *agent_id, const char *error_ty
         return e;
     if (!error_type || !*error_type || strlen(error_type) > 64)
         return ag__fail(AG_EINVAL, "error type: 1..64 characters required");
-    return count_error(g, agent_id, error_type, message, r);
+    return count_error(g, agent_id, error_type, error_type, message, r);
 }
 
 /* ----------------------------------------------------------- bootstrap ----- */
@@ -645,7 +666,7 @@ static void violation(ag_gov *g, const char *agent, const char *what,
 {
     struct ag_transition_result vr;
     memset(&vr, 0, sizeof vr);
-    ag_err e = count_error(g, agent, "procedure_violation", what, &vr);
+    ag_err e = count_error(g, agent, "procedure_violation", "illegal_transition", what, &vr);
     set_result(r, vr.revoked ? AG_REASON_AGENT_REVOKED : why, "%s%s", what,
                vr.revoked ? " (agent revoked)" : "");
     r->violation = 1;
@@ -1048,7 +1069,7 @@ enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *act
         snprintf(what, sizeof what, "forbidden action %s on %s", action, resource);
         struct ag_transition_result vr;
         memset(&vr, 0, sizeof vr);
-        if (count_error(g, agent_id, "procedure_violation", what, &vr) == AG_OK)
+        if (count_error(g, agent_id, "procedure_violation", "forbidden_action", what, &vr) == AG_OK)
             out->revoked = vr.revoked;
     }
     return out->effect;

@@ -102,20 +102,19 @@ ag_err ag_gov_metrics(ag_gov *g, const char *agent_id, struct ag_agent_metrics *
 /* Records a tier change: the registry first (what the next bootstrap reads), then the
  * ledger (kind promotion, which restarts the streak). */
 static ag_err change_tier(ag_gov *g, const char *agent_id, int from, int to, const char *why,
-                          int approved, int64_t streak)
+                          const char *approved_by, int64_t streak)
 {
     ag_err e = ag__registry_set_tier(g, agent_id, to);
     if (e)
         return e;
     char data[200];
-    snprintf(data, sizeof data,
-             "{\"approved\":%s,\"consecutive_compliant\":%lld,\"from_tier\":%d,\"to_tier\":%d}",
-             approved ? "true" : "false", (long long)streak, from, to);
+    snprintf(data, sizeof data, "{\"consecutive_compliant\":%lld,\"from_tier\":%d,\"to_tier\":%d}",
+             (long long)streak, from, to);
     struct ag__lentry le;
     ag__lentry_init(&le, "promotion", agent_id);
     le.tier = to;
     le.action = to > from ? "agent.promote" : "agent.demote";
-    le.decision = "allow";
+    le.decision = approved_by; /* the promotions view's approved_by */
     le.reason = why;
     le.success = 1;
     le.data = data;
@@ -151,8 +150,8 @@ ag_err ag_gov_promote(ag_gov *g, const char *agent_id, int approve, int *new_tie
         return ag__fail(AG_EPERM, "T%d->T%d requires a human approval (agent promote %s --approve)",
                         rule->from, rule->to, agent_id);
     if ((e = change_tier(g, agent_id, tier, rule->to,
-                         rule->requires_approval ? "APPROVED" : "STREAK", approve,
-                         m.consecutive_compliant)))
+                         rule->requires_approval ? "APPROVED" : "STREAK",
+                         approve ? "operator" : "policy", m.consecutive_compliant)))
         return e;
     if (new_tier)
         *new_tier = rule->to;
@@ -176,7 +175,9 @@ ag_err ag_gov_demote(ag_gov *g, const char *agent_id, const char *reason, int *n
     if (!found)
         return ag__fail(AG_ENOTFOUND, "agent '%s' is not registered", agent_id);
     int to = tier > AG_TIER_MIN ? tier - 1 : AG_TIER_MIN;
-    if ((e = change_tier(g, agent_id, tier, to, reason && *reason ? reason : "DEMOTED", 0, 0)))
+    int by_revocation = reason && strcmp(reason, "REVOKED") == 0;
+    if ((e = change_tier(g, agent_id, tier, to, reason && *reason ? reason : "DEMOTED",
+                         by_revocation ? "revocation" : "operator", 0)))
         return e;
     if (new_tier)
         *new_tier = to;

@@ -197,6 +197,53 @@ static int gfx_ledger_count(struct gfx *f, const char *agent, const char *kind)
     return n;
 }
 
+struct gfx_find {
+    const char *needle;
+    int found;
+};
+
+static int gfx_find_cb(void *ctx, int64_t seq, const char *row)
+{
+    (void)seq;
+    struct gfx_find *f = ctx;
+    f->found |= strstr(row, f->needle) != NULL;
+    return 0;
+}
+
+/* Does one of the agent's ledger rows of this kind contain needle? */
+static int gfx_ledger_has(struct gfx *f, const char *agent, const char *kind, const char *needle)
+{
+    struct gfx_find ff = {needle, 0};
+    struct ag_ledger_filter flt = {.agent_id = agent, .kind = kind};
+    ASSERT_OK(ag_ledger_query(f->ledger, &flt, gfx_find_cb, &ff));
+    return ff.found;
+}
+
+/* The ledger's own agent_metrics view (SQL) must agree with ag_gov_metrics. */
+static void gfx_assert_view_agrees(struct gfx *f, const char *agent)
+{
+    struct ag_agent_metrics m;
+    ASSERT_OK(ag_gov_metrics(f->gov, agent, &m));
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open_v2(f->lfx.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT current_tier, total_runs, compliant_runs, "
+                                 "consecutive_compliant, last_active_at FROM agent_metrics "
+                                 "WHERE agent_id = ?",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int64(st, 0), m.current_tier);
+    ASSERT_EQ(sqlite3_column_int64(st, 1), m.total_runs);
+    ASSERT_EQ(sqlite3_column_int64(st, 2), m.compliant_runs);
+    ASSERT_EQ(sqlite3_column_int64(st, 3), m.consecutive_compliant);
+    ASSERT_STREQ((const char *)sqlite3_column_text(st, 4), m.last_active_at);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void gfx_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -261,6 +308,7 @@ static void sc_full_run(void)
     ASSERT_EQ(m.consecutive_compliant, 1);
     ASSERT_EQ(m.current_tier, 1);
     ASSERT_TRUE(m.last_active_at[0] != 0);
+    gfx_assert_view_agrees(&f, "alpha");
     /* After EXIT the run is over: transitions and actions need a new bootstrap. */
     ASSERT_EQ(ag_gov_authorize(f.gov, "alpha", "docs.read", "docs/x", -1, &d), AG_EFFECT_DENY);
     ASSERT_STREQ(ag_reason_name(d.reason), "not_bootstrapped");
@@ -308,7 +356,8 @@ static void sc_bootstrap_refusals(void)
     ASSERT_EQ(b.tier, 1); /* demoted by the revocation, kept by re-registration */
     ag_bootstrap_result_clear(&b);
     /* Every bootstrap outcome is in the ledger. */
-    ASSERT_EQ(gfx_ledger_count(&f, "a", "lifecycle"), 2 + 6); /* 2 registrations, 6 outcomes */
+    /* 2 registrations, 6 bootstrap outcomes, and the EXIT (success 0) of the revoked run */
+    ASSERT_EQ(gfx_ledger_count(&f, "a", "lifecycle"), 2 + 6 + 1);
     ASSERT_EQ(gfx_ledger_count(&f, "ghost", "lifecycle"), 1);
     /* Ids that would break a key are refused. */
     ASSERT_ERR(ag_gov_bootstrap(f.gov, "a:b", NULL, &b), AG_EINVAL);
@@ -340,6 +389,8 @@ static void sc_illegal_transitions(void)
             ASSERT_CONTAINS(r.detail, "illegal transition");
             gfx_assert_revoked(&f, agent, "PROCEDURE_VIOLATION");
             ASSERT_EQ(gfx_ledger_count(&f, agent, "violation"), 1);
+            ASSERT_TRUE(
+                gfx_ledger_has(&f, agent, "violation", "\"error_type\":\"illegal_transition\""));
             ASSERT_EQ(gfx_ledger_count(&f, agent, "revocation"), 1);
             cases++;
         }
@@ -432,6 +483,9 @@ static void sc_triggers(void)
     ASSERT_TRUE(d.revoked);
     ASSERT_TRUE(d.ledger_seq > 0);
     gfx_assert_revoked(&f, "fa", "PROCEDURE_VIOLATION");
+    ASSERT_TRUE(gfx_ledger_has(&f, "fa", "violation", "\"error_type\":\"forbidden_action\""));
+    ASSERT_TRUE(gfx_ledger_has(&f, "fa", "lifecycle", "\"phase\":\"EXIT\",\"prev_hash\""));
+    ASSERT_TRUE(gfx_ledger_has(&f, "fa", "promotion", "\"decision\":\"revocation\""));
     ASSERT_EQ(f.hook_calls, 5);
     /* A revocation demotes one tier (1 -> 0) through a promotion entry. */
     struct ag_agent_metrics m;
@@ -595,7 +649,9 @@ static void sc_promotion_and_demotion(void)
     ASSERT_OK(ag_gov_metrics(f.gov, "p", &m));
     ASSERT_EQ(m.current_tier, 1);
     ASSERT_EQ(m.consecutive_compliant, 0);
-    ASSERT_EQ(m.total_runs, 4);
+    ASSERT_EQ(m.total_runs, 5); /* the revoked run counts, as not compliant */
+    ASSERT_EQ(m.compliant_runs, 4);
+    gfx_assert_view_agrees(&f, "p");
     ASSERT_OK(ag_gov_demote(f.gov, "p", NULL, &t));
     ASSERT_EQ(t, 0);
     ASSERT_OK(ag_gov_demote(f.gov, "p", NULL, &t));
@@ -603,6 +659,7 @@ static void sc_promotion_and_demotion(void)
     ASSERT_OK(ag_gov_status(f.gov, "p", &s));
     ASSERT_EQ(s.tier, 0);
     ag_agent_status_clear(&s);
+    gfx_assert_view_agrees(&f, "p");
     gfx_close(&f);
 }
 
