@@ -8,7 +8,8 @@
  *                         [REDIS_URL]
  *
  * DIR (default /tmp) holds the ledger and the embedded store: on tmpfs (/dev/shm) the
- * figures show the CPU cost without the disk's fsync.
+ * figures show the CPU cost without the disk's fsync. CHECKPOINT_EVERY (default 1000,
+ * the shipped setting) is the ledger's signed-checkpoint interval.
  * Each thread governs its own agent through its own ag_gov and store handle (as the
  * daemon's workers would); all threads share one ledger, so concurrent appends are
  * group-committed. Without REDIS_URL it starts its own redis-server on a free port and
@@ -241,10 +242,12 @@ static int run(const char *backend, const char *url, ag_ledger *l, const ag_poli
 
 int main(int argc, char **argv)
 {
-    int ops = 2000, threads = 8, c;
+    int ops = 2000, threads = 8, cp_every = 1000, c;
     const char *only = NULL, *base = "/tmp";
-    while ((c = getopt(argc, argv, "n:t:b:d:")) != -1) {
-        if (c == 'd')
+    while ((c = getopt(argc, argv, "n:t:b:d:c:")) != -1) {
+        if (c == 'c')
+            cp_every = atoi(optarg);
+        else if (c == 'd')
             base = optarg;
         else if (c == 'n')
             ops = atoi(optarg);
@@ -253,9 +256,11 @@ int main(int argc, char **argv)
         else if (c == 'b')
             only = optarg;
         else {
-            fprintf(stderr,
-                    "usage: %s [-n OPS] [-t THREADS] [-b sqlite|redis] [-d DIR] [REDIS_URL]\n",
-                    argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [-n OPS] [-t THREADS] [-b sqlite|redis] [-d DIR] [-c CHECKPOINT_EVERY] "
+                "[REDIS_URL]\n",
+                argv[0]);
             return 2;
         }
     }
@@ -274,7 +279,7 @@ int main(int argc, char **argv)
     ag_ledger *l;
     ag_policy *p;
     struct ag_ledger_opts lo = {
-        .signing_key_path = sk, .hmac_key_path = hk, .checkpoint_every = 1000};
+        .signing_key_path = sk, .hmac_key_path = hk, .checkpoint_every = cp_every};
     if (ag__ledger_keygen(sk, pk) || ag__ledger_hmac_keygen(hk) || ag_ledger_open(db, &lo, &l) ||
         ag_policy_load(ag__policy_default_path(), &p)) {
         fprintf(stderr, "setup: %s\n", ag_last_error());

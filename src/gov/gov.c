@@ -257,8 +257,87 @@ static void copy_str(char *dst, size_t cap, json_t *o, const char *key)
     snprintf(dst, cap, "%s", v ? v : "");
 }
 
+/* Assigns one top-level field of the state to the session. */
+static void fast_field(struct ag__session *s, const char *k, size_t kl, const char *v, size_t vl,
+                       long long n, int is_str, int *phase_ok)
+{
+#define KEY(name) (kl == sizeof(name) - 1 && memcmp(k, name, kl) == 0)
+#define STR(dst)  snprintf(dst, sizeof dst, "%.*s", (int)vl, v)
+    if (is_str) {
+        if (KEY("agent_id"))
+            STR(s->agent_id);
+        else if (KEY("task_id"))
+            STR(s->task_id);
+        else if (KEY("step"))
+            STR(s->step);
+        else if (KEY("owner"))
+            STR(s->owner);
+        else if (KEY("packet"))
+            STR(s->packet);
+        else if (KEY("agent_version"))
+            STR(s->agent_version);
+        else if (KEY("phase")) {
+            char ph[16];
+            snprintf(ph, sizeof ph, "%.*s", (int)vl, v);
+            *phase_ok = vl < sizeof ph && ag__phase_from_str(ph, &s->phase) == AG_OK;
+        }
+    } else if (KEY("tier")) {
+        s->tier = (int)n;
+    } else if (KEY("fence")) {
+        s->fence = n;
+    } else if (KEY("started_ms")) {
+        s->started_ms = n;
+    }
+#undef KEY
+#undef STR
+}
+
+/* The hot path reads the state on every authorize: a flat scan of the object this
+ * module writes (strings without escapes, integers), instead of building a jansson
+ * tree. Anything else (escapes, nested objects of a revoked state) returns -1 and the
+ * caller falls back to jansson. */
+static int state_decode_fast(const char *p, struct ag__session *s)
+{
+    int phase_ok = 0;
+    if (*p++ != '{')
+        return -1;
+    while (*p == '"') {
+        const char *k = ++p;
+        while (*p && *p != '"' && *p != '\\')
+            p++;
+        if (*p != '"' || p[1] != ':')
+            return -1;
+        size_t kl = (size_t)(p - k);
+        p += 2;
+        if (*p == '"') {
+            const char *v = ++p;
+            while (*p && *p != '"' && *p != '\\')
+                p++;
+            if (*p != '"')
+                return -1;
+            fast_field(s, k, kl, v, (size_t)(p - v), 0, 1, &phase_ok);
+            p++;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            char *end;
+            long long n = strtoll(p, &end, 10);
+            if (*end == '.' || *end == 'e' || *end == 'E')
+                return -1;
+            fast_field(s, k, kl, NULL, 0, n, 0, &phase_ok);
+            p = end;
+        } else {
+            return -1;
+        }
+        if (*p == ',')
+            p++;
+    }
+    return *p == '}' && p[1] == 0 && phase_ok ? 0 : -1;
+}
+
 ag_err ag__state_decode(const char *json, struct ag__session *s)
 {
+    memset(s, 0, sizeof *s);
+    if (state_decode_fast(json, s) == 0)
+        return AG_OK;
     memset(s, 0, sizeof *s);
     json_t *o = json_loads(json, 0, NULL);
     if (!json_is_object(o)) {

@@ -983,14 +983,18 @@ static int decision_ledger(ag_gov *g, const char *agent, const struct ag__sessio
     le.confidence = confidence;
     char data[300];
     if (out->rule_file) {
-        json_t *d = json_pack("{s:s}", "rule", "");
-        char rule[256];
-        snprintf(rule, sizeof rule, "%s:%d", out->rule_file, out->rule_line);
-        json_object_set_new(d, "rule", json_string(rule));
-        char *dj = json_dumps(d, JSON_COMPACT);
-        json_decref(d);
-        snprintf(data, sizeof data, "%s", dj ? dj : "{}");
-        free(dj);
+        /* A path needing JSON escapes goes through jansson; the usual one is printed. */
+        if (strpbrk(out->rule_file, "\"\\\b\f\n\r\t") == NULL) {
+            snprintf(data, sizeof data, "{\"rule\":\"%.200s:%d\"}", out->rule_file, out->rule_line);
+        } else {
+            char rule[256];
+            snprintf(rule, sizeof rule, "%s:%d", out->rule_file, out->rule_line);
+            json_t *d = json_pack("{s:s}", "rule", rule);
+            char *dj = d ? json_dumps(d, JSON_COMPACT) : NULL;
+            json_decref(d);
+            snprintf(data, sizeof data, "%s", dj ? dj : "{}");
+            free(dj);
+        }
         le.data = data;
     }
     int64_t seq = 0;
