@@ -287,8 +287,20 @@ static void sc_full_run(void)
     ASSERT_STREQ(ag_reason_name(d.reason), "out_of_scope");
     /* The same phase again is a new step. */
     struct ag_transition_result r;
-    ASSERT_OK(ag_gov_transition(f.gov, "alpha", AG_PHASE_EXECUTE, "second-step", &r));
+    ASSERT_OK(ag_gov_transition(f.gov, "alpha", AG_PHASE_EXECUTE, "say \"hi\" \\ \u00e9", &r));
     ASSERT_TRUE(r.ok);
+    /* A step that needs JSON escapes is read back by the slow path, from a cold handle. */
+    ag_gov *cold;
+    ASSERT_OK(ag_gov_new(f.store, f.ledger, f.policy, NULL, &cold));
+    ASSERT_EQ(ag_gov_authorize(cold, "alpha", "ssh.exec", "sandbox/web/02", -1, &d),
+              AG_EFFECT_ALLOW);
+    ASSERT_EQ(d.phase, AG_PHASE_EXECUTE);
+    ASSERT_OK(ag_gov_heartbeat(cold, "alpha", &r));
+    ASSERT_TRUE(r.ok);
+    ag_gov_free(cold);
+    char *stj = gfx_get(&f, "agent:alpha:state");
+    ASSERT_CONTAINS(stj, "say \\\"hi\\\" \\\\");
+    free(stj);
     ASSERT_OK(ag_gov_add_artifact(f.gov, "t1", "alpha", "plan.md", NULL));
     gfx_walk_from(&f, "alpha", AG_PHASE_VERIFY, AG_PHASE_EXIT);
     /* TTLs on every runtime key; the packet and the registry are durable. */
