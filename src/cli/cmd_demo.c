@@ -37,6 +37,8 @@ struct demo {
     char task[64];
     int failed;
     int revocations;
+    char alpha_token[AG_TOKEN_BUF];       /* "" when the auth engine is not set up */
+    char alpha_accessor[AG_ACCESSOR_BUF]; /* what the story prints: never the token */
 };
 
 #define SAY(...) printf(__VA_ARGS__)
@@ -81,6 +83,50 @@ static void step_register(struct demo *d, const char *agent, const char *objecti
     SAY("  %-6s tier 1 (Operator); packet: task %s, scope sandbox/**, forbidden ansible.apply "
         "prod.*\n",
         agent, d->task);
+}
+
+/* Gives alpha credentials through AppRole (role bound to the agent, secret ID, login)
+ * so that the story can show them revoked with the agent. */
+static void step_login(struct demo *d, const char *agent)
+{
+    if (!d->c.auth) {
+        SAY("  (no master key in this data directory: no credentials are issued)\n");
+        return;
+    }
+    struct ag_role role;
+    memset(&role, 0, sizeof role);
+    snprintf(role.name, sizeof role.name, "%s-role", agent);
+    snprintf(role.agent_id, sizeof role.agent_id, "%s", agent);
+    role.tier = 1;
+    char sid[AG_UUID_BUF];
+    struct ag_token_info ti;
+    memset(&ti, 0, sizeof ti);
+    if (ag_auth_role_write(d->c.auth, &role) ||
+        ag_auth_secret_id_create(d->c.auth, role.name, -1, -1, sid, NULL) ||
+        ag_auth_login(d->c.auth, role.role_id, sid, "127.0.0.1", d->alpha_token, &ti)) {
+        fail(d, ag_last_error());
+        d->alpha_token[0] = 0;
+        return;
+    }
+    snprintf(d->alpha_accessor, sizeof d->alpha_accessor, "%s", ti.accessor);
+    SAY("  %s logs in with AppRole -> a token (accessor %s; tier %d, policy %s, TTL %llds)\n",
+        agent, ti.accessor, ti.tier, ti.npolicies ? ti.policies[0] : "-",
+        (long long)(ti.ttl_ms / 1000));
+    ag_token_info_clear(&ti);
+}
+
+static void show_token_revoked(struct demo *d)
+{
+    if (!d->alpha_token[0])
+        return;
+    struct ag_token_info ti;
+    memset(&ti, 0, sizeof ti);
+    ag_err e = ag_auth_token_lookup(d->c.auth, d->alpha_token, &ti);
+    ag_token_info_clear(&ti);
+    SAY("      alpha's token (accessor %s): %s\n", d->alpha_accessor,
+        e ? ag_last_error() : "STILL VALID");
+    if (!e)
+        fail(d, "alpha's token survived its revocation");
 }
 
 static enum ag_boot_code step_bootstrap(struct demo *d, const char *agent, char **handoff)
@@ -248,6 +294,7 @@ static void run_alpha(struct demo *d)
     step_act(d, "alpha", "ssh.exec", "sandbox/web/01", AG_EFFECT_ALLOW, NULL);
     step_act(d, "alpha", "ansible.apply", "sandbox/web", AG_EFFECT_DENY, NULL);
     show_revocation(d, "alpha");
+    show_token_revoked(d);
     step_act(d, "alpha", "ssh.exec", "sandbox/web/01", AG_EFFECT_DENY, "  (too late)");
 }
 
@@ -305,10 +352,21 @@ static int prepare_dir(const char *flag, int *fresh)
         ag__cli_set_dir(tmp);
         *fresh = 1;
     }
-    if (access(ag__cli_path("ledger.db"), F_OK) == 0)
-        return 0;
-    char *argv[] = {"init", NULL};
-    return ag__cmd_init(1, argv) == 0 ? 0 : -1;
+    if (access(ag__cli_path("ledger.db"), F_OK) != 0) {
+        char *argv[] = {"init", NULL};
+        if (ag__cmd_init(1, argv) != 0)
+            return -1;
+        /* A directory the demo set up gets a master key if init made none, so that the
+         * story can issue credentials and show them revoked. */
+        if (access(ag__cli_path("master.key"), F_OK) != 0) {
+            ag_err e = ag_auth_master_key_create(ag__cli_path("master.key"));
+            if (e) {
+                ag__cli_error_ag(e, "master key");
+                return -1;
+            }
+        }
+    }
+    return 0;
 }
 
 static void tell_story(struct demo *d)
@@ -316,6 +374,7 @@ static void tell_story(struct demo *d)
     SAY("\n1. Agents are registered with a tier and an instruction packet\n");
     step_register(d, "alpha", "Roll out nginx.conf to the sandbox web hosts", "\"plan.md\"");
     step_register(d, "beta", "Finish the nginx rollout after alpha", "\"plan.md\",\"nginx.conf\"");
+    step_login(d, "alpha");
     SAY("\n2. alpha runs the task and breaks its constraints\n");
     run_alpha(d);
     SAY("\n3. beta takes over, but only from a handoff\n");

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli/cliutil.h"
 #include "cli/govctx.h"
 #include "policy/path.h"
@@ -12,6 +14,31 @@
 static const char *if_exists(const char *path)
 {
     return access(path, F_OK) == 0 ? path : NULL;
+}
+
+/* Credentials are revoked with the agent: without the auth engine a revocation could
+ * leave a live token behind, so a master key that is there but unusable is an error. */
+static int open_auth(struct ag__cli_gov *c)
+{
+    const char *mk = ag__cli_path("master.key");
+    const char *env = getenv(AG_AUTH_MASTER_KEY_ENV);
+    if (!(env && *env) && access(mk, F_OK) != 0)
+        return 0;
+    uint8_t key[AG_AUTH_KEY_LEN];
+    ag_err e = ag_auth_master_key_load(mk, key);
+    if (!e) {
+        struct ag_auth_opts ao = {
+            .store = c->store, .ledger = c->ledger, .policy = c->policy, .master_key = key};
+        e = ag_auth_new(&ao, &c->auth);
+    }
+    sodium_memzero(key, sizeof key);
+    if (e) {
+        ag__cli_error_ag(e, "opening the auth engine (credentials are revoked with agents)");
+        ag__cli_gov_close(c);
+        return -1;
+    }
+    ag_gov_set_revoke_hook(c->gov, ag_auth_revoke_agent_hook, c->auth);
+    return 0;
 }
 
 int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *policy_flag)
@@ -47,12 +74,13 @@ int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *
         ag__cli_gov_close(c);
         return -1;
     }
-    return 0;
+    return open_auth(c);
 }
 
 void ag__cli_gov_close(struct ag__cli_gov *c)
 {
     ag_gov_free(c->gov);
+    ag_auth_free(c->auth);
     ag_store_free(c->store);
     ag_policy_free(c->policy);
     ag_ledger_close(c->ledger);

@@ -4,6 +4,7 @@
 #ifndef AG_CLI_GOVCTX_H
 #define AG_CLI_GOVCTX_H
 
+#include "agentgov/auth.h"
 #include "agentgov/gov.h"
 
 struct ag__cli_gov {
@@ -11,11 +12,14 @@ struct ag__cli_gov {
     ag_ledger *ledger;
     ag_policy *policy;
     ag_gov *gov;
+    ag_auth *auth; /* NULL when no master key is set up: then no credentials exist here */
 };
 
 /* Opens store (--store, else $AGENTGOV_STORE, else the embedded store), the data
  * directory's ledger (which `agentgov init` creates) and the policy (--policy, else
- * <dir>/policy.yaml, else the shipped default). Prints the problem and returns -1 on
+ * <dir>/policy.yaml, else the shipped default). When a master key is available
+ * ($AGENTGOV_MASTER_KEY or <dir>/master.key) it also opens the auth engine and plugs
+ * ag_auth_revoke_agent into every revocation. Prints the problem and returns -1 on
  * failure. */
 int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *policy_flag);
 void ag__cli_gov_close(struct ag__cli_gov *c);

@@ -8,6 +8,8 @@ export TMPDIR="$T"
 check_exit "demo on embedded defaults" 0 env -u AGENTGOV_DIR -u AGENTGOV_STORE "$AG" demo
 check_contains "alpha is revoked for the forbidden action" "$OUT" "authorize ansible.apply  sandbox/web      -> deny  forbidden_action"
 check_contains "revoked at once" "$OUT" "alpha is REVOKED at once"
+check_contains "alpha had a token" "$OUT" "alpha logs in with AppRole"
+check_contains "its token is revoked with it" "$OUT" "permission denied: token revoked"
 check_contains "beta needs a handoff" "$OUT" "beta bootstrap -> HANDOFF_REQUIRED"
 check_contains "beta bootstraps from it" "$OUT" "beta bootstrap -> BOOTSTRAP_COMPLETE"
 check_contains "beta reaches EXIT" "$OUT" "beta -> EXIT"
@@ -37,9 +39,9 @@ for k in "agent:{id}:packet" "agent:{id}:state" "agent:{id}:errors" "agent:{id}:
     "handoff:{task}:latest"; do
     check_contains "redis-cli --scan shows $k" "$KEYS" "$k"
 done
-# Nothing outside the seed's keyspace except the registry, the heartbeat index and the
-# store's fencing counter.
-OTHER=$(redis-cli -p "$REDIS_PORT" --scan | grep -Ev '^(agent:[^:]+:(packet|state|errors|heartbeat|lock)|task:[^:]+:(active_agent|artifacts)|handoff:[^:]+:latest|revocations:ledger|agents:registry|agents:heartbeats|fence:counter)$' | tr '\n' ' ')
+# Nothing outside the seed's keyspace except the registry, the heartbeat index, the
+# store's fencing counter and the auth engine's own keys (auth:*).
+OTHER=$(redis-cli -p "$REDIS_PORT" --scan | grep -Ev '^(agent:[^:]+:(packet|state|errors|heartbeat|lock)|task:[^:]+:(active_agent|artifacts)|handoff:[^:]+:latest|revocations:ledger|agents:registry|agents:heartbeats|fence:counter|auth:.*)$' | tr '\n' ' ')
 check_eq "no other keys" "$OTHER" ""
 check_eq "state has a TTL" "$(redis-cli -p "$REDIS_PORT" pttl agent:live:state | awk '$1>0{print "yes"}')" "yes"
 check_eq "lock has a TTL" "$(redis-cli -p "$REDIS_PORT" pttl agent:live:lock | awk '$1>0{print "yes"}')" "yes"
