@@ -667,9 +667,8 @@ static json_t *strings(const char *const *v, size_t n, const char *prefix)
 static json_t *artifact_names(const struct run *R)
 {
     json_t *a = json_array();
-    size_t i;
-    json_t *v;
-    json_array_foreach(R->artifacts, i, v) json_array_append(a, json_object_get(v, "name"));
+    for (size_t i = 0; i < json_array_size(R->artifacts); i++)
+        json_array_append(a, json_object_get(json_array_get(R->artifacts, i), "name"));
     return a;
 }
 
@@ -732,14 +731,21 @@ static json_t *child_json(const struct run *R)
         return json_pack("{s:b,s:s}", "ran", 0, "error", R->spawn_detail);
     const struct ag__child_result *c = &R->child;
     static const char *const ends[] = {"exited", "stopped", "timeout"};
-    return json_pack("{s:b,s:I,s:s,s:o,s:o,s:b,s:I,s:o,s:s,s:s,s:I,s:I}", "ran", 1, "pid",
-                     (json_int_t)c->pid, "end", ends[c->end], "exit_status",
-                     c->exit_code >= 0 ? json_integer(c->exit_code) : json_null(), "signal",
-                     c->term_signal ? json_integer(c->term_signal) : json_null(), "killed",
-                     c->killed, "duration_ms", (json_int_t)(c->ended_ms - c->started_ms), "stop_ms",
-                     c->stop_ms >= 0 ? json_integer(c->stop_ms) : json_null(), "stdout",
-                     R->out_path, "stderr", R->err_path, "stdout_bytes",
-                     (json_int_t)c->stdout_bytes, "stderr_bytes", (json_int_t)c->stderr_bytes);
+    json_t *o = json_pack(
+        "{s:b,s:I,s:s,s:o,s:o,s:b}", "ran", 1, "pid", (json_int_t)c->pid, "end", ends[c->end],
+        "exit_status", c->exit_code >= 0 ? json_integer(c->exit_code) : json_null(), "signal",
+        c->term_signal ? json_integer(c->term_signal) : json_null(), "killed", c->killed);
+    /* Wall-clock ms of the start and the end, so that a test or an operator can
+     * measure how long a stop took from the moment it was asked for. */
+    json_object_set_new(o, "started_ms", json_integer(c->started_ms));
+    json_object_set_new(o, "ended_ms", json_integer(c->ended_ms));
+    json_object_set_new(o, "duration_ms", json_integer(c->ended_ms - c->started_ms));
+    json_object_set_new(o, "stop_ms", c->stop_ms >= 0 ? json_integer(c->stop_ms) : json_null());
+    json_object_set_new(o, "stdout", json_string(R->out_path));
+    json_object_set_new(o, "stderr", json_string(R->err_path));
+    json_object_set_new(o, "stdout_bytes", json_integer((json_int_t)c->stdout_bytes));
+    json_object_set_new(o, "stderr_bytes", json_integer((json_int_t)c->stderr_bytes));
+    return o;
 }
 
 static json_t *report_json(const struct run *R)
