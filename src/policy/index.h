@@ -1,5 +1,6 @@
-/* The rule index that keeps ag_decide fast on large policies: per tier, a hash table
- * keyed by the literal first segment of each action glob, plus a wildcard bucket.
+/* The rule index that keeps ag_decide fast on large policies: per tier, hash tables
+ * keyed by the literal first or last segment of each action glob, plus a wildcard
+ * bucket.
  * Ownership: the index lives in the policy's arena. */
 #ifndef AG_POLICY_INDEX_H
 #define AG_POLICY_INDEX_H
@@ -19,14 +20,19 @@ static inline uint32_t ag__policy_hash(const char *s, size_t n)
 }
 
 /* Length of the first segment of an action glob when it is literal (no metacharacter
- * before the first '.' or the end), else -1: such globs go to the wildcard bucket. */
+ * before the first '.' or the end), else -1. */
 long ag__policy_literal_head(const char *pattern);
+
+/* Offset of the last segment of an action glob when that segment is literal and the
+ * glob has more than one segment and no escape, else -1. Any action the glob matches
+ * then ends with exactly that segment. */
+long ag__policy_literal_tail(const char *pattern);
 
 /* Builds p->index from p->rules. AG_ENOMEM on allocation failure. */
 AG_MUST_USE ag_err ag__policy_build_index(ag_policy *p);
 
-/* The slot for a request's first action segment in one tier, or NULL. */
-const struct ag__slot *ag__policy_lookup(const struct ag__tier_index *ix, const char *seg,
-                                         size_t len, uint32_t hash);
+/* The slot for a segment in one of a tier's tables, or NULL. */
+const struct ag__slot *ag__policy_lookup(const struct ag__table *t, const char *seg, size_t len,
+                                         uint32_t hash);
 
 #endif

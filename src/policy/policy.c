@@ -290,9 +290,17 @@ enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struc
     const char *dot = memchr(s.action, '.', s.alen);
     size_t seglen = dot ? (size_t)(dot - s.action) : s.alen;
     const struct ag__slot *slot =
-        ag__policy_lookup(ix, s.action, seglen, ag__policy_hash(s.action, seglen));
+        ag__policy_lookup(&ix->head, s.action, seglen, ag__policy_hash(s.action, seglen));
     if (slot)
         scan(ix->entries + slot->first, slot->count, &s, phase_bit, &v);
+    /* Globs keyed by their last segment can only match an action with two or more. */
+    const char *last = dot ? strrchr(s.action, '.') + 1 : NULL;
+    if (last && ix->tail.slots) {
+        size_t lastlen = s.alen - (size_t)(last - s.action);
+        slot = ag__policy_lookup(&ix->tail, last, lastlen, ag__policy_hash(last, lastlen));
+        if (slot)
+            scan(ix->entries + slot->first, slot->count, &s, phase_bit, &v);
+    }
     scan(ix->entries + ix->wild_first, ix->wild_count, &s, phase_bit, &v);
 
     if (v.best[AG_EFFECT_DENY])

@@ -37,7 +37,7 @@ struct ag__entry {
     const struct ag__glob *action;
 };
 
-/* Open-addressing slot keyed by the literal first segment of action globs. */
+/* Open-addressing slot keyed by a literal segment of action globs. */
 struct ag__slot {
     const char *key; /* NULL: empty slot */
     uint32_t keylen;
@@ -45,11 +45,20 @@ struct ag__slot {
     uint32_t first, count; /* range in the tier's entries */
 };
 
-struct ag__tier_index {
+/* A hash table of slots; mask = number of slots - 1 (no slots: slots == NULL). */
+struct ag__table {
     struct ag__slot *slots;
-    uint32_t mask; /* number of slots - 1 */
+    uint32_t mask;
+};
+
+/* Each (rule, action glob) pair sits in exactly one bucket: keyed by the glob's literal
+ * first segment when it has one (`ssh` for ssh.exec), else by its literal last segment
+ * (`exec` for **.exec), else in the residual wildcard bucket. */
+struct ag__tier_index {
+    struct ag__table head;
+    struct ag__table tail;
     struct ag__entry *entries;
-    uint32_t wild_first, wild_count; /* globs whose first segment is not literal */
+    uint32_t wild_first, wild_count;
 };
 
 struct ag_policy {

@@ -482,3 +482,60 @@ TEST(policy_rule_listing)
     ASSERT_EQ(ag_policy_rule_count(NULL), 0);
     ag_policy_free(p);
 }
+
+TEST(policy_index_buckets_head_tail_and_wildcard)
+{
+    /* ssh.exec: keyed by its first segment; **.exec and *.create by their last;
+     * a*.b?: neither (wildcard bucket). */
+    const char *yaml =
+        "version: 1\n"
+        "rules:\n"
+        "  - {effect: allow, actions: [ssh.exec], resources: [\"**\"], min_tier: 0}\n"
+        "  - {effect: deny, actions: [\"**.exec\"], resources: [prod/**], min_tier: 0}\n"
+        "  - {effect: ask, actions: [\"*.create\"], resources: [\"**\"], min_tier: 0}\n"
+        "  - {effect: allow, actions: [\"a*.b?\"], resources: [\"**\"], min_tier: 0}\n";
+    ag_policy *p = load(yaml);
+    ASSERT_DECISION(decide(p, 0, AG_PHASE_NONE, "ssh.exec", "lab/1"), "allow", "rule_allow");
+    ASSERT_DECISION(decide(p, 0, AG_PHASE_NONE, "ssh.exec", "prod/1"), "deny", "rule_deny");
+    ASSERT_DECISION(decide(p, 0, AG_PHASE_NONE, "x.y.exec", "prod/1"), "deny", "rule_deny");
+    ASSERT_DECISION(decide(p, 0, AG_PHASE_NONE, "exec", "prod/1"), "deny", "default_deny");
+    ASSERT_DECISION(decide(p, 0, AG_PHASE_NONE, "module.create", "x"), "ask", "rule_ask");
+    ASSERT_DECISION(decide(p, 0, AG_PHASE_NONE, "a.module.create", "x"), "deny", "default_deny");
+    ASSERT_DECISION(decide(p, 0, AG_PHASE_NONE, "abc.bz", "x"), "allow", "rule_allow");
+    ASSERT_DECISION(decide(p, 0, AG_PHASE_NONE, "abc.b", "x"), "deny", "default_deny");
+    ag_policy_free(p);
+}
+
+TEST(policy_large_policy_decides_like_a_small_one)
+{
+    /* 3,000 rules over 1,000 services: every service's rules sit in its own bucket and
+     * must not leak into another's. */
+    size_t cap = 1 << 20, len = 0;
+    char *yaml = malloc(cap);
+    ASSERT_TRUE(yaml != NULL);
+    len += (size_t)snprintf(yaml + len, cap - len, "version: 1\nrules:\n");
+    for (int i = 0; i < 1000; i++) {
+        len += (size_t)snprintf(yaml + len, cap - len,
+                                "  - {effect: allow, actions: [svc%d.*], resources: [r/svc%d/**], "
+                                "min_tier: %d}\n"
+                                "  - {effect: ask, actions: [svc%d.admin], resources: [\"**\"], "
+                                "tiers: [4]}\n"
+                                "  - {effect: deny, actions: [\"*.drop%d\"], resources: [\"**\"], "
+                                "min_tier: 0}\n",
+                                i, i, i % 5, i, i);
+    }
+    ag_policy *p = NULL;
+    ASSERT_OK(ag_policy_load_string("big.yaml", yaml, len, &p));
+    free(yaml);
+    ASSERT_EQ(ag_policy_rule_count(p), 3000);
+    ASSERT_DECISION(decide(p, 2, AG_PHASE_PLAN, "svc7.read", "r/svc7/x"), "allow", "rule_allow");
+    ASSERT_EQ(decide(p, 2, AG_PHASE_PLAN, "svc7.read", "r/svc7/x").rule_line, 3 + 3 * 7);
+    ASSERT_DECISION(decide(p, 2, AG_PHASE_PLAN, "svc7.read", "r/svc8/x"), "deny", "default_deny");
+    ASSERT_DECISION(decide(p, 1, AG_PHASE_PLAN, "svc9.read", "r/svc9/x"), "deny", "default_deny");
+    ASSERT_DECISION(decide(p, 4, AG_PHASE_PLAN, "svc9.admin", "r/svc9/x"), "ask", "rule_ask");
+    ASSERT_DECISION(decide(p, 4, AG_PHASE_PLAN, "svc9.drop9", "r/svc9/x"), "deny", "rule_deny");
+    ASSERT_DECISION(decide(p, 4, AG_PHASE_PLAN, "svc9.drop8", "r/svc9/x"), "deny", "rule_deny");
+    ASSERT_DECISION(decide(p, 4, AG_PHASE_PLAN, "svc9.drop1000", "r/svc9/x"), "allow",
+                    "rule_allow");
+    ag_policy_free(p);
+}
