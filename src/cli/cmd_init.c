@@ -5,11 +5,13 @@
  * creating anything. */
 #include <errno.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentgov/auth.h"
 #include "agentgov/config.h"
 #include "agentgov/ledger.h"
 #include "cli/cliutil.h"
@@ -75,11 +77,55 @@ static ag_err step_config(void)
     return err;
 }
 
+/* The secrets master key (0600): it wraps the keyring that holds the data and
+ * token-hashing keys (see docs/auth.md). */
+static ag_err step_master_key(void)
+{
+    return ag_auth_master_key_create(ag__cli_path("master.key"));
+}
+
+/* The root token (tier 4, policy root, no expiry) in root.token (0600): the data
+ * directory's owner administers through it. Created in the store that commands use
+ * ($AGENTGOV_STORE, else the embedded state.db) and recorded in the ledger. */
+static ag_err step_root_token(void)
+{
+    struct ag_ledger_opts lo = {.signing_key_path = ag__cli_path("ledger.key"),
+                                .hmac_key_path = ag__cli_path("ledger.hmac")};
+    ag_ledger *l = NULL;
+    ag_store *s = NULL;
+    ag_auth *a = NULL;
+    uint8_t key[AG_AUTH_KEY_LEN];
+    char tok[AG_TOKEN_BUF + 1];
+    ag_err err = ag_ledger_open(ag__cli_path("ledger.db"), &lo, &l);
+    if (err == AG_OK)
+        err = ag_store_open(ag__cli_store_url(NULL), &s);
+    if (err == AG_OK)
+        err = ag_auth_master_key_load(ag__cli_path("master.key"), key);
+    if (err == AG_OK) {
+        struct ag_auth_opts ao = {.store = s, .ledger = l, .master_key = key};
+        err = ag_auth_new(&ao, &a);
+        sodium_memzero(key, sizeof key);
+    }
+    if (err == AG_OK)
+        err = ag_auth_root_token_create(a, tok, NULL);
+    if (err == AG_OK) {
+        strcat(tok, "\n");
+        err = ag__write_file_atomic(ag__cli_path("root.token"), tok, strlen(tok), 0600, 1);
+        sodium_memzero(tok, sizeof tok);
+    }
+    ag_auth_free(a);
+    ag_store_free(s);
+    ag_ledger_close(l);
+    return err;
+}
+
 static const struct init_step steps[] = {
     {"ledger signing key pair", {"ledger.key", "ledger.pub"}, step_ledger_keys},
     {"ledger HMAC key", {"ledger.hmac"}, step_ledger_hmac},
     {"ledger database", {"ledger.db"}, step_ledger_db},
     {"config file", {"config"}, step_config},
+    {"secrets master key", {"master.key"}, step_master_key},
+    {"root token", {"root.token"}, step_root_token},
 };
 #define NSTEPS (sizeof steps / sizeof steps[0])
 
@@ -105,8 +151,10 @@ static void usage(FILE *out)
             "usage: agentgov init [--dir DIR]\n\n"
             "Creates the data directory (mode 0700) with the audit ledger (ledger.db), its\n"
             "Ed25519 signing key (ledger.key, 0600) and public key (ledger.pub), the HMAC\n"
-            "key for sensitive values (ledger.hmac, 0600) and a config file listing every\n"
-            "setting at its default. Refuses to overwrite an existing data directory.\n\n"
+            "key for sensitive values (ledger.hmac, 0600), a config file listing every\n"
+            "setting at its default, the secrets master key (master.key, 0600) and the\n"
+            "root token (root.token, 0600; stored in $AGENTGOV_STORE or state.db).\n"
+            "Refuses to overwrite an existing data directory.\n\n"
             "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n",
             ag__cli_default_dir_doc());
 }

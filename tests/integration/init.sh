@@ -14,18 +14,18 @@ for f in ledger.db ledger.pub config; do
 done
 check_contains "config lists settings at their defaults" "$(cat "$D/config")" "# ledger.checkpoint_every = 1000"
 check_exit "the new ledger verifies" 0 "$AG" --dir "$D" ledger verify
-check_contains "two entries: init and its checkpoint" "$OUT" "OK 2 entries"
+check_contains "four entries: init, root token, each sealed by a checkpoint" "$OUT" "OK 4 entries"
 
 sum_before=$(cat "$D"/ledger.key "$D"/ledger.db | sha256sum)
 check_exit "second init refuses" 1 "$AG" init --dir "$D"
-check_contains "names the existing files" "$ERR" "already initialised (ledger.key, ledger.pub, ledger.hmac, ledger.db, config exist)"
+check_contains "names the existing files" "$ERR" "already initialised (ledger.key, ledger.pub, ledger.hmac, ledger.db, config, master.key, root.token exist)"
 check_eq "nothing was overwritten" "$(cat "$D"/ledger.key "$D"/ledger.db | sha256sum)" "$sum_before"
 
 P="$T/partial"
 mkdir -p "$P"
 echo x >"$P/ledger.key"
 check_exit "partly initialised directory is refused" 1 "$AG" init --dir "$P"
-check_contains "says which files exist and which are missing" "$ERR" "partly initialised: ledger.key exists but ledger.pub, ledger.hmac, ledger.db, config are missing"
+check_contains "says which files exist and which are missing" "$ERR" "partly initialised: ledger.key exists but ledger.pub, ledger.hmac, ledger.db, config, master.key, root.token are missing"
 check_eq "the stray file is untouched" "$(cat "$P/ledger.key")" "x"
 
 E="$T/env"

@@ -13,12 +13,12 @@ check_exit "append prints seq and hash" 0 "$AG" ledger append --kind action --ag
     --task t1 --tier 1 --phase EXECUTE --action read_file --resource /etc/hosts \
     --decision allow --reason "in scope" --confidence 875 --success 1 \
     --data '{"path":"/etc/hosts","password":"hunter2"}' --sensitive password
-[[ $OUT =~ ^3\ [0-9a-f]{64}$ ]] && ok "output is 'seq hash'" || not_ok "output is 'seq hash'" "$OUT"
-H3=${OUT#3 }
+[[ $OUT =~ ^5\ [0-9a-f]{64}$ ]] && ok "output is 'seq hash'" || not_ok "output is 'seq hash'" "$OUT"
+H3=${OUT#5 }
 check_exit "second append" 0 "$AG" ledger append --kind error --agent beta --task t2 \
     --error-type timeout --error-message "took 31s, limit 30s" --success 0
 check_exit "verify" 0 "$AG" ledger verify
-check_contains "verify says OK" "$OUT" "OK 4 entries, head "
+check_contains "verify says OK" "$OUT" "OK 6 entries, head "
 
 check_exit "hash of a sensitive value" 0 "$AG" ledger hash hunter2
 HM=$OUT
@@ -26,7 +26,7 @@ check_exit "export" 0 "$AG" ledger export --format jsonl
 check_contains "export holds the HMAC" "$OUT" "\"password\":\"$HM\""
 check_not_contains "export never holds the clear value" "$OUT" "hunter2"
 check_not_contains "nor does the database" "$(strings "$AGENTGOV_DIR/ledger.db")" "hunter2"
-check_eq "export has one line per entry" "$(echo "$OUT" | wc -l)" "4"
+check_eq "export has one line per entry" "$(echo "$OUT" | wc -l)" "6"
 check_contains "export carries the hash" "$OUT" "\"hash\":\"$H3\""
 
 check_exit "query by agent, jsonl" 0 "$AG" ledger query --agent beta --format jsonl
@@ -55,9 +55,9 @@ check_contains "tail -f prints new entries" "$(cat "$T/follow")" '"agent_id":"ga
 kill "$TP"
 
 check_exit "checkpoint" 0 "$AG" ledger checkpoint
-check_eq "checkpoint seq" "$OUT" "6"
+check_eq "checkpoint seq" "$OUT" "8"
 check_exit "verify after checkpoint" 0 "$AG" ledger verify --db "$AGENTGOV_DIR/ledger.db" --pubkey "$AGENTGOV_DIR/ledger.pub"
-check_contains "6 entries" "$OUT" "OK 6 entries"
+check_contains "8 entries" "$OUT" "OK 8 entries"
 check_exit "pubkey" 0 "$AG" ledger pubkey
 [[ $OUT =~ ^[0-9a-f]{64}$ ]] && ok "pubkey is 64 hex digits" || not_ok "pubkey is 64 hex digits" "$OUT"
 
@@ -81,7 +81,7 @@ check_exit "bad JSON" 1 "$AG" ledger append --kind action --agent a --data '{oop
 check_exit "tier out of range" 1 "$AG" ledger append --kind action --agent a --tier 9
 check_exit "missing --agent" 1 "$AG" ledger append --kind action
 check_exit "nothing was appended by the failures" 0 "$AG" ledger verify
-check_contains "still 6 entries" "$OUT" "OK 6 entries"
+check_contains "still 8 entries" "$OUT" "OK 8 entries"
 for sub in append verify tail query export pubkey hash checkpoint; do
     check_exit "ledger $sub --help" 0 "$AG" ledger "$sub" --help
 done
