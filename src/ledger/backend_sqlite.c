@@ -411,6 +411,7 @@ static void bind_filter(sqlite3_stmt *st, const struct ag_ledger_filter *f, char
 
 static void read_row(sqlite3_stmt *st, struct ag__ledger_row *row)
 {
+    row->data_is_canonical = 0; /* stored data is never trusted: verify re-checks it */
     for (int c = 0; c < AG__COL_COUNT; c++) {
         struct ag__value *v = &row->v[c];
         memset(v, 0, sizeof *v);

@@ -13,6 +13,9 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +40,9 @@ struct pending {
     char detail[256];
     int64_t seq;
     char hash[AG_HASH_HEX_LEN];
-    int done;
+    int done;   /* set by the leader before posting wake */
+    int lead;   /* set instead when this waiter is to lead the next batch */
+    sem_t wake; /* each waiter sleeps on its own semaphore: no thundering herd */
     struct pending *next;
 };
 
@@ -60,9 +65,12 @@ struct ag_ledger {
     int checkpoint_every, read_only, no_close_checkpoint;
 
     pthread_mutex_t m;
-    pthread_cond_t cv;
+    pthread_cond_t fill_cv; /* an entry was queued or an appender left */
     struct pending *qhead, *qtail;
-    int committing;
+    int queued;              /* entries in the queue */
+    atomic_int inflight;     /* appenders between entry and return */
+    atomic_int fill_waiting; /* the leader waits on fill_cv */
+    int committing;          /* a leader exists */
     /* Leader-only state. */
     struct ag_buf scratch;
     int64_t cp_known_head; /* head seq at which last_cp was read */
@@ -138,7 +146,11 @@ ag_err ag_ledger_open(const char *path, const struct ag_ledger_opts *opts, ag_le
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&l->rlock, &ma);
     pthread_mutexattr_destroy(&ma);
-    pthread_cond_init(&l->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->fill_cv, &ca);
+    pthread_condattr_destroy(&ca);
     ag__buf_init(&l->scratch);
     l->cp_known_head = -1;
     l->read_only = opts && opts->read_only;
@@ -282,6 +294,7 @@ static void entry_row(const struct pending *p, struct ag__ledger_row *r)
     ag__row_text(r, AG__COL_ERROR_TYPE, e->error_type);
     ag__row_text(r, AG__COL_ERROR_MESSAGE, e->error_message);
     ag__row_text(r, AG__COL_DATA, p->data);
+    r->data_is_canonical = 1; /* prepare_data produced it with ag__jcs_dump */
 }
 
 /* Chains r after (*seq, hash), computes its hash, inserts it and advances the head. */
@@ -320,6 +333,7 @@ static ag_err insert_checkpoint(ag_ledger *l, const char *ts, int64_t *seq,
     ag__row_clear(&r);
     ag__row_text(&r, AG__COL_KIND, "checkpoint");
     ag__row_text(&r, AG__COL_DATA, data);
+    r.data_is_canonical = 1; /* written above in key order, no escapes needed */
     ag_err err = chain_insert(l, &r, ts, seq, hash);
     if (err == AG_OK) {
         cp->seq = *seq;
@@ -410,43 +424,115 @@ static ag_err write_batch(ag_ledger *l, struct pending *batch)
     return AG_OK;
 }
 
-/* Queues p and waits until a leader (perhaps this thread) has committed it or failed. */
+/* The leader waits (at most FILL_WAIT_NS) until every appender that is in flight, that
+ * is preparing an entry, has queued it: a commit costs one fsync whatever its size, so
+ * one batch of 64 beats a batch of 3 followed by a batch of 61. A lone appender never
+ * waits (it is the only one in flight). */
+#define FILL_WAIT_NS 1000000
+
+static void wait_for_fill(ag_ledger *l)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += FILL_WAIT_NS;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    atomic_store(&l->fill_waiting, 1);
+    while (l->queued < atomic_load(&l->inflight))
+        if (pthread_cond_timedwait(&l->fill_cv, &l->m, &until) != 0)
+            break;
+    atomic_store(&l->fill_waiting, 0);
+}
+
+/* An appender leaves: the leader may be waiting for it to queue. */
+static void leave(ag_ledger *l)
+{
+    atomic_fetch_sub(&l->inflight, 1);
+    if (atomic_load(&l->fill_waiting)) { /* rare: it waits for appenders being woken */
+        pthread_mutex_lock(&l->m);
+        pthread_cond_signal(&l->fill_cv);
+        pthread_mutex_unlock(&l->m);
+    }
+}
+
+/* Takes up to MAX_BATCH entries off the queue (the mutex is held). */
+static struct pending *take_batch(ag_ledger *l)
+{
+    struct pending *batch = l->qhead, *last = batch;
+    int n = 1;
+    for (; n < MAX_BATCH && last->next; n++)
+        last = last->next;
+    l->qhead = last->next;
+    if (l->qhead == NULL)
+        l->qtail = NULL;
+    last->next = NULL;
+    l->queued -= n;
+    return batch;
+}
+
+/* Leads batches (the mutex is held on entry and on return) until p is done, then
+ * hands leadership to the oldest queued waiter, if any. */
+static void lead(ag_ledger *l, struct pending *p)
+{
+    while (!p->done) {
+        wait_for_fill(l);
+        struct pending *batch = take_batch(l);
+        pthread_mutex_unlock(&l->m);
+
+        ag_err err = write_batch(l, batch);
+        const char *detail = err ? ag_last_error() : "";
+        for (struct pending *q = batch, *next; q; q = next) {
+            next = q->next; /* q may be gone as soon as it is woken */
+            q->err = err;
+            snprintf(q->detail, sizeof q->detail, "%s", detail);
+            q->done = 1;
+            if (q != p)
+                sem_post(&q->wake);
+        }
+        pthread_mutex_lock(&l->m);
+    }
+    if (l->qhead) {
+        l->qhead->lead = 1;
+        sem_post(&l->qhead->wake);
+    } else {
+        l->committing = 0;
+    }
+}
+
+/* Queues p and waits until a leader (perhaps this thread) has committed it or failed.
+ * The caller counted itself in l->inflight; submit takes it out again. */
 static void submit(ag_ledger *l, struct pending *p)
 {
+    sem_init(&p->wake, 0, 0);
     pthread_mutex_lock(&l->m);
     if (l->qtail)
         l->qtail->next = p;
     else
         l->qhead = p;
     l->qtail = p;
-    while (!p->done) {
-        if (l->committing) {
-            pthread_cond_wait(&l->cv, &l->m);
-            continue;
-        }
-        l->committing = 1;
-        struct pending *batch = l->qhead, *last = batch;
-        for (int n = 1; n < MAX_BATCH && last->next; n++)
-            last = last->next;
-        l->qhead = last->next;
-        if (l->qhead == NULL)
-            l->qtail = NULL;
-        last->next = NULL;
-        pthread_mutex_unlock(&l->m);
-
-        ag_err err = write_batch(l, batch);
-        const char *detail = err ? ag_last_error() : "";
-
-        pthread_mutex_lock(&l->m);
-        for (struct pending *q = batch; q; q = q->next) {
-            q->err = err;
-            snprintf(q->detail, sizeof q->detail, "%s", detail);
-            q->done = 1;
-        }
-        l->committing = 0;
-        pthread_cond_broadcast(&l->cv);
-    }
+    l->queued++;
+    /* Wake a waiting leader only when its batch is complete, not at every entry. */
+    if (atomic_load(&l->fill_waiting) && l->queued >= atomic_load(&l->inflight))
+        pthread_cond_signal(&l->fill_cv);
+    int leader = !l->committing;
+    l->committing = 1;
     pthread_mutex_unlock(&l->m);
+    while (!leader) {
+        while (sem_wait(&p->wake) != 0)
+            ; /* EINTR */
+        if (p->done)
+            break;
+        leader = p->lead;
+    }
+    if (leader) {
+        pthread_mutex_lock(&l->m);
+        lead(l, p);
+        pthread_mutex_unlock(&l->m);
+    }
+    sem_destroy(&p->wake);
+    leave(l);
 }
 
 static ag_err finish(struct pending *p, int64_t *seq, char hash[AG_HASH_HEX_LEN])
@@ -468,11 +554,14 @@ ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *
     if (l->read_only)
         return ag__fail(AG_EREADONLY, "ledger append: the ledger was opened read-only");
     struct pending p = {.e = e};
+    atomic_fetch_add(&l->inflight, 1);
     ag_err err = check_fields(e);
     if (err == AG_OK)
         err = prepare_data(l, e, &p.data);
-    if (err)
+    if (err) {
+        leave(l);
         return err;
+    }
     submit(l, &p);
     free(p.data);
     return finish(&p, seq, hash);
@@ -487,6 +576,7 @@ ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)
     if (!l->has_sk)
         return ag__fail(AG_EINVAL, "ledger checkpoint: no signing key (signing_key_path)");
     struct pending p = {.e = NULL};
+    atomic_fetch_add(&l->inflight, 1);
     submit(l, &p);
     return finish(&p, seq, NULL);
 }
@@ -515,7 +605,7 @@ void ag_ledger_close(ag_ledger *l)
     sodium_memzero(l->hmac, sizeof l->hmac);
     pthread_mutex_destroy(&l->m);
     pthread_mutex_destroy(&l->rlock);
-    pthread_cond_destroy(&l->cv);
+    pthread_cond_destroy(&l->fill_cv);
     free(l);
 }
 

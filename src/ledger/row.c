@@ -24,6 +24,8 @@ static const struct {
 };
 
 static enum ag__col order[AG__COL_COUNT];
+static char keys[AG__COL_COUNT][32]; /* "\"name\":" for each column */
+static size_t keylen[AG__COL_COUNT];
 static pthread_once_t order_once = PTHREAD_ONCE_INIT;
 
 static int name_cmp(const void *a, const void *b)
@@ -36,6 +38,8 @@ static void init_order(void)
     for (int i = 0; i < AG__COL_COUNT; i++)
         order[i] = (enum ag__col)i;
     qsort(order, AG__COL_COUNT, sizeof order[0], name_cmp);
+    for (int i = 0; i < AG__COL_COUNT; i++)
+        keylen[i] = (size_t)snprintf(keys[i], sizeof keys[i], "\"%s\":", cols[i].name);
 }
 
 const char *ag__col_name(enum ag__col c)
@@ -88,16 +92,35 @@ static ag_err append_data(const struct ag__value *v, struct ag_buf *out)
     return AG_OK;
 }
 
-static ag_err append_value(enum ag__col c, const struct ag__value *v, struct ag_buf *out)
+/* Decimal form of i (the hot path: printf costs more than the rest of a column). */
+static void append_int(struct ag_buf *out, int64_t i)
 {
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (i < 0)
+        *--p = '-';
+    ag__buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static ag_err append_value(const struct ag__ledger_row *r, enum ag__col c, struct ag_buf *out)
+{
+    const struct ag__value *v = &r->v[c];
     switch (v->type) {
     case AG__V_NULL:
         ag__buf_puts(out, "null");
         return AG_OK;
     case AG__V_INT:
-        ag__buf_printf(out, "%lld", (long long)v->i);
+        append_int(out, v->i);
         return AG_OK;
     case AG__V_TEXT:
+        if (cols[c].type == AG__T_JSON && r->data_is_canonical) {
+            ag__buf_append(out, v->s, v->len);
+            return AG_OK;
+        }
         if (cols[c].type == AG__T_JSON)
             return append_data(v, out);
         if (ag__jcs_string(out, v->s, v->len) != AG_OK)
@@ -121,8 +144,8 @@ ag_err ag__row_canonical(const struct ag__ledger_row *r, int with_hash, struct a
         if (!first)
             ag__buf_putc(out, ',');
         first = 0;
-        ag__buf_printf(out, "\"%s\":", cols[c].name);
-        ag_err err = append_value(c, &r->v[c], out);
+        ag__buf_append(out, keys[c], keylen[c]);
+        ag_err err = append_value(r, c, out);
         if (err)
             return err;
     }

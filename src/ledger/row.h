@@ -56,6 +56,9 @@ struct ag__value {
 
 struct ag__ledger_row {
     struct ag__value v[AG__COL_COUNT];
+    /* Set by the appender, whose data text came from the canonical serialiser: skips
+     * re-parsing it. Verification never sets it. */
+    int data_is_canonical;
 };
 
 /* Column name and declared type. */

@@ -21,7 +21,7 @@ static int private_mounts(void)
     static int state = -1;
     if (state < 0)
         state = geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
-                mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
+                mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0;
     return state;
 }
 
@@ -109,7 +109,7 @@ TEST(ledger_read_only_filesystem)
     for (int i = 0; i < 5; i++)
         fx_append(l, "a", "x");
     ag_ledger_close(l);
-    ASSERT_EQ(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
+    ASSERT_EQ(mount("none", mnt, "none", MS_REMOUNT | MS_RDONLY, NULL), 0);
     ag_err err = ag_ledger_open(f.db, &f.opts, &l);
     ag_err aerr = AG_OK;
     char detail[512] = "";
