@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -134,6 +135,25 @@ static ag_err sq_exec(struct sq *s, const char *sql, const char *what)
     return rc == SQLITE_OK ? AG_OK : sq_fail(s, rc, what);
 }
 
+/* Setup SQL at open, retried while another process holds the new file: SQLite answers
+ * SQLITE_BUSY at once, without its busy handler, when waiting could deadlock (another
+ * connection switching the file to WAL or creating the schema). */
+static ag_err sq_exec_setup(struct sq *s, const char *sql, const char *what, int busy_ms)
+{
+    int64_t deadline = ag__mono_ms() + busy_ms;
+    for (;;) {
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return AG_OK;
+        int busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+        if (!busy || ag__mono_ms() > deadline)
+            return sq_fail(s, rc, what);
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        usleep(1000 + (useconds_t)(ag__mono_ns() % 4000));
+    }
+}
+
 static void sq_close(void *ctx)
 {
     struct sq *s = ctx;
@@ -145,7 +165,7 @@ static void sq_close(void *ctx)
     free(s);
 }
 
-static ag_err sq_schema(struct sq *s)
+static ag_err sq_schema(struct sq *s, int busy_ms)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
@@ -161,10 +181,7 @@ static ag_err sq_schema(struct sq *s)
     char sql[sizeof ag__ledger_sqlite_schema + 128];
     snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;\n%sPRAGMA user_version = %d;\nCOMMIT;",
              ag__ledger_sqlite_schema, SCHEMA_VERSION);
-    ag_err err = sq_exec(s, sql, "creating the schema");
-    if (err)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return err;
+    return sq_exec_setup(s, sql, "creating the schema", busy_ms);
 }
 
 static ag_err sq_prepare(struct sq *s)
@@ -243,9 +260,9 @@ static ag_err sq_open_writer(struct sq *s, const char *target, int busy_ms)
     /* SQLite silently opens a file it cannot write read-only; a writer must know now. */
     if (sqlite3_db_readonly(s->db, "main") == 1)
         return ag__fail(AG_EREADONLY, "%s: the database (or its file system) is read-only", target);
-    ag_err err = sq_exec(s, "PRAGMA journal_mode=WAL", "enabling WAL");
+    ag_err err = sq_exec_setup(s, "PRAGMA journal_mode=WAL", "enabling WAL", busy_ms);
     if (err == AG_OK)
-        err = sq_schema(s);
+        err = sq_schema(s, busy_ms);
     if (err == AG_OK)
         err = sq_exec(s, "PRAGMA synchronous=FULL", "setting synchronous=FULL");
     if (err == AG_OK)
