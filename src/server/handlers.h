@@ -16,6 +16,47 @@ void ag__h_health(struct ag__req *r);
 void ag__h_metrics(struct ag__req *r);
 void ag__h_opa_decision(struct ag__req *r);
 
+/* Governance: the lifecycle over HTTP (handlers_gov.c). */
+void ag__h_agent_register(struct ag__req *r);
+void ag__h_agent_bootstrap(struct ag__req *r);
+void ag__h_agent_transition(struct ag__req *r);
+void ag__h_agent_heartbeat(struct ag__req *r);
+void ag__h_agent_errors(struct ag__req *r);
+void ag__h_agent_actions(struct ag__req *r);
+void ag__h_agent_get(struct ag__req *r);
+void ag__h_agents_list(struct ag__req *r);
+void ag__h_task_handoff_write(struct ag__req *r);
+void ag__h_task_handoff_read(struct ag__req *r);
+void ag__h_ledger_query(struct ag__req *r);
+void ag__h_ledger_verify(struct ag__req *r);
+
+/* Vault-compatible auth and KV v2 (handlers_vault.c). */
+void ag__h_approle_login(struct ag__req *r);
+void ag__h_approle_role_write(struct ag__req *r);
+void ag__h_approle_role_read(struct ag__req *r);
+void ag__h_approle_role_id(struct ag__req *r);
+void ag__h_approle_secret_id(struct ag__req *r);
+void ag__h_token_lookup_self(struct ag__req *r);
+void ag__h_token_renew_self(struct ag__req *r);
+void ag__h_token_revoke_self(struct ag__req *r);
+void ag__h_token_revoke_accessor(struct ag__req *r);
+void ag__h_kv_read(struct ag__req *r);
+void ag__h_kv_write(struct ag__req *r);
+void ag__h_kv_delete(struct ag__req *r);
+void ag__h_kv_metadata(struct ag__req *r);
+void ag__h_kv_list(struct ag__req *r);
+
+/* Replies with the HTTP status that fits an error from a module (403 for permission
+ * problems, 404, 400, 503 when the store or ledger is down, 500 otherwise) and the
+ * module's detail; `what` prefixes the message. */
+void ag__reply_ag_error(struct ag__req *r, ag_err e, const char *what);
+/* The lifecycle handle for this request (held until the request completes), or NULL
+ * after replying 503 when the store or ledger is unavailable. */
+ag_gov *ag__req_gov(struct ag__req *r);
+/* 1 when the token's agent is `id`; otherwise replies 403 and returns 0. With
+ * admin_ok, a root or tier-4 token may also act on another agent's record. */
+int ag__req_self(struct ag__req *r, const char *id, int admin_ok);
+
 /* A decision as the JSON object every endpoint returns (decision, allow, reason,
  * tier, phase, rule). */
 json_t *ag__decision_json(const struct ag_decision *d);

@@ -5,6 +5,7 @@
 
 struct ag__polref_node {
     ag_policy *policy;
+    ag_gov *gov;       /* borrows policy: freed first */
     _Atomic long refs; /* one base reference held by the holder while current */
 };
 
@@ -15,14 +16,16 @@ void ag__polref_init(struct ag__polref *h)
     atomic_init(&h->generation, 0);
 }
 
-ag_err ag__polref_node_new(ag_policy *p, struct ag__polref_node **out)
+ag_err ag__polref_node_new(ag_policy *p, ag_gov *gov, struct ag__polref_node **out)
 {
     struct ag__polref_node *n = malloc(sizeof *n);
     if (!n) {
+        ag_gov_free(gov);
         ag_policy_free(p);
         return AG_ENOMEM;
     }
     n->policy = p;
+    n->gov = gov;
     atomic_init(&n->refs, 1);
     *out = n;
     return AG_OK;
@@ -31,6 +34,7 @@ ag_err ag__polref_node_new(ag_policy *p, struct ag__polref_node **out)
 void ag__polref_put(struct ag__polref_node *n)
 {
     if (n && atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) == 1) {
+        ag_gov_free(n->gov);
         ag_policy_free(n->policy);
         free(n);
     }
@@ -63,4 +67,14 @@ void ag__polref_swap(struct ag__polref *h, struct ag__polref_node *n)
 void ag__polref_free(struct ag__polref *h)
 {
     ag__polref_put(atomic_exchange(&h->cur, NULL));
+}
+
+ag_gov *ag__polref_gov(const struct ag__polref_node *n)
+{
+    return n ? n->gov : NULL;
+}
+
+const ag_policy *ag__polref_policy(const struct ag__polref_node *n)
+{
+    return n ? n->policy : NULL;
 }

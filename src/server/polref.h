@@ -1,11 +1,13 @@
-/* The daemon's current policy, swappable while requests read it. Ownership: the
- * holder owns every policy handed to ag__polref_swap; a reader owns one reference
- * between ag__polref_get and ag__polref_put and may use the policy only in between. */
+/* The daemon's current policy (and the lifecycle handle built on it), swappable while
+ * requests read them. Ownership: the holder owns every node handed to
+ * ag__polref_swap, with its policy and lifecycle handle; a reader owns one reference
+ * between ag__polref_get and ag__polref_put and may use them only in between. */
 #ifndef AG_SERVER_POLREF_H
 #define AG_SERVER_POLREF_H
 
 #include <stdatomic.h>
 
+#include "agentgov/gov.h"
 #include "agentgov/policy.h"
 
 struct ag__polref_node; /* one policy and its reference count */
@@ -23,8 +25,13 @@ void ag__polref_init(struct ag__polref *h);
  * previous one once its last reader is done. Never fails: the node is allocated by
  * the caller's ag__polref_node_new beforehand. */
 void ag__polref_swap(struct ag__polref *h, struct ag__polref_node *n);
-/* Wraps a loaded policy for swap; AG_ENOMEM if allocation fails (p is then freed). */
-AG_MUST_USE ag_err ag__polref_node_new(ag_policy *p, struct ag__polref_node **out);
+/* Wraps a loaded policy and the lifecycle handle that borrows it (gov may be NULL)
+ * for swap; AG_ENOMEM if allocation fails (both are then freed). */
+AG_MUST_USE ag_err ag__polref_node_new(ag_policy *p, ag_gov *gov, struct ag__polref_node **out);
+/* The policy of a node (NULL: no policy loaded). */
+const ag_policy *ag__polref_policy(const struct ag__polref_node *n);
+/* The lifecycle handle of a node (NULL when the store or ledger is unavailable). */
+ag_gov *ag__polref_gov(const struct ag__polref_node *n);
 /* Releases the current policy (call after the last reader stopped). */
 void ag__polref_free(struct ag__polref *h);
 

@@ -1,11 +1,55 @@
-/* The route table: every endpoint of the daemon in one place. Order matters only
- * between patterns that could both match; fixed segments are listed first. */
+/* The route table: every endpoint of the daemon in one place. A path matches at most
+ * one pattern per method, so order does not matter. Every route but the health check
+ * may wait on the store or the ledger and is marked blocking (run on a worker thread
+ * in epoll mode). */
 #include "server/handlers.h"
 
+#define PUB AG_ROUTE_PUBLIC
+#define TOK AG_ROUTE_TOKEN
+#define ADM AG_ROUTE_ADMIN
+
 static const struct ag__route routes[] = {
-    {"GET", "/v1/sys/health", "sys_health", ag__h_health, AG_ROUTE_PUBLIC, 1},
-    {"GET", "/metrics", "metrics", ag__h_metrics, AG_ROUTE_PUBLIC, 1},
-    {"POST", "/v1/data/agentgov/decision", "opa_decision", ag__h_opa_decision, AG_ROUTE_PUBLIC, 1},
+    /* System */
+    {"GET", "/v1/sys/health", "sys_health", ag__h_health, PUB, 1},
+    {"GET", "/metrics", "metrics", ag__h_metrics, PUB, 1},
+    {"POST", "/v1/data/agentgov/decision", "opa_decision", ag__h_opa_decision, TOK, 1},
+    /* Vault: AppRole */
+    {"POST", "/v1/auth/approle/login", "approle_login", ag__h_approle_login, PUB, 1},
+    {"POST", "/v1/auth/approle/role/{name}", "approle_role_write", ag__h_approle_role_write, ADM,
+     1},
+    {"GET", "/v1/auth/approle/role/{name}", "approle_role_read", ag__h_approle_role_read, ADM, 1},
+    {"GET", "/v1/auth/approle/role/{name}/role-id", "approle_role_id", ag__h_approle_role_id, ADM,
+     1},
+    {"POST", "/v1/auth/approle/role/{name}/secret-id", "approle_secret_id", ag__h_approle_secret_id,
+     ADM, 1},
+    /* Vault: tokens */
+    {"GET", "/v1/auth/token/lookup-self", "token_lookup_self", ag__h_token_lookup_self, TOK, 1},
+    {"POST", "/v1/auth/token/renew-self", "token_renew_self", ag__h_token_renew_self, TOK, 1},
+    {"POST", "/v1/auth/token/revoke-self", "token_revoke_self", ag__h_token_revoke_self, TOK, 1},
+    {"POST", "/v1/auth/token/revoke-accessor", "token_revoke_accessor", ag__h_token_revoke_accessor,
+     ADM, 1},
+    /* Vault: KV v2 */
+    {"GET", "/v1/secret/data/{path*}", "kv_read", ag__h_kv_read, TOK, 1},
+    {"POST", "/v1/secret/data/{path*}", "kv_write", ag__h_kv_write, TOK, 1},
+    {"PUT", "/v1/secret/data/{path*}", "kv_write", ag__h_kv_write, TOK, 1},
+    {"DELETE", "/v1/secret/data/{path*}", "kv_delete", ag__h_kv_delete, TOK, 1},
+    {"GET", "/v1/secret/metadata/{path*}", "kv_metadata", ag__h_kv_metadata, TOK, 1},
+    {"LIST", "/v1/secret/metadata/{path*}", "kv_list", ag__h_kv_list, TOK, 1},
+    {"LIST", "/v1/secret/metadata", "kv_list", ag__h_kv_list, TOK, 1},
+    /* Governance */
+    {"POST", "/v1/agents/{id}", "agent_register", ag__h_agent_register, ADM, 1},
+    {"GET", "/v1/agents/{id}", "agent_get", ag__h_agent_get, TOK, 1},
+    {"GET", "/v1/agents", "agents_list", ag__h_agents_list, ADM, 1},
+    {"LIST", "/v1/agents", "agents_list", ag__h_agents_list, ADM, 1},
+    {"POST", "/v1/agents/{id}/bootstrap", "agent_bootstrap", ag__h_agent_bootstrap, TOK, 1},
+    {"POST", "/v1/agents/{id}/transition", "agent_transition", ag__h_agent_transition, TOK, 1},
+    {"POST", "/v1/agents/{id}/heartbeat", "agent_heartbeat", ag__h_agent_heartbeat, TOK, 1},
+    {"POST", "/v1/agents/{id}/errors", "agent_errors", ag__h_agent_errors, TOK, 1},
+    {"POST", "/v1/agents/{id}/actions", "agent_actions", ag__h_agent_actions, TOK, 1},
+    {"POST", "/v1/tasks/{id}/handoff", "task_handoff_write", ag__h_task_handoff_write, TOK, 1},
+    {"GET", "/v1/tasks/{id}/handoff", "task_handoff_read", ag__h_task_handoff_read, TOK, 1},
+    {"GET", "/v1/ledger", "ledger_query", ag__h_ledger_query, TOK, 1},
+    {"GET", "/v1/ledger/verify", "ledger_verify", ag__h_ledger_verify, ADM, 1},
 };
 
 void ag__handlers_routes(const struct ag__route **out, size_t *n)

@@ -19,6 +19,7 @@
 #include "core/time.h"
 #include "policy/path.h"
 #include "server/handlers.h"
+#include "server/router.h"
 #include "server/log.h"
 
 struct ag__conn {
@@ -45,6 +46,9 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     o->threads = ag_config_int(c, "server.threads");
     o->drain_ms = ag_config_ms(c, "server.drain");
     o->checkpoint_every = ag_config_int(c, "ledger.checkpoint_every");
+    o->gov.lock_ttl_ms = ag_config_ms(c, "lifecycle.lock_ttl");
+    o->gov.heartbeat_ttl_ms = ag_config_ms(c, "lifecycle.heartbeat_ttl");
+    o->gov.state_ttl_ms = ag_config_ms(c, "lifecycle.state_ttl");
     snprintf(o->policy, sizeof o->policy, "%s", ag_config_str(c, "policy"));
     snprintf(o->store, sizeof o->store, "%s", ag_config_str(c, "store"));
 }
@@ -69,6 +73,18 @@ static void choose_policy(struct ag__srv *s)
     snprintf(s->policy_path, sizeof s->policy_path, "%s", p);
 }
 
+/* Every revocation the lifecycle decides takes the agent's credentials away too. */
+static ag_err revoke_hook(void *ctx, const char *agent_id)
+{
+    struct ag__srv *s = ctx;
+    atomic_fetch_add_explicit(&s->metrics.revocations, 1, memory_order_relaxed);
+    ag__log(AG_LOG_WARN, "revoke", "agent %s revoked; revoking its tokens and secret IDs",
+            agent_id);
+    if (!s->auth)
+        return ag__fail(AG_EUNSUPPORTED, "the auth engine is unavailable");
+    return ag_auth_revoke_agent(s->auth, agent_id, NULL);
+}
+
 ag_err ag__server_reload_policy(struct ag__srv *s)
 {
     if (!s->policy_path[0])
@@ -87,8 +103,22 @@ ag_err ag__server_reload_policy(struct ag__srv *s)
     e = ag_policy_load(s->policy_path, &p);
     if (e)
         return e;
+    ag_gov *g = NULL;
+    if (s->store && s->ledger) {
+        e = ag_gov_new(s->store, s->ledger, p, &s->cfg.gov, &g);
+        if (e) {
+            ag_policy_free(p);
+            return e;
+        }
+        ag_gov_set_revoke_hook(g, revoke_hook, s);
+    }
+    /* The auth engine gets the new policy before the swap publishes it: a request
+     * holding the old node may then see either policy, both alive; one holding the
+     * new node never sees the old one. */
+    if (s->auth)
+        ag_auth_set_policy(s->auth, p);
     struct ag__polref_node *n;
-    e = ag__polref_node_new(p, &n);
+    e = ag__polref_node_new(p, g, &n);
     if (e)
         return e;
     ag__polref_swap(&s->policy, n);
@@ -96,6 +126,30 @@ ag_err ag__server_reload_policy(struct ag__srv *s)
 }
 
 /* ---- construction ------------------------------------------------------------ */
+
+/* The auth engine needs the store, the ledger and the master key; without it every
+ * endpoint that needs a token answers 503 (nobody can be identified). */
+static void open_auth(struct ag__srv *s)
+{
+    if (!s->store || !s->ledger)
+        return;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/master.key", s->dir);
+    uint8_t key[AG_AUTH_KEY_LEN];
+    ag_err e = ag_auth_master_key_load(path, key);
+    if (e == AG_OK) {
+        struct ag_auth_opts ao = {.store = s->store, .ledger = s->ledger, .master_key = key};
+        e = ag_auth_new(&ao, &s->auth);
+    }
+    explicit_bzero(key, sizeof key);
+    if (e) {
+        s->auth = NULL;
+        ag__log(AG_LOG_ERROR, "auth",
+                "cannot open the auth engine (%s): %s: %s; endpoints "
+                "that need a token will answer 503",
+                path, ag_strerror(e), ag_last_error());
+    }
+}
 
 static void open_backends(struct ag__srv *s)
 {
@@ -125,6 +179,7 @@ static void open_backends(struct ag__srv *s)
                 "(store_unavailable)",
                 s->store_url, ag_strerror(e), ag_last_error());
     }
+    open_auth(s);
 }
 
 ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, struct ag__srv **out)
@@ -153,6 +208,7 @@ ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, stru
     for (size_t i = 0; i < s->nroutes && nn < AG_METRICS_MAX_ROUTES; i++)
         names[nn++] = s->routes[i].name;
     ag__metrics_init(&s->metrics, names, nn);
+    open_backends(s);
     choose_policy(s);
     if (s->policy_path[0] && ag__server_reload_policy(s) != AG_OK)
         ag__log(AG_LOG_ERROR, "policy",
@@ -165,7 +221,6 @@ ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, stru
                 "(no_policy)");
     else
         ag__log(AG_LOG_INFO, "policy", "loaded %s", s->policy_path);
-    open_backends(s);
     *out = s;
     return AG_OK;
 }
@@ -386,6 +441,40 @@ static struct ag__req *begin_request(struct ag__srv *s, struct MHD_Connection *c
     return r;
 }
 
+/* Identifies the caller of a route that needs a token: X-Vault-Token or
+ * Authorization: Bearer, validated by the auth engine. Replies and returns 0 when the
+ * caller may not go on. */
+static int authenticate(struct ag__req *r)
+{
+    enum ag__route_auth need = r->m.route->auth;
+    if (need == AG_ROUTE_PUBLIC)
+        return 1;
+    if (!r->srv->auth) {
+        ag__reply_error(r, 503, "the auth engine is unavailable; nobody can be identified");
+        return 0;
+    }
+    r->token = ag__req_token(r);
+    if (!r->token) {
+        ag__reply_error(r, 403,
+                        "permission denied: missing client token (X-Vault-Token or "
+                        "Authorization: Bearer)");
+        return 0;
+    }
+    ag_err e = ag_auth_token_lookup(r->srv->auth, r->token, &r->tok);
+    if (e) {
+        ag__reply_ag_error(r, e, "token");
+        return 0;
+    }
+    snprintf(r->agent, sizeof r->agent, "%s", r->tok.agent_id);
+    r->admin = r->tok.root || r->tok.tier >= AG_TIER_MAX;
+    if (need == AG_ROUTE_ADMIN && !r->admin) {
+        ag__reply_error(r, 403, "permission denied: %s %s needs a tier-4 or root token", r->method,
+                        r->url);
+        return 0;
+    }
+    return 1;
+}
+
 static void dispatch(struct ag__req *r)
 {
     if (r->status)
@@ -402,6 +491,8 @@ static void dispatch(struct ag__req *r)
             ag__reply_error(r, 404, "no handler for route \"%s\"", r->url);
         return;
     }
+    if (!authenticate(r))
+        return;
     r->m.route->fn(r);
     if (!r->status)
         ag__reply_error(r, 500, "handler gave no reply");
@@ -589,6 +680,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
         atomic_store(&r->c->busy, 0);
     }
     json_decref(r->json);
+    ag__polref_put(r->pol);
+    ag_token_info_clear(&r->tok);
     ag__buf_free(&r->body);
     free(r->reply);
     free(r->path);
@@ -743,6 +836,10 @@ void ag__server_free(struct ag__srv *s)
         close(s->listen_fd);
     if (s->unix_path[0])
         unlink(s->unix_path);
+    /* Users of the ledger and the store go first: the lifecycle handles (in the policy
+     * nodes) and the auth engine borrow them. */
+    ag__polref_free(&s->policy);
+    ag_auth_free(s->auth);
     if (s->ledger) {
         int64_t seq = 0;
         char hash[AG_HASH_HEX_LEN] = "";
@@ -752,7 +849,6 @@ void ag__server_free(struct ag__srv *s)
         ag_ledger_close(s->ledger);
     }
     ag_store_free(s->store);
-    ag__polref_free(&s->policy);
     pthread_mutex_destroy(&s->conns_mu);
     free(s);
 }

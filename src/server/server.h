@@ -1,5 +1,5 @@
 /* The governance daemon: an HTTP/JSON server (libmicrohttpd) over the policy, the
- * ledger, the store and, later, the lifecycle and auth modules. Ownership: struct
+ * ledger, the store, the lifecycle and the auth engine. Ownership: struct
  * ag__srv is made by ag__server_new and released by ag__server_free; a struct ag__req
  * lives for one HTTP request and everything a handler attaches to it (reply body,
  * parsed JSON) is freed with it. Only src/server and src/cli log. */
@@ -17,7 +17,9 @@
 #include "agentgov/policy.h"
 #include "agentgov/store.h"
 #include "core/buf.h"
+#include "agentgov/auth.h"
 #include "agentgov/config.h"
+#include "agentgov/gov.h"
 #include "server/metrics.h"
 #include "server/polref.h"
 #include "server/router.h"
@@ -39,6 +41,7 @@ struct ag__server_config {
     int64_t threads;          /* worker threads for blocking handlers (epoll mode) */
     int64_t drain_ms;         /* SIGTERM: how long in-flight requests may take */
     int64_t checkpoint_every; /* ledger checkpoint every N entries */
+    struct ag_gov_opts gov;   /* lifecycle key TTLs */
     char policy[PATH_MAX];    /* policy file; "" = <dir>/policy.yaml or the default */
     char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
 };
@@ -55,6 +58,7 @@ struct ag__srv {
     struct ag__metrics metrics;
     ag_ledger *ledger;     /* NULL: every decision is deny ledger_unavailable */
     ag_store *store;       /* NULL: every decision is deny store_unavailable */
+    ag_auth *auth;         /* NULL: endpoints that need a token answer 503 */
     _Atomic int ledger_ok; /* 0 after a failed append, 1 after a good one */
     const struct ag__route *routes;
     size_t nroutes;
@@ -88,11 +92,15 @@ struct ag__req {
     struct ag_buf body;
     int body_too_big;
     int64_t start_ns;
-    int64_t deadline_ms;       /* monotonic: the request must be whole by then */
-    json_t *json;              /* parsed body, owned */
-    struct ag__req *work_next; /* worker queue link */
-    _Atomic int work_done;     /* the worker produced the reply */
-    char agent[128];           /* identity of the caller's token, for the log */
+    int64_t deadline_ms;         /* monotonic: the request must be whole by then */
+    json_t *json;                /* parsed body, owned */
+    struct ag__req *work_next;   /* worker queue link */
+    _Atomic int work_done;       /* the worker produced the reply */
+    char agent[128];             /* identity of the caller's token, for the log */
+    const char *token;           /* the caller's token (routes that need one) */
+    struct ag_token_info tok;    /* what the token is, once validated */
+    int admin;                   /* the token is root or tier 4 */
+    struct ag__polref_node *pol; /* policy + lifecycle held for this request, or NULL */
     /* Reply */
     int status;
     char *reply; /* malloc'd body */

@@ -234,7 +234,7 @@ TEST(polref_swaps_under_concurrent_readers)
             ag_policy_load_string("swap.yaml", policy_yaml, strlen(policy_yaml), &p) != AG_OK)
             failures++;
         struct ag__polref_node *n;
-        if (ag__polref_node_new(p, &n) == AG_OK)
+        if (ag__polref_node_new(p, NULL, &n) == AG_OK)
             ag__polref_swap(&h, n);
         else
             failures++;
