@@ -3,36 +3,8 @@
 # routing errors, request limits (body, headers, JSON depth, slow clients), listening
 # rules, logging, SIGHUP reload and the SIGTERM drain.
 source "$(dirname "$0")/lib.sh"
-PY="$SRC/tests/integration/serve_common.py"
-D="$T/data"
-"$AG" --dir "$D" init >/dev/null 2>&1 || { not_ok "init"; finish; }
-
-# start_daemon ARGS...: starts `agentgov serve` on a free port; sets PORT, DPID, BASE.
-start_daemon() {
-    PORT=$(free_port)
-    BASE="http://127.0.0.1:$PORT"
-    "$AG" --dir "$D" serve --listen "127.0.0.1:$PORT" "$@" 2>>"$T/daemon.log" &
-    DPID=$!
-    PIDS_TO_KILL+=("$DPID")
-    for _ in $(seq 100); do
-        curl -s -o /dev/null "$BASE/v1/sys/health" && return 0
-        sleep 0.05
-    done
-    not_ok "daemon did not start" "$(tail -5 "$T/daemon.log")"
-}
-stop_daemon() {
-    kill -TERM "$DPID" 2>/dev/null
-    wait "$DPID"
-    DRC=$?
-}
-# req METHOD PATH [CURL ARGS...]: sets CODE and BODY.
-req() {
-    local m=$1 p=$2
-    shift 2
-    BODY=$(curl -s -X "$m" -o - -w '\n%{http_code}' "$@" "$BASE$p")
-    CODE=${BODY##*$'\n'}
-    BODY=${BODY%$'\n'*}
-}
+source "$(dirname "$0")/serve_lib.bash"
+init_data_dir
 
 start_daemon --log-format json --max-body 4096 --timeout 2s
 
@@ -47,42 +19,47 @@ req HEAD /v1/sys/health -I
 check_eq "HEAD health" "$CODE" 200
 
 # OPA-style decision endpoint, recorded in the ledger.
-req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
 check_eq "decision 200" "$CODE" 200
 check_contains "allow in EXECUTE" "$BODY" '"decision":"allow","allow":true,"reason":"rule_allow"'
 check_contains "decision has an id" "$BODY" '"decision_id":"'
 check_contains "decision names its rule" "$BODY" 'default.yaml:'
 DID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["decision_id"])' "$BODY")
-req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"PLAN"}}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"PLAN"}}'
 check_contains "phase-gated deny" "$BODY" '"decision":"deny","allow":false,"reason":"phase_not_allowed"'
-req POST /v1/data/agentgov/decision -d '{"input":{"tier":3,"action":"ssh.exec","resource":"staging/db","phase":"EXECUTE","scope":["sandbox/**"]}}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input":{"tier":3,"action":"ssh.exec","resource":"staging/db","phase":"EXECUTE","scope":["sandbox/**"]}}'
 check_contains "scope constraint" "$BODY" '"reason":"out_of_scope"'
-req POST /v1/data/agentgov/decision -d '{"input":{"tier":2,"action":"ssh.exec","resource":"sandbox/a","phase":"EXECUTE","forbidden":["ssh.*"]}}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input":{"tier":2,"action":"ssh.exec","resource":"sandbox/a","phase":"EXECUTE","forbidden":["ssh.*"]}}'
 check_contains "forbidden constraint" "$BODY" '"reason":"forbidden_action"'
-req POST /v1/data/agentgov/decision -d '{"input":{"tier":9,"action":"a","resource":"b"}}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input":{"tier":9,"action":"a","resource":"b"}}'
 check_eq "tier out of range is 400" "$CODE" 400
 check_contains "error names the field" "$BODY" '{"errors":["input.tier must be an integer from 0 to 4"]}'
-req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"a","resource":"b","phase":"LUNCH"}}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input":{"tier":1,"action":"a","resource":"b","phase":"LUNCH"}}'
 check_contains "bad phase is named" "$BODY" 'input.phase must be one of'
-req POST /v1/data/agentgov/decision -d '{"nope":1}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"nope":1}'
 check_eq "missing input is 400" "$CODE" 400
 check_exit "decision is in the ledger" 0 "$AG" --dir "$D" ledger query --kind decision --format jsonl
 check_contains "ledger holds the decision id" "$OUT" "$DID"
 
+req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"docs.read","resource":"x"}}'
+check_eq "decision without a token is 403" "$CODE" 403
+req POST /v1/data/agentgov/decision -H "Authorization: Bearer agv.nope" -d '{"input":{"tier":1,"action":"docs.read","resource":"x"}}'
+check_eq "decision with a bad bearer token is 403" "$CODE" 403
+
 # Malformed and hostile requests get JSON 4xx, never a crash.
-req POST /v1/data/agentgov/decision -d '{"input": {"tier": 1,'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input": {"tier": 1,'
 check_eq "malformed JSON is 400" "$CODE" 400
 check_contains "malformed JSON error is Vault-shaped" "$BODY" '{"errors":["malformed JSON in request body at line 1'
-req POST /v1/data/agentgov/decision -d '[1,2]'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '[1,2]'
 check_contains "non-object body" "$BODY" 'must be a JSON object'
-req POST /v1/data/agentgov/decision -d "{\"input\":$(printf '[%.0s' $(seq 100))$(printf ']%.0s' $(seq 100))}"
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d "{\"input\":$(printf '[%.0s' $(seq 100))$(printf ']%.0s' $(seq 100))}"
 check_eq "too deep JSON is 400" "$CODE" 400
 check_contains "depth error" "$BODY" 'nests deeper than 32 levels'
 head -c 10000 /dev/zero | tr '\0' ' ' >"$T/big"
-req POST /v1/data/agentgov/decision --data-binary @"$T/big"
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" --data-binary @"$T/big"
 check_eq "oversized body (Content-Length) is 413" "$CODE" 413
 check_contains "413 error is JSON" "$BODY" '{"errors":["request body of 10000 bytes is larger than the limit of 4096"]}'
-req POST /v1/data/agentgov/decision -H 'Transfer-Encoding: chunked' --data-binary @"$T/big"
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -H 'Transfer-Encoding: chunked' --data-binary @"$T/big"
 check_eq "oversized chunked body is 413" "$CODE" 413
 req GET /v1/sys/health -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' 'b')"
 check_eq "oversized headers are 431" "$CODE" 431
@@ -121,7 +98,7 @@ kill -HUP "$DPID"
 sleep 0.5
 check_contains "bad policy rejected in the log" "$(cat "$T/daemon.log")" 'rejected, keeping the old one'
 check_contains "lint problem is named" "$(cat "$T/daemon.log")" 'policy.yaml:'
-req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
 check_contains "old policy still decides" "$BODY" '"decision":"allow"'
 cat >"$D/policy.yaml" <<'YAML'
 version: 1
@@ -140,7 +117,7 @@ YAML
 kill -HUP "$DPID"
 sleep 0.5
 check_contains "good policy reloaded" "$(cat "$T/daemon.log")" '"event":"reload","msg":"policy reloaded'
-req POST /v1/data/agentgov/decision -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
+req POST /v1/data/agentgov/decision -H "X-Vault-Token: $ROOT" -d '{"input":{"tier":1,"action":"ssh.exec","resource":"sandbox/web/01","phase":"EXECUTE"}}'
 check_contains "new policy decides" "$BODY" '"reason":"default_deny"'
 req GET /metrics
 check_contains "reloads counted" "$BODY" 'agentgov_policy_reload_failures_total 1'

@@ -73,6 +73,80 @@ def slow_client(port, timeout_s):
     print("cut_after=%.1f" % (cut_after or -1))
 
 
+def packet(agent, task, scope=("**",), forbidden=("prod.*",)):
+    return {"agent_id": agent, "task_id": task, "created_for": "tests",
+            "objective": "integration test", "deliverables": [],
+            "constraints": {"scope": list(scope), "forbidden": list(forbidden),
+                            "required_steps": []},
+            "success_criteria": [], "escalation_rules": [],
+            "created_at": "2026-11-25T12:00:00Z"}
+
+
+def setup_agent(base, root, agent, tier, token_ttl=None, phase=None, scope=None):
+    """Registers an agent with a packet, gives it an AppRole role, logs it in and,
+    when phase is given, bootstraps it and walks it to that phase. Returns its token."""
+    task = "task-" + agent
+    pk = packet(agent, task, scope=scope.split(",") if scope else ("**",))
+    st, r = call(base, "POST", "/v1/agents/" + agent, {"tier": tier, "packet": pk}, root)
+    assert st == 200, (st, r)
+    role = {"tier": tier}
+    if token_ttl:
+        role["token_ttl"] = token_ttl
+    st, r = call(base, "POST", "/v1/auth/approle/role/" + agent, role, root)
+    assert st == 204, (st, r)
+    st, r = call(base, "GET", "/v1/auth/approle/role/%s/role-id" % agent, token=root)
+    role_id = r["data"]["role_id"]
+    st, r = call(base, "POST", "/v1/auth/approle/role/%s/secret-id" % agent, {}, root)
+    secret_id = r["data"]["secret_id"]
+    st, r = call(base, "POST", "/v1/auth/approle/login",
+                 {"role_id": role_id, "secret_id": secret_id})
+    assert st == 200, (st, r)
+    token = r["auth"]["client_token"]
+    if phase:
+        st, r = call(base, "POST", "/v1/agents/%s/bootstrap" % agent, {}, token)
+        assert st == 200, (st, r)
+        order = ["PREFLIGHT", "PLAN", "EXECUTE", "VERIFY", "PACKAGE", "REPORT", "EXIT"]
+        for ph in order[:order.index(phase) + 1]:
+            st, r = call(base, "POST", "/v1/agents/%s/transition" % agent, {"phase": ph}, token)
+            assert st == 200, (st, r)
+    return token
+
+
+def hammer(base, token, agent, seconds, threads, out_path):
+    """Posts actions from several threads until the connection fails (the daemon
+    stops); writes the ledger seq of every acknowledged (200) decision to out_path."""
+    acked = []
+    lock = threading.Lock()
+    stop = time.time() + seconds
+
+    def worker():
+        while time.time() < stop:
+            try:
+                st, r = call(base, "POST", "/v1/agents/%s/actions" % agent,
+                             {"action": "docs.read", "resource": "docs/x"}, token, timeout=10)
+            except OSError:
+                return
+            if st == 200 and r["data"]["ledger_seq"] > 0:
+                with lock:
+                    acked.append(r["data"]["ledger_seq"])
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    with open(out_path, "w") as f:
+        f.write("\n".join(str(s) for s in acked) + "\n")
+    print("acked=%d" % len(acked))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "slow":
+    cmd = sys.argv[1]
+    if cmd == "slow":
         slow_client(int(sys.argv[2]), float(sys.argv[3]))
+    elif cmd == "setup":  # setup BASE ROOT AGENT TIER [TTL] [PHASE] [SCOPE]
+        a = sys.argv[2:] + [""] * 3
+        print(setup_agent(a[0], a[1], a[2], int(a[3]), a[4] or None, a[5] or None, a[6] or None))
+    elif cmd == "hammer":  # hammer BASE TOKEN AGENT SECONDS THREADS OUT
+        hammer(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6]),
+               sys.argv[7])

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The daemon over real HTTP, part 2: the governance endpoints, identity (an agent acts
+# only as itself, admin endpoints need tier 4 or root), auth failures (no token, wrong
+# token, expired, revoked, another agent's id), the budget revoking credentials, and the
+# Python and shell example agents walking the whole lifecycle.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.bash"
+init_data_dir
+start_daemon
+R=(-H "X-Vault-Token: $ROOT")
+
+# Registration and status (admin).
+A=$(setup_agent agent-a 1 "" EXECUTE "sandbox/**,docs/**")
+check_contains "agent-a logged in" "$A" "agv."
+RA=(-H "X-Vault-Token: $A")
+BA=(-H "Authorization: Bearer $A")
+
+# The hot path: authorize + record.
+req POST /v1/agents/agent-a/actions "${RA[@]}" -d '{"action":"ssh.exec","resource":"sandbox/web/01","confidence":800}'
+check_eq "action 200" "$CODE" 200
+check_contains "allowed" "$BODY" '"decision":"allow","allow":true,"reason":"rule_allow","tier":1,"phase":"EXECUTE"'
+SEQ=$(jget "$BODY" 'j["data"]["ledger_seq"]')
+check_eq "decision carries its committed ledger seq" "$([ "$SEQ" -gt 0 ] && echo yes)" yes
+req POST /v1/agents/agent-a/actions "${BA[@]}" -d '{"action":"ssh.exec","resource":"staging/web/01"}'
+check_contains "Bearer works; out of the packet's scope" "$BODY" '"reason":"out_of_scope"'
+req POST /v1/agents/agent-a/actions "${RA[@]}" -d '{"action":"ansible.apply","resource":"sandbox/web/01"}'
+check_contains "tier 1 cannot apply" "$BODY" '"decision":"deny"'
+req POST /v1/agents/agent-a/actions "${RA[@]}" -d '{"action":"ssh.exec"}'
+check_eq "missing resource is 400" "$CODE" 400
+req POST /v1/agents/agent-a/actions "${RA[@]}" -d '{"action":"a","resource":"b","confidence":5000}'
+check_contains "confidence bounds" "$BODY" "confidence must be an integer per mille"
+req POST /v1/agents/agent-a/actions "${RA[@]}" -d '{"action": "a", "resource":'
+check_eq "malformed JSON on the hot path is 400" "$CODE" 400
+check_exit "the allow is in the ledger at its seq" 0 "$AG" --dir "$D" ledger query --agent agent-a --format jsonl
+check_contains "ledger row for the action" "$OUT" "\"seq\":$SEQ"
+
+# Auth failures.
+req POST /v1/agents/agent-a/actions -d '{"action":"docs.read","resource":"docs/x"}'
+check_eq "no token: 403" "$CODE" 403
+check_contains "no token: says so" "$BODY" "missing client token"
+req POST /v1/agents/agent-a/actions -H "X-Vault-Token: agv.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" -d '{"action":"docs.read","resource":"docs/x"}'
+check_eq "wrong token: 403" "$CODE" 403
+check_contains "wrong token: Vault's words" "$BODY" '{"errors":["permission denied'
+B=$(setup_agent agent-b 1 "" PLAN)
+req POST /v1/agents/agent-a/actions -H "X-Vault-Token: $B" -d '{"action":"docs.read","resource":"docs/x"}'
+check_eq "another agent's id: 403" "$CODE" 403
+check_contains "another agent's id: named" "$BODY" "belongs to agent 'agent-b', not 'agent-a'"
+req POST /v1/agents/agent-a/transition -H "X-Vault-Token: $B" -d '{"phase":"VERIFY"}'
+check_eq "cannot move another agent: 403" "$CODE" 403
+req GET /v1/agents/agent-a -H "X-Vault-Token: $B"
+check_eq "cannot read another agent's status: 403" "$CODE" 403
+req GET /v1/agents -H "X-Vault-Token: $B"
+check_eq "tier 1 token on an admin endpoint: 403" "$CODE" 403
+check_contains "admin refusal says what is needed" "$BODY" "needs a tier-4 or root token"
+req POST /v1/auth/approle/role/x/secret-id -H "X-Vault-Token: $B" -d '{}'
+check_eq "tier 1 cannot issue secret IDs" "$CODE" 403
+req GET "/v1/ledger?agent=agent-a" -H "X-Vault-Token: $B"
+check_eq "cannot read another agent's ledger entries" "$CODE" 403
+E=$(setup_agent agent-e 1 2s)
+req GET /v1/auth/token/lookup-self -H "X-Vault-Token: $E"
+check_eq "short-lived token valid at first" "$CODE" 200
+sleep 2.5
+req GET /v1/auth/token/lookup-self -H "X-Vault-Token: $E"
+check_eq "expired token: 403" "$CODE" 403
+check_contains "expired token: says expired" "$BODY" "expired"
+F=$(setup_agent agent-f 1)
+req POST /v1/auth/token/revoke-self -H "X-Vault-Token: $F"
+check_eq "revoke-self 204" "$CODE" 204
+req GET /v1/auth/token/lookup-self -H "X-Vault-Token: $F"
+check_eq "revoked token: 403" "$CODE" 403
+check_contains "revoked token: says revoked" "$BODY" "revoked"
+G=$(setup_agent agent-g 1)
+ACC=$(curl -s -H "X-Vault-Token: $G" "$BASE/v1/auth/token/lookup-self" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessor"])')
+req POST /v1/auth/token/revoke-accessor -H "X-Vault-Token: $B" -d "{\"accessor\":\"$ACC\"}"
+check_eq "revoke-accessor needs admin" "$CODE" 403
+req POST /v1/auth/token/revoke-accessor "${R[@]}" -d "{\"accessor\":\"$ACC\"}"
+check_eq "revoke-accessor 204" "$CODE" 204
+req GET /v1/auth/token/lookup-self -H "X-Vault-Token: $G"
+check_eq "token revoked by accessor: 403" "$CODE" 403
+
+# Lifecycle endpoints.
+req POST /v1/agents/agent-b/heartbeat -H "X-Vault-Token: $B"
+check_eq "heartbeat 200" "$CODE" 200
+check_contains "heartbeat ok" "$BODY" '"ok":true'
+req POST /v1/agents/agent-b/transition -H "X-Vault-Token: $B" -d '{"phase":"NOPE"}'
+check_eq "unknown phase 400" "$CODE" 400
+req POST /v1/agents/agent-b/transition -H "X-Vault-Token: $B" -d '{"phase":"EXECUTE","step":"s1"}'
+check_eq "PLAN -> EXECUTE 200" "$CODE" 200
+req POST /v1/agents/agent-b/errors -H "X-Vault-Token: $B" -d '{"error_type":"timeout","message":"ssh timed out"}'
+check_eq "error recorded" "$CODE" 200
+check_contains "error under budget" "$BODY" '"ok":true'
+req GET /v1/agents/agent-b -H "X-Vault-Token: $B"
+check_eq "own status 200" "$CODE" 200
+check_contains "status shows the error" "$BODY" '"total_errors":1'
+check_contains "status shows the phase" "$BODY" '"phase":"EXECUTE"'
+req POST /v1/agents/agent-b/transition -H "X-Vault-Token: $B" -d '{"phase":"PLAN"}'
+check_eq "illegal transition (backwards) 409" "$CODE" 409
+check_contains "violation flagged" "$BODY" '"violation":true'
+check_contains "budget exhausted: revoked" "$BODY" '"revoked":true'
+req GET /v1/auth/token/lookup-self -H "X-Vault-Token: $B"
+check_eq "revocation took the token away" "$CODE" 403
+req GET /v1/agents/agent-b "${R[@]}"
+check_contains "admin sees the revocation" "$BODY" '"revoked":true'
+
+# Bootstrap refusals.
+C=$(setup_agent agent-c 1)
+req POST /v1/agents/agent-c/bootstrap -H "X-Vault-Token: $C" -d '{}'
+check_eq "bootstrap 200" "$CODE" 200
+check_contains "bootstrap code" "$BODY" '"code":"BOOTSTRAP_COMPLETE"'
+req POST /v1/agents/agent-c/bootstrap -H "X-Vault-Token: $C" -d '{}'
+check_eq "second bootstrap: lock held 409" "$CODE" 409
+check_contains "second bootstrap: seed code" "$BODY" '"CANNOT_ACQUIRE_LOCK"'
+
+# A forbidden action revokes at once; a handoff is then required.
+req POST /v1/agents/agent-a/actions "${RA[@]}" -d '{"action":"prod.write","resource":"sandbox/x"}'
+check_contains "forbidden action denied" "$BODY" '"reason":"forbidden_action"'
+check_contains "forbidden action revoked the agent" "$BODY" '"revoked":true'
+req POST /v1/agents/agent-a/actions "${RA[@]}" -d '{"action":"docs.read","resource":"docs/x"}'
+check_eq "revoked agent's token refused" "$CODE" 403
+cat >"$T/handoff.json" <<'JSON'
+{"task_id":"task-agent-a","previous_agent_id":"agent-a","revoked":true,
+ "revocation_reason":{"type":"FORBIDDEN_ACTION","details":"prod.write"},
+ "last_known_state":{"phase":"EXECUTE","step":""},"what_was_tried":["ssh.exec"],
+ "blocking_issue":"needs a human","required_next_actions":["ask"],
+ "constraints_reminder":["scope: sandbox/**"],"artifacts":[]}
+JSON
+req POST /v1/tasks/other-task/handoff "${R[@]}" --data-binary @"$T/handoff.json"
+check_eq "handoff for the wrong task 400" "$CODE" 400
+req POST /v1/tasks/task-agent-a/handoff -H "X-Vault-Token: $C" --data-binary @"$T/handoff.json"
+check_eq "another agent cannot write the handoff" "$CODE" 403
+req POST /v1/tasks/task-agent-a/handoff "${R[@]}" --data-binary @"$T/handoff.json"
+check_eq "admin writes the handoff" "$CODE" 200
+req GET /v1/tasks/task-agent-a/handoff -H "X-Vault-Token: $C"
+check_eq "handoff readable" "$CODE" 200
+check_contains "handoff content" "$BODY" '"blocking_issue":"needs a human"'
+req GET /v1/tasks/no-such-task/handoff -H "X-Vault-Token: $C"
+check_eq "missing handoff 404" "$CODE" 404
+
+# Admin views.
+req GET /v1/agents "${R[@]}"
+check_contains "agents list" "$BODY" '"keys":["agent-a","agent-b","agent-c","agent-e","agent-f","agent-g"]'
+req LIST /v1/agents "${R[@]}"
+check_eq "LIST agents" "$CODE" 200
+req GET /v1/agents/nobody "${R[@]}"
+check_eq "unknown agent 404" "$CODE" 404
+req GET "/v1/ledger?agent=agent-a&limit=2" "${R[@]}"
+check_eq "ledger page 200" "$CODE" 200
+N1=$(jget "$BODY" 'len(j["data"]["entries"])')
+NEXT=$(jget "$BODY" 'j["data"]["next"]')
+check_eq "page of 2" "$N1" 2
+req GET "/v1/ledger?agent=agent-a&limit=2&after=$NEXT" "${R[@]}"
+check_eq "next page starts after the cursor" "$(jget "$BODY" 'j["data"]["entries"][0]["seq"] > '"$NEXT")" True
+req GET "/v1/ledger?kind=revocation" "${R[@]}"
+check_contains "query by kind" "$BODY" '"kind":"revocation"'
+req GET "/v1/ledger?since=yesterday" "${R[@]}"
+check_eq "bad since 400" "$CODE" 400
+req GET "/v1/ledger" -H "X-Vault-Token: $C"
+check_eq "an agent reads its own entries" "$(jget "$BODY" 'set(e["agent_id"] for e in j["data"]["entries"])')" "{'agent-c'}"
+req GET /v1/ledger/verify "${R[@]}"
+check_contains "ledger verifies over HTTP" "$BODY" '"ok":true'
+req GET /metrics
+check_contains "revocations counted" "$BODY" "agentgov_revocations_total"
+check_contains "forbidden decisions counted" "$BODY" 'agentgov_decisions_total{decision="deny",reason="forbidden_action"} 1'
+check_contains "active agents" "$BODY" 'agentgov_active_agents'
+
+# The example agents walk the whole lifecycle against this daemon.
+check_exit "python example agent" 0 python3 "$SRC/examples/python/agent.py" --addr "$BASE" --agent py-agent --setup "$D/root.token"
+check_contains "python agent finished" "$OUT" "done: every step was governed"
+check_contains "python agent read its secret" "$OUT" "read secret sandbox/py-agent/ssh version 1"
+check_exit "shell example agent" 0 env AGENTGOV_ADDR="$BASE" bash "$SRC/examples/shell/agent.sh" --setup "$D/root.token" sh-agent
+check_contains "shell agent finished" "$OUT" "done: every step was governed"
+
+stop_daemon
+check_eq "SIGTERM exit 0" "$DRC" 0
+check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify
+finish
