@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Existing Vault clients pointed at agentgov: a Python client written from Vault's HTTP
+# API (the requests hvac sends), and the node-vault library from npm when it can be
+# found or installed, log in with AppRole and read a KV v2 secret. Also the KV v2
+# shapes, versions, check-and-set, metadata and LIST on both spellings.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.bash"
+init_data_dir
+start_daemon
+R=(-H "X-Vault-Token: $ROOT")
+
+# An operator stores a secret and creates an AppRole role for a tier-1 agent.
+req POST /v1/secret/data/sandbox/db "${R[@]}" -d '{"data":{"password":"s3cret-v1"}}'
+check_eq "KV write 200" "$CODE" 200
+check_contains "KV write returns version metadata" "$BODY" '"version":1'
+req PUT /v1/secret/data/sandbox/db "${R[@]}" -d '{"data":{"password":"s3cret-v2"},"options":{"cas":1}}'
+check_contains "PUT writes version 2 with cas" "$BODY" '"version":2'
+req POST /v1/secret/data/sandbox/db "${R[@]}" -d '{"data":{"password":"x"},"options":{"cas":1}}'
+check_eq "stale cas 400" "$CODE" 400
+check_contains "cas error in Vault's words" "$BODY" "check-and-set parameter did not match the current version"
+req POST /v1/secret/data/sandbox/db "${R[@]}" -d '{"nodata":1}'
+check_eq "write without data 400" "$CODE" 400
+req GET "/v1/secret/data/sandbox/db?version=1" "${R[@]}"
+check_contains "read an old version" "$BODY" '"password":"s3cret-v1"'
+req GET /v1/secret/metadata/sandbox/db "${R[@]}"
+check_contains "metadata shape" "$BODY" '"current_version":2'
+check_contains "metadata versions map" "$BODY" '"versions":{"1":{'
+req LIST /v1/secret/metadata/sandbox "${R[@]}"
+check_contains "LIST method" "$BODY" '"keys":["db"]'
+req GET "/v1/secret/metadata/?list=true" "${R[@]}"
+check_contains "GET ?list=true at the root" "$BODY" '"keys":["sandbox/"]'
+req LIST /v1/secret/metadata/nothing "${R[@]}"
+check_eq "LIST of nothing 404" "$CODE" 404
+
+python3 "$PY" setup "$BASE" "$ROOT" vault-agent 1 >/dev/null
+req POST /v1/auth/approle/role/vault-agent "${R[@]}" -d '{"token_policies":["t1-operator"],"token_ttl":"20m","token_max_ttl":3600,"secret_id_num_uses":5}'
+check_eq "role update with Vault's fields 204" "$CODE" 204
+req GET /v1/auth/approle/role/vault-agent "${R[@]}"
+check_contains "role read shows the TTLs" "$BODY" '"token_ttl":1200,"token_max_ttl":3600'
+req GET /v1/auth/approle/role/vault-agent/role-id "${R[@]}"
+ROLE_ID=$(jget "$BODY" 'j["data"]["role_id"]')
+req POST /v1/auth/approle/role/vault-agent/secret-id "${R[@]}" -d '{}'
+check_contains "secret-id shape" "$BODY" '"secret_id_accessor":"'
+SECRET_ID=$(jget "$BODY" 'j["data"]["secret_id"]')
+req GET /v1/auth/approle/role/nobody/role-id "${R[@]}"
+check_eq "unknown role 404" "$CODE" 404
+req POST /v1/auth/approle/login -d "{\"role_id\":\"$ROLE_ID\",\"secret_id\":\"wrong\"}"
+check_eq "login with a wrong secret_id 403" "$CODE" 403
+check_contains "login refusal in Vault's words" "$BODY" "permission denied"
+req POST /v1/auth/approle/login -d '{"role_id":"x"}'
+check_eq "login without secret_id 400" "$CODE" 400
+
+# The Python Vault client.
+check_exit "python Vault client runs" 0 python3 "$SRC/tests/integration/vault_client.py" "$BASE" "$ROLE_ID" "$SECRET_ID" sandbox/db
+check_contains "approle login gives a token" "$OUT" "login_token_prefix=agv."
+check_contains "login auth block has Vault's fields" "$OUT" "login_fields=accessor,client_token,entity_id,lease_duration,metadata,num_uses,orphan,policies,renewable,token_policies,token_type"
+check_contains "authenticated" "$OUT" "authenticated=True"
+check_contains "KV v2 read" "$OUT" "secret_password=s3cret-v2"
+check_contains "KV v2 version" "$OUT" "secret_version=2"
+check_contains "read creates a lease" "$OUT" "secret_lease=True"
+check_contains "missing secret: 404 with empty errors" "$OUT" "missing_status=404 errors=[]"
+check_contains "tier 1 may not write: 403" "$OUT" "write_status=403"
+check_contains "lookup-self" "$OUT" "lookup_policies=['t1-operator'] ttl_positive=True"
+check_contains "renew-self" "$OUT" "renew_lease=1200"
+check_contains "revoke-self" "$OUT" "after_revoke_authenticated=False"
+req GET "/v1/ledger?kind=secret" "${R[@]}"
+check_contains "the read is in the ledger" "$BODY" '"resource":"secret/sandbox/db"'
+check_not_contains "the value never is" "$BODY" "s3cret"
+
+# node-vault (npm), when available: an unmodified third-party Vault client.
+NODE_MODULES=${AGENTGOV_NODE_MODULES:-$HOME/.cache/agentgov-node/node_modules}
+if [ ! -d "$NODE_MODULES/node-vault" ] && command -v npm >/dev/null; then
+    mkdir -p "$T/npm" && (cd "$T/npm" && timeout 120 npm install --no-audit --no-fund \
+        node-vault@0.12.0 >/dev/null 2>&1) && NODE_MODULES="$T/npm/node_modules"
+fi
+if command -v node >/dev/null && [ -d "$NODE_MODULES/node-vault" ]; then
+    req POST /v1/auth/approle/role/vault-agent/secret-id "${R[@]}" -d '{}'
+    SID2=$(jget "$BODY" 'j["data"]["secret_id"]')
+    cat >"$T/nv.js" <<'JS'
+const vault = require("node-vault")({ apiVersion: "v1", endpoint: process.argv[2] });
+(async () => {
+  const login = await vault.approleLogin({ role_id: process.argv[3], secret_id: process.argv[4] });
+  console.log("policies=" + login.auth.policies.join(","));
+  const s = await vault.read("secret/data/sandbox/db");
+  console.log("password=" + s.data.data.password + " version=" + s.data.metadata.version);
+  try { await vault.read("secret/data/staging/db"); } catch (e) { console.log("denied=" + e.response.statusCode); }
+})().catch((e) => { console.log("error=" + e.message); process.exit(1); });
+JS
+    check_exit "node-vault runs" 0 env NODE_PATH="$NODE_MODULES" node "$T/nv.js" "$BASE" "$ROLE_ID" "$SID2"
+    check_contains "node-vault approle login" "$OUT" "policies=t1-operator"
+    check_contains "node-vault reads KV v2" "$OUT" "password=s3cret-v2 version=2"
+    check_contains "node-vault sees a policy denial" "$OUT" "denied=403"
+else
+    echo "skip node-vault: not installed and npm could not fetch it"
+fi
+
+stop_daemon
+check_eq "SIGTERM exit 0" "$DRC" 0
+finish
