@@ -321,10 +321,16 @@ void ag__h_agent_actions(struct ag__req *r)
         d.phase = AG_PHASE_NONE;
     }
     struct ag__metrics *m = &r->srv->metrics;
-    if (d.ledger_seq > 0)
+    /* ledger_ok feeds the health check: sealed while appends fail, open again after
+     * the next committed one. */
+    if (d.ledger_seq > 0) {
         ag__metrics_commit(m, ag__mono_ns() - t0);
-    else if (d.reason == AG_REASON_LEDGER_UNAVAILABLE)
+        if (!atomic_load_explicit(&r->srv->ledger_ok, memory_order_relaxed))
+            atomic_store(&r->srv->ledger_ok, 1);
+    } else if (d.reason == AG_REASON_LEDGER_UNAVAILABLE) {
         atomic_fetch_add_explicit(&m->ledger_errors, 1, memory_order_relaxed);
+        atomic_store(&r->srv->ledger_ok, 0);
+    }
     if (d.reason == AG_REASON_STORE_UNAVAILABLE)
         atomic_fetch_add_explicit(&m->store_errors, 1, memory_order_relaxed);
     ag__metrics_decision(m, d.effect, d.reason);
