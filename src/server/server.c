@@ -726,9 +726,10 @@ ag_err ag__server_start(struct ag__srv *s)
     }
     unsigned timeout_s = (unsigned)((s->cfg.timeout_ms + 999) / 1000);
     /* The connection's memory pool holds the headers and the read/write buffers; it is
-     * sized well above max_header_bytes so the daemon's own check (a JSON 431) fires
-     * before libmicrohttpd's built-in refusal. */
-    size_t pool_mem = (size_t)s->cfg.max_header_bytes * 2 + 32768;
+     * sized above max_header_bytes so the daemon's own check (a JSON 431) fires before
+     * libmicrohttpd's built-in refusal, but not much more: libmicrohttpd clears the
+     * pool between requests, so its size is paid on every request. */
+    size_t pool_mem = (size_t)s->cfg.max_header_bytes + 16384;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
