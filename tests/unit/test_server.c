@@ -7,7 +7,12 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include <stdio.h>
+#include <unistd.h>
+
+#include "agentgov/config.h"
 #include "server/handlers.h"
+#include "server/log.h"
 #include "server/metrics.h"
 #include "server/polref.h"
 #include "server/router.h"
@@ -250,4 +255,115 @@ TEST(polref_swaps_under_concurrent_readers)
     ASSERT_TRUE(p != NULL); /* the last swap (i = 299) installed a policy */
     ag__polref_put(n);
     ag__polref_free(&h);
+}
+
+/* ---- log lines ------------------------------------------------------------------------ */
+
+/* Runs fn with stderr redirected to a file and returns what it wrote (static buffer). */
+static const char *capture_stderr(void (*fn)(void))
+{
+    static char out[4096];
+    char path[512];
+    snprintf(path, sizeof path, "%s/stderr.txt", ag_test_fresh_dir("log"));
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(path, "w+");
+    dup2(fileno(f), 2);
+    fn();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    return out;
+}
+
+static void log_some_json(void)
+{
+    ag__log_setup(AG_LOG_JSON, AG_LOG_INFO);
+    struct ag__log_request lr = {.method = "POST",
+                                 .path = "/v1/agents/a \"1\"/actions",
+                                 .route = "agent_actions",
+                                 .status = 403,
+                                 .duration_us = 42,
+                                 .remote = "127.0.0.1",
+                                 .agent = "a1",
+                                 .error = "permission denied"};
+    ag__log_request(&lr);
+    ag__log(AG_LOG_DEBUG, "hidden", "below the level");
+    ag__log(AG_LOG_WARN, "reload", "policy %s rejected", "x.yaml");
+}
+
+static void log_some_text(void)
+{
+    ag__log_setup(AG_LOG_TEXT, AG_LOG_WARN);
+    struct ag__log_request lr = {.method = "GET",
+                                 .path = "/v1/sys/health",
+                                 .route = "sys_health",
+                                 .status = 200,
+                                 .duration_us = 7,
+                                 .remote = "unix"};
+    ag__log_request(&lr); /* info: below warn, not written */
+    ag__log(AG_LOG_ERROR, "ledger", "cannot open %s", "a b.db");
+}
+
+TEST(log_json_lines_one_per_event)
+{
+    const char *out = capture_stderr(log_some_json);
+    /* Two lines: the request and the warning; the debug event is filtered out. */
+    int lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    ASSERT_EQ(lines, 2);
+    ASSERT_CONTAINS(out, "\"event\":\"request\",\"method\":\"POST\"");
+    ASSERT_CONTAINS(out, "\"path\":\"/v1/agents/a \\\"1\\\"/actions\""); /* escaped */
+    ASSERT_CONTAINS(out, "\"status\":403");
+    ASSERT_CONTAINS(out, "\"agent\":\"a1\"");
+    ASSERT_CONTAINS(out, "\"error\":\"permission denied\"");
+    ASSERT_CONTAINS(out,
+                    "\"level\":\"warn\",\"event\":\"reload\",\"msg\":\"policy x.yaml rejected\"");
+    ASSERT_TRUE(strstr(out, "hidden") == NULL);
+}
+
+TEST(log_text_lines_and_levels)
+{
+    const char *out = capture_stderr(log_some_text);
+    ASSERT_TRUE(strstr(out, "sys_health") == NULL);
+    ASSERT_CONTAINS(out, " error ledger msg=\"cannot open a b.db\"\n");
+    ag__log_setup(AG_LOG_TEXT, AG_LOG_INFO);
+}
+
+TEST(log_option_names)
+{
+    ASSERT_EQ(ag__log_format_parse("json"), AG_LOG_JSON);
+    ASSERT_EQ(ag__log_format_parse("xml"), -1);
+    ASSERT_EQ(ag__log_level_parse("warn"), AG_LOG_WARN);
+    ASSERT_EQ(ag__log_level_parse("loud"), -1);
+}
+
+/* ---- settings ------------------------------------------------------------------------- */
+
+TEST(server_settings_from_the_shared_table)
+{
+    ag_config *c;
+    ASSERT_OK(ag_config_new(&c));
+    ASSERT_OK(ag_config_set(c, "listen", "unix:/run/ag.sock"));
+    ASSERT_OK(ag_config_set(c, "server.io", "epoll"));
+    ASSERT_OK(ag_config_set(c, "server.timeout", "2s"));
+    ASSERT_OK(ag_config_set(c, "log_format", "json"));
+    ASSERT_ERR(ag_config_set(c, "server.io", "fibers"), AG_EINVAL);
+    struct ag__server_config sc;
+    ag__server_config_from(c, &sc);
+    ag_config_free(c);
+    ASSERT_STREQ(sc.listen, "unix:/run/ag.sock");
+    ASSERT_EQ(sc.epoll, 1);
+    ASSERT_EQ(sc.timeout_ms, 2000);
+    ASSERT_EQ(sc.log_json, 1);
+    ASSERT_EQ(sc.log_level, AG_LOG_INFO);
+    ASSERT_EQ(sc.max_body_bytes, 1048576);
+    ASSERT_EQ(sc.max_json_depth, 32);
+    ASSERT_EQ(sc.drain_ms, 30000);
+    ASSERT_TRUE(sc.gov.lock_ttl_ms > 0);
 }
