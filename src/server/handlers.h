@@ -45,6 +45,7 @@ void ag__h_kv_write(struct ag__req *r);
 void ag__h_kv_delete(struct ag__req *r);
 void ag__h_kv_metadata(struct ag__req *r);
 void ag__h_kv_list(struct ag__req *r);
+void ag__h_sys_mounts(struct ag__req *r);
 
 /* Replies with the HTTP status that fits an error from a module (403 for permission
  * problems, 404, 400, 503 when the store or ledger is down, 500 otherwise) and the

@@ -510,3 +510,19 @@ void ag__h_kv_list(struct ag__req *r)
     ag_auth_strv_free(keys, n);
     vault_reply(r, 200, json_pack("{s:o}", "keys", a), NULL, "", 0, 0);
 }
+
+/* The Vault CLI (`vault kv get secret/x`) first asks which engine serves a path; the
+ * answer is always the KV v2 engine mounted at secret/. */
+void ag__h_sys_mounts(struct ag__req *r)
+{
+    const char *p = ag__route_capture(&r->m, "path");
+    if (!p || strncmp(p, "secret", 6) != 0 || (p[6] != '\0' && p[6] != '/')) {
+        ag__reply_error(r, 403, "permission denied: no mount at %s (only secret/, KV v2)",
+                        p ? p : "");
+        return;
+    }
+    json_t *data = json_pack("{s:s, s:s, s:{s:s}, s:s, s:s}", "path", "secret/", "type", "kv",
+                             "options", "version", "2", "description", "agentgov KV v2 secrets",
+                             "accessor", "kv_agentgov");
+    vault_reply(r, 200, data, NULL, "", 0, 0);
+}

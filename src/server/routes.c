@@ -29,6 +29,7 @@ static const struct ag__route routes[] = {
     {"POST", "/v1/auth/token/revoke-accessor", "token_revoke_accessor", ag__h_token_revoke_accessor,
      ADM, 1},
     /* Vault: KV v2 */
+    {"GET", "/v1/sys/internal/ui/mounts/{path*}", "sys_mounts", ag__h_sys_mounts, TOK, 0},
     {"GET", "/v1/secret/data/{path*}", "kv_read", ag__h_kv_read, TOK, 1},
     {"POST", "/v1/secret/data/{path*}", "kv_write", ag__h_kv_write, TOK, 1},
     {"PUT", "/v1/secret/data/{path*}", "kv_write", ag__h_kv_write, TOK, 1},

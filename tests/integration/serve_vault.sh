@@ -29,6 +29,8 @@ req LIST /v1/secret/metadata/sandbox "${R[@]}"
 check_contains "LIST method" "$BODY" '"keys":["db"]'
 req GET "/v1/secret/metadata/?list=true" "${R[@]}"
 check_contains "GET ?list=true at the root" "$BODY" '"keys":["sandbox/"]'
+req GET /v1/sys/internal/ui/mounts/secret/sandbox/db "${R[@]}"
+check_contains "the Vault CLI's mount lookup says KV v2" "$BODY" '"type":"kv","options":{"version":"2"}'
 req LIST /v1/secret/metadata/nothing "${R[@]}"
 check_eq "LIST of nothing 404" "$CODE" 404
 
