@@ -283,25 +283,58 @@ void ag__h_agent_errors(struct ag__req *r)
 
 /* ---- the hot path: authorize and record -------------------------------------------- */
 
+/* Counts a decision of the hot path. ledger_ok feeds the health check: sealed while
+ * appends fail, open again after the next committed one. */
+static void count_decision(struct ag__srv *s, const struct ag_gov_decision *d, int64_t ns)
+{
+    struct ag__metrics *m = &s->metrics;
+    if (d->ledger_seq > 0) {
+        ag__metrics_commit(m, ns);
+        if (!atomic_load_explicit(&s->ledger_ok, memory_order_relaxed))
+            atomic_store(&s->ledger_ok, 1);
+    } else if (d->reason == AG_REASON_LEDGER_UNAVAILABLE) {
+        atomic_fetch_add_explicit(&m->ledger_errors, 1, memory_order_relaxed);
+        atomic_store(&s->ledger_ok, 0);
+    }
+    if (d->reason == AG_REASON_STORE_UNAVAILABLE)
+        atomic_fetch_add_explicit(&m->store_errors, 1, memory_order_relaxed);
+    ag__metrics_decision(m, d->effect, d->reason);
+}
+
+/* Reads {"action", "resource", "confidence"?}; replies 400 and returns 0 when wrong. */
+static int action_request(struct ag__req *r, json_t *b, const char **action, const char **resource,
+                          int *confidence)
+{
+    *action = str_field(b, "action");
+    *resource = str_field(b, "resource");
+    if (!*action || !*resource) {
+        ag__reply_error(r, 400, "%s must be a string", *action ? "resource" : "action");
+        return 0;
+    }
+    json_t *conf = json_object_get(b, "confidence");
+    *confidence = -1;
+    if (!conf || json_is_null(conf))
+        return 1;
+    if (!json_is_integer(conf) || json_integer_value(conf) < 0 || json_integer_value(conf) > 1000) {
+        ag__reply_error(r, 400, "confidence must be an integer per mille (0 to 1000)");
+        return 0;
+    }
+    *confidence = (int)json_integer_value(conf);
+    return 1;
+}
+
+/* The hot path: the lifecycle decides with the agent's tier, phase and packet, commits
+ * the decision to the ledger, and only then is it answered. Without a lifecycle handle
+ * (ledger, store or policy missing) the answer is deny with that reason. */
 void ag__h_agent_actions(struct ag__req *r)
 {
     const char *id = ag__route_capture(&r->m, "id");
     json_t *b = ag__req_json(r);
-    if (!b || !ag__req_self(r, id, 0))
+    const char *action, *resource;
+    int confidence;
+    if (!b || !ag__req_self(r, id, 0) || !action_request(r, b, &action, &resource, &confidence))
         return;
-    const char *action = str_field(b, "action"), *resource = str_field(b, "resource");
-    if (!action || !resource) {
-        ag__reply_error(r, 400, "%s must be a string", action ? "resource" : "action");
-        return;
-    }
-    json_t *conf = json_object_get(b, "confidence");
-    if (conf && !json_is_null(conf) &&
-        (!json_is_integer(conf) || json_integer_value(conf) < 0 ||
-         json_integer_value(conf) > 1000)) {
-        ag__reply_error(r, 400, "confidence must be an integer per mille (0 to 1000)");
-        return;
-    }
-    struct ag_gov_decision d = {0};
+    struct ag_gov_decision d = {.tier = -1, .phase = AG_PHASE_NONE};
     int64_t t0 = ag__mono_ns();
     if (!r->pol) {
         const ag_policy *p;
@@ -309,31 +342,14 @@ void ag__h_agent_actions(struct ag__req *r)
     }
     ag_gov *g = ag__polref_gov(r->pol);
     if (g) {
-        ag_gov_authorize(g, id, action, resource,
-                         json_is_integer(conf) ? (int)json_integer_value(conf) : -1, &d);
+        ag_gov_authorize(g, id, action, resource, confidence, &d);
     } else {
-        /* Fail closed: without the lifecycle there is no decision but deny. */
         d.effect = AG_EFFECT_DENY;
         d.reason = !r->srv->ledger  ? AG_REASON_LEDGER_UNAVAILABLE
                    : !r->srv->store ? AG_REASON_STORE_UNAVAILABLE
                                     : AG_REASON_NO_POLICY;
-        d.tier = -1;
-        d.phase = AG_PHASE_NONE;
     }
-    struct ag__metrics *m = &r->srv->metrics;
-    /* ledger_ok feeds the health check: sealed while appends fail, open again after
-     * the next committed one. */
-    if (d.ledger_seq > 0) {
-        ag__metrics_commit(m, ag__mono_ns() - t0);
-        if (!atomic_load_explicit(&r->srv->ledger_ok, memory_order_relaxed))
-            atomic_store(&r->srv->ledger_ok, 1);
-    } else if (d.reason == AG_REASON_LEDGER_UNAVAILABLE) {
-        atomic_fetch_add_explicit(&m->ledger_errors, 1, memory_order_relaxed);
-        atomic_store(&r->srv->ledger_ok, 0);
-    }
-    if (d.reason == AG_REASON_STORE_UNAVAILABLE)
-        atomic_fetch_add_explicit(&m->store_errors, 1, memory_order_relaxed);
-    ag__metrics_decision(m, d.effect, d.reason);
+    count_decision(r->srv, &d, ag__mono_ns() - t0);
     struct ag_decision pd = {.effect = d.effect,
                              .reason = d.reason,
                              .rule_file = d.rule_file,
