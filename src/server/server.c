@@ -85,6 +85,32 @@ static ag_err revoke_hook(void *ctx, const char *agent_id)
     return ag_auth_revoke_agent(s->auth, agent_id, NULL);
 }
 
+/* Builds the lifecycle handle over policy p (NULL: a kernel that denies everything
+ * with no_policy) and publishes both. Takes p, even on failure. */
+static ag_err install_policy(struct ag__srv *s, ag_policy *p)
+{
+    ag_gov *g = NULL;
+    if (s->store && s->ledger) {
+        ag_err e = ag_gov_new(s->store, s->ledger, p, &s->cfg.gov, &g);
+        if (e) {
+            ag_policy_free(p);
+            return e;
+        }
+        ag_gov_set_revoke_hook(g, revoke_hook, s);
+    }
+    struct ag__polref_node *n;
+    ag_err e = ag__polref_node_new(p, g, &n);
+    if (e)
+        return e;
+    /* The auth engine gets the new policy before the swap publishes it: a request
+     * holding the old node may then see either policy, both alive; one holding the
+     * new node never sees the old one. */
+    if (s->auth)
+        ag_auth_set_policy(s->auth, p);
+    ag__polref_swap(&s->policy, n);
+    return AG_OK;
+}
+
 ag_err ag__server_reload_policy(struct ag__srv *s)
 {
     if (!s->policy_path[0])
@@ -101,28 +127,7 @@ ag_err ag__server_reload_policy(struct ag__srv *s)
     }
     ag_policy *p;
     e = ag_policy_load(s->policy_path, &p);
-    if (e)
-        return e;
-    ag_gov *g = NULL;
-    if (s->store && s->ledger) {
-        e = ag_gov_new(s->store, s->ledger, p, &s->cfg.gov, &g);
-        if (e) {
-            ag_policy_free(p);
-            return e;
-        }
-        ag_gov_set_revoke_hook(g, revoke_hook, s);
-    }
-    /* The auth engine gets the new policy before the swap publishes it: a request
-     * holding the old node may then see either policy, both alive; one holding the
-     * new node never sees the old one. */
-    if (s->auth)
-        ag_auth_set_policy(s->auth, p);
-    struct ag__polref_node *n;
-    e = ag__polref_node_new(p, g, &n);
-    if (e)
-        return e;
-    ag__polref_swap(&s->policy, n);
-    return AG_OK;
+    return e ? e : install_policy(s, p);
 }
 
 /* ---- construction ------------------------------------------------------------ */
@@ -210,17 +215,17 @@ ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, stru
     ag__metrics_init(&s->metrics, names, nn);
     open_backends(s);
     choose_policy(s);
-    if (s->policy_path[0] && ag__server_reload_policy(s) != AG_OK)
-        ag__log(AG_LOG_ERROR, "policy",
-                "cannot load %s: %s; every decision will be deny "
-                "(no_policy) until a good policy is loaded with SIGHUP",
-                s->policy_path, ag_last_error());
-    else if (!s->policy_path[0])
-        ag__log(AG_LOG_WARN, "policy",
-                "no policy file found; every decision is deny "
-                "(no_policy)");
-    else
+    if (ag__server_reload_policy(s) == AG_OK) {
         ag__log(AG_LOG_INFO, "policy", "loaded %s", s->policy_path);
+    } else {
+        ag__log(AG_LOG_ERROR, "policy",
+                "cannot load %s: %s; every decision is deny (no_policy) until a good "
+                "policy is loaded with SIGHUP",
+                s->policy_path[0] ? s->policy_path : "(no policy file)", ag_last_error());
+        /* The lifecycle still runs, denying with no_policy (fail closed). */
+        if (install_policy(s, NULL) != AG_OK)
+            ag__log(AG_LOG_ERROR, "policy", "cannot start the lifecycle: %s", ag_last_error());
+    }
     *out = s;
     return AG_OK;
 }

@@ -173,4 +173,16 @@ check_contains "shell agent finished" "$OUT" "done: every step was governed"
 stop_daemon
 check_eq "SIGTERM exit 0" "$DRC" 0
 check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
+# A policy that cannot be loaded at start: the daemon runs and denies everything.
+printf 'version: 1\nrules: [\n' >"$T/broken.yaml"
+start_daemon --policy "$T/broken.yaml"
+req GET /v1/sys/health
+check_eq "no policy: health 503 (sealed)" "$CODE" 503
+check_contains "no policy: health names it" "$BODY" '"policy":"missing"'
+req POST /v1/agents/agent-c/actions -H "X-Vault-Token: $C" -d '{"action":"docs.read","resource":"docs/x"}'
+check_contains "no policy: authorize denies no_policy" "$BODY" '"decision":"deny","allow":false,"reason":"no_policy"'
+check_contains "no policy: the log says why" "$(cat "$T/daemon.log")" "broken.yaml"
+stop_daemon
+check_eq "no policy: SIGTERM exit 0" "$DRC" 0
 finish
