@@ -6,9 +6,6 @@ D="$T/data"
 # init_data_dir: `agentgov init` in $D; sets ROOT (the root token made by init).
 init_data_dir() {
     "$AG" --dir "$D" init >"$T/init.log" 2>&1 || { not_ok "init" "$(cat "$T/init.log")"; finish; }
-    if [ ! -f "$D/root.token" ] && [ -n "${AGENTGOV_TEST_MKROOT:-}" ]; then
-        "$AGENTGOV_TEST_MKROOT" "$D"
-    fi
     ROOT=$(cat "$D/root.token" 2>/dev/null)
     [ -n "$ROOT" ] || { not_ok "init made no root token"; finish; }
 }
