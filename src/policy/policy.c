@@ -68,6 +68,8 @@ ag_err ag_phase_parse(const char *s, enum ag_phase *out)
 
 ag_err ag_policy_load_string(const char *name, const char *yaml, size_t len, ag_policy **out)
 {
+    if (out == NULL)
+        return ag__fail(AG_EINVAL, "ag_policy_load_string: no place for the policy");
     return ag__policy_parse(name, yaml, len, NULL, NULL, out);
 }
 
@@ -85,6 +87,8 @@ ag_err ag_policy_load(const char *path, ag_policy **out)
 {
     char *data;
     size_t len;
+    if (out == NULL)
+        return ag__fail(AG_EINVAL, "ag_policy_load: no place for the policy");
     *out = NULL;
     ag_err err = read_policy(path, &data, &len);
     if (err != AG_OK)
@@ -272,6 +276,9 @@ static void scan(const struct ag__entry *e, uint32_t n, const struct subject *s,
 
 enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struct ag_decision *out)
 {
+    struct ag_decision scratch;
+    if (out == NULL) /* the caller only wants the effect */
+        out = &scratch;
     out->tier = req ? req->tier : -1;
     out->phase = req ? req->phase : AG_PHASE_NONE;
     if (p == NULL)

@@ -90,6 +90,17 @@ TEST(policy_invalid_requests_deny)
     ag_policy_free(p);
 }
 
+TEST(policy_null_out_arguments)
+{
+    ag_policy *p = load(ALLOW_SSH);
+    struct ag_request r = {
+        .tier = 1, .phase = AG_PHASE_EXECUTE, .action = "ssh.exec", .resource = "sandbox/a"};
+    ASSERT_EQ(ag_decide(p, &r, NULL), AG_EFFECT_ALLOW);
+    ASSERT_ERR(ag_policy_load_string("x", "version: 1\n", 11, NULL), AG_EINVAL);
+    ASSERT_ERR(ag_policy_load("x.yaml", NULL), AG_EINVAL);
+    ag_policy_free(p);
+}
+
 TEST(policy_default_deny)
 {
     ag_policy *p = load("version: 1\nrules: []\n");
