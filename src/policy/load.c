@@ -307,12 +307,26 @@ static void load_tier(struct lctx *c, int t, const struct ag__ynode *v)
     const struct ag__ynode *n;
     if ((n = ag__yaml_get(v, "name")) && want(c, n, AG__Y_SCALAR, "name"))
         ti->name = copy_text(c, n);
-    if ((n = ag__yaml_get(v, "token_ttl")) && get_duration(c, n, "token_ttl", &ti->token_ttl_ms) &&
-        ti->token_ttl_ms <= 0)
-        PROBLEM(c, n, "'token_ttl' must be positive");
-    const struct ag__ynode *mx = ag__yaml_get(v, "max_ttl");
-    if (mx && get_duration(c, mx, "max_ttl", &ti->max_ttl_ms) && ti->max_ttl_ms < ti->token_ttl_ms)
-        PROBLEM(c, mx, "'max_ttl' (%s) is shorter than 'token_ttl'", mx->text);
+    const struct ag__ynode *ttl = ag__yaml_get(v, "token_ttl"), *mx = ag__yaml_get(v, "max_ttl");
+    int ok = 1;
+    if (ttl && get_duration(c, ttl, "token_ttl", &ti->token_ttl_ms)) {
+        if (ti->token_ttl_ms <= 0) {
+            PROBLEM(c, ttl, "'token_ttl' must be positive");
+            ok = 0;
+        }
+    } else if (ttl) {
+        ok = 0;
+    }
+    if (mx && !get_duration(c, mx, "max_ttl", &ti->max_ttl_ms))
+        ok = 0;
+    /* A default on one side may clash with a value on the other: name the value. */
+    if (ok && ti->max_ttl_ms < ti->token_ttl_ms) {
+        char a[32], b[32];
+        ag__format_duration(ti->token_ttl_ms, a, sizeof a);
+        ag__format_duration(ti->max_ttl_ms, b, sizeof b);
+        PROBLEM(c, mx ? mx : ttl, "'max_ttl' (%s) is shorter than 'token_ttl' (%s)%s", b, a,
+                mx ? "" : "; set max_ttl too");
+    }
 }
 
 /* ---- rules ------------------------------------------------------------------------ */
