@@ -37,8 +37,9 @@ static const struct ag_config_def table[] = {
     {"server.max_json_depth", AG_CFG_INT, "32", 2, 1024, NULL, "deepest accepted JSON nesting"},
     {"server.timeout", AG_CFG_DURATION, "30s", 1000, HOUR_MS, NULL,
      "idle timeout per connection (slow clients are cut)"},
-    {"server.io", AG_CFG_ENUM, "thread-per-connection", 0, 0, "thread-per-connection|epoll",
-     "connection handling: a thread per connection, or an epoll pool of server.threads"},
+    {"server.io", AG_CFG_ENUM, "epoll", 0, 0, "epoll|thread-per-connection",
+     "connection handling: epoll I/O threads (one per core) handing blocking requests to "
+     "server.threads workers, or a thread per connection"},
     {"server.log_level", AG_CFG_ENUM, "info", 0, 0, "debug|info|warn|error",
      "lowest daemon log level written (requests are logged at info)"},
     {"server.drain", AG_CFG_DURATION, "30s", 0, HOUR_MS, NULL,
