@@ -6,7 +6,7 @@
 # Prints the figures and the ratio of governed actions to Redis SETs.
 #
 #   bench/http.sh                 # 10 s per wrk run
-#   DURATION=30 IO=epoll THREADS=64 bench/http.sh
+#   DURATION=30 IO=thread-per-connection THREADS=16 bench/http.sh
 #
 # The daemon runs with request logging off (--log-level warn): one log line per request
 # would measure the terminal. Everything runs on this machine, wrk and redis-benchmark
@@ -15,8 +15,8 @@ set -eu
 cd "$(dirname "$0")/.."
 AG=${AGENTGOV_BIN:-$PWD/build/agentgov}
 DURATION=${DURATION:-10}
-IO=${IO:-thread-per-connection}
-THREADS=${THREADS:-64}
+IO=${IO:-epoll}
+THREADS=${THREADS:-16}
 CONNS=${CONNS:-50}
 for tool in wrk redis-server redis-benchmark curl python3; do
     command -v "$tool" >/dev/null || { echo "bench/http.sh: $tool is missing" >&2; exit 1; }
@@ -57,7 +57,7 @@ wrk_run() {
     NON2XX=$(awk '/Non-2xx/ {print $5}' "$T/$name.wrk")
 }
 
-echo "agentgov $("$AG" version 2>/dev/null | head -1), io=$IO, workers=$THREADS, $(nproc) cores, $CONNS connections, ${DURATION}s per run"
+echo "$("$AG" version 2>/dev/null | head -1), io=$IO, workers=$THREADS, $(nproc) cores, $CONNS connections, ${DURATION}s per run"
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 before=$(curl -s "$BASE/metrics" | awk '/^agentgov_ledger_appends_total/ {print $2}')
 wrk_run actions -s bench/actions.lua "$BASE"

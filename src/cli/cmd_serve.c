@@ -33,8 +33,8 @@ static void usage(FILE *out)
             "  --max-depth N        JSON nesting limit (server.max_json_depth)\n"
             "  --timeout DURATION   a request must arrive whole within it (server.timeout)\n"
             "  --max-connections N  connection cap (server.max_connections)\n"
-            "  --io MODE            thread-per-connection or epoll (server.io)\n"
-            "  --threads N          epoll pool size (server.threads)\n"
+            "  --io MODE            epoll (default) or thread-per-connection (server.io)\n"
+            "  --threads N          workers for requests that wait, epoll mode (server.threads)\n"
             "  --set KEY=VALUE      any other setting (server.drain, ...)\n"
             "  --print-config       print the daemon's effective settings and exit\n"
             "  --dir DIR            data directory (else $AGENTGOV_DIR, else %s)\n",

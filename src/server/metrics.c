@@ -111,7 +111,7 @@ static void render_histogram(struct ag__metrics *m, struct ag_buf *o)
 {
     const char *n = "agentgov_ledger_commit_seconds";
     ag__buf_printf(o,
-                   "# HELP %s Time from a ledger append to its durable commit.\n"
+                   "# HELP %s Time to decide and durably commit a decision (ledger append included).\n"
                    "# TYPE %s histogram\n",
                    n, n);
     uint64_t cum = 0;

@@ -134,8 +134,8 @@ check_contains "refusal names the flag" "$ERR" "--allow-remote"
 check_exit "missing data directory refused" 1 "$AG" --dir "$T/nope" serve --listen 127.0.0.1:$(free_port)
 check_contains "refusal says run init" "$ERR" "agentgov init"
 check_exit "bad setting refused" 1 "$AG" --dir "$D" serve --set server.timeout=forever
-check_exit "print-config" 0 "$AG" --dir "$D" serve --print-config --io epoll --listen unix:/tmp/x.sock
-check_contains "print-config shows io" "$OUT" "server.io = epoll"
+check_exit "print-config" 0 "$AG" --dir "$D" serve --print-config --io thread-per-connection --listen unix:/tmp/x.sock
+check_contains "print-config shows io" "$OUT" "server.io = thread-per-connection"
 
 P2=$(free_port)
 "$AG" --dir "$D" serve --listen "0.0.0.0:$P2" --allow-remote 2>"$T/remote.log" &
@@ -147,12 +147,12 @@ wait "$RPID"
 check_contains "remote listening is logged as a warning" "$(cat "$T/remote.log")" "warn listen"
 
 SOCK="$T/agentgov.sock"
-"$AG" --dir "$D" serve --listen "unix:$SOCK" --io epoll 2>"$T/unix.log" &
+"$AG" --dir "$D" serve --listen "unix:$SOCK" --io thread-per-connection 2>"$T/unix.log" &
 UPID=$!
 PIDS_TO_KILL+=("$UPID")
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 OUT=$(curl -s --unix-socket "$SOCK" http://x/v1/sys/health)
-check_contains "unix socket serves (epoll mode)" "$OUT" '"initialized":true'
+check_contains "unix socket serves (thread-per-connection mode)" "$OUT" '"initialized":true'
 check_eq "unix socket is private" "$(stat -c %a "$SOCK")" 600
 kill -TERM "$UPID"
 wait "$UPID"
