@@ -265,9 +265,21 @@ static const char *if_exists(const char *path)
 static int open_auth(struct handles *h)
 {
     uint8_t key[AG_AUTH_KEY_LEN];
-    ag_err e = ag_auth_master_key_load(ag__cli_path("master.key"), key);
+    const char *kp = ag__cli_path("master.key");
+    const char *env = getenv(AG_AUTH_MASTER_KEY_ENV);
+    /* A run needs a token, so a key: a data directory made before `init` created one
+     * gets one now (as `agentgov demo` does), said on stderr. */
+    if ((!env || !*env) && access(kp, F_OK) != 0) {
+        ag_err ce = ag_auth_master_key_create(kp);
+        if (ce) {
+            ag__cli_error_ag(ce, "creating the master key");
+            return -1;
+        }
+        ag__cli_warn("no master key in the data directory: created %s", kp);
+    }
+    ag_err e = ag_auth_master_key_load(kp, key);
     if (e) {
-        ag__cli_error_ag(e, "loading the master key (agentgov init creates it)");
+        ag__cli_error_ag(e, "loading the master key");
         return -1;
     }
     struct ag_auth_opts ao = {.store = h->store,

@@ -16,9 +16,6 @@ fresh() {
     mkdir -p "$W"
     export AGENTGOV_DIR=$D
     "$AG" init >"$T/$1.init" 2>&1 || echo "init failed: $(cat "$T/$1.init")"
-    if [ ! -f "$D/master.key" ]; then
-        (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$D/master.key")
-    fi
 }
 
 # packet AGENT TASK DELIVERABLES_JSON [MAX_TOTAL_ERRORS]: writes $T/AGENT.json.
@@ -73,6 +70,8 @@ cp "$DATA/api-child.sh" "$W/"
 check_exit "successful run exits 0" 0 "$AG" run --agent alpha --tier 1 --packet "$P" \
     --workdir "$W" --timeout 30s --grace 500ms -- sh -c './api-child.sh && echo made > out.txt'
 check_contains "the child's output is passed through" "$OUT" "child done"
+check_eq "a master key exists (from init, else made by the first run)" \
+    "$(stat -c %a "$D/master.key")" "600"
 check_eq "report: outcome" "$(rj .outcome)" "success"
 check_eq "report: every phase, in order, ok" "$(rj '[.phases[] | "\(.phase)=\(.ok)"] | join(" ")')" \
     "BOOTSTRAP=true PREFLIGHT=true PLAN=true EXECUTE=true VERIFY=true PACKAGE=true REPORT=true EXIT=true"
