@@ -138,4 +138,19 @@ row=$(q "select action||'|'||resource||'|'||reason||'|'||json_extract(data,'$.to
 check_eq "ledger row fields" "$row" "file.write|home/dev/.bashrc|default_deny|Write|PreToolUse|code-reviewer"
 check_eq "tier recorded" "$(q "select tier from ledger where json_extract(data,'$.tool_use_id')='toolu_01C1' order by seq limit 1")" 2
 
+# Parallel hooks (subagents run at the same time) all get an answer and a ledger entry,
+# and the chain still verifies.
+before=$(q "select count(*) from ledger")
+pids=()
+for i in $(seq 16); do
+    "$AG" --dir "$D" hook claude-code <"$EV/cc_sub_read.json" >"$T/par.$i" 2>&1 &
+    pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
+check_eq "16 parallel hooks exit 0" "$failed" 0
+check_eq "16 parallel answers" "$(cat "$T"/par.* | grep -c '"permissionDecision":"allow"')" 16
+check_eq "16 more ledger entries" "$(q "select count(*) from ledger")" $((before + 16))
+check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
 finish
