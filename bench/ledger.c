@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "agentgov/ledger.h"
@@ -25,6 +26,15 @@
 #define MAX_LAT 4000000
 
 static char dir[4096];
+
+/* Process CPU time (user + system), ns: how much of the machine each side uses. */
+static int64_t cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
 
 static const char *const data_json = "{\"bytes\":1024,\"path\":\"/srv/app/config.yaml\"}";
 
@@ -54,7 +64,7 @@ struct ledger_run {
     int threads;
     int64_t *lat; /* all latencies, ns */
     size_t nlat;
-    int64_t total, ns;
+    int64_t total, ns, cpu;
 };
 
 struct worker {
@@ -101,7 +111,7 @@ static void ledger_slice(struct ledger_run *r, double secs)
 {
     struct worker w[64];
     pthread_t th[64];
-    int64_t start = ag__mono_ns();
+    int64_t start = ag__mono_ns(), cpu0 = cpu_ns();
     size_t room = (MAX_LAT - r->nlat) / (size_t)r->threads;
     for (int i = 0; i < r->threads; i++) {
         w[i] = (struct worker){.run = r,
@@ -120,6 +130,7 @@ static void ledger_slice(struct ledger_run *r, double secs)
     }
     r->nlat = k;
     r->ns += ag__mono_ns() - start;
+    r->cpu += cpu_ns() - cpu0;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -147,7 +158,7 @@ struct base_run {
     sqlite3 *h;
     sqlite3_stmt *st;
     int batch;
-    int64_t total, ns;
+    int64_t total, ns, cpu;
 };
 
 static void base_open(struct base_run *b, int batch)
@@ -176,7 +187,7 @@ static void base_slice(struct base_run *b, double secs)
 {
     static const char hash[] = "5f1c0a4b8e2d9f3a7c6b1e0d4a8f2c9b3e7d1a6f0c5b8e2d4a9f3c7b1e6d0a5f";
     char ts[AG_RFC3339_LEN];
-    int64_t start = ag__mono_ns(), deadline = start + (int64_t)(secs * 1e9);
+    int64_t start = ag__mono_ns(), deadline = start + (int64_t)(secs * 1e9), cpu0 = cpu_ns();
     while (ag__mono_ns() < deadline) {
         sqlite3_exec(b->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         ag__rfc3339(ag__wall_ms(), ts);
@@ -195,6 +206,7 @@ static void base_slice(struct base_run *b, double secs)
             exit(1);
     }
     b->ns += ag__mono_ns() - start;
+    b->cpu += cpu_ns() - cpu0;
 }
 
 static void base_close(struct base_run *b)
@@ -223,8 +235,8 @@ int main(int argc, char **argv)
     printf("durable appends (WAL, synchronous=FULL); ledger: group commit, checkpoint every "
            "1000; %.1f s per row, ledger and baseline in %d alternating slices each; in %s\n",
            seconds, SLICES, dir);
-    printf("%-10s %12s %12s %8s %10s %10s\n", "appenders", "ledger/s", "baseline/s", "ratio",
-           "p50 us", "p99 us");
+    printf("%-10s %10s %10s %6s %8s %8s %10s %10s\n", "appenders", "ledger/s", "baseline/s",
+           "ratio", "p50 us", "p99 us", "cpu us/op", "base cpu");
     for (size_t i = 0; i < sizeof conc / sizeof conc[0]; i++) {
         struct ledger_run lr = {0};
         struct base_run br = {0};
@@ -239,11 +251,14 @@ int main(int argc, char **argv)
         base_close(&br);
         double lrate = (double)lr.total / ((double)lr.ns / 1e9);
         double brate = (double)br.total / ((double)br.ns / 1e9);
-        printf("%-10d %12.0f %12.0f %8.2f %10.0f %10.0f\n", conc[i], lrate, brate, lrate / brate,
-               p50, p99);
+        printf("%-10d %10.0f %10.0f %6.2f %8.0f %8.0f %10.1f %10.1f\n", conc[i], lrate, brate,
+               lrate / brate, p50, p99, (double)lr.cpu / 1e3 / (double)lr.total,
+               (double)br.cpu / 1e3 / (double)br.total);
         fflush(stdout);
     }
     printf("baseline: one thread, plain INSERTs of rows of the same size into the same "
-           "schema, committed in batches of 1, 8 and 64 rows (as many as the row's appenders)\n");
+           "schema, committed in batches of 1, 8 and 64 rows (as many as the row's "
+           "appenders)\ncpu us/op: process CPU time (user + system) per append and per "
+           "baseline row\n");
     return 0;
 }

@@ -486,7 +486,8 @@ static void lead(ag_ledger *l, struct pending *p)
         for (struct pending *q = batch, *next; q; q = next) {
             next = q->next; /* q may be gone as soon as it is woken */
             q->err = err;
-            snprintf(q->detail, sizeof q->detail, "%s", detail);
+            if (err)
+                snprintf(q->detail, sizeof q->detail, "%s", detail);
             q->done = 1;
             if (q != p)
                 sem_post(&q->wake);
