@@ -659,7 +659,7 @@ ag_err ag_gov_status(ag_gov *g, const char *agent_id, struct ag_agent_status *s)
         {.op = AG_OP_GET, .key = kl},
         {.op = AG_OP_GET, .key = kh},
         {.op = AG_OP_HGETALL, .key = ke},
-        {.op = AG_OP_LRANGE, .key = AG__KEY_REVOCATIONS, .num = 0, .num2 = -1},
+        {.op = AG_OP_HGET, .key = AG__KEY_REV_INDEX, .field = agent_id},
     };
     struct ag_store_reply r[6];
     if ((e = ag_store_exec(g->store, NULL, ops, 6, r, NULL)))
@@ -678,12 +678,9 @@ ag_err ag_gov_status(ag_gov *g, const char *agent_id, struct ag_agent_status *s)
     s->heartbeat = take_str(&r[3]);
     s->total_errors = hash_field(&r[4], "total_errors");
     s->procedure_violations = hash_field(&r[4], "procedure_violations");
-    for (size_t i = 0; r[5].type == AG_REPLY_ARRAY && i < r[5].nelems; i++) {
-        json_t *o = json_loads(r[5].elems[i].str ? r[5].elems[i].str : "", 0, NULL);
-        const char *a = json_string_value(json_object_get(o, "agent_id"));
-        if (a && strcmp(a, agent_id) == 0 &&
-            json_integer_value(json_object_get(o, "revoked_ms")) >= reg_ms)
-            s->revoked = 1;
+    if (r[5].type == AG_REPLY_STR) {
+        json_t *o = json_loads(r[5].str, 0, NULL);
+        s->revoked = json_integer_value(json_object_get(o, "revoked_ms")) >= reg_ms;
         json_decref(o);
     }
     ag_store_reply_free(r, 6);

@@ -27,6 +27,9 @@
 #define AG__KEY_REGISTRY    "agents:registry"
 #define AG__KEY_HB_INDEX    "agents:heartbeats"
 #define AG__KEY_REVOCATIONS "revocations:ledger"
+/* The latest entry of revocations:ledger per agent (hash id -> the same JSON), so that a
+ * bootstrap checks one field instead of reading the whole history. */
+#define AG__KEY_REV_INDEX "revocations:index"
 
 /* What one agent's current run looks like, as recorded in agent:{id}:state. */
 struct ag__session {

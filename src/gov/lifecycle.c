@@ -141,16 +141,17 @@ static ag_err push_revocation(ag_gov *g, const struct ag__session *s, const char
         ag__key_agent(ks, s->agent_id, "state");
         ag__key_agent(kl, s->agent_id, "lock");
         ag__key_agent(kh, s->agent_id, "heartbeat");
-        struct ag_store_op ops[5] = {
+        struct ag_store_op ops[6] = {
             {.op = AG_OP_SET, .key = ks, .value = state, .num = g->o.state_ttl_ms},
             {.op = AG_OP_DEL, .key = kl},
             {.op = AG_OP_DEL, .key = kh},
             {.op = AG_OP_ZREM, .key = AG__KEY_HB_INDEX, .field = s->agent_id},
             {.op = AG_OP_RPUSH, .key = AG__KEY_REVOCATIONS, .value = ej},
+            {.op = AG_OP_HSET, .key = AG__KEY_REV_INDEX, .field = s->agent_id, .value = ej},
         };
-        struct ag_store_reply r[5];
-        e = ag_store_exec(g->store, NULL, ops, 5, r, NULL);
-        ag_store_reply_free(r, 5);
+        struct ag_store_reply r[6];
+        e = ag_store_exec(g->store, NULL, ops, 6, r, NULL);
+        ag_store_reply_free(r, 6);
     }
     free(state);
     free(ej);
@@ -379,25 +380,20 @@ static void boot_ledger(ag_gov *g, const char *agent, const char *task, int tier
     AG__IGNORE(ag__gov_ledger(g, &le, NULL)); /* a refusal stands even if it cannot be ledgered */
 }
 
-/* Latest revocation of `agent` in the list: its time and task; 0 if none. */
-static int64_t last_revocation(const struct ag_store_reply *list, const char *agent, char *task,
-                               size_t cap)
+/* An agent's latest revocation (its revocations:index entry, or NULL): its time, and
+ * its task in `task`; 0 if none. */
+static int64_t last_revocation(const char *entry, char *task, size_t cap)
 {
-    int64_t best = 0;
-    for (size_t i = 0; list->type == AG_REPLY_ARRAY && i < list->nelems; i++) {
-        if (!list->elems[i].str || !strstr(list->elems[i].str, agent))
-            continue; /* cheap filter before parsing */
-        json_t *o = json_loads(list->elems[i].str, 0, NULL);
-        const char *a = json_string_value(json_object_get(o, "agent_id"));
-        int64_t t = json_integer_value(json_object_get(o, "revoked_ms"));
-        if (a && strcmp(a, agent) == 0 && t >= best) {
-            best = t ? t : 1;
-            if (task)
-                snprintf(task, cap, "%s", json_string_value(json_object_get(o, "task_id")) ?: "");
-        }
-        json_decref(o);
-    }
-    return best;
+    if (!entry)
+        return 0;
+    json_t *o = json_loads(entry, 0, NULL);
+    if (!o)
+        return 0;
+    int64_t t = json_integer_value(json_object_get(o, "revoked_ms"));
+    if (task)
+        snprintf(task, cap, "%s", json_string_value(json_object_get(o, "task_id")) ?: "");
+    json_decref(o);
+    return t ? t : 1;
 }
 
 struct boot {
@@ -407,7 +403,6 @@ struct boot {
     int tier;
     char detail[256];
     struct ag__pkt *pk;
-    struct ag_store_reply revs;
     char *handoff;
 };
 
@@ -419,7 +414,7 @@ static enum ag_boot_code boot_read_agent(struct boot *b, const char *task_arg)
     ag__key_agent(kp, b->agent, "packet");
     struct ag_store_op ops[3] = {
         {.op = AG_OP_HGET, .key = AG__KEY_REGISTRY, .field = b->agent},
-        {.op = AG_OP_LRANGE, .key = AG__KEY_REVOCATIONS, .num = 0, .num2 = -1},
+        {.op = AG_OP_HGET, .key = AG__KEY_REV_INDEX, .field = b->agent},
         {.op = AG_OP_GET, .key = kp},
     };
     struct ag_store_reply r[3];
@@ -435,12 +430,8 @@ static enum ag_boot_code boot_read_agent(struct boot *b, const char *task_arg)
         reg_ms = json_integer_value(json_object_get(o, "registered_ms"));
         json_decref(o);
     }
-    b->revs = r[1];
-    r[1].type = AG_REPLY_NIL;
-    r[1].elems = NULL;
-    r[1].nelems = 0;
     enum ag_boot_code c = AG_BOOT_COMPLETE;
-    int64_t rev = last_revocation(&b->revs, b->agent, NULL, 0);
+    int64_t rev = last_revocation(r[1].type == AG_REPLY_STR ? r[1].str : NULL, NULL, 0);
     if (rev && rev >= reg_ms) {
         snprintf(b->detail, sizeof b->detail, "revoked at %lld ms and not re-registered since",
                  (long long)rev);
@@ -478,8 +469,21 @@ static enum ag_boot_code boot_read_task(struct boot *b)
     enum ag_boot_code c = AG_BOOT_COMPLETE;
     const char *prev = r[0].type == AG_REPLY_STR ? r[0].str : NULL;
     char rtask[AG__ID_MAX + 1] = "";
-    if (prev && strcmp(prev, b->agent) != 0 &&
-        last_revocation(&b->revs, prev, rtask, sizeof rtask) && strcmp(rtask, b->task) == 0) {
+    int revoked_here = 0;
+    if (prev && strcmp(prev, b->agent) != 0) {
+        struct ag_store_op op = {.op = AG_OP_HGET, .key = AG__KEY_REV_INDEX, .field = prev};
+        struct ag_store_reply rr;
+        if (ag_store_exec(b->g->store, NULL, &op, 1, &rr, NULL)) {
+            snprintf(b->detail, sizeof b->detail, "%s", ag_last_error());
+            ag_store_reply_free(r, 2);
+            return AG_BOOT_STORE_UNAVAILABLE;
+        }
+        revoked_here =
+            last_revocation(rr.type == AG_REPLY_STR ? rr.str : NULL, rtask, sizeof rtask) &&
+            strcmp(rtask, b->task) == 0;
+        ag_store_reply_free(&rr, 1);
+    }
+    if (revoked_here) {
         json_t *h = r[1].type == AG_REPLY_STR ? json_loads(r[1].str, 0, NULL) : NULL;
         const char *hp = json_string_value(json_object_get(h, "previous_agent_id"));
         if (!hp || strcmp(hp, prev) != 0) {
@@ -616,7 +620,6 @@ ag_err ag_gov_bootstrap(ag_gov *g, const char *agent_id, const char *task_id,
         b.handoff = NULL;
     }
     free(b.handoff);
-    ag_store_reply_free(&b.revs, 1);
     ag__gov_packet_put(g, b.pk);
     if (c != AG_BOOT_COMPLETE)
         (void)ag__fail(AG_EPERM, "%s: %s", ag_boot_code_name(c), b.detail);

@@ -40,8 +40,8 @@ for k in "agent:{id}:packet" "agent:{id}:state" "agent:{id}:errors" "agent:{id}:
     check_contains "redis-cli --scan shows $k" "$KEYS" "$k"
 done
 # Nothing outside the seed's keyspace except the registry, the heartbeat index, the
-# store's fencing counter and the auth engine's own keys (auth:*).
-OTHER=$(redis-cli -p "$REDIS_PORT" --scan | grep -Ev '^(agent:[^:]+:(packet|state|errors|heartbeat|lock)|task:[^:]+:(active_agent|artifacts)|handoff:[^:]+:latest|revocations:ledger|agents:registry|agents:heartbeats|fence:counter|auth:.*)$' | tr '\n' ' ')
+# revocation index, the store's fencing counter and the auth engine's keys (auth:*).
+OTHER=$(redis-cli -p "$REDIS_PORT" --scan | grep -Ev '^(agent:[^:]+:(packet|state|errors|heartbeat|lock)|task:[^:]+:(active_agent|artifacts)|handoff:[^:]+:latest|revocations:ledger|revocations:index|agents:registry|agents:heartbeats|fence:counter|auth:.*)$' | tr '\n' ' ')
 check_eq "no other keys" "$OTHER" ""
 check_eq "state has a TTL" "$(redis-cli -p "$REDIS_PORT" pttl agent:live:state | awk '$1>0{print "yes"}')" "yes"
 check_eq "lock has a TTL" "$(redis-cli -p "$REDIS_PORT" pttl agent:live:lock | awk '$1>0{print "yes"}')" "yes"
