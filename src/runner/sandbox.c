@@ -474,8 +474,17 @@ static int set_limit(int resource, int64_t value, int64_t hard_extra)
 {
     if (value <= 0)
         return 0;
+    if (value > INT64_MAX - hard_extra)
+        hard_extra = 0;
     struct rlimit rl = {.rlim_cur = (rlim_t)value, .rlim_max = (rlim_t)(value + hard_extra)};
     return setrlimit(resource, &rl);
+}
+
+/* Names the failing step for the caller (a static string) and fails. */
+static ag_err enter_failed(const char **stage, const char *step)
+{
+    *stage = step;
+    return AG_ESANDBOX;
 }
 
 ag_err ag__sandbox_enter(const struct ag__sandbox *sb, const char **stage)
@@ -485,21 +494,19 @@ ag_err ag__sandbox_enter(const struct ag__sandbox *sb, const char **stage)
         stage = &dummy;
     /* CPU: SIGXCPU at the soft limit, SIGKILL one second later. */
     if (set_limit(RLIMIT_CPU, sb->cpu_seconds, 1) != 0)
-        return *stage = "setrlimit(RLIMIT_CPU)", AG_ESANDBOX;
+        return enter_failed(stage, "setrlimit(RLIMIT_CPU)");
     if (set_limit(RLIMIT_AS, sb->memory_bytes, 0) != 0)
-        return *stage = "setrlimit(RLIMIT_AS)", AG_ESANDBOX;
+        return enter_failed(stage, "setrlimit(RLIMIT_AS)");
     if (set_limit(RLIMIT_NPROC, sb->max_procs, 0) != 0)
-        return *stage = "setrlimit(RLIMIT_NPROC)", AG_ESANDBOX;
+        return enter_failed(stage, "setrlimit(RLIMIT_NPROC)");
     if (set_limit(RLIMIT_FSIZE, sb->file_bytes, 0) != 0)
-        return *stage = "setrlimit(RLIMIT_FSIZE)", AG_ESANDBOX;
+        return enter_failed(stage, "setrlimit(RLIMIT_FSIZE)");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return *stage = "prctl(PR_SET_NO_NEW_PRIVS)", AG_ESANDBOX;
-    if (sb->ruleset_fd >= 0) {
-        if (syscall(__NR_landlock_restrict_self, sb->ruleset_fd, 0) != 0)
-            return *stage = "landlock_restrict_self", AG_ESANDBOX;
-    }
+        return enter_failed(stage, "prctl(PR_SET_NO_NEW_PRIVS)");
+    if (sb->ruleset_fd >= 0 && syscall(__NR_landlock_restrict_self, sb->ruleset_fd, 0) != 0)
+        return enter_failed(stage, "landlock_restrict_self");
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &sb->prog, 0, 0) != 0)
-        return *stage = "prctl(PR_SET_SECCOMP)", AG_ESANDBOX;
+        return enter_failed(stage, "prctl(PR_SET_SECCOMP)");
     return AG_OK;
 }
 

@@ -72,11 +72,10 @@ struct ag__spawn_opts {
     int flags; /* AG_SANDBOX_* flags for ag__sandbox_prepare */
 };
 
-/* Fork, confine, chdir(workdir), exec. argv[0] is looked up in PATH (of envp when
- * given, else of the caller) when it has no slash; envp NULL keeps the caller's
- * environment. Only fds 0-2 pass to the command. A setup failure in the child
- * (sandbox, chdir, exec) is reported back through a close-on-exec pipe, so a child
- * that could not be confined never runs the command: the child is reaped and the
+/* Fork, confine, chdir(workdir), exec. argv[0] is looked up in the caller's PATH
+ * when it has no slash; envp NULL keeps the caller's environment. Only fds 0-2 pass to the command.
+ * A setup failure in the child (sandbox, chdir, exec) is reported back through a close-on-exec
+ * pipe, so a child that could not be confined never runs the command: the child is reaped and the
  * call fails with AG_ESANDBOX (AG_ENOTFOUND when the command does not exist), the
  * detail naming the step and errno. On success *pid is the running child. */
 AG_MUST_USE ag_err ag__sandbox_spawn(const struct ag_sandbox_profile *profile, const char *workdir,
