@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "agentgov/gov.h"
 #include "ledger_fixture.h"
@@ -749,6 +750,68 @@ static void sc_ledger_unavailable(void)
     gfx_close(&f);
 }
 
+struct gfx_thread {
+    struct gfx *f;
+    int id, errors;
+};
+
+static void *gfx_thread_run(void *arg)
+{
+    struct gfx_thread *t = arg;
+    char agent[32];
+    snprintf(agent, sizeof agent, "th%d", t->id);
+    struct ag_bootstrap_result b;
+    if (ag_gov_bootstrap(t->f->gov, agent, NULL, &b) || b.code != AG_BOOT_COMPLETE)
+        t->errors++;
+    ag_bootstrap_result_clear(&b);
+    struct ag_transition_result r;
+    for (int p = AG_PHASE_PREFLIGHT; p <= AG_PHASE_EXECUTE; p++)
+        if (ag_gov_transition(t->f->gov, agent, (enum ag_phase)p, "s", &r) || !r.ok)
+            t->errors++;
+    for (int i = 0; i < 40; i++) {
+        struct ag_gov_decision d;
+        if (ag_gov_authorize(t->f->gov, agent, "ssh.exec", "sandbox/a", -1, &d) != AG_EFFECT_ALLOW)
+            t->errors++;
+        if (i % 10 == 0 &&
+            (ag_gov_transition(t->f->gov, agent, AG_PHASE_EXECUTE, "again", &r) || !r.ok))
+            t->errors++;
+    }
+    for (int p = AG_PHASE_VERIFY; p <= AG_PHASE_EXIT; p++)
+        if (ag_gov_transition(t->f->gov, agent, (enum ag_phase)p, "s", &r) || !r.ok)
+            t->errors++;
+    return NULL;
+}
+
+/* One handle shared by 8 threads, as the daemon's workers share it: every run goes
+ * through, every decision is in the ledger once, the chain verifies. */
+static void sc_shared_handle_threads(void)
+{
+    struct gfx f;
+    gfx_open(&f, "threads", NULL);
+    enum { N = 8 };
+    struct gfx_thread t[N];
+    pthread_t tid[N];
+    for (int i = 0; i < N; i++) {
+        char agent[32];
+        snprintf(agent, sizeof agent, "th%d", i);
+        ASSERT_OK(ag_gov_register(f.gov, agent, 1, gfx_packet(agent, agent, 1, 2, 8, NULL)));
+        t[i] = (struct gfx_thread){&f, i, 0};
+    }
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ(pthread_create(&tid[i], NULL, gfx_thread_run, &t[i]), 0);
+    for (int i = 0; i < N; i++) {
+        pthread_join(tid[i], NULL);
+        ASSERT_EQ(t[i].errors, 0);
+        char agent[32];
+        snprintf(agent, sizeof agent, "th%d", i);
+        ASSERT_EQ(gfx_ledger_count(&f, agent, "decision"), 40);
+        struct ag_agent_metrics m;
+        ASSERT_OK(ag_gov_metrics(f.gov, agent, &m));
+        ASSERT_EQ(m.compliant_runs, 1);
+    }
+    gfx_close(&f);
+}
+
 #define GOV_SCENARIO_TESTS(backend)                                                                \
     TEST(full_run_##backend)                                                                       \
     {                                                                                              \
@@ -785,6 +848,10 @@ static void sc_ledger_unavailable(void)
     TEST(ledger_unavailable_##backend)                                                             \
     {                                                                                              \
         sc_ledger_unavailable();                                                                   \
+    }                                                                                              \
+    TEST(shared_handle_threads_##backend)                                                          \
+    {                                                                                              \
+        sc_shared_handle_threads();                                                                \
     }
 
 #endif
