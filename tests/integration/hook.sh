@@ -138,6 +138,10 @@ row=$(q "select action||'|'||resource||'|'||reason||'|'||json_extract(data,'$.to
 check_eq "ledger row fields" "$row" "file.write|home/dev/.bashrc|default_deny|Write|PreToolUse|code-reviewer"
 check_eq "tier recorded" "$(q "select tier from ledger where json_extract(data,'$.tool_use_id')='toolu_01C1' order by seq limit 1")" 2
 
+# --agent names the agent in the ledger.
+check_exit "--agent" 0 "$AG" --dir "$D" hook claude-code --agent ci-claude <"$EV/cc_read_system.json"
+check_eq "--agent recorded" "$(q "select agent_id from ledger order by seq desc limit 1")" ci-claude
+
 # Parallel hooks (subagents run at the same time) all get an answer and a ledger entry,
 # and the chain still verifies.
 before=$(q "select count(*) from ledger")
