@@ -2,24 +2,26 @@
  *
  * Group commit (leader/follower, no background thread): an appender prepares its entry
  * (validation, HMAC of sensitive values, canonical data) without any lock, queues it,
- * and waits. The first waiter that finds no commit in progress becomes the leader: it
- * takes the whole queue, writes it in one transaction (re-reading the head inside the
- * transaction, so another process appending to the same file cannot fork the chain),
- * commits, and then wakes every waiter of that batch with its seq and hash, or with the
- * error. Nothing is acknowledged before COMMIT has returned, and a failed batch leaves
- * no trace: the head is re-read from the database by the next leader. */
+ * and sleeps on its own semaphore. The first appender that finds no leader becomes the
+ * leader: it waits (briefly, bounded) until every appender in flight has queued, takes
+ * the queue, writes it in one transaction (re-reading the head inside the transaction,
+ * so another process appending to the same file cannot fork the chain), commits, and
+ * then wakes each waiter of that batch with its seq and hash, or with the error, and
+ * hands the lead to the oldest waiter still queued. Nothing is acknowledged before
+ * COMMIT has returned, and a failed batch leaves no trace: the head is re-read from the
+ * database by the next leader. */
 #include "ledger/ledger.h"
 
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <stdatomic.h>
-#include <time.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/crypto.h"
