@@ -785,6 +785,22 @@ static void restore_state(ag_gov *g, const struct ag__session *s, const char *ol
         ag_store_reply_free(&r, 1);
 }
 
+/* The budget as agent:{id}:errors stands (an HGETALL reply): the revocation type if a
+ * trigger fires, else NULL; the totals for the ledger. */
+static const char *errors_trigger(const struct ag_store_reply *errs,
+                                  const struct ag_error_budget *b, int64_t *total, int64_t *pv)
+{
+    *total = hfield(errs, "total_errors");
+    *pv = hfield(errs, "procedure_violations");
+    int64_t same = 0; /* the most repeated error type */
+    for (size_t i = 0; errs->type == AG_REPLY_ARRAY && i + 1 < errs->nelems; i += 2)
+        if (errs->elems[i].str && strncmp(errs->elems[i].str, "type:", 5) == 0) {
+            int64_t v = strtoll(errs->elems[i + 1].str ?: "0", NULL, 10);
+            same = v > same ? v : same;
+        }
+    return ag__budget_trigger(b, *total, same, *pv);
+}
+
 static void after_exec(ag_gov *g, struct ag__session *s, struct ag__session *ns, const ag_packet *p,
                        struct ag_store_reply *rp, struct ag_transition_result *r)
 {
@@ -806,15 +822,8 @@ static void after_exec(ag_gov *g, struct ag__session *s, struct ag__session *ns,
         }
     }
     struct ag_error_budget b = ag_packet_budget(p);
-    int64_t total = hfield(&rp[T_ERRS], "total_errors");
-    int64_t pv = hfield(&rp[T_ERRS], "procedure_violations");
-    int64_t same = 0;
-    for (size_t i = 0; rp[T_ERRS].type == AG_REPLY_ARRAY && i + 1 < rp[T_ERRS].nelems; i += 2)
-        if (rp[T_ERRS].elems[i].str && strncmp(rp[T_ERRS].elems[i].str, "type:", 5) == 0) {
-            int64_t v = strtoll(rp[T_ERRS].elems[i + 1].str ?: "0", NULL, 10);
-            same = v > same ? v : same;
-        }
-    const char *trig = ag__budget_trigger(&b, total, same, pv);
+    int64_t total, pv;
+    const char *trig = errors_trigger(&rp[T_ERRS], &b, &total, &pv);
     char det[200];
     if (trig) {
         snprintf(det, sizeof det, "error budget exhausted at %s (total %lld, violations %lld)",
@@ -1007,6 +1016,49 @@ static int decision_ledger(ag_gov *g, const char *agent, const struct ag__sessio
     return 0;
 }
 
+/* The run an action belongs to: state and lock in one exec. Returns OK_REASON or why
+ * the agent cannot act; *have_s says whether s holds a decoded state. */
+static enum ag_reason read_run(ag_gov *g, const char *agent, struct ag__session *s, int *have_s)
+{
+    char ks[AG__KEY_MAX], kl[AG__KEY_MAX], lv[AG__LOCKVAL_MAX];
+    ag__key_agent(ks, agent, "state");
+    ag__key_agent(kl, agent, "lock");
+    struct ag_store_op ops[2] = {{.op = AG_OP_GET, .key = ks}, {.op = AG_OP_GET, .key = kl}};
+    struct ag_store_reply rp[2];
+    *have_s = 0;
+    if (ag_store_exec(g->store, NULL, ops, 2, rp, NULL))
+        return AG_REASON_STORE_UNAVAILABLE;
+    enum ag_reason why = OK_REASON;
+    if (rp[0].type != AG_REPLY_STR)
+        why = AG_REASON_NOT_BOOTSTRAPPED;
+    else if (ag__state_decode(rp[0].str, s))
+        why = AG_REASON_INTERNAL_ERROR;
+    else if ((*have_s = 1, s->revoked))
+        why = AG_REASON_AGENT_REVOKED;
+    else if (s->phase == AG_PHASE_EXIT)
+        why = AG_REASON_NOT_BOOTSTRAPPED;
+    else if (lockval(s, lv), rp[1].type != AG_REPLY_STR || strcmp(rp[1].str, lv) != 0)
+        why = AG_REASON_LOCK_LOST;
+    ag_store_reply_free(rp, 2);
+    return why;
+}
+
+/* The policy's answer for the run's tier and phase and its packet's constraints. */
+static void decide_for(ag_gov *g, const struct ag__session *s, const ag_packet *p,
+                       const char *action, const char *resource, struct ag_gov_decision *out)
+{
+    struct ag_request req = {
+        .tier = s->tier, .phase = s->phase, .action = action, .resource = resource};
+    req.scope = ag_packet_list(p, "constraints.scope", &req.nscope);
+    req.forbidden = ag_packet_list(p, "constraints.forbidden", &req.nforbidden);
+    struct ag_decision d;
+    ag_decide(g->policy, &req, &d);
+    out->effect = d.effect;
+    out->reason = d.reason;
+    out->rule_file = d.rule_file;
+    out->rule_line = d.rule_line;
+}
+
 enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *action,
                                 const char *resource, int confidence, struct ag_gov_decision *out)
 {
@@ -1018,33 +1070,9 @@ enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *act
         deny(out, AG_REASON_INVALID_REQUEST);
         return out->effect; /* nothing trustworthy to ledger under */
     }
-    char ks[AG__KEY_MAX], kl[AG__KEY_MAX];
-    ag__key_agent(ks, agent_id, "state");
-    ag__key_agent(kl, agent_id, "lock");
-    struct ag_store_op ops[2] = {{.op = AG_OP_GET, .key = ks}, {.op = AG_OP_GET, .key = kl}};
-    struct ag_store_reply rp[2];
     struct ag__session s;
-    int have_s = 0;
-    enum ag_reason why = OK_REASON;
-    if (ag_store_exec(g->store, NULL, ops, 2, rp, NULL)) {
-        why = AG_REASON_STORE_UNAVAILABLE;
-    } else {
-        if (rp[0].type != AG_REPLY_STR)
-            why = AG_REASON_NOT_BOOTSTRAPPED;
-        else if (ag__state_decode(rp[0].str, &s))
-            why = AG_REASON_INTERNAL_ERROR;
-        else if ((have_s = 1, s.revoked))
-            why = AG_REASON_AGENT_REVOKED;
-        else if (s.phase == AG_PHASE_EXIT)
-            why = AG_REASON_NOT_BOOTSTRAPPED;
-        else {
-            char lv[AG__LOCKVAL_MAX];
-            lockval(&s, lv);
-            if (rp[1].type != AG_REPLY_STR || strcmp(rp[1].str, lv) != 0)
-                why = AG_REASON_LOCK_LOST;
-        }
-        ag_store_reply_free(rp, 2);
-    }
+    int have_s;
+    enum ag_reason why = read_run(g, agent_id, &s, &have_s);
     if (have_s) {
         out->tier = s.tier;
         out->phase = s.revoked ? AG_PHASE_NONE : s.phase;
@@ -1052,21 +1080,12 @@ enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *act
     struct ag__pkt *pk = NULL;
     if (why == OK_REASON && !(pk = packet_for(g, agent_id, s.packet)))
         why = AG_REASON_STORE_UNAVAILABLE;
-    if (why != OK_REASON) {
+    if (why != OK_REASON)
         deny(out, why);
-    } else {
-        struct ag_request req = {
-            .tier = s.tier, .phase = s.phase, .action = action, .resource = resource};
-        req.scope = ag_packet_list(pk->p, "constraints.scope", &req.nscope);
-        req.forbidden = ag_packet_list(pk->p, "constraints.forbidden", &req.nforbidden);
-        struct ag_decision d;
-        ag_decide(g->policy, &req, &d);
-        out->effect = d.effect;
-        out->reason = d.reason;
-        out->rule_file = d.rule_file;
-        out->rule_line = d.rule_line;
-    }
+    else
+        decide_for(g, &s, pk->p, action, resource, out);
     ag__gov_packet_put(g, pk);
+    /* Committed before it is returned: a decision the ledger cannot hold is a deny. */
     if (decision_ledger(g, agent_id, have_s ? &s : NULL, action, resource, confidence, out)) {
         deny(out, AG_REASON_LEDGER_UNAVAILABLE);
         out->ledger_seq = 0;
