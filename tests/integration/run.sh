@@ -175,7 +175,7 @@ fresh budget
 P=$(packet burner task-burn '[]' 3)
 cp "$DATA/burn-budget.sh" "$W/"
 check_exit "budget exhausted through the CLI: revoked (exit 12)" 12 "$AG" run --agent burner \
-    --tier 2 --packet "$P" --workdir "$W" --timeout 60s --grace 500ms -- ./burn-budget.sh
+    --tier 2 --packet "$P" --workdir "$W" --timeout 60s --grace 500ms -- "$W/burn-budget.sh"
 check_eq "budget: the child was stopped" "$(rj .child.end)" "stopped"
 check_eq "budget: revocation type" "$(rj .revocation.type)" "ERROR_BUDGET_EXCEEDED"
 check_eq "budget: handoff written" "$(rj .handoff_written)" "true"
@@ -184,7 +184,8 @@ check_contains "handoff: previous agent" "$OUT" '"previous_agent_id": "burner"'
 check_contains "handoff: revocation reason" "$OUT" "ERROR_BUDGET_EXCEEDED"
 check_contains "handoff: last known state" "$OUT" '"phase": "EXECUTE"'
 check_contains "handoff: artifacts so far" "$OUT" "stdout.log"
-check_eq "budget: no loop process survives" "$(pgrep -f burn-budget.sh | wc -l)" "0"
+# By its full path, unique to this test: other suites may run the same script.
+check_eq "budget: no loop process survives" "$(pgrep -f "$W/burn-budget.sh" | wc -l)" "0"
 verifies "budget"
 
 fresh revoke
