@@ -20,6 +20,10 @@ struct ag_ledger_opts {
     int read_only;                /* open for queries and verify only */
     /* Added by the ledger engineer (zero keeps the defaults): */
     int busy_timeout_ms;         /* wait for another writer's lock; 0 = 5000 ms */
+    /* Short-lived processes (hooks, CLI commands): close without folding the WAL
+     * into the database and without deleting it (saves several fsyncs per process;
+     * the WAL stays durable and every reader sees it). */
+    int keep_wal;
     int no_close_checkpoint;     /* skip the final checkpoint in ag_ledger_close
                                     (short-lived writers such as `ledger append`) */
     const char *checkpoint_path; /* where the latest signed checkpoint is also kept;

@@ -61,7 +61,7 @@ static int deny_exit(const char *what, ag_err err)
 static ag_err append(const struct ag_ledger_entry *e)
 {
     /* Parallel subagents run hooks at the same time: wait for the writer lock. */
-    struct ag_ledger_opts lo = {.busy_timeout_ms = 5000};
+    struct ag_ledger_opts lo = {.busy_timeout_ms = 5000, .keep_wal = 1};
     ag_ledger *l = NULL;
     ag_err err = ag_ledger_open(ag__cli_path("ledger.db"), &lo, &l);
     if (err == AG_OK)

@@ -14,6 +14,7 @@
 struct ag__ledger_backend_opts {
     int read_only;
     int busy_timeout_ms; /* how long to wait for another writer before failing */
+    int keep_wal;        /* close without checkpointing or deleting the WAL */
 };
 
 /* Called for each row of a scan, in seq order (or reversed); non-0 stops the scan. */

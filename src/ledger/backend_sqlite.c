@@ -289,6 +289,13 @@ static ag_err sq_open(const char *target, const struct ag__ledger_backend_opts *
         return err;
     }
     sqlite3_extended_result_codes(s->db, 1);
+    if (o->keep_wal) {
+        /* The last connection to close would otherwise copy the WAL into the database
+         * and delete it: several fsyncs that a one-decision process cannot afford. */
+        int on = 1;
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+    }
     *ctx = s;
     return AG_OK;
 }

@@ -163,7 +163,8 @@ ag_err ag_ledger_open(const char *path, const struct ag_ledger_opts *opts, ag_le
     else
         ag__ledger_checkpoint_path(path, l->cp_path, sizeof l->cp_path);
     struct ag__ledger_backend_opts bo = {.read_only = l->read_only,
-                                         .busy_timeout_ms = opts ? opts->busy_timeout_ms : 0};
+                                         .busy_timeout_ms = opts ? opts->busy_timeout_ms : 0,
+                                         .keep_wal = opts && opts->keep_wal};
     err = load_keys(l, opts);
     if (err == AG_OK && !l->read_only)
         err = be->open(rest, &bo, &l->wctx);
