@@ -864,6 +864,23 @@ static void after_exec(ag_gov *g, struct ag__session *s, struct ag__session *ns,
     r->ok = 1;
 }
 
+/* A lost lock may mean the run was revoked meanwhile (revocation deletes the lock):
+ * then say so rather than lock_lost. Returns 1 when it was. */
+static int lost_to_revocation(ag_gov *g, const char *agent, struct ag_transition_result *r)
+{
+    char ks[AG__KEY_MAX], *v = NULL;
+    ag__key_agent(ks, agent, "state");
+    struct ag__session s;
+    int revoked = ag_store_get(g->store, ks, &v) == AG_OK && v &&
+                  ag__state_decode(v, &s) == AG_OK && s.revoked;
+    free(v);
+    if (revoked) {
+        set_result(r, AG_REASON_AGENT_REVOKED, "agent '%s' was revoked", agent);
+        r->revoked = 1;
+    }
+    return revoked;
+}
+
 ag_err ag_gov_transition(ag_gov *g, const char *agent_id, enum ag_phase phase, const char *step,
                          struct ag_transition_result *r)
 {
@@ -917,7 +934,8 @@ ag_err ag_gov_transition(ag_gov *g, const char *agent_id, enum ag_phase phase, c
         r->reason = why;
         if (why == AG_REASON_LOCK_LOST) {
             ag__gov_sess_drop(g, agent_id);
-            transition_ledger(g, &ns, s.phase, phase, "LOCK_LOST", 1, 0, NULL, NULL, NULL);
+            if (!lost_to_revocation(g, agent_id, r))
+                transition_ledger(g, &ns, s.phase, phase, "LOCK_LOST", 1, 0, NULL, NULL, NULL);
         }
     }
     ag__gov_packet_put(g, pk);
@@ -960,7 +978,8 @@ ag_err ag_gov_heartbeat(ag_gov *g, const char *agent_id, struct ag_transition_re
     ag_store_reply_free(rp, 4);
     if (!gok) {
         ag__gov_sess_drop(g, agent_id);
-        set_result(r, AG_REASON_LOCK_LOST, "%.60s no longer holds %.80s", kl, lv);
+        if (!lost_to_revocation(g, agent_id, r))
+            set_result(r, AG_REASON_LOCK_LOST, "%.60s no longer holds %.80s", kl, lv);
         return AG_OK;
     }
     r->ok = 1;

@@ -560,6 +560,12 @@ static void sc_lock_expiry_and_fencing(void)
     ASSERT_TRUE(r.ok);
     ASSERT_OK(ag_gov_heartbeat(g2, "lk", &r));
     ASSERT_TRUE(r.ok);
+    /* Revoked by another handle: g2 (whose cache still holds the run) is told why. */
+    ASSERT_OK(ag_gov_revoke(g3, "lk", "MANUAL", "operator"));
+    ASSERT_OK(ag_gov_transition(g2, "lk", AG_PHASE_VERIFY, "s", &r));
+    ASSERT_FALSE(r.ok);
+    ASSERT_TRUE(r.revoked);
+    ASSERT_STREQ(ag_reason_name(r.reason), "agent_revoked");
     ag_gov_free(g3);
     ag_gov_free(g2);
     gfx_close(&f);
