@@ -110,10 +110,11 @@ static void render_decisions(struct ag__metrics *m, struct ag_buf *o)
 static void render_histogram(struct ag__metrics *m, struct ag_buf *o)
 {
     const char *n = "agentgov_ledger_commit_seconds";
-    ag__buf_printf(o,
-                   "# HELP %s Time to decide and durably commit a decision (ledger append included).\n"
-                   "# TYPE %s histogram\n",
-                   n, n);
+    ag__buf_printf(
+        o,
+        "# HELP %s Time to decide and durably commit a decision (ledger append included).\n"
+        "# TYPE %s histogram\n",
+        n, n);
     uint64_t cum = 0;
     for (int b = 0; b < AG_METRICS_NBUCKETS; b++) {
         cum += ld(&m->commit_buckets[b]);
