@@ -44,7 +44,7 @@ static ag_err token_hash(ag_auth *a, const char *token, char hmac[65])
     if (!token || strncmp(token, AG_TOKEN_PREFIX, 4) != 0)
         return denied("invalid token");
     size_t i = 4;
-    for (; token[i] && i < AG_TOKEN_LEN; i++) {
+    for (; i < AG_TOKEN_LEN && token[i]; i++) {
         char c = token[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_'))
