@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/jcs.h"
 
 #define MAX_DEPTH 64
 
@@ -243,9 +244,45 @@ static void builder_free(struct builder *b)
     free(b->anchors);
 }
 
+/* Index of the first byte of s[0..n) that is a NUL or starts malformed UTF-8, else n. */
+static size_t bad_byte_at(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c == 0 ? 0 : c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+        if (k == 0 || k > n - i || !ag__utf8_valid(s + i, k))
+            return i;
+        i += k;
+    }
+    return n;
+}
+
+/* libfyaml ends the stream without an error at a NUL byte, and at malformed UTF-8 that
+ * starts a token, so everything after it (a deny rule, say) would be silently dropped.
+ * Such bytes are refused before parsing, at their line and (byte) column. */
+static ag_err check_bytes(const char *name, const char *buf, size_t len)
+{
+    int line = 1;
+    for (size_t start = 0; start < len;) {
+        const char *nl = memchr(buf + start, '\n', len - start);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        size_t bad = bad_byte_at(buf + start, end - start);
+        if (bad < end - start)
+            return ag__fail(AG_EPARSE, "%s:%d:%zu: %s", name, line, bad + 1,
+                            buf[start + bad] ? "not valid UTF-8" : "NUL byte");
+        line++;
+        start = end + 1;
+    }
+    return AG_OK;
+}
+
 ag_err ag__yaml_parse(struct ag__arena *a, const char *name, const char *buf, size_t len,
                       struct ag__ynode **root)
 {
+    *root = NULL;
+    ag_err bytes = check_bytes(name, buf, len);
+    if (bytes != AG_OK)
+        return bytes;
     struct builder b;
     memset(&b, 0, sizeof b);
     b.a = a;

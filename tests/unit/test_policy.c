@@ -550,3 +550,27 @@ TEST(policy_large_policy_decides_like_a_small_one)
                     "rule_allow");
     ag_policy_free(p);
 }
+
+/* libfyaml stops without an error at a NUL byte or at malformed UTF-8 opening a token;
+ * the loader must refuse the file rather than drop the rules after it (found by
+ * tests/fuzz/fuzz_policy). */
+TEST(policy_nul_and_bad_utf8_are_refused_not_truncated)
+{
+    static const char bad_utf8[] = "version: 1\n"
+                                   "rules:\n"
+                                   "  - {effect: allow, actions: [a.b], resources: [\"**\"], "
+                                   "min_tier: 0}\n"
+                                   "  \xbe: x\n"
+                                   "  - {effect: deny, actions: [a.b], resources: [\"**\"], "
+                                   "min_tier: 0}\n";
+    ag_policy *p = NULL;
+    ASSERT_ERR(ag_policy_load_string("u.yaml", bad_utf8, sizeof bad_utf8 - 1, &p), AG_EPARSE);
+    ASSERT_CONTAINS(ag_last_error(), "u.yaml:4:3: not valid UTF-8");
+    ASSERT_TRUE(p == NULL);
+    static const char nul[] = "version: 1\ntiers:\n  0: {name: A}\n  \0: {name: B}\n";
+    ASSERT_ERR(ag_policy_load_string("n.yaml", nul, sizeof nul - 1, &p), AG_EPARSE);
+    ASSERT_CONTAINS(ag_last_error(), "n.yaml:4:3: NUL byte");
+    /* Valid multi-byte UTF-8 still loads. */
+    ag_policy_free(load("version: 1\n# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92\n"
+                        "rules: []\n"));
+}
