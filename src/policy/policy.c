@@ -308,7 +308,8 @@ enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struc
         if (slot)
             scan(ix->entries + slot->first, slot->count, &s, phase_bit, &v);
     }
-    scan(ix->entries + ix->wild_first, ix->wild_count, &s, phase_bit, &v);
+    if (ix->wild_count) /* a tier without rules has no entries array (NULL + 0 is UB) */
+        scan(ix->entries + ix->wild_first, ix->wild_count, &s, phase_bit, &v);
 
     if (v.best[AG_EFFECT_DENY])
         return finish(out, AG_EFFECT_DENY, AG_REASON_RULE_DENY, p, v.best[AG_EFFECT_DENY]);

@@ -574,3 +574,13 @@ TEST(policy_nul_and_bad_utf8_are_refused_not_truncated)
     ag_policy_free(load("version: 1\n# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92\n"
                         "rules: []\n"));
 }
+
+/* A tier with no rules has no index entries; deciding there must not do arithmetic on
+ * their NULL array (clang's UBSan: tests/fuzz/fuzz_policy). */
+TEST(policy_tier_without_rules_default_denies)
+{
+    ag_policy *p = load("version: 1\nrules: []\n");
+    for (int t = AG_TIER_MIN; t <= AG_TIER_MAX; t++)
+        ASSERT_DECISION(decide(p, t, AG_PHASE_NONE, "a.b", "c"), "deny", "default_deny");
+    ag_policy_free(p);
+}
