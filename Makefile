@@ -16,6 +16,12 @@ ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+# SAN=fuzz (clang only): the library instrumented for libFuzzer; `make fuzz` sets it.
+ifeq ($(SAN),fuzz)
+CFLAGS_BASE += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+endif
 CFLAGS += $(CFLAGS_BASE)
 LDLIBS := $(PKG_LIBS) -lpthread -lm
 # build/agentgov links statically the libraries Debian ships as archives. They are built
@@ -45,12 +51,14 @@ CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SUPPORT := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 # The README's main command: the shipped policy walked, then a governed task end to end.
 .DEFAULT_GOAL := all
@@ -59,7 +67,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit check fuzz bench clean format lint-format cppcheck valgrind asan
+.PHONY: demo all deps test tests unit check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan
 
 all: $(BUILD)/agentgov $(BUILD)/libagentgov.a
 
@@ -91,6 +99,10 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libagentgov.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libagentgov.a $(LDLIBS)
 
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libagentgov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libagentgov.a $(LDLIBS)
+
 tests: all $(TEST_BIN)
 bench: all $(BENCH_BIN)
 
@@ -110,7 +122,18 @@ asan:
 valgrind: tests
 	@AGENTGOV_BUILD=$(BUILD) AGENTGOV_ONLY_UNIT=1 AGENTGOV_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" bash tests/run.sh $(T)
 
-FORMAT_FILES = $(wildcard include/agentgov/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h bench/*.c)
+# libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang into build-fuzz/fuzz/, each
+# run for FUZZ_SECONDS from a seed corpus (tests/fuzz/run.sh says which). Not part of
+# `make test`: it is time-bounded exploration, not a pass/fail suite of fixed cases.
+FUZZ_SECONDS ?= 20
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz SAN=fuzz CC=clang \
+		$(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/fuzz/%)
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(T)
+
+FORMAT_FILES = $(wildcard include/agentgov/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h bench/*.c \
+	tests/fuzz/*.c)
 lint-format:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 format:
@@ -127,6 +150,6 @@ check: deps
 	@$(MAKE) --no-print-directory valgrind
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
