@@ -1,5 +1,6 @@
 /* Roles, secret IDs, login, tokens, renewal, revocation and the clock: Vault's token
  * semantics against a real ledger and a real store (SQLite file and redis-server). */
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "auth_fixture.h"
@@ -532,4 +533,109 @@ TEST(handle_requires_a_ledger_and_master_key_files_are_private)
     ASSERT_ERR(ag_auth_secret_path("a/../b", p), AG_EINVAL);
     ASSERT_ERR(ag_auth_secret_path("a/b/", p), AG_EINVAL);
     ASSERT_ERR(ag_auth_secret_path("a b", p), AG_EINVAL);
+}
+
+/* Concurrency: the compare-and-set guards hold when threads race on one store. */
+struct race {
+    struct afx *f;
+    const char *role_id, *secret_id;
+    int ok, denied, other;
+    pthread_mutex_t mu;
+};
+
+static void *race_login(void *arg)
+{
+    struct race *r = arg;
+    char tok[AG_TOKEN_BUF];
+    ag_err e = ag_auth_login(r->f->auth, r->role_id, r->secret_id, NULL, tok, NULL);
+    pthread_mutex_lock(&r->mu);
+    if (e == AG_OK)
+        r->ok++;
+    else if (e == AG_EPERM)
+        r->denied++;
+    else
+        r->other++;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void *race_create(void *arg)
+{
+    struct race *r = arg;
+    ag_err e = ag_auth_secret_put(r->f->auth, r->f->root, "sandbox/once", "{\"k\":\"v\"}", 0, NULL);
+    pthread_mutex_lock(&r->mu);
+    if (e == AG_OK)
+        r->ok++;
+    else if (e == AG_ECONFLICT)
+        r->denied++;
+    else
+        r->other++;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+AUTH_TEST(racing_logins_spend_a_single_use_secret_id_once)
+{
+    struct ag_role role;
+    memset(&role, 0, sizeof role);
+    snprintf(role.name, sizeof role.name, "racer");
+    role.tier = 1;
+    role.secret_id_num_uses = 1;
+    ASSERT_OK(ag_auth_role_write(fx->auth, &role));
+    char sid[AG_UUID_BUF];
+    ASSERT_OK(ag_auth_secret_id_create(fx->auth, "racer", -1, -1, sid, NULL));
+    struct race r = {.f = fx, .role_id = role.role_id, .secret_id = sid};
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        ASSERT_EQ(pthread_create(&th[i], NULL, race_login, &r), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    ASSERT_EQ(r.ok, 1);
+    ASSERT_EQ(r.denied, 7);
+    ASSERT_EQ(r.other, 0);
+    /* check-and-set 0: exactly one creator wins. */
+    r.ok = r.denied = r.other = 0;
+    for (int i = 0; i < 8; i++)
+        ASSERT_EQ(pthread_create(&th[i], NULL, race_create, &r), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    ASSERT_EQ(r.ok, 1);
+    ASSERT_EQ(r.denied, 7);
+    pthread_mutex_destroy(&r.mu);
+}
+
+AUTH_TEST(leases_and_accessor_renewal)
+{
+    ASSERT_OK(ag_auth_secret_put(fx->auth, fx->root, "sandbox/a", "{\"k\":\"v\"}", -1, NULL));
+    char tok[AG_TOKEN_BUF];
+    struct ag_token_info t;
+    afx_login(fx, "op", 1, tok);
+    struct ag_secret s;
+    ASSERT_OK(ag_auth_secret_get(fx->auth, tok, "sandbox/a", 0, &s));
+    char lease[AG_LEASE_ID_MAX];
+    snprintf(lease, sizeof lease, "%s", s.lease_id);
+    ag_secret_clear(&s);
+    struct ag_lease_info li;
+    ASSERT_OK(ag_auth_lease_lookup(fx->auth, lease, &li));
+    ASSERT_EQ(li.expire_ms, T0 + 30 * MIN);
+    ASSERT_OK(ag_auth_lease_revoke(fx->auth, lease));
+    ASSERT_ERR(ag_auth_lease_lookup(fx->auth, lease, &li), AG_ENOTFOUND);
+    ASSERT_ERR(ag_auth_lease_revoke(fx->auth, lease), AG_ENOTFOUND);
+    /* A lease ends with the token's TTL even without a revocation. */
+    ASSERT_OK(ag_auth_secret_get(fx->auth, tok, "sandbox/a", 0, &s));
+    snprintf(lease, sizeof lease, "%s", s.lease_id);
+    ag_secret_clear(&s);
+    ASSERT_OK(ag_auth_token_lookup(fx->auth, tok, &t));
+    char acc[AG_ACCESSOR_BUF];
+    snprintf(acc, sizeof acc, "%s", t.accessor);
+    ag_token_info_clear(&t);
+    afx_advance(fx, 10 * MIN);
+    ASSERT_OK(ag_auth_token_renew_accessor(fx->auth, acc, 0, &t));
+    ASSERT_EQ(t.expire_ms, T0 + 40 * MIN);
+    ag_token_info_clear(&t);
+    afx_advance(fx, 20 * MIN);
+    ASSERT_ERR(ag_auth_lease_lookup(fx->auth, lease, &li), AG_ENOTFOUND); /* issued for 30m */
+    ASSERT_OK(ag_auth_token_lookup(fx->auth, tok, &t));
+    ag_token_info_clear(&t);
 }
