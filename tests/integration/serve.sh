@@ -79,6 +79,14 @@ check_contains "slow client cut" "$OUT" "cut=yes"
 CUT=$(sed -n 's/^cut_after=//p' <<<"$OUT")
 check_eq "slow client cut near the 2s deadline" "$(python3 -c "print(1.5 <= $CUT <= 4.0)")" True
 
+# A slow body (one byte every 200 ms) is cut at the deadline, unanswered.
+OUT=$(python3 "$PY" slowbody "$PORT" 2)
+check_contains "others answered during a slow body" "$OUT" "other=200"
+check_contains "slow body cut" "$OUT" "cut=yes"
+check_contains "slow body gets no reply" "$OUT" "reply=none"
+CUT=$(sed -n 's/^cut_after=//p' <<<"$OUT")
+check_eq "slow body cut near the 2s deadline" "$(python3 -c "print(1.5 <= $CUT <= 4.0)")" True
+
 # Metrics in Prometheus text format.
 req GET /metrics
 check_eq "metrics 200" "$CODE" 200
@@ -127,6 +135,15 @@ stop_daemon
 check_eq "SIGTERM exits 0" "$DRC" 0
 check_exit "ledger verifies after stop" 0 "$AG" --dir "$D" ledger verify
 rm -f "$D/policy.yaml"
+
+# The connection cap: connections beyond it are not served (they wait in the listen
+# backlog), and the daemon serves again when the others go away.
+start_daemon --max-connections 8
+OUT=$(python3 "$PY" hold "$PORT" 20 0.3)
+check_contains "only the capped number of connections is served" "$OUT" "answered=8"
+check_contains "served again after the burst" "$OUT" "after=200"
+stop_daemon
+check_eq "capped daemon exits 0" "$DRC" 0
 
 # Listening rules.
 check_exit "non-loopback refused without --allow-remote" 1 "$AG" --dir "$D" serve --listen 0.0.0.0:$(free_port)

@@ -73,6 +73,64 @@ def slow_client(port, timeout_s):
     print("cut_after=%.1f" % (cut_after or -1))
 
 
+def slow_body(port, timeout_s):
+    """Headers at once, then a declared 200-byte body one byte every 200 ms: the daemon
+    must cut the request at its deadline without a reply, and serve others meanwhile."""
+    base = "http://127.0.0.1:%d" % port
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST /v1/data/agentgov/decision HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+    t0 = time.time()
+    cut_after, reply = None, b""
+    s.settimeout(0.2)
+    for _ in range(200):
+        try:
+            s.send(b" ")
+            data = s.recv(4096)
+            if data == b"":
+                cut_after = time.time() - t0
+                break
+            reply += data
+        except socket.timeout:
+            pass
+        except OSError:
+            cut_after = time.time() - t0
+            break
+        if time.time() - t0 > timeout_s * 4:
+            break
+    st, _ = call(base, "GET", "/v1/sys/health", timeout=5)
+    print("other=%d" % st)
+    print("cut=%s" % ("yes" if cut_after is not None else "no"))
+    print("cut_after=%.1f" % (cut_after or -1))
+    print("reply=%s" % ("none" if not reply else reply.split(b"\r\n")[0].decode()))
+
+
+def hold_connections(port, n, seconds):
+    """Opens n keep-alive connections and sends a health request on each; prints how
+    many were answered while all n stay open (at most the cap: the rest wait in the
+    listen backlog), then closes them and prints the status of a new request."""
+    socks = []
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", port), timeout=2)
+        c.sendall(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(c)
+    time.sleep(1.0)
+    answered = 0
+    for c in socks:
+        c.settimeout(0.05)
+        try:
+            if c.recv(4096).startswith(b"HTTP/1.1 200"):
+                answered += 1
+        except OSError:
+            pass
+    print("answered=%d" % answered)
+    for c in socks:
+        c.close()
+    time.sleep(seconds)
+    st, _ = call("http://127.0.0.1:%d" % port, "GET", "/v1/sys/health", timeout=5)
+    print("after=%d" % st)
+
+
 def packet(agent, task, scope=("**",), forbidden=("prod.*",)):
     return {"agent_id": agent, "task_id": task, "created_for": "tests",
             "objective": "integration test", "deliverables": [],
@@ -144,6 +202,10 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "slow":
         slow_client(int(sys.argv[2]), float(sys.argv[3]))
+    elif cmd == "slowbody":
+        slow_body(int(sys.argv[2]), float(sys.argv[3]))
+    elif cmd == "hold":
+        hold_connections(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "setup":  # setup BASE ROOT AGENT TIER [TTL] [PHASE] [SCOPE]
         a = sys.argv[2:] + [""] * 3
         print(setup_agent(a[0], a[1], a[2], int(a[3]), a[4] or None, a[5] or None, a[6] or None))
