@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 AG=${AGENTGOV_BIN:-$PWD/build/agentgov}
 DURATION=${DURATION:-10}
 IO=${IO:-epoll}
-THREADS=${THREADS:-16}
+THREADS=${THREADS:-32}
 CONNS=${CONNS:-50}
 for tool in wrk redis-server redis-benchmark curl python3; do
     command -v "$tool" >/dev/null || { echo "bench/http.sh: $tool is missing" >&2; exit 1; }

@@ -1,10 +1,12 @@
 /* Governance endpoints: the governed lifecycle (bootstrap, transitions, heartbeats,
  * errors, the authorize hot path, handoffs), agent status, and the ledger. An agent's
  * token decides who it is: an agent acts only as itself. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "core/jcs.h"
 #include "core/time.h"
 #include "server/handlers.h"
 
@@ -323,6 +325,39 @@ static int action_request(struct ag__req *r, json_t *b, const char **action, con
     return 1;
 }
 
+/* The reply of the hot path, written directly rather than through a JSON tree (it was
+ * a tenth of the daemon's CPU per action): only the rule's file name is free text, and
+ * it goes through the JCS string escaper. */
+static void reply_decision(struct ag__req *r, const struct ag_gov_decision *d)
+{
+    struct ag_buf b;
+    ag__buf_init(&b);
+    ag__buf_printf(&b, "{\"data\":{\"decision\":\"%s\",\"allow\":%s,\"reason\":\"%s\",\"tier\":%d,",
+                   ag_effect_name(d->effect), d->effect == AG_EFFECT_ALLOW ? "true" : "false",
+                   ag_reason_name(d->reason), d->tier);
+    if (d->phase == AG_PHASE_NONE)
+        ag__buf_puts(&b, "\"phase\":null,\"rule\":");
+    else
+        ag__buf_printf(&b, "\"phase\":\"%s\",\"rule\":", ag_phase_name(d->phase));
+    ag_err e = AG_OK;
+    if (d->rule_file) {
+        char rule[PATH_MAX + 32];
+        int n = snprintf(rule, sizeof rule, "%s:%d", d->rule_file, d->rule_line);
+        e = ag__jcs_string(&b, rule, (size_t)(n < (int)sizeof rule ? n : (int)sizeof rule - 1));
+    } else {
+        ag__buf_puts(&b, "null");
+    }
+    ag__buf_printf(&b, ",\"ledger_seq\":%lld,\"revoked\":%s}}\n", (long long)d->ledger_seq,
+                   d->revoked ? "true" : "false");
+    if (e || ag__buf_status(&b) != AG_OK) {
+        ag__buf_free(&b);
+        ag__reply_error(r, 500, "cannot write the decision");
+        return;
+    }
+    size_t len = b.len;
+    ag__reply_raw(r, 200, "application/json", ag__buf_take(&b), len);
+}
+
 /* The hot path: the lifecycle decides with the agent's tier, phase and packet, commits
  * the decision to the ledger, and only then is it answered. Without a lifecycle handle
  * (ledger, store or policy missing) the answer is deny with that reason. */
@@ -350,18 +385,7 @@ void ag__h_agent_actions(struct ag__req *r)
                                     : AG_REASON_NO_POLICY;
     }
     count_decision(r->srv, &d, ag__mono_ns() - t0);
-    struct ag_decision pd = {.effect = d.effect,
-                             .reason = d.reason,
-                             .rule_file = d.rule_file,
-                             .rule_line = d.rule_line,
-                             .tier = d.tier,
-                             .phase = d.phase};
-    json_t *data = ag__decision_json(&pd);
-    if (data) {
-        json_object_set_new(data, "ledger_seq", json_integer(d.ledger_seq));
-        json_object_set_new(data, "revoked", json_boolean(d.revoked));
-    }
-    reply_data(r, 200, data);
+    reply_decision(r, &d);
 }
 
 /* ---- status ------------------------------------------------------------------------ */
