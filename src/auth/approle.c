@@ -146,7 +146,8 @@ static ag_err role_validate(ag_auth *a, struct ag_role *r)
                         r->bound_cidrs);
     if (r->token_ttl_ms == 0 || r->token_max_ttl_ms == 0) {
         struct ag_tier_info ti;
-        if (!a->policy || ag_policy_tier(a->policy, r->tier, &ti) != AG_OK)
+        const ag_policy *pol = ag__auth_policy(a);
+        if (!pol || ag_policy_tier(pol, r->tier, &ti) != AG_OK)
             return ag__fail(AG_EINVAL,
                             "role '%s': token_ttl and token_max_ttl are needed (no policy "
                             "to take tier %d's defaults from)",
@@ -620,7 +621,7 @@ static ag_err login_once(ag_auth *a, const char *role_id, const char *secret_id,
     snprintf(info.agent_id, sizeof info.agent_id, "%s", r.agent_id);
     snprintf(info.role, sizeof info.role, "%s", r.name);
     info.tier = r.tier;
-    ag_auth_tier_policy(a->policy, r.tier, info.policies[0]);
+    ag_auth_tier_policy(ag__auth_policy(a), r.tier, info.policies[0]);
     info.npolicies = 1;
     info.creation_ms = now;
     info.ttl_ms = r.token_ttl_ms;

@@ -95,6 +95,14 @@ void ag_auth_set_policy(ag_auth *a, const ag_policy *policy)
     pthread_mutex_unlock(&a->mu);
 }
 
+const ag_policy *ag__auth_policy(ag_auth *a)
+{
+    pthread_mutex_lock(&a->mu);
+    const ag_policy *p = a->policy;
+    pthread_mutex_unlock(&a->mu);
+    return p;
+}
+
 /* ---- clock ----------------------------------------------------------------------- */
 
 void ag__auth_set_clock(ag_auth *a, ag__auth_clock_fn wall, ag__auth_clock_fn mono, void *ctx)

@@ -68,6 +68,8 @@ void ag__auth_rekey_hmac(ag_auth *a);
  * The persisted high-water mark still applies. */
 void ag__auth_set_clock(ag_auth *a, ag__auth_clock_fn wall, ag__auth_clock_fn mono, void *ctx);
 
+/* The current policy (read under the mutex: ag_auth_set_policy may swap it). */
+const ag_policy *ag__auth_policy(ag_auth *a);
 /* Appends a ledger entry; the ledger's error otherwise, with a detail naming what was
  * being recorded. */
 AG_MUST_USE ag_err ag__auth_ledger(ag_auth *a, const struct ag_ledger_entry *e);

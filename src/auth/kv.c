@@ -66,9 +66,7 @@ static ag_err kv_authorize(ag_auth *a, const char *token, const char *action,
                              .action = action,
                              .resource = op->resource};
     struct ag_decision d;
-    pthread_mutex_lock(&a->mu);
-    const ag_policy *p = a->policy;
-    pthread_mutex_unlock(&a->mu);
+    const ag_policy *p = ag__auth_policy(a);
     enum ag_effect eff = ag_decide(p, &req, &d);
     op->reason = ag_reason_name(d.reason);
     if (eff == AG_EFFECT_ALLOW)

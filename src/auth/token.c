@@ -446,7 +446,8 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
 static ag_err tier_ttls(ag_auth *a, int tier, int64_t *ttl, int64_t *max)
 {
     struct ag_tier_info ti;
-    if (!a->policy || ag_policy_tier(a->policy, tier, &ti) != AG_OK)
+    const ag_policy *pol = ag__auth_policy(a);
+    if (!pol || ag_policy_tier(pol, tier, &ti) != AG_OK)
         return ag__fail(AG_EINVAL, "tier %d: no policy to take default TTLs from; give them", tier);
     if (*ttl == 0)
         *ttl = ti.token_ttl_ms;
@@ -485,7 +486,7 @@ static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct 
         copy_str(c->policies[c->npolicies++], AG_AUTH_NAME_MAX, r->policies[k]);
     }
     if (!r->npolicies)
-        ag_auth_tier_policy(a->policy, c->tier, c->policies[c->npolicies++]);
+        ag_auth_tier_policy(ag__auth_policy(a), c->tier, c->policies[c->npolicies++]);
     c->root = has_policy(c, AG_ROOT_POLICY);
     const char *agent = r->agent_id ? r->agent_id : p->agent_id;
     ag_err err = ag__auth_check_name("agent_id", agent, 1);
