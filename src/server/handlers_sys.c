@@ -38,27 +38,6 @@ static int query_code(struct ag__req *r, const char *name, int def)
     return code >= 100 && code <= 599 ? code : def;
 }
 
-/* Pings the store at most every 250 ms: monitors poll health often, and a burst of
- * health checks should not become a burst of store round trips. */
-static int probe_store(struct ag__srv *s)
-{
-    static _Atomic int64_t last_ms;
-    static _Atomic int last_ok;
-    if (!s->store)
-        return 0;
-    int64_t now = ag__mono_ms();
-    if (now - atomic_load(&last_ms) < 250)
-        return atomic_load(&last_ok);
-    char *v = NULL;
-    int ok = ag_store_get(s->store, "agentgov:health", &v) == AG_OK;
-    free(v);
-    if (!ok)
-        atomic_fetch_add_explicit(&s->metrics.store_errors, 1, memory_order_relaxed);
-    atomic_store(&last_ok, ok);
-    atomic_store(&last_ms, now);
-    return ok;
-}
-
 /* Vault answers 200 when initialized, unsealed and active, 501 when not initialized
  * and 503 when sealed. agentgov is "sealed" when it would deny everything: no
  * policy, or the ledger or the store unavailable. */
@@ -70,7 +49,7 @@ void ag__h_health(struct ag__req *r)
     int policy_ok = p != NULL;
     ag__polref_put(n);
     int ledger_ok = s->ledger && atomic_load(&s->ledger_ok);
-    int store_ok = probe_store(s);
+    int store_ok = atomic_load_explicit(&s->store_ok, memory_order_relaxed);
     int initialized = s->ledger != NULL;
     int sealed = !(policy_ok && ledger_ok && store_ok);
     int code = !initialized ? query_code(r, "uninitcode", 501)

@@ -1,7 +1,7 @@
 /* The route table: every endpoint of the daemon in one place. A path matches at most
  * one pattern per method, so order does not matter. Every route but the health check
- * may wait on the store or the ledger and is marked blocking (run on a worker thread
- * in epoll mode). */
+ * and the Vault CLI's mount lookup may wait on the store or the ledger and is marked
+ * blocking (run on a worker thread in epoll mode). */
 #include "server/handlers.h"
 
 #define PUB AG_ROUTE_PUBLIC
@@ -10,7 +10,7 @@
 
 static const struct ag__route routes[] = {
     /* System */
-    {"GET", "/v1/sys/health", "sys_health", ag__h_health, PUB, 1},
+    {"GET", "/v1/sys/health", "sys_health", ag__h_health, PUB, 0}, /* reads atomics only */
     {"GET", "/metrics", "metrics", ag__h_metrics, PUB, 1},
     {"POST", "/v1/data/agentgov/decision", "opa_decision", ag__h_opa_decision, TOK, 1},
     /* Vault: AppRole */

@@ -375,6 +375,26 @@ static void reap_slow(struct ag__srv *s)
     pthread_mutex_unlock(&s->conns_mu);
 }
 
+/* The health check reads the store's state from here rather than asking the store
+ * itself: a probe from the main loop every 250 ms keeps health answers cheap and never
+ * blocks an I/O thread on a store that hangs. */
+static void probe_store(struct ag__srv *s)
+{
+    int64_t now = ag__mono_ms();
+    if (s->store_probed_ms && now - s->store_probed_ms < 250)
+        return;
+    s->store_probed_ms = now;
+    int ok = 0;
+    if (s->store) {
+        char *v = NULL;
+        ok = ag_store_get(s->store, "agentgov:health", &v) == AG_OK;
+        free(v);
+        if (!ok)
+            atomic_fetch_add_explicit(&s->metrics.store_errors, 1, memory_order_relaxed);
+    }
+    atomic_store(&s->store_ok, ok);
+}
+
 /* ---- requests --------------------------------------------------------------------- */
 
 static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -745,6 +765,7 @@ ag_err ag__server_start(struct ag__srv *s)
         MHD_OPTION_END);
     if (!s->mhd)
         return ag__fail(AG_EIO, "libmicrohttpd could not start on %s", s->cfg.listen);
+    probe_store(s);
     if (pool)
         ag__log(AG_LOG_INFO, "start",
                 "listening on %s (epoll, %u I/O threads, %zu workers), "
@@ -806,6 +827,7 @@ void ag__server_run(struct ag__srv *s)
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig < 0) {
             reap_slow(s);
+            probe_store(s);
             continue;
         }
         if (sig == SIGHUP) {

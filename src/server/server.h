@@ -60,6 +60,8 @@ struct ag__srv {
     ag_store *store;       /* NULL: every decision is deny store_unavailable */
     ag_auth *auth;         /* NULL: endpoints that need a token answer 503 */
     _Atomic int ledger_ok; /* 0 after a failed append, 1 after a good one */
+    _Atomic int store_ok;  /* last store probe (main thread, every 250 ms) */
+    int64_t store_probed_ms;
     const struct ag__route *routes;
     size_t nroutes;
     struct MHD_Daemon *mhd;
