@@ -20,6 +20,9 @@ seeds() {
     esac
 }
 
+# Known third-party leaks, by function name (see the file).
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+
 failed=()
 mkdir -p "$BUILD/artifacts"
 for bin in "$BUILD"/fuzz/fuzz_*; do
