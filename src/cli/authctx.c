@@ -229,7 +229,9 @@ int ag__cli_auth_open(struct ag__cli_auth *c, const struct ag__cli_aopts *o)
         return -1;
     }
     struct ag_ledger_opts lo = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
-                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac"))};
+                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac")),
+                                .checkpoint_every = ag__cli_checkpoint_every(),
+                                .no_close_checkpoint = 1};
     ag_err e = ag_ledger_open(db, &lo, &c->ledger);
     if (e) {
         ag__cli_error_ag(e, "opening the ledger");

@@ -1,5 +1,7 @@
 #include "cli/cliutil.h"
 
+#include "agentgov/config.h"
+
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -101,4 +103,17 @@ int ag__cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+int ag__cli_checkpoint_every(void)
+{
+    ag_config *cfg;
+    if (ag_config_new(&cfg) != AG_OK)
+        return 1000;
+    /* A config file that does not parse is reported by the commands that need it. */
+    if (ag_config_load_file(cfg, ag__cli_path("config"), 1) != AG_OK)
+        ag_clear_error();
+    int every = (int)ag_config_int(cfg, "ledger.checkpoint_every");
+    ag_config_free(cfg);
+    return every;
 }

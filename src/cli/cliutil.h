@@ -31,6 +31,10 @@ const char *ag__cli_default_dir_doc(void);
 const char *ag__cli_path(const char *name);
 /* The store URL: flag (--store), else $AGENTGOV_STORE, else sqlite:<dir>/state.db. */
 const char *ag__cli_store_url(const char *flag);
+/* ledger.checkpoint_every from <dir>/config (the table's default when the file or the
+ * key is absent or unreadable). Short-lived commands pass it to the ledger instead of
+ * signing a checkpoint at every close. */
+int ag__cli_checkpoint_every(void);
 /* 1 if argv has -h or --help anywhere before a "--". */
 int ag__cli_wants_help(int argc, char **argv);
 
