@@ -215,28 +215,12 @@ int ag__cli_auth_opts(int argc, char **argv, const char *allowed, struct ag__cli
     return npos;
 }
 
-static const char *if_exists(const char *path)
-{
-    return access(path, F_OK) == 0 ? path : NULL;
-}
-
 int ag__cli_auth_open(struct ag__cli_auth *c, const struct ag__cli_aopts *o)
 {
     memset(c, 0, sizeof *c);
-    const char *db = ag__cli_path("ledger.db");
-    if (access(db, F_OK) != 0) {
-        ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
+    if (ag__cli_open_ledger(&c->ledger) != 0)
         return -1;
-    }
-    struct ag_ledger_opts lo = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
-                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac")),
-                                .checkpoint_every = ag__cli_checkpoint_every(),
-                                .no_close_checkpoint = 1};
-    ag_err e = ag_ledger_open(db, &lo, &c->ledger);
-    if (e) {
-        ag__cli_error_ag(e, "opening the ledger");
-        return -1;
-    }
+    ag_err e;
     char buf[4096];
     const char *pol = ag__policy_resolve(o->policy, ag__cli_dir(), buf, sizeof buf);
     uint8_t key[AG_AUTH_KEY_LEN];

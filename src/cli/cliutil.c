@@ -1,12 +1,14 @@
 #include "cli/cliutil.h"
 
 #include "agentgov/config.h"
+#include "agentgov/ledger.h"
 
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char dir_override[PATH_MAX];
 
@@ -116,4 +118,28 @@ int ag__cli_checkpoint_every(void)
     int every = (int)ag_config_int(cfg, "ledger.checkpoint_every");
     ag_config_free(cfg);
     return every;
+}
+
+static const char *if_exists(const char *path)
+{
+    return access(path, F_OK) == 0 ? path : NULL;
+}
+
+int ag__cli_open_ledger(struct ag_ledger **out)
+{
+    const char *db = ag__cli_path("ledger.db");
+    if (access(db, F_OK) != 0) {
+        ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
+        return -1;
+    }
+    struct ag_ledger_opts lo = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
+                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac")),
+                                .checkpoint_every = ag__cli_checkpoint_every(),
+                                .no_close_checkpoint = 1};
+    ag_err e = ag_ledger_open(db, &lo, out);
+    if (e) {
+        ag__cli_error_ag(e, "opening the ledger");
+        return -1;
+    }
+    return 0;
 }

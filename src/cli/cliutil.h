@@ -35,6 +35,11 @@ const char *ag__cli_store_url(const char *flag);
  * key is absent or unreadable). Short-lived commands pass it to the ledger instead of
  * signing a checkpoint at every close. */
 int ag__cli_checkpoint_every(void);
+/* Opens the data directory's ledger for a short-lived command: signing and HMAC keys
+ * when present, checkpoints every ledger.checkpoint_every entries, none at close.
+ * Prints the error and returns -1 when there is no ledger or it cannot be opened. */
+struct ag_ledger;
+int ag__cli_open_ledger(struct ag_ledger **out);
 /* 1 if argv has -h or --help anywhere before a "--". */
 int ag__cli_wants_help(int argc, char **argv);
 

@@ -11,11 +11,6 @@
 #include "cli/govctx.h"
 #include "policy/path.h"
 
-static const char *if_exists(const char *path)
-{
-    return access(path, F_OK) == 0 ? path : NULL;
-}
-
 /* Credentials are revoked with the agent: without the auth engine a revocation could
  * leave a live token behind, so a master key that is there but unusable is an error. */
 static int open_auth(struct ag__cli_gov *c)
@@ -44,20 +39,9 @@ static int open_auth(struct ag__cli_gov *c)
 int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *policy_flag)
 {
     memset(c, 0, sizeof *c);
-    const char *db = ag__cli_path("ledger.db");
-    if (access(db, F_OK) != 0) {
-        ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
+    if (ag__cli_open_ledger(&c->ledger) != 0)
         return -1;
-    }
-    struct ag_ledger_opts lo = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
-                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac")),
-                                .checkpoint_every = ag__cli_checkpoint_every(),
-                                .no_close_checkpoint = 1};
-    ag_err e = ag_ledger_open(db, &lo, &c->ledger);
-    if (e) {
-        ag__cli_error_ag(e, "opening the ledger");
-        return -1;
-    }
+    ag_err e;
     char buf[4096];
     const char *pol = ag__policy_resolve(policy_flag, ag__cli_dir(), buf, sizeof buf);
     if ((e = ag_policy_load(pol, &c->policy))) {
