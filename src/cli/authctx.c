@@ -82,15 +82,6 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int allowed_opt(const char *allowed, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = allowed; (p = strstr(p, name)); p += n)
-        if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
-            return 1;
-    return 0;
-}
-
 static int parse_duration(const char *name, const char *s, int64_t *out)
 {
     if (ag__parse_duration(s, out) != AG_OK) {
@@ -205,7 +196,7 @@ int ag__cli_auth_opts(int argc, char **argv, const char *allowed, struct ag__cli
             return -1;
         }
         const char *name = longopts[c - O_STORE].name;
-        if (!allowed_opt(allowed, name)) {
+        if (!ag__cli_word_in(allowed, name)) {
             ag__cli_error("%s: option --%s does not apply here (see --help)", argv[0], name);
             return -1;
         }

@@ -143,3 +143,12 @@ int ag__cli_open_ledger(struct ag_ledger **out)
     }
     return 0;
 }
+
+int ag__cli_word_in(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+            return 1;
+    return 0;
+}

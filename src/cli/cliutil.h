@@ -40,6 +40,9 @@ int ag__cli_checkpoint_every(void);
  * Prints the error and returns -1 when there is no ledger or it cannot be opened. */
 struct ag_ledger;
 int ag__cli_open_ledger(struct ag_ledger **out);
+/* 1 if word is one of the space-separated words of list (a subcommand's allowed
+ * options, for example). */
+int ag__cli_word_in(const char *list, const char *word);
 /* 1 if argv has -h or --help anywhere before a "--". */
 int ag__cli_wants_help(int argc, char **argv);
 

@@ -108,15 +108,6 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int allowed_opt(const char *allowed, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = allowed; (p = strstr(p, name)); p += n)
-        if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
-            return 1;
-    return 0;
-}
-
 int ag__cli_gov_opts(int argc, char **argv, const char *allowed, struct ag__cli_gopts *o,
                      char **pos, int maxpos)
 {
@@ -141,7 +132,7 @@ int ag__cli_gov_opts(int argc, char **argv, const char *allowed, struct ag__cli_
             return -1;
         }
         const char *name = longopts[c - O_STORE].name;
-        if (!allowed_opt(allowed, name)) {
+        if (!ag__cli_word_in(allowed, name)) {
             ag__cli_error("%s: option --%s does not apply here (see --help)", argv[0], name);
             return -1;
         }
