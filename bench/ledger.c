@@ -6,7 +6,10 @@
  * The ledger and its baseline run in alternating slices, so that a disk whose fsync
  * time drifts, or a machine that other work keeps busy, weighs on both alike.
  *
- *   build/bench/ledger [SECONDS_PER_CONCURRENCY]   (default 8: half ledger, half baseline)
+ *   build/bench/ledger [SECONDS_PER_CONCURRENCY [APPENDERS]]
+ *
+ * SECONDS_PER_CONCURRENCY defaults to 8 (half ledger, half baseline); APPENDERS runs one
+ * concurrency (1..64) instead of 1, 8 and 64.
  *
  * Works in a fresh directory under $TMPDIR (removed at exit). */
 #include <pthread.h>
@@ -194,7 +197,9 @@ static void base_slice(struct base_run *b, double secs)
         for (int i = 0; i < b->batch; i++) {
             sqlite3_bind_int64(b->st, 1, ++b->total);
             sqlite3_bind_text(b->st, 2, ts, -1, SQLITE_STATIC);
-            sqlite3_bind_text(b->st, 3, "agent-07", -1, SQLITE_STATIC);
+            char agent[32];
+            snprintf(agent, sizeof agent, "agent-%02d", (int)(b->total % b->batch));
+            sqlite3_bind_text(b->st, 3, agent, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(b->st, 4, data_json, -1, SQLITE_STATIC);
             sqlite3_bind_text(b->st, 5, hash, -1, SQLITE_STATIC);
             sqlite3_bind_text(b->st, 6, hash, -1, SQLITE_STATIC);
@@ -231,13 +236,21 @@ int main(int argc, char **argv)
     if (mkdtemp(dir) == NULL)
         return 1;
     atexit(cleanup);
-    static const int conc[] = {1, 8, 64};
+    int conc[3] = {1, 8, 64}, nconc = 3;
+    if (argc > 2) {
+        conc[0] = atoi(argv[2]);
+        nconc = 1;
+        if (conc[0] < 1 || conc[0] > 64) {
+            fprintf(stderr, "usage: %s [SECONDS [APPENDERS (1..64)]]\n", argv[0]);
+            return 2;
+        }
+    }
     printf("durable appends (WAL, synchronous=FULL); ledger: group commit, checkpoint every "
            "1000; %.1f s per row, ledger and baseline in %d alternating slices each; in %s\n",
            seconds, SLICES, dir);
     printf("%-10s %10s %10s %6s %8s %8s %10s %10s\n", "appenders", "ledger/s", "baseline/s",
            "ratio", "p50 us", "p99 us", "cpu us/op", "base cpu");
-    for (size_t i = 0; i < sizeof conc / sizeof conc[0]; i++) {
+    for (int i = 0; i < nconc; i++) {
         struct ledger_run lr = {0};
         struct base_run br = {0};
         ledger_open(&lr, conc[i]);
