@@ -57,7 +57,9 @@ struct checkpoint_info {
 struct ag_ledger {
     const struct ag__ledger_backend *be;
     void *wctx; /* writer connection: used by the leader only */
-    void *rctx; /* reader connection: queries, under rlock */
+    void *rctx; /* reader connection: queries, under rlock; opened by reader() */
+    struct ag__ledger_backend_opts reader_opts;
+    char be_target[PATH_MAX];
     pthread_mutex_t rlock;
     char cp_path[PATH_MAX];
     int has_sk, has_hmac;
@@ -168,9 +170,15 @@ ag_err ag_ledger_open(const char *path, const struct ag_ledger_opts *opts, ag_le
     err = load_keys(l, opts);
     if (err == AG_OK && !l->read_only)
         err = be->open(rest, &bo, &l->wctx);
-    bo.read_only = 1;
-    if (err == AG_OK)
-        err = be->open(rest, &bo, &l->rctx);
+    /* A writer opens its reader connection at the first read: a process that only
+     * appends (a hook) does not pay for a second connection and schema parse. */
+    if (err == AG_OK && strlen(rest) >= sizeof l->be_target)
+        err = ag__fail(AG_EINVAL, "ledger path is longer than %d bytes", PATH_MAX - 1);
+    snprintf(l->be_target, sizeof l->be_target, "%s", rest);
+    l->reader_opts = bo;
+    l->reader_opts.read_only = 1;
+    if (err == AG_OK && l->read_only)
+        err = be->open(rest, &l->reader_opts, &l->rctx);
     if (err) {
         l->no_close_checkpoint = 1;
         ag_ledger_close(l);
@@ -625,6 +633,14 @@ ag_err ag_ledger_hmac(ag_ledger *l, const char *value, char out[AG_HASH_HEX_LEN]
 
 /* ---- reads ------------------------------------------------------------------------- */
 
+/* The reader connection, opened on first use (rlock is held). */
+static ag_err reader(ag_ledger *l)
+{
+    if (l->rctx)
+        return AG_OK;
+    return l->be->open(l->be_target, &l->reader_opts, &l->rctx);
+}
+
 ag_err ag_ledger_head(ag_ledger *l, int64_t *seq, char hash[AG_HASH_HEX_LEN])
 {
     if (l == NULL)
@@ -632,7 +648,9 @@ ag_err ag_ledger_head(ag_ledger *l, int64_t *seq, char hash[AG_HASH_HEX_LEN])
     int64_t s;
     char h[AG_HASH_HEX_LEN];
     pthread_mutex_lock(&l->rlock);
-    ag_err err = l->be->head(l->rctx, &s, h);
+    ag_err err = reader(l);
+    if (err == AG_OK)
+        err = l->be->head(l->rctx, &s, h);
     pthread_mutex_unlock(&l->rlock);
     if (err)
         return err;
@@ -672,7 +690,9 @@ ag_err ag_ledger_query(ag_ledger *l, const struct ag_ledger_filter *f, ag_ledger
     struct query_ctx q = {.cb = cb, .ctx = ctx};
     ag__buf_init(&q.buf);
     pthread_mutex_lock(&l->rlock);
-    ag_err err = l->be->scan(l->rctx, f, query_row, &q);
+    ag_err err = reader(l);
+    if (err == AG_OK)
+        err = l->be->scan(l->rctx, f, query_row, &q);
     pthread_mutex_unlock(&l->rlock);
     ag__buf_free(&q.buf);
     if (err == AG_OK && q.err)

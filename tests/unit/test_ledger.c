@@ -378,6 +378,39 @@ TEST(ledger_read_only_handle_refuses_appends)
     ASSERT_ERR(ag_ledger_open("postgres://x/y", NULL, &none), AG_EUNSUPPORTED);
 }
 
+/* A process that appends once and exits (a hook) keeps the WAL, but the WAL must stay
+ * short: the next process reads all of it. 300 such processes in a row: the WAL never
+ * grows past about 64 frames, the chain is whole, and a second handle sees the head
+ * (the reader connection is opened at its first read). */
+TEST(ledger_keep_wal_stays_bounded)
+{
+    struct fx f;
+    fx_init(&f, "keepwal", 0);
+    f.opts.keep_wal = 1;
+    f.opts.no_close_checkpoint = 1;
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", f.db);
+    off_t largest = 0;
+    for (int i = 0; i < 300; i++) {
+        ag_ledger *l = fx_open(&f);
+        fx_append(l, "hook", "Bash");
+        ag_ledger_close(l);
+        struct stat st;
+        ASSERT_EQ(stat(wal, &st), 0);
+        if (st.st_size > largest)
+            largest = st.st_size;
+    }
+    ASSERT_TRUE(largest < 80 * (4096 + 24) + 32);
+    ag_ledger *l = fx_open(&f);
+    int64_t seq;
+    ASSERT_OK(ag_ledger_head(l, &seq, NULL));
+    ASSERT_EQ(seq, 300);
+    ag_ledger_close(l);
+    struct ag_verify_result r = fx_verify(&f);
+    ASSERT_EQ(r.ok, 1);
+    ASSERT_EQ(r.entries, 300);
+}
+
 /* An empty file (a writer killed before creating the schema) is an empty ledger; a
  * database of something else is refused rather than reported as a clean ledger. */
 TEST(ledger_verify_empty_and_foreign_databases)
