@@ -4,7 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +19,10 @@ ag_err ag__run_hash_file(const char *path, char hex[65], int64_t *bytes)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ag__fail(errno == ENOENT ? AG_ENOTFOUND : AG_EIO, "%s: %s", path, strerror(errno));
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(ctx);
-        close(fd);
-        return ag__fail(AG_ECRYPTO, "sha256: cannot initialise a digest");
-    }
+    /* libsodium's SHA-256: libcrypto's EVP layer would bring OpenSSL's provider
+     * machinery (2 MB) into every cold process of the CLI. */
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
     char buf[65536];
     int64_t total = 0;
     ssize_t n;
@@ -33,19 +31,15 @@ ag_err ag__run_hash_file(const char *path, char hex[65], int64_t *bytes)
             continue;
         if (n < 0)
             break;
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
+        crypto_hash_sha256_update(&st, (const unsigned char *)buf, (unsigned long long)n);
         total += n;
     }
     int rerr = n < 0 ? errno : 0;
     close(fd);
     unsigned char md[32];
-    unsigned int mdlen = 0;
-    int ok = EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
-    EVP_MD_CTX_free(ctx);
+    crypto_hash_sha256_final(&st, md);
     if (rerr)
         return ag__fail(AG_EIO, "%s: read: %s", path, strerror(rerr));
-    if (!ok)
-        return ag__fail(AG_ECRYPTO, "sha256: digest failed");
     ag__hex(md, 32, hex);
     if (bytes)
         *bytes = total;
