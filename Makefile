@@ -1,4 +1,5 @@
-# agentgov build. `make` builds build/agentgov and build/libagentgov.a; `make test` runs
+# agentgov build. `make` builds build/agentgov, build/agentgovd (the daemon: `agentgov
+# serve` runs it) and build/libagentgov.a; `make test` runs
 # every test; `make check` adds sanitizers, valgrind, clang-format and cppcheck.
 # Out-of-tree builds: `make BUILD=build-asan SAN=1` builds an ASan+UBSan variant.
 
@@ -24,22 +25,31 @@ LDFLAGS += -fsanitize=fuzzer,address,undefined
 endif
 CFLAGS += $(CFLAGS_BASE)
 LDLIBS := $(PKG_LIBS) -lpthread -lm
-# build/agentgov links statically the libraries Debian ships as archives. They are built
+# The binaries link statically the libraries Debian ships as archives. They are built
 # with BIND_NOW, so as shared objects they cost every cold process ~9000 symbol lookups
 # before main (10M of the 13M instructions of one `agentgov hook` decision). Libraries
-# without an archive (libc, libunistring, libp11-kit) stay shared. STATIC_DEPS=0 links
+# without an archive (libc; libunistring and libp11-kit for agentgovd) stay shared. STATIC_DEPS=0 links
 # everything dynamically; a missing archive falls back to that by itself.
+#
+# Two binaries: build/agentgovd is the whole program; build/agentgov is the same
+# commands without the HTTP server, whose `serve` execs agentgovd from its own directory
+# (src/cli/daemon_exec.c). libmicrohttpd brings GnuTLS, and GnuTLS's constructors and
+# relocations were most of the start-up of every cold CLI process (a hook decision).
 STATIC_DEPS ?= 1
-STATIC_A := sqlite3 jansson fyaml sodium microhttpd hiredis seccomp gnutls hogweed nettle gmp \
-	tasn1 idn2 crypto
+STATIC_LEAN := sqlite3 jansson fyaml sodium hiredis seccomp crypto
+STATIC_A := $(STATIC_LEAN) microhttpd gnutls hogweed nettle gmp tasn1 idn2
+SERVER_LIBS := -lmicrohttpd -lcurl
 STATIC_MISSING := $(strip $(if $(filter 1,$(STATIC_DEPS)),$(foreach f,$(STATIC_A:%=lib%.a) \
 	libunistring.so.2 libp11-kit.so,$(if $(filter /%,$(shell $(CC) -print-file-name=$(f))),,$(f))),off))
 ifeq ($(STATIC_MISSING),)
-CLI_LDLIBS := -Wl,-Bstatic $(STATIC_A:%=-l%) -Wl,-Bdynamic \
+DAEMON_LDLIBS := -Wl,-Bstatic $(STATIC_A:%=-l%) -Wl,-Bdynamic \
 	$(filter-out $(STATIC_A:%=-l%),$(PKG_LIBS)) -l:libunistring.so.2 -lp11-kit -latomic -ldl \
 	-lpthread -lm
+CLI_LDLIBS := -Wl,-Bstatic $(STATIC_LEAN:%=-l%) -Wl,-Bdynamic \
+	$(filter-out $(STATIC_A:%=-l%) $(SERVER_LIBS),$(PKG_LIBS)) -ldl -lpthread -lm
 else
-CLI_LDLIBS := $(LDLIBS)
+DAEMON_LDLIBS := $(LDLIBS)
+CLI_LDLIBS := $(filter-out $(SERVER_LIBS),$(LDLIBS))
 endif
 # Where the shipped policies are found when the binary does not sit next to them
 # (src/policy/path.c tries <exe dir>/../policies first).
@@ -47,7 +57,7 @@ POLICY_DIR ?= $(CURDIR)/policies
 $(BUILD)/obj/src/policy/path.o: CFLAGS += -DAG_POLICY_DIR='"$(POLICY_DIR)"'
 
 LIB_SRC := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
-CLI_SRC := $(sort $(wildcard src/cli/*.c))
+CLI_SRC := $(sort $(filter-out src/cli/daemon_exec.c,$(wildcard src/cli/*.c)))
 TEST_SUPPORT := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -55,6 +65,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+LEAN_OBJ := $(filter-out %/cmd_serve.o,$(CLI_OBJ)) $(BUILD)/obj/src/cli/daemon_exec.o
 SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -69,7 +80,7 @@ demo: deps
 
 .PHONY: demo all deps test tests unit check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan
 
-all: $(BUILD)/agentgov $(BUILD)/libagentgov.a
+all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
 
 deps:
 	@bash scripts/deps.sh
@@ -88,8 +99,11 @@ $(BUILD)/libagentgov.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/agentgov: $(CLI_OBJ) $(BUILD)/libagentgov.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libagentgov.a $(CLI_LDLIBS)
+$(BUILD)/agentgov: $(LEAN_OBJ) $(BUILD)/libagentgov.a
+	$(CC) $(LDFLAGS) -o $@ $(LEAN_OBJ) $(BUILD)/libagentgov.a $(CLI_LDLIBS)
+
+$(BUILD)/agentgovd: $(CLI_OBJ) $(BUILD)/libagentgov.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libagentgov.a $(DAEMON_LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libagentgov.a
 	@mkdir -p $(dir $@)

@@ -176,4 +176,15 @@ wait "$UPID"
 check_eq "unix daemon exits 0" "$?" 0
 check_eq "socket file removed" "$([ -e "$SOCK" ] && echo present || echo gone)" gone
 
+# `agentgov serve` runs agentgovd from its own directory, under the same PID, with the
+# data directory of the global --dir; without agentgovd it says what is missing.
+check_exit "serve --help comes from agentgovd" 0 "$AG" serve --help
+check_contains "serve --help is the daemon's" "$OUT" "--listen"
+mkdir -p "$T/lonely"
+cp "$AG" "$T/lonely/agentgov"
+check_exit "serve without agentgovd fails" 1 "$T/lonely/agentgov" --dir "$D" serve
+check_contains "and names the missing binary" "$ERR" "$T/lonely/agentgovd"
+check_eq "the CLI binary does not link the HTTP server" \
+    "$(ldd "$AG" | grep -c -E 'microhttpd|gnutls|p11-kit' || true)" 0
+
 finish

@@ -1,0 +1,67 @@
+/* `agentgov serve` in the CLI binary: runs the daemon binary, agentgovd, which is
+ * installed next to agentgov and is the same program with the HTTP server linked in.
+ *
+ * Why two binaries: the server brings libmicrohttpd, and with it GnuTLS, whose library
+ * constructors and relocations (about 1.2 million instructions and 200 page faults)
+ * every cold process of a one-binary CLI paid, a hook decision included, although
+ * only the daemon serves HTTP. The daemon starts once; the exec costs it a millisecond.
+ * The process keeps its PID across the exec, so whoever started `agentgov serve` can
+ * signal it as before. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cliutil.h"
+#include "cli/commands.h"
+
+#define DAEMON_NAME "agentgovd"
+
+/* DIR/agentgovd, DIR being where this executable is. */
+static int daemon_path(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    int w = snprintf(out, len, "%s/%s", exe, DAEMON_NAME);
+    return w > 0 && (size_t)w < len ? 0 : -1;
+}
+
+int ag__cmd_serve(int argc, char **argv)
+{
+    char path[PATH_MAX];
+    if (daemon_path(path, sizeof path) != 0) {
+        ag__cli_error("serve: cannot find where agentgov is installed (/proc/self/exe)");
+        return AG_EXIT_USAGE;
+    }
+    /* agentgovd --dir DIR serve ARGS...: the data directory chosen here goes along. */
+    char **nargv = calloc((size_t)argc + 4, sizeof *nargv);
+    if (nargv == NULL) {
+        ag__cli_error("serve: out of memory");
+        return AG_EXIT_USAGE;
+    }
+    int k = 0;
+    nargv[k++] = path;
+    if (ag__cli_dir_is_set()) {
+        nargv[k++] = "--dir";
+        nargv[k++] = (char *)ag__cli_dir();
+    }
+    for (int i = 0; i < argc; i++)
+        nargv[k++] = argv[i];
+    nargv[k] = NULL;
+    execv(path, nargv);
+    int e = errno;
+    free(nargv);
+    ag__cli_error("serve: cannot run the daemon binary %s: %s (agentgovd is built and "
+                  "installed next to agentgov)",
+                  path, strerror(e));
+    return AG_EXIT_USAGE;
+}
