@@ -15,10 +15,14 @@
 #include "core/err.h"
 #include "core/time.h"
 
-#define SCHEMA_VERSION 1
+/* 2: partial indexes by agent for the kinds the metrics read (created on open). */
+#define SCHEMA_VERSION 2
 
 /* WAL frames at which a keep_wal writer empties the WAL when it closes. */
 #define KEEP_WAL_FRAMES 48
+
+/* Prepared query statements kept per connection. */
+#define SCAN_CACHE 8
 
 /* The seed's tables are views, so they can never disagree with the chain. A run, a
  * compliant run and a promotion are defined in docs/ledger-format.md. */
@@ -35,6 +39,15 @@ const char ag__ledger_sqlite_schema[] =
     ");\n"
     "CREATE INDEX IF NOT EXISTS ledger_agent ON ledger(agent_id, seq);\n"
     "CREATE INDEX IF NOT EXISTS ledger_kind ON ledger(kind, seq);\n"
+    /* An agent's lifecycle, revocation and promotion rows (its metrics) without
+     * reading its decisions, which can be millions: partial indexes, so that the rows
+     * of every other kind cost nothing to insert. */
+    "CREATE INDEX IF NOT EXISTS ledger_agent_lifecycle ON ledger(agent_id, seq)\n"
+    "  WHERE kind = 'lifecycle';\n"
+    "CREATE INDEX IF NOT EXISTS ledger_agent_revocation ON ledger(agent_id, seq)\n"
+    "  WHERE kind = 'revocation';\n"
+    "CREATE INDEX IF NOT EXISTS ledger_agent_promotion ON ledger(agent_id, seq)\n"
+    "  WHERE kind = 'promotion';\n"
     "CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger\n"
     "  BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END;\n"
     "CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger\n"
@@ -72,6 +85,15 @@ struct sq {
     sqlite3 *db;
     sqlite3_stmt *insert;
     sqlite3_stmt *head;
+    sqlite3_stmt *begin, *commit; /* prepared once: every batch runs them */
+    /* Query statements by SQL text: a filter has few shapes, and preparing one costs
+     * more than running it (an agent's metrics run three). Replaced round robin. */
+    struct {
+        char *sql;
+        sqlite3_stmt *st;
+    } scans[SCAN_CACHE];
+    unsigned scan_next;
+    int has_schema; /* table `ledger` seen: no need to look again */
     int keep_wal;   /* short-lived writer: see keep_wal_frames */
     int wal_frames; /* frames in the WAL after the last commit (keep_wal writers) */
     char path[4096];
@@ -83,6 +105,9 @@ static ag_err sq_fail(struct sq *s, int rc, const char *what);
  * empty ledger), 0 if it has table `ledger`, an error if it is something else. */
 static ag_err sq_no_schema(struct sq *s, int *empty)
 {
+    *empty = 0;
+    if (s->has_schema)
+        return AG_OK;
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db,
                                 "SELECT COUNT(*), COUNT(CASE WHEN type = 'table' AND name = "
@@ -98,6 +123,7 @@ static ag_err sq_no_schema(struct sq *s, int *empty)
     if (total > 0 && ledger == 0)
         return ag__fail(AG_EPARSE, "%s: not a ledger database (no table `ledger`)", s->path);
     *empty = total == 0;
+    s->has_schema = !*empty;
     return AG_OK;
 }
 
@@ -199,6 +225,12 @@ static void sq_close(void *ctx)
         restart_wal(s);
     sqlite3_finalize(s->insert);
     sqlite3_finalize(s->head);
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
+    for (int i = 0; i < SCAN_CACHE; i++) {
+        sqlite3_finalize(s->scans[i].st);
+        free(s->scans[i].sql);
+    }
     sqlite3_close(s->db);
     free(s);
 }
@@ -342,14 +374,27 @@ static ag_err sq_open(const char *target, const struct ag__ledger_backend_opts *
     return AG_OK;
 }
 
+/* Runs a transaction-control statement, prepared at its first use. */
+static ag_err sq_control(struct sq *s, sqlite3_stmt **st, const char *sql, const char *what)
+{
+    if (*st == NULL && sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return sq_exec(s, sql, what); /* reports SQLite's reason */
+    int rc = sqlite3_step(*st);
+    ag_err err = rc == SQLITE_DONE ? AG_OK : sq_fail(s, rc, what); /* before reset */
+    sqlite3_reset(*st);
+    return err;
+}
+
 static ag_err sq_begin(void *ctx)
 {
-    return sq_exec(ctx, "BEGIN IMMEDIATE", "starting a write transaction");
+    struct sq *s = ctx;
+    return sq_control(s, &s->begin, "BEGIN IMMEDIATE", "starting a write transaction");
 }
 
 static ag_err sq_commit(void *ctx)
 {
-    return sq_exec(ctx, "COMMIT", "committing");
+    struct sq *s = ctx;
+    return sq_control(s, &s->commit, "COMMIT", "committing");
 }
 
 static void sq_rollback(void *ctx)
@@ -425,8 +470,52 @@ static ag_err sq_last_of_kind(void *ctx, const char *kind, int64_t *seq)
     return rc == SQLITE_ROW ? AG_OK : sq_fail(s, rc, "finding the last checkpoint");
 }
 
+/* The cached statement for sql, prepared on a miss (the oldest entry goes). A query
+ * nested in another one's callback with the same shape finds its statement running:
+ * it gets a statement of its own (*transient: the caller finalizes it). */
+static int scan_statement(struct sq *s, const struct ag_buf *sql, sqlite3_stmt **out,
+                          int *transient)
+{
+    *transient = 0;
+    for (int i = 0; i < SCAN_CACHE; i++)
+        if (s->scans[i].sql && strcmp(s->scans[i].sql, sql->data) == 0) {
+            if (sqlite3_stmt_busy(s->scans[i].st)) {
+                *transient = 1;
+                return sqlite3_prepare_v2(s->db, sql->data, -1, out, NULL);
+            }
+            *out = s->scans[i].st;
+            return SQLITE_OK;
+        }
+    char *copy = strdup(sql->data);
+    if (copy == NULL)
+        return SQLITE_NOMEM;
+    int rc = sqlite3_prepare_v3(s->db, sql->data, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    if (rc != SQLITE_OK) {
+        free(copy);
+        return rc;
+    }
+    unsigned k = s->scan_next++ % SCAN_CACHE;
+    sqlite3_finalize(s->scans[k].st);
+    free(s->scans[k].sql);
+    s->scans[k].sql = copy;
+    s->scans[k].st = *out;
+    return SQLITE_OK;
+}
+
+/* The kinds with a partial index by agent. SQLite uses a partial index only when the
+ * query names its kind as a literal, so these are written into the SQL (our own
+ * constant text, never the caller's) instead of bound. */
+static const char *indexed_kind(const struct ag_ledger_filter *f)
+{
+    static const char *const kinds[] = {"lifecycle", "revocation", "promotion"};
+    for (size_t i = 0; f && f->kind && f->agent_id && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(f->kind, kinds[i]) == 0)
+            return kinds[i];
+    return NULL;
+}
+
 /* Builds the SELECT for a filter; binds are added in the same order by bind_filter. */
-static void filter_sql(struct ag_buf *sql, const struct ag_ledger_filter *f)
+void ag__ledger_sqlite_filter_sql(struct ag_buf *sql, const struct ag_ledger_filter *f)
 {
     ag__buf_puts(sql, "SELECT ");
     for (int c = 0; c < AG__COL_COUNT; c++)
@@ -436,7 +525,9 @@ static void filter_sql(struct ag_buf *sql, const struct ag_ledger_filter *f)
         ag__buf_puts(sql, " AND agent_id = ?");
     if (f && f->task_id)
         ag__buf_puts(sql, " AND task_id = ?");
-    if (f && f->kind)
+    if (indexed_kind(f))
+        ag__buf_printf(sql, " AND kind = '%s'", indexed_kind(f));
+    else if (f && f->kind)
         ag__buf_puts(sql, " AND kind = ?");
     if (f && f->since_ms)
         ag__buf_puts(sql, " AND ts >= ?");
@@ -459,7 +550,7 @@ static void bind_filter(sqlite3_stmt *st, const struct ag_ledger_filter *f, char
         sqlite3_bind_text(st, i++, f->agent_id, -1, SQLITE_STATIC);
     if (f->task_id)
         sqlite3_bind_text(st, i++, f->task_id, -1, SQLITE_STATIC);
-    if (f->kind)
+    if (f->kind && !indexed_kind(f))
         sqlite3_bind_text(st, i++, f->kind, -1, SQLITE_STATIC);
     if (f->since_ms) {
         ag__rfc3339(f->since_ms, since);
@@ -509,13 +600,14 @@ static ag_err sq_scan(void *ctx, const struct ag_ledger_filter *f, ag__row_fn fn
         return err0;
     struct ag_buf sql;
     ag__buf_init(&sql);
-    filter_sql(&sql, f);
+    ag__ledger_sqlite_filter_sql(&sql, f);
     if (ag__buf_status(&sql)) {
         ag__buf_free(&sql);
         return ag__fail(AG_ENOMEM, "ledger query");
     }
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
+    sqlite3_stmt *st = NULL;
+    int transient;
+    int rc = scan_statement(s, &sql, &st, &transient);
     ag__buf_free(&sql);
     if (rc != SQLITE_OK)
         return sq_fail(s, rc, "querying the ledger");
@@ -530,7 +622,12 @@ static ag_err sq_scan(void *ctx, const struct ag_ledger_filter *f, ag__row_fn fn
         }
     }
     ag_err err = rc == SQLITE_DONE ? AG_OK : sq_fail(s, rc, "reading the ledger");
-    sqlite3_finalize(st);
+    if (transient) {
+        sqlite3_finalize(st);
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
     return err;
 }
 
