@@ -158,7 +158,7 @@ fuzz-build:
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(T)
 
-FORMAT_FILES = $(wildcard include/agentgov/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h bench/*.c \
+FORMAT_FILES = $(wildcard include/agentgov/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h bench/*.c bench/*.h \
 	tests/fuzz/*.c)
 lint-format:
 	clang-format --dry-run -Werror $(FORMAT_FILES)

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agentgov/gov.h"
+#include "fsync_floor.h"
 #include "core/time.h"
 #include "ledger/keys.h"
 #include "policy/path.h"
@@ -288,6 +289,11 @@ int main(int argc, char **argv)
     printf("bench/lifecycle: %d ops per thread; ledger %s (WAL, synchronous=FULL, group "
            "commit); default policy\n",
            ops, db);
+    double floor_us = bench_fsync_floor_us(dir);
+    printf("disk floor: one 4 KiB overwrite + fdatasync in %s takes %.1f us (median); with %d "
+           "threads each waiting for its own durable entry, at most %d entries share one, so "
+           "no authorize can amortise below %.1f us here\n",
+           dir, floor_us, threads, threads, floor_us / threads);
     int rc = 0;
     int tcounts[2] = {1, threads};
     if (!only || strcmp(only, "sqlite") == 0)
