@@ -289,22 +289,50 @@ void ag__h_approle_secret_id(struct ag__req *r)
 
 /* ---- tokens ------------------------------------------------------------------------ */
 
-void ag__h_token_lookup_self(struct ag__req *r)
+/* Vault's token lookup data; id is the token itself, or "" when looked up by accessor. */
+static json_t *token_data(const struct ag_token_info *t, const char *id)
 {
-    const struct ag_token_info *t = &r->tok;
-    json_t *data = json_pack(
+    return json_pack(
         "{s:s, s:I, s:I, s:s, s:s, s:o, s:I, s:s, s:o, s:o, s:I, s:b, s:s, s:o, s:b, s:I, "
         "s:s, s:s, s:i}",
         "accessor", t->accessor, "creation_time", (json_int_t)(t->creation_ms / 1000),
         "creation_ttl", (json_int_t)secs(t->ttl_ms), "display_name",
         t->role[0] ? "approle" : "token", "entity_id", "", "expire_time",
         rfc3339_or_null(t->expire_ms), "explicit_max_ttl", (json_int_t)secs(t->explicit_max_ttl_ms),
-        "id", r->token, "issue_time", rfc3339_or_null(t->creation_ms), "meta", meta_json(t),
-        "num_uses", (json_int_t)t->num_uses, "orphan", t->parent[0] == '\0', "path",
+        "id", id, "issue_time", rfc3339_or_null(t->creation_ms), "meta", meta_json(t), "num_uses",
+        (json_int_t)t->num_uses, "orphan", t->parent[0] == '\0', "path",
         t->role[0] ? "auth/approle/login" : "auth/token/create", "policies", policies_json(t),
         "renewable", t->renewable, "ttl",
         (json_int_t)(t->remaining_ms < 0 ? 0 : secs(t->remaining_ms)), "type", "service",
         "agent_id", t->agent_id, "tier", t->tier);
+}
+
+void ag__h_token_lookup_self(struct ag__req *r)
+{
+    vault_reply(r, 200, token_data(&r->tok, r->token), NULL, "", 0, 0);
+}
+
+/* Vault's POST /auth/token/lookup-accessor: the token's properties without the token. */
+void ag__h_token_lookup_accessor(struct ag__req *r)
+{
+    json_t *b = ag__req_json(r);
+    if (!b)
+        return;
+    const char *acc = json_string_value(json_object_get(b, "accessor"));
+    if (!acc || !*acc) {
+        ag__reply_error(r, 400, "missing accessor");
+        return;
+    }
+    struct ag_token_info t;
+    memset(&t, 0, sizeof t);
+    ag_err e = ag_auth_token_lookup_accessor(r->srv->auth, acc, &t);
+    if (e) {
+        ag_token_info_clear(&t);
+        ag__reply_ag_error(r, e, "lookup-accessor");
+        return;
+    }
+    json_t *data = token_data(&t, "");
+    ag_token_info_clear(&t);
     vault_reply(r, 200, data, NULL, "", 0, 0);
 }
 
@@ -453,6 +481,71 @@ void ag__h_kv_delete(struct ag__req *r)
         return;
     }
     reply_no_content(r);
+}
+
+/* The "versions" array of a KV v2 delete/undelete/destroy body: positive integers,
+ * at least one (as Vault requires). Replies 400 and returns -1 otherwise. */
+#define KV_MAX_VERSIONS 256
+static int versions_field(struct ag__req *r, int64_t out[KV_MAX_VERSIONS], size_t *n)
+{
+    json_t *b = ag__req_json(r);
+    if (!b)
+        return -1;
+    json_t *arr = json_object_get(b, "versions");
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        ag__reply_error(r, 400, "no versions provided (\"versions\": [1, 2, ...])");
+        return -1;
+    }
+    if (json_array_size(arr) > KV_MAX_VERSIONS) {
+        ag__reply_error(r, 400, "at most %d versions at a time", KV_MAX_VERSIONS);
+        return -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 1) {
+            ag__reply_error(r, 400, "versions[%zu] is not a version number (an integer >= 1)", i);
+            return -1;
+        }
+        out[i] = json_integer_value(v);
+    }
+    *n = json_array_size(arr);
+    return 0;
+}
+
+typedef ag_err (*kv_versions_fn)(ag_auth *, const char *, const char *, const int64_t *, size_t);
+
+static void kv_versions(struct ag__req *r, kv_versions_fn fn, const char *what)
+{
+    int64_t versions[KV_MAX_VERSIONS];
+    size_t n = 0;
+    if (versions_field(r, versions, &n) != 0)
+        return;
+    ag_err e = fn(r->srv->auth, r->token, kv_path(r), versions, n);
+    if (e) {
+        ag__reply_ag_error(r, e, what);
+        return;
+    }
+    reply_no_content(r);
+}
+
+/* Vault's POST /secret/delete/{path}: soft-deletes the listed versions. */
+void ag__h_kv_delete_versions(struct ag__req *r)
+{
+    kv_versions(r, ag_auth_secret_delete, "delete");
+}
+
+/* POST /secret/undelete/{path}: restores soft-deleted versions. */
+void ag__h_kv_undelete(struct ag__req *r)
+{
+    kv_versions(r, ag_auth_secret_undelete, "undelete");
+}
+
+/* PUT|POST /secret/destroy/{path}: removes the listed versions' data for good. */
+void ag__h_kv_destroy(struct ag__req *r)
+{
+    kv_versions(r, ag_auth_secret_destroy, "destroy");
 }
 
 void ag__h_kv_metadata(struct ag__req *r)

@@ -34,6 +34,34 @@ check_contains "the Vault CLI's mount lookup says KV v2" "$BODY" '"type":"kv","o
 req LIST /v1/secret/metadata/nothing "${R[@]}"
 check_eq "LIST of nothing 404" "$CODE" 404
 
+# Versions: soft delete, undelete and destroy, as hvac's delete/undelete/destroy_secret_versions.
+for v in 1 2 3; do req POST /v1/secret/data/sandbox/kvv "${R[@]}" -d "{\"data\":{\"n\":\"v$v\"}}"; done
+req POST /v1/secret/delete/sandbox/kvv "${R[@]}" -d '{"versions":[1]}'
+check_eq "delete versions 204" "$CODE" 204
+req GET "/v1/secret/data/sandbox/kvv?version=1" "${R[@]}"
+check_eq "a soft-deleted version reads as 404" "$CODE" 404
+req GET /v1/secret/metadata/sandbox/kvv "${R[@]}"
+check_eq "its deletion_time is set" "$(jget "$BODY" 'j["data"]["versions"]["1"]["deletion_time"] != ""')" True
+req POST /v1/secret/undelete/sandbox/kvv "${R[@]}" -d '{"versions":[1]}'
+check_eq "undelete 204" "$CODE" 204
+req GET "/v1/secret/data/sandbox/kvv?version=1" "${R[@]}"
+check_contains "the undeleted version reads again" "$BODY" '"n":"v1"'
+req PUT /v1/secret/destroy/sandbox/kvv "${R[@]}" -d '{"versions":[2]}'
+check_eq "destroy (PUT, as Vault documents it) 204" "$CODE" 204
+req GET /v1/secret/metadata/sandbox/kvv "${R[@]}"
+check_eq "version 2 is destroyed" "$(jget "$BODY" 'j["data"]["versions"]["2"]["destroyed"]')" True
+req GET "/v1/secret/data/sandbox/kvv?version=2" "${R[@]}"
+check_eq "a destroyed version reads as 404" "$CODE" 404
+req GET /v1/secret/data/sandbox/kvv "${R[@]}"
+check_contains "the latest version is untouched" "$BODY" '"n":"v3"'
+req POST /v1/secret/destroy/sandbox/kvv "${R[@]}" -d '{}'
+check_eq "destroy without versions 400" "$CODE" 400
+check_contains "and says what is missing" "$BODY" "no versions provided"
+req POST /v1/secret/delete/sandbox/kvv "${R[@]}" -d '{"versions":[1,"two"]}'
+check_contains "a bad version is named" "$BODY" "versions[1] is not a version number"
+req POST /v1/secret/undelete/sandbox/kvv -d '{"versions":[1]}'
+check_eq "undelete without a token 403" "$CODE" 403
+
 python3 "$PY" setup "$BASE" "$ROOT" vault-agent 1 >/dev/null
 req POST /v1/auth/approle/role/vault-agent "${R[@]}" -d '{"token_policies":["t1-operator"],"token_ttl":"20m","token_max_ttl":3600,"secret_id_num_uses":5}'
 check_eq "role update with Vault's fields 204" "$CODE" 204
@@ -65,6 +93,19 @@ check_contains "tier 1 may not write: 403" "$OUT" "write_status=403"
 check_contains "lookup-self" "$OUT" "lookup_policies=['t1-operator'] ttl_positive=True"
 check_contains "renew-self" "$OUT" "renew_lease=1200"
 check_contains "revoke-self" "$OUT" "after_revoke_authenticated=False"
+LOGIN=$(python3 -c 'import json,sys,urllib.request as u
+r=u.Request(sys.argv[1]+"/v1/auth/approle/login",data=json.dumps({"role_id":sys.argv[2],"secret_id":sys.argv[3]}).encode(),method="POST")
+print(json.dumps(json.load(u.urlopen(r))["auth"]))' "$BASE" "$ROLE_ID" "$SECRET_ID")
+ACC=$(jget "$LOGIN" 'j["accessor"]')
+req POST /v1/auth/token/lookup-accessor "${R[@]}" -d "{\"accessor\":\"$ACC\"}"
+check_eq "lookup-accessor 200" "$CODE" 200
+check_contains "lookup-accessor names the token's accessor" "$BODY" "\"accessor\":\"$ACC\""
+check_contains "but never the token" "$BODY" '"id":""'
+check_not_contains "the token is nowhere in it" "$BODY" "$(jget "$LOGIN" 'j["client_token"]')"
+req POST /v1/auth/token/lookup-accessor -H "X-Vault-Token: $(jget "$LOGIN" 'j["client_token"]')" -d "{\"accessor\":\"$ACC\"}"
+check_eq "lookup-accessor needs the root token" "$CODE" 403
+req POST /v1/auth/token/lookup-accessor "${R[@]}" -d '{"accessor":"nope"}'
+check_eq "unknown accessor 4xx" "$([ "$CODE" -ge 400 ] && [ "$CODE" -lt 500 ] && echo yes)" yes
 req GET "/v1/ledger?kind=secret" "${R[@]}"
 check_contains "the read is in the ledger" "$BODY" '"resource":"secret/sandbox/db"'
 check_not_contains "the value never is" "$BODY" "s3cret"
