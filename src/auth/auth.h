@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 
 #include "agentgov/auth.h"
@@ -48,6 +49,7 @@ struct ag_auth {
     int64_t high_water;
     int64_t persisted_hw;
     struct ag__tcache cache;
+    atomic_uint issued; /* tokens issued by this handle: paces the token-index pruning */
 };
 
 /* The engine's notion of "now" in wall-clock ms: the largest of the wall clock, the

@@ -373,6 +373,56 @@ static void put_time(json_t *o, const char *k, int64_t ms)
 
 /* ---- issuing --------------------------------------------------------------------- */
 
+/* An agent's token index (auth:agent_tokens:<agent>, used to revoke all its tokens at
+ * once) maps each accessor to the latest time its token can live: its max expiry in ms,
+ * never passed by renewal (0: none). A token that simply expires is never revoked, so
+ * without pruning its entry would stay for good and the index of a long-lived agent
+ * would grow with every login. Every AGENT_TOKENS_PRUNE_EVERY-th issue drops the entries
+ * whose time has passed (their tokens can no longer be valid), and entries without a
+ * time (older records) whose accessor record is gone. Best effort: a failure leaves
+ * the index as it was, which is still correct. */
+#define AGENT_TOKENS_PRUNE_EVERY 32
+
+static int stale_entry(ag_auth *a, const char *accessor, const char *until, int64_t now)
+{
+    char *end;
+    long long t = strtoll(until, &end, 10);
+    if (*until && *end == '\0' && t > 1) /* "1" marked records before the time was kept */
+        return t < now;
+    char akey[64], *v = NULL;
+    snprintf(akey, sizeof akey, "auth:acc:%s", accessor);
+    if (ag_store_get(a->store, akey, &v) != AG_OK) {
+        ag_clear_error();
+        return 0;
+    }
+    free(v);
+    return v == NULL;
+}
+
+static void prune_agent_tokens(ag_auth *a, const char *agkey)
+{
+    struct ag_store_op op = {.op = AG_OP_HGETALL, .key = agkey};
+    struct ag_store_reply rep;
+    if (ag_store_exec(a->store, NULL, &op, 1, &rep, NULL) != AG_OK) {
+        ag_store_reply_free(&rep, 1);
+        ag_clear_error();
+        return;
+    }
+    int64_t now = ag__auth_now(a);
+    for (size_t i = 0; rep.type == AG_REPLY_ARRAY && i + 1 < rep.nelems; i += 2) {
+        const char *acc = rep.elems[i].str, *until = rep.elems[i + 1].str;
+        if (!acc || !until || !stale_entry(a, acc, until, now))
+            continue;
+        struct ag_store_op del = {.op = AG_OP_HDEL, .key = agkey, .field = acc};
+        struct ag_store_reply dr;
+        if (ag_store_exec(a->store, NULL, &del, 1, &dr, NULL) == AG_OK)
+            ag_store_reply_free(&dr, 1);
+        else
+            ag_clear_error();
+    }
+    ag_store_reply_free(&rep, 1);
+}
+
 ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF])
 {
     struct ag_token_info *in = is->info;
@@ -405,7 +455,8 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
         return err;
     }
 
-    char tkey[80], akey[64], agkey[AG_AUTH_NAME_MAX + 32], ckey[64];
+    char tkey[80], akey[64], agkey[AG_AUTH_NAME_MAX + 32], ckey[64], until[24];
+    snprintf(until, sizeof until, "%lld", (long long)in->max_expire_ms);
     snprintf(tkey, sizeof tkey, "auth:token:%s", hmac);
     snprintf(akey, sizeof akey, "auth:acc:%s", in->accessor);
     snprintf(agkey, sizeof agkey, "auth:agent_tokens:%s", in->agent_id);
@@ -416,7 +467,7 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
     ops[n++] = (struct ag_store_op){.op = AG_OP_SET, .key = tkey, .value = text, .num = ttl};
     ops[n++] = (struct ag_store_op){.op = AG_OP_SET, .key = akey, .value = hmac, .num = ttl};
     ops[n++] =
-        (struct ag_store_op){.op = AG_OP_HSET, .key = agkey, .field = in->accessor, .value = "1"};
+        (struct ag_store_op){.op = AG_OP_HSET, .key = agkey, .field = in->accessor, .value = until};
     if (in->parent[0]) {
         ops[n++] = (struct ag_store_op){
             .op = AG_OP_HSET, .key = ckey, .field = in->accessor, .value = "1"};
@@ -440,6 +491,8 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
         sodium_memzero(token, AG_TOKEN_BUF);
         ag__fail(err, "%s", detail);
     }
+    if (err == AG_OK && atomic_fetch_add(&a->issued, 1) % AGENT_TOKENS_PRUNE_EVERY == 0)
+        prune_agent_tokens(a, agkey);
     return err;
 }
 

@@ -5,7 +5,7 @@
  *   auth:acc:<accessor>      -> hmac
  *   auth:children:<accessor> hash of child accessors
  *   auth:leases:<accessor>   hash lease_id -> path
- *   auth:agent_tokens:<agent> hash of the agent's token accessors
+ *   auth:agent_tokens:<agent> hash: accessor -> the token's max expiry (ms; 0 none)
  *   auth:lease:<lease_id>    lease record, with a store TTL */
 #ifndef AG_AUTH_TOKEN_H
 #define AG_AUTH_TOKEN_H

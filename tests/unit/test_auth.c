@@ -358,6 +358,53 @@ AUTH_TEST(revoke_agent_takes_everything_at_once)
     ASSERT_EQ(st.tokens, 0);
 }
 
+/* Number of fields of the hash at key. */
+static size_t hash_len(struct afx *f, const char *key)
+{
+    struct ag_store_op op = {.op = AG_OP_HGETALL, .key = key};
+    struct ag_store_reply rep;
+    ASSERT_OK(ag_store_exec(f->store, NULL, &op, 1, &rep, NULL));
+    size_t n = rep.type == AG_REPLY_ARRAY ? rep.nelems / 2 : 0;
+    ag_store_reply_free(&rep, 1);
+    return n;
+}
+
+/* Tokens that simply expire leave the agent's token index as the issues go on; live
+ * ones stay, and revoking the agent still finds every one of them. */
+AUTH_TEST(agent_token_index_forgets_expired_tokens)
+{
+    struct ag_role r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.name, sizeof r.name, "prune-role");
+    snprintf(r.agent_id, sizeof r.agent_id, "agent-prune");
+    r.tier = 3; /* max_ttl 1h */
+    ASSERT_OK(ag_auth_role_write(fx->auth, &r));
+    char sid[AG_UUID_BUF], tok[AG_TOKEN_BUF];
+    ASSERT_OK(ag_auth_secret_id_create(fx->auth, "prune-role", -1, -1, sid, NULL));
+    const char *key = "auth:agent_tokens:agent-prune";
+    for (int i = 0; i < 40; i++)
+        ASSERT_OK(ag_auth_login(fx->auth, r.role_id, sid, NULL, tok, NULL));
+    ASSERT_EQ(hash_len(fx, key), 40);
+    /* Entries of an older format: a dead one goes, a live one stays. */
+    struct ag_store_op hs[2] = {
+        {.op = AG_OP_HSET, .key = key, .field = "legacy-dead", .value = "1"},
+        {.op = AG_OP_HSET, .key = key, .field = "legacy-live", .value = "1"}};
+    struct ag_store_reply hr[2];
+    ASSERT_OK(ag_store_exec(fx->store, NULL, hs, 2, hr, NULL));
+    ag_store_reply_free(hr, 2);
+    ASSERT_OK(ag_store_set(fx->store, "auth:acc:legacy-live", "x", 0));
+    afx_advance(fx, 61 * MIN);
+    for (int i = 0; i < 32; i++)
+        ASSERT_OK(ag_auth_login(fx->auth, r.role_id, sid, NULL, tok, NULL));
+    ASSERT_EQ(hash_len(fx, key), 33); /* the 32 live tokens and legacy-live */
+    ASSERT_OK(ag_store_del(fx->store, "auth:acc:legacy-live"));
+    struct ag_revoke_stats st;
+    ASSERT_OK(ag_auth_revoke_agent(fx->auth, "agent-prune", &st));
+    ASSERT_EQ(st.tokens, 32);
+    struct ag_token_info t;
+    ASSERT_ERR(ag_auth_token_lookup(fx->auth, tok, &t), AG_EPERM);
+}
+
 AUTH_TEST(children_never_exceed_their_parent)
 {
     char tok[AG_TOKEN_BUF], kid[AG_TOKEN_BUF];
