@@ -6,10 +6,13 @@
  * The ledger and its baseline run in alternating slices, so that a disk whose fsync
  * time drifts, or a machine that other work keeps busy, weighs on both alike.
  *
- *   build/bench/ledger [SECONDS_PER_CONCURRENCY [APPENDERS]]
+ *   build/bench/ledger [SECONDS_PER_CONCURRENCY [APPENDERS [one-agent]]]
  *
  * SECONDS_PER_CONCURRENCY defaults to 8 (half ledger, half baseline); APPENDERS runs one
- * concurrency (1..64) instead of 1, 8 and 64.
+ * concurrency (1..64) instead of 1, 8 and 64. Each appender is its own agent (and the
+ * baseline's rows carry the same agent ids), unless `one-agent` is given: then every
+ * row, on both sides, is agent-00's, as when one agent's actions go through the daemon
+ * (the agent index then grows at one place instead of 64).
  *
  * Works in a fresh directory under $TMPDIR (removed at exit). */
 #include <pthread.h>
@@ -30,6 +33,7 @@
 #define MAX_LAT 4000000
 
 static char dir[4096];
+static int one_agent; /* every row is agent-00's */
 
 /* Process CPU time (user + system), ns: how much of the machine each side uses. */
 static int64_t cpu_ns(void)
@@ -83,7 +87,7 @@ static void *append_loop(void *arg)
 {
     struct worker *w = arg;
     char agent[32];
-    snprintf(agent, sizeof agent, "agent-%02d", w->id);
+    snprintf(agent, sizeof agent, "agent-%02d", one_agent ? 0 : w->id);
     struct ag_ledger_entry e = entry(agent);
     while (ag__mono_ns() < w->deadline_ns && w->n < w->cap) {
         int64_t t0 = ag__mono_ns();
@@ -199,7 +203,7 @@ static void base_slice(struct base_run *b, double secs)
             sqlite3_bind_int64(b->st, 1, ++b->total);
             sqlite3_bind_text(b->st, 2, ts, -1, SQLITE_STATIC);
             char agent[32];
-            snprintf(agent, sizeof agent, "agent-%02d", (int)(b->total % b->batch));
+            snprintf(agent, sizeof agent, "agent-%02d", one_agent ? 0 : (int)(b->total % b->batch));
             sqlite3_bind_text(b->st, 3, agent, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(b->st, 4, data_json, -1, SQLITE_STATIC);
             sqlite3_bind_text(b->st, 5, hash, -1, SQLITE_STATIC);
@@ -241,14 +245,15 @@ int main(int argc, char **argv)
     if (argc > 2) {
         conc[0] = atoi(argv[2]);
         nconc = 1;
-        if (conc[0] < 1 || conc[0] > 64) {
-            fprintf(stderr, "usage: %s [SECONDS [APPENDERS (1..64)]]\n", argv[0]);
+        one_agent = argc > 3 && strcmp(argv[3], "one-agent") == 0;
+        if (conc[0] < 1 || conc[0] > 64 || (argc > 3 && !one_agent)) {
+            fprintf(stderr, "usage: %s [SECONDS [APPENDERS (1..64) [one-agent]]]\n", argv[0]);
             return 2;
         }
     }
     printf("durable appends (WAL, synchronous=FULL); ledger: group commit, checkpoint every "
-           "1000; %.1f s per row, ledger and baseline in %d alternating slices each; in %s\n",
-           seconds, SLICES, dir);
+           "1000; %.1f s per row, ledger and baseline in %d alternating slices each; %s; in %s\n",
+           seconds, SLICES, one_agent ? "every row agent-00's" : "one agent per appender", dir);
     printf("disk floor: one 4 KiB overwrite + fdatasync takes %.1f us (median) here\n",
            bench_fsync_floor_us(dir));
     printf("%-10s %10s %10s %6s %8s %8s %10s %10s\n", "appenders", "ledger/s", "baseline/s",
