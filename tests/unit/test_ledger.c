@@ -450,9 +450,9 @@ TEST(ledger_agent_kind_queries_use_partial_indexes)
 }
 
 /* A process that appends once and exits (a hook) keeps the WAL, but the WAL must stay
- * short: the next process reads all of it. 300 such processes in a row: the WAL never
- * grows past about 64 frames, the chain is whole, and a second handle sees the head
- * (the reader connection is opened at its first read). */
+ * short: the next process reads all of it. 300 such processes in a row: the WAL starts
+ * over once it holds 48 frames, so it never holds 80, the chain is whole, and a second
+ * handle sees the head (the reader connection is opened at its first read). */
 TEST(ledger_keep_wal_stays_bounded)
 {
     struct fx f;
