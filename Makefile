@@ -1,6 +1,7 @@
 # agentgov build. `make` builds build/agentgov, build/agentgovd (the daemon: `agentgov
 # serve` runs it) and build/libagentgov.a; `make test` runs
-# every test; `make check` adds sanitizers, valgrind, clang-format and cppcheck.
+# every test; `make check` adds sanitizers, the failing-allocator loop, valgrind,
+# clang-format and cppcheck.
 # Out-of-tree builds: `make BUILD=build-asan SAN=1` builds an ASan+UBSan variant.
 
 BUILD ?= build
@@ -78,7 +79,8 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan
+.PHONY: demo all deps test tests unit check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
+	failalloc
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
 
@@ -141,6 +143,23 @@ asan:
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build-asan SAN=1 tests
 	@AGENTGOV_BUILD=build-asan AGENTGOV_ONLY_UNIT=1 ASAN_OPTIONS=detect_leaks=1 bash tests/run.sh $(T)
 
+# The failing-allocator loop (tests/failalloc/failalloc.c): every allocation of a few
+# scenarios made to fail in turn, under ASan+UBSan. SQLite and jansson are linked from
+# their static archives, so that -Wl,--wrap reaches their allocations too; libfyaml is
+# linked shared, out of the wrap's reach: 0.7.12 dereferences NULL when one of its own
+# allocations fails (fy_parse_input_append), which no caller can handle.
+FAILALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
+FAILALLOC_LIBS := -Wl,-Bstatic -lsqlite3 -ljansson -Wl,-Bdynamic \
+	$(filter-out $(SERVER_LIBS) -lsqlite3 -ljansson,$(PKG_LIBS)) -ldl -lpthread -lm
+$(BUILD)/failalloc/failalloc: $(BUILD)/obj/tests/failalloc/failalloc.o $(BUILD)/libagentgov.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(FAILALLOC_WRAP) -o $@ $< $(BUILD)/libagentgov.a $(FAILALLOC_LIBS)
+
+failalloc:
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build-asan SAN=1 build-asan/failalloc/failalloc
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+		build-asan/failalloc/failalloc
+
 # Every unit-test binary under valgrind, VALGRIND_JOBS (default: all CPUs) at a time.
 valgrind:
 	@$(MAKE) --no-print-directory -j$(NPROC) tests
@@ -159,6 +178,7 @@ fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(T)
 
 FORMAT_FILES = $(wildcard include/agentgov/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h bench/*.c bench/*.h \
+	tests/failalloc/*.c \
 	tests/fuzz/*.c)
 lint-format:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
@@ -173,6 +193,7 @@ check: deps
 	@bash scripts/deps.sh --all
 	@$(MAKE) --no-print-directory lint-format cppcheck
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory failalloc
 	@$(MAKE) --no-print-directory valgrind
 
 clean:

@@ -4,6 +4,7 @@
  * block. The decision is printed only after its ledger entry is committed. */
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,8 +273,50 @@ static int run_event(struct hook_opts *o, const char *text, size_t len)
     return err == AG_OK ? AG_EXIT_OK : HOOK_EXIT_DENY;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define AG_HOOK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AG_HOOK_ASAN 1
+#endif
+#endif
+
+static void fatal_signal(int sig)
+{
+    static const char msg[] = "agentgov: hook denied: internal fault (fatal signal)\n";
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(HOOK_EXIT_DENY);
+}
+
+/* A hook that crashes must still deny: Claude Code takes any exit status but 2 as a
+ * non-blocking error and lets the tool run. So a fatal signal (a bug of ours, or a
+ * library that dereferences NULL when memory runs out, as libfyaml 0.7.12 does) ends
+ * the process with the deny status. The handler makes only async-signal-safe calls and
+ * runs on its own stack, so that a stack overflow is caught too. Not installed under
+ * ASan, whose own report of the crash is what a test run needs. */
+static void deny_on_crash(void)
+{
+#ifndef AG_HOOK_ASAN
+    static char altstack[64 * 1024];
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fatal_signal;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+#endif
+}
+
 int ag__cmd_hook(int argc, char **argv)
 {
+    deny_on_crash();
     if (ag__cli_wants_help(argc, argv)) {
         usage(stdout);
         return AG_EXIT_OK;

@@ -157,4 +157,25 @@ check_eq "16 parallel answers" "$(cat "$T"/par.* | grep -c '"permissionDecision"
 check_eq "16 more ledger entries" "$(q "select count(*) from ledger")" $((before + 16))
 check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify
 
+# A hook that crashes still denies (exit 2): Claude Code would take any other status as a
+# non-blocking error and run the tool. The crash is a SIGSEGV sent while the hook waits
+# for its event on stdin.
+mkfifo "$T/stdin.fifo"
+sleep 30 >"$T/stdin.fifo" &
+holder=$!
+"$AG" --dir "$D" hook claude-code <"$T/stdin.fifo" 2>"$T/crash.err" &
+hp=$!
+# Wait until the process catches SIGSEGV (bit 11 of SigCgt): its handler is in place.
+for _ in $(seq 100); do
+    cgt=$(awk '/^SigCgt:/ {print $2}' "/proc/$hp/status" 2>/dev/null)
+    [ -n "$cgt" ] && (((16#$cgt >> 10) & 1)) && break
+    sleep 0.05
+done
+kill -SEGV "$hp"
+wait "$hp"
+check_eq "a crashed hook exits 2 (deny)" "$?" 2
+check_contains "and says why" "$(cat "$T/crash.err")" "hook denied: internal fault"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
 finish
