@@ -281,6 +281,7 @@ static int run_event(struct hook_opts *o, const char *text, size_t len)
 #endif
 #endif
 
+#ifndef AG_HOOK_ASAN
 static void fatal_signal(int sig)
 {
     static const char msg[] = "agentgov: hook denied: internal fault (fatal signal)\n";
@@ -289,6 +290,7 @@ static void fatal_signal(int sig)
     (void)w;
     _exit(HOOK_EXIT_DENY);
 }
+#endif
 
 /* A hook that crashes must still deny: Claude Code takes any exit status but 2 as a
  * non-blocking error and lets the tool run. So a fatal signal (a bug of ours, or a
