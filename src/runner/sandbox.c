@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -480,6 +481,26 @@ static int set_limit(int resource, int64_t value, int64_t hard_extra)
     return setrlimit(resource, &rl);
 }
 
+/* A governed agent gets what its tier grants, not what the runner's user could do, so a
+ * runner started as root hands its child no capability. The ambient set is cleared;
+ * the bounding set is emptied when we may (CAP_SETPCAP: root), so that no later exec
+ * can hand capabilities back; then the effective, permitted and inheritable sets are
+ * cleared. no_new_privs, set right after, keeps an exec by uid 0 from refilling them
+ * (the kernel then caps the new permitted set at the old one). An unprivileged runner
+ * has nothing to drop and cannot empty its bounding set: that is not an error. */
+static int drop_capabilities(void)
+{
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        return -1;
+    for (unsigned long cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+            break; /* EPERM: no CAP_SETPCAP, so none of the rest either */
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+
 /* Names the failing step for the caller (a static string) and fails. */
 static ag_err enter_failed(const char **stage, const char *step)
 {
@@ -501,6 +522,8 @@ ag_err ag__sandbox_enter(const struct ag__sandbox *sb, const char **stage)
         return enter_failed(stage, "setrlimit(RLIMIT_NPROC)");
     if (set_limit(RLIMIT_FSIZE, sb->file_bytes, 0) != 0)
         return enter_failed(stage, "setrlimit(RLIMIT_FSIZE)");
+    if (drop_capabilities() != 0)
+        return enter_failed(stage, "dropping capabilities");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return enter_failed(stage, "prctl(PR_SET_NO_NEW_PRIVS)");
     if (sb->ruleset_fd >= 0 && syscall(__NR_landlock_restrict_self, sb->ruleset_fd, 0) != 0)

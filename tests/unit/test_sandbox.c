@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -80,6 +82,29 @@ static int child_bigfile(const char *path, const char *nbytes)
     return rc;
 }
 
+/* 0 when the process has no capability in any set (effective, permitted,
+ * inheritable, ambient, bounding); 1 + which set still holds one otherwise. */
+static int child_caps(void)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &hdr, d) != 0)
+        return 10;
+    if (d[0].effective || d[1].effective)
+        return 1;
+    if (d[0].permitted || d[1].permitted)
+        return 2;
+    if (d[0].inheritable || d[1].inheritable)
+        return 3;
+    for (unsigned long cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1)
+            return 4;
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+            return 5;
+    }
+    return 0;
+}
+
 static int child_action(const char *what, char **args)
 {
     if (strcmp(what, "touch") == 0)
@@ -107,6 +132,8 @@ static int child_action(const char *what, char **args)
             ;
     if (strcmp(what, "userns") == 0)
         return unshare(CLONE_NEWUSER) == 0 ? 0 : errno;
+    if (strcmp(what, "caps") == 0)
+        return child_caps();
     return 250;
 }
 
@@ -331,6 +358,20 @@ TEST(ptrace_mount_raw_sockets_and_user_namespaces_are_refused)
     p.connect_ports = &port;
     p.nconnect = 1;
     ASSERT_EQ(run_child(&p, wd, NULL, "rawip", NULL, NULL), EPERM);
+}
+
+/* A runner started as root gives its child no capability, even after the exec (uid 0
+ * would get the bounding set back at exec without no_new_privs and the dropped
+ * bounding set). Meaningful when the tests run as root, as CI does; as another user
+ * the child has none to begin with. */
+TEST(a_root_runner_hands_its_child_no_capability)
+{
+    REQUIRE_LANDLOCK();
+    struct ag_sandbox_profile p = profile(0);
+    const char *wd = ag_test_fresh_dir("caps");
+    ASSERT_EQ(run_child(&p, wd, NULL, "caps", NULL, NULL), 0);
+    if (geteuid() != 0)
+        printf("    (not root: the child had no capability to drop)\n");
 }
 
 TEST(file_size_limit_takes_effect)
