@@ -471,8 +471,9 @@ static ag_err sq_last_of_kind(void *ctx, const char *kind, int64_t *seq)
 }
 
 /* The cached statement for sql, prepared on a miss (the oldest entry goes). A query
- * nested in another one's callback with the same shape finds its statement running:
- * it gets a statement of its own (*transient: the caller finalizes it). */
+ * nested in another one's callback may find its statement, or the slot it would take,
+ * running in the outer query: it then gets a statement of its own (*transient: the
+ * caller finalizes it). */
 static int scan_statement(struct sq *s, const struct ag_buf *sql, sqlite3_stmt **out,
                           int *transient)
 {
@@ -486,6 +487,11 @@ static int scan_statement(struct sq *s, const struct ag_buf *sql, sqlite3_stmt *
             *out = s->scans[i].st;
             return SQLITE_OK;
         }
+    unsigned k = s->scan_next % SCAN_CACHE;
+    if (s->scans[k].st && sqlite3_stmt_busy(s->scans[k].st)) {
+        *transient = 1; /* the slot's statement runs in an outer query: keep it */
+        return sqlite3_prepare_v2(s->db, sql->data, -1, out, NULL);
+    }
     char *copy = strdup(sql->data);
     if (copy == NULL)
         return SQLITE_NOMEM;
@@ -494,7 +500,7 @@ static int scan_statement(struct sq *s, const struct ag_buf *sql, sqlite3_stmt *
         free(copy);
         return rc;
     }
-    unsigned k = s->scan_next++ % SCAN_CACHE;
+    s->scan_next++;
     sqlite3_finalize(s->scans[k].st);
     free(s->scans[k].sql);
     s->scans[k].sql = copy;

@@ -449,6 +449,52 @@ TEST(ledger_agent_kind_queries_use_partial_indexes)
     ASSERT_EQ(r.ok, 1);
 }
 
+/* A callback that runs queries of its own, of more shapes than the statement cache
+ * holds, while the outer query's statement is still running: the outer query must
+ * see all its rows (its statement is neither reused nor evicted under it). */
+struct nested {
+    ag_ledger *l;
+    int outer, inner;
+};
+
+static int nested_cb(void *ctx, int64_t seq, const char *row)
+{
+    (void)seq;
+    (void)row;
+    struct nested *n = ctx;
+    n->outer++;
+    /* 12 shapes: no kind, a bound kind, a literal (indexed) kind; limit or not;
+     * ascending or descending. */
+    const char *kinds[] = {NULL, "action", "lifecycle", "violation"};
+    for (int k = 0; k < 4; k++)
+        for (int lim = 0; lim < 2; lim++)
+            for (int desc = 0; desc < 2; desc++) {
+                struct ag_ledger_filter f = {
+                    .agent_id = "alpha", .kind = kinds[k], .limit = lim, .descending = desc};
+                if (ag_ledger_query(n->l, &f, count_cb, &n->inner) != AG_OK)
+                    return 1;
+            }
+    return 0;
+}
+
+TEST(ledger_queries_nested_in_a_callback)
+{
+    struct fx f;
+    fx_init(&f, "nested", 0);
+    f.opts.no_close_checkpoint = 1;
+    ag_ledger *l = fx_open(&f);
+    for (int i = 0; i < 5; i++)
+        fx_append(l, "alpha", "read");
+    struct nested n = {.l = l};
+    struct ag_ledger_filter outer = {.agent_id = "alpha"};
+    ASSERT_OK(ag_ledger_query(l, &outer, nested_cb, &n));
+    ASSERT_EQ(n.outer, 5);
+    /* Per outer row: no kind and kind action each give 5 + 1 rows in both directions,
+     * lifecycle and violation none: 24. */
+    ASSERT_EQ(n.inner, 5 * 24);
+    ag_ledger_close(l);
+}
+
 /* A process that appends once and exits (a hook) keeps the WAL, but the WAL must stay
  * short: the next process reads all of it. 300 such processes in a row: the WAL starts
  * over once it holds 48 frames, so it never holds 80, the chain is whole, and a second
