@@ -29,62 +29,11 @@
 #include <unistd.h>
 
 #include "agentgov/gov.h"
+#include "bench_redis.h"
 #include "fsync_floor.h"
 #include "core/time.h"
 #include "ledger/keys.h"
 #include "policy/path.h"
-
-static pid_t redis_pid;
-
-static void stop_redis(void)
-{
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGTERM);
-        waitpid(redis_pid, NULL, 0);
-    }
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int p = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        p = ntohs(a.sin_port);
-    close(fd);
-    return p;
-}
-
-static int start_redis(char *url, size_t len, const char *dir)
-{
-    int port = free_port();
-    char portbuf[16];
-    snprintf(portbuf, sizeof portbuf, "%d", port);
-    fflush(stdout); /* or the child's freopen writes our buffered lines a second time */
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execlp("redis-server", "redis-server", "--port", portbuf, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    atexit(stop_redis);
-    snprintf(url, len, "redis://127.0.0.1:%d/0", port);
-    for (int i = 0; i < 200; i++) {
-        ag_store *s;
-        if (ag_store_open(url, &s) == AG_OK) {
-            ag_store_free(s);
-            return 0;
-        }
-        struct timespec ts = {0, 20000000L};
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
 
 struct shared {
     const char *url;
@@ -301,7 +250,7 @@ int main(int argc, char **argv)
             rc |= run("sqlite", sq, l, p, tcounts[i], ops);
     if (!only || strcmp(only, "redis") == 0) {
         const char *url = optind < argc ? argv[optind] : NULL;
-        if (!url && start_redis(rurl, sizeof rurl, dir) == 0)
+        if (!url && bench_redis_start(rurl, sizeof rurl, dir) == 0)
             url = rurl;
         if (!url) {
             fprintf(stderr, "redis: could not start redis-server\n");

@@ -20,58 +20,8 @@
 #include <unistd.h>
 
 #include "agentgov/store.h"
+#include "bench_redis.h"
 #include "core/time.h"
-
-static pid_t redis_pid;
-
-static void stop_redis(void)
-{
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGTERM);
-        waitpid(redis_pid, NULL, 0);
-    }
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int p = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        p = ntohs(a.sin_port);
-    close(fd);
-    return p;
-}
-
-/* Starts redis-server on a free port; returns its URL once a store opens on it. */
-static int start_redis(char *url, size_t len, const char *dir)
-{
-    int port = free_port();
-    char portbuf[16];
-    snprintf(portbuf, sizeof portbuf, "%d", port);
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        freopen("/dev/null", "w", stdout);
-        execlp("redis-server", "redis-server", "--port", portbuf, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    atexit(stop_redis);
-    snprintf(url, len, "redis://127.0.0.1:%d/0", port);
-    for (int i = 0; i < 200; i++) {
-        ag_store *s;
-        if (ag_store_open(url, &s) == AG_OK) {
-            ag_store_free(s);
-            return 0;
-        }
-        struct timespec ts = {0, 20000000L};
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
 
 struct job {
     const char *url;
@@ -213,7 +163,7 @@ int main(int argc, char **argv)
     int do_redis = only == NULL || strcmp(only, "redis") == 0;
     if (optind < argc)
         snprintf(redis_url, sizeof redis_url, "%s", argv[optind]);
-    else if (do_redis && start_redis(redis_url, sizeof redis_url, dir) != 0) {
+    else if (do_redis && bench_redis_start(redis_url, sizeof redis_url, dir) != 0) {
         fprintf(stderr, "could not start redis-server\n");
         return 1;
     }
@@ -233,7 +183,6 @@ int main(int argc, char **argv)
     }
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    stop_redis();
-    redis_pid = 0;
+    bench_redis_stop();
     return system(cmd) == 0 ? 0 : 1;
 }
