@@ -408,18 +408,23 @@ static void prune_agent_tokens(ag_auth *a, const char *agkey)
         ag_clear_error();
         return;
     }
+    /* The stale entries go in one exec (one round trip on Redis). */
+    size_t n = rep.type == AG_REPLY_ARRAY ? rep.nelems / 2 : 0, ndel = 0;
+    struct ag_store_op *dels = n ? calloc(n, sizeof *dels) : NULL;
+    struct ag_store_reply *drep = n ? calloc(n, sizeof *drep) : NULL;
     int64_t now = ag__auth_now(a);
-    for (size_t i = 0; rep.type == AG_REPLY_ARRAY && i + 1 < rep.nelems; i += 2) {
-        const char *acc = rep.elems[i].str, *until = rep.elems[i + 1].str;
-        if (!acc || !until || !stale_entry(a, acc, until, now))
-            continue;
-        struct ag_store_op del = {.op = AG_OP_HDEL, .key = agkey, .field = acc};
-        struct ag_store_reply dr;
-        if (ag_store_exec(a->store, NULL, &del, 1, &dr, NULL) == AG_OK)
-            ag_store_reply_free(&dr, 1);
-        else
-            ag_clear_error();
+    for (size_t i = 0; dels && drep && i < n; i++) {
+        const char *acc = rep.elems[2 * i].str, *until = rep.elems[2 * i + 1].str;
+        if (acc && until && stale_entry(a, acc, until, now))
+            dels[ndel++] = (struct ag_store_op){.op = AG_OP_HDEL, .key = agkey, .field = acc};
     }
+    if (ndel) {
+        if (ag_store_exec(a->store, NULL, dels, ndel, drep, NULL) != AG_OK)
+            ag_clear_error();
+        ag_store_reply_free(drep, ndel);
+    }
+    free(dels);
+    free(drep);
     ag_store_reply_free(&rep, 1);
 }
 
