@@ -68,6 +68,12 @@ void ag_ledger_close(ag_ledger *l);
  * seq and hash may be NULL. */
 AG_MUST_USE ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *seq,
                                     char hash[AG_HASH_HEX_LEN]);
+/* Housekeeping for a process that keeps the ledger open with keep_wal and appends now
+ * and then (the hook helper): when the WAL has grown past a few dozen frames, copies
+ * it into the database and starts it over in place, as a keep_wal process does when it
+ * closes. Call it when idle: it costs two fsyncs. Does nothing while an append is in
+ * flight on this handle, or when the WAL is short. Best effort: never fails. */
+void ag_ledger_tidy(ag_ledger *l);
 /* Writes a signed checkpoint entry over the current head now. */
 AG_MUST_USE ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq);
 /* HMAC-SHA256 hex of value under this ledger's key (what a sensitive field holds). */

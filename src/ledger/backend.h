@@ -38,6 +38,8 @@ struct ag__ledger_backend {
     ag_err (*last_of_kind)(void *ctx, const char *kind, int64_t *seq);
     /* Rows matching f (NULL: all rows, in seq order). */
     ag_err (*scan)(void *ctx, const struct ag_ledger_filter *f, ag__row_fn fn, void *fnctx);
+    /* Housekeeping between appends (NULL: none): bounds a keep_wal writer's WAL. */
+    void (*tidy)(void *ctx);
 };
 
 /* Finds the backend for a target: "sqlite:PATH" or a plain PATH is SQLite;

@@ -216,13 +216,21 @@ static void restart_wal(struct sq *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+static void sq_tidy(void *ctx)
+{
+    struct sq *s = ctx;
+    if (s->keep_wal && s->wal_frames >= KEEP_WAL_FRAMES) {
+        restart_wal(s);
+        s->wal_frames = 0;
+    }
+}
+
 static void sq_close(void *ctx)
 {
     struct sq *s = ctx;
     if (s == NULL)
         return;
-    if (s->keep_wal && s->wal_frames >= KEEP_WAL_FRAMES)
-        restart_wal(s);
+    sq_tidy(s);
     sqlite3_finalize(s->insert);
     sqlite3_finalize(s->head);
     sqlite3_finalize(s->begin);
@@ -648,4 +656,5 @@ const struct ag__ledger_backend ag__ledger_backend_sqlite = {
     .head = sq_head,
     .last_of_kind = sq_last_of_kind,
     .scan = sq_scan,
+    .tidy = sq_tidy,
 };

@@ -593,6 +593,30 @@ ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)
     return finish(&p, seq, NULL);
 }
 
+void ag_ledger_tidy(ag_ledger *l)
+{
+    if (l == NULL || l->wctx == NULL || l->be->tidy == NULL)
+        return;
+    /* Takes the leader's role, as an appender would, so that no batch runs meanwhile;
+     * appenders that queue in the meantime get a leader when it is handed back. */
+    pthread_mutex_lock(&l->m);
+    if (l->committing || l->qhead) {
+        pthread_mutex_unlock(&l->m);
+        return;
+    }
+    l->committing = 1;
+    pthread_mutex_unlock(&l->m);
+    l->be->tidy(l->wctx);
+    pthread_mutex_lock(&l->m);
+    if (l->qhead) {
+        l->qhead->lead = 1;
+        sem_post(&l->qhead->wake);
+    } else {
+        l->committing = 0;
+    }
+    pthread_mutex_unlock(&l->m);
+}
+
 void ag_ledger_close(ag_ledger *l)
 {
     if (l == NULL)
