@@ -48,6 +48,8 @@ static const struct ag_config_def table[] = {
     {"hook.policy", AG_CFG_STRING, "", 0, 0, NULL,
      "policy for `agentgov hook` (empty: shipped coding-agent policy)"},
     {"hook.tier", AG_CFG_INT, "2", 0, 4, NULL, "tier for `agentgov hook`"},
+    {"hook.helper_idle", AG_CFG_DURATION, "10m", 0, DAY_MS, NULL,
+     "how long the hook helper waits for events before it stops (0: no helper)"},
     {"run.grace", AG_CFG_DURATION, "5s", 0, HOUR_MS, NULL,
      "time between SIGTERM and SIGKILL when a governed child must stop"},
     {"run.timeout", AG_CFG_DURATION, "1h", 1000, 7 * DAY_MS, NULL,

@@ -2,7 +2,10 @@
 # `agentgov hook`: recorded Claude Code and Codex events (tests/data/hooks) through the
 # real binary with the shipped coding-agent policy; checks the answer, the exit status
 # and the ledger entry of every decision.
+# Every event here is decided in the hook's own process; hook_helper.sh checks that the
+# hook helper answers the same events with the same bytes and ledger rows.
 source "$(dirname "$0")/lib.sh"
+export AGENTGOV_HOOK_HELPER=0
 EV="$SRC/tests/data/hooks"
 D="$T/data"
 mkdir -p "$D"

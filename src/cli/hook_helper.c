@@ -1,0 +1,432 @@
+/* `agentgov hook helper run|status|stop`: the helper's side (see hook_helper.h). One
+ * event at a time: a decision takes a fraction of a millisecond plus its fdatasync, and
+ * hooks that arrive together wait in the socket's backlog. */
+#include "cli/hook_helper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentgov/config.h"
+#include "cli/cliutil.h"
+#include "cli/hook_wire.h"
+#include "core/err.h"
+#include "core/time.h"
+
+#define READ_TIMEOUT_MS     10000
+#define AG_HELPER_EXIT_FAIL 1
+
+static volatile sig_atomic_t stop_signal;
+
+struct helper {
+    char sock[108];
+    ino_t sock_ino;
+    int lfd;
+    int64_t idle_ms, last_ms, started_ms;
+    long served;
+    int stop;
+    struct ag__hook_env env; /* the ledger kept open, the policies kept compiled */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: agentgov hook helper run [--idle DURATION] | status | stop\n"
+                 "\n"
+                 "The hook helper answers `agentgov hook` events for one data directory over\n"
+                 "<dir>/hook.sock, with the ledger open and compiled policies kept, so that a\n"
+                 "hook only forwards its event. The first hook that finds none starts one in\n"
+                 "the background; set AGENTGOV_HOOK_HELPER=0, or hook.helper_idle to 0 in\n"
+                 "<dir>/config, to decide every event in its own process instead.\n"
+                 "\n"
+                 "  run     serve in the foreground until idle for DURATION (default: config\n"
+                 "          hook.helper_idle, 10m), SIGTERM, or the socket going away\n"
+                 "  status  print the running helper's pid, uptime and events answered\n"
+                 "  stop    ask the running helper to stop (exit 0 when none runs)\n");
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_signal = 1;
+}
+
+/* The socket file is still the one this helper bound (not removed, not replaced by
+ * another helper's, its data directory not deleted). */
+static int socket_is_ours(const struct helper *h)
+{
+    struct stat st;
+    return stat(h->sock, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == h->sock_ino;
+}
+
+static ag_err listen_on(struct helper *h)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (!ag__wire_sock_path(h->sock, sizeof h->sock))
+        return ag__fail(AG_ELIMIT, "%s/hook.sock is longer than a socket path may be",
+                        ag__cli_dir());
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", h->sock);
+    h->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (h->lfd < 0)
+        return ag__fail(AG_EIO, "socket: %s", strerror(errno));
+    unlink(h->sock);          /* a helper that was killed leaves its socket file */
+    mode_t old = umask(0177); /* the socket file: 0600 */
+    int rc = bind(h->lfd, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    struct stat st;
+    if (rc != 0 || listen(h->lfd, 64) != 0 || stat(h->sock, &st) != 0)
+        return ag__fail(AG_EIO, "%s: %s", h->sock, strerror(errno));
+    h->sock_ino = st.st_ino;
+    return AG_OK;
+}
+
+static void reply(int fd, char status, int code, const char *out, size_t olen, const char *err,
+                  size_t elen)
+{
+    struct ag_buf b;
+    ag__buf_init(&b);
+    ag__buf_append(&b, "AGR1", 4);
+    ag__buf_putc(&b, status);
+    ag__wire_put_u32(&b, (uint32_t)code);
+    ag__wire_put_str(&b, out, olen);
+    ag__wire_put_str(&b, err, elen);
+    if (ag__buf_status(&b) == AG_OK &&
+        ag__wire_write(fd, b.data, b.len, ag__mono_ms() + READ_TIMEOUT_MS) != AG_OK)
+        ag_clear_error(); /* the hook went away; it decides nothing without an answer */
+    ag__buf_free(&b);
+}
+
+static void reply_text(int fd, char status, const char *text)
+{
+    reply(fd, status, 0, text, strlen(text), "", 0);
+}
+
+/* A decide request after its kind and build: the fields, then the event. */
+struct request {
+    char *dialect, *policy, *tier, *agent, *cwd, *home, *event;
+    size_t event_len;
+    unsigned char has_home;
+};
+
+static void request_free(struct request *r)
+{
+    free(r->dialect);
+    free(r->policy);
+    free(r->tier);
+    free(r->agent);
+    free(r->cwd);
+    free(r->home);
+    free(r->event);
+}
+
+static ag_err read_request(struct ag__wire_in *in, struct request *r)
+{
+    ag_err err = ag__wire_read_str(in, PATH_MAX, &r->dialect, NULL);
+    if (err == AG_OK)
+        err = ag__wire_read_str(in, PATH_MAX, &r->policy, NULL);
+    if (err == AG_OK)
+        err = ag__wire_read_str(in, 16, &r->tier, NULL);
+    if (err == AG_OK)
+        err = ag__wire_read_str(in, PATH_MAX, &r->agent, NULL);
+    if (err == AG_OK)
+        err = ag__wire_read_str(in, PATH_MAX, &r->cwd, NULL);
+    if (err == AG_OK)
+        err = ag__wire_read(in, &r->has_home, 1);
+    if (err == AG_OK)
+        err = ag__wire_read_str(in, PATH_MAX, &r->home, NULL);
+    if (err == AG_OK)
+        err = ag__wire_read_str(in, AG__WIRE_MAX_STRING, &r->event, &r->event_len);
+    return err;
+}
+
+/* Decides in the hook's working directory and with its HOME, as the hook itself would. */
+static void decide(struct helper *h, int fd, struct request *r)
+{
+    struct ag__hook_opts o = {.tier = -1};
+    if (strcmp(r->dialect, "codex") == 0)
+        o.dialect = AG_HOOK_CODEX;
+    else if (strcmp(r->dialect, "claude-code") == 0)
+        o.dialect = AG_HOOK_CLAUDE_CODE;
+    else
+        return reply_text(fd, 'M', "unknown dialect");
+    o.policy = r->policy[0] ? r->policy : NULL;
+    o.agent = r->agent[0] ? r->agent : NULL;
+    o.tier = atoi(r->tier);
+    if (chdir(r->cwd) != 0)
+        return reply_text(fd, 'M', "working directory");
+    if (r->has_home)
+        setenv("HOME", r->home, 1);
+    else
+        unsetenv("HOME");
+    struct ag__hook_out out;
+    ag__hook_out_init(&out);
+    int code = ag__hook_eval(&o, r->event, r->event_len, &h->env, &out);
+    ag_clear_error();
+    if (ag__buf_status(&out.out) != AG_OK || ag__buf_status(&out.err) != AG_OK) {
+        static const char msg[] = "agentgov: hook denied: answer: out of memory\n";
+        reply(fd, 'S', AG__HOOK_EXIT_DENY, "", 0, msg, sizeof msg - 1);
+    } else {
+        reply(fd, 'S', code, out.out.data ? out.out.data : "", out.out.len,
+              out.err.data ? out.err.data : "", out.err.len);
+    }
+    ag__hook_out_free(&out);
+    h->served++;
+    if (chdir("/") != 0)
+        h->stop = 1;
+}
+
+static void status(struct helper *h, int fd)
+{
+    char text[PATH_MAX + 256];
+    snprintf(text, sizeof text,
+             "hook helper: pid %ld, data directory %s, up %llds, %ld events answered, "
+             "stops after %llds idle\n",
+             (long)getpid(), ag__cli_dir(), (long long)(ag__mono_ms() - h->started_ms) / 1000,
+             h->served, (long long)h->idle_ms / 1000);
+    reply_text(fd, 'S', text);
+}
+
+static void serve(struct helper *h, int fd)
+{
+    struct ag__wire_in in = {.fd = fd, .deadline_ms = ag__mono_ms() + READ_TIMEOUT_MS};
+    char head[5], *build = NULL;
+    if (!ag__wire_peer_is_me(fd) || ag__wire_read(&in, head, sizeof head) != AG_OK ||
+        memcmp(head, "AGH1", 4) != 0 || ag__wire_read_str(&in, 256, &build, NULL) != AG_OK) {
+        ag_clear_error();
+        free(build);
+        return;
+    }
+    if (head[4] == 'S') {
+        status(h, fd);
+    } else if (head[4] == 'Q') {
+        reply_text(fd, 'S', "hook helper: stopping\n");
+        h->stop = 1;
+    } else if (head[4] == 'D' && strcmp(build, ag__wire_build_id()) != 0) {
+        /* Another build of agentgov: it decides in process and starts its own helper. */
+        reply_text(fd, 'M', "another build");
+        h->stop = 1;
+    } else if (head[4] == 'D') {
+        struct request r = {0};
+        if (read_request(&in, &r) == AG_OK)
+            decide(h, fd, &r);
+        ag_clear_error();
+        request_free(&r);
+    }
+    free(build);
+}
+
+/* How long after an event the helper waits for the next before it tidies the ledger:
+ * hooks of one turn of an agent come in bursts. */
+#define TIDY_AFTER_MS 0
+
+static void loop(struct helper *h)
+{
+    int dirty = 0;
+    while (!h->stop && !stop_signal) {
+        struct pollfd p = {.fd = h->lfd, .events = POLLIN};
+        int n = poll(&p, 1, dirty ? TIDY_AFTER_MS : 1000);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n == 0 && dirty) {
+            ag_ledger_tidy(h->env.ledger);
+            dirty = 0;
+            continue;
+        }
+        if (n <= 0) {
+            /* Checked once a second: a deleted data directory ends the helper too. */
+            if (ag__mono_ms() - h->last_ms >= h->idle_ms || !socket_is_ours(h))
+                break;
+            continue;
+        }
+        int fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        serve(h, fd);
+        close(fd);
+        h->last_ms = ag__mono_ms();
+        dirty = 1;
+    }
+}
+
+/* Takes <dir>/hook.lock for the helper's lifetime: one helper per data directory. */
+static int take_lock(void)
+{
+    int fd = open(ag__cli_path("hook.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return -2;
+    }
+    return fd;
+}
+
+static int64_t configured_idle(void)
+{
+    ag_config *cfg;
+    int64_t ms = 600000;
+    if (ag_config_new(&cfg) == AG_OK &&
+        ag_config_load_file(cfg, ag__cli_path("config"), 1) == AG_OK)
+        ms = ag_config_ms(cfg, "hook.helper_idle");
+    ag_config_free(cfg);
+    ag_clear_error();
+    return ms;
+}
+
+static int parse_run_args(int argc, char **argv, struct helper *h)
+{
+    h->idle_ms = -1;
+    for (int i = 1; i < argc; i++) {
+        int64_t ms;
+        if (strcmp(argv[i], "--idle") == 0 && i + 1 < argc) {
+            if (ag__parse_duration(argv[i + 1], &ms) != AG_OK || ms < 0) {
+                ag__cli_error("hook helper run: --idle '%s' is not a duration (e.g. 10m, 90s)",
+                              argv[i + 1]);
+                return -1;
+            }
+            h->idle_ms = ms;
+            i++;
+        } else {
+            ag__cli_error("hook helper run: bad argument '%s' (see agentgov hook helper --help)",
+                          argv[i]);
+            return -1;
+        }
+    }
+    if (h->idle_ms < 0)
+        h->idle_ms = configured_idle();
+    return 0;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int run(int argc, char **argv)
+{
+    struct helper h = {.lfd = -1};
+    char dir[PATH_MAX];
+    if (parse_run_args(argc, argv, &h) != 0)
+        return AG_EXIT_USAGE;
+    if (h.idle_ms == 0) {
+        fprintf(stderr, "agentgov: hook helper: hook.helper_idle is 0: no helper\n");
+        return AG_EXIT_OK;
+    }
+    /* Events are decided in the hook's working directory: the data directory must
+     * not depend on the helper's. */
+    if (!realpath(ag__cli_dir(), dir)) {
+        ag__cli_error("hook helper: data directory %s: %s", ag__cli_dir(), strerror(errno));
+        return AG_HELPER_EXIT_FAIL;
+    }
+    ag__cli_set_dir(dir);
+    int lock = take_lock();
+    if (lock == -2) {
+        fprintf(stderr, "agentgov: hook helper: one already runs for %s\n", dir);
+        return AG_EXIT_OK;
+    }
+    ag_err err = lock < 0 ? ag__fail(AG_EIO, "%s: %s", ag__cli_path("hook.lock"), strerror(errno))
+                          : listen_on(&h);
+    h.env.stays = 1;
+    h.env.cache = ag__hook_cache_new();
+    if (err == AG_OK && h.env.cache == NULL)
+        err = ag__fail(AG_ENOMEM, "hook helper");
+    if (err == AG_OK) {
+        install_signals();
+        h.started_ms = h.last_ms = ag__mono_ms();
+        if (chdir("/") == 0)
+            loop(&h);
+    }
+    if (h.lfd >= 0 && socket_is_ours(&h))
+        unlink(h.sock);
+    if (h.lfd >= 0)
+        close(h.lfd);
+    ag_ledger_close(h.env.ledger); /* signs the chain's head */
+    ag__hook_cache_free(h.env.cache);
+    if (lock >= 0)
+        close(lock);
+    if (err != AG_OK) {
+        ag__cli_error_ag(err, "hook helper");
+        return AG_HELPER_EXIT_FAIL;
+    }
+    return AG_EXIT_OK;
+}
+
+/* status and stop: one request, the helper's text on stdout. */
+static int control(char kind)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd = -1;
+    if (ag__wire_sock_path(a.sun_path, sizeof a.sun_path))
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        printf("hook helper: none runs for %s\n", ag__cli_dir());
+        return kind == 'Q' ? AG_EXIT_OK : AG_HELPER_EXIT_FAIL;
+    }
+    struct ag_buf b;
+    ag__buf_init(&b);
+    ag__buf_append(&b, "AGH1", 4);
+    ag__buf_putc(&b, kind);
+    ag__wire_put_str(&b, ag__wire_build_id(), strlen(ag__wire_build_id()));
+    int64_t deadline = ag__mono_ms() + AG__HELPER_TIMEOUT_S * 1000;
+    struct ag__wire_in in = {.fd = fd, .deadline_ms = deadline};
+    char magic[5];
+    uint32_t code = 0;
+    ag_err err = ag__buf_status(&b);
+    if (err == AG_OK)
+        err = ag__wire_write(fd, b.data, b.len, deadline);
+    if (err == AG_OK)
+        err = ag__wire_read(&in, magic, sizeof magic);
+    if (err == AG_OK && memcmp(magic, "AGR1", 4) != 0)
+        err = ag__fail(AG_EIO, "malformed answer");
+    if (err == AG_OK)
+        err = ag__wire_read_u32(&in, &code);
+    char *text = NULL;
+    if (err == AG_OK)
+        err = ag__wire_read_str(&in, 65536, &text, NULL);
+    int rc = AG_EXIT_OK;
+    if (err != AG_OK) {
+        ag__cli_error_ag(err, "hook helper");
+        rc = AG_HELPER_EXIT_FAIL;
+    } else if (magic[4] == 'M') {
+        printf("hook helper: the one running is from another build of agentgov; it stops\n");
+    } else {
+        fputs(text, stdout);
+    }
+    free(text);
+    ag__buf_free(&b);
+    close(fd);
+    return rc;
+}
+
+int ag__hook_helper_cmd(int argc, char **argv)
+{
+    if (argc < 2 || ag__cli_wants_help(argc, argv)) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? AG_EXIT_USAGE : AG_EXIT_OK;
+    }
+    if (strcmp(argv[1], "run") == 0)
+        return run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "status") == 0 && argc == 2)
+        return control('S');
+    if (strcmp(argv[1], "stop") == 0 && argc == 2)
+        return control('Q');
+    ag__cli_error("hook helper: unknown subcommand '%s' (run, status or stop)", argv[1]);
+    return AG_EXIT_USAGE;
+}

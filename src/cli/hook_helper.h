@@ -1,0 +1,38 @@
+/* The hook helper: one process per data directory that answers `agentgov hook` events
+ * over <data dir>/hook.sock with the ledger already open and the compiled policies
+ * kept, so that a hook process only forwards its event and prints the answer. The
+ * first hook that finds no helper decides in process, as without one, and then starts
+ * one in the background; the helper stops after hook.helper_idle without events, when
+ * its socket or data directory goes away, on SIGTERM, or when a hook from another build
+ * of agentgov reaches it. Decisions, ledger entries and answers are the same either
+ * way (docs/hooks.md). */
+#ifndef AG_CLI_HOOK_HELPER_H
+#define AG_CLI_HOOK_HELPER_H
+
+#include <stddef.h>
+
+#include "cli/hook_eval.h"
+
+enum ag__helper_result {
+    AG__HELPER_SERVED,      /* *code and out hold the helper's answer */
+    AG__HELPER_UNAVAILABLE, /* no helper took the event: decide in process */
+    AG__HELPER_FAILED       /* the helper took it and did not answer: deny */
+};
+
+/* Seconds a hook waits for the helper's answer before it denies. */
+#define AG__HELPER_TIMEOUT_S 15
+
+/* 0 when AGENTGOV_HOOK_HELPER=0 turns the helper off for this process. */
+int ag__hook_helper_wanted(void);
+
+enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const char *text,
+                                           size_t len, int *code, struct ag__hook_out *out);
+
+/* Starts a helper for the data directory in the background (detached, stdio on
+ * /dev/null), unless hook.helper_idle is 0. Best effort. */
+void ag__hook_helper_spawn(void);
+
+/* `agentgov hook helper run|status|stop`; argv[0] is "helper". */
+int ag__hook_helper_cmd(int argc, char **argv);
+
+#endif

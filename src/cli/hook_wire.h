@@ -1,0 +1,50 @@
+/* The hook helper's wire: a Unix stream socket at <data dir>/hook.sock, one request and
+ * one reply per connection. Every integer is a 32-bit little-endian word; a string is
+ * its length followed by its bytes.
+ *
+ *   request: "AGH1", kind byte ('D' decide, 'S' status, 'Q' stop), build id string;
+ *            for 'D': dialect, policy ("" none), tier (decimal, "-1" none), agent
+ *            ("" none), cwd, home flag byte (1 set / 0 unset), home, event
+ *   reply:   "AGR1", status byte ('S' served, 'M' not served: decide in process),
+ *            exit code, stdout string, stderr string
+ *
+ * Both ends check that the peer runs as the same user (SO_PEERCRED). */
+#ifndef AG_CLI_HOOK_WIRE_H
+#define AG_CLI_HOOK_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentgov/err.h"
+#include "core/buf.h"
+
+#define AG__WIRE_MAX_STRING (72u << 20) /* the event's 64 MiB cap, and some */
+
+/* The build's identity: version, and the executable's device, inode and mtime, so that
+ * a rebuilt or upgraded binary never talks to a helper started from the old one. */
+const char *ag__wire_build_id(void);
+
+/* <data dir>/hook.sock into buf; 0 when the path does not fit a socket address. */
+int ag__wire_sock_path(char *buf, size_t len);
+
+/* The peer of fd runs as this process's effective user. */
+int ag__wire_peer_is_me(int fd);
+
+/* Reading from a socket with a deadline (CLOCK_MONOTONIC ms). */
+struct ag__wire_in {
+    int fd;
+    int64_t deadline_ms;
+};
+
+AG_MUST_USE ag_err ag__wire_read(struct ag__wire_in *in, void *buf, size_t len);
+AG_MUST_USE ag_err ag__wire_read_u32(struct ag__wire_in *in, uint32_t *v);
+/* A string of at most max bytes into a NUL-terminated malloc'd *out. */
+AG_MUST_USE ag_err ag__wire_read_str(struct ag__wire_in *in, size_t max, char **out, size_t *len);
+
+void ag__wire_put_u32(struct ag_buf *b, uint32_t v);
+void ag__wire_put_str(struct ag_buf *b, const char *s, size_t len);
+
+/* Writes all of buf (no SIGPIPE), before the deadline. */
+AG_MUST_USE ag_err ag__wire_write(int fd, const void *buf, size_t len, int64_t deadline_ms);
+
+#endif
