@@ -52,6 +52,20 @@ else
 DAEMON_LDLIBS := $(LDLIBS)
 CLI_LDLIBS := $(filter-out $(SERVER_LIBS),$(LDLIBS))
 endif
+# build/agentgov goes further: static-pie, libc included. A hook is a process per tool
+# call, and mapping libc.so and libm.so and binding their symbols took 0.5-0.8 ms of a
+# 2.5 ms decision (bench/hook; docs/hooks.md). The link warns that getaddrinfo and dlopen
+# (redis host names, SQLite's extension loader) load the NSS modules of the glibc it
+# was built with at run time: true, and harmless for a binary built where it runs, so
+# that link runs with the linker's warnings off. Not under sanitizers (their runtimes
+# are shared objects) nor with STATIC_DEPS=0. LEAN_STATIC_PIE=0 links it dynamically,
+# e.g. to run the CLI under valgrind, which cannot follow malloc in a static binary.
+LEAN_STATIC_PIE ?= 1
+ifeq ($(LEAN_STATIC_PIE)$(STATIC_MISSING)$(SAN),1)
+ifneq ($(filter /%,$(shell $(CC) -print-file-name=libc.a)),)
+CLI_LDLIBS := -static-pie -Wl,--no-warnings -Wl,-Bstatic $(STATIC_LEAN:%=-l%) -lpthread -lm
+endif
+endif
 # Where the shipped policies are found when the binary does not sit next to them
 # (src/policy/path.c tries <exe dir>/../policies first).
 POLICY_DIR ?= $(CURDIR)/policies
