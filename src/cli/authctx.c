@@ -104,8 +104,9 @@ static int parse_count(const char *name, const char *s, int64_t *out)
     return 0;
 }
 
-static int set_opt(int c, const char *name, struct ag__cli_aopts *o)
+static int set_opt(int c, const char *name, void *ctx)
 {
+    struct ag__cli_aopts *o = ctx;
     const char **str[] = {
         [O_STORE - O_STORE] = &o->store,
         [O_POLICY - O_STORE] = &o->policy,
@@ -178,32 +179,7 @@ int ag__cli_auth_opts(int argc, char **argv, const char *allowed, struct ag__cli
     o->token_ttl = o->token_max_ttl = o->token_num_uses = o->secret_id_ttl = o->secret_id_num_uses =
         o->ttl = o->explicit_max_ttl = o->num_uses = o->increment = o->version = o->cas = -1;
     o->tier = -1;
-    int npos = 0, c, idx;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long_only(argc, argv, "-", longopts, &idx)) != -1) {
-        if (c == 1) {
-            if (npos >= maxpos) {
-                ag__cli_error("%s: unexpected argument '%s' (see --help)", argv[0], optarg);
-                return -1;
-            }
-            pos[npos++] = optarg;
-            continue;
-        }
-        if (c == '?' || c == ':' || c < O_STORE) {
-            ag__cli_error("%s: unknown option or missing value: '%s' (see --help)", argv[0],
-                          argv[optind - 1]);
-            return -1;
-        }
-        const char *name = longopts[c - O_STORE].name;
-        if (!ag__cli_word_in(allowed, name)) {
-            ag__cli_error("%s: option --%s does not apply here (see --help)", argv[0], name);
-            return -1;
-        }
-        if (set_opt(c, name, o) != 0)
-            return -1;
-    }
-    return npos;
+    return ag__cli_walk_opts(argc, argv, longopts, 1, allowed, set_opt, o, pos, maxpos);
 }
 
 int ag__cli_auth_open(struct ag__cli_auth *c, const struct ag__cli_aopts *o)

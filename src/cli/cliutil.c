@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,4 +152,37 @@ int ag__cli_word_in(const char *list, const char *word)
         if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
             return 1;
     return 0;
+}
+
+int ag__cli_walk_opts(int argc, char **argv, const struct option *longopts, int long_only,
+                      const char *allowed, ag__cli_opt_fn set, void *ctx, char **pos, int maxpos)
+{
+    int npos = 0, c, idx, base = longopts[0].val;
+    optind = 1;
+    opterr = 0;
+    /* "-" first: positionals come back as option 1 in order, mixed with options. */
+    while ((c = long_only ? getopt_long_only(argc, argv, "-", longopts, &idx)
+                          : getopt_long(argc, argv, "-", longopts, &idx)) != -1) {
+        if (c == 1) {
+            if (npos >= maxpos) {
+                ag__cli_error("%s: unexpected argument '%s' (see --help)", argv[0], optarg);
+                return -1;
+            }
+            pos[npos++] = optarg;
+            continue;
+        }
+        if (c == '?' || c == ':' || c < base) {
+            ag__cli_error("%s: unknown option or missing value: '%s' (see --help)", argv[0],
+                          argv[optind - 1]);
+            return -1;
+        }
+        const char *name = longopts[c - base].name;
+        if (!ag__cli_word_in(allowed, name)) {
+            ag__cli_error("%s: option --%s does not apply here (see --help)", argv[0], name);
+            return -1;
+        }
+        if (set(c, name, ctx) != 0)
+            return -1;
+    }
+    return npos;
 }

@@ -46,4 +46,17 @@ int ag__cli_word_in(const char *list, const char *word);
 /* 1 if argv has -h or --help anywhere before a "--". */
 int ag__cli_wants_help(int argc, char **argv);
 
+struct option;
+/* Sets one parsed option (c is its value in the table, optarg its argument); 0, or -1
+ * after printing the error. */
+typedef int (*ag__cli_opt_fn)(int c, const char *name, void *ctx);
+
+/* The option walk the subcommands share: positionals, in order and mixed with options,
+ * go to pos (at most maxpos); each option must be named in the space-separated
+ * allowed list and is handed to set. The table's values must count up from
+ * longopts[0].val in table order. long_only: accept -name as well as --name. Returns
+ * the number of positionals, or -1 after printing the error. */
+int ag__cli_walk_opts(int argc, char **argv, const struct option *longopts, int long_only,
+                      const char *allowed, ag__cli_opt_fn set, void *ctx, char **pos, int maxpos);
+
 #endif

@@ -108,85 +108,68 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+static int set_gopt(int c, const char *name, void *ctx)
+{
+    struct ag__cli_gopts *o = ctx;
+    (void)name;
+    switch (c) {
+    case O_STORE:
+        o->store = optarg;
+        break;
+    case O_POLICY:
+        o->policy = optarg;
+        break;
+    case O_PACKET:
+        o->packet = optarg;
+        break;
+    case O_REASON:
+        o->reason = optarg;
+        break;
+    case O_TASK:
+        o->task = optarg;
+        break;
+    case O_STEP:
+        o->step = optarg;
+        break;
+    case O_WRITE:
+        o->write = optarg;
+        break;
+    case O_SHA:
+        o->sha256 = optarg;
+        break;
+    case O_AGENT:
+        o->agent = optarg;
+        break;
+    case O_OLDER:
+        o->older_than = optarg;
+        break;
+    case O_CONF:
+        o->confidence = optarg;
+        break;
+    case O_APPROVE:
+        o->approve = 1;
+        break;
+    case O_JSON:
+        o->json = 1;
+        break;
+    case O_TIER: {
+        char *end;
+        long t = strtol(optarg, &end, 10);
+        if (end == optarg || *end || t < 0 || t > 4) {
+            ag__cli_error("--tier: '%s' is not a tier 0..4", optarg);
+            return -1;
+        }
+        o->tier = (int)t;
+        break;
+    }
+    }
+    return 0;
+}
+
 int ag__cli_gov_opts(int argc, char **argv, const char *allowed, struct ag__cli_gopts *o,
                      char **pos, int maxpos)
 {
     memset(o, 0, sizeof *o);
     o->tier = -1;
-    int npos = 0, c, idx;
-    optind = 1;
-    opterr = 0;
-    /* "-" first: positionals come back as option 1 in order, mixed with options. */
-    while ((c = getopt_long(argc, argv, "-", longopts, &idx)) != -1) {
-        if (c == 1) {
-            if (npos >= maxpos) {
-                ag__cli_error("%s: unexpected argument '%s' (see --help)", argv[0], optarg);
-                return -1;
-            }
-            pos[npos++] = optarg;
-            continue;
-        }
-        if (c == '?' || c == ':') {
-            ag__cli_error("%s: unknown option or missing value: '%s' (see --help)", argv[0],
-                          argv[optind - 1]);
-            return -1;
-        }
-        const char *name = longopts[c - O_STORE].name;
-        if (!ag__cli_word_in(allowed, name)) {
-            ag__cli_error("%s: option --%s does not apply here (see --help)", argv[0], name);
-            return -1;
-        }
-        switch (c) {
-        case O_STORE:
-            o->store = optarg;
-            break;
-        case O_POLICY:
-            o->policy = optarg;
-            break;
-        case O_PACKET:
-            o->packet = optarg;
-            break;
-        case O_REASON:
-            o->reason = optarg;
-            break;
-        case O_TASK:
-            o->task = optarg;
-            break;
-        case O_STEP:
-            o->step = optarg;
-            break;
-        case O_WRITE:
-            o->write = optarg;
-            break;
-        case O_SHA:
-            o->sha256 = optarg;
-            break;
-        case O_AGENT:
-            o->agent = optarg;
-            break;
-        case O_OLDER:
-            o->older_than = optarg;
-            break;
-        case O_CONF:
-            o->confidence = optarg;
-            break;
-        case O_APPROVE:
-            o->approve = 1;
-            break;
-        case O_JSON:
-            o->json = 1;
-            break;
-        case O_TIER: {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (end == optarg || *end || t < 0 || t > 4) {
-                ag__cli_error("--tier: '%s' is not a tier 0..4", optarg);
-                return -1;
-            }
-            o->tier = (int)t;
-            break;
-        }
-        }
-    }
-    return npos;
+    return ag__cli_walk_opts(argc, argv, longopts, 0, allowed, set_gopt, o, pos, maxpos);
 }
