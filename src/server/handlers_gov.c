@@ -81,6 +81,19 @@ int ag__req_self(struct ag__req *r, const char *id, int admin_ok)
     return 0;
 }
 
+/* The start every agent endpoint shares: the path's {id}, which the token must own (or,
+ * with admin_ok, an admin token), the JSON body when body is not NULL, and the
+ * lifecycle. NULL when it has already replied (403, 400, 503). */
+static ag_gov *agent_endpoint(struct ag__req *r, int admin_ok, const char **id, json_t **body)
+{
+    *id = ag__route_capture(&r->m, "id");
+    if (body && !(*body = ag__req_json(r)))
+        return NULL;
+    if (!ag__req_self(r, *id, admin_ok))
+        return NULL;
+    return ag__req_gov(r);
+}
+
 static const char *str_field(json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
@@ -150,11 +163,9 @@ static int boot_status(enum ag_boot_code c)
 
 void ag__h_agent_bootstrap(struct ag__req *r)
 {
-    const char *id = ag__route_capture(&r->m, "id");
-    json_t *b = ag__req_json(r);
-    if (!b || !ag__req_self(r, id, 0))
-        return;
-    ag_gov *g = ag__req_gov(r);
+    const char *id;
+    json_t *b;
+    ag_gov *g = agent_endpoint(r, 0, &id, &b);
     if (!g)
         return;
     json_t *task = json_object_get(b, "task_id");
@@ -213,11 +224,9 @@ static void reply_transition(struct ag__req *r, const struct ag_transition_resul
 
 void ag__h_agent_transition(struct ag__req *r)
 {
-    const char *id = ag__route_capture(&r->m, "id");
-    json_t *b = ag__req_json(r);
-    if (!b || !ag__req_self(r, id, 0))
-        return;
-    ag_gov *g = ag__req_gov(r);
+    const char *id;
+    json_t *b;
+    ag_gov *g = agent_endpoint(r, 0, &id, &b);
     if (!g)
         return;
     const char *phase = str_field(b, "phase");
@@ -244,10 +253,8 @@ void ag__h_agent_transition(struct ag__req *r)
 
 void ag__h_agent_heartbeat(struct ag__req *r)
 {
-    const char *id = ag__route_capture(&r->m, "id");
-    if (!ag__req_self(r, id, 0))
-        return;
-    ag_gov *g = ag__req_gov(r);
+    const char *id;
+    ag_gov *g = agent_endpoint(r, 0, &id, NULL);
     if (!g)
         return;
     struct ag_transition_result t = {0};
@@ -261,11 +268,9 @@ void ag__h_agent_heartbeat(struct ag__req *r)
 
 void ag__h_agent_errors(struct ag__req *r)
 {
-    const char *id = ag__route_capture(&r->m, "id");
-    json_t *b = ag__req_json(r);
-    if (!b || !ag__req_self(r, id, 0))
-        return;
-    ag_gov *g = ag__req_gov(r);
+    const char *id;
+    json_t *b;
+    ag_gov *g = agent_endpoint(r, 0, &id, &b);
     if (!g)
         return;
     const char *type = str_field(b, "error_type");
@@ -392,10 +397,8 @@ void ag__h_agent_actions(struct ag__req *r)
 
 void ag__h_agent_get(struct ag__req *r)
 {
-    const char *id = ag__route_capture(&r->m, "id");
-    if (!ag__req_self(r, id, 1))
-        return;
-    ag_gov *g = ag__req_gov(r);
+    const char *id;
+    ag_gov *g = agent_endpoint(r, 1, &id, NULL);
     if (!g)
         return;
     struct ag_agent_status st = {0};
