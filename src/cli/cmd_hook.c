@@ -74,6 +74,8 @@ static int parse_args(int argc, char **argv, struct ag__hook_opts *o, int *use_h
     while ((c = getopt_long(argc, argv, "+h", longs, NULL)) != -1) {
         switch (c) {
         case 'p':
+            if (!*optarg)
+                return ag__fail(AG_EINVAL, "--policy needs a file name");
             o->policy = optarg;
             break;
         case 't':
@@ -82,6 +84,8 @@ static int parse_args(int argc, char **argv, struct ag__hook_opts *o, int *use_h
                 return ag__fail(AG_EINVAL, "--tier '%s' is not 0..4", optarg);
             break;
         case 'a':
+            if (!*optarg)
+                return ag__fail(AG_EINVAL, "--agent needs an agent id");
             o->agent = optarg;
             break;
         case 'd':

@@ -25,12 +25,14 @@ int ag__hook_helper_wanted(void)
     return !(e && strcmp(e, "0") == 0);
 }
 
+/* A non-blocking connect: a helper whose backlog is full (stopped, or swamped) must not
+ * keep the hook waiting; the event is then decided in process. */
 static int connect_helper(void)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (!ag__wire_sock_path(a.sun_path, sizeof a.sun_path))
         return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || !ag__wire_peer_is_me(fd)) {
@@ -42,31 +44,33 @@ static int connect_helper(void)
 
 static void put_cstr(struct ag_buf *b, const char *s)
 {
-    ag__wire_put_str(b, s ? s : "", s ? strlen(s) : 0);
+    ag__wire_put_str(b, s, strlen(s));
 }
 
 /* Everything before the event, which follows as a string of its own. */
-static ag_err request_head(const struct ag__hook_opts *o, size_t len, struct ag_buf *b)
+static ag_err request_head(const struct ag__hook_opts *o, size_t len, int64_t take_by,
+                           struct ag_buf *b)
 {
-    char cwd[PATH_MAX], tier[16];
+    char cwd[PATH_MAX], num[32];
     if (getcwd(cwd, sizeof cwd) == NULL)
         return ag__fail(AG_EIO, "getcwd: %s", strerror(errno));
-    const char *home = getenv("HOME");
-    snprintf(tier, sizeof tier, "%d", o->tier);
-    ag__buf_append(b, "AGH1D", 5);
+    ag__buf_append(b, "AGH2D", 5);
     put_cstr(b, ag__wire_build_id());
     put_cstr(b, ag__hook_dialect_name(o->dialect));
-    put_cstr(b, o->policy);
-    put_cstr(b, tier);
-    put_cstr(b, o->agent);
+    ag__wire_put_opt(b, o->policy);
+    snprintf(num, sizeof num, "%d", o->tier);
+    put_cstr(b, num);
+    ag__wire_put_opt(b, o->agent);
     put_cstr(b, cwd);
-    ag__buf_putc(b, home ? 1 : 0);
-    put_cstr(b, home);
+    ag__wire_put_opt(b, getenv("HOME"));
+    put_cstr(b, ag__wire_mnt_ns());
+    snprintf(num, sizeof num, "%lld", (long long)take_by);
+    put_cstr(b, num);
     ag__wire_put_u32(b, (uint32_t)len);
     return ag__buf_status(b);
 }
 
-/* The reply after its magic and status: exit code, stdout, stderr. */
+/* The answer after "AGR2S": exit code, stdout, stderr. */
 static ag_err read_answer(struct ag__wire_in *in, int *code, struct ag__hook_out *out)
 {
     uint32_t c;
@@ -87,41 +91,51 @@ static ag_err read_answer(struct ag__wire_in *in, int *code, struct ag__hook_out
     return err;
 }
 
+/* Sends the request and waits for the helper to take it. 1: taken ('T'), 0: not. */
+static int offer(int fd, const struct ag__hook_opts *o, const char *text, size_t len,
+                 int64_t take_by)
+{
+    struct ag_buf head;
+    ag__buf_init(&head);
+    ag_err err = request_head(o, len, take_by, &head);
+    if (err == AG_OK)
+        err = ag__wire_write(fd, head.data, head.len, take_by);
+    if (err == AG_OK)
+        err = ag__wire_write(fd, text, len, take_by);
+    ag__buf_free(&head);
+    char magic[5] = {0};
+    struct ag__wire_in in = {.fd = fd, .deadline_ms = take_by};
+    if (err == AG_OK)
+        err = ag__wire_read(&in, magic, sizeof magic);
+    return err == AG_OK && memcmp(magic, "AGR2T", 5) == 0 && ag__mono_ms() < take_by;
+}
+
 enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const char *text,
                                            size_t len, int *code, struct ag__hook_out *out)
 {
     int fd = connect_helper();
     if (fd < 0)
         return AG__HELPER_UNAVAILABLE;
-    struct ag_buf head;
-    ag__buf_init(&head);
-    int64_t deadline = ag__mono_ms() + AG__HELPER_TIMEOUT_S * 1000;
-    /* The helper decides only once it has read the whole request: an event it did not
-     * take in full was not decided, and is decided here instead. */
-    ag_err err = request_head(o, len, &head);
-    if (err == AG_OK)
-        err = ag__wire_write(fd, head.data, head.len, deadline);
-    if (err == AG_OK)
-        err = ag__wire_write(fd, text, len, deadline);
-    ag__buf_free(&head);
-    char magic[5];
-    struct ag__wire_in in = {.fd = fd, .deadline_ms = deadline};
-    if (err == AG_OK)
-        err = ag__wire_read(&in, magic, sizeof magic);
-    enum ag__helper_result r = AG__HELPER_UNAVAILABLE;
-    if (err == AG_ETIMEOUT) {
-        ag__fail(err, "no answer in %d s", AG__HELPER_TIMEOUT_S);
-        r = AG__HELPER_FAILED;
-    } else if (err == AG_OK && memcmp(magic, "AGR1S", 5) == 0) {
-        r = read_answer(&in, code, out) == AG_OK ? AG__HELPER_SERVED : AG__HELPER_FAILED;
-    } else if (err == AG_OK && memcmp(magic, "AGR1M", 5) != 0) {
-        ag__fail(AG_EIO, "malformed answer");
-        r = AG__HELPER_FAILED;
-    }
-    if (r == AG__HELPER_UNAVAILABLE)
+    /* Until the helper has taken the event and been told to go, nothing was decided:
+     * any failure, or a helper too busy to take it in time, leaves it to this process. */
+    int64_t take_by = ag__mono_ms() + AG__HELPER_TAKE_MS;
+    if (!offer(fd, o, text, len, take_by) || send(fd, "G", 1, MSG_NOSIGNAL) != 1) {
+        close(fd);
         ag_clear_error();
+        return AG__HELPER_UNAVAILABLE;
+    }
+    /* Told to go: the helper decides and records. Whatever fails now is a deny. */
+    struct ag__wire_in in = {.fd = fd, .deadline_ms = ag__mono_ms() + AG__HELPER_TIMEOUT_S * 1000};
+    char magic[5];
+    ag_err err = ag__wire_read(&in, magic, sizeof magic);
+    if (err == AG_ETIMEOUT)
+        ag__fail(err, "no answer in %d s", AG__HELPER_TIMEOUT_S);
+    else if (err == AG_OK && memcmp(magic, "AGR2S", 5) != 0)
+        err = ag__fail(AG_EIO, "malformed answer");
+    if (err == AG_OK)
+        err = read_answer(&in, code, out);
     close(fd);
-    return r;
+    return err == AG_OK ? AG__HELPER_SERVED : AG__HELPER_FAILED;
 }
 
 static int64_t helper_idle_ms(void)
@@ -137,11 +151,28 @@ static int64_t helper_idle_ms(void)
     return ms;
 }
 
+/* The helper binds <resolved data dir>/hook.sock: it must fit a socket address. */
+static int resolved_dir(char dir[PATH_MAX])
+{
+    struct sockaddr_un a;
+    return realpath(ag__cli_dir(), dir) != NULL &&
+           strlen(dir) + sizeof "/hook.sock" <= sizeof a.sun_path;
+}
+
+/* Closes every descriptor from 3 up (close_range, else one by one). */
+static void close_from_3(void)
+{
+    if (syscall(__NR_close_range, 3U, ~0U, 0U) == 0)
+        return;
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+        close((int)fd);
+}
+
 void ag__hook_helper_spawn(void)
 {
-    char dir[PATH_MAX], sock[108];
-    if (!ag__wire_sock_path(sock, sizeof sock) || !realpath(ag__cli_dir(), dir) ||
-        helper_idle_ms() <= 0)
+    char dir[PATH_MAX];
+    if (!resolved_dir(dir) || helper_idle_ms() <= 0)
         return;
     fflush(NULL);
     pid_t pid = fork();
@@ -154,13 +185,13 @@ void ag__hook_helper_spawn(void)
      * agent waits for the hook's stdout to close, and must not wait for the helper. */
     if (setsid() < 0 || fork() != 0)
         _exit(0);
-    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int nul = open("/dev/null", O_RDWR); /* not O_CLOEXEC: it may become 0, 1 or 2 */
     if (nul < 0)
         _exit(0);
-    dup2(nul, 0);
-    dup2(nul, 1);
-    dup2(nul, 2);
-    syscall(__NR_close_range, 3U, ~0U, 0U);
+    for (int fd = 0; fd < 3; fd++)
+        if (nul != fd)
+            dup2(nul, fd);
+    close_from_3();
     execl("/proc/self/exe", "agentgov", "--dir", dir, "hook", "helper", "run", (char *)NULL);
     _exit(127);
 }

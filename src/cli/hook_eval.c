@@ -58,7 +58,16 @@ static ag_err open_ledger(ag_ledger **l, int stays)
         lo.signing_key_path = if_exists(ag__cli_path("ledger.key"));
         lo.checkpoint_every = ag__cli_checkpoint_every();
     }
-    return ag_ledger_open(ag__cli_path("ledger.db"), &lo, l);
+    ag_err err = ag_ledger_open(ag__cli_path("ledger.db"), &lo, l);
+    if (err != AG_OK && lo.signing_key_path) {
+        /* A signing key that does not load must not deny what a hook process, which
+         * signs nothing, would allow: the helper then signs nothing either, and
+         * `agentgov ledger checkpoint` reports the key. */
+        ag_clear_error();
+        lo.signing_key_path = NULL;
+        err = ag_ledger_open(ag__cli_path("ledger.db"), &lo, l);
+    }
+    return err;
 }
 
 /* The helper's ledger handle, still on the file at <dir>/ledger.db. */
@@ -265,7 +274,10 @@ static int settled(const struct stat *st)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return now.tv_sec - st->st_mtim.tv_sec > 2 && now.tv_sec - st->st_ctim.tv_sec > 2;
+    int64_t ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    int64_t m = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    int64_t c = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    return ns - m > 2000000000 && ns - c > 2000000000;
 }
 
 static struct cached *cache_find(struct ag__hook_policy_cache *c, const char *path,

@@ -24,12 +24,13 @@
 #include "core/err.h"
 #include "core/time.h"
 
-#define READ_TIMEOUT_MS     10000
+#define READ_TIMEOUT_MS     AG__HELPER_TAKE_MS
 #define AG_HELPER_EXIT_FAIL 1
 
 static volatile sig_atomic_t stop_signal;
 
 struct helper {
+    char dir[PATH_MAX]; /* the data directory, resolved */
     char sock[108];
     ino_t sock_ino;
     int lfd;
@@ -95,7 +96,7 @@ static void reply(int fd, char status, int code, const char *out, size_t olen, c
 {
     struct ag_buf b;
     ag__buf_init(&b);
-    ag__buf_append(&b, "AGR1", 4);
+    ag__buf_append(&b, "AGR2", 4);
     ag__buf_putc(&b, status);
     ag__wire_put_u32(&b, (uint32_t)code);
     ag__wire_put_str(&b, out, olen);
@@ -113,9 +114,8 @@ static void reply_text(int fd, char status, const char *text)
 
 /* A decide request after its kind and build: the fields, then the event. */
 struct request {
-    char *dialect, *policy, *tier, *agent, *cwd, *home, *event;
+    char *dialect, *policy, *tier, *agent, *cwd, *home, *mnt, *take_by, *event;
     size_t event_len;
-    unsigned char has_home;
 };
 
 static void request_free(struct request *r)
@@ -126,6 +126,8 @@ static void request_free(struct request *r)
     free(r->agent);
     free(r->cwd);
     free(r->home);
+    free(r->mnt);
+    free(r->take_by);
     free(r->event);
 }
 
@@ -133,54 +135,71 @@ static ag_err read_request(struct ag__wire_in *in, struct request *r)
 {
     ag_err err = ag__wire_read_str(in, PATH_MAX, &r->dialect, NULL);
     if (err == AG_OK)
-        err = ag__wire_read_str(in, PATH_MAX, &r->policy, NULL);
+        err = ag__wire_read_opt(in, PATH_MAX, &r->policy);
     if (err == AG_OK)
         err = ag__wire_read_str(in, 16, &r->tier, NULL);
     if (err == AG_OK)
-        err = ag__wire_read_str(in, PATH_MAX, &r->agent, NULL);
+        err = ag__wire_read_opt(in, PATH_MAX, &r->agent);
     if (err == AG_OK)
         err = ag__wire_read_str(in, PATH_MAX, &r->cwd, NULL);
     if (err == AG_OK)
-        err = ag__wire_read(in, &r->has_home, 1);
+        err = ag__wire_read_opt(in, PATH_MAX, &r->home);
     if (err == AG_OK)
-        err = ag__wire_read_str(in, PATH_MAX, &r->home, NULL);
+        err = ag__wire_read_str(in, 64, &r->mnt, NULL);
+    if (err == AG_OK)
+        err = ag__wire_read_str(in, 32, &r->take_by, NULL);
     if (err == AG_OK)
         err = ag__wire_read_str(in, AG__WIRE_MAX_STRING, &r->event, &r->event_len);
     return err;
 }
 
-/* Decides in the hook's working directory and with its HOME, as the hook itself would. */
+/* Takes the event: 'T', then the hook's 'G' before the take-by deadline (and a little
+ * slack for the byte in flight). A hook that gave up sends no 'G' and decides itself. */
+static int take(int fd, int64_t take_by)
+{
+    static const char taken[] = "AGR2T";
+    char go = 0;
+    struct ag__wire_in in = {.fd = fd, .deadline_ms = take_by + 500};
+    int ok = ag__mono_ms() < take_by &&
+             ag__wire_write(fd, taken, sizeof taken - 1, take_by) == AG_OK &&
+             ag__wire_read(&in, &go, 1) == AG_OK && go == 'G';
+    ag_clear_error();
+    return ok;
+}
+
+/* Decides in the hook's working directory and with its HOME, as the hook itself would.
+ * Paths into the data directory are the helper's resolved ones: with a relative --dir,
+ * a message that names one (a bad config file) spells it in full. */
 static void decide(struct helper *h, int fd, struct request *r)
 {
-    struct ag__hook_opts o = {.tier = -1};
+    struct ag__hook_opts o = {.policy = r->policy, .agent = r->agent, .tier = atoi(r->tier)};
     if (strcmp(r->dialect, "codex") == 0)
         o.dialect = AG_HOOK_CODEX;
-    else if (strcmp(r->dialect, "claude-code") == 0)
-        o.dialect = AG_HOOK_CLAUDE_CODE;
-    else
+    else if (strcmp(r->dialect, "claude-code") != 0)
         return reply_text(fd, 'M', "unknown dialect");
-    o.policy = r->policy[0] ? r->policy : NULL;
-    o.agent = r->agent[0] ? r->agent : NULL;
-    o.tier = atoi(r->tier);
+    if (strcmp(r->mnt, ag__wire_mnt_ns()) != 0)
+        return reply_text(fd, 'M', "another mount namespace");
     if (chdir(r->cwd) != 0)
         return reply_text(fd, 'M', "working directory");
-    if (r->has_home)
-        setenv("HOME", r->home, 1);
-    else
-        unsetenv("HOME");
-    struct ag__hook_out out;
-    ag__hook_out_init(&out);
-    int code = ag__hook_eval(&o, r->event, r->event_len, &h->env, &out);
-    ag_clear_error();
-    if (ag__buf_status(&out.out) != AG_OK || ag__buf_status(&out.err) != AG_OK) {
-        static const char msg[] = "agentgov: hook denied: answer: out of memory\n";
-        reply(fd, 'S', AG__HOOK_EXIT_DENY, "", 0, msg, sizeof msg - 1);
-    } else {
-        reply(fd, 'S', code, out.out.data ? out.out.data : "", out.out.len,
-              out.err.data ? out.err.data : "", out.err.len);
+    if (take(fd, atoll(r->take_by))) {
+        if (r->home)
+            setenv("HOME", r->home, 1);
+        else
+            unsetenv("HOME");
+        struct ag__hook_out out;
+        ag__hook_out_init(&out);
+        int code = ag__hook_eval(&o, r->event, r->event_len, &h->env, &out);
+        ag_clear_error();
+        if (ag__buf_status(&out.out) != AG_OK || ag__buf_status(&out.err) != AG_OK) {
+            static const char msg[] = "agentgov: hook denied: answer: out of memory\n";
+            reply(fd, 'S', AG__HOOK_EXIT_DENY, "", 0, msg, sizeof msg - 1);
+        } else {
+            reply(fd, 'S', code, out.out.data ? out.out.data : "", out.out.len,
+                  out.err.data ? out.err.data : "", out.err.len);
+        }
+        ag__hook_out_free(&out);
+        h->served++;
     }
-    ag__hook_out_free(&out);
-    h->served++;
     if (chdir("/") != 0)
         h->stop = 1;
 }
@@ -201,7 +220,7 @@ static void serve(struct helper *h, int fd)
     struct ag__wire_in in = {.fd = fd, .deadline_ms = ag__mono_ms() + READ_TIMEOUT_MS};
     char head[5], *build = NULL;
     if (!ag__wire_peer_is_me(fd) || ag__wire_read(&in, head, sizeof head) != AG_OK ||
-        memcmp(head, "AGH1", 4) != 0 || ag__wire_read_str(&in, 256, &build, NULL) != AG_OK) {
+        memcmp(head, "AGH2", 4) != 0 || ag__wire_read_str(&in, 256, &build, NULL) != AG_OK) {
         ag_clear_error();
         free(build);
         return;
@@ -320,23 +339,24 @@ static void install_signals(void)
 static int run(int argc, char **argv)
 {
     struct helper h = {.lfd = -1};
-    char dir[PATH_MAX];
     if (parse_run_args(argc, argv, &h) != 0)
         return AG_EXIT_USAGE;
-    if (h.idle_ms == 0) {
-        fprintf(stderr, "agentgov: hook helper: hook.helper_idle is 0: no helper\n");
-        return AG_EXIT_OK;
-    }
     /* Events are decided in the hook's working directory: the data directory must
      * not depend on the helper's. */
-    if (!realpath(ag__cli_dir(), dir)) {
+    if (!realpath(ag__cli_dir(), h.dir)) {
         ag__cli_error("hook helper: data directory %s: %s", ag__cli_dir(), strerror(errno));
         return AG_HELPER_EXIT_FAIL;
     }
-    ag__cli_set_dir(dir);
+    ag__cli_set_dir(h.dir);
     int lock = take_lock();
     if (lock == -2) {
-        fprintf(stderr, "agentgov: hook helper: one already runs for %s\n", dir);
+        fprintf(stderr, "agentgov: hook helper: one already runs for %s\n", h.dir);
+        return AG_EXIT_OK;
+    }
+    if (h.idle_ms == 0) { /* checked after the lock, which shows that one was started */
+        fprintf(stderr, "agentgov: hook helper: hook.helper_idle is 0: no helper\n");
+        if (lock >= 0)
+            close(lock);
         return AG_EXIT_OK;
     }
     ag_err err = lock < 0 ? ag__fail(AG_EIO, "%s: %s", ag__cli_path("hook.lock"), strerror(errno))
@@ -373,7 +393,7 @@ static int control(char kind)
     int fd = -1;
     if (ag__wire_sock_path(a.sun_path, sizeof a.sun_path))
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || !ag__wire_peer_is_me(fd)) {
         if (fd >= 0)
             close(fd);
         printf("hook helper: none runs for %s\n", ag__cli_dir());
@@ -381,7 +401,7 @@ static int control(char kind)
     }
     struct ag_buf b;
     ag__buf_init(&b);
-    ag__buf_append(&b, "AGH1", 4);
+    ag__buf_append(&b, "AGH2", 4);
     ag__buf_putc(&b, kind);
     ag__wire_put_str(&b, ag__wire_build_id(), strlen(ag__wire_build_id()));
     int64_t deadline = ag__mono_ms() + AG__HELPER_TIMEOUT_S * 1000;
@@ -393,7 +413,7 @@ static int control(char kind)
         err = ag__wire_write(fd, b.data, b.len, deadline);
     if (err == AG_OK)
         err = ag__wire_read(&in, magic, sizeof magic);
-    if (err == AG_OK && memcmp(magic, "AGR1", 4) != 0)
+    if (err == AG_OK && memcmp(magic, "AGR2", 4) != 0)
         err = ag__fail(AG_EIO, "malformed answer");
     if (err == AG_OK)
         err = ag__wire_read_u32(&in, &code);
@@ -404,8 +424,6 @@ static int control(char kind)
     if (err != AG_OK) {
         ag__cli_error_ag(err, "hook helper");
         rc = AG_HELPER_EXIT_FAIL;
-    } else if (magic[4] == 'M') {
-        printf("hook helper: the one running is from another build of agentgov; it stops\n");
     } else {
         fputs(text, stdout);
     }

@@ -16,10 +16,12 @@
 enum ag__helper_result {
     AG__HELPER_SERVED,      /* *code and out hold the helper's answer */
     AG__HELPER_UNAVAILABLE, /* no helper took the event: decide in process */
-    AG__HELPER_FAILED       /* the helper took it and did not answer: deny */
+    AG__HELPER_FAILED       /* the helper was told to decide and did not answer: deny */
 };
 
-/* Seconds a hook waits for the helper's answer before it denies. */
+/* How long a hook waits for the helper to take its event before it decides in process,
+ * and then how long for the answer before it denies. */
+#define AG__HELPER_TAKE_MS   2000
 #define AG__HELPER_TIMEOUT_S 15
 
 /* 0 when AGENTGOV_HOOK_HELPER=0 turns the helper off for this process. */

@@ -114,6 +114,33 @@ ag_err ag__wire_read_str(struct ag__wire_in *in, size_t max, char **out, size_t 
     return AG_OK;
 }
 
+ag_err ag__wire_read_opt(struct ag__wire_in *in, size_t max, char **out)
+{
+    unsigned char present;
+    ag_err err = ag__wire_read(in, &present, 1);
+    *out = NULL;
+    if (err == AG_OK && present)
+        err = ag__wire_read_str(in, max, out, NULL);
+    return err;
+}
+
+const char *ag__wire_mnt_ns(void)
+{
+    static char ns[64];
+    if (ns[0] == '\0') {
+        ssize_t n = readlink("/proc/self/ns/mnt", ns, sizeof ns - 1);
+        ns[n > 0 ? n : 0] = '\0';
+    }
+    return ns;
+}
+
+void ag__wire_put_opt(struct ag_buf *b, const char *s)
+{
+    ag__buf_putc(b, s ? 1 : 0);
+    if (s)
+        ag__wire_put_str(b, s, strlen(s));
+}
+
 void ag__wire_put_u32(struct ag_buf *b, uint32_t v)
 {
     unsigned char w[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),

@@ -95,6 +95,7 @@ struct sq {
     unsigned scan_next;
     int has_schema; /* table `ledger` seen: no need to look again */
     int keep_wal;   /* short-lived writer: see keep_wal_frames */
+    int busy_ms;    /* the connection's busy timeout */
     int wal_frames; /* frames in the WAL after the last commit (keep_wal writers) */
     char path[4096];
 };
@@ -212,8 +213,12 @@ static void restart_wal(struct sq *s)
         return; /* another connection still reads old frames: leave it to later */
     char sql[96];
     snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT;", SCHEMA_VERSION);
+    /* Another writer holds the lock: try again later rather than wait for it (the hook
+     * helper tidies between events, and the next event must not wait behind this). */
+    sqlite3_busy_timeout(s->db, 0);
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_busy_timeout(s->db, s->busy_ms);
 }
 
 static void sq_tidy(void *ctx)
@@ -335,6 +340,7 @@ static ag_err sq_open_writer(struct sq *s, const char *target, int busy_ms)
         return sq_fail(s, rc, "opening the ledger");
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, busy_ms);
+    s->busy_ms = busy_ms;
     /* SQLite silently opens a file it cannot write read-only; a writer must know now. */
     if (sqlite3_db_readonly(s->db, "main") == 1)
         return ag__fail(AG_EREADONLY, "%s: the database (or its file system) is read-only", target);

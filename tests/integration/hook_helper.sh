@@ -81,6 +81,17 @@ for c in "${cases[@]}"; do
 done
 check_eq "${#cases[@]} events: same answer, stderr and exit status" "$same" "${#cases[@]}"
 check_eq "and the helper answered every one" "$(served "$H")" $((before + ${#cases[@]}))
+# An empty flag is not a missing one: --policy "" fails closed in both modes.
+for flag in --policy --agent; do
+    inproc claude-code "$flag" "" <"$EV/cc_bash_allow.json" >"$T/a.out" 2>"$T/a.err"
+    arc=$?
+    "$AG" --dir "$H" hook claude-code "$flag" "" <"$EV/cc_bash_allow.json" >"$T/h.out" 2>"$T/h.err"
+    hrc=$?
+    check_eq "$flag '': the same exit status ($arc)" "$hrc" "$arc"
+    check_eq "$flag '': the same answer" "$(cat "$T/h.out" "$T/h.err")" "$(cat "$T/a.out" "$T/a.err")"
+    check_eq "$flag '' denies" "$hrc" 2
+    check_contains "$flag '' is named" "$(cat "$T/h.err")" "$flag needs"
+done
 cols="agent_id,task_id,tier,phase,action,resource,decision,reason,confidence,success,error_type,error_message,data"
 check_eq "the same ledger rows" "$(q "$H" "select $cols from ledger where kind='decision' order by seq")" \
     "$(q "$A" "select $cols from ledger where kind='decision' order by seq")"
@@ -92,8 +103,11 @@ version: 1
 rules:
   - {id: sh, effect: allow, actions: [shell.exec], resources: ['**'], min_tier: 0}
 EOF
+sleep 2.2 # settled (mtime and ctime over 2 s old): the helper keeps it compiled
 check_exit "policy v1" 0 "$AG" --dir "$H" hook claude-code --policy "$T/p.yaml" <"$EV/cc_bash_allow.json"
 check_contains "v1 allows" "$OUT" '"permissionDecision":"allow"'
+check_exit "policy v1, from the cache" 0 "$AG" --dir "$H" hook claude-code --policy "$T/p.yaml" <"$EV/cc_bash_allow.json"
+check_contains "still allows" "$OUT" '"permissionDecision":"allow"'
 # Same size and the same mtime: only the ctime tells the edit apart.
 sed 's/effect: allow/effect: deny /' "$T/p.yaml" >"$T/p2.yaml"
 touch -r "$T/p.yaml" "$T/p2.yaml"
@@ -140,17 +154,39 @@ check_exit "an event after the ledger was deleted" 0 "$AG" --dir "$H" hook claud
 check_eq "is in the new ledger" "$(q "$H" "select count(*) from ledger where kind='decision'")" 1
 check_exit "which verifies" 0 "$AG" --dir "$H" ledger verify
 
-# ---- a helper that does not answer: deny ------------------------------------------------
+# ---- a stopped helper: the event is decided in process, once -------------------------
 hp=$(helper_pid "$H")
+n0=$(q "$H" "select count(*) from ledger where kind='decision'")
 kill -STOP "$hp"
-check_exit "a stopped helper: the hook denies" 2 "$AG" --dir "$H" hook claude-code <"$EV/cc_bash_allow.json"
-check_contains "and says why" "$ERR" "hook denied: hook helper: no answer in 15 s"
-check_eq "with nothing on stdout" "$OUT" ""
+check_exit "a stopped helper: the hook decides in process" 0 "$AG" --dir "$H" hook claude-code <"$EV/cc_bash_allow.json"
+check_contains "allowed" "$OUT" '"permissionDecision":"allow"'
 kill -CONT "$hp"
+"$AG" --dir "$H" hook helper status >/dev/null # answered once the queue before it is done
+check_eq "and the helper, resumed, does not record it again" \
+    "$(q "$H" "select count(*) from ledger where kind='decision'")" $((n0 + 1))
+
+# ---- a helper that dies after it was told to decide: deny, recorded by no one --------
+# A 1.9 MB policy takes the helper about 200 ms of CPU to parse: it is killed meanwhile.
+python3 -c '
+print("version: 1\nrules:")
+for i in range(20000):
+    print("  - {id: r%d, effect: allow, actions: [shell.exec], resources: [\"c%d*\"], min_tier: 0}" % (i, i))
+print("  - {id: sh, effect: allow, actions: [shell.exec], resources: [\"**\"], min_tier: 0}")' >"$T/big.yaml"
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+n0=$(q "$H" "select count(*) from ledger where kind='decision'")
+c0=$(cpu "$hp")
+"$AG" --dir "$H" hook claude-code --policy "$T/big.yaml" <"$EV/cc_bash_allow.json" >"$T/die.out" 2>"$T/die.err" &
+cp=$!
+for _ in $(seq 300); do [ $(($(cpu "$hp") - c0)) -ge 4 ] && break; sleep 0.01; done
+kill -KILL "$hp"
+wait "$cp"
+check_eq "a helper killed while deciding: the hook denies" "$?" 2
+check_contains "and says why" "$(cat "$T/die.err")" "hook denied: hook helper: connection closed early"
+check_eq "with nothing on stdout" "$(cat "$T/die.out")" ""
+check_eq "and nobody recorded the event" "$(q "$H" "select count(*) from ledger where kind='decision'")" "$n0"
+wait_gone "$hp"
 
 # ---- killed, another build, stopped -------------------------------------------------------
-kill -KILL "$hp"
-wait_gone "$hp"
 check_exit "helper killed: the event is decided in process" 0 "$AG" --dir "$H" hook claude-code <"$EV/cc_bash_allow.json"
 check_contains "allowed" "$OUT" '"permissionDecision":"allow"'
 wait_helper "$H" "$hp"
@@ -175,12 +211,35 @@ check_exit "stop when none runs" 0 "$AG" --dir "$H" hook helper stop
 check_contains "says none runs" "$OUT" "none runs"
 
 # ---- turned off; idle; data directory removed ----------------------------------------------
-check_exit "--no-helper" 0 "$AG" --dir "$H" hook claude-code --no-helper <"$EV/cc_bash_allow.json"
-check_exit "AGENTGOV_HOOK_HELPER=0" 0 env AGENTGOV_HOOK_HELPER=0 "$AG" --dir "$H" hook claude-code <"$EV/cc_bash_allow.json"
-printf 'hook.helper_idle = 0\n' >>"$H/config"
-check_exit "hook.helper_idle = 0" 0 "$AG" --dir "$H" hook claude-code <"$EV/cc_bash_allow.json"
+# A data directory whose socket path would not fit a socket address: no helper, every
+# event decided in process.
+L=$T/$(printf 'l%.0s' $(seq 100))
+mkdir -p "$L"
+check_exit "a data directory with a long path" 0 "$AG" --dir "$L" hook claude-code <"$EV/cc_bash_allow.json"
+check_contains "is answered" "$OUT" '"permissionDecision":"allow"'
+sleep 0.3
+check_eq "and starts no helper" "$(ls "$L/hook.lock" 2>/dev/null | grep -c .)" 0
+
+# A helper that was started takes <dir>/hook.lock, even when it then finds that it
+# should not run: no lock file, no start.
+for how in flag env config; do
+    O=$T/off-$how
+    mkdir -p "$O"
+    case $how in
+    flag) check_exit "--no-helper" 0 "$AG" --dir "$O" hook claude-code --no-helper <"$EV/cc_bash_allow.json" ;;
+    env) check_exit "AGENTGOV_HOOK_HELPER=0" 0 env AGENTGOV_HOOK_HELPER=0 "$AG" --dir "$O" hook claude-code <"$EV/cc_bash_allow.json" ;;
+    config)
+        printf 'hook.helper_idle = 0\n' >"$O/config"
+        check_exit "hook.helper_idle = 0" 0 "$AG" --dir "$O" hook claude-code <"$EV/cc_bash_allow.json"
+        ;;
+    esac
+done
+mkdir -p "$T/on"
+"$AG" --dir "$T/on" hook claude-code <"$EV/cc_bash_allow.json" >/dev/null
 sleep 0.5
-check_exit "none of the three started a helper" 1 "$AG" --dir "$H" hook helper status
+check_eq "a hook starts a helper: it takes the lock" "$(ls "$T/on/hook.lock" 2>/dev/null | grep -c .)" 1
+check_eq "none of the three started one" "$(ls "$T"/off-*/hook.lock 2>/dev/null | grep -c .)" 0
+"$AG" --dir "$T/on" hook helper stop >/dev/null
 I=$T/idle
 mkdir -p "$I"
 "$AG" --dir "$I" hook helper run --idle 1s 2>/dev/null &
