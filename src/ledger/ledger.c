@@ -483,6 +483,18 @@ static struct pending *take_batch(ag_ledger *l)
     return batch;
 }
 
+/* Ends a leader's turn (the mutex is held): the oldest queued waiter leads next, or
+ * the next appender will. */
+static void hand_off(ag_ledger *l)
+{
+    if (l->qhead) {
+        l->qhead->lead = 1;
+        sem_post(&l->qhead->wake);
+    } else {
+        l->committing = 0;
+    }
+}
+
 /* Leads batches (the mutex is held on entry and on return) until p is done, then
  * hands leadership to the oldest queued waiter, if any. */
 static void lead(ag_ledger *l, struct pending *p)
@@ -505,12 +517,7 @@ static void lead(ag_ledger *l, struct pending *p)
         }
         pthread_mutex_lock(&l->m);
     }
-    if (l->qhead) {
-        l->qhead->lead = 1;
-        sem_post(&l->qhead->wake);
-    } else {
-        l->committing = 0;
-    }
+    hand_off(l);
 }
 
 /* Queues p and waits until a leader (perhaps this thread) has committed it or failed.
@@ -608,12 +615,7 @@ void ag_ledger_tidy(ag_ledger *l)
     pthread_mutex_unlock(&l->m);
     l->be->tidy(l->wctx);
     pthread_mutex_lock(&l->m);
-    if (l->qhead) {
-        l->qhead->lead = 1;
-        sem_post(&l->qhead->wake);
-    } else {
-        l->committing = 0;
-    }
+    hand_off(l);
     pthread_mutex_unlock(&l->m);
 }
 

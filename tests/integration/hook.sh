@@ -148,14 +148,8 @@ check_eq "--agent recorded" "$(q "select agent_id from ledger order by seq desc 
 # Parallel hooks (subagents run at the same time) all get an answer and a ledger entry,
 # and the chain still verifies.
 before=$(q "select count(*) from ledger")
-pids=()
-for i in $(seq 16); do
-    "$AG" --dir "$D" hook claude-code <"$EV/cc_sub_read.json" >"$T/par.$i" 2>&1 &
-    pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
-check_eq "16 parallel hooks exit 0" "$failed" 0
+PAR_IN=$EV/cc_sub_read.json run_parallel 16 "$T/par" "$AG" --dir "$D" hook claude-code
+check_eq "16 parallel hooks exit 0" "$PAR_FAILED" 0
 check_eq "16 parallel answers" "$(cat "$T"/par.* | grep -c '"permissionDecision":"allow"')" 16
 check_eq "16 more ledger entries" "$(q "select count(*) from ledger")" $((before + 16))
 check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify

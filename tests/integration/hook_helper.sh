@@ -137,14 +137,8 @@ check_contains "home1's notes are not home2's" "$OUT" '"permissionDecision":"den
 
 # ---- parallel events ----------------------------------------------------------------------
 n0=$(q "$H" "select count(*) from ledger where kind='decision'")
-pids=()
-for i in $(seq 16); do
-    "$AG" --dir "$H" hook claude-code <"$EV/cc_sub_read.json" >"$T/par.$i" 2>&1 &
-    pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
-check_eq "16 parallel hooks exit 0" "$failed" 0
+PAR_IN=$EV/cc_sub_read.json run_parallel 16 "$T/par" "$AG" --dir "$H" hook claude-code
+check_eq "16 parallel hooks exit 0" "$PAR_FAILED" 0
 check_eq "16 parallel answers" "$(cat "$T"/par.* | grep -c '"permissionDecision":"allow"')" 16
 check_eq "16 more decisions" "$(q "$H" "select count(*) from ledger where kind='decision'")" $((n0 + 16))
 

@@ -68,6 +68,20 @@ start_redis() {
     REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 }
 
+# run_parallel N PREFIX CMD...: runs CMD N times at once, each with stdin from the file
+# $PAR_IN and stdout and stderr in PREFIX.1..N; sets PAR_FAILED to how many exited
+# non-zero.
+run_parallel() {
+    local n=$1 prefix=$2 p pids=()
+    shift 2
+    for i in $(seq "$n"); do
+        "$@" <"$PAR_IN" >"$prefix.$i" 2>&1 &
+        pids+=($!)
+    done
+    PAR_FAILED=0
+    for p in "${pids[@]}"; do wait "$p" || PAR_FAILED=$((PAR_FAILED + 1)); done
+}
+
 finish() {
     echo "$_pass passed, $_fail failed"
     [ "$_fail" -eq 0 ]
