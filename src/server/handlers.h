@@ -55,6 +55,10 @@ void ag__h_sys_mounts(struct ag__req *r);
  * problems, 404, 400, 503 when the store or ledger is down, 500 otherwise) and the
  * module's detail; `what` prefixes the message. */
 void ag__reply_ag_error(struct ag__req *r, ag_err e, const char *what);
+/* A request refused for its credentials (already answered): counted in the metrics and
+ * ledgered as a violation (server/audit.h) with reason token_missing, token_refused,
+ * admin_required or other_agent. agent: the token's agent, NULL when unknown. Returns 0. */
+int ag__req_refused(struct ag__req *r, const char *agent, const char *reason);
 /* The lifecycle handle for this request (held until the request completes), or NULL
  * after replying 503 when the store or ledger is unavailable. */
 ag_gov *ag__req_gov(struct ag__req *r);

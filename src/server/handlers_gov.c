@@ -78,7 +78,7 @@ int ag__req_self(struct ag__req *r, const char *id, int admin_ok)
         return 1;
     ag__reply_error(r, 403, "permission denied: this token belongs to agent '%s', not '%s'",
                     r->tok.agent_id, id);
-    return 0;
+    return ag__req_refused(r, r->tok.agent_id, "other_agent");
 }
 
 /* The start every agent endpoint shares: the path's {id}, which the token must own (or,

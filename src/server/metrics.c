@@ -135,6 +135,9 @@ void ag__metrics_render(struct ag__metrics *m, int64_t active_agents, struct ag_
             ld(&m->ledger_errors));
     render_histogram(m, o);
     counter(o, "agentgov_revocations_total", "Agent and token revocations.", ld(&m->revocations));
+    counter(o, "agentgov_auth_refusals_total",
+            "Requests refused for their token (none, unknown, expired, revoked, not an admin's).",
+            ld(&m->auth_refusals));
     counter(o, "agentgov_store_errors_total", "State store operations that failed.",
             ld(&m->store_errors));
     counter(o, "agentgov_policy_reloads_total", "Successful policy reloads.",

@@ -1,5 +1,6 @@
 /* The daemon's life: building it, binding, the libmicrohttpd callbacks, slow-client
  * deadlines, SIGHUP reloads and the SIGTERM drain. */
+#include "server/audit.h"
 #include "server/server.h"
 
 #include <arpa/inet.h>
@@ -185,6 +186,11 @@ static void open_backends(struct ag__srv *s)
                 s->store_url, ag_strerror(e), ag_last_error());
     }
     open_auth(s);
+    if (s->ledger && ag__audit_start(s->ledger, &s->audit) != AG_OK) {
+        s->audit = NULL;
+        ag__log(AG_LOG_ERROR, "audit", "refused credentials will not be ledgered: %s",
+                ag_last_error());
+    }
 }
 
 ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, struct ag__srv **out)
@@ -466,6 +472,24 @@ static struct ag__req *begin_request(struct ag__srv *s, struct MHD_Connection *c
     return r;
 }
 
+static void remote_of(struct MHD_Connection *conn, char *buf, size_t len);
+
+int ag__req_refused(struct ag__req *r, const char *agent, const char *reason)
+{
+    atomic_fetch_add(&r->srv->metrics.auth_refusals, 1);
+    char remote[64];
+    remote_of(r->conn, remote, sizeof remote);
+    struct ag__audit_event ev = {.agent_id = agent,
+                                 .reason = reason,
+                                 .method = r->method,
+                                 .path = r->url,
+                                 .remote = remote,
+                                 .token = r->token,
+                                 .message = r->error};
+    ag__audit_refusal(r->srv->audit, &ev);
+    return 0;
+}
+
 /* Identifies the caller of a route that needs a token: X-Vault-Token or
  * Authorization: Bearer, validated by the auth engine. Replies and returns 0 when the
  * caller may not go on. */
@@ -483,19 +507,20 @@ static int authenticate(struct ag__req *r)
         ag__reply_error(r, 403,
                         "permission denied: missing client token (X-Vault-Token or "
                         "Authorization: Bearer)");
-        return 0;
+        return ag__req_refused(r, NULL, "token_missing");
     }
     ag_err e = ag_auth_token_lookup(r->srv->auth, r->token, &r->tok);
     if (e) {
         ag__reply_ag_error(r, e, "token");
-        return 0;
+        /* A store or engine failure (5xx) says nothing about the caller's token. */
+        return e == AG_EPERM ? ag__req_refused(r, NULL, "token_refused") : 0;
     }
     snprintf(r->agent, sizeof r->agent, "%s", r->tok.agent_id);
     r->admin = r->tok.root || r->tok.tier >= AG_TIER_MAX;
     if (need == AG_ROUTE_ADMIN && !r->admin) {
         ag__reply_error(r, 403, "permission denied: %s %s needs a tier-4 or root token", r->method,
                         r->url);
-        return 0;
+        return ag__req_refused(r, r->tok.agent_id, "admin_required");
     }
     return 1;
 }
@@ -868,6 +893,7 @@ void ag__server_free(struct ag__srv *s)
      * nodes) and the auth engine borrow them. */
     ag__polref_free(&s->policy);
     ag_auth_free(s->auth);
+    ag__audit_stop(s->audit); /* appends what it holds */
     if (s->ledger) {
         int64_t seq = 0;
         char hash[AG_HASH_HEX_LEN] = "";

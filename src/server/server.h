@@ -56,11 +56,12 @@ struct ag__srv {
     char store_url[PATH_MAX + 16];
     struct ag__polref policy;
     struct ag__metrics metrics;
-    ag_ledger *ledger;     /* NULL: every decision is deny ledger_unavailable */
-    ag_store *store;       /* NULL: every decision is deny store_unavailable */
-    ag_auth *auth;         /* NULL: endpoints that need a token answer 503 */
-    _Atomic int ledger_ok; /* 0 after a failed append, 1 after a good one */
-    _Atomic int store_ok;  /* last store probe (main thread, every 250 ms) */
+    ag_ledger *ledger;       /* NULL: every decision is deny ledger_unavailable */
+    ag_store *store;         /* NULL: every decision is deny store_unavailable */
+    ag_auth *auth;           /* NULL: endpoints that need a token answer 503 */
+    struct ag__audit *audit; /* refused credentials into the ledger; NULL without one */
+    _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
+    _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
     const struct ag__route *routes;
     size_t nroutes;

@@ -170,9 +170,40 @@ check_contains "python agent read its secret" "$OUT" "read secret sandbox/py-age
 check_exit "shell example agent" 0 env AGENTGOV_ADDR="$BASE" bash "$SRC/examples/shell/agent.sh" --setup "$D/root.token" sh-agent
 check_contains "shell agent finished" "$OUT" "done: every step was governed"
 
+req GET /metrics
+check_contains "refused credentials counted" "$BODY" "agentgov_auth_refusals_total"
+# A flood of bad tokens: every one refused, at most a burst and the rate's worth in the
+# ledger one by one, the rest counted with the next entry.
+FLOOD=agv.FLOODFLOODFLOODFLOODFLOODFLOODFLOODFLOODFLO
+for _ in $(seq 60); do
+    curl -s -o /dev/null -H "X-Vault-Token: $FLOOD" "$BASE/v1/auth/token/lookup-self"
+done
+
 stop_daemon
 check_eq "SIGTERM exit 0" "$DRC" 0
 check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
+# Refused credentials are in the ledger: violation, auth.token, the token as its HMAC.
+vq() { sqlite3 "$D/ledger.db" "select $1 from ledger where kind='violation' and action='auth.token' $2"; }
+WRONG=agv.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+check_eq "a missing token is recorded" "$(vq "reason||' '||resource" "and reason='token_missing' limit 1")" \
+    "token_missing POST /v1/agents/agent-a/actions"
+check_eq "a wrong token is recorded by its HMAC" \
+    "$(vq "reason" "and json_extract(data,'\$.token_hmac')='$("$AG" --dir "$D" ledger hash "$WRONG")'")" token_refused
+check_eq "never in the clear" "$(sqlite3 "$D/ledger.db" "select count(*) from ledger where data like '%$WRONG%'")" 0
+check_eq "an expired token" "$(vq "count(*)" "and json_extract(data,'\$.message') like '%expired%'")" 1
+check_eq "revoked tokens (revoke-self, by accessor, the budget's)" \
+    "$([ "$(vq "count(*)" "and json_extract(data,'\$.message') like '%revoked%'")" -ge 3 ] && echo yes)" yes
+check_eq "a tier-1 token on an admin endpoint, under its agent" \
+    "$(vq "agent_id" "and reason='admin_required' and resource='GET /v1/agents'")" agent-b
+check_eq "acting as another agent, under the token's agent" \
+    "$(vq "count(*)" "and reason='other_agent' and agent_id='agent-b' and resource='POST /v1/agents/agent-a/actions'")" 1
+check_eq "the remote address" "$(vq "json_extract(data,'\$.remote')" "limit 1")" 127.0.0.1
+FH=$("$AG" --dir "$D" ledger hash "$FLOOD")
+flood_rows=$(vq "count(*)" "and json_extract(data,'\$.token_hmac')='$FH'")
+suppressed=$(vq "coalesce(sum(json_extract(data,'\$.suppressed')),0)" "")
+check_eq "the flood: rows and suppressed add up to the 60 refusals" $((flood_rows + suppressed)) 60
+check_eq "and most were only counted" "$([ "$flood_rows" -le 30 ] && [ "$suppressed" -ge 30 ] && echo yes)" yes
 
 # A policy that cannot be loaded at start: the daemon runs and denies everything.
 printf 'version: 1\nrules: [\n' >"$T/broken.yaml"
