@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "agentgov/config.h"
+#include "ledger_fixture.h"
+#include "server/audit.h"
 #include "server/handlers.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -366,4 +368,59 @@ TEST(server_settings_from_the_shared_table)
     ASSERT_EQ(sc.max_json_depth, 32);
     ASSERT_EQ(sc.drain_ms, 30000);
     ASSERT_TRUE(sc.gov.lock_ttl_ms > 0);
+}
+
+/* ---- refused credentials into the ledger -------------------------------------------- */
+
+struct audit_rows {
+    int rows, with_hmac, clear;
+    long long suppressed;
+};
+
+static int audit_row(void *ctx, int64_t seq, const char *row_json)
+{
+    (void)seq;
+    struct audit_rows *a = ctx;
+    a->rows++;
+    if (strstr(row_json, "token_hmac") && !strstr(row_json, "\"token_hmac\":null"))
+        a->with_hmac++;
+    if (strstr(row_json, "agv.secret-token"))
+        a->clear++;
+    const char *sup = strstr(row_json, "suppressed\":");
+    if (sup)
+        a->suppressed += atoll(sup + 12);
+    return 0;
+}
+
+/* 50 refusals at once: a burst of 20 is recorded one by one (the rate adds maybe one
+ * more while the loop runs), the rest is counted and carried by a later entry (the last
+ * one, written at stop); every entry has the token's HMAC, none the token. */
+TEST(audit_records_refusals_within_its_rate)
+{
+    struct fx f;
+    fx_init(&f, "audit", 0);
+    f.opts.no_close_checkpoint = 1;
+    ag_ledger *l = fx_open(&f);
+    struct ag__audit *a = NULL;
+    ASSERT_OK(ag__audit_start(l, &a));
+    struct ag__audit_event ev = {.reason = "token_refused",
+                                 .method = "GET",
+                                 .path = "/v1/auth/token/lookup-self",
+                                 .remote = "127.0.0.1",
+                                 .token = "agv.secret-token",
+                                 .message = "permission denied: invalid token"};
+    for (int i = 0; i < 50; i++)
+        ag__audit_refusal(a, &ev);
+    uint64_t recorded, suppressed;
+    ag__audit_counts(a, &recorded, &suppressed);
+    ASSERT_TRUE(suppressed >= 25 && suppressed <= 30);
+    ag__audit_stop(a);
+    struct audit_rows rows = {0};
+    struct ag_ledger_filter q = {.kind = "violation"};
+    ASSERT_OK(ag_ledger_query(l, &q, audit_row, &rows));
+    ASSERT_EQ(rows.rows, (int)(50 - suppressed) + 1); /* + the entry written at stop */
+    ASSERT_EQ(rows.suppressed, (long long)suppressed);
+    ASSERT_EQ(rows.with_hmac, rows.rows - 1); /* the stop entry names no token */
+    ASSERT_EQ(rows.clear, 0);
+    ag_ledger_close(l);
 }
