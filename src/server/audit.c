@@ -7,13 +7,16 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/jcs.h"
 #include "core/time.h"
+#include "server/log.h"
 
 #define QUEUE 32
 
 /* One refusal as queued: copies, so that the request may end before it is appended. */
 struct item {
-    char agent[128], reason[32], method[16], path[512], remote[64], message[256];
+    char agent[128], reason[32], method[16], path[512], remote[64],
+        message[256]; /* agent "": unknown */
     char token_hmac[AG_HASH_HEX_LEN];
     int has_token, has_hmac;
     uint64_t suppressed; /* refusals left out before this one */
@@ -30,7 +33,35 @@ struct ag__audit {
     double tokens; /* the rate limit's bucket */
     int64_t refilled_ms;
     uint64_t pending_suppressed, recorded, suppressed;
+    _Atomic uint64_t *suppressed_metric; /* may be NULL */
 };
+
+/* Copies src into dst (cap bytes, NUL included) so that the ledger can take it: valid
+ * UTF-8 is kept, any other byte and any control character becomes %XX, and nothing is
+ * cut in the middle of a character. A request's path is attacker-controlled: a byte
+ * that the ledger would refuse must not let the refusal go unrecorded. */
+static void safe_copy(char *dst, size_t cap, const char *src)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)(src ? src : ""); *p;) {
+        size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 0;
+        int keep = n == 1 ? *p >= 0x20 && *p != 0x7f
+                          : n > 1 && strnlen((const char *)p, n) == n &&
+                                ag__utf8_valid((const char *)p, n);
+        if (!keep)
+            n = 1;
+        size_t need = keep ? n : 3;
+        if (o + need >= cap)
+            break;
+        if (keep)
+            memcpy(dst + o, p, n);
+        else
+            snprintf(dst + o, 4, "%%%02X", *p);
+        o += need;
+        p += n;
+    }
+    dst[o] = '\0';
+}
 
 static char *item_data(const struct item *it)
 {
@@ -53,7 +84,7 @@ static void append(struct ag__audit *a, const struct item *it)
     char resource[sizeof it->method + sizeof it->path + 2];
     snprintf(resource, sizeof resource, "%s %s", it->method, it->path);
     struct ag_ledger_entry e = {.kind = "violation",
-                                .agent_id = it->agent,
+                                .agent_id = it->agent[0] ? it->agent : NULL,
                                 .tier = -1,
                                 .action = "auth.token",
                                 .resource = resource,
@@ -62,12 +93,21 @@ static void append(struct ag__audit *a, const struct item *it)
                                 .confidence = -1,
                                 .success = -1,
                                 .data_json = data};
-    /* Best effort: the request was refused whatever happens here. */
-    if (data && ag_ledger_append(a->ledger, &e, NULL, NULL) == AG_OK) {
-        pthread_mutex_lock(&a->mu);
+    /* The request was refused whatever happens here; an entry that cannot be written
+     * is counted with the suppressed ones, and so are those it carried. */
+    ag_err err = data ? ag_ledger_append(a->ledger, &e, NULL, NULL) : AG_ENOMEM;
+    pthread_mutex_lock(&a->mu);
+    if (err == AG_OK) {
         a->recorded++;
-        pthread_mutex_unlock(&a->mu);
     } else {
+        a->pending_suppressed += it->suppressed + 1;
+        a->suppressed++;
+        if (a->suppressed_metric)
+            atomic_fetch_add(a->suppressed_metric, 1);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (err != AG_OK) {
+        ag__log(AG_LOG_WARN, "audit", "a refused credential was not ledgered: %s", ag_last_error());
         ag_clear_error();
     }
     free(data);
@@ -93,12 +133,13 @@ static void *run(void *arg)
     return NULL;
 }
 
-ag_err ag__audit_start(ag_ledger *l, struct ag__audit **out)
+ag_err ag__audit_start(ag_ledger *l, _Atomic uint64_t *suppressed_metric, struct ag__audit **out)
 {
     struct ag__audit *a = calloc(1, sizeof *a);
     if (!a)
         return ag__fail(AG_ENOMEM, "audit");
     a->ledger = l;
+    a->suppressed_metric = suppressed_metric;
     a->tokens = AG__AUDIT_BURST;
     a->refilled_ms = ag__mono_ms();
     pthread_mutex_init(&a->mu, NULL);
@@ -121,7 +162,7 @@ static int may_record(struct ag__audit *a)
     if (a->tokens > AG__AUDIT_BURST)
         a->tokens = AG__AUDIT_BURST;
     a->refilled_ms = now;
-    if (a->tokens < 1 || a->len == QUEUE)
+    if (a->tokens < 1)
         return 0;
     a->tokens -= 1;
     return 1;
@@ -130,34 +171,53 @@ static int may_record(struct ag__audit *a)
 static void fill(struct ag__audit *a, const struct ag__audit_event *ev, struct item *it)
 {
     memset(it, 0, sizeof *it);
-    snprintf(it->agent, sizeof it->agent, "%s", ev->agent_id ? ev->agent_id : "unknown");
-    snprintf(it->reason, sizeof it->reason, "%s", ev->reason);
-    snprintf(it->method, sizeof it->method, "%s", ev->method ? ev->method : "");
-    snprintf(it->path, sizeof it->path, "%s", ev->path ? ev->path : "");
-    snprintf(it->remote, sizeof it->remote, "%s", ev->remote ? ev->remote : "");
-    snprintf(it->message, sizeof it->message, "%s", ev->message ? ev->message : "");
+    safe_copy(it->agent, sizeof it->agent, ev->agent_id);
+    safe_copy(it->reason, sizeof it->reason, ev->reason);
+    safe_copy(it->method, sizeof it->method, ev->method);
+    safe_copy(it->path, sizeof it->path, ev->path);
+    safe_copy(it->remote, sizeof it->remote, ev->remote);
+    safe_copy(it->message, sizeof it->message, ev->message);
     it->has_token = ev->token != NULL;
     if (ev->token && ag_ledger_hmac(a->ledger, ev->token, it->token_hmac) == AG_OK)
         it->has_hmac = 1;
     ag_clear_error();
 }
 
+/* One more refusal left out (the mutex is held). */
+static void suppress(struct ag__audit *a)
+{
+    a->pending_suppressed++;
+    a->suppressed++;
+    if (a->suppressed_metric)
+        atomic_fetch_add(a->suppressed_metric, 1);
+}
+
 void ag__audit_refusal(struct ag__audit *a, const struct ag__audit_event *ev)
 {
     if (!a)
         return;
+    pthread_mutex_lock(&a->mu);
+    int ok = !a->stop && may_record(a);
+    if (!ok)
+        suppress(a);
+    pthread_mutex_unlock(&a->mu);
+    if (!ok)
+        return;
     struct item it;
     fill(a, ev, &it); /* outside the lock: the HMAC is the only work */
     pthread_mutex_lock(&a->mu);
-    if (!a->stop && may_record(a)) {
-        it.suppressed = a->pending_suppressed;
-        a->pending_suppressed = 0;
+    if (a->len == QUEUE) {
+        suppress(a);
+    } else {
+        /* The count of those left out goes only with an entry of no agent's: an
+         * agent may read its own entries, and the flood was not its doing. */
+        if (!it.agent[0]) {
+            it.suppressed = a->pending_suppressed;
+            a->pending_suppressed = 0;
+        }
         a->q[(a->head + a->len) % QUEUE] = it;
         a->len++;
         pthread_cond_signal(&a->cv);
-    } else {
-        a->pending_suppressed++;
-        a->suppressed++;
     }
     pthread_mutex_unlock(&a->mu);
 }
@@ -185,11 +245,11 @@ void ag__audit_stop(struct ag__audit *a)
     if (a->pending_suppressed) {
         /* Refusals left out since the last entry: one entry says how many. */
         struct item it;
-        struct ag__audit_event ev = {.reason = "token_refused",
+        struct ag__audit_event ev = {.reason = "suppressed",
                                      .method = "*",
                                      .path = "*",
-                                     .message = "refusals over the rate limit, not recorded "
-                                                "one by one"};
+                                     .message = "refusals over the rate limit (or not "
+                                                "written), not recorded one by one"};
         fill(a, &ev, &it);
         it.suppressed = a->pending_suppressed;
         append(a, &it);

@@ -4,13 +4,16 @@
  * method, path and remote address and the HMAC of the token it presented (never the
  * token). The caller does not wait for the commit (the request is refused whatever
  * happens), and a flood of bad tokens cannot flood the ledger: at most AG__AUDIT_RATE
- * entries a second, in bursts of AG__AUDIT_BURST; what is left out is counted and the
- * count goes with the next entry as "suppressed", and in the metrics. One thread
- * appends the entries.
+ * entries a second, in bursts of AG__AUDIT_BURST. What is left out (or cannot be
+ * written) is counted, in the metric passed to ag__audit_start and as "suppressed" in
+ * the next entry of no known agent (an agent may read its own entries), or in one entry
+ * of reason "suppressed" at stop. Strings are made safe for the ledger (bytes that are
+ * not UTF-8, and control characters, become %XX). One thread appends the entries.
  * Ownership: ag__audit_start/ag__audit_stop; the ledger must outlive the audit. */
 #ifndef AG_SERVER_AUDIT_H
 #define AG_SERVER_AUDIT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "agentgov/err.h"
@@ -22,14 +25,16 @@
 struct ag__audit;
 
 struct ag__audit_event {
-    const char *agent_id; /* NULL: the token did not say (unknown, expired, revoked) */
+    const char *agent_id; /* NULL: the token did not say (unknown, expired, revoked);
+                             the entry then has no agent_id */
     const char *reason;   /* "token_missing", "token_refused", "admin_required" */
     const char *method, *path, *remote;
     const char *token;   /* as presented, NULL when none: only its HMAC is kept */
     const char *message; /* what the caller was told */
 };
 
-AG_MUST_USE ag_err ag__audit_start(ag_ledger *l, struct ag__audit **out);
+AG_MUST_USE ag_err ag__audit_start(ag_ledger *l, _Atomic uint64_t *suppressed_metric,
+                                   struct ag__audit **out);
 /* Queues one refusal (or counts it as suppressed). Thread-safe; never blocks on I/O. */
 void ag__audit_refusal(struct ag__audit *a, const struct ag__audit_event *ev);
 /* Refusals recorded (appended) and suppressed so far. */

@@ -567,6 +567,7 @@ void ag__h_ledger_query(struct ag__req *r)
             ag__reply_error(r, 403,
                             "permission denied: a tier-4 or root token is needed to "
                             "read another agent's entries");
+            (void)ag__req_refused(r, r->tok.agent_id, "other_agent");
             return;
         }
         f.agent_id = r->tok.agent_id;

@@ -138,6 +138,10 @@ void ag__metrics_render(struct ag__metrics *m, int64_t active_agents, struct ag_
     counter(o, "agentgov_auth_refusals_total",
             "Requests refused for their token (none, unknown, expired, revoked, not an admin's).",
             ld(&m->auth_refusals));
+    counter(o, "agentgov_auth_refusals_unrecorded_total",
+            "Of those, refusals over the audit's rate limit (or not written), counted but not "
+            "ledgered one by one.",
+            ld(&m->auth_refusals_unrecorded));
     counter(o, "agentgov_store_errors_total", "State store operations that failed.",
             ld(&m->store_errors));
     counter(o, "agentgov_policy_reloads_total", "Successful policy reloads.",

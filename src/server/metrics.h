@@ -31,7 +31,8 @@ struct ag__metrics {
     _Atomic uint64_t commit_count;
     _Atomic uint64_t commit_sum_ns;
     _Atomic uint64_t revocations;
-    _Atomic uint64_t auth_refusals; /* requests refused for their token */
+    _Atomic uint64_t auth_refusals;            /* requests refused for their token */
+    _Atomic uint64_t auth_refusals_unrecorded; /* of which not ledgered one by one */
     _Atomic uint64_t store_errors;
     _Atomic uint64_t policy_reloads;
     _Atomic uint64_t policy_reload_failures;

@@ -186,7 +186,8 @@ static void open_backends(struct ag__srv *s)
                 s->store_url, ag_strerror(e), ag_last_error());
     }
     open_auth(s);
-    if (s->ledger && ag__audit_start(s->ledger, &s->audit) != AG_OK) {
+    if (s->ledger &&
+        ag__audit_start(s->ledger, &s->metrics.auth_refusals_unrecorded, &s->audit) != AG_OK) {
         s->audit = NULL;
         ag__log(AG_LOG_ERROR, "audit", "refused credentials will not be ledgered: %s",
                 ag_last_error());

@@ -82,6 +82,8 @@ run_parallel() {
     for p in "${pids[@]}"; do wait "$p" || PAR_FAILED=$((PAR_FAILED + 1)); done
 }
 
+now_ms() { date +%s%3N; }
+
 finish() {
     echo "$_pass passed, $_fail failed"
     [ "$_fail" -eq 0 ]

@@ -47,7 +47,6 @@ listen() {
     wait_for "$T/listen.$1"
 }
 
-now_ms() { date +%s%3N; }
 
 verifies() {
     check_exit "$1: the ledger verifies" 0 "$AG" ledger verify

@@ -402,7 +402,8 @@ TEST(audit_records_refusals_within_its_rate)
     f.opts.no_close_checkpoint = 1;
     ag_ledger *l = fx_open(&f);
     struct ag__audit *a = NULL;
-    ASSERT_OK(ag__audit_start(l, &a));
+    _Atomic uint64_t metric = 0;
+    ASSERT_OK(ag__audit_start(l, &metric, &a));
     struct ag__audit_event ev = {.reason = "token_refused",
                                  .method = "GET",
                                  .path = "/v1/auth/token/lookup-self",
@@ -414,6 +415,7 @@ TEST(audit_records_refusals_within_its_rate)
     uint64_t recorded, suppressed;
     ag__audit_counts(a, &recorded, &suppressed);
     ASSERT_TRUE(suppressed >= 25 && suppressed <= 30);
+    ASSERT_EQ(atomic_load(&metric), suppressed);
     ag__audit_stop(a);
     struct audit_rows rows = {0};
     struct ag_ledger_filter q = {.kind = "violation"};
@@ -423,4 +425,48 @@ TEST(audit_records_refusals_within_its_rate)
     ASSERT_EQ(rows.with_hmac, rows.rows - 1); /* the stop entry names no token */
     ASSERT_EQ(rows.clear, 0);
     ag_ledger_close(l);
+}
+
+/* Strings the ledger would refuse (a path that is not UTF-8, a character cut at the
+ * buffer's end) are made safe rather than lost; a known agent's entry does not carry
+ * the count of refusals left out. */
+TEST(audit_keeps_refusals_with_unsafe_paths)
+{
+    struct fx f;
+    fx_init(&f, "audit-utf8", 0);
+    f.opts.no_close_checkpoint = 1;
+    ag_ledger *l = fx_open(&f);
+    struct ag__audit *a = NULL;
+    ASSERT_OK(ag__audit_start(l, NULL, &a));
+    char longpath[700];
+    memset(longpath, 'x', sizeof longpath);
+    for (size_t i = 1; i + 2 < sizeof longpath; i += 2) /* "x" then "é" (2 bytes) ... */
+        memcpy(longpath + i, "\xc3\xa9", 2);
+    longpath[sizeof longpath - 1] = '\0';
+    struct ag__audit_event bad = {.reason = "token_refused",
+                                  .method = "GET",
+                                  .path = "/v1/secret/data/\xff\xfe\x01",
+                                  .remote = "r",
+                                  .token = "t",
+                                  .message = "m"};
+    struct ag__audit_event cut = bad;
+    cut.path = longpath;
+    struct ag__audit_event agent = bad;
+    agent.agent_id = "agent-b";
+    agent.reason = "admin_required";
+    ag__audit_refusal(a, &bad);
+    ag__audit_refusal(a, &cut);
+    ag__audit_refusal(a, &agent);
+    ag__audit_stop(a);
+    struct audit_rows rows = {0};
+    struct ag_ledger_filter q = {.kind = "violation"};
+    ASSERT_OK(ag_ledger_query(l, &q, audit_row, &rows));
+    ASSERT_EQ(rows.rows, 3);
+    struct ag_ledger_filter qa = {.kind = "violation", .agent_id = "agent-b"};
+    struct audit_rows arows = {0};
+    ASSERT_OK(ag_ledger_query(l, &qa, audit_row, &arows));
+    ASSERT_EQ(arows.rows, 1);
+    ASSERT_EQ(arows.suppressed, 0);
+    ag_ledger_close(l);
+    ASSERT_EQ(fx_verify(&f).ok, 1);
 }
