@@ -392,18 +392,29 @@ static int audit_row(void *ctx, int64_t seq, const char *row_json)
     return 0;
 }
 
+/* A fresh ledger (no checkpoint at close) and an audit on it. */
+static ag_ledger *audit_fixture(struct fx *f, const char *label, _Atomic uint64_t *metric,
+                                struct ag__audit **a)
+{
+    fx_init(f, label, 0);
+    f->opts.no_close_checkpoint = 1;
+    ag_ledger *l = fx_open(f);
+    if (ag__audit_start(l, metric, a) != AG_OK) {
+        fprintf(stderr, "audit start: %s\n", ag_last_error());
+        abort();
+    }
+    return l;
+}
+
 /* 50 refusals at once: a burst of 20 is recorded one by one (the rate adds maybe one
  * more while the loop runs), the rest is counted and carried by a later entry (the last
  * one, written at stop); every entry has the token's HMAC, none the token. */
 TEST(audit_records_refusals_within_its_rate)
 {
     struct fx f;
-    fx_init(&f, "audit", 0);
-    f.opts.no_close_checkpoint = 1;
-    ag_ledger *l = fx_open(&f);
-    struct ag__audit *a = NULL;
     _Atomic uint64_t metric = 0;
-    ASSERT_OK(ag__audit_start(l, &metric, &a));
+    struct ag__audit *a = NULL;
+    ag_ledger *l = audit_fixture(&f, "audit", &metric, &a);
     struct ag__audit_event ev = {.reason = "token_refused",
                                  .method = "GET",
                                  .path = "/v1/auth/token/lookup-self",
@@ -433,11 +444,8 @@ TEST(audit_records_refusals_within_its_rate)
 TEST(audit_keeps_refusals_with_unsafe_paths)
 {
     struct fx f;
-    fx_init(&f, "audit-utf8", 0);
-    f.opts.no_close_checkpoint = 1;
-    ag_ledger *l = fx_open(&f);
     struct ag__audit *a = NULL;
-    ASSERT_OK(ag__audit_start(l, NULL, &a));
+    ag_ledger *l = audit_fixture(&f, "audit-utf8", NULL, &a);
     char longpath[700];
     memset(longpath, 'x', sizeof longpath);
     for (size_t i = 1; i + 2 < sizeof longpath; i += 2) /* "x" then "é" (2 bytes) ... */
