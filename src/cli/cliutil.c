@@ -121,8 +121,9 @@ int ag__cli_checkpoint_every(void)
     return every;
 }
 
-static const char *if_exists(const char *path)
+const char *ag__cli_path_if_exists(const char *name)
 {
+    const char *path = ag__cli_path(name);
     return access(path, F_OK) == 0 ? path : NULL;
 }
 
@@ -133,8 +134,8 @@ int ag__cli_open_ledger(struct ag_ledger **out)
         ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
         return -1;
     }
-    struct ag_ledger_opts lo = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
-                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac")),
+    struct ag_ledger_opts lo = {.signing_key_path = ag__cli_path_if_exists("ledger.key"),
+                                .hmac_key_path = ag__cli_path_if_exists("ledger.hmac"),
                                 .checkpoint_every = ag__cli_checkpoint_every(),
                                 .no_close_checkpoint = 1};
     ag_err e = ag_ledger_open(db, &lo, out);

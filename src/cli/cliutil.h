@@ -29,6 +29,8 @@ int ag__cli_dir_is_set(void);
 const char *ag__cli_default_dir_doc(void);
 /* Joins the data directory and a file name into a static ring of buffers. */
 const char *ag__cli_path(const char *name);
+/* ag__cli_path(name) when that file exists, else NULL (optional key files). */
+const char *ag__cli_path_if_exists(const char *name);
 /* The store URL: flag (--store), else $AGENTGOV_STORE, else sqlite:<dir>/state.db. */
 const char *ag__cli_store_url(const char *flag);
 /* ledger.checkpoint_every from <dir>/config (the table's default when the file or the

@@ -62,11 +62,6 @@ static int parse_when(const char *opt, const char *text, int64_t *ms)
     return -1;
 }
 
-static const char *if_exists(const char *path)
-{
-    return access(path, F_OK) == 0 ? path : NULL;
-}
-
 /* Opens the data directory's ledger; it must exist (created by `agentgov init`). */
 static ag_ledger *open_ledger(int read_only)
 {
@@ -75,8 +70,8 @@ static ag_ledger *open_ledger(int read_only)
         ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
         return NULL;
     }
-    struct ag_ledger_opts o = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
-                               .hmac_key_path = if_exists(ag__cli_path("ledger.hmac")),
+    struct ag_ledger_opts o = {.signing_key_path = ag__cli_path_if_exists("ledger.key"),
+                               .hmac_key_path = ag__cli_path_if_exists("ledger.hmac"),
                                .read_only = read_only,
                                .no_close_checkpoint = 1};
     ag_config *cfg = NULL;

@@ -257,11 +257,6 @@ static void handles_close(struct handles *h)
     memset(h, 0, sizeof *h);
 }
 
-static const char *if_exists(const char *path)
-{
-    return access(path, F_OK) == 0 ? path : NULL;
-}
-
 static int open_auth(struct handles *h)
 {
     uint8_t key[AG_AUTH_KEY_LEN];
@@ -326,8 +321,8 @@ static int handles_open(struct handles *h, const struct cli *c)
         ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
         return -1;
     }
-    struct ag_ledger_opts lo = {.signing_key_path = if_exists(ag__cli_path("ledger.key")),
-                                .hmac_key_path = if_exists(ag__cli_path("ledger.hmac")),
+    struct ag_ledger_opts lo = {.signing_key_path = ag__cli_path_if_exists("ledger.key"),
+                                .hmac_key_path = ag__cli_path_if_exists("ledger.hmac"),
                                 .checkpoint_every =
                                     (int)ag_config_int(h->cfg, "ledger.checkpoint_every")};
     if ((e = ag_ledger_open(db, &lo, &h->ledger))) {

@@ -25,9 +25,9 @@ int ag__hook_helper_wanted(void)
     return !(e && strcmp(e, "0") == 0);
 }
 
-/* A non-blocking connect: a helper whose backlog is full (stopped, or swamped) must not
- * keep the hook waiting; the event is then decided in process. */
-static int connect_helper(void)
+/* Non-blocking: a helper whose backlog is full (stopped, or swamped) must not keep the
+ * hook waiting; the event is then decided in process. */
+int ag__hook_helper_connect(void)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (!ag__wire_sock_path(a.sun_path, sizeof a.sun_path))
@@ -113,7 +113,7 @@ static int offer(int fd, const struct ag__hook_opts *o, const char *text, size_t
 enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const char *text,
                                            size_t len, int *code, struct ag__hook_out *out)
 {
-    int fd = connect_helper();
+    int fd = ag__hook_helper_connect();
     if (fd < 0)
         return AG__HELPER_UNAVAILABLE;
     /* Until the helper has taken the event and been told to go, nothing was decided:
@@ -138,13 +138,12 @@ enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const 
     return err == AG_OK ? AG__HELPER_SERVED : AG__HELPER_FAILED;
 }
 
-static int64_t helper_idle_ms(void)
+int64_t ag__hook_helper_idle_ms(int64_t if_unreadable)
 {
     ag_config *cfg;
-    int64_t ms = 0;
-    if (ag_config_new(&cfg) != AG_OK)
-        return 0;
-    if (ag_config_load_file(cfg, ag__cli_path("config"), 1) == AG_OK)
+    int64_t ms = if_unreadable;
+    if (ag_config_new(&cfg) == AG_OK &&
+        ag_config_load_file(cfg, ag__cli_path("config"), 1) == AG_OK)
         ms = ag_config_ms(cfg, "hook.helper_idle");
     ag_config_free(cfg);
     ag_clear_error();
@@ -172,7 +171,7 @@ static void close_from_3(void)
 void ag__hook_helper_spawn(void)
 {
     char dir[PATH_MAX];
-    if (!resolved_dir(dir) || helper_idle_ms() <= 0)
+    if (!resolved_dir(dir) || ag__hook_helper_idle_ms(0) <= 0)
         return;
     fflush(NULL);
     pid_t pid = fork();

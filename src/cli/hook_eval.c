@@ -41,11 +41,6 @@ int ag__hook_deny(struct ag__hook_out *out, const char *what, ag_err err)
 
 /* ---- the ledger ---------------------------------------------------------------------- */
 
-static const char *if_exists(const char *path)
-{
-    return access(path, F_OK) == 0 ? path : NULL;
-}
-
 /* Parallel subagents run hooks at the same time: both kinds wait for the writer lock.
  * Both keep the WAL, so that no commit pays for a checkpoint: a one-event process
  * bounds it when it closes, the helper when it is idle (ag_ledger_tidy). The helper,
@@ -55,7 +50,7 @@ static ag_err open_ledger(ag_ledger **l, int stays)
 {
     struct ag_ledger_opts lo = {.busy_timeout_ms = 5000, .keep_wal = 1};
     if (stays) {
-        lo.signing_key_path = if_exists(ag__cli_path("ledger.key"));
+        lo.signing_key_path = ag__cli_path_if_exists("ledger.key");
         lo.checkpoint_every = ag__cli_checkpoint_every();
     }
     ag_err err = ag_ledger_open(ag__cli_path("ledger.db"), &lo, l);

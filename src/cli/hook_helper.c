@@ -288,18 +288,6 @@ static int take_lock(void)
     return fd;
 }
 
-static int64_t configured_idle(void)
-{
-    ag_config *cfg;
-    int64_t ms = 600000;
-    if (ag_config_new(&cfg) == AG_OK &&
-        ag_config_load_file(cfg, ag__cli_path("config"), 1) == AG_OK)
-        ms = ag_config_ms(cfg, "hook.helper_idle");
-    ag_config_free(cfg);
-    ag_clear_error();
-    return ms;
-}
-
 static int parse_run_args(int argc, char **argv, struct helper *h)
 {
     h->idle_ms = -1;
@@ -320,7 +308,7 @@ static int parse_run_args(int argc, char **argv, struct helper *h)
         }
     }
     if (h->idle_ms < 0)
-        h->idle_ms = configured_idle();
+        h->idle_ms = ag__hook_helper_idle_ms(600000);
     return 0;
 }
 
@@ -389,13 +377,8 @@ static int run(int argc, char **argv)
 /* status and stop: one request, the helper's text on stdout. */
 static int control(char kind)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int fd = -1;
-    if (ag__wire_sock_path(a.sun_path, sizeof a.sun_path))
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || !ag__wire_peer_is_me(fd)) {
-        if (fd >= 0)
-            close(fd);
+    int fd = ag__hook_helper_connect();
+    if (fd < 0) {
         printf("hook helper: none runs for %s\n", ag__cli_dir());
         return kind == 'Q' ? AG_EXIT_OK : AG_HELPER_EXIT_FAIL;
     }

@@ -10,6 +10,7 @@
 #define AG_CLI_HOOK_HELPER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli/hook_eval.h"
 
@@ -26,6 +27,14 @@ enum ag__helper_result {
 
 /* 0 when AGENTGOV_HOOK_HELPER=0 turns the helper off for this process. */
 int ag__hook_helper_wanted(void);
+
+/* hook.helper_idle from <dir>/config in ms (0: no helper); if_unreadable when the
+ * config cannot be read. */
+int64_t ag__hook_helper_idle_ms(int64_t if_unreadable);
+
+/* A connected socket to the data directory's helper, checked to run as this user (non-
+ * blocking: a full backlog is no helper), or -1. */
+int ag__hook_helper_connect(void);
 
 enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const char *text,
                                            size_t len, int *code, struct ag__hook_out *out);
