@@ -8,7 +8,6 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <sodium.h>
 
 #include "agentgov/auth.h"
@@ -30,6 +29,8 @@ typedef int64_t (*ag__auth_clock_fn)(void *ctx);
     } while (0)
 /* Guarded read-modify-write loops give up after this many lost races. */
 #define AG__AUTH_CAS_TRIES 16
+/* Agents whose token-index pruning time a handle remembers (more share slots). */
+#define AG__PRUNE_SLOTS 64
 
 struct ag_auth {
     ag_store *store;
@@ -49,7 +50,12 @@ struct ag_auth {
     int64_t high_water;
     int64_t persisted_hw;
     struct ag__tcache cache;
-    atomic_uint issued; /* tokens issued by this handle: paces the token-index pruning */
+    /* When each agent's token index next needs pruning (see token.c), by agent hash:
+     * a cache, guarded by mu; a slot that names another agent means "now". */
+    struct ag__prune_due {
+        uint64_t agent_hash;
+        int64_t due_ms;
+    } prune[AG__PRUNE_SLOTS];
 };
 
 /* The engine's notion of "now" in wall-clock ms: the largest of the wall clock, the

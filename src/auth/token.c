@@ -377,11 +377,44 @@ static void put_time(json_t *o, const char *k, int64_t ms)
  * once) maps each accessor to the latest time its token can live: its max expiry in ms,
  * never passed by renewal (0: none). A token that simply expires is never revoked, so
  * without pruning its entry would stay for good and the index of a long-lived agent
- * would grow with every login. Every AGENT_TOKENS_PRUNE_EVERY-th issue drops the entries
- * whose time has passed (their tokens can no longer be valid), and entries without a
- * time (older records) whose accessor record is gone. Best effort: a failure leaves
- * the index as it was, which is still correct. */
-#define AGENT_TOKENS_PRUNE_EVERY 32
+ * would grow with every login. Pruning drops the entries whose time has passed (their
+ * tokens can no longer be valid), and entries without a time (older records) whose
+ * accessor record is gone. Reading the whole index costs as much as it holds, so a
+ * handle prunes an agent's index only when one of its entries can have gone stale:
+ * it remembers the earliest time among the entries it saw or wrote, and looks again
+ * at least every PRUNE_RECHECK_MS for entries other processes wrote. Best effort: a
+ * failure leaves the index as it was, which is still correct. */
+#define PRUNE_RECHECK_MS (10 * 60 * 1000LL)
+
+static uint64_t agent_hash(const char *agkey)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: a slot index, not a security boundary */
+    for (const unsigned char *p = (const unsigned char *)agkey; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+/* Whether the agent's index needs pruning now; if not, notes the time of the entry
+ * just written (until: its max expiry, 0 for none). */
+static int prune_due(ag_auth *a, const char *agkey, int64_t until, int64_t now)
+{
+    uint64_t h = agent_hash(agkey);
+    pthread_mutex_lock(&a->mu);
+    struct ag__prune_due *d = &a->prune[h % AG__PRUNE_SLOTS];
+    int due = d->agent_hash != h || now >= d->due_ms;
+    if (!due && until > 1 && until < d->due_ms)
+        d->due_ms = until;
+    pthread_mutex_unlock(&a->mu);
+    return due;
+}
+
+static void prune_note(ag_auth *a, const char *agkey, int64_t due_ms)
+{
+    uint64_t h = agent_hash(agkey);
+    pthread_mutex_lock(&a->mu);
+    a->prune[h % AG__PRUNE_SLOTS] = (struct ag__prune_due){.agent_hash = h, .due_ms = due_ms};
+    pthread_mutex_unlock(&a->mu);
+}
 
 static int stale_entry(ag_auth *a, const char *accessor, const char *until, int64_t now)
 {
@@ -401,22 +434,30 @@ static int stale_entry(ag_auth *a, const char *accessor, const char *until, int6
 
 static void prune_agent_tokens(ag_auth *a, const char *agkey)
 {
+    int64_t now = ag__auth_now(a), due = now + PRUNE_RECHECK_MS;
     struct ag_store_op op = {.op = AG_OP_HGETALL, .key = agkey};
     struct ag_store_reply rep;
     if (ag_store_exec(a->store, NULL, &op, 1, &rep, NULL) != AG_OK) {
         ag_store_reply_free(&rep, 1);
         ag_clear_error();
+        prune_note(a, agkey, due); /* no retry on every login while the store fails */
         return;
     }
     /* The stale entries go in one exec (one round trip on Redis). */
     size_t n = rep.type == AG_REPLY_ARRAY ? rep.nelems / 2 : 0, ndel = 0;
     struct ag_store_op *dels = n ? calloc(n, sizeof *dels) : NULL;
     struct ag_store_reply *drep = n ? calloc(n, sizeof *drep) : NULL;
-    int64_t now = ag__auth_now(a);
     for (size_t i = 0; dels && drep && i < n; i++) {
         const char *acc = rep.elems[2 * i].str, *until = rep.elems[2 * i + 1].str;
-        if (acc && until && stale_entry(a, acc, until, now))
+        if (!acc || !until)
+            continue;
+        if (stale_entry(a, acc, until, now)) {
             dels[ndel++] = (struct ag_store_op){.op = AG_OP_HDEL, .key = agkey, .field = acc};
+            continue;
+        }
+        long long t = strtoll(until, NULL, 10);
+        if (t > 1 && t < due)
+            due = t;
     }
     if (ndel) {
         if (ag_store_exec(a->store, NULL, dels, ndel, drep, NULL) != AG_OK)
@@ -426,6 +467,7 @@ static void prune_agent_tokens(ag_auth *a, const char *agkey)
     free(dels);
     free(drep);
     ag_store_reply_free(&rep, 1);
+    prune_note(a, agkey, due);
 }
 
 ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF])
@@ -496,7 +538,7 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
         sodium_memzero(token, AG_TOKEN_BUF);
         ag__fail(err, "%s", detail);
     }
-    if (err == AG_OK && atomic_fetch_add(&a->issued, 1) % AGENT_TOKENS_PRUNE_EVERY == 0)
+    if (err == AG_OK && prune_due(a, agkey, in->max_expire_ms, ag__auth_now(a)))
         prune_agent_tokens(a, agkey);
     return err;
 }

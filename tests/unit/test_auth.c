@@ -405,6 +405,33 @@ AUTH_TEST(agent_token_index_forgets_expired_tokens)
     ASSERT_ERR(ag_auth_token_lookup(fx->auth, tok, &t), AG_EPERM);
 }
 
+/* A handle reads an agent's token index again only when an entry it knows of can have
+ * gone stale, or after ten minutes for entries others wrote: a stale entry slipped in
+ * behind its back stays until then, and goes then. */
+AUTH_TEST(agent_token_index_is_read_only_when_something_can_be_stale)
+{
+    struct ag_role r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.name, sizeof r.name, "memo-role");
+    snprintf(r.agent_id, sizeof r.agent_id, "agent-memo");
+    r.tier = 3; /* max_ttl 1h */
+    ASSERT_OK(ag_auth_role_write(fx->auth, &r));
+    char sid[AG_UUID_BUF], tok[AG_TOKEN_BUF];
+    ASSERT_OK(ag_auth_secret_id_create(fx->auth, "memo-role", -1, -1, sid, NULL));
+    const char *key = "auth:agent_tokens:agent-memo";
+    ASSERT_OK(ag_auth_login(fx->auth, r.role_id, sid, NULL, tok, NULL));
+    struct ag_store_op hs = {.op = AG_OP_HSET, .key = key, .field = "other-writer", .value = "2"};
+    struct ag_store_reply hr;
+    ASSERT_OK(ag_store_exec(fx->store, NULL, &hs, 1, &hr, NULL));
+    ag_store_reply_free(&hr, 1);
+    for (int i = 0; i < 40; i++)
+        ASSERT_OK(ag_auth_login(fx->auth, r.role_id, sid, NULL, tok, NULL));
+    ASSERT_EQ(hash_len(fx, key), 42); /* not read again: nothing this handle knows expired */
+    afx_advance(fx, 11 * MIN);
+    ASSERT_OK(ag_auth_login(fx->auth, r.role_id, sid, NULL, tok, NULL));
+    ASSERT_EQ(hash_len(fx, key), 42); /* the recheck dropped the stale entry */
+}
+
 AUTH_TEST(children_never_exceed_their_parent)
 {
     char tok[AG_TOKEN_BUF], kid[AG_TOKEN_BUF];
