@@ -31,43 +31,46 @@ def call(base, method, path, body=None, token=None, headers=None, timeout=10):
         return status, raw.decode(errors="replace")
 
 
+def drip(s, chunks, wait, deadline, on_step=None):
+    """Sends chunks one at a time on socket s, waiting up to `wait` s for the daemon after
+    each, until the daemon closes the connection or `deadline` s have passed. Returns the
+    seconds until the daemon cut the connection (None if it did not) and what it sent."""
+    t0, reply = time.time(), b""
+    s.settimeout(wait)
+    for i, chunk in enumerate(chunks):
+        if on_step:
+            on_step(i)
+        try:
+            s.send(chunk)
+            data = s.recv(4096)
+            if data == b"":
+                return time.time() - t0, reply
+            reply += data
+        except socket.timeout:
+            pass
+        except OSError:
+            return time.time() - t0, reply
+        if time.time() - t0 > deadline:
+            break
+    return None, reply
+
+
 def slow_client(port, timeout_s):
     """Sends a request's headers one byte every 100 ms from one connection while
     other requests are made; prints the facts the shell script checks."""
     base = "http://127.0.0.1:%d" % port
     s = socket.create_connection(("127.0.0.1", port))
     payload = b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 1000
-    t0 = time.time()
     others = []
 
-    def other():
+    def other(i):
+        if i not in (5, 10, 15):
+            return
         t = time.time()
         st, _ = call(base, "GET", "/v1/sys/health", timeout=5)
         others.append((st, time.time() - t))
 
-    cut_after = None
-    for i, b in enumerate(payload):
-        try:
-            s.send(bytes([b]))
-        except OSError:
-            cut_after = time.time() - t0
-            break
-        if i in (5, 10, 15):
-            th = threading.Thread(target=other)
-            th.start()
-            th.join()
-        s.settimeout(0.1)
-        try:
-            if s.recv(100) == b"":
-                cut_after = time.time() - t0
-                break
-        except socket.timeout:
-            pass
-        except OSError:
-            cut_after = time.time() - t0
-            break
-        if time.time() - t0 > timeout_s * 4:
-            break
+    cut_after, _ = drip(s, [bytes([b]) for b in payload], 0.1, timeout_s * 4, other)
     print("others_ok=%d" % sum(1 for st, d in others if st == 200 and d < 1.0))
     print("cut=%s" % ("yes" if cut_after is not None else "no"))
     print("cut_after=%.1f" % (cut_after or -1))
@@ -80,24 +83,7 @@ def slow_body(port, timeout_s):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(b"POST /v1/data/agentgov/decision HTTP/1.1\r\nHost: x\r\n"
               b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n")
-    t0 = time.time()
-    cut_after, reply = None, b""
-    s.settimeout(0.2)
-    for _ in range(200):
-        try:
-            s.send(b" ")
-            data = s.recv(4096)
-            if data == b"":
-                cut_after = time.time() - t0
-                break
-            reply += data
-        except socket.timeout:
-            pass
-        except OSError:
-            cut_after = time.time() - t0
-            break
-        if time.time() - t0 > timeout_s * 4:
-            break
+    cut_after, reply = drip(s, [b" "] * 200, 0.2, timeout_s * 4)
     st, _ = call(base, "GET", "/v1/sys/health", timeout=5)
     print("other=%d" % st)
     print("cut=%s" % ("yes" if cut_after is not None else "no"))
