@@ -57,13 +57,14 @@ endif
 # 2.5 ms decision (bench/hook; docs/hooks.md). The link warns that getaddrinfo and dlopen
 # (redis host names, SQLite's extension loader) load the NSS modules of the glibc it
 # was built with at run time: true, and harmless for a binary built where it runs, so
-# that link runs with the linker's warnings off. Not under sanitizers (their runtimes
+# scripts/ld-static-note.awk drops that note (and only it) from the link's messages.
+# Not under sanitizers (their runtimes
 # are shared objects) nor with STATIC_DEPS=0. LEAN_STATIC_PIE=0 links it dynamically,
 # e.g. to run the CLI under valgrind, which cannot follow malloc in a static binary.
 LEAN_STATIC_PIE ?= 1
 ifeq ($(LEAN_STATIC_PIE)$(STATIC_MISSING)$(SAN),1)
 ifneq ($(filter /%,$(shell $(CC) -print-file-name=libc.a)),)
-CLI_LDLIBS := -static-pie -Wl,--no-warnings -Wl,-Bstatic $(STATIC_LEAN:%=-l%) -lpthread -lm
+CLI_LDLIBS := -static-pie -Wl,-Bstatic $(STATIC_LEAN:%=-l%) -lpthread -lm
 endif
 endif
 # Where the shipped policies are found when the binary does not sit next to them
@@ -116,7 +117,8 @@ $(BUILD)/libagentgov.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/agentgov: $(LEAN_OBJ) $(BUILD)/libagentgov.a
-	$(CC) $(LDFLAGS) -o $@ $(LEAN_OBJ) $(BUILD)/libagentgov.a $(CLI_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(LEAN_OBJ) $(BUILD)/libagentgov.a $(CLI_LDLIBS) 2>$@.ld; \
+		st=$$?; awk -f scripts/ld-static-note.awk $@.ld >&2; rm -f $@.ld; exit $$st
 
 $(BUILD)/agentgovd: $(CLI_OBJ) $(BUILD)/libagentgov.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libagentgov.a $(DAEMON_LDLIBS)
