@@ -62,8 +62,21 @@ struct ag_auth_opts {
  * AG_ECRYPTO when the master key does not unwrap the keyring. */
 AG_MUST_USE ag_err ag_auth_new(const struct ag_auth_opts *opts, ag_auth **out);
 void ag_auth_free(ag_auth *a);
-/* Swaps the policy used for tier defaults and secret decisions (policy reload). */
+/* Swaps the policy used for tier defaults and secret decisions (policy reload). The
+ * caller keeps the previous policy alive until no thread can still be using the engine;
+ * when that cannot be known, use a policy source instead. */
 void ag_auth_set_policy(ag_auth *a, const ag_policy *policy);
+/* Where the engine takes its policy from when another thread can swap it at any time
+ * (the daemon's SIGHUP reload): get returns the current policy (NULL: none) and a
+ * reference, which the engine hands to put once that one decision or lookup of a
+ * tier's defaults is done. Takes the place of the policy of ag_auth_opts and
+ * ag_auth_set_policy; src is copied, NULL goes back to them. */
+struct ag_auth_policy_source {
+    const ag_policy *(*get)(void *ctx, void **ref);
+    void (*put)(void *ctx, void *ref);
+    void *ctx;
+};
+void ag_auth_set_policy_source(ag_auth *a, const struct ag_auth_policy_source *src);
 
 /* ---- keys and files -------------------------------------------------------------- */
 
@@ -186,6 +199,10 @@ AG_MUST_USE ag_err ag_auth_root_token_create(ag_auth *a, char token[AG_TOKEN_BUF
  * expired or revoked token gives AG_EPERM; ag_last_error() says "permission denied:
  * token expired at ...", "... token revoked" or "... invalid token". */
 AG_MUST_USE ag_err ag_auth_token_lookup(ag_auth *a, const char *token, struct ag_token_info *out);
+/* The same, always read from the store, never from the cache: for decisions that
+ * must see at once a revocation made by another process (administrative rights). */
+AG_MUST_USE ag_err ag_auth_token_lookup_fresh(ag_auth *a, const char *token,
+                                              struct ag_token_info *out);
 AG_MUST_USE ag_err ag_auth_token_lookup_accessor(ag_auth *a, const char *accessor,
                                                  struct ag_token_info *out);
 /* Renews: new expiry = now + (increment_ms, or the token's ttl when 0), never past its

@@ -145,17 +145,16 @@ static ag_err role_validate(ag_auth *a, struct ag_role *r)
         return ag__fail(AG_EINVAL, "bound_cidrs: '%s' is not a list of CIDR blocks",
                         r->bound_cidrs);
     if (r->token_ttl_ms == 0 || r->token_max_ttl_ms == 0) {
-        struct ag_tier_info ti;
-        const ag_policy *pol = ag__auth_policy(a);
-        if (!pol || ag_policy_tier(pol, r->tier, &ti) != AG_OK)
+        int64_t ttl, max;
+        if (!ag__auth_tier_ttls(a, r->tier, &ttl, &max))
             return ag__fail(AG_EINVAL,
                             "role '%s': token_ttl and token_max_ttl are needed (no policy "
                             "to take tier %d's defaults from)",
                             r->name, r->tier);
         if (r->token_ttl_ms == 0)
-            r->token_ttl_ms = ti.token_ttl_ms;
+            r->token_ttl_ms = ttl;
         if (r->token_max_ttl_ms == 0)
-            r->token_max_ttl_ms = ti.max_ttl_ms;
+            r->token_max_ttl_ms = max;
     }
     if (r->token_ttl_ms > r->token_max_ttl_ms)
         return ag__fail(AG_EINVAL, "role '%s': token_ttl exceeds token_max_ttl", r->name);
@@ -590,6 +589,7 @@ static ag_err login_once(ag_auth *a, const char *role_id, const char *secret_id,
     int64_t now = ag__auth_now(a);
     if (s.expire_ms && now >= s.expire_ms) {
         free(sraw);
+        AG__BEST_EFFORT(ag__auth_persist_expiry(a));
         return login_refused(a, r.name, "secret_id expired", bad_creds);
     }
     if (r.bound_cidrs[0] && ag__cidr_match(r.bound_cidrs, source_addr) != 1) {
@@ -621,7 +621,7 @@ static ag_err login_once(ag_auth *a, const char *role_id, const char *secret_id,
     snprintf(info.agent_id, sizeof info.agent_id, "%s", r.agent_id);
     snprintf(info.role, sizeof info.role, "%s", r.name);
     info.tier = r.tier;
-    ag_auth_tier_policy(ag__auth_policy(a), r.tier, info.policies[0]);
+    ag__auth_tier_policy_name(a, r.tier, info.policies[0]);
     info.npolicies = 1;
     info.creation_ms = now;
     info.ttl_ms = r.token_ttl_ms;

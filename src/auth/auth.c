@@ -95,12 +95,54 @@ void ag_auth_set_policy(ag_auth *a, const ag_policy *policy)
     pthread_mutex_unlock(&a->mu);
 }
 
-const ag_policy *ag__auth_policy(ag_auth *a)
+void ag_auth_set_policy_source(ag_auth *a, const struct ag_auth_policy_source *src)
 {
     pthread_mutex_lock(&a->mu);
+    if (src)
+        a->policy_src = *src;
+    else
+        memset(&a->policy_src, 0, sizeof a->policy_src);
+    pthread_mutex_unlock(&a->mu);
+}
+
+const ag_policy *ag__auth_policy_get(ag_auth *a, void **ref)
+{
+    *ref = NULL;
+    pthread_mutex_lock(&a->mu);
+    struct ag_auth_policy_source src = a->policy_src;
     const ag_policy *p = a->policy;
     pthread_mutex_unlock(&a->mu);
-    return p;
+    return src.get ? src.get(src.ctx, ref) : p;
+}
+
+void ag__auth_policy_put(ag_auth *a, void *ref)
+{
+    pthread_mutex_lock(&a->mu);
+    struct ag_auth_policy_source src = a->policy_src;
+    pthread_mutex_unlock(&a->mu);
+    if (src.put)
+        src.put(src.ctx, ref);
+}
+
+int ag__auth_tier_ttls(ag_auth *a, int tier, int64_t *ttl_ms, int64_t *max_ttl_ms)
+{
+    void *ref;
+    const ag_policy *p = ag__auth_policy_get(a, &ref);
+    struct ag_tier_info ti;
+    int found = p && ag_policy_tier(p, tier, &ti) == AG_OK;
+    if (found) {
+        *ttl_ms = ti.token_ttl_ms;
+        *max_ttl_ms = ti.max_ttl_ms;
+    }
+    ag__auth_policy_put(a, ref);
+    return found;
+}
+
+void ag__auth_tier_policy_name(ag_auth *a, int tier, char out[AG_AUTH_NAME_MAX])
+{
+    void *ref;
+    ag_auth_tier_policy(ag__auth_policy_get(a, &ref), tier, out);
+    ag__auth_policy_put(a, ref);
 }
 
 /* ---- clock ----------------------------------------------------------------------- */
@@ -139,11 +181,11 @@ int64_t ag__auth_now(ag_auth *a)
     return ag__auth_now_mono(a, NULL);
 }
 
-ag_err ag__auth_persist_clock(ag_auth *a)
+static ag_err persist_clock(ag_auth *a, int force)
 {
     pthread_mutex_lock(&a->mu);
     int64_t now = a->high_water;
-    int due = now - a->persisted_hw >= CLOCK_PERSIST_EVERY_MS;
+    int due = force ? now > a->persisted_hw : now - a->persisted_hw >= CLOCK_PERSIST_EVERY_MS;
     pthread_mutex_unlock(&a->mu);
     if (!due)
         return AG_OK;
@@ -174,6 +216,16 @@ ag_err ag__auth_persist_clock(ag_auth *a)
         a->persisted_hw = now;
     pthread_mutex_unlock(&a->mu);
     return AG_OK;
+}
+
+ag_err ag__auth_persist_clock(ag_auth *a)
+{
+    return persist_clock(a, 0);
+}
+
+ag_err ag__auth_persist_expiry(ag_auth *a)
+{
+    return persist_clock(a, 1);
 }
 
 /* ---- ledger and store helpers ---------------------------------------------------- */

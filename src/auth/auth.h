@@ -27,6 +27,8 @@ typedef int64_t (*ag__auth_clock_fn)(void *ctx);
         ag_err ag__be_ = (call);                                                                   \
         (void)ag__be_;                                                                             \
     } while (0)
+/* The longest TTL or increment accepted (about 100 years): keeps now + ttl in range. */
+#define AG__AUTH_TTL_LIMIT_MS (100LL * 365 * 24 * 3600 * 1000)
 /* Guarded read-modify-write loops give up after this many lost races. */
 #define AG__AUTH_CAS_TRIES 16
 /* Agents whose token-index pruning time a handle remembers (more share slots). */
@@ -36,7 +38,8 @@ struct ag_auth {
     ag_store *store;
     ag_ledger *ledger;
     const ag_policy *policy;
-    pthread_mutex_t mu; /* guards the keyring, the clock and the cache */
+    struct ag_auth_policy_source policy_src; /* get == NULL: use policy */
+    pthread_mutex_t mu;                      /* guards the keyring, the clock and the cache */
     struct ag__keyring kr;
     /* HMAC-SHA256 state keyed with kr.token_key, computed once: hashing a token then
      * costs two compressions and no allocation (the token lookup hot path). */
@@ -69,6 +72,9 @@ int64_t ag__auth_now_mono(ag_auth *a, int64_t *mono);
 /* Writes the high-water mark to the store (auth:clock) when it advanced by more than
  * a second since the last write. Compare-and-set: it never lowers the stored value. */
 AG_MUST_USE ag_err ag__auth_persist_clock(ag_auth *a);
+/* Writes it at once: called when something was found expired, so that no process
+ * (a new CLI one included) can find it valid again after the wall clock is set back. */
+AG_MUST_USE ag_err ag__auth_persist_expiry(ag_auth *a);
 /* Keys the HMAC state from kr.token_key (after the keyring is loaded). Caller holds
  * the mutex or owns the handle exclusively. */
 void ag__auth_rekey_hmac(ag_auth *a);
@@ -77,7 +83,14 @@ void ag__auth_rekey_hmac(ag_auth *a);
 void ag__auth_set_clock(ag_auth *a, ag__auth_clock_fn wall, ag__auth_clock_fn mono, void *ctx);
 
 /* The current policy (read under the mutex: ag_auth_set_policy may swap it). */
-const ag_policy *ag__auth_policy(ag_auth *a);
+/* The policy for one use, with a reference that ag__auth_policy_put releases (the
+ * policy must not be used after it). */
+const ag_policy *ag__auth_policy_get(ag_auth *a, void **ref);
+void ag__auth_policy_put(ag_auth *a, void *ref);
+/* The TTL defaults of tier in the current policy: 1 if it defines the tier, else 0. */
+int ag__auth_tier_ttls(ag_auth *a, int tier, int64_t *ttl_ms, int64_t *max_ttl_ms);
+/* ag_auth_tier_policy under the current policy. */
+void ag__auth_tier_policy_name(ag_auth *a, int tier, char out[AG_AUTH_NAME_MAX]);
 /* Appends a ledger entry; the ledger's error otherwise, with a detail naming what was
  * being recorded. */
 AG_MUST_USE ag_err ag__auth_ledger(ag_auth *a, const struct ag_ledger_entry *e);

@@ -66,16 +66,17 @@ static ag_err kv_authorize(ag_auth *a, const char *token, const char *action,
                              .action = action,
                              .resource = op->resource};
     struct ag_decision d;
-    const ag_policy *p = ag__auth_policy(a);
-    enum ag_effect eff = ag_decide(p, &req, &d);
-    op->reason = ag_reason_name(d.reason);
-    if (eff == AG_EFFECT_ALLOW)
-        return AG_OK;
-    json_t *data = json_object();
-    if (d.rule_file) {
+    void *ref;
+    enum ag_effect eff = ag_decide(ag__auth_policy_get(a, &ref), &req, &d);
+    op->reason = ag_reason_name(d.reason); /* a static string, not the policy's */
+    json_t *data = NULL;
+    if (eff != AG_EFFECT_ALLOW && (data = json_object()) && d.rule_file) {
         json_object_set_new(data, "rule_file", json_string(d.rule_file));
         json_object_set_new(data, "rule_line", json_integer(d.rule_line));
     }
+    ag__auth_policy_put(a, ref); /* d's strings point into the policy: copied above */
+    if (eff == AG_EFFECT_ALLOW)
+        return AG_OK;
     AG__BEST_EFFORT(kv_ledger(a, op, ag_effect_name(eff), 0, data)); /* denied either way */
     json_decref(data);
     err = ag__fail(AG_EPERM, "permission denied: %s on %s for tier %d (%s)", action, op->resource,
@@ -366,10 +367,15 @@ static ag_err read_value(ag_auth *a, const char *path, int64_t v, char **plain)
     if (!sealed)
         return ag__fail(AG_ENOTFOUND, "secret/%s version %lld has no stored value", path,
                         (long long)v);
+    /* A key id this handle does not know may come from another process's rekey: one
+     * reload of the keyring, and a key still unknown after it was never ours. */
     for (int attempt = 0; attempt < 2; attempt++) {
         pthread_mutex_lock(&a->mu);
         err = ag__unseal(&a->kr, path, v, sealed, plain, NULL);
         pthread_mutex_unlock(&a->mu);
+        if (err == AG_ENOTFOUND && attempt == 1)
+            err = ag__fail(AG_ETAMPER, "%s (after reloading it): the record was altered",
+                           ag_last_error());
         if (err != AG_ENOTFOUND || attempt == 1)
             break;
         if ((err = reload_keyring(a)) != AG_OK)
@@ -479,7 +485,10 @@ ag_err ag_auth_secret_metadata(ag_auth *a, const char *token, const char *path_i
     ag_err err = ag_auth_secret_path(path_in, path);
     if (err != AG_OK || (err = kv_authorize(a, token, "secret.read", path, &op)) != AG_OK)
         return err;
+    err = ag__token_consume(a, &op.tok); /* metadata is a read: it takes a use */
     ag__tok_clear(&op.tok);
+    if (err != AG_OK)
+        return err;
     json_t *meta = NULL;
     if ((err = meta_get(a, path, &meta, NULL)) != AG_OK)
         return err;
@@ -522,7 +531,10 @@ ag_err ag_auth_secret_list(ag_auth *a, const char *token, const char *prefix_in,
     ag_err err = list_prefix(prefix_in, prefix);
     if (err != AG_OK || (err = kv_authorize(a, token, "secret.list", prefix, &op)) != AG_OK)
         return err;
+    err = ag__token_consume(a, &op.tok); /* so is a listing */
     ag__tok_clear(&op.tok);
+    if (err != AG_OK)
+        return err;
     snprintf(skey, sizeof skey, META_PREFIX "%s%s", prefix, prefix[0] ? "/" : "");
     char **all = NULL;
     size_t na = 0;

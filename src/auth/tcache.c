@@ -24,6 +24,7 @@ static void entry_clear(struct ag__tcache_entry *e)
 
 void ag__tcache_clear(struct ag__tcache *c)
 {
+    c->generation++;
     if (!c->slots)
         return;
     for (size_t i = 0; i < AG__TCACHE_SLOTS; i++)
@@ -47,8 +48,9 @@ static struct ag__tcache_entry *slot_of(struct ag__tcache *c, const char *hmac)
 }
 
 int ag__tcache_get(struct ag__tcache *c, const char *hmac, int64_t now_mono,
-                   struct ag_token_info *out)
+                   struct ag_token_info *out, uint64_t *generation)
 {
+    *generation = c->generation;
     if (!c->slots)
         return 0;
     struct ag__tcache_entry *e = slot_of(c, hmac);
@@ -67,9 +69,9 @@ int ag__tcache_get(struct ag__tcache *c, const char *hmac, int64_t now_mono,
 }
 
 void ag__tcache_put(struct ag__tcache *c, const char *hmac, int64_t now_mono,
-                    const struct ag_token_info *info)
+                    const struct ag_token_info *info, uint64_t generation)
 {
-    if (!c->slots)
+    if (!c->slots || generation != c->generation)
         return;
     struct ag__tcache_entry *e = slot_of(c, hmac);
     entry_clear(e);
@@ -86,6 +88,7 @@ void ag__tcache_put(struct ag__tcache *c, const char *hmac, int64_t now_mono,
 
 void ag__tcache_drop_accessor(struct ag__tcache *c, const char *accessor)
 {
+    c->generation++;
     if (!c->slots)
         return;
     for (size_t i = 0; i < AG__TCACHE_SLOTS; i++)

@@ -174,9 +174,12 @@ static ag_err fetch_hmac(ag_auth *a, const char *hmac, int validate, struct ag__
         return validate ? denied("invalid token") : ag__fail(AG_ENOTFOUND, "token not found");
     err = tok_from_json(o, t);
     json_decref(o);
-    if (err == AG_OK && validate)
+    if (err == AG_OK && validate) {
         err = tok_validate(t, &t->info, ag__auth_now(a));
-    else if (err == AG_OK)
+        /* Every operation that acts with a token comes here: its idea of now is kept,
+         * at once when it found the token expired, revoked or used up. */
+        AG__BEST_EFFORT(err == AG_EPERM ? ag__auth_persist_expiry(a) : ag__auth_persist_clock(a));
+    } else if (err == AG_OK)
         t->info.remaining_ms = t->info.expire_ms ? t->info.expire_ms - ag__auth_now(a) : -1;
     if (err != AG_OK)
         ag__tok_clear(t);
@@ -274,7 +277,7 @@ ag_err ag__token_consume(ag_auth *a, struct ag__tok *t)
 
 /* ---- lookup ---------------------------------------------------------------------- */
 
-ag_err ag_auth_token_lookup(ag_auth *a, const char *token, struct ag_token_info *out)
+static ag_err lookup(ag_auth *a, const char *token, int use_cache, struct ag_token_info *out)
 {
     memset(out, 0, sizeof *out);
     char hmac[65];
@@ -283,8 +286,9 @@ ag_err ag_auth_token_lookup(ag_auth *a, const char *token, struct ag_token_info 
         return err;
     int64_t mono = 0, now = ag__auth_now_mono(a, &mono);
     AG__BEST_EFFORT(ag__auth_persist_clock(a)); /* best effort: the in-process clock is monotone */
+    uint64_t gen;
     pthread_mutex_lock(&a->mu);
-    int hit = ag__tcache_get(&a->cache, hmac, mono, out);
+    int hit = use_cache && ag__tcache_get(&a->cache, hmac, mono, out, &gen);
     pthread_mutex_unlock(&a->mu);
     if (hit) {
         if (out->expire_ms && now >= out->expire_ms) {
@@ -292,6 +296,7 @@ ag_err ag_auth_token_lookup(ag_auth *a, const char *token, struct ag_token_info 
             ag__rfc3339(out->expire_ms, when);
             ag_token_info_clear(out);
             memset(out, 0, sizeof *out);
+            AG__BEST_EFFORT(ag__auth_persist_expiry(a));
             return denied("token expired at %s", when);
         }
         out->remaining_ms = out->expire_ms ? out->expire_ms - now : -1;
@@ -300,15 +305,25 @@ ag_err ag_auth_token_lookup(ag_auth *a, const char *token, struct ag_token_info 
     struct ag__tok t;
     if ((err = fetch_hmac(a, hmac, 1, &t)) != AG_OK)
         return err;
-    if (!t.num_uses) { /* counted tokens are never cached: each use must be seen */
+    if (use_cache && !t.num_uses) { /* counted tokens are never cached: each use must be seen */
         pthread_mutex_lock(&a->mu);
-        ag__tcache_put(&a->cache, hmac, mono, &t.info);
+        ag__tcache_put(&a->cache, hmac, mono, &t.info, gen);
         pthread_mutex_unlock(&a->mu);
     }
     *out = t.info;
     t.info.meta_json = NULL;
     ag__tok_clear(&t);
     return AG_OK;
+}
+
+ag_err ag_auth_token_lookup(ag_auth *a, const char *token, struct ag_token_info *out)
+{
+    return lookup(a, token, 1, out);
+}
+
+ag_err ag_auth_token_lookup_fresh(ag_auth *a, const char *token, struct ag_token_info *out)
+{
+    return lookup(a, token, 0, out);
 }
 
 ag_err ag_auth_token_lookup_accessor(ag_auth *a, const char *accessor, struct ag_token_info *out)
@@ -545,14 +560,13 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
 
 static ag_err tier_ttls(ag_auth *a, int tier, int64_t *ttl, int64_t *max)
 {
-    struct ag_tier_info ti;
-    const ag_policy *pol = ag__auth_policy(a);
-    if (!pol || ag_policy_tier(pol, tier, &ti) != AG_OK)
+    int64_t dttl, dmax;
+    if (!ag__auth_tier_ttls(a, tier, &dttl, &dmax))
         return ag__fail(AG_EINVAL, "tier %d: no policy to take default TTLs from; give them", tier);
     if (*ttl == 0)
-        *ttl = ti.token_ttl_ms;
+        *ttl = dttl;
     if (*max == 0)
-        *max = ti.max_ttl_ms;
+        *max = dmax;
     return AG_OK;
 }
 
@@ -586,7 +600,7 @@ static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct 
         copy_str(c->policies[c->npolicies++], AG_AUTH_NAME_MAX, r->policies[k]);
     }
     if (!r->npolicies)
-        ag_auth_tier_policy(ag__auth_policy(a), c->tier, c->policies[c->npolicies++]);
+        ag__auth_tier_policy_name(a, c->tier, c->policies[c->npolicies++]);
     c->root = has_policy(c, AG_ROOT_POLICY);
     const char *agent = r->agent_id ? r->agent_id : p->agent_id;
     ag_err err = ag__auth_check_name("agent_id", agent, 1);
@@ -594,6 +608,9 @@ static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct 
         return err;
     copy_str(c->agent_id, sizeof c->agent_id, agent);
     int64_t ttl = r->ttl_ms, max = r->explicit_max_ttl_ms;
+    if (ttl < 0 || max < 0 || ttl > AG__AUTH_TTL_LIMIT_MS || max > AG__AUTH_TTL_LIMIT_MS)
+        return ag__fail(AG_EINVAL, "ttl and explicit_max_ttl: 0 (the default) up to %lld days",
+                        (long long)(AG__AUTH_TTL_LIMIT_MS / (24 * 3600 * 1000LL)));
     if ((ttl == 0 || max == 0) && (err = tier_ttls(a, c->tier, &ttl, &max)) != AG_OK)
         return err;
     c->ttl_ms = ttl < max ? ttl : max;
@@ -634,6 +651,10 @@ ag_err ag_auth_token_create(ag_auth *a, const char *parent_token, const struct a
         ag_err err = ag__token_fetch(a, parent_token, &parent);
         if (err != AG_OK)
             return err;
+        if (parent.num_uses) { /* as Vault: its children would not count against its uses */
+            ag__tok_clear(&parent);
+            return denied("a token with a use limit cannot create child tokens");
+        }
         struct ag_token_info c;
         char res[64];
         snprintf(res, sizeof res, "token/%s", parent.info.accessor);
@@ -641,7 +662,9 @@ ag_err ag_auth_token_create(ag_auth *a, const char *parent_token, const struct a
         if (err == AG_OK) {
             struct ag__issue is = {.info = &c,
                                    .num_uses = r->num_uses,
-                                   .parent_store_ttl = ag__auth_store_ttl(a, parent.info.expire_ms),
+                                   /* the parent's renewals never pass its max expiry */
+                                   .parent_store_ttl =
+                                       ag__auth_store_ttl(a, parent.info.max_expire_ms),
                                    .guard_key = parent.key,
                                    .guard_equals = parent.raw,
                                    .action = "token.create",
@@ -690,6 +713,8 @@ static ag_err renew_tok(ag_auth *a, struct ag__tok *t, int64_t increment_ms,
         if (!i->renewable || !i->expire_ms)
             return denied("token is not renewable");
         int64_t now = ag__auth_now(a);
+        if (increment_ms > AG__AUTH_TTL_LIMIT_MS) /* the max TTL caps it anyway; no overflow */
+            increment_ms = AG__AUTH_TTL_LIMIT_MS;
         int64_t target = now + (increment_ms > 0 ? increment_ms : i->ttl_ms);
         if (i->max_expire_ms && target > i->max_expire_ms)
             target = i->max_expire_ms;

@@ -103,12 +103,7 @@ static ag_err install_policy(struct ag__srv *s, ag_policy *p)
     ag_err e = ag__polref_node_new(p, g, &n);
     if (e)
         return e;
-    /* The auth engine gets the new policy before the swap publishes it: a request
-     * holding the old node may then see either policy, both alive; one holding the
-     * new node never sees the old one. */
-    if (s->auth)
-        ag_auth_set_policy(s->auth, p);
-    ag__polref_swap(&s->policy, n);
+    ag__polref_swap(&s->policy, n); /* the auth engine takes it from there (open_auth) */
     return AG_OK;
 }
 
@@ -133,6 +128,22 @@ ag_err ag__server_reload_policy(struct ag__srv *s)
 
 /* ---- construction ------------------------------------------------------------ */
 
+/* The auth engine's policy source: a reference to the daemon's current policy for
+ * each use, so that a reload cannot free a policy the engine is deciding with. */
+static const ag_policy *auth_policy_get(void *ctx, void **ref)
+{
+    struct ag__srv *s = ctx;
+    const ag_policy *p;
+    *ref = ag__polref_get(&s->policy, &p);
+    return p;
+}
+
+static void auth_policy_put(void *ctx, void *ref)
+{
+    (void)ctx;
+    ag__polref_put(ref);
+}
+
 /* The auth engine needs the store, the ledger and the master key; without it every
  * endpoint that needs a token answers 503 (nobody can be identified). */
 static void open_auth(struct ag__srv *s)
@@ -146,6 +157,10 @@ static void open_auth(struct ag__srv *s)
     if (e == AG_OK) {
         struct ag_auth_opts ao = {.store = s->store, .ledger = s->ledger, .master_key = key};
         e = ag_auth_new(&ao, &s->auth);
+    }
+    if (e == AG_OK) {
+        struct ag_auth_policy_source src = {auth_policy_get, auth_policy_put, s};
+        ag_auth_set_policy_source(s->auth, &src);
     }
     explicit_bzero(key, sizeof key);
     if (e) {
@@ -511,13 +526,18 @@ static int authenticate(struct ag__req *r)
         return ag__req_refused(r, NULL, "token_missing");
     }
     ag_err e = ag_auth_token_lookup(r->srv->auth, r->token, &r->tok);
+    if (e == AG_OK && (r->tok.root || r->tok.tier >= AG_TIER_MAX)) {
+        /* Administrative rights: a revocation by another process counts at once. */
+        ag_token_info_clear(&r->tok);
+        e = ag_auth_token_lookup_fresh(r->srv->auth, r->token, &r->tok);
+    }
     if (e) {
         ag__reply_ag_error(r, e, "token");
         /* A store or engine failure (5xx) says nothing about the caller's token. */
         return e == AG_EPERM ? ag__req_refused(r, NULL, "token_refused") : 0;
     }
-    snprintf(r->agent, sizeof r->agent, "%s", r->tok.agent_id);
     r->admin = r->tok.root || r->tok.tier >= AG_TIER_MAX;
+    snprintf(r->agent, sizeof r->agent, "%s", r->tok.agent_id);
     if (need == AG_ROUTE_ADMIN && !r->admin) {
         ag__reply_error(r, 403, "permission denied: %s %s needs a tier-4 or root token", r->method,
                         r->url);

@@ -307,6 +307,30 @@ AUTH_TEST(wall_clock_jump_backwards_does_not_revive)
     ag_auth_free(b);
 }
 
+/* Expiry seen by any operation (a secret read here, not a lookup), even less than a
+ * second after the last time the clock was saved, is kept: a new process with the
+ * wall clock set back still refuses the token. */
+AUTH_TEST(expiry_seen_by_a_secret_read_survives_a_clock_set_back)
+{
+    char tok[AG_TOKEN_BUF];
+    ASSERT_OK(ag_auth_secret_put(fx->auth, fx->root, "sandbox/a", "{\"k\":\"v\"}", -1, NULL));
+    struct ag_token_req req = {.tier = 1, .ttl_ms = MIN, .explicit_max_ttl_ms = MIN};
+    ASSERT_OK(ag_auth_token_create(fx->auth, fx->root, &req, tok, NULL));
+    struct ag_secret sec;
+    ASSERT_OK(ag_auth_secret_get(fx->auth, tok, "sandbox/a", 0, &sec));
+    ag_secret_clear(&sec);
+    afx_advance(fx, MIN + 500); /* the clock was saved at most a second ago */
+    ASSERT_ERR(ag_auth_secret_get(fx->auth, tok, "sandbox/a", 0, &sec), AG_EPERM);
+    fx->clk.wall -= 90 * 1000; /* set back before the expiry */
+    fx->clk.mono = 5;
+    ag_auth *b = afx_handle(fx, fx->master, -1);
+    struct ag_token_info t;
+    ASSERT_ERR(ag_auth_token_lookup(b, tok, &t), AG_EPERM);
+    ASSERT_CONTAINS(ag_last_error(), "expired");
+    ASSERT_ERR(ag_auth_secret_get(b, tok, "sandbox/a", 0, &sec), AG_EPERM);
+    ag_auth_free(b);
+}
+
 AUTH_TEST(revoke_agent_takes_everything_at_once)
 {
     struct ag_role r;
@@ -452,6 +476,56 @@ AUTH_TEST(children_never_exceed_their_parent)
     ag_token_info_clear(&t);
 }
 
+/* The index of a parent's children lives as long as the parent can (its max expiry),
+ * not just its current TTL: a parent renewed past that TTL still reaches its children
+ * when revoked. */
+AUTH_TEST(children_index_lives_as_long_as_the_parent_can)
+{
+    char tok[AG_TOKEN_BUF], kid[AG_TOKEN_BUF];
+    afx_login(fx, "op", 1, tok); /* TTL 30m, max 2h */
+    struct ag_token_req req = {.tier = -1, .renewable = 1};
+    struct ag_token_info p;
+    ASSERT_OK(ag_auth_token_lookup(fx->auth, tok, &p));
+    ASSERT_OK(ag_auth_token_create(fx->auth, tok, &req, kid, NULL));
+    char ckey[80];
+    snprintf(ckey, sizeof ckey, "auth:children:%s", p.accessor);
+    ag_token_info_clear(&p);
+    struct ag_store_op op = {.op = AG_OP_PTTL, .key = ckey};
+    struct ag_store_reply rep;
+    ASSERT_OK(ag_store_exec(fx->store, NULL, &op, 1, &rep, NULL));
+    ASSERT_TRUE(rep.integer > 120 * MIN); /* max 2h plus the grace, not 30m plus it */
+    ag_store_reply_free(&rep, 1);
+}
+
+/* A child's TTLs are checked: negative, or so large that now + TTL overflows, is
+ * refused (a negative TTL used to make a token that never expires). */
+AUTH_TEST(child_token_ttls_are_checked)
+{
+    char tok[AG_TOKEN_BUF], kid[AG_TOKEN_BUF];
+    afx_login(fx, "op", 1, tok);
+    struct ag_token_req req = {.tier = -1, .ttl_ms = -T0, .explicit_max_ttl_ms = -T0};
+    ASSERT_ERR(ag_auth_token_create(fx->auth, tok, &req, kid, NULL), AG_EINVAL);
+    req = (struct ag_token_req){.tier = -1, .ttl_ms = INT64_MAX};
+    ASSERT_ERR(ag_auth_token_create(fx->auth, tok, &req, kid, NULL), AG_EINVAL);
+    struct ag_token_info t;
+    ASSERT_OK(ag_auth_token_renew(fx->auth, tok, INT64_MAX, &t)); /* capped, no overflow */
+    ASSERT_EQ(t.expire_ms, t.max_expire_ms);
+    ag_token_info_clear(&t);
+}
+
+/* As in Vault, a token with a use limit cannot create children (whose uses would not
+ * count against it). */
+AUTH_TEST(use_limited_tokens_cannot_create_children)
+{
+    char root[AG_TOKEN_BUF], tok[AG_TOKEN_BUF], kid[AG_TOKEN_BUF];
+    ASSERT_OK(ag_auth_root_token_create(fx->auth, root, NULL));
+    struct ag_token_req req = {.tier = 1, .num_uses = 1};
+    ASSERT_OK(ag_auth_token_create(fx->auth, root, &req, tok, NULL));
+    req = (struct ag_token_req){.tier = -1};
+    ASSERT_ERR(ag_auth_token_create(fx->auth, tok, &req, kid, NULL), AG_EPERM);
+    ASSERT_CONTAINS(ag_last_error(), "use limit");
+}
+
 AUTH_TEST(bound_cidrs_are_checked_at_login)
 {
     struct ag_role r;
@@ -529,6 +603,23 @@ AUTH_TEST(token_num_uses_are_counted)
     ASSERT_OK(ag_auth_secret_get(fx->auth, tok, "sandbox/a", 0, &s));
     ag_secret_clear(&s);
     ASSERT_ERR(ag_auth_secret_get(fx->auth, tok, "sandbox/a", 0, &s), AG_EPERM);
+    ASSERT_CONTAINS(ag_last_error(), "uses");
+}
+
+/* Metadata reads are reads too: each takes a use (listings share the code path; the
+ * fixture's policy allows no secret.list). */
+AUTH_TEST(metadata_reads_take_uses)
+{
+    ASSERT_OK(ag_auth_secret_put(fx->auth, fx->root, "sandbox/a", "{\"k\":\"v\"}", -1, NULL));
+    struct ag_token_req req = {.tier = 1, .num_uses = 2};
+    char tok[AG_TOKEN_BUF];
+    ASSERT_OK(ag_auth_token_create(fx->auth, fx->root, &req, tok, NULL));
+    struct ag_secret_meta m;
+    ASSERT_OK(ag_auth_secret_metadata(fx->auth, tok, "sandbox/a", &m));
+    ag_secret_meta_clear(&m);
+    ASSERT_OK(ag_auth_secret_metadata(fx->auth, tok, "sandbox/a", &m));
+    ag_secret_meta_clear(&m);
+    ASSERT_ERR(ag_auth_secret_metadata(fx->auth, tok, "sandbox/a", &m), AG_EPERM);
     ASSERT_CONTAINS(ag_last_error(), "uses");
 }
 
@@ -712,4 +803,81 @@ AUTH_TEST(leases_and_accessor_renewal)
     ASSERT_ERR(ag_auth_lease_lookup(fx->auth, lease, &li), AG_ENOTFOUND); /* issued for 30m */
     ASSERT_OK(ag_auth_token_lookup(fx->auth, tok, &t));
     ag_token_info_clear(&t);
+}
+
+/* A lookup that missed and read the store before a revocation must not put that read
+ * back into the cache after the revocation dropped the entry. */
+TEST(token_cache_fill_after_a_drop_is_refused)
+{
+    struct ag__tcache c;
+    ASSERT_OK(ag__tcache_init(&c, 1000));
+    struct ag_token_info info, got;
+    memset(&info, 0, sizeof info);
+    snprintf(info.accessor, sizeof info.accessor, "acc1");
+    const char *hmac = "00000000000000000000000000000000000000000000000000000000000000aa";
+    uint64_t gen;
+    ASSERT_EQ(ag__tcache_get(&c, hmac, 0, &got, &gen), 0); /* the lookup misses... */
+    ag__tcache_drop_accessor(&c, "acc1");                  /* ...a revocation lands... */
+    ag__tcache_put(&c, hmac, 0, &info, gen);               /* ...the stale fill is refused */
+    ASSERT_EQ(ag__tcache_get(&c, hmac, 1, &got, &gen), 0);
+    ag__tcache_put(&c, hmac, 1, &info, gen); /* a fill with nothing dropped meanwhile */
+    ASSERT_EQ(ag__tcache_get(&c, hmac, 2, &got, &gen), 1);
+    ag_token_info_clear(&got);
+    ag__tcache_free(&c);
+}
+
+/* A policy source that counts the references the engine holds. */
+struct counting_source {
+    const ag_policy *policy;
+    int gets, held;
+};
+
+static const ag_policy *cs_get(void *ctx, void **ref)
+{
+    struct counting_source *c = ctx;
+    c->gets++;
+    c->held++;
+    *ref = c;
+    return c->policy;
+}
+
+static void cs_put(void *ctx, void *ref)
+{
+    struct counting_source *c = ctx;
+    if (ref == c)
+        c->held--;
+}
+
+/* With a policy source (the daemon's reload), every use of the policy takes a
+ * reference and gives it back before the call returns: tier defaults of a role and a
+ * login, secret decisions allowed and denied, a child token's policy name. */
+AUTH_TEST(policy_source_references_are_held_only_during_a_call)
+{
+    struct counting_source c = {.policy = fx->policy};
+    struct ag_auth_policy_source src = {cs_get, cs_put, &c};
+    ag_auth_set_policy(fx->auth, NULL); /* only the source can answer now */
+    ag_auth_set_policy_source(fx->auth, &src);
+    char role_id[AG_UUID_BUF], sid[AG_UUID_BUF], tok[AG_TOKEN_BUF], kid[AG_TOKEN_BUF];
+    afx_role(fx, "src-role", 3, role_id, sid);
+    int after_role = c.gets;
+    ASSERT_TRUE(after_role > 0);
+    afx_login(fx, "src-role2", 3, tok);
+    ASSERT_TRUE(c.gets > after_role);
+    char root[AG_TOKEN_BUF];
+    ASSERT_OK(ag_auth_root_token_create(fx->auth, root, NULL));
+    ASSERT_OK(ag_auth_secret_put(fx->auth, root, "services/db", "{\"p\":\"x\"}", -1, NULL));
+    int before = c.gets;
+    struct ag_secret s;
+    ASSERT_OK(ag_auth_secret_get(fx->auth, tok, "services/db", 0, &s));
+    ag_secret_clear(&s);
+    ASSERT_ERR(ag_auth_secret_put(fx->auth, tok, "services/db", "{\"p\":\"y\"}", -1, NULL),
+               AG_EPERM);
+    ASSERT_TRUE(c.gets >= before + 2);
+    struct ag_token_req req = {.tier = -1, .renewable = 1};
+    before = c.gets;
+    ASSERT_OK(ag_auth_token_create(fx->auth, tok, &req, kid, NULL));
+    ASSERT_TRUE(c.gets > before);
+    ASSERT_EQ(c.held, 0);
+    ag_auth_set_policy_source(fx->auth, NULL);
+    ag_auth_set_policy(fx->auth, fx->policy);
 }

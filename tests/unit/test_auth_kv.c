@@ -174,8 +174,15 @@ AUTH_TEST(tampered_or_moved_ciphertext_is_rejected)
     /* A valid ciphertext moved to another path does not open there. */
     ASSERT_OK(ag_store_set(fx->store, "auth:kv:data:services/b@1", sealed, 0));
     ASSERT_ERR(ag_auth_secret_get(fx->auth, fx->root, "services/b", 0, &s), AG_ETAMPER);
+    /* A key id that is in no keyring, even after a reload, is tampering too. */
+    char *k = strstr(sealed, "\"k\":\"");
+    ASSERT_TRUE(k != NULL);
+    k[5] = k[5] == 'x' ? 'y' : 'x';
+    ASSERT_OK(ag_store_set(fx->store, "auth:kv:data:services/b@1", sealed, 0));
+    ASSERT_ERR(ag_auth_secret_get(fx->auth, fx->root, "services/b", 0, &s), AG_ETAMPER);
+    ASSERT_CONTAINS(ag_last_error(), "altered");
     free(sealed);
-    ASSERT_EQ(afx_ledger_count(fx, "secret", "ETAMPER"), 2);
+    ASSERT_EQ(afx_ledger_count(fx, "secret", "ETAMPER"), 3);
 }
 
 struct persist_ctx {
