@@ -55,6 +55,11 @@ struct ag_auth_opts {
      * invalidate it at once; revocations by another process are seen after at most
      * this long. Expiry is always checked exactly, cached or not. */
     int64_t cache_ttl_ms;
+    /* Where master_key came from (ag_auth_master_key_load's path; may be NULL). A
+     * long-lived handle, such as the daemon's, reloads the key from there when another
+     * process rotated it (`agentgov secret rekey`), instead of failing every secret
+     * read until it is restarted. */
+    const char *master_key_path;
 };
 
 /* Opens the auth engine over a store. On first use it creates the store's keyring

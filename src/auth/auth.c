@@ -62,6 +62,10 @@ ag_err ag_auth_new(const struct ag_auth_opts *o, ag_auth **out)
     a->store = o->store;
     a->ledger = o->ledger;
     a->policy = o->policy;
+    if (o->master_key_path && !(a->master_key_path = strdup(o->master_key_path))) {
+        free(a);
+        return ag__fail(AG_ENOMEM, "auth handle");
+    }
     a->wall_fn = real_wall;
     a->mono_fn = real_mono;
     pthread_mutex_init(&a->mu, NULL);
@@ -84,6 +88,7 @@ void ag_auth_free(ag_auth *a)
         return;
     ag__tcache_free(&a->cache);
     ag__keyring_wipe(&a->kr);
+    free(a->master_key_path);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }

@@ -39,6 +39,7 @@ struct ag_auth {
     ag_ledger *ledger;
     const ag_policy *policy;
     struct ag_auth_policy_source policy_src; /* get == NULL: use policy */
+    char *master_key_path;                   /* NULL: the master key cannot be reloaded */
     pthread_mutex_t mu;                      /* guards the keyring, the clock and the cache */
     struct ag__keyring kr;
     /* HMAC-SHA256 state keyed with kr.token_key, computed once: hashing a token then

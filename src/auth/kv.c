@@ -209,6 +209,43 @@ static ag_err canonical_value(const char *path, const char *data_json, char **ou
     return *out ? AG_OK : ag__fail(AG_ENOMEM, "secret/%s", path);
 }
 
+/* Opens the keyring again under the master key this handle has or, when another
+ * process rotated that key, under the one now at master_key_path. */
+static ag_err reopen_keyring(ag_auth *a, struct ag__keyring *kr)
+{
+    uint8_t master[AG_AUTH_KEY_LEN];
+    pthread_mutex_lock(&a->mu);
+    memcpy(master, a->kr.master, sizeof master);
+    pthread_mutex_unlock(&a->mu);
+    ag_err err = ag__keyring_open(a->store, master, kr, NULL);
+    if (err == AG_ECRYPTO && a->master_key_path) {
+        char first[256];
+        snprintf(first, sizeof first, "%s", ag_last_error());
+        ag__keyring_wipe(kr);
+        ag_err lerr = ag_auth_master_key_load(a->master_key_path, master);
+        if (lerr == AG_OK)
+            err = ag__keyring_open(a->store, master, kr, NULL);
+        else
+            ag__fail(err, "%s; reloading the master key: %s", first, ag_last_error());
+    }
+    sodium_memzero(master, sizeof master);
+    return err;
+}
+
+static ag_err reload_keyring(ag_auth *a)
+{
+    struct ag__keyring kr;
+    ag_err err = reopen_keyring(a, &kr);
+    if (err == AG_OK) {
+        pthread_mutex_lock(&a->mu);
+        a->kr = kr;
+        ag__auth_rekey_hmac(a);
+        pthread_mutex_unlock(&a->mu);
+    }
+    ag__keyring_wipe(&kr);
+    return err;
+}
+
 /* One compare-and-set attempt of a put. *ok = 0 when the metadata changed under it. */
 static ag_err put_once(ag_auth *a, const char *path, const char *value, int64_t cas,
                        struct ag_secret_version *out, int *ok)
@@ -233,9 +270,13 @@ static ag_err put_once(ag_auth *a, const char *path, const char *value, int64_t 
     }
     int64_t v = cur + 1, maxv = ag__j_int(meta, "max_versions");
     char *sealed = NULL;
-    pthread_mutex_lock(&a->mu);
-    err = ag__seal(&a->kr, path, v, value, strlen(value), &sealed);
-    pthread_mutex_unlock(&a->mu);
+    /* The store's keyring, not this handle's copy: another process may have rotated
+     * the data key, and new values must not be sealed under the retired one. */
+    if ((err = reload_keyring(a)) == AG_OK) {
+        pthread_mutex_lock(&a->mu);
+        err = ag__seal(&a->kr, path, v, value, strlen(value), &sealed);
+        pthread_mutex_unlock(&a->mu);
+    }
     if (err != AG_OK) {
         json_decref(meta);
         free(raw);
@@ -338,25 +379,6 @@ static ag_err pick_version(const char *path, json_t *meta, int64_t want, int64_t
 }
 
 /* Reloads the keyring from the store (another process rotated the data key). */
-static ag_err reload_keyring(ag_auth *a)
-{
-    struct ag__keyring kr;
-    pthread_mutex_lock(&a->mu);
-    uint8_t master[AG_AUTH_KEY_LEN];
-    memcpy(master, a->kr.master, sizeof master);
-    pthread_mutex_unlock(&a->mu);
-    ag_err err = ag__keyring_open(a->store, master, &kr, NULL);
-    sodium_memzero(master, sizeof master);
-    if (err == AG_OK) {
-        pthread_mutex_lock(&a->mu);
-        a->kr = kr;
-        ag__auth_rekey_hmac(a);
-        pthread_mutex_unlock(&a->mu);
-    }
-    ag__keyring_wipe(&kr);
-    return err;
-}
-
 static ag_err read_value(ag_auth *a, const char *path, int64_t v, char **plain)
 {
     char dkey[AG_SECRET_PATH_MAX + 48], *sealed = NULL;

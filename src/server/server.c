@@ -155,7 +155,8 @@ static void open_auth(struct ag__srv *s)
     uint8_t key[AG_AUTH_KEY_LEN];
     ag_err e = ag_auth_master_key_load(path, key);
     if (e == AG_OK) {
-        struct ag_auth_opts ao = {.store = s->store, .ledger = s->ledger, .master_key = key};
+        struct ag_auth_opts ao = {
+            .store = s->store, .ledger = s->ledger, .master_key = key, .master_key_path = path};
         e = ag_auth_new(&ao, &s->auth);
     }
     if (e == AG_OK) {

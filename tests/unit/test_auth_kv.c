@@ -201,6 +201,45 @@ static ag_err persist_key(void *ctx, const uint8_t key[AG_AUTH_KEY_LEN])
     return ag__write_file_atomic(p->path, hex, strlen(hex), 0600, 0);
 }
 
+/* A long-lived handle given the master key's path (the daemon's) follows a rekey made
+ * by another process: it reads the re-encrypted values with the new master key, and
+ * seals new values under the new data key, not the retired one. */
+AUTH_TEST(a_handle_with_the_key_path_follows_another_process_rekey)
+{
+    put(fx, "services/a", "{\"v\":\"alpha\"}");
+    struct persist_ctx pc = {.fail = 0};
+    snprintf(pc.path, sizeof pc.path, "%s/master.key", fx->dir);
+    unsetenv(AG_AUTH_MASTER_KEY_ENV);
+    ASSERT_OK(persist_key(&pc, fx->master));
+    struct ag_auth_opts o = {.store = fx->store,
+                             .ledger = fx->ledger,
+                             .policy = fx->policy,
+                             .master_key = fx->master,
+                             .master_key_path = pc.path};
+    ag_auth *daemon = NULL;
+    ASSERT_OK(ag_auth_new(&o, &daemon));
+    uint8_t k2[AG_AUTH_KEY_LEN];
+    ag__random(k2, sizeof k2);
+    size_t re = 0;
+    ASSERT_OK(ag_auth_rekey(fx->auth, k2, 1, persist_key, &pc, &re)); /* "the CLI" */
+    ASSERT_EQ(re, 1);
+    struct ag_secret s;
+    ASSERT_OK(ag_auth_secret_get(daemon, fx->root, "services/a", 0, &s));
+    ASSERT_STREQ(s.data_json, "{\"v\":\"alpha\"}");
+    ag_secret_clear(&s);
+    ASSERT_OK(ag_auth_secret_put(daemon, fx->root, "services/b", "{\"v\":\"beta\"}", -1, NULL));
+    char *sealed = NULL, *cur = NULL;
+    ASSERT_OK(ag_store_get(fx->store, "auth:kv:data:services/b@1", &sealed));
+    ASSERT_OK(ag_store_get(fx->store, "auth:kv:data:services/a@1", &cur));
+    char kb[AG__KR_ID_BUF], ka[AG__KR_ID_BUF];
+    ag__sealed_dek(sealed, kb);
+    ag__sealed_dek(cur, ka); /* re-encrypted by the rekey: the new data key */
+    ASSERT_STREQ(kb, ka);
+    free(sealed);
+    free(cur);
+    ag_auth_free(daemon);
+}
+
 AUTH_TEST(rekey_keeps_every_value_readable)
 {
     char json[64], path[64];
