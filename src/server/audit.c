@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "core/jcs.h"
+#include "core/safestr.h"
 #include "core/time.h"
 #include "server/log.h"
 
@@ -35,33 +35,6 @@ struct ag__audit {
     uint64_t pending_suppressed, recorded, suppressed;
     _Atomic uint64_t *suppressed_metric; /* may be NULL */
 };
-
-/* Copies src into dst (cap bytes, NUL included) so that the ledger can take it: valid
- * UTF-8 is kept, any other byte and any control character becomes %XX, and nothing is
- * cut in the middle of a character. A request's path is attacker-controlled: a byte
- * that the ledger would refuse must not let the refusal go unrecorded. */
-static void safe_copy(char *dst, size_t cap, const char *src)
-{
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)(src ? src : ""); *p;) {
-        size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 0;
-        int keep = n == 1 ? *p >= 0x20 && *p != 0x7f
-                          : n > 1 && strnlen((const char *)p, n) == n &&
-                                ag__utf8_valid((const char *)p, n);
-        if (!keep)
-            n = 1;
-        size_t need = keep ? n : 3;
-        if (o + need >= cap)
-            break;
-        if (keep)
-            memcpy(dst + o, p, n);
-        else
-            snprintf(dst + o, 4, "%%%02X", *p);
-        o += need;
-        p += n;
-    }
-    dst[o] = '\0';
-}
 
 static char *item_data(const struct item *it)
 {
@@ -171,12 +144,14 @@ static int may_record(struct ag__audit *a)
 static void fill(struct ag__audit *a, const struct ag__audit_event *ev, struct item *it)
 {
     memset(it, 0, sizeof *it);
-    safe_copy(it->agent, sizeof it->agent, ev->agent_id);
-    safe_copy(it->reason, sizeof it->reason, ev->reason);
-    safe_copy(it->method, sizeof it->method, ev->method);
-    safe_copy(it->path, sizeof it->path, ev->path);
-    safe_copy(it->remote, sizeof it->remote, ev->remote);
-    safe_copy(it->message, sizeof it->message, ev->message);
+    /* A request's path is attacker-controlled: a byte that the ledger would refuse
+     * must not let the refusal go unrecorded. */
+    ag__utf8_safe_copy(it->agent, sizeof it->agent, ev->agent_id);
+    ag__utf8_safe_copy(it->reason, sizeof it->reason, ev->reason);
+    ag__utf8_safe_copy(it->method, sizeof it->method, ev->method);
+    ag__utf8_safe_copy(it->path, sizeof it->path, ev->path);
+    ag__utf8_safe_copy(it->remote, sizeof it->remote, ev->remote);
+    ag__utf8_safe_copy(it->message, sizeof it->message, ev->message);
     it->has_token = ev->token != NULL;
     if (ev->token && ag_ledger_hmac(a->ledger, ev->token, it->token_hmac) == AG_OK)
         it->has_hmac = 1;

@@ -66,6 +66,11 @@ ag_gov *ag__req_gov(struct ag__req *r);
  * admin_ok, a root or tier-4 token may also act on another agent's record. */
 int ag__req_self(struct ag__req *r, const char *id, int admin_ok);
 
+/* The query parameter `name` as an integer from 0 to max, def when it is absent or
+ * empty. Anything else (a sign, spaces, junk, an overflow) replies 400 naming it and
+ * returns 0. */
+int ag__query_int(struct ag__req *r, const char *name, int64_t def, int64_t max, int64_t *out);
+
 /* A decision as the JSON object every endpoint returns (decision, allow, reason,
  * tier, phase, rule). */
 json_t *ag__decision_json(const struct ag_decision *d);

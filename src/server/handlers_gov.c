@@ -1,12 +1,14 @@
 /* Governance endpoints: the governed lifecycle (bootstrap, transitions, heartbeats,
  * errors, the authorize hot path, handoffs), agent status, and the ledger. An agent's
  * token decides who it is: an agent acts only as itself. */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/jcs.h"
+#include "core/safestr.h"
 #include "core/time.h"
 #include "server/handlers.h"
 
@@ -81,6 +83,25 @@ int ag__req_self(struct ag__req *r, const char *id, int admin_ok)
     return ag__req_refused(r, r->tok.agent_id, "other_agent");
 }
 
+int ag__query_int(struct ag__req *r, const char *name, int64_t def, int64_t max, int64_t *out)
+{
+    const char *v = ag__req_query(r, name);
+    *out = def;
+    if (!v || !*v)
+        return 1;
+    /* Digits only: strtoll alone would take " 5", "+5" and "-0", and clamp an
+     * overflow to its maximum. */
+    char *end = NULL;
+    errno = 0;
+    long long n = v[0] >= '0' && v[0] <= '9' ? strtoll(v, &end, 10) : -1;
+    if (n < 0 || *end || errno || n > max) {
+        ag__reply_error(r, 400, "%s must be an integer from 0 to %lld", name, (long long)max);
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
 /* The start every agent endpoint shares: the path's {id}, which the token must own (or,
  * with admin_ok, an admin token), the JSON body when body is not NULL, and the
  * lifecycle. NULL when it has already replied (403, 400, 503). */
@@ -109,8 +130,9 @@ static void reply_data(struct ag__req *r, int status, json_t *data)
  * what happened in data. */
 static void reply_refusal(struct ag__req *r, int status, const char *message, json_t *data)
 {
-    snprintf(r->error, sizeof r->error, "%s", message);
-    ag__reply_json(r, status, json_pack("{s:[s], s:o}", "errors", message, "data", data));
+    /* A detail cut to its buffer may end mid-character: made safe as ag__reply_error's. */
+    ag__utf8_safe_copy(r->error, sizeof r->error, message);
+    ag__reply_json(r, status, json_pack("{s:[s], s:o}", "errors", r->error, "data", data));
 }
 
 /* ---- registration (agentgov extension, admin) ------------------------------------- */
@@ -451,8 +473,36 @@ void ag__h_agents_list(struct ag__req *r)
 
 /* ---- handoffs ---------------------------------------------------------------------- */
 
-/* The previous agent (while its token lives) or an administrator writes a task's
- * handoff; the path's task must be the handoff's. */
+/* 1 when the task is the one the caller was bootstrapped for (the task_id of its state),
+ * or the caller is an administrator. previous_agent_id is only the writer's own claim:
+ * without this, any agent could overwrite any task's handoff. Otherwise replies 403,
+ * ledgered as other_agent, and returns 0. */
+static int handoff_own_task(struct ag__req *r, ag_gov *g, const char *task)
+{
+    if (r->admin)
+        return 1;
+    struct ag_agent_status st = {0};
+    ag_err e = ag_gov_status(g, r->tok.agent_id, &st);
+    if (e) {
+        ag__reply_ag_error(r, e, "handoff");
+        return 0;
+    }
+    json_t *state = st.state_json ? json_loads(st.state_json, 0, NULL) : NULL;
+    const char *own = str_field(state, "task_id");
+    int mine = own && strcmp(own, task) == 0;
+    json_decref(state);
+    ag_agent_status_clear(&st);
+    if (mine)
+        return 1;
+    ag__reply_error(r, 403,
+                    "permission denied: task '%s' is not the task agent '%s' was bootstrapped for",
+                    task, r->tok.agent_id);
+    return ag__req_refused(r, r->tok.agent_id, "other_agent");
+}
+
+/* The previous agent (while its token lives, and only for the task it was bootstrapped
+ * for) or an administrator writes a task's handoff; the path's task must be the
+ * handoff's. */
 void ag__h_task_handoff_write(struct ag__req *r)
 {
     const char *task = ag__route_capture(&r->m, "id");
@@ -470,7 +520,7 @@ void ag__h_task_handoff_write(struct ag__req *r)
         return;
     }
     ag_gov *g = ag__req_gov(r);
-    if (!g)
+    if (!g || !handoff_own_task(r, g, task))
         return;
     char *text = json_dumps(b, JSON_COMPACT);
     ag_err e = text ? ag_gov_write_handoff(g, text) : AG_ENOMEM;
@@ -532,22 +582,6 @@ static int time_param(struct ag__req *r, const char *name, int64_t *out)
     return 0;
 }
 
-static int int_param(struct ag__req *r, const char *name, int64_t def, int64_t max, int64_t *out)
-{
-    const char *v = ag__req_query(r, name);
-    *out = def;
-    if (!v || !*v)
-        return 1;
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (*end || n < 0 || n > max) {
-        ag__reply_error(r, 400, "%s must be an integer from 0 to %lld", name, (long long)max);
-        return 0;
-    }
-    *out = n;
-    return 1;
-}
-
 /* Paginated: ?after=SEQ&limit=N (max 1000) gives the next page; the reply's
  * data.next is the `after` of the following page (null at the end). A token that is
  * not an administrator's sees only its own agent's entries. */
@@ -575,8 +609,8 @@ void ag__h_ledger_query(struct ag__req *r)
     const char *order = ag__req_query(r, "order");
     f.descending = order && strcmp(order, "desc") == 0;
     if (!time_param(r, "since", &f.since_ms) || !time_param(r, "until", &f.until_ms) ||
-        !int_param(r, "after", 0, INT64_MAX, &f.after_seq) ||
-        !int_param(r, "limit", 100, 1000, &f.limit))
+        !ag__query_int(r, "after", 0, INT64_MAX, &f.after_seq) ||
+        !ag__query_int(r, "limit", 100, 1000, &f.limit))
         return;
     if (f.limit == 0)
         f.limit = 100;

@@ -118,19 +118,33 @@ void ag__h_approle_login(struct ag__req *r)
     vault_reply(r, 200, NULL, auth, "", 0, 0);
 }
 
-/* Vault durations are seconds (number) or duration strings ("1h"). */
+/* The longest duration taken: the auth engine adds a TTL to the clock, and one near
+ * INT64_MAX milliseconds would overflow there (a role's TTLs and a secret ID's are not
+ * bounded by the engine itself). The same century as the engine's own limit on token
+ * TTLs, which is private to src/auth. */
+#define DURATION_MAX_S (100LL * 365 * 86400)
+
+/* Vault durations are seconds (number) or duration strings ("1h"), from 0 to
+ * DURATION_MAX_S; seconds are bounded before they are multiplied into milliseconds. */
 static int duration_field(struct ag__req *r, json_t *b, const char *key, int64_t *ms)
 {
     json_t *v = json_object_get(b, key);
     if (!v || json_is_null(v))
         return 1;
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *ms = json_integer_value(v) * 1000;
+    json_int_t s = json_integer_value(v);
+    if (json_is_integer(v) && s >= 0 && s <= DURATION_MAX_S) {
+        *ms = s * 1000;
         return 1;
     }
-    if (json_is_string(v) && ag__parse_duration(json_string_value(v), ms) == AG_OK)
+    int64_t d;
+    if (json_is_string(v) && ag__parse_duration(json_string_value(v), &d) == AG_OK &&
+        d <= DURATION_MAX_S * 1000) {
+        *ms = d;
         return 1;
-    ag__reply_error(r, 400, "%s must be seconds or a duration such as \"30m\"", key);
+    }
+    ag_clear_error();
+    ag__reply_error(r, 400, "%s must be seconds or a duration such as \"30m\", at most 100 years",
+                    key);
     return 0;
 }
 
@@ -147,34 +161,50 @@ static int int_field(struct ag__req *r, json_t *b, const char *key, int64_t *out
     return 0;
 }
 
-/* Accepts a string "a,b" or an array of strings. */
+/* Copies a request's string into a fixed field of the auth engine's structs. A value
+ * that does not fit is refused with the field named, never cut: a cut role name can
+ * land on another role, and a cut CIDR list can allow more than was asked
+ * ("127.99.0.0/16" cut to "127.99.0.0/1"). */
+static int fit_field(struct ag__req *r, char *dst, size_t cap, const char *val, const char *field)
+{
+    size_t n = strlen(val);
+    if (n >= cap) {
+        ag__reply_error(r, 400, "%s: longer than %zu bytes", field, cap - 1);
+        return 0;
+    }
+    memcpy(dst, val, n + 1);
+    return 1;
+}
+
+/* token_bound_cidrs (or Vault's older bound_cidrs): a string "a,b" or an array of
+ * strings, joined with commas. */
 static int cidrs_field(struct ag__req *r, json_t *b, char *out, size_t len)
 {
-    json_t *v = json_object_get(b, "token_bound_cidrs");
-    if (!v)
-        v = json_object_get(b, "bound_cidrs");
+    const char *key = json_object_get(b, "token_bound_cidrs") ? "token_bound_cidrs" : "bound_cidrs";
+    json_t *v = json_object_get(b, key);
     if (!v || json_is_null(v))
         return 1;
-    if (json_is_string(v)) {
-        snprintf(out, len, "%s", json_string_value(v));
-        return 1;
-    }
+    if (json_is_string(v))
+        return fit_field(r, out, len, json_string_value(v), key);
+    struct ag_buf joined;
+    ag__buf_init(&joined);
     size_t i;
     json_t *c;
-    out[0] = '\0';
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, c)
-        {
-            if (!json_is_string(c))
-                break;
-            size_t used = strlen(out);
-            snprintf(out + used, len - used, "%s%s", used ? "," : "", json_string_value(c));
-        }
-        if (i == json_array_size(v))
-            return 1;
+    json_array_foreach(v, i, c)
+    {
+        if (!json_is_string(c))
+            break;
+        ag__buf_printf(&joined, "%s%s", i ? "," : "", json_string_value(c));
     }
-    ag__reply_error(r, 400, "token_bound_cidrs must be a string or an array of strings");
-    return 0;
+    int ok = 0;
+    if (!json_is_array(v) || i != json_array_size(v))
+        ag__reply_error(r, 400, "%s must be a string or an array of strings", key);
+    else if (ag__buf_status(&joined) != AG_OK)
+        ag__reply_error(r, 500, "out of memory");
+    else
+        ok = fit_field(r, out, len, joined.data ? joined.data : "", key);
+    ag__buf_free(&joined);
+    return ok;
 }
 
 /* Role tier: "tier", else a "t<N>..." name in token_policies. */
@@ -210,10 +240,10 @@ void ag__h_approle_role_write(struct ag__req *r)
         return;
     struct ag_role role;
     memset(&role, 0, sizeof role);
-    snprintf(role.name, sizeof role.name, "%s", name);
     const char *agent = json_string_value(json_object_get(b, "agent_id"));
-    snprintf(role.agent_id, sizeof role.agent_id, "%s", agent ? agent : "");
-    if (!tier_field(r, b, &role.tier) || !duration_field(r, b, "token_ttl", &role.token_ttl_ms) ||
+    if (!fit_field(r, role.name, sizeof role.name, name, "role name") ||
+        !fit_field(r, role.agent_id, sizeof role.agent_id, agent ? agent : "", "agent_id") ||
+        !tier_field(r, b, &role.tier) || !duration_field(r, b, "token_ttl", &role.token_ttl_ms) ||
         !duration_field(r, b, "token_max_ttl", &role.token_max_ttl_ms) ||
         !duration_field(r, b, "secret_id_ttl", &role.secret_id_ttl_ms) ||
         !int_field(r, b, "token_num_uses", &role.token_num_uses) ||
@@ -408,10 +438,9 @@ static const char *kv_path(struct ag__req *r)
 
 void ag__h_kv_read(struct ag__req *r)
 {
-    int64_t version = 0;
-    const char *v = ag__req_query(r, "version");
-    if (v && *v)
-        version = strtoll(v, NULL, 10);
+    int64_t version; /* 0: the latest, as in Vault */
+    if (!ag__query_int(r, "version", 0, INT64_MAX, &version))
+        return;
     struct ag_secret sec;
     memset(&sec, 0, sizeof sec);
     ag_err e = ag_auth_secret_get(r->srv->auth, r->token, kv_path(r), version, &sec);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/safestr.h"
 #include "server/server.h"
 
 void ag__reply_raw(struct ag__req *r, int status, const char *content_type, char *body, size_t len)
@@ -43,15 +44,20 @@ void ag__reply_json(struct ag__req *r, int status, json_t *body)
     ag__reply_raw(r, status, "application/json", text, len);
 }
 
-/* Vault's error shape: {"errors": ["message"]}. */
+/* Vault's error shape: {"errors": ["message"]}. The message often quotes the request
+ * (an id from its path), so it is made safe first (bytes that are not UTF-8 become %XX):
+ * jansson refuses a string that is not UTF-8, and the client would get "out of memory"
+ * instead of its refusal. */
 void ag__reply_error(struct ag__req *r, int status, const char *fmt, ...)
 {
     if (r->status)
         return;
+    char msg[sizeof r->error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->error, sizeof r->error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    ag__utf8_safe_copy(r->error, sizeof r->error, msg);
     json_t *body = json_pack("{s:[s]}", "errors", r->error);
     if (!body) {
         static const char oom[] = "{\"errors\":[\"out of memory\"]}\n";

@@ -7,7 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/safestr.h"
 #include "core/time.h"
+
+/* A text line's size: a longer one is cut (each value made safe fits in it). */
+#define LINE_CAP 1400
 
 static enum ag__log_format log_format = AG_LOG_TEXT;
 static enum ag__log_level log_min = AG_LOG_INFO;
@@ -53,24 +57,29 @@ static void emit(const char *line, size_t len)
     }
 }
 
-/* Text values are quoted when they hold spaces or quotes, so a line stays parseable
- * as key=value pairs. */
+/* A value is first made safe (control characters and bytes that are not UTF-8 become
+ * %XX, as in the ledger), so that a newline a client put in a path, decoded from %0A,
+ * cannot end the line and forge the next one: one event is always one line. It is
+ * then quoted when it holds a space, a quote, a backslash or "=", with the quote and the
+ * backslash escaped, so that the line stays parseable as key=value pairs. */
 static void text_kv(char *buf, size_t cap, size_t *len, const char *key, const char *val)
 {
     if (*len >= cap)
         return;
-    int quote = val[0] == '\0' || strpbrk(val, " \"=") != NULL;
+    char safe[LINE_CAP];
+    ag__utf8_safe_copy(safe, sizeof safe, val);
+    int quote = safe[0] == '\0' || strpbrk(safe, " \"=\\") != NULL;
     int n;
     if (!quote) {
-        n = snprintf(buf + *len, cap - *len, " %s=%s", key, val);
+        n = snprintf(buf + *len, cap - *len, " %s=%s", key, safe);
     } else {
         n = snprintf(buf + *len, cap - *len, " %s=\"", key);
         if (n > 0)
             *len += (size_t)n;
-        for (const char *p = val; *p && *len + 3 < cap; p++) {
+        for (const char *p = safe; *p && *len + 3 < cap; p++) {
             if (*p == '"' || *p == '\\')
                 buf[(*len)++] = '\\';
-            buf[(*len)++] = (*p == '\n') ? ' ' : *p;
+            buf[(*len)++] = *p;
         }
         n = snprintf(buf + *len, cap - *len, "\"");
     }
@@ -78,6 +87,20 @@ static void text_kv(char *buf, size_t cap, size_t *len, const char *key, const c
         *len += (size_t)n;
     if (*len >= cap)
         *len = cap - 1;
+}
+
+/* A JSON string of s made safe as in text_kv: jansson refuses a string that is not
+ * UTF-8, and the whole line would be lost with it. NULL only when out of memory. */
+static json_t *safe_string(const char *s)
+{
+    size_t cap = strlen(s) * 3 + 1;
+    char *safe = malloc(cap);
+    if (!safe)
+        return NULL;
+    ag__utf8_safe_copy(safe, cap, s);
+    json_t *j = json_string(safe);
+    free(safe);
+    return j;
 }
 
 static void emit_json(json_t *o)
@@ -103,11 +126,11 @@ void ag__log(enum ag__log_level level, const char *event, const char *fmt, ...)
     va_end(ap);
     ag__rfc3339(ag__wall_ms(), ts);
     if (log_format == AG_LOG_JSON) {
-        emit_json(json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level", level_names[level], "event",
-                            event, "msg", msg));
+        emit_json(json_pack("{s:s, s:s, s:s, s:o}", "ts", ts, "level", level_names[level], "event",
+                            event, "msg", safe_string(msg)));
         return;
     }
-    char line[1400];
+    char line[LINE_CAP];
     size_t len = (size_t)snprintf(line, sizeof line, "%s %s %s", ts, level_names[level], event);
     text_kv(line, sizeof line - 1, &len, "msg", msg);
     line[len++] = '\n';
@@ -121,19 +144,20 @@ void ag__log_request(const struct ag__log_request *r)
     char ts[AG_RFC3339_LEN];
     ag__rfc3339(ag__wall_ms(), ts);
     if (log_format == AG_LOG_JSON) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:s}", "ts", ts, "level",
-                              "info", "event", "request", "method", r->method, "path", r->path,
-                              "route", r->route, "status", r->status, "duration_us",
-                              (json_int_t)r->duration_us, "remote", r->remote);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:I, s:o}", "ts", ts, "level", "info",
+                      "event", "request", "method", safe_string(r->method), "path",
+                      safe_string(r->path), "route", safe_string(r->route), "status", r->status,
+                      "duration_us", (json_int_t)r->duration_us, "remote", safe_string(r->remote));
         if (o && r->agent)
-            json_object_set_new(o, "agent", json_string(r->agent));
+            json_object_set_new(o, "agent", safe_string(r->agent));
         if (o && r->error)
-            json_object_set_new(o, "error", json_string(r->error));
+            json_object_set_new(o, "error", safe_string(r->error));
         if (o)
             emit_json(o);
         return;
     }
-    char line[1400], num[32];
+    char line[LINE_CAP], num[32];
     size_t len = (size_t)snprintf(line, sizeof line, "%s info request", ts);
     size_t cap = sizeof line - 1;
     text_kv(line, cap, &len, "method", r->method);

@@ -97,8 +97,23 @@ check_contains "commit histogram" "$BODY" 'agentgov_ledger_commit_seconds_bucket
 check_contains "ledger appends" "$BODY" 'agentgov_ledger_appends_total 4'
 check_contains "active agents gauge" "$BODY" 'agentgov_active_agents 0'
 
+# A path that is not UTF-8 gets the real refusal, and its log line is still written
+# (JSON cannot hold the raw byte: it is written as %XX); a decoded newline stays in its line.
+req POST "/v1/agents/bob%FF/actions" -H "X-Vault-Token: $ROOT" -d '{"action":"a","resource":"b"}'
+check_eq "another agent's id that is not UTF-8: 403" "$CODE" 403
+check_contains "with the real refusal, the byte as %XX" "$BODY" "belongs to agent 'root', not 'bob%FF'"
+req GET "/v1/nothing%0A%22%FF"
+check_eq "a path with a newline, a quote and a bad byte: 404" "$CODE" 404
+
 # JSON log lines, one per request.
 check_contains "json request log" "$(cat "$T/daemon.log")" '"event":"request","method":"POST","path":"/v1/data/agentgov/decision"'
+check_contains "the line of the non-UTF-8 path is written" "$(cat "$T/daemon.log")" '"path":"/v1/agents/bob%FF/actions","route":"agent_actions","status":403'
+check_contains "the line of the newline path is written" "$(cat "$T/daemon.log")" '"path":"/v1/nothing%0A\"%FF"'
+check_eq "every log line is one JSON object" "$(python3 -c 'import json,sys
+n=0
+for l in open(sys.argv[1], "rb"):
+    json.loads(l); n+=1
+print("ok" if n > 10 else n)' "$T/daemon.log" 2>&1)" ok
 
 # SIGHUP: a policy that fails lint is rejected and the old one stays.
 printf 'version: 1\ntiers: {}\nrules:\n  - effect: allow\n    actions: [docs.read]\n    resources: ["**"]\n    min_tier: 9\n    bogus: 1\n' >"$D/policy.yaml"

@@ -128,6 +128,15 @@ req POST /v1/tasks/other-task/handoff "${R[@]}" --data-binary @"$T/handoff.json"
 check_eq "handoff for the wrong task 400" "$CODE" 400
 req POST /v1/tasks/task-agent-a/handoff -H "X-Vault-Token: $C" --data-binary @"$T/handoff.json"
 check_eq "another agent cannot write the handoff" "$CODE" 403
+# Naming itself as the previous agent does not make another task's handoff its own:
+# agent-c was bootstrapped on task-agent-c, not on task-agent-a.
+sed 's/"previous_agent_id":"agent-a"/"previous_agent_id":"agent-c"/' "$T/handoff.json" >"$T/handoff-c.json"
+req POST /v1/tasks/task-agent-a/handoff -H "X-Vault-Token: $C" --data-binary @"$T/handoff-c.json"
+check_eq "an agent cannot write the handoff of another agent's task" "$CODE" 403
+check_contains "and is told whose task it is not" "$BODY" "task 'task-agent-a' is not the task agent 'agent-c' was bootstrapped for"
+sed 's/"task-agent-a"/"task-agent-c"/' "$T/handoff-c.json" >"$T/handoff-own.json"
+req POST /v1/tasks/task-agent-c/handoff -H "X-Vault-Token: $C" --data-binary @"$T/handoff-own.json"
+check_eq "an agent writes the handoff of its own task" "$CODE" 200
 req POST /v1/tasks/task-agent-a/handoff "${R[@]}" --data-binary @"$T/handoff.json"
 check_eq "admin writes the handoff" "$CODE" 200
 req GET /v1/tasks/task-agent-a/handoff -H "X-Vault-Token: $C"
@@ -158,6 +167,11 @@ req GET "/v1/ledger" -H "X-Vault-Token: $C"
 check_eq "an agent reads its own entries" "$(jget "$BODY" 'set(e["agent_id"] for e in j["data"]["entries"])')" "{'agent-c'}"
 req GET /v1/ledger/verify "${R[@]}"
 check_contains "ledger verifies over HTTP" "$BODY" '"ok":true'
+# A decoded newline in a path must not forge a log line (text format).
+req GET "/v1/nothing%0A2026-12-02T01:00:00.000Z%09warn%09revoke%09FORGED-LINE"
+check_eq "a path with a newline is 404" "$CODE" 404
+req GET '/v1/q%5C%22x%20y'
+check_eq "a path with a quote and a backslash is 404" "$CODE" 404
 req GET /metrics
 check_contains "revocations counted" "$BODY" "agentgov_revocations_total"
 check_contains "forbidden decisions counted" "$BODY" 'agentgov_decisions_total{decision="deny",reason="forbidden_action"} 1'
@@ -218,6 +232,11 @@ check_eq "the refusals of no agent's carry the count" \
     "$(sqlite3 "$D/ledger.db" "select count(*) from ledger where kind='violation' and agent_id is not null and json_extract(data,'\$.suppressed') is not null")" 0
 check_eq "another agent's ledger entries: refused and recorded" \
     "$(vq "count(*)" "and reason='other_agent' and resource like 'GET /v1/ledger%'")" 1
+check_eq "both handoff refusals recorded (another previous agent, another agent's task)" \
+    "$(vq "count(*)" "and reason='other_agent' and agent_id='agent-c' and resource='POST /v1/tasks/task-agent-a/handoff'")" 2
+check_eq "no forged line in the log" "$(grep -c '^2026-12-02T01:00:00.000Z' "$T/daemon.log")" 0
+check_contains "the newline is escaped in the request's line" "$(cat "$T/daemon.log")" 'path=/v1/nothing%0A2026-12-02T01:00:00.000Z%09warn%09revoke%09FORGED-LINE'
+check_contains "quotes and backslashes are escaped in a quoted value" "$(cat "$T/daemon.log")" 'path="/v1/q\\\"x y"'
 
 # A policy that cannot be loaded at start: the daemon runs and denies everything.
 printf 'version: 1\nrules: [\n' >"$T/broken.yaml"

@@ -74,6 +74,52 @@ check_contains "secret-id shape" "$BODY" '"secret_id_accessor":"'
 SECRET_ID=$(jget "$BODY" 'j["data"]["secret_id"]')
 req GET /v1/auth/approle/role/nobody/role-id "${R[@]}"
 check_eq "unknown role 404" "$CODE" 404
+
+# Values that do not fit are refused with the field named, never cut: a cut CIDR list
+# can allow more than was asked ("127.99.0.0/16" cut to "127.99.0.0/1"), a cut role name
+# lands on another role.
+CIDRS=$(python3 -c 'l=["1.1.%d.%d/32" % (1 + i // 9, 1 + i % 9) for i in range(41)]
+l+=["1.2.1.1%d/32" % i for i in range(4)]
+s=",".join(l)+",127.99.0.0/16"
+assert len(s) == 512 and s[:511].endswith(",127.99.0.0/1")
+print(s)')
+req POST /v1/auth/approle/role/cidr-agent "${R[@]}" -d "{\"tier\":1,\"token_bound_cidrs\":\"$CIDRS\"}"
+check_eq "a CIDR list longer than 511 bytes is 400" "$CODE" 400
+check_contains "and names the field" "$BODY" "token_bound_cidrs: longer than 511 bytes"
+req POST /v1/auth/approle/role/cidr-agent "${R[@]}" -d "{\"tier\":1,\"bound_cidrs\":$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' "$CIDRS")}"
+check_eq "so is one given as an array" "$CODE" 400
+check_contains "named as given" "$BODY" "bound_cidrs: longer than 511 bytes"
+req GET /v1/auth/approle/role/cidr-agent "${R[@]}"
+check_eq "and no role was written" "$CODE" 404
+NAME127=$(printf 'r%.0s' $(seq 127))
+req POST "/v1/auth/approle/role/$NAME127" "${R[@]}" -d '{"tier":1}'
+check_eq "a role name of 127 characters is fine" "$CODE" 204
+req POST "/v1/auth/approle/role/${NAME127}rr" "${R[@]}" -d '{"tier":3}'
+check_eq "a role name of 129 characters is 400" "$CODE" 400
+check_contains "and names the field" "$BODY" "role name: longer than 127 bytes"
+req GET "/v1/auth/approle/role/$NAME127" "${R[@]}"
+check_contains "the 127-character role is untouched" "$BODY" '"tier":1'
+req POST /v1/auth/approle/role/long-agent "${R[@]}" -d "{\"tier\":1,\"agent_id\":\"${NAME127}a\"}"
+check_eq "an agent_id of 128 characters is 400" "$CODE" 400
+check_contains "and names the field" "$BODY" "agent_id: longer than 127 bytes"
+
+# Durations whose milliseconds would overflow, or that are absurd, are 400.
+for ttl in 9223372036854775807 9223372036854776 '"106751991167d"' '"36501d"' -1 '"-1s"'; do
+    req POST /v1/auth/approle/role/ttl-agent "${R[@]}" -d "{\"tier\":1,\"token_max_ttl\":$ttl}"
+    check_eq "token_max_ttl $ttl is 400" "$CODE" 400
+done
+check_contains "the error names the field and the bound" "$BODY" 'token_max_ttl must be seconds or a duration such as \"30m\", at most 100 years'
+req POST /v1/auth/approle/role/vault-agent/secret-id "${R[@]}" -d '{"ttl":"106751991167d"}'
+check_eq "a secret-id ttl that would overflow is 400" "$CODE" 400
+
+# ?version= must be a version number; 0 is the latest, as in Vault.
+for v in abc -1 1x ' 1' 99999999999999999999; do
+    req GET "/v1/secret/data/sandbox/db?version=$(python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.argv[1]))' "$v")" "${R[@]}"
+    check_eq "version '$v' is 400" "$CODE" 400
+done
+check_contains "the error names the parameter" "$BODY" "version must be an integer"
+req GET "/v1/secret/data/sandbox/db?version=0" "${R[@]}"
+check_contains "version 0 reads the latest" "$BODY" '"version":2'
 req POST /v1/auth/approle/login -d "{\"role_id\":\"$ROLE_ID\",\"secret_id\":\"wrong\"}"
 check_eq "login with a wrong secret_id 403" "$CODE" 403
 check_contains "login refusal in Vault's words" "$BODY" "permission denied"
@@ -97,6 +143,14 @@ LOGIN=$(python3 -c 'import json,sys,urllib.request as u
 r=u.Request(sys.argv[1]+"/v1/auth/approle/login",data=json.dumps({"role_id":sys.argv[2],"secret_id":sys.argv[3]}).encode(),method="POST")
 print(json.dumps(json.load(u.urlopen(r))["auth"]))' "$BASE" "$ROLE_ID" "$SECRET_ID")
 ACC=$(jget "$LOGIN" 'j["accessor"]')
+LT=(-H "X-Vault-Token: $(jget "$LOGIN" 'j["client_token"]')")
+req POST /v1/auth/token/renew-self "${LT[@]}" -d '{"increment":9223372036854775807}'
+check_eq "renew-self with an increment that overflows is 400" "$CODE" 400
+check_contains "and names the field" "$BODY" "increment must be seconds"
+req POST /v1/auth/token/renew-self "${LT[@]}" -d '{"increment":"106751991167d"}'
+check_eq "renew-self with an increment past any clock is 400" "$CODE" 400
+req POST /v1/auth/token/renew-self "${LT[@]}" -d '{"increment":"10m"}'
+check_eq "renew-self with a sane increment 200" "$CODE" 200
 req POST /v1/auth/token/lookup-accessor "${R[@]}" -d "{\"accessor\":\"$ACC\"}"
 check_eq "lookup-accessor 200" "$CODE" 200
 check_contains "lookup-accessor names the token's accessor" "$BODY" "\"accessor\":\"$ACC\""

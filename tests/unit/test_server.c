@@ -337,6 +337,36 @@ TEST(log_text_lines_and_levels)
     ag__log_setup(AG_LOG_TEXT, AG_LOG_INFO);
 }
 
+/* A request whose path held a newline (decoded from %0A), a tab, a backslash and a byte
+ * that is not UTF-8, in both formats. */
+static void log_hostile_path(void)
+{
+    struct ag__log_request lr = {.method = "GET",
+                                 .path = "/v1/x\n2026-12-02T01:00:00.000Z\twarn\trevoke \\ \xff",
+                                 .route = "-",
+                                 .status = 404,
+                                 .duration_us = 1,
+                                 .remote = "127.0.0.1",
+                                 .error = "no handler for \xff"};
+    ag__log_setup(AG_LOG_TEXT, AG_LOG_INFO);
+    ag__log_request(&lr);
+    ag__log_setup(AG_LOG_JSON, AG_LOG_INFO);
+    ag__log_request(&lr);
+    ag__log_setup(AG_LOG_TEXT, AG_LOG_INFO);
+}
+
+TEST(log_values_cannot_forge_lines_or_drop_them)
+{
+    const char *out = capture_stderr(log_hostile_path);
+    int lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    ASSERT_EQ(lines, 2); /* one per event, and the JSON one is not dropped */
+    ASSERT_CONTAINS(out, " path=\"/v1/x%0A2026-12-02T01:00:00.000Z%09warn%09revoke \\\\ %FF\" ");
+    ASSERT_CONTAINS(out, "\"path\":\"/v1/x%0A2026-12-02T01:00:00.000Z%09warn%09revoke \\\\ %FF\"");
+    ASSERT_CONTAINS(out, "\"error\":\"no handler for %FF\"");
+}
+
 TEST(log_option_names)
 {
     ASSERT_EQ(ag__log_format_parse("json"), AG_LOG_JSON);
