@@ -45,6 +45,10 @@ typedef struct ag_policy ag_policy;
 /* Everything the handle needs. store, ledger and master_key are required (a NULL
  * ledger is refused: there is no unaudited mode). policy may be NULL: then only the
  * root token can read or write secrets and roles must give explicit TTLs. */
+/* The longest TTL accepted anywhere (token, role, secret ID; about 100 years): keeps
+ * now + TTL far from overflowing. A renewal increment above it is taken as it. */
+#define AG_AUTH_TTL_LIMIT_MS (100LL * 365 * 24 * 3600 * 1000)
+
 struct ag_auth_opts {
     ag_store *store;
     ag_ledger *ledger;

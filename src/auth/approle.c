@@ -139,6 +139,10 @@ static ag_err role_validate(ag_auth *a, struct ag_role *r)
     if (r->token_ttl_ms < 0 || r->token_max_ttl_ms < 0 || r->secret_id_ttl_ms < 0 ||
         r->secret_id_num_uses < 0 || r->token_num_uses < 0)
         return ag__fail(AG_EINVAL, "role '%s': TTLs and use counts must not be negative", r->name);
+    if (r->token_ttl_ms > AG_AUTH_TTL_LIMIT_MS || r->token_max_ttl_ms > AG_AUTH_TTL_LIMIT_MS ||
+        r->secret_id_ttl_ms > AG_AUTH_TTL_LIMIT_MS)
+        return ag__fail(AG_EINVAL, "role '%s': TTLs are at most %lld days", r->name,
+                        (long long)(AG_AUTH_TTL_LIMIT_MS / (24 * 3600 * 1000LL)));
     if (r->role_id[0] && (err = ag__auth_check_name("role_id", r->role_id, 0)) != AG_OK)
         return err;
     if (r->bound_cidrs[0] && ag__cidr_match(r->bound_cidrs, "127.0.0.1") < 0)
@@ -298,6 +302,9 @@ static char *sid_text(const char *role, const struct ag_secret_id_info *s)
 ag_err ag_auth_secret_id_create(ag_auth *a, const char *role, int64_t ttl_ms, int64_t num_uses,
                                 char secret_id[AG_UUID_BUF], struct ag_secret_id_info *info)
 {
+    if (ttl_ms > AG_AUTH_TTL_LIMIT_MS)
+        return ag__fail(AG_EINVAL, "secret_id ttl: at most %lld days",
+                        (long long)(AG_AUTH_TTL_LIMIT_MS / (24 * 3600 * 1000LL)));
     struct ag_role r;
     char *rraw = NULL;
     ag_err err = role_get(a, role, &r, &rraw);

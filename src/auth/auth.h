@@ -27,8 +27,6 @@ typedef int64_t (*ag__auth_clock_fn)(void *ctx);
         ag_err ag__be_ = (call);                                                                   \
         (void)ag__be_;                                                                             \
     } while (0)
-/* The longest TTL or increment accepted (about 100 years): keeps now + ttl in range. */
-#define AG__AUTH_TTL_LIMIT_MS (100LL * 365 * 24 * 3600 * 1000)
 /* Guarded read-modify-write loops give up after this many lost races. */
 #define AG__AUTH_CAS_TRIES 16
 /* Agents whose token-index pruning time a handle remembers (more share slots). */

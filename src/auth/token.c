@@ -608,9 +608,9 @@ static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct 
         return err;
     copy_str(c->agent_id, sizeof c->agent_id, agent);
     int64_t ttl = r->ttl_ms, max = r->explicit_max_ttl_ms;
-    if (ttl < 0 || max < 0 || ttl > AG__AUTH_TTL_LIMIT_MS || max > AG__AUTH_TTL_LIMIT_MS)
+    if (ttl < 0 || max < 0 || ttl > AG_AUTH_TTL_LIMIT_MS || max > AG_AUTH_TTL_LIMIT_MS)
         return ag__fail(AG_EINVAL, "ttl and explicit_max_ttl: 0 (the default) up to %lld days",
-                        (long long)(AG__AUTH_TTL_LIMIT_MS / (24 * 3600 * 1000LL)));
+                        (long long)(AG_AUTH_TTL_LIMIT_MS / (24 * 3600 * 1000LL)));
     if ((ttl == 0 || max == 0) && (err = tier_ttls(a, c->tier, &ttl, &max)) != AG_OK)
         return err;
     c->ttl_ms = ttl < max ? ttl : max;
@@ -713,8 +713,8 @@ static ag_err renew_tok(ag_auth *a, struct ag__tok *t, int64_t increment_ms,
         if (!i->renewable || !i->expire_ms)
             return denied("token is not renewable");
         int64_t now = ag__auth_now(a);
-        if (increment_ms > AG__AUTH_TTL_LIMIT_MS) /* the max TTL caps it anyway; no overflow */
-            increment_ms = AG__AUTH_TTL_LIMIT_MS;
+        if (increment_ms > AG_AUTH_TTL_LIMIT_MS) /* the max TTL caps it anyway; no overflow */
+            increment_ms = AG_AUTH_TTL_LIMIT_MS;
         int64_t target = now + (increment_ms > 0 ? increment_ms : i->ttl_ms);
         if (i->max_expire_ms && target > i->max_expire_ms)
             target = i->max_expire_ms;

@@ -122,7 +122,7 @@ void ag__h_approle_login(struct ag__req *r)
  * INT64_MAX milliseconds would overflow there (a role's TTLs and a secret ID's are not
  * bounded by the engine itself). The same century as the engine's own limit on token
  * TTLs, which is private to src/auth. */
-#define DURATION_MAX_S (100LL * 365 * 86400)
+#define DURATION_MAX_S (AG_AUTH_TTL_LIMIT_MS / 1000)
 
 /* Vault durations are seconds (number) or duration strings ("1h"), from 0 to
  * DURATION_MAX_S; seconds are bounded before they are multiplied into milliseconds. */

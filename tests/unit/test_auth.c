@@ -497,6 +497,22 @@ AUTH_TEST(children_index_lives_as_long_as_the_parent_can)
     ag_store_reply_free(&rep, 1);
 }
 
+/* Role and secret ID TTLs have the same ceiling: now + TTL stays far from overflowing
+ * at login. */
+AUTH_TEST(role_and_secret_id_ttls_have_a_ceiling)
+{
+    struct ag_role r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.name, sizeof r.name, "huge");
+    r.tier = 1;
+    r.token_ttl_ms = r.token_max_ttl_ms = AG_AUTH_TTL_LIMIT_MS + 1;
+    ASSERT_ERR(ag_auth_role_write(fx->auth, &r), AG_EINVAL);
+    r.token_ttl_ms = r.token_max_ttl_ms = 0;
+    ASSERT_OK(ag_auth_role_write(fx->auth, &r));
+    char sid[AG_UUID_BUF];
+    ASSERT_ERR(ag_auth_secret_id_create(fx->auth, "huge", INT64_MAX, -1, sid, NULL), AG_EINVAL);
+}
+
 /* A child's TTLs are checked: negative, or so large that now + TTL overflows, is
  * refused (a negative TTL used to make a token that never expires). */
 AUTH_TEST(child_token_ttls_are_checked)
