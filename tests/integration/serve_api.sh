@@ -77,6 +77,16 @@ req POST /v1/auth/token/revoke-accessor "${R[@]}" -d "{\"accessor\":\"$ACC\"}"
 check_eq "revoke-accessor 204" "$CODE" 204
 req GET /v1/auth/token/lookup-self -H "X-Vault-Token: $G"
 check_eq "token revoked by accessor: 403" "$CODE" 403
+# A tier-4 token revoked by another process (the CLI) loses admin rights at once, though
+# the daemon's token cache saw it valid a moment before.
+T4=$(setup_agent agent-t4 4)
+req GET /v1/agents -H "X-Vault-Token: $T4"
+check_eq "tier-4 token on an admin endpoint: 200" "$CODE" 200
+T4ACC=$(curl -s -H "X-Vault-Token: $T4" "$BASE/v1/auth/token/lookup-self" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessor"])')
+check_exit "the CLI revokes the tier-4 token" 0 "$AG" --dir "$D" token revoke --accessor "$T4ACC"
+req GET /v1/agents -H "X-Vault-Token: $T4"
+check_eq "revoked elsewhere: no admin rights, at once" "$CODE" 403
+check_contains "revoked elsewhere: says revoked" "$BODY" "revoked"
 
 # Lifecycle endpoints.
 req POST /v1/agents/agent-b/heartbeat -H "X-Vault-Token: $B"
@@ -147,7 +157,7 @@ check_eq "missing handoff 404" "$CODE" 404
 
 # Admin views.
 req GET /v1/agents "${R[@]}"
-check_contains "agents list" "$BODY" '"keys":["agent-a","agent-b","agent-c","agent-e","agent-f","agent-g"]'
+check_contains "agents list" "$BODY" '"keys":["agent-a","agent-b","agent-c","agent-e","agent-f","agent-g","agent-t4"]'
 req LIST /v1/agents "${R[@]}"
 check_eq "LIST agents" "$CODE" 200
 req GET /v1/agents/nobody "${R[@]}"
