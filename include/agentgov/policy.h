@@ -93,6 +93,10 @@ struct ag_sandbox_profile {
     int64_t memory_bytes; /* RLIMIT_AS, 0 = unlimited */
     int64_t max_procs;    /* RLIMIT_NPROC, 0 = unlimited */
     int64_t file_bytes;   /* RLIMIT_FSIZE, 0 = unlimited */
+    /* 1: socket(AF_UNIX) is allowed (socketpair always is). Not a policy key: the
+     * runner sets it for a daemon at a unix: address; Landlock does not restrict
+     * connecting to named sockets, so the child can then reach any of them. */
+    int unix_sockets;
 };
 
 struct ag_tier_info {

@@ -51,7 +51,8 @@ static void usage(FILE *out)
             "  --grace D            SIGTERM to SIGKILL (default: config run.grace)\n"
             "  --token-ttl D        the child's token TTL (default: timeout + grace, at most\n"
             "                       the tier's max TTL)\n"
-            "  --allow-unsandboxed  run even if the kernel lacks Landlock (ledgered)\n"
+            "  --allow-unsandboxed  run even if the kernel lacks Landlock, or a Landlock\n"
+            "                       feature the profile needs (ledgered)\n"
             "  --report FILE        report path (default: <workdir>/agentgov-report.json)\n"
             "  --store URL          state store (else $AGENTGOV_STORE, else the embedded one)\n"
             "  --policy FILE        policy (else <dir>/policy.yaml, else the shipped default)\n"
@@ -73,8 +74,8 @@ static void usage(FILE *out)
             "  12  revoked: budget exhausted, `agentgov agent revoke`, token expired or\n"
             "      revoked, lock lost (a handoff is written)\n"
             "  13  timed out\n"
-            "  14  sandbox unavailable (no Landlock without --allow-unsandboxed) or the\n"
-            "      child could not be confined\n"
+            "  14  sandbox unavailable (no Landlock, or a Landlock feature the profile\n"
+            "      needs, without --allow-unsandboxed) or the child could not be confined\n"
             "  15  interrupted (SIGINT, SIGTERM or SIGHUP to agentgov run)\n");
 }
 

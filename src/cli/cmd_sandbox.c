@@ -34,8 +34,9 @@ static void usage(FILE *out)
                  "                       <dir>/policy.yaml, else the shipped default)\n"
                  "  --workdir DIR        the child's working directory\n"
                  "  --json               show: print JSON\n"
-                 "  --allow-unsandboxed  exec: run even if the kernel has no Landlock\n"
-                 "                       (rlimits and seccomp still apply)\n");
+                 "  --allow-unsandboxed  exec: run even if the kernel has no Landlock, or\n"
+                 "                       lacks a Landlock feature the profile needs\n"
+                 "                       (rlimits, seccomp and what Landlock there is apply)\n");
 }
 
 struct sb_opts {

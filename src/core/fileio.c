@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/crypto.h"
 #include "core/err.h"
 
 static ag_err errno_to_ag(int e)
@@ -117,12 +118,30 @@ static void fsync_parent(const char *path)
     }
 }
 
+/* Tries to create a new temporary file next to path. Its name is random and it is
+ * created O_EXCL|O_NOFOLLOW: the directory may be writable by a process we do not
+ * trust (a governed child's workdir), which could otherwise plant a symlink at a
+ * predictable name and have us truncate and write the file it points to. */
+#define TEMP_TRIES 16
+static int open_temp(const char *path, mode_t mode, char tmp[PATH_MAX])
+{
+    int fd = -1;
+    errno = EEXIST;
+    for (int i = 0; fd < 0 && errno == EEXIST && i < TEMP_TRIES; i++) {
+        char rnd[17];
+        ag__random_hex(8, rnd);
+        snprintf(tmp, PATH_MAX, "%s.tmp.%s", path, rnd);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    }
+    return fd;
+}
+
 ag_err ag__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int excl)
 {
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    if (strlen(path) + sizeof ".tmp.0123456789abcdef" > sizeof tmp)
         return ag__fail(AG_EINVAL, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int fd = open_temp(path, mode, tmp);
     if (fd < 0)
         return ag__fail(errno_to_ag(errno), "%s: %s", tmp, strerror(errno));
     ag_err err = write_all(fd, data, len, tmp);

@@ -12,7 +12,9 @@
 AG_MUST_USE ag_err ag__read_file(const char *path, size_t max, char **data, size_t *len);
 /* Writes data to path atomically: temp file in the same directory, fsync, rename, fsync
  * of the directory. mode is applied to the new file (e.g. 0600 for keys). With excl set
- * it fails with AG_EEXIST instead of replacing an existing file. */
+ * it fails with AG_EEXIST instead of replacing an existing file. The temp file has a
+ * random name and is created exclusively, never through a symlink, so the directory
+ * may be writable by others; a symlink at path itself is replaced, not followed. */
 AG_MUST_USE ag_err ag__write_file_atomic(const char *path, const void *data, size_t len,
                                          mode_t mode, int excl);
 /* mkdir -p with the given mode for directories it creates. */

@@ -30,6 +30,8 @@
 /* Polls in a row that may fail to read the agent's state before the child is stopped
  * (about 1.5 s at the default poll). */
 #define WATCH_FAILURES_MAX 10
+/* The most a capture file keeps of a stream when the tier sets no file-size limit. */
+#define CAPTURE_MAX_DEFAULT (1LL << 30)
 
 const char *ag__run_outcome_name(enum ag__run_outcome o)
 {
@@ -71,6 +73,9 @@ struct run {
     json_t *missing;
     json_t *sandbox; /* the profile as applied */
     int confined;
+    int sandbox_flags;  /* AG_SANDBOX_* for the spawn */
+    json_t *ll_missing; /* Landlock features the run lacks (--allow-unsandboxed) */
+    char ll_missing_txt[300];
     char run_dir[PATH_MAX];
     char out_path[PATH_MAX + 16], err_path[PATH_MAX + 16];
     /* credentials */
@@ -273,10 +278,74 @@ static int prepare_agent(struct run *R)
     return 0;
 }
 
-static int landlock_missing(void)
+/* The Landlock ABI the run decides on: the kernel's, which tests may only lower
+ * (AGENTGOV_TEST_NO_LANDLOCK=1: none; AGENTGOV_TEST_LANDLOCK_ABI=N). The sandbox is
+ * always built for the kernel's ABI, so these can make a run refuse, or record
+ * features as missing, and never weaken it. */
+static int decision_abi(void)
 {
-    const char *sim = getenv("AGENTGOV_TEST_NO_LANDLOCK");
-    return ag__landlock_abi() == 0 || (sim && strcmp(sim, "1") == 0);
+    int abi = ag__landlock_abi();
+    const char *none = getenv("AGENTGOV_TEST_NO_LANDLOCK");
+    const char *sim = getenv("AGENTGOV_TEST_LANDLOCK_ABI");
+    if (none && strcmp(none, "1") == 0)
+        return 0;
+    if (sim && *sim >= '0' && *sim <= '9' && atoi(sim) < abi)
+        return atoi(sim);
+    return abi;
+}
+
+/* The profile whose needs are checked: the tier's, with a TCP port when the child
+ * will get the daemon's or the store's (the profile it runs under has them). */
+static struct ag_sandbox_profile needed_profile(const struct run *R)
+{
+    static const uint16_t some_port = 1;
+    struct ag_sandbox_profile p = *R->profile;
+    if (p.nconnect == 0 && (R->o->addr_port > 0 || R->o->store_port > 0)) {
+        p.connect_ports = &some_port;
+        p.nconnect = 1;
+    }
+    return p;
+}
+
+static void refuse_landlock(struct run *R, int abi)
+{
+    if (abi == 0) {
+        set_outcome(R, AG_RUN_SANDBOX,
+                    "the kernel has no Landlock: refusing to run unconfined (pass "
+                    "--allow-unsandboxed to run with seccomp and rlimits only)");
+        ignore_err(ledger_note(R, "lifecycle", "run.refuse", "deny", "SANDBOX_UNAVAILABLE", 0,
+                               json_pack("{s:s}", "landlock", "unavailable")));
+        return;
+    }
+    set_outcome(R, AG_RUN_SANDBOX,
+                "the kernel's Landlock (ABI %d) lacks %s: refusing to run with that hole in "
+                "the sandbox (pass --allow-unsandboxed to run anyway)",
+                abi, R->ll_missing_txt);
+    ignore_err(ledger_note(R, "lifecycle", "run.refuse", "deny", "SANDBOX_UNAVAILABLE", 0,
+                           json_pack("{s:s,s:i,s:O}", "landlock", "incomplete", "landlock_abi", abi,
+                                     "missing", R->ll_missing)));
+}
+
+/* Fails closed: Landlock, and every Landlock feature the profile relies on, must be
+ * there, unless --allow-unsandboxed (then run.exec records what is missing). Returns
+ * 0 to go on, 1 after a refusal (ledgered). */
+static int check_landlock(struct run *R)
+{
+    struct ag_sandbox_profile need = needed_profile(R);
+    int abi = decision_abi();
+    const char *v[8];
+    size_t n = ag__sandbox_missing(&need, abi, v, 8);
+    ag__sandbox_missing_text(&need, abi, R->ll_missing_txt, sizeof R->ll_missing_txt);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(R->ll_missing, json_string(v[i]));
+    if (n == 0)
+        return 0;
+    if (R->o->allow_unsandboxed) {
+        R->sandbox_flags = AG_SANDBOX_ALLOW_NO_LANDLOCK;
+        return 0;
+    }
+    refuse_landlock(R, abi);
+    return 1;
 }
 
 /* Checks that need no lock: the packet's preflight and the sandbox. Returns 0 to go
@@ -295,22 +364,12 @@ static int prechecks(struct run *R)
         set_outcome(R, AG_RUN_SANDBOX, "no sandbox profile for tier %d", R->tier);
         return 1;
     }
-    int flags = 0;
-    if (landlock_missing()) {
-        if (!R->o->allow_unsandboxed) {
-            set_outcome(R, AG_RUN_SANDBOX,
-                        "the kernel has no Landlock: refusing to run unconfined (pass "
-                        "--allow-unsandboxed to run with seccomp and rlimits only)");
-            ignore_err(ledger_note(R, "lifecycle", "run.refuse", "deny", "SANDBOX_UNAVAILABLE", 0,
-                                   json_pack("{s:s}", "landlock", "unavailable")));
-            return 1;
-        }
-        flags = AG_SANDBOX_ALLOW_NO_LANDLOCK;
-    }
+    if (check_landlock(R))
+        return 1;
     /* Everything that can fail in the sandbox fails here, before the lock is taken. */
     struct ag__sandbox *sb = NULL;
-    ag_err err = ag__sandbox_prepare(R->profile, R->o->workdir, NULL, 0, flags, &sb);
-    R->confined = err == AG_OK && ag__sandbox_landlock_abi(sb) > 0 && !landlock_missing();
+    ag_err err = ag__sandbox_prepare(R->profile, R->o->workdir, NULL, 0, R->sandbox_flags, &sb);
+    R->confined = err == AG_OK && ag__sandbox_landlock_abi(sb) > 0 && decision_abi() > 0;
     ag__sandbox_free(sb);
     if (err != AG_OK) {
         set_outcome(R, AG_RUN_SANDBOX, "sandbox: %s", ag_last_error());
@@ -495,15 +554,31 @@ static ag_err ledger_exec(struct run *R, const struct ag_sandbox_profile *applie
     const char *ppath = ag_policy_path(R->o->policy);
     if (ppath && ag__run_hash_file(ppath, psha, NULL) != AG_OK)
         psha[0] = '\0';
-    json_t *d = json_pack("{s:o,s:s,s:o,s:b,s:s}", "argv", argv, "workdir", R->o->workdir,
+    char ll[400];
+    if (!R->confined)
+        snprintf(ll, sizeof ll, "unavailable: ran without Landlock (--allow-unsandboxed)");
+    else if (R->ll_missing_txt[0])
+        snprintf(ll, sizeof ll, "incomplete: ran without %s (--allow-unsandboxed)",
+                 R->ll_missing_txt);
+    else
+        snprintf(ll, sizeof ll, "enforced");
+    json_t *d = json_pack("{s:o,s:s,s:o,s:b,s:s,s:O}", "argv", argv, "workdir", R->o->workdir,
                           "sandbox", prof ? prof : json_null(), "confined", R->confined, "landlock",
-                          R->confined ? "enforced"
-                                      : "unavailable: ran without Landlock (--allow-unsandboxed)");
+                          ll, "landlock_missing", R->ll_missing);
     /* The child's own calls decide with a copy of this policy (in its view of the data
      * directory): its digest ties their decisions to this file. */
     json_object_set_new(d, "policy", json_pack("{s:s?,s:s}", "path", ppath, "sha256", psha));
-    return ledger_note(R, "action", "run.exec", "allow", R->confined ? "sandboxed" : "unsandboxed",
-                       -1, d);
+    const char *how = !R->confined           ? "unsandboxed"
+                      : R->ll_missing_txt[0] ? "degraded"
+                                             : "sandboxed";
+    return ledger_note(R, "action", "run.exec", "allow", how, -1, d);
+}
+
+/* The capture files live in the data directory: each keeps at most the tier's file
+ * size limit of its stream (or CAPTURE_MAX_DEFAULT without one). */
+static int64_t capture_max(const struct run *R)
+{
+    return R->profile->file_bytes > 0 ? R->profile->file_bytes : CAPTURE_MAX_DEFAULT;
 }
 
 static void execute(struct run *R)
@@ -542,11 +617,12 @@ static void execute(struct run *R)
                                 .workdir = o->workdir,
                                 .scope = scope,
                                 .nscope = nscope,
-                                .sandbox_flags = R->confined ? 0 : AG_SANDBOX_ALLOW_NO_LANDLOCK,
+                                .sandbox_flags = R->sandbox_flags,
                                 .argv = o->argv,
                                 .envp = env.envp,
                                 .stdout_path = R->out_path,
                                 .stderr_path = R->err_path,
+                                .capture_max = capture_max(R),
                                 .pass_stdout_fd = o->pass_stdout_fd,
                                 .pass_stderr_fd = o->pass_stderr_fd,
                                 .timeout_ms = o->timeout_ms,
@@ -745,6 +821,11 @@ static json_t *child_json(const struct run *R)
     json_object_set_new(o, "stderr", json_string(R->err_path));
     json_object_set_new(o, "stdout_bytes", json_integer((json_int_t)c->stdout_bytes));
     json_object_set_new(o, "stderr_bytes", json_integer((json_int_t)c->stderr_bytes));
+    json_object_set_new(o, "stdout_truncated", json_boolean(c->stdout_truncated));
+    json_object_set_new(o, "stderr_truncated", json_boolean(c->stderr_truncated));
+    json_object_set_new(o, "capture_max_bytes", json_integer(capture_max(R)));
+    json_object_set_new(o, "leftover_processes", json_integer(c->leftovers));
+    json_object_set_new(o, "leftover_alive", json_integer(c->leftovers_alive));
     return o;
 }
 
@@ -774,6 +855,7 @@ static json_t *report_json(const struct run *R)
     json_object_set_new(rep, "child", child_json(R));
     json_object_set(rep, "sandbox", R->sandbox ? R->sandbox : json_null());
     json_object_set_new(rep, "confined", json_boolean(R->confined));
+    json_object_set(rep, "landlock_missing", R->ll_missing);
     json_object_set_new(rep, "verify",
                         json_pack("{s:b,s:O}", "ok", R->verify_ok, "missing", R->missing));
     json_object_set(rep, "artifacts", R->artifacts);
@@ -954,6 +1036,7 @@ ag_err ag__run(const struct ag__run_opts *o, struct ag__run_result *r)
     R->phases = json_array();
     R->artifacts = json_array();
     R->missing = json_array();
+    R->ll_missing = json_array();
     ag__random_hex(16, r->run_id);
     if (o->task_id)
         snprintf(R->task, sizeof R->task, "%s", o->task_id);
@@ -973,6 +1056,7 @@ ag_err ag__run(const struct ag__run_opts *o, struct ag__run_result *r)
     json_decref(R->phases);
     json_decref(R->artifacts);
     json_decref(R->missing);
+    json_decref(R->ll_missing);
     json_decref(R->sandbox);
     free(R);
     return AG_OK;

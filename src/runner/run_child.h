@@ -1,6 +1,8 @@
 /* Supervision of one governed child process: spawn it under the sandbox, capture its
- * stdout and stderr to files (and pass them through), watch a deadline and a caller's
- * check, and stop its process group with SIGTERM then SIGKILL after a grace period.
+ * stdout and stderr to files (up to a cap, and pass them through), watch a deadline
+ * and a caller's check, stop its process group with SIGTERM then SIGKILL after a
+ * grace period, and at its end kill every process it left behind (the caller becomes
+ * a child subreaper: see run_reap.h; it must have no other children to keep).
  * Ownership: struct ag__child_opts and struct ag__child_result are caller-owned; the
  * options only borrow their strings and arrays for the duration of ag__child_run. */
 #ifndef AG_RUNNER_RUN_CHILD_H
@@ -34,7 +36,8 @@ struct ag__child_opts {
     char *const *envp;       /* NULL: the caller's environment */
     const char *stdout_path; /* capture files (created 0600, truncated); required */
     const char *stderr_path;
-    int pass_stdout_fd; /* copies of the output also go here; -1: none */
+    int64_t capture_max; /* bytes kept per capture file (the rest is dropped); 0: all */
+    int pass_stdout_fd;  /* copies of the output also go here; -1: none */
     int pass_stderr_fd;
     int64_t timeout_ms; /* 0: none */
     int64_t grace_ms;   /* SIGTERM to SIGKILL */
@@ -52,9 +55,13 @@ struct ag__child_result {
     int64_t started_ms;    /* wall clock */
     int64_t ended_ms;      /* wall clock */
     int64_t stop_ms;       /* time from SIGTERM to the child's end, -1 when not stopped */
-    uint64_t stdout_bytes; /* bytes captured */
+    uint64_t stdout_bytes; /* bytes the child wrote (the file keeps capture_max of them) */
     uint64_t stderr_bytes;
-    char why[256]; /* the stop reason ("timeout after 2s", the check's text) */
+    int stdout_truncated; /* 1: it wrote more than capture_max; the rest was dropped */
+    int stderr_truncated;
+    int leftovers;       /* processes it left behind, killed and reaped at its end */
+    int leftovers_alive; /* descendants still found when the reaping gave up (0) */
+    char why[256];       /* the stop reason ("timeout after 2s", the check's text) */
 };
 
 /* Runs argv to its end. Returns AG_OK once the child ran (whatever its fate, see r);

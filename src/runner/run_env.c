@@ -167,6 +167,11 @@ static ag_err widen_profile(const struct ag__run_env_in *in, struct ag__run_env 
     e->profile.nwrite = nw;
     e->profile.connect_ports = e->connect;
     e->profile.nconnect = nc;
+    /* A daemon at a unix: address needs socket(AF_UNIX), which the sandbox refuses
+     * otherwise: Landlock does not restrict connecting to named sockets, so this lets
+     * the child reach any of them (docs/run.md). */
+    if (in->addr && strncmp(in->addr, "unix:", 5) == 0)
+        e->profile.unix_sockets = 1;
     return AG_OK;
 }
 

@@ -42,7 +42,8 @@ struct ag__run_env {
 
 /* Builds the child's environment from environ (without any AGENTGOV_* or VAULT_*
  * variable, which could carry keys or another identity) plus the run's, creates the
- * api directory, and widens the profile. */
+ * api directory, and widens the profile: the view (read/write), the binary (read),
+ * the daemon's and the store's TCP ports, and socket(AF_UNIX) when addr is unix:. */
 AG_MUST_USE ag_err ag__run_env_build(const struct ag__run_env_in *in, struct ag__run_env *out);
 void ag__run_env_free(struct ag__run_env *e);
 

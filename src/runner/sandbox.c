@@ -8,12 +8,15 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -98,7 +101,9 @@ static const struct {
 
 /* Syscalls refused with EPERM in every tier: process inspection, mounts, kernel
  * code loading, reboot, swap, namespaces joined by fd, io_uring (its operations
- * bypass seccomp), handle-based opens, userfaultfd and perf events. */
+ * bypass seccomp), handle-based opens, userfaultfd, perf events, and the kernel
+ * keyring (keyrings follow the uid, not the sandbox: a child would read and plant
+ * the keys of every process of its user, the runner's included). */
 static const char *const denied_syscalls[] = {
     "ptrace",
     "process_vm_readv",
@@ -130,6 +135,9 @@ static const char *const denied_syscalls[] = {
     "open_by_handle_at",
     "userfaultfd",
     "perf_event_open",
+    "add_key",
+    "keyctl",
+    "request_key",
     NULL,
 };
 
@@ -151,6 +159,48 @@ int ag__landlock_abi(void)
         cached = v < 0 ? 0 : (int)v;
     }
     return cached;
+}
+
+static int has_ip(const struct ag_sandbox_profile *p)
+{
+    return p->nconnect + p->nbind > 0;
+}
+
+/* What each Landlock ABI brings that the profile relies on. Without one of these the
+ * sandbox has a hole, not merely a coarser rule: truncate(2) of any file the uid may
+ * write, ioctls on opened devices, TCP to any port, signals to the runner. (REFER,
+ * ABI 2, is not listed: ABI 1 refuses every cross-directory rename instead.) */
+static const struct {
+    int abi;
+    int ports; /* 1: needed only by a profile with TCP ports */
+    const char *what;
+} ll_features[] = {
+    {1, 0, "filesystem rules (Landlock)"},
+    {3, 0, "truncate rights (ABI 3)"},
+    {4, 1, "TCP port rules (ABI 4)"},
+    {5, 0, "device ioctl rights (ABI 5)"},
+    {6, 0, "scoping of signals and abstract unix sockets (ABI 6)"},
+};
+
+size_t ag__sandbox_missing(const struct ag_sandbox_profile *p, int abi, const char **out,
+                           size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof ll_features / sizeof ll_features[0]; i++)
+        if (abi < ll_features[i].abi && (!ll_features[i].ports || has_ip(p)) && n < cap)
+            out[n++] = ll_features[i].what;
+    return n;
+}
+
+const char *ag__sandbox_missing_text(const struct ag_sandbox_profile *p, int abi, char *buf,
+                                     size_t cap)
+{
+    const char *v[sizeof ll_features / sizeof ll_features[0]];
+    size_t n = ag__sandbox_missing(p, abi, v, sizeof v / sizeof v[0]), used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? "; " : "", v[i]);
+    return buf;
 }
 
 /* ------------------------------------------------------------------------------- */
@@ -335,40 +385,139 @@ static ag_err ll_build(struct ag__sandbox *sb, const struct ag_sandbox_profile *
 /* ------------------------------------------------------------------------------- */
 /* seccomp                                                                          */
 
+/* seccomp compares whole 64-bit registers, but the kernel reads an int argument's low
+ * 32 bits only: socket(0x100000002, ...) is socket(AF_INET, ...) to the kernel and
+ * not to an unmasked rule. So every rule on an int argument compares it masked to
+ * 32 bits; a rule on a flag tests its bit alone, which the high half cannot hide. */
+#define ARG32(n, v)    SCMP_CMP64((n), SCMP_CMP_MASKED_EQ, 0xffffffffU, (uint32_t)(v))
+#define ARGBIT(n, bit) SCMP_CMP64((n), SCMP_CMP_MASKED_EQ, (bit), (bit))
+#define EPERM_ACT      SCMP_ACT_ERRNO(EPERM)
+/* Families are below AF_MAX (46 on Linux 6.18); the margin covers families a newer
+ * kernel adds, and every value above it (a high half included) is refused whole. */
+#define AF_CEILING 64
+
+/* The address families the child may open: netlink always (glibc's getaddrinfo lists
+ * local addresses with it), IP only with ports, AF_UNIX only when the profile allows
+ * named sockets (Landlock does not restrict connecting to them), and socketpair only
+ * AF_UNIX. Every other family (vsock, which reaches a VM's host; SMC, RDS, TIPC,
+ * packet, ...) carries traffic Landlock does not see. */
+static int family_allowed(int af, const struct ag_sandbox_profile *p, int pair)
+{
+    if (pair)
+        return af == AF_UNIX;
+    if (af == AF_INET || af == AF_INET6)
+        return has_ip(p);
+    return af == AF_NETLINK || (af == AF_UNIX && p->unix_sockets);
+}
+
+static int sc_families(scmp_filter_ctx ctx, const struct ag_sandbox_profile *p, int nr, int pair)
+{
+    int rc = seccomp_rule_add(ctx, EPERM_ACT, nr, 1, SCMP_A0(SCMP_CMP_GT, AF_CEILING - 1));
+    for (int af = 0; rc == 0 && af < AF_CEILING; af++)
+        if (!family_allowed(af, p, pair))
+            rc = seccomp_rule_add(ctx, EPERM_ACT, nr, 1, ARG32(0, af));
+    return rc;
+}
+
+/* IP sockets are TCP only: Landlock's port rules see TCP and nothing else, so a UDP,
+ * raw or ICMP socket (any type but SOCK_STREAM) or another stream protocol (MPTCP,
+ * SCTP) would reach any port. The protocol must be 0 or IPPROTO_TCP: above it, the
+ * 64-bit comparison also refuses any value with a high half. */
+static int sc_tcp_only(scmp_filter_ctx ctx, int af)
+{
+    int rc = 0, nr = SCMP_SYS(socket);
+    for (int type = 0; rc == 0 && type <= 0xf; type++)
+        if (type != SOCK_STREAM)
+            rc = seccomp_rule_add(ctx, EPERM_ACT, nr, 2, ARG32(0, af),
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, type));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, EPERM_ACT, nr, 2, ARG32(0, af),
+                              SCMP_A2(SCMP_CMP_GT, IPPROTO_TCP));
+    for (int proto = 1; rc == 0 && proto < IPPROTO_TCP; proto++)
+        rc = seccomp_rule_add(ctx, EPERM_ACT, nr, 2, ARG32(0, af), ARG32(2, proto));
+    return rc;
+}
+
+/* TCP Fast Open connects from sendto/sendmsg (MSG_FASTOPEN) without the connect()
+ * that Landlock checks, so it would reach any port; TCP_FASTOPEN_CONNECT is its
+ * connect()-based form, refused as well. */
+static int sc_no_fastopen(scmp_filter_ctx ctx)
+{
+    int rc = seccomp_rule_add(ctx, EPERM_ACT, SCMP_SYS(sendto), 1, ARGBIT(3, MSG_FASTOPEN));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, EPERM_ACT, SCMP_SYS(sendmsg), 1, ARGBIT(2, MSG_FASTOPEN));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, EPERM_ACT, SCMP_SYS(sendmmsg), 1, ARGBIT(3, MSG_FASTOPEN));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, EPERM_ACT, SCMP_SYS(setsockopt), 2, ARG32(1, IPPROTO_TCP),
+                              ARG32(2, TCP_FASTOPEN_CONNECT));
+    return rc;
+}
+
+static int sc_network(scmp_filter_ctx ctx, const struct ag_sandbox_profile *p)
+{
+    int rc = sc_families(ctx, p, SCMP_SYS(socket), 0);
+    if (rc == 0)
+        rc = sc_families(ctx, p, SCMP_SYS(socketpair), 1);
+    if (rc == 0 && has_ip(p))
+        rc = sc_tcp_only(ctx, AF_INET);
+    if (rc == 0 && has_ip(p))
+        rc = sc_tcp_only(ctx, AF_INET6);
+    if (rc == 0 && has_ip(p))
+        rc = sc_no_fastopen(ctx);
+    return rc;
+}
+
+/* No new user namespaces: unshare/clone with CLONE_NEWUSER. clone3 hides its flags in
+ * memory seccomp cannot read, so it answers ENOSYS and libc falls back to clone. No
+ * TIOCSTI: a child sharing the caller's terminal (`sandbox exec`) would type commands
+ * into the shell that started it. */
+static int sc_process(scmp_filter_ctx ctx)
+{
+    int rc = seccomp_rule_add(ctx, EPERM_ACT, SCMP_SYS(unshare), 1, ARGBIT(0, CLONE_NEWUSER));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, EPERM_ACT, SCMP_SYS(clone), 1, ARGBIT(0, CLONE_NEWUSER));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, EPERM_ACT, SCMP_SYS(ioctl), 1, ARG32(1, TIOCSTI));
+    return rc;
+}
+
 static int sc_rules(scmp_filter_ctx ctx, const struct ag_sandbox_profile *p)
 {
-    const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
     int rc = 0;
     for (size_t i = 0; rc == 0 && denied_syscalls[i]; i++) {
         int nr = seccomp_syscall_resolve_name(denied_syscalls[i]);
         if (nr != __NR_SCMP_ERROR)
-            rc = seccomp_rule_add(ctx, eperm, nr, 0);
+            rc = seccomp_rule_add(ctx, EPERM_ACT, nr, 0);
     }
-    /* Raw sockets: any packet socket, and raw IP sockets. Raw netlink stays allowed
-     * because glibc's getaddrinfo uses it to list local addresses. */
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
-    for (int fam = 0; rc == 0 && fam < 2; fam++) {
-        int af = fam ? AF_INET6 : AF_INET;
-        rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, af),
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
-        /* A tier without ports has no IP network at all, UDP included, which
-         * Landlock (TCP only) could not refuse. */
-        if (rc == 0 && p->nconnect == 0 && p->nbind == 0)
-            rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, af));
-    }
-    /* No new user namespaces: unshare/clone with CLONE_NEWUSER. clone3 hides its
-     * flags in memory seccomp cannot read, so it answers ENOSYS and libc falls back
-     * to clone. */
+        rc = sc_network(ctx, p);
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(unshare), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, eperm, SCMP_SYS(clone), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+        rc = sc_process(ctx);
     return rc;
+}
+
+/* One line per argument rule of the filter, for the ledger and `sandbox show`. */
+static size_t sc_describe(const struct ag_sandbox_profile *p, const char *out[8])
+{
+    static const char *const families[2][2] = {
+        {"socket: AF_NETLINK only", "socket: AF_UNIX and AF_NETLINK only"},
+        {"socket: AF_INET, AF_INET6 and AF_NETLINK only",
+         "socket: AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK only"}};
+    size_t n = 0;
+    out[n++] = families[has_ip(p)][p->unix_sockets != 0];
+    out[n++] = "socketpair: AF_UNIX only";
+    if (has_ip(p)) {
+        out[n++] = "socket(AF_INET|AF_INET6): TCP only (SOCK_STREAM, protocol 0 or IPPROTO_TCP)";
+        out[n++] = "no MSG_FASTOPEN in sendto/sendmsg/sendmmsg";
+        out[n++] = "no setsockopt(IPPROTO_TCP, TCP_FASTOPEN_CONNECT)";
+    }
+    out[n++] = "no CLONE_NEWUSER in unshare/clone";
+    out[n++] = "no ioctl(TIOCSTI)";
+    out[n++] = "clone3: ENOSYS";
+    return n;
 }
 
 /* Compiles the filter to BPF in the parent so the child only has to load it. */
@@ -413,6 +562,19 @@ out:
 /* ------------------------------------------------------------------------------- */
 /* Prepare / enter                                                                  */
 
+/* Fails closed when the kernel's Landlock lacks something the profile relies on: a
+ * sandbox with a hole is not run as if it had none, unless the caller accepts it. */
+static ag_err check_features(const struct ag_sandbox_profile *p, int abi, int flags)
+{
+    char miss[256];
+    if ((flags & AG_SANDBOX_ALLOW_NO_LANDLOCK) ||
+        !*ag__sandbox_missing_text(p, abi, miss, sizeof miss))
+        return AG_OK;
+    if (abi == 0)
+        return ag__fail(AG_EUNSUPPORTED, "sandbox: the kernel has no Landlock");
+    return ag__fail(AG_EUNSUPPORTED, "sandbox: the kernel's Landlock (ABI %d) lacks %s", abi, miss);
+}
+
 ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile, const char *workdir,
                            const char *const *scope, size_t nscope, int flags,
                            struct ag__sandbox **out)
@@ -425,8 +587,9 @@ ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile, const char 
     if (!realpath(workdir, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
         return ag__fail(AG_EINVAL, "sandbox: workdir %s is not a directory", workdir);
     int abi = ag__landlock_abi();
-    if (abi == 0 && !(flags & AG_SANDBOX_ALLOW_NO_LANDLOCK))
-        return ag__fail(AG_EUNSUPPORTED, "sandbox: the kernel has no Landlock");
+    ag_err err = check_features(profile, abi, flags);
+    if (err != AG_OK)
+        return err;
 
     struct ag__sandbox *sb = calloc(1, sizeof *sb);
     if (!sb || !(sb->workdir = strdup(real))) {
@@ -441,7 +604,7 @@ ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile, const char 
     sb->file_bytes = profile->file_bytes;
 
     struct areas writes = {0};
-    ag_err err = compute_writes(profile, sb->workdir, scope, nscope, &writes);
+    err = compute_writes(profile, sb->workdir, scope, nscope, &writes);
     if (err == AG_OK && abi > 0)
         err = ll_build(sb, profile, &writes);
     if (err == AG_OK)
@@ -680,24 +843,32 @@ static json_t *json_ports(const uint16_t *v, size_t n)
     return a;
 }
 
+static json_t *json_network(const struct ag_sandbox_profile *p)
+{
+    return json_pack("{s:o, s:o, s:b, s:b}", "connect_tcp",
+                     json_ports(p->connect_ports, p->nconnect), "bind_tcp",
+                     json_ports(p->bind_ports, p->nbind), "ip_sockets", has_ip(p), "unix_sockets",
+                     p->unix_sockets != 0);
+}
+
 ag_err ag__sandbox_profile_json(const struct ag_sandbox_profile *p, int tier, const char *workdir,
                                 char **out)
 {
     size_t ndenied = sizeof denied_syscalls / sizeof denied_syscalls[0] - 1;
+    const char *rules[8], *missing[8];
+    size_t nrules = sc_describe(p, rules);
+    size_t nmissing = ag__sandbox_missing(p, ag__landlock_abi(), missing, 8);
     json_t *o = json_pack(
-        "{s:o, s:o, s:b, s:o, s:o, s:{s:o, s:o, s:b}, s:{s:I, s:I, s:I, s:I}, s:b, s:o,"
-        " s:[s, s, s, s], s:i}",
-        "tier", tier >= 0 ? json_integer(tier) : json_null(), "workdir",
+        "{s:o, s:o, s:b, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:b, s:o, s:o, s:i, s:o}", "tier",
+        tier >= 0 ? json_integer(tier) : json_null(), "workdir",
         workdir ? json_string(workdir) : json_null(), "workdir_write", p->workdir_write != 0,
         "read_paths", json_strings(p->read_paths, p->nread), "write_paths",
-        json_strings(p->write_paths, p->nwrite), "network", "connect_tcp",
-        json_ports(p->connect_ports, p->nconnect), "bind_tcp", json_ports(p->bind_ports, p->nbind),
-        "ip_sockets", p->nconnect + p->nbind > 0, "rlimits", "cpu_seconds",
-        (json_int_t)p->cpu_seconds, "memory_bytes", (json_int_t)p->memory_bytes, "max_procs",
-        (json_int_t)p->max_procs, "file_bytes", (json_int_t)p->file_bytes, "no_new_privs", 1,
-        "seccomp_eperm", json_strings(denied_syscalls, ndenied), "seccomp_rules",
-        "socket(AF_PACKET)", "socket(AF_INET|AF_INET6, SOCK_RAW)", "unshare/clone(CLONE_NEWUSER)",
-        "clone3: ENOSYS", "landlock_abi", ag__landlock_abi());
+        json_strings(p->write_paths, p->nwrite), "network", json_network(p), "rlimits",
+        "cpu_seconds", (json_int_t)p->cpu_seconds, "memory_bytes", (json_int_t)p->memory_bytes,
+        "max_procs", (json_int_t)p->max_procs, "file_bytes", (json_int_t)p->file_bytes,
+        "no_new_privs", 1, "seccomp_eperm", json_strings(denied_syscalls, ndenied), "seccomp_rules",
+        json_strings(rules, nrules), "landlock_abi", ag__landlock_abi(), "landlock_missing",
+        json_strings(missing, nmissing));
     if (!o)
         return ag__fail(AG_ENOMEM, "sandbox: building the profile JSON");
     *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -735,9 +906,10 @@ static void text_size(struct ag_buf *b, const char *label, int64_t v, const char
         ag__buf_printf(b, "%s %lld%s%s", label, (long long)v, unit[0] ? " " : "", unit);
 }
 
-static void text_kernel(struct ag_buf *b)
+static void text_kernel(struct ag_buf *b, const struct ag_sandbox_profile *p)
 {
     int abi = ag__landlock_abi();
+    char miss[256];
     if (abi == 0) {
         ag__buf_puts(b, "  landlock     not available on this kernel (run refuses unless "
                         "--allow-unsandboxed)\n");
@@ -747,6 +919,47 @@ static void text_kernel(struct ag_buf *b)
                    abi >= 3 ? ", truncate" : "", abi >= 4 ? ", tcp bind/connect" : "",
                    abi >= 5 ? ", device ioctl" : "",
                    abi >= 6 ? ", abstract unix sockets and signals scoped" : "");
+    if (*ag__sandbox_missing_text(p, abi, miss, sizeof miss))
+        ag__buf_printf(b,
+                       "               missing for this profile: %s (run refuses unless "
+                       "--allow-unsandboxed)\n",
+                       miss);
+}
+
+static void text_network(struct ag_buf *b, const struct ag_sandbox_profile *p)
+{
+    ag__buf_printf(b, "  %-13s", "network");
+    if (!has_ip(p)) {
+        ag__buf_puts(b, "none (no IP sockets)\n");
+    } else {
+        text_ports(b, "connect", p->connect_ports, p->nconnect);
+        text_ports(b, "; bind", p->bind_ports, p->nbind);
+        ag__buf_puts(b, " (TCP only: no UDP, raw or other IP sockets)\n");
+    }
+    ag__buf_printf(b, "  %-13s%s\n", "unix sockets",
+                   p->unix_sockets ? "any named socket (the daemon's unix: address)"
+                                   : "socketpair only (no socket(AF_UNIX))");
+}
+
+static void text_seccomp(struct ag_buf *b, const struct ag_sandbox_profile *p)
+{
+    ag__buf_printf(b, "  %-13sEPERM for", "seccomp");
+    size_t col = 24;
+    for (size_t i = 0; denied_syscalls[i]; i++) {
+        size_t n = strlen(denied_syscalls[i]) + 1;
+        if (col + n > 88) {
+            ag__buf_printf(b, "\n%14s", "");
+            col = 15;
+        }
+        ag__buf_printf(b, " %s", denied_syscalls[i]);
+        col += n;
+    }
+    const char *rules[8];
+    size_t n = sc_describe(p, rules);
+    ag__buf_puts(b, ";\n               rules (EPERM otherwise):");
+    for (size_t i = 0; i < n; i++)
+        ag__buf_printf(b, "\n                 %s", rules[i]);
+    ag__buf_puts(b, "\n");
 }
 
 ag_err ag__sandbox_profile_text(const struct ag_sandbox_profile *p, int tier, const char *workdir,
@@ -761,33 +974,15 @@ ag_err ag__sandbox_profile_text(const struct ag_sandbox_profile *p, int tier, co
     text_list(&b, "read", p->read_paths, p->nread, "(workdir only)");
     text_list(&b, "write", p->write_paths, p->nwrite,
               p->workdir_write ? "(workdir only)" : "(nothing)");
-    ag__buf_printf(&b, "  %-13s", "network");
-    if (p->nconnect + p->nbind == 0) {
-        ag__buf_puts(&b, "none (no IP sockets)\n");
-    } else {
-        text_ports(&b, "connect", p->connect_ports, p->nconnect);
-        text_ports(&b, "; bind", p->bind_ports, p->nbind);
-        ag__buf_puts(&b, "\n");
-    }
+    text_network(&b, p);
     ag__buf_printf(&b, "  %-13s", "rlimits");
     text_size(&b, "cpu", p->cpu_seconds, "s");
     text_size(&b, ", memory", p->memory_bytes, "B");
     text_size(&b, ", processes", p->max_procs, "");
     text_size(&b, ", file size", p->file_bytes, "B");
-    ag__buf_printf(&b, "\n  %-13syes\n  %-13sEPERM for", "no_new_privs", "seccomp");
-    size_t col = 24;
-    for (size_t i = 0; denied_syscalls[i]; i++) {
-        size_t n = strlen(denied_syscalls[i]) + 1;
-        if (col + n > 88) {
-            ag__buf_printf(&b, "\n%14s", "");
-            col = 15;
-        }
-        ag__buf_printf(&b, " %s", denied_syscalls[i]);
-        col += n;
-    }
-    ag__buf_puts(&b, ";\n               socket(AF_PACKET), raw IP sockets, new user "
-                     "namespaces; clone3 answers ENOSYS\n");
-    text_kernel(&b);
+    ag__buf_printf(&b, "\n  %-13syes\n", "no_new_privs");
+    text_seccomp(&b, p);
+    text_kernel(&b, p);
     if (ag__buf_status(&b) != AG_OK) {
         ag__buf_free(&b);
         return AG_ENOMEM;

@@ -26,11 +26,23 @@ int ag__landlock_abi(void);
 
 /* Flags for ag__sandbox_prepare. */
 enum {
-    /* Without Landlock, prepare fails with AG_EUNSUPPORTED unless this flag is given;
-     * with it, the sandbox keeps rlimits, no_new_privs and seccomp and reports
-     * landlock_abi 0 (the caller records that the child ran unconfined). */
+    /* Without Landlock, or with a Landlock that lacks a feature the profile relies on
+     * (ag__sandbox_missing), prepare fails with AG_EUNSUPPORTED unless this flag is
+     * given; with it, the sandbox uses what the kernel has (without Landlock: rlimits,
+     * no_new_privs and seccomp, landlock_abi 0) and the caller records what is
+     * missing. */
     AG_SANDBOX_ALLOW_NO_LANDLOCK = 1 << 0,
 };
+
+/* The Landlock features that profile p relies on and that ABI abi (0: no Landlock)
+ * lacks: their names (static strings) go to out, up to cap; returns how many. Every
+ * profile needs truncate rights (3), device ioctl rights (5) and the scoping of
+ * signals and abstract unix sockets (6); one with TCP ports needs port rules (4). */
+size_t ag__sandbox_missing(const struct ag_sandbox_profile *p, int abi, const char **out,
+                           size_t cap);
+/* The same as one line ("a; b" in buf), "" when nothing is missing. Returns buf. */
+const char *ag__sandbox_missing_text(const struct ag_sandbox_profile *p, int abi, char *buf,
+                                     size_t cap);
 
 /* Builds a sandbox for one child. workdir must be an existing directory; it is
  * readable (and writable when profile->workdir_write) by the child. scope holds the
@@ -38,8 +50,9 @@ enum {
  * existing filesystem location narrow the writable area to where they intersect the
  * workdir and the profile's write paths (see docs/sandbox.md). Paths of the profile
  * that do not exist are skipped. Errors: AG_EINVAL (bad argument, workdir missing),
- * AG_EUNSUPPORTED (no Landlock, see the flag), AG_ESANDBOX (a kernel or libseccomp
- * call failed; the detail names it). */
+ * AG_EUNSUPPORTED (no Landlock, or a Landlock feature the profile needs is missing:
+ * the detail names it; see the flag), AG_ESANDBOX (a kernel or libseccomp call
+ * failed; the detail names it). */
 AG_MUST_USE ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile,
                                        const char *workdir, const char *const *scope, size_t nscope,
                                        int flags, struct ag__sandbox **out);
@@ -82,14 +95,16 @@ AG_MUST_USE ag_err ag__sandbox_spawn(const struct ag_sandbox_profile *profile, c
                                      char *const argv[], char *const envp[],
                                      const struct ag__spawn_opts *opts, pid_t *pid);
 
-/* The names of the system calls the seccomp filter refuses with EPERM (NULL-ended,
- * static), and a sentence for the socket and namespace rules. */
+/* The names of the system calls the seccomp filter refuses with EPERM in every tier
+ * (NULL-ended, static). The argument rules (socket families, TCP only, TCP Fast
+ * Open, user namespaces, ...) depend on the profile: see the rendered profile. */
 const char *const *ag__sandbox_denied_syscalls(void);
 
 /* Renders the profile (as applied with this workdir; workdir may be NULL) as a JSON
- * object for the ledger: tier, workdir, read/write paths, ports, rlimits, denied
- * syscalls, and the kernel's Landlock ABI. Integers only (no floats). tier may be -1
- * when unknown. */
+ * object for the ledger: tier, workdir, read/write paths, ports and socket rules,
+ * rlimits, denied syscalls and argument rules, the kernel's Landlock ABI and the
+ * features it lacks for this profile. Integers only (no floats). tier may be -1 when
+ * unknown. */
 AG_MUST_USE ag_err ag__sandbox_profile_json(const struct ag_sandbox_profile *profile, int tier,
                                             const char *workdir, char **out);
 /* The same as readable text (what `agentgov sandbox show` prints). */

@@ -166,7 +166,77 @@ check_exit "daemon: still no other port" 10 "$AG" run --agent dmn --workdir "$W"
 check_exit "embedded mode: no daemon, no address" 0 "$AG" run --agent dmn --workdir "$W" \
     --timeout 30s --addr "" -- sh -c 'echo "addr=[$AGENTGOV_ADDR]"'
 check_contains "embedded mode: AGENTGOV_ADDR is empty" "$OUT" "addr=[]"
+UDP='import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM); print("udp open")'
+check_exit "daemon: its TCP port opens no UDP (exit 10)" 10 "$AG" run --agent dmn --workdir "$W" \
+    --timeout 30s -- python3 -c "$UDP"
+check_contains "daemon: UDP refused by seccomp" "$ERR" "Operation not permitted"
+UNIX='import socket; socket.socket(socket.AF_UNIX); print("unix socket")'
+check_exit "embedded mode: no socket(AF_UNIX) (exit 10)" 10 "$AG" run --agent dmn --workdir "$W" \
+    --timeout 30s --addr "" -- python3 -c "$UNIX"
+check_contains "embedded mode: AF_UNIX refused by seccomp" "$ERR" "Operation not permitted"
+check_eq "embedded mode: the profile says so" "$(rj .sandbox.network.unix_sockets)" "false"
+check_exit "a daemon at a unix: address: the child may open unix sockets" 0 "$AG" run --agent dmn \
+    --workdir "$W" --timeout 30s --addr "unix:$T/daemon.sock" -- python3 -c "$UNIX"
+check_eq "unix: address: the profile says so" "$(rj .sandbox.network.unix_sockets)" "true"
 verifies "daemon"
+
+# ---------------------------------------------------------------------------------
+echo "# what the child leaves behind"
+fresh leftovers
+P=$(packet orph task-orph '[]')
+# The report's temporary used to be <workdir>/agentgov-report.json.tmp.<runner pid>,
+# and the runner is the child's parent: a symlink planted there made the runner write
+# the report into any file. The report itself may be a planted symlink too.
+echo precious >"$T/victim"
+echo precious >"$T/victim2"
+check_exit "a child plants symlinks at the report's names" 0 "$AG" run --agent orph --tier 1 \
+    --packet "$P" --workdir "$W" --timeout 30s -- sh -c "ln -s '$T/victim' \
+    agentgov-report.json.tmp.\$PPID && ln -s '$T/victim2' agentgov-report.json"
+check_eq "the file behind the temp name's symlink is untouched" "$(cat "$T/victim")" "precious"
+check_eq "the file behind the report's symlink is untouched" "$(cat "$T/victim2")" "precious"
+check_eq "the report replaced the symlink" "$([ -f "$W/agentgov-report.json" ] && \
+    [ ! -L "$W/agentgov-report.json" ] && echo file)" "file"
+rm -f "$W"/agentgov-report.json*
+# A loop out of reach of the child's process group: a double fork (orphaned) into a
+# new session. Bounded (~10 s) so that nothing outlives a failed check for long.
+LOOP='for i in $(seq 500); do echo x >> grow.txt; sleep 0.02; done'
+ORPHAN="(setsid sh -c '$LOOP' </dev/null >/dev/null 2>&1 &); while [ ! -s grow.txt ]; do sleep 0.01; done"
+# growth: the size of grow.txt 300 ms apart ("same" when nothing writes to it).
+growth() {
+    local a b
+    a=$(stat -c %s "$W/grow.txt")
+    sleep 0.3
+    b=$(stat -c %s "$W/grow.txt")
+    [ "$a" = "$b" ] && echo same || echo "grew from $a to $b"
+}
+check_exit "a child that leaves a setsid loop behind" 0 "$AG" run --agent orph --workdir "$W" \
+    --timeout 30s -- sh -c "$ORPHAN"
+check_eq "the loop ends with the run" "$(growth)" "same"
+check_eq "report: the leftover was killed" "$(rj '.child.leftover_processes >= 1')" "true"
+rm -f "$W/grow.txt" "$W/started"
+"$AG" run --agent orph --workdir "$W" --timeout 60s --grace 300ms --quiet -- \
+    sh -c "$ORPHAN; touch started; exec sleep 60" >/dev/null 2>&1 &
+RUNPID=$!
+wait_for "$W/started"
+check_exit "revoke an agent whose child left a loop behind" 0 "$AG" agent revoke orph
+wait "$RUNPID"
+check_eq "revoked with a loop behind: exit 12" "$?" "12"
+check_eq "the loop ends with the revoked run" "$(growth)" "same"
+verifies "leftovers"
+
+fresh capture
+P=$(packet loud task-loud '[]')
+sed -e 's/file_size: 256M/file_size: 64K/' "$SRC/policies/default.yaml" >"$T/small.yaml"
+check_contains "test policy: T1 files up to 64K" "$(cat "$T/small.yaml")" "file_size: 64K"
+check_exit "a child writes more output than its tier's file size" 0 "$AG" run --agent loud \
+    --tier 1 --packet "$P" --policy "$T/small.yaml" --workdir "$W" --timeout 30s --quiet -- \
+    sh -c 'head -c 200000 /dev/zero; echo done >&2'
+check_eq "capture: stdout.log stops at the file-size limit" "$(stat -c %s "$(rj .child.stdout)")" \
+    "65536"
+check_eq "capture: the report says it was truncated" "$(rj .child.stdout_truncated)" "true"
+check_eq "capture: and how much the child wrote" "$(rj .child.stdout_bytes)" "200000"
+check_eq "capture: stderr within the limit is whole" "$(rj .child.stderr_truncated)" "false"
+verifies "capture"
 
 # ---------------------------------------------------------------------------------
 echo "# revocation while the child runs"
@@ -344,6 +414,30 @@ AGENTGOV_TEST_NO_LANDLOCK=1 check_exit "--allow-unsandboxed runs it anyway" 0 "$
     --agent bare --workdir "$W" --allow-unsandboxed -- touch ran-bare
 check_contains "unsandboxed: the ledger says so" "$(ledger)" "unsandboxed"
 check_eq "unsandboxed: report" "$(rj .confined)" "false"
+# A Landlock without a feature the profile needs (signal scoping: ABI 6) fails closed
+# too. AGENTGOV_TEST_LANDLOCK_ABI only lowers the ABI the decision sees.
+rm -f "$W/agentgov-report.json"
+AGENTGOV_TEST_LANDLOCK_ABI=5 check_exit "Landlock ABI 5: refused (exit 14)" 14 "$AG" run \
+    --agent bare --workdir "$W" -- touch ran-abi5
+check_contains "ABI 5: the message names the missing feature" "$ERR" \
+    "lacks scoping of signals and abstract unix sockets (ABI 6)"
+check_eq "ABI 5: nothing ran" "$(ls "$W" | grep -c ran-abi5)" "0"
+REFUSE=$("$AG" ledger query --kind lifecycle --format jsonl 2>&1 | grep run.refuse | tail -n 1)
+check_contains "ABI 5: run.refuse is SANDBOX_UNAVAILABLE" "$REFUSE" "SANDBOX_UNAVAILABLE"
+check_contains "ABI 5: run.refuse names the feature" "$REFUSE" "scoping of signals"
+AGENTGOV_TEST_LANDLOCK_ABI=5 check_exit "ABI 5 with --allow-unsandboxed runs" 0 "$AG" run \
+    --agent bare --workdir "$W" --allow-unsandboxed -- touch ran-abi5
+EXEC=$("$AG" ledger query --kind action --format jsonl 2>&1 | grep run.exec | tail -n 1)
+check_contains "ABI 5 allowed: run.exec records what is missing" "$EXEC" "landlock_missing"
+check_contains "ABI 5 allowed: run.exec names it" "$EXEC" "incomplete: ran without scoping"
+check_eq "ABI 5 allowed: the report too" "$(rj '.landlock_missing[0]')" \
+    "scoping of signals and abstract unix sockets (ABI 6)"
+P=$(packet bare3 task-bare3 '[]')
+AGENTGOV_TEST_LANDLOCK_ABI=3 check_exit "Landlock ABI 3 with TCP ports: refused (exit 14)" 14 \
+    "$AG" run --agent bare3 --tier 3 --packet "$P" --policy "$T/ports.yaml" --workdir "$W" \
+    -- touch ran-abi3
+check_contains "ABI 3: TCP port rules are named" "$ERR" "TCP port rules (ABI 4)"
+check_contains "ABI 3: and the rest it lacks" "$ERR" "device ioctl rights (ABI 5); scoping of signals"
 verifies "no Landlock"
 
 finish

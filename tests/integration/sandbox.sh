@@ -13,6 +13,9 @@ check_contains "T0 workdir read only" "$OUT" "read only"
 check_contains "T0 no network" "$OUT" "none (no IP sockets)"
 check_contains "T0 seccomp list" "$OUT" "ptrace"
 check_contains "kernel ABI shown" "$OUT" "landlock     ABI"
+check_contains "T0 keyring refused" "$OUT" "keyctl"
+check_contains "T0 no unix sockets" "$OUT" "socketpair only (no socket(AF_UNIX))"
+check_contains "T0 socket families" "$OUT" "socket: AF_NETLINK only"
 check_exit "show tier 2 json" 0 "$AG" --dir "$D" sandbox show --tier 2 --workdir "$T/wd" --json
 check_contains "json workdir_write" "$OUT" '"workdir_write":true'
 check_contains "json workdir" "$OUT" "\"workdir\":\"$T/wd\""
@@ -85,6 +88,28 @@ check_contains "T3 connected" "$OUT" "connected"
 check_exit "T3 cannot connect to another port" 3 "${X[@]}" --tier 3 --policy "$T/net.yaml" \
     --workdir "$T/wd" -- python3 -c "$CONNECT" "$OTHER"
 check_contains "T3 other port: Landlock says EACCES" "$OUT" "Permission denied"
+check_exit "T3 show: TCP only" 0 "$AG" --dir "$D" sandbox show --tier 3 --policy "$T/net.yaml"
+check_contains "T3 show says TCP only" "$OUT" "TCP only: no UDP, raw or other IP sockets"
+# errno of one raw system call: syscall NR ARGS... (64-bit values as given).
+SYSCALL='import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+r = libc.syscall(*[ctypes.c_long(int(a, 0)) for a in sys.argv[1:]])
+print("ok" if r >= 0 else "errno %d" % ctypes.get_errno())'
+check_exit "T3 with ports: socket(AF_INET, SOCK_DGRAM)" 0 "${X[@]}" --tier 3 --policy "$T/net.yaml" \
+    --workdir "$T/wd" -- python3 -c "$SYSCALL" 41 2 2 0
+check_eq "T3 with ports: UDP refused (EPERM)" "$OUT" "errno 1"
+check_exit "T3 with ports: MPTCP" 0 "${X[@]}" --tier 3 --policy "$T/net.yaml" \
+    --workdir "$T/wd" -- python3 -c "$SYSCALL" 41 2 1 262
+check_eq "T3 with ports: MPTCP refused (EPERM)" "$OUT" "errno 1"
+check_exit "T1: socket(0x100000002, SOCK_DGRAM)" 0 "${X[@]}" --tier 1 --workdir "$T/wd" -- \
+    python3 -c "$SYSCALL" 41 0x100000002 2 0
+check_eq "T1: a high half does not hide AF_INET" "$OUT" "errno 1"
+check_exit "T1: socket(AF_VSOCK)" 0 "${X[@]}" --tier 1 --workdir "$T/wd" -- \
+    python3 -c "$SYSCALL" 41 40 1 0
+check_eq "T1: vsock refused" "$OUT" "errno 1"
+check_exit "T2: keyctl" 0 "${X[@]}" --tier 2 --workdir "$T/wd" -- python3 -c "$SYSCALL" 250 0 -3 0
+check_eq "T2: the keyring refused" "$OUT" "errno 1"
 
 # rlimits: a file over the tier's file_size fails.
 cat >"$T/small.yaml" <<EOF

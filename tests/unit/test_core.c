@@ -1,5 +1,7 @@
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/crypto.h"
@@ -108,4 +110,42 @@ TEST(atomic_write_and_read)
     ASSERT_EQ(len, 6);
     free(data);
     ASSERT_ERR(ag__read_file(path, 3, &data, &len), AG_ELIMIT);
+}
+
+/* The directory may be writable by someone we do not trust (a governed child's
+ * workdir, where the runner writes its report): a symlink planted at the temp name
+ * the writer used to choose (<path>.tmp.<pid>) must not make it write the target. */
+TEST(atomic_write_does_not_follow_a_planted_symlink)
+{
+    const char *dir = ag_test_fresh_dir("fileio-plant");
+    char path[512], victim[512], trap[600];
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(trap, sizeof trap, "%s.tmp.%ld", path, (long)getpid());
+    ASSERT_OK(ag__write_file_atomic(victim, "precious", 8, 0600, 0));
+    ASSERT_EQ(symlink(victim, trap), 0);
+    ASSERT_OK(ag__write_file_atomic(path, "report", 6, 0644, 0));
+    char *data;
+    size_t len;
+    ASSERT_OK(ag__read_file(victim, 1024, &data, &len));
+    ASSERT_STREQ(data, "precious");
+    free(data);
+    ASSERT_OK(ag__read_file(path, 1024, &data, &len));
+    ASSERT_STREQ(data, "report");
+    free(data);
+    /* A symlink at the final name is replaced, not written through. */
+    ASSERT_EQ(unlink(path), 0);
+    ASSERT_EQ(symlink(victim, path), 0);
+    ASSERT_OK(ag__write_file_atomic(path, "again", 5, 0644, 0));
+    ASSERT_OK(ag__read_file(victim, 1024, &data, &len));
+    ASSERT_STREQ(data, "precious");
+    free(data);
+    /* Only the planted link, the victim and the file remain: no temp file is left. */
+    DIR *d = opendir(dir);
+    ASSERT_TRUE(d != NULL);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    ASSERT_EQ(n, 3);
 }

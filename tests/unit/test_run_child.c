@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -189,6 +190,149 @@ TEST(leftover_background_processes_end_with_the_child)
             usleep(10000);
     }
     ASSERT_FALSE(alive);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* 1 when path keeps growing over 300 ms (something still writes to it). */
+static int still_growing(const char *path)
+{
+    long before = file_size(path);
+    usleep(300000);
+    return file_size(path) != before;
+}
+
+/* A child that leaves a loop behind out of reach of its process group: a double fork
+ * (the loop's parent exits, so it is orphaned) into a new session (setsid). The loop
+ * appends to grow.txt for at most ~10 s, so that nothing outlives a failed test. */
+#define DOUBLE_FORK_LOOP                                                                           \
+    "(setsid sh -c 'for i in $(seq 500); do echo x >> grow.txt; sleep 0.02; done' "                \
+    "</dev/null >/dev/null 2>&1 &); while [ ! -s grow.txt ]; do sleep 0.01; done; "
+
+TEST(a_loop_that_left_the_session_ends_with_the_run)
+{
+    char *argv[] = {"/bin/sh", "-c", DOUBLE_FORK_LOOP "exit 0", NULL};
+    struct fixture f;
+    setup(&f, "setsid", argv);
+    struct ag__child_result r;
+    ASSERT_OK(ag__child_run(&f.o, &r));
+    ASSERT_EQ(r.exit_code, 0);
+    char grow[600];
+    snprintf(grow, sizeof grow, "%s/grow.txt", f.o.workdir);
+    ASSERT_TRUE(file_size(grow) > 0);
+    ASSERT_FALSE(still_growing(grow));
+    ASSERT_TRUE(r.leftovers >= 1);
+    ASSERT_EQ(r.leftovers_alive, 0);
+}
+
+TEST(a_loop_that_left_the_session_ends_when_the_child_is_stopped)
+{
+    char *argv[] = {"/bin/sh", "-c", DOUBLE_FORK_LOOP "sleep 10", NULL};
+    struct fixture f;
+    setup(&f, "setsid-stop", argv);
+    struct counter c = {0};
+    f.o.check = stop_on_third;
+    f.o.check_ctx = &c;
+    struct ag__child_result r;
+    ASSERT_OK(ag__child_run(&f.o, &r));
+    ASSERT_EQ(r.end, AG_CHILD_STOPPED);
+    char grow[600];
+    snprintf(grow, sizeof grow, "%s/grow.txt", f.o.workdir);
+    ASSERT_FALSE(still_growing(grow));
+}
+
+/* How many zombies the calling process has as children. */
+static int my_zombies(void)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    if (!f)
+        return -1;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
+        char st[300], *rp;
+        snprintf(path, sizeof path, "/proc/%s/stat", tok);
+        FILE *g = fopen(path, "r");
+        size_t m = g ? fread(st, 1, sizeof st - 1, g) : 0;
+        if (g)
+            fclose(g);
+        st[m] = '\0';
+        n += (rp = strrchr(st, ')')) && rp[1] == ' ' && rp[2] == 'Z';
+    }
+    return n;
+}
+
+struct zombie_watch {
+    int calls, most;
+};
+
+/* Notes the zombies the runner holds while the child runs; stops it at the 8th call. */
+static int count_zombies(void *ctx, char *why, size_t cap)
+{
+    struct zombie_watch *z = ctx;
+    int n = my_zombies();
+    if (n > z->most)
+        z->most = n;
+    snprintf(why, cap, "enough");
+    return ++z->calls >= 8;
+}
+
+/* As the subreaper, the runner adopts every orphan of the child's tree; those that end
+ * while the child runs are reaped as they go, not kept as zombies until the end. */
+TEST(orphans_that_end_during_the_run_are_reaped_at_once)
+{
+    char *argv[] = {"/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do (true &); done; sleep 10",
+                    NULL};
+    struct fixture f;
+    setup(&f, "zombies", argv);
+    struct zombie_watch z = {0};
+    f.o.check = count_zombies;
+    f.o.check_ctx = &z;
+    struct ag__child_result r;
+    ASSERT_OK(ag__child_run(&f.o, &r));
+    ASSERT_EQ(r.end, AG_CHILD_STOPPED);
+    ASSERT_TRUE(z.most <= 2); /* one ending between the reaping and the check, at most */
+}
+
+/* RLIMIT_FSIZE does not apply to a pipe: the capture itself keeps at most
+ * capture_max bytes of each stream and says when it dropped the rest. */
+TEST(captured_output_is_capped)
+{
+    char *argv[] = {"/bin/sh", "-c", "head -c 100000 /dev/zero; echo small >&2", NULL};
+    struct fixture f;
+    setup(&f, "cap", argv);
+    f.o.capture_max = 4096;
+    struct ag__child_result r;
+    ASSERT_OK(ag__child_run(&f.o, &r));
+    ASSERT_EQ(r.exit_code, 0);
+    ASSERT_EQ(r.stdout_bytes, 100000);
+    ASSERT_EQ(r.stdout_truncated, 1);
+    ASSERT_EQ(file_size(f.out), 4096);
+    ASSERT_EQ(r.stderr_truncated, 0);
+    ASSERT_EQ(file_size(f.err), 6);
+}
+
+/* A child writing as fast as the runner reads must not keep it from the deadline. */
+TEST(a_flood_of_output_does_not_hold_off_the_timeout)
+{
+    char *argv[] = {"/bin/sh", "-c", "exec yes flood", NULL};
+    struct fixture f;
+    setup(&f, "flood", argv);
+    f.o.timeout_ms = 300;
+    f.o.capture_max = 1 << 20;
+    struct ag__child_result r;
+    ASSERT_OK(ag__child_run(&f.o, &r));
+    ASSERT_EQ(r.end, AG_CHILD_TIMEOUT);
+    ASSERT_TRUE(r.ended_ms - r.started_ms < 3000);
+    ASSERT_EQ(file_size(f.out), 1 << 20);
 }
 
 TEST(a_missing_command_is_reported_and_nothing_runs)

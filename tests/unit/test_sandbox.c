@@ -8,17 +8,20 @@
 #include <linux/capability.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,8 +108,78 @@ static int child_caps(void)
     return 0;
 }
 
+/* socket() with raw 64-bit arguments "DOMAIN:TYPE:PROTOCOL" (any base): the high
+ * halves reach the filter as given, as from a hand-written syscall. */
+static int child_socket(const char *spec)
+{
+    char *end;
+    unsigned long long d = strtoull(spec, &end, 0), t = 0, p = 0;
+    if (*end == ':')
+        t = strtoull(end + 1, &end, 0);
+    if (*end == ':')
+        p = strtoull(end + 1, &end, 0);
+    long s = syscall(SYS_socket, d, t, p);
+    return s >= 0 ? (close((int)s), 0) : errno;
+}
+
+/* TCP Fast Open to 127.0.0.1:port: "sendto" or "sendmsg" with MSG_FASTOPEN, or
+ * "sockopt" (TCP_FASTOPEN_CONNECT then connect). */
+static int child_fastopen(const char *how, const char *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return errno;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char x = 'x';
+    struct iovec iov = {&x, 1};
+    struct msghdr m = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = &iov, .msg_iovlen = 1};
+    int one = 1;
+    long rc;
+    if (strcmp(how, "sendto") == 0)
+        rc = sendto(s, &x, 1, MSG_FASTOPEN, (struct sockaddr *)&a, sizeof a);
+    else if (strcmp(how, "sendmsg") == 0)
+        rc = sendmsg(s, &m, MSG_FASTOPEN);
+    else
+        rc = setsockopt(s, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof one);
+    int e = rc < 0 ? errno : 0;
+    close(s);
+    return e;
+}
+
+/* The kernel keyring: "keyctl" (the session keyring's id), "add_key", "request_key". */
+static int child_key(const char *which)
+{
+    long rc;
+    if (strcmp(which, "keyctl") == 0)
+        rc = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0);
+    else if (strcmp(which, "add_key") == 0)
+        rc = syscall(SYS_add_key, "user", "agentgov-test", "v", 1, -3);
+    else
+        rc = syscall(SYS_request_key, "user", "agentgov-test-absent", NULL, -3);
+    return rc >= 0 ? 0 : errno;
+}
+
 static int child_action(const char *what, char **args)
 {
+    if (strcmp(what, "socket") == 0)
+        return child_socket(args[0]);
+    if (strcmp(what, "socketpair") == 0) {
+        int sv[2];
+        return socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 ? (close(sv[0]), close(sv[1]), 0)
+                                                            : errno;
+    }
+    if (strcmp(what, "fastopen") == 0)
+        return child_fastopen(args[0], args[1]);
+    if (strcmp(what, "key") == 0)
+        return child_key(args[0]);
+    if (strcmp(what, "tiocsti") == 0) {
+        char c = 'x';
+        int fd = open("/dev/null", O_RDONLY);
+        int rc = ioctl(fd, TIOCSTI, &c) == 0 ? 0 : errno;
+        close(fd);
+        return rc;
+    }
     if (strcmp(what, "touch") == 0)
         return child_touch(args[0]);
     if (strcmp(what, "read") == 0)
@@ -360,6 +433,176 @@ TEST(ptrace_mount_raw_sockets_and_user_namespaces_are_refused)
     ASSERT_EQ(run_child(&p, wd, NULL, "rawip", NULL, NULL), EPERM);
 }
 
+/* The kernel reads an int argument's low 32 bits, seccomp compares 64: a rule on the
+ * whole register would let 0x1_0000_0002 (AF_INET to the kernel) through. */
+TEST(socket_rules_compare_int_arguments_on_their_low_32_bits)
+{
+    REQUIRE_LANDLOCK();
+    struct ag_sandbox_profile p = profile(0);
+    const char *wd = ag_test_fresh_dir("hibits");
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:2:0", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "0x100000002:2:0", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "0xffffffff0000000a:1:0", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "0x100000011:3:0", NULL), EPERM); /* packet */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "0x100000001:1:0", NULL), EPERM); /* unix */
+    uint16_t port = 443;
+    p.connect_ports = &port;
+    p.nconnect = 1;
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "0x100000002:2:0", NULL), EPERM); /* udp */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "0x100000002:3:1", NULL), EPERM); /* raw */
+    /* Unconfined, the kernel takes the high-half family as AF_INET. */
+    char *argv[] = {"socket", "0x100000002:2:0", NULL};
+    ASSERT_EQ(child_action(argv[0], argv + 1), 0);
+}
+
+/* Landlock's port rules see TCP only: with ports, an IP socket is TCP or nothing
+ * (no UDP, raw, ICMP, MPTCP or SCTP, which would reach any port). */
+TEST(with_ports_only_tcp_sockets_open)
+{
+    REQUIRE_LANDLOCK();
+    struct ag_sandbox_profile p = profile(1);
+    uint16_t port = 443;
+    p.connect_ports = &port;
+    p.nconnect = 1;
+    const char *wd = ag_test_fresh_dir("tcponly");
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:1:0", NULL), 0);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:1:6", NULL), 0);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "10:0x80801:0", NULL), 0);    /* NONBLOCK|CLOEXEC */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:2:0", NULL), EPERM);       /* udp */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "10:2:17", NULL), EPERM);     /* udp6 */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:0x80802:0", NULL), EPERM); /* udp, flags */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:2:1", NULL), EPERM);       /* ping */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:1:262", NULL), EPERM);     /* MPTCP */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "10:1:132", NULL), EPERM);    /* SCTP */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:5:132", NULL), EPERM);     /* seqpacket */
+}
+
+/* Families Landlock does not see are refused in every tier: vsock (which reaches a
+ * VM's host), packet, TIPC, ...; netlink stays (getaddrinfo), socketpair is AF_UNIX. */
+TEST(socket_families_other_than_unix_ip_and_netlink_are_refused)
+{
+    REQUIRE_LANDLOCK();
+    struct ag_sandbox_profile p = profile(1);
+    uint16_t port = 443;
+    p.connect_ports = &port;
+    p.nconnect = 1;
+    const char *wd = ag_test_fresh_dir("families");
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "40:1:0", NULL), EPERM); /* vsock */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "17:2:0", NULL), EPERM); /* packet */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "30:5:0", NULL), EPERM); /* tipc */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "63:1:0", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "1000:1:0", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "16:3:0", NULL), 0); /* netlink */
+    ASSERT_EQ(run_child(&p, wd, NULL, "socketpair", NULL, NULL), 0);
+}
+
+/* Landlock (ABI 7) does not restrict connecting to a named unix socket, so
+ * socket(AF_UNIX) is refused unless the profile allows it (a daemon at unix:). */
+TEST(unix_sockets_only_when_the_profile_allows_them)
+{
+    REQUIRE_LANDLOCK();
+    struct ag_sandbox_profile p = profile(1);
+    const char *wd = ag_test_fresh_dir("unix");
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "1:1:0", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "1:0x80002:0", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socketpair", NULL, NULL), 0);
+    p.unix_sockets = 1;
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "1:1:0", NULL), 0);
+    ASSERT_EQ(run_child(&p, wd, NULL, "socket", "2:1:0", NULL), EPERM); /* still no IP */
+}
+
+static int tcp_fastopen_client_enabled(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_fastopen", "r");
+    int v = 0;
+    if (f && fscanf(f, "%d", &v) != 1)
+        v = 0;
+    if (f)
+        fclose(f);
+    return v & 1;
+}
+
+/* TCP Fast Open connects without the connect() that Landlock checks. */
+TEST(tcp_fast_open_is_refused_whatever_the_port)
+{
+    REQUIRE_LANDLOCK();
+    uint16_t allowed, other;
+    int s1 = listener(&allowed), s2 = listener(&other);
+    ASSERT_TRUE(s1 >= 0 && s2 >= 0);
+    struct ag_sandbox_profile p = profile(1);
+    p.connect_ports = &allowed;
+    p.nconnect = 1;
+    const char *wd = ag_test_fresh_dir("tfo");
+    char a[8], o[8];
+    snprintf(a, sizeof a, "%u", allowed);
+    snprintf(o, sizeof o, "%u", other);
+    ASSERT_EQ(run_child(&p, wd, NULL, "fastopen", "sendto", o), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "fastopen", "sendmsg", o), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "fastopen", "sendto", a), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "fastopen", "sockopt", a), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "connect", a, NULL), 0); /* plain TCP still works */
+    if (tcp_fastopen_client_enabled()) { /* unconfined, the same call connects */
+        char *argv[] = {"fastopen", "sendto", o, NULL};
+        ASSERT_EQ(child_action(argv[0], argv + 1), 0);
+    }
+    close(s1);
+    close(s2);
+}
+
+TEST(the_kernel_keyring_is_refused)
+{
+    REQUIRE_LANDLOCK();
+    struct ag_sandbox_profile p = profile(0);
+    const char *wd = ag_test_fresh_dir("keys");
+    ASSERT_EQ(run_child(&p, wd, NULL, "key", "keyctl", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "key", "add_key", NULL), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "key", "request_key", NULL), EPERM);
+    char *argv[] = {"key", "keyctl", NULL}; /* unconfined: the session keyring's id */
+    ASSERT_EQ(child_action(argv[0], argv + 1), 0);
+}
+
+/* TIOCSTI would let a child sharing the caller's terminal type into its shell. */
+TEST(tiocsti_is_refused)
+{
+    REQUIRE_LANDLOCK();
+    struct ag_sandbox_profile p = profile(0);
+    ASSERT_EQ(run_child(&p, ag_test_fresh_dir("sti"), NULL, "tiocsti", NULL, NULL), EPERM);
+    char *argv[] = {"tiocsti", NULL}; /* unconfined: /dev/null is simply not a tty */
+    ASSERT_EQ(child_action(argv[0], argv + 1), ENOTTY);
+}
+
+/* Fail closed needs to know what an older kernel lacks; the ABI is a parameter here
+ * since this kernel has them all. */
+TEST(missing_landlock_features_are_named_by_abi)
+{
+    struct ag_sandbox_profile p = profile(0);
+    const char *v[8];
+    char text[300];
+    ASSERT_EQ(ag__sandbox_missing(&p, 7, v, 8), 0);
+    ASSERT_EQ(ag__sandbox_missing(&p, 6, v, 8), 0);
+    ASSERT_STREQ(ag__sandbox_missing_text(&p, 6, text, sizeof text), "");
+    ASSERT_EQ(ag__sandbox_missing(&p, 5, v, 8), 1);
+    ASSERT_CONTAINS(v[0], "scoping of signals");
+    /* Without ports, TCP port rules are not needed. */
+    ASSERT_EQ(ag__sandbox_missing(&p, 3, v, 8), 2);
+    ASSERT_CONTAINS(ag__sandbox_missing_text(&p, 3, text, sizeof text), "device ioctl");
+    uint16_t port = 443;
+    p.connect_ports = &port;
+    p.nconnect = 1;
+    ASSERT_EQ(ag__sandbox_missing(&p, 3, v, 8), 3);
+    ASSERT_CONTAINS(ag__sandbox_missing_text(&p, 3, text, sizeof text),
+                    "TCP port rules (ABI 4); device ioctl rights (ABI 5); scoping");
+    ASSERT_EQ(ag__sandbox_missing(&p, 0, v, 8), 5);
+    ASSERT_CONTAINS(v[0], "filesystem rules");
+    ASSERT_EQ(ag__sandbox_missing(&p, 0, v, 2), 2); /* never more than asked for */
+    /* On this kernel, prepare finds nothing missing and needs no flag. */
+    struct ag__sandbox *sb = NULL;
+    if (!under_valgrind()) {
+        ASSERT_OK(ag__sandbox_prepare(&p, ag_test_fresh_dir("feat"), NULL, 0, 0, &sb));
+        ag__sandbox_free(sb);
+    }
+}
+
 /* A runner started as root gives its child no capability, even after the exec (uid 0
  * would get the bounding set back at exec without no_new_privs and the dropped
  * bounding set). Meaningful when the tests run as root, as CI does; as another user
@@ -502,7 +745,12 @@ TEST(profile_renders_as_json_for_the_ledger)
     ASSERT_EQ(json_integer_value(json_object_get(json_object_get(o, "rlimits"), "cpu_seconds")),
               60);
     ASSERT_CONTAINS(js, "\"ptrace\"");
+    ASSERT_CONTAINS(js, "\"keyctl\"");
     ASSERT_CONTAINS(js, "\"landlock_abi\"");
+    ASSERT_CONTAINS(js, "\"landlock_missing\"");
+    ASSERT_TRUE(json_is_false(json_object_get(net, "unix_sockets")));
+    ASSERT_CONTAINS(js, "socket(AF_INET|AF_INET6): TCP only");
+    ASSERT_CONTAINS(js, "no MSG_FASTOPEN in sendto/sendmsg/sendmmsg");
     ASSERT_TRUE(strchr(js, '.') == NULL || strstr(js, "\"/") != NULL); /* no floats */
     json_decref(o);
     free(js);
@@ -520,5 +768,13 @@ TEST(profile_renders_as_text)
     ASSERT_CONTAINS(t, "memory 2048 MiB");
     ASSERT_CONTAINS(t, "cpu unlimited");
     ASSERT_CONTAINS(t, "ptrace");
+    ASSERT_CONTAINS(t, "request_key");
+    ASSERT_CONTAINS(t, "socket: AF_NETLINK only");
+    ASSERT_CONTAINS(t, "socketpair only (no socket(AF_UNIX))");
+    free(t);
+    p.unix_sockets = 1;
+    ASSERT_OK(ag__sandbox_profile_text(&p, 0, NULL, &t));
+    ASSERT_CONTAINS(t, "socket: AF_UNIX and AF_NETLINK only");
+    ASSERT_CONTAINS(t, "any named socket");
     free(t);
 }
