@@ -484,6 +484,30 @@ static int sc_process(scmp_filter_ctx ctx)
     return rc;
 }
 
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452 /* Linux 6.6, the same number on every architecture but alpha */
+#endif
+
+/* No setuid or setgid bits: Landlock does not govern chmod, and a child running as the
+ * owner of a file outside its workdir (as root: of every system binary) could make it
+ * set-id and hand its powers to any local user. By number for fchmodat2, which
+ * libseccomp 2.5.4 does not know: unknown to the filter would mean allowed. */
+static int sc_no_setid_bits(scmp_filter_ctx ctx)
+{
+    static const struct {
+        int nr, mode_arg;
+    } calls[] = {
+        {SCMP_SYS(chmod), 1}, {SCMP_SYS(fchmod), 1}, {SCMP_SYS(fchmodat), 2}, {__NR_fchmodat2, 2}};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof calls / sizeof calls[0]; i++) {
+        rc = seccomp_rule_add(ctx, EPERM_ACT, calls[i].nr, 1, ARGBIT(calls[i].mode_arg, S_ISUID));
+        if (rc == 0)
+            rc = seccomp_rule_add(ctx, EPERM_ACT, calls[i].nr, 1,
+                                  ARGBIT(calls[i].mode_arg, S_ISGID));
+    }
+    return rc;
+}
+
 static int sc_rules(scmp_filter_ctx ctx, const struct ag_sandbox_profile *p)
 {
     int rc = 0;
@@ -496,11 +520,16 @@ static int sc_rules(scmp_filter_ctx ctx, const struct ag_sandbox_profile *p)
         rc = sc_network(ctx, p);
     if (rc == 0)
         rc = sc_process(ctx);
+    if (rc == 0)
+        rc = sc_no_setid_bits(ctx);
     return rc;
 }
 
 /* One line per argument rule of the filter, for the ledger and `sandbox show`. */
-static size_t sc_describe(const struct ag_sandbox_profile *p, const char *out[8])
+/* At most this many argument rules are described. */
+#define SC_RULES_MAX 12
+
+static size_t sc_describe(const struct ag_sandbox_profile *p, const char *out[SC_RULES_MAX])
 {
     static const char *const families[2][2] = {
         {"socket: AF_NETLINK only", "socket: AF_UNIX and AF_NETLINK only"},
@@ -516,6 +545,7 @@ static size_t sc_describe(const struct ag_sandbox_profile *p, const char *out[8]
     }
     out[n++] = "no CLONE_NEWUSER in unshare/clone";
     out[n++] = "no ioctl(TIOCSTI)";
+    out[n++] = "no setuid/setgid bit in chmod/fchmod/fchmodat/fchmodat2";
     out[n++] = "clone3: ENOSYS";
     return n;
 }
@@ -855,7 +885,7 @@ ag_err ag__sandbox_profile_json(const struct ag_sandbox_profile *p, int tier, co
                                 char **out)
 {
     size_t ndenied = sizeof denied_syscalls / sizeof denied_syscalls[0] - 1;
-    const char *rules[8], *missing[8];
+    const char *rules[SC_RULES_MAX], *missing[8];
     size_t nrules = sc_describe(p, rules);
     size_t nmissing = ag__sandbox_missing(p, ag__landlock_abi(), missing, 8);
     json_t *o = json_pack(
@@ -954,7 +984,7 @@ static void text_seccomp(struct ag_buf *b, const struct ag_sandbox_profile *p)
         ag__buf_printf(b, " %s", denied_syscalls[i]);
         col += n;
     }
-    const char *rules[8];
+    const char *rules[SC_RULES_MAX];
     size_t n = sc_describe(p, rules);
     ag__buf_puts(b, ";\n               rules (EPERM otherwise):");
     for (size_t i = 0; i < n; i++)

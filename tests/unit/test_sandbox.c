@@ -173,6 +173,8 @@ static int child_action(const char *what, char **args)
         return child_fastopen(args[0], args[1]);
     if (strcmp(what, "key") == 0)
         return child_key(args[0]);
+    if (strcmp(what, "chmod") == 0) /* args[0]: a file, args[1]: an octal mode */
+        return chmod(args[0], (mode_t)strtol(args[1], NULL, 8)) == 0 ? 0 : errno;
     if (strcmp(what, "tiocsti") == 0) {
         char c = 'x';
         int fd = open("/dev/null", O_RDONLY);
@@ -559,6 +561,27 @@ TEST(the_kernel_keyring_is_refused)
     ASSERT_EQ(run_child(&p, wd, NULL, "key", "request_key", NULL), EPERM);
     char *argv[] = {"key", "keyctl", NULL}; /* unconfined: the session keyring's id */
     ASSERT_EQ(child_action(argv[0], argv + 1), 0);
+}
+
+/* A set-id bit is refused on any file, the workdir's included; plain modes still work
+ * there (builds chmod +x their outputs). Outside the workdir Landlock does not govern
+ * chmod at all, hence the rule. */
+TEST(setuid_and_setgid_bits_are_refused)
+{
+    REQUIRE_LANDLOCK();
+    struct ag_sandbox_profile p = profile(1);
+    const char *wd = ag_test_fresh_dir("setid");
+    char f[PATH_MAX];
+    snprintf(f, sizeof f, "%s/tool", wd);
+    FILE *fp = fopen(f, "w");
+    ASSERT_TRUE(fp != NULL);
+    fclose(fp);
+    ASSERT_EQ(run_child(&p, wd, NULL, "chmod", f, "4755"), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "chmod", f, "2755"), EPERM);
+    ASSERT_EQ(run_child(&p, wd, NULL, "chmod", f, "0755"), 0);
+    struct stat st;
+    ASSERT_EQ(stat(f, &st), 0);
+    ASSERT_EQ(st.st_mode & 07777, 0755);
 }
 
 /* TIOCSTI would let a child sharing the caller's terminal type into its shell. */
