@@ -85,14 +85,22 @@ struct ag_verify_result {
     int64_t entries;            /* rows checked */
     int64_t checkpoints;        /* signatures checked */
     char head[AG_HASH_HEX_LEN]; /* hash of the last row */
-    int64_t bad_seq;            /* first bad seq, 0 when ok */
+    int64_t bad_seq;            /* first bad seq (may be <= 0: a row below 1), 0 when ok */
     char problem[256];          /* "hash mismatch", "gap", "broken link", ... */
     int64_t witnessed_seq;      /* seq of the checkpoint file's checkpoint, 0 if none */
+    int64_t newest_checkpoint;  /* seq of the newest valid checkpoint row, 0 if none */
+    /* 1 when the problem is not in one row (the database file or its schema, or no
+     * checkpoint where one is required): bad_seq is 0 then. */
+    int whole_ledger;
 };
 
 /* Recomputes the chain of the database at db_path and every checkpoint signature
- * with the public key at pubkey_path (NULL: the key next to the database). Returns
- * AG_OK when it could check (whatever the verdict in r); an error when it could not. */
+ * with the public key at pubkey_path (NULL: the key next to the database), checks the
+ * checkpoint file next to the database when it exists, and then the database file
+ * itself (SQLite's integrity check, and a schema exactly as the ledger creates it).
+ * Returns AG_OK when it could check, whatever the verdict in r (a corrupt file is a
+ * verdict); an error when it could not. docs/ledger-format.md says what a verdict of
+ * ok does and does not guarantee. */
 AG_MUST_USE ag_err ag_ledger_verify(const char *db_path, const char *pubkey_path,
                                     struct ag_verify_result *r);
 
@@ -117,10 +125,17 @@ AG_MUST_USE ag_err ag_ledger_query(ag_ledger *l, const struct ag_ledger_filter *
 /* Highest seq and its hash (0 and 64 zeros for an empty ledger). */
 AG_MUST_USE ag_err ag_ledger_head(ag_ledger *l, int64_t *seq, char hash[AG_HASH_HEX_LEN]);
 
+/* Flags for ag_ledger_verify_ex. */
+/* Fail (r->ok 0) unless at least one checkpoint row holds a valid signature: without
+ * one, nothing stops someone without the key from rewriting the whole chain. */
+#define AG_VERIFY_REQUIRE_CHECKPOINT 1u
+
 /* Like ag_ledger_verify, with an explicit checkpoint file (NULL: the default next to
- * the database; "": none). */
+ * the database, checked when it exists; "": none; any other path must exist, else
+ * AG_ENOTFOUND) and flags (AG_VERIFY_*). */
 AG_MUST_USE ag_err ag_ledger_verify_ex(const char *db_path, const char *pubkey_path,
-                                       const char *checkpoint_path, struct ag_verify_result *r);
+                                       const char *checkpoint_path, unsigned flags,
+                                       struct ag_verify_result *r);
 /* 1 if kind is one of the entry kinds listed in struct ag_ledger_entry. */
 int ag_ledger_kind_valid(const char *kind);
 

@@ -327,10 +327,12 @@ static int verify_ledger(struct demo *d)
     SAY("  %s: %lld entries, %lld signed checkpoint(s), head %.16s...\n",
         v.ok ? "chain intact" : "CHAIN BROKEN", (long long)v.entries, (long long)v.checkpoints,
         v.head);
-    if (!v.ok) {
+    if (!v.ok && v.whole_ledger)
+        printf("  %s\n", v.problem); /* the file or its schema: no one entry */
+    else if (!v.ok)
         printf("  first bad entry #%lld: %s\n", (long long)v.bad_seq, v.problem);
+    if (!v.ok)
         d->failed = 1;
-    }
     return v.ok ? 0 : -1;
 }
 

@@ -351,14 +351,44 @@ static int cmd_append(int argc, char **argv)
 static void usage_verify(FILE *out)
 {
     fprintf(out,
-            "usage: agentgov ledger verify [--db FILE] [--pubkey FILE] [--checkpoint-file FILE]\n\n"
-            "Recomputes every hash and link of the chain and checks every checkpoint\n"
-            "signature. Prints `OK <n> entries, head <hash>` and exits 0, or\n"
-            "`FAIL seq <n>: <problem>` and exits 1; exits 2 if it could not check.\n\n"
+            "usage: agentgov ledger verify [--db FILE] [--pubkey FILE] [--checkpoint-file FILE]\n"
+            "                              [--require-checkpoint]\n\n"
+            "Recomputes every hash and link of the chain, checks every checkpoint\n"
+            "signature and the checkpoint file, then the database file itself (SQLite's\n"
+            "integrity check; indexes, views and triggers exactly as agentgov creates\n"
+            "them). Prints `OK <n> entries, head <hash>` and a line with the number of\n"
+            "signed checkpoints verified and the seq of the newest, and exits 0; or\n"
+            "`FAIL seq <n>: <problem>` naming the first bad row (`FAIL: <problem>` for a\n"
+            "problem of no single row: the file, its schema, no checkpoint) and exits 1;\n"
+            "exits 2 if it could not check.\n\n"
+            "Only rows up to the newest valid checkpoint are protected against someone\n"
+            "without the signing key; see docs/ledger-format.md, \"What verify\n"
+            "guarantees\". An auditor pins the key and brings a checkpoint file kept off\n"
+            "the host:\n"
+            "  agentgov ledger verify --pubkey KEY --checkpoint-file COPY --require-checkpoint\n\n"
             "  --db FILE               ledger database (default: <dir>/ledger.db)\n"
-            "  --pubkey FILE           public key (default: ledger.pub next to the db)\n"
-            "  --checkpoint-file FILE  latest checkpoint kept outside the database\n"
-            "                          (default: <db>.checkpoint when it exists)\n");
+            "  --pubkey FILE           public key (default: ledger.pub next to the db; a\n"
+            "                          copy kept elsewhere cannot be swapped with the db)\n"
+            "  --checkpoint-file FILE  newest checkpoint kept outside the database; must\n"
+            "                          exist (default: <db>.checkpoint, if it exists)\n"
+            "  --require-checkpoint    fail unless at least one checkpoint is validly\n"
+            "                          signed (without one, a rewrite of the whole chain\n"
+            "                          by someone without the key does not show)\n");
+}
+
+/* The second line of an OK: how much of the ledger the signatures cover. */
+static void print_signed(const struct ag_verify_result *r)
+{
+    if (r->checkpoints == 0) {
+        printf("0 signed checkpoints: nothing is signed, so a rewrite of the whole chain "
+               "would not show (--require-checkpoint fails on this)\n");
+        return;
+    }
+    int64_t after = r->entries - r->newest_checkpoint;
+    printf("%lld signed checkpoint%s verified, newest at seq %lld; %lld entr%s after it not "
+           "signed yet\n",
+           (long long)r->checkpoints, r->checkpoints == 1 ? "" : "s",
+           (long long)r->newest_checkpoint, (long long)after, after == 1 ? "y" : "ies");
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -366,9 +396,11 @@ static int cmd_verify(int argc, char **argv)
     static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
                                          {"pubkey", required_argument, NULL, 'p'},
                                          {"checkpoint-file", required_argument, NULL, 'c'},
+                                         {"require-checkpoint", no_argument, NULL, 'r'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *db = NULL, *pk = NULL, *cp = NULL;
+    unsigned flags = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -382,6 +414,9 @@ static int cmd_verify(int argc, char **argv)
         case 'c':
             cp = optarg;
             break;
+        case 'r':
+            flags |= AG_VERIFY_REQUIRE_CHECKPOINT;
+            break;
         case 'h':
             usage_verify(stdout);
             return 0;
@@ -393,16 +428,19 @@ static int cmd_verify(int argc, char **argv)
     if (db == NULL)
         db = ag__cli_path("ledger.db");
     struct ag_verify_result r;
-    ag_err err = ag_ledger_verify_ex(db, pk, cp, &r);
+    ag_err err = ag_ledger_verify_ex(db, pk, cp, flags, &r);
     if (err) {
         ag__cli_error_ag(err, "ledger verify");
         return EXIT_ERROR;
     }
-    if (!r.ok) {
+    if (!r.ok && r.whole_ledger)
+        printf("FAIL: %s\n", r.problem);
+    else if (!r.ok)
         printf("FAIL seq %lld: %s\n", (long long)r.bad_seq, r.problem);
+    if (!r.ok)
         return EXIT_FAIL;
-    }
     printf("OK %lld entries, head %s\n", (long long)r.entries, r.head);
+    print_signed(&r);
     return 0;
 }
 

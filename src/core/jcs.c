@@ -222,7 +222,63 @@ static int key_cmp(const void *a, const void *b)
     }
 }
 
-static ag_err append_object(struct ag_buf *out, const json_t *v, int flags)
+/* Where a value sits in the document, for error messages: one frame per level on the
+ * stack, from the value up to the root (nothing is built unless a value is refused). */
+struct jpath {
+    const struct jpath *up;
+    const char *key; /* member name (keylen bytes), or NULL for an array element */
+    size_t keylen, index;
+};
+
+static void path_text(const struct jpath *p, struct ag_buf *b)
+{
+    if (p == NULL) {
+        ag__buf_putc(b, '$');
+        return;
+    }
+    path_text(p->up, b);
+    if (p->key) {
+        ag__buf_putc(b, '.');
+        ag__buf_append(b, p->key, p->keylen);
+    } else {
+        ag__buf_printf(b, "[%zu]", p->index);
+    }
+}
+
+/* Refuses the value at `at`: "<what> at $.a.b[2]: <why>". */
+static ag_err fail_at(const struct jpath *at, const char *what, const char *why)
+{
+    struct ag_buf p;
+    ag__buf_init(&p);
+    path_text(at, &p);
+    ag_err err = ag__fail(AG_EINVAL, "%s at %s: %s", what, ag__buf_status(&p) ? "?" : p.data, why);
+    ag__buf_free(&p);
+    return err;
+}
+
+/* RFC 8785 serialises every number as an IEEE double. An integer of magnitude up to
+ * 2^53 is a double exactly and prints as its own digits; a larger one has no canonical
+ * form that keeps its value (a verifier following the RFC would print 2^60 as
+ * 1152921504606847000), so it is refused unless the caller reads old records
+ * (AG_JCS_INT64). */
+#define JCS_MAX_EXACT_INT 9007199254740992LL /* 2^53 */
+
+static ag_err append_integer(struct ag_buf *out, json_int_t i, int flags, const struct jpath *at)
+{
+    if ((i > JCS_MAX_EXACT_INT || i < -JCS_MAX_EXACT_INT) && !(flags & AG_JCS_INT64)) {
+        char what[64];
+        snprintf(what, sizeof what, "integer %" JSON_INTEGER_FORMAT, i);
+        return fail_at(at, what,
+                       "its magnitude exceeds 2^53, so it has no exact RFC 8785 form "
+                       "(JSON numbers are IEEE doubles); store it as a string");
+    }
+    ag__buf_printf(out, "%" JSON_INTEGER_FORMAT, i);
+    return AG_OK;
+}
+
+static ag_err append_value(struct ag_buf *out, const json_t *v, int flags, const struct jpath *at);
+
+static ag_err append_object(struct ag_buf *out, const json_t *v, int flags, const struct jpath *at)
 {
     size_t n = json_object_size(v);
     struct key *keys = calloc(n ? n : 1, sizeof *keys);
@@ -236,53 +292,60 @@ static ag_err append_object(struct ag_buf *out, const json_t *v, int flags)
         keys[i].v = json_object_iter_value(it);
         if (!ag__utf8_valid(keys[i].s, keys[i].len)) {
             free(keys);
-            return ag__fail(AG_EINVAL, "object key is not valid UTF-8");
+            return fail_at(at, "object key", "not valid UTF-8");
         }
     }
     qsort(keys, i, sizeof *keys, key_cmp);
     ag_err err = AG_OK;
     ag__buf_putc(out, '{');
     for (size_t j = 0; j < i && err == AG_OK; j++) {
+        struct jpath here = {.up = at, .key = keys[j].s, .keylen = keys[j].len};
         if (j)
             ag__buf_putc(out, ',');
         err = ag__jcs_string(out, keys[j].s, keys[j].len);
         ag__buf_putc(out, ':');
         if (err == AG_OK)
-            err = ag__jcs_append(out, keys[j].v, flags);
+            err = append_value(out, keys[j].v, flags, &here);
     }
     ag__buf_putc(out, '}');
     free(keys);
     return err;
 }
 
-ag_err ag__jcs_append(struct ag_buf *out, const json_t *v, int flags)
+static ag_err append_array(struct ag_buf *out, const json_t *v, int flags, const struct jpath *at)
+{
+    ag__buf_putc(out, '[');
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        struct jpath here = {.up = at, .index = i};
+        if (i)
+            ag__buf_putc(out, ',');
+        ag_err err = append_value(out, json_array_get(v, i), flags, &here);
+        if (err)
+            return err;
+    }
+    ag__buf_putc(out, ']');
+    return AG_OK;
+}
+
+static ag_err append_value(struct ag_buf *out, const json_t *v, int flags, const struct jpath *at)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        return append_object(out, v, flags);
-    case JSON_ARRAY: {
-        ag__buf_putc(out, '[');
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i)
-                ag__buf_putc(out, ',');
-            ag_err err = ag__jcs_append(out, json_array_get(v, i), flags);
-            if (err)
-                return err;
-        }
-        ag__buf_putc(out, ']');
-        return AG_OK;
-    }
+        return append_object(out, v, flags, at);
+    case JSON_ARRAY:
+        return append_array(out, v, flags, at);
     case JSON_STRING:
-        return ag__jcs_string(out, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        ag__buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        if (ag__jcs_string(out, json_string_value(v), json_string_length(v)) != AG_OK)
+            return fail_at(at, "string", "not valid UTF-8");
         return AG_OK;
+    case JSON_INTEGER:
+        return append_integer(out, json_integer_value(v), flags, at);
     case JSON_REAL:
-        if (flags & AG_JCS_NO_FLOATS)
-            return ag__fail(AG_EINVAL,
-                            "floating-point number %g in a hashed record "
-                            "(use an integer, e.g. per mille)",
-                            json_real_value(v));
+        if (flags & AG_JCS_NO_FLOATS) {
+            char what[64];
+            snprintf(what, sizeof what, "floating-point number %g", json_real_value(v));
+            return fail_at(at, what, "a hashed record holds none (use an integer, e.g. per mille)");
+        }
         return ag__jcs_number(out, json_real_value(v));
     case JSON_TRUE:
         ag__buf_puts(out, "true");
@@ -295,6 +358,11 @@ ag_err ag__jcs_append(struct ag_buf *out, const json_t *v, int flags)
         return AG_OK;
     }
     return ag__fail(AG_EINTERNAL, "unknown JSON type");
+}
+
+ag_err ag__jcs_append(struct ag_buf *out, const json_t *v, int flags)
+{
+    return append_value(out, v, flags, NULL);
 }
 
 ag_err ag__jcs_dump(const json_t *v, int flags, char **out)

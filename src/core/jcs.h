@@ -12,11 +12,16 @@
 
 /* Flags for ag__jcs_append. */
 #define AG_JCS_NO_FLOATS 1 /* reject real numbers (hashed ledger records hold none) */
+/* Print integers beyond +-2^53 as their exact digits instead of refusing them: only for
+ * reading ledger rows written before the limit existed (their hash covers those digits). */
+#define AG_JCS_INT64 2
 
 /* Appends the canonical serialisation of v to out: object keys sorted by UTF-16 code
  * units, strings escaped as ECMAScript's JSON.stringify does, numbers as ECMAScript's
- * Number.prototype.toString. Fails with AG_EINVAL on NaN/Infinity, on a real number
- * when AG_JCS_NO_FLOATS is set, or on a string that is not valid UTF-8. */
+ * Number.prototype.toString. Fails with AG_EINVAL, naming the value's JSONPath ($.a[2]),
+ * on NaN/Infinity, on a real number when AG_JCS_NO_FLOATS is set, on an integer whose
+ * magnitude exceeds 2^53 (no exact IEEE double, hence no RFC 8785 form) unless
+ * AG_JCS_INT64 is set, or on a string that is not valid UTF-8. */
 AG_MUST_USE ag_err ag__jcs_append(struct ag_buf *out, const json_t *v, int flags);
 /* Canonical form of v as a malloc'd NUL-terminated string (*out; free() it). */
 AG_MUST_USE ag_err ag__jcs_dump(const json_t *v, int flags, char **out);

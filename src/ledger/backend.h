@@ -5,6 +5,7 @@
 #ifndef AG_LEDGER_BACKEND_H
 #define AG_LEDGER_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agentgov/err.h"
@@ -40,6 +41,11 @@ struct ag__ledger_backend {
     ag_err (*scan)(void *ctx, const struct ag_ledger_filter *f, ag__row_fn fn, void *fnctx);
     /* Housekeeping between appends (NULL: none): bounds a keep_wal writer's WAL. */
     void (*tidy)(void *ctx);
+    /* Checks the storage under the rows (NULL: nothing to check): the file is intact and
+     * every index, view and trigger is exactly one that open creates, so that no query
+     * can disagree with the rows verify hashed. Writes the first problem into problem
+     * ("" when none); returns an error only when it could not check. */
+    ag_err (*check)(void *ctx, char *problem, size_t len);
 };
 
 /* Finds the backend for a target: "sqlite:PATH" or a plain PATH is SQLite;

@@ -15,7 +15,10 @@
 #include "core/err.h"
 #include "core/time.h"
 
-/* 2: partial indexes by agent for the kinds the metrics read (created on open). */
+/* 2: partial indexes by agent for the kinds the metrics read (created on open).
+ * Verify requires every object in the file to be exactly as ag__ledger_sqlite_schema
+ * creates it, so a new version may add objects (IF NOT EXISTS does that) but must drop
+ * and re-create any object whose SQL it changes. */
 #define SCHEMA_VERSION 2
 
 /* WAL frames at which a keep_wal writer empties the WAL when it closes. */
@@ -248,14 +251,23 @@ static void sq_close(void *ctx)
     free(s);
 }
 
-static ag_err sq_schema(struct sq *s, int busy_ms)
+static ag_err sq_user_version(struct sq *s, int *version)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sq_fail(s, rc, "reading the schema version");
-    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    *version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_finalize(st);
+    return AG_OK;
+}
+
+static ag_err sq_schema(struct sq *s, int busy_ms)
+{
+    int version;
+    ag_err err = sq_user_version(s, &version);
+    if (err)
+        return err;
     if (version > SCHEMA_VERSION)
         return ag__fail(AG_EUNSUPPORTED, "%s: ledger schema version %d is newer than %d", s->path,
                         version, SCHEMA_VERSION);
@@ -651,6 +663,122 @@ static ag_err sq_scan(void *ctx, const struct ag_ledger_filter *f, ag__row_fn fn
     return err;
 }
 
+/* ---- checking the file itself (verify) ---------------------------------------------- */
+
+/* PRAGMA integrity_check rather than quick_check: only the full check compares each
+ * index with the rows it must hold, so only it sees an index rebuilt to leave rows out
+ * (say, WHERE kind = 'revocation' AND 0) whose original SQL was then written back into
+ * sqlite_master. It costs about 0.2 s per 100,000 rows, less than the chain walk
+ * (docs/ledger-format.md). */
+static ag_err sq_integrity(struct sq *s, char *problem, size_t len)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "checking the file's integrity");
+    int n = 0; /* SQLite stops at 100 */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *msg = (const char *)sqlite3_column_text(st, 0);
+        if (msg == NULL || strcmp(msg, "ok") == 0 || n++ > 0)
+            continue;
+        if (strncmp(msg, "*** ", 4) == 0 && strchr(msg, '\n')) /* "*** in database main ***" */
+            msg = strchr(msg, '\n') + 1;
+        snprintf(problem, len, "integrity check: %s", msg);
+    }
+    ag_err err = rc == SQLITE_DONE ? AG_OK : sq_fail(s, rc, "checking the file's integrity");
+    sqlite3_finalize(st);
+    if (err == AG_OK && n > 1) {
+        size_t used = strlen(problem);
+        snprintf(problem + used, len - used, " (and %s%d more)", n >= 100 ? "at least " : "",
+                 n - 1);
+    }
+    return err;
+}
+
+/* Every schema object but the planner's statistics (ANALYZE), in name order. */
+static const char schema_objects[] =
+    "SELECT name, type, tbl_name, sql FROM sqlite_master "
+    "WHERE NOT (type = 'table' AND name LIKE 'sqlite\\_stat%' ESCAPE '\\') ORDER BY name";
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? t : "";
+}
+
+/* Compares the file's objects (have) with the ones the schema creates (want), both in
+ * name order, and describes the first difference. An object that is missing is a
+ * difference only when the file claims the current schema version: an older file gets
+ * the new objects from its next writer, and a missing index or trigger hides nothing.
+ * Returns the SQLite code of the last step. */
+static int schema_diff(sqlite3_stmt *have, sqlite3_stmt *want, int missing_ok, char *problem,
+                       size_t len)
+{
+    int rh = sqlite3_step(have), rw = sqlite3_step(want);
+    while ((rh == SQLITE_ROW || rw == SQLITE_ROW) && (rh == SQLITE_ROW || rh == SQLITE_DONE) &&
+           (rw == SQLITE_ROW || rw == SQLITE_DONE)) {
+        int c = rh != SQLITE_ROW ? 1 : rw != SQLITE_ROW ? -1 : strcmp(col(have, 0), col(want, 0));
+        if (c < 0) {
+            snprintf(problem, len, "schema: %s %s is not one agentgov creates", col(have, 1),
+                     col(have, 0));
+            return SQLITE_DONE;
+        }
+        if (c > 0 && !missing_ok) {
+            snprintf(problem, len, "schema: %s %s is missing", col(want, 1), col(want, 0));
+            return SQLITE_DONE;
+        }
+        if (c == 0 && (strcmp(col(have, 1), col(want, 1)) || strcmp(col(have, 2), col(want, 2)) ||
+                       strcmp(col(have, 3), col(want, 3)))) {
+            snprintf(problem, len, "schema: %s %s differs from the one agentgov creates",
+                     col(have, 1), col(have, 0));
+            return SQLITE_DONE;
+        }
+        if (c <= 0)
+            rh = sqlite3_step(have);
+        if (c >= 0)
+            rw = sqlite3_step(want);
+    }
+    return rh != SQLITE_DONE ? rh : rw;
+}
+
+/* The file's schema must be exactly ag__ledger_sqlite_schema, compared object by object
+ * with a database that has just been created from it: the partial indexes decide which
+ * rows an agent's metrics see, and the views are what the seed's queries read. */
+static ag_err sq_schema_check(struct sq *s, char *problem, size_t len)
+{
+    int version;
+    ag_err err = sq_user_version(s, &version);
+    if (err)
+        return err;
+    sqlite3 *ref = NULL;
+    sqlite3_stmt *have = NULL, *want = NULL;
+    int rc = sqlite3_open(":memory:", &ref);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(ref, ag__ledger_sqlite_schema, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(ref, schema_objects, -1, &want, NULL);
+    if (rc != SQLITE_OK)
+        err = ag__fail(AG_EINTERNAL, "building the reference schema: %s", sqlite3_errmsg(ref));
+    else if ((rc = sqlite3_prepare_v2(s->db, schema_objects, -1, &have, NULL)) != SQLITE_OK)
+        err = sq_fail(s, rc, "reading the schema");
+    else if ((rc = schema_diff(have, want, version < SCHEMA_VERSION, problem, len)) != SQLITE_DONE)
+        err = sq_fail(s, rc, "reading the schema");
+    sqlite3_finalize(have);
+    sqlite3_finalize(want);
+    sqlite3_close(ref);
+    return err;
+}
+
+static ag_err sq_check(void *ctx, char *problem, size_t len)
+{
+    struct sq *s = ctx;
+    problem[0] = '\0';
+    ag_err err = sq_integrity(s, problem, len);
+    if (err == AG_OK && problem[0] == '\0')
+        err = sq_schema_check(s, problem, len);
+    return err;
+}
+
 const struct ag__ledger_backend ag__ledger_backend_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -663,4 +791,5 @@ const struct ag__ledger_backend ag__ledger_backend_sqlite = {
     .last_of_kind = sq_last_of_kind,
     .scan = sq_scan,
     .tidy = sq_tidy,
+    .check = sq_check,
 };

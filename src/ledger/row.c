@@ -79,7 +79,9 @@ static ag_err append_data(const struct ag__value *v, struct ag_buf *out)
     if (j == NULL)
         return ag__fail(AG_ETAMPER, "column data: not JSON: %s", jerr.text);
     size_t start = out->len;
-    ag_err err = json_is_object(j) ? ag__jcs_append(out, j, AG_JCS_NO_FLOATS)
+    /* AG_JCS_INT64: rows written before integers were limited to +-2^53 hold their
+     * exact digits, and their hash covers them. Appends refuse such integers. */
+    ag_err err = json_is_object(j) ? ag__jcs_append(out, j, AG_JCS_NO_FLOATS | AG_JCS_INT64)
                                    : ag__fail(AG_ETAMPER, "column data: not a JSON object");
     json_decref(j);
     if (err) {

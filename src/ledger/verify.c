@@ -2,6 +2,7 @@
  * database through its own read-only connection and trusts nothing in it: every row is
  * re-serialised from its stored values, so a changed byte, type or order shows up as a
  * hash mismatch at that row. */
+#include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -32,18 +33,33 @@ struct walk {
 static int bad(struct ag_verify_result *r, int64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Records the first problem; returns 1 to stop the scan. */
+/* Records a problem in row seq and returns 1 (to stop a scan). Of several problems the
+ * one at the lowest seq is kept: the first bad row. A row problem replaces a problem of
+ * the whole ledger, which only names no row. */
 static int bad(struct ag_verify_result *r, int64_t seq, const char *fmt, ...)
 {
-    if (r->bad_seq == 0 || seq < r->bad_seq) {
+    if (r->problem[0] == '\0' || r->whole_ledger || seq < r->bad_seq) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(r->problem, sizeof r->problem, fmt, ap);
         va_end(ap);
         r->bad_seq = seq;
+        r->whole_ledger = 0;
         r->ok = 0;
     }
     return 1;
+}
+
+/* Records a problem of the whole ledger (its file, its schema, no checkpoint): only
+ * when no problem was found before, since a bad row says more. */
+static void bad_ledger(struct ag_verify_result *r, const char *what, const char *detail)
+{
+    if (r->problem[0] != '\0')
+        return;
+    snprintf(r->problem, sizeof r->problem, "%s%s%s", what, detail[0] ? ": " : "", detail);
+    r->bad_seq = 0;
+    r->whole_ledger = 1;
+    r->ok = 0;
 }
 
 static int text_eq(const struct ag__value *v, const char *s)
@@ -52,7 +68,10 @@ static int text_eq(const struct ag__value *v, const char *s)
 }
 
 /* A checkpoint row at seq n signs (n-1, hash of row n-1): its data must name exactly
- * the row before it, and the signature must hold under the public key. */
+ * the row before it, and the signature must hold under the public key. A valid
+ * signature over another seq is a checkpoint that is not where its signer put it (a
+ * copy, or rows before it added or removed): the bad row is the checkpoint itself. Over
+ * the right seq but another hash, the row before it was rewritten. */
 static int check_checkpoint(struct walk *w, const struct ag__ledger_row *row, int64_t seq)
 {
     const struct ag__value *d = &row->v[AG__COL_DATA];
@@ -60,23 +79,29 @@ static int check_checkpoint(struct walk *w, const struct ag__ledger_row *row, in
     json_t *sseq = json_object_get(j, "signed_seq");
     const char *shash = json_string_value(json_object_get(j, "signed_hash"));
     const char *sig = json_string_value(json_object_get(j, "signature"));
+    int64_t s = json_integer_value(sseq);
     int stop = 0;
-    if (!json_is_integer(sseq) || shash == NULL || sig == NULL) {
+    if (!json_is_integer(sseq) || shash == NULL || sig == NULL)
         stop = bad(w->r, seq, "malformed checkpoint (signed_seq, signed_hash, signature)");
-    } else if (!w->has_pk) {
+    else if (!w->has_pk)
         stop = bad(w->r, seq, "bad signature: no public key to check the checkpoint");
-    } else if (!ag__checkpoint_verify(w->pk, json_integer_value(sseq), shash, sig)) {
+    else if (!ag__checkpoint_verify(w->pk, s, shash, sig))
         stop = bad(w->r, seq,
                    "bad signature on checkpoint (re-signed with another key, or "
                    "its signed seq/hash altered)");
-    } else if (json_integer_value(sseq) != seq - 1 || strcmp(shash, w->prev) != 0) {
-        int64_t s = json_integer_value(sseq);
-        stop = bad(w->r, s > 0 && s < seq ? s : seq,
+    else if (s != seq - 1)
+        stop = bad(w->r, seq,
+                   "misplaced checkpoint: it signs seq %lld but stands at seq %lld (a copied "
+                   "checkpoint, or rows before it added or removed)",
+                   (long long)s, (long long)seq);
+    else if (strcmp(shash, w->prev) != 0)
+        stop = bad(w->r, s,
                    "truncated after a checkpoint: the checkpoint at seq %lld signed seq %lld "
                    "with hash %.16s..., the ledger now has %.16s... there",
                    (long long)seq, (long long)s, shash, w->prev);
-    } else {
+    else {
         w->r->checkpoints++;
+        w->r->newest_checkpoint = seq;
     }
     json_decref(j);
     return stop;
@@ -90,7 +115,11 @@ static int walk_row(void *ctx, const struct ag__ledger_row *row)
         return bad(w->r, w->expect, "malformed row after seq %lld: seq is not an integer",
                    (long long)w->expect - 1);
     int64_t seq = vs->i;
-    if (seq != w->expect)
+    /* Rows come in seq order, so a lower seq than expected is one below 1. */
+    if (seq < w->expect)
+        return bad(w->r, seq, "unexpected row: seq %lld is below 1 (seq starts at 1)",
+                   (long long)seq);
+    if (seq > w->expect)
         return bad(w->r, w->expect, "gap: seq %lld is missing (next row is seq %lld)",
                    (long long)w->expect, (long long)seq);
     char h[AG_HASH_HEX_LEN];
@@ -109,66 +138,123 @@ static int walk_row(void *ctx, const struct ag__ledger_row *row)
     return 0;
 }
 
-/* Finds the hash of row seq with a second scan (the checkpoint file names a row that
+/* Finds the hash of row seq with a second scan (the checkpoint file names rows that
  * the walk has already passed). */
 struct find {
     int64_t seq;
-    char hash[AG_HASH_HEX_LEN];
+    char hash[AG_HASH_HEX_LEN]; /* "" when the row's hash is not 64 characters */
     int found;
 };
 
 static int find_row(void *ctx, const struct ag__ledger_row *row)
 {
     struct find *f = ctx;
-    const struct ag__value *h = &row->v[AG__COL_HASH];
-    if (row->v[AG__COL_SEQ].i == f->seq && h->type == AG__V_TEXT && h->len == 64) {
+    const struct ag__value *s = &row->v[AG__COL_SEQ], *h = &row->v[AG__COL_HASH];
+    if (s->type != AG__V_INT || s->i < f->seq)
+        return 0; /* a row below 1 when looking for row 1 */
+    f->found = s->i == f->seq;
+    if (f->found && h->type == AG__V_TEXT && h->len == 64) {
         memcpy(f->hash, h->s, 64);
         f->hash[64] = '\0';
-        f->found = 1;
     }
     return 1;
 }
 
-/* The checkpoint file holds the newest checkpoint ever written; the database must still
- * contain the row it signed, unchanged. */
-static ag_err check_witness(struct walk *w, const struct ag__ledger_backend *be, void *ctx,
-                            const char *path)
+static ag_err find_hash(const struct ag__ledger_backend *be, void *ctx, int64_t seq,
+                        struct find *fd)
+{
+    struct ag_ledger_filter f = {.after_seq = seq - 1};
+    memset(fd, 0, sizeof *fd);
+    fd->seq = seq;
+    return be->scan(ctx, seq > 1 ? &f : NULL, find_row, fd);
+}
+
+/* The checkpoint file: the newest checkpoint row (seq, hash) and what it signed. */
+struct witness {
+    int64_t seq, signed_seq;
+    char hash[AG_HASH_HEX_LEN], signed_hash[AG_HASH_HEX_LEN];
+    char sig[2 * AG_LEDGER_SIG_LEN + 1];
+};
+
+static int copy_hex(char *out, size_t len, const char *s)
+{
+    return s && strlen(s) < len && snprintf(out, len, "%s", s) > 0;
+}
+
+static ag_err load_witness(const char *path, struct witness *wf)
 {
     char *text = NULL;
     size_t len;
-    if (access(path, F_OK) != 0)
-        return AG_OK;
     ag_err err = ag__read_file(path, 4096, &text, &len);
     if (err)
         return err;
     json_t *j = json_loads(text, 0, NULL);
     free(text);
     json_t *sseq = json_object_get(j, "signed_seq"), *cseq = json_object_get(j, "seq");
-    const char *shash = json_string_value(json_object_get(j, "signed_hash"));
-    const char *sig = json_string_value(json_object_get(j, "signature"));
-    if (!json_is_integer(sseq) || !json_is_integer(cseq) || shash == NULL || sig == NULL) {
-        json_decref(j);
-        return ag__fail(AG_EPARSE, "%s: not a checkpoint file", path);
-    }
-    int64_t s = json_integer_value(sseq), c = json_integer_value(cseq);
-    w->r->witnessed_seq = c;
-    struct ag_ledger_filter f = {.after_seq = s - 1, .limit = 1};
-    struct find fd = {.seq = s};
-    if (!w->has_pk || !ag__checkpoint_verify(w->pk, s, shash, sig))
-        bad(w->r, c, "bad signature on the checkpoint file %s", path);
-    else if ((err = be->scan(ctx, &f, find_row, &fd)) != AG_OK)
-        ;
-    else if (!fd.found)
+    wf->signed_seq = json_integer_value(sseq);
+    wf->seq = json_integer_value(cseq);
+    int ok = json_is_integer(sseq) && json_is_integer(cseq) && wf->signed_seq >= 1 &&
+             copy_hex(wf->hash, sizeof wf->hash, json_string_value(json_object_get(j, "hash"))) &&
+             copy_hex(wf->signed_hash, sizeof wf->signed_hash,
+                      json_string_value(json_object_get(j, "signed_hash"))) &&
+             copy_hex(wf->sig, sizeof wf->sig, json_string_value(json_object_get(j, "signature")));
+    json_decref(j);
+    return ok ? AG_OK : ag__fail(AG_EPARSE, "%s: not a checkpoint file", path);
+}
+
+/* The row the file's checkpoint signed must still be there, unchanged. */
+static ag_err check_signed_row(struct walk *w, const struct ag__ledger_backend *be, void *ctx,
+                               const struct witness *wf)
+{
+    struct find fd;
+    ag_err err = find_hash(be, ctx, wf->signed_seq, &fd);
+    if (err == AG_OK && !fd.found)
         bad(w->r, w->expect,
             "truncated after a checkpoint: the ledger ends at seq %lld, "
             "checkpoint %lld signed seq %lld",
-            (long long)w->expect - 1, (long long)c, (long long)s);
-    else if (strcmp(fd.hash, shash) != 0)
-        bad(w->r, s,
+            (long long)w->expect - 1, (long long)wf->seq, (long long)wf->signed_seq);
+    else if (err == AG_OK && strcmp(fd.hash, wf->signed_hash) != 0)
+        bad(w->r, wf->signed_seq,
             "truncated after a checkpoint: seq %lld is not the row checkpoint %lld "
             "signed (rewritten after truncation)",
-            (long long)s, (long long)c);
-    json_decref(j);
+            (long long)wf->signed_seq, (long long)wf->seq);
+    return err;
+}
+
+/* And the checkpoint row itself, which nothing else vouches for when it is the last
+ * row: deleted, or replaced by a rehashed row of another kind, it leaves a valid
+ * chain behind. */
+static ag_err check_checkpoint_row(struct walk *w, const struct ag__ledger_backend *be, void *ctx,
+                                   const struct witness *wf, const char *path)
+{
+    struct find fd;
+    ag_err err = find_hash(be, ctx, wf->seq, &fd);
+    if (err == AG_OK && !fd.found)
+        bad(w->r, wf->seq, "checkpoint row %lld, which %s names as the newest, is gone",
+            (long long)wf->seq, path);
+    else if (err == AG_OK && strcmp(fd.hash, wf->hash) != 0)
+        bad(w->r, wf->seq, "checkpoint row %lld is not the one %s names (rewritten or replaced)",
+            (long long)wf->seq, path);
+    return err;
+}
+
+/* The checkpoint file holds the newest checkpoint ever written; the database must still
+ * contain both the checkpoint row it names and the row that checkpoint signed. */
+static ag_err check_witness(struct walk *w, const struct ag__ledger_backend *be, void *ctx,
+                            const char *path)
+{
+    struct witness wf;
+    ag_err err = load_witness(path, &wf);
+    if (err)
+        return err;
+    w->r->witnessed_seq = wf.seq;
+    if (!w->has_pk || !ag__checkpoint_verify(w->pk, wf.signed_seq, wf.signed_hash, wf.sig))
+        bad(w->r, wf.seq, "bad signature on the checkpoint file %s", path);
+    else if (wf.seq != wf.signed_seq + 1)
+        bad(w->r, wf.seq, "the checkpoint file %s is inconsistent: checkpoint %lld signs seq %lld",
+            path, (long long)wf.seq, (long long)wf.signed_seq);
+    else if ((err = check_signed_row(w, be, ctx, &wf)) == AG_OK)
+        err = check_checkpoint_row(w, be, ctx, &wf, path);
     return err;
 }
 
@@ -190,13 +276,74 @@ static ag_err load_pk(struct walk *w, const char *db_target, const char *pubkey_
     return err;
 }
 
+/* Which checkpoint file to check: one named by the caller must exist (a typo must not
+ * turn into a skipped check); the default one next to the database only if it does. */
+static ag_err witness_path(const char *db_path, const char *named, char *out, size_t len)
+{
+    if (named == NULL) {
+        ag__ledger_checkpoint_path(db_path, out, len);
+        if (out[0] && access(out, F_OK) != 0)
+            out[0] = '\0';
+        return AG_OK;
+    }
+    snprintf(out, len, "%s", named);
+    if (named[0] && access(named, F_OK) != 0)
+        return ag__fail(errno == ENOENT ? AG_ENOTFOUND : AG_EIO, "checkpoint file %s: %s", named,
+                        strerror(errno));
+    return AG_OK;
+}
+
+/* The storage reports a corrupt file (AG_ETAMPER): a verdict, not a failure to check.
+ * During the walk the first row it could not read is named. */
+static ag_err corrupt(struct ag_verify_result *r, int64_t seq, ag_err err)
+{
+    if (err != AG_ETAMPER)
+        return err;
+    if (seq > 0)
+        bad(r, seq, "database corrupt at or after seq %lld: %s", (long long)seq, ag_last_error());
+    else
+        bad_ledger(r, "database corrupt", ag_last_error());
+    ag_clear_error();
+    return AG_OK;
+}
+
+/* The file under the rows, once they all held: a damaged or rebuilt index or a changed
+ * view would make queries disagree with the chain that verified. */
+static ag_err check_storage(struct walk *w, const struct ag__ledger_backend *be, void *ctx)
+{
+    char problem[sizeof w->r->problem - 16];
+    if (!w->r->ok || be->check == NULL)
+        return AG_OK;
+    ag_err err = be->check(ctx, problem, sizeof problem);
+    if (err == AG_OK && problem[0])
+        bad_ledger(w->r, "database", problem);
+    return corrupt(w->r, 0, err);
+}
+
+static ag_err check_all(struct walk *w, const struct ag__ledger_backend *be, void *ctx,
+                        const char *cp, unsigned flags)
+{
+    ag_err err = corrupt(w->r, w->expect, be->scan(ctx, NULL, walk_row, w));
+    if (err == AG_OK && cp[0])
+        err = corrupt(w->r, 0, check_witness(w, be, ctx, cp));
+    if (err == AG_OK && (flags & AG_VERIFY_REQUIRE_CHECKPOINT) && w->r->checkpoints == 0)
+        bad_ledger(w->r, "no signed checkpoint",
+                   "nothing in this ledger is signed, so a rewrite of the whole chain by "
+                   "someone without the key would not show");
+    if (err == AG_OK)
+        err = check_storage(w, be, ctx);
+    return err;
+}
+
 ag_err ag_ledger_verify_ex(const char *db_path, const char *pubkey_path,
-                           const char *checkpoint_path, struct ag_verify_result *r)
+                           const char *checkpoint_path, unsigned flags, struct ag_verify_result *r)
 {
     const struct ag__ledger_backend *be;
     const char *rest;
     void *ctx = NULL;
+    char cp[PATH_MAX];
     memset(r, 0, sizeof *r);
+    r->ok = 1;
     struct walk w = {.r = r, .expect = 1};
     memcpy(w.prev, AG__ZERO_HASH, sizeof w.prev);
     ag__buf_init(&w.scratch);
@@ -207,24 +354,14 @@ ag_err ag_ledger_verify_ex(const char *db_path, const char *pubkey_path,
     if (err == AG_OK)
         err = load_pk(&w, db_path, pubkey_path);
     if (err == AG_OK)
-        err = be->open(rest, &bo, &ctx);
-    if (err)
-        goto out;
-    r->ok = 1;
-    err = be->scan(ctx, NULL, walk_row, &w);
-    char cp[PATH_MAX];
-    if (checkpoint_path == NULL)
-        ag__ledger_checkpoint_path(db_path, cp, sizeof cp);
-    else
-        snprintf(cp, sizeof cp, "%s", checkpoint_path);
-    if (err == AG_OK && cp[0])
-        err = check_witness(&w, be, ctx, cp);
-    memcpy(r->head, w.prev, sizeof r->head);
-    if (r->entries == 0 && r->ok)
-        memcpy(r->head, AG__ZERO_HASH, sizeof r->head);
+        err = witness_path(db_path, checkpoint_path, cp, sizeof cp);
+    if (err == AG_OK)
+        err = corrupt(r, 0, be->open(rest, &bo, &ctx));
+    if (err == AG_OK && ctx)
+        err = check_all(&w, be, ctx, cp, flags);
+    memcpy(r->head, r->entries ? w.prev : AG__ZERO_HASH, sizeof r->head);
     if (err)
         r->ok = 0;
-out:
     if (ctx)
         be->close(ctx);
     ag__buf_free(&w.scratch);
@@ -233,5 +370,5 @@ out:
 
 ag_err ag_ledger_verify(const char *db_path, const char *pubkey_path, struct ag_verify_result *r)
 {
-    return ag_ledger_verify_ex(db_path, pubkey_path, NULL, r);
+    return ag_ledger_verify_ex(db_path, pubkey_path, NULL, 0, r);
 }

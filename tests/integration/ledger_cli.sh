@@ -77,11 +77,98 @@ check_exit "unknown kind" 1 "$AG" ledger append --kind nope --agent a
 check_contains "says which kind" "$ERR" "unknown kind 'nope'"
 check_exit "float in data" 1 "$AG" ledger append --kind action --agent a --data '{"c":0.5}'
 check_contains "says floating-point" "$ERR" "floating-point"
+check_exit "integer beyond 2^53 in data" 1 "$AG" ledger append --kind action --agent a \
+    --data '{"n":[1,9007199254740993]}'
+check_contains "names the field" "$ERR" 'integer 9007199254740993 at $.n[1]'
 check_exit "bad JSON" 1 "$AG" ledger append --kind action --agent a --data '{oops'
 check_exit "tier out of range" 1 "$AG" ledger append --kind action --agent a --tier 9
 check_exit "missing --agent" 1 "$AG" ledger append --kind action
 check_exit "nothing was appended by the failures" 0 "$AG" ledger verify
 check_contains "still 8 entries" "$OUT" "OK 8 entries"
+
+# What verify reports about signatures, and what it refuses.
+check_contains "verify counts the signed checkpoints and names the newest" "$OUT" \
+    "3 signed checkpoints verified, newest at seq 8; 0 entries after it not signed yet"
+check_exit "--require-checkpoint passes when one is signed" 0 "$AG" ledger verify --require-checkpoint
+check_exit "a named checkpoint file must exist" 2 "$AG" ledger verify \
+    --checkpoint-file "$T/offsite.checkpoint"
+check_contains "and is named" "$ERR" "$T/offsite.checkpoint"
+
+# Tampering, each time on a copy of the data directory. The attacker can write to it
+# but has not the signing key: he runs SQL, rehashes the chain (anyone can) and puts
+# the append-only triggers back.
+cat >"$T/rechain.py" <<'EOF'
+import hashlib, json, sqlite3, sys
+def jcs(v):
+    if isinstance(v, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + jcs(v[k])
+                              for k in sorted(v, key=lambda k: k.encode("utf-16-be"))) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(map(jcs, v)) + "]"
+    return json.dumps(v, ensure_ascii=False)
+db = sqlite3.connect(sys.argv[1])
+triggers = db.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'").fetchall()
+for name, _ in triggers:
+    db.execute("DROP TRIGGER " + name)
+db.executescript(sys.argv[2])
+cols = [r[1] for r in db.execute("PRAGMA table_info(ledger)")]
+prev = "0" * 64
+for row in db.execute("SELECT * FROM ledger WHERE seq >= 1 ORDER BY seq").fetchall():
+    r = dict(zip(cols, row)); r.pop("hash"); r["prev_hash"] = prev
+    if r["data"] is not None: r["data"] = json.loads(r["data"])
+    prev = hashlib.sha256(jcs(r).encode()).hexdigest()
+    db.execute("UPDATE ledger SET prev_hash = ?, hash = ? WHERE seq = ?", (r["prev_hash"], prev, r["seq"]))
+for _, sql in triggers:
+    db.execute(sql)
+db.commit()
+EOF
+C="$T/copy"
+tamper() { # SQL: a fresh copy of the data directory, changed and rehashed
+    rm -rf "$C" && cp -a "$AGENTGOV_DIR" "$C" && python3 "$T/rechain.py" "$C/ledger.db" "$1"
+}
+tamper ""
+check_exit "the attacker's tool alone changes nothing" 0 "$AG" --dir "$C" ledger verify
+COLS="ts, kind, agent_id, agent_version, task_id, tier, phase, action, resource, decision,
+      reason, confidence, success, error_type, error_message, data, prev_hash, hash"
+
+"$AG" --dir "$C" ledger append --kind revocation --agent alpha >/dev/null
+sqlite3 "$C/ledger.db" "DROP INDEX ledger_agent_revocation;
+    CREATE INDEX ledger_agent_revocation ON ledger(agent_id, seq) WHERE kind = 'revocation' AND 0;
+    PRAGMA writable_schema = ON;
+    UPDATE sqlite_schema SET sql = 'CREATE INDEX ledger_agent_revocation ON ledger(agent_id, seq)
+  WHERE kind = ''revocation''' WHERE name = 'ledger_agent_revocation';"
+check_exit "an index rebuilt to leave rows out" 0 "$AG" --dir "$C" ledger query \
+    --agent alpha --kind revocation --format jsonl
+check_eq "hides them from queries" "$OUT" ""
+check_exit "but fails verify" 1 "$AG" --dir "$C" ledger verify
+check_contains "through SQLite's integrity check" "$OUT" \
+    "FAIL: database: integrity check: row 9 missing from index ledger_agent_revocation"
+
+tamper "DELETE FROM ledger WHERE seq = 8"
+check_exit "the newest checkpoint row deleted fails" 1 "$AG" --dir "$C" ledger verify
+check_contains "at its seq" "$OUT" "FAIL seq 8: checkpoint row 8, which"
+
+tamper "UPDATE ledger SET kind = 'system', data = NULL WHERE kind = 'checkpoint'"
+rm "$C/ledger.db.checkpoint"
+check_exit "history rewritten with no checkpoint left: no signature contradicts it" 0 \
+    "$AG" --dir "$C" ledger verify --pubkey "$AGENTGOV_DIR/ledger.pub"
+check_contains "verify says nothing is signed" "$OUT" "0 signed checkpoints: nothing is signed"
+check_exit "--require-checkpoint fails on it" 1 "$AG" --dir "$C" ledger verify \
+    --pubkey "$AGENTGOV_DIR/ledger.pub" --require-checkpoint
+check_contains "saying why" "$OUT" "FAIL: no signed checkpoint"
+
+tamper "INSERT INTO ledger SELECT 9, $COLS FROM ledger WHERE seq = 4"
+check_exit "a copied checkpoint appended fails" 1 "$AG" --dir "$C" ledger verify
+check_contains "at the copy, not at the row it signs" "$OUT" "FAIL seq 9: misplaced checkpoint"
+tamper "INSERT INTO ledger SELECT 0, $COLS FROM ledger WHERE seq = 1"
+check_exit "a row numbered 0 fails" 1 "$AG" --dir "$C" ledger verify
+check_contains "at seq 0" "$OUT" "FAIL seq 0: unexpected row"
+tamper ""
+head -c 16 /dev/zero | dd of="$C/ledger.db" conv=notrunc status=none
+check_exit "a corrupt file is tampering (1), not a failure to check (2)" 1 \
+    "$AG" --dir "$C" ledger verify
+check_contains "said so" "$OUT" "FAIL: database corrupt"
+
 for sub in append verify tail query export pubkey hash checkpoint; do
     check_exit "ledger $sub --help" 0 "$AG" ledger "$sub" --help
 done

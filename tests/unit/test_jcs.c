@@ -119,7 +119,8 @@ TEST(jcs_nesting_and_literals)
 {
     CHECK("{\"b\":[1,{\"z\":null,\"a\":true}],\"a\":{},\"c\":[]}",
           "{\"a\":{},\"b\":[1,{\"a\":true,\"z\":null}],\"c\":[]}");
-    CHECK("[-0, 0, -1, 9007199254740993]", "[0,0,-1,9007199254740993]");
+    CHECK("[-0, 0, -1, 9007199254740992, -9007199254740992]",
+          "[0,0,-1,9007199254740992,-9007199254740992]");
     CHECK("{ \"a\" : \"x\" ,\"\":1}", "{\"\":1,\"a\":\"x\"}");
 }
 
@@ -134,6 +135,28 @@ TEST(jcs_no_floats_flag_rejects_reals)
     ASSERT_OK(err);
     ASSERT_STREQ(out, "{\"confidence\":500}");
     free(out);
+}
+
+/* RFC 8785 numbers are IEEE doubles: an integer beyond +-2^53 has no exact canonical
+ * form (2^60 would print as 1152921504606847000), so it is refused with its JSONPath,
+ * except for reading old ledger rows (AG_JCS_INT64). */
+TEST(jcs_integers_beyond_2_53)
+{
+    ag_err err;
+    char *out = canon("{\"a\":[0,{\"b\":9007199254740993}]}", 0, &err);
+    ASSERT_ERR(err, AG_EINVAL);
+    ASSERT_TRUE(out == NULL);
+    ASSERT_CONTAINS(ag_last_error(), "integer 9007199254740993 at $.a[1].b");
+    out = canon("-1152921504606846976", 0, &err);
+    ASSERT_ERR(err, AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "at $:");
+    out = canon("{\"a\":[0,{\"b\":9007199254740993}]}", AG_JCS_INT64, &err);
+    ASSERT_OK(err);
+    ASSERT_STREQ(out, "{\"a\":[0,{\"b\":9007199254740993}]}");
+    free(out);
+    out = canon("{\"c\":[0.5]}", AG_JCS_NO_FLOATS, &err);
+    ASSERT_ERR(err, AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "floating-point number 0.5 at $.c[0]");
 }
 
 TEST(jcs_rejects_invalid_utf8)

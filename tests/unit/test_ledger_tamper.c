@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "ledger/backend_sqlite.h"
 #include "ledger/keys.h"
 #include "ledger/row.h"
 #include "ledger_fixture.h"
@@ -56,8 +57,16 @@ static void expect_bad(struct fx *f, int64_t seq, const char *problem, int line)
 }
 #define EXPECT_BAD(f, seq, problem) expect_bad(f, seq, problem, __LINE__)
 
+/* Puts back what build() dropped (the append-only triggers), as an attacker covering
+ * his tracks would: verify's schema check then finds nothing missing. */
+static void restore_schema(struct fx *f)
+{
+    fx_sql(f->db, ag__ledger_sqlite_schema);
+}
+
 static struct ag_verify_result verify_ok(struct fx *f)
 {
+    restore_schema(f);
     struct ag_verify_result r = fx_verify(f);
     if (!r.ok)
         ag_test_fail(__FILE__, __LINE__, "untouched ledger flagged at %lld: %s",
@@ -73,6 +82,7 @@ TEST(tamper_untouched_ledger_verifies)
     ASSERT_EQ(r.entries, 33);
     ASSERT_EQ(r.checkpoints, 3);
     ASSERT_EQ(r.witnessed_seq, 33);
+    ASSERT_EQ(r.newest_checkpoint, 33);
     ASSERT_EQ(r.bad_seq, 0);
 }
 
@@ -185,10 +195,12 @@ static void rechain(const char *db, int64_t from, const uint8_t *resign_sk)
               SQLITE_OK);
     ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT hash FROM ledger WHERE seq = ?", -1, &prev, NULL),
               SQLITE_OK);
-    char ph[AG_HASH_HEX_LEN];
+    char ph[AG_HASH_HEX_LEN] = "0000000000000000000000000000000000000000000000000000000000000000";
     sqlite3_bind_int64(prev, 1, from - 1);
-    ASSERT_EQ(sqlite3_step(prev), SQLITE_ROW);
-    snprintf(ph, sizeof ph, "%s", sqlite3_column_text(prev, 0));
+    if (from > 1) {
+        ASSERT_EQ(sqlite3_step(prev), SQLITE_ROW);
+        snprintf(ph, sizeof ph, "%s", sqlite3_column_text(prev, 0));
+    }
     sqlite3_finalize(prev);
     sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
     sqlite3_bind_int64(sel, 1, from);
@@ -367,4 +379,272 @@ TEST(tamper_tool_is_faithful)
     build(&f);
     rechain(f.db, 1 + 1, NULL);
     verify_ok(&f);
+}
+
+/* ---- problems of the whole ledger, and the first bad row named ------------------------ */
+
+/* A problem in no single row (the file, its schema, no checkpoint): bad_seq 0. */
+static void expect_ledger_bad(struct fx *f, const char *problem, int line)
+{
+    struct ag_verify_result r;
+    ag_err err = ag_ledger_verify(f->db, f->pk, &r);
+    if (err != AG_OK)
+        ag_test_fail(__FILE__, line, "verify could not run: %s", ag_last_error());
+    if (r.ok || !r.whole_ledger || r.bad_seq != 0 || strstr(r.problem, problem) == NULL)
+        ag_test_fail(__FILE__, line,
+                     "expected a problem of the ledger (%s), got ok=%d seq %lld: %s", problem, r.ok,
+                     (long long)r.bad_seq, r.problem);
+}
+#define EXPECT_LEDGER_BAD(f, problem) expect_ledger_bad(f, problem, __LINE__)
+
+static int count_row(void *ctx, int64_t seq, const char *row)
+{
+    (void)seq;
+    (void)row;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* What an agent's metrics read: its revocation rows, through the partial index. */
+static int revocations_of(struct fx *f, const char *agent)
+{
+    ag_ledger *l = NULL;
+    struct ag_ledger_opts o = {.read_only = 1};
+    ASSERT_OK(ag_ledger_open(f->db, &o, &l));
+    int n = 0;
+    struct ag_ledger_filter q = {.agent_id = agent, .kind = "revocation"};
+    ASSERT_OK(ag_ledger_query(l, &q, count_row, &n));
+    ag_ledger_close(l);
+    return n;
+}
+
+/* The index of revocations rebuilt to hold none, with its original SQL written back
+ * into sqlite_schema: the agent's revocations vanish from its metrics while every row
+ * still verifies. Only SQLite's full integrity check (quick_check does not) compares the
+ * index with the rows its definition says it holds. */
+TEST(tamper_ledger_index_rebuilt_behind_its_sql)
+{
+    struct fx f;
+    build(&f);
+    ag_ledger *l = fx_open(&f);
+    for (int i = 0; i < 3; i++) {
+        struct ag_ledger_entry e = fx_entry("agent-1", "revoke");
+        e.kind = "revocation";
+        ASSERT_OK(ag_ledger_append(l, &e, NULL, NULL)); /* rows 34-36 */
+    }
+    ag_ledger_close(l);
+    restore_schema(&f);
+    ASSERT_EQ(revocations_of(&f, "agent-1"), 3);
+    fx_sql(f.db, "DROP INDEX ledger_agent_revocation;"
+                 "CREATE INDEX ledger_agent_revocation ON ledger(agent_id, seq)"
+                 " WHERE kind = 'revocation' AND 0;"
+                 "PRAGMA writable_schema = ON;"
+                 "UPDATE sqlite_schema SET sql = 'CREATE INDEX ledger_agent_revocation ON"
+                 " ledger(agent_id, seq)\n  WHERE kind = ''revocation''' WHERE name ="
+                 " 'ledger_agent_revocation';"
+                 "PRAGMA writable_schema = OFF;");
+    ASSERT_EQ(revocations_of(&f, "agent-1"), 0); /* what the attack buys */
+    EXPECT_LEDGER_BAD(&f, "integrity check: row 34 missing from index ledger_agent_revocation");
+}
+
+/* Every index, view and trigger must be exactly one the ledger creates. */
+TEST(tamper_ledger_schema_differs)
+{
+    static const struct {
+        const char *sql, *problem;
+    } cases[] = {
+        {"DROP INDEX ledger_agent_revocation; CREATE INDEX ledger_agent_revocation ON "
+         "ledger(agent_id, seq) WHERE kind = 'revocation' AND 0",
+         "schema: index ledger_agent_revocation differs"},
+        {"DROP VIEW agent_metrics; CREATE VIEW agent_metrics AS SELECT 'x' AS agent_id",
+         "schema: view agent_metrics differs"},
+        /* A trigger that silently drops revocations as they are appended. */
+        {"CREATE TRIGGER hide BEFORE INSERT ON ledger WHEN NEW.kind = 'revocation' "
+         "BEGIN SELECT RAISE(IGNORE); END",
+         "schema: trigger hide is not one agentgov creates"},
+        {"CREATE INDEX extra ON ledger(kind) WHERE 0", "schema: index extra is not one"},
+        {"DROP TRIGGER ledger_no_update", "schema: trigger ledger_no_update is missing"},
+        {"DROP INDEX ledger_kind", "schema: index ledger_kind is missing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fx f;
+        build(&f);
+        restore_schema(&f);
+        fx_sql(f.db, cases[i].sql);
+        EXPECT_LEDGER_BAD(&f, cases[i].problem);
+    }
+    /* Not problems: a file of schema version 1, whose next writer adds the partial
+     * indexes, and the planner's statistics. */
+    struct fx f;
+    build(&f);
+    restore_schema(&f);
+    fx_sql(f.db, "DROP INDEX ledger_agent_lifecycle; DROP INDEX ledger_agent_revocation; "
+                 "DROP INDEX ledger_agent_promotion; PRAGMA user_version = 1; ANALYZE;");
+    struct ag_verify_result r = fx_verify(&f);
+    ASSERT_EQ(r.ok, 1);
+}
+
+/* The newest checkpoint is the last row, so nothing after it links to it: deleted, or
+ * replaced by a row of another kind and rehashed, it leaves a valid chain. The
+ * checkpoint file names it (seq and hash). */
+TEST(tamper_ledger_newest_checkpoint_deleted_or_replaced)
+{
+    struct fx f;
+    build(&f);
+    fx_sql(f.db, "DELETE FROM ledger WHERE seq = 33");
+    EXPECT_BAD(&f, 33, "checkpoint row 33, which");
+    build(&f);
+    fx_sql(f.db, "UPDATE ledger SET kind = 'system', data = NULL WHERE seq = 33");
+    rechain(f.db, 33, NULL);
+    EXPECT_BAD(&f, 33, "checkpoint row 33 is not the one");
+}
+
+/* Without the key, an attacker can still turn every checkpoint into a plain row, rehash
+ * the whole chain and delete the checkpoint file: nothing signed is left to contradict
+ * him. Verify reports that no checkpoint was verified, and fails when one is required
+ * (it cannot by default: honest ledgers have none before their first checkpoint). */
+TEST(tamper_ledger_whole_history_rewritten)
+{
+    struct fx f;
+    build(&f);
+    restore_schema(&f);
+    struct ag_verify_result r;
+    ASSERT_OK(ag_ledger_verify_ex(f.db, f.pk, NULL, AG_VERIFY_REQUIRE_CHECKPOINT, &r));
+    ASSERT_EQ(r.ok, 1);
+    ASSERT_EQ(r.newest_checkpoint, 33);
+    fx_sql(f.db, "DROP TRIGGER ledger_no_update;"
+                 "UPDATE ledger SET kind = 'system', data = NULL WHERE kind = 'checkpoint'");
+    rechain(f.db, 1, NULL);
+    char cp[PATH_MAX + 16];
+    snprintf(cp, sizeof cp, "%s.checkpoint", f.db);
+    ASSERT_EQ(unlink(cp), 0);
+    r = verify_ok(&f);
+    ASSERT_EQ(r.checkpoints, 0);
+    ASSERT_EQ(r.newest_checkpoint, 0);
+    ASSERT_OK(ag_ledger_verify_ex(f.db, f.pk, NULL, AG_VERIFY_REQUIRE_CHECKPOINT, &r));
+    ASSERT_EQ(r.ok, 0);
+    ASSERT_EQ(r.whole_ledger, 1);
+    ASSERT_CONTAINS(r.problem, "no signed checkpoint");
+}
+
+/* A checkpoint file named by the caller must exist: a typo must not skip the check. */
+TEST(tamper_ledger_named_checkpoint_file_must_exist)
+{
+    struct fx f;
+    build(&f);
+    restore_schema(&f);
+    char missing[PATH_MAX + 32];
+    snprintf(missing, sizeof missing, "%s/offsite.checkpoint", f.dir);
+    struct ag_verify_result r;
+    ASSERT_ERR(ag_ledger_verify_ex(f.db, f.pk, missing, 0, &r), AG_ENOTFOUND);
+    ASSERT_CONTAINS(ag_last_error(), missing);
+    ASSERT_OK(ag_ledger_verify_ex(f.db, f.pk, "", 0, &r)); /* "": no file at all */
+    ASSERT_EQ(r.ok, 1);
+    ASSERT_EQ(r.witnessed_seq, 0);
+}
+
+TEST(tamper_ledger_first_bad_row_is_named)
+{
+    struct fx f;
+    /* A copy of checkpoint 11 appended as row 34 and rehashed: its signature holds, but
+     * over seq 10, not over the row before it. */
+    build(&f);
+    fx_sql(f.db, "INSERT INTO ledger SELECT 34, ts, kind, agent_id, agent_version, task_id,"
+                 " tier, phase, action, resource, decision, reason, confidence, success,"
+                 " error_type, error_message, data, prev_hash, hash FROM ledger WHERE seq = 11");
+    rechain(f.db, 34, NULL);
+    EXPECT_BAD(&f, 34, "misplaced checkpoint: it signs seq 10 but stands at seq 34");
+    /* A row numbered 0, before an intact row 1. */
+    build(&f);
+    fx_sql(f.db, "INSERT INTO ledger SELECT 0, ts, kind, agent_id, agent_version, task_id,"
+                 " tier, phase, action, resource, decision, reason, confidence, success,"
+                 " error_type, error_message, data, prev_hash, hash FROM ledger WHERE seq = 1");
+    EXPECT_BAD(&f, 0, "seq 0 is below 1");
+}
+
+/* The leaf pages of table ledger in key order: page number and number of rows. */
+static int ledger_leaves(const char *db, int pages[], int cells[], int max)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_open(db, &h), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(h,
+                                 "SELECT pageno, ncell FROM dbstat WHERE name = 'ledger' "
+                                 "AND pagetype = 'leaf' ORDER BY path",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    int n = 0;
+    for (; n < max && sqlite3_step(st) == SQLITE_ROW; n++) {
+        pages[n] = sqlite3_column_int(st, 0);
+        cells[n] = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+static void overwrite(const char *path, long offset, int byte, size_t len)
+{
+    FILE *fp = fopen(path, "r+b");
+    ASSERT_TRUE(fp != NULL);
+    ASSERT_EQ(fseek(fp, offset, SEEK_SET), 0);
+    for (size_t i = 0; i < len; i++)
+        fputc(byte, fp);
+    fclose(fp);
+}
+
+/* A damaged file is a verdict (tampering, exit 1), not a failure to check (exit 2):
+ * the first row that cannot be read is named. */
+TEST(tamper_ledger_corrupt_page_is_a_verdict)
+{
+    struct fx f;
+    build(&f);
+    restore_schema(&f);
+    fx_sql(f.db, "PRAGMA wal_checkpoint(TRUNCATE)"); /* every page in the file itself */
+    int pages[16], cells[16];
+    ASSERT_TRUE(ledger_leaves(f.db, pages, cells, 16) >= 2);
+    overwrite(f.db, (long)(pages[1] - 1) * 4096, 0xff, 8); /* the second leaf's header */
+    struct ag_verify_result r;
+    ASSERT_OK(ag_ledger_verify(f.db, f.pk, &r));
+    ASSERT_EQ(r.ok, 0);
+    ASSERT_EQ(r.bad_seq, 1 + cells[0]);
+    ASSERT_CONTAINS(r.problem, "database corrupt");
+    /* A smashed header: no row can be read at all. */
+    build(&f);
+    overwrite(f.db, 0, 0, 16);
+    ASSERT_OK(ag_ledger_verify(f.db, f.pk, &r));
+    ASSERT_EQ(r.ok, 0);
+    ASSERT_EQ(r.whole_ledger, 1);
+    ASSERT_CONTAINS(r.problem, "not a database");
+}
+
+/* Integers beyond +-2^53 have no exact RFC 8785 form: appends refuse them, naming the
+ * field. Rows written before that rule hold their exact digits under their hash, and
+ * still verify and read back. */
+TEST(tamper_ledger_integers_beyond_2_53)
+{
+    struct fx f;
+    fx_init(&f, "bigint", 0);
+    f.opts.no_close_checkpoint = 1;
+    ag_ledger *l = fx_open(&f);
+    struct ag_ledger_entry e = fx_entry("alpha", "count");
+    e.data_json = "{\"ok\":9007199254740992,\"x\":{\"n\":[1,-9007199254740993]}}";
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "integer -9007199254740993 at $.x.n[1]");
+    e.data_json = "{\"ok\":9007199254740992,\"neg\":-9007199254740992}";
+    ASSERT_OK(ag_ledger_append(l, &e, NULL, NULL));
+    fx_append(l, "alpha", "after");
+    ag_ledger_close(l);
+    /* Row 1 as an older release wrote it. */
+    fx_sql(f.db, "DROP TRIGGER ledger_no_update;"
+                 "UPDATE ledger SET data = '{\"big\":1152921504606846976}' WHERE seq = 1");
+    rechain(f.db, 1, NULL);
+    struct ag_verify_result r = verify_ok(&f);
+    ASSERT_EQ(r.entries, 2);
+    struct ag_ledger_opts ro = {.read_only = 1};
+    ASSERT_OK(ag_ledger_open(f.db, &ro, &l));
+    int n = 0;
+    ASSERT_OK(ag_ledger_query(l, NULL, count_row, &n));
+    ASSERT_EQ(n, 2);
+    ag_ledger_close(l);
 }
