@@ -639,7 +639,9 @@ void ag__h_ledger_verify(struct ag__req *r)
         return;
     }
     reply_data(r, 200,
-               json_pack("{s:b, s:I, s:I, s:s, s:I, s:s}", "ok", v.ok, "entries",
-                         (json_int_t)v.entries, "checkpoints", (json_int_t)v.checkpoints, "head",
-                         v.head, "bad_seq", (json_int_t)v.bad_seq, "problem", v.problem));
+               json_pack("{s:b, s:I, s:I, s:I, s:s, s:I, s:b, s:s}", "ok", v.ok, "entries",
+                         (json_int_t)v.entries, "checkpoints", (json_int_t)v.checkpoints,
+                         "newest_checkpoint", (json_int_t)v.newest_checkpoint, "head", v.head,
+                         "bad_seq", (json_int_t)v.bad_seq, "whole_ledger", v.whole_ledger,
+                         "problem", v.problem));
 }

@@ -177,6 +177,7 @@ req GET "/v1/ledger" -H "X-Vault-Token: $C"
 check_eq "an agent reads its own entries" "$(jget "$BODY" 'set(e["agent_id"] for e in j["data"]["entries"])')" "{'agent-c'}"
 req GET /v1/ledger/verify "${R[@]}"
 check_contains "ledger verifies over HTTP" "$BODY" '"ok":true'
+check_eq "verify over HTTP names the newest signed checkpoint" "$(jget "$BODY" 'j["data"]["newest_checkpoint"] > 0 and j["data"]["whole_ledger"] is False')" True
 # A decoded newline in a path must not forge a log line (text format).
 req GET "/v1/nothing%0A2026-12-02T01:00:00.000Z%09warn%09revoke%09FORGED-LINE"
 check_eq "a path with a newline is 404" "$CODE" 404
