@@ -52,8 +52,8 @@ AG_MUST_USE ag_err ag_handoff_validate(const char *json, size_t len, char **cano
 /* ------------------------------------------------------------- phases ------ */
 
 /* Legality of moving from `from` to `to`: the next phase in order, or the same phase
- * again (a new step within it). AG_PHASE_NONE as `from` means "not started": only
- * BOOTSTRAP is legal. Returns 1 if legal. */
+ * again (a new step within it) except EXIT, after which nothing is legal. AG_PHASE_NONE
+ * as `from` means "not started": only BOOTSTRAP is legal. Returns 1 if legal. */
 int ag_phase_transition_legal(enum ag_phase from, enum ag_phase to);
 
 /* -------------------------------------------------------------- handle ----- */

@@ -132,6 +132,10 @@ AG_MUST_USE ag_err ag_policy_lint(const char *path, ag_policy_diag_cb cb, void *
  * reason no_policy; a malformed request gives deny with invalid_request. Performs no
  * I/O and no allocation. Returns out->effect. */
 enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struct ag_decision *out);
+/* 1 when the request's action matches one of its (valid) forbidden globs, whatever the
+ * rest of the request: the lifecycle counts an attempted forbidden action as a
+ * violation even when ag_decide refused the request as invalid first. */
+int ag_request_forbidden(const struct ag_request *req);
 
 /* Accessors. */
 AG_MUST_USE ag_err ag_policy_tier(const ag_policy *p, int tier, struct ag_tier_info *out);

@@ -11,6 +11,8 @@
 
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/jcs.h"
+#include "core/safestr.h"
 #include "core/time.h"
 #include "gov/gov.h"
 #include "gov/lifecycle.h"
@@ -71,6 +73,16 @@ static void set_result(struct ag_transition_result *r, enum ag_reason why, const
     va_start(ap, fmt);
     vsnprintf(r->detail, sizeof r->detail, fmt, ap);
     va_end(ap);
+}
+
+/* Text as the ledger can hold it: s itself when it is UTF-8, else a copy in buf with
+ * the bad bytes as %XX (a request refused as invalid, an error message, is still recorded). */
+static const char *ledger_text(const char *s, char *buf, size_t cap)
+{
+    if (ag__utf8_valid(s, strlen(s)))
+        return s;
+    ag__utf8_safe_copy(buf, cap, s);
+    return buf;
 }
 
 /* The agent's session: from the cache, else from agent:{id}:state (one read). Returns
@@ -159,6 +171,25 @@ static ag_err push_revocation(ag_gov *g, const struct ag__session *s, const char
     return e;
 }
 
+/* A task whose active agent was revoked on it may be taken by another agent only with
+ * a handoff from it (docs/packets.md): task:{id}:active_agent is what says so, so it
+ * loses its TTL here and keeps naming the revoked agent until the next bootstrap on the
+ * task replaces it. With the state's TTL the requirement would lapse after a day. The
+ * guard leaves it alone if another agent holds the task meanwhile. Best effort: the
+ * revocation itself stands either way. */
+static void pin_active_agent(ag_gov *g, const struct ag__session *s)
+{
+    if (!s->task_id[0])
+        return;
+    char ka[AG__KEY_MAX];
+    ag__key_task(ka, s->task_id, "active_agent");
+    struct ag_store_op op = {.op = AG_OP_SET, .key = ka, .value = s->agent_id, .num = 0};
+    struct ag_store_guard guard = {ka, s->agent_id};
+    struct ag_store_reply r;
+    if (ag_store_exec(g->store, &guard, &op, 1, &r, NULL) == AG_OK)
+        ag_store_reply_free(&r, 1);
+}
+
 /* Revokes the agent whose current session (possibly blank) is s. */
 static ag_err revoke_session(ag_gov *g, struct ag__session *s, const char *type,
                              const char *details)
@@ -167,6 +198,7 @@ static ag_err revoke_session(ag_gov *g, struct ag__session *s, const char *type,
     ag_err e = push_revocation(g, s, type, details, now);
     if (e)
         return e;
+    pin_active_agent(g, s);
     ag__gov_sess_drop(g, s->agent_id);
     int found = 0, tier = -1;
     if (ag__registry_get(g, s->agent_id, &found, &tier, NULL))
@@ -268,6 +300,9 @@ ag_err ag_gov_revoke(ag_gov *g, const char *agent_id, const char *type, const ch
 static ag_err count_error(ag_gov *g, const char *agent, const char *type, const char *ltype,
                           const char *message, struct ag_transition_result *r)
 {
+    char mbuf[1024], tbuf[256];
+    message = message ? ledger_text(message, mbuf, sizeof mbuf) : NULL;
+    ltype = ledger_text(ltype, tbuf, sizeof tbuf);
     int is_pv = strcmp(type, "procedure_violation") == 0;
     char ke[AG__KEY_MAX], ks[AG__KEY_MAX], kp[AG__KEY_MAX], tf[96];
     ag__key_agent(ke, agent, "errors");
@@ -327,10 +362,13 @@ static ag_err count_error(ag_gov *g, const char *agent, const char *type, const 
     r->violation = is_pv;
     const char *trig = ag__budget_trigger(&b, total, same, pv);
     if (trig && !s.revoked) {
-        char det[256];
-        snprintf(det, sizeof det, "%s: %s (total %lld/%d, same %lld/%d, violations %lld/%d)", type,
-                 message ? message : "", (long long)total, b.max_total_errors, (long long)same,
-                 b.max_same_error_repeats, (long long)pv, b.max_procedure_violations);
+        char full[1400], det[256];
+        snprintf(full, sizeof full, "%s: %s (total %lld/%d, same %lld/%d, violations %lld/%d)",
+                 type, message ? message : "", (long long)total, b.max_total_errors,
+                 (long long)same, b.max_same_error_repeats, (long long)pv,
+                 b.max_procedure_violations);
+        /* Cut at a character, never inside one: the revocation entry is JSON. */
+        ag__utf8_safe_copy(det, sizeof det, full);
         if ((e = revoke_session(g, &s, trig, det)))
             return e;
         r->revoked = 1;
@@ -503,7 +541,73 @@ static enum ag_boot_code boot_read_task(struct boot *b)
     return c;
 }
 
-/* Takes the lock and records the run's first state in one guarded exec. */
+/* The ledger entry that closes an abandoned run: a run's end (kind lifecycle, phase
+ * EXIT) with success 0, so agent_metrics counts it as a run that was not compliant and
+ * the streak restarts, and with the error counts its budget held. */
+static ag_err abandon_ledger(ag_gov *g, const struct ag__session *old,
+                             const struct ag_store_reply *errs)
+{
+    json_t *types = json_object();
+    for (size_t i = 0; types && errs->type == AG_REPLY_ARRAY && i + 1 < errs->nelems; i += 2)
+        if (errs->elems[i].str && strncmp(errs->elems[i].str, "type:", 5) == 0)
+            json_object_set_new(types, errs->elems[i].str + 5,
+                                json_integer(strtoll(errs->elems[i + 1].str ?: "0", NULL, 10)));
+    json_t *d = json_pack("{s:b,s:o,s:I,s:s,s:I,s:s,s:I}", "compliant", 0, "errors",
+                          types ? types : json_object(), "fence", (json_int_t)old->fence, "from",
+                          ag__phase_str(old->phase), "procedure_violations",
+                          (json_int_t)hfield(errs, "procedure_violations"), "step", old->step,
+                          "total_errors", (json_int_t)hfield(errs, "total_errors"));
+    char *dj = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(d);
+    struct ag__lentry le;
+    ag__lentry_init(&le, "lifecycle", old->agent_id);
+    le.task = old->task_id[0] ? old->task_id : NULL;
+    le.tier = old->tier;
+    le.phase = "EXIT";
+    le.action = "lifecycle.abandon";
+    le.decision = "deny";
+    le.reason = "ABANDONED";
+    le.success = 0;
+    le.agent_version = old->agent_version[0] ? old->agent_version : NULL;
+    le.data = dj;
+    ag_err e = dj ? ag__gov_ledger(g, &le, NULL) : ag__fail(AG_ENOMEM, "abandon: out of memory");
+    free(dj);
+    return e;
+}
+
+/* A run that ended neither at EXIT nor by revocation (its agent went silent and its
+ * lock expired) is closed before the new one starts: otherwise the new run's fresh
+ * budget would wipe its errors and no entry would ever count it. Read under the new
+ * lock (lock value lv), so no holder of the old one can still change it; ledgered
+ * before anything is overwritten, so a ledger that is down leaves it to the next try. */
+static enum ag_boot_code boot_close_abandoned(struct boot *b, const char *kl, const char *lv)
+{
+    char ks[AG__KEY_MAX], ke[AG__KEY_MAX];
+    ag__key_agent(ks, b->agent, "state");
+    ag__key_agent(ke, b->agent, "errors");
+    struct ag_store_op ops[2] = {{.op = AG_OP_GET, .key = ks}, {.op = AG_OP_HGETALL, .key = ke}};
+    struct ag_store_reply r[2];
+    struct ag_store_guard guard = {kl, lv};
+    int gok = 1;
+    if (ag_store_exec(b->g->store, &guard, ops, 2, r, &gok)) {
+        snprintf(b->detail, sizeof b->detail, "%s", ag_last_error());
+        return AG_BOOT_STORE_UNAVAILABLE;
+    }
+    enum ag_boot_code c = gok ? AG_BOOT_COMPLETE : AG_BOOT_NO_LOCK;
+    if (!gok)
+        snprintf(b->detail, sizeof b->detail, "lock lost at once");
+    struct ag__session old;
+    if (gok && r[0].type == AG_REPLY_STR && ag__state_decode(r[0].str, &old) == AG_OK &&
+        !old.revoked && old.phase != AG_PHASE_EXIT && abandon_ledger(b->g, &old, &r[1])) {
+        snprintf(b->detail, sizeof b->detail, "closing the abandoned run: %s", ag_last_error());
+        c = AG_BOOT_LEDGER_UNAVAILABLE;
+    }
+    ag_store_reply_free(r, 2);
+    return c;
+}
+
+/* Takes the lock, closes an abandoned run, and records the new run's first state in
+ * one guarded exec. */
 static enum ag_boot_code boot_start(struct boot *b, struct ag__session *s)
 {
     ag_gov *g = b->g;
@@ -530,9 +634,12 @@ static enum ag_boot_code boot_start(struct boot *b, struct ag__session *s)
     }
     char *state = NULL, lv[AG__LOCKVAL_MAX], ks[AG__KEY_MAX], kh[AG__KEY_MAX], ke[AG__KEY_MAX],
          ka[AG__KEY_MAX], now[AG_RFC3339_LEN];
-    if (ag__state_encode(s, NULL, &state))
-        return AG_BOOT_STORE_UNAVAILABLE;
     lockval(s, lv);
+    enum ag_boot_code c = boot_close_abandoned(b, kl, lv);
+    if (c != AG_BOOT_COMPLETE || ag__state_encode(s, NULL, &state)) {
+        AG__IGNORE(ag_store_lock_release(g->store, kl, s->owner, s->fence));
+        return c != AG_BOOT_COMPLETE ? c : AG_BOOT_STORE_UNAVAILABLE;
+    }
     ag__key_agent(ks, b->agent, "state");
     ag__key_agent(kh, b->agent, "heartbeat");
     ag__key_agent(ke, b->agent, "errors");
@@ -679,6 +786,18 @@ static void violation(ag_gov *g, const char *agent, const char *what,
                    ag_last_error());
 }
 
+/* Another process ended the run (EXIT) while this request was on its way: the request
+ * is refused as any illegal move is, but not counted. The run it addressed is over and
+ * compliant, and a duplicate EXIT (a retry, two workers) is no worse than one sent after
+ * the run ended, which only gets not_bootstrapped; counting it would revoke and demote
+ * the agent and record a second, failed run. */
+static void run_already_ended(ag_gov *g, const char *agent, const char *what,
+                              struct ag_transition_result *r)
+{
+    ag__gov_sess_drop(g, agent);
+    set_result(r, AG_REASON_PHASE_NOT_ALLOWED, "%s: the run already ended", what);
+}
+
 /* Is every required artifact of the packet in the task's artifact list? Names the
  * first missing one in `missing`. */
 static int artifacts_complete(const ag_packet *p, const struct ag_store_reply *list, char *missing,
@@ -813,10 +932,14 @@ static void after_exec(ag_gov *g, struct ag__session *s, struct ag__session *ns,
         from = old.phase;
         if (!ag_phase_transition_legal(from, to)) {
             restore_state(g, s, rp[T_OLD].str);
-            ag__gov_sess_put(g, &old);
             char what[128];
             snprintf(what, sizeof what, "illegal transition %s -> %s", ag__phase_str(from),
                      ag__phase_str(to));
+            if (from == AG_PHASE_EXIT) {
+                run_already_ended(g, s->agent_id, what, r);
+                return;
+            }
+            ag__gov_sess_put(g, &old);
             violation(g, s->agent_id, what, r, AG_REASON_PHASE_NOT_ALLOWED);
             return;
         }
@@ -864,21 +987,30 @@ static void after_exec(ag_gov *g, struct ag__session *s, struct ag__session *ns,
     r->ok = 1;
 }
 
-/* A lost lock may mean the run was revoked meanwhile (revocation deletes the lock):
- * then say so rather than lock_lost. Returns 1 when it was. */
-static int lost_to_revocation(ag_gov *g, const char *agent, struct ag_transition_result *r)
+/* A lost lock may mean the run was revoked meanwhile (revocation deletes the lock), or,
+ * for a transition to `to` (AG_PHASE_NONE: not a transition), that another process
+ * ended this very run at EXIT (which releases it): then say so rather than lock_lost.
+ * Returns 1 when it was one of those. */
+static int lock_lost_explained(ag_gov *g, const struct ag__session *mine, enum ag_phase to,
+                               struct ag_transition_result *r)
 {
     char ks[AG__KEY_MAX], *v = NULL;
-    ag__key_agent(ks, agent, "state");
+    ag__key_agent(ks, mine->agent_id, "state");
     struct ag__session s;
-    int revoked = ag_store_get(g->store, ks, &v) == AG_OK && v &&
-                  ag__state_decode(v, &s) == AG_OK && s.revoked;
+    int known = ag_store_get(g->store, ks, &v) == AG_OK && v && ag__state_decode(v, &s) == AG_OK;
     free(v);
-    if (revoked) {
-        set_result(r, AG_REASON_AGENT_REVOKED, "agent '%s' was revoked", agent);
+    if (known && s.revoked) {
+        set_result(r, AG_REASON_AGENT_REVOKED, "agent '%s' was revoked", mine->agent_id);
         r->revoked = 1;
+        return 1;
     }
-    return revoked;
+    if (known && to != AG_PHASE_NONE && s.phase == AG_PHASE_EXIT && s.fence == mine->fence) {
+        char what[128];
+        snprintf(what, sizeof what, "illegal transition EXIT -> %s", ag__phase_str(to));
+        run_already_ended(g, mine->agent_id, what, r);
+        return 1;
+    }
+    return 0;
 }
 
 ag_err ag_gov_transition(ag_gov *g, const char *agent_id, enum ag_phase phase, const char *step,
@@ -934,7 +1066,7 @@ ag_err ag_gov_transition(ag_gov *g, const char *agent_id, enum ag_phase phase, c
         r->reason = why;
         if (why == AG_REASON_LOCK_LOST) {
             ag__gov_sess_drop(g, agent_id);
-            if (!lost_to_revocation(g, agent_id, r))
+            if (!lock_lost_explained(g, &s, phase, r))
                 transition_ledger(g, &ns, s.phase, phase, "LOCK_LOST", 1, 0, NULL, NULL, NULL);
         }
     }
@@ -978,7 +1110,7 @@ ag_err ag_gov_heartbeat(ag_gov *g, const char *agent_id, struct ag_transition_re
     ag_store_reply_free(rp, 4);
     if (!gok) {
         ag__gov_sess_drop(g, agent_id);
-        if (!lost_to_revocation(g, agent_id, r))
+        if (!lock_lost_explained(g, &s, AG_PHASE_NONE, r))
             set_result(r, AG_REASON_LOCK_LOST, "%.60s no longer holds %.80s", kl, lv);
         return AG_OK;
     }
@@ -1035,17 +1167,32 @@ static int decision_ledger(ag_gov *g, const char *agent, const struct ag__sessio
     return 0;
 }
 
-/* The run an action belongs to: state and lock in one exec. Returns OK_REASON or why
- * the agent cannot act; *have_s says whether s holds a decoded state. */
+/* The tier of a registry entry (registry_write's JSON, keys sorted, so `"tier":` is
+ * the last field), without building a jansson tree on the hot path. No entry, or one
+ * that cannot be read, is the least privilege, as at bootstrap. */
+static int registry_tier(const struct ag_store_reply *r)
+{
+    const char *t = r->type == AG_REPLY_STR ? strstr(r->str, "\"tier\":") : NULL;
+    char *end;
+    long v = t ? strtol(t + 7, &end, 10) : -1;
+    return t && end != t + 7 && v >= AG_TIER_MIN && v <= AG_TIER_MAX ? (int)v : AG_TIER_MIN;
+}
+
+/* The run an action belongs to: state, lock and registry entry in one exec. A demotion
+ * or a re-registration lowers the registry's tier at once, so the run acts at the
+ * lower of its own tier and that one (a raise waits for the next bootstrap). Returns
+ * OK_REASON or why the agent cannot act; *have_s says whether s holds a decoded state. */
 static enum ag_reason read_run(ag_gov *g, const char *agent, struct ag__session *s, int *have_s)
 {
     char ks[AG__KEY_MAX], kl[AG__KEY_MAX], lv[AG__LOCKVAL_MAX];
     ag__key_agent(ks, agent, "state");
     ag__key_agent(kl, agent, "lock");
-    struct ag_store_op ops[2] = {{.op = AG_OP_GET, .key = ks}, {.op = AG_OP_GET, .key = kl}};
-    struct ag_store_reply rp[2];
+    struct ag_store_op ops[3] = {{.op = AG_OP_GET, .key = ks},
+                                 {.op = AG_OP_GET, .key = kl},
+                                 {.op = AG_OP_HGET, .key = AG__KEY_REGISTRY, .field = agent}};
+    struct ag_store_reply rp[3];
     *have_s = 0;
-    if (ag_store_exec(g->store, NULL, ops, 2, rp, NULL))
+    if (ag_store_exec(g->store, NULL, ops, 3, rp, NULL))
         return AG_REASON_STORE_UNAVAILABLE;
     enum ag_reason why = OK_REASON;
     if (rp[0].type != AG_REPLY_STR)
@@ -1058,13 +1205,20 @@ static enum ag_reason read_run(ag_gov *g, const char *agent, struct ag__session 
         why = AG_REASON_NOT_BOOTSTRAPPED;
     else if (lockval(s, lv), rp[1].type != AG_REPLY_STR || strcmp(rp[1].str, lv) != 0)
         why = AG_REASON_LOCK_LOST;
-    ag_store_reply_free(rp, 2);
+    if (*have_s) {
+        int reg = registry_tier(&rp[2]);
+        s->tier = reg < s->tier ? reg : s->tier;
+    }
+    ag_store_reply_free(rp, 3);
     return why;
 }
 
-/* The policy's answer for the run's tier and phase and its packet's constraints. */
-static void decide_for(ag_gov *g, const struct ag__session *s, const ag_packet *p,
-                       const char *action, const char *resource, struct ag_gov_decision *out)
+/* The policy's answer for the run's tier and phase and its packet's constraints.
+ * Returns 1 when the action is one the packet forbids: an attempt counts as a violation
+ * even when the request was refused as invalid first (a bad resource must not make a
+ * forbidden action free to try). */
+static int decide_for(ag_gov *g, const struct ag__session *s, const ag_packet *p,
+                      const char *action, const char *resource, struct ag_gov_decision *out)
 {
     struct ag_request req = {
         .tier = s->tier, .phase = s->phase, .action = action, .resource = resource};
@@ -1076,6 +1230,22 @@ static void decide_for(ag_gov *g, const struct ag__session *s, const ag_packet *
     out->reason = d.reason;
     out->rule_file = d.rule_file;
     out->rule_line = d.rule_line;
+    return d.reason == AG_REASON_FORBIDDEN_ACTION ||
+           (d.reason == AG_REASON_INVALID_REQUEST && ag_request_forbidden(&req));
+}
+
+/* Counts an attempted forbidden action against the agent's budget (revoking at the
+ * default max_procedure_violations 1); returns 1 when it revoked. */
+static int count_forbidden(ag_gov *g, const char *agent, const char *action, const char *resource)
+{
+    char full[1600], what[300];
+    snprintf(full, sizeof full, "forbidden action %s on %s", action, resource);
+    ag__utf8_safe_copy(what, sizeof what, full); /* cut at a character, as the ledger needs */
+    struct ag_transition_result vr;
+    memset(&vr, 0, sizeof vr);
+    if (count_error(g, agent, "procedure_violation", "forbidden_action", what, &vr) != AG_OK)
+        return 0;
+    return vr.revoked;
 }
 
 enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *action,
@@ -1090,7 +1260,7 @@ enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *act
         return out->effect; /* nothing trustworthy to ledger under */
     }
     struct ag__session s;
-    int have_s;
+    int have_s, forbidden = 0;
     enum ag_reason why = read_run(g, agent_id, &s, &have_s);
     if (have_s) {
         out->tier = s.tier;
@@ -1102,20 +1272,18 @@ enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *act
     if (why != OK_REASON)
         deny(out, why);
     else
-        decide_for(g, &s, pk->p, action, resource, out);
+        forbidden = decide_for(g, &s, pk->p, action, resource, out);
     ag__gov_packet_put(g, pk);
+    char abuf[512], rbuf[1024];
+    action = ledger_text(action, abuf, sizeof abuf);
+    resource = ledger_text(resource, rbuf, sizeof rbuf);
     /* Committed before it is returned: a decision the ledger cannot hold is a deny. */
     if (decision_ledger(g, agent_id, have_s ? &s : NULL, action, resource, confidence, out)) {
         deny(out, AG_REASON_LEDGER_UNAVAILABLE);
         out->ledger_seq = 0;
     }
-    if (out->reason == AG_REASON_FORBIDDEN_ACTION) {
-        char what[300];
-        snprintf(what, sizeof what, "forbidden action %s on %s", action, resource);
-        struct ag_transition_result vr;
-        memset(&vr, 0, sizeof vr);
-        if (count_error(g, agent_id, "procedure_violation", "forbidden_action", what, &vr) == AG_OK)
-            out->revoked = vr.revoked;
-    }
+    /* Counted whatever the ledger said: the attempt was made. */
+    if (forbidden)
+        out->revoked = count_forbidden(g, agent_id, action, resource);
     return out->effect;
 }

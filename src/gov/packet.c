@@ -46,8 +46,9 @@ int ag_phase_transition_legal(enum ag_phase from, enum ag_phase to)
         return to == AG_PHASE_BOOTSTRAP;
     if (from < 0 || from >= AG_PHASE_COUNT)
         return 0;
-    /* The same phase again is a new step within it; otherwise strictly the next. */
-    return to == from || to == from + 1;
+    /* The same phase again is a new step within it; otherwise strictly the next. EXIT
+     * ends the run, so nothing follows it, not even EXIT: a run ends (and counts) once. */
+    return (to == from && from != AG_PHASE_EXIT) || to == from + 1;
 }
 
 /* ------------------------------------------------------------ validation --- */

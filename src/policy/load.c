@@ -123,8 +123,20 @@ static const char *type_name(const struct ag__ynode *n)
 
 /* ---- typed values ----------------------------------------------------------------- */
 
+/* A quoted scalar may hold a NUL ("\0", "\x00", "\u0000"), and every consumer of the
+ * text stops there: a resource glob "prod/x\0 and more" would become prod/x alone, a
+ * key "effect\0x" would be read as effect. Such a scalar is refused, not cut. */
+static int has_nul(const struct ag__ynode *n)
+{
+    return n->type == AG__Y_SCALAR && memchr(n->text, '\0', n->len) != NULL;
+}
+
 static int want(struct lctx *c, const struct ag__ynode *n, enum ag__ytype type, const char *what)
 {
+    if (type == AG__Y_SCALAR && has_nul(n)) {
+        PROBLEM(c, n, "NUL character (\\0) in a value of '%s'", what);
+        return 0;
+    }
     if (n->type == type && !(type == AG__Y_SCALAR && n->is_null))
         return 1;
     static const char *const names[] = {"a scalar", "a mapping", "a list"};
@@ -252,9 +264,14 @@ static void check_keys(struct lctx *c, const struct ag__ynode *map, const char *
                     type_name(k));
             continue;
         }
+        if (has_nul(k)) {
+            PROBLEM(c, k, "NUL character (\\0) in a key of %s", where);
+            continue;
+        }
         for (size_t j = 0; j < i; j++) {
             const struct ag__ynode *prev = map->items[2 * j];
-            if (prev->type == AG__Y_SCALAR && strcmp(prev->text, k->text) == 0) {
+            if (prev->type == AG__Y_SCALAR && prev->len == k->len &&
+                memcmp(prev->text, k->text, k->len) == 0) {
                 PROBLEM(c, k, "duplicate key '%s' in %s (first at line %d, column %d)", k->text,
                         where, prev->line, prev->col);
                 break;

@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/fileio.h"
+#include "core/jcs.h"
 #include "policy/glob.h"
 #include "policy/index.h"
 #include "policy/load.h"
@@ -223,6 +224,60 @@ static int any_match(const char *const *globs, size_t n, const char *text, char 
     return 0;
 }
 
+/* The request's strings with their lengths, measured once per decision. */
+struct subject {
+    const char *action, *resource;
+    size_t alen, rlen;
+};
+
+/* Text that is not UTF-8 cannot be recorded (the ledger holds JSON) and no policy glob
+ * (YAML text) was written for it. ASCII, the usual case, is recognised eight bytes at a
+ * time without decoding: this runs on every decision. */
+static int utf8_ok(const char *s, size_t n)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= (unsigned char)s[i];
+    return (acc & 0x8080808080808080ull) == 0 || ag__utf8_valid(s, n);
+}
+
+/* Whoever uses a resource as a path resolves `.` and `..` (`sandbox/../prod/db` is
+ * `prod/db`), but globs match it as text: a scope or allow rule for everything under
+ * sandbox would take it, a deny rule for everything under prod would miss it. Resources
+ * are not normalised (they may be URLs or command lines), so such a resource is refused,
+ * fail closed. Empty segments stay legal: a glob that takes `a/b` as a prefix ("a/" then
+ * "**") also takes `a//b`, and URLs (`https://...`) and the hook's root `/` need them
+ * (docs/policy.md). */
+static int segments_ok(const char *r, size_t n)
+{
+    /* Only a dot that starts a segment can start "." or ".."; r[n] is the NUL. */
+    for (const char *d = memchr(r, '.', n); d; d = memchr(d + 1, '.', (size_t)(r + n - d - 1))) {
+        if (d > r && d[-1] != '/')
+            continue;
+        size_t k = d[1] == '.' ? 2 : 1;
+        if (d + k == r + n || d[k] == '/')
+            return 0;
+    }
+    return 1;
+}
+
+static int subject_valid(const struct subject *s)
+{
+    return utf8_ok(s->action, s->alen) && utf8_ok(s->resource, s->rlen) &&
+           segments_ok(s->resource, s->rlen);
+}
+
+int ag_request_forbidden(const struct ag_request *req)
+{
+    return req && req->action && globs_valid(req->forbidden, req->nforbidden) &&
+           any_match(req->forbidden, req->nforbidden, req->action, AG__SEP_ACTION);
+}
+
 /* What the scan of the candidate rules found: the first rule (in file order) of each
  * effect that matched in this phase, and the first allow/ask rule that matched except
  * for its phases. */
@@ -247,12 +302,6 @@ static int could_matter(const struct verdict *v, const struct ag__rule *r, int p
         return 0;
     return !v->best[r->effect] || r < v->best[r->effect];
 }
-
-/* The request's strings with their lengths, measured once per decision. */
-struct subject {
-    const char *action, *resource;
-    size_t alen, rlen;
-};
 
 static void scan(const struct ag__entry *e, uint32_t n, const struct subject *s, uint32_t phase_bit,
                  struct verdict *v)
@@ -285,6 +334,9 @@ enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struc
         return finish(out, AG_EFFECT_DENY, AG_REASON_NO_POLICY, p, NULL);
     if (req == NULL || !request_valid(req))
         return finish(out, AG_EFFECT_DENY, AG_REASON_INVALID_REQUEST, p, NULL);
+    struct subject s = {req->action, req->resource, strlen(req->action), strlen(req->resource)};
+    if (!subject_valid(&s))
+        return finish(out, AG_EFFECT_DENY, AG_REASON_INVALID_REQUEST, p, NULL);
     if (any_match(req->forbidden, req->nforbidden, req->action, AG__SEP_ACTION))
         return finish(out, AG_EFFECT_DENY, AG_REASON_FORBIDDEN_ACTION, p, NULL);
     if (req->nscope > 0 && !any_match(req->scope, req->nscope, req->resource, AG__SEP_RESOURCE))
@@ -293,7 +345,6 @@ enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struc
     const struct ag__tier_index *ix = &p->index[req->tier];
     uint32_t phase_bit = req->phase == AG_PHASE_NONE ? AG__PHASE_NONE_BIT : 1u << req->phase;
     struct verdict v = {{NULL, NULL, NULL}, NULL};
-    struct subject s = {req->action, req->resource, strlen(req->action), strlen(req->resource)};
     const char *dot = memchr(s.action, '.', s.alen);
     size_t seglen = dot ? (size_t)(dot - s.action) : s.alen;
     const struct ag__slot *slot =

@@ -67,6 +67,64 @@ run_suite() { # label, store flag...
     check_exit "$L: option of another subcommand" 1 "${G[@]}" agent list --tier 2 "${S[@]}"
 }
 
+# packet AGENT TASK: writes a packet (scope sandbox/**, prod.* forbidden) to $T/AGENT.json.
+packet() {
+    cat >"$T/$1.json" <<EOF
+{"agent_id":"$1","task_id":"$2","created_for":"t","objective":"o","deliverables":[],
+ "success_criteria":[],"escalation_rules":[],"created_at":"2026-11-25T12:00:00Z",
+ "constraints":{"scope":["sandbox/**"],"forbidden":["prod.*"],"required_steps":[]}}
+EOF
+}
+
+# Fixes from a review: one run ends once, the registry's tier applies at once, dot
+# segments and bytes that are not UTF-8 are invalid requests that are still recorded.
+run_fixes() { # label, store flag...
+    local L=$1
+    shift
+    local S=("$@")
+    local G=("$AG" --dir "$D")
+    local A="fx-exit-$L" B="fx-tier-$L"
+    packet "$A" "task-$A"
+    check_exit "$L: register $A" 0 "${G[@]}" agent register "$A" --tier 1 --packet "$T/$A.json" "${S[@]}"
+    local round r1 r2 oks=0 refusals=""
+    for round in 1 2 3 4; do # a race: several rounds make the bad interleaving likely
+        "${G[@]}" agent bootstrap "$A" "${S[@]}" >/dev/null || not_ok "$L: bootstrap $A"
+        for p in PREFLIGHT PLAN EXECUTE VERIFY PACKAGE REPORT; do
+            "${G[@]}" agent transition "$A" $p "${S[@]}" >/dev/null || not_ok "$L: $A to $p"
+        done
+        "${G[@]}" agent transition "$A" EXIT "${S[@]}" >"$T/x1" 2>&1 &
+        r1=$!
+        "${G[@]}" agent transition "$A" EXIT "${S[@]}" >"$T/x2" 2>&1 &
+        r2=$!
+        wait $r1 && oks=$((oks + 1))
+        wait $r2 && oks=$((oks + 1))
+        refusals+=$(cat "$T/x1" "$T/x2")
+    done
+    check_eq "$L: of two concurrent EXITs one ends the run" "$oks" 4
+    check_contains "$L: the other is refused" "$refusals" "refused EXIT"
+    check_not_contains "$L: ... without a violation" "$refusals" "procedure violation"
+    check_exit "$L: ledger query" 0 "${G[@]}" ledger query --agent "$A" --kind lifecycle --format jsonl
+    check_eq "$L: one lifecycle.exit per run" "$(grep -c '"lifecycle.exit"' <<<"$OUT")" 4
+    packet "$B" "task-$B"
+    check_exit "$L: register $B at T3" 0 "${G[@]}" agent register "$B" --tier 3 --packet "$T/$B.json" "${S[@]}"
+    check_exit "$L: bootstrap $B" 0 "${G[@]}" agent bootstrap "$B" "${S[@]}"
+    for p in PREFLIGHT PLAN EXECUTE; do
+        "${G[@]}" agent transition "$B" $p "${S[@]}" >/dev/null || not_ok "$L: $B to $p"
+    done
+    check_exit "$L: T3 in scope" 0 "${G[@]}" agent authorize "$B" ssh.exec sandbox/web-01 "${S[@]}"
+    check_exit "$L: .. out of scope is refused" 3 "${G[@]}" agent authorize "$B" ssh.exec sandbox/../prod/db-01 "${S[@]}"
+    check_contains "$L: as invalid_request" "$OUT" "deny invalid_request tier=3"
+    check_exit "$L: demote mid-run" 0 "${G[@]}" agent register "$B" --tier 0 "${S[@]}"
+    check_exit "$L: the run decides at T0 at once" 3 "${G[@]}" agent authorize "$B" ssh.exec sandbox/web-01 "${S[@]}"
+    check_contains "$L: default_deny at T0" "$OUT" "deny default_deny tier=0"
+    check_exit "$L: forbidden action on a non-UTF-8 resource" 3 "${G[@]}" agent authorize "$B" prod.write $'sandbox/web\xff' "${S[@]}"
+    check_contains "$L: invalid_request" "$OUT" "deny invalid_request tier=0 phase=EXECUTE seq="
+    check_contains "$L: counted: revoked" "$OUT" "REVOKED"
+    check_exit "$L: ledger query $B" 0 "${G[@]}" ledger query --agent "$B" --format jsonl
+    check_contains "$L: recorded with the bad byte escaped" "$OUT" '"resource":"sandbox/web%FF"'
+    check_contains "$L: counted as a forbidden action" "$OUT" '"error_type":"forbidden_action"'
+}
+
 check_exit "agent --help" 0 "$AG" agent --help
 check_contains "help lists the subcommands" "$OUT" "transition ID PHASE"
 check_exit "task --help" 0 "$AG" task --help
@@ -75,7 +133,9 @@ check_exit "demo --help" 0 "$AG" demo --help
 check_exit "unknown subcommand" 1 "$AG" --dir "$D" agent fly
 
 run_suite sqlite
+run_fixes sqlite
 start_redis
 run_suite redis --store "$REDIS_URL"
+run_fixes redis --store "$REDIS_URL"
 check_exit "the ledger verifies after both" 0 "$AG" --dir "$D" ledger verify
 finish

@@ -24,6 +24,11 @@ check_exit "check scope" 2 "$AG" check --tier 1 --action ssh.exec --resource san
 check_contains "check scope reason" "$OUT" "deny out_of_scope"
 check_exit "check forbidden" 2 "$AG" check --tier 1 --action ssh.exec --resource sandbox/web-01 --phase EXECUTE --forbidden 'db.*' --forbidden 'ssh.*'
 check_contains "check forbidden reason" "$OUT" "deny forbidden_action"
+check_exit "check .. climbing out of scope" 2 "$AG" check --tier 3 --action ssh.exec --resource sandbox/../prod/db-01 --phase EXECUTE --scope 'sandbox/**'
+check_contains "check .. is an invalid request" "$OUT" "deny invalid_request"
+printf 'version: 1\nrules:\n  - {effect: deny, actions: ["**"], resources: ["prod/**\\0 and staging/**"], min_tier: 0}\n' >"$T/nul.yaml"
+check_exit "lint: a \\0 escape is an error" 1 "$AG" policy lint "$T/nul.yaml"
+check_contains "lint: names file, line and field" "$OUT$ERR" "nul.yaml:3:49: NUL character (\0) in a value of 'resources'"
 
 # ---- check --json ----------------------------------------------------------------------
 check_exit "json allow" 0 "$AG" check --json --tier 3 --action prod.read --resource prod/db --phase VERIFY

@@ -220,6 +220,29 @@ static int gfx_ledger_has(struct gfx *f, const char *agent, const char *kind, co
     return ff.found;
 }
 
+struct gfx_tally {
+    const char *needle;
+    int n;
+};
+
+static int gfx_tally_cb(void *ctx, int64_t seq, const char *row)
+{
+    (void)seq;
+    struct gfx_tally *t = ctx;
+    t->n += strstr(row, t->needle) != NULL;
+    return 0;
+}
+
+/* How many of the agent's ledger rows of this kind contain needle? */
+static int gfx_ledger_count_with(struct gfx *f, const char *agent, const char *kind,
+                                 const char *needle)
+{
+    struct gfx_tally t = {needle, 0};
+    struct ag_ledger_filter flt = {.agent_id = agent, .kind = kind};
+    ASSERT_OK(ag_ledger_query(f->ledger, &flt, gfx_tally_cb, &t));
+    return t.n;
+}
+
 /* The ledger's own agent_metrics view (SQL) must agree with ag_gov_metrics. */
 static void gfx_assert_view_agrees(struct gfx *f, const char *agent)
 {
@@ -682,6 +705,209 @@ static void sc_promotion_and_demotion(void)
     gfx_close(&f);
 }
 
+/* Two EXITs of one run (two processes, a retry): exactly one ends and counts the run.
+ * The other is refused as an illegal move, without a violation against the agent
+ * (docs/lifecycle.md), whether it loses the lock or lands while it is still held. */
+static void sc_double_exit(void)
+{
+    struct gfx f;
+    gfx_open(&f, "double_exit", NULL);
+    gfx_start(&f, "dx", "t-dx", 1);
+    gfx_walk(&f, "dx", AG_PHASE_REPORT);
+    ag_gov *g2, *g3; /* other processes that know the run at REPORT */
+    struct ag_transition_result r;
+    ASSERT_OK(ag_gov_new(f.store, f.ledger, f.policy, NULL, &g2));
+    ASSERT_OK(ag_gov_new(f.store, f.ledger, f.policy, NULL, &g3));
+    ASSERT_OK(ag_gov_heartbeat(g2, "dx", &r));
+    ASSERT_TRUE(r.ok);
+    ASSERT_OK(ag_gov_heartbeat(g3, "dx", &r));
+    ASSERT_TRUE(r.ok);
+    char *lock = gfx_get(&f, "agent:dx:lock");
+    ASSERT_TRUE(lock != NULL);
+    gfx_go(&f, "dx", AG_PHASE_EXIT);
+    /* Between the first EXIT's write and its release of the lock (replayed by putting
+     * the lock back): the exec runs, and the state it replaced says EXIT. */
+    ASSERT_OK(ag_store_set(f.store, "agent:dx:lock", lock, 60000));
+    ASSERT_OK(ag_gov_transition(g2, "dx", AG_PHASE_EXIT, "again", &r));
+    ASSERT_FALSE(r.ok);
+    ASSERT_STREQ(ag_reason_name(r.reason), "phase_not_allowed");
+    ASSERT_CONTAINS(r.detail, "already ended");
+    ASSERT_FALSE(r.violation);
+    ASSERT_FALSE(r.revoked);
+    /* After the first EXIT released the lock. */
+    ASSERT_OK(ag_store_del(f.store, "agent:dx:lock"));
+    free(lock);
+    ASSERT_OK(ag_gov_transition(g3, "dx", AG_PHASE_EXIT, "again", &r));
+    ASSERT_FALSE(r.ok);
+    ASSERT_STREQ(ag_reason_name(r.reason), "phase_not_allowed");
+    ASSERT_FALSE(r.violation);
+    ASSERT_FALSE(r.revoked);
+    ASSERT_EQ(gfx_ledger_count_with(&f, "dx", "lifecycle", "\"lifecycle.exit\""), 1);
+    ASSERT_EQ(gfx_ledger_count(&f, "dx", "violation"), 0);
+    ASSERT_EQ(gfx_ledger_count(&f, "dx", "revocation"), 0);
+    struct ag_agent_metrics m;
+    ASSERT_OK(ag_gov_metrics(f.gov, "dx", &m));
+    ASSERT_EQ(m.total_runs, 1);
+    ASSERT_EQ(m.compliant_runs, 1);
+    char *st = gfx_get(&f, "agent:dx:state");
+    ASSERT_CONTAINS(st, "\"phase\":\"EXIT\"");
+    free(st);
+    ag_gov_free(g2);
+    ag_gov_free(g3);
+    gfx_close(&f);
+}
+
+/* A run whose agent went silent is closed as not compliant by the next bootstrap: its
+ * errors are on the record and the streak restarts, so no promotion follows. */
+static void sc_abandoned_run(void)
+{
+    struct gfx f;
+    struct ag_gov_opts o = {.lock_ttl_ms = 150};
+    gfx_open(&f, "abandoned", &o);
+    ASSERT_OK(ag_gov_register(f.gov, "ab", 0, gfx_packet("ab", "t-ab", 2, 8, 8, NULL)));
+    run_to_exit(&f, "ab"); /* compliant: streak 1 of the 2 that promote T0 -> T1 */
+    struct ag_bootstrap_result b;
+    ASSERT_OK(ag_gov_bootstrap(f.gov, "ab", NULL, &b));
+    ASSERT_EQ(b.code, AG_BOOT_COMPLETE);
+    ag_bootstrap_result_clear(&b);
+    gfx_walk(&f, "ab", AG_PHASE_EXECUTE);
+    struct ag_transition_result r;
+    ASSERT_OK(ag_gov_record_error(f.gov, "ab", "procedure_violation", "skipped a step", &r));
+    ASSERT_FALSE(r.revoked);
+    for (int i = 0; i < 6; i++) { /* 7 of the 8 errors allowed, all told */
+        char type[16];
+        snprintf(type, sizeof type, "e%d", i);
+        ASSERT_OK(ag_gov_record_error(f.gov, "ab", type, "m", &r));
+        ASSERT_FALSE(r.revoked);
+    }
+    gfx_sleep_ms(250); /* silent: the lock expires */
+    ASSERT_OK(ag_gov_bootstrap(f.gov, "ab", NULL, &b));
+    ASSERT_EQ(b.code, AG_BOOT_COMPLETE);
+    ag_bootstrap_result_clear(&b);
+    ASSERT_EQ(gfx_ledger_count_with(&f, "ab", "lifecycle", "\"lifecycle.abandon\""), 1);
+    ASSERT_TRUE(gfx_ledger_has(&f, "ab", "lifecycle",
+                               "\"procedure_violations\":1,\"step\":\"step\",\"total_errors\":7"));
+    ASSERT_TRUE(gfx_ledger_has(&f, "ab", "lifecycle", "\"errors\":{\"e0\":1,"));
+    struct ag_agent_metrics m;
+    ASSERT_OK(ag_gov_metrics(f.gov, "ab", &m));
+    ASSERT_EQ(m.total_runs, 2);
+    ASSERT_EQ(m.compliant_runs, 1);
+    ASSERT_EQ(m.consecutive_compliant, 0);
+    gfx_walk(&f, "ab", AG_PHASE_EXIT); /* compliant, but only the first of a new streak */
+    struct ag_agent_status s;
+    ASSERT_OK(ag_gov_status(f.gov, "ab", &s));
+    ASSERT_EQ(s.tier, 0);
+    ag_agent_status_clear(&s);
+    ASSERT_OK(ag_gov_metrics(f.gov, "ab", &m));
+    ASSERT_EQ(m.total_runs, 3);
+    ASSERT_EQ(m.consecutive_compliant, 1);
+    gfx_assert_view_agrees(&f, "ab");
+    /* A run that ended at EXIT is not abandoned: the next bootstrap adds nothing. */
+    run_to_exit(&f, "ab");
+    ASSERT_EQ(gfx_ledger_count_with(&f, "ab", "lifecycle", "\"lifecycle.abandon\""), 1);
+    gfx_close(&f);
+}
+
+/* A demotion or a re-registration at a lower tier applies to the run in progress. */
+static void sc_tier_follows_registry(void)
+{
+    struct gfx f;
+    gfx_open(&f, "tier_registry", NULL);
+    gfx_start(&f, "dm", "t-dm", 1);
+    gfx_walk(&f, "dm", AG_PHASE_EXECUTE);
+    struct ag_gov_decision d;
+    ASSERT_EQ(ag_gov_authorize(f.gov, "dm", "ssh.exec", "sandbox/a", -1, &d), AG_EFFECT_ALLOW);
+    ASSERT_EQ(d.tier, 1);
+    int t;
+    ASSERT_OK(ag_gov_demote(f.gov, "dm", NULL, &t));
+    ASSERT_EQ(t, 0);
+    ASSERT_EQ(ag_gov_authorize(f.gov, "dm", "ssh.exec", "sandbox/a", -1, &d), AG_EFFECT_DENY);
+    ASSERT_STREQ(ag_reason_name(d.reason), "default_deny");
+    ASSERT_EQ(d.tier, 0);
+    ASSERT_TRUE(gfx_ledger_has(&f, "dm", "decision", "\"reason\":\"default_deny\""));
+    ASSERT_OK(ag_gov_register(f.gov, "dm", 1, NULL));
+    ASSERT_EQ(ag_gov_authorize(f.gov, "dm", "ssh.exec", "sandbox/a", -1, &d), AG_EFFECT_ALLOW);
+    ASSERT_EQ(d.tier, 1);
+    /* A raise waits for the next run: the run keeps at most the tier it started with. */
+    ASSERT_OK(ag_gov_register(f.gov, "dm", 3, NULL));
+    ASSERT_EQ(ag_gov_authorize(f.gov, "dm", "ssh.exec", "sandbox/a", -1, &d), AG_EFFECT_ALLOW);
+    ASSERT_EQ(d.tier, 1);
+    ASSERT_OK(ag_gov_register(f.gov, "dm", 0, NULL));
+    ag_gov *cold; /* another process sees it as well */
+    ASSERT_OK(ag_gov_new(f.store, f.ledger, f.policy, NULL, &cold));
+    ASSERT_EQ(ag_gov_authorize(cold, "dm", "ssh.exec", "sandbox/a", -1, &d), AG_EFFECT_DENY);
+    ASSERT_EQ(d.tier, 0);
+    ag_gov_free(cold);
+    gfx_close(&f);
+}
+
+/* Requests the policy refuses as invalid are still recorded (with the bad bytes made
+ * safe), and a forbidden action among them still counts as a violation. */
+static void sc_invalid_resource(void)
+{
+    struct gfx f;
+    gfx_open(&f, "invalid_resource", NULL);
+    gfx_start(&f, "iv", "t-iv", 1);
+    gfx_walk(&f, "iv", AG_PHASE_EXECUTE);
+    struct ag_gov_decision d;
+    ASSERT_EQ(ag_gov_authorize(f.gov, "iv", "ssh.exec", "sandbox/web\xff", -1, &d), AG_EFFECT_DENY);
+    ASSERT_STREQ(ag_reason_name(d.reason), "invalid_request");
+    ASSERT_TRUE(d.ledger_seq > 0);
+    ASSERT_FALSE(d.revoked);
+    ASSERT_TRUE(gfx_ledger_has(&f, "iv", "decision", "\"resource\":\"sandbox/web%FF\""));
+    ASSERT_EQ(gfx_ledger_count(&f, "iv", "violation"), 0);
+    ASSERT_EQ(ag_gov_authorize(f.gov, "iv", "db.drop", "sandbox/web\xff", -1, &d), AG_EFFECT_DENY);
+    ASSERT_STREQ(ag_reason_name(d.reason), "invalid_request");
+    ASSERT_TRUE(d.ledger_seq > 0);
+    ASSERT_TRUE(d.revoked);
+    gfx_assert_revoked(&f, "iv", "PROCEDURE_VIOLATION");
+    ASSERT_TRUE(gfx_ledger_has(&f, "iv", "violation", "\"error_type\":\"forbidden_action\""));
+    ASSERT_TRUE(gfx_ledger_has(&f, "iv", "violation", "db.drop on sandbox/web%FF"));
+    /* The same with a resource that climbs out of its scope. */
+    gfx_start(&f, "iv2", "t-iv2", 1);
+    gfx_walk(&f, "iv2", AG_PHASE_EXECUTE);
+    ASSERT_EQ(ag_gov_authorize(f.gov, "iv2", "ssh.exec", "sandbox/../prod/db", -1, &d),
+              AG_EFFECT_DENY);
+    ASSERT_STREQ(ag_reason_name(d.reason), "invalid_request");
+    ASSERT_FALSE(d.revoked);
+    ASSERT_EQ(ag_gov_authorize(f.gov, "iv2", "prod.write", "sandbox/../prod/db", -1, &d),
+              AG_EFFECT_DENY);
+    ASSERT_TRUE(d.revoked);
+    gfx_close(&f);
+}
+
+/* The handoff a revoked agent's task requires does not lapse with the state's TTL. */
+static void sc_handoff_requirement_persists(void)
+{
+    struct gfx f;
+    struct ag_gov_opts o = {.state_ttl_ms = 300};
+    gfx_open(&f, "handoff_persists", &o);
+    gfx_start(&f, "A", "kept", 1);
+    gfx_walk(&f, "A", AG_PHASE_EXECUTE);
+    struct ag_gov_decision d;
+    ASSERT_EQ(ag_gov_authorize(f.gov, "A", "prod.write", "sandbox/x", -1, &d), AG_EFFECT_DENY);
+    ASSERT_TRUE(d.revoked);
+    gfx_sleep_ms(450); /* longer than every TTL of the run */
+    ASSERT_OK(ag_gov_register(f.gov, "B", 1, gfx_packet("B", "kept", 1, 2, 8, NULL)));
+    struct ag_bootstrap_result b;
+    ASSERT_OK(ag_gov_bootstrap(f.gov, "B", NULL, &b));
+    ASSERT_STREQ(ag_boot_code_name(b.code), "HANDOFF_REQUIRED");
+    ag_bootstrap_result_clear(&b);
+    ASSERT_EQ(gfx_pttl(&f, "task:kept:active_agent"), -1);
+    const char *h =
+        "{\"task_id\":\"kept\",\"previous_agent_id\":\"A\",\"revoked\":true,"
+        "\"revocation_reason\":{\"type\":\"PROCEDURE_VIOLATION\",\"details\":\"prod.write\"},"
+        "\"last_known_state\":{\"phase\":\"EXECUTE\",\"step\":\"step\"},"
+        "\"what_was_tried\":[],\"blocking_issue\":\"scope\",\"required_next_actions\":[],"
+        "\"constraints_reminder\":[],\"artifacts\":[]}";
+    ASSERT_OK(ag_gov_write_handoff(f.gov, h));
+    ASSERT_OK(ag_gov_bootstrap(f.gov, "B", NULL, &b));
+    ASSERT_STREQ(ag_boot_code_name(b.code), "BOOTSTRAP_COMPLETE");
+    ag_bootstrap_result_clear(&b);
+    ASSERT_TRUE(gfx_pttl(&f, "task:kept:active_agent") > 0); /* B's run: a TTL again */
+    gfx_close(&f);
+}
+
 static void sc_listing_and_stuck(void)
 {
     struct gfx f;
@@ -858,6 +1084,26 @@ static void sc_shared_handle_threads(void)
     TEST(shared_handle_threads_##backend)                                                          \
     {                                                                                              \
         sc_shared_handle_threads();                                                                \
+    }                                                                                              \
+    TEST(double_exit_counts_once_##backend)                                                        \
+    {                                                                                              \
+        sc_double_exit();                                                                          \
+    }                                                                                              \
+    TEST(abandoned_run_is_closed_##backend)                                                        \
+    {                                                                                              \
+        sc_abandoned_run();                                                                        \
+    }                                                                                              \
+    TEST(tier_follows_registry_##backend)                                                          \
+    {                                                                                              \
+        sc_tier_follows_registry();                                                                \
+    }                                                                                              \
+    TEST(invalid_resource_recorded_and_counted_##backend)                                          \
+    {                                                                                              \
+        sc_invalid_resource();                                                                     \
+    }                                                                                              \
+    TEST(handoff_requirement_persists_##backend)                                                   \
+    {                                                                                              \
+        sc_handoff_requirement_persists();                                                         \
     }
 
 #endif

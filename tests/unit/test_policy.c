@@ -90,6 +90,45 @@ TEST(policy_invalid_requests_deny)
     ag_policy_free(p);
 }
 
+/* Text a ledger cannot hold, and resources whose `.`/`..` segments name another place
+ * than the text the globs see, are malformed requests (docs/policy.md, step 2). */
+TEST(policy_dot_segments_and_bad_utf8_are_invalid)
+{
+    ag_policy *p = load("version: 1\n"
+                        "rules:\n"
+                        "  - {effect: allow, actions: ['**'], resources: ['**'], min_tier: 0}\n");
+    static const char *const bad[] = {
+        ".",      "..",      "./a",         "../a",          "a/.",   "a/..",      "a/./b",
+        "a/../b", "a//../b", "a/b/../../c", "sandbox/w\xff", "\xc3(", "a/\xe2\x82"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ASSERT_DECISION(decide(p, 1, AG_PHASE_NONE, "x.y", bad[i]), "deny", "invalid_request");
+    ASSERT_DECISION(decide(p, 1, AG_PHASE_NONE, "x.\xff", "a"), "deny", "invalid_request");
+    static const char *const good[] = {
+        "...",  "a..b", ".env", "a/.ssh/id",           "a/..b/c.",
+        "a//b", "/",    "a/",   "https://x.example/a", "caf\xc3\xa9/\xe2\x82\xac"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ASSERT_DECISION(decide(p, 1, AG_PHASE_NONE, "x.y", good[i]), "allow", "rule_allow");
+    /* Forbidden actions stay recognisable for callers that count them. */
+    const char *forb[] = {"x.*"};
+    struct ag_request r = {.tier = 1,
+                           .phase = AG_PHASE_NONE,
+                           .action = "x.y",
+                           .resource = "a/../b",
+                           .forbidden = forb,
+                           .nforbidden = 1};
+    struct ag_decision d;
+    ASSERT_EQ(ag_decide(p, &r, &d), AG_EFFECT_DENY);
+    ASSERT_DECISION(d, "deny", "invalid_request");
+    ASSERT_TRUE(ag_request_forbidden(&r));
+    r.action = "z.y";
+    ASSERT_FALSE(ag_request_forbidden(&r));
+    const char *malformed[] = {"x.[a"};
+    r.action = "x.y";
+    r.forbidden = malformed;
+    ASSERT_FALSE(ag_request_forbidden(&r));
+    ag_policy_free(p);
+}
+
 TEST(policy_null_out_arguments)
 {
     ag_policy *p = load(ALLOW_SSH);
