@@ -47,18 +47,73 @@ static void usage(FILE *out)
                  "ledger entries); see `agentgov hook helper --help`.\n");
 }
 
-/* Denies: reason on stderr, exit 2. */
-static int deny_exit(const char *what, ag_err err)
+/* Denies before there is an event: recorded in the ledger when the data directory is
+ * known (a --dir without its argument leaves it unknown) and the ledger opens; the
+ * reason on stderr, and exit 2 whatever the recording did. */
+static int deny_early(const struct ag__hook_opts *o, int dir_known, const char *what,
+                      enum ag_reason reason, ag_err err)
 {
     struct ag__hook_out out;
     ag__hook_out_init(&out);
-    int rc = ag__hook_deny(&out, what, err);
+    if (dir_known)
+        (void)ag__hook_deny_early(o, what, reason, err, &out);
+    else
+        (void)ag__hook_deny(&out, what, err);
     fputs(out.err.data ? out.err.data : "agentgov: hook denied\n", stderr);
     ag__hook_out_free(&out);
-    return rc;
+    return AG__HOOK_EXIT_DENY;
 }
 
-static int parse_args(int argc, char **argv, struct ag__hook_opts *o, int *use_helper)
+/* Keeps the first error of several, with its message. */
+static void keep_first(ag_err err, ag_err *first, char *why, size_t len)
+{
+    if (err != AG_OK && *first == AG_OK) {
+        *first = err;
+        snprintf(why, len, "%s", ag_last_error());
+    }
+}
+
+static ag_err parse_opt(int c, struct ag__hook_opts *o, int *use_helper, int *dir_known,
+                        char **argv)
+{
+    char *end;
+    long tier;
+    switch (c) {
+    case 'p':
+        if (!*optarg)
+            return ag__fail(AG_EINVAL, "--policy needs a file name");
+        o->policy = optarg;
+        return AG_OK;
+    case 't':
+        tier = strtol(optarg, &end, 10);
+        if (*end || end == optarg || tier < AG_TIER_MIN || tier > AG_TIER_MAX)
+            return ag__fail(AG_EINVAL, "--tier '%s' is not 0..4", optarg);
+        o->tier = (int)tier;
+        return AG_OK;
+    case 'a':
+        if (!*optarg)
+            return ag__fail(AG_EINVAL, "--agent needs an agent id");
+        o->agent = optarg;
+        return AG_OK;
+    case 'd':
+        ag__cli_set_dir(optarg);
+        return AG_OK;
+    case 'n':
+        *use_helper = 0;
+        return AG_OK;
+    case ':':
+        *dir_known &= optopt != 'd';
+        return ag__fail(AG_EINVAL, "option '%s' needs an argument", argv[optind - 1]);
+    default:
+        return ag__fail(AG_EINVAL, "unknown option '%s' (see agentgov hook --help)",
+                        argv[optind - 1]);
+    }
+}
+
+/* Reads every option even after a bad one, so that a denial is recorded in the data
+ * directory the command line names; returns the first error. */
+static ag_err parse_args(int argc, char **argv, struct ag__hook_opts *o, int *use_helper,
+                         int *dir_known)
 {
     static const struct option longs[] = {{"policy", required_argument, NULL, 'p'},
                                           {"tier", required_argument, NULL, 't'},
@@ -68,40 +123,40 @@ static int parse_args(int argc, char **argv, struct ag__hook_opts *o, int *use_h
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
-    char *end;
+    ag_err first = AG_OK;
+    char why[512] = "";
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longs, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            if (!*optarg)
-                return ag__fail(AG_EINVAL, "--policy needs a file name");
-            o->policy = optarg;
-            break;
-        case 't':
-            o->tier = (int)strtol(optarg, &end, 10);
-            if (*end || end == optarg || o->tier < AG_TIER_MIN || o->tier > AG_TIER_MAX)
-                return ag__fail(AG_EINVAL, "--tier '%s' is not 0..4", optarg);
-            break;
-        case 'a':
-            if (!*optarg)
-                return ag__fail(AG_EINVAL, "--agent needs an agent id");
-            o->agent = optarg;
-            break;
-        case 'd':
-            ag__cli_set_dir(optarg);
-            break;
-        case 'n':
-            *use_helper = 0;
-            break;
-        default:
-            return ag__fail(AG_EINVAL, "unknown option '%s' (see agentgov hook --help)",
-                            argv[optind - 1]);
-        }
-    }
+    while ((c = getopt_long(argc, argv, "+:h", longs, NULL)) != -1)
+        keep_first(parse_opt(c, o, use_helper, dir_known, argv), &first, why, sizeof why);
     if (optind != argc)
-        return ag__fail(AG_EINVAL, "unexpected argument '%s'", argv[optind]);
-    return AG_OK;
+        keep_first(ag__fail(AG_EINVAL, "unexpected argument '%s'", argv[optind]), &first, why,
+                   sizeof why);
+    return first == AG_OK ? AG_OK : ag__fail(first, "%s", why);
+}
+
+/* The agent named first, then the options; returns the first error. *label: what a
+ * denial is recorded under when no agent this knows is named. */
+static ag_err parse_command(int argc, char **argv, struct ag__hook_opts *o, int *use_helper,
+                            int *dir_known, const char **label)
+{
+    int named = argc >= 2 && argv[1][0] != '-';
+    ag_err err = AG_OK;
+    char why[512] = "";
+    if (!named) {
+        keep_first(ag__fail(AG_EINVAL, "no agent named (claude-code or codex)"), &err, why,
+                   sizeof why);
+        *label = "hook";
+    } else if (strcmp(argv[1], "codex") == 0) {
+        o->dialect = AG_HOOK_CODEX;
+    } else if (strcmp(argv[1], "claude-code") != 0) {
+        keep_first(ag__fail(AG_EINVAL, "unknown agent '%s' (claude-code or codex)", argv[1]), &err,
+                   why, sizeof why);
+        *label = argv[1];
+    }
+    keep_first(parse_args(argc - named, argv + named, o, use_helper, dir_known), &err, why,
+               sizeof why);
+    return err == AG_OK ? AG_OK : ag__fail(err, "%s", why);
 }
 
 static ag_err read_stdin(char **data, size_t *len)
@@ -209,27 +264,22 @@ int ag__cmd_hook(int argc, char **argv)
         usage(stdout);
         return AG_EXIT_OK;
     }
-    struct ag__hook_opts o = {.tier = -1};
-    int use_helper = ag__hook_helper_wanted();
-    if (argc < 2) {
-        usage(stderr);
-        return deny_exit("no agent named (claude-code or codex)", AG_EINVAL);
+    struct ag__hook_opts o = {.tier = -1, .uid = getuid()};
+    int use_helper = ag__hook_helper_wanted(), dir_known = 1;
+    const char *label = NULL;
+    ag_err err = parse_command(argc, argv, &o, &use_helper, &dir_known, &label);
+    if (err != AG_OK) {
+        if (argc < 2 || argv[1][0] == '-')
+            usage(stderr);
+        o.agent = o.agent ? o.agent : label;
+        return deny_early(&o, dir_known, "usage", AG_REASON_INVALID_REQUEST, err);
     }
-    if (strcmp(argv[1], "claude-code") == 0)
-        o.dialect = AG_HOOK_CLAUDE_CODE;
-    else if (strcmp(argv[1], "codex") == 0)
-        o.dialect = AG_HOOK_CODEX;
-    else {
-        ag__fail(AG_EINVAL, "unknown agent '%s' (claude-code or codex)", argv[1]);
-        return deny_exit("usage", AG_EINVAL);
-    }
-    ag_err err = parse_args(argc - 1, argv + 1, &o, &use_helper);
-    if (err != AG_OK)
-        return deny_exit("usage", err);
     char *text = NULL;
     size_t len = 0;
     if ((err = read_stdin(&text, &len)) != AG_OK)
-        return deny_exit("input", err);
+        return deny_early(&o, 1, "input",
+                          err == AG_ELIMIT ? AG_REASON_INVALID_REQUEST : AG_REASON_INTERNAL_ERROR,
+                          err);
     int rc = answer(&o, use_helper, text, len);
     free(text);
     return rc;

@@ -135,6 +135,12 @@ static int deny_recorded(const struct ag__hook_opts *o, struct ag__hook_env *env
     return ag__hook_deny(out, what, err);
 }
 
+int ag__hook_deny_early(const struct ag__hook_opts *o, const char *what, enum ag_reason reason,
+                        ag_err err, struct ag__hook_out *out)
+{
+    return deny_recorded(o, NULL, NULL, what, reason, err, out);
+}
+
 static ag_err record(const struct ag__hook_opts *o, struct ag__hook_env *env,
                      const struct ag__hook_event *ev, const struct ag__hook_verdict *v)
 {
@@ -195,15 +201,6 @@ static ag_err resolve_config(struct ag__hook_opts *o, char *policy_buf, size_t l
         o->tier = (int)ag_config_int(cfg, "hook.tier");
     ag_config_free(cfg);
     return AG_OK;
-}
-
-static const char *home_dir(char home[PATH_MAX])
-{
-    const char *h = getenv("HOME");
-    home[0] = '\0';
-    if (h && h[0] == '/' && !realpath(h, home))
-        snprintf(home, PATH_MAX, "%s", h);
-    return home[0] ? home : NULL;
 }
 
 /* Loads the policy with ${PROJECT} and ${HOME} expanded for this event. */
@@ -309,12 +306,12 @@ static int cache_put(struct ag__hook_policy_cache *c, const char *path, const ch
     return 1;
 }
 
-/* *owned says whether the caller must free *out (a policy the cache does not keep). */
+/* *owned says whether the caller must free *out (a policy the cache does not keep).
+ * ${HOME} is what `~` stands for in the event (ev->home). */
 static ag_err load_policy(const char *path, const struct ag__hook_event *ev,
                           struct ag__hook_policy_cache *c, ag_policy **out, int *owned)
 {
-    char home[PATH_MAX];
-    const char *h = home_dir(home);
+    const char *h = ev->home;
     struct stat st;
     *owned = 1;
     if (c == NULL || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
@@ -358,8 +355,8 @@ int ag__hook_eval(struct ag__hook_opts *o, const char *text, size_t len, struct 
                   struct ag__hook_out *out)
 {
     struct ag__hook_event ev;
-    char policy_buf[PATH_MAX], shipped[PATH_MAX];
-    ag_err err = ag__hook_parse(o->dialect, text, len, &ev);
+    char policy_buf[PATH_MAX], shipped[PATH_MAX], home[PATH_MAX];
+    ag_err err = ag__hook_parse_home(o->dialect, text, len, ag__hook_home(o->uid, home), &ev);
     if (err != AG_OK)
         return deny_recorded(o, env, NULL, "malformed event", AG_REASON_INVALID_REQUEST, err, out);
     int rc;

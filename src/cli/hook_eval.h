@@ -22,6 +22,7 @@ struct ag__hook_opts {
     const char *policy; /* NULL: hook.policy in the config, else the shipped one */
     int tier;           /* -1: hook.tier in the config */
     const char *agent;  /* NULL: the event's agent */
+    uid_t uid;          /* the hook's user: `~` is its passwd home when HOME is not absolute */
 };
 
 /* What the hook prints: out on stdout, err on stderr, then it exits with the status
@@ -57,7 +58,15 @@ struct ag__hook_env {
 int ag__hook_eval(struct ag__hook_opts *o, const char *text, size_t len, struct ag__hook_env *env,
                   struct ag__hook_out *out);
 
-/* A denial that nothing recorded (a usage error): the reason on err, exit 2. */
+/* A denial as text, recording nothing (the helper failed after it took the event, and
+ * may have recorded it; no data directory is known): the reason on err, exit 2. */
 int ag__hook_deny(struct ag__hook_out *out, const char *what, ag_err err);
+
+/* A denial before there is an event to decide (a bad command line, an event too large
+ * or unreadable): recorded in the ledger of the data directory as it stands, when it
+ * opens (best effort), with what and ag_last_error() as the error; never the event's
+ * text. The reason on err, exit 2. */
+int ag__hook_deny_early(const struct ag__hook_opts *o, const char *what, enum ag_reason reason,
+                        ag_err err, struct ag__hook_out *out);
 
 #endif

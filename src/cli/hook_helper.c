@@ -167,12 +167,16 @@ static int take(int fd, int64_t take_by)
     return ok;
 }
 
-/* Decides in the hook's working directory and with its HOME, as the hook itself would.
- * Paths into the data directory are the helper's resolved ones: with a relative --dir,
- * a message that names one (a bad config file) spells it in full. */
+/* Decides in the hook's working directory and with its HOME, as the hook itself would;
+ * without an absolute HOME `~` is the home of the hook's user, whose uid the kernel
+ * gives (serve() checked that it is this helper's). Paths into the data directory are
+ * the helper's resolved ones: with a relative --dir, a message that names one (a bad
+ * config file) spells it in full. */
 static void decide(struct helper *h, int fd, struct request *r)
 {
     struct ag__hook_opts o = {.policy = r->policy, .agent = r->agent, .tier = atoi(r->tier)};
+    if (!ag__wire_peer_uid(fd, &o.uid))
+        return reply_text(fd, 'M', "peer credentials");
     if (strcmp(r->dialect, "codex") == 0)
         o.dialect = AG_HOOK_CODEX;
     else if (strcmp(r->dialect, "claude-code") != 0)

@@ -38,12 +38,20 @@ int ag__wire_sock_path(char *buf, size_t len)
     return 1;
 }
 
-int ag__wire_peer_is_me(int fd)
+int ag__wire_peer_uid(int fd, uid_t *uid)
 {
     struct ucred cr;
     socklen_t n = sizeof cr;
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) == 0 && n == sizeof cr &&
-           cr.uid == geteuid();
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) != 0 || n != sizeof cr)
+        return 0;
+    *uid = cr.uid;
+    return 1;
+}
+
+int ag__wire_peer_is_me(int fd)
+{
+    uid_t uid;
+    return ag__wire_peer_uid(fd, &uid) && uid == geteuid();
 }
 
 /* Waits until fd is ready for events, or the deadline passes. */

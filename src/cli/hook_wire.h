@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agentgov/err.h"
 #include "core/buf.h"
@@ -39,6 +40,8 @@ int ag__wire_sock_path(char *buf, size_t len);
 
 /* The peer of fd runs as this process's effective user. */
 int ag__wire_peer_is_me(int fd);
+/* 1 and *uid: the peer's user as the kernel saw it at connect (SO_PEERCRED). */
+int ag__wire_peer_uid(int fd, uid_t *uid);
 
 /* Reading from a socket with a deadline (CLOCK_MONOTONIC ms). */
 struct ag__wire_in {

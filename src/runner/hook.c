@@ -4,13 +4,16 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "runner/hook_search.h"
 
 const char *ag__hook_dialect_name(enum ag__hook_dialect d)
 {
@@ -104,15 +107,37 @@ static ag_err resolve_links(const char *path, char out[PATH_MAX])
     return ag__fail(AG_EINVAL, "too many symbolic links in %s", path);
 }
 
+const char *ag__hook_home(uid_t uid, char buf[PATH_MAX])
+{
+    const char *h = getenv("HOME");
+    struct passwd pw, *found = NULL;
+    char pwbuf[4096];
+    if (h == NULL || h[0] != '/') {
+        h = NULL;
+        if (getpwuid_r(uid, &pw, pwbuf, sizeof pwbuf, &found) == 0 && found && found->pw_dir &&
+            found->pw_dir[0] == '/')
+            h = found->pw_dir;
+    }
+    if (h == NULL)
+        return NULL;
+    if (!realpath(h, buf))
+        snprintf(buf, PATH_MAX, "%s", h);
+    return buf;
+}
+
 ag_err ag__hook_path_resource(const char *cwd, const char *home, const char *path, char **out)
 {
     char abs[PATH_MAX], real[PATH_MAX];
     int n;
     if (path == NULL || path[0] == '\0')
         return ag__fail(AG_EINVAL, "empty path");
+    int tilde = path[0] == '~' && (path[1] == '/' || path[1] == '\0');
+    if (tilde && (home == NULL || home[0] != '/')) /* not the project's "~" directory */
+        return ag__fail(AG_EINVAL, "path '%.64s' starts with ~ and there is no home directory",
+                        path);
     if (path[0] == '/')
         n = snprintf(abs, sizeof abs, "%s", path);
-    else if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') && home && home[0] == '/')
+    else if (tilde)
         n = snprintf(abs, sizeof abs, "%s/%s", home, path + 1);
     else if (cwd && cwd[0] == '/')
         n = snprintf(abs, sizeof abs, "%s/%s", cwd, path);
@@ -160,7 +185,7 @@ static ag_err add_req(struct ag__hook_event *ev, const char *action, char *resou
 static ag_err add_path(struct ag__hook_event *ev, const char *action, const char *path)
 {
     char *res;
-    ag_err err = ag__hook_path_resource(ev->cwd, getenv("HOME"), path, &res);
+    ag_err err = ag__hook_path_resource(ev->cwd, ev->home, path, &res);
     return err == AG_OK ? add_req(ev, action, res) : err;
 }
 
@@ -186,34 +211,189 @@ static char *command_text(json_t *v)
     return ag__buf_take(&b);
 }
 
+/* ---- apply_patch ---------------------------------------------------------------- */
+
+/* The Unicode White_Space character at s (UTF-8): its length, 0 if none. Codex trims
+ * each patch line with Rust's str::trim, which strips all of them. */
+static size_t space_len(const unsigned char *s, size_t n)
+{
+    if (n >= 1 && ((s[0] >= '\t' && s[0] <= '\r') || s[0] == ' '))
+        return 1;
+    if (n >= 2 && s[0] == 0xC2 && (s[1] == 0x85 || s[1] == 0xA0))
+        return 2;
+    if (n < 3)
+        return 0;
+    if ((s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80) ||
+        (s[0] == 0xE2 && s[1] == 0x80 &&
+         ((s[2] >= 0x80 && s[2] <= 0x8A) || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF)) ||
+        (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F) ||
+        (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80))
+        return 3;
+    return 0;
+}
+
+/* Narrows s[*a..*b) to its text without white space at either end. */
+static void trim(const char *s, size_t *a, size_t *b)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t k, cut;
+    while (*a < *b && (k = space_len(u + *a, *b - *a)) > 0)
+        *a += k;
+    do {
+        cut = 0;
+        for (size_t w = 1; w <= 3 && w <= *b - *a && !cut; w++)
+            if (space_len(u + *b - w, w) == w)
+                cut = w;
+        *b -= cut;
+    } while (cut);
+}
+
+static const char *const patch_marks[] = {
+    "*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** Move to: "};
+
+/* A trimmed line that any spelling makes a hunk header ("***Add File:", "*** add
+ * file:"): one Codex may take, or a model meant. */
+static int looks_like_header(const char *t, size_t n)
+{
+    static const char *const heads[] = {"add file", "update file", "delete file", "move to"};
+    size_t i = 3;
+    if (n < 3 || memcmp(t, "***", 3) != 0)
+        return 0;
+    while (i < n && (t[i] == ' ' || t[i] == '\t'))
+        i++;
+    for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++)
+        if (n - i >= strlen(heads[h]) && strncasecmp(t + i, heads[h], strlen(heads[h])) == 0)
+            return 1;
+    return 0;
+}
+
+static ag_err patch_path(struct ag__hook_event *ev, const char *p, size_t n)
+{
+    char path[PATH_MAX];
+    if (n >= sizeof path)
+        return ag__fail(AG_EINVAL, "apply_patch: path too long");
+    memcpy(path, p, n);
+    path[n] = '\0';
+    return add_path(ev, "file.write", path);
+}
+
+/* One line of a patch. A hunk header names a file written: its path as Codex takes it,
+ * from the trimmed line, and also as written when the untrimmed line differs (Codex
+ * takes a "Move to:" path from the raw line). A line that looks like a header but
+ * names no file this can read is denied: Codex may still apply it somehow. */
+static ag_err patch_line(struct ag__hook_event *ev, const char *line, size_t len)
+{
+    size_t a = 0, b = len, raw = len && line[len - 1] == '\r' ? len - 1 : len;
+    trim(line, &a, &b);
+    if (!looks_like_header(line + a, b - a))
+        return AG_OK;
+    for (size_t m = 0; m < sizeof patch_marks / sizeof patch_marks[0]; m++) {
+        size_t ml = strlen(patch_marks[m]);
+        if (b - a <= ml || memcmp(line + a, patch_marks[m], ml) != 0)
+            continue;
+        ag_err err = patch_path(ev, line + a + ml, b - a - ml);
+        if (err == AG_OK && a == 0 && raw > b)
+            err = patch_path(ev, line + ml, raw - ml);
+        return err;
+    }
+    return ag__fail(AG_EINVAL,
+                    "apply_patch: '%.*s' looks like a hunk header but names no file agentgov "
+                    "can judge",
+                    (int)(b - a > 80 ? 80 : b - a), line + a);
+}
+
 /* Files named by a Codex apply_patch body ("*** Add File: p", "*** Update File: p",
- * "*** Delete File: p", "*** Move to: p"). */
+ * "*** Delete File: p", "*** Move to: p"), wherever such a line is: Codex's parser
+ * decides which lines are headers, and a header counted too many only judges one more
+ * file. */
 static ag_err map_patch(struct ag__hook_event *ev, const char *patch)
 {
-    static const char *const marks[] = {
-        "*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** Move to: "};
-    const char *line = patch;
-    while (line && *line) {
+    for (const char *line = patch; *line;) {
         const char *eol = strchrnul(line, '\n');
-        for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++) {
-            size_t ml = strlen(marks[m]);
-            if ((size_t)(eol - line) > ml && strncmp(line, marks[m], ml) == 0) {
-                char path[PATH_MAX];
-                size_t n = (size_t)(eol - line) - ml;
-                if (n >= sizeof path)
-                    return ag__fail(AG_EINVAL, "apply_patch: path too long");
-                memcpy(path, line + ml, n);
-                path[n] = '\0';
-                if (n && path[n - 1] == '\r')
-                    path[n - 1] = '\0';
-                ag_err err = add_path(ev, "file.write", path);
-                if (err != AG_OK)
-                    return err;
-            }
-        }
-        line = *eol ? eol + 1 : NULL;
+        ag_err err = patch_line(ev, line, (size_t)(eol - line));
+        if (err != AG_OK)
+            return err;
+        line = *eol ? eol + 1 : eol;
     }
     return ev->nreq ? AG_OK : ag__fail(AG_EINVAL, "apply_patch: the patch names no file");
+}
+
+/* ---- searches ------------------------------------------------------------------- */
+
+static ag_err join_path(struct ag__hook_event *ev, const char *action, const char *dir,
+                        const char *rest)
+{
+    char path[PATH_MAX * 2];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, rest);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return ag__fail(AG_EINVAL, "path too long: %.64s...", dir);
+    return add_path(ev, action, path);
+}
+
+/* A search reads every file below dir (a resource, taken over): judged on everything
+ * below it, literally "<dir>/" followed by two stars, which rules on a directory's
+ * contents match; ag__hook_decide checks the rest of its reach (hook_search.h). */
+static ag_err search_below(struct ag__hook_event *ev, const char *action, char *dir,
+                           const char *glob)
+{
+    if (dir == NULL)
+        return AG_ENOMEM;
+    ev->search_dir = dir;
+    ev->search_glob = glob && glob[0] ? glob : NULL;
+    ev->search_all = ev->search_named = ev->nreq;
+    struct ag_buf b;
+    ag__buf_init(&b);
+    if (strcmp(dir, "/") == 0)
+        ag__buf_puts(&b, "**");
+    else
+        ag__buf_printf(&b, "%s/**", dir);
+    return add_req(ev, action, ag__buf_take(&b));
+}
+
+/* Grep: the directory (or file) searched, all below it, and "<path>/<glob>". */
+static ag_err map_grep(struct ag__hook_event *ev, const char *action, const char *path,
+                       const char *glob)
+{
+    ag_err err = add_path(ev, action, path);
+    if (err == AG_OK)
+        err = search_below(ev, action, strdup(ev->req[ev->nreq - 1].resource), glob);
+    if (err == AG_OK && glob) {
+        ev->search_named = ev->nreq;
+        err = join_path(ev, action, path, glob);
+    }
+    return err;
+}
+
+/* Glob: the pattern as a path (its request names it), and the search it is: from its
+ * literal leading directories (links resolved) with the rest as its glob. A ".." after
+ * a wildcard could climb anywhere: denied. */
+static ag_err map_glob(struct ag__hook_event *ev, const char *action, const char *dir,
+                       const char *pattern)
+{
+    const char *rest = pattern, *slash;
+    char base[PATH_MAX * 2], *res = NULL;
+    while ((slash = strchr(rest, '/')) != NULL && strcspn(rest, "*?[{\\") > (size_t)(slash - rest))
+        rest = slash + 1;
+    for (const char *q = rest; *q; q += *q == '/') {
+        size_t len = strcspn(q, "/");
+        if (len == 2 && q[0] == '.' && q[1] == '.')
+            return ag__fail(AG_EINVAL, "Glob pattern '%.64s' climbs ('..') after a wildcard",
+                            pattern);
+        q += len;
+    }
+    int n = pattern[0] == '/'
+                ? snprintf(base, sizeof base, "%.*s", (int)(rest - pattern), pattern)
+                : snprintf(base, sizeof base, "%s/%.*s", dir, (int)(rest - pattern), pattern);
+    if (n < 0 || (size_t)n >= sizeof base)
+        return ag__fail(AG_EINVAL, "path too long: %.64s...", pattern);
+    ag_err err =
+        pattern[0] == '/' ? add_path(ev, action, pattern) : join_path(ev, action, dir, pattern);
+    if (err == AG_OK)
+        err = ag__hook_path_resource(ev->cwd, ev->home, base, &res);
+    if (err == AG_OK)
+        err = search_below(ev, action, res, rest);
+    ev->search_named = 0; /* the pattern's own request names the glob */
+    return err;
 }
 
 /* Copies n bytes of a name into an action segment: dots would add segments. */
@@ -245,7 +425,7 @@ static ag_err map_mcp(struct ag__hook_event *ev, const char *name)
     return err;
 }
 
-enum map_kind { M_TEXT, M_PATH, M_DIR, M_GLOB, M_AGENT, M_COMMAND, M_PATCH };
+enum map_kind { M_TEXT, M_PATH, M_DIR, M_GREP, M_GLOB, M_AGENT, M_COMMAND, M_PATCH };
 
 struct tool_map {
     const char *tool;
@@ -260,7 +440,7 @@ static const struct tool_map tools[] = {
     {"Read", "file.read", M_PATH, "file_path"},
     {"NotebookRead", "file.read", M_PATH, "notebook_path"},
     {"LS", "file.read", M_DIR, "path"},
-    {"Grep", "file.read", M_DIR, "path"},
+    {"Grep", "file.read", M_GREP, "path"},
     {"Glob", "file.read", M_GLOB, "pattern"},
     {"Write", "file.write", M_PATH, "file_path"},
     {"Edit", "file.write", M_PATH, "file_path"},
@@ -280,7 +460,6 @@ static const struct tool_map tools[] = {
 static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, json_t *in)
 {
     const char *s = input_str(in, m->field);
-    char path[PATH_MAX * 2];
     switch (m->kind) {
     case M_COMMAND: {
         char *cmd = command_text(json_object_get(in, m->field));
@@ -301,23 +480,17 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
         if (!s)
             return ag__fail(AG_EINVAL, "tool_input.%s: missing for %s", m->field, m->tool);
         return m->kind == M_TEXT ? add_req(ev, m->action, strdup(s)) : add_path(ev, m->action, s);
-    case M_DIR: {
-        /* Grep's glob filter narrows the files read: judge path/glob, so that a
-         * search of ".env" meets the rules on .env files. */
+    case M_DIR:
+        return add_path(ev, m->action, s ? s : ev->cwd);
+    case M_GREP: {
         const char *glob = input_str(in, "glob");
-        if (!glob || glob[0] == '/')
-            return add_path(ev, m->action, s ? s : ev->cwd);
-        snprintf(path, sizeof path, "%s/%s", s ? s : ev->cwd, glob);
-        return add_path(ev, m->action, path);
+        return map_grep(ev, m->action, s ? s : ev->cwd, glob ? glob : input_str(in, "include"));
     }
     case M_GLOB: {
         const char *dir = input_str(in, "path");
         if (!s)
             return ag__fail(AG_EINVAL, "tool_input.pattern: missing for Glob");
-        if (s[0] == '/')
-            return add_path(ev, m->action, s);
-        snprintf(path, sizeof path, "%s/%s", dir ? dir : ev->cwd, s);
-        return add_path(ev, m->action, path);
+        return map_glob(ev, m->action, dir ? dir : ev->cwd, s);
     }
     case M_AGENT:
         return add_req(ev, m->action, strdup(s ? s : "general-purpose"));
@@ -402,6 +575,13 @@ static ag_err parse_cwd(struct ag__hook_event *ev, json_t *root)
 ag_err ag__hook_parse(enum ag__hook_dialect d, const char *text, size_t len,
                       struct ag__hook_event *ev)
 {
+    char home[PATH_MAX];
+    return ag__hook_parse_home(d, text, len, ag__hook_home(getuid(), home), ev);
+}
+
+ag_err ag__hook_parse_home(enum ag__hook_dialect d, const char *text, size_t len, const char *home,
+                           struct ag__hook_event *ev)
+{
     json_error_t je;
     memset(ev, 0, sizeof *ev);
     ev->dialect = d;
@@ -411,6 +591,8 @@ ag_err ag__hook_parse(enum ag__hook_dialect d, const char *text, size_t len,
                         je.text);
     ev->doc = root;
     ag_err err = json_is_object(root) ? AG_OK : ag__fail(AG_EPARSE, "event is not a JSON object");
+    if (err == AG_OK && home && (ev->home = strdup(home)) == NULL)
+        err = AG_ENOMEM;
     if (err == AG_OK)
         err = parse_fields(ev, root);
     if (err == AG_OK)
@@ -432,6 +614,8 @@ void ag__hook_event_free(struct ag__hook_event *ev)
     }
     json_decref((json_t *)ev->doc);
     free(ev->cwd_buf);
+    free(ev->search_dir);
+    free(ev->home);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -457,8 +641,10 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* The sentence shown to the agent (for deny) or to the user (for ask). */
-static void compose(const struct ag__hook_event *ev, int tier, struct ag__hook_verdict *v)
+/* The sentence shown to the agent (for deny) or to the user (for ask). reach: a rule
+ * that names files a search could read decided. */
+static void compose(const struct ag__hook_event *ev, int tier, int reach,
+                    struct ag__hook_verdict *v)
 {
     const struct ag__hook_req *r = &ev->req[v->which];
     const struct ag_decision *d = &v->decision;
@@ -478,8 +664,41 @@ static void compose(const struct ag__hook_event *ev, int tier, struct ag__hook_v
                  "agentgov: denied: no rule allows %s on %.300s at tier %d (default_deny)",
                  r->action, r->resource, tier);
     else
-        snprintf(v->message, sizeof v->message, "agentgov: %s%s: %s on %.300s (%s, tier %d)", what,
-                 rule, r->action, r->resource, ag_reason_name(d->reason), tier);
+        snprintf(v->message, sizeof v->message, "agentgov: %s%s: %s on %.300s (%s, tier %d)%s",
+                 what, rule, r->action, r->resource, ag_reason_name(d->reason), tier,
+                 reach ? ": the search could read files that rule names" : "");
+}
+
+/* A search's reach beyond its requests (hook_search.h): 1 when it decides. */
+static int search_reach(const ag_policy *p, int tier, const struct ag__hook_event *ev, int *best,
+                        struct ag__hook_verdict *v)
+{
+    struct ag__search_hit h;
+    if (p == NULL || ev->search_dir == NULL ||
+        !ag__hook_search_hit(p, tier, ev->req[ev->search_all].action, ev->search_dir,
+                             ev->search_glob, &h) ||
+        rank(h.decision.effect) <= *best)
+        return 0;
+    *best = rank(h.decision.effect);
+    v->effect = h.decision.effect;
+    v->decision = h.decision;
+    v->which = h.by_glob ? ev->search_named : ev->search_all;
+    return 1;
+}
+
+/* Codex takes permissionDecision "ask" on PreToolUse as unsupported and runs the tool
+ * (its PermissionRequest has no ask either, but there no decision shows its prompt):
+ * a PreToolUse ask is a deny that says who must decide. */
+static void codex_ask(const struct ag__hook_event *ev, struct ag__hook_verdict *v)
+{
+    if (ev->dialect != AG_HOOK_CODEX || ev->kind != AG_HOOK_PRE_TOOL_USE ||
+        v->effect != AG_EFFECT_ASK)
+        return;
+    v->effect = AG_EFFECT_DENY;
+    size_t n = strlen(v->message);
+    snprintf(v->message + n, sizeof v->message - n,
+             "; denied because Codex hooks cannot ask: a person must approve this call (run "
+             "it yourself, or allow it in the policy)");
 }
 
 void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *ev,
@@ -508,7 +727,9 @@ void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *
         snprintf(v->message, sizeof v->message, "agentgov: denied: the event maps to no request");
         return;
     }
-    compose(ev, tier, v);
+    int reach = search_reach(p, tier, ev, &best, v);
+    compose(ev, tier, reach, v);
+    codex_ask(ev, v);
 }
 
 /* ---- answers -------------------------------------------------------------------- */

@@ -7,7 +7,9 @@
 #ifndef AG_RUNNER_HOOK_H
 #define AG_RUNNER_HOOK_H
 
+#include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "agentgov/err.h"
 #include "agentgov/policy.h"
@@ -41,7 +43,15 @@ struct ag__hook_event {
     int mapped;             /* 0: the tool is unknown and maps to tool.<name> */
     struct ag__hook_req req[AG__HOOK_MAX_REQ];
     size_t nreq;
-    char *cwd_buf; /* owned storage behind cwd */
+    /* A search (Grep, Glob) reads every file under its directory: besides its
+     * requests, ag__hook_decide checks it against the deny and ask rules that name
+     * files it could read (docs/hooks.md, "Searches"). */
+    char *search_dir;        /* owned; its directory in resource form, NULL: no search */
+    const char *search_glob; /* the glob that narrows it, NULL when none */
+    size_t search_all;       /* index of the request on all below the directory */
+    size_t search_named;     /* index of the request that names the glob */
+    char *cwd_buf;           /* owned storage behind cwd */
+    char *home;              /* owned: what `~` stands for, NULL when nothing */
 };
 
 /* Parses one event as the dialect's agent sends it on stdin and maps it to requests.
@@ -51,12 +61,23 @@ struct ag__hook_event {
  * command); the detail names the field. On error ev holds nothing to free. */
 AG_MUST_USE ag_err ag__hook_parse(enum ag__hook_dialect d, const char *text, size_t len,
                                   struct ag__hook_event *ev);
+/* The same with `~` standing for home (NULL: there is none, and a `~` path is an
+ * error); ag__hook_parse takes ag__hook_home(getuid()). */
+AG_MUST_USE ag_err ag__hook_parse_home(enum ag__hook_dialect d, const char *text, size_t len,
+                                       const char *home, struct ag__hook_event *ev);
 void ag__hook_event_free(struct ag__hook_event *ev);
 
+/* The directory `~` stands for, canonical, in buf: $HOME when it is an absolute path,
+ * else the home directory of uid's passwd entry, which Codex and Node fall back to
+ * (and write there) when HOME is unset, empty or relative. NULL when neither is an
+ * absolute path. */
+const char *ag__hook_home(uid_t uid, char buf[PATH_MAX]);
+
 /* The resource form of a filesystem path: relative paths are taken against cwd, a
- * leading "~/" against home, "." and ".." are resolved, then symbolic links of the
- * part that exists are resolved (so a link inside the project cannot smuggle a write
- * outside it), and the leading '/' is dropped ("/" itself stays "/"). */
+ * leading "~/" against home (an error when home is NULL or relative), "." and ".."
+ * are resolved, then symbolic links of the part that exists are resolved (so a link
+ * inside the project cannot smuggle a write outside it), and the leading '/' is
+ * dropped ("/" itself stays "/"). */
 AG_MUST_USE ag_err ag__hook_path_resource(const char *cwd, const char *home, const char *path,
                                           char **out);
 
@@ -66,7 +87,9 @@ const char *ag__hook_agent(const struct ag__hook_event *ev);
 /* "claude-code" or "codex". */
 const char *ag__hook_dialect_name(enum ag__hook_dialect d);
 
-/* One verdict over every request of an event: deny beats ask beats allow. */
+/* One verdict over every request of an event: deny beats ask beats allow. For the
+ * codex dialect a PreToolUse ask becomes a deny whose message says a person must
+ * approve the call: Codex takes "ask" from a hook as unsupported and runs the tool. */
 struct ag__hook_verdict {
     enum ag_effect effect;
     struct ag_decision decision; /* of the deciding request */
@@ -74,7 +97,8 @@ struct ag__hook_verdict {
     char message[768];           /* the sentence shown to the agent and the user */
 };
 
-/* Decides every request of ev with the policy at tier (pure: no I/O). */
+/* Decides every request of ev with the policy at tier, and a search's reach (pure:
+ * no I/O). */
 void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *ev,
                      struct ag__hook_verdict *v);
 

@@ -80,6 +80,27 @@ expect codex_patch_outside codex deny
 check_contains "patch: the outside file decides" "$OUT" "home/.bashrc"
 check_exit "codex perm deny exits 0" 0 "$AG" --dir "$D" hook codex <"$EV/codex_perm_bash.json"
 check_contains "codex perm deny" "$OUT" '"behavior":"deny"'
+# Codex trims each patch line before it looks for a hunk header: so does the hook.
+expect codex_patch_padded codex deny
+check_contains "patch: a header after white space counts" "$OUT" "home/.bashrc"
+expect codex_patch_env_padded codex deny
+check_contains "patch: a trailing space is no part of the path" "$OUT" "home/dev/webapp/.env ("
+# Codex takes "ask" on PreToolUse as unsupported and runs the tool: a deny for a person.
+expect codex_mcp codex deny
+check_contains "codex ask: a person must approve" "$OUT" "a person must approve this call"
+check_contains "codex ask: the policy's ask rule" "$OUT" "rule_ask"
+
+# A search reads everything below its directory, and what its glob names.
+expect cc_grep_env_glob claude-code deny
+check_contains "grep *.env: the glob's files" "$OUT" "home/dev/webapp/*.env (rule_deny"
+expect cc_grep_aws_dir claude-code deny
+check_contains "grep ~/.aws: all below it" "$OUT" ".aws/** (rule_deny"
+
+# Without an absolute HOME, ~ is the passwd entry's home, where Codex and Node write.
+pwhome=$(realpath "$(getent passwd "$(id -u)" | cut -d: -f6)")
+check_exit "~ without HOME exits 0" 0 env -u HOME "$AG" --dir "$D" hook claude-code <"$EV/cc_write_tilde.json"
+check_contains "~ without HOME: the passwd home" "$OUT" "file.write on ${pwhome#/}/.bashrc"
+check_contains "~ without HOME: denied" "$OUT" '"permissionDecision":"deny"'
 
 # Fail closed: exit 2, reason on stderr, nothing on stdout.
 for bad in cc_malformed cc_unknown_event cc_no_tool_input cc_bash_no_command; do
@@ -99,6 +120,14 @@ check_contains "broken policy: file named" "$ERR" "bad.yaml"
 check_exit "missing policy denies" 2 "$AG" --dir "$D" hook claude-code --policy "$T/none.yaml" \
     <"$EV/cc_bash_allow.json"
 check_exit "bad tier denies" 2 "$AG" --dir "$D" hook claude-code --tier 9 <"$EV/cc_bash_allow.json"
+check_exit "bad flag denies" 2 "$AG" hook claude-code --bogus --dir "$D" <"$EV/cc_bash_allow.json"
+check_exit "--dir without its argument denies" 2 "$AG" hook claude-code --dir <"$EV/cc_bash_allow.json"
+check_contains "--dir without its argument: named" "$ERR" "'--dir' needs an argument"
+{ head -c $((64 << 20)) /dev/zero | tr '\0' S; echo S; } >"$T/big.json"
+check_exit "an event over 64 MiB denies" 2 "$AG" --dir "$D" hook claude-code <"$T/big.json"
+check_contains "over 64 MiB: named" "$ERR" "larger than"
+rm -f "$T/big.json"
+check_exit "an unreadable event denies" 2 "$AG" --dir "$D" hook claude-code <"$T"
 check_exit "ledger in a missing dir denies" 2 "$AG" --dir "$T/nope/deeper" hook claude-code \
     <"$EV/cc_bash_allow.json"
 check_contains "ledger failure named" "$ERR" "ledger"
@@ -128,9 +157,19 @@ check_contains "flag tier used" "$OUT" "tier 3"
 # The ledger holds every decision with the tool's identity.
 q() { sqlite3 "$D/ledger.db" "$1"; }
 check_eq "every answered event is in the ledger" \
-    "$(q "select count(*) from ledger where kind='decision' and error_type is null")" 36
+    "$(q "select count(*) from ledger where kind='decision' and error_type is null")" 42
 check_eq "internal-error denials are recorded too" \
-    "$(q "select count(*) from ledger where kind='decision' and decision='deny' and error_type is not null")" 8
+    "$(q "select count(*) from ledger where kind='decision' and decision='deny' and error_type is not null")" 13
+check_eq "usage denials are recorded (unknown agent, bad tier, bad flag)" \
+    "$(q "select count(*) from ledger where error_type='usage' and reason='invalid_request'")" 3
+check_eq "an unknown agent is recorded under its name" \
+    "$(q "select agent_id from ledger where error_message like 'unknown agent%'")" cursor
+check_eq "input denials are recorded (too large, unreadable)" \
+    "$(q "select count(*) from ledger where error_type='input'")" 2
+check_eq "never the oversized event's text" \
+    "$(q "select count(*) from ledger where instr(coalesce(error_message,'')||coalesce(data,''),'SSSS') > 0")" 0
+check_eq "a Codex ask is recorded as the deny it answered, with the rule's reason" \
+    "$(q "select decision||'|'||reason from ledger where json_extract(data,'$.tool_use_id')='call_k7'")" "deny|rule_ask"
 check_eq "a broken policy is recorded as no_policy" \
     "$(q "select count(*) from ledger where reason='no_policy' and error_type='policy'")" 2
 check_eq "subagent recorded under its own id" \

@@ -134,6 +134,21 @@ check_exit "HOME=home1" 0 env HOME="$T/home1" "$AG" --dir "$H" hook claude-code 
 check_contains "its notes are readable" "$OUT" '"permissionDecision":"allow"'
 check_exit "HOME=home2" 0 env HOME="$T/home2" "$AG" --dir "$H" hook claude-code --policy "$T/home.yaml" <"$T/home_ev.json"
 check_contains "home1's notes are not home2's" "$OUT" '"permissionDecision":"deny"'
+# Without an absolute HOME, ~ is the passwd home of the hook's user (the helper has the
+# uid from the socket), as in process.
+pwhome=$(realpath "$(getent passwd "$(id -u)" | cut -d: -f6)")
+mkdir -m 700 "$T/tilde"
+n=$(served "$H")
+for h in unset "" rel/home; do
+    if [ "$h" = unset ]; then e=(env -u HOME); else e=(env HOME="$h"); fi
+    "${e[@]}" AGENTGOV_HOOK_HELPER=0 "$AG" --dir "$T/tilde" hook claude-code --tier 2 --policy "$T/home.yaml" \
+        <"$EV/cc_write_tilde.json" >"$T/a.out" 2>&1
+    check_exit "HOME '$h': through the helper" 0 "${e[@]}" "$AG" --dir "$H" hook claude-code \
+        --tier 2 --policy "$T/home.yaml" <"$EV/cc_write_tilde.json"
+    check_contains "HOME '$h': ~ is the passwd home" "$OUT" "file.write on ${pwhome#/}/.bashrc"
+    check_eq "HOME '$h': as in process" "$OUT" "$(cat "$T/a.out")"
+done
+check_eq "the helper answered those" "$(served "$H")" $((n + 3))
 
 # ---- parallel events ----------------------------------------------------------------------
 n0=$(q "$H" "select count(*) from ledger where kind='decision'")

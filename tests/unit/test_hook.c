@@ -2,6 +2,7 @@
  * path resources, policy variables, verdicts and the answers in each agent's format. */
 #include <jansson.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,13 @@ static ag_err parse_file(enum ag__hook_dialect d, const char *name, struct ag__h
     return err;
 }
 
+/* The event's first request; a search (Grep, Glob) adds everything below its
+ * directory as a second. */
 static void expect_map(const char *name, const char *action, const char *resource)
 {
     struct ag__hook_event ev;
     ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, name, &ev));
-    ASSERT_EQ(ev.nreq, 1);
+    ASSERT_EQ(ev.nreq, ev.search_dir ? 2 : 1);
     ASSERT_STREQ(ev.req[0].action, action);
     ASSERT_STREQ(ev.req[0].resource, resource);
     ag__hook_event_free(&ev);
@@ -381,6 +384,260 @@ TEST(grep_glob_names_the_files_read)
                           "\"Grep\",\"tool_input\":{\"pattern\":\"KEY\",\"glob\":\".env\"}}";
     struct ag__hook_event ev;
     ASSERT_OK(ag__hook_parse(AG_HOOK_CLAUDE_CODE, ev_text, strlen(ev_text), &ev));
-    ASSERT_STREQ(ev.req[0].resource, "w/p/.env");
+    ASSERT_EQ(ev.nreq, 3);
+    ASSERT_STREQ(ev.req[0].resource, "w/p");
+    ASSERT_STREQ(ev.req[1].resource, "w/p/**");
+    ASSERT_STREQ(ev.req[2].resource, "w/p/.env");
+    ASSERT_STREQ(ev.search_dir, "w/p");
+    ASSERT_STREQ(ev.search_glob, ".env");
     ag__hook_event_free(&ev);
+}
+
+/* ---- Codex apply_patch: headers as Codex's parser reads them ----------------------- */
+
+/* Parses a codex apply_patch event for patch; returns the error code. */
+static ag_err parse_patch(const char *patch, struct ag__hook_event *ev)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s}}", "hook_event_name", "PreToolUse", "cwd",
+                          "/w/p", "tool_name", "apply_patch", "tool_input", "command", patch);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    ASSERT_TRUE(text != NULL);
+    ag_err err = ag__hook_parse_home(AG_HOOK_CODEX, text, strlen(text), "/home/ana", ev);
+    free(text);
+    return err;
+}
+
+static int has_req(const struct ag__hook_event *ev, const char *resource)
+{
+    for (size_t i = 0; i < ev->nreq; i++)
+        if (strcmp(ev->req[i].resource, resource) == 0)
+            return 1;
+    return 0;
+}
+
+TEST(codex_patch_headers_are_read_trimmed_as_codex_reads_them)
+{
+    /* Codex trims each line (Rust's str::trim: any Unicode white space) before it
+     * looks for a hunk header, so these all add /etc/cron.d/x. */
+    const char *padded[] = {" *** Add File: /etc/cron.d/x", "\t*** Add File: /etc/cron.d/x",
+                            "\xc2\xa0*** Add File: /etc/cron.d/x",
+                            "\xe3\x80\x80*** Add File: /etc/cron.d/x \t"};
+    for (size_t i = 0; i < sizeof padded / sizeof padded[0]; i++) {
+        char patch[256];
+        struct ag__hook_event ev;
+        snprintf(patch, sizeof patch,
+                 "*** Begin Patch\n*** Update File: a.c\n@@\n-a\n+b\n%s\n+x\n*** End Patch\n",
+                 padded[i]);
+        ASSERT_OK(parse_patch(patch, &ev));
+        ASSERT_TRUE(has_req(&ev, "w/p/a.c"));
+        ASSERT_TRUE(has_req(&ev, "etc/cron.d/x"));
+        ag__hook_event_free(&ev);
+    }
+    /* Trailing white space is no part of the path; a "Move to:" path, which Codex takes
+     * from the raw line, is judged as written too. */
+    struct ag__hook_event ev;
+    ASSERT_OK(parse_patch("*** Begin Patch\n*** Add File: .env \r\n+K=1\n*** Update File: a.c\n"
+                          "*** Move to: b/.env \n@@\n-a\n+b\n*** End Patch\n",
+                          &ev));
+    ASSERT_TRUE(has_req(&ev, "w/p/.env"));
+    ASSERT_TRUE(has_req(&ev, "w/p/b/.env"));
+    ASSERT_TRUE(has_req(&ev, "w/p/b/.env "));
+    ag__hook_event_free(&ev);
+}
+
+TEST(a_codex_patch_line_that_looks_like_a_header_but_names_nothing_is_denied)
+{
+    const char *bad[] = {"*** Add File:",  "*** Add File:  \t",  "*** add file: x",
+                         "***Add File: x", "  *** Delete File:", "*** Move To: y"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char patch[256];
+        struct ag__hook_event ev;
+        snprintf(patch, sizeof patch,
+                 "*** Begin Patch\n*** Update File: a.c\n@@\n-a\n+b\n%s\n"
+                 "*** End Patch\n",
+                 bad[i]);
+        ASSERT_ERR(parse_patch(patch, &ev), AG_EINVAL);
+        ASSERT_CONTAINS(ag_last_error(), "hunk header");
+    }
+}
+
+/* ---- Codex cannot ask on PreToolUse ------------------------------------------------ */
+
+TEST(a_codex_pre_tool_use_ask_is_a_deny_that_names_a_person)
+{
+    ag_policy *p = test_policy();
+    struct ag__hook_event ev;
+    struct ag__hook_verdict v;
+    ASSERT_OK(parse_file(AG_HOOK_CODEX, "cc_webfetch", &ev));
+    ag__hook_decide(p, 2, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_DENY);
+    ASSERT_EQ(v.decision.reason, AG_REASON_RULE_ASK);
+    ASSERT_CONTAINS(v.message, "a person must approve");
+    json_t *o = answer(&ev, &v);
+    ASSERT_STREQ(path_str(o, "hookSpecificOutput", "permissionDecision", NULL), "deny");
+    ASSERT_CONTAINS(path_str(o, "hookSpecificOutput", "permissionDecisionReason", NULL),
+                    "Codex hooks cannot ask");
+    json_decref(o);
+    ag__hook_event_free(&ev);
+    /* Claude Code asks; a Codex PermissionRequest gives no decision (its prompt shows). */
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_webfetch", &ev));
+    ag__hook_decide(p, 2, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_ASK);
+    ag__hook_event_free(&ev);
+    ASSERT_OK(parse_file(AG_HOOK_CODEX, "cc_perm_webfetch", &ev));
+    ag__hook_decide(p, 2, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_ASK);
+    o = answer(&ev, &v);
+    ASSERT_EQ(json_object_size(o), 0);
+    json_decref(o);
+    ag__hook_event_free(&ev);
+    ag_policy_free(p);
+}
+
+/* ---- `~` without an absolute HOME -------------------------------------------------- */
+
+TEST(tilde_falls_back_to_the_passwd_home_and_else_is_denied)
+{
+    struct passwd *pw = getpwuid(getuid());
+    ASSERT_TRUE(pw != NULL && pw->pw_dir[0] == '/');
+    char want[PATH_MAX], buf[PATH_MAX], saved[PATH_MAX] = "";
+    if (!realpath(pw->pw_dir, want))
+        snprintf(want, sizeof want, "%s", pw->pw_dir);
+    const char *h = getenv("HOME");
+    int had = h != NULL;
+    snprintf(saved, sizeof saved, "%s", h ? h : "");
+    const char *homes[] = {NULL, "", "relative/home"};
+    for (int i = 0; i < 3; i++) {
+        if (homes[i])
+            setenv("HOME", homes[i], 1);
+        else
+            unsetenv("HOME");
+        ASSERT_STREQ(ag__hook_home(getuid(), buf), want);
+        const char *w = "{\"hook_event_name\":\"PreToolUse\",\"cwd\":\"/w/p\",\"tool_name\":"
+                        "\"Write\",\"tool_input\":{\"file_path\":\"~/.bashrc\"}}";
+        struct ag__hook_event ev;
+        char res[PATH_MAX + 16];
+        ASSERT_OK(ag__hook_parse(AG_HOOK_CLAUDE_CODE, w, strlen(w), &ev));
+        snprintf(res, sizeof res, "%s/.bashrc", want + 1);
+        ASSERT_STREQ(ev.req[0].resource, res);
+        ag__hook_event_free(&ev);
+        ASSERT_ERR(ag__hook_parse_home(AG_HOOK_CLAUDE_CODE, w, strlen(w), NULL, &ev), AG_EINVAL);
+        ASSERT_CONTAINS(ag_last_error(), "no home directory");
+    }
+    setenv("HOME", "/x/y", 1);
+    ASSERT_STREQ(ag__hook_home(getuid(), buf), "/x/y");
+    if (had)
+        setenv("HOME", saved, 1);
+    else
+        unsetenv("HOME");
+    char *r = NULL;
+    ASSERT_ERR(ag__hook_path_resource("/p", NULL, "~/.bashrc", &r), AG_EINVAL);
+    ASSERT_ERR(ag__hook_path_resource("/p", "rel", "~", &r), AG_EINVAL);
+    ASSERT_OK(ag__hook_path_resource("/p", NULL, "~user/x", &r)); /* not the home: a name */
+    ASSERT_STREQ(r, "p/~user/x");
+    free(r);
+}
+
+/* ---- searches ---------------------------------------------------------------------- */
+
+static const char *search_policy_text = "version: 1\n"
+                                        "rules:\n"
+                                        "  - id: read\n"
+                                        "    effect: allow\n"
+                                        "    actions: [file.read]\n"
+                                        "    resources: ['**']\n"
+                                        "    min_tier: 0\n"
+                                        "  - id: secrets\n"
+                                        "    effect: deny\n"
+                                        "    actions: [file.read]\n"
+                                        "    resources: ['**/.env', '**/.env.*', '**/.ssh/**',\n"
+                                        "                '**/.aws/credentials', home/ana/.netrc]\n"
+                                        "    min_tier: 0\n"
+                                        "  - id: vault\n"
+                                        "    effect: ask\n"
+                                        "    actions: ['file.*']\n"
+                                        "    resources: ['**/vault/*.key']\n"
+                                        "    min_tier: 0\n";
+
+/* The verdict on a search tool's input (JSON) in /w/p, with ~ at /home/ana. */
+static enum ag_effect search(const char *tool, const char *input, struct ag__hook_verdict *v)
+{
+    static ag_policy *p;
+    char text[1024];
+    struct ag__hook_event ev;
+    if (p == NULL)
+        ASSERT_OK(
+            ag_policy_load_string("s.yaml", search_policy_text, strlen(search_policy_text), &p));
+    snprintf(text, sizeof text,
+             "{\"hook_event_name\":\"PreToolUse\",\"cwd\":\"/w/p\",\"tool_name\":\"%s\","
+             "\"tool_input\":%s}",
+             tool, input);
+    ASSERT_OK(ag__hook_parse_home(AG_HOOK_CLAUDE_CODE, text, strlen(text), "/home/ana", &ev));
+    ag__hook_decide(p, 2, &ev, v);
+    ag__hook_event_free(&ev);
+    return v->effect;
+}
+
+TEST(a_search_is_judged_on_all_it_could_read)
+{
+    struct ag__hook_verdict v;
+    /* Inside a directory whose contents a rule denies, or one a rule names a file in. */
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"aws_secret\",\"path\":\"~/.aws\"}", &v),
+              AG_EFFECT_DENY);
+    ASSERT_CONTAINS(v.message, "file.read on home/ana/.aws/**");
+    ASSERT_CONTAINS(v.message, "the search could read files that rule names");
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"k\",\"path\":\"~/.ssh\"}", &v), AG_EFFECT_DENY);
+    ASSERT_CONTAINS(v.message, "file.read on home/ana/.ssh/** (rule_deny");
+    ASSERT_EQ(search("Glob", "{\"pattern\":\"**/*\",\"path\":\"~/.ssh\"}", &v), AG_EFFECT_DENY);
+    ASSERT_EQ(search("Glob", "{\"pattern\":\".aws/*\",\"path\":\"~\"}", &v), AG_EFFECT_DENY);
+    /* Above a file an anchored rule names: ~ holds home/ana/.netrc, / holds everything. */
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"k\",\"path\":\"~\"}", &v), AG_EFFECT_DENY);
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"k\",\"path\":\"/\"}", &v), AG_EFFECT_DENY);
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"k\",\"path\":\"/w\"}", &v), AG_EFFECT_ALLOW);
+    /* An ask rule asks. */
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"k\",\"path\":\"x/vault\"}", &v), AG_EFFECT_ASK);
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"k\",\"glob\":\"vault/*.key\"}", &v), AG_EFFECT_ASK);
+}
+
+TEST(a_search_glob_that_could_name_a_denied_file_is_denied)
+{
+    struct ag__hook_verdict v;
+    const char *denied[] = {"*.env",           ".env*",       "[.]env",     "*.ts,.env",
+                            "*.ts .env.local", "*.{ts,env}",  "{src,.env}", "**/.aws/*",
+                            ".aws/cred*",      "!*.ts *.env", "@(.env)",    "[[:alpha:]]env"};
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        char in[256];
+        snprintf(in, sizeof in, "{\"pattern\":\"k\",\"glob\":\"%s\"}", denied[i]);
+        if (search("Grep", in, &v) != AG_EFFECT_DENY)
+            ag_test_fail(__FILE__, __LINE__, "glob %s: %s", denied[i], v.message);
+        snprintf(in, sizeof in, "{\"pattern\":\"%s\"}", denied[i]);
+        if (search("Glob", in, &v) != AG_EFFECT_DENY)
+            ag_test_fail(__FILE__, __LINE__, "Glob %s: %s", denied[i], v.message);
+    }
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"k\",\"include\":\"*.env\"}", &v), AG_EFFECT_DENY);
+    ASSERT_CONTAINS(v.message, "file.read on w/p/*.env");
+    /* What names no denied file, and the documented limits: no glob, a glob of every
+     * name, and names that meet only where both sides have wildcards. */
+    const char *allowed[] = {"*.ts",   "*.{ts,tsx}", "src/**/*.ts", "*.json",
+                             "!*.env", "**",         "*/*",         "*.local"};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        char in[256];
+        snprintf(in, sizeof in, "{\"pattern\":\"k\",\"glob\":\"%s\"}", allowed[i]);
+        if (search("Grep", in, &v) != AG_EFFECT_ALLOW)
+            ag_test_fail(__FILE__, __LINE__, "glob %s: %s", allowed[i], v.message);
+    }
+    ASSERT_EQ(search("Grep", "{\"pattern\":\"k\"}", &v), AG_EFFECT_ALLOW);
+    ASSERT_CONTAINS(v.message, "file.read on w/p ");
+    ASSERT_EQ(search("Glob", "{\"pattern\":\"**/*.test.ts\"}", &v), AG_EFFECT_ALLOW);
+    ASSERT_CONTAINS(v.message, "file.read on w/p/**/*.test.ts ");
+}
+
+TEST(a_glob_pattern_that_climbs_after_a_wildcard_is_denied)
+{
+    const char *t = "{\"hook_event_name\":\"PreToolUse\",\"cwd\":\"/w/p\",\"tool_name\":\"Glob\","
+                    "\"tool_input\":{\"pattern\":\"*/../../etc/*\"}}";
+    struct ag__hook_event ev;
+    ASSERT_ERR(ag__hook_parse(AG_HOOK_CLAUDE_CODE, t, strlen(t), &ev), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "'..'");
 }
