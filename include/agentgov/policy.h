@@ -62,6 +62,9 @@ struct ag_request {
     enum ag_phase phase;  /* AG_PHASE_NONE if the caller has no phase */
     const char *action;   /* dotted name, e.g. "ssh.exec" */
     const char *resource; /* slash path, e.g. "sandbox/web/01" */
+    /* 1 when the resource is free text, such as a command line, rather than a path:
+     * its '.' and '..' are then not path segments, and not refused as such. */
+    int text_resource;
     const char *const *scope;
     size_t nscope;
     const char *const *forbidden;

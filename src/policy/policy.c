@@ -266,10 +266,10 @@ static int segments_ok(const char *r, size_t n)
     return 1;
 }
 
-static int subject_valid(const struct subject *s)
+static int subject_valid(const struct subject *s, int text_resource)
 {
     return utf8_ok(s->action, s->alen) && utf8_ok(s->resource, s->rlen) &&
-           segments_ok(s->resource, s->rlen);
+           (text_resource || segments_ok(s->resource, s->rlen));
 }
 
 int ag_request_forbidden(const struct ag_request *req)
@@ -335,7 +335,7 @@ enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struc
     if (req == NULL || !request_valid(req))
         return finish(out, AG_EFFECT_DENY, AG_REASON_INVALID_REQUEST, p, NULL);
     struct subject s = {req->action, req->resource, strlen(req->action), strlen(req->resource)};
-    if (!subject_valid(&s))
+    if (!subject_valid(&s, req->text_resource))
         return finish(out, AG_EFFECT_DENY, AG_REASON_INVALID_REQUEST, p, NULL);
     if (any_match(req->forbidden, req->nforbidden, req->action, AG__SEP_ACTION))
         return finish(out, AG_EFFECT_DENY, AG_REASON_FORBIDDEN_ACTION, p, NULL);

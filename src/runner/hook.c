@@ -467,7 +467,10 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
             cmd = command_text(json_object_get(in, "command"));
         if (!cmd)
             return ag__fail(AG_EINVAL, "tool_input.%s: missing command for %s", m->field, m->tool);
-        return add_req(ev, m->action, cmd);
+        ag_err err = add_req(ev, m->action, cmd);
+        if (err == AG_OK) /* "cat ../x" is a command, not a path that escapes */
+            ev->req[ev->nreq - 1].text = 1;
+        return err;
     }
     case M_PATCH:
         s = s ? s : input_str(in, "patch");
@@ -713,7 +716,8 @@ void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *
         struct ag_request req = {.tier = tier,
                                  .phase = AG_PHASE_NONE,
                                  .action = ev->req[i].action,
-                                 .resource = ev->req[i].resource};
+                                 .resource = ev->req[i].resource,
+                                 .text_resource = ev->req[i].text};
         struct ag_decision d;
         enum ag_effect e = ag_decide(p, &req, &d);
         if (rank(e) > best) {

@@ -25,6 +25,7 @@ struct ag__hook_req {
     char *action;   /* "file.write", "mcp.github.create_issue", "tool.TodoWrite", ... */
     char *resource; /* see docs/hooks.md: canonical absolute path without its leading
                        '/', a command, a URL, a query, a subagent type */
+    int text;       /* 1: a command line, not a path (struct ag_request.text_resource) */
 };
 
 struct ag__hook_event {

@@ -22,6 +22,7 @@ expect() {
 
 # Main agent, every tool, tier 2 (the default).
 expect cc_bash_allow claude-code allow
+expect cc_bash_dotdot claude-code allow # '..' in a command line is text, not a path escape
 expect cc_bash_rm_rf claude-code deny
 check_contains "rm -rf reason names the rule" "$OUT" "coding-agent.yaml:"
 expect cc_bash_force_push claude-code deny
@@ -157,7 +158,7 @@ check_contains "flag tier used" "$OUT" "tier 3"
 # The ledger holds every decision with the tool's identity.
 q() { sqlite3 "$D/ledger.db" "$1"; }
 check_eq "every answered event is in the ledger" \
-    "$(q "select count(*) from ledger where kind='decision' and error_type is null")" 42
+    "$(q "select count(*) from ledger where kind='decision' and error_type is null")" 43
 check_eq "internal-error denials are recorded too" \
     "$(q "select count(*) from ledger where kind='decision' and decision='deny' and error_type is not null")" 13
 check_eq "usage denials are recorded (unknown agent, bad tier, bad flag)" \

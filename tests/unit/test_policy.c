@@ -126,6 +126,14 @@ TEST(policy_dot_segments_and_bad_utf8_are_invalid)
     r.action = "x.y";
     r.forbidden = malformed;
     ASSERT_FALSE(ag_request_forbidden(&r));
+    /* A command line is text, not a path: "cat ../../notes" is not refused. */
+    struct ag_request cmd = {
+        .tier = 1, .phase = AG_PHASE_NONE, .action = "x.y", .resource = "cat a/../../b"};
+    ASSERT_EQ(ag_decide(p, &cmd, &d), AG_EFFECT_DENY);
+    cmd.text_resource = 1;
+    ASSERT_EQ(ag_decide(p, &cmd, &d), AG_EFFECT_ALLOW);
+    cmd.resource = "cat w\xff"; /* still text a ledger must hold */
+    ASSERT_EQ(ag_decide(p, &cmd, &d), AG_EFFECT_DENY);
     ag_policy_free(p);
 }
 
