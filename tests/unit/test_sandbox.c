@@ -297,6 +297,28 @@ static int listener(uint16_t *port)
     return s;
 }
 
+/* Two listening ports: one a profile allows, one it does not; as strings for argv. */
+struct two_ports {
+    uint16_t allowed, other;
+    int s1, s2;
+    char a[8], o[8];
+};
+
+static void two_ports_open(struct two_ports *t)
+{
+    t->s1 = listener(&t->allowed);
+    t->s2 = listener(&t->other);
+    ASSERT_TRUE(t->s1 >= 0 && t->s2 >= 0);
+    snprintf(t->a, sizeof t->a, "%u", t->allowed);
+    snprintf(t->o, sizeof t->o, "%u", t->other);
+}
+
+static void two_ports_close(struct two_ports *t)
+{
+    close(t->s1);
+    close(t->s2);
+}
+
 /* Valgrind does not know the Landlock system calls, so under it the kernel seems to
  * lack Landlock: the confinement tests then check only that the sandbox fails closed. */
 static int under_valgrind(void)
@@ -386,23 +408,19 @@ TEST(t1_device_files_stay_usable)
 TEST(child_connects_only_to_listed_tcp_ports)
 {
     REQUIRE_LANDLOCK();
-    uint16_t allowed, other;
-    int s1 = listener(&allowed), s2 = listener(&other);
-    ASSERT_TRUE(s1 >= 0 && s2 >= 0);
+    struct two_ports t;
+    two_ports_open(&t);
     struct ag_sandbox_profile p = profile(1);
-    p.connect_ports = &allowed;
+    p.connect_ports = &t.allowed;
     p.nconnect = 1;
     const char *wd = ag_test_fresh_dir("net");
-    char a[8], o[8];
-    snprintf(a, sizeof a, "%u", allowed);
-    snprintf(o, sizeof o, "%u", other);
+    char *a = t.a, *o = t.o;
     ASSERT_EQ(run_child(&p, wd, NULL, "connect", a, NULL), 0);
     ASSERT_EQ(run_child(&p, wd, NULL, "connect", o, NULL), EACCES);
     /* Unconfined, the same port is reachable: the refusal came from the sandbox. */
     char *argv[] = {self_exe, CHILD_FLAG, "connect", o, NULL};
     ASSERT_EQ(child_action(argv[2], argv + 3), 0);
-    close(s1);
-    close(s2);
+    two_ports_close(&t);
 }
 
 TEST(tier_without_ports_has_no_ip_sockets)
@@ -528,16 +546,13 @@ static int tcp_fastopen_client_enabled(void)
 TEST(tcp_fast_open_is_refused_whatever_the_port)
 {
     REQUIRE_LANDLOCK();
-    uint16_t allowed, other;
-    int s1 = listener(&allowed), s2 = listener(&other);
-    ASSERT_TRUE(s1 >= 0 && s2 >= 0);
+    struct two_ports t;
+    two_ports_open(&t);
     struct ag_sandbox_profile p = profile(1);
-    p.connect_ports = &allowed;
+    p.connect_ports = &t.allowed;
     p.nconnect = 1;
     const char *wd = ag_test_fresh_dir("tfo");
-    char a[8], o[8];
-    snprintf(a, sizeof a, "%u", allowed);
-    snprintf(o, sizeof o, "%u", other);
+    char *a = t.a, *o = t.o;
     ASSERT_EQ(run_child(&p, wd, NULL, "fastopen", "sendto", o), EPERM);
     ASSERT_EQ(run_child(&p, wd, NULL, "fastopen", "sendmsg", o), EPERM);
     ASSERT_EQ(run_child(&p, wd, NULL, "fastopen", "sendto", a), EPERM);
@@ -547,8 +562,7 @@ TEST(tcp_fast_open_is_refused_whatever_the_port)
         char *argv[] = {"fastopen", "sendto", o, NULL};
         ASSERT_EQ(child_action(argv[0], argv + 1), 0);
     }
-    close(s1);
-    close(s2);
+    two_ports_close(&t);
 }
 
 TEST(the_kernel_keyring_is_refused)
