@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agentgov/config.h"
 #include "agentgov/err.h"
 #include "agentgov/ledger.h"
 #include "agentgov/policy.h"
@@ -68,6 +69,11 @@ struct ag_gov_opts {
     int64_t handoff_ttl_ms;   /* handoff:{task}:latest, 604800000 (7 days) */
     int64_t artifacts_ttl_ms; /* task:{id}:artifacts, 604800000 */
 };
+
+/* The TTLs of a configuration (lifecycle.lock_ttl, .heartbeat_ttl, .state_ttl; the
+ * others keep their defaults), so that every process opening the lifecycle of a data
+ * directory (CLI, runner, daemon) uses the same ones. */
+void ag_gov_opts_from_config(const ag_config *c, struct ag_gov_opts *o);
 
 /* Borrows store, ledger and policy (all three required; policy may be NULL only to
  * get a kernel that denies everything with no_policy). */

@@ -108,15 +108,21 @@ int ag__cli_wants_help(int argc, char **argv)
     return 0;
 }
 
-int ag__cli_checkpoint_every(void)
+ag_config *ag__cli_config(void)
 {
     ag_config *cfg;
     if (ag_config_new(&cfg) != AG_OK)
-        return 1000;
+        return NULL;
     /* A config file that does not parse is reported by the commands that need it. */
     if (ag_config_load_file(cfg, ag__cli_path("config"), 1) != AG_OK)
         ag_clear_error();
-    int every = (int)ag_config_int(cfg, "ledger.checkpoint_every");
+    return cfg;
+}
+
+int ag__cli_checkpoint_every(void)
+{
+    ag_config *cfg = ag__cli_config();
+    int every = cfg ? (int)ag_config_int(cfg, "ledger.checkpoint_every") : 1000;
     ag_config_free(cfg);
     return every;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "agentgov/config.h"
 #include "agentgov/err.h"
 
 #define AG_VERSION    "0.1.0"
@@ -33,6 +34,9 @@ const char *ag__cli_path(const char *name);
 const char *ag__cli_path_if_exists(const char *name);
 /* The store URL: flag (--store), else $AGENTGOV_STORE, else sqlite:<dir>/state.db. */
 const char *ag__cli_store_url(const char *flag);
+/* The data directory's configuration over the defaults (a file that does not parse
+ * is left to the commands that report it); NULL only when out of memory. */
+ag_config *ag__cli_config(void);
 /* ledger.checkpoint_every from <dir>/config (the table's default when the file or the
  * key is absent or unreadable). Short-lived commands pass it to the ledger instead of
  * signing a checkpoint at every close. */

@@ -294,9 +294,8 @@ static int open_auth(struct handles *h)
 
 static int open_gov(struct handles *h)
 {
-    struct ag_gov_opts go = {.lock_ttl_ms = ag_config_ms(h->cfg, "lifecycle.lock_ttl"),
-                             .heartbeat_ttl_ms = ag_config_ms(h->cfg, "lifecycle.heartbeat_ttl"),
-                             .state_ttl_ms = ag_config_ms(h->cfg, "lifecycle.state_ttl")};
+    struct ag_gov_opts go;
+    ag_gov_opts_from_config(h->cfg, &go);
     ag_err e = ag_gov_new(h->store, h->ledger, h->policy, &go, &h->gov);
     if (e) {
         ag__cli_error_ag(e, "opening the lifecycle");

@@ -55,7 +55,14 @@ int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *
         ag__cli_gov_close(c);
         return -1;
     }
-    if ((e = ag_gov_new(c->store, c->ledger, c->policy, NULL, &c->gov))) {
+    /* The same TTLs as the runner and the daemon: the CLI used the built-in 24 h state
+     * TTL while they used the configuration's 7 days. */
+    ag_config *cfg = ag__cli_config();
+    struct ag_gov_opts go;
+    if (cfg)
+        ag_gov_opts_from_config(cfg, &go);
+    ag_config_free(cfg);
+    if ((e = ag_gov_new(c->store, c->ledger, c->policy, cfg ? &go : NULL, &c->gov))) {
         ag__cli_error_ag(e, "governance");
         ag__cli_gov_close(c);
         return -1;

@@ -21,6 +21,14 @@
 #define PKT_CACHE_MAX       1024
 #define SESS_CACHE_MAX      65536
 
+void ag_gov_opts_from_config(const ag_config *c, struct ag_gov_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->lock_ttl_ms = ag_config_ms(c, "lifecycle.lock_ttl");
+    o->heartbeat_ttl_ms = ag_config_ms(c, "lifecycle.heartbeat_ttl");
+    o->state_ttl_ms = ag_config_ms(c, "lifecycle.state_ttl");
+}
+
 ag_err ag_gov_new(ag_store *store, ag_ledger *ledger, const ag_policy *policy,
                   const struct ag_gov_opts *opts, ag_gov **out)
 {

@@ -47,9 +47,7 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     o->threads = ag_config_int(c, "server.threads");
     o->drain_ms = ag_config_ms(c, "server.drain");
     o->checkpoint_every = ag_config_int(c, "ledger.checkpoint_every");
-    o->gov.lock_ttl_ms = ag_config_ms(c, "lifecycle.lock_ttl");
-    o->gov.heartbeat_ttl_ms = ag_config_ms(c, "lifecycle.heartbeat_ttl");
-    o->gov.state_ttl_ms = ag_config_ms(c, "lifecycle.state_ttl");
+    ag_gov_opts_from_config(c, &o->gov);
     snprintf(o->policy, sizeof o->policy, "%s", ag_config_str(c, "policy"));
     snprintf(o->store, sizeof o->store, "%s", ag_config_str(c, "store"));
 }

@@ -138,4 +138,14 @@ start_redis
 run_suite redis --store "$REDIS_URL"
 run_fixes redis --store "$REDIS_URL"
 check_exit "the ledger verifies after both" 0 "$AG" --dir "$D" ledger verify
+
+# The CLI uses the configuration's lifecycle TTLs, as the runner and the daemon do (it
+# used the built-in 24 h state TTL).
+D2="$T/data-ttl"
+"$AG" init --dir "$D2" >/dev/null || exit 1
+printf 'lifecycle.state_ttl = 90m\n' >>"$D2/config"
+check_exit "ttl: register" 0 "$AG" --dir "$D2" agent register agent-alpha --tier 1 --packet "$PK/deploy-web.json"
+check_exit "ttl: bootstrap" 0 "$AG" --dir "$D2" agent bootstrap agent-alpha
+LEFT=$(sqlite3 "$D2/state.db" "select (expires_at - cast((julianday('now') - 2440587.5) * 86400000 as integer)) / 60000 from keyspace where key = 'agent:agent-alpha:state'")
+check_eq "ttl: the state lives the configured 90 minutes" "$([ "${LEFT:-0}" -ge 85 ] && [ "${LEFT:-0}" -le 90 ] && echo yes || echo "no ($LEFT min)")" yes
 finish
