@@ -447,7 +447,14 @@ static ag_err sq_insert(void *ctx, const struct ag__ledger_row *row)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? AG_OK : sq_fail(s, rc, "inserting a ledger entry");
+    if (rc != SQLITE_DONE)
+        return sq_fail(s, rc, "inserting a ledger entry");
+    /* A trigger planted in the file (RAISE(IGNORE)) drops a row without an error: an
+     * entry that was not stored must not be acknowledged. */
+    if (sqlite3_changes(s->db) != 1)
+        return ag__fail(AG_ETAMPER, "ledger: the entry was not stored (a trigger in the "
+                                    "database dropped it); run `agentgov ledger verify`");
+    return AG_OK;
 }
 
 static ag_err sq_head(void *ctx, int64_t *seq, char hash[AG_HASH_HEX_LEN])

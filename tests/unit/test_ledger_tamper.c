@@ -618,6 +618,30 @@ TEST(tamper_ledger_corrupt_page_is_a_verdict)
     ASSERT_CONTAINS(r.problem, "not a database");
 }
 
+/* A trigger planted in the file that silently drops appends (RAISE(IGNORE)) makes the
+ * append fail rather than be acknowledged. */
+TEST(tamper_ledger_dropped_append_is_an_error)
+{
+    struct fx f;
+    fx_init(&f, "dropped", 0);
+    f.opts.no_close_checkpoint = 1;
+    ag_ledger *l = fx_open(&f);
+    fx_append(l, "alpha", "before");
+    ag_ledger_close(l);
+    fx_sql(f.db, "CREATE TRIGGER hide BEFORE INSERT ON ledger WHEN NEW.kind = 'revocation' "
+                 "BEGIN SELECT RAISE(IGNORE); END");
+    l = fx_open(&f);
+    struct ag_ledger_entry e = fx_entry("alpha", "agent.revoke");
+    e.kind = "revocation";
+    ASSERT_ERR(ag_ledger_append(l, &e, NULL, NULL), AG_ETAMPER);
+    ASSERT_CONTAINS(ag_last_error(), "was not stored");
+    fx_append(l, "alpha", "after"); /* other kinds still go in, on an intact chain */
+    ag_ledger_close(l);
+    fx_sql(f.db, "DROP TRIGGER hide");
+    struct ag_verify_result r = verify_ok(&f);
+    ASSERT_EQ(r.entries, 2);
+}
+
 /* Integers beyond +-2^53 have no exact RFC 8785 form: appends refuse them, naming the
  * field. Rows written before that rule hold their exact digits under their hash, and
  * still verify and read back. */
