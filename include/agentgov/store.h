@@ -24,6 +24,12 @@ uint64_t ag_store_round_trips(const ag_store *s);
 
 /* Primitive operations, with Redis semantics on every backend. A key that has expired
  * behaves exactly as an absent key. TTLs are in milliseconds; 0 means no TTL. */
+/* The longest TTL any op or lock takes (about 100 years: now + TTL stays far from
+ * overflowing; Redis refuses larger ones too), and the largest value (Redis's 512 MiB
+ * string limit, so that both backends refuse the same values). */
+#define AG_STORE_TTL_MAX_MS (100LL * 365 * 24 * 3600 * 1000)
+#define AG_STORE_VALUE_MAX  (512u << 20)
+
 enum ag_store_opcode {
     AG_OP_GET,           /* key -> STR or NIL */
     AG_OP_SET,           /* key value [num=ttl_ms] -> INT 1 */

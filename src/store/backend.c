@@ -70,6 +70,13 @@ ag_err ag__store_validate_ops(const struct ag_store_op *ops, size_t n)
             return ag__fail(AG_EINVAL, "store: op %zu (%s %s): missing field", i, name, o->key);
         if ((need & NEED_VALUE) && o->value == NULL)
             return ag__fail(AG_EINVAL, "store: op %zu (%s %s): missing value", i, name, o->key);
+        if ((need & NEED_VALUE) && strnlen(o->value, AG_STORE_VALUE_MAX + 1) > AG_STORE_VALUE_MAX)
+            return ag__fail(AG_EINVAL, "store: op %zu (%s %s): value longer than %u bytes", i, name,
+                            o->key, AG_STORE_VALUE_MAX);
+        if ((need & (NUM_IS_TTL | NUM_IS_POSITIVE)) && o->num > AG_STORE_TTL_MAX_MS)
+            return ag__fail(AG_EINVAL,
+                            "store: op %zu (%s %s): TTL %lld ms is over the maximum %lld", i, name,
+                            o->key, (long long)o->num, (long long)AG_STORE_TTL_MAX_MS);
         if ((need & NUM_IS_TTL) && o->num < 0)
             return ag__fail(AG_EINVAL, "store: op %zu (%s %s): negative TTL %lld", i, name, o->key,
                             (long long)o->num);

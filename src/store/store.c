@@ -269,9 +269,9 @@ static ag_err lock_args(const char *key, const char *owner, int64_t ttl_ms)
 {
     if (key == NULL || key[0] == '\0' || owner == NULL || owner[0] == '\0')
         return ag__fail(AG_EINVAL, "store: lock needs a key and an owner");
-    if (ttl_ms <= 0)
-        return ag__fail(AG_EINVAL, "store: lock '%s': TTL must be > 0 ms, got %lld", key,
-                        (long long)ttl_ms);
+    if (ttl_ms <= 0 || ttl_ms > AG_STORE_TTL_MAX_MS) /* beyond: now + TTL would wrap */
+        return ag__fail(AG_EINVAL, "store: lock '%s': TTL must be 1..%lld ms, got %lld", key,
+                        (long long)AG_STORE_TTL_MAX_MS, (long long)ttl_ms);
     return AG_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -53,9 +54,12 @@ static int parse_uint(const char *s, size_t len, long max, long *out)
 static ag_err parse_url(struct rd *r, const char *url)
 {
     const char *p = url + strlen("redis://");
-    const char *slash = strchr(p, '/');
+    /* The credentials end at the last '@' (a password may hold '/' or '@'; a host and a
+     * database number hold neither), so that no part of them is taken for the host,
+     * port or database, which error messages show. */
+    const char *at = strrchr(p, '@');
+    const char *slash = strchr(at ? at + 1 : p, '/');
     const char *end = slash ? slash : p + strlen(p);
-    const char *at = memrchr(p, '@', (size_t)(end - p));
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (colon == NULL)
@@ -116,31 +120,38 @@ static void disconnect(struct rd *r)
 }
 
 /* Sends one command on the current connection; a NULL reply means the connection
- * failed and is gone. */
+ * failed and is gone. Never resent: a connection that breaks after the command was
+ * written may have run it (the reply alone was lost), and a script run twice counts a
+ * budget twice or orphans a lock. */
 static ag_err send_once(struct rd *r, int argc, const char **argv, const size_t *lens,
-                        redisReply **out, int *retryable)
+                        redisReply **out)
 {
     int err_no = 0;
     r->trips++;
     *out = command(r->c, argc, argv, lens, &err_no);
     if (*out)
         return AG_OK;
-    /* EOF or reset: the server (or a restart) closed an idle connection, so the command
-     * never ran and may be resent. A timeout is not retried: it may have run. */
-    *retryable = r->c->err == REDIS_ERR_EOF ||
-                 (r->c->err == REDIS_ERR_IO && (err_no == EPIPE || err_no == ECONNRESET));
     ag_err e = ag__fail(AG_ESTORE, "store: %s: %s", r->where, r->c->errstr);
     disconnect(r);
     return e;
+}
+
+/* 1 when the server has already closed an idle connection (a restart, its timeout):
+ * known before anything is sent, so a new connection can be used instead. Pending
+ * bytes on an idle connection are not expected either: also a reason to start over. */
+static int peer_closed(const redisContext *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 /* Runs a command that must not fail with an error reply (AUTH, SELECT, SCRIPT LOAD). */
 static ag_err setup_cmd(struct rd *r, int argc, const char **argv, const char *what,
                         redisReply **out)
 {
-    int retryable;
     redisReply *rep;
-    ag_err e = send_once(r, argc, argv, NULL, &rep, &retryable);
+    ag_err e = send_once(r, argc, argv, NULL, &rep);
     if (e != AG_OK)
         return e;
     if (rep->type == REDIS_REPLY_ERROR) {
@@ -196,20 +207,13 @@ static ag_err connect_server(struct rd *r)
     return e;
 }
 
-/* One command, reconnecting once if the connection turns out to be broken. */
+/* One command, on a new connection if the current one was closed by the server. */
 static ag_err call(struct rd *r, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
-    ag_err e = AG_OK;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int reconnected = r->c == NULL;
-        if (r->c == NULL && (e = connect_server(r)) != AG_OK)
-            return e;
-        int retryable = 0;
-        e = send_once(r, argc, argv, lens, out, &retryable);
-        if (e == AG_OK || !retryable || reconnected)
-            return e;
-    }
-    return e;
+    if (r->c && peer_closed(r->c))
+        disconnect(r);
+    ag_err e = r->c ? AG_OK : connect_server(r);
+    return e != AG_OK ? e : send_once(r, argc, argv, lens, out);
 }
 
 /* --- replies ------------------------------------------------------------------------ */

@@ -677,8 +677,12 @@ static ag_err do_lrange(const struct opctx *c)
     int t;
     int64_t lo, hi, len, a, b;
     ag_err e = typed(c, T_LIST, &t);
-    if (e == AG_OK)
-        e = list_span(c->q, c->o->key, &lo, &hi, &len);
+    if (e != AG_OK)
+        return e;
+    /* An expired list that a read-only batch could not delete still has its rows. */
+    if (t == T_NONE)
+        return empty_array(c->r);
+    e = list_span(c->q, c->o->key, &lo, &hi, &len);
     if (e != AG_OK)
         return e;
     if (!norm_range(c->o->num, c->o->num2, len, &a, &b))

@@ -137,6 +137,16 @@ run_fixes sqlite
 start_redis
 run_suite redis --store "$REDIS_URL"
 run_fixes redis --store "$REDIS_URL"
+
+# A reply lost after Redis ran the command (the connection breaks before it comes back):
+# the command must not be sent again, or the error would count twice.
+python3 "$SRC/tests/integration/reply_lost_proxy.py" "$T/proxy.port" "$REDIS_PORT" total_errors &
+PIDS_TO_KILL+=($!)
+for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.05; done
+PROXY_URL="redis://127.0.0.1:$(cat "$T/proxy.port")/0"
+"$AG" --dir "$D" agent register agent-lost --tier 1 --store "$PROXY_URL" >/dev/null
+check_exit "reply lost: the error is reported as not recorded" 2 "$AG" --dir "$D" agent error agent-lost timeout --store "$PROXY_URL"
+check_eq "reply lost: counted once, not resent" "$(redis-cli -p "$REDIS_PORT" hget agent:agent-lost:errors total_errors)" 1
 check_exit "the ledger verifies after both" 0 "$AG" --dir "$D" ledger verify
 
 # The CLI uses the configuration's lifecycle TTLs, as the runner and the daemon do (it

@@ -195,6 +195,10 @@ TEST(redis_password)
     ASSERT_OK(e1);
     ASSERT_EQ(wrong, AG_ESTORE);
     ASSERT_TRUE(strstr(detail, "wrong-pw") == NULL); /* never echo the password */
+    /* not even a part of one holding '/': the credentials end at the last '@' */
+    snprintf(url, sizeof url, "redis://:hunter2/secret@127.0.0.1:%d/0", port);
+    ASSERT_EQ(ag_store_open(url, &s), AG_ESTORE);
+    ASSERT_TRUE(strstr(ag_last_error(), "hunter2") == NULL);
     ASSERT_EQ(none, AG_ESTORE);
     /* an ACL user: redis://USER:PASSWORD@ */
     ASSERT_EQ(ag_test_redis_cmd("ACL SETUSER agtest on >pw2 ~* &* +@all"), 0);
