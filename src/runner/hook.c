@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,17 +106,42 @@ static ag_err resolve_links(const char *path, char out[PATH_MAX])
     return ag__fail(AG_EINVAL, "too many symbolic links in %s", path);
 }
 
+/* The home directory of uid in /etc/passwd, read as a file: not getpwuid, since
+ * build/agentgov links glibc statically and an NSS module loaded into it (systemd's,
+ * for a uid the file lacks) can crash the hook, and a crashed hook lets the call run.
+ * 1 with the directory in out, 0 when the file has no absolute one for uid. */
+static int passwd_home(uid_t uid, char out[PATH_MAX])
+{
+    FILE *f = fopen("/etc/passwd", "re");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        /* name:password:uid:gid:gecos:dir:shell */
+        char *field[7] = {line}, *p = line;
+        int n = 1;
+        while (n < 7 && (p = strchr(p, ':'))) {
+            *p++ = '\0';
+            field[n++] = p;
+        }
+        char *end;
+        if (n < 7 || strtoul(field[2], &end, 10) != uid || *end || field[2] == end)
+            continue;
+        found = field[5][0] == '/' && strlen(field[5]) < PATH_MAX;
+        if (found)
+            snprintf(out, PATH_MAX, "%s", field[5]);
+    }
+    fclose(f);
+    return found;
+}
+
 const char *ag__hook_home(uid_t uid, char buf[PATH_MAX])
 {
     const char *h = getenv("HOME");
-    struct passwd pw, *found = NULL;
-    char pwbuf[4096];
-    if (h == NULL || h[0] != '/') {
-        h = NULL;
-        if (getpwuid_r(uid, &pw, pwbuf, sizeof pwbuf, &found) == 0 && found && found->pw_dir &&
-            found->pw_dir[0] == '/')
-            h = found->pw_dir;
-    }
+    char pw[PATH_MAX];
+    if (h == NULL || h[0] != '/')
+        h = passwd_home(uid, pw) ? pw : NULL;
     if (h == NULL)
         return NULL;
     if (!realpath(h, buf))
