@@ -18,7 +18,8 @@ struct ag_config_def {
     const char *name;
     enum ag_config_type type;
     const char *def;     /* default, as text */
-    int64_t min, max;    /* bounds for INT (value) and DURATION (ms) */
+    int64_t min, max;    /* bounds for INT (value) and DURATION (ms); max for
+                          * STRING: longest length (0: any) */
     const char *choices; /* "a|b|c" for ENUM */
     const char *help;
 };

@@ -44,7 +44,12 @@ void ag__cli_error_ag(ag_err err, const char *what)
 
 void ag__cli_set_dir(const char *dir)
 {
-    snprintf(dir_override, sizeof dir_override, "%s", dir);
+    /* A cut path would name another directory; like ag__cli_dir, nothing better than
+     * stopping is open to the callers. */
+    if (snprintf(dir_override, sizeof dir_override, "%s", dir) >= (int)sizeof dir_override) {
+        ag__cli_error("--dir: path longer than %d bytes", PATH_MAX - 1);
+        exit(AG_EXIT_USAGE);
+    }
 }
 
 int ag__cli_dir_is_set(void)
@@ -55,7 +60,7 @@ int ag__cli_dir_is_set(void)
 
 const char *ag__cli_default_dir_doc(void)
 {
-    return "$XDG_DATA_HOME/agentgov, or ~/.local/share/agentgov";
+    return "$XDG_DATA_HOME/agentgov when absolute, else $HOME/.local/share/agentgov";
 }
 
 const char *ag__cli_dir(void)
@@ -66,13 +71,26 @@ const char *ag__cli_dir(void)
     const char *env = getenv("AGENTGOV_DIR");
     if (env && *env)
         return env;
+    /* The XDG base directory spec says a relative $XDG_DATA_HOME is to be ignored. */
     const char *xdg = getenv("XDG_DATA_HOME");
-    if (xdg && *xdg) {
-        snprintf(buf, sizeof buf, "%s/agentgov", xdg);
-        return buf;
-    }
+    /* Not getpwuid: build/agentgov links glibc statically, and NSS modules loaded
+     * into a static binary can crash it. A relative or missing $HOME would put the
+     * keys and ledger under whatever the current directory is. */
     const char *home = getenv("HOME");
-    snprintf(buf, sizeof buf, "%s/.local/share/agentgov", home && *home ? home : ".");
+    int n;
+    if (xdg && xdg[0] == '/')
+        n = snprintf(buf, sizeof buf, "%s/agentgov", xdg);
+    else if (home && home[0] == '/')
+        n = snprintf(buf, sizeof buf, "%s/.local/share/agentgov", home);
+    else
+        n = -1;
+    /* Every command needs the directory and none could do better than stop: exiting
+     * here spares each caller a check for a case that a usable account never meets. */
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        ag__cli_error("no data directory: $HOME is unset or not an absolute path (or the "
+                      "path is too long); set --dir or $AGENTGOV_DIR");
+        exit(AG_EXIT_USAGE);
+    }
     return buf;
 }
 
@@ -108,20 +126,34 @@ int ag__cli_wants_help(int argc, char **argv)
     return 0;
 }
 
-ag_config *ag__cli_config(void)
+/* The configuration over the defaults, or NULL when it cannot be had; report: print
+ * why (file:line for a bad line). A bad line must not leave the lines above it
+ * applied, so the whole file is refused. */
+static ag_config *load_config(int report)
 {
     ag_config *cfg;
-    if (ag_config_new(&cfg) != AG_OK)
-        return NULL;
-    /* A config file that does not parse is reported by the commands that need it. */
-    if (ag_config_load_file(cfg, ag__cli_path("config"), 1) != AG_OK)
+    ag_err err = ag_config_new(&cfg);
+    if (err == AG_OK && (err = ag_config_load_file(cfg, ag__cli_path("config"), 1))) {
+        ag_config_free(cfg);
+        cfg = NULL;
+    }
+    if (err && report)
+        ag__cli_error_ag(err, "config");
+    else if (err)
         ag_clear_error();
-    return cfg;
+    return err ? NULL : cfg;
+}
+
+ag_config *ag__cli_config(void)
+{
+    return load_config(1);
 }
 
 int ag__cli_checkpoint_every(void)
 {
-    ag_config *cfg = ag__cli_config();
+    /* Quiet: the hook helper, its one caller, must not fail over a config that the
+     * hook itself reports when it reads its settings. */
+    ag_config *cfg = load_config(0);
     int every = cfg ? (int)ag_config_int(cfg, "ledger.checkpoint_every") : 1000;
     ag_config_free(cfg);
     return every;
@@ -140,10 +172,15 @@ int ag__cli_open_ledger(struct ag_ledger **out)
         ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
         return -1;
     }
+    ag_config *cfg = ag__cli_config();
+    if (cfg == NULL)
+        return -1;
     struct ag_ledger_opts lo = {.signing_key_path = ag__cli_path_if_exists("ledger.key"),
                                 .hmac_key_path = ag__cli_path_if_exists("ledger.hmac"),
-                                .checkpoint_every = ag__cli_checkpoint_every(),
+                                .checkpoint_every =
+                                    (int)ag_config_int(cfg, "ledger.checkpoint_every"),
                                 .no_close_checkpoint = 1};
+    ag_config_free(cfg);
     ag_err e = ag_ledger_open(db, &lo, out);
     if (e) {
         ag__cli_error_ag(e, "opening the ledger");

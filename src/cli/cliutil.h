@@ -19,10 +19,12 @@ void ag__cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "agentgov: error: <what>: <ag_strerror(err)>[: <ag_last_error()>]". */
 void ag__cli_error_ag(ag_err err, const char *what);
 
-/* Sets the data directory from a global --dir (or a command's own --dir). */
+/* Sets the data directory from a global --dir (or a command's own --dir); prints the
+ * error and exits 1 when it is too long to hold. */
 void ag__cli_set_dir(const char *dir);
 /* The data directory: --dir, else $AGENTGOV_DIR, else the documented default
- * ($XDG_DATA_HOME/agentgov or ~/.local/share/agentgov). Static buffer. */
+ * ($XDG_DATA_HOME/agentgov when absolute, else $HOME/.local/share/agentgov when $HOME
+ * is absolute). Static buffer. Prints the error and exits 1 when neither is. */
 const char *ag__cli_dir(void);
 /* 1 if the data directory was chosen (--dir or $AGENTGOV_DIR) rather than defaulted. */
 int ag__cli_dir_is_set(void);
@@ -34,16 +36,18 @@ const char *ag__cli_path(const char *name);
 const char *ag__cli_path_if_exists(const char *name);
 /* The store URL: flag (--store), else $AGENTGOV_STORE, else sqlite:<dir>/state.db. */
 const char *ag__cli_store_url(const char *flag);
-/* The data directory's configuration over the defaults (a file that does not parse
- * is left to the commands that report it); NULL only when out of memory. */
+/* The data directory's configuration over the defaults. NULL, after printing the
+ * error (file:line for a bad line), when the file does not load: nothing of a bad
+ * file is applied. */
 ag_config *ag__cli_config(void);
-/* ledger.checkpoint_every from <dir>/config (the table's default when the file or the
- * key is absent or unreadable). Short-lived commands pass it to the ledger instead of
- * signing a checkpoint at every close. */
+/* ledger.checkpoint_every from <dir>/config (the table's default when the file is
+ * absent or does not load; nothing is printed). The hook helper passes it to the
+ * ledger. */
 int ag__cli_checkpoint_every(void);
 /* Opens the data directory's ledger for a short-lived command: signing and HMAC keys
  * when present, checkpoints every ledger.checkpoint_every entries, none at close.
- * Prints the error and returns -1 when there is no ledger or it cannot be opened. */
+ * Prints the error and returns -1 when there is no ledger, the config does not load
+ * or the ledger cannot be opened. */
 struct ag_ledger;
 int ag__cli_open_ledger(struct ag_ledger **out);
 /* 1 if word is one of the space-separated words of list (a subcommand's allowed

@@ -401,8 +401,9 @@ int ag__cmd_agent(int argc, char **argv)
         return AG_EXIT_USAGE;
     }
     struct ag__cli_gov c;
-    if (ag__cli_gov_open(&c, o.store, o.policy))
-        return AG_EXIT_ERROR;
+    int open_rc = ag__cli_gov_open(&c, o.store, o.policy);
+    if (open_rc)
+        return open_rc;
     int rc = dispatch(s, &c, pos, npos, &o);
     ag__cli_gov_close(&c);
     return rc;

@@ -421,8 +421,9 @@ int ag__cmd_demo(int argc, char **argv)
         return AG_EXIT_ERROR;
     struct demo d;
     memset(&d, 0, sizeof d);
-    if (ag__cli_gov_open(&d.c, store, policy))
-        return AG_EXIT_ERROR;
+    int open_rc = ag__cli_gov_open(&d.c, store, policy);
+    if (open_rc)
+        return open_rc;
     char rnd[5];
     ag__random_hex(2, rnd);
     snprintf(d.task, sizeof d.task, "web-rollout-%s", rnd);

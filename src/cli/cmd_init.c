@@ -129,19 +129,42 @@ static const struct init_step steps[] = {
 };
 #define NSTEPS (sizeof steps / sizeof steps[0])
 
-/* Lists the files of every step that exist (in have) and that do not (in missing);
- * returns how many exist. */
+/* Files that the steps create as a side effect (the embedded store, SQLite's journals,
+ * the ledger's checkpoint): a planted one, a symlink above all, would have init write
+ * through it, so any of them present is refused like a step's file. */
+static const char *const side_files[] = {"state.db",      "state.db-wal",  "state.db-shm",
+                                         "ledger.db-wal", "ledger.db-shm", "ledger.db.checkpoint"};
+#define NSIDE (sizeof side_files / sizeof side_files[0])
+
+/* lstat, not access(): a dangling symlink is present, and opening it would create its
+ * target wherever it points. */
+static int file_present(const char *name)
+{
+    struct stat st;
+    return lstat(ag__cli_path(name), &st) == 0 || errno != ENOENT;
+}
+
+static void list_add(struct ag_buf *b, int *count, const char *name)
+{
+    ag__buf_printf(b, "%s%s", (*count)++ ? ", " : "", name);
+}
+
+/* Lists the files init would create that exist (in have) and the steps' files that do
+ * not (in missing); returns how many exist. */
 static int existing_files(struct ag_buf *have, struct ag_buf *missing)
 {
     int n = 0, m = 0;
     for (size_t i = 0; i < NSTEPS; i++)
         for (size_t j = 0; j < 3 && steps[i].files[j]; j++) {
             const char *f = steps[i].files[j];
-            if (access(ag__cli_path(f), F_OK) == 0)
-                ag__buf_printf(have, "%s%s", n++ ? ", " : "", f);
+            if (file_present(f))
+                list_add(have, &n, f);
             else
-                ag__buf_printf(missing, "%s%s", m++ ? ", " : "", f);
+                list_add(missing, &m, f);
         }
+    for (size_t i = 0; i < NSIDE; i++)
+        if (file_present(side_files[i]))
+            list_add(have, &n, side_files[i]);
     return n;
 }
 
@@ -154,27 +177,59 @@ static void usage(FILE *out)
             "key for sensitive values (ledger.hmac, 0600), a config file listing every\n"
             "setting at its default, the secrets master key (master.key, 0600) and the\n"
             "root token (root.token, 0600; stored in $AGENTGOV_STORE or state.db).\n"
-            "Refuses to overwrite an existing data directory.\n\n"
+            "Refuses to overwrite an existing data directory: any of those files, or of\n"
+            "state.db, its -wal/-shm, ledger.db-wal/-shm or ledger.db.checkpoint, present\n"
+            "(a symlink included) stops it before anything is written. Refuses a\n"
+            "directory owned by another user or writable by group or others.\n\n"
             "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n",
             ag__cli_default_dir_doc());
+}
+
+/* The data directory holds the keys and the ledger: another user who owns it, or may
+ * write in it, could swap or plant its files, so both are refused rather than warned
+ * about. */
+static int dir_is_safe(const char *dir, const struct stat *st)
+{
+    if (!S_ISDIR(st->st_mode)) {
+        ag__cli_error("%s exists and is not a directory", dir);
+        return 0;
+    }
+    if (st->st_uid != geteuid()) {
+        ag__cli_error("%s is owned by uid %u, not by you (uid %u); refusing to use it", dir,
+                      (unsigned)st->st_uid, (unsigned)geteuid());
+        return 0;
+    }
+    if (st->st_mode & 022) {
+        ag__cli_error("%s is writable by other users (mode %03o); refusing to use it "
+                      "(chmod 700 it)",
+                      dir, (unsigned)(st->st_mode & 0777));
+        return 0;
+    }
+    return 1;
 }
 
 static int check_dir(const char *dir)
 {
     struct stat st;
     if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            ag__cli_error("%s exists and is not a directory", dir);
+        if (!dir_is_safe(dir, &st))
             return -1;
-        }
         if (st.st_mode & 077)
-            ag__cli_warn("%s is accessible to other users (mode %03o); 0700 is advised", dir,
+            ag__cli_warn("%s is readable by other users (mode %03o); 0700 is advised", dir,
                          (unsigned)(st.st_mode & 0777));
         return 0;
     }
     ag_err err = ag__mkdir_p(dir, 0700);
     if (err) {
         ag__cli_error_ag(err, dir);
+        return -1;
+    }
+    /* The umask may have taken bits from 0700, and the directory may have appeared
+     * between stat and mkdir: check it again and set the mode init promises. */
+    if (stat(dir, &st) == 0 && !dir_is_safe(dir, &st))
+        return -1;
+    if (chmod(dir, 0700) != 0) {
+        ag__cli_error("%s: cannot make it mode 0700: %s", dir, strerror(errno));
         return -1;
     }
     return 0;

@@ -13,8 +13,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: agentgov stuck [--older-than DURATION] [--store URL] [--policy FILE]\n\n"
                  "Lists running agents whose last heartbeat (transition or heartbeat) is older\n"
-                 "than DURATION (default 30s, the seed's STUCK threshold), one per line with\n"
-                 "its phase and the age of its last heartbeat. Exit status 0 when none is\n"
+                 "than DURATION (default: the stuck.after setting, 30s unless <dir>/config\n"
+                 "sets it), one per line with its phase and the age of its last heartbeat. Exit "
+                 "status 0 when none is\n"
                  "stuck, 3 when some are, 2 when the store cannot be read.\n");
 }
 
@@ -28,14 +29,21 @@ int ag__cmd_stuck(int argc, char **argv)
     char *pos[1];
     if (ag__cli_gov_opts(argc, argv, "store policy older-than", &o, pos, 0) < 0)
         return AG_EXIT_USAGE;
-    int64_t ms = 30000;
+    ag_config *cfg = ag__cli_config();
+    if (cfg == NULL)
+        return AG_EXIT_USAGE;
+    int64_t ms = ag_config_ms(cfg, "stuck.after");
+    char after[32];
+    snprintf(after, sizeof after, "%s", ag_config_str(cfg, "stuck.after"));
+    ag_config_free(cfg);
     if (o.older_than && ag__parse_duration(o.older_than, &ms)) {
         ag__cli_error("--older-than: '%s' is not a duration (e.g. 30s, 5m)", o.older_than);
         return AG_EXIT_USAGE;
     }
     struct ag__cli_gov c;
-    if (ag__cli_gov_open(&c, o.store, o.policy))
-        return AG_EXIT_ERROR;
+    int open_rc = ag__cli_gov_open(&c, o.store, o.policy);
+    if (open_rc)
+        return open_rc;
     char **ids;
     size_t n;
     ag_err e = ag_gov_stuck(c.gov, ms, &ids, &n);
@@ -61,7 +69,7 @@ int ag__cmd_stuck(int argc, char **argv)
     }
     if (n == 0)
         fprintf(stderr, "no running agent has gone %s without a heartbeat\n",
-                o.older_than ? o.older_than : "30s");
+                o.older_than ? o.older_than : after);
     ag_store_strv_free(ids, n);
     ag__cli_gov_close(&c);
     return n ? AG_EXIT_REFUSED : 0;

@@ -135,8 +135,9 @@ int ag__cmd_task(int argc, char **argv)
         return AG_EXIT_USAGE;
     }
     struct ag__cli_gov c;
-    if (ag__cli_gov_open(&c, o.store, o.policy))
-        return AG_EXIT_ERROR;
+    int open_rc = ag__cli_gov_open(&c, o.store, o.policy);
+    if (open_rc)
+        return open_rc;
     int rc;
     if (strcmp(sub, "status") == 0) {
         rc = do_status(&c, pos[0]);

@@ -39,35 +39,38 @@ static int open_auth(struct ag__cli_gov *c)
 int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *policy_flag)
 {
     memset(c, 0, sizeof *c);
+    /* The config first: a bad one is the caller's to fix (exit 1, as `agentgov config`
+     * and the other commands do), not a failure to answer. The same TTLs as the runner
+     * and the daemon: the CLI used the built-in 24 h state TTL while they used the
+     * configuration's 7 days. */
+    ag_config *cfg = ag__cli_config();
+    if (cfg == NULL)
+        return AG_EXIT_USAGE;
+    struct ag_gov_opts go;
+    ag_gov_opts_from_config(cfg, &go);
+    ag_config_free(cfg);
     if (ag__cli_open_ledger(&c->ledger) != 0)
-        return -1;
+        return AG_EXIT_ERROR;
     ag_err e;
     char buf[4096];
     const char *pol = ag__policy_resolve(policy_flag, ag__cli_dir(), buf, sizeof buf);
     if ((e = ag_policy_load(pol, &c->policy))) {
         ag__cli_error_ag(e, "loading the policy");
         ag__cli_gov_close(c);
-        return -1;
+        return AG_EXIT_ERROR;
     }
     const char *url = ag__cli_store_url(store_flag);
     if ((e = ag_store_open(url, &c->store))) {
         ag__cli_error_ag(e, url);
         ag__cli_gov_close(c);
-        return -1;
+        return AG_EXIT_ERROR;
     }
-    /* The same TTLs as the runner and the daemon: the CLI used the built-in 24 h state
-     * TTL while they used the configuration's 7 days. */
-    ag_config *cfg = ag__cli_config();
-    struct ag_gov_opts go;
-    if (cfg)
-        ag_gov_opts_from_config(cfg, &go);
-    ag_config_free(cfg);
-    if ((e = ag_gov_new(c->store, c->ledger, c->policy, cfg ? &go : NULL, &c->gov))) {
+    if ((e = ag_gov_new(c->store, c->ledger, c->policy, &go, &c->gov))) {
         ag__cli_error_ag(e, "governance");
         ag__cli_gov_close(c);
-        return -1;
+        return AG_EXIT_ERROR;
     }
-    return open_auth(c);
+    return open_auth(c) ? AG_EXIT_ERROR : 0;
 }
 
 void ag__cli_gov_close(struct ag__cli_gov *c)

@@ -19,8 +19,9 @@ struct ag__cli_gov {
  * directory's ledger (which `agentgov init` creates) and the policy (--policy, else
  * <dir>/policy.yaml, else the shipped default). When a master key is available
  * ($AGENTGOV_MASTER_KEY or <dir>/master.key) it also opens the auth engine and plugs
- * ag_auth_revoke_agent into every revocation. Prints the problem and returns -1 on
- * failure. */
+ * ag_auth_revoke_agent into every revocation. Returns 0, or after printing the
+ * problem the exit status: AG_EXIT_USAGE when <dir>/config does not load,
+ * AG_EXIT_ERROR otherwise. */
 int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *policy_flag);
 void ag__cli_gov_close(struct ag__cli_gov *c);
 

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,16 @@
 #define MIB     (1024LL * 1024)
 #define HOUR_MS 3600000LL
 #define DAY_MS  (24 * HOUR_MS)
+/* The server's path and address buffers are PATH_MAX bytes with the NUL. */
+#define AG_CFG_PATH_MAX (PATH_MAX - 1)
 
 /* Every setting agentgov reads. Adding a setting means adding a row here. */
 static const struct ag_config_def table[] = {
-    {"policy", AG_CFG_STRING, "", 0, 0, NULL,
+    {"policy", AG_CFG_STRING, "", 0, AG_CFG_PATH_MAX, NULL,
      "policy file (empty: <dir>/policy.yaml if present, else the shipped default)"},
-    {"store", AG_CFG_STRING, "", 0, 0, NULL,
+    {"store", AG_CFG_STRING, "", 0, AG_CFG_PATH_MAX, NULL,
      "state store URL: sqlite:PATH or redis://HOST:PORT/DB (empty: <dir>/state.db)"},
-    {"listen", AG_CFG_STRING, "127.0.0.1:8200", 0, 0, NULL,
+    {"listen", AG_CFG_STRING, "127.0.0.1:8200", 0, AG_CFG_PATH_MAX, NULL,
      "daemon address: HOST:PORT or unix:PATH"},
     {"allow_remote", AG_CFG_BOOL, "false", 0, 1, NULL,
      "allow the daemon to listen on a non-loopback address"},
@@ -45,7 +48,7 @@ static const struct ag_config_def table[] = {
      "lowest daemon log level written (requests are logged at info)"},
     {"server.drain", AG_CFG_DURATION, "30s", 0, HOUR_MS, NULL,
      "on SIGTERM, how long in-flight requests may take before the daemon stops"},
-    {"hook.policy", AG_CFG_STRING, "", 0, 0, NULL,
+    {"hook.policy", AG_CFG_STRING, "", 0, AG_CFG_PATH_MAX, NULL,
      "policy for `agentgov hook` (empty: shipped coding-agent policy)"},
     {"hook.tier", AG_CFG_INT, "2", 0, 4, NULL, "tier for `agentgov hook`"},
     {"hook.helper_idle", AG_CFG_DURATION, "10m", 0, DAY_MS, NULL,
@@ -92,6 +95,11 @@ static ag_err parse_value(size_t i, const char *text, int64_t *num)
     *num = 0;
     switch (d->type) {
     case AG_CFG_STRING:
+        /* max, when set, is the longest value its reader can hold: a longer one would
+         * be cut to another path or address. */
+        if (d->max > 0 && (int64_t)strlen(text) > d->max)
+            return ag__fail(AG_EINVAL, "%s: value is %zu bytes, longer than %lld", d->name,
+                            strlen(text), (long long)d->max);
         return AG_OK;
     case AG_CFG_BOOL:
         if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "1") ||
@@ -249,17 +257,22 @@ ag_err ag_config_load_file(ag_config *c, const char *path, int optional)
     if (err)
         return err;
     int lineno = 0;
-    /* strtok_r would skip empty lines and so miscount; split by hand. */
-    char *p = data;
-    while (p && *p) {
+    /* strtok_r would skip empty lines and so miscount; split by hand, by length: a NUL
+     * would otherwise end the file early and drop the lines after it unseen. */
+    char *p = data, *end = data + len;
+    while (p < end) {
         lineno++;
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (memchr(p, '\0', n)) {
+            err = ag__fail(AG_EPARSE, "%s:%d: NUL byte in the line", path, lineno);
+            break;
+        }
+        p[n] = '\0';
         err = load_line(c, p, path, lineno);
         if (err)
             break;
-        p = nl ? nl + 1 : NULL;
+        p += n + 1;
     }
     free(data);
     return err;

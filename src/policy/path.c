@@ -1,10 +1,12 @@
 #include "policy/path.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef AG_POLICY_DIR
@@ -47,7 +49,11 @@ const char *ag__policy_resolve(const char *flag, const char *datadir, char *buf,
         return flag;
     if (datadir && buf && len) {
         int n = snprintf(buf, len, "%s/policy.yaml", datadir);
-        if (n > 0 && (size_t)n < len && access(buf, F_OK) == 0)
+        /* lstat, not access(): a policy.yaml that is there but does not open (a
+         * dangling symlink) must fail to load under its name, not quietly give way to
+         * the shipped default. */
+        struct stat st;
+        if (n > 0 && (size_t)n < len && (lstat(buf, &st) == 0 || errno != ENOENT))
             return buf;
     }
     return ag__policy_default_path();

@@ -12,7 +12,8 @@
 const char *ag__policy_default_path(void);
 
 /* The policy a command should use: flag when non-NULL, else <datadir>/policy.yaml when
- * datadir is non-NULL and that file exists, else ag__policy_default_path(). Returns
+ * datadir is non-NULL and that file is present (a dangling symlink included, so
+ * that loading it fails under its name), else ag__policy_default_path(). Returns
  * flag, buf or the static default path. */
 const char *ag__policy_resolve(const char *flag, const char *datadir, char *buf, size_t len);
 

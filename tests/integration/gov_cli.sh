@@ -134,6 +134,30 @@ check_exit "unknown subcommand" 1 "$AG" --dir "$D" agent fly
 
 run_suite sqlite
 run_fixes sqlite
+# A config that does not load stops agent, task and stuck with its file:line, exit 1,
+# rather than leaving the lines above the bad one applied.
+C="$T/badcfg"
+"$AG" init --dir "$C" >/dev/null || exit 1
+printf 'lifecycle.lock_ttl = 10m\nserver.threads = 999\n' >>"$C/config"
+CL=$(($(wc -l <"$C/config")))
+for cmd in "agent list" "task status t1" "stuck"; do
+    check_exit "bad config: $cmd fails" 1 "$AG" --dir "$C" $cmd
+    check_contains "bad config: $cmd names file:line" "$ERR" "$C/config:$CL: server.threads: 999 is outside"
+done
+printf 'server.threads = 4\0x\n' >"$C/config"
+check_exit "a NUL in the config is an error" 1 "$AG" --dir "$C" agent list
+check_contains "names the line" "$ERR" "$C/config:1: NUL byte"
+
+# stuck.after is the default of --older-than.
+printf 'stuck.after = 1s\n' >"$C/config"
+check_exit "stuck.after: register" 0 "$AG" --dir "$C" agent register agent-alpha --tier 1 --packet "$PK/deploy-web.json"
+check_exit "stuck.after: bootstrap" 0 "$AG" --dir "$C" agent bootstrap agent-alpha
+sleep 1.3
+check_exit "stuck without --older-than uses stuck.after" 3 "$AG" --dir "$C" stuck
+check_contains "stuck names the agent" "$OUT" "agent-alpha"
+printf 'stuck.after = 1h\n' >"$C/config"
+check_exit "stuck.after = 1h: nobody" 0 "$AG" --dir "$C" stuck
+check_contains "says the configured threshold" "$ERR" "gone 1h without"
 start_redis
 run_suite redis --store "$REDIS_URL"
 run_fixes redis --store "$REDIS_URL"

@@ -56,3 +56,38 @@ TEST(config_file_errors_name_line)
     ASSERT_ERR(ag_config_load_file(c, missing, 0), AG_ENOTFOUND);
     ag_config_free(c);
 }
+
+TEST(config_nul_byte_is_an_error_naming_the_line)
+{
+    const char *dir = ag_test_fresh_dir("config-nul");
+    char path[512];
+    snprintf(path, sizeof path, "%s/config", dir);
+    /* A NUL used to end parsing: the line after it was never read. */
+    const char text[] = "server.threads = 4\n# ok\nlisten = x\0y\nserver.threads=1000\n";
+    ASSERT_OK(ag__write_file_atomic(path, text, sizeof text - 1, 0600, 0));
+    ag_config *c;
+    ASSERT_OK(ag_config_new(&c));
+    ASSERT_ERR(ag_config_load_file(c, path, 0), AG_EPARSE);
+    ASSERT_CONTAINS(ag_last_error(), "config:3: NUL byte");
+    const char last[] = "server.threads = 4\n\0";
+    ASSERT_OK(ag__write_file_atomic(path, last, sizeof last - 1, 0600, 0));
+    ASSERT_ERR(ag_config_load_file(c, path, 0), AG_EPARSE);
+    ASSERT_CONTAINS(ag_last_error(), "config:2: NUL byte");
+    ag_config_free(c);
+}
+
+TEST(config_value_too_long_for_its_reader_is_refused)
+{
+    ag_config *c;
+    ASSERT_OK(ag_config_new(&c));
+    static char big[5000];
+    memset(big, 'a', sizeof big - 1);
+    /* The daemon copies these into PATH_MAX buffers: a cut value names another path. */
+    ASSERT_ERR(ag_config_set(c, "store", big), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "store: value is 4999 bytes, longer than");
+    ASSERT_ERR(ag_config_set(c, "listen", big), AG_EINVAL);
+    ASSERT_ERR(ag_config_set(c, "policy", big), AG_EINVAL);
+    big[4095] = '\0';
+    ASSERT_OK(ag_config_set(c, "policy", big));
+    ag_config_free(c);
+}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agentgov/policy.h"
 #include "policy/path.h"
@@ -518,6 +519,21 @@ TEST(policy_default_path_finds_shipped_file)
     char want[4096];
     snprintf(want, sizeof want, "%s", buf);
     ASSERT_STREQ(ag__policy_resolve(NULL, dir, buf, sizeof buf), want);
+}
+
+TEST(policy_resolve_dangling_symlink_is_an_error)
+{
+    char buf[4096], want[4096];
+    const char *dir = ag_test_fresh_dir("dangling");
+    snprintf(want, sizeof want, "%s/policy.yaml", dir);
+    char target[4200];
+    snprintf(target, sizeof target, "%s/nowhere.yaml", dir);
+    ASSERT_EQ(symlink(target, want), 0);
+    /* The link is named, so that loading it fails rather than using the default. */
+    ASSERT_STREQ(ag__policy_resolve(NULL, dir, buf, sizeof buf), want);
+    ag_policy *p;
+    ASSERT_ERR(ag_policy_load(buf, &p), AG_ENOTFOUND);
+    ASSERT_CONTAINS(ag_last_error(), "policy.yaml");
 }
 
 TEST(policy_rule_listing)
