@@ -47,7 +47,7 @@ typedef struct ag_policy ag_policy;
  * root token can read or write secrets and roles must give explicit TTLs. */
 /* The longest TTL accepted anywhere (token, role, secret ID; about 100 years): keeps
  * now + TTL far from overflowing. A renewal increment above it is taken as it. */
-#define AG_AUTH_TTL_LIMIT_MS (100LL * 365 * 24 * 3600 * 1000)
+#define AG_AUTH_TTL_LIMIT_MS AG_STORE_TTL_MAX_MS
 
 struct ag_auth_opts {
     ag_store *store;

@@ -333,7 +333,10 @@ int64_t ag__auth_store_ttl(ag_auth *a, int64_t expire_ms)
     if (expire_ms <= 0)
         return 0;
     int64_t left = expire_ms - ag__auth_now(a);
-    return (left > 0 ? left : 0) + AG__AUTH_GRACE_MS;
+    int64_t ttl = (left > 0 ? left : 0) + AG__AUTH_GRACE_MS;
+    /* The grace on top of a TTL at the ceiling would pass the store's own ceiling; the
+     * store TTL only collects garbage, so it is simply capped. */
+    return ttl < AG_STORE_TTL_MAX_MS ? ttl : AG_STORE_TTL_MAX_MS;
 }
 
 ag_err ag__auth_check_name(const char *what, const char *s, int agent)

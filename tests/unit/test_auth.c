@@ -507,10 +507,12 @@ AUTH_TEST(role_and_secret_id_ttls_have_a_ceiling)
     r.tier = 1;
     r.token_ttl_ms = r.token_max_ttl_ms = AG_AUTH_TTL_LIMIT_MS + 1;
     ASSERT_ERR(ag_auth_role_write(fx->auth, &r), AG_EINVAL);
-    r.token_ttl_ms = r.token_max_ttl_ms = 0;
+    r.token_ttl_ms = r.token_max_ttl_ms = AG_AUTH_TTL_LIMIT_MS; /* the ceiling itself */
     ASSERT_OK(ag_auth_role_write(fx->auth, &r));
-    char sid[AG_UUID_BUF];
+    char sid[AG_UUID_BUF], tok[AG_TOKEN_BUF];
     ASSERT_ERR(ag_auth_secret_id_create(fx->auth, "huge", INT64_MAX, -1, sid, NULL), AG_EINVAL);
+    ASSERT_OK(ag_auth_secret_id_create(fx->auth, "huge", -1, -1, sid, NULL));
+    ASSERT_OK(ag_auth_login(fx->auth, r.role_id, sid, NULL, tok, NULL)); /* fits the store */
 }
 
 /* A child's TTLs are checked: negative, or so large that now + TTL overflows, is
