@@ -285,7 +285,6 @@ static ag_err lookup(ag_auth *a, const char *token, int use_cache, struct ag_tok
     if (err != AG_OK)
         return err;
     int64_t mono = 0, now = ag__auth_now_mono(a, &mono);
-    AG__BEST_EFFORT(ag__auth_persist_clock(a)); /* best effort: the in-process clock is monotone */
     uint64_t gen;
     pthread_mutex_lock(&a->mu);
     int hit = use_cache && ag__tcache_get(&a->cache, hmac, mono, out, &gen);
@@ -300,6 +299,8 @@ static ag_err lookup(ag_auth *a, const char *token, int use_cache, struct ag_tok
             return denied("token expired at %s", when);
         }
         out->remaining_ms = out->expire_ms ? out->expire_ms - now : -1;
+        /* A miss saves the clock in fetch_hmac, as every token operation does. */
+        AG__BEST_EFFORT(ag__auth_persist_clock(a));
         return AG_OK;
     }
     struct ag__tok t;
