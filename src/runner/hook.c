@@ -215,7 +215,9 @@ static ag_err add_path(struct ag__hook_event *ev, const char *action, const char
     return err == AG_OK ? add_req(ev, action, res) : err;
 }
 
-/* A command given as a string, or as an argv array (Codex) joined with spaces. */
+/* A command given as a string, or as an argv array (Codex): each element single-quoted,
+ * so that the line parses back to exactly that argv (["bash","-lc","rm -rf x"] runs
+ * "rm -rf x" as one script, which joining with spaces would split). */
 static char *command_text(json_t *v)
 {
     if (json_is_string(v))
@@ -232,7 +234,10 @@ static char *command_text(json_t *v)
             ag__buf_free(&b);
             return NULL;
         }
-        ag__buf_printf(&b, "%s%s", i ? " " : "", json_string_value(item));
+        ag__buf_puts(&b, i ? " '" : "'");
+        for (const char *c = json_string_value(item); *c; c++)
+            ag__buf_puts(&b, *c == '\'' ? "'\\''" : (char[2]){*c, 0});
+        ag__buf_putc(&b, '\'');
     }
     return ag__buf_take(&b);
 }
