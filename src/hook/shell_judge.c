@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/buf.h"
 
@@ -1467,7 +1468,18 @@ static void judge_interp(struct judge *j, int ci, const struct ag__sh_cmd *c, co
         if (strcmp(fam, "php") == 0 && strcmp(t, "-r") != 0)
             code = 0;
         if (code) {
+            /* perl -pi -e CODE FILES, ruby -i: the files are still judged */
+            int inplace = 0;
+            for (size_t q = 1; q < argc; q++)
+                if (argv[q].text[0] == '-' && argv[q].text[1] != '-' && strchr(argv[q].text, 'i'))
+                    inplace = strcmp(fam, "perl") == 0 || strcmp(fam, "ruby") == 0;
             opaque(j, ci, "code given to %s on its command line", name);
+            for (size_t q = k + 2; q < argc; q++)
+                if (argv[q].text[0] != '-') {
+                    path_word(j, ci, "file.read", &argv[q]);
+                    if (inplace)
+                        path_word(j, ci, "file.write", &argv[q]);
+                }
             emit_exec(j, ci, name, NULL, &cn);
             return;
         }
@@ -1599,14 +1611,36 @@ static void judge_cd(struct judge *j, int ci, const struct ag__sh_cmd *c, const 
     (void)ci;
 }
 
+/* 1 when w names an existing directory (links followed). */
+static int existing_dir(struct judge *j, const struct ag__sh_word *w)
+{
+    struct ag_buf b;
+    const char *why = NULL;
+    char plain[PATH_MAX], *res = NULL;
+    struct stat st;
+    ag__buf_init(&b);
+    int ok = substitute(j, w, &b, &why);
+    unescape(ok && b.data ? b.data : "", plain, sizeof plain);
+    ag__buf_free(&b);
+    if (!ok || !plain[0] || (plain[0] != '/' && !j->cwd_known) ||
+        j->ctx->path(j->cwd, j->ctx->home, plain, &res) != AG_OK)
+        return 0;
+    snprintf(plain, sizeof plain, "/%s", strcmp(res, "/") == 0 ? "" : res);
+    free(res);
+    return stat(plain, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* The target of cp/mv/install/ln: written, and the names copied into it when it is
  * an existing directory. */
 static void copy_target(struct judge *j, int ci, const struct ag__sh_word *dst,
                         const struct ag__sh_word *const *src, size_t nsrc)
 {
-    path_word(j, ci, "file.write", dst);
-    if (dst->flags & (AG__SH_VAR | AG__SH_SUBST | AG__SH_GLOB | AG__SH_BRACE | AG__SH_TUSER))
+    if (dst->flags & (AG__SH_VAR | AG__SH_SUBST | AG__SH_GLOB | AG__SH_BRACE | AG__SH_TUSER)) {
+        path_word(j, ci, "file.write", dst);
         return;
+    }
+    if (!existing_dir(j, dst) || nsrc == 0)
+        path_word(j, ci, "file.write", dst);
     for (size_t i = 0; i < nsrc; i++) {
         if (src[i]->flags & (AG__SH_VAR | AG__SH_SUBST))
             continue;
@@ -1625,6 +1659,19 @@ static void copy_target(struct judge *j, int ci, const struct ag__sh_word *dst,
                                          (src[i]->flags & AG__SH_GLOB)};
         path_word(j, ci, "file.write", &w);
     }
+}
+
+/* An awk print or printf redirected to a file (print > "f"); a '>' elsewhere is a
+ * comparison. */
+static int awk_prints_to_file(const char *prog)
+{
+    for (const char *p = strstr(prog, "print"); p; p = strstr(p + 5, "print")) {
+        size_t end = strcspn(p, ";}\n");
+        const char *gt = memchr(p, '>', end);
+        if (gt)
+            return 1;
+    }
+    return 0;
 }
 
 static void judge_generic(struct judge *j, int ci, const struct ag__sh_cmd *c,
@@ -1650,7 +1697,7 @@ static void judge_generic(struct judge *j, int ci, const struct ag__sh_cmd *c,
                 sed_script(j, ci, p->operand[0]->text);
             if (special == S_AWK) {
                 const char *prog = p->operand[0]->text;
-                if (strstr(prog, "system") || strchr(prog, '|') || strchr(prog, '>') ||
+                if (strstr(prog, "system") || strchr(prog, '|') || awk_prints_to_file(prog) ||
                     strstr(prog, "getline") || strstr(prog, "close"))
                     opaque(j, ci, "an awk program that runs commands or writes files%s", "");
             }
@@ -1850,8 +1897,11 @@ static void judge_argv(struct judge *j, int ci, const struct ag__sh_cmd *c,
             else if (t[1] == '-' && !strchr(t, '=') && in_list(wr->with_value, t))
                 k++;
         }
-        if (no_exec)
+        if (no_exec) { /* command -v, sudo -l: nothing runs */
+            struct canon cn = {.n = 0};
+            emit_exec(j, ci, name, NULL, &cn);
             return;
+        }
         if (edit) {
             for (; k < argc; k++)
                 path_word(j, ci, "file.write", &argv[k]);
@@ -1958,7 +2008,17 @@ static void judge_cmd(struct judge *j, int ci)
             break;
         }
     }
+    size_t from = j->r->n;
     judge_argv(j, ci, &c, c.argv, c.argc, 0, 0);
+    /* The command's own shell.exec first: when it and one of its paths are both
+     * denied, the reason names the command (rm -rf /: the rm rule). */
+    for (size_t i = from, to = from; i < j->r->n; i++) {
+        if (j->r->c[i].cmd != ci || strcmp(j->r->c[i].action, "shell.exec") != 0)
+            continue;
+        struct ag__shell_check e = j->r->c[i];
+        memmove(&j->r->c[to + 1], &j->r->c[to], (i - to) * sizeof e);
+        j->r->c[to++] = e;
+    }
 }
 
 static void judge_range(struct judge *j, size_t from)
@@ -1981,8 +2041,8 @@ ag_err ag__shell_judge(const char *line, size_t len, const struct ag__shell_ctx 
     judge_range(&j, 0);
     for (size_t i = 0; i < out->script.nopaque && !j.oom; i++)
         opaque(&j, out->script.opaque[i].cmd, "%s", out->script.opaque[i].reason);
-    if (out->n == 0 && !j.oom) /* an empty line, or only comments */
-        check(&j, -1, "shell.exec", strdup(""), 1, AG__SHELL_REQ, NULL, NULL);
+    if (out->n == 0 && !j.oom) /* an empty line, or only comments: the no-op */
+        check(&j, -1, "shell.exec", strdup(":"), 1, AG__SHELL_REQ, NULL, NULL);
     if (j.oom) {
         ag__shell_result_free(out);
         return AG_ENOMEM;

@@ -257,7 +257,7 @@ static void dollar(struct lx *x, struct word *w, int dq)
     if (i < x->n && t[i] == '(' && i + 1 < x->n && t[i + 1] == '(') { /* $(( arith )) */
         x->i = i + 2;
         skip_group(x, '(', ')');
-        if (x->i < x->n && t[x->i] == ')')
+        for (int k = 0; k < 2 && x->i < x->n && t[x->i] == ')'; k++)
             x->i++;
         w->flags |= AG__SH_VAR;
         both(w, "$((...))", 8);
@@ -515,8 +515,15 @@ static void read_word(struct lx *x, struct word *w)
                 k++;
             w->flags |= k == x->i + 1 ? AG__SH_TILDE : AG__SH_TILDE | AG__SH_TUSER;
         }
-        if (c == '*' || c == '?' || c == '[')
+        if (c == '*' || c == '?')
             w->flags |= AG__SH_GLOB;
+        if (c == '[') { /* a bracket is a pattern only when a ']' closes it */
+            size_t k = x->i + 1;
+            while (k < x->n && !is_meta(t[k]) && t[k] != ']')
+                k++;
+            if (k < x->n && t[k] == ']')
+                w->flags |= AG__SH_GLOB;
+        }
         if (c == '{')
             brace_open = 1;
         if (c == '}' && brace_open)
@@ -764,6 +771,10 @@ static void add_command(struct lx *x, struct cmdbuf *c, size_t start, size_t end
     cmd->argv = arena_alloc(s, (c->nw + 1) * sizeof *cmd->argv);
     cmd->assign = arena_alloc(s, (c->na + 1) * sizeof *cmd->assign);
     cmd->redir = arena_alloc(s, (c->nr + 1) * sizeof *cmd->redir);
+    if (end < start) /* a keyword moved the start past the last word */
+        end = start;
+    if (end > x->n)
+        end = x->n;
     while (end > start && (is_blank(x->t[end - 1]) || x->t[end - 1] == '\n'))
         end--;
     while (start < end && (is_blank(x->t[start]) || x->t[start] == '\n'))
@@ -882,14 +893,14 @@ static void simple_command(struct lx *x)
                 start = x->i;
                 continue;
             }
-            if (is_assignment(w.text)) {
-                if (!grow((void **)&c.a, &c.ca, c.na, sizeof *c.a)) {
-                    x->oom = 1;
-                    break;
-                }
-                c.a[c.na++] = w;
-                continue;
+        }
+        if (c.nw == 0 && is_assignment(w.text)) {
+            if (!grow((void **)&c.a, &c.ca, c.na, sizeof *c.a)) {
+                x->oom = 1;
+                break;
             }
+            c.a[c.na++] = w;
+            continue;
         }
         if (c.nw == AG__SH_MAX_WORDS) {
             opaque(x, -1, "a command with more words than the parser takes");
