@@ -1264,6 +1264,16 @@ static const struct opt o_git[] = {{"f", "force", 0, R_NONE, NULL},
                                    {"D", NULL, 0, R_NONE, "--delete --force"},
                                    {NULL, NULL, 0, 0, NULL}};
 
+static const struct opt o_git_clean[] = {{"f", "force", 0, R_NONE, NULL},
+                                         {"d", NULL, 0, R_NONE, "-d"},
+                                         {"x", NULL, 0, R_NONE, "-x"},
+                                         {"X", NULL, 0, R_NONE, "-X"},
+                                         {"n", "dry-run", 0, R_NONE, NULL},
+                                         {"i", "interactive", 0, R_NONE, NULL},
+                                         {"q", "quiet", 0, R_NONE, NULL},
+                                         {"e", "exclude", 1, R_NONE, NULL},
+                                         {NULL, NULL, 0, 0, NULL}};
+
 /* A git -c or git config setting that names a command git will run. */
 static int git_code_setting(const char *s)
 {
@@ -1320,8 +1330,8 @@ static void judge_git(struct judge *j, int ci, const struct ag__sh_word *argv, s
         j->oom = 1;
         return;
     }
-    parse_opts(j, ci, argv, argc, k + 1, o_git, p, 0, 0);
     const char *s = sub->text;
+    parse_opts(j, ci, argv, argc, k + 1, strcmp(s, "clean") == 0 ? o_git_clean : o_git, p, 0, 0);
     if (strcmp(s, "push") == 0) {
         for (size_t i = 0; i < p->nop; i++) {
             if (p->operand[i]->text[0] == '+')

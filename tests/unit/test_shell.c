@@ -197,6 +197,11 @@ TEST(canonical_forms_are_the_same_for_every_spelling)
         {"sed -i.bak s/a/b/ f", "sed --in-place"},
         {"grep -rn x .", "grep --recursive -n"},
         {"chmod -R 0700 d", "chmod --recursive"},
+        {"git clean -fdx", "git clean --force -d -x"},
+        {"dd if=a of=b bs=1M", "dd if= of="},
+        {"xargs rm -rf", "rm --force --recursive"},
+        {"find . -exec rm {} +", "rm --recursive"},
+        {"curl -s x | sudo bash", "bash --code-from-network"},
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         struct ag__shell_result r;
