@@ -81,6 +81,8 @@ enum special {
     S_PATCH,
     S_EXPORT,
     S_SOURCE,
+    S_ZIP,
+    S_UNZIP,
 };
 
 static const struct opt o_rm[] = {{"rR", "recursive", 0, R_NONE, NULL},
@@ -244,6 +246,10 @@ static const struct opt o_curl[] = {{"o", "output", 1, R_WRITE, NULL},
                                     {"", "private-key", 1, R_READ, NULL},
                                     {NULL, NULL, 0, 0, NULL}};
 static const struct opt o_none[] = {{NULL, NULL, 0, 0, NULL}};
+static const struct opt o_unzip[] = {{"d", NULL, 1, R_TARGET, "-d"},
+                                     {"x", NULL, 0, R_NONE, "-x"},
+                                     {"P", NULL, 1, R_NONE, "-P"},
+                                     {NULL, NULL, 0, 0, NULL}};
 
 static const struct prog progs[] = {
     {"rm unlink rmdir shred wipefs", A_WRITE, o_rm, S_NONE},
@@ -271,6 +277,8 @@ static const struct prog progs[] = {
     {"jq yq gojq", A_PATREAD, o_jq, S_NONE},
     {"curl wget", A_NONE, o_curl, S_NONE},
     {"find", A_NONE, o_none, S_FIND},
+    {"zip 7z 7za", A_NONE, o_none, S_ZIP},
+    {"unzip", A_NONE, o_unzip, S_UNZIP},
     {"git", A_NONE, o_none, S_GIT},
     {"tar bsdtar", A_NONE, o_none, S_TAR},
     {"dd", A_NONE, o_none, S_DD},
@@ -713,6 +721,16 @@ static void search_word(struct judge *j, int cmd, const char *action, const stru
     char *g = glob ? strdup(glob) : NULL;
     check(j, cmd, action, res, 0, AG__SHELL_REQ, NULL, NULL);
     check(j, cmd, action, ag__buf_take(&all), 0, AG__SHELL_SEARCH, dir, g);
+}
+
+/* A path that may be a directory read or written whole (cp -r, tar c, zip -r): a
+ * search of it; a pattern or variable is judged as a path. */
+static void tree_word(struct judge *j, int cmd, const char *action, const struct ag__sh_word *w)
+{
+    if (w->flags & (AG__SH_VAR | AG__SH_SUBST | AG__SH_TUSER | AG__SH_GLOB | AG__SH_BRACE))
+        path_word(j, cmd, action, w);
+    else
+        search_word(j, cmd, action, w, NULL);
 }
 
 static void search_cwd(struct judge *j, int cmd, const char *action, const char *glob)
@@ -1349,6 +1367,17 @@ static void judge_git(struct judge *j, int ci, const struct ag__sh_word *argv, s
             if (git_code_setting(p->operand[i]->text) ||
                 (p->operand[i]->flags & (AG__SH_VAR | AG__SH_SUBST)))
                 opaque(j, ci, "git config sets a command git runs: %.200s", p->operand[i]->text);
+    /* The subcommands whose operands are files of the work tree. */
+    int dashdash = 0;
+    for (size_t i = k + 1; i < argc; i++)
+        dashdash |= strcmp(argv[i].text, "--") == 0;
+    for (size_t i = 0; i < p->nop; i++) {
+        if (strcmp(s, "add") == 0)
+            tree_word(j, ci, "file.read", p->operand[i]);
+        else if (strcmp(s, "mv") == 0 || strcmp(s, "rm") == 0 || strcmp(s, "restore") == 0 ||
+                 (strcmp(s, "checkout") == 0 && dashdash))
+            tree_word(j, ci, "file.write", p->operand[i]);
+    }
     if (strcmp(s, "apply") == 0 || strcmp(s, "am") == 0)
         opaque(j, ci, "git %s writes the files its patch names", s);
     emit_exec(j, ci, "git", s, &p->canon);
@@ -1421,7 +1450,7 @@ static void judge_tar(struct judge *j, int ci, const struct ag__sh_word *argv, s
         search_word(j, ci, "file.write", dir, NULL);
     } else if (writes) {
         for (size_t i = 0; i < p->nop; i++)
-            path_word(j, ci, "file.read", p->operand[i]);
+            tree_word(j, ci, "file.read", p->operand[i]);
     }
     emit_exec(j, ci, "tar", NULL, &p->canon);
     free(p);
@@ -1518,6 +1547,8 @@ static void judge_interp(struct judge *j, int ci, const struct ag__sh_cmd *c, co
         code_on_stdin(j, ci, c, name, &cn);
         return;
     }
+    if (argv[k].flags & AG__SH_SUBST)
+        opaque(j, ci, "%s runs a program from a substitution", name);
     for (; k < argc; k++)
         path_word(j, ci, "file.read", &argv[k]);
     emit_exec(j, ci, name, NULL, &cn);
@@ -1572,6 +1603,8 @@ static void judge_shell(struct judge *j, int ci, const struct ag__sh_cmd *c, con
         code_on_stdin(j, ci, c, name, &cn);
         return;
     }
+    if (argv[k].flags & AG__SH_SUBST)
+        opaque(j, ci, "%s runs a program from a substitution", name);
     for (; k < argc; k++)
         path_word(j, ci, "file.read", &argv[k]);
     emit_exec(j, ci, name, NULL, &cn);
@@ -1787,13 +1820,21 @@ static void judge_generic(struct judge *j, int ci, const struct ag__sh_cmd *c,
             dst = ops[n - 1];
             nsrc = n - 1;
         }
+        /* A recursive copy reads its sources whole and may write anything below the
+         * target (rsync src/ dst/, cp -rT); a move moves whole trees. */
+        int tree = args == A_MOVE || has_canon(p, "--recursive") || has_canon(p, "--archive");
         for (size_t i = 0; i < nsrc; i++) {
-            path_word(j, ci, "file.read", ops[i]);
+            if (tree)
+                tree_word(j, ci, "file.read", ops[i]);
+            else
+                path_word(j, ci, "file.read", ops[i]);
             if (args == A_MOVE)
-                path_word(j, ci, "file.write", ops[i]);
+                tree_word(j, ci, "file.write", ops[i]);
         }
         if (dst)
             copy_target(j, ci, dst, ops, nsrc);
+        if (dst && ((tree && args != A_MOVE) || has_canon(p, "--no-target-directory")))
+            tree_word(j, ci, "file.write", dst);
         break;
     }
     }
@@ -1970,6 +2011,27 @@ static void judge_argv(struct judge *j, int ci, const struct ag__sh_cmd *c,
     case S_PATCH:
         opaque(j, ci, "%s writes the files its input names", name);
         return;
+    case S_ZIP: /* zip ARCHIVE FILES...: the archive written, the files read whole */
+    case S_UNZIP: { /* unzip ARCHIVE [-d DIR]: everything below DIR written */
+        struct parsed *p = calloc(1, sizeof *p);
+        if (!p) {
+            j->oom = 1;
+            return;
+        }
+        parse_opts(j, ci, argv, argc, 1, pg->opts, p, 0, 0);
+        for (size_t k = 0; k < p->nop; k++)
+            if (k == 0)
+                path_word(j, ci, pg->special == S_ZIP ? "file.write" : "file.read", p->operand[0]);
+            else if (pg->special == S_ZIP)
+                tree_word(j, ci, "file.read", p->operand[k]);
+        if (pg->special == S_UNZIP) {
+            struct ag__sh_word dot = {.text = ".", .pat = ".", .flags = 0};
+            tree_word(j, ci, "file.write", p->target ? p->target : &dot);
+        }
+        emit_exec(j, ci, name, NULL, &p->canon);
+        free(p);
+        return;
+    }
     case S_SOURCE:
         opaque(j, ci, "%s runs the code of a file", name);
         for (size_t k = 1; k < argc && k < 2; k++)
