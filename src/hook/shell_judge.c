@@ -317,59 +317,58 @@ struct judge {
     int oom;
 };
 
+static void push(struct judge *j, struct ag__shell_check c)
+{
+    struct ag__shell_result *r = j->r;
+    if (r->n % 16 == 0) {
+        struct ag__shell_check *n = realloc(r->c, (r->n + 16) * sizeof *n);
+        if (!n) {
+            j->oom = 1;
+            free(c.resource);
+            free(c.dir);
+            free(c.glob);
+            return;
+        }
+        r->c = n;
+    }
+    r->c[r->n++] = c;
+}
+
+/* Adds a check (taking resource, dir and glob). The last slot is kept for the opaque
+ * check that says the line touches more than the judge takes. */
 static void check(struct judge *j, int cmd, const char *action, char *resource, int text,
                   enum ag__shell_kind kind, char *dir, char *glob)
 {
     struct ag__shell_result *r = j->r;
-    if (resource == NULL) {
+    /* Past the limit a command's own shell.exec is still kept (a long rm -rf line is
+     * still the rm rule's), up to AG__SHELL_MAX_EXEC more. */
+    int exec_room = strcmp(action, "shell.exec") == 0 &&
+                    r->n < AG__SHELL_MAX_CHECKS + AG__SHELL_MAX_EXEC;
+    int drop = resource == NULL || (j->full && !exec_room);
+    for (size_t i = 0; !drop && kind == AG__SHELL_REQ && i < r->n; i++)
+        drop = r->c[i].kind == kind && strcmp(r->c[i].action, action) == 0 &&
+               strcmp(r->c[i].resource, resource) == 0; /* the same request decides the same */
+    if (resource == NULL)
         j->oom = 1;
-        free(dir);
-        free(glob);
-        return;
+    if (!drop && !j->full && r->n >= AG__SHELL_MAX_CHECKS - 1) {
+        j->full = drop = 1;
+        char *why = strdup("the line touches more paths and commands than the hook judges");
+        if (why)
+            push(j, (struct ag__shell_check){.action = "shell.opaque", .resource = why,
+                                             .text = 1, .kind = AG__SHELL_REQ, .cmd = cmd});
+        else
+            j->oom = 1;
     }
-    if (r->n >= AG__SHELL_MAX_CHECKS - 1 && !(j->full == 0 && strcmp(action, "shell.opaque") == 0 &&
-                                              r->n == AG__SHELL_MAX_CHECKS - 1)) {
-        if (!j->full) {
-            j->full = 1;
-            free(resource);
-            free(dir);
-            free(glob);
-            check(j, cmd, "shell.opaque",
-                  strdup("the line touches more paths than the hook judges"), 1, AG__SHELL_REQ,
-                  NULL, NULL);
-            return;
-        }
+    if (j->full && exec_room && resource)
+        drop = 0;
+    if (drop) {
         free(resource);
         free(dir);
         free(glob);
         return;
     }
-    for (size_t i = 0; i < r->n; i++) /* the same request twice decides the same */
-        if (r->c[i].kind == kind && kind == AG__SHELL_REQ && r->c[i].action == action &&
-            strcmp(r->c[i].resource, resource) == 0) {
-            free(resource);
-            free(dir);
-            free(glob);
-            return;
-        }
-    if (r->n % 16 == 0) {
-        struct ag__shell_check *n = realloc(r->c, (r->n + 16) * sizeof *n);
-        if (!n) {
-            j->oom = 1;
-            free(resource);
-            free(dir);
-            free(glob);
-            return;
-        }
-        r->c = n;
-    }
-    r->c[r->n++] = (struct ag__shell_check){.action = action,
-                                            .resource = resource,
-                                            .text = text,
-                                            .kind = kind,
-                                            .dir = dir,
-                                            .glob = glob,
-                                            .cmd = cmd};
+    push(j, (struct ag__shell_check){.action = action, .resource = resource, .text = text,
+                                     .kind = kind, .dir = dir, .glob = glob, .cmd = cmd});
 }
 
 static void opaque(struct judge *j, int cmd, const char *fmt, const char *arg)
@@ -568,7 +567,7 @@ static void glob_path(struct judge *j, int cmd, const char *action, const char *
 {
     glob_t g;
     char plain[PATH_MAX];
-    int rc = glob(abs, GLOB_NOSORT, NULL, &g);
+    int rc = glob(abs, 0, NULL, &g); /* sorted: the same line names the same file */
     if (rc == 0) {
         for (size_t i = 0; i < g.gl_pathc && i < MAX_MATCHES; i++)
             one_path(j, cmd, action, g.gl_pathv[i]);
@@ -793,7 +792,8 @@ struct parsed {
     size_t nop;
     struct canon canon;
     int pat_given;
-    const struct ag__sh_word *target; /* cp -t */
+    const struct ag__sh_word *target; /* cp -t: points at target_word */
+    struct ag__sh_word target_word;  /* a copy: the option's value may be a local word */
     const char *globs[8];
     size_t nglobs;
     int code; /* an option whose value is code */
@@ -835,7 +835,8 @@ static void opt_value(struct judge *j, int cmd, const struct opt *o, const struc
         path_word(j, cmd, "file.write", w);
         break;
     case R_TARGET:
-        p->target = w;
+        p->target_word = *w;
+        p->target = &p->target_word;
         break;
     case R_GLOB:
         if (p->nglobs < 8)

@@ -17,8 +17,11 @@
 #include "agentgov/err.h"
 #include "hook/shell_parse.h"
 
-/* Most checks one line yields; past it the rest of the line is shell.opaque. */
+/* Most checks one line yields; past it the rest of the line is shell.opaque, but for
+ * up to AG__SHELL_MAX_EXEC more shell.exec checks (each command's own). More than that
+ * is more than the hook takes: it denies. */
 #define AG__SHELL_MAX_CHECKS 160
+#define AG__SHELL_MAX_EXEC   24
 
 enum ag__shell_kind {
     AG__SHELL_REQ,     /* a request, decided as is */

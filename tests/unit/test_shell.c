@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentgov/policy.h"
+#include "core/buf.h"
 #include "core/fileio.h"
 #include "hook/shell_glob.h"
 #include "hook/shell_judge.h"
@@ -241,6 +242,35 @@ TEST(paths_are_judged_with_their_role)
         ASSERT_TRUE(found);
     }
     ag__shell_result_free(&r);
+}
+
+TEST(a_line_past_the_check_limit_ends_with_an_opaque_check)
+{
+    struct ag__shell_ctx ctx = {.cwd = "/w/p", .home = "/w/h", .path = ag__hook_path_resource};
+    struct ag_buf b;
+    ag__buf_init(&b);
+    ag__buf_puts(&b, "cat");
+    for (int i = 0; i < 400; i++)
+        ag__buf_printf(&b, " f%d", i);
+    struct ag__shell_result r;
+    ASSERT_OK(ag__shell_judge(b.data, b.len, &ctx, &r));
+    ASSERT_EQ(r.n, AG__SHELL_MAX_CHECKS + 1); /* and cat's own shell.exec */
+    ASSERT_STREQ(r.c[r.n - 1].action, "shell.opaque");
+    ASSERT_CONTAINS(r.c[r.n - 1].resource, "more paths");
+    ASSERT_TRUE(r.n <= AG__HOOK_MAX_REQ);
+    ag__shell_result_free(&r);
+    /* The command's own canonical form is kept past the limit. */
+    ag__buf_reset(&b);
+    ag__buf_puts(&b, "rm -rf");
+    for (int i = 0; i < 400; i++)
+        ag__buf_printf(&b, " f%d", i);
+    ASSERT_OK(ag__shell_judge(b.data, b.len, &ctx, &r));
+    int rm = 0;
+    for (size_t i = 0; i < r.n; i++)
+        rm |= strcmp(r.c[i].resource, "rm --force --recursive") == 0;
+    ASSERT_TRUE(rm);
+    ag__shell_result_free(&r);
+    ag__buf_free(&b);
 }
 
 TEST(shell_globs_meet_policy_globs_as_the_shell_would_match)
