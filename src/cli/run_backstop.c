@@ -65,6 +65,9 @@ struct bs {
     char ledger_files[3][PATH_MAX + 32];
     const char *ledger[3];
     size_t nledger;
+    char program[PATH_MAX + 16];
+    const char *programs[1];
+    size_t nprograms;
     ag_policy *policy;
     uint16_t ports[AG__BACKSTOP_PORTS_MAX + 16];
     struct ag_sandbox_profile prof;
@@ -131,7 +134,37 @@ static void set_profile(struct bs *s, const struct ag__backstop_cli *b, int tier
     /* No rlimits: an agent's session is long and Node reserves much address space. */
 }
 
-static int prepare(struct bs *s, const struct ag__backstop_cli *b)
+/* The agent's program, found as exec will find it (argv0 as given when it has a
+ * slash, else along $PATH), made readable: the file itself, or for a program inside a
+ * node_modules tree (an npm install: .bin/claude links to the package's script, which
+ * loads its dependencies) that whole node_modules directory. Nothing when it is not
+ * found: exec then fails as it would anyway. */
+static void find_program(struct bs *s, const char *argv0)
+{
+    char cand[PATH_MAX], real[PATH_MAX];
+    int found = 0;
+    if (strchr(argv0, '/'))
+        found = realpath(argv0, real) != NULL;
+    else {
+        const char *path = getenv("PATH");
+        for (const char *p = path ? path : ""; !found && *p;) {
+            size_t n = strcspn(p, ":");
+            if (n > 0 &&
+                (size_t)snprintf(cand, sizeof cand, "%.*s/%s", (int)n, p, argv0) < sizeof cand)
+                found = access(cand, X_OK) == 0 && realpath(cand, real) != NULL;
+            p += n + (p[n] == ':');
+        }
+    }
+    if (!found)
+        return;
+    char *nm = strstr(real, "/node_modules/");
+    if (nm)
+        nm[strlen("/node_modules")] = '\0';
+    snprintf(s->program, sizeof s->program, "%s", real);
+    s->programs[s->nprograms++] = s->program;
+}
+
+static int prepare(struct bs *s, const struct ag__backstop_cli *b, const char *argv0)
 {
     memset(s, 0, sizeof *s);
     if (!b->profile || strcmp(b->profile, "coding-agent") != 0) {
@@ -173,6 +206,8 @@ static int prepare(struct bs *s, const struct ag__backstop_cli *b)
         if (access(s->exe[1], F_OK) == 0)
             s->bins[s->nbins++] = s->exe[1];
     }
+    if (argv0)
+        find_program(s, argv0);
     int tier = 2;
     if (load_policy(s, b, &tier) != 0)
         return -1;
@@ -193,6 +228,8 @@ static int prepare(struct bs *s, const struct ag__backstop_cli *b)
                                   .ndata_writable = s->nledger,
                                   .binaries = s->bins,
                                   .nbinaries = s->nbins,
+                                  .programs = s->programs,
+                                  .nprograms = s->nprograms,
                                   .policy = s->policy};
     struct ag__wants w = {0};
     ag_err e = ag__backstop_coding_wants(&o, &w);
@@ -235,7 +272,7 @@ static int show_json(const struct bs *s)
 int ag__backstop_show(const struct ag__backstop_cli *b, int json)
 {
     struct bs s;
-    if (prepare(&s, b) != 0) {
+    if (prepare(&s, b, NULL) != 0) {
         bs_free(&s);
         return AG_EXIT_USAGE;
     }
@@ -366,7 +403,7 @@ int ag__backstop_run(const struct ag__backstop_cli *b, char **argv)
                      "inside it cannot record its decisions (run `agentgov init`)",
                      ag__cli_path("ledger.db"));
     struct bs s;
-    if (prepare(&s, b) != 0) {
+    if (prepare(&s, b, argv[0]) != 0) {
         bs_free(&s);
         ag_ledger_close(l);
         return AG_EXIT_USAGE;

@@ -199,6 +199,8 @@ ag_err ag__backstop_coding_wants(const struct ag__backstop_opts *o, struct ag__w
     }
     for (size_t i = 0; err == AG_OK && i < o->nbinaries; i++)
         err = ag__wants_add(w, o->binaries[i], AG__ACC_READ, "agentgov binaries, policies");
+    for (size_t i = 0; err == AG_OK && i < o->nprograms; i++)
+        err = ag__wants_add(w, o->programs[i], AG__ACC_READ, "the agent's program");
     if (err == AG_OK)
         err = ag__backstop_policy_wants(o->policy, home, o->project, w);
     return err;

@@ -18,6 +18,8 @@ struct ag__backstop_opts {
     size_t ndata_writable;
     const char *const *binaries; /* agentgov's executables and policies: read-only */
     size_t nbinaries;
+    const char *const *programs; /* the agent's program (its package): read-only */
+    size_t nprograms;
     /* The policy whose `deny` rules on file.read (unreadable) and file.write (read-only)
      * are carved out too; NULL for none. */
     const ag_policy *policy;
