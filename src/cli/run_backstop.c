@@ -135,10 +135,12 @@ static void set_profile(struct bs *s, const struct ag__backstop_cli *b, int tier
 }
 
 /* The agent's program, found as exec will find it (argv0 as given when it has a
- * slash, else along $PATH), made readable: the file itself, or for a program inside a
- * node_modules tree (an npm install: .bin/claude links to the package's script, which
- * loads its dependencies) that whole node_modules directory. Nothing when it is not
- * found: exec then fails as it would anyway. */
+ * slash, else along $PATH): when it lies in a node_modules tree (an npm install outside
+ * the system directories and $HOME: .bin/claude links to the package's script, which
+ * loads its dependencies), that node_modules directory is made readable. Any other
+ * program must be reachable by the profile's own grants: granting one file of, say, a
+ * version manager's shim would make exec pick the shim, which then cannot run the
+ * tool it wraps. */
 static void find_program(struct bs *s, const char *argv0)
 {
     char cand[PATH_MAX], real[PATH_MAX];
@@ -158,8 +160,9 @@ static void find_program(struct bs *s, const char *argv0)
     if (!found)
         return;
     char *nm = strstr(real, "/node_modules/");
-    if (nm)
-        nm[strlen("/node_modules")] = '\0';
+    if (!nm)
+        return;
+    nm[strlen("/node_modules")] = '\0';
     snprintf(s->program, sizeof s->program, "%s", real);
     s->programs[s->nprograms++] = s->program;
 }
