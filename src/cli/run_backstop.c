@@ -177,6 +177,7 @@ static int prepare(struct bs *s, const struct ag__backstop_cli *b, const char *a
     }
     const char *proj = b->project ? b->project : ".";
     struct stat st;
+    errno = 0;
     if (!realpath(proj, s->project) || stat(s->project, &st) != 0 || !S_ISDIR(st.st_mode)) {
         ag__cli_error("--project %s: not a directory%s%s", proj, errno ? ": " : "",
                       errno ? strerror(errno) : "");
