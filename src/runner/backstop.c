@@ -368,8 +368,10 @@ static ag_err build(const struct ag__wants *w, struct ag__grants *g, const char 
         return err;
     }
     struct stat st;
-    if (lstat(node, &st) != 0 || !S_ISDIR(st.st_mode))
-        return AG_OK; /* not a directory: nothing can lie beneath it */
+    if (lstat(node, &st) != 0)
+        return AG_OK;
+    if (!S_ISDIR(st.st_mode)) /* nothing can lie beneath a file (a worktree's .git) */
+        return level > covered ? emit(g, node, level, why) : AG_OK;
     int own = min_i(level, max_i(floor, AG__ACC_LIST));
     if (own > covered)
         err = emit(g, node, own, own < level ? "entries beneath are granted one by one" : why);

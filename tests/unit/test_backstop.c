@@ -140,6 +140,23 @@ TEST(a_file_that_does_not_exist_yet_still_carves_its_directory)
     ag__grants_free(&g);
 }
 
+TEST(a_want_beneath_a_file_leaves_the_file_granted)
+{
+    fresh("gitfile");
+    mkdirs("wt");
+    touch("wt/.git"); /* a worktree's .git is a file naming the real git directory */
+    touch("wt/.env");
+    struct ag__wants w = {0};
+    struct ag__grants g;
+    ASSERT_OK(ag__wants_add(&w, P("wt"), AG__ACC_WRITE, "project"));
+    ASSERT_OK(ag__wants_add(&w, P("wt/.git/hooks"), AG__ACC_READ, "git hooks"));
+    ASSERT_OK(ag__wants_add(&w, P("wt/.env"), AG__ACC_NONE, "credentials"));
+    build(&w, &g);
+    ASSERT_EQ(granted(&g, "wt/.git"), AG__ACC_WRITE);
+    ASSERT_EQ(granted(&g, "wt/.env"), -1);
+    ag__grants_free(&g);
+}
+
 TEST(wants_that_only_add_rights_need_no_enumeration)
 {
     fresh("add");
