@@ -61,10 +61,10 @@ struct ag__sh_cmd {
     size_t nassign;
     struct ag__sh_redir *redir;
     size_t nredir;
-    int pipeline; /* commands of one pipeline share it */
-    int stage;    /* 0 for the first command of a pipeline; > 0: stdin is a pipe */
-    int nested;   /* > 0: runs in a subshell, a substitution or a pipeline, so a cd
-                     there does not change the directory of what follows */
+    int pipeline;    /* commands of one pipeline share it */
+    int stage;       /* 0 for the first command of a pipeline; > 0: stdin is a pipe */
+    int nested;      /* > 0: runs in a subshell, a substitution or a pipeline, so a cd
+                        there does not change the directory of what follows */
     int depth;       /* nesting of the text it came from (bash -c inside bash -c) */
     int judged;      /* set by the judge */
     const char *src; /* the command's own text, for messages */

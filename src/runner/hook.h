@@ -54,13 +54,13 @@ struct ag__hook_event {
     size_t search_all;       /* index of the request on all below the directory */
     size_t search_named;     /* index of the request that names the glob */
     char *cwd_buf;           /* owned storage behind cwd */
+    char *home;              /* owned: what `~` stands for, NULL when nothing */
     /* A shell line (Bash, Codex's shell tools): the judge's checks (struct
      * ag__shell_result, owned), which are requests shell_base onwards; its searches and
      * globs are also checked against the deny and ask rules (docs/hooks.md, "Shell
      * commands"). */
     void *shell;
     size_t shell_base;
-    char *home;              /* owned: what `~` stands for, NULL when nothing */
 };
 
 /* Parses one event as the dialect's agent sends it on stdin and maps it to requests.

@@ -24,7 +24,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ag__shell_ctx ctx = {.cwd = "/nonexistent/fuzz/p", .home = "/nonexistent/fuzz/h",
+    struct ag__shell_ctx ctx = {.cwd = "/nonexistent/fuzz/p",
+                                .home = "/nonexistent/fuzz/h",
                                 .path = ag__hook_path_resource};
     struct ag__shell_result r;
     if (ag__shell_judge((const char *)data, size, &ctx, &r) != AG_OK)

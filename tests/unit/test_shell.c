@@ -161,8 +161,8 @@ TEST(broken_and_oversized_lines_are_opaque_not_errors)
 
 TEST(random_bytes_never_crash_the_parser_or_the_judge)
 {
-    struct ag__shell_ctx ctx = {.cwd = "/nonexistent/p", .home = "/nonexistent/h",
-                                .path = ag__hook_path_resource};
+    struct ag__shell_ctx ctx = {
+        .cwd = "/nonexistent/p", .home = "/nonexistent/h", .path = ag__hook_path_resource};
     static const char alphabet[] = "ab ;&|<>()$`'\"\\{}*?[]~=#\n\t-0123456789cdrmfx/.!";
     unsigned seed = 12345;
     char buf[200];
@@ -226,17 +226,17 @@ TEST(paths_are_judged_with_their_role)
     struct ag__shell_result r;
     ASSERT_OK(ag__shell_judge(line, strlen(line), &ctx, &r));
     static const char *const want[][2] = {
-        {"file.read", "w/p/a"},  {"file.read", "w/h/b"},  {"file.write", "w/p/out"},
-        {"file.write", "w/p/out/a"}, {"file.read", "w/p/c"}, {"file.write", "w/p/c"},
-        {"file.write", "w/p/d"}, {"file.read", "w/p/e"},  {"file.write", "w/p/e"},
-        {"file.write", "w/p/f"}, {"file.write", "w/p/g"}, {"file.read", "w/p/h"},
-        {"file.write", "w/p/i"}, {"file.read", "w/p/j"},
+        {"file.read", "w/p/a"},      {"file.read", "w/h/b"},  {"file.write", "w/p/out"},
+        {"file.write", "w/p/out/a"}, {"file.read", "w/p/c"},  {"file.write", "w/p/c"},
+        {"file.write", "w/p/d"},     {"file.read", "w/p/e"},  {"file.write", "w/p/e"},
+        {"file.write", "w/p/f"},     {"file.write", "w/p/g"}, {"file.read", "w/p/h"},
+        {"file.write", "w/p/i"},     {"file.read", "w/p/j"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         int found = 0;
         for (size_t k = 0; k < r.n; k++)
-            found |= strcmp(r.c[k].action, want[i][0]) == 0 &&
-                     strcmp(r.c[k].resource, want[i][1]) == 0;
+            found |=
+                strcmp(r.c[k].action, want[i][0]) == 0 && strcmp(r.c[k].resource, want[i][1]) == 0;
         if (!found)
             printf("    missing %s %s\n", want[i][0], want[i][1]);
         ASSERT_TRUE(found);
@@ -341,13 +341,24 @@ static void fixture(void)
     snprintf(proj, sizeof proj, "%s", base);
     ASSERT_TRUE(realpath(home, base) != NULL);
     snprintf(home, sizeof home, "%s", base);
-    static const char *const pfiles[] = {".env", "notes.txt", "script.py", "src/main.c",
-                                         "src/util.c", "build/x.o", ".claude/settings.json",
-                                         ".git/hooks/pre-commit", "links/"};
-    static const char *const hfiles[] = {".ssh/id_ed25519", ".aws/credentials", ".netrc",
-                                         ".claude/settings.json", ".codex/hooks.json",
-                                         ".config/gcloud/credentials.db", ".docker/config.json",
-                                         ".local/share/agentgov/ledger.db", "notes.md"};
+    static const char *const pfiles[] = {".env",
+                                         "notes.txt",
+                                         "script.py",
+                                         "src/main.c",
+                                         "src/util.c",
+                                         "build/x.o",
+                                         ".claude/settings.json",
+                                         ".git/hooks/pre-commit",
+                                         "links/"};
+    static const char *const hfiles[] = {".ssh/id_ed25519",
+                                         ".aws/credentials",
+                                         ".netrc",
+                                         ".claude/settings.json",
+                                         ".codex/hooks.json",
+                                         ".config/gcloud/credentials.db",
+                                         ".docker/config.json",
+                                         ".local/share/agentgov/ledger.db",
+                                         "notes.md"};
     for (size_t i = 0; i < sizeof pfiles / sizeof pfiles[0]; i++)
         put(proj, pfiles[i]);
     for (size_t i = 0; i < sizeof hfiles / sizeof hfiles[0]; i++)
@@ -430,7 +441,8 @@ static int run_case(const ag_policy *p, const char *file, int lineno, char *line
     const char *got = ag_effect_name(v.effect);
     const struct ag__hook_req *r = &ev.req[v.which];
     const char *in = strstr(v.message, ", in: ");
-    int ok = strcmp(got, want) == 0 && (strcmp(action, "-") == 0 || strcmp(r->action, action) == 0) &&
+    int ok = strcmp(got, want) == 0 &&
+             (strcmp(action, "-") == 0 || strcmp(r->action, action) == 0) &&
              (strcmp(part, "-") == 0 || (in && strstr(in, part)));
     if (!ok)
         printf("    %s:%d: %s: expected %s %s in '%s', got %s: %s\n", file, lineno, rest, want,
@@ -486,9 +498,9 @@ TEST(codex_cannot_ask_so_an_opaque_command_is_denied_with_a_reason)
     ASSERT_CONTAINS(v.message, "code given to python3");
     ag__hook_event_free(&ev);
     /* Codex's argv form: bash -lc SCRIPT is one script, judged inside. */
-    json_t *o = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s]}}", "hook_event_name", "PreToolUse",
-                          "cwd", proj, "tool_name", "shell", "tool_input", "command", "bash",
-                          "-lc", "echo {} > .codex/hooks.json");
+    json_t *o = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s]}}", "hook_event_name", "PreToolUse", "cwd",
+                          proj, "tool_name", "shell", "tool_input", "command", "bash", "-lc",
+                          "echo {} > .codex/hooks.json");
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     ASSERT_OK(ag__hook_parse_home(AG_HOOK_CODEX, text, strlen(text), home, &ev));
