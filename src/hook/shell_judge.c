@@ -508,6 +508,20 @@ void ag__shj_argv(struct judge *j, int ci, const struct ag__sh_cmd *c,
     case S_PATCH:
         ag__shj_opaque(j, ci, "%s writes the files its input names", name);
         return;
+    case S_SQLITE: { /* sqlite3 [OPTIONS] DB [SQL]: the database read and written */
+        struct canon cn = {.n = 0};
+        size_t k = 1;
+        while (k < argc && argv[k].text[0] == '-')
+            k += 1 + (strcmp(argv[k].text, "-cmd") == 0 || strcmp(argv[k].text, "-init") == 0 ||
+                      strcmp(argv[k].text, "-separator") == 0 ||
+                      strcmp(argv[k].text, "-newline") == 0 || strcmp(argv[k].text, "-vfs") == 0);
+        if (k < argc) {
+            ag__shj_path_word(j, ci, "file.read", &argv[k]);
+            ag__shj_path_word(j, ci, "file.write", &argv[k]);
+        }
+        ag__shj_emit_exec(j, ci, name, NULL, &cn);
+        return;
+    }
     case S_ZIP:     /* zip ARCHIVE FILES...: the archive written, the files read whole */
     case S_UNZIP: { /* unzip ARCHIVE [-d DIR]: everything below DIR written */
         struct parsed *p = calloc(1, sizeof *p);

@@ -77,6 +77,7 @@ enum special {
     S_SOURCE,
     S_ZIP,
     S_UNZIP,
+    S_SQLITE,
 };
 
 struct wrapper {
