@@ -242,10 +242,20 @@ static char *command_text(json_t *v)
     return ag__buf_take(&b);
 }
 
-/* A shell line: every check of the judge (shell_judge.h) becomes a request. */
-static ag_err map_shell(struct ag__hook_event *ev, const char *line)
+/* A shell line: every check of the judge (shell_judge.h) becomes a request. It runs
+ * in workdir when the tool names one (Codex's shell tools), else in the event's cwd. */
+static ag_err map_shell(struct ag__hook_event *ev, const char *line, const char *workdir)
 {
-    struct ag__shell_ctx ctx = {.cwd = ev->cwd, .home = ev->home, .path = ag__hook_path_resource};
+    char wd[PATH_MAX], *res = NULL;
+    if (workdir) {
+        ag_err err = ag__hook_path_resource(ev->cwd, ev->home, workdir, &res);
+        if (err != AG_OK)
+            return err;
+        snprintf(wd, sizeof wd, "/%s", strcmp(res, "/") == 0 ? "" : res);
+        free(res);
+    }
+    struct ag__shell_ctx ctx = {
+        .cwd = workdir ? wd : ev->cwd, .home = ev->home, .path = ag__hook_path_resource};
     struct ag__shell_result *r = calloc(1, sizeof *r);
     if (r == NULL || ag__shell_judge(line, strlen(line), &ctx, r) != AG_OK) {
         free(r);
@@ -521,7 +531,7 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
             cmd = command_text(json_object_get(in, "command"));
         if (!cmd)
             return ag__fail(AG_EINVAL, "tool_input.%s: missing command for %s", m->field, m->tool);
-        ag_err err = map_shell(ev, cmd);
+        ag_err err = map_shell(ev, cmd, input_str(in, "workdir"));
         free(cmd);
         return err;
     }

@@ -510,5 +510,18 @@ TEST(codex_cannot_ask_so_an_opaque_command_is_denied_with_a_reason)
     ASSERT_STREQ(ev.req[v.which].action, "file.write");
     ASSERT_CONTAINS(v.message, "in: echo {} > .codex/hooks.json");
     ag__hook_event_free(&ev);
+    /* The command runs in the tool's workdir: relative paths are taken there. */
+    o = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s], s:s}}", "hook_event_name", "PreToolUse", "cwd",
+                  proj, "tool_name", "shell", "tool_input", "command", "bash", "-lc",
+                  "echo x > notes.md", "workdir", home);
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    ASSERT_OK(ag__hook_parse_home(AG_HOOK_CODEX, text, strlen(text), home, &ev));
+    free(text);
+    ag__hook_decide(p, 2, &ev, &v);
+    ASSERT_EQ(v.effect, AG_EFFECT_DENY);
+    ASSERT_STREQ(ev.req[v.which].action, "file.write");
+    ASSERT_CONTAINS(ev.req[v.which].resource, "/home/notes.md");
+    ag__hook_event_free(&ev);
     ag_policy_free(p);
 }
