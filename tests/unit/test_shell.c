@@ -51,6 +51,54 @@ TEST(words_lose_their_quotes_and_keep_what_the_shell_would_expand)
     ag__sh_script_free(&s);
 }
 
+/* The words bash itself makes of a line: each word printed NUL-terminated by bash's
+ * printf, compared with the parser's argv. */
+TEST(quoting_gives_the_words_bash_gives)
+{
+    static const char *const lines[] = {
+        "a 'b c' \"d e\" f\\ g",
+        "'r'm -\"r\"f x\\y \\\\z",
+        "$'a\\tb' $'\\x41\\102' $'it\\'s' $\"q\"",
+        "\"a\\\"b\" 'a\\b' \"a\\$b\" \"a\\b\" \"\\\\\"",
+        "a\\\nb c'd'\"e\"f",
+        "'' \"\" x''y",
+        "a#b 'c # d' e\\#f",
+        "{} '{a,b}' \\* '*' \"?\"",
+        "--opt=\"v w\" -x'y z'",
+        "\"multi\nline\" 'one\ntwo'",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        char script[1024], out[4096];
+        snprintf(script, sizeof script, "printf '%%s\\0' %s", lines[i]);
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/line.sh", ag_test_tmpdir());
+        FILE *f = fopen(path, "w");
+        ASSERT_TRUE(f != NULL);
+        fputs(script, f);
+        fclose(f);
+        char cmd[PATH_MAX + 32];
+        snprintf(cmd, sizeof cmd, "bash --norc --noprofile '%s'", path);
+        FILE *p = popen(cmd, "r");
+        ASSERT_TRUE(p != NULL);
+        size_t n = fread(out, 1, sizeof out, p);
+        ASSERT_EQ(pclose(p), 0);
+        struct ag__sh_script s;
+        parse(script, &s);
+        ASSERT_EQ(s.ncmd, 1);
+        size_t off = 0, k = 2;
+        for (; off < n; k++) {
+            ASSERT_TRUE(k < s.cmd[0].argc);
+            if (strcmp(s.cmd[0].argv[k].text, out + off) != 0)
+                printf("    line %zu word %zu: parser '%s', bash '%s'\n", i, k,
+                       s.cmd[0].argv[k].text, out + off);
+            ASSERT_STREQ(s.cmd[0].argv[k].text, out + off);
+            off += strlen(out + off) + 1;
+        }
+        ASSERT_EQ(k, s.cmd[0].argc);
+        ag__sh_script_free(&s);
+    }
+}
+
 TEST(operators_split_commands_and_pipes_number_stages)
 {
     struct ag__sh_script s;
