@@ -230,12 +230,10 @@ static void judge_cd(struct judge *j, int ci, const struct ag__sh_cmd *c, const 
     }
     snprintf(j->cwd, sizeof j->cwd, "%s%s", strcmp(res, "/") == 0 ? "" : "/", res);
     free(res);
-    (void)ci;
 }
 
-static void judge_generic(struct judge *j, int ci, const struct ag__sh_cmd *c,
-                          const struct prog *pg, const char *name, const struct ag__sh_word *argv,
-                          size_t argc, int from_find, int xargs)
+static void judge_generic(struct judge *j, int ci, const struct prog *pg, const char *name,
+                          const struct ag__sh_word *argv, size_t argc, int from_find, int xargs)
 {
     struct parsed *p = calloc(1, sizeof *p);
     if (!p) {
@@ -360,7 +358,6 @@ static void judge_generic(struct judge *j, int ci, const struct ag__sh_cmd *c,
     }
     ag__shj_emit_exec(j, ci, name, NULL, &p->canon);
     free(p);
-    (void)c;
 }
 
 /* Wrappers: options to skip (those taking a value listed), then the command. */
@@ -564,7 +561,7 @@ void ag__shj_argv(struct judge *j, int ci, const struct ag__sh_cmd *c,
         static const struct prog mkfs = {"mkfs", A_WRITE, ag__shj_o_none, S_NONE};
         pg = &mkfs;
     }
-    judge_generic(j, ci, c, pg, name, argv, argc, from_find, xargs);
+    judge_generic(j, ci, pg, name, argv, argc, from_find, xargs);
 }
 
 static void judge_cmd(struct judge *j, int ci)

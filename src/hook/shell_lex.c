@@ -214,8 +214,8 @@ static void backquote(struct lx *x, struct word *w, int dq)
     both(w, "`...`", 5);
 }
 
-/* A '$' at x->i: an expansion, or a literal dollar. dq: inside "...". */
-static void dollar(struct lx *x, struct word *w, int dq)
+/* A '$' at x->i: an expansion, or a literal dollar. */
+static void dollar(struct lx *x, struct word *w)
 {
     const char *t = x->t;
     size_t i = x->i + 1;
@@ -283,7 +283,6 @@ static void dollar(struct lx *x, struct word *w, int dq)
         both(w, t + i, 1);
         return;
     }
-    (void)dq;
     x->i = i;
     lit(w, '$', 1);
 }
@@ -303,7 +302,7 @@ void ag__sh_skip_group(struct lx *x, char open, char close)
             const char *q = memchr(x->t + x->i + 1, '\'', x->n - x->i - 1);
             x->i = q ? (size_t)(q - x->t) + 1 : x->n;
         } else if (c == '$') {
-            dollar(x, &scratch, 1);
+            dollar(x, &scratch);
         } else if (c == '`') {
             backquote(x, &scratch, 1);
         } else if (c == open) {
@@ -467,7 +466,7 @@ static void read_word(struct lx *x, struct word *w)
                         lit(w, t[x->i + 1], 1);
                     x->i += 2;
                 } else if (d == '$') {
-                    dollar(x, w, 1);
+                    dollar(x, w);
                 } else if (d == '`') {
                     backquote(x, w, 1);
                 } else {
@@ -481,7 +480,7 @@ static void read_word(struct lx *x, struct word *w)
             continue;
         }
         if (c == '$') {
-            dollar(x, w, 0);
+            dollar(x, w);
             w->started = 1;
             continue;
         }
@@ -549,7 +548,7 @@ void ag__sh_read_heredocs(struct lx *x)
                     if (c == '\\')
                         y.i += 2;
                     else if (c == '$')
-                        dollar(&y, &scratch, 1);
+                        dollar(&y, &scratch);
                     else if (c == '`')
                         backquote(&y, &scratch, 1);
                     else
