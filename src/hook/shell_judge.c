@@ -232,6 +232,45 @@ static void judge_cd(struct judge *j, int ci, const struct ag__sh_cmd *c, const 
     free(res);
 }
 
+/* The arguments xargs adds to name come from its input. When the command before it
+ * in the pipeline is `find ROOTS` or `git ls-files`, they are files below those roots:
+ * each root is then read (and written, for a program that writes its operands) whole,
+ * as a search; from anything else they are unknown: shell.opaque. */
+static void xargs_input(struct judge *j, int ci, const char *name, int writes)
+{
+    const struct ag__sh_script *s = &j->r->script;
+    const struct ag__sh_cmd *c = &s->cmd[ci], *up = NULL;
+    for (size_t i = 0; i < s->ncmd && c->stage > 0; i++)
+        if (s->cmd[i].pipeline == c->pipeline && s->cmd[i].stage == c->stage - 1)
+            up = &s->cmd[i];
+    const char *prog = up && up->argc ? ag__shj_base(up->argv[0].text) : "";
+    int find = strcmp(prog, "find") == 0 && !(up->argv[0].flags & (AG__SH_VAR | AG__SH_SUBST));
+    int ls_files =
+        strcmp(prog, "git") == 0 && up->argc == 2 && strcmp(up->argv[1].text, "ls-files") == 0;
+    if (!find && !ls_files) {
+        ag__shj_opaque(j, ci, "xargs adds arguments to %s from its input", name);
+        return;
+    }
+    size_t k = 1, roots = 0;
+    while (find && k < up->argc && up->argv[k].text[0] == '-' && up->argv[k].text[1] &&
+           strchr("HLPO", up->argv[k].text[1]))
+        k++;
+    struct ag__sh_word dot = {.text = ".", .pat = ".", .flags = 0};
+    for (; find && k < up->argc; k++, roots++) {
+        const struct ag__sh_word *w = &up->argv[k];
+        if (w->text[0] == '-' || strcmp(w->text, "(") == 0 || strcmp(w->text, "!") == 0)
+            break;
+        ag__shj_tree_word(j, ci, "file.read", w);
+        if (writes)
+            ag__shj_tree_word(j, ci, "file.write", w);
+    }
+    if (roots == 0) {
+        ag__shj_tree_word(j, ci, "file.read", &dot);
+        if (writes)
+            ag__shj_tree_word(j, ci, "file.write", &dot);
+    }
+}
+
 static void judge_generic(struct judge *j, int ci, const struct prog *pg, const char *name,
                           const struct ag__sh_word *argv, size_t argc, int from_find, int xargs)
 {
@@ -270,7 +309,9 @@ static void judge_generic(struct judge *j, int ci, const struct prog *pg, const 
                           strcmp(argv[i - 1].text, "--expression") == 0))
                 ag__shj_sed_script(j, ci, argv[i].text);
     if (xargs && args != A_NONE)
-        ag__shj_opaque(j, ci, "xargs adds arguments to %s from its input", name);
+        xargs_input(j, ci, name,
+                    args == A_WRITE || args == A_RW || args == A_MOVE || args == A_MODE ||
+                        (special == S_SED && ag__shj_has_canon(p, "--in-place")));
     int search = args == A_SEARCH || (special == S_GREP && ag__shj_has_canon(p, "--recursive"));
     const char *glob = p->nglobs ? p->globs[0] : NULL;
     switch (args) {
