@@ -208,7 +208,7 @@ static int answer(struct ag__hook_opts *o, int use_helper, const char *text, siz
     code = print_out(&out, code);
     ag__hook_out_free(&out);
     if (r == AG__HELPER_UNAVAILABLE && use_helper)
-        ag__hook_helper_spawn();
+        ag__hook_helper_spawn(o->home);
     return code;
 }
 
@@ -268,19 +268,28 @@ int ag__cmd_hook(int argc, char **argv)
     int use_helper = ag__hook_helper_wanted(), dir_known = 1;
     const char *label = NULL;
     ag_err err = parse_command(argc, argv, &o, &use_helper, &dir_known, &label);
+    /* Nothing is read or opened here: the config when the flags leave a setting open,
+     * the ledger when there is something to record (the hot path stays as short). */
+    struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_HOOK, .lazy_config = 1};
+    if (dir_known && ag_home_open(ag__cli_dir(), &ho, &o.home) != AG_OK)
+        dir_known = 0; /* out of memory: deny, recording nothing */
+    int rc;
     if (err != AG_OK) {
         if (argc < 2 || argv[1][0] == '-')
             usage(stderr);
         o.agent = o.agent ? o.agent : label;
-        return deny_early(&o, dir_known, "usage", AG_REASON_INVALID_REQUEST, err);
+        rc = deny_early(&o, dir_known, "usage", AG_REASON_INVALID_REQUEST, err);
+    } else {
+        char *text = NULL;
+        size_t len = 0;
+        if ((err = read_stdin(&text, &len)) != AG_OK)
+            rc = deny_early(&o, dir_known, "input",
+                            err == AG_ELIMIT ? AG_REASON_INVALID_REQUEST : AG_REASON_INTERNAL_ERROR,
+                            err);
+        else
+            rc = answer(&o, use_helper, text, len);
+        free(text);
     }
-    char *text = NULL;
-    size_t len = 0;
-    if ((err = read_stdin(&text, &len)) != AG_OK)
-        return deny_early(&o, 1, "input",
-                          err == AG_ELIMIT ? AG_REASON_INVALID_REQUEST : AG_REASON_INTERNAL_ERROR,
-                          err);
-    int rc = answer(&o, use_helper, text, len);
-    free(text);
+    ag_home_free(o.home);
     return rc;
 }

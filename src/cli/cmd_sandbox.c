@@ -12,7 +12,6 @@
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "core/err.h"
-#include "policy/path.h"
 #include "runner/sandbox.h"
 
 static void usage(FILE *out)
@@ -92,8 +91,9 @@ static int parse(int argc, char **argv, struct sb_opts *o)
 
 static ag_policy *load(const struct sb_opts *o)
 {
-    char buf[PATH_MAX];
-    const char *path = ag__policy_resolve(o->policy, ag__cli_dir(), buf, sizeof buf);
+    char path[PATH_MAX + 32];
+    if (ag__cli_policy_path(o->policy, path, sizeof path) != 0)
+        return NULL;
     ag_policy *p = NULL;
     ag_err err = ag_policy_load(path, &p);
     if (err != AG_OK) {

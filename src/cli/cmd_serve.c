@@ -113,7 +113,13 @@ static int load_files(int argc, char **argv, ag_config *c)
         else if (strncmp(argv[i], "--dir=", 6) == 0)
             ag__cli_set_dir(argv[i] + 6);
     }
-    if (ag_config_load_file(c, ag__cli_path("config"), 1) != AG_OK) {
+    ag_home *h;
+    struct ag_home_opts ho = {.lazy_config = 1}; /* read below, into the daemon's own */
+    if (ag__cli_home(&ho, &h) != 0)
+        return -1;
+    ag_err e = ag_home_config_into(h, c);
+    ag_home_free(h);
+    if (e != AG_OK) {
         ag__cli_error("%s", ag_last_error());
         return -1;
     }
@@ -224,8 +230,16 @@ int ag__cmd_serve(int argc, char **argv)
     ag_config_free(conf);
     if (rc)
         return AG_EXIT_USAGE;
-    if (!cfg.store[0])
-        snprintf(cfg.store, sizeof cfg.store, "%s", ag__cli_store_url(NULL));
+    if (!cfg.store[0]) { /* $AGENTGOV_STORE, else the embedded store */
+        ag_home *h;
+        const char *url;
+        struct ag_home_opts ho = {.lazy_config = 1};
+        if (ag__cli_home(&ho, &h) != 0)
+            return AG_EXIT_USAGE;
+        if (ag_home_store_url(h, &url) == AG_OK)
+            snprintf(cfg.store, sizeof cfg.store, "%s", url);
+        ag_home_free(h);
+    }
     const char *dir = ag__cli_dir();
     if (print) {
         print_config(&cfg, dir);

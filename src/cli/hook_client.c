@@ -138,12 +138,11 @@ enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const 
     return err == AG_OK ? AG__HELPER_SERVED : AG__HELPER_FAILED;
 }
 
-int64_t ag__hook_helper_idle_ms(int64_t if_unreadable)
+int64_t ag__hook_helper_idle_ms(ag_home *home, int64_t if_unreadable)
 {
     ag_config *cfg;
     int64_t ms = if_unreadable;
-    if (ag_config_new(&cfg) == AG_OK &&
-        ag_config_load_file(cfg, ag__cli_path("config"), 1) == AG_OK)
+    if (ag_config_new(&cfg) == AG_OK && ag_home_config_into(home, cfg) == AG_OK)
         ms = ag_config_ms(cfg, "hook.helper_idle");
     ag_config_free(cfg);
     ag_clear_error();
@@ -151,10 +150,10 @@ int64_t ag__hook_helper_idle_ms(int64_t if_unreadable)
 }
 
 /* The helper binds <resolved data dir>/hook.sock: it must fit a socket address. */
-static int resolved_dir(char dir[PATH_MAX])
+static int resolved_dir(ag_home *home, char dir[PATH_MAX])
 {
     struct sockaddr_un a;
-    return realpath(ag__cli_dir(), dir) != NULL &&
+    return realpath(ag_home_dir(home), dir) != NULL &&
            strlen(dir) + sizeof "/hook.sock" <= sizeof a.sun_path;
 }
 
@@ -168,10 +167,10 @@ static void close_from_3(void)
         close((int)fd);
 }
 
-void ag__hook_helper_spawn(void)
+void ag__hook_helper_spawn(ag_home *home)
 {
     char dir[PATH_MAX];
-    if (!resolved_dir(dir) || ag__hook_helper_idle_ms(0) <= 0)
+    if (!resolved_dir(home, dir) || ag__hook_helper_idle_ms(home, 0) <= 0)
         return;
     fflush(NULL);
     pid_t pid = fork();

@@ -11,13 +11,16 @@
 #include <sys/types.h>
 
 #include "agentgov/err.h"
+#include "agentgov/home.h"
 #include "agentgov/ledger.h"
 #include "core/buf.h"
 #include "runner/hook.h"
 
-#define AG__HOOK_EXIT_DENY 2
+#define AG__HOOK_EXIT_ALLOW 0
+#define AG__HOOK_EXIT_DENY  2
 
 struct ag__hook_opts {
+    ag_home *home; /* the data directory (lent): its ledger, config and paths */
     enum ag__hook_dialect dialect;
     const char *policy; /* NULL: hook.policy in the config, else the shipped one */
     int tier;           /* -1: hook.tier in the config */

@@ -38,6 +38,7 @@ struct helper {
     long served;
     int stop;
     struct ag__hook_env env; /* the ledger kept open, the policies kept compiled */
+    ag_home *home;           /* the data directory, resolved */
 };
 
 static void usage(FILE *out)
@@ -174,7 +175,8 @@ static int take(int fd, int64_t take_by)
  * config file) spells it in full. */
 static void decide(struct helper *h, int fd, struct request *r)
 {
-    struct ag__hook_opts o = {.policy = r->policy, .agent = r->agent, .tier = atoi(r->tier)};
+    struct ag__hook_opts o = {
+        .home = h->home, .policy = r->policy, .agent = r->agent, .tier = atoi(r->tier)};
     if (!ag__wire_peer_uid(fd, &o.uid))
         return reply_text(fd, 'M', "peer credentials");
     if (strcmp(r->dialect, "codex") == 0)
@@ -284,7 +286,7 @@ static void loop(struct helper *h)
 /* Takes <dir>/hook.lock for the helper's lifetime: one helper per data directory. */
 static int take_lock(void)
 {
-    int fd = open(ag__cli_path("hook.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(ag__cli_path(AG_HOME_HOOK_LOCK), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
         return -2;
@@ -311,8 +313,6 @@ static int parse_run_args(int argc, char **argv, struct helper *h)
             return -1;
         }
     }
-    if (h->idle_ms < 0)
-        h->idle_ms = ag__hook_helper_idle_ms(600000);
     return 0;
 }
 
@@ -340,19 +340,29 @@ static int run(int argc, char **argv)
         return AG_HELPER_EXIT_FAIL;
     }
     ag__cli_set_dir(h.dir);
+    struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_HOOK_HELPER, .lazy_config = 1};
+    if (ag_home_open(h.dir, &ho, &h.home) != AG_OK) {
+        ag__cli_error_ag(AG_ENOMEM, "hook helper");
+        return AG_HELPER_EXIT_FAIL;
+    }
+    if (h.idle_ms < 0)
+        h.idle_ms = ag__hook_helper_idle_ms(h.home, 600000);
     int lock = take_lock();
     if (lock == -2) {
         fprintf(stderr, "agentgov: hook helper: one already runs for %s\n", h.dir);
+        ag_home_free(h.home);
         return AG_EXIT_OK;
     }
     if (h.idle_ms == 0) { /* checked after the lock, which shows that one was started */
         fprintf(stderr, "agentgov: hook helper: hook.helper_idle is 0: no helper\n");
         if (lock >= 0)
             close(lock);
+        ag_home_free(h.home);
         return AG_EXIT_OK;
     }
-    ag_err err = lock < 0 ? ag__fail(AG_EIO, "%s: %s", ag__cli_path("hook.lock"), strerror(errno))
-                          : listen_on(&h);
+    ag_err err = lock < 0
+                     ? ag__fail(AG_EIO, "%s: %s", ag__cli_path(AG_HOME_HOOK_LOCK), strerror(errno))
+                     : listen_on(&h);
     h.env.stays = 1;
     h.env.cache = ag__hook_cache_new();
     if (err == AG_OK && h.env.cache == NULL)
@@ -369,6 +379,7 @@ static int run(int argc, char **argv)
         close(h.lfd);
     ag_ledger_close(h.env.ledger); /* signs the chain's head */
     ag__hook_cache_free(h.env.cache);
+    ag_home_free(h.home);
     if (lock >= 0)
         close(lock);
     if (err != AG_OK) {

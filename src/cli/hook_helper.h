@@ -30,7 +30,7 @@ int ag__hook_helper_wanted(void);
 
 /* hook.helper_idle from <dir>/config in ms (0: no helper); if_unreadable when the
  * config cannot be read. */
-int64_t ag__hook_helper_idle_ms(int64_t if_unreadable);
+int64_t ag__hook_helper_idle_ms(ag_home *home, int64_t if_unreadable);
 
 /* A connected socket to the data directory's helper, checked to run as this user (non-
  * blocking: a full backlog is no helper), or -1. */
@@ -41,7 +41,7 @@ enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const 
 
 /* Starts a helper for the data directory in the background (detached, stdio on
  * /dev/null), unless hook.helper_idle is 0. Best effort. */
-void ag__hook_helper_spawn(void);
+void ag__hook_helper_spawn(ag_home *home);
 
 /* `agentgov hook helper run|status|stop`; argv[0] is "helper". */
 int ag__hook_helper_cmd(int argc, char **argv);

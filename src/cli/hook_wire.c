@@ -31,7 +31,7 @@ const char *ag__wire_build_id(void)
 int ag__wire_sock_path(char *buf, size_t len)
 {
     struct sockaddr_un a;
-    const char *p = ag__cli_path("hook.sock");
+    const char *p = ag__cli_path(AG_HOME_HOOK_SOCK);
     if (strlen(p) >= sizeof a.sun_path || strlen(p) >= len)
         return 0;
     snprintf(buf, len, "%s", p);
