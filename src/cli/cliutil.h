@@ -8,8 +8,8 @@
 #include "agentgov/config.h"
 #include "agentgov/err.h"
 #include "agentgov/home.h"
+#include "agentgov/version.h"
 
-#define AG_VERSION    "0.1.0"
 #define AG_EXIT_OK    0
 #define AG_EXIT_USAGE 1
 

@@ -1,4 +1,4 @@
-#include "cli/hook_eval.h"
+#include "hook/hook_eval.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -90,7 +90,7 @@ static ag_err append(ag_home *home, struct ag__hook_env *env, const struct ag_le
 
 /* An internal error denies; the denial is recorded too when the ledger can take it
  * (best effort: the answer is a deny either way). ev may be NULL. */
-static int deny_recorded(const struct ag__hook_opts *o, struct ag__hook_env *env,
+static int deny_recorded(const struct ag_hook_opts *o, struct ag__hook_env *env,
                          const struct ag__hook_event *ev, const char *what, enum ag_reason reason,
                          ag_err err, struct ag__hook_out *out)
 {
@@ -117,13 +117,13 @@ static int deny_recorded(const struct ag__hook_opts *o, struct ag__hook_env *env
     return ag__hook_deny(out, what, err);
 }
 
-int ag__hook_deny_early(const struct ag__hook_opts *o, const char *what, enum ag_reason reason,
+int ag__hook_deny_early(const struct ag_hook_opts *o, const char *what, enum ag_reason reason,
                         ag_err err, struct ag__hook_out *out)
 {
     return deny_recorded(o, NULL, NULL, what, reason, err, out);
 }
 
-static ag_err record(const struct ag__hook_opts *o, struct ag__hook_env *env,
+static ag_err record(const struct ag_hook_opts *o, struct ag__hook_env *env,
                      const struct ag__hook_event *ev, const struct ag__hook_verdict *v)
 {
     char *data = NULL;
@@ -162,7 +162,7 @@ static const char *shipped_policy(char *buf, size_t len)
 }
 
 /* Flags win; the config file is read only for what the flags left open. */
-static ag_err resolve_config(struct ag__hook_opts *o, char *policy_buf, size_t len)
+static ag_err resolve_config(struct ag_hook_opts *o, char *policy_buf, size_t len)
 {
     if (o->policy && o->tier >= 0)
         return AG_OK;
@@ -313,8 +313,8 @@ static ag_err load_policy(const char *path, const struct ag__hook_event *ev,
 
 /* ---- one event ----------------------------------------------------------------------- */
 
-static int decide(struct ag__hook_opts *o, struct ag__hook_env *env,
-                  const struct ag__hook_event *ev, const ag_policy *p, struct ag__hook_out *out)
+static int decide(struct ag_hook_opts *o, struct ag__hook_env *env, const struct ag__hook_event *ev,
+                  const ag_policy *p, struct ag__hook_out *out)
 {
     struct ag__hook_verdict v;
     ag__hook_decide(p, o->tier, ev, &v);
@@ -333,7 +333,7 @@ static int decide(struct ag__hook_opts *o, struct ag__hook_env *env,
     return rc;
 }
 
-int ag__hook_eval(struct ag__hook_opts *o, const char *text, size_t len, struct ag__hook_env *env,
+int ag__hook_eval(struct ag_hook_opts *o, const char *text, size_t len, struct ag__hook_env *env,
                   struct ag__hook_out *out)
 {
     struct ag__hook_event ev;
