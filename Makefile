@@ -94,7 +94,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
+.PHONY: demo all deps test tests unit check layering fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
 	failalloc
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
@@ -205,9 +205,14 @@ cppcheck:
 	cppcheck -j$(NPROC) --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -D_GNU_SOURCE src
 
+# The layering rule (scripts/check-layering.sh states the order): no module includes a
+# header of a module above it; src/cli and src/server include only public headers.
+layering:
+	@bash scripts/check-layering.sh
+
 check: deps
 	@bash scripts/deps.sh --all
-	@$(MAKE) --no-print-directory lint-format cppcheck
+	@$(MAKE) --no-print-directory layering lint-format cppcheck
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory failalloc
 	@$(MAKE) --no-print-directory valgrind

@@ -133,6 +133,16 @@ int ag_home_has_master_key(const ag_home *h);
  * wipe it after use. */
 AG_MUST_USE ag_err ag_home_master_key(ag_home *h, uint8_t key[AG_AUTH_KEY_LEN]);
 
+/* `agentgov init`'s keys: the ledger's Ed25519 signing key pair (ledger.key 0600,
+ * ledger.pub) and its HMAC key (ledger.hmac 0600). Never overwrite (AG_EEXIST). */
+AG_MUST_USE ag_err ag_home_create_ledger_keys(ag_home *h);
+AG_MUST_USE ag_err ag_home_create_ledger_hmac(ag_home *h);
+/* The ledger's public key, from ledger.pub. */
+AG_MUST_USE ag_err ag_home_ledger_pubkey(ag_home *h, uint8_t pk[AG_LEDGER_PK_LEN]);
+/* HMAC-SHA256 hex of value under ledger.hmac (what a sensitive field holds), without
+ * opening the ledger. */
+AG_MUST_USE ag_err ag_home_ledger_hmac(ag_home *h, const char *value, char out[AG_HASH_HEX_LEN]);
+
 /* A ledger handle of the caller's own (ag_ledger_close it), opened as mode says: for a
  * holder that reopens the file when it is replaced (the hook helper). */
 AG_MUST_USE ag_err ag_home_open_ledger(ag_home *h, enum ag_home_ledger_mode mode, ag_ledger **out);

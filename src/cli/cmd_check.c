@@ -12,7 +12,6 @@
 #include "agentgov/policy.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
-#include "policy/glob.h"
 
 #define EXIT_ALLOW 0
 #define EXIT_DENY  2
@@ -123,7 +122,7 @@ static int glob_ok(const char *opt, const char *glob)
 {
     const char *why;
     size_t off;
-    if (ag__glob_check(glob, &why, &off) == AG_OK)
+    if (ag_policy_glob_check(glob, &why, &off) == AG_OK)
         return 1;
     ag__cli_error("--%s: bad glob '%s': %s at offset %zu", opt, glob, why, off);
     return 0;

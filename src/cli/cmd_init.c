@@ -21,7 +21,6 @@
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/fileio.h"
-#include "ledger/keys.h"
 
 struct init_step {
     const char *name;
@@ -29,28 +28,25 @@ struct init_step {
     ag_err (*fn)(void);
 };
 
+static ag_home *home; /* the directory being made */
+
 static ag_err step_ledger_keys(void)
 {
-    return ag__ledger_keygen(ag__cli_path(AG_HOME_LEDGER_KEY), ag__cli_path(AG_HOME_LEDGER_PUB));
+    return ag_home_create_ledger_keys(home);
 }
 
 static ag_err step_ledger_hmac(void)
 {
-    return ag__ledger_hmac_keygen(ag__cli_path(AG_HOME_LEDGER_HMAC));
+    return ag_home_create_ledger_hmac(home);
 }
 
 /* Creates the database with the schema and a first `system` entry, sealed by a signed
  * checkpoint when the ledger is closed. */
-static ag_home *home; /* the directory being made, opened at its ledger step */
-
 static ag_err step_ledger_db(void)
 {
     /* A long-lived holder's close: the first entry is sealed by a checkpoint. */
-    struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_LONG, .create_ledger = 1};
     ag_ledger *l;
-    ag_err err = ag_home_open(ag__cli_dir(), &ho, &home);
-    if (err == AG_OK)
-        err = ag_home_open_ledger(home, AG_HOME_LEDGER_LONG, &l);
+    ag_err err = ag_home_open_ledger(home, AG_HOME_LEDGER_LONG, &l);
     if (err)
         return err;
     struct ag_ledger_entry e = {.kind = "system",
@@ -279,6 +275,10 @@ int ag__cmd_init(int argc, char **argv)
     ag__buf_free(&have);
     ag__buf_free(&missing);
     if (n > 0)
+        return AG_EXIT_USAGE;
+    /* No config yet: the home starts from the defaults (it reads none that exists). */
+    struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_LONG, .create_ledger = 1};
+    if (ag__cli_home(&ho, &home) != 0)
         return AG_EXIT_USAGE;
     for (size_t i = 0; i < NSTEPS; i++) {
         ag_err err = steps[i].fn();

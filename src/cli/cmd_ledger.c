@@ -20,7 +20,6 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/time.h"
-#include "ledger/keys.h"
 
 #define EXIT_FAIL  1 /* verify found a problem */
 #define EXIT_ERROR 2 /* verify could not check */
@@ -640,7 +639,12 @@ static int cmd_pubkey(int argc, char **argv)
         return AG_EXIT_USAGE;
     }
     uint8_t pk[AG_LEDGER_PK_LEN];
-    ag_err err = ag__ledger_load_pk(ag__cli_path(AG_HOME_LEDGER_PUB), pk);
+    ag_home *h;
+    struct ag_home_opts ho = {.lazy_config = 1};
+    if (ag__cli_home(&ho, &h) != 0)
+        return AG_EXIT_USAGE;
+    ag_err err = ag_home_ledger_pubkey(h, pk);
+    ag_home_free(h);
     if (err) {
         ag__cli_error_ag(err, "ledger pubkey");
         return AG_EXIT_USAGE;
@@ -677,15 +681,17 @@ static int cmd_hash(int argc, char **argv)
         usage_hash(stderr);
         return AG_EXIT_USAGE;
     }
-    uint8_t key[AG_LEDGER_HMAC_LEN];
-    ag_err err = ag__ledger_load_hmac(ag__cli_path(AG_HOME_LEDGER_HMAC), key);
+    ag_home *h;
+    struct ag_home_opts ho = {.lazy_config = 1};
+    if (ag__cli_home(&ho, &h) != 0)
+        return AG_EXIT_USAGE;
+    char hex[AG_HASH_HEX_LEN];
+    ag_err err = ag_home_ledger_hmac(h, argv[1], hex);
+    ag_home_free(h);
     if (err) {
         ag__cli_error_ag(err, "ledger hash");
         return AG_EXIT_USAGE;
     }
-    char hex[AG_HASH_HEX_LEN];
-    ag__hmac_sha256_hex(key, sizeof key, argv[1], strlen(argv[1]), hex);
-    sodium_memzero(key, sizeof key);
     puts(hex);
     return 0;
 }

@@ -1,6 +1,6 @@
 /* `agentgov run`: runs a command as a governed, sandboxed agent (docs/run.md). This
  * file parses options, opens the data directory's store, ledger, policy, lifecycle and
- * auth engine, finds a running daemon, and hands everything to ag__run. */
+ * auth engine, finds a running daemon, and hands everything to ag_run. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +23,7 @@
 #include "cli/commands.h"
 #include "core/fileio.h"
 #include "core/time.h"
-#include "runner/run.h"
+#include "agentgov/runner.h"
 
 static void usage(FILE *out)
 {
@@ -373,7 +373,7 @@ static int store_port(const char *url)
 
 /* ------------------------------------------------------------------ main --- */
 
-static int durations(const struct cli *c, const ag_config *cfg, struct ag__run_opts *o)
+static int durations(const struct cli *c, const ag_config *cfg, struct ag_run_opts *o)
 {
     o->timeout_ms = ag_config_ms(cfg, "run.timeout");
     o->grace_ms = ag_config_ms(cfg, "run.grace");
@@ -404,19 +404,19 @@ static char *read_packet(const char *path)
 static int run(const struct cli *c, struct handles *h)
 {
     static char addr[300], bin[PATH_MAX], wd[PATH_MAX];
-    struct ag__run_opts o = {.store = h->store,
-                             .ledger = h->ledger,
-                             .policy = h->policy,
-                             .gov = h->gov,
-                             .auth = h->auth,
-                             .agent_id = c->agent,
-                             .task_id = c->task,
-                             .tier = c->tier,
-                             .report_path = c->report,
-                             .argv = c->argv,
-                             .allow_unsandboxed = c->allow_unsandboxed,
-                             .no_store_access = c->no_store_access,
-                             .interrupted = &interrupted};
+    struct ag_run_opts o = {.store = h->store,
+                            .ledger = h->ledger,
+                            .policy = h->policy,
+                            .gov = h->gov,
+                            .auth = h->auth,
+                            .agent_id = c->agent,
+                            .task_id = c->task,
+                            .tier = c->tier,
+                            .report_path = c->report,
+                            .argv = c->argv,
+                            .allow_unsandboxed = c->allow_unsandboxed,
+                            .no_store_access = c->no_store_access,
+                            .interrupted = &interrupted};
     if (durations(c, h->cfg, &o) != 0)
         return AG_EXIT_USAGE;
     if (!realpath(c->workdir ? c->workdir : ".", wd)) {
@@ -442,19 +442,19 @@ static int run(const struct cli *c, struct handles *h)
     if (c->packet && !packet)
         return AG_EXIT_USAGE;
     o.packet_json = packet;
-    struct ag__run_result r;
-    ag_err e = ag__run(&o, &r);
+    struct ag_run_result r;
+    ag_err e = ag_run(&o, &r);
     free(packet);
     if (e) {
         ag__cli_error_ag(e, "run");
         return AG_EXIT_USAGE;
     }
     fprintf(stderr, "agentgov: run %s: %s (exit %d): %s\n", r.run_id,
-            ag__run_outcome_name(r.outcome), (int)r.outcome, r.message);
+            ag_run_outcome_name(r.outcome), (int)r.outcome, r.message);
     if (r.report_path)
         fprintf(stderr, "agentgov: report: %s\n", r.report_path);
     int code = (int)r.outcome;
-    ag__run_result_clear(&r);
+    ag_run_result_clear(&r);
     return code;
 }
 

@@ -12,7 +12,7 @@
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "core/err.h"
-#include "runner/sandbox.h"
+#include "agentgov/runner.h"
 
 static void usage(FILE *out)
 {
@@ -107,8 +107,8 @@ static int show(const struct sb_opts *o, const struct ag_sandbox_profile *prof)
 {
     char *text = NULL, real[PATH_MAX];
     const char *wd = o->workdir && realpath(o->workdir, real) ? real : o->workdir;
-    ag_err err = o->json ? ag__sandbox_profile_json(prof, o->tier, wd, &text)
-                         : ag__sandbox_profile_text(prof, o->tier, wd, &text);
+    ag_err err = o->json ? ag_sandbox_profile_json(prof, o->tier, wd, &text)
+                         : ag_sandbox_profile_text(prof, o->tier, wd, &text);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "sandbox show");
         return AG_EXIT_USAGE;
@@ -128,10 +128,10 @@ static int exec_cmd(const struct sb_opts *o, const struct ag_sandbox_profile *pr
     char *args[argc + 1];
     memcpy(args, argv, sizeof(char *) * (size_t)argc);
     args[argc] = NULL;
-    struct ag__spawn_opts so = {
-        -1, -1, -1, 0, NULL, 0, o->allow_unsandboxed ? AG_SANDBOX_ALLOW_NO_LANDLOCK : 0};
+    struct ag_spawn_opts so = {
+        -1, -1, -1, 0, NULL, 0, o->allow_unsandboxed ? AG_SPAWN_ALLOW_NO_LANDLOCK : 0};
     pid_t pid;
-    ag_err err = ag__sandbox_spawn(prof, o->workdir ? o->workdir : ".", args, NULL, &so, &pid);
+    ag_err err = ag_sandbox_spawn(prof, o->workdir ? o->workdir : ".", args, NULL, &so, &pid);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "sandbox exec");
         return err == AG_ENOTFOUND ? 127 : 126;

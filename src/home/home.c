@@ -9,7 +9,9 @@
 
 #include <sodium.h>
 
+#include "core/crypto.h"
 #include "core/err.h"
+#include "ledger/keys.h"
 #include "policy/path.h"
 
 static const char *const file_names[AG_HOME_NFILES] = {
@@ -392,4 +394,29 @@ ag_err ag_home_gov(ag_home *h, ag_gov **out)
     }
     *out = h->gov;
     return AG_OK;
+}
+
+ag_err ag_home_create_ledger_keys(ag_home *h)
+{
+    return ag__ledger_keygen(h->paths[AG_HOME_LEDGER_KEY], h->paths[AG_HOME_LEDGER_PUB]);
+}
+
+ag_err ag_home_create_ledger_hmac(ag_home *h)
+{
+    return ag__ledger_hmac_keygen(h->paths[AG_HOME_LEDGER_HMAC]);
+}
+
+ag_err ag_home_ledger_pubkey(ag_home *h, uint8_t pk[AG_LEDGER_PK_LEN])
+{
+    return ag__ledger_load_pk(h->paths[AG_HOME_LEDGER_PUB], pk);
+}
+
+ag_err ag_home_ledger_hmac(ag_home *h, const char *value, char out[AG_HASH_HEX_LEN])
+{
+    uint8_t key[AG_LEDGER_HMAC_LEN];
+    ag_err err = ag__ledger_load_hmac(h->paths[AG_HOME_LEDGER_HMAC], key);
+    if (err == AG_OK)
+        ag__hmac_sha256_hex(key, sizeof key, value, strlen(value), out);
+    sodium_memzero(key, sizeof key);
+    return err;
 }
