@@ -20,12 +20,14 @@ static const char *const file_names[AG_HOME_NFILES] = {
 #undef AG__HOME_FILE_NAME
 };
 
+/* One allocation: the struct, then its strings (the directory, the file paths, the
+ * flags), so that a hook, which opens a home per event, pays for a few hundred bytes. */
 struct ag_home {
-    char dir[PATH_MAX];
-    char paths[AG_HOME_NFILES][PATH_MAX + 32];
-    char store_flag[PATH_MAX], policy_flag[PATH_MAX];
-    char store_url[PATH_MAX + 16];
-    char policy_path[PATH_MAX + 32];
+    const char *dir;
+    const char *paths[AG_HOME_NFILES];
+    const char *store_flag, *policy_flag; /* "" when not given */
+    char *store_url;                      /* malloc'd when first resolved */
+    char *policy_path;                    /* malloc'd at the first resolution */
     enum ag_home_ledger_mode ledger_mode;
     int create_ledger;
     ag_config *cfg; /* NULL until loaded */
@@ -35,6 +37,8 @@ struct ag_home {
     ag_gov *gov;
     ag_auth *auth;
 };
+
+#define POLICY_PATH_CAP (PATH_MAX + 32)
 
 /* Every failure of an open reads as the line a command prints: "<what>: <message>:
  * <detail>". The detail is copied first: it is the buffer being written. */
@@ -103,30 +107,49 @@ static ag_err load_config(ag_home *h)
     return AG_OK;
 }
 
+/* Copies s1, and "/s2" when s2 is not empty, into the string area at *at; returns the
+ * copy. (memcpy: a hook opens a home per event, and printf would be most of its cost.) */
+static const char *put(char **at, const char *s1, const char *s2)
+{
+    char *start = *at;
+    size_t n1 = strlen(s1), n2 = strlen(s2);
+    memcpy(start, s1, n1);
+    if (n2) {
+        start[n1] = '/';
+        memcpy(start + n1 + 1, s2, n2);
+        n1 += n2 + 1;
+    }
+    start[n1] = 0;
+    *at = start + n1 + 1;
+    return start;
+}
+
 ag_err ag_home_open(const char *dir, const struct ag_home_opts *opts, ag_home **out)
 {
     *out = NULL;
     struct ag_home_opts none = {0};
     if (opts == NULL)
         opts = &none;
-    ag_home *h = calloc(1, sizeof *h);
+    char d[PATH_MAX];
+    ag_err err = ag_home_resolve_dir(dir, d, sizeof d);
+    if (err)
+        return err;
+    const char *store = opts->store ? opts->store : "", *policy = opts->policy ? opts->policy : "";
+    if (strlen(store) >= PATH_MAX || strlen(policy) >= PATH_MAX)
+        return ag__fail(AG_EINVAL, "--%s: path longer than %d bytes",
+                        strlen(policy) >= PATH_MAX ? "policy" : "store", PATH_MAX - 1);
+    size_t dlen = strlen(d), size = sizeof(ag_home) + dlen + strlen(store) + strlen(policy) + 3;
+    for (int i = 0; i < AG_HOME_NFILES; i++)
+        size += dlen + strlen(file_names[i]) + 2;
+    ag_home *h = calloc(1, size);
     if (h == NULL)
         return ag__fail(AG_ENOMEM, "data directory");
-    ag_err err = ag_home_resolve_dir(dir, h->dir, sizeof h->dir);
-    if (err == AG_OK && ((opts->store && strlen(opts->store) >= sizeof h->store_flag) ||
-                         (opts->policy && strlen(opts->policy) >= sizeof h->policy_flag)))
-        err = ag__fail(AG_EINVAL, "--%s: path longer than %d bytes",
-                       opts->policy && strlen(opts->policy) >= sizeof h->policy_flag ? "policy"
-                                                                                     : "store",
-                       PATH_MAX - 1);
-    if (err) {
-        free(h);
-        return err;
-    }
+    char *at = (char *)(h + 1);
+    h->dir = put(&at, d, "");
     for (int i = 0; i < AG_HOME_NFILES; i++)
-        snprintf(h->paths[i], sizeof h->paths[i], "%s/%s", h->dir, file_names[i]);
-    snprintf(h->store_flag, sizeof h->store_flag, "%s", opts->store ? opts->store : "");
-    snprintf(h->policy_flag, sizeof h->policy_flag, "%s", opts->policy ? opts->policy : "");
+        h->paths[i] = put(&at, d, file_names[i]);
+    h->store_flag = put(&at, store, "");
+    h->policy_flag = put(&at, policy, "");
     h->ledger_mode = opts->ledger;
     h->create_ledger = opts->create_ledger;
     if (!opts->lazy_config && (err = load_config(h))) {
@@ -148,6 +171,8 @@ void ag_home_free(ag_home *h)
     ag_policy_free(h->policy);
     ag_ledger_close(h->ledger);
     ag_config_free(h->cfg);
+    free(h->store_url);
+    free(h->policy_path);
     free(h);
 }
 
@@ -189,7 +214,7 @@ ag_err ag_home_config_into(const ag_home *h, ag_config *dst)
 ag_err ag_home_store_url(ag_home *h, const char **out)
 {
     *out = NULL;
-    if (h->store_url[0] == 0) {
+    if (h->store_url == NULL) {
         const char *env = getenv("AGENTGOV_STORE");
         const char *url = h->store_flag;
         if (!url[0] && env && *env)
@@ -200,13 +225,12 @@ ag_err ag_home_store_url(ag_home *h, const char **out)
                 return err;
             url = ag_config_str(h->cfg, "store");
         }
-        int n = url && url[0] ? snprintf(h->store_url, sizeof h->store_url, "%s", url)
-                              : snprintf(h->store_url, sizeof h->store_url, "sqlite:%s",
-                                         h->paths[AG_HOME_STATE_DB]);
-        if (n < 0 || (size_t)n >= sizeof h->store_url) {
-            h->store_url[0] = 0;
-            return ag__fail(AG_EINVAL, "store URL longer than %zu bytes", sizeof h->store_url - 1);
-        }
+        const char *pre = url && url[0] ? "" : "sqlite:";
+        const char *rest = url && url[0] ? url : h->paths[AG_HOME_STATE_DB];
+        size_t n = strlen(pre) + strlen(rest) + 1;
+        if ((h->store_url = malloc(n)) == NULL)
+            return ag__fail(AG_ENOMEM, "store URL");
+        snprintf(h->store_url, n, "%s%s", pre, rest);
     }
     *out = h->store_url;
     return AG_OK;
@@ -224,9 +248,11 @@ ag_err ag_home_policy_path(ag_home *h, const char **out)
         const char *c = ag_config_str(h->cfg, "policy");
         flag = c && c[0] ? c : NULL;
     }
-    char buf[sizeof h->policy_path];
+    if (h->policy_path == NULL && (h->policy_path = malloc(POLICY_PATH_CAP)) == NULL)
+        return ag__fail(AG_ENOMEM, "policy path");
+    char buf[POLICY_PATH_CAP];
     const char *p = ag__policy_resolve(flag, h->dir, buf, sizeof buf);
-    snprintf(h->policy_path, sizeof h->policy_path, "%s", p);
+    snprintf(h->policy_path, POLICY_PATH_CAP, "%s", p);
     *out = h->policy_path;
     return AG_OK;
 }
