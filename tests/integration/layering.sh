@@ -39,6 +39,11 @@ check_exit "the CLI including a private header fails" 1 bash "$CHECK" "$T/tree"
 check_contains "names file, line and rule" "$OUT" 'src/cli/cmd_version.c:2: cli includes "ledger/keys.h", a private header of ledger'
 
 copy
+plant src/cli/run_backstop.c '#include "ledger/keys.h"'
+check_exit "an exemption covers only its module" 1 bash "$CHECK" "$T/tree"
+check_contains "names it" "$OUT" 'src/cli/run_backstop.c:2: cli includes "ledger/keys.h", a private header of ledger'
+
+copy
 plant src/server/routes.c '#include "hook/hook_eval.h"'
 check_exit "the daemon including a private header fails" 1 bash "$CHECK" "$T/tree"
 check_contains "names it" "$OUT" 'src/server/routes.c:2: server includes "hook/hook_eval.h", a private header of hook'
