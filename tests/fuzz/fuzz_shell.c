@@ -9,7 +9,7 @@
 #include "agentgov/policy.h"
 #include "hook/shell_glob.h"
 #include "hook/shell_judge.h"
-#include "runner/hook.h"
+#include "hook/hook.h"
 
 static ag_policy *policy;
 

@@ -17,7 +17,7 @@
 #include "hook/shell_glob.h"
 #include "hook/shell_judge.h"
 #include "hook/shell_parse.h"
-#include "runner/hook.h"
+#include "hook/hook.h"
 #include "test.h"
 
 /* ---- parser ------------------------------------------------------------------------ */
