@@ -391,7 +391,7 @@ static void judge_generic(struct judge *j, int ci, const struct prog *pg, const 
                 ag__shj_tree_word(j, ci, "file.write", ops[i]);
         }
         if (dst)
-            ag__shj_copy_target(j, ci, dst, ops, nsrc);
+            ag__shj_copy_target(j, ci, dst, ops, nsrc, tree);
         if (dst && ((tree && args != A_MOVE) || ag__shj_has_canon(p, "--no-target-directory")))
             ag__shj_tree_word(j, ci, "file.write", dst);
         break;

@@ -136,8 +136,9 @@ void ag__shj_search_word(struct judge *j, int cmd, const char *action, const str
                          const char *glob);
 void ag__shj_tree_word(struct judge *j, int cmd, const char *action, const struct ag__sh_word *w);
 void ag__shj_search_cwd(struct judge *j, int cmd, const char *action, const char *glob);
+/* tree: the sources may be directories copied or moved whole (cp -r, mv). */
 void ag__shj_copy_target(struct judge *j, int ci, const struct ag__sh_word *dst,
-                         const struct ag__sh_word *const *src, size_t nsrc);
+                         const struct ag__sh_word *const *src, size_t nsrc, int tree);
 
 /* shell_opts.c */
 void ag__shj_canon_add(struct canon *c, const char *tok, size_t len);

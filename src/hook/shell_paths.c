@@ -465,14 +465,18 @@ static int existing_dir(struct judge *j, const struct ag__sh_word *w)
 /* The target of cp/mv/install/ln: written, and the names copied into it when it is
  * an existing directory. */
 void ag__shj_copy_target(struct judge *j, int ci, const struct ag__sh_word *dst,
-                         const struct ag__sh_word *const *src, size_t nsrc)
+                         const struct ag__sh_word *const *src, size_t nsrc, int tree)
 {
     if (dst->flags & (AG__SH_VAR | AG__SH_SUBST | AG__SH_GLOB | AG__SH_BRACE | AG__SH_TUSER)) {
         ag__shj_path_word(j, ci, "file.write", dst);
         return;
     }
-    if (!existing_dir(j, dst) || nsrc == 0)
+    if (!existing_dir(j, dst) || nsrc == 0) {
         ag__shj_path_word(j, ci, "file.write", dst);
+        /* A directory moved or copied to a new name lands there whole. */
+        if (tree && nsrc > 0)
+            ag__shj_tree_word(j, ci, "file.write", dst);
+    }
     for (size_t i = 0; i < nsrc; i++) {
         if (src[i]->flags & (AG__SH_VAR | AG__SH_SUBST))
             continue;
