@@ -204,32 +204,9 @@ static void judge_cd(struct judge *j, int ci, const struct ag__sh_cmd *c, const 
         j->cwd_known = 0;
         return;
     }
-    const struct ag__sh_word *w = k < argc ? &argv[k] : NULL;
     struct ag__sh_word tilde = {.text = "~", .pat = "~", .flags = AG__SH_TILDE};
-    if (!w)
-        w = &tilde;
-    if (w->flags & (AG__SH_VAR | AG__SH_SUBST | AG__SH_GLOB | AG__SH_BRACE | AG__SH_TUSER)) {
+    if (!ag__shj_chdir(j, k < argc ? &argv[k] : &tilde))
         j->cwd_known = 0;
-        return;
-    }
-    struct ag_buf b;
-    const char *why = NULL;
-    char plain[PATH_MAX], *res = NULL;
-    ag__buf_init(&b);
-    if (!ag__shj_substitute(j, w, &b, &why)) {
-        ag__buf_free(&b);
-        j->cwd_known = 0;
-        return;
-    }
-    ag__shj_unescape(b.data ? b.data : "", plain, sizeof plain);
-    ag__buf_free(&b);
-    if ((plain[0] != '/' && !j->cwd_known) ||
-        j->ctx->path(j->cwd, j->ctx->home, plain[0] ? plain : ".", &res) != AG_OK) {
-        j->cwd_known = 0;
-        return;
-    }
-    snprintf(j->cwd, sizeof j->cwd, "%s%s", strcmp(res, "/") == 0 ? "" : "/", res);
-    free(res);
 }
 
 /* The arguments xargs adds to name come from its input. When the command before it

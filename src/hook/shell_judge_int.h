@@ -136,6 +136,9 @@ void ag__shj_search_word(struct judge *j, int cmd, const char *action, const str
                          const char *glob);
 void ag__shj_tree_word(struct judge *j, int cmd, const char *action, const struct ag__sh_word *w);
 void ag__shj_search_cwd(struct judge *j, int cmd, const char *action, const char *glob);
+/* Makes w (a literal directory) the current directory: 1, or 0 when it cannot be
+ * followed (the directory is then unchanged). */
+int ag__shj_chdir(struct judge *j, const struct ag__sh_word *w);
 /* tree: the sources may be directories copied or moved whole (cp -r, mv). */
 void ag__shj_copy_target(struct judge *j, int ci, const struct ag__sh_word *dst,
                          const struct ag__sh_word *const *src, size_t nsrc, int tree);

@@ -498,3 +498,23 @@ void ag__shj_copy_target(struct judge *j, int ci, const struct ag__sh_word *dst,
         ag__shj_path_word(j, ci, "file.write", &w);
     }
 }
+
+int ag__shj_chdir(struct judge *j, const struct ag__sh_word *w)
+{
+    if (w->flags & (AG__SH_VAR | AG__SH_SUBST | AG__SH_GLOB | AG__SH_BRACE | AG__SH_TUSER))
+        return 0;
+    struct ag_buf b;
+    const char *why = NULL;
+    char plain[PATH_MAX], *res = NULL;
+    ag__buf_init(&b);
+    int ok = ag__shj_substitute(j, w, &b, &why);
+    ag__shj_unescape(ok && b.data ? b.data : "", plain, sizeof plain);
+    ag__buf_free(&b);
+    if (!ok || (plain[0] != '/' && !j->cwd_known) ||
+        j->ctx->path(j->cwd, j->ctx->home, plain[0] ? plain : ".", &res) != AG_OK)
+        return 0;
+    snprintf(j->cwd, sizeof j->cwd, "%s%s", strcmp(res, "/") == 0 ? "" : "/", res);
+    free(res);
+    j->cwd_known = 1;
+    return 1;
+}

@@ -188,8 +188,11 @@ static int git_code_setting(const char *s)
 void ag__shj_git(struct judge *j, int ci, const struct ag__sh_word *argv, size_t argc)
 {
     size_t k = 1;
+    const struct ag__sh_word *chdir_to = NULL; /* -C DIR: the operands are taken there */
     while (k < argc && argv[k].text[0] == '-') {
         const char *t = argv[k].text;
+        if (strcmp(t, "-C") == 0 && k + 1 < argc)
+            chdir_to = &argv[k + 1];
         if ((strcmp(t, "-c") == 0 || strcmp(t, "--config-env") == 0) && k + 1 < argc) {
             if ((argv[k + 1].flags & (AG__SH_VAR | AG__SH_SUBST)) ||
                 git_code_setting(argv[k + 1].text))
@@ -242,16 +245,28 @@ void ag__shj_git(struct judge *j, int ci, const struct ag__sh_word *argv, size_t
                 ag__shj_opaque(j, ci, "git config sets a command git runs: %.200s",
                                p->operand[i]->text);
     /* The subcommands whose operands are files of the work tree. */
-    int dashdash = 0;
+    int dashdash = 0, paths = 0;
     for (size_t i = k + 1; i < argc; i++)
         dashdash |= strcmp(argv[i].text, "--") == 0;
-    for (size_t i = 0; i < p->nop; i++) {
+    paths = p->nop > 0 && (strcmp(s, "add") == 0 || strcmp(s, "mv") == 0 || strcmp(s, "rm") == 0 ||
+                           strcmp(s, "restore") == 0 || (strcmp(s, "checkout") == 0 && dashdash));
+    char saved[PATH_MAX];
+    int saved_known = j->cwd_known;
+    snprintf(saved, sizeof saved, "%s", j->cwd);
+    if (paths && chdir_to && !ag__shj_chdir(j, chdir_to)) {
+        ag__shj_opaque(j, ci, "git -C to a directory the hook cannot follow: %.200s",
+                       chdir_to->text);
+        paths = 0;
+    }
+    for (size_t i = 0; paths && i < p->nop; i++) {
         if (strcmp(s, "add") == 0)
             ag__shj_tree_word(j, ci, "file.read", p->operand[i]);
         else if (strcmp(s, "mv") == 0 || strcmp(s, "rm") == 0 || strcmp(s, "restore") == 0 ||
                  (strcmp(s, "checkout") == 0 && dashdash))
             ag__shj_tree_word(j, ci, "file.write", p->operand[i]);
     }
+    snprintf(j->cwd, sizeof j->cwd, "%s", saved);
+    j->cwd_known = saved_known;
     if (strcmp(s, "apply") == 0 || strcmp(s, "am") == 0)
         ag__shj_opaque(j, ci, "git %s writes the files its patch names", s);
     ag__shj_emit_exec(j, ci, "git", s, &p->canon);
