@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ag__shell_result r;
     if (ag__shell_judge((const char *)data, size, &ctx, &r) != AG_OK)
         return 0;
-    if (r.n == 0 || r.n > AG__SHELL_MAX_CHECKS)
+    if (r.n == 0 || r.n > AG__SHELL_MAX_CHECKS + AG__SHELL_MAX_EXEC || r.n > AG__HOOK_MAX_REQ)
         abort();
     for (size_t i = 0; i < r.n; i++) {
         const struct ag__shell_check *c = &r.c[i];
