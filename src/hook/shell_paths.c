@@ -1,7 +1,8 @@
 /* The shell judge's check list and the words that name files: tilde, $HOME/$PWD,
  * braces and globs expanded, searches and whole trees (see shell_judge_int.h). */
 #include <ctype.h>
-#include <glob.h>
+#include <dirent.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,7 @@ static int has_glob_prefix(const char *s, const char *end)
 
 #define MAX_ALTS    16
 #define MAX_MATCHES 48
+#define GLOB_BUDGET 4096 /* directory entries one glob may read */
 
 static void one_path(struct judge *j, int cmd, const char *action, const char *path)
 {
@@ -267,17 +269,88 @@ static void one_path(struct judge *j, int cmd, const char *action, const char *p
 
 /* A glob pattern (absolute, escapes kept): every file it matches now, and the
  * pattern itself, which the policy's deny and ask rules are compared with. */
+struct walk {
+    struct judge *j;
+    int cmd;
+    const char *action;
+    int budget;  /* directory entries it may still read */
+    int matches; /* files found so far */
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files the pattern rest matches below the directory base (len bytes of a
+ * PATH_MAX buffer), each segment matched as the shell does (fnmatch with FNM_PERIOD:
+ * a leading dot only literally), in name order. Bounded: glob(3) could read a whole
+ * file system (/x/y/z) and a hook that does not answer in time lets the call run. */
+static void walk(struct walk *w, char *base, size_t len, const char *rest)
+{
+    while (*rest == '/')
+        rest++;
+    if (*rest == '\0') {
+        struct stat st;
+        if (w->matches < MAX_MATCHES && lstat(base[0] ? base : "/", &st) == 0) {
+            w->matches++;
+            one_path(w->j, w->cmd, w->action, base[0] ? base : "/");
+        }
+        return;
+    }
+    const char *end = rest;
+    while (*end && *end != '/')
+        end += end[0] == '\\' && end[1] ? 2 : 1;
+    char seg[PATH_MAX];
+    snprintf(seg, sizeof seg, "%.*s", (int)(end - rest), rest);
+    if (!has_glob_prefix(seg, seg + strlen(seg))) {
+        char plain[PATH_MAX];
+        ag__shj_unescape(seg, plain, sizeof plain);
+        int n = snprintf(base + len, PATH_MAX - len, "/%s", plain);
+        if (n > 0 && (size_t)n < PATH_MAX - len)
+            walk(w, base, len + (size_t)n, end);
+        base[len] = '\0';
+        return;
+    }
+    DIR *d = opendir(base[0] ? base : "/");
+    if (!d)
+        return;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && w->budget > 0) {
+        w->budget--;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            fnmatch(seg, e->d_name, FNM_PERIOD) != 0)
+            continue;
+        if (n == cap) {
+            char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        if ((names[n] = strdup(e->d_name)) != NULL)
+            n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_name);
+    for (size_t i = 0; i < n; i++) {
+        int m = snprintf(base + len, PATH_MAX - len, "/%s", names[i]);
+        if (m > 0 && (size_t)m < PATH_MAX - len && w->matches < MAX_MATCHES)
+            walk(w, base, len + (size_t)m, end);
+        base[len] = '\0';
+        free(names[i]);
+    }
+    free(names);
+}
+
 static void glob_path(struct judge *j, int cmd, const char *action, const char *abs)
 {
-    glob_t g;
-    char plain[PATH_MAX];
-    int rc = glob(abs, 0, NULL, &g); /* sorted: the same line names the same file */
-    if (rc == 0) {
-        for (size_t i = 0; i < g.gl_pathc && i < MAX_MATCHES; i++)
-            one_path(j, cmd, action, g.gl_pathv[i]);
-    }
-    if (rc != GLOB_NOMATCH)
-        globfree(&g);
+    char plain[PATH_MAX], base[PATH_MAX] = "";
+    struct walk w = {.j = j, .cmd = cmd, .action = action, .budget = GLOB_BUDGET};
+    walk(&w, base, 0, abs);
+    if (w.budget <= 0)
+        ag__shj_opaque(j, cmd, "a glob that matches more than the hook reads: %.200s", abs);
     /* The pattern: links resolved in its literal leading directories. */
     const char *rest = abs, *slash;
     while ((slash = strchr(rest, '/')) != NULL && !has_glob_prefix(rest, slash))

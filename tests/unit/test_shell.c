@@ -321,6 +321,35 @@ TEST(a_line_past_the_check_limit_ends_with_an_opaque_check)
     ag__buf_free(&b);
 }
 
+TEST(a_glob_reads_a_bounded_number_of_directory_entries)
+{
+    char dir[PATH_MAX], f[PATH_MAX + 32];
+    ASSERT_TRUE(realpath(ag_test_fresh_dir("big"), dir) != NULL);
+    for (int i = 0; i < 4200; i++) {
+        snprintf(f, sizeof f, "%s/f%04d", dir, i);
+        FILE *fp = fopen(f, "w");
+        ASSERT_TRUE(fp != NULL);
+        fclose(fp);
+    }
+    struct ag__shell_ctx ctx = {.cwd = dir, .home = "/w/h", .path = ag__hook_path_resource};
+    struct ag__shell_result r;
+    ASSERT_OK(ag__shell_judge("cat *9", 6, &ctx, &r));
+    int opaque = 0, files = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        opaque |= strstr(r.c[i].resource, "more than the hook reads") != NULL;
+        files += strcmp(r.c[i].action, "file.read") == 0 && r.c[i].kind == AG__SHELL_REQ;
+    }
+    ASSERT_TRUE(opaque);
+    ASSERT_TRUE(files <= 48);
+    ag__shell_result_free(&r);
+    /* A narrow one in the same directory: the files it names, in order. */
+    ASSERT_OK(ag__shell_judge("cat f000?", 9, &ctx, &r));
+    ASSERT_STREQ(r.c[1].action, "file.read");
+    ASSERT_CONTAINS(r.c[1].resource, "/f0000");
+    ASSERT_CONTAINS(r.c[2].resource, "/f0001");
+    ag__shell_result_free(&r);
+}
+
 TEST(shell_globs_meet_policy_globs_as_the_shell_would_match)
 {
     ASSERT_TRUE(ag__shell_globs_meet("h/.s?h/id", "**/.ssh/**"));
