@@ -10,8 +10,9 @@
 
 #include "policy/glob.h"
 
-#define TOK_MAX 128
-#define SEG_MAX 64
+#define TOK_MAX     128
+#define SEG_MAX     64
+#define PATTERN_MAX 1024 /* bytes: the work is bounded by their product */
 
 struct tok {
     uint64_t set[4];
@@ -120,8 +121,8 @@ static int set_meet(const uint64_t a[4], const uint64_t b[4], int nodot)
  * segment whose first token is a wildcard). */
 static int seg_meet(const struct seg *a, const struct seg *b, int nodot)
 {
-    static const size_t W = TOK_MAX + 1;
-    /* [started][i][j] */
+    const size_t W = b->n + 1;
+    /* [started][i][j], only as large as these two segments need */
     static _Thread_local unsigned char reach[2][(TOK_MAX + 1) * (TOK_MAX + 1)];
     if (a->any || b->any)
         return 1;
@@ -169,6 +170,8 @@ static int split(const char *s, const char *start[SEG_MAX], size_t len[SEG_MAX])
 
 int ag__shell_globs_meet(const char *pattern, const char *rule)
 {
+    if (strlen(pattern) > PATTERN_MAX || strlen(rule) > PATTERN_MAX)
+        return 1; /* too long to follow at a bounded cost: as if it met */
     const char *gs[SEG_MAX], *rs[SEG_MAX];
     size_t gl[SEG_MAX], rl[SEG_MAX];
     int m = split(pattern, gs, gl), n = split(rule, rs, rl);

@@ -10,7 +10,8 @@
  * without phases, as for every hook request) has a resource that shares a path with
  * pattern, a shell glob in resource form (no leading '/'; * ? [...] within a
  * segment, '\' escapes; a leading '.' of a name only matched literally, as the shell
- * does). Deny beats ask; among equals the first rule. 0 when none. */
+ * does). A pattern or resource over 1 KiB is taken to meet every rule. Deny beats ask; among equals
+ * the first rule. 0 when none. */
 int ag__shell_pattern_hit(const ag_policy *p, int tier, const char *action, const char *pattern,
                           struct ag_decision *d);
 
