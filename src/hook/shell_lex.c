@@ -290,6 +290,12 @@ static void dollar(struct lx *x, struct word *w)
 void ag__sh_skip_group(struct lx *x, char open, char close)
 {
     int depth = 1;
+    if (x->depth + 1 >= AG__SH_MAX_DEPTH) { /* ${a:-${b:-...}}: bounded like $( ) */
+        ag__sh_lx_opaque(x, -1, "expansions nested too deeply");
+        x->i = x->n;
+        return;
+    }
+    x->depth++;
     struct word scratch;
     memset(&scratch, 0, sizeof scratch);
     ag__buf_init(&scratch.text);
@@ -320,6 +326,7 @@ void ag__sh_skip_group(struct lx *x, char open, char close)
         x->i = x->n;
     if (depth > 0 && x->i >= x->n)
         ag__sh_lx_opaque(x, -1, "unterminated expansion");
+    x->depth--;
     ag__buf_free(&scratch.text);
     ag__buf_free(&scratch.pat);
 }

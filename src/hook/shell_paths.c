@@ -245,6 +245,7 @@ static int has_glob_prefix(const char *s, const char *end)
 #define MAX_ALTS    16
 #define MAX_MATCHES 48
 #define GLOB_BUDGET 4096 /* directory entries one glob may read */
+#define WALK_DEPTH  64   /* segments of a glob it walks */
 
 static void one_path(struct judge *j, int cmd, const char *action, const char *path)
 {
@@ -286,10 +287,14 @@ static int cmp_name(const void *a, const void *b)
  * PATH_MAX buffer), each segment matched as the shell does (fnmatch with FNM_PERIOD:
  * a leading dot only literally), in name order. Bounded: glob(3) could read a whole
  * file system (/x/y/z) and a hook that does not answer in time lets the call run. */
-static void walk(struct walk *w, char *base, size_t len, const char *rest)
+static void walk(struct walk *w, char *base, size_t len, const char *rest, int depth)
 {
     while (*rest == '/')
         rest++;
+    if (depth > WALK_DEPTH) { /* a path this deep is not walked: as if over budget */
+        w->budget = 0;
+        return;
+    }
     if (*rest == '\0') {
         struct stat st;
         if (w->matches < MAX_MATCHES && lstat(base[0] ? base : "/", &st) == 0) {
@@ -308,7 +313,7 @@ static void walk(struct walk *w, char *base, size_t len, const char *rest)
         ag__shj_unescape(seg, plain, sizeof plain);
         int n = snprintf(base + len, PATH_MAX - len, "/%s", plain);
         if (n > 0 && (size_t)n < PATH_MAX - len)
-            walk(w, base, len + (size_t)n, end);
+            walk(w, base, len + (size_t)n, end, depth + 1);
         base[len] = '\0';
         return;
     }
@@ -333,11 +338,12 @@ static void walk(struct walk *w, char *base, size_t len, const char *rest)
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_name);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_name);
     for (size_t i = 0; i < n; i++) {
         int m = snprintf(base + len, PATH_MAX - len, "/%s", names[i]);
         if (m > 0 && (size_t)m < PATH_MAX - len && w->matches < MAX_MATCHES)
-            walk(w, base, len + (size_t)m, end);
+            walk(w, base, len + (size_t)m, end, depth + 1);
         base[len] = '\0';
         free(names[i]);
     }
@@ -348,7 +354,7 @@ static void glob_path(struct judge *j, int cmd, const char *action, const char *
 {
     char plain[PATH_MAX], base[PATH_MAX] = "";
     struct walk w = {.j = j, .cmd = cmd, .action = action, .budget = GLOB_BUDGET};
-    walk(&w, base, 0, abs);
+    walk(&w, base, 0, abs, 0);
     if (w.budget <= 0)
         ag__shj_opaque(j, cmd, "a glob that matches more than the hook reads: %.200s", abs);
     /* The pattern: links resolved in its literal leading directories. */

@@ -194,6 +194,27 @@ TEST(broken_and_oversized_lines_are_opaque_not_errors)
     parse(deep, &s);
     ASSERT_TRUE(s.nopaque >= 1);
     ag__sh_script_free(&s);
+    /* Nested ${ and $(( far past the limit, and a glob of 2,000 segments: bounded, no
+     * stack exhaustion. */
+    static const char *const nests[] = {"echo ${", "echo $((", "cat ./*/"};
+    for (size_t d = 0; d < 3; d++) {
+        size_t len = strlen(nests[d]) - 5, total = 5 + len * 200000;
+        char *big = malloc(total + 1);
+        ASSERT_TRUE(big != NULL);
+        memcpy(big, nests[d], 5);
+        for (size_t i = 0; i < 200000; i++)
+            memcpy(big + 5 + i * len, nests[d] + 5, len);
+        big[total] = '\0';
+        struct ag__shell_ctx ctx = {.cwd = "/", .home = "/w/h", .path = ag__hook_path_resource};
+        struct ag__shell_result r;
+        ASSERT_OK(ag__shell_judge(big, d == 2 ? 4000 : total, &ctx, &r));
+        int op = 0;
+        for (size_t i = 0; i < r.n; i++)
+            op |= strcmp(r.c[i].action, "shell.opaque") == 0;
+        ASSERT_TRUE(op);
+        ag__shell_result_free(&r);
+        free(big);
+    }
     /* Too many commands. */
     char *many = malloc(AG__SH_MAX_CMDS * 3 + 16);
     ASSERT_TRUE(many != NULL);
