@@ -18,6 +18,22 @@
 /* The server's path and address buffers are PATH_MAX bytes with the NUL. */
 #define AG_CFG_PATH_MAX (PATH_MAX - 1)
 
+/* The circuit breaker settings of one dependency (agentgov/breaker.h): the same six
+ * rows for each, with its own number of failures and cool-down. */
+#define AG__BREAKER_ROWS(dep, failures, cooldown)                                                  \
+    {"breaker." dep ".failures", AG_CFG_INT, failures, 0, 1000000, NULL,                          \
+     "consecutive failures of " dep " that open its circuit breaker (0: rule off)"},              \
+        {"breaker." dep ".ratio", AG_CFG_INT, "50", 0, 100, NULL,                                  \
+         "failure percentage of " dep " calls over the window that opens the breaker (0: off)"},  \
+        {"breaker." dep ".window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,                    \
+         "sliding window of the failure ratio of " dep " (at least 20 calls in it)"},              \
+        {"breaker." dep ".cooldown", AG_CFG_DURATION, cooldown, 0, HOUR_MS, NULL,                  \
+         "how long the " dep " breaker stays open before it lets a probe through"},               \
+        {"breaker." dep ".cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,                  \
+         "each failed probe doubles the " dep " cool-down, up to this"},                          \
+        {"breaker." dep ".probes", AG_CFG_INT, "1", 1, 1000, NULL,                                 \
+         "calls to " dep " let through at once while its breaker is half-open"}
+
 /* Every setting agentgov reads. Adding a setting means adding a row here. */
 static const struct ag_config_def table[] = {
     {"policy", AG_CFG_STRING, "", 0, AG_CFG_PATH_MAX, NULL,
@@ -64,6 +80,14 @@ static const struct ag_config_def table[] = {
      "TTL of runtime keys that are not durable history"},
     {"stuck.after", AG_CFG_DURATION, "30s", 1000, DAY_MS, NULL,
      "an agent whose last heartbeat is older than this is stuck"},
+    AG__BREAKER_ROWS("store", "5", "1s"),
+    AG__BREAKER_ROWS("ledger", "3", "1s"),
+    AG__BREAKER_ROWS("llm", "5", "5s"),
+    AG__BREAKER_ROWS("notify", "5", "5s"),
+    {"health.disk_min", AG_CFG_INT, "67108864", 0, INT64_MAX / 2, NULL,
+     "free bytes under the ledger's directory below which health reports it degraded"},
+    {"health.wal_max", AG_CFG_INT, "268435456", 0, INT64_MAX / 2, NULL,
+     "ledger WAL size, bytes, above which health reports it degraded"},
 };
 
 #define NDEFS (sizeof table / sizeof table[0])
