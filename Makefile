@@ -94,7 +94,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
+.PHONY: demo all deps test tests unit chaos check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
 	failalloc
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
@@ -148,6 +148,10 @@ bench: all $(BENCH_BIN)
 test: deps
 	@$(MAKE) --no-print-directory tests bench
 	@AGENTGOV_BUILD=$(BUILD) bash tests/run.sh $(T)
+
+# The long chaos run (minutes): each fault 20 s under load; docs/chaos.md holds its figures.
+chaos: all
+	@python3 scripts/chaos.py --bin $(BUILD)/agentgov $(CHAOS_ARGS)
 
 unit: tests
 	@AGENTGOV_BUILD=$(BUILD) AGENTGOV_ONLY_UNIT=1 bash tests/run.sh $(T)

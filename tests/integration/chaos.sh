@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Resilience against a real daemon and a real redis-server: `agentgov health` of a data
+# directory and of a running daemon, then the short chaos pass (scripts/chaos.py --short):
+# redis stopped, redis restarted, the daemon killed, the ledger's disk full; 0
+# acknowledged decisions missing from the ledger, verify OK, no request longer than its
+# timeout + 1 s, recovery within 5 s of each fault's removal.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.bash"
+init_data_dir
+
+out=$("$AG" --dir "$D" health 2>&1)
+check_exit "health of a data directory: ready" 0 "$AG" --dir "$D" health
+check_contains "health lists the store" "$out" "store"
+check_contains "health lists the ledger with free space" "$out" "MB free"
+json=$("$AG" --dir "$D" health --json)
+check_eq "health --json: ready" "$(jget "$json" 'j["ready"]')" "True"
+check_eq "health --json: ledger free bytes" "$(jget "$json" 'j["components"]["ledger"]["free_bytes"] > 0')" "True"
+"$AG" --dir "$D" health --help | grep -q "usage: agentgov health" && ok "health --help" || not_ok "health --help"
+check_exit "health: unknown flag is a usage error" 1 "$AG" --dir "$D" health --bogus
+
+start_daemon
+json=$("$AG" health --json --addr "127.0.0.1:$PORT")
+check_eq "daemon health --json: store ok" "$(jget "$json" 'j["agentgov"]["components"]["store"]["status"]')" "ok"
+check_eq "daemon health: breaker.store closed" "$(jget "$json" 'j["agentgov"]["components"]["breaker.store"]["status"]')" "ok"
+req GET "/v1/sys/health?ready"
+check_eq "?ready: 200" "$CODE" 200
+req GET /metrics
+check_contains "metrics: breaker state" "$BODY" 'agentgov_breaker_state{dep="store"} 0'
+check_contains "metrics: component status" "$BODY" 'agentgov_health_status{component="ledger"} 0'
+check_contains "metrics: ledger free bytes" "$BODY" 'agentgov_health_free_bytes{component="ledger"}'
+stop_daemon
+check_exit "health of a stopped daemon: exit 2" 2 "$AG" health --addr "127.0.0.1:$PORT"
+
+if ! command -v redis-server >/dev/null; then
+    not_ok "redis-server is not installed"
+    finish
+fi
+log="$T/chaos.log"
+if python3 "$SRC/scripts/chaos.py" --short --bin "$AG" --json "$T/chaos.json" >"$log" 2>&1; then
+    ok "chaos short pass"
+else
+    not_ok "chaos short pass" "$(cat "$log")"
+fi
+cat "$log"
+res=$(cat "$T/chaos.json" 2>/dev/null)
+check_eq "chaos: no acknowledged decision missing" "$(jget "$res" 'j["summary"]["missing"]')" 0
+check_eq "chaos: ledger verifies" "$(jget "$res" 'j["summary"]["verify_ok"]')" "True"
+check_eq "chaos: decisions were acknowledged" "$(jget "$res" 'j["summary"]["acknowledged"] > 100')" "True"
+for f in redis_stop redis_restart daemon_kill; do
+    check_eq "chaos $f: recovered, no request over timeout + 1 s" \
+        "$(jget "$res" "[r for r in j['results'] if r['fault'] == '$f'][0]['ok']")" "True"
+done
+finish
