@@ -49,8 +49,9 @@ def free_port():
 class Env:
     """A data directory, a redis-server with an append-only file, and the daemon."""
 
-    def __init__(self, ag, work, on_tmpfs):
+    def __init__(self, ag, work, on_tmpfs, fault_build):
         self.ag, self.work, self.on_tmpfs = ag, work, on_tmpfs
+        self.faults = os.path.join(work, "faults.control") if fault_build else None
         self.dir = os.path.join(work, "mnt" if on_tmpfs else "", "data")
         self.redis_dir = os.path.join(work, "redis")
         os.makedirs(self.redis_dir, exist_ok=True)
@@ -87,9 +88,12 @@ class Env:
         self.root = open(os.path.join(self.dir, "root.token")).read().strip()
 
     def start_daemon(self):
+        env = dict(os.environ)
+        if self.faults:
+            env["AGENTGOV_FAULTS"] = self.faults
         self.daemon = subprocess.Popen(
             [self.ag, "--dir", self.dir, "serve", "--listen", "127.0.0.1:%d" % self.port],
-            stdout=self.log, stderr=self.log)
+            stdout=self.log, stderr=self.log, env=env)
         for _ in range(400):
             try:
                 st, _ = call(self.base, "GET", "/v1/sys/health", timeout=1)
@@ -111,51 +115,150 @@ class Env:
                     p.kill()
 
 
+PHASES = ["PREFLIGHT", "PLAN", "EXECUTE", "VERIFY", "PACKAGE", "REPORT", "EXIT"]
+
+
+def register(base, root, agent, tier=1, scope="docs/**"):
+    """Registers an agent with a packet and an AppRole role; returns (role_id, secret_id)."""
+    from serve_common import packet
+    st, r = call(base, "POST", "/v1/agents/" + agent,
+                 {"tier": tier, "packet": packet(agent, "task-" + agent, scope=(scope,))}, root)
+    assert st == 200, (st, r)
+    st, r = call(base, "POST", "/v1/auth/approle/role/" + agent, {"tier": tier}, root)
+    assert st == 204, (st, r)
+    st, r = call(base, "GET", "/v1/auth/approle/role/%s/role-id" % agent, token=root)
+    role_id = r["data"]["role_id"]
+    st, r = call(base, "POST", "/v1/auth/approle/role/%s/secret-id" % agent, {}, root)
+    return role_id, r["data"]["secret_id"]
+
+
+def login(base, role_id, secret_id, timeout=REQ_TIMEOUT):
+    st, r = call(base, "POST", "/v1/auth/approle/login",
+                 {"role_id": role_id, "secret_id": secret_id}, timeout=timeout)
+    return st, (r["auth"]["client_token"] if st == 200 else None)
+
+
 class Load:
-    """Threads posting governed actions (one agent each) and reading secrets; every
-    answer is recorded with its latency and, when acknowledged, its ledger seq."""
+    """Threads, one agent each, in three roles: actors post governed actions in EXECUTE;
+    walkers run whole lifecycles (bootstrap, every phase, a few actions in EXECUTE, EXIT,
+    again); loginers log in over AppRole and read a secret with the new token. Every
+    answer is recorded with its latency and, for an acknowledged decision, its ledger
+    seq."""
 
-    def __init__(self, env, tokens):
-        self.env, self.tokens = env, tokens
+    def __init__(self, env, agents):
+        self.env, self.agents = env, agents  # [(agent, role, role_id, secret_id, token)]
         self.lock = threading.Lock()
-        self.events = []  # (t_start, latency, kind, outcome, seq)
-        self.stop_at = None
+        self.events = []  # (t_start, latency, endpoint, outcome, seq, agent)
+        self.creds = {a[0]: (a[2], a[3]) for a in agents}
         self.threads = []
+        self.stopping = False
 
-    def worker(self, agent, token):
-        i = 0
+    def rec(self, t0, endpoint, outcome, seq, agent, reason=""):
+        with self.lock:
+            self.events.append((t0, time.time() - t0, endpoint, outcome, seq, agent, reason))
+
+    def req(self, endpoint, agent, method, path, body=None, token=None):
+        """One request; returns (status, reply) or (None, None) on no answer."""
+        t0 = time.time()
+        try:
+            st, r = call(self.env.base, method, path, body, token, timeout=REQ_TIMEOUT)
+        except (OSError, ValueError):
+            self.rec(t0, endpoint, "error", 0, agent)
+            time.sleep(0.05)
+            return None, None
+        seq, reason = 0, ""
+        if endpoint == "action" and st == 200 and isinstance(r, dict):
+            outcome, seq = r["data"]["decision"], r["data"].get("ledger_seq", 0)
+            reason = r["data"].get("reason", "")
+        elif st in (200, 204):
+            data = r.get("data") if isinstance(r, dict) else None
+            refused = isinstance(data, dict) and data.get("ok") is False
+            outcome = "deny" if refused else "allow"
+            if refused:
+                reason = "%s:%s" % (endpoint, data.get("reason", ""))
+        elif st in (400, 403, 404, 409, 429, 503):
+            outcome = "deny"
+        else:
+            outcome = "error"
+        if outcome != "allow" and not reason:
+            reason = "%s:http_%s" % (endpoint, st)
+        self.rec(t0, endpoint, outcome, seq, agent, reason)
+        return st, r
+
+    def act(self, agent, token):
+        return self.req("action", agent, "POST", "/v1/agents/%s/actions" % agent,
+                        {"action": "docs.read", "resource": "docs/chaos"}, token)
+
+    def relogin(self, agent, st, r, token):
+        """A token the daemon refused (expired by a clock jump, say) is replaced by a new
+        login, as an agent would; returns the token to use."""
+        if st != 403 or "token" not in json.dumps(r):
+            return token
+        row = self.creds[agent]
+        try:
+            lst, new = login(self.env.base, row[0], row[1])
+        except (OSError, ValueError):
+            return token
+        self.rec(time.time(), "login", "allow" if lst == 200 else "deny", 0, agent,
+                 "" if lst == 200 else "login:http_%s" % lst)
+        return new or token
+
+    def actor(self, agent, token):
         while not self.stopping:
-            i += 1
+            st, r = self.act(agent, token)
+            token = self.relogin(agent, st, r, token)
+
+    def phase_of(self, agent, token):
+        st, r = self.req("agent_get", agent, "GET", "/v1/agents/" + agent, token=token)
+        if st != 200 or not isinstance(r, dict):
+            return None
+        state = r["data"].get("state") or {}
+        return state.get("phase") if r["data"].get("locked") else "EXIT"
+
+    def walker(self, agent, token):
+        phase = "EXIT"
+        while not self.stopping:
+            if phase == "EXIT":
+                st, r = self.req("bootstrap", agent, "POST", "/v1/agents/%s/bootstrap" % agent,
+                                 {}, token)
+                nxt = "BOOTSTRAP" if st == 200 else None
+            else:
+                want = PHASES[0] if phase == "BOOTSTRAP" else \
+                    PHASES[PHASES.index(phase) + 1] if phase in PHASES[:-1] else "EXIT"
+                st, r = self.req("transition", agent, "POST", "/v1/agents/%s/transition" % agent,
+                                 {"phase": want}, token)
+                nxt = want if st == 200 and r["data"].get("ok", True) else None
+                if nxt == "EXECUTE":
+                    for _ in range(3):
+                        self.act(agent, token)
+            token = self.relogin(agent, st, r, token)
+            if nxt is None:  # refused or unanswered: ask where the run is
+                time.sleep(0.05)
+                nxt = self.phase_of(agent, token) or phase
+            phase = nxt
+
+    def loginer(self, agent, role_id, secret_id):
+        while not self.stopping:
             t0 = time.time()
             try:
-                if i % 10 == 0:
-                    st, r = call(self.env.base, "GET", "/v1/secret/data/chaos/%s" % agent,
-                                 token=token, timeout=REQ_TIMEOUT)
-                    kind, seq = "secret", 0
-                    outcome = "allow" if st == 200 else "deny" if st in (403, 404, 503) else \
-                        "error"
-                else:
-                    st, r = call(self.env.base, "POST", "/v1/agents/%s/actions" % agent,
-                                 {"action": "docs.read", "resource": "docs/chaos"}, token,
-                                 timeout=REQ_TIMEOUT)
-                    kind = "action"
-                    if st == 200 and isinstance(r, dict):
-                        d = r["data"]
-                        outcome, seq = d["decision"], d.get("ledger_seq", 0)
-                    elif st in (403, 409, 503):
-                        outcome, seq = "deny", 0
-                    else:
-                        outcome, seq = "error", 0
+                st, token = login(self.env.base, role_id, secret_id)
             except (OSError, ValueError):
-                kind, outcome, seq = "action", "error", 0
+                self.rec(t0, "login", "error", 0, agent)
                 time.sleep(0.05)
-            with self.lock:
-                self.events.append((t0, time.time() - t0, kind, outcome, seq, agent))
+                continue
+            self.rec(t0, "login", "allow" if st == 200 else "deny" if st in (400, 403, 503)
+                     else "error", 0, agent, "" if st == 200 else "login:http_%s" % st)
+            if token:
+                self.req("secret_read", agent, "GET", "/v1/secret/data/chaos/" + agent,
+                         token=token)
 
     def start(self):
         self.stopping = False
-        for agent, token in self.tokens:
-            t = threading.Thread(target=self.worker, args=(agent, token), daemon=True)
+        for agent, role, role_id, secret_id, token in self.agents:
+            fn, a = {"actor": (self.actor, (agent, token)),
+                     "walker": (self.walker, (agent, token)),
+                     "loginer": (self.loginer, (agent, role_id, secret_id))}[role]
+            t = threading.Thread(target=fn, args=a, daemon=True)
             t.start()
             self.threads.append(t)
 
@@ -181,7 +284,7 @@ def first_allow_after(load, t, limit):
     deadline = time.time() + limit
     while time.time() < deadline:
         for e in load.window(t, time.time()):
-            if e[3] == "allow":
+            if e[2] == "action" and e[3] == "allow":
                 return e[0] + e[1] - t
         time.sleep(0.05)
     return None
@@ -196,6 +299,15 @@ def ledger_missing(env, acked):
         have[seq] = agent
     db.close()
     return [(s, a) for s, a in acked if have.get(s) != a]
+
+
+def system_entries(env):
+    """Counts of the daemon's `system` ledger entries by action (breaker.open, health.down)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(env.dir, "ledger.db"), uri=True)
+    rows = db.execute("SELECT action, COUNT(*) FROM ledger WHERE kind = 'system' "
+                      "GROUP BY action").fetchall()
+    db.close()
+    return {a: n for a, n in rows if a}
 
 
 def verify(env):
@@ -246,12 +358,40 @@ def fault_disk_full(env):
     return inject, lambda: os.unlink(filler)
 
 
+def control(env, text):
+    """Rewrites the test build's fault control file (src/core/faults.h)."""
+    tmp = env.faults + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, env.faults)
+
+
+def fault_io_write(env):
+    return (lambda: control(env, "write 100000000\n"), lambda: control(env, ""))
+
+
+def fault_io_fsync(env):
+    return (lambda: control(env, "fsync 100000000\n"), lambda: control(env, ""))
+
+
+def fault_clock_forward(env):
+    return (lambda: control(env, "clock %d\n" % (3 * 3600 * 1000)), lambda: control(env, ""))
+
+
+def fault_clock_back(env):
+    return (lambda: control(env, "clock %d\n" % (-3600 * 1000)), lambda: control(env, ""))
+
+
 FAULTS = {"redis_stop": fault_redis_stop, "redis_restart": fault_redis_restart,
-          "daemon_kill": fault_daemon_kill, "disk_full": fault_disk_full}
+          "daemon_kill": fault_daemon_kill, "disk_full": fault_disk_full,
+          "io_write": fault_io_write, "io_fsync": fault_io_fsync,
+          "clock_forward": fault_clock_forward, "clock_back": fault_clock_back}
+NEED_FAULT_BUILD = ("io_write", "io_fsync", "clock_forward", "clock_back")
 
 
 def run(args):
-    ag = os.path.abspath(args.bin)
+    fault_build = bool(args.fault_bin) and os.access(args.fault_bin, os.X_OK)
+    ag = os.path.abspath(args.fault_bin if fault_build else args.bin)
     work = tempfile.mkdtemp(prefix="agentgov-chaos-")
     mnt = os.path.join(work, "mnt")
     os.makedirs(mnt)
@@ -259,20 +399,33 @@ def run(args):
                                "tmpfs", mnt], capture_output=True).returncode == 0
     faults = [f for f in args.faults.split(",") if f]
     results, ok = [], True
-    env = Env(ag, work, on_tmpfs)
+    env = Env(ag, work, on_tmpfs, fault_build)
     try:
         env.start_redis()
         env.init()
         env.start_daemon()
-        tokens = []
+        agents = []
         for i in range(args.agents):
             agent = "chaos-%d" % i
-            tokens.append((agent, setup_agent(env.base, env.root, agent, 1, None, "EXECUTE",
-                                              "docs/**")))
-        load = Load(env, tokens)
+            role = ("actor", "walker", "loginer", "actor")[i % 4]
+            role_id, secret_id = register(env.base, env.root, agent)
+            st, token = login(env.base, role_id, secret_id, timeout=10)
+            assert st == 200, st
+            if role == "actor":  # into EXECUTE once; it only acts from then on
+                st, _ = call(env.base, "POST", "/v1/agents/%s/bootstrap" % agent, {}, token)
+                for ph in PHASES[:3]:
+                    st, _ = call(env.base, "POST", "/v1/agents/%s/transition" % agent,
+                                 {"phase": ph}, token)
+                    assert st == 200, st
+            agents.append((agent, role, role_id, secret_id, token))
+        load = Load(env, agents)
         load.start()
         time.sleep(1.0)
         for name in faults:
+            if name in NEED_FAULT_BUILD and not fault_build:
+                results.append({"fault": name, "skipped":
+                                "needs the test build (make faults; --fault-bin)"})
+                continue
             if name == "disk_full" and not on_tmpfs:
                 results.append({"fault": name, "skipped":
                                 "no tmpfs could be mounted here (needs CAP_SYS_ADMIN); "
@@ -282,8 +435,8 @@ def run(args):
             t_in = time.time()
             inject()
             time.sleep(args.seconds)
-            remove()
             t_out = time.time()
+            remove()
             rec = first_allow_after(load, t_out, args.recover + 5)
             time.sleep(0.5)
             ev = load.window(t_in, t_out)
@@ -292,18 +445,28 @@ def run(args):
                 "fault": name,
                 "sent": len(ev),
                 "allow": sum(1 for e in ev if e[3] == "allow"),
+                "actions": sum(1 for e in ev if e[2] == "action"),
                 "deny": sum(1 for e in ev if e[3] == "deny"),
                 "errors": sum(1 for e in ev if e[3] == "error"),
+                "deny_reasons": dict(sorted(
+                    {rs: sum(1 for e in ev if e[3] == "deny" and e[6] == rs)
+                     for rs in set(e[6] for e in ev if e[3] == "deny")}.items(),
+                    key=lambda kv: -kv[1])[:4]),
                 "p99_ms": round(p99(lat) * 1000, 1),
                 "max_ms": round(max(lat) * 1000, 1) if lat else 0.0,
                 "recover_s": None if rec is None else round(rec, 2),
             })
         load.stop()
         acked = [(e[4], e[5]) for e in load.events if e[2] == "action" and e[4] > 0]
+        by_endpoint = {}
+        for e in load.events:
+            by_endpoint.setdefault(e[2], []).append(e)
         env.stop()
         missing = ledger_missing(env, acked)
         vok, vline = verify(env)
         summary = {"acknowledged": len(acked), "missing": len(missing), "verify_ok": vok,
+                   "endpoints": {k: len(v) for k, v in sorted(by_endpoint.items())},
+                   "system": system_entries(env),
                    "verify": vline, "requests": len(load.events), "tmpfs": on_tmpfs}
         for r in results:
             if "skipped" in r:
@@ -336,9 +499,17 @@ def run(args):
             r["fault"], r["sent"], r["allow"], r["deny"], r["errors"], r["missing"],
             r["p99_ms"], r["max_ms"], r["recover_s"],
             "" if r["ok"] else "  FAIL: " + "; ".join(r["problems"])))
+    for r in results:
+        if r.get("deny_reasons"):
+            print("  %-12s denied: %s" % (r["fault"], ", ".join(
+                "%s %d" % kv for kv in r["deny_reasons"].items())))
     print("acknowledged decisions: %d, missing from the ledger: %d; ledger verify: %s %s" % (
         summary["acknowledged"], summary["missing"], "OK" if summary["verify_ok"] else "FAILED",
         " ".join(summary["verify"])))
+    print("ledgered changes: " + ", ".join("%s %d" % kv for kv in
+                                           sorted(summary.get("system", {}).items())))
+    print("requests by endpoint: " + ", ".join("%s %d" % kv for kv in
+                                               summary.get("endpoints", {}).items()))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "summary": summary}, f, indent=2)
@@ -352,7 +523,11 @@ def main():
     p.add_argument("--seconds", type=float, default=20.0, help="how long each fault lasts")
     p.add_argument("--agents", type=int, default=16, help="agents (one thread each)")
     p.add_argument("--recover", type=float, default=5.0, help="allowed recovery, seconds")
-    p.add_argument("--faults", default="redis_stop,redis_restart,daemon_kill,disk_full")
+    p.add_argument("--fault-bin", default=os.environ.get("AGENTGOV_FAULT_BIN", ""),
+                   help="the test build's agentgov (make faults), for the io_* and clock_* "
+                   "faults; the whole run then uses it")
+    p.add_argument("--faults", default="redis_stop,redis_restart,daemon_kill,disk_full,"
+                   "io_write,io_fsync,clock_forward,clock_back")
     p.add_argument("--tmpfs-mb", type=int, default=256)
     p.add_argument("--json", help="also write the figures as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")

@@ -60,12 +60,20 @@ static void on_breaker(void *ctx, ag_breaker *b, enum ag_breaker_state from,
      * failed probe (half-open -> open) is the same outage going on: not a new entry. */
     if (to == AG_BREAKER_HALF_OPEN || (to == AG_BREAKER_OPEN && from == AG_BREAKER_HALF_OPEN))
         return;
+    /* The ledger's own breaker opens when the ledger cannot be written: that entry is
+     * lost (the log has it), so the close entry repeats why it had opened. */
+    struct ag__resilience *r = &s->res;
+    char *opened = b == r->ledger_breaker ? r->ledger_open_why : r->store_open_why;
     char action[32];
     snprintf(action, sizeof action, "breaker.%s", to == AG_BREAKER_OPEN ? "open" : "close");
-    ledger_system(s, action, dep,
-                  json_pack("{s:s, s:s, s:s, s:s}", "dep", dep, "from",
-                            ag_breaker_state_name(from), "to", ag_breaker_state_name(to), "why",
-                            why));
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "dep", dep, "from",
+                             ag_breaker_state_name(from), "to", ag_breaker_state_name(to), "why",
+                             why);
+    if (to == AG_BREAKER_OPEN)
+        snprintf(opened, sizeof r->store_open_why, "%s", why);
+    else if (data && opened[0])
+        json_object_set_new(data, "opened_for", json_string(opened));
+    ledger_system(s, action, dep, data);
 }
 
 static void on_health(void *ctx, const char *component, enum ag_health_status from,

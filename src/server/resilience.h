@@ -26,6 +26,8 @@ struct ag__resilience {
     ag_breaker *store_breaker, *ledger_breaker; /* NULL when turned off */
     ag_health *health;                          /* NULL only when out of memory */
     int64_t checked_ms;                         /* monotonic ms of the last health check */
+    /* Why each breaker last opened (written by its change callback, one at a time). */
+    char store_open_why[224], ledger_open_why[224];
 };
 
 /* Reads breaker.store.*, breaker.ledger.* and health.* from the settings. */
