@@ -94,7 +94,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit chaos faults check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
+.PHONY: demo all deps test tests unit chaos faults load check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
 	failalloc
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
@@ -173,6 +173,11 @@ faults: $(BUILD)/faults/agentgov $(BUILD)/faults/agentgovd
 chaos: all faults
 	@python3 scripts/chaos.py --bin $(BUILD)/agentgov --fault-bin $(BUILD)/faults/agentgov \
 		$(CHAOS_ARGS)
+
+# N simulated agents (default 1,000) through whole lifecycles on each store backend:
+# throughput and p99 per endpoint (scripts/load.py; docs/chaos.md).
+load: all
+	@python3 scripts/load.py --bin $(BUILD)/agentgov $(LOAD_ARGS)
 
 unit: tests
 	@AGENTGOV_BUILD=$(BUILD) AGENTGOV_ONLY_UNIT=1 bash tests/run.sh $(T)

@@ -33,7 +33,18 @@ check_exit "health of a stopped daemon: exit 2" 2 "$AG" health --addr "127.0.0.1
 
 if ! command -v redis-server >/dev/null; then
     not_ok "redis-server is not installed"
-    finish
+    
+# Load mode, small: 60 agents through whole lifecycles on both backends, all answered
+# as expected, the ledger verifies.
+if python3 "$SRC/scripts/load.py" --bin "$AG" --agents 60 --concurrency 8 --json "$T/load.json" \
+    >"$T/load.log" 2>&1; then
+    ok "load: 60 lifecycles on sqlite and redis"
+else
+    not_ok "load: 60 lifecycles on sqlite and redis" "$(cat "$T/load.log")"
+fi
+res=$(cat "$T/load.json" 2>/dev/null)
+check_eq "load: every endpoint measured on both" "$(jget "$res" 'sorted(len(r["endpoints"]) for r in j)')" "[4, 4]"
+finish
 fi
 log="$T/chaos.log"
 FB="$(dirname "$AG")/faults/agentgov"
@@ -60,4 +71,15 @@ check_eq "ledger: breaker.open entries" "$(jget "$res" 'j["summary"]["system"].g
 check_eq "ledger: breaker.close entries" "$(jget "$res" 'j["summary"]["system"].get("breaker.close", 0) > 0')" "True"
 check_eq "ledger: health.down entries" "$(jget "$res" 'j["summary"]["system"].get("health.down", 0) > 0')" "True"
 check_eq "ledger: health changes are not per probe" "$(jget "$res" 'sum(v for k, v in j["summary"]["system"].items() if k.startswith("health.")) < 200')" "True"
+
+# Load mode, small: 60 agents through whole lifecycles on both backends, all answered
+# as expected, the ledger verifies.
+if python3 "$SRC/scripts/load.py" --bin "$AG" --agents 60 --concurrency 8 --json "$T/load.json" \
+    >"$T/load.log" 2>&1; then
+    ok "load: 60 lifecycles on sqlite and redis"
+else
+    not_ok "load: 60 lifecycles on sqlite and redis" "$(cat "$T/load.log")"
+fi
+res=$(cat "$T/load.json" 2>/dev/null)
+check_eq "load: every endpoint measured on both" "$(jget "$res" 'sorted(len(r["endpoints"]) for r in j)')" "[4, 4]"
 finish
