@@ -249,7 +249,7 @@ class Load:
             self.rec(t0, "login", "allow" if st == 200 else "deny" if st in (400, 403, 503)
                      else "error", 0, agent, "" if st == 200 else "login:http_%s" % st)
             if token:
-                self.req("secret_read", agent, "GET", "/v1/secret/data/chaos/" + agent,
+                self.req("secret_read", agent, "GET", "/v1/secret/data/sandbox/chaos",
                          token=token)
 
     def start(self):
@@ -404,6 +404,9 @@ def run(args):
         env.start_redis()
         env.init()
         env.start_daemon()
+        st, _ = call(env.base, "POST", "/v1/secret/data/sandbox/chaos",
+                     {"data": {"password": "chaos"}}, env.root)
+        assert st in (200, 204), st
         agents = []
         for i in range(args.agents):
             agent = "chaos-%d" % i
@@ -466,6 +469,9 @@ def run(args):
         vok, vline = verify(env)
         summary = {"acknowledged": len(acked), "missing": len(missing), "verify_ok": vok,
                    "endpoints": {k: len(v) for k, v in sorted(by_endpoint.items())},
+                   "outcomes": {k: {o: sum(1 for e in v if e[3] == o)
+                                    for o in ("allow", "deny", "error")}
+                                for k, v in sorted(by_endpoint.items())},
                    "system": system_entries(env),
                    "verify": vline, "requests": len(load.events), "tmpfs": on_tmpfs}
         for r in results:
@@ -508,8 +514,9 @@ def run(args):
         " ".join(summary["verify"])))
     print("ledgered changes: " + ", ".join("%s %d" % kv for kv in
                                            sorted(summary.get("system", {}).items())))
-    print("requests by endpoint: " + ", ".join("%s %d" % kv for kv in
-                                               summary.get("endpoints", {}).items()))
+    print("requests by endpoint (allow/deny/error over the whole run): " + ", ".join(
+        "%s %d/%d/%d" % (k, v["allow"], v["deny"], v["error"])
+        for k, v in summary.get("outcomes", {}).items()))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "summary": summary}, f, indent=2)

@@ -81,7 +81,8 @@ void ag__h_health(struct ag__req *r)
         overall = ag_health_overall(s->res.health, &ready);
     int initialized = s->ledger != NULL;
     int sealed = !(policy_ok && ledger_ok && store_ok && ready);
-    int64_t age = s->res.checked_ms ? ag__mono_ms() - s->res.checked_ms : 0;
+    int64_t checked = atomic_load(&s->res.checked_ms);
+    int64_t age = checked ? ag__mono_ms() - checked : 0;
     int live = age < 15000;
     int code;
     if (ag__req_query(r, "live"))

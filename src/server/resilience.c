@@ -187,15 +187,16 @@ void ag__resilience_tick(struct ag__srv *s)
 {
     struct ag__resilience *r = &s->res;
     int64_t now = ag__mono_ms();
-    if (r->checked_ms && now - r->checked_ms < 250)
+    int64_t last = atomic_load(&r->checked_ms);
+    if (last && now - last < 250)
         return;
     if (r->health == NULL) {
         atomic_store(&s->store_ok, s->store != NULL);
-        r->checked_ms = now;
+        atomic_store(&r->checked_ms, now);
         return;
     }
     ag_health_check(r->health);
-    r->checked_ms = ag__mono_ms();
+    atomic_store(&r->checked_ms, ag__mono_ms());
     struct ag_health_component comp[16];
     size_t n = ag_health_snapshot(r->health, comp, 16);
     for (size_t i = 0; i < n && i < 16; i++)

@@ -6,6 +6,7 @@
 #ifndef AG_SERVER_RESILIENCE_H
 #define AG_SERVER_RESILIENCE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "agentgov/breaker.h"
@@ -25,7 +26,7 @@ struct ag__resilience_config {
 struct ag__resilience {
     ag_breaker *store_breaker, *ledger_breaker; /* NULL when turned off */
     ag_health *health;                          /* NULL only when out of memory */
-    int64_t checked_ms;                         /* monotonic ms of the last health check */
+    _Atomic int64_t checked_ms; /* monotonic ms of the last health check (read by requests) */
     /* Why each breaker last opened (written by its change callback, one at a time). */
     char store_open_why[224], ledger_open_why[224];
 };

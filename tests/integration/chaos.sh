@@ -28,8 +28,44 @@ req GET /metrics
 check_contains "metrics: breaker state" "$BODY" 'agentgov_breaker_state{dep="store"} 0'
 check_contains "metrics: component status" "$BODY" 'agentgov_health_status{component="ledger"} 0'
 check_contains "metrics: ledger free bytes" "$BODY" 'agentgov_health_free_bytes{component="ledger"}'
+req GET "/v1/sys/health?live"
+check_eq "?live: 200" "$CODE" 200
 stop_daemon
 check_exit "health of a stopped daemon: exit 2" 2 "$AG" health --addr "127.0.0.1:$PORT"
+
+# A daemon whose Redis went away: not ready, the store down, its breaker open, and the
+# change ledgered once.
+start_redis
+RPID=${PIDS_TO_KILL[-1]}
+cat >>"$D/config" <<CFG
+store = $REDIS_URL?timeout=500ms
+breaker.store.failures = 2
+breaker.store.cooldown = 10s
+CFG
+start_daemon
+req GET "/v1/sys/health?ready"
+check_eq "redis up: ready" "$CODE" 200
+kill -9 "$RPID"
+wait "$RPID" 2>/dev/null
+for _ in $(seq 40); do
+    req GET "/v1/sys/health?ready"
+    [ "$CODE" = 503 ] && break
+    sleep 0.1
+done
+check_eq "redis killed: not ready (503)" "$CODE" 503
+check_eq "store down in the detail" "$(jget "$BODY" 'j["agentgov"]["components"]["store"]["status"]')" "down"
+check_exit "agentgov health --addr: exit 3 (not ready)" 3 "$AG" health --addr "127.0.0.1:$PORT"
+check_contains "health names the store" "$OUT" "store"
+sleep 0.5
+req GET /metrics
+check_contains "metrics: store breaker open" "$BODY" 'agentgov_breaker_state{dep="store"} 1'
+check_contains "metrics: store down" "$BODY" 'agentgov_health_status{component="store"} 2'
+check_contains "metrics: not ready" "$BODY" 'agentgov_health_ready 0'
+stop_daemon
+n=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from ledger where kind=\"system\" and action=\"health.down\" and resource=\"store\"").fetchone()[0])' "$D/ledger.db")
+check_eq "store down ledgered once, not per probe" "$n" 1
+n=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from ledger where kind=\"system\" and action=\"breaker.open\" and resource=\"store\"").fetchone()[0])' "$D/ledger.db")
+check_eq "store breaker open ledgered once" "$n" 1
 
 if ! command -v redis-server >/dev/null; then
     not_ok "redis-server is not installed"
