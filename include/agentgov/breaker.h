@@ -77,11 +77,11 @@ void ag_breaker_on_change(ag_breaker *b, ag_breaker_change_cb cb, void *ctx);
 
 /* One guarded call. */
 struct ag_breaker_call {
-    uint64_t gen;      /* the breaker's generation when admitted */
-    int probe;         /* admitted as a half-open probe */
-    int admitted;      /* ag_breaker_allow said yes */
-    int64_t retry_ms;  /* refused: how long until the breaker lets a probe through */
-    char why[256];     /* refused: "circuit breaker 'store' is open (retry in 750 ms)" */
+    uint64_t gen;     /* the breaker's generation when admitted */
+    int probe;        /* admitted as a half-open probe */
+    int admitted;     /* ag_breaker_allow said yes */
+    int64_t retry_ms; /* refused: how long until the breaker lets a probe through */
+    char why[256];    /* refused: "circuit breaker 'store' is open (retry in 750 ms)" */
 };
 
 /* 1 when the call may go ahead; 0 when it must be refused at once (call->why says
@@ -100,12 +100,12 @@ struct ag_breaker_stats {
     int64_t cooldown_ms;      /* the current cool-down (grows with failed probes) */
     int consecutive_failures; /* in the closed state */
     int window_calls, window_failures;
-    uint64_t transitions;    /* every state change */
-    uint64_t opens;          /* closed/half-open -> open */
-    uint64_t rejected;       /* calls refused while open or half-open */
-    uint64_t failures;       /* calls that failed */
-    uint64_t successes;      /* calls that succeeded */
-    char last_error[160];    /* detail of the last failure, "" if none */
+    uint64_t transitions; /* every state change */
+    uint64_t opens;       /* closed/half-open -> open */
+    uint64_t rejected;    /* calls refused while open or half-open */
+    uint64_t failures;    /* calls that failed */
+    uint64_t successes;   /* calls that succeeded */
+    char last_error[160]; /* detail of the last failure, "" if none */
 };
 void ag_breaker_stats(ag_breaker *b, struct ag_breaker_stats *out);
 

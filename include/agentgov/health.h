@@ -73,8 +73,8 @@ AG_MUST_USE ag_err ag_health_register(ag_health *h, const char *component, int c
                                       ag_health_probe_fn fn, void *ctx);
 /* Sets a push component's state (a change is reported as a probe's would be).
  * AG_ENOTFOUND for an unknown component. */
-AG_MUST_USE ag_err ag_health_set(ag_health *h, const char *component,
-                                 enum ag_health_status status, const char *detail);
+AG_MUST_USE ag_err ag_health_set(ag_health *h, const char *component, enum ag_health_status status,
+                                 const char *detail);
 
 /* Runs every probe once, in registration order, and records the reports. One check at
  * a time: a second caller waits for the first. */

@@ -21,18 +21,19 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: agentgov health [--json] [--addr HOST:PORT | --addr unix:PATH] [--store URL]\n\n"
-            "Shows the health of each component: the state store, the ledger (free disk\n"
-            "and WAL size against health.disk_min and health.wal_max), the policy, the auth\n"
-            "keyring and, for a daemon, its circuit breakers and whatever else registered.\n"
-            "Without --addr it probes the data directory (--dir) once from here; with it,\n"
-            "it asks the running daemon (GET /v1/sys/health).\n\n"
-            "  --json         print the JSON document (the daemon's own, or the same shape)\n"
-            "  --addr ADDR    a running daemon's address (as the listen setting)\n"
-            "  --store URL    the store to probe (default: as the other commands)\n\n"
-            "Exit status: 0 ready (no critical component down), 3 not ready, 2 when the\n"
-            "daemon cannot be reached.\n");
+    fprintf(
+        out,
+        "usage: agentgov health [--json] [--addr HOST:PORT | --addr unix:PATH] [--store URL]\n\n"
+        "Shows the health of each component: the state store, the ledger (free disk\n"
+        "and WAL size against health.disk_min and health.wal_max), the policy, the auth\n"
+        "keyring and, for a daemon, its circuit breakers and whatever else registered.\n"
+        "Without --addr it probes the data directory (--dir) once from here; with it,\n"
+        "it asks the running daemon (GET /v1/sys/health).\n\n"
+        "  --json         print the JSON document (the daemon's own, or the same shape)\n"
+        "  --addr ADDR    a running daemon's address (as the listen setting)\n"
+        "  --store URL    the store to probe (default: as the other commands)\n\n"
+        "Exit status: 0 ready (no critical component down), 3 not ready, 2 when the\n"
+        "daemon cannot be reached.\n");
 }
 
 /* ---- from a daemon ----------------------------------------------------------------- */
@@ -208,18 +209,18 @@ static int from_dir(const char *store_flag, int as_json)
     size_t n = ag_health_snapshot(h, comp, 8);
     json_t *comps = json_object();
     for (size_t i = 0; i < n && i < 8; i++) {
-        json_t *o = json_pack("{s:s, s:s, s:b}", "status",
-                              ag_health_status_name(comp[i].report.status), "detail",
-                              comp[i].report.detail, "critical", comp[i].critical);
+        json_t *o =
+            json_pack("{s:s, s:s, s:b}", "status", ag_health_status_name(comp[i].report.status),
+                      "detail", comp[i].report.detail, "critical", comp[i].critical);
         for (int g = 0; g < comp[i].report.ngauges; g++)
             json_object_set_new(o, comp[i].report.gauges[g].name,
                                 json_real(comp[i].report.gauges[g].value));
         json_object_set_new(comps, comp[i].name, o);
     }
     if (as_json) {
-        json_t *doc = json_pack("{s:s, s:s, s:b, s:o}", "dir", ag__cli_dir(), "status",
-                                ag_health_status_name(overall), "ready", ready, "components",
-                                comps);
+        json_t *doc =
+            json_pack("{s:s, s:s, s:b, s:o}", "dir", ag__cli_dir(), "status",
+                      ag_health_status_name(overall), "ready", ready, "components", comps);
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n", text ? text : "{}");
         free(text);
@@ -238,10 +239,10 @@ static int from_dir(const char *store_flag, int as_json)
 int ag__cmd_health(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                          {"addr", required_argument, NULL, 'a'},
-                                          {"store", required_argument, NULL, 's'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+                                         {"addr", required_argument, NULL, 'a'},
+                                         {"store", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int as_json = 0, c;
     const char *addr = NULL, *store = NULL;
     optind = 1;

@@ -270,9 +270,8 @@ static void refuse(ag_breaker *b, struct ag_breaker_call *call, int64_t now)
 {
     b->rejected++;
     call->admitted = 0;
-    call->retry_ms = b->state == AG_BREAKER_OPEN && b->open_until_ms > now
-                         ? b->open_until_ms - now
-                         : 0;
+    call->retry_ms =
+        b->state == AG_BREAKER_OPEN && b->open_until_ms > now ? b->open_until_ms - now : 0;
     if (b->state == AG_BREAKER_OPEN)
         snprintf(call->why, sizeof call->why,
                  "circuit breaker '%s' is open (retry in %lld ms; last error: %.80s)", b->dep,

@@ -18,22 +18,6 @@
 /* The server's path and address buffers are PATH_MAX bytes with the NUL. */
 #define AG_CFG_PATH_MAX (PATH_MAX - 1)
 
-/* The circuit breaker settings of one dependency (agentgov/breaker.h): the same six
- * rows for each, with its own number of failures and cool-down. */
-#define AG__BREAKER_ROWS(dep, failures, cooldown)                                                  \
-    {"breaker." dep ".failures", AG_CFG_INT, failures, 0, 1000000, NULL,                          \
-     "consecutive failures of " dep " that open its circuit breaker (0: rule off)"},              \
-        {"breaker." dep ".ratio", AG_CFG_INT, "50", 0, 100, NULL,                                  \
-         "failure percentage of " dep " calls over the window that opens the breaker (0: off)"},  \
-        {"breaker." dep ".window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,                    \
-         "sliding window of the failure ratio of " dep " (at least 20 calls in it)"},              \
-        {"breaker." dep ".cooldown", AG_CFG_DURATION, cooldown, 0, HOUR_MS, NULL,                  \
-         "how long the " dep " breaker stays open before it lets a probe through"},               \
-        {"breaker." dep ".cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,                  \
-         "each failed probe doubles the " dep " cool-down, up to this"},                          \
-        {"breaker." dep ".probes", AG_CFG_INT, "1", 1, 1000, NULL,                                 \
-         "calls to " dep " let through at once while its breaker is half-open"}
-
 /* Every setting agentgov reads. Adding a setting means adding a row here. */
 static const struct ag_config_def table[] = {
     {"policy", AG_CFG_STRING, "", 0, AG_CFG_PATH_MAX, NULL,
@@ -80,10 +64,56 @@ static const struct ag_config_def table[] = {
      "TTL of runtime keys that are not durable history"},
     {"stuck.after", AG_CFG_DURATION, "30s", 1000, DAY_MS, NULL,
      "an agent whose last heartbeat is older than this is stuck"},
-    AG__BREAKER_ROWS("store", "5", "1s"),
-    AG__BREAKER_ROWS("ledger", "3", "1s"),
-    AG__BREAKER_ROWS("llm", "5", "5s"),
-    AG__BREAKER_ROWS("notify", "5", "5s"),
+    /* Circuit breakers (agentgov/breaker.h, docs/operations.md): six rows for each
+     * dependency; ag_breaker_config_from reads them by name. */
+    {"breaker.store.failures", AG_CFG_INT, "5", 0, 1000000, NULL,
+     "consecutive failures of store calls that open its circuit breaker (0: rule off)"},
+    {"breaker.store.ratio", AG_CFG_INT, "50", 0, 100, NULL,
+     "failure percentage of store calls in the window that opens its breaker (0: off)"},
+    {"breaker.store.window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,
+     "sliding window of the store failure ratio (which needs 20 calls in it)"},
+    {"breaker.store.cooldown", AG_CFG_DURATION, "1s", 0, HOUR_MS, NULL,
+     "how long the store breaker stays open before it lets a probe through"},
+    {"breaker.store.cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,
+     "each failed probe doubles the store cool-down, up to this"},
+    {"breaker.store.probes", AG_CFG_INT, "1", 1, 1000, NULL,
+     "store calls let through at once while its breaker is half-open"},
+    {"breaker.ledger.failures", AG_CFG_INT, "3", 0, 1000000, NULL,
+     "consecutive failures of ledger calls that open its circuit breaker (0: rule off)"},
+    {"breaker.ledger.ratio", AG_CFG_INT, "50", 0, 100, NULL,
+     "failure percentage of ledger calls in the window that opens its breaker (0: off)"},
+    {"breaker.ledger.window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,
+     "sliding window of the ledger failure ratio (which needs 20 calls in it)"},
+    {"breaker.ledger.cooldown", AG_CFG_DURATION, "1s", 0, HOUR_MS, NULL,
+     "how long the ledger breaker stays open before it lets a probe through"},
+    {"breaker.ledger.cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,
+     "each failed probe doubles the ledger cool-down, up to this"},
+    {"breaker.ledger.probes", AG_CFG_INT, "1", 1, 1000, NULL,
+     "ledger calls let through at once while its breaker is half-open"},
+    {"breaker.llm.failures", AG_CFG_INT, "5", 0, 1000000, NULL,
+     "consecutive failures of llm calls that open its circuit breaker (0: rule off)"},
+    {"breaker.llm.ratio", AG_CFG_INT, "50", 0, 100, NULL,
+     "failure percentage of llm calls in the window that opens its breaker (0: off)"},
+    {"breaker.llm.window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,
+     "sliding window of the llm failure ratio (which needs 20 calls in it)"},
+    {"breaker.llm.cooldown", AG_CFG_DURATION, "5s", 0, HOUR_MS, NULL,
+     "how long the llm breaker stays open before it lets a probe through"},
+    {"breaker.llm.cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,
+     "each failed probe doubles the llm cool-down, up to this"},
+    {"breaker.llm.probes", AG_CFG_INT, "1", 1, 1000, NULL,
+     "llm calls let through at once while its breaker is half-open"},
+    {"breaker.notify.failures", AG_CFG_INT, "5", 0, 1000000, NULL,
+     "consecutive failures of notify calls that open its circuit breaker (0: rule off)"},
+    {"breaker.notify.ratio", AG_CFG_INT, "50", 0, 100, NULL,
+     "failure percentage of notify calls in the window that opens its breaker (0: off)"},
+    {"breaker.notify.window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,
+     "sliding window of the notify failure ratio (which needs 20 calls in it)"},
+    {"breaker.notify.cooldown", AG_CFG_DURATION, "5s", 0, HOUR_MS, NULL,
+     "how long the notify breaker stays open before it lets a probe through"},
+    {"breaker.notify.cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,
+     "each failed probe doubles the notify cool-down, up to this"},
+    {"breaker.notify.probes", AG_CFG_INT, "1", 1, 1000, NULL,
+     "notify calls let through at once while its breaker is half-open"},
     {"health.disk_min", AG_CFG_INT, "67108864", 0, INT64_MAX / 2, NULL,
      "free bytes under the ledger's directory below which health reports it degraded"},
     {"health.wal_max", AG_CFG_INT, "268435456", 0, INT64_MAX / 2, NULL,

@@ -14,9 +14,9 @@
 #include <time.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static const char *control;     /* $AGENTGOV_FAULTS, NULL: off */
-static int64_t checked_ms;      /* monotonic ms of the last look at the file */
-static struct timespec seen;    /* its mtime then */
+static const char *control;  /* $AGENTGOV_FAULTS, NULL: off */
+static int64_t checked_ms;   /* monotonic ms of the last look at the file */
+static struct timespec seen; /* its mtime then */
 static off_t seen_size = -1;
 static _Atomic int64_t clock_offset;
 static _Atomic int fail_writes, fail_syncs;

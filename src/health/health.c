@@ -97,8 +97,8 @@ static struct comp *find(ag_health *h, const char *name)
     return NULL;
 }
 
-ag_err ag_health_register(ag_health *h, const char *component, int critical,
-                          ag_health_probe_fn fn, void *ctx)
+ag_err ag_health_register(ag_health *h, const char *component, int critical, ag_health_probe_fn fn,
+                          void *ctx)
 {
     if (component == NULL || component[0] == '\0' || strlen(component) >= 64)
         return ag__fail(AG_EINVAL, "health: a component name of 1..63 bytes is required");

@@ -27,8 +27,7 @@ void ag__resilience_config_from(const ag_config *c, struct ag__resilience_config
 
 /* One `system` ledger entry (best effort: a ledger that is down is why some of these
  * happen; the log line is written either way). */
-static void ledger_system(struct ag__srv *s, const char *action, const char *resource,
-                          json_t *data)
+static void ledger_system(struct ag__srv *s, const char *action, const char *resource, json_t *data)
 {
     char *text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(data);
@@ -66,9 +65,9 @@ static void on_breaker(void *ctx, ag_breaker *b, enum ag_breaker_state from,
     char *opened = b == r->ledger_breaker ? r->ledger_open_why : r->store_open_why;
     char action[32];
     snprintf(action, sizeof action, "breaker.%s", to == AG_BREAKER_OPEN ? "open" : "close");
-    json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "dep", dep, "from",
-                             ag_breaker_state_name(from), "to", ag_breaker_state_name(to), "why",
-                             why);
+    json_t *data =
+        json_pack("{s:s, s:s, s:s, s:s}", "dep", dep, "from", ag_breaker_state_name(from), "to",
+                  ag_breaker_state_name(to), "why", why);
     if (to == AG_BREAKER_OPEN)
         snprintf(opened, sizeof r->store_open_why, "%s", why);
     else if (data && opened[0])
@@ -80,14 +79,14 @@ static void on_health(void *ctx, const char *component, enum ag_health_status fr
                       enum ag_health_status to, const char *detail)
 {
     struct ag__srv *s = ctx;
-    ag__log(to == AG_HEALTH_OK ? AG_LOG_INFO : AG_LOG_WARN, "health", "%s: %s -> %s: %s",
-            component, ag_health_status_name(from), ag_health_status_name(to), detail);
+    ag__log(to == AG_HEALTH_OK ? AG_LOG_INFO : AG_LOG_WARN, "health", "%s: %s -> %s: %s", component,
+            ag_health_status_name(from), ag_health_status_name(to), detail);
     char action[32];
     snprintf(action, sizeof action, "health.%s", ag_health_status_name(to));
     ledger_system(s, action, component,
                   json_pack("{s:s, s:s, s:s, s:s}", "component", component, "from",
-                            ag_health_status_name(from), "to", ag_health_status_name(to),
-                            "detail", detail));
+                            ag_health_status_name(from), "to", ag_health_status_name(to), "detail",
+                            detail));
 }
 
 static void probe_policy(void *ctx, struct ag_health_report *r)

@@ -45,7 +45,8 @@ struct ag__server_config {
     struct ag_gov_opts gov;   /* lifecycle key TTLs */
     char policy[PATH_MAX];    /* policy file; "" = <dir>/policy.yaml or the default */
     char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
-    struct ag__resilience_config res; /* breakers and health (server/resilience.h) */
+    /* Breakers and health (server/resilience.h). */
+    struct ag__resilience_config res;
 };
 
 /* Reads the daemon's settings from a settings handle. */
@@ -62,10 +63,11 @@ struct ag__srv {
     ag_store *store;         /* NULL: every decision is deny store_unavailable */
     ag_auth *auth;           /* NULL: endpoints that need a token answer 503 */
     struct ag__audit *audit; /* refused credentials into the ledger; NULL without one */
-    struct ag__resilience res; /* breakers around the store and ledger, health */
     _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
     _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
+    /* Breakers around the store and the ledger, and health. */
+    struct ag__resilience res;
     const struct ag__route *routes;
     size_t nroutes;
     struct MHD_Daemon *mhd;

@@ -21,7 +21,7 @@
 
 #define CONNECT_TIMEOUT_MS 2000
 #define COMMAND_TIMEOUT_MS 5000 /* default; ?timeout= in the URL sets it */
-#define OP_ARGS           5 /* ARGV entries per op */
+#define OP_ARGS            5    /* ARGV entries per op */
 
 struct rd {
     redisContext *c; /* NULL while disconnected */
@@ -32,7 +32,7 @@ struct rd {
     char sha[41];
     uint64_t trips;
     int64_t timeout_ms; /* longest a command may take, waiting for the connection included */
-    int64_t budget_ms; /* 0, or the current caller's remaining time (it waited its turn) */
+    int64_t budget_ms;  /* 0, or the current caller's remaining time (it waited its turn) */
 };
 
 /* --- URL ---------------------------------------------------------------------------- */
@@ -71,8 +71,8 @@ static ag_err parse_options(struct rd *r, const char *q)
         return ag__fail(AG_EINVAL, "store: redis URL: unknown option '%s' (expected timeout=)", q);
     int64_t ms;
     if (ag__parse_duration(q + 8, &ms) != AG_OK || ms < 100 || ms > 60000)
-        return ag__fail(AG_EINVAL, "store: redis URL: timeout '%s' must be a duration of 100ms..60s",
-                        q + 8);
+        return ag__fail(AG_EINVAL,
+                        "store: redis URL: timeout '%s' must be a duration of 100ms..60s", q + 8);
     r->timeout_ms = ms;
     return AG_OK;
 }

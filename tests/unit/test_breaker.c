@@ -228,7 +228,8 @@ static void collect(void *ctx, const struct ag_breaker_stats *st)
 {
     struct seen *s = ctx;
     if (s->n < 8)
-        snprintf(s->names[s->n], sizeof s->names[0], "%s:%s", st->dep, ag_breaker_state_name(st->state));
+        snprintf(s->names[s->n], sizeof s->names[0], "%s:%s", st->dep,
+                 ag_breaker_state_name(st->state));
     s->n++;
 }
 
@@ -298,7 +299,7 @@ static void *hammer_main(void *arg)
         }
         if (i % 50 == 0)
             atomic_fetch_add(&fake_now, 7);
-        ag_breaker_done(h->b, &k, i % 3 != 0, "boom");
+        ag_breaker_done(h->b, &k, (i / 100) % 2, "boom"); /* bursts of 100 failures */
     }
     return NULL;
 }
