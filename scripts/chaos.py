@@ -8,14 +8,18 @@ Usage: scripts/chaos.py [--short] [--seconds S] [--agents N] [--threads N]
 
 Faults: redis_stop (SIGSTOP then SIGCONT of redis-server), redis_restart (SIGKILL and a
 new redis-server on the same port and append-only file), daemon_kill (SIGKILL of the
-daemon and a restart), disk_full (the data directory on a small tmpfs, filled up, then
-freed; skipped with the reason when no tmpfs can be mounted here).
+daemon and a restart), disk_full (the data directory on a small tmpfs, else an ext4 loop
+image, filled up, then freed; skipped with the reason when neither can be mounted here),
+and, with the test build (make faults), io_write / io_fsync (the ledger's writes or
+syncs fail, through a SQLite VFS) and clock_forward / clock_back (the daemon's wall clock
+jumps 3 h ahead or 1 h back).
 
 For each fault it prints: requests sent, answered allow / deny, errors (no answer),
 acknowledged decisions missing from the ledger (must be 0), ledger verify, the time to
-recover after the fault was removed (first allow), p99 and max latency during the fault.
-Exit 1 when any check fails: a lost decision, verify not OK, a request that waited
-longer than its timeout + 1 s, or no recovery within --recover seconds.
+recover after the fault was removed (first governed action allowed), p99 and max latency
+during the fault. Exit 1 when any check fails: a lost decision, verify not OK, an answer
+that took longer than the daemon's dependency timeout (1 s) + 1 s or a request the
+client gave up on, or no recovery within --recover seconds.
 
 Python 3 standard library only."""
 import argparse
@@ -35,7 +39,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "integration"))
 from serve_common import call, setup_agent  # noqa: E402
 
-REQ_TIMEOUT = 3.0  # seconds a load request may wait
+REQ_TIMEOUT = 3.0  # seconds a load request may wait (the client gives up then)
+DEP_TIMEOUT = 1.0  # the store's command timeout the daemon is given (?timeout=1s)
+# No answer may take longer than the daemon's own bound on a dependency + 1 s: a request
+# that waited for the client's timeout is a hang, whatever its answer.
+MAX_WAIT_MS = (DEP_TIMEOUT + 1) * 1000
+
+
+def no_answer(exc):
+    """"timeout" when the client gave up waiting, else "error" (refused, reset)."""
+    text = repr(exc).lower()
+    return "timeout" if "timed out" in text or "timeout" in text else "error"
 
 
 def free_port():
@@ -80,7 +94,8 @@ class Env:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        env=dict(os.environ, AGENTGOV_STORE=url))
         with open(os.path.join(self.dir, "config"), "a") as f:
-            f.write("store = redis://127.0.0.1:%d/0?timeout=1s\n" % self.rport)
+            f.write("store = redis://127.0.0.1:%d/0?timeout=%dms\n" % (self.rport,
+                                                                    DEP_TIMEOUT * 1000))
             for dep in ("store", "ledger"):
                 f.write("breaker.%s.failures = 3\n" % dep)
                 f.write("breaker.%s.cooldown = 200ms\n" % dep)
@@ -162,8 +177,8 @@ class Load:
         t0 = time.time()
         try:
             st, r = call(self.env.base, method, path, body, token, timeout=REQ_TIMEOUT)
-        except (OSError, ValueError):
-            self.rec(t0, endpoint, "error", 0, agent)
+        except (OSError, ValueError) as e:
+            self.rec(t0, endpoint, no_answer(e), 0, agent)
             time.sleep(0.05)
             return None, None
         seq, reason = 0, ""
@@ -233,7 +248,9 @@ class Load:
                         self.act(agent, token)
             token = self.relogin(agent, st, r, token)
             if nxt is None:  # refused or unanswered: ask where the run is
-                time.sleep(0.05)
+                # A lock held by a run nobody finished (a daemon killed in the middle of
+                # a bootstrap) refuses bootstraps (409) until lifecycle.lock_ttl.
+                time.sleep(0.5 if st == 409 else 0.05)
                 nxt = self.phase_of(agent, token) or phase
             phase = nxt
 
@@ -242,8 +259,8 @@ class Load:
             t0 = time.time()
             try:
                 st, token = login(self.env.base, role_id, secret_id)
-            except (OSError, ValueError):
-                self.rec(t0, "login", "error", 0, agent)
+            except (OSError, ValueError) as e:
+                self.rec(t0, "login", no_answer(e), 0, agent)
                 time.sleep(0.05)
                 continue
             self.rec(t0, "login", "allow" if st == 200 else "deny" if st in (400, 403, 503)
@@ -389,14 +406,37 @@ FAULTS = {"redis_stop": fault_redis_stop, "redis_restart": fault_redis_restart,
 NEED_FAULT_BUILD = ("io_write", "io_fsync", "clock_forward", "clock_back")
 
 
+def mount_small_fs(mnt, work, mb):
+    """A small file system for the data directory, to fill up: a tmpfs, else an ext4 loop
+    image. Returns (kind, None) or (None, why neither could be mounted)."""
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % mb, "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if r.returncode == 0:
+        return "tmpfs", None
+    why = "tmpfs: " + (r.stderr.strip() or "mount failed")
+    img = os.path.join(work, "disk.img")
+    try:
+        with open(img, "wb") as f:
+            f.truncate(mb << 20)
+        mk = subprocess.run(["mkfs.ext4", "-q", "-F", img], capture_output=True, text=True)
+        if mk.returncode != 0:
+            return None, why + "; loop image: mkfs.ext4: " + mk.stderr.strip()
+        r = subprocess.run(["mount", "-o", "loop", img, mnt], capture_output=True, text=True)
+        if r.returncode == 0:
+            return "loop", None
+        return None, why + "; loop image: " + (r.stderr.strip() or "mount failed")
+    except OSError as e:
+        return None, why + "; loop image: %s" % e
+
+
 def run(args):
     fault_build = bool(args.fault_bin) and os.access(args.fault_bin, os.X_OK)
     ag = os.path.abspath(args.fault_bin if fault_build else args.bin)
     work = tempfile.mkdtemp(prefix="agentgov-chaos-")
     mnt = os.path.join(work, "mnt")
     os.makedirs(mnt)
-    on_tmpfs = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % args.tmpfs_mb,
-                               "tmpfs", mnt], capture_output=True).returncode == 0
+    small_fs, why_not = mount_small_fs(mnt, work, args.tmpfs_mb)
+    on_tmpfs = small_fs is not None
     faults = [f for f in args.faults.split(",") if f]
     results, ok = [], True
     env = Env(ag, work, on_tmpfs, fault_build)
@@ -431,8 +471,7 @@ def run(args):
                 continue
             if name == "disk_full" and not on_tmpfs:
                 results.append({"fault": name, "skipped":
-                                "no tmpfs could be mounted here (needs CAP_SYS_ADMIN); "
-                                "no loop device tried"})
+                                "no small file system could be mounted here (%s)" % why_not})
                 continue
             inject, remove = FAULTS[name](env)
             t_in = time.time()
@@ -450,7 +489,8 @@ def run(args):
                 "allow": sum(1 for e in ev if e[3] == "allow"),
                 "actions": sum(1 for e in ev if e[2] == "action"),
                 "deny": sum(1 for e in ev if e[3] == "deny"),
-                "errors": sum(1 for e in ev if e[3] == "error"),
+                "errors": sum(1 for e in ev if e[3] in ("error", "timeout")),
+                "timeouts": sum(1 for e in ev if e[3] == "timeout"),
                 "deny_reasons": dict(sorted(
                     {rs: sum(1 for e in ev if e[3] == "deny" and e[6] == rs)
                      for rs in set(e[6] for e in ev if e[3] == "deny")}.items(),
@@ -470,10 +510,10 @@ def run(args):
         summary = {"acknowledged": len(acked), "missing": len(missing), "verify_ok": vok,
                    "endpoints": {k: len(v) for k, v in sorted(by_endpoint.items())},
                    "outcomes": {k: {o: sum(1 for e in v if e[3] == o)
-                                    for o in ("allow", "deny", "error")}
+                                    for o in ("allow", "deny", "error", "timeout")}
                                 for k, v in sorted(by_endpoint.items())},
                    "system": system_entries(env),
-                   "verify": vline, "requests": len(load.events), "tmpfs": on_tmpfs}
+                   "verify": vline, "requests": len(load.events), "small_fs": small_fs}
         for r in results:
             if "skipped" in r:
                 continue
@@ -481,8 +521,8 @@ def run(args):
             bad = []
             if r["recover_s"] is None or r["recover_s"] > args.recover:
                 bad.append("no recovery within %ss" % args.recover)
-            if r["max_ms"] > (REQ_TIMEOUT + 1) * 1000:
-                bad.append("a request waited longer than its timeout + 1 s")
+            if r["max_ms"] > MAX_WAIT_MS or r["timeouts"]:
+                bad.append("a request waited longer than the daemon's timeout + 1 s")
             r["ok"] = not bad
             r["problems"] = bad
             ok = ok and not bad
