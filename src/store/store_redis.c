@@ -395,15 +395,17 @@ static ag_err lock_within_timeout(struct rd *r, int64_t *waited_ms)
         *waited_ms = 0;
         return AG_OK;
     }
+    /* The monotonic clock: a wall clock stepped meanwhile must not cut the wait short
+     * or stretch it. */
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += (time_t)(r->timeout_ms / 1000);
     until.tv_nsec += (long)(r->timeout_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    int rc = pthread_mutex_timedlock(&r->mu, &until);
+    int rc = pthread_mutex_clocklock(&r->mu, CLOCK_MONOTONIC, &until);
     *waited_ms = ag__mono_ms() - t0;
     if (rc != 0)
         return ag__fail(AG_ESTORE, "store: %s: no answer to an earlier command within %lld ms",
