@@ -14,7 +14,7 @@
  *     if (ag_breaker_new("llm", &bc, &b) != AG_OK) ...
  *     struct ag_breaker_call call;
  *     if (!ag_breaker_allow(b, &call))                  // open: answer at once
- *         return ag__fail(AG_EUNSUPPORTED or your own, "llm: %s", call.why);
+ *         return ag__fail(AG_EIO, "llm: %s", call.why);  // the module's own code
  *     ag_err e = do_the_http_call(...);
  *     ag_breaker_done(b, &call, e == AG_OK, e ? ag_last_error() : NULL);
  *
