@@ -465,15 +465,24 @@ def run(args):
         load.start()
         time.sleep(1.0)
         for name in faults:
-            if name in NEED_FAULT_BUILD and not fault_build:
+            parts = name.split("+")  # "redis_stop+disk_full": both at once
+            if any(p in NEED_FAULT_BUILD for p in parts) and not fault_build:
                 results.append({"fault": name, "skipped":
                                 "needs the test build (make faults; --fault-bin)"})
                 continue
-            if name == "disk_full" and not on_tmpfs:
+            if "disk_full" in parts and not on_tmpfs:
                 results.append({"fault": name, "skipped":
                                 "no small file system could be mounted here (%s)" % why_not})
                 continue
-            inject, remove = FAULTS[name](env)
+            pairs = [FAULTS[p](env) for p in parts]
+
+            def inject(pairs=pairs):
+                for i, _ in pairs:
+                    i()
+
+            def remove(pairs=pairs):
+                for _, r in reversed(pairs):
+                    r()
             t_in = time.time()
             inject()
             time.sleep(args.seconds)
@@ -533,15 +542,15 @@ def run(args):
             subprocess.run(["umount", "-l", mnt], capture_output=True)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    hdr = "%-14s %6s %6s %6s %6s %8s %8s %8s %9s" % ("fault", "sent", "allow", "deny",
+    hdr = "%-20s %6s %6s %6s %6s %8s %8s %8s %9s" % ("fault", "sent", "allow", "deny",
                                                       "errors", "lost", "p99 ms", "max ms",
                                                       "recover s")
     print(hdr)
     for r in results:
         if "skipped" in r:
-            print("%-14s skipped: %s" % (r["fault"], r["skipped"]))
+            print("%-20s skipped: %s" % (r["fault"], r["skipped"]))
             continue
-        print("%-14s %6d %6d %6d %6d %8d %8.1f %8.1f %9s%s" % (
+        print("%-20s %6d %6d %6d %6d %8d %8.1f %8.1f %9s%s" % (
             r["fault"], r["sent"], r["allow"], r["deny"], r["errors"], r["missing"],
             r["p99_ms"], r["max_ms"], r["recover_s"],
             "" if r["ok"] else "  FAIL: " + "; ".join(r["problems"])))
@@ -574,13 +583,17 @@ def main():
                    help="the test build's agentgov (make faults), for the io_* and clock_* "
                    "faults; the whole run then uses it")
     p.add_argument("--faults", default="redis_stop,redis_restart,daemon_kill,disk_full,"
-                   "io_write,io_fsync,clock_forward,clock_back")
+                   "io_write,io_fsync,clock_forward,clock_back,redis_stop+disk_full,"
+                   "redis_restart+io_fsync+clock_forward",
+                   help="comma-separated; a+b injects a and b together")
     p.add_argument("--tmpfs-mb", type=int, default=256)
     p.add_argument("--json", help="also write the figures as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     args = p.parse_args()
     if args.short:
         args.seconds, args.agents = 2.0, 6
+        if args.faults == p.get_default("faults"):  # the single faults only
+            args.faults = ",".join(f for f in args.faults.split(",") if "+" not in f)
     return run(args)
 
 
