@@ -17,7 +17,6 @@
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
-#include "core/time.h"
 
 static void usage(FILE *out)
 {
@@ -173,16 +172,19 @@ static void probe_auth(void *ctx, struct ag_health_report *r)
 
 static int from_dir(const char *store_flag, int as_json)
 {
-    ag_config *cfg = ag__cli_config();
-    if (cfg == NULL)
-        return AG_EXIT_USAGE;
-    int64_t disk_min = ag_config_int(cfg, "health.disk_min");
-    int64_t wal_max = ag_config_int(cfg, "health.wal_max");
-    ag_config_free(cfg);
     struct ag__cli_gov c;
     int rc = ag__cli_gov_open(&c, store_flag, NULL);
     if (rc)
         return rc;
+    const ag_config *cfg;
+    ag_err ce = ag_home_config(c.home, &cfg);
+    if (ce != AG_OK) {
+        ag__cli_error_ag(ce, "health: config");
+        ag__cli_gov_close(&c);
+        return AG_EXIT_USAGE;
+    }
+    int64_t disk_min = ag_config_int(cfg, "health.disk_min");
+    int64_t wal_max = ag_config_int(cfg, "health.wal_max");
     ag_health *h;
     if (ag_health_new(&h) != AG_OK) {
         ag__cli_gov_close(&c);
@@ -191,7 +193,7 @@ static int from_dir(const char *store_flag, int as_json)
     }
     ag_err e = ag_health_add_store(h, c.store);
     if (e == AG_OK)
-        e = ag_health_add_ledger(h, c.ledger, NULL, ag__cli_path("ledger.db"), disk_min, wal_max);
+        e = ag_health_add_ledger(h, c.ledger, NULL, ag__cli_path(AG_HOME_LEDGER_DB), disk_min, wal_max);
     if (e == AG_OK)
         e = ag_health_register(h, "policy", 1, probe_policy, &c);
     if (e == AG_OK)
