@@ -193,7 +193,8 @@ static int from_dir(const char *store_flag, int as_json)
     }
     ag_err e = ag_health_add_store(h, c.store);
     if (e == AG_OK)
-        e = ag_health_add_ledger(h, c.ledger, NULL, ag__cli_path(AG_HOME_LEDGER_DB), disk_min, wal_max);
+        e = ag_health_add_ledger(h, c.ledger, NULL, ag__cli_path(AG_HOME_LEDGER_DB), disk_min,
+                                 wal_max);
     if (e == AG_OK)
         e = ag_health_register(h, "policy", 1, probe_policy, &c);
     if (e == AG_OK)

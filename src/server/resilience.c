@@ -158,8 +158,7 @@ void ag__resilience_attach(struct ag__srv *s)
     }
     ag_health *h = r->health;
     char db[PATH_MAX + 16];
-    snprintf(db, sizeof db, "%s",
-             s->home ? ag_home_path(s->home, AG_HOME_LEDGER_DB) : "ledger.db");
+    snprintf(db, sizeof db, "%s", s->home ? ag_home_path(s->home, AG_HOME_LEDGER_DB) : "ledger.db");
     ag_err e = AG_OK;
     if (s->ledger)
         e = ag_health_add_ledger(h, s->ledger, r->ledger_breaker, db, c->disk_min, c->wal_max);

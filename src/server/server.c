@@ -913,7 +913,7 @@ void ag__server_free(struct ag__srv *s)
             ag__log(AG_LOG_INFO, "stop", "ledger head seq %lld %s; writing final checkpoint",
                     (long long)seq, hash);
     }
-    ag_home_free(s->home); /* the ledger (final checkpoint) and the store */
+    ag_home_free(s->home);  /* the ledger (final checkpoint) and the store */
     ag__resilience_free(s); /* after them: they borrow its breakers */
     pthread_mutex_destroy(&s->conns_mu);
     free(s);
