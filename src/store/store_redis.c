@@ -2,7 +2,9 @@
  * store_lua.c (loaded with SCRIPT LOAD at open, reloaded on NOSCRIPT), so a batch costs
  * one round trip and runs atomically on the server. One hiredis connection per handle,
  * serialised by a mutex. A connection found broken (EOF, reset) is re-established once
- * and the command resent; anything else is AG_ESTORE with the server's words. */
+ * and the command resent; anything else is AG_ESTORE with the server's words. A call
+ * never takes longer than the URL's timeout (5 s by default), waiting for the mutex
+ * included: see lock_within_timeout. */
 #include "store/store_redis.h"
 
 #include <errno.h>
@@ -53,7 +55,6 @@ static int parse_uint(const char *s, size_t len, long max, long *out)
     return 1;
 }
 
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
 static struct timeval tv_ms(int64_t ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
@@ -77,6 +78,7 @@ static ag_err parse_options(struct rd *r, const char *q)
     return AG_OK;
 }
 
+/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?timeout=DURATION] */
 static ag_err parse_url(struct rd *r, const char *full)
 {
     char url[4096];
