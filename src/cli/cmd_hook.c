@@ -44,7 +44,12 @@ static void usage(FILE *out)
                  "\n"
                  "The first event decided in process starts a hook helper for the data\n"
                  "directory, which answers the next events faster (same decisions, same\n"
-                 "ledger entries); see `agentgov hook helper --help`.\n");
+                 "ledger entries); see `agentgov hook helper --help`.\n"
+                 "\n"
+                 "Exit status of claude-code and codex: the agent's hook protocol, not the\n"
+                 "table below: 0 with the answer on stdout, 2 blocks the tool call (a deny or\n"
+                 "any error). The table holds for `hook helper` and for bad options.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 /* Denies before there is an event: recorded in the ledger when the data directory is

@@ -37,6 +37,7 @@ static void usage(FILE *out)
                  "  --allow-unsandboxed  exec: run even if the kernel has no Landlock, or\n"
                  "                       lacks a Landlock feature the profile needs\n"
                  "                       (rlimits, seccomp and what Landlock there is apply)\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 struct sb_opts {
@@ -111,7 +112,7 @@ static int show(const struct sb_opts *o, const struct ag_sandbox_profile *prof)
                          : ag__sandbox_profile_text(prof, o->tier, wd, &text);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "sandbox show");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(err);
     }
     printf("%s%s", text, o->json ? "\n" : "");
     free(text);

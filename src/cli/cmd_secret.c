@@ -37,6 +37,7 @@ static void usage(FILE *out)
             "directory's root.token. Reads are decided by the policy (secret.read on\n"
             "secret/PATH for your tier) and recorded in the ledger; writes need the root\n"
             "token or a policy rule allowing secret.write. options: --json, --store URL.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 /* Parses "1,2,5" into versions (at most max); returns the count or -1. */
@@ -92,7 +93,7 @@ static int do_put(struct ag__cli_auth *c, const struct ag__cli_aopts *o, const c
         char *v = read_value(eq + 1);
         if (!v) {
             json_decref(data);
-            return AG_EXIT_ERROR;
+            return AG_EXIT_USAGE;
         }
         json_object_set_new(data, pos[i], json_string(v));
         sodium_memzero(v, strlen(v));
@@ -136,7 +137,7 @@ static int print_field(json_t *data, const char *field)
     json_t *v = json_object_get(data, field);
     if (!v) {
         ag__cli_error("secret get: no field '%s'", field);
-        return AG_EXIT_ERROR;
+        return AG_EXIT_USAGE;
     }
     if (json_is_string(v))
         fputs(json_string_value(v), stdout);

@@ -39,6 +39,7 @@ static void usage(FILE *out)
             "  --print-config       print the daemon's effective settings and exit\n"
             "  --dir DIR            data directory (else $AGENTGOV_DIR, else %s)\n",
             ag__cli_default_dir_doc());
+    ag__cli_print_exit_statuses(out);
 }
 
 enum {
@@ -191,13 +192,13 @@ static int run(const struct ag__server_config *cfg, const char *dir)
     ag_err e = ag__server_new(cfg, dir, &srv);
     if (e) {
         ag__cli_error_ag(e, "serve");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     e = ag__server_start(srv);
     if (e) {
         ag__cli_error_ag(e, "serve");
         ag__server_free(srv);
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     ag__server_run(srv);
     ag__server_free(srv);
@@ -214,7 +215,7 @@ int ag__cmd_serve(int argc, char **argv)
     ag_config *conf;
     if (ag_config_new(&conf) != AG_OK) {
         ag__cli_error("%s", ag_last_error());
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     int print = 0;
     struct ag__server_config cfg;

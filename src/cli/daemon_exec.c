@@ -40,13 +40,13 @@ int ag__cmd_serve(int argc, char **argv)
     char path[PATH_MAX];
     if (daemon_path(path, sizeof path) != 0) {
         ag__cli_error("serve: cannot find where agentgov is installed (/proc/self/exe)");
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     /* agentgovd --dir DIR serve ARGS...: the data directory chosen here goes along. */
     char **nargv = calloc((size_t)argc + 4, sizeof *nargv);
     if (nargv == NULL) {
         ag__cli_error("serve: out of memory");
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     int k = 0;
     nargv[k++] = path;
@@ -63,5 +63,5 @@ int ag__cmd_serve(int argc, char **argv)
     ag__cli_error("serve: cannot run the daemon binary %s: %s (agentgovd is built and "
                   "installed next to agentgov)",
                   path, strerror(e));
-    return AG_EXIT_USAGE;
+    return AG_EXIT_ERROR;
 }

@@ -15,6 +15,8 @@
 #include "core/buf.h"
 #include "runner/hook.h"
 
+/* The coding agents' hook protocol, not include/agentgov/exit.h: exit 2 blocks the
+ * tool call in Claude Code (and Codex), any other nonzero status lets it run. */
 #define AG__HOOK_EXIT_DENY 2
 
 struct ag__hook_opts {

@@ -25,7 +25,7 @@
 #include "core/time.h"
 
 #define READ_TIMEOUT_MS     AG__HELPER_TAKE_MS
-#define AG_HELPER_EXIT_FAIL 1
+#define AG_HELPER_EXIT_FAIL AG_EXIT_ERROR
 
 static volatile sig_atomic_t stop_signal;
 
@@ -54,6 +54,7 @@ static void usage(FILE *out)
                  "          hook.helper_idle, 10m), SIGTERM, or the socket going away\n"
                  "  status  print the running helper's pid, uptime and events answered\n"
                  "  stop    ask the running helper to stop (exit 0 when none runs)\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static void on_signal(int sig)
