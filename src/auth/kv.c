@@ -226,7 +226,7 @@ static ag_err reopen_keyring(ag_auth *a, struct ag__keyring *kr)
         if (lerr == AG_OK)
             err = ag__keyring_open(a->store, master, kr, NULL);
         else
-            ag__fail(err, "%s; reloading the master key: %s", first, ag_last_error());
+            ag__fail_wrap(err, "%s; reloading the master key", first);
     }
     sodium_memzero(master, sizeof master);
     return err;
@@ -396,8 +396,8 @@ static ag_err read_value(ag_auth *a, const char *path, int64_t v, char **plain)
         err = ag__unseal(&a->kr, path, v, sealed, plain, NULL);
         pthread_mutex_unlock(&a->mu);
         if (err == AG_ENOTFOUND && attempt == 1)
-            err = ag__fail(AG_ETAMPER, "%s (after reloading it): the record was altered",
-                           ag_last_error());
+            err = ag__fail_wrap(AG_ETAMPER, "the record was altered (its key is unknown even "
+                                            "after reloading the keyring)");
         if (err != AG_ENOTFOUND || attempt == 1)
             break;
         if ((err = reload_keyring(a)) != AG_OK)
@@ -861,9 +861,7 @@ ag_err ag_auth_rekey(ag_auth *a, const uint8_t new_key[AG_AUTH_KEY_LEN], int rot
     ag__random_hex(16, owner);
     if ((err = ag_store_lock_acquire(a->store, KEYRING_LOCK, owner, 10 * 60 * 1000, &fence)) !=
         AG_OK) {
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", ag_last_error());
-        return ag__fail(err, "rekey: cannot take %s: %s", KEYRING_LOCK, detail);
+        return ag__fail_wrap(err, "rekey: cannot take %s", KEYRING_LOCK);
     }
     err = rekey_locked(a, new_key, rotate, persist, ctx, reencrypted);
     char detail[512];
