@@ -198,7 +198,9 @@ static int run(const struct ag__server_config *cfg, const char *dir)
     if (e) {
         ag__cli_error_ag(e, "serve");
         ag__server_free(srv);
-        return ag__cli_exit_of(e);
+        /* A setting refused (a non-loopback --listen without --allow-remote) is
+         * fixed on the command line. */
+        return e == AG_EPERM ? AG_EXIT_USAGE : ag__cli_exit_of(e);
     }
     ag__server_run(srv);
     ag__server_free(srv);
