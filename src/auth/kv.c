@@ -108,7 +108,7 @@ static void data_key(char *buf, size_t len, const char *path, int64_t version)
     snprintf(buf, len, DATA_PREFIX "%s@%lld", path, (long long)version);
 }
 
-static json_t *meta_version(json_t *meta, int64_t v)
+static json_t *meta_version(const json_t *meta, int64_t v)
 {
     char k[24];
     snprintf(k, sizeof k, "%lld", (long long)v);
@@ -153,7 +153,7 @@ static void meta_fill(const json_t *m, struct ag_secret_meta *out)
     }
     qsort(order, n, sizeof *order, cmp_i64);
     for (i = 0; i < n; i++) {
-        json_t *e = meta_version((json_t *)m, order[i]);
+        json_t *e = meta_version(m, order[i]);
         struct ag_secret_version *sv = &out->versions[i];
         sv->version = order[i];
         sv->created_ms = ag__j_int(e, "created_ms");
@@ -204,7 +204,7 @@ static ag_err canonical_value(const char *path, const char *data_json, char **ou
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v) if (json_is_string(v))
-        sodium_memzero((char *)json_string_value(v), json_string_length(v));
+        ag__wipe_const(json_string_value(v), json_string_length(v));
     json_decref(o);
     return *out ? AG_OK : ag__fail(AG_ENOMEM, "secret/%s", path);
 }

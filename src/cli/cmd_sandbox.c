@@ -126,13 +126,17 @@ static int exec_cmd(const struct sb_opts *o, const struct ag_sandbox_profile *pr
         ag__cli_error("sandbox exec: no command (put it after --)");
         return AG_EXIT_USAGE;
     }
-    char *args[argc + 1];
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (args == NULL) {
+        ag__cli_error("sandbox exec: out of memory");
+        return AG_EXIT_ERROR;
+    }
     memcpy(args, argv, sizeof(char *) * (size_t)argc);
-    args[argc] = NULL;
     struct ag__spawn_opts so = {
         -1, -1, -1, 0, NULL, 0, o->allow_unsandboxed ? AG_SANDBOX_ALLOW_NO_LANDLOCK : 0};
     pid_t pid;
     ag_err err = ag__sandbox_spawn(prof, o->workdir ? o->workdir : ".", args, NULL, &so, &pid);
+    free(args);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "sandbox exec");
         return err == AG_ENOTFOUND ? 127 : 126;

@@ -186,7 +186,7 @@ static int do_get(struct ag__cli_auth *c, const struct ag__cli_aopts *o, const c
     const char *k;
     json_t *v;
     json_object_foreach(data, k, v) if (json_is_string(v))
-        sodium_memzero((char *)json_string_value(v), json_string_length(v));
+        ag__wipe_const(json_string_value(v), json_string_length(v));
     json_decref(data);
     ag_secret_clear(&s);
     return rc;
@@ -272,12 +272,18 @@ static int do_metadata(struct ag__cli_auth *c, const struct ag__cli_aopts *o, co
     return 0;
 }
 
+/* Where persist_key writes the new master key. */
+struct persist_ctx {
+    const char *path;
+};
+
 static ag_err persist_key(void *ctx, const uint8_t key[AG_AUTH_KEY_LEN])
 {
     char hex[2 * AG_AUTH_KEY_LEN + 2];
     ag__hex(key, AG_AUTH_KEY_LEN, hex);
     strcat(hex, "\n");
-    ag_err e = ag__write_file_atomic((const char *)ctx, hex, strlen(hex), 0600, 0);
+    ag_err e =
+        ag__write_file_atomic(((const struct persist_ctx *)ctx)->path, hex, strlen(hex), 0600, 0);
     sodium_memzero(hex, sizeof hex);
     return e;
 }
@@ -302,7 +308,8 @@ static int do_rekey(struct ag__cli_auth *c, const struct ag__cli_aopts *o)
         ag__keyring_mkid(old, old_id);
     sodium_memzero(old, sizeof old);
     size_t re = 0;
-    ag_err e = ag_auth_rekey(c->auth, key, o->rotate, persist_key, (void *)file, &re);
+    struct persist_ctx pc = {file};
+    ag_err e = ag_auth_rekey(c->auth, key, o->rotate, persist_key, &pc, &re);
     sodium_memzero(key, sizeof key);
     if (e)
         return ag__cli_auth_fail(e, "secret rekey");

@@ -52,7 +52,12 @@ int ag__cmd_serve(int argc, char **argv)
     nargv[k++] = path;
     if (ag__cli_dir_is_set()) {
         nargv[k++] = "--dir";
-        nargv[k++] = (char *)ag__cli_dir();
+        /* A copy: execv takes char *const[]; the process image goes at once anyway. */
+        if ((nargv[k++] = strdup(ag__cli_dir())) == NULL) {
+            ag__cli_error("serve: out of memory");
+            free(nargv);
+            return AG_EXIT_ERROR;
+        }
     }
     for (int i = 0; i < argc; i++)
         nargv[k++] = argv[i];

@@ -56,7 +56,8 @@ static void trim_partial_utf8(char *s)
 }
 
 /* Formats into out (AG__ERR_DETAIL_MAX bytes); cuts at a character boundary. */
-static void format_detail(char *out, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void format_detail(char *out, const char *fmt,
+                                                                va_list ap)
 {
     int n = vsnprintf(out, AG__ERR_DETAIL_MAX, fmt, ap);
     if (n < 0)
