@@ -127,7 +127,8 @@ int ag__shj_network_fetcher(const char *name);
 /* shell_paths.c: the check list, and the words that name files */
 void ag__shj_check(struct judge *j, int cmd, const char *action, char *resource, int text,
                    enum ag__shell_kind kind, char *dir, char *glob);
-void ag__shj_opaque(struct judge *j, int cmd, const char *fmt, const char *arg);
+void ag__shj_opaque(struct judge *j, int cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int ag__shj_substitute(struct judge *j, const struct ag__sh_word *w, struct ag_buf *out,
                        const char **why);
 void ag__shj_unescape(const char *pat, char *out, size_t size);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +76,13 @@ void ag__shj_check(struct judge *j, int cmd, const char *action, char *resource,
                                      .cmd = cmd});
 }
 
-void ag__shj_opaque(struct judge *j, int cmd, const char *fmt, const char *arg)
+void ag__shj_opaque(struct judge *j, int cmd, const char *fmt, ...)
 {
     char buf[400];
-    snprintf(buf, sizeof buf, fmt, arg ? arg : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
     ag__shj_check(j, cmd, "shell.opaque", strdup(buf), 1, AG__SHELL_REQ, NULL, NULL);
 }
 
