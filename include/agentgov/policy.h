@@ -47,7 +47,13 @@ enum ag_phase {
     X(NOT_BOOTSTRAPPED, "not_bootstrapped")                                                        \
     X(LOCK_LOST, "lock_lost")                                                                      \
     X(PERMISSION_DENIED, "permission_denied")                                                      \
-    X(INTERNAL_ERROR, "internal_error")
+    X(INTERNAL_ERROR, "internal_error")                                                            \
+    X(APPROVAL_GRANTED, "approval_granted")                                                        \
+    X(APPROVAL_PENDING, "approval_pending")                                                        \
+    X(APPROVAL_DENIED, "approval_denied")                                                          \
+    X(APPROVAL_EXPIRED, "approval_expired")                                                        \
+    X(APPROVAL_USED, "approval_used")                                                              \
+    X(APPROVAL_MISMATCH, "approval_mismatch")
 enum ag_reason {
 #define AG__REASON_ENUM(n, s) AG_REASON_##n,
     AG_REASON_MAP(AG__REASON_ENUM)

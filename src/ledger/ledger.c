@@ -83,7 +83,8 @@ struct ag_ledger {
 
 static const char *const kinds[] = {"action",    "decision",   "violation",  "error",
                                     "lifecycle", "revocation", "promotion",  "handoff",
-                                    "token",     "secret",     "checkpoint", "system"};
+                                    "token",     "secret",     "checkpoint", "system",
+                                    "approval",  "notify"};
 
 int ag_ledger_kind_valid(const char *kind)
 {
@@ -598,6 +599,38 @@ ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)
     atomic_fetch_add(&l->inflight, 1);
     submit(l, &p);
     return finish(&p, seq, NULL);
+}
+
+static int signable(const char *msg, size_t len)
+{
+    static const char cp[] = "agentgov-ledger-checkpoint:";
+    return msg && len >= 9 && memcmp(msg, "agentgov-", 9) == 0 &&
+           !(len >= sizeof cp - 1 && memcmp(msg, cp, sizeof cp - 1) == 0);
+}
+
+ag_err ag_ledger_sign(ag_ledger *l, const char *msg, size_t len, char sig_hex[AG_LEDGER_SIG_HEX],
+                      char key_id[AG_LEDGER_KEY_ID_HEX])
+{
+    if (l == NULL || !l->has_sk)
+        return ag__fail(AG_EINVAL, "ledger sign: no signing key (signing_key_path)");
+    if (!signable(msg, len))
+        return ag__fail(AG_EINVAL, "ledger sign: the message must begin with 'agentgov-' and "
+                                   "must not be a checkpoint message");
+    uint8_t sig[AG_LEDGER_SIG_LEN];
+    crypto_sign_detached(sig, NULL, (const uint8_t *)msg, len, l->sk);
+    ag__hex(sig, sizeof sig, sig_hex);
+    if (key_id)
+        memcpy(key_id, l->key_id, AG_LEDGER_KEY_ID_LEN);
+    return AG_OK;
+}
+
+int ag_ledger_sig_valid(ag_ledger *l, const char *msg, size_t len, const char *sig_hex)
+{
+    uint8_t sig[AG_LEDGER_SIG_LEN];
+    if (l == NULL || !l->has_sk || !signable(msg, len) || sig_hex == NULL ||
+        ag__unhex(sig_hex, sig, sizeof sig) != AG_OK)
+        return 0;
+    return crypto_sign_verify_detached(sig, (const uint8_t *)msg, len, l->sk + 32) == 0;
 }
 
 void ag_ledger_tidy(ag_ledger *l)
