@@ -96,8 +96,7 @@ static ag_err record_ask(ag_approve *ap, json_t *rec)
 }
 
 static enum ag_effect first_ask(ag_approve *ap, ag_gov *g, const ag_policy *p,
-                                const struct ag_approve_request *rq, const char *args_digest,
-                                const char *digest, struct ag_approve_result *out)
+                                const struct ag_approve_request *rq, struct ag_approve_result *out)
 {
     char id[AG_APPROVAL_ID_BUF], task[AG_GOV_TASK_BUF];
     memcpy(id, "apv-", 4);
@@ -108,9 +107,14 @@ static enum ag_effect first_ask(ag_approve *ap, ag_gov *g, const ag_policy *p,
     ag_gov_authorize_ex(g, &az, &out->d, task);
     if (out->d.effect != AG_EFFECT_ASK)
         return out->d.effect;
+    /* The digest only on an ask: an allow pays nothing for approvals. */
+    char args_digest[65], digest[65];
+    ag_err e = ag_approval_digest(rq->agent_id, rq->action, rq->resource, rq->args_json,
+                                  args_digest, digest);
     int64_t now = ag__wall_ms();
-    json_t *rec = new_record(ap, p, rq, &out->d, task, id, args_digest, digest, now);
-    ag_err e = rec ? record_ask(ap, rec) : AG_EINTERNAL;
+    json_t *rec = e ? NULL : new_record(ap, p, rq, &out->d, task, id, args_digest, digest, now);
+    if (e == AG_OK)
+        e = rec ? record_ask(ap, rec) : AG_EINTERNAL;
     if (e == AG_OK) {
         snprintf(out->approval_id, sizeof out->approval_id, "%s", id);
         out->expires_ms = ag__apv_int(rec, "expires_at_ms");
@@ -118,7 +122,8 @@ static enum ag_effect first_ask(ag_approve *ap, ag_gov *g, const ag_policy *p,
     } else {
         /* An ask nobody can answer is a deny, with the reason of what failed. */
         out->d.effect = AG_EFFECT_DENY;
-        out->d.reason = e == AG_ESTORE     ? AG_REASON_STORE_UNAVAILABLE
+        out->d.reason = e == AG_EINVAL     ? AG_REASON_INVALID_REQUEST
+                        : e == AG_ESTORE   ? AG_REASON_STORE_UNAVAILABLE
                         : e == AG_ELEDGER || e == AG_ENOSPACE || e == AG_EREADONLY
                             ? AG_REASON_LEDGER_UNAVAILABLE
                             : AG_REASON_INTERNAL_ERROR;
@@ -264,13 +269,13 @@ enum ag_effect ag_approve_authorize(ag_approve *ap, ag_gov *g, const ag_policy *
     out->d.phase = AG_PHASE_NONE;
     if (!ap || !g || !rq || !rq->agent_id || !rq->action || !rq->resource)
         return AG_EFFECT_DENY;
+    if (!rq->approval_id)
+        return first_ask(ap, g, p, rq, out);
     char args_digest[65], digest[65];
     if (ag_approval_digest(rq->agent_id, rq->action, rq->resource, rq->args_json, args_digest,
                            digest) != AG_OK) {
         set_detail(out, "%s", ag_last_error());
         return AG_EFFECT_DENY;
     }
-    if (rq->approval_id)
-        return retry(ap, g, rq, digest, out);
-    return first_ask(ap, g, p, rq, args_digest, digest, out);
+    return retry(ap, g, rq, digest, out);
 }

@@ -50,6 +50,7 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     ag_gov_opts_from_config(c, &o->gov);
     snprintf(o->policy, sizeof o->policy, "%s", ag_config_str(c, "policy"));
     snprintf(o->store, sizeof o->store, "%s", ag_config_str(c, "store"));
+    o->approvals_timeout_ms = ag_config_ms(c, "approvals.timeout");
 }
 
 /* ---- policy ---------------------------------------------------------------- */
@@ -200,6 +201,15 @@ static void open_backends(struct ag__srv *s)
                 s->store_url, ag_strerror(e), ag_last_error());
     }
     open_auth(s);
+    if (s->store && s->ledger) {
+        struct ag_approve_opts ao = {.store = s->store, .ledger = s->ledger, .auth = s->auth,
+                                     .default_timeout_ms = s->cfg.approvals_timeout_ms};
+        if (ag_approve_new(&ao, &s->approve) != AG_OK) {
+            s->approve = NULL;
+            ag__log(AG_LOG_ERROR, "approvals", "cannot start: %s; an ask is answered as "
+                    "ask without a pending approval", ag_last_error());
+        }
+    }
     if (s->ledger &&
         ag__audit_start(s->ledger, &s->metrics.auth_refusals_unrecorded, &s->audit) != AG_OK) {
         s->audit = NULL;
@@ -860,6 +870,21 @@ static void drain(struct ag__srv *s)
     s->listen_fd = -1;
 }
 
+/* Records the expiry of approvals that ran out (once a second, from the main loop):
+ * their status reads expired anyway; this puts the expiry in the ledger. */
+static void sweep_approvals(struct ag__srv *s)
+{
+    int64_t now = ag__mono_ms();
+    if (!s->approve || now - s->approvals_swept_ms < 1000)
+        return;
+    s->approvals_swept_ms = now;
+    size_t n = 0;
+    if (ag_approve_sweep(s->approve, &n) != AG_OK)
+        ag__log(AG_LOG_WARN, "approvals", "expiry sweep failed: %s", ag_last_error());
+    else if (n)
+        ag__log(AG_LOG_INFO, "approvals", "%zu approval(s) expired", n);
+}
+
 void ag__server_run(struct ag__srv *s)
 {
     sigset_t set;
@@ -873,6 +898,7 @@ void ag__server_run(struct ag__srv *s)
         if (sig < 0) {
             reap_slow(s);
             probe_store(s);
+            sweep_approvals(s);
             continue;
         }
         if (sig == SIGHUP) {
@@ -912,6 +938,7 @@ void ag__server_free(struct ag__srv *s)
     /* Users of the ledger and the store go first: the lifecycle handles (in the policy
      * nodes) and the auth engine borrow them. */
     ag__polref_free(&s->policy);
+    ag_approve_free(s->approve);
     ag_auth_free(s->auth);
     ag__audit_stop(s->audit); /* appends what it holds */
     if (s->ledger) {

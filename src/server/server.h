@@ -17,6 +17,7 @@
 #include "agentgov/policy.h"
 #include "agentgov/store.h"
 #include "core/buf.h"
+#include "agentgov/approve.h"
 #include "agentgov/auth.h"
 #include "agentgov/config.h"
 #include "agentgov/gov.h"
@@ -44,6 +45,7 @@ struct ag__server_config {
     struct ag_gov_opts gov;   /* lifecycle key TTLs */
     char policy[PATH_MAX];    /* policy file; "" = <dir>/policy.yaml or the default */
     char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
+    int64_t approvals_timeout_ms; /* approvals.timeout */
 };
 
 /* Reads the daemon's settings from a settings handle. */
@@ -60,6 +62,8 @@ struct ag__srv {
     ag_store *store;         /* NULL: every decision is deny store_unavailable */
     ag_auth *auth;           /* NULL: endpoints that need a token answer 503 */
     struct ag__audit *audit; /* refused credentials into the ledger; NULL without one */
+    ag_approve *approve;     /* pending approvals; NULL without store and ledger */
+    int64_t approvals_swept_ms;
     _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
     _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
