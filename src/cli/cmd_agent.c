@@ -11,6 +11,7 @@
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
+#include "cli/notifyctx.h"
 #include "core/fileio.h"
 #include "core/time.h"
 
@@ -292,8 +293,10 @@ static int do_authorize(struct ag__cli_gov *c, char **pos, const struct ag__cli_
                                     .confidence = conf, .args_json = o->args,
                                     .approval_id = o->approve_id, .requester_accessor = ""};
     struct ag_approve_result ar;
+    ag_notify *ntf = ag__cli_notify_approvals(c, ap);
     enum ag_effect eff = ag_approve_authorize(ap, c->gov, c->policy, &rq, &ar);
     ag_approve_free(ap);
+    ag_notify_free(ntf);
     const struct ag_gov_decision *d = &ar.d;
     printf("%s %s", ag_effect_name(eff), ag_reason_name(d->reason));
     if (d->rule_file)

@@ -13,6 +13,7 @@
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
+#include "cli/notifyctx.h"
 #include "core/time.h"
 
 static void usage(FILE *out)
@@ -223,6 +224,7 @@ int ag__cmd_approval(int argc, char **argv)
         ag__cli_gov_close(&c);
         return AG_EXIT_ERROR;
     }
+    ag_notify *ntf = ag__cli_notify_approvals(&c, ap);
     switch (s) {
     case 0:
         rc = do_list(ap, &o);
@@ -234,6 +236,7 @@ int ag__cmd_approval(int argc, char **argv)
         rc = do_decide(ap, pos[0], s == 2, &o);
     }
     ag_approve_free(ap);
+    ag_notify_free(ntf);
     ag__cli_gov_close(&c);
     return rc;
 }

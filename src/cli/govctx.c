@@ -101,7 +101,8 @@ enum {
     O_ARGS,
     O_PENDING,
     O_AS,
-    O_APPROVAL
+    O_APPROVAL,
+    O_DEAD
 };
 
 static const struct option longopts[] = {
@@ -123,6 +124,7 @@ static const struct option longopts[] = {
     {"pending", no_argument, NULL, O_PENDING},
     {"as", required_argument, NULL, O_AS},
     {"approval", required_argument, NULL, O_APPROVAL},
+    {"dead", no_argument, NULL, O_DEAD},
     {NULL, 0, NULL, 0},
 };
 
@@ -181,6 +183,9 @@ static int set_gopt(int c, const char *name, void *ctx)
         break;
     case O_APPROVAL:
         o->approve_id = optarg;
+        break;
+    case O_DEAD:
+        o->dead = 1;
         break;
     case O_TIER: {
         char *end;

@@ -30,7 +30,7 @@ struct ag__cli_gopts {
     const char *store, *policy, *packet, *reason, *task, *step, *write, *sha256, *agent,
         *older_than, *confidence, *args, *as, *approve_id;
     int tier; /* -1 when not given */
-    int approve, json, pending;
+    int approve, json, pending, dead;
 };
 
 /* Parses argv (argv[0] = the subcommand) for the options whose long names are listed

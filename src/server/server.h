@@ -21,6 +21,7 @@
 #include "agentgov/auth.h"
 #include "agentgov/config.h"
 #include "agentgov/gov.h"
+#include "agentgov/notify.h"
 #include "server/metrics.h"
 #include "server/polref.h"
 #include "server/router.h"
@@ -46,6 +47,12 @@ struct ag__server_config {
     char policy[PATH_MAX];    /* policy file; "" = <dir>/policy.yaml or the default */
     char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
     int64_t approvals_timeout_ms; /* approvals.timeout */
+    /* notify.* (copies: the settings handle is gone once the daemon runs) */
+    char slack_url[2048], slack_signing_secret[2048], slack_users[8192];
+    char webhook_url[2048], webhook_secret[2048];
+    char gh_api[2048], gh_repo[256], gh_token[2048];
+    int64_t gh_issue, notify_timeout_ms, notify_backoff_ms, notify_backoff_max_ms;
+    int notify_max_attempts;
 };
 
 /* Reads the daemon's settings from a settings handle. */
@@ -64,6 +71,10 @@ struct ag__srv {
     struct ag__audit *audit; /* refused credentials into the ledger; NULL without one */
     ag_approve *approve;     /* pending approvals; NULL without store and ledger */
     int64_t approvals_swept_ms;
+    ag_notify *notify;       /* the outbox; NULL without store and ledger or when misconfigured */
+    pthread_t notify_thread; /* delivers the outbox (started with the server) */
+    int notify_running;
+    _Atomic int notify_stop;
     _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
     _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
