@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_common import call, setup_agent  # noqa: E402
+from notify_fakes import Fakes  # noqa: E402
 
 AG, D = sys.argv[1], sys.argv[2]
 STORE = sys.argv[3] if len(sys.argv) > 3 else ""
@@ -88,6 +89,31 @@ class Daemon:
             self.proc = None
 
 
+def wait_for(pred, seconds=8.0):
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    return pred()
+
+
+def got(fk, channel, ev_type, approval_id):
+    """The deliveries a fake accepted for one approval event."""
+    out = []
+    for b in fk.bodies(channel):
+        if channel == "webhook" and b["type"] == ev_type and b["data"].get("id") == approval_id:
+            out.append(b)
+        elif channel == "slack" and approval_id in b["text"] and (
+                ev_type != "approval.requested" or any(x["type"] == "actions" for x in b["blocks"])):
+            out.append(b)
+        elif channel == "github" and approval_id in b["body"] and (
+                (ev_type == "approval.requested") == ("Approval requested" in b["body"])):
+            out.append(b)
+    return out
+
+
 def act(base, token, agent, action, args=None, approval_id=None):
     body = {"action": action, "resource": "sandbox/web/01"}
     if args is not None:
@@ -101,13 +127,23 @@ def act(base, token, agent, action, args=None, approval_id=None):
 def main():
     with open(os.path.join(D, "policy.yaml"), "w") as f:
         f.write(POLICY)
-    if STORE:
-        with open(os.path.join(D, "config"), "a") as f:
+    fk = Fakes("whsec-test-secret", "ghp_test_token")
+    with open(os.path.join(D, "config"), "a") as f:
+        if STORE:
             f.write("store = %s\n" % STORE)
+        f.write("notify.slack.webhook_url = %s/slack/webhook\n" % fk.base)
+        f.write("notify.webhook.url = %s/webhook\n" % fk.base)
+        f.write("notify.webhook.secret = kv:notify/webhook#secret\n")
+        f.write("notify.github.api_url = %s/github\n" % fk.base)
+        f.write("notify.github.repo = acme/widgets\nnotify.github.issue = 7\n")
+        f.write("notify.github.token_secret = ghp_test_token\n")
+        f.write("notify.backoff = 100ms\nnotify.backoff_max = 500ms\nnotify.max_attempts = 200\n")
     root = open(os.path.join(D, "root.token")).read().strip()
     dm = Daemon()
     dm.start()
     B = dm.base
+    st, r = call(B, "POST", "/v1/secret/data/notify/webhook", {"data": {"secret": "whsec-test-secret"}}, root)
+    check("the webhook secret is in the KV store", st == 200, r)
     agent = setup_agent(B, root, "agent-a", 1, None, "EXECUTE", "sandbox/**")
     other = setup_agent(B, root, "agent-b", 1, None, "EXECUTE", "sandbox/**")
     alice = setup_agent(B, root, "alice", 2)
@@ -123,6 +159,17 @@ def main():
     aid = d.get("approval_id", "")
     check("ask carries approval_id and expires_at",
           aid.startswith("apv-") and d.get("expires_at", "").endswith("Z"), d)
+    for ch in ("slack", "webhook", "github"):
+        check("%s is notified of the request" % ch,
+              wait_for(lambda: got(fk, ch, "approval.requested", aid)), fk.bodies(ch))
+    wb = got(fk, "webhook", "approval.requested", aid)
+    check("the webhook body shows what will run",
+          wb and wb[0]["data"]["args"] == args and wb[0]["data"]["action"] == "deploy.run", wb)
+    sb = got(fk, "slack", "approval.requested", aid)
+    check("the Slack message has Approve/Deny buttons for the approval",
+          sb and [e["value"] for b in sb[0]["blocks"] if b["type"] == "actions"
+                  for e in b["elements"]] == [aid, aid], sb)
+    check("the GitHub token was read from config and sent as Bearer", fk.refused["github"] == 0)
     st, r = call(B, "GET", "/v1/approvals/" + aid, token=agent)
     check("the requester reads its approval: pending",
           st == 200 and r["data"]["status"] == "pending" and r["data"]["args"] == args, r)
@@ -161,6 +208,9 @@ def main():
     pst, pr = polled["r"]
     check("the long poll returns the decision at once",
           pst == 200 and pr["data"]["status"] == "approved" and 0.4 < polled["t"] < 5, (pr, polled["t"]))
+    check("the decision is notified",
+          wait_for(lambda: got(fk, "webhook", "approval.decided", aid))
+          and wait_for(lambda: got(fk, "slack", "approval.decided", aid)), fk.bodies("webhook"))
     g = pr["data"]["grant"]
     check("the grant is signed over id, digest, expiry, nonce",
           g["message"] == "agentgov-approval-grant:v1:%s:%s:%d:%s" % (
@@ -223,7 +273,41 @@ def main():
     exp = [x for x in ledger_rows("approval")
            if x["data"].get("event") == "expired" and x["data"]["approval_id"] == qid]
     check("the expiry is ledgered once", len(exp) == 1, exp)
+    check("the expiry is notified", wait_for(lambda: got(fk, "webhook", "approval.expired", qid)))
     ledger_ok("expiry")
+
+    # ---- a Slack outage during an approval loses no notification ---------------------------
+    fk.slack_down = True
+    t0 = time.time()
+    st, d = act(B, agent, "agent-a", "deploy.run", {"outage": 1})
+    oid = d.get("approval_id", "")
+    st2, r = call(B, "POST", "/v1/approvals/%s/approve" % oid, {}, alice)
+    took = time.time() - t0
+    check("a down Slack does not delay nor change the decision",
+          d.get("decision") == "ask" and st2 == 200 and r["data"]["status"] == "approved"
+          and took < 2.0, (d, r, took))
+    check("the webhook still gets both events",
+          wait_for(lambda: got(fk, "webhook", "approval.decided", oid)))
+    wait_for(lambda: fk.refused["slack"] >= 3, 5)
+    check("Slack refused attempts meanwhile (retried with backoff)",
+          fk.refused["slack"] >= 3 and not got(fk, "slack", "approval.requested", oid), fk.refused)
+    fk.slack_down = False
+    check("after the outage Slack gets the request",
+          wait_for(lambda: got(fk, "slack", "approval.requested", oid), 10))
+    check("and the decision", wait_for(lambda: got(fk, "slack", "approval.decided", oid), 10))
+    time.sleep(1.0)
+    per_id = fk.events("slack")
+    check("exactly one delivery per event id at Slack",
+          per_id and all(c == 1 for c in per_id.values()), per_id)
+    check("every webhook delivery verified its signature", fk.refused["webhook"] == 0, fk.refused)
+    wid = [b["id"] for b in fk.bodies("webhook")]
+    check("webhook event ids are unique", len(wid) == len(set(wid)), wid)
+    st, r = call(B, "GET", "/metrics")
+    check("/metrics counts deliveries", "agentgov_notify_sent_total" in r and
+          "agentgov_notify_dead 0" in r, r[-600:] if isinstance(r, str) else r)
+    st, d = act(B, agent, "agent-a", "deploy.run", {"outage": 1}, oid)
+    check("the retry after the outage is allowed", d.get("decision") == "allow", d)
+    ledger_ok("slack outage")
 
     # ---- a restart while pending keeps the approval --------------------------------------
     st, d = act(B, agent, "agent-a", "deploy.run", {"n": 7})
