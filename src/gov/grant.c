@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/safestr.h"
 #include "gov/authz.h"
+#include "gov/lifecycle.h"
 #include "gov/packet.h"
 
 static void deny(struct ag_gov_decision *out, enum ag_reason why)
@@ -93,9 +94,9 @@ enum ag_effect ag_gov_authorize_ex(ag_gov *g, const struct ag_gov_authz *rq,
         snprintf(task_id, AG_GOV_TASK_BUF, "%s", s.task_id);
     }
     struct ag__pkt *pk = NULL;
-    if (why == AG_REASON_COUNT && !(pk = ag__authz_packet_for(g, rq->agent_id, s.packet)))
+    if (why == AG__OK_REASON && !(pk = ag__authz_packet_for(g, rq->agent_id, s.packet)))
         why = AG_REASON_STORE_UNAVAILABLE;
-    if (why != AG_REASON_COUNT)
+    if (why != AG__OK_REASON)
         deny(out, why);
     else
         forbidden = ag__authz_decide_for(g, &s, pk->p, rq->action, rq->resource, out);
