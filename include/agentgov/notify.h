@@ -89,6 +89,10 @@ struct ag_notify_stats {
 };
 AG_MUST_USE ag_err ag_notify_stats(ag_notify *n, struct ag_notify_stats *s);
 
+/* A secret as the channels take it: the literal text, or "kv:<path>#<field>" read from
+ * the KV store (ledgered). *out is malloc'd (wipe and free it). */
+AG_MUST_USE ag_err ag_notify_secret(ag_notify *n, const char *spec, char **out);
+
 /* Sends one test event to one channel now, once, outside the outbox. *http_status gets
  * the receiver's status (0 when none came back). */
 AG_MUST_USE ag_err ag_notify_test(ag_notify *n, const char *channel, long *http_status);

@@ -55,6 +55,11 @@ ag_err ag__ntf_secret(ag_notify *n, const char *spec, char **out)
     return *out ? AG_OK : ag__fail(AG_ENOMEM, "notify: out of memory");
 }
 
+ag_err ag_notify_secret(ag_notify *n, const char *spec, char **out)
+{
+    return ag__ntf_secret(n, spec, out);
+}
+
 static const char *dstr(const json_t *d, const char *k)
 {
     const char *s = json_string_value(json_object_get(d, k));

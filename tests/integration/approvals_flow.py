@@ -4,8 +4,11 @@ Usage: approvals_flow.py AGENTGOV DATA_DIR [STORE_URL]
 
 Starts `agentgov serve` itself (it must restart it), drives the whole flow over HTTP and
 prints one "ok NAME" or "FAIL NAME: why" line per check. Only the standard library."""
+import hashlib
+import hmac
 import json
 import os
+import urllib.parse
 import signal
 import subprocess
 import sys
@@ -30,6 +33,23 @@ rules:
   - {id: quick, effect: ask, actions: [quick.op], resources: [sandbox/**], min_tier: 1,
      approval: {timeout: 1s, approvers: ['user:alice']}}
 """
+
+
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def slack_click(base, user, action, approval_id, secret=SLACK_SECRET, ts=None):
+    """A Slack block_actions request as Slack sends it: form-encoded payload, v0 signature."""
+    payload = {"type": "block_actions", "user": {"id": user, "username": user.lower()},
+               "actions": [{"action_id": action, "block_id": "agentgov-approval:" + approval_id,
+                            "value": approval_id, "type": "button"}]}
+    body = "payload=" + urllib.parse.quote_plus(json.dumps(payload))
+    ts = str(int(time.time()) if ts is None else ts)
+    sig = "v0=" + hmac.new(secret.encode(), ("v0:%s:%s" % (ts, body)).encode(),
+                           hashlib.sha256).hexdigest()
+    return call(base, "POST", "/v1/notify/slack/interactions", body.encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig})
 
 
 def check(name, cond, why=""):
@@ -137,6 +157,8 @@ def main():
         f.write("notify.github.api_url = %s/github\n" % fk.base)
         f.write("notify.github.repo = acme/widgets\nnotify.github.issue = 7\n")
         f.write("notify.github.token_secret = ghp_test_token\n")
+        f.write("notify.slack.signing_secret = %s\n" % SLACK_SECRET)
+        f.write("notify.slack.users = U0ALICE=alice, U0BOB=bob\n")
         f.write("notify.backoff = 100ms\nnotify.backoff_max = 500ms\nnotify.max_attempts = 200\n")
     root = open(os.path.join(D, "root.token")).read().strip()
     dm = Daemon()
@@ -308,6 +330,34 @@ def main():
     st, d = act(B, agent, "agent-a", "deploy.run", {"outage": 1}, oid)
     check("the retry after the outage is allowed", d.get("decision") == "allow", d)
     ledger_ok("slack outage")
+
+    # ---- Slack buttons ----------------------------------------------------------------------
+    st, d = act(B, agent, "agent-a", "deploy.run", {"slack": 1})
+    sid = d.get("approval_id", "")
+    st, r = slack_click(B, "U0ALICE", "approve", sid, secret="not-the-secret")
+    check("a forged Slack signature is refused (401)", st == 401, r)
+    st, r = slack_click(B, "U0ALICE", "approve", sid, ts=int(time.time()) - 600)
+    check("a stale Slack timestamp is refused (401)", st == 401, r)
+    st, r = slack_click(B, "U0EVE", "approve", sid)
+    check("an unmapped Slack user is refused (403)", st == 403, r)
+    # The daemon's audit writer records refused credentials in the background.
+    slack_rows = lambda: [x for x in ledger_rows("violation") if "slack_" in (x.get("reason") or "")]
+    rows = wait_for(lambda: len(slack_rows()) >= 3 and slack_rows(), 5) or slack_rows()
+    check("refused Slack requests are ledgered with why",
+          sorted(x["reason"] for x in rows) == ["slack_signature", "slack_stale_timestamp",
+                                                "slack_user_unmapped"], rows)
+    st, r = call(B, "GET", "/v1/approvals/" + sid, token=agent)
+    check("nothing unverified changed the approval", r["data"]["status"] == "pending", r)
+    st, r = slack_click(B, "U0ALICE", "approve", sid)
+    check("a verified click approves as the mapped approver",
+          st == 200 and "approved by alice" in json.dumps(r), r)
+    st, r = call(B, "GET", "/v1/approvals/" + sid, token=alice)
+    v = r["data"]["votes"][0]["approver"]
+    check("the vote names the Slack user", v == {"accessor": "slack:U0ALICE", "entity": "alice",
+                                                 "via": "slack"}, v)
+    st, d = act(B, agent, "agent-a", "deploy.run", {"slack": 1}, sid)
+    check("the Slack-approved retry is allowed", d.get("decision") == "allow", d)
+    ledger_ok("slack buttons")
 
     # ---- a restart while pending keeps the approval --------------------------------------
     st, d = act(B, agent, "agent-a", "deploy.run", {"n": 7})
