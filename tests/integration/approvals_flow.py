@@ -20,7 +20,7 @@ from serve_common import call, setup_agent  # noqa: E402
 from notify_fakes import Fakes  # noqa: E402
 
 AG, D = sys.argv[1], sys.argv[2]
-STORE = sys.argv[3] if len(sys.argv) > 3 else ""
+STORE = sys.argv[3] if len(sys.argv) > 3 and sys.argv[0].endswith("approvals_flow.py") else ""
 FAILS = 0
 
 POLICY = """version: 1
