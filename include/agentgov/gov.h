@@ -185,8 +185,15 @@ enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *act
 struct ag_gov_authz {
     const char *agent_id, *action, *resource;
     int confidence; /* per mille or -1 */
-    /* A first ask: the id the approval will have, named in the decision's entry. */
+    /* A first ask: the id the approval will have, named in the decision's entry, and a
+     * hook called when the answer is ask, before anything is ledgered: it records the
+     * pending approval and fills *extra with its ledger entry, which is committed with
+     * the decision (one group commit). Its error turns the ask into a deny
+     * (store_unavailable for AG_ESTORE, else internal_error). */
     const char *ask_approval_id;
+    ag_err (*on_ask)(void *ctx, const struct ag_gov_decision *d, const char *task_id,
+                     struct ag_ledger_entry *extra);
+    void *on_ask_ctx;
     /* A retry whose grant the caller verified and spent: the approval's id and the ask
      * rule it was granted under (file and line, as a decision names it). */
     const char *grant_approval_id;

@@ -69,6 +69,12 @@ void ag_ledger_close(ag_ledger *l);
  * seq and hash may be NULL. */
 AG_MUST_USE ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *seq,
                                     char hash[AG_HASH_HEX_LEN]);
+/* Appends n (1..8) entries in order, queued together so that they are committed in
+ * the same group commit (one fsync) unless the queue's batch limit falls between them;
+ * returns only once all are committed. On failure the ones before the failed one may
+ * be committed; seqs (may be NULL) receives each entry's seq. */
+AG_MUST_USE ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_entry *const *e,
+                                          size_t n, int64_t *seqs);
 /* Housekeeping for a process that keeps the ledger open with keep_wal and appends now
  * and then (the hook helper): when the WAL has grown past a few dozen frames, copies
  * it into the database and starts it over in place, as a keep_wal process does when it

@@ -49,14 +49,22 @@ static json_t *new_record(ag_approve *ap, const ag_policy *p, const struct ag_ap
                      (json_int_t)0, "used_at_ms", (json_int_t)0);
 }
 
-/* Stores a new approval and its index entry in one exec, then ledgers the request. */
-static ag_err record_ask(ag_approve *ap, json_t *rec)
+/* What the lifecycle's ask hook builds and the caller releases afterwards. */
+struct ask_ctx {
+    ag_approve *ap;
+    const ag_policy *p;
+    const struct ag_approve_request *rq;
+    const char *id;
+    json_t *rec;    /* the pending approval, once stored */
+    char *data;     /* its ledger entry's data */
+    char key[AG__APV_KEY_MAX];
+    char detail[160];
+};
+
+/* Stores a new approval and its index entry in one exec. */
+static ag_err store_ask(ag_approve *ap, json_t *rec, const char *key)
 {
     const char *id = ag__apv_str(rec, "id");
-    char key[AG__APV_KEY_MAX];
-    ag_err e = ag__apv_key(id, key);
-    if (e)
-        return e;
     char *val = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     if (val == NULL)
         return ag__fail(AG_ENOMEM, "approval: out of memory");
@@ -66,32 +74,70 @@ static ag_err record_ask(ag_approve *ap, json_t *rec)
         {.op = AG_OP_SETNX, .key = key, .value = val, .num = ttl},
         {.op = AG_OP_ZADD, .key = AG_APPROVAL_INDEX, .field = id, .num = asked}};
     struct ag_store_reply rp[2];
-    e = ag_store_exec(ap->store, NULL, ops, 2, rp, NULL);
+    ag_err e = ag_store_exec(ap->store, NULL, ops, 2, rp, NULL);
     int fresh = rp[0].type == AG_REPLY_INT && rp[0].integer == 1;
     ag_store_reply_free(rp, 2);
     free(val);
-    if (e)
-        return e;
-    if (!fresh)
-        return ag__fail(AG_EEXIST, "approval %s already exists", id);
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:O}", "args_digest",
-                          ag__apv_str(rec, "args_digest"), "digest", ag__apv_str(rec, "digest"),
-                          "rule", ag__apv_str(rec, "rule"), "policy_hash",
-                          ag__apv_str(rec, "policy_hash"), "policy_file",
-                          ag__apv_str(rec, "policy_file"), "expires_at_ms",
-                          (json_int_t)ag__apv_int(rec, "expires_at_ms"), "required",
-                          (json_int_t)ag__apv_int(rec, "required"), "approvers",
-                          json_object_get(rec, "approvers"), "requester",
-                          json_object_get(rec, "requester"), "args", json_object_get(rec, "args"));
-    if ((e = ag__apv_ledger(ap, rec, "pending", "requested", d))) {
-        /* Not recorded, so not pending: nobody may approve what the ledger lacks. */
-        struct ag_store_op undo[2] = {{.op = AG_OP_DEL, .key = key},
-                                      {.op = AG_OP_ZREM, .key = AG_APPROVAL_INDEX, .field = id}};
-        struct ag_store_reply ur[2];
-        if (ag_store_exec(ap->store, NULL, undo, 2, ur, NULL) == AG_OK)
-            ag_store_reply_free(ur, 2);
+    if (e == AG_OK && !fresh)
+        e = ag__fail(AG_EEXIST, "approval %s already exists", id);
+    return e;
+}
+
+/* The lifecycle's ask hook: the pending approval goes to the store, and its request
+ * entry (kind approval) is handed back to be committed with the decision. */
+static ag_err on_ask(void *vctx, const struct ag_gov_decision *d, const char *task,
+                     struct ag_ledger_entry *extra)
+{
+    struct ask_ctx *c = vctx;
+    char args_digest[65], digest[65];
+    ag_err e = ag_approval_digest(c->rq->agent_id, c->rq->action, c->rq->resource,
+                                  c->rq->args_json, args_digest, digest);
+    if (e == AG_OK)
+        e = ag__apv_key(c->id, c->key);
+    json_t *rec = e ? NULL
+                    : new_record(c->ap, c->p, c->rq, d, task, c->id, args_digest, digest,
+                                 ag__wall_ms());
+    if (e == AG_OK && rec == NULL)
+        e = ag__fail(AG_EINTERNAL, "approval: cannot build the record (rule %s:%d)",
+                     d->rule_file ? d->rule_file : "", d->rule_line);
+    if (e == AG_OK)
+        e = store_ask(c->ap, rec, c->key);
+    if (e) {
+        snprintf(c->detail, sizeof c->detail, "the approval could not be recorded: %s",
+                 ag_last_error());
+        json_decref(rec);
         return e;
     }
+    c->rec = rec;
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:O}",
+                             "approval_id", c->id, "event", "requested", "args_digest",
+                             args_digest, "digest", digest, "rule", ag__apv_str(rec, "rule"),
+                             "policy_hash", ag__apv_str(rec, "policy_hash"), "policy_file",
+                             ag__apv_str(rec, "policy_file"), "expires_at_ms",
+                             (json_int_t)ag__apv_int(rec, "expires_at_ms"), "required",
+                             (json_int_t)ag__apv_int(rec, "required"), "approvers",
+                             json_object_get(rec, "approvers"), "requester",
+                             json_object_get(rec, "requester"), "args",
+                             json_object_get(rec, "args"));
+    c->data = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(data);
+    if (c->data == NULL)
+        return ag__fail(AG_ENOMEM, "approval: out of memory");
+    const char *tk = ag__apv_str(rec, "task_id"), *ph = ag__apv_str(rec, "phase");
+    *extra = (struct ag_ledger_entry){
+        .kind = "approval",
+        .agent_id = ag__apv_str(rec, "agent_id"),
+        .task_id = *tk ? tk : NULL,
+        .tier = d->tier,
+        .phase = *ph ? ph : NULL,
+        .action = ag__apv_str(rec, "action"),
+        .resource = ag__apv_str(rec, "resource"),
+        .decision = "pending",
+        .reason = "requested",
+        .confidence = -1,
+        .success = -1,
+        .data_json = c->data,
+    };
     return AG_OK;
 }
 
@@ -101,35 +147,28 @@ static enum ag_effect first_ask(ag_approve *ap, ag_gov *g, const ag_policy *p,
     char id[AG_APPROVAL_ID_BUF], task[AG_GOV_TASK_BUF];
     memcpy(id, "apv-", 4);
     ag__random_hex(12, id + 4);
+    struct ask_ctx c = {.ap = ap, .p = p, .rq = rq, .id = id};
     struct ag_gov_authz az = {.agent_id = rq->agent_id, .action = rq->action,
                               .resource = rq->resource, .confidence = rq->confidence,
-                              .ask_approval_id = id};
+                              .ask_approval_id = id, .on_ask = on_ask, .on_ask_ctx = &c};
     ag_gov_authorize_ex(g, &az, &out->d, task);
-    if (out->d.effect != AG_EFFECT_ASK)
-        return out->d.effect;
-    /* The digest only on an ask: an allow pays nothing for approvals. */
-    char args_digest[65], digest[65];
-    ag_err e = ag_approval_digest(rq->agent_id, rq->action, rq->resource, rq->args_json,
-                                  args_digest, digest);
-    int64_t now = ag__wall_ms();
-    json_t *rec = e ? NULL : new_record(ap, p, rq, &out->d, task, id, args_digest, digest, now);
-    if (e == AG_OK)
-        e = rec ? record_ask(ap, rec) : AG_EINTERNAL;
-    if (e == AG_OK) {
+    if (out->d.effect == AG_EFFECT_ASK && c.rec) {
         snprintf(out->approval_id, sizeof out->approval_id, "%s", id);
-        out->expires_ms = ag__apv_int(rec, "expires_at_ms");
-        ag__apv_emit(ap, AG_APPROVAL_REQUESTED, rec);
-    } else {
-        /* An ask nobody can answer is a deny, with the reason of what failed. */
-        out->d.effect = AG_EFFECT_DENY;
-        out->d.reason = e == AG_EINVAL     ? AG_REASON_INVALID_REQUEST
-                        : e == AG_ESTORE   ? AG_REASON_STORE_UNAVAILABLE
-                        : e == AG_ELEDGER || e == AG_ENOSPACE || e == AG_EREADONLY
-                            ? AG_REASON_LEDGER_UNAVAILABLE
-                            : AG_REASON_INTERNAL_ERROR;
-        set_detail(out, "the approval could not be recorded: %s", ag_last_error());
+        out->expires_ms = ag__apv_int(c.rec, "expires_at_ms");
+        ag__apv_emit(ap, AG_APPROVAL_REQUESTED, c.rec);
+    } else if (c.rec) {
+        /* Stored but not ledgered (the decision became a deny): nobody may approve what
+         * the ledger lacks. */
+        struct ag_store_op undo[2] = {{.op = AG_OP_DEL, .key = c.key},
+                                      {.op = AG_OP_ZREM, .key = AG_APPROVAL_INDEX, .field = id}};
+        struct ag_store_reply ur[2];
+        if (ag_store_exec(ap->store, NULL, undo, 2, ur, NULL) == AG_OK)
+            ag_store_reply_free(ur, 2);
     }
-    json_decref(rec);
+    if (c.detail[0])
+        memcpy(out->detail, c.detail, sizeof out->detail);
+    json_decref(c.rec);
+    free(c.data);
     return out->d.effect;
 }
 

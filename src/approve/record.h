@@ -39,8 +39,9 @@ AG_MUST_USE ag_err ag__apv_cas(ag_approve *ap, const char *id, const char *old, 
 
 /* The status at time now. */
 const char *ag__apv_status(const json_t *rec, int64_t now);
-/* Fills a struct ag_approval from a record (status at now). */
-AG_MUST_USE ag_err ag__apv_fill(const json_t *rec, int64_t now, struct ag_approval *out);
+/* Fills a struct ag_approval from a record (status at now). Adds the served fields to
+ * rec itself: the caller must not write rec back to the store afterwards. */
+AG_MUST_USE ag_err ag__apv_fill(json_t *rec, int64_t now, struct ag_approval *out);
 
 /* Record accessors (0 / "" when absent). */
 const char *ag__apv_str(const json_t *rec, const char *key);
@@ -52,8 +53,9 @@ AG_MUST_USE ag_err ag__apv_ledger(ag_approve *ap, const json_t *rec, const char 
                                   const char *event, json_t *data);
 /* {"accessor","entity","via"} of an identity. */
 json_t *ag__apv_who(const struct ag_identity *who);
-/* Calls the event hook, if any, with the record as served. */
-void ag__apv_emit(ag_approve *ap, enum ag_approval_event ev, const json_t *rec);
+/* Calls the event hook, if any, with the record as served (added to rec in place, as
+ * ag__apv_fill does). */
+void ag__apv_emit(ag_approve *ap, enum ag_approval_event ev, json_t *rec);
 /* Records an approval's expiry once (ledger + event); no-op if already recorded or not
  * expired. */
 void ag__apv_note_expiry(ag_approve *ap, const char *id, int64_t now);

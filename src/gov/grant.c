@@ -4,6 +4,7 @@
  * rule. The approvals module checks and spends the grant before it calls this. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -20,22 +21,13 @@ static void deny(struct ag_gov_decision *out, enum ag_reason why)
     out->rule_line = 0;
 }
 
-/* The decision's entry, with the rule and the approval (request or grant) in data.
- * Returns 0 when committed. */
+/* The decision's entry, with the rule and the approval (request or grant) in data,
+ * committed together with extra (the approval's own entry) when there is one. Returns
+ * 0 when committed. */
 static int ledger_decision(ag_gov *g, const struct ag_gov_authz *rq, const struct ag__session *s,
-                           const char *action, const char *resource, struct ag_gov_decision *out)
+                           const char *action, const char *resource, struct ag_gov_decision *out,
+                           const struct ag_ledger_entry *extra)
 {
-    struct ag__lentry le;
-    ag__lentry_init(&le, "decision", rq->agent_id);
-    le.task = s && s->task_id[0] ? s->task_id : NULL;
-    le.agent_version = s && s->agent_version[0] ? s->agent_version : NULL;
-    le.tier = out->tier;
-    le.phase = out->phase == AG_PHASE_NONE ? NULL : ag__phase_str(out->phase);
-    le.action = action;
-    le.resource = resource;
-    le.decision = ag_effect_name(out->effect);
-    le.reason = ag_reason_name(out->reason);
-    le.confidence = rq->confidence;
     json_t *d = json_object();
     if (d && out->rule_file) {
         char rule[4200];
@@ -47,13 +39,28 @@ static int ledger_decision(ag_gov *g, const struct ag_gov_authz *rq, const struc
         json_object_set_new(d, "approval_id", json_string(apv));
     char *data = d && json_object_size(d) ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(d);
-    le.data = data;
-    int64_t seq = 0;
-    ag_err e = ag__gov_ledger(g, &le, &seq);
+    struct ag_ledger_entry e = {
+        .kind = "decision",
+        .agent_id = rq->agent_id,
+        .agent_version = s && s->agent_version[0] ? s->agent_version : NULL,
+        .task_id = s && s->task_id[0] ? s->task_id : NULL,
+        .tier = out->tier,
+        .phase = out->phase == AG_PHASE_NONE ? NULL : ag__phase_str(out->phase),
+        .action = action,
+        .resource = resource,
+        .decision = ag_effect_name(out->effect),
+        .reason = ag_reason_name(out->reason),
+        .confidence = rq->confidence,
+        .success = -1,
+        .data_json = data,
+    };
+    const struct ag_ledger_entry *batch[2] = {&e, extra};
+    int64_t seqs[2] = {0, 0};
+    ag_err err = ag_ledger_append_batch(g->ledger, batch, extra ? 2 : 1, seqs);
     free(data);
-    if (e)
+    if (err)
         return -1;
-    out->ledger_seq = seq;
+    out->ledger_seq = seqs[0];
     return 0;
 }
 
@@ -102,10 +109,23 @@ enum ag_effect ag_gov_authorize_ex(ag_gov *g, const struct ag_gov_authz *rq,
         forbidden = ag__authz_decide_for(g, &s, pk->p, rq->action, rq->resource, out);
     ag__gov_packet_put(g, pk);
     apply_grant(rq, out);
+    /* An ask with somebody to record it: the pending approval first, its entry with
+     * the decision's. */
+    struct ag_ledger_entry extra;
+    int have_extra = 0;
+    if (out->effect == AG_EFFECT_ASK && rq->on_ask) {
+        memset(&extra, 0, sizeof extra);
+        ag_err he = rq->on_ask(rq->on_ask_ctx, out, task_id, &extra);
+        if (he)
+            deny(out, he == AG_ESTORE ? AG_REASON_STORE_UNAVAILABLE : AG_REASON_INTERNAL_ERROR);
+        else
+            have_extra = 1;
+    }
     char abuf[512], rbuf[1024];
     const char *action = ag__authz_ledger_text(rq->action, abuf, sizeof abuf);
     const char *resource = ag__authz_ledger_text(rq->resource, rbuf, sizeof rbuf);
-    if (ledger_decision(g, rq, have_s ? &s : NULL, action, resource, out)) {
+    if (ledger_decision(g, rq, have_s ? &s : NULL, action, resource, out,
+                        have_extra ? &extra : NULL)) {
         deny(out, AG_REASON_LEDGER_UNAVAILABLE);
         out->ledger_seq = 0;
     }

@@ -45,6 +45,7 @@ struct pending {
     int done;   /* set by the leader before posting wake */
     int lead;   /* set instead when this waiter is to lead the next batch */
     sem_t wake; /* each waiter sleeps on its own semaphore: no thundering herd */
+    sem_t *wakep; /* NULL; in a chain (ag_ledger_append_batch): the last entry's wake */
     struct pending *next;
 };
 
@@ -490,7 +491,7 @@ static void hand_off(ag_ledger *l)
 {
     if (l->qhead) {
         l->qhead->lead = 1;
-        sem_post(&l->qhead->wake);
+        sem_post(l->qhead->wakep ? l->qhead->wakep : &l->qhead->wake);
     } else {
         l->committing = 0;
     }
@@ -513,7 +514,10 @@ static void lead(ag_ledger *l, struct pending *p)
             if (err)
                 snprintf(q->detail, sizeof q->detail, "%s", detail);
             q->done = 1;
-            if (q != p)
+            /* An entry of a chain other than its last has no waiter of its own: the
+             * chain's thread waits for the last one (one post per wait, as for single
+             * entries, so that no post can come after the waiter has left). */
+            if (q != p && (q->wakep == NULL || q->wakep == &q->wake))
                 sem_post(&q->wake);
         }
         pthread_mutex_lock(&l->m);
@@ -585,6 +589,81 @@ ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *
     submit(l, &p);
     free(p.data);
     return finish(&p, seq, hash);
+}
+
+/* Queues the chain p[0..n) at once (so that they stay adjacent, in order) and waits on
+ * the last one's semaphore, which every entry of the chain posts: whichever of them a
+ * leader wakes (done, or to lead), this thread sees it. */
+static void submit_chain(ag_ledger *l, struct pending *p, size_t n)
+{
+    struct pending *last = &p[n - 1];
+    sem_init(&last->wake, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        p[i].wakep = &last->wake;
+        p[i].next = i + 1 < n ? &p[i + 1] : NULL;
+    }
+    pthread_mutex_lock(&l->m);
+    if (l->qtail)
+        l->qtail->next = &p[0];
+    else
+        l->qhead = &p[0];
+    l->qtail = last;
+    l->queued += (int)n;
+    if (atomic_load(&l->fill_waiting) && l->queued >= atomic_load(&l->inflight))
+        pthread_cond_signal(&l->fill_cv);
+    int leader = !l->committing;
+    l->committing = 1;
+    pthread_mutex_unlock(&l->m);
+    for (;;) {
+        if (!leader) {
+            while (sem_wait(&last->wake) != 0)
+                ; /* EINTR */
+            if (last->done)
+                break;
+            for (size_t i = 0; i < n; i++)
+                leader |= p[i].lead;
+            if (!leader)
+                continue;
+        }
+        pthread_mutex_lock(&l->m);
+        lead(l, last); /* commits up to the last entry of the chain */
+        pthread_mutex_unlock(&l->m);
+        break;
+    }
+    sem_destroy(&last->wake);
+    for (size_t i = 0; i < n; i++)
+        leave(l);
+}
+
+ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_entry *const *e, size_t n,
+                              int64_t *seqs)
+{
+    if (l == NULL || e == NULL || n == 0 || n > 8)
+        return ag__fail(AG_EINVAL, "ledger append: 1 to 8 entries");
+    if (l->read_only)
+        return ag__fail(AG_EREADONLY, "ledger append: the ledger was opened read-only");
+    struct pending p[8];
+    memset(p, 0, sizeof p);
+    ag_err err = AG_OK;
+    for (size_t i = 0; i < n && err == AG_OK; i++) {
+        p[i].e = e[i];
+        if ((err = e[i] ? check_fields(e[i]) : ag__fail(AG_EINVAL, "ledger append: no entry")) ==
+            AG_OK)
+            err = prepare_data(l, e[i], &p[i].data);
+    }
+    if (err) {
+        for (size_t i = 0; i < n; i++)
+            free(p[i].data);
+        return err;
+    }
+    atomic_fetch_add(&l->inflight, (int)n);
+    submit_chain(l, p, n);
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].data);
+        if (err == AG_OK)
+            err = finish(&p[i], seqs ? &seqs[i] : NULL, NULL);
+    }
+    return err;
 }
 
 ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)
