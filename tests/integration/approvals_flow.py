@@ -238,6 +238,24 @@ def main():
           g["message"] == "agentgov-approval-grant:v1:%s:%s:%d:%s" % (
               aid, pr["data"]["digest"], pr["data"]["expires_at_ms"], g["nonce"])
           and len(g["sig"]) == 128, g)
+    # The offline verifier printed in docs/approvals.md, run as-is on this grant.
+    src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                            "approvals.md")).read()
+    code = src.split("<!-- grant-verifier:begin -->")[1].split("<!-- grant-verifier:end -->")[0]
+    code = code.strip().strip("`").replace("python\n", "", 1)
+    vf = os.path.join(D, "..", "verify_grant.py")
+    open(vf, "w").write(code)
+    apf = os.path.join(D, "..", "approval.json")
+    json.dump(pr["data"], open(apf, "w"))
+    p = subprocess.run([sys.executable, vf, apf, os.path.join(D, "ledger.pub")],
+                       capture_output=True, text=True)
+    check("the docs' offline verifier accepts the grant", p.returncode == 0 and "grant OK" in p.stdout,
+          p.stdout + p.stderr)
+    bad = dict(pr["data"], args={"tag": "v9", "replicas": 3})
+    json.dump(bad, open(apf, "w"))
+    p = subprocess.run([sys.executable, vf, apf, os.path.join(D, "ledger.pub")],
+                       capture_output=True, text=True)
+    check("and refuses other arguments", p.returncode != 0, p.stdout)
     st, d = act(B, agent, "agent-a", "deploy.run", {"tag": "v1.3", "replicas": 3}, aid)
     check("a changed argument is denied: approval_mismatch", d.get("reason") == "approval_mismatch", d)
     st, d = act(B, other, "agent-b", "deploy.run", args, aid)
