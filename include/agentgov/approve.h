@@ -30,6 +30,9 @@ typedef struct ag_approve ag_approve;
 /* Store keys: the record (JSON) and the index of every approval by time asked. */
 #define AG_APPROVAL_KEY_PREFIX "approval:"
 #define AG_APPROVAL_INDEX      "approvals:index"
+/* Approvals still open (pending, or approved and not used yet), by expiry: what the
+ * sweeper and a pending listing read, however long the history grows. */
+#define AG_APPROVAL_OPEN "approvals:open"
 /* A record stays on the store this long after it expires (the ledger keeps it for good). */
 #define AG_APPROVAL_KEEP_MS (7LL * 24 * 3600 * 1000)
 

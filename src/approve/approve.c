@@ -129,11 +129,12 @@ void ag_approval_list_free(struct ag_approval *items, size_t n)
     free(items);
 }
 
-/* Every id of the index, oldest first (*ids malloc'd; free with ag_store_strv_free). */
-static ag_err index_ids(ag_approve *ap, char ***ids, size_t *n)
+/* The ids of an index with scores in [min, max], lowest first (*ids malloc'd; free
+ * with ag_store_strv_free). */
+static ag_err index_ids(ag_approve *ap, const char *index, int64_t min, int64_t max, char ***ids,
+                        size_t *n)
 {
-    struct ag_store_op op = {.op = AG_OP_ZRANGEBYSCORE, .key = AG_APPROVAL_INDEX, .num = 0,
-                             .num2 = INT64_MAX};
+    struct ag_store_op op = {.op = AG_OP_ZRANGEBYSCORE, .key = index, .num = min, .num2 = max};
     struct ag_store_reply rp;
     *ids = NULL;
     *n = 0;
@@ -160,7 +161,8 @@ static ag_err index_ids(ag_approve *ap, char ***ids, size_t *n)
 
 /* The records of ids in one store round trip: replies[i] is STR or NIL. Ids whose
  * record aged out are dropped from the index on the way (best effort). */
-static ag_err load_many(ag_approve *ap, char **ids, size_t n, struct ag_store_reply **replies)
+static ag_err load_many(ag_approve *ap, const char *index, char **ids, size_t n,
+                        struct ag_store_reply **replies)
 {
     struct ag_store_op *ops = calloc(n ? n : 1, sizeof *ops);
     char (*keys)[AG__APV_KEY_MAX] = calloc(n ? n : 1, sizeof *keys);
@@ -180,8 +182,7 @@ static ag_err load_many(ag_approve *ap, char **ids, size_t n, struct ag_store_re
     size_t gone = 0;
     for (size_t i = 0; i < n; i++)
         if ((*replies)[i].type != AG_REPLY_STR)
-            ops[gone++] = (struct ag_store_op){.op = AG_OP_ZREM, .key = AG_APPROVAL_INDEX,
-                                               .field = ids[i]};
+            ops[gone++] = (struct ag_store_op){.op = AG_OP_ZREM, .key = index, .field = ids[i]};
     if (gone) {
         struct ag_store_reply *rz = calloc(gone, sizeof *rz);
         if (rz && ag_store_exec(ap->store, NULL, ops, gone, rz, NULL) == AG_OK) {
@@ -207,19 +208,23 @@ ag_err ag_approve_list(ag_approve *ap, const struct ag_approval_filter *f,
     *n = 0;
     char **ids;
     size_t nids;
-    ag_err e = index_ids(ap, &ids, &nids);
+    int64_t now = ag__wall_ms();
+    /* Pending ones are open and not past their expiry: the open index has them all,
+     * without reading the history. */
+    const char *index = f && f->pending_only ? AG_APPROVAL_OPEN : AG_APPROVAL_INDEX;
+    ag_err e = f && f->pending_only ? index_ids(ap, index, now + 1, INT64_MAX, &ids, &nids)
+                                    : index_ids(ap, index, 0, INT64_MAX, &ids, &nids);
     if (e)
         return e;
     struct ag_store_reply *rp = NULL;
-    if ((e = load_many(ap, ids, nids, &rp))) {
+    if ((e = load_many(ap, index, ids, nids, &rp))) {
         ag_store_strv_free(ids, nids);
         return e;
     }
     struct ag_approval *out = calloc(nids ? nids : 1, sizeof *out);
     if (out == NULL)
         e = ag__fail(AG_ENOMEM, "approvals: out of memory");
-    int64_t now = ag__wall_ms();
-    /* Newest first: the index is oldest first. */
+    /* Newest first: the history index is oldest first (the open one is by expiry). */
     for (size_t k = nids; e == AG_OK && k-- > 0;) {
         if (f && f->limit && *n >= f->limit)
             break;
@@ -272,6 +277,8 @@ static int may_decide_rec(const json_t *rec, const struct ag_identity *who)
 
 int ag_approve_may_decide(const struct ag_approval *a, const struct ag_identity *who)
 {
+    if (who->admin)
+        return a != NULL;
     json_t *rec = a && a->json ? json_loads(a->json, 0, NULL) : NULL;
     int ok = rec && may_decide_rec(rec, who);
     json_decref(rec);
@@ -393,7 +400,7 @@ ag_err ag_approve_decide(ag_approve *ap, const char *id, const struct ag_identit
         int ev = apply_vote(ap, rec, who, approve, reason, now, &e);
         int won = 0;
         if (e == AG_OK)
-            e = ag__apv_cas(ap, id, raw, rec, &won);
+            e = ag__apv_cas(ap, id, raw, rec, ev >= 0 && !approve, &won);
         free(raw);
         if (e || !won) {
             json_decref(rec);
@@ -427,18 +434,26 @@ ag_err ag_approve_sweep(ag_approve *ap, size_t *n)
         *n = 0;
     char **ids;
     size_t nids;
-    ag_err e = index_ids(ap, &ids, &nids);
+    int64_t now = ag__wall_ms();
+    ag_err e = index_ids(ap, AG_APPROVAL_OPEN, 0, now, &ids, &nids);
     if (e)
         return e;
     struct ag_store_reply *rp = NULL;
-    if ((e = load_many(ap, ids, nids, &rp)) == AG_OK) {
-        int64_t now = ag__wall_ms();
+    if ((e = load_many(ap, AG_APPROVAL_OPEN, ids, nids, &rp)) == AG_OK) {
         for (size_t i = 0; i < nids; i++) {
             if (rp[i].type != AG_REPLY_STR)
                 continue;
             json_t *rec = json_loads(rp[i].str, 0, NULL);
             int due = rec && strcmp(ag__apv_status(rec, now), AG__APV_EXPIRED) == 0 &&
                       !json_is_true(json_object_get(rec, "expiry_ledgered"));
+            if (rec && !due) {
+                /* Settled without leaving the index (an old record): stop reading it. */
+                struct ag_store_op z = {.op = AG_OP_ZREM, .key = AG_APPROVAL_OPEN,
+                                        .field = ids[i]};
+                struct ag_store_reply zr;
+                if (ag_store_exec(ap->store, NULL, &z, 1, &zr, NULL) == AG_OK)
+                    ag_store_reply_free(&zr, 1);
+            }
             json_decref(rec);
             if (due) {
                 ag__apv_note_expiry(ap, ids[i], now);

@@ -70,13 +70,15 @@ static ag_err store_ask(ag_approve *ap, json_t *rec, const char *key)
         return ag__fail(AG_ENOMEM, "approval: out of memory");
     int64_t asked = ag__apv_int(rec, "asked_at_ms");
     int64_t ttl = ag__apv_int(rec, "expires_at_ms") - asked + AG_APPROVAL_KEEP_MS;
-    struct ag_store_op ops[2] = {
+    struct ag_store_op ops[3] = {
         {.op = AG_OP_SETNX, .key = key, .value = val, .num = ttl},
-        {.op = AG_OP_ZADD, .key = AG_APPROVAL_INDEX, .field = id, .num = asked}};
-    struct ag_store_reply rp[2];
-    ag_err e = ag_store_exec(ap->store, NULL, ops, 2, rp, NULL);
+        {.op = AG_OP_ZADD, .key = AG_APPROVAL_INDEX, .field = id, .num = asked},
+        {.op = AG_OP_ZADD, .key = AG_APPROVAL_OPEN, .field = id,
+         .num = ag__apv_int(rec, "expires_at_ms")}};
+    struct ag_store_reply rp[3];
+    ag_err e = ag_store_exec(ap->store, NULL, ops, 3, rp, NULL);
     int fresh = rp[0].type == AG_REPLY_INT && rp[0].integer == 1;
-    ag_store_reply_free(rp, 2);
+    ag_store_reply_free(rp, 3);
     free(val);
     if (e == AG_OK && !fresh)
         e = ag__fail(AG_EEXIST, "approval %s already exists", id);
@@ -159,11 +161,12 @@ static enum ag_effect first_ask(ag_approve *ap, ag_gov *g, const ag_policy *p,
     } else if (c.rec) {
         /* Stored but not ledgered (the decision became a deny): nobody may approve what
          * the ledger lacks. */
-        struct ag_store_op undo[2] = {{.op = AG_OP_DEL, .key = c.key},
-                                      {.op = AG_OP_ZREM, .key = AG_APPROVAL_INDEX, .field = id}};
-        struct ag_store_reply ur[2];
-        if (ag_store_exec(ap->store, NULL, undo, 2, ur, NULL) == AG_OK)
-            ag_store_reply_free(ur, 2);
+        struct ag_store_op undo[3] = {{.op = AG_OP_DEL, .key = c.key},
+                                      {.op = AG_OP_ZREM, .key = AG_APPROVAL_INDEX, .field = id},
+                                      {.op = AG_OP_ZREM, .key = AG_APPROVAL_OPEN, .field = id}};
+        struct ag_store_reply ur[3];
+        if (ag_store_exec(ap->store, NULL, undo, 3, ur, NULL) == AG_OK)
+            ag_store_reply_free(ur, 3);
     }
     if (c.detail[0])
         memcpy(out->detail, c.detail, sizeof out->detail);
@@ -270,7 +273,7 @@ static enum ag_effect retry(ag_approve *ap, ag_gov *g, const struct ag_approve_r
         /* Spent before it is used: of two concurrent retries only one wins the CAS. */
         json_object_set_new(rec, "used_at_ms", json_integer(now));
         int won = 0;
-        e = ag__apv_cas(ap, rq->approval_id, raw, rec, &won);
+        e = ag__apv_cas(ap, rq->approval_id, raw, rec, 1, &won);
         free(raw);
         if (e) {
             json_decref(rec);

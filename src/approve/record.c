@@ -44,7 +44,8 @@ ag_err ag__apv_load(ag_approve *ap, const char *id, char **raw, json_t **rec)
     return AG_OK;
 }
 
-ag_err ag__apv_cas(ag_approve *ap, const char *id, const char *old, json_t *rec, int *won)
+ag_err ag__apv_cas(ag_approve *ap, const char *id, const char *old, json_t *rec, int close,
+                   int *won)
 {
     char key[AG__APV_KEY_MAX];
     *won = 0;
@@ -56,11 +57,13 @@ ag_err ag__apv_cas(ag_approve *ap, const char *id, const char *old, json_t *rec,
         return ag__fail(AG_ENOMEM, "approval '%s': cannot write the record", id);
     int64_t ttl = ag__apv_int(rec, "expires_at_ms") + AG_APPROVAL_KEEP_MS - ag__wall_ms();
     struct ag_store_guard g = {.key = key, .equals = old};
-    struct ag_store_op op = {.op = AG_OP_SET, .key = key, .value = val,
-                             .num = ttl > 1000 ? ttl : 1000};
-    struct ag_store_reply rp;
-    e = ag_store_exec(ap->store, &g, &op, 1, &rp, won);
-    ag_store_reply_free(&rp, 1);
+    struct ag_store_op op[2] = {
+        {.op = AG_OP_SET, .key = key, .value = val, .num = ttl > 1000 ? ttl : 1000},
+        {.op = AG_OP_ZREM, .key = AG_APPROVAL_OPEN, .field = id}};
+    struct ag_store_reply rp[2];
+    size_t n = close ? 2 : 1;
+    e = ag_store_exec(ap->store, &g, op, n, rp, won);
+    ag_store_reply_free(rp, n);
     free(val);
     return e;
 }
@@ -241,7 +244,7 @@ void ag__apv_note_expiry(ag_approve *ap, const char *id, int64_t now)
         if (due) {
             /* Claimed on the store first, so that two sweepers record it once. */
             json_object_set_new(rec, "expiry_ledgered", json_true());
-            if (ag__apv_cas(ap, id, raw, rec, &won) == AG_OK && won) {
+            if (ag__apv_cas(ap, id, raw, rec, 1, &won) == AG_OK && won) {
                 if (ag__apv_ledger(ap, rec, "expired", "expired", NULL) == AG_OK) {
                     ag__apv_emit(ap, AG_APPROVAL_EXPIRED, rec);
                 } else {
@@ -249,7 +252,13 @@ void ag__apv_note_expiry(ag_approve *ap, const char *id, int64_t now)
                     char *raw2 = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
                     json_object_set_new(rec, "expiry_ledgered", json_false());
                     int w2;
-                    if (raw2 && ag__apv_cas(ap, id, raw2, rec, &w2) != AG_OK) {
+                    if (raw2 && ag__apv_cas(ap, id, raw2, rec, 0, &w2) == AG_OK && w2) {
+                        /* Open again, so that the next sweep finds it. */
+                        struct ag_store_op op = {.op = AG_OP_ZADD, .key = AG_APPROVAL_OPEN,
+                                                 .field = id, .num = 0};
+                        struct ag_store_reply rp;
+                        if (ag_store_exec(ap->store, NULL, &op, 1, &rp, NULL) == AG_OK)
+                            ag_store_reply_free(&rp, 1);
                     }
                     free(raw2);
                 }

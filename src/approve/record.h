@@ -33,9 +33,10 @@ AG_MUST_USE ag_err ag__apv_key(const char *id, char *buf);
 /* The raw record and its tree; *raw NULL and AG_ENOTFOUND when absent. */
 AG_MUST_USE ag_err ag__apv_load(ag_approve *ap, const char *id, char **raw, json_t **rec);
 /* Replaces the record only if it still holds `old` (a compare-and-set on the whole
- * record): *won 0 when another writer got there first. */
+ * record): *won 0 when another writer got there first. close: the approval is settled
+ * (denied, used, expiry recorded) and leaves the open index in the same exec. */
 AG_MUST_USE ag_err ag__apv_cas(ag_approve *ap, const char *id, const char *old, json_t *rec,
-                               int *won);
+                               int close, int *won);
 
 /* The status at time now. */
 const char *ag__apv_status(const json_t *rec, int64_t now);

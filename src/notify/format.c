@@ -25,13 +25,9 @@ void ag__ntf_req_clear(struct ag__ntf_req *q)
     memset(q, 0, sizeof *q);
 }
 
-ag_err ag__ntf_secret(ag_notify *n, const char *spec, char **out)
+/* Reads a kv: secret from the KV store (ledgered by the auth engine). */
+static ag_err read_kv(ag_notify *n, const char *spec, char **out)
 {
-    *out = NULL;
-    if (strncmp(spec, "kv:", 3) != 0) {
-        *out = strdup(spec);
-        return *out ? AG_OK : ag__fail(AG_ENOMEM, "notify: out of memory");
-    }
     const char *hash = strchr(spec + 3, '#');
     if (hash == NULL || hash == spec + 3 || hash[1] == '\0')
         return ag__fail(AG_EINVAL, "notify: secret '%s' is not kv:<path>#<field>", spec);
@@ -53,6 +49,46 @@ ag_err ag__ntf_secret(ag_notify *n, const char *spec, char **out)
     if (v == NULL)
         return ag__fail(AG_ENOTFOUND, "notify: secret %s has no string field '%s'", path, hash + 1);
     return *out ? AG_OK : ag__fail(AG_ENOMEM, "notify: out of memory");
+}
+
+ag_err ag__ntf_secret(ag_notify *n, const char *spec, char **out)
+{
+    *out = NULL;
+    if (strncmp(spec, "kv:", 3) != 0) {
+        *out = strdup(spec);
+        return *out ? AG_OK : ag__fail(AG_ENOMEM, "notify: out of memory");
+    }
+    int64_t now = ag__mono_ms();
+    size_t nslots = sizeof n->secrets / sizeof n->secrets[0], slot = 0;
+    pthread_mutex_lock(&n->mu);
+    for (size_t i = 0; i < nslots; i++) {
+        if (n->secrets[i].spec && strcmp(n->secrets[i].spec, spec) == 0) {
+            if (now - n->secrets[i].at_ms < AG__NTF_SECRET_TTL_MS)
+                *out = strdup(n->secrets[i].value);
+            slot = i;
+            break;
+        }
+        if (n->secrets[i].at_ms < n->secrets[slot].at_ms || !n->secrets[i].spec)
+            slot = i;
+    }
+    pthread_mutex_unlock(&n->mu);
+    if (*out)
+        return AG_OK;
+    ag_err e = read_kv(n, spec, out);
+    if (e)
+        return e;
+    char *sp = strdup(spec), *val = strdup(*out);
+    pthread_mutex_lock(&n->mu);
+    free(n->secrets[slot].spec);
+    if (n->secrets[slot].value) {
+        sodium_memzero(n->secrets[slot].value, strlen(n->secrets[slot].value));
+        free(n->secrets[slot].value);
+    }
+    n->secrets[slot].spec = sp;
+    n->secrets[slot].value = val;
+    n->secrets[slot].at_ms = sp && val ? now : 0;
+    pthread_mutex_unlock(&n->mu);
+    return AG_OK;
 }
 
 ag_err ag_notify_secret(ag_notify *n, const char *spec, char **out)

@@ -5,6 +5,7 @@
 #define AG_NOTIFY_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "agentgov/notify.h"
@@ -19,6 +20,7 @@
 #define AG__NTF_LOCK     "notify:worker"
 #define AG__NTF_KEEP_MS  (7LL * 24 * 3600 * 1000)
 #define AG__NTF_KEY_MAX  96
+#define AG__NTF_SECRET_TTL_MS 30000
 
 struct ag_notify {
     ag_store *store;
@@ -28,6 +30,13 @@ struct ag_notify {
     int64_t gh_issue, timeout_ms, backoff_ms, backoff_max_ms;
     int max_attempts;
     char owner[33]; /* lock owner id of this handle */
+    /* kv: secrets read in the last AG__NTF_SECRET_TTL_MS (each read is ledgered: one per
+     * delivery attempt would flood the ledger during an outage). Guarded by mu. */
+    pthread_mutex_t mu;
+    struct {
+        char *spec, *value;
+        int64_t at_ms;
+    } secrets[4];
     _Atomic uint64_t sent, failed, dead;
 };
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/time.h"
@@ -44,6 +46,14 @@ void ag_notify_free(ag_notify *n)
     free(n->gh_repo);
     free(n->gh_token);
     free(n->ui_url);
+    for (size_t i = 0; i < sizeof n->secrets / sizeof n->secrets[0]; i++) {
+        free(n->secrets[i].spec);
+        if (n->secrets[i].value) {
+            sodium_memzero(n->secrets[i].value, strlen(n->secrets[i].value));
+            free(n->secrets[i].value);
+        }
+    }
+    pthread_mutex_destroy(&n->mu);
     free(n);
 }
 
@@ -60,6 +70,7 @@ ag_err ag_notify_new(const struct ag_notify_opts *o, ag_notify **out)
     ag_notify *n = calloc(1, sizeof *n);
     if (n == NULL)
         return ag__fail(AG_ENOMEM, "notify: out of memory");
+    pthread_mutex_init(&n->mu, NULL);
     n->store = o->store;
     n->ledger = o->ledger;
     n->auth = o->auth;

@@ -87,27 +87,36 @@ void ag__h_approvals_list(struct ag__req *r)
     }
     struct ag_identity who;
     token_identity(r, &who);
-    json_t *arr = json_array();
+    /* The records are already JSON: the reply is written around them, not re-parsed. */
+    struct ag_buf out;
+    ag__buf_init(&out);
+    ag__buf_puts(&out, "{\"data\":{\"approvals\":[");
     size_t shown = 0, decidable = 0;
-    for (size_t i = 0; arr && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         int may = ag_approve_may_decide(&items[i], &who);
         decidable += may;
         if (!may || (limit && (int64_t)shown >= limit))
             continue;
-        json_array_append_new(arr, approval_json(&items[i]));
+        ag__buf_printf(&out, "%s%s", shown ? "," : "", items[i].json);
         shown++;
     }
+    ag__buf_printf(&out, "],\"count\":%zu}}\n", shown);
     ag_approval_list_free(items, n);
     /* Only administrators and approvers list approvals: an agent reads its own by id. */
     if (!r->admin && decidable == 0 && !approver_somewhere(r, &who)) {
-        json_decref(arr);
+        ag__buf_free(&out);
         ag__reply_error(r, 403, "permission denied: listing approvals needs an admin or "
                                 "approver token");
         ag__req_refused(r, r->tok.agent_id, "approver_required");
         return;
     }
-    ag__reply_json(r, 200, json_pack("{s:{s:o, s:I}}", "data", "approvals", arr ? arr : json_array(),
-                                     "count", (json_int_t)shown));
+    if (ag__buf_status(&out) != AG_OK) {
+        ag__buf_free(&out);
+        ag__reply_error(r, 500, "out of memory");
+        return;
+    }
+    size_t len = out.len;
+    ag__reply_raw(r, 200, "application/json", ag__buf_take(&out), len);
 }
 
 /* Reads the approval, replying 404/503 itself; then checks that the caller may see it. */

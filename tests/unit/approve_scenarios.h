@@ -235,6 +235,12 @@ static void sc_ask_approve_once(void)
     ASSERT_EQ(apv_act(&f, "agent-a", "deploy.run", args, id, &r), AG_EFFECT_DENY);
     ASSERT_STREQ(ag_reason_name(r.d.reason), "approval_used");
     ASSERT_EQ(afx_count_kind(&f, "decision", "\"approval_granted\""), 1);
+    /* Spent: it left the open index the sweeper and pending listings read. */
+    struct ag_store_op zs = {.op = AG_OP_ZSCORE, .key = AG_APPROVAL_OPEN, .field = id};
+    struct ag_store_reply zr;
+    ASSERT_OK(ag_store_exec(f.store, NULL, &zs, 1, &zr, NULL));
+    ASSERT_EQ(zr.type, AG_REPLY_NIL);
+    ag_store_reply_free(&zr, 1);
     ASSERT_EQ(afx_count_kind(&f, "decision", "\"approval_used\""), 1);
     ASSERT_EQ(afx_count_kind(&f, "approval", "\"requested\""), 1);
     ASSERT_EQ(afx_count_kind(&f, "approval", "\"approved\""), 1);
