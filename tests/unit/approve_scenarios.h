@@ -477,6 +477,48 @@ static void sc_list(void)
     afx_close(&f);
 }
 
+/* Identities from real tokens (looked up fresh: a revoked token is refused at once), and
+ * the service read of a secret the notifications use (ledgered under its name). */
+static void sc_identity(void)
+{
+    struct afx f;
+    afx_open(&f, "apv_ident");
+    uint8_t mk[AG_AUTH_KEY_LEN];
+    memset(mk, 7, sizeof mk);
+    struct ag_auth_opts ao = {.store = f.store, .ledger = f.ledger, .policy = f.policy,
+                              .master_key = mk};
+    ag_auth *auth = NULL;
+    ASSERT_OK(ag_auth_new(&ao, &auth));
+    struct ag_approve_opts po = {.store = f.store, .ledger = f.ledger, .auth = auth};
+    ag_approve *ap = NULL;
+    ASSERT_OK(ag_approve_new(&po, &ap));
+    char root[AG_TOKEN_BUF], tok[AG_TOKEN_BUF];
+    ASSERT_OK(ag_auth_root_token_create(auth, root, NULL));
+    struct ag_token_req rq = {.agent_id = "alice", .tier = 2, .ttl_ms = 600000};
+    ASSERT_OK(ag_auth_token_create(auth, root, &rq, tok, NULL));
+    struct ag_identity w;
+    ASSERT_OK(ag_approve_identity_token(ap, tok, &w));
+    ASSERT_STREQ(w.entity, "alice");
+    ASSERT_EQ(w.tier, 2);
+    ASSERT_EQ(w.admin, 0);
+    ASSERT_STREQ(w.via, "token");
+    ASSERT_EQ(strlen(w.accessor), 24);
+    ASSERT_OK(ag_approve_identity_token(ap, root, &w));
+    ASSERT_EQ(w.admin, 1);
+    ASSERT_OK(ag_auth_token_revoke(auth, tok, NULL));
+    ASSERT_ERR(ag_approve_identity_token(ap, tok, &w), AG_EPERM);
+    ASSERT_OK(ag_auth_secret_put(auth, root, "notify/webhook", "{\"secret\":\"s3\"}", -1, NULL));
+    char *data = NULL;
+    ASSERT_OK(ag_auth_secret_read_service(auth, "notify", "notify/webhook", &data));
+    ASSERT_STREQ(data, "{\"secret\":\"s3\"}");
+    free(data);
+    ASSERT_ERR(ag_auth_secret_read_service(auth, "notify", "notify/absent", &data), AG_ENOTFOUND);
+    ASSERT_EQ(afx_count_kind(&f, "secret", "\"agentgov:notify\""), 2);
+    ag_approve_free(ap);
+    ag_auth_free(auth);
+    afx_close(&f);
+}
+
 #define APPROVE_SCENARIO_TESTS(backend)                                                            \
     TEST(approve_ask_approve_once_##backend)                                                       \
     {                                                                                              \
@@ -509,6 +551,10 @@ static void sc_list(void)
     TEST(approve_list_##backend)                                                                   \
     {                                                                                              \
         sc_list();                                                                                 \
+    }                                                                                              \
+    TEST(approve_identity_##backend)                                                               \
+    {                                                                                              \
+        sc_identity();                                                                             \
     }
 
 #endif
