@@ -260,10 +260,12 @@ static enum ag_effect retry(ag_approve *ap, ag_gov *g, const struct ag_approve_r
                 detail = "the grant's signature does not verify";
         }
         if (why != AG_REASON_COUNT) {
-            out->d.tier = (int)ag__apv_int(rec, "tier");
-            if (ag_phase_parse(ag__apv_str(rec, "phase"), &out->d.phase) != AG_OK)
+            /* Another agent's approval tells this one nothing about itself. */
+            int own = strcmp(ag__apv_str(rec, "agent_id"), rq->agent_id) == 0;
+            out->d.tier = own ? (int)ag__apv_int(rec, "tier") : -1;
+            if (!own || ag_phase_parse(ag__apv_str(rec, "phase"), &out->d.phase) != AG_OK)
                 out->d.phase = AG_PHASE_NONE;
-            refuse_retry(ap, rq, rec, why, detail, out);
+            refuse_retry(ap, rq, own ? rec : NULL, why, detail, out);
             free(raw);
             json_decref(rec);
             if (why == AG_REASON_APPROVAL_EXPIRED)

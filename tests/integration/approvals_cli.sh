@@ -20,6 +20,9 @@ JSON
 "$AG" --dir "$D" agent bootstrap a1 >/dev/null
 for p in PREFLIGHT PLAN EXECUTE; do "$AG" --dir "$D" agent transition a1 $p >/dev/null; done
 
+# Events go to the outbox even without a daemon; it delivers them when it runs.
+printf 'notify.webhook.url = http://127.0.0.1:9/hook\nnotify.webhook.secret = s3cret\n' >>"$D/config"
+
 check_exit "approval --help" 0 "$AG" approval --help
 check_contains "help lists deny" "$OUT" "deny ID --reason R"
 check_exit "approval approve --help" 0 "$AG" approval approve --help
@@ -55,6 +58,8 @@ check_exit "the retry is allowed" 0 "$AG" --dir "$D" agent authorize a1 deploy.r
 check_contains "approval_granted" "$OUT" "allow approval_granted"
 check_exit "reuse refused" 3 "$AG" --dir "$D" agent authorize a1 deploy.run sandbox/x --args '{"v":1}' --approval "$ID"
 check_contains "approval_used" "$OUT" "deny approval_used"
+check_exit "notify list" 0 "$AG" --dir "$D" notify list --json
+check_eq "the CLI queued the request and the decision" "$(python3 -c 'import json,sys; print(sorted(set(i["type"] for i in json.loads(sys.argv[1]))))' "$OUT")" "['approval.decided', 'approval.requested']"
 check_exit "approvals are in the ledger" 0 "$AG" --dir "$D" ledger query --kind approval --format jsonl
 check_eq "request, 2 votes, 2 refusals" "$(printf '%s\n' "$OUT" | grep -c "$ID")" 5
 check_exit "ledger verify" 0 "$AG" --dir "$D" ledger verify
