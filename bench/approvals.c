@@ -84,8 +84,10 @@ static void *run_job(void *arg)
      * the same state for each); each phase is timed on its own wall clock too. */
     pthread_barrier_wait(&sh->b1);
     for (int i = 0; !j->errors && i < sh->ops; i++) {
-        struct ag_approve_request rq = {.agent_id = agent, .action = "deploy.read",
-                                        .resource = "sandbox/web/01", .confidence = -1,
+        struct ag_approve_request rq = {.agent_id = agent,
+                                        .action = "deploy.read",
+                                        .resource = "sandbox/web/01",
+                                        .confidence = -1,
                                         .args_json = "{\"tag\":\"v1\"}"};
         struct ag_approve_result r;
         int64_t t0 = ag__mono_ns();
@@ -134,7 +136,9 @@ static int run(const char *backend, const char *url, ag_ledger *l, ag_policy *p,
     int64_t *ask = calloc((size_t)threads * (size_t)ops, sizeof *ask);
     int errors = 0;
     for (int i = 0; i < threads; i++) {
-        jobs[i] = (struct job){.sh = &sh, .id = i, .allow_ns = allow + (size_t)i * (size_t)ops,
+        jobs[i] = (struct job){.sh = &sh,
+                               .id = i,
+                               .allow_ns = allow + (size_t)i * (size_t)ops,
                                .ask_ns = ask + (size_t)i * (size_t)ops};
         pthread_create(&tid[i], NULL, run_job, &jobs[i]);
     }

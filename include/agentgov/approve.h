@@ -44,9 +44,9 @@ typedef void (*ag_approve_event_fn)(void *ctx, enum ag_approval_event ev, const 
                                     const char *approval_json);
 
 struct ag_approve_opts {
-    ag_store *store;          /* required */
-    ag_ledger *ledger;        /* required, with its signing key (grants are signed) */
-    ag_auth *auth;            /* may be NULL: then only identities built by the caller */
+    ag_store *store;            /* required */
+    ag_ledger *ledger;          /* required, with its signing key (grants are signed) */
+    ag_auth *auth;              /* may be NULL: then only identities built by the caller */
     int64_t default_timeout_ms; /* approvals.timeout; 0 = 15 minutes */
 };
 
@@ -91,9 +91,9 @@ void ag_approval_clear(struct ag_approval *a);
 
 struct ag_approve_request {
     const char *agent_id, *action, *resource;
-    int confidence;          /* per mille or -1 */
-    const char *args_json;   /* JSON of the action's arguments, or NULL */
-    const char *approval_id; /* a retry carrying an approval; NULL for a first ask */
+    int confidence;                 /* per mille or -1 */
+    const char *args_json;          /* JSON of the action's arguments, or NULL */
+    const char *approval_id;        /* a retry carrying an approval; NULL for a first ask */
     const char *requester_accessor; /* the token that asked (never an approver); "" */
 };
 

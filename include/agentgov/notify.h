@@ -38,9 +38,9 @@ struct ag_notify_opts {
     const char *webhook_url, *webhook_secret;
     const char *github_api_url, *github_repo, *github_token_secret;
     int64_t github_issue;
-    const char *ui_url;  /* link in messages ("" : none) */
-    int64_t timeout_ms;  /* per attempt; 0 = 5 s */
-    int64_t backoff_ms;  /* first retry delay; 0 = 1 s */
+    const char *ui_url;     /* link in messages ("" : none) */
+    int64_t timeout_ms;     /* per attempt; 0 = 5 s */
+    int64_t backoff_ms;     /* first retry delay; 0 = 1 s */
     int64_t backoff_max_ms; /* 0 = 5 min */
     int max_attempts;       /* 0 = 10 */
 };

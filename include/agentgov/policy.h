@@ -168,8 +168,8 @@ struct ag_rule_info {
     int has_phases;
     /* The rule's `approval:` (ask rules only; has_approval 0: every default). */
     int has_approval;
-    int64_t approval_timeout_ms; /* 0: the config's approvals.timeout */
-    int approval_required;       /* distinct approvers needed (two-person rule: 2); >= 1 */
+    int64_t approval_timeout_ms;  /* 0: the config's approvals.timeout */
+    int approval_required;        /* distinct approvers needed (two-person rule: 2); >= 1 */
     const char *const *approvers; /* "admin", "tier:N", "role:NAME", "user:NAME" */
     size_t napprovers;
 };

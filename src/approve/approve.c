@@ -165,7 +165,7 @@ static ag_err load_many(ag_approve *ap, const char *index, char **ids, size_t n,
                         struct ag_store_reply **replies)
 {
     struct ag_store_op *ops = calloc(n ? n : 1, sizeof *ops);
-    char (*keys)[AG__APV_KEY_MAX] = calloc(n ? n : 1, sizeof *keys);
+    char(*keys)[AG__APV_KEY_MAX] = calloc(n ? n : 1, sizeof *keys);
     *replies = calloc(n ? n : 1, sizeof **replies);
     ag_err e = AG_OK;
     if (!ops || !keys || !*replies) {
@@ -233,9 +233,9 @@ ag_err ag_approve_list(ag_approve *ap, const struct ag_approval_filter *f,
         json_t *rec = json_loads(rp[k].str, 0, NULL);
         if (rec == NULL)
             continue;
-        int keep = (!f || !f->agent_id || strcmp(ag__apv_str(rec, "agent_id"), f->agent_id) == 0) &&
-                   (!f || !f->pending_only ||
-                    strcmp(ag__apv_status(rec, now), AG__APV_PENDING) == 0);
+        int keep =
+            (!f || !f->agent_id || strcmp(ag__apv_str(rec, "agent_id"), f->agent_id) == 0) &&
+            (!f || !f->pending_only || strcmp(ag__apv_status(rec, now), AG__APV_PENDING) == 0);
         if (keep && (e = ag__apv_fill(rec, now, &out[*n])) == AG_OK)
             (*n)++;
         json_decref(rec);
@@ -327,9 +327,9 @@ static int apply_vote(ag_approve *ap, json_t *rec, const struct ag_identity *who
                       const char *reason, int64_t now, ag_err *err)
 {
     json_t *votes = json_object_get(rec, "votes");
-    json_t *vote = json_pack("{s:s, s:o, s:s?, s:I}", "decision", approve ? "approve" : "deny",
-                             "approver", ag__apv_who(who), "reason", reason, "at_ms",
-                             (json_int_t)now);
+    json_t *vote =
+        json_pack("{s:s, s:o, s:s?, s:I}", "decision", approve ? "approve" : "deny", "approver",
+                  ag__apv_who(who), "reason", reason, "at_ms", (json_int_t)now);
     json_array_append_new(votes, vote);
     size_t n = 0, i;
     json_t *v;
@@ -409,10 +409,10 @@ ag_err ag_approve_decide(ag_approve *ap, const char *id, const struct ag_identit
             continue; /* someone else decided in between: look again */
         }
         /* The store holds the decision; the ledger must too before it is reported. */
-        json_t *d = json_pack("{s:o, s:s?, s:I, s:I}", "approver", ag__apv_who(who), "comment",
-                              reason, "approvals", (json_int_t)json_array_size(
-                                                       json_object_get(rec, "votes")),
-                              "required", (json_int_t)ag__apv_int(rec, "required"));
+        json_t *d =
+            json_pack("{s:o, s:s?, s:I, s:I}", "approver", ag__apv_who(who), "comment", reason,
+                      "approvals", (json_int_t)json_array_size(json_object_get(rec, "votes")),
+                      "required", (json_int_t)ag__apv_int(rec, "required"));
         json_t *g = json_object_get(rec, "grant");
         if (ev >= 0 && g)
             json_object_set(d, "grant", g);
@@ -448,8 +448,7 @@ ag_err ag_approve_sweep(ag_approve *ap, size_t *n)
                       !json_is_true(json_object_get(rec, "expiry_ledgered"));
             if (rec && !due) {
                 /* Settled without leaving the index (an old record): stop reading it. */
-                struct ag_store_op z = {.op = AG_OP_ZREM, .key = AG_APPROVAL_OPEN,
-                                        .field = ids[i]};
+                struct ag_store_op z = {.op = AG_OP_ZREM, .key = AG_APPROVAL_OPEN, .field = ids[i]};
                 struct ag_store_reply zr;
                 if (ag_store_exec(ap->store, NULL, &z, 1, &zr, NULL) == AG_OK)
                     ag_store_reply_free(&zr, 1);

@@ -38,15 +38,14 @@ static json_t *new_record(ag_approve *ap, const ag_policy *p, const struct ag_ap
     return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s?, "
                      "s:s, s:i, s:o, s:i, s:I, s:I, s:{s:s}, s:[], s:n, s:I, s:I}",
                      "id", id, "agent_id", rq->agent_id, "task_id", task, "tier", d->tier, "phase",
-                     d->phase == AG_PHASE_NONE ? "" : ag_phase_name(d->phase), "action",
-                     rq->action, "resource", rq->resource, "args", args, "args_digest",
-                     args_digest, "digest", digest, "policy_file", ag_policy_path(p),
-                     "policy_hash", ag_policy_hash(p), "rule", rule, "rule_id", ri.id,
-                     "rule_file", d->rule_file, "rule_line", d->rule_line, "approvers",
-                     approvers ? approvers : json_array(), "required", ri.approval_required,
-                     "asked_at_ms", (json_int_t)now, "expires_at_ms", (json_int_t)(now + timeout),
-                     "requester", "accessor", acc, "votes", "decision", "decided_at_ms",
-                     (json_int_t)0, "used_at_ms", (json_int_t)0);
+                     d->phase == AG_PHASE_NONE ? "" : ag_phase_name(d->phase), "action", rq->action,
+                     "resource", rq->resource, "args", args, "args_digest", args_digest, "digest",
+                     digest, "policy_file", ag_policy_path(p), "policy_hash", ag_policy_hash(p),
+                     "rule", rule, "rule_id", ri.id, "rule_file", d->rule_file, "rule_line",
+                     d->rule_line, "approvers", approvers ? approvers : json_array(), "required",
+                     ri.approval_required, "asked_at_ms", (json_int_t)now, "expires_at_ms",
+                     (json_int_t)(now + timeout), "requester", "accessor", acc, "votes", "decision",
+                     "decided_at_ms", (json_int_t)0, "used_at_ms", (json_int_t)0);
 }
 
 /* What the lifecycle's ask hook builds and the caller releases afterwards. */
@@ -55,8 +54,8 @@ struct ask_ctx {
     const ag_policy *p;
     const struct ag_approve_request *rq;
     const char *id;
-    json_t *rec;    /* the pending approval, once stored */
-    char *data;     /* its ledger entry's data */
+    json_t *rec; /* the pending approval, once stored */
+    char *data;  /* its ledger entry's data */
     char key[AG__APV_KEY_MAX];
     char detail[160];
 };
@@ -73,7 +72,9 @@ static ag_err store_ask(ag_approve *ap, json_t *rec, const char *key)
     struct ag_store_op ops[3] = {
         {.op = AG_OP_SETNX, .key = key, .value = val, .num = ttl},
         {.op = AG_OP_ZADD, .key = AG_APPROVAL_INDEX, .field = id, .num = asked},
-        {.op = AG_OP_ZADD, .key = AG_APPROVAL_OPEN, .field = id,
+        {.op = AG_OP_ZADD,
+         .key = AG_APPROVAL_OPEN,
+         .field = id,
          .num = ag__apv_int(rec, "expires_at_ms")}};
     struct ag_store_reply rp[3];
     ag_err e = ag_store_exec(ap->store, NULL, ops, 3, rp, NULL);
@@ -92,13 +93,13 @@ static ag_err on_ask(void *vctx, const struct ag_gov_decision *d, const char *ta
 {
     struct ask_ctx *c = vctx;
     char args_digest[65], digest[65];
-    ag_err e = ag_approval_digest(c->rq->agent_id, c->rq->action, c->rq->resource,
-                                  c->rq->args_json, args_digest, digest);
+    ag_err e = ag_approval_digest(c->rq->agent_id, c->rq->action, c->rq->resource, c->rq->args_json,
+                                  args_digest, digest);
     if (e == AG_OK)
         e = ag__apv_key(c->id, c->key);
-    json_t *rec = e ? NULL
-                    : new_record(c->ap, c->p, c->rq, d, task, c->id, args_digest, digest,
-                                 ag__wall_ms());
+    json_t *rec =
+        e ? NULL
+          : new_record(c->ap, c->p, c->rq, d, task, c->id, args_digest, digest, ag__wall_ms());
     if (e == AG_OK && rec == NULL)
         e = ag__fail(AG_EINTERNAL, "approval: cannot build the record (rule %s:%d)",
                      d->rule_file ? d->rule_file : "", d->rule_line);
@@ -111,16 +112,14 @@ static ag_err on_ask(void *vctx, const struct ag_gov_decision *d, const char *ta
         return e;
     }
     c->rec = rec;
-    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:O}",
-                             "approval_id", c->id, "event", "requested", "args_digest",
-                             args_digest, "digest", digest, "rule", ag__apv_str(rec, "rule"),
-                             "policy_hash", ag__apv_str(rec, "policy_hash"), "policy_file",
-                             ag__apv_str(rec, "policy_file"), "expires_at_ms",
-                             (json_int_t)ag__apv_int(rec, "expires_at_ms"), "required",
-                             (json_int_t)ag__apv_int(rec, "required"), "approvers",
-                             json_object_get(rec, "approvers"), "requester",
-                             json_object_get(rec, "requester"), "args",
-                             json_object_get(rec, "args"));
+    json_t *data = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:O}", "approval_id", c->id,
+        "event", "requested", "args_digest", args_digest, "digest", digest, "rule",
+        ag__apv_str(rec, "rule"), "policy_hash", ag__apv_str(rec, "policy_hash"), "policy_file",
+        ag__apv_str(rec, "policy_file"), "expires_at_ms",
+        (json_int_t)ag__apv_int(rec, "expires_at_ms"), "required",
+        (json_int_t)ag__apv_int(rec, "required"), "approvers", json_object_get(rec, "approvers"),
+        "requester", json_object_get(rec, "requester"), "args", json_object_get(rec, "args"));
     c->data = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(data);
     if (c->data == NULL)
@@ -150,9 +149,13 @@ static enum ag_effect first_ask(ag_approve *ap, ag_gov *g, const ag_policy *p,
     memcpy(id, "apv-", 4);
     ag__random_hex(12, id + 4);
     struct ask_ctx c = {.ap = ap, .p = p, .rq = rq, .id = id};
-    struct ag_gov_authz az = {.agent_id = rq->agent_id, .action = rq->action,
-                              .resource = rq->resource, .confidence = rq->confidence,
-                              .ask_approval_id = id, .on_ask = on_ask, .on_ask_ctx = &c};
+    struct ag_gov_authz az = {.agent_id = rq->agent_id,
+                              .action = rq->action,
+                              .resource = rq->resource,
+                              .confidence = rq->confidence,
+                              .ask_approval_id = id,
+                              .on_ask = on_ask,
+                              .on_ask_ctx = &c};
     ag_gov_authorize_ex(g, &az, &out->d, task);
     if (out->d.effect == AG_EFFECT_ASK && c.rec) {
         snprintf(out->approval_id, sizeof out->approval_id, "%s", id);
@@ -227,8 +230,7 @@ static enum ag_effect retry(ag_approve *ap, ag_gov *g, const struct ag_approve_r
             return AG_EFFECT_DENY;
         }
         if (e)
-            return refuse_retry(ap, rq, NULL, AG_REASON_APPROVAL_MISMATCH,
-                                "no such approval", out);
+            return refuse_retry(ap, rq, NULL, AG_REASON_APPROVAL_MISMATCH, "no such approval", out);
         out->expires_ms = ag__apv_int(rec, "expires_at_ms");
         int64_t now = ag__wall_ms();
         const char *st = ag__apv_status(rec, now);
@@ -256,8 +258,7 @@ static enum ag_effect retry(ag_approve *ap, ag_gov *g, const struct ag_approve_r
                                                    ag__apv_str(gr, "nonce"), msg);
             if (ag__apv_int(gr, "expires_at_ms") != out->expires_ms ||
                 !ag_ledger_sig_valid(ap->ledger, msg, len, ag__apv_str(gr, "sig")))
-                why = AG_REASON_APPROVAL_MISMATCH,
-                detail = "the grant's signature does not verify";
+                why = AG_REASON_APPROVAL_MISMATCH, detail = "the grant's signature does not verify";
         }
         if (why != AG_REASON_COUNT) {
             /* Another agent's approval tells this one nothing about itself. */
@@ -288,8 +289,10 @@ static enum ag_effect retry(ag_approve *ap, ag_gov *g, const struct ag_approve_r
             continue;
         }
         char task[AG_GOV_TASK_BUF];
-        struct ag_gov_authz az = {.agent_id = rq->agent_id, .action = rq->action,
-                                  .resource = rq->resource, .confidence = rq->confidence,
+        struct ag_gov_authz az = {.agent_id = rq->agent_id,
+                                  .action = rq->action,
+                                  .resource = rq->resource,
+                                  .confidence = rq->confidence,
                                   .grant_approval_id = rq->approval_id,
                                   .grant_rule_file = ag__apv_str(rec, "rule_file"),
                                   .grant_rule_line = (int)ag__apv_int(rec, "rule_line")};

@@ -170,8 +170,8 @@ ag_err ag__apv_fill(json_t *rec, int64_t now, struct ag_approval *out)
     out->json = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     if (!out->agent_id || !out->task_id || !out->action || !out->resource || !out->phase ||
-        !out->args_json || !out->policy_file || !out->policy_hash || !out->rule ||
-        !out->rule_id || !out->json) {
+        !out->args_json || !out->policy_file || !out->policy_hash || !out->rule || !out->rule_id ||
+        !out->json) {
         ag_approval_clear(out);
         return ag__fail(AG_ENOMEM, "out of memory reading an approval");
     }
@@ -254,8 +254,8 @@ void ag__apv_note_expiry(ag_approve *ap, const char *id, int64_t now)
                     int w2;
                     if (raw2 && ag__apv_cas(ap, id, raw2, rec, 0, &w2) == AG_OK && w2) {
                         /* Open again, so that the next sweep finds it. */
-                        struct ag_store_op op = {.op = AG_OP_ZADD, .key = AG_APPROVAL_OPEN,
-                                                 .field = id, .num = 0};
+                        struct ag_store_op op = {
+                            .op = AG_OP_ZADD, .key = AG_APPROVAL_OPEN, .field = id, .num = 0};
                         struct ag_store_reply rp;
                         if (ag_store_exec(ap->store, NULL, &op, 1, &rp, NULL) == AG_OK)
                             ag_store_reply_free(&rp, 1);

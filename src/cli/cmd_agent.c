@@ -278,7 +278,9 @@ static int do_authorize(struct ag__cli_gov *c, char **pos, const struct ag__cli_
     }
     ag_approve *ap = NULL;
     ag_config *cfg = ag__cli_config();
-    struct ag_approve_opts ao = {.store = c->store, .ledger = c->ledger, .auth = c->auth,
+    struct ag_approve_opts ao = {.store = c->store,
+                                 .ledger = c->ledger,
+                                 .auth = c->auth,
                                  .default_timeout_ms =
                                      cfg ? ag_config_ms(cfg, "approvals.timeout") : 0};
     ag_config_free(cfg);
@@ -289,9 +291,13 @@ static int do_authorize(struct ag__cli_gov *c, char **pos, const struct ag__cli_
     }
     /* Through the approvals module: an ask records a pending approval, and a retry
      * with --approval ID spends its grant. */
-    struct ag_approve_request rq = {.agent_id = pos[0], .action = pos[1], .resource = pos[2],
-                                    .confidence = conf, .args_json = o->args,
-                                    .approval_id = o->approve_id, .requester_accessor = ""};
+    struct ag_approve_request rq = {.agent_id = pos[0],
+                                    .action = pos[1],
+                                    .resource = pos[2],
+                                    .confidence = conf,
+                                    .args_json = o->args,
+                                    .approval_id = o->approve_id,
+                                    .requester_accessor = ""};
     struct ag_approve_result ar;
     ag_notify *ntf = ag__cli_notify_approvals(c, ap);
     enum ag_effect eff = ag_approve_authorize(ap, c->gov, c->policy, &rq, &ar);
@@ -307,8 +313,8 @@ static int do_authorize(struct ag__cli_gov *c, char **pos, const struct ag__cli_
     if (eff == AG_EFFECT_ASK && ar.approval_id[0]) {
         char exp[64];
         ag__rfc3339(ar.expires_ms, exp);
-        printf("approval %s pending until %s (agentgov approval approve %s)\n", ar.approval_id,
-               exp, ar.approval_id);
+        printf("approval %s pending until %s (agentgov approval approve %s)\n", ar.approval_id, exp,
+               ar.approval_id);
     } else if (ar.detail[0]) {
         printf("%s\n", ar.detail);
     }

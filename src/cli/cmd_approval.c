@@ -56,8 +56,7 @@ static void print_show(const struct ag_approval *a)
     json_array_foreach(json_object_get(o, "votes"), i, v)
     {
         json_t *w = json_object_get(v, "approver");
-        printf("vote       %s by %s (%s)%s%s\n",
-               json_string_value(json_object_get(v, "decision")),
+        printf("vote       %s by %s (%s)%s%s\n", json_string_value(json_object_get(v, "decision")),
                json_string_value(json_object_get(w, "entity")),
                json_string_value(json_object_get(w, "accessor")),
                json_string_value(json_object_get(v, "reason")) ? ": " : "",
@@ -190,8 +189,7 @@ int ag__cmd_approval(int argc, char **argv)
         if (strcmp(argv[1], subs[i].name) == 0)
             s = i;
     if (s < 0) {
-        ag__cli_error("approval: unknown subcommand '%s' (see agentgov approval --help)",
-                      argv[1]);
+        ag__cli_error("approval: unknown subcommand '%s' (see agentgov approval --help)", argv[1]);
         return AG_EXIT_USAGE;
     }
     if (ag__cli_wants_help(argc - 1, argv + 1)) {
@@ -213,7 +211,9 @@ int ag__cmd_approval(int argc, char **argv)
     if (rc)
         return rc;
     ag_config *cfg = ag__cli_config();
-    struct ag_approve_opts ao = {.store = c.store, .ledger = c.ledger, .auth = c.auth,
+    struct ag_approve_opts ao = {.store = c.store,
+                                 .ledger = c.ledger,
+                                 .auth = c.auth,
                                  .default_timeout_ms =
                                      cfg ? ag_config_ms(cfg, "approvals.timeout") : 0};
     ag_config_free(cfg);

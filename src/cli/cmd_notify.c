@@ -45,8 +45,7 @@ int ag__cli_notify_open(struct ag__cli_gov *c, ag_notify **n)
     return 0;
 }
 
-static void approval_event(void *ctx, enum ag_approval_event ev, const char *id,
-                           const char *json)
+static void approval_event(void *ctx, enum ag_approval_event ev, const char *id, const char *json)
 {
     (void)id;
     static const char *const types[] = {"approval.requested", "approval.decided",

@@ -21,7 +21,7 @@
     X(run, "run a process as a governed, sandboxed agent")                                         \
     X(sandbox, "show the kernel sandbox profile of a tier")                                        \
     X(hook, "answer a coding agent's tool-use hook (claude-code, codex)")                          \
-    X(notify, "notification outbox: list (--dead) and test a channel")                            \
+    X(notify, "notification outbox: list (--dead) and test a channel")                             \
     X(config, "show the effective configuration")                                                  \
     X(version, "print the version")
 

@@ -8,8 +8,7 @@
 #include "gov/gov.h"
 
 /* AG__OK_REASON (lifecycle.h) when the agent may act, else why not; *have_s: s was decoded. */
-enum ag_reason ag__authz_read_run(ag_gov *g, const char *agent, struct ag__session *s,
-                                  int *have_s);
+enum ag_reason ag__authz_read_run(ag_gov *g, const char *agent, struct ag__session *s, int *have_s);
 struct ag__pkt *ag__authz_packet_for(ag_gov *g, const char *agent, const char *digest);
 /* Fills out's effect, reason and rule; returns 1 for an action the packet forbids. */
 int ag__authz_decide_for(ag_gov *g, const struct ag__session *s, const ag_packet *p,

@@ -42,9 +42,9 @@ struct pending {
     char detail[256];
     int64_t seq;
     char hash[AG_HASH_HEX_LEN];
-    int done;   /* set by the leader before posting wake */
-    int lead;   /* set instead when this waiter is to lead the next batch */
-    sem_t wake; /* each waiter sleeps on its own semaphore: no thundering herd */
+    int done;     /* set by the leader before posting wake */
+    int lead;     /* set instead when this waiter is to lead the next batch */
+    sem_t wake;   /* each waiter sleeps on its own semaphore: no thundering herd */
     sem_t *wakep; /* NULL; in a chain (ag_ledger_append_batch): the last entry's wake */
     struct pending *next;
 };
@@ -82,10 +82,9 @@ struct ag_ledger {
     int64_t last_cp;       /* seq of the last checkpoint row */
 };
 
-static const char *const kinds[] = {"action",    "decision",   "violation",  "error",
-                                    "lifecycle", "revocation", "promotion",  "handoff",
-                                    "token",     "secret",     "checkpoint", "system",
-                                    "approval",  "notify"};
+static const char *const kinds[] = {"action",     "decision",  "violation", "error", "lifecycle",
+                                    "revocation", "promotion", "handoff",   "token", "secret",
+                                    "checkpoint", "system",    "approval",  "notify"};
 
 int ag_ledger_kind_valid(const char *kind)
 {

@@ -116,11 +116,11 @@ static ag_err record(ag_notify *n, const char *member, const char *dkey, json_t 
     if (ok || dead)
         ops[k++] = (struct ag_store_op){.op = AG_OP_ZREM, .key = AG__NTF_PENDING, .field = member};
     else
-        ops[k++] = (struct ag_store_op){.op = AG_OP_ZADD, .key = AG__NTF_PENDING, .field = member,
-                                        .num = next};
+        ops[k++] = (struct ag_store_op){
+            .op = AG_OP_ZADD, .key = AG__NTF_PENDING, .field = member, .num = next};
     if (dead)
-        ops[k++] = (struct ag_store_op){.op = AG_OP_ZADD, .key = AG__NTF_DEAD, .field = member,
-                                        .num = now};
+        ops[k++] = (struct ag_store_op){
+            .op = AG_OP_ZADD, .key = AG__NTF_DEAD, .field = member, .num = now};
     struct ag_store_reply rp[3];
     ag_err e = ag_store_exec(n->store, NULL, ops, k, rp, NULL);
     ag_store_reply_free(rp, k);
@@ -143,10 +143,15 @@ static ag_err record(ag_notify *n, const char *member, const char *dkey, json_t 
                                  attempts, "last_error", err);
         char *dj = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(data);
-        struct ag_ledger_entry le = {.kind = "notify", .tier = -1, .action = "notify.deliver",
+        struct ag_ledger_entry le = {.kind = "notify",
+                                     .tier = -1,
+                                     .action = "notify.deliver",
                                      .resource = json_string_value(json_object_get(d, "channel")),
-                                     .decision = "dead", .reason = "retries_exhausted",
-                                     .confidence = -1, .success = 0, .data_json = dj};
+                                     .decision = "dead",
+                                     .reason = "retries_exhausted",
+                                     .confidence = -1,
+                                     .success = 0,
+                                     .data_json = dj};
         if (dj && ag_ledger_append(n->ledger, &le, NULL, NULL) != AG_OK && e == AG_OK) {
         }
         free(dj);
@@ -205,8 +210,8 @@ ag_err ag_notify_deliver(ag_notify *n, size_t max, struct ag_notify_round *r)
 {
     memset(r, 0, sizeof *r);
     int64_t now = ag__wall_ms();
-    struct ag_store_op op = {.op = AG_OP_ZRANGEBYSCORE, .key = AG__NTF_PENDING, .num = 0,
-                             .num2 = now};
+    struct ag_store_op op = {
+        .op = AG_OP_ZRANGEBYSCORE, .key = AG__NTF_PENDING, .num = 0, .num2 = now};
     struct ag_store_reply due;
     ag_err e = ag_store_exec(n->store, NULL, &op, 1, &due, NULL);
     if (e)
@@ -236,8 +241,10 @@ ag_err ag_notify_test(ag_notify *n, const char *channel, long *http_status)
 {
     *http_status = 0;
     if (!ag_notify_channel_on(n, channel))
-        return ag__fail(AG_EINVAL, "notify test: channel '%s' is not configured (slack, webhook, "
-                                   "github: see docs/notify.md)", channel);
+        return ag__fail(AG_EINVAL,
+                        "notify test: channel '%s' is not configured (slack, webhook, "
+                        "github: see docs/notify.md)",
+                        channel);
     char id[AG_NOTIFY_ID_BUF];
     memcpy(id, "evt-", 4);
     ag__random_hex(12, id + 4);

@@ -110,22 +110,25 @@ static void summary(const json_t *ev, struct ag_buf *b)
     if (strncmp(type, "approval.", 9) == 0) {
         const char *st = dstr(d, "status");
         if (strcmp(type, "approval.requested") == 0)
-            ag__buf_printf(b, "Approval requested: agent *%s* wants `%s` on `%s`", dstr(d, "agent_id"),
-                           dstr(d, "action"), dstr(d, "resource"));
+            ag__buf_printf(b, "Approval requested: agent *%s* wants `%s` on `%s`",
+                           dstr(d, "agent_id"), dstr(d, "action"), dstr(d, "resource"));
         else
             ag__buf_printf(b, "Approval *%s*: agent *%s*, `%s` on `%s`", st, dstr(d, "agent_id"),
                            dstr(d, "action"), dstr(d, "resource"));
         ag__buf_printf(b, " (task %s, tier %lld, phase %s). Approval `%s`, expires %s, rule %s.",
-                       dstr(d, "task_id"), (long long)json_integer_value(json_object_get(d, "tier")),
-                       dstr(d, "phase"), dstr(d, "id"), dstr(d, "expires_at"), dstr(d, "rule"));
-        char *args = json_dumps(json_object_get(d, "args"), JSON_COMPACT | JSON_SORT_KEYS |
-                                                                JSON_ENCODE_ANY);
+                       dstr(d, "task_id"),
+                       (long long)json_integer_value(json_object_get(d, "tier")), dstr(d, "phase"),
+                       dstr(d, "id"), dstr(d, "expires_at"), dstr(d, "rule"));
+        char *args =
+            json_dumps(json_object_get(d, "args"), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         if (args && strcmp(args, "null") != 0)
             ag__buf_printf(b, " Args: `%.1500s`", args);
         free(args);
     } else if (strcmp(type, "agent.revoked") == 0) {
-        ag__buf_printf(b, "Agent *%s* revoked: its tokens and leases are gone; a handoff is "
-                          "required.", dstr(d, "agent_id"));
+        ag__buf_printf(b,
+                       "Agent *%s* revoked: its tokens and leases are gone; a handoff is "
+                       "required.",
+                       dstr(d, "agent_id"));
     } else if (strcmp(type, "budget.exhausted") == 0) {
         ag__buf_printf(b, "Agent *%s* exhausted its error budget (%s) and was revoked.",
                        dstr(d, "agent_id"), dstr(d, "type"));
@@ -149,14 +152,14 @@ static json_t *slack_body(ag_notify *n, const json_t *ev, const char *text)
         const char *apv = dstr(d, "id");
         char abid[128];
         snprintf(abid, sizeof abid, "agentgov-approval:%s", apv);
-        json_array_append_new(
-            blocks, json_pack("{s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:{s:s, s:s}}, "
-                              "{s:s, s:s, s:s, s:s, s:{s:s, s:s}}]}",
-                              "type", "actions", "block_id", abid, "elements", "type", "button",
-                              "action_id", "approve", "style", "primary", "value", apv, "text",
-                              "type", "plain_text", "text", "Approve", "type", "button",
-                              "action_id", "deny", "style", "danger", "value", apv, "text",
-                              "type", "plain_text", "text", "Deny"));
+        json_array_append_new(blocks, json_pack("{s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:{s:s, s:s}}, "
+                                                "{s:s, s:s, s:s, s:s, s:{s:s, s:s}}]}",
+                                                "type", "actions", "block_id", abid, "elements",
+                                                "type", "button", "action_id", "approve", "style",
+                                                "primary", "value", apv, "text", "type",
+                                                "plain_text", "text", "Approve", "type", "button",
+                                                "action_id", "deny", "style", "danger", "value",
+                                                apv, "text", "type", "plain_text", "text", "Deny"));
     }
     return blocks ? json_pack("{s:s, s:o}", "text", text, "blocks", blocks) : NULL;
 }
@@ -206,8 +209,8 @@ ag_err ag__ntf_format(ag_notify *n, const char *channel, const json_t *ev, struc
     } else if (e == AG_OK) {
         e = ag__fail(AG_EINVAL, "notify: unknown channel '%s' (slack, webhook, github)", channel);
     }
-    if (e == AG_OK && (!q->url || !body || !(q->body = json_dumps(body, JSON_COMPACT |
-                                                                        JSON_SORT_KEYS))))
+    if (e == AG_OK &&
+        (!q->url || !body || !(q->body = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS))))
         e = ag__fail(AG_ENOMEM, "notify: cannot build the %s message", channel);
     if (e == AG_OK)
         e = add_header(q, "Content-Type: application/json%s%s", "", NULL);
@@ -215,8 +218,7 @@ ag_err ag__ntf_format(ag_notify *n, const char *channel, const json_t *ev, struc
         e = add_header(q, "X-Agentgov-Event-Id: %s%s", id, NULL);
     if (e == AG_OK && strcmp(channel, "webhook") == 0) {
         char mac[AG_SHA256_HEX_LEN];
-        ag__hmac_sha256_hex((const uint8_t *)secret, strlen(secret), q->body, strlen(q->body),
-                            mac);
+        ag__hmac_sha256_hex((const uint8_t *)secret, strlen(secret), q->body, strlen(q->body), mac);
         if ((e = add_header(q, "X-Agentgov-Signature: sha256=%s%s", mac, NULL)) == AG_OK &&
             (e = add_header(q, "X-Agentgov-Event: %s%s", type, NULL)) == AG_OK)
             e = add_header(q, "X-Agentgov-Delivery: %s%s", id, NULL);

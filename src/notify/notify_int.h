@@ -13,13 +13,13 @@
 
 /* Store keys: the event, one delivery per channel, the due index (member
  * "<event id>:<channel>", score = next attempt in ms) and the dead index. */
-#define AG__NTF_EVENT    "notify:event:"
-#define AG__NTF_DELIVERY "notify:delivery:"
-#define AG__NTF_PENDING  "notify:pending"
-#define AG__NTF_DEAD     "notify:dead"
-#define AG__NTF_LOCK     "notify:worker"
-#define AG__NTF_KEEP_MS  (7LL * 24 * 3600 * 1000)
-#define AG__NTF_KEY_MAX  96
+#define AG__NTF_EVENT         "notify:event:"
+#define AG__NTF_DELIVERY      "notify:delivery:"
+#define AG__NTF_PENDING       "notify:pending"
+#define AG__NTF_DEAD          "notify:dead"
+#define AG__NTF_LOCK          "notify:worker"
+#define AG__NTF_KEEP_MS       (7LL * 24 * 3600 * 1000)
+#define AG__NTF_KEY_MAX       96
 #define AG__NTF_SECRET_TTL_MS 30000
 
 struct ag_notify {

@@ -151,24 +151,24 @@ ag_err ag_notify_emit(ag_notify *n, const char *type, const char *data_json,
     char *dels[AG_NOTIFY_CHANNELS] = {0};
     size_t k = 0;
     snprintf(keys[0], sizeof keys[0], AG__NTF_EVENT "%s", id);
-    ops[k++] = (struct ag_store_op){.op = AG_OP_SET, .key = keys[0], .value = evs,
-                                    .num = AG__NTF_KEEP_MS};
+    ops[k++] =
+        (struct ag_store_op){.op = AG_OP_SET, .key = keys[0], .value = evs, .num = AG__NTF_KEEP_MS};
     for (int c = 0; c < AG_NOTIFY_CHANNELS; c++) {
         if (!ag_notify_channel_on(n, ag__ntf_channels[c]))
             continue;
         json_t *d = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:s}", "event_id", id,
-                              "channel", ag__ntf_channels[c], "type", type, "attempts", 0,
-                              "status", "pending", "created_ms", (json_int_t)now, "next_ms",
-                              (json_int_t)now, "done_ms", (json_int_t)0, "last_error", "");
+                              "channel", ag__ntf_channels[c], "type", type, "attempts", 0, "status",
+                              "pending", "created_ms", (json_int_t)now, "next_ms", (json_int_t)now,
+                              "done_ms", (json_int_t)0, "last_error", "");
         dels[c] = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(d);
         snprintf(keys[1 + c], sizeof keys[1 + c], AG__NTF_DELIVERY "%s:%s", id,
                  ag__ntf_channels[c]);
         snprintf(members[c], sizeof members[c], "%s:%s", id, ag__ntf_channels[c]);
-        ops[k++] = (struct ag_store_op){.op = AG_OP_SET, .key = keys[1 + c], .value = dels[c],
-                                        .num = AG__NTF_KEEP_MS};
-        ops[k++] = (struct ag_store_op){.op = AG_OP_ZADD, .key = AG__NTF_PENDING,
-                                        .field = members[c], .num = now};
+        ops[k++] = (struct ag_store_op){
+            .op = AG_OP_SET, .key = keys[1 + c], .value = dels[c], .num = AG__NTF_KEEP_MS};
+        ops[k++] = (struct ag_store_op){
+            .op = AG_OP_ZADD, .key = AG__NTF_PENDING, .field = members[c], .num = now};
     }
     ag_err e = AG_OK;
     for (int c = 0; c < AG_NOTIFY_CHANNELS; c++)
@@ -239,7 +239,7 @@ ag_err ag_notify_list(ag_notify *n, int dead_only, struct ag_notify_item **items
         e = zmembers(n, AG__NTF_PENDING, INT64_MAX, &mem[1], &nm[1]);
     size_t total = nm[0] + nm[1];
     struct ag_store_op *ops = calloc(total ? total : 1, sizeof *ops);
-    char (*keys)[AG__NTF_KEY_MAX] = calloc(total ? total : 1, sizeof *keys);
+    char(*keys)[AG__NTF_KEY_MAX] = calloc(total ? total : 1, sizeof *keys);
     struct ag_store_reply *rp = calloc(total ? total : 1, sizeof *rp);
     if (e == AG_OK && (!ops || !keys || !rp))
         e = ag__fail(AG_ENOMEM, "notify: out of memory");

@@ -508,8 +508,8 @@ static int load_approval(struct lctx *c, const struct ag__ynode *v, struct ag__r
     r->has_approval = 1;
     r->approval_required = 1;
     const struct ag__ynode *n;
-    if ((n = ag__yaml_get(v, "timeout")) && get_duration(c, n, "approval.timeout",
-                                                         &r->approval_timeout_ms)) {
+    if ((n = ag__yaml_get(v, "timeout")) &&
+        get_duration(c, n, "approval.timeout", &r->approval_timeout_ms)) {
         /* A grant that outlives a day is a standing permission, not an approval. */
         if (r->approval_timeout_ms < 1000 || r->approval_timeout_ms > 7LL * 24 * 3600 * 1000)
             PROBLEM(c, n, "'approval.timeout' out of range: '%s' (expected 1s..7d)", n->text);
@@ -523,8 +523,7 @@ static int load_approval(struct lctx *c, const struct ag__ynode *v, struct ag__r
             if (!want(c, it, AG__Y_SCALAR, "approval.approvers"))
                 continue;
             if (!approver_ok(it->text)) {
-                PROBLEM(c, it,
-                        "bad approver '%s' (expected admin, tier:N, role:NAME or user:NAME)",
+                PROBLEM(c, it, "bad approver '%s' (expected admin, tier:N, role:NAME or user:NAME)",
                         it->text);
                 continue;
             }
@@ -541,9 +540,8 @@ static int load_approval(struct lctx *c, const struct ag__ynode *v, struct ag__r
  * first, so that lint shows them all. */
 static int load_rule(struct lctx *c, const struct ag__ynode *n, struct ag__rule *r)
 {
-    static const char *const keys[] = {"id",     "description", "effect",   "actions", "resources",
-                                       "phases", "tiers",       "min_tier", "approval",
-                                       NULL};
+    static const char *const keys[] = {"id",     "description", "effect",   "actions",  "resources",
+                                       "phases", "tiers",       "min_tier", "approval", NULL};
     if (!want(c, n, AG__Y_MAP, "rules"))
         return 0;
     check_keys(c, n, keys, "a rule");

@@ -186,8 +186,7 @@ ag_err ag_policy_rule(const ag_policy *p, size_t i, struct ag_rule_info *out)
     return AG_OK;
 }
 
-ag_err ag_policy_rule_at(const ag_policy *p, const char *file, int line,
-                         struct ag_rule_info *out)
+ag_err ag_policy_rule_at(const ag_policy *p, const char *file, int line, struct ag_rule_info *out)
 {
     if (p && file && strcmp(file, p->path) == 0)
         for (size_t i = 0; i < p->nrules; i++)

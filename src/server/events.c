@@ -57,23 +57,33 @@ void ag__srv_revocation_events(struct ag__srv *s, const char *agent_id)
 void ag__srv_open_events(struct ag__srv *s)
 {
     if (s->store && s->ledger) {
-        struct ag_approve_opts ao = {.store = s->store, .ledger = s->ledger, .auth = s->auth,
+        struct ag_approve_opts ao = {.store = s->store,
+                                     .ledger = s->ledger,
+                                     .auth = s->auth,
                                      .default_timeout_ms = s->cfg.approvals_timeout_ms};
         if (ag_approve_new(&ao, &s->approve) != AG_OK) {
             s->approve = NULL;
-            ag__log(AG_LOG_ERROR, "approvals", "cannot start: %s; an ask is answered as "
-                    "ask without a pending approval", ag_last_error());
+            ag__log(AG_LOG_ERROR, "approvals",
+                    "cannot start: %s; an ask is answered as "
+                    "ask without a pending approval",
+                    ag_last_error());
         }
     }
     if (s->store && s->ledger) {
-        struct ag_notify_opts no = {
-            .store = s->store, .ledger = s->ledger, .auth = s->auth,
-            .slack_webhook_url = s->cfg.slack_url, .webhook_url = s->cfg.webhook_url,
-            .webhook_secret = s->cfg.webhook_secret, .github_api_url = s->cfg.gh_api,
-            .github_repo = s->cfg.gh_repo, .github_token_secret = s->cfg.gh_token,
-            .github_issue = s->cfg.gh_issue, .timeout_ms = s->cfg.notify_timeout_ms,
-            .backoff_ms = s->cfg.notify_backoff_ms, .backoff_max_ms = s->cfg.notify_backoff_max_ms,
-            .max_attempts = s->cfg.notify_max_attempts};
+        struct ag_notify_opts no = {.store = s->store,
+                                    .ledger = s->ledger,
+                                    .auth = s->auth,
+                                    .slack_webhook_url = s->cfg.slack_url,
+                                    .webhook_url = s->cfg.webhook_url,
+                                    .webhook_secret = s->cfg.webhook_secret,
+                                    .github_api_url = s->cfg.gh_api,
+                                    .github_repo = s->cfg.gh_repo,
+                                    .github_token_secret = s->cfg.gh_token,
+                                    .github_issue = s->cfg.gh_issue,
+                                    .timeout_ms = s->cfg.notify_timeout_ms,
+                                    .backoff_ms = s->cfg.notify_backoff_ms,
+                                    .backoff_max_ms = s->cfg.notify_backoff_max_ms,
+                                    .max_attempts = s->cfg.notify_max_attempts};
         if (ag_notify_new(&no, &s->notify) != AG_OK) {
             s->notify = NULL;
             ag__log(AG_LOG_ERROR, "notify", "notifications are off: %s", ag_last_error());
@@ -108,8 +118,10 @@ static void *notify_main(void *arg)
         if (ag_notify_deliver(s->notify, 0, &r) != AG_OK)
             ag__log(AG_LOG_WARN, "notify", "delivery round failed: %s", ag_last_error());
         else if (r.dead)
-            ag__log(AG_LOG_ERROR, "notify", "%zu notification(s) dead after their last attempt "
-                    "(agentgov notify list --dead)", r.dead);
+            ag__log(AG_LOG_ERROR, "notify",
+                    "%zu notification(s) dead after their last attempt "
+                    "(agentgov notify list --dead)",
+                    r.dead);
         for (int i = 0; i < 4 && !atomic_load(&s->notify_stop); i++)
             usleep(50 * 1000);
     }
@@ -135,4 +147,3 @@ void ag__srv_stop_notify(struct ag__srv *s)
     pthread_join(s->notify_thread, NULL);
     s->notify_running = 0;
 }
-

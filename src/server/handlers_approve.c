@@ -13,7 +13,7 @@
 #include "server/handlers.h"
 
 /* The longest ?wait= a reader may ask for: a waiting request holds a worker. */
-#define WAIT_MAX_MS (60 * 1000)
+#define WAIT_MAX_MS  (60 * 1000)
 #define WAIT_STEP_US (100 * 1000)
 
 static ag_approve *req_approve(struct ag__req *r)
@@ -105,8 +105,9 @@ void ag__h_approvals_list(struct ag__req *r)
     /* Only administrators and approvers list approvals: an agent reads its own by id. */
     if (!r->admin && decidable == 0 && !approver_somewhere(r, &who)) {
         ag__buf_free(&out);
-        ag__reply_error(r, 403, "permission denied: listing approvals needs an admin or "
-                                "approver token");
+        ag__reply_error(r, 403,
+                        "permission denied: listing approvals needs an admin or "
+                        "approver token");
         ag__req_refused(r, r->tok.agent_id, "approver_required");
         return;
     }
@@ -132,8 +133,10 @@ static int load_visible(struct ag__req *r, ag_approve *ap, const char *id, struc
     if (strcmp(a->agent_id, r->tok.agent_id) == 0 || ag_approve_may_decide(a, &who))
         return 1;
     ag_approval_clear(a);
-    ag__reply_error(r, 403, "permission denied: approval %s belongs to another agent and this "
-                            "token is not among its approvers", id);
+    ag__reply_error(r, 403,
+                    "permission denied: approval %s belongs to another agent and this "
+                    "token is not among its approvers",
+                    id);
     return ag__req_refused(r, r->tok.agent_id, "other_agent");
 }
 
@@ -201,10 +204,9 @@ static void decide(struct ag__req *r, int approve)
                                                                  : "not_an_approver");
             return;
         }
-        ag__reply_ag_error(r, e == AG_EINVAL && strstr(ag_last_error(), "bad approval id")
-                                  ? AG_ENOTFOUND
-                                  : e,
-                           approve ? "approve" : "deny");
+        ag__reply_ag_error(
+            r, e == AG_EINVAL && strstr(ag_last_error(), "bad approval id") ? AG_ENOTFOUND : e,
+            approve ? "approve" : "deny");
         return;
     }
     json_t *o = approval_json(&a);

@@ -137,8 +137,10 @@ void ag__h_slack_interactions(struct ag__req *r)
     memset(&who, 0, sizeof who);
     if (!map_user(s->cfg.slack_users, uid, who.entity, sizeof who.entity)) {
         char msg[200];
-        snprintf(msg, sizeof msg, "permission denied: Slack user %.40s is not mapped to an "
-                                  "approver (notify.slack.users)", uid);
+        snprintf(msg, sizeof msg,
+                 "permission denied: Slack user %.40s is not mapped to an "
+                 "approver (notify.slack.users)",
+                 uid);
         json_decref(pl);
         refuse(r, 403, "slack_user_unmapped", msg);
         return;
@@ -155,14 +157,16 @@ void ag__h_slack_interactions(struct ag__req *r)
     json_decref(pl);
     if (e) {
         /* Slack shows the text to the one who clicked. */
-        ag__reply_json(r, 200, json_pack("{s:s, s:b, s:s}", "response_type", "ephemeral",
-                                         "replace_original", 0, "text", ag_last_error()));
+        ag__reply_json(r, 200,
+                       json_pack("{s:s, s:b, s:s}", "response_type", "ephemeral",
+                                 "replace_original", 0, "text", ag_last_error()));
         return;
     }
     char text[300];
-    snprintf(text, sizeof text, "%s: %s by %s (%d of %d)", a.id, a.status, who.entity,
-             a.approvals, a.required);
+    snprintf(text, sizeof text, "%s: %s by %s (%d of %d)", a.id, a.status, who.entity, a.approvals,
+             a.required);
     ag_approval_clear(&a);
-    ag__reply_json(r, 200, json_pack("{s:s, s:b, s:s}", "response_type", "in_channel",
-                                     "replace_original", 0, "text", text));
+    ag__reply_json(r, 200,
+                   json_pack("{s:s, s:b, s:s}", "response_type", "in_channel", "replace_original",
+                             0, "text", text));
 }

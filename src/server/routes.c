@@ -63,8 +63,8 @@ static const struct ag__route routes[] = {
     {"POST", "/v1/approvals/{id}/approve", "approval_approve", ag__h_approval_approve, TOK, 1},
     {"POST", "/v1/approvals/{id}/deny", "approval_deny", ag__h_approval_deny, TOK, 1},
     /* Slack signs these requests itself (no token): verified in the handler. */
-    {"POST", "/v1/notify/slack/interactions", "slack_interactions", ag__h_slack_interactions,
-     PUB, 1},
+    {"POST", "/v1/notify/slack/interactions", "slack_interactions", ag__h_slack_interactions, PUB,
+     1},
     {"GET", "/v1/ledger", "ledger_query", ag__h_ledger_query, TOK, 1},
     {"GET", "/v1/ledger/verify", "ledger_verify", ag__h_ledger_verify, ADM, 1},
 };

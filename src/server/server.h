@@ -46,8 +46,9 @@ struct ag__server_config {
     struct ag_gov_opts gov;   /* lifecycle key TTLs */
     char policy[PATH_MAX];    /* policy file; "" = <dir>/policy.yaml or the default */
     char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
-    int64_t approvals_timeout_ms; /* approvals.timeout */
-    /* notify.* (copies: the settings handle is gone once the daemon runs) */
+    /* approvals.timeout, and notify.* (copies: the settings handle is gone once the
+     * daemon runs) */
+    int64_t approvals_timeout_ms;
     char slack_url[2048], slack_signing_secret[2048], slack_users[8192];
     char webhook_url[2048], webhook_secret[2048];
     char gh_api[2048], gh_repo[256], gh_token[2048];
@@ -69,15 +70,17 @@ struct ag__srv {
     ag_store *store;         /* NULL: every decision is deny store_unavailable */
     ag_auth *auth;           /* NULL: endpoints that need a token answer 503 */
     struct ag__audit *audit; /* refused credentials into the ledger; NULL without one */
-    ag_approve *approve;     /* pending approvals; NULL without store and ledger */
-    int64_t approvals_swept_ms;
-    ag_notify *notify;       /* the outbox; NULL without store and ledger or when misconfigured */
-    pthread_t notify_thread; /* delivers the outbox (started with the server) */
-    int notify_running;
-    _Atomic int notify_stop;
     _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
     _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
+    /* Approvals and notifications (events.c): NULL without store and ledger, and the
+     * outbox also when its channels are misconfigured. */
+    ag_approve *approve;
+    int64_t approvals_swept_ms;
+    ag_notify *notify;
+    pthread_t notify_thread; /* delivers the outbox (started with the server) */
+    int notify_running;
+    _Atomic int notify_stop;
     const struct ag__route *routes;
     size_t nroutes;
     struct MHD_Daemon *mhd;

@@ -92,8 +92,8 @@ static void afx_open(struct afx *f, const char *label)
         url = buf;
     }
     ASSERT_OK(ag_store_open(url, &f->store));
-    ASSERT_OK(ag_policy_load_string("apv.yaml", apv_policy_yaml, strlen(apv_policy_yaml),
-                                    &f->policy));
+    ASSERT_OK(
+        ag_policy_load_string("apv.yaml", apv_policy_yaml, strlen(apv_policy_yaml), &f->policy));
     ASSERT_OK(ag_gov_new(f->store, f->ledger, f->policy, NULL, &f->gov));
     struct ag_approve_opts o = {.store = f->store, .ledger = f->ledger};
     ASSERT_OK(ag_approve_new(&o, &f->ap));
@@ -151,9 +151,12 @@ static enum ag_effect apv_act(struct afx *f, const char *agent, const char *acti
                               const char *args, const char *approval_id,
                               struct ag_approve_result *out)
 {
-    struct ag_approve_request rq = {.agent_id = agent, .action = action,
-                                    .resource = "sandbox/web/01", .confidence = -1,
-                                    .args_json = args, .approval_id = approval_id,
+    struct ag_approve_request rq = {.agent_id = agent,
+                                    .action = action,
+                                    .resource = "sandbox/web/01",
+                                    .confidence = -1,
+                                    .args_json = args,
+                                    .approval_id = approval_id,
                                     .requester_accessor = "acc-agent"};
     return ag_approve_authorize(f->ap, f->gov, f->policy, &rq, out);
 }
@@ -485,8 +488,8 @@ static void sc_identity(void)
     afx_open(&f, "apv_ident");
     uint8_t mk[AG_AUTH_KEY_LEN];
     memset(mk, 7, sizeof mk);
-    struct ag_auth_opts ao = {.store = f.store, .ledger = f.ledger, .policy = f.policy,
-                              .master_key = mk};
+    struct ag_auth_opts ao = {
+        .store = f.store, .ledger = f.ledger, .policy = f.policy, .master_key = mk};
     ag_auth *auth = NULL;
     ASSERT_OK(ag_auth_new(&ao, &auth));
     struct ag_approve_opts po = {.store = f.store, .ledger = f.ledger, .auth = auth};

@@ -1,6 +1,6 @@
 /* ag_ledger_append_batch: entries of one call commit in order and adjacent (consecutive
- * seqs, or one apart when an automatic checkpoint row falls between them) while other threads append single entries and batches at the same time; the
- * chain verifies afterwards. */
+ * seqs, or one apart when an automatic checkpoint row falls between them) while other threads
+ * append single entries and batches at the same time; the chain verifies afterwards. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +19,12 @@ static void *batch_worker(void *arg)
     char agent[32];
     snprintf(agent, sizeof agent, "w%d", w->id);
     for (int i = 0; i < 150; i++) {
-        struct ag_ledger_entry a = {.kind = "decision", .agent_id = agent, .tier = -1,
-                                    .decision = "ask", .confidence = -1, .success = -1};
+        struct ag_ledger_entry a = {.kind = "decision",
+                                    .agent_id = agent,
+                                    .tier = -1,
+                                    .decision = "ask",
+                                    .confidence = -1,
+                                    .success = -1};
         struct ag_ledger_entry b = a;
         b.kind = "approval";
         b.decision = "pending";
@@ -31,7 +35,8 @@ static void *batch_worker(void *arg)
                 w->bad++;
             continue;
         }
-        if (ag_ledger_append_batch(w->l, v, 2, seqs) != AG_OK || seqs[1] <= seqs[0] || seqs[1] > seqs[0] + 2)
+        if (ag_ledger_append_batch(w->l, v, 2, seqs) != AG_OK || seqs[1] <= seqs[0] ||
+            seqs[1] > seqs[0] + 2)
             w->bad++;
         w->batches++;
     }

@@ -652,15 +652,16 @@ TEST(policy_tier_without_rules_default_denies)
  * names; rules without one get the defaults; the hash is the file's SHA-256. */
 TEST(policy_approval_spec_and_hash)
 {
-    const char *yaml = "version: 1\nrules:\n"
-                       "  - {effect: ask, actions: [db.migrate], resources: [\"**\"], min_tier: 0,\n"
-                       "     approval: {timeout: 30m, approvers: [\"role:ops\", \"user:alice\"],"
-                       " required: 2}}\n"
-                       "  - {effect: ask, actions: [db.drop], resources: [\"**\"], min_tier: 0}\n";
+    const char *yaml =
+        "version: 1\nrules:\n"
+        "  - {effect: ask, actions: [db.migrate], resources: [\"**\"], min_tier: 0,\n"
+        "     approval: {timeout: 30m, approvers: [\"role:ops\", \"user:alice\"],"
+        " required: 2}}\n"
+        "  - {effect: ask, actions: [db.drop], resources: [\"**\"], min_tier: 0}\n";
     ag_policy *p = load(yaml);
     struct ag_decision d;
-    struct ag_request rq = {.tier = 1, .phase = AG_PHASE_NONE, .action = "db.migrate",
-                            .resource = "x"};
+    struct ag_request rq = {
+        .tier = 1, .phase = AG_PHASE_NONE, .action = "db.migrate", .resource = "x"};
     ASSERT_EQ(ag_decide(p, &rq, &d), AG_EFFECT_ASK);
     struct ag_rule_info r;
     ASSERT_OK(ag_policy_rule_at(p, d.rule_file, d.rule_line, &r));
@@ -679,7 +680,8 @@ TEST(policy_approval_spec_and_hash)
     ASSERT_EQ(strlen(ag_policy_hash(p)), 64);
     ag_policy *q = load("version: 1\nrules: []\n");
     /* sha256("version: 1\nrules: []\n") */
-    ASSERT_STREQ(ag_policy_hash(q), "7f2c43106364d8112fcc3060e4ab8b20f5d1a17d9cbf3c2540529663004adff8");
+    ASSERT_STREQ(ag_policy_hash(q),
+                 "7f2c43106364d8112fcc3060e4ab8b20f5d1a17d9cbf3c2540529663004adff8");
     ag_policy_free(q);
     ag_policy_free(p);
 }
