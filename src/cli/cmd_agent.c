@@ -277,13 +277,14 @@ static int do_authorize(struct ag__cli_gov *c, char **pos, const struct ag__cli_
         json_decref(a);
     }
     ag_approve *ap = NULL;
-    ag_config *cfg = ag__cli_config();
+    const ag_config *cfg = NULL;
+    if (ag_home_config(c->home, &cfg) != AG_OK)
+        cfg = NULL; /* ag__cli_gov_open has read it already: cannot fail here */
     struct ag_approve_opts ao = {.store = c->store,
                                  .ledger = c->ledger,
                                  .auth = c->auth,
                                  .default_timeout_ms =
                                      cfg ? ag_config_ms(cfg, "approvals.timeout") : 0};
-    ag_config_free(cfg);
     ag_err e = ag_approve_new(&ao, &ap);
     if (e) {
         ag__cli_error_ag(e, "approvals");

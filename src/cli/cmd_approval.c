@@ -210,13 +210,14 @@ int ag__cmd_approval(int argc, char **argv)
     int rc = ag__cli_gov_open(&c, o.store, o.policy);
     if (rc)
         return rc;
-    ag_config *cfg = ag__cli_config();
+    const ag_config *cfg = NULL;
+    if (ag_home_config(c.home, &cfg) != AG_OK)
+        cfg = NULL; /* ag__cli_gov_open has read it already: cannot fail here */
     struct ag_approve_opts ao = {.store = c.store,
                                  .ledger = c.ledger,
                                  .auth = c.auth,
                                  .default_timeout_ms =
                                      cfg ? ag_config_ms(cfg, "approvals.timeout") : 0};
-    ag_config_free(cfg);
     ag_approve *ap = NULL;
     ag_err e = ag_approve_new(&ao, &ap);
     if (e) {

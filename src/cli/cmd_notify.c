@@ -28,16 +28,17 @@ static void usage(FILE *out)
 
 int ag__cli_notify_open(struct ag__cli_gov *c, ag_notify **n)
 {
-    ag_config *cfg = ag__cli_config();
-    if (cfg == NULL)
+    const ag_config *cfg = NULL;
+    if (ag_home_config(c->home, &cfg) != AG_OK) {
+        ag__cli_error("%s", ag_last_error());
         return AG_EXIT_USAGE;
+    }
     struct ag_notify_opts o;
     ag_notify_opts_from_config(cfg, &o);
     o.store = c->store;
     o.ledger = c->ledger;
     o.auth = c->auth;
     ag_err e = ag_notify_new(&o, n);
-    ag_config_free(cfg);
     if (e) {
         ag__cli_error_ag(e, "notify");
         return AG_EXIT_USAGE;
@@ -56,8 +57,8 @@ static void approval_event(void *ctx, enum ag_approval_event ev, const char *id,
 
 ag_notify *ag__cli_notify_approvals(struct ag__cli_gov *c, ag_approve *ap)
 {
-    ag_config *cfg = ag__cli_config();
-    if (cfg == NULL)
+    const ag_config *cfg = NULL;
+    if (ag_home_config(c->home, &cfg) != AG_OK)
         return NULL;
     struct ag_notify_opts o;
     ag_notify_opts_from_config(cfg, &o);
@@ -71,7 +72,6 @@ ag_notify *ag__cli_notify_approvals(struct ag__cli_gov *c, ag_approve *ap)
     } else {
         ag_approve_set_event_hook(ap, approval_event, n);
     }
-    ag_config_free(cfg);
     return n;
 }
 
