@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "agentgov/auth.h"
+#include "agentgov/breaker.h"
 #include "agentgov/config.h"
 #include "agentgov/err.h"
 #include "agentgov/ledger.h"
@@ -43,6 +44,10 @@ struct ag_notify_opts {
     int64_t backoff_ms;     /* first retry delay; 0 = 1 s */
     int64_t backoff_max_ms; /* 0 = 5 min */
     int max_attempts;       /* 0 = 10 */
+    /* Each channel sends through its own circuit breaker ("notify.slack", ...) with
+     * these settings (breaker.notify.*; all zero: the defaults). While a channel's
+     * breaker is open its deliveries wait for it without using up attempts. */
+    struct ag_breaker_config breaker;
 };
 
 /* The options from a configuration (notify.*); strings point into c. */
@@ -64,6 +69,7 @@ AG_MUST_USE ag_err ag_notify_emit(ag_notify *n, const char *type, const char *da
  * what happened. Several daemons on one store take turns through a store lock. */
 struct ag_notify_round {
     size_t sent, failed, dead;
+    size_t deferred; /* not sent: the channel's circuit breaker is open */
 };
 AG_MUST_USE ag_err ag_notify_deliver(ag_notify *n, size_t max, struct ag_notify_round *r);
 

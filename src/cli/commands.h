@@ -14,6 +14,7 @@
     X(task, "task status and handoffs")                                                            \
     X(stuck, "list agents whose heartbeat is older than a threshold")                              \
     X(approval, "list, show, approve and deny pending approvals")                                  \
+    X(health, "health of each component, for a data directory or a running daemon")                \
     X(auth, "AppRole roles, secret IDs and login")                                                 \
     X(token, "look up, renew and revoke tokens")                                                   \
     X(secret, "versioned, encrypted key/value secrets")                                            \

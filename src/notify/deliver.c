@@ -159,6 +159,26 @@ static ag_err record(ag_notify *n, const char *member, const char *dkey, json_t 
     return e;
 }
 
+/* Puts a delivery back in the due index for later, attempts unchanged. */
+static ag_err defer(ag_notify *n, const char *member, json_t *d, const char *why, int64_t next)
+{
+    char dkey[AG__NTF_KEY_MAX];
+    snprintf(dkey, sizeof dkey, AG__NTF_DELIVERY "%s", member);
+    json_object_set_new(d, "next_ms", json_integer(next));
+    json_object_set_new(d, "last_error", json_string(why));
+    char *ds = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    if (ds == NULL)
+        return ag__fail(AG_ENOMEM, "notify: out of memory");
+    struct ag_store_op ops[2] = {
+        {.op = AG_OP_SET, .key = dkey, .value = ds, .num = AG__NTF_KEEP_MS},
+        {.op = AG_OP_ZADD, .key = AG__NTF_PENDING, .field = member, .num = next}};
+    struct ag_store_reply rp[2];
+    ag_err e = ag_store_exec(n->store, NULL, ops, 2, rp, NULL);
+    ag_store_reply_free(rp, 2);
+    free(ds);
+    return e;
+}
+
 /* One attempt of the delivery named by member ("<event id>:<channel>"). */
 static ag_err attempt(ag_notify *n, const char *member, int64_t now, struct ag_notify_round *r)
 {
@@ -189,16 +209,35 @@ static ag_err attempt(ag_notify *n, const char *member, int64_t now, struct ag_n
         e = ag_store_exec(n->store, NULL, &z, 1, &zr, NULL);
         ag_store_reply_free(&zr, 1);
     } else {
-        struct ag__ntf_req q;
-        long status = 0;
-        ag_err se = ag__ntf_format(n, colon + 1, ev, &q);
-        if (se == AG_OK) {
-            se = post(n, &q, &status);
-            ag__ntf_req_clear(&q);
+        ag_breaker *b = NULL;
+        for (int c = 0; c < AG_NOTIFY_CHANNELS; c++)
+            if (strcmp(colon + 1, ag__ntf_channels[c]) == 0)
+                b = n->breakers[c];
+        struct ag_breaker_call call;
+        if (!ag_breaker_allow(b, &call)) {
+            /* The channel is known to be down: wait for its breaker, without spending
+             * one of the delivery's attempts on it. */
+            e = defer(n, member, d, call.why,
+                      ag__wall_ms() + (call.retry_ms > 0 ? call.retry_ms : 1000));
+            r->deferred++;
+        } else {
+            struct ag__ntf_req q;
+            long status = 0;
+            ag_err se = ag__ntf_format(n, colon + 1, ev, &q);
+            int sent = 0;
+            if (se == AG_OK) {
+                se = post(n, &q, &status);
+                sent = 1;
+                ag__ntf_req_clear(&q);
+            }
+            char err[256];
+            snprintf(err, sizeof err, "%s", se ? ag_last_error() : "");
+            /* The breaker counts the channel's health: an answer of its own (a 4xx, or
+             * a secret we could not read) is not the channel being down. */
+            ag_breaker_done(b, &call, se == AG_OK || !sent || (status >= 400 && status < 500),
+                            se ? err : NULL);
+            e = record(n, member, dkey, d, se == AG_OK, err, ag__wall_ms(), r);
         }
-        char err[256];
-        snprintf(err, sizeof err, "%s", se ? ag_last_error() : "");
-        e = record(n, member, dkey, d, se == AG_OK, err, ag__wall_ms(), r);
     }
     (void)now;
     json_decref(ev);

@@ -29,7 +29,8 @@ struct ag_notify {
     char *slack_url, *webhook_url, *webhook_secret, *gh_api, *gh_repo, *gh_token, *ui_url;
     int64_t gh_issue, timeout_ms, backoff_ms, backoff_max_ms;
     int max_attempts;
-    char owner[33]; /* lock owner id of this handle */
+    char owner[33];                           /* lock owner id of this handle */
+    ag_breaker *breakers[AG_NOTIFY_CHANNELS]; /* one per channel, in ag__ntf_channels order */
     /* kv: secrets read in the last AG__NTF_SECRET_TTL_MS (each read is ledgered: one per
      * delivery attempt would flood the ledger during an outage). Guarded by mu. */
     pthread_mutex_t mu;

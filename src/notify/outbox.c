@@ -28,6 +28,7 @@ void ag_notify_opts_from_config(const ag_config *c, struct ag_notify_opts *o)
     o->backoff_ms = ag_config_ms(c, "notify.backoff");
     o->backoff_max_ms = ag_config_ms(c, "notify.backoff_max");
     o->max_attempts = (int)ag_config_int(c, "notify.max_attempts");
+    ag_breaker_config_from(c, "notify", &o->breaker);
 }
 
 static char *dup_or_empty(const char *s)
@@ -53,6 +54,8 @@ void ag_notify_free(ag_notify *n)
             free(n->secrets[i].value);
         }
     }
+    for (int c = 0; c < AG_NOTIFY_CHANNELS; c++)
+        ag_breaker_free(n->breakers[c]);
     pthread_mutex_destroy(&n->mu);
     free(n);
 }
@@ -110,6 +113,20 @@ ag_err ag_notify_new(const struct ag_notify_opts *o, ag_notify **out)
     if (bad) {
         ag_notify_free(n);
         return ag__fail(AG_EINVAL, "notify: bad or missing setting %s", bad);
+    }
+    struct ag_breaker_config bc = o->breaker;
+    if (bc.probes == 0)
+        ag_breaker_config_default(&bc);
+    for (int c = 0; c < AG_NOTIFY_CHANNELS; c++) {
+        char name[32];
+        snprintf(name, sizeof name, "notify.%s", ag__ntf_channels[c]);
+        if (ag_notify_channel_on(n, ag__ntf_channels[c]) &&
+            ag_breaker_new(name, &bc, &n->breakers[c]) != AG_OK) {
+            char detail[256];
+            snprintf(detail, sizeof detail, "%s", ag_last_error());
+            ag_notify_free(n);
+            return ag__fail(AG_EINVAL, "notify: breaker.notify.*: %s", detail);
+        }
     }
     *out = n;
     return AG_OK;

@@ -83,7 +83,8 @@ void ag__srv_open_events(struct ag__srv *s)
                                     .timeout_ms = s->cfg.notify_timeout_ms,
                                     .backoff_ms = s->cfg.notify_backoff_ms,
                                     .backoff_max_ms = s->cfg.notify_backoff_max_ms,
-                                    .max_attempts = s->cfg.notify_max_attempts};
+                                    .max_attempts = s->cfg.notify_max_attempts,
+                                    .breaker = s->cfg.notify_breaker};
         if (ag_notify_new(&no, &s->notify) != AG_OK) {
             s->notify = NULL;
             ag__log(AG_LOG_ERROR, "notify", "notifications are off: %s", ag_last_error());

@@ -66,6 +66,8 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     o->notify_backoff_ms = ag_config_ms(c, "notify.backoff");
     o->notify_backoff_max_ms = ag_config_ms(c, "notify.backoff_max");
     o->notify_max_attempts = (int)ag_config_int(c, "notify.max_attempts");
+    ag_breaker_config_from(c, "notify", &o->notify_breaker);
+    ag__resilience_config_from(c, &o->res);
 }
 
 /* ---- policy ---------------------------------------------------------------- */
@@ -223,6 +225,7 @@ static void open_backends(struct ag__srv *s)
                 "(store_unavailable)",
                 s->store_url, ag_last_error());
     }
+    ag__resilience_attach(s);
     open_auth(s);
     ag__srv_open_events(s);
     if (s->ledger &&
@@ -418,23 +421,11 @@ static void reap_slow(struct ag__srv *s)
 }
 
 /* The health check reads the store's state from here rather than asking the store
- * itself: a probe from the main loop every 250 ms keeps health answers cheap and never
- * blocks an I/O thread on a store that hangs. */
+ * itself: the health probes run from the main loop every 250 ms (server/resilience.c),
+ * which keeps health answers cheap and never blocks an I/O thread on a store that hangs. */
 static void probe_store(struct ag__srv *s)
 {
-    int64_t now = ag__mono_ms();
-    if (s->store_probed_ms && now - s->store_probed_ms < 250)
-        return;
-    s->store_probed_ms = now;
-    int ok = 0;
-    if (s->store) {
-        char *v = NULL;
-        ok = ag_store_get(s->store, "agentgov:health", &v) == AG_OK;
-        free(v);
-        if (!ok)
-            atomic_fetch_add_explicit(&s->metrics.store_errors, 1, memory_order_relaxed);
-    }
-    atomic_store(&s->store_ok, ok);
+    ag__resilience_tick(s);
 }
 
 /* ---- requests --------------------------------------------------------------------- */
@@ -947,7 +938,8 @@ void ag__server_free(struct ag__srv *s)
             ag__log(AG_LOG_INFO, "stop", "ledger head seq %lld %s; writing final checkpoint",
                     (long long)seq, hash);
     }
-    ag_home_free(s->home); /* the ledger (final checkpoint) and the store */
+    ag_home_free(s->home);  /* the ledger (final checkpoint) and the store */
+    ag__resilience_free(s); /* after them: they borrow its breakers */
     pthread_mutex_destroy(&s->conns_mu);
     free(s);
 }

@@ -24,6 +24,7 @@
 #include "agentgov/home.h"
 #include "agentgov/notify.h"
 #include "server/metrics.h"
+#include "server/resilience.h"
 #include "server/polref.h"
 #include "server/router.h"
 
@@ -55,6 +56,9 @@ struct ag__server_config {
     char gh_api[2048], gh_repo[256], gh_token[2048];
     int64_t gh_issue, notify_timeout_ms, notify_backoff_ms, notify_backoff_max_ms;
     int notify_max_attempts;
+    struct ag_breaker_config notify_breaker; /* breaker.notify.* */
+    /* Breakers and health (server/resilience.h). */
+    struct ag__resilience_config res;
 };
 
 /* Reads the daemon's settings from a settings handle. */
@@ -83,6 +87,8 @@ struct ag__srv {
     pthread_t notify_thread; /* delivers the outbox (started with the server) */
     int notify_running;
     _Atomic int notify_stop;
+    /* Breakers around the store and the ledger, and health. */
+    struct ag__resilience res;
     const struct ag__route *routes;
     size_t nroutes;
     struct MHD_Daemon *mhd;

@@ -159,6 +159,7 @@ def main():
         f.write("notify.github.token_secret = ghp_test_token\n")
         f.write("notify.slack.signing_secret = %s\n" % SLACK_SECRET)
         f.write("notify.slack.users = U0ALICE=alice, U0BOB=bob\n")
+        f.write("breaker.notify.cooldown = 200ms\nbreaker.notify.cooldown_max = 400ms\n")
         f.write("notify.backoff = 100ms\nnotify.backoff_max = 500ms\nnotify.max_attempts = 200\n")
     root = open(os.path.join(D, "root.token")).read().strip()
     dm = Daemon()
@@ -328,14 +329,21 @@ def main():
           and took < 2.0, (d, r, took))
     check("the webhook still gets both events",
           wait_for(lambda: got(fk, "webhook", "approval.decided", oid)))
-    wait_for(lambda: fk.refused["slack"] >= 3, 5)
-    check("Slack refused attempts meanwhile (retried with backoff)",
-          fk.refused["slack"] >= 3 and not got(fk, "slack", "approval.requested", oid), fk.refused)
+    # 5 failures open Slack's breaker; its probes after each cool-down fail too.
+    wait_for(lambda: fk.refused["slack"] >= 7, 8)
+    check("Slack refused attempts meanwhile (retried with backoff, then probes)",
+          fk.refused["slack"] >= 7 and not got(fk, "slack", "approval.requested", oid), fk.refused)
     fk.slack_down = False
     check("after the outage Slack gets the request",
           wait_for(lambda: got(fk, "slack", "approval.requested", oid), 10))
     check("and the decision", wait_for(lambda: got(fk, "slack", "approval.decided", oid), 10))
     time.sleep(1.0)
+    st, r = call(B, "GET", "/metrics")
+    check("Slack's circuit breaker opened during the outage and closed after it",
+          'agentgov_breaker_opens_total{dep="notify.slack"}' in r and
+          'agentgov_breaker_state{dep="notify.slack"} 0' in r and
+          'agentgov_breaker_opens_total{dep="notify.slack"} 0' not in r,
+          [l for l in r.splitlines() if "notify" in l])
     per_id = fk.events("slack")
     check("exactly one delivery per event id at Slack",
           per_id and all(c == 1 for c in per_id.values()), per_id)

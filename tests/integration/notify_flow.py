@@ -34,6 +34,7 @@ def main():
         # Nothing listens there: every attempt fails at once.
         f.write("notify.webhook.url = http://127.0.0.1:%d/hook\n" % closed_port())
         f.write("notify.webhook.secret = s3cret\n")
+        f.write("breaker.notify.cooldown = 100ms\nbreaker.notify.cooldown_max = 200ms\n")
         f.write("notify.backoff = 20ms\nnotify.backoff_max = 50ms\nnotify.max_attempts = 3\n")
     rc, out, err = run("notify", "test", "slack")
     check("notify test slack delivers", rc == 0 and "delivered (HTTP 200)" in out, out + err)
@@ -73,6 +74,9 @@ def main():
           rc == 0 and "agent.revoked" in out and "connect" in out.lower(), out)
     st, r = call(B, "GET", "/metrics")
     check("/metrics shows the dead deliveries", "agentgov_notify_dead 2" in r, r[-500:])
+    check("the webhook's circuit breaker counted the failures",
+          'agentgov_breaker_failures_total{dep="notify.webhook"} ' in r and
+          'agentgov_breaker_failures_total{dep="notify.webhook"} 0' not in r, r[-1500:])
     rows = [x for x in ledger_rows("notify") if x["decision"] == "dead"]
     check("dead deliveries are ledgered", len(rows) == 2 and rows[0]["data"]["attempts"] == 3, rows)
     dm.stop()
