@@ -29,6 +29,30 @@ def closed_port():
 def main():
     D = approvals_flow.D
     fk = Fakes("unused", "ghp_x")
+
+    # The webhook receiver printed in docs/notify.md, run as printed (its port and secret
+    # substituted), receives `agentgov notify test webhook`.
+    src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                            "notify.md")).read()
+    code = src.split("<!-- webhook-receiver:begin -->")[1].split("<!-- webhook-receiver:end -->")[0]
+    code = code.strip().strip("`").replace("python\n", "", 1)
+    port = closed_port()
+    code = code.replace("9000", str(port)).replace("the value of notify.webhook.secret", "doc-secret")
+    rf = os.path.join(D, "..", "receiver.py")
+    open(rf, "w").write(code)
+    recv = subprocess.Popen([sys.executable, "-u", rf], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    with open(os.path.join(D, "config"), "a") as f:
+        f.write("notify.webhook.url = http://127.0.0.1:%d/\nnotify.webhook.secret = doc-secret\n" % port)
+    rc, out, err = run("notify", "test", "webhook")
+    check("the docs' webhook receiver accepts a signed test event", rc == 0, (rc, out, err))
+    with open(os.path.join(D, "config"), "a") as f:
+        f.write("notify.webhook.secret = wrong-secret\n")
+    rc, out, err = run("notify", "test", "webhook")
+    check("and refuses a wrong signature (401)", rc == 2 and "401" in err, (rc, out, err))
+    recv.terminate()
+    printed = recv.communicate(timeout=5)[0]
+    check("the receiver printed the event once", printed.count("test None None") == 1, printed)
     with open(os.path.join(D, "config"), "a") as f:
         f.write("notify.slack.webhook_url = %s/slack/webhook\n" % fk.base)
         # Nothing listens there: every attempt fails at once.
