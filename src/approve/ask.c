@@ -10,11 +10,6 @@
 #include "core/err.h"
 #include "core/time.h"
 
-static void set_detail(struct ag_approve_result *out, const char *fmt, const char *arg)
-{
-    snprintf(out->detail, sizeof out->detail, fmt, arg ? arg : "");
-}
-
 /* The pending approval of an ask, built from the decision and its rule. */
 static json_t *new_record(ag_approve *ap, const ag_policy *p, const struct ag_approve_request *rq,
                           const struct ag_gov_decision *d, const char *task, const char *id,
@@ -321,7 +316,7 @@ enum ag_effect ag_approve_authorize(ag_approve *ap, ag_gov *g, const ag_policy *
     char args_digest[65], digest[65];
     if (ag_approval_digest(rq->agent_id, rq->action, rq->resource, rq->args_json, args_digest,
                            digest) != AG_OK) {
-        set_detail(out, "%s", ag_last_error());
+        snprintf(out->detail, sizeof out->detail, "%s", ag_last_error());
         return AG_EFFECT_DENY;
     }
     return retry(ap, g, rq, digest, out);

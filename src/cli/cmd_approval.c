@@ -25,8 +25,10 @@ static void usage(FILE *out)
             "  show ID [--json]                        one approval: what will run, who decided\n"
             "  approve ID [--reason R] [--as NAME]     approve as NAME (default $USER)\n"
             "  deny ID --reason R [--as NAME]          deny, with the reason\n\n"
-            "Exit status: 0 done, 1 usage, 2 could not answer (store, ledger),\n"
-            "3 refused (not pending, already decided by NAME, self-approval), 4 not found.\n");
+            "A decision refused (self-approval, a second vote by NAME, an approval no\n"
+            "longer pending) exits %d; an unknown ID exits %d.\n\n",
+            AG_EXIT_DENY, AG_EXIT_USAGE);
+    ag__cli_print_exit_statuses(out);
 }
 
 static void print_row(const struct ag_approval *a)
@@ -70,13 +72,13 @@ static void print_show(const struct ag_approval *a)
 static int exit_for(ag_err e)
 {
     switch (e) {
-    case AG_ENOTFOUND:
+    case AG_ENOTFOUND: /* a named thing that does not exist: usage, as everywhere */
     case AG_EINVAL:
-        return e == AG_ENOTFOUND ? 4 : AG_EXIT_USAGE;
+        return AG_EXIT_USAGE;
     case AG_EPERM:
     case AG_EEXIST:
     case AG_ESTATE:
-        return AG_EXIT_REFUSED;
+        return AG_EXIT_DENY;
     default:
         return AG_EXIT_ERROR;
     }

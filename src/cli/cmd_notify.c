@@ -22,8 +22,9 @@ static void usage(FILE *out)
             "Channels come from the config (notify.slack.webhook_url, notify.webhook.url,\n"
             "notify.github.repo ...). The daemon delivers the outbox; a delivery that failed\n"
             "notify.max_attempts times is dead and stays listed here.\n"
-            "Exit status: 0 done, 1 usage or configuration, 2 could not answer or the test\n"
-            "message was not accepted.\n");
+            "A test message the channel did not accept exits %d.\n\n",
+            AG_EXIT_ERROR);
+    ag__cli_print_exit_statuses(out);
 }
 
 int ag__cli_notify_open(struct ag__cli_gov *c, ag_notify **n)

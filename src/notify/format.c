@@ -164,15 +164,18 @@ static json_t *slack_body(ag_notify *n, const json_t *ev, const char *text)
     return blocks ? json_pack("{s:s, s:o}", "text", text, "blocks", blocks) : NULL;
 }
 
-static ag_err add_header(struct ag__ntf_req *q, const char *fmt, const char *a, const char *b)
+/* Adds the header "name: value" (value may be NULL: name is the whole line). */
+static ag_err add_header(struct ag__ntf_req *q, const char *name, const char *value)
 {
     char buf[4200];
-    snprintf(buf, sizeof buf, fmt, a, b ? b : "");
-    if (q->nheaders >= sizeof q->headers / sizeof q->headers[0] ||
-        !(q->headers[q->nheaders] = strdup(buf)))
-        return ag__fail(AG_ENOMEM, "notify: out of memory");
-    q->nheaders++;
-    return AG_OK;
+    snprintf(buf, sizeof buf, "%s%s%s", name, value ? ": " : "", value ? value : "");
+    int full = q->nheaders >= sizeof q->headers / sizeof q->headers[0];
+    if (!full && (q->headers[q->nheaders] = strdup(buf)) != NULL)
+        q->nheaders++;
+    else
+        full = 1;
+    sodium_memzero(buf, sizeof buf); /* may hold a token */
+    return full ? ag__fail(AG_ENOMEM, "notify: out of memory") : AG_OK;
 }
 
 ag_err ag__ntf_format(ag_notify *n, const char *channel, const json_t *ev, struct ag__ntf_req *q)
@@ -213,19 +216,24 @@ ag_err ag__ntf_format(ag_notify *n, const char *channel, const json_t *ev, struc
         (!q->url || !body || !(q->body = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS))))
         e = ag__fail(AG_ENOMEM, "notify: cannot build the %s message", channel);
     if (e == AG_OK)
-        e = add_header(q, "Content-Type: application/json%s%s", "", NULL);
+        e = add_header(q, "Content-Type", "application/json");
     if (e == AG_OK)
-        e = add_header(q, "X-Agentgov-Event-Id: %s%s", id, NULL);
+        e = add_header(q, "X-Agentgov-Event-Id", id);
     if (e == AG_OK && strcmp(channel, "webhook") == 0) {
         char mac[AG_SHA256_HEX_LEN];
         ag__hmac_sha256_hex((const uint8_t *)secret, strlen(secret), q->body, strlen(q->body), mac);
-        if ((e = add_header(q, "X-Agentgov-Signature: sha256=%s%s", mac, NULL)) == AG_OK &&
-            (e = add_header(q, "X-Agentgov-Event: %s%s", type, NULL)) == AG_OK)
-            e = add_header(q, "X-Agentgov-Delivery: %s%s", id, NULL);
+        char sig[AG_SHA256_HEX_LEN + 8];
+        snprintf(sig, sizeof sig, "sha256=%s", mac);
+        if ((e = add_header(q, "X-Agentgov-Signature", sig)) == AG_OK &&
+            (e = add_header(q, "X-Agentgov-Event", type)) == AG_OK)
+            e = add_header(q, "X-Agentgov-Delivery", id);
     } else if (e == AG_OK && strcmp(channel, "github") == 0) {
-        if ((e = add_header(q, "Authorization: Bearer %s%s", secret, NULL)) == AG_OK &&
-            (e = add_header(q, "Accept: application/vnd.github+json%s%s", "", NULL)) == AG_OK)
-            e = add_header(q, "X-GitHub-Api-Version: 2022-11-28%s%s", "", NULL);
+        char bearer[2100];
+        snprintf(bearer, sizeof bearer, "Bearer %s", secret);
+        e = add_header(q, "Authorization", bearer);
+        sodium_memzero(bearer, sizeof bearer);
+        if (e == AG_OK && (e = add_header(q, "Accept", "application/vnd.github+json")) == AG_OK)
+            e = add_header(q, "X-GitHub-Api-Version", "2022-11-28");
     }
     json_decref(body);
     ag__buf_free(&text);

@@ -49,7 +49,7 @@ def main():
     with open(os.path.join(D, "config"), "a") as f:
         f.write("notify.webhook.secret = wrong-secret\n")
     rc, out, err = run("notify", "test", "webhook")
-    check("and refuses a wrong signature (401)", rc == 2 and "401" in err, (rc, out, err))
+    check("and refuses a wrong signature (401)", rc == 4 and "401" in err, (rc, out, err))
     recv.terminate()
     printed = recv.communicate(timeout=5)[0]
     check("the receiver printed the event once", printed.count("test None None") == 1, printed)
@@ -65,7 +65,7 @@ def main():
     check("the test message reached Slack", any("test notification" in b["text"]
                                                 for b in fk.bodies("slack")), fk.bodies("slack"))
     rc, out, err = run("notify", "test", "webhook")
-    check("notify test to a dead receiver fails with exit 2", rc == 2, (rc, out, err))
+    check("notify test to a dead receiver fails with exit 4 (could not answer)", rc == 4, (rc, out, err))
     rc, out, err = run("notify", "test", "github")
     check("notify test of an unconfigured channel is a usage error", rc == 1 and
           "not configured" in err, (rc, err))
