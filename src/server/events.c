@@ -54,6 +54,24 @@ void ag__srv_revocation_events(struct ag__srv *s, const char *agent_id)
     free(dj);
 }
 
+/* The outbox as a health component (not critical: decisions never wait for it):
+ * degraded while deliveries are dead or more than a thousand wait. */
+static void probe_notify(void *ctx, struct ag_health_report *r)
+{
+    struct ag__srv *s = ctx;
+    struct ag_notify_stats st;
+    if (ag_notify_stats(s->notify, &st) != AG_OK) {
+        r->status = AG_HEALTH_DEGRADED;
+        snprintf(r->detail, sizeof r->detail, "outbox unreadable: %s", ag_last_error());
+        return;
+    }
+    r->status = st.dead_total || st.pending > 1000 ? AG_HEALTH_DEGRADED : AG_HEALTH_OK;
+    snprintf(r->detail, sizeof r->detail, "%zu waiting, %zu dead (agentgov notify list --dead)",
+             st.pending, st.dead_total);
+    ag_health_gauge(r, "outbox_pending", (double)st.pending);
+    ag_health_gauge(r, "outbox_dead", (double)st.dead_total);
+}
+
 void ag__srv_open_events(struct ag__srv *s)
 {
     if (s->store && s->ledger) {
@@ -91,6 +109,9 @@ void ag__srv_open_events(struct ag__srv *s)
         }
         if (s->approve)
             ag_approve_set_event_hook(s->approve, approval_event, s);
+        if (s->notify && s->res.health &&
+            ag_health_register(s->res.health, "notify", 0, probe_notify, s) != AG_OK)
+            ag__log(AG_LOG_WARN, "notify", "not in the health checks: %s", ag_last_error());
     }
 }
 

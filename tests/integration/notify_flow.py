@@ -101,6 +101,11 @@ def main():
     check("the webhook's circuit breaker counted the failures",
           'agentgov_breaker_failures_total{dep="notify.webhook"} ' in r and
           'agentgov_breaker_failures_total{dep="notify.webhook"} 0' not in r, r[-1500:])
+    health = lambda: call(B, "GET", "/metrics")[1]
+    check("the outbox is a health component, degraded by its dead deliveries",
+          wait_for(lambda: 'agentgov_health_status{component="notify"} 1' in health() and
+                   'agentgov_health_outbox_dead{component="notify"} 2' in health(), 3),
+          [l for l in health().splitlines() if "notify" in l])
     rows = [x for x in ledger_rows("notify") if x["decision"] == "dead"]
     check("dead deliveries are ledgered", len(rows) == 2 and rows[0]["data"]["attempts"] == 3, rows)
     dm.stop()
