@@ -1,0 +1,37 @@
+/* The replay provider and the recorder: a JSONL file whose lines are
+ * {"request_sha256": HEX, "request": BODY, "response": CHAT_COMPLETION}.
+ * Ownership: struct ag__llm_replay is owned by the llm handle (load/free); responses it
+ * hands out are malloc'd copies for the caller. */
+#ifndef AG_LLM_REPLAY_H
+#define AG_LLM_REPLAY_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "agentgov/err.h"
+
+struct ag__llm_replay_ent {
+    char digest[65];
+    char *response; /* JSON text */
+    int used;
+};
+
+struct ag__llm_replay {
+    struct ag__llm_replay_ent *v;
+    size_t n;
+    pthread_mutex_t mu;
+};
+
+/* Loads path. Errors name path:line and the field. */
+AG_MUST_USE ag_err ag__llm_replay_load(const char *path, struct ag__llm_replay *r);
+void ag__llm_replay_free(struct ag__llm_replay *r);
+/* The response recorded for digest: the first unused one (requests repeated in a run
+ * get their answers in recorded order), else the last one. AG_ENOTFOUND when the
+ * file holds no answer to this request. *resp is malloc'd. */
+AG_MUST_USE ag_err ag__llm_replay_next(struct ag__llm_replay *r, const char *digest, char **resp);
+/* Appends one exchange to path (O_APPEND, one write per line, so that threads and
+ * processes recording at once do not interleave lines). */
+AG_MUST_USE ag_err ag__llm_record(const char *path, const char *digest, const char *request,
+                                  const char *response);
+
+#endif
