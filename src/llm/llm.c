@@ -516,7 +516,7 @@ ag_err ag_llm_chat(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result 
     g.outcome = "failed";
     char *answer = NULL;
     if (l->replaying) {
-        e = ag__llm_replay_next(&l->replay, digest, &answer);
+        e = ag__llm_replay_next(&l->replay, digest, c->agent_id, &answer);
     } else {
         struct ag__llm_http_req q = {l->url,
                                      body,
@@ -552,7 +552,7 @@ ag_err ag_llm_chat(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result 
     g.outcome = "ok";
     g.answer = answer;
     if (l->record_path && !l->replaying)
-        e = ag__llm_record(l->record_path, digest, body, answer);
+        e = ag__llm_record(l->record_path, digest, c->agent_id, body, answer);
     if (!e && l->gov)
         e = meter(l, c, r, &g.spent_tokens, &g.spent_cost);
     if (!e) {

@@ -63,6 +63,8 @@ static ag_err add_line(struct ag__llm_replay *r, const char *path, int lineno, c
         r->v = nv;
         memset(&r->v[r->n], 0, sizeof r->v[r->n]);
         memcpy(r->v[r->n].digest, d, 65);
+        const char *ag = json_string_value(json_object_get(o, "agent"));
+        snprintf(r->v[r->n].agent, sizeof r->v[r->n].agent, "%s", ag ? ag : "");
         r->v[r->n++].response = txt;
     }
     json_decref(o);
@@ -102,7 +104,8 @@ ag_err ag__llm_replay_load(const char *path, struct ag__llm_replay *r)
     return e;
 }
 
-ag_err ag__llm_replay_next(struct ag__llm_replay *r, const char *digest, char **resp)
+ag_err ag__llm_replay_next(struct ag__llm_replay *r, const char *digest, const char *agent,
+                           char **resp)
 {
     *resp = NULL;
     pthread_mutex_lock(&r->mu);
@@ -115,6 +118,9 @@ ag_err ag__llm_replay_next(struct ag__llm_replay *r, const char *digest, char **
         }
     if (!pick)
         pick = last;
+    for (size_t i = 0; i < r->n && !pick && agent; i++)
+        if (!r->v[i].used && strcmp(r->v[i].agent, agent) == 0)
+            pick = &r->v[i];
     if (pick) {
         pick->used = 1;
         *resp = strdup(pick->response);
@@ -127,13 +133,13 @@ ag_err ag__llm_replay_next(struct ag__llm_replay *r, const char *digest, char **
     return *resp ? AG_OK : ag__fail(AG_ENOMEM, "replay: out of memory");
 }
 
-ag_err ag__llm_record(const char *path, const char *digest, const char *request,
-                      const char *response)
+ag_err ag__llm_record(const char *path, const char *digest, const char *agent,
+                      const char *request, const char *response)
 {
     struct ag_buf b;
     ag__buf_init(&b);
-    ag__buf_printf(&b, "{\"request_sha256\":\"%s\",\"request\":%s,\"response\":%s}\n", digest,
-                   request, response);
+    ag__buf_printf(&b, "{\"request_sha256\":\"%s\",\"agent\":\"%s\",\"request\":%s,\"response\":%s}\n",
+                   digest, agent, request, response);
     ag_err e = ag__buf_status(&b);
     if (e) {
         ag__buf_free(&b);

@@ -6,11 +6,15 @@ POST /v1/chat/completions answers from a script queue; each item is
 and when the queue is empty it answers a plain assistant message with usage.
 An item "body" may be {"tool_call": {"name": N, "arguments": {...}}} as a shorthand
 for an assistant message calling that tool.
+An item with "agent": "alpha" answers only requests of that role (the role is read
+from the system message, "You are ALPHA, ..."), so that agents running in parallel
+each get their own script in order.
 Control endpoints (tests only): POST /_script (JSON list: replaces the queue),
 GET /_log (every chat request received: headers and body), POST /_reset.
 Usage: model_server.py PORTFILE   (binds 127.0.0.1:0, writes the port to PORTFILE)
 """
 import json
+import re
 import sys
 import threading
 import time
@@ -46,6 +50,13 @@ def expand(body, usage):
     if isinstance(body, dict) and "content" in body and "choices" not in body:
         return completion({"role": "assistant", "content": body["content"]}, "stop", usage)
     return body
+
+
+def request_role(req):
+    msgs = req.get("messages") or []
+    first = msgs[0].get("content") if msgs and isinstance(msgs[0], dict) else None
+    m = re.match(r"You are ([A-Z]+)", first or "")
+    return m.group(1).lower() if m else None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -97,10 +108,15 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.send(400, {"error": {"message": "request body is not JSON"}})
             return
+        role = request_role(req)
         with LOCK:
             LOG.append({"headers": {k.lower(): v for k, v in self.headers.items()},
-                        "body": req, "raw": raw.decode()})
-            item = QUEUE.pop(0) if QUEUE else None
+                        "body": req, "raw": raw.decode(), "role": role})
+            item = None
+            for i, it in enumerate(QUEUE):
+                if it.get("agent") in (None, role):
+                    item = QUEUE.pop(i)
+                    break
         usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         if item is None:
             self.send(200, completion({"role": "assistant", "content": "ok"}, "stop", usage))
