@@ -1,5 +1,5 @@
 /* One governed LLM agent: its lifecycle walk, its conversation with the model and its
- * tool calls. See orch_int.h and include/agentgov/orchestrate.h. */
+ * tool calls. See orch_int.h and include/agentgov/coord.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

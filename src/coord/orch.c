@@ -1,6 +1,6 @@
 /* The orchestrator: set-up of the task and its agents, the planner's estimate, the
  * monitor of the spawn conditions, GAMMA, the consensus, the metrics. See
- * include/agentgov/orchestrate.h. */
+ * include/agentgov/coord.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "agentgov/orchestrate.h"
+#include "agentgov/coord.h"
 
 #define AG__ORCH_MAX_AGENTS 4
 

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "agentgov/orchestrate.h"
+#include "agentgov/coord.h"
 #include "core/time.h"
 #include "ledger_fixture.h"
 #include "model_fixture.h"
