@@ -35,17 +35,18 @@ static int daemon_path(char *out, size_t len)
     return w > 0 && (size_t)w < len ? 0 : -1;
 }
 
-int ag__cmd_serve(int argc, char **argv)
+/* Runs agentgovd with the same subcommand and arguments (argv[0] = the subcommand). */
+static int exec_daemon(int argc, char **argv)
 {
     char path[PATH_MAX];
     if (daemon_path(path, sizeof path) != 0) {
-        ag__cli_error("serve: cannot find where agentgov is installed (/proc/self/exe)");
+        ag__cli_error("%s: cannot find where agentgov is installed (/proc/self/exe)", argv[0]);
         return AG_EXIT_USAGE;
     }
     /* agentgovd --dir DIR serve ARGS...: the data directory chosen here goes along. */
     char **nargv = calloc((size_t)argc + 4, sizeof *nargv);
     if (nargv == NULL) {
-        ag__cli_error("serve: out of memory");
+        ag__cli_error("%s: out of memory", argv[0]);
         return AG_EXIT_USAGE;
     }
     int k = 0;
@@ -60,8 +61,20 @@ int ag__cmd_serve(int argc, char **argv)
     execv(path, nargv);
     int e = errno;
     free(nargv);
-    ag__cli_error("serve: cannot run the daemon binary %s: %s (agentgovd is built and "
+    ag__cli_error("%s: cannot run the daemon binary %s: %s (agentgovd is built and "
                   "installed next to agentgov)",
-                  path, strerror(e));
+                  argv[0], path, strerror(e));
     return AG_EXIT_USAGE;
+}
+
+int ag__cmd_serve(int argc, char **argv)
+{
+    return exec_daemon(argc, argv);
+}
+
+/* `agentgov orchestrate` talks to a model over libcurl, which agentgovd links (with
+ * the HTTP server) and the lean CLI does not: the same exec as serve. */
+int ag__cmd_orchestrate(int argc, char **argv)
+{
+    return exec_daemon(argc, argv);
 }

@@ -199,11 +199,13 @@ static void monitor(struct ag__orch *o, size_t nfirst)
             atomic_store(&o->stop, 1);
         if (!op->no_gamma && o->spawn_reason == AG_SPAWN_NONE && !atomic_load(&o->stop)) {
             enum ag_spawn_reason why = AG_SPAWN_NONE;
-            /* The first wave done and the planner asked for validation: SUCCESS. While it
-             * works: STUCK (no progress), CONFLICT (disagreements without a synthesis). */
+            /* While the first wave works: STUCK (no progress), CONFLICT (disagreements
+             * without a synthesis). Once it is done: CONFLICT still unresolved, else
+             * SUCCESS when the planner asked for validation. */
             if (first_wave_done(o, nfirst))
-                why = !op->no_success_spawn && o->needs_validation ? AG_SPAWN_SUCCESS
-                                                                   : AG_SPAWN_NONE;
+                why = conflicts(o) >= thr ? AG_SPAWN_CONFLICT
+                      : !op->no_success_spawn && o->needs_validation ? AG_SPAWN_SUCCESS
+                                                                     : AG_SPAWN_NONE;
             else if (now - atomic_load(&o->last_progress_mono) > stuck)
                 why = AG_SPAWN_STUCK;
             else if (conflicts(o) >= thr)

@@ -118,8 +118,12 @@ ag_err ag__llm_replay_next(struct ag__llm_replay *r, const char *digest, const c
         }
     if (!pick)
         pick = last;
+    /* By role: the agent id up to an '@' ("alpha@task-1" is alpha of some task), so
+     * that a recording replays under another task id. */
+    size_t rl = agent ? strcspn(agent, "@") : 0;
     for (size_t i = 0; i < r->n && !pick && agent; i++)
-        if (!r->v[i].used && strcmp(r->v[i].agent, agent) == 0)
+        if (!r->v[i].used && strncmp(r->v[i].agent, agent, rl) == 0 &&
+            (r->v[i].agent[rl] == '\0' || r->v[i].agent[rl] == '@'))
             pick = &r->v[i];
     if (pick) {
         pick->used = 1;

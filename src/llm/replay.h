@@ -29,7 +29,8 @@ AG_MUST_USE ag_err ag__llm_replay_load(const char *path, struct ag__llm_replay *
 void ag__llm_replay_free(struct ag__llm_replay *r);
 /* The response recorded for digest: the first unused one (requests repeated in a run
  * get their answers in recorded order), else the last one. When no line has this
- * digest, the first unused line recorded for the same agent: agents running in
+ * digest, the first unused line recorded for the same agent (compared up to an '@':
+ * "alpha@task-1" replays "alpha@task-9"'s recording): agents running in
  * parallel see each other's messages in an order that varies from run to run, so
  * their requests do not always repeat byte for byte, but each agent's turns do come
  * in order. AG_ENOTFOUND when neither exists. *resp is malloc'd. */

@@ -4,8 +4,8 @@
 POST /v1/chat/completions answers from a script queue; each item is
   {"status": 200, "body": {...} | "text", "headers": {...}, "delay_ms": 0}
 and when the queue is empty it answers a plain assistant message with usage.
-An item "body" may be {"tool_call": {"name": N, "arguments": {...}}} as a shorthand
-for an assistant message calling that tool.
+An item "body" may be {"tool_call": {"name": N, "arguments": {...}}} (or "tool_calls":
+[...] for several) as a shorthand for an assistant message calling those tools.
 An item with "agent": "alpha" answers only requests of that role (the role is read
 from the system message, "You are ALPHA, ..."), so that agents running in parallel
 each get their own script in order.
@@ -39,13 +39,15 @@ def completion(message, finish, usage):
 
 
 def expand(body, usage):
-    if isinstance(body, dict) and "tool_call" in body:
-        tc = body["tool_call"]
-        COUNTER[0] += 1
-        msg = {"role": "assistant", "content": None,
-               "tool_calls": [{"id": "call_%d" % COUNTER[0], "type": "function",
-                               "function": {"name": tc["name"],
-                                            "arguments": json.dumps(tc.get("arguments", {}))}}]}
+    if isinstance(body, dict) and ("tool_call" in body or "tool_calls" in body):
+        calls = body.get("tool_calls") or [body["tool_call"]]
+        out = []
+        for tc in calls:
+            COUNTER[0] += 1
+            out.append({"id": "call_%d" % COUNTER[0], "type": "function",
+                        "function": {"name": tc["name"],
+                                     "arguments": json.dumps(tc.get("arguments", {}))}})
+        msg = {"role": "assistant", "content": None, "tool_calls": out}
         return completion(msg, "tool_calls", usage)
     if isinstance(body, dict) and "content" in body and "choices" not in body:
         return completion({"role": "assistant", "content": body["content"]}, "stop", usage)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `agentgov orchestrate` and `agentgov demo --multi-agent` through the real binaries:
+# the shipped replay offline, a live run against the scripted model server on loopback
+# (the API key read from the secret store, sent as a Bearer header, never ledgered),
+# the same run on a private redis-server, task status, bad input, and the ledger
+# verified after each.
+. "$(dirname "$0")/lib.sh"
+
+D="$T/d"
+"$AG" --dir "$D" init >/dev/null 2>&1 || { echo "init failed"; exit 1; }
+
+check_exit "demo --multi-agent runs offline to a consensus" 0 "$AG" demo --multi-agent --dir "$T/demo"
+check_contains "demo: GAMMA spawned on CONFLICT" "$OUT" "GAMMA spawned   CONFLICT"
+check_contains "demo: consensus" "$OUT" "outcome         consensus"
+check_exit "demo: ledger verifies" 0 "$AG" --dir "$T/demo" ledger verify
+check_exit "demo: task status" 0 "$AG" --dir "$T/demo" task status demo-multi-agent
+check_contains "task status shows the coordination metrics" "$OUT" "gamma_spawned    CONFLICT"
+check_contains "task status shows the LLM calls" "$OUT" "llm_calls"
+check_exit "demo: llm calls are in the ledger" 0 "$AG" --dir "$T/demo" ledger query --kind llm --format jsonl
+check_contains "ledger llm rows hold digests" "$OUT" "request_sha256"
+check_not_contains "ledger llm rows hold no prompt text" "$OUT" "You are ALPHA"
+
+# A live run against the scripted OpenAI-compatible server.
+python3 "$SRC/tests/llm/model_server.py" "$T/port" &
+PIDS_TO_KILL+=($!)
+for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+P=$(cat "$T/port")
+script() {
+    curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
+    curl -fsS -X POST --data-binary @"$SRC/examples/multi-agent/script.json" \
+        "http://127.0.0.1:$P/_script" >/dev/null
+}
+
+check_exit "secret put stores the API key" 0 "$AG" --dir "$D" secret put llm/scripted api_key=sk-itest-7731
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.api_key = kv:llm/scripted#api_key\nllm.prices = scripted=3/15\n' "$P" >"$D/config"
+script
+check_exit "orchestrate against the scripted server" 0 "$AG" --dir "$D" orchestrate --task it-live --json "pick a cache policy"
+check_contains "json outcome" "$OUT" '"outcome":"consensus"'
+check_contains "json gamma" "$OUT" '"gamma_spawned":"CONFLICT"'
+check_contains "json cost from the price table" "$OUT" '"cost_microusd":'
+LOG=$(curl -fsS "http://127.0.0.1:$P/_log")
+check_contains "the key went as a Bearer header" "$LOG" '"authorization": "Bearer sk-itest-7731"'
+check_exit "live: ledger verifies" 0 "$AG" --dir "$D" ledger verify
+check_exit "live: ledger query" 0 "$AG" --dir "$D" ledger query --format jsonl
+check_not_contains "the API key is never ledgered" "$OUT" "sk-itest-7731"
+
+# The same task on Redis (the scripted server needs no key: the secret store and the
+# root token live in the embedded store of this directory).
+start_redis
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\n' "$P" >"$D/config"
+script
+check_exit "orchestrate on redis" 0 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" --task it-redis --json "pick a cache policy"
+check_contains "redis: consensus" "$OUT" '"outcome":"consensus"'
+check_eq "redis: blackboard in the seed's key" "$(redis-cli -p "$REDIS_PORT" hexists blackboard:it-redis:solutions synthesis)" "1"
+check_eq "redis: messages in the seed's key" "$(redis-cli -p "$REDIS_PORT" llen msg:it-redis:alpha@it-redis)" "3"
+check_exit "redis: ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
+# Bad input: named, non-zero, nothing run.
+check_exit "no objective" 1 "$AG" --dir "$D" orchestrate
+check_exit "bad provider" 1 "$AG" --dir "$D" orchestrate --llm ftp://x "o"
+check_contains "bad provider named" "$ERR" "ftp://x"
+check_exit "missing replay file" 1 "$AG" --dir "$D" orchestrate --llm "replay:$T/none.jsonl" "o"
+check_contains "missing replay named" "$ERR" "none.jsonl"
+check_exit "bad timeout" 1 "$AG" --dir "$D" orchestrate --timeout soon "o"
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.api_key = sk-literal\n' "$P" >"$D/config"
+check_exit "a literal key in config is refused" 1 "$AG" --dir "$D" orchestrate "o"
+check_contains "literal key: says where keys go" "$ERR" "kv:<path>#<field>"
+check_exit "orchestrate --help" 0 "$AG" orchestrate --help
+check_contains "help names the key rule" "$OUT" "never from the command line"
+
+# Model down: the breaker opens, agents fail closed, no hang.
+DEAD=$(free_port)
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.retries = 0\n' "$DEAD" >"$D/config"
+start=$(now_ms)
+check_exit "model down: no consensus" 3 "$AG" --dir "$D" orchestrate --task it-down --json "o"
+check_contains "model down: no LLM call succeeded" "$OUT" '"llm_calls":0'
+[ $(($(now_ms) - start)) -lt 10000 ] && ok "model down: no hang" || not_ok "model down: no hang" "took $(($(now_ms) - start)) ms"
+check_exit "model down: ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
+finish
