@@ -30,6 +30,15 @@ void ag__h_task_handoff_read(struct ag__req *r);
 void ag__h_ledger_query(struct ag__req *r);
 void ag__h_ledger_verify(struct ag__req *r);
 
+/* Coordination: blackboard, messages, votes, orchestrate (handlers_coord.c). */
+void ag__h_bb_read(struct ag__req *r);
+void ag__h_bb_write(struct ag__req *r);
+void ag__h_messages_read(struct ag__req *r);
+void ag__h_messages_send(struct ag__req *r);
+void ag__h_votes_read(struct ag__req *r);
+void ag__h_votes_cast(struct ag__req *r);
+void ag__h_orchestrate(struct ag__req *r);
+
 /* Vault-compatible auth and KV v2 (handlers_vault.c). */
 void ag__h_approle_login(struct ag__req *r);
 void ag__h_approle_role_write(struct ag__req *r);
