@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "agentgov/coord.h"
@@ -41,6 +42,16 @@ static void die(const char *what)
 {
     fprintf(stderr, "bench/coord: %s: %s\n", what, ag_last_error());
     exit(1);
+}
+
+/* CPU time (user + system) of the whole process so far, in ms: on a shared, loaded
+ * machine it says what agentgov itself spent, whatever the wall clock waited for. */
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -127,6 +138,7 @@ static void tool_calls(const char *base, int n)
             die("transition");
     }
     int64_t *w = calloc((size_t)n, sizeof *w), *m = calloc((size_t)n, sizeof *m);
+    double c0 = cpu_ms();
     char entry[32], val[64];
     for (int i = 0; i < n; i++) {
         snprintf(entry, sizeof entry, "proposal_%d", i % 9999 + 1);
@@ -140,9 +152,11 @@ static void tool_calls(const char *base, int n)
         m[i] = ag__mono_ns() - t1;
         w[i] = t1 - t0;
     }
+    double cpu = cpu_ms() - c0;
     printf("1. governed tool calls (authorize + ledger + tool), %d each\n", n);
     report("blackboard_write", w, n);
     report("send_message", m, n);
+    printf("  CPU time per governed call: %.1f us\n", cpu * 1000.0 / (2.0 * n));
     free(w);
     free(m);
     env_close(&e);
@@ -225,18 +239,19 @@ static void whole_task(const char *base)
                              .store = e.store,
                              .poll_ms = 5};
     struct ag_orch_result r;
+    double c0 = cpu_ms();
     int64_t t0 = ag__mono_ns();
     if (ag_orchestrate(&o, &r))
         die("orchestrate");
-    double ms = (double)(ag__mono_ns() - t0) / 1e6;
+    double ms = (double)(ag__mono_ns() - t0) / 1e6, cpu = cpu_ms() - c0;
     printf("2. a 3-agent task (ALPHA, BETA, GAMMA on %s), zero-latency model\n",
            ag_spawn_reason_name(r.gamma_reason));
     printf("  outcome %s; %lld blackboard ops, %lld messages, %lld votes, %d tool calls, "
            "%lld LLM calls\n",
            r.outcome, (long long)r.coord.blackboard_ops, (long long)r.coord.messages,
            (long long)r.coord.votes, r.tool_calls, (long long)r.llm_calls);
-    printf("  time in agentgov: %.1f ms (%.2f ms per tool call, all included)\n", ms,
-           ms / (r.tool_calls ? r.tool_calls : 1));
+    printf("  wall time %.1f ms (%.2f ms per tool call, all included); CPU time %.1f ms\n", ms,
+           ms / (r.tool_calls ? r.tool_calls : 1), cpu);
     ag_orch_result_clear(&r);
     ag_llm_free(llm);
     env_close(&e);
@@ -258,7 +273,11 @@ int main(int argc, char **argv)
     }
     if (n < 10)
         n = 10;
-    printf("bench/coord: data in %s; fsync floor there %.0f us\n", dir, bench_fsync_floor_us(dir));
+    double load[1] = {0};
+    if (getloadavg(load, 1) != 1)
+        load[0] = -1;
+    printf("bench/coord: data in %s; fsync floor there %.0f us; load average %.1f on %ld CPUs\n",
+           dir, bench_fsync_floor_us(dir), load[0], sysconf(_SC_NPROCESSORS_ONLN));
     tool_calls(dir, n);
     whole_task(dir);
     return 0;
