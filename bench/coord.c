@@ -179,8 +179,9 @@ static void line(FILE *f, const char *role, const char *calls, const char *conte
         for (char *sv, *t = strtok_r(buf, ";", &sv); t; t = strtok_r(NULL, ";", &sv)) {
             char *bar = strchr(t, '|');
             *bar = '\0';
-            fprintf(f, "%s{\"id\":\"c%d\",\"type\":\"function\",\"function\":{\"name\":\"%s\","
-                       "\"arguments\":\"%s\"}}",
+            fprintf(f,
+                    "%s{\"id\":\"c%d\",\"type\":\"function\",\"function\":{\"name\":\"%s\","
+                    "\"arguments\":\"%s\"}}",
                     first ? "" : ",", ++id, t, bar + 1);
             first = 0;
         }
@@ -222,11 +223,8 @@ static void whole_task(const char *base)
     fclose(f);
     char prov[1300];
     snprintf(prov, sizeof prov, "replay:%s", path);
-    struct ag_llm_opts lo = {.provider = prov,
-                             .model = "bench",
-                             .ledger = e.ledger,
-                             .gov = e.gov,
-                             .store = e.store};
+    struct ag_llm_opts lo = {
+        .provider = prov, .model = "bench", .ledger = e.ledger, .gov = e.gov, .store = e.store};
     ag_llm *llm;
     if (ag_llm_new(&lo, &llm))
         die("llm");

@@ -46,8 +46,8 @@ int ag_coord_entry_valid(const char *entry);
  * agent_id NULL: the kernel itself writes (the orchestrator's tally), ledgered as kind
  * coord instead of authorized. */
 AG_MUST_USE ag_err ag_coord_bb_write(ag_coord *c, const char *agent_id, const char *task,
-                                     const char *section, const char *entry,
-                                     const char *value_json, struct ag_gov_decision *d);
+                                     const char *section, const char *entry, const char *value_json,
+                                     struct ag_gov_decision *d);
 /* The whole section as a JSON object {entry: value}, "{}" when empty. Counted as one
  * blackboard op. */
 AG_MUST_USE ag_err ag_coord_bb_read(ag_coord *c, const char *task, const char *section,
@@ -88,17 +88,16 @@ int ag_vote_parse(const char *s);
 /* Records agent's vote (replacing an earlier one) after ag_gov_authorize(agent,
  * "vote.cast", "votes/{task}"). reasoning is required (a vote without one is
  * AG_EINVAL). */
-AG_MUST_USE ag_err ag_coord_vote(ag_coord *c, const char *agent, const char *task,
-                                 enum ag_vote v, const char *reasoning,
-                                 struct ag_gov_decision *d);
+AG_MUST_USE ag_err ag_coord_vote(ag_coord *c, const char *agent, const char *task, enum ag_vote v,
+                                 const char *reasoning, struct ag_gov_decision *d);
 
 struct ag_consensus {
     int reached;
     int accept, reject, abstain;
-    char *missing;      /* comma-separated required agents without a vote; "" if none */
-    char *rejected_by;  /* comma-separated required agents that voted REJECT */
-    char reason[160];   /* why it was or was not reached */
-    char *votes_json;   /* {agent: {vote, reasoning, ts}} */
+    char *missing;     /* comma-separated required agents without a vote; "" if none */
+    char *rejected_by; /* comma-separated required agents that voted REJECT */
+    char reason[160];  /* why it was or was not reached */
+    char *votes_json;  /* {agent: {vote, reasoning, ts}} */
 };
 void ag_consensus_clear(struct ag_consensus *r);
 
@@ -120,8 +119,9 @@ AG_MUST_USE ag_err ag_coord_metrics(ag_coord *c, const char *task, struct ag_coo
 
 /* The multi-agent orchestrator: governed LLM agents (ALPHA research/proposals, BETA
  * evaluation/synthesis, in parallel threads), GAMMA spawned on the seed's conditions
- * (STUCK, CONFLICT, COMPLEXITY, SUCCESS), and a consensus vote. The caller owns every handle in ag_orch_opts (they must outlive the
- * call); struct ag_orch_result is caller-owned and released by ag_orch_result_clear.
+ * (STUCK, CONFLICT, COMPLEXITY, SUCCESS), and a consensus vote. The caller owns every handle in
+ * ag_orch_opts (they must outlive the call); struct ag_orch_result is caller-owned and released by
+ * ag_orch_result_clear.
  *
  * Every tool call a model makes is authorized through the gov layer before it runs
  * (blackboard.read/write, message.read/send, vote.cast, artifact.read); a denied call
@@ -148,32 +148,32 @@ struct ag_orch_opts {
     ag_store *store;
     const char *const *agents; /* roles of the first wave; NULL = {"alpha","beta"} */
     size_t nagents;
-    int tier;                  /* registered tier of every agent; 0 = 1 */
-    int64_t timeout_ms;        /* whole task; 0 = 10 min */
-    int max_turns;             /* model calls per agent; 0 = 12 */
-    int64_t stuck_ms;          /* STUCK: no progress for this long; 0 = 30 s */
-    int conflict_threshold;    /* CONFLICT: unresolved conflicts; 0 = 3 */
-    int complexity_pm;         /* COMPLEXITY: planner's estimate above this (per mille); 0 = 800 */
-    int no_success_spawn;      /* 1: SUCCESS never spawns GAMMA */
-    int no_gamma;              /* 1: never spawn GAMMA */
+    int tier;               /* registered tier of every agent; 0 = 1 */
+    int64_t timeout_ms;     /* whole task; 0 = 10 min */
+    int max_turns;          /* model calls per agent; 0 = 12 */
+    int64_t stuck_ms;       /* STUCK: no progress for this long; 0 = 30 s */
+    int conflict_threshold; /* CONFLICT: unresolved conflicts; 0 = 3 */
+    int complexity_pm;      /* COMPLEXITY: planner's estimate above this (per mille); 0 = 800 */
+    int no_success_spawn;   /* 1: SUCCESS never spawns GAMMA */
+    int no_gamma;           /* 1: never spawn GAMMA */
     int64_t max_tokens_per_agent; /* the packets' llm_budget.max_tokens; 0 = none */
     const char *const *forbidden; /* the packets' constraints.forbidden (action globs) */
     size_t nforbidden;
-    int64_t poll_ms;              /* monitor period; 0 = 50 ms */
+    int64_t poll_ms; /* monitor period; 0 = 50 ms */
 };
 
 struct ag_orch_result {
     char task_id[132];
-    char outcome[24]; /* "consensus", "no_consensus", "timeout", "failed" */
+    char outcome[24];                  /* "consensus", "no_consensus", "timeout", "failed" */
     enum ag_spawn_reason gamma_reason; /* AG_SPAWN_NONE: not spawned */
     int complexity_pm;                 /* the planner's estimate, -1 when unknown */
     int64_t duration_ms;
     struct ag_coord_metrics coord;
     int64_t llm_calls, prompt_tokens, completion_tokens, cost_microusd;
-    int revoked;          /* agents revoked during the task */
+    int revoked; /* agents revoked during the task */
     int tool_calls, tool_denied;
-    char reason[200];     /* consensus reason, or why it failed */
-    char *final_json;     /* consensus/final, malloc'd (NULL when none) */
+    char reason[200]; /* consensus reason, or why it failed */
+    char *final_json; /* consensus/final, malloc'd (NULL when none) */
 };
 void ag_orch_result_clear(struct ag_orch_result *r);
 

@@ -35,17 +35,17 @@ struct ag_llm_opts {
     /* "http(s)://host/v1" (the base; /chat/completions is appended), or
      * "replay:FILE" (answers from a JSONL file written by record, no network). */
     const char *provider;
-    const char *record_path; /* non-NULL: append every exchange to this JSONL file */
-    const char *model;       /* required */
-    const char *api_key;     /* the key itself (see ag_llm_key_resolve); NULL = none */
-    const char *referer;     /* OpenRouter's HTTP-Referer; NULL = not sent */
-    const char *title;       /* OpenRouter's X-Title; NULL = not sent */
-    int64_t connect_timeout_ms; /* 0 = 5000 */
-    int64_t timeout_ms;         /* whole request; 0 = 120000 */
-    int retries;                /* extra attempts on 429/5xx/transport errors; -1 = 0 */
-    int64_t backoff_ms;         /* first backoff, doubled each time; 0 = 500 */
-    int64_t backoff_max_ms;     /* cap of a backoff and of Retry-After; 0 = 30000 */
-    int breaker_failures;       /* consecutive failed calls that open it; 0 = 3 */
+    const char *record_path;     /* non-NULL: append every exchange to this JSONL file */
+    const char *model;           /* required */
+    const char *api_key;         /* the key itself (see ag_llm_key_resolve); NULL = none */
+    const char *referer;         /* OpenRouter's HTTP-Referer; NULL = not sent */
+    const char *title;           /* OpenRouter's X-Title; NULL = not sent */
+    int64_t connect_timeout_ms;  /* 0 = 5000 */
+    int64_t timeout_ms;          /* whole request; 0 = 120000 */
+    int retries;                 /* extra attempts on 429/5xx/transport errors; -1 = 0 */
+    int64_t backoff_ms;          /* first backoff, doubled each time; 0 = 500 */
+    int64_t backoff_max_ms;      /* cap of a backoff and of Retry-After; 0 = 30000 */
+    int breaker_failures;        /* consecutive failed calls that open it; 0 = 3 */
     int64_t breaker_cooldown_ms; /* open -> one probe allowed after this; 0 = 30000 */
     /* Prices: "model=IN/OUT,model2=IN/OUT", USD per million prompt/completion tokens
      * (decimals allowed, e.g. "gpt-4o-mini=0.15/0.6"). Unknown models cost 0. */

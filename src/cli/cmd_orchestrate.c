@@ -112,22 +112,51 @@ static int set_opt(int c, const char *name, void *ctx)
 {
     struct oargs *a = ctx;
     switch (c) {
-    case O_TASK: a->task = optarg; break;
-    case O_LLM: a->llm = optarg; break;
-    case O_MODEL: a->model = optarg; break;
-    case O_AGENTS: a->agents = optarg; break;
-    case O_TIMEOUT: a->timeout = optarg; break;
-    case O_RECORD: a->record = optarg; break;
-    case O_STORE: a->store = optarg; break;
-    case O_POLICY: a->policy = optarg; break;
-    case O_STUCK: a->stuck = optarg; break;
-    case O_COMPLEXITY: a->complexity = optarg; break;
-    case O_TURNS: return num(name, optarg, 1, 1000, &a->max_turns);
-    case O_TOKENS: return num(name, optarg, 1, 1000000000L, &a->max_tokens);
-    case O_CONFLICTS: return num(name, optarg, 1, 1000, &a->conflicts);
-    case O_JSON: a->json = 1; break;
-    case O_NOGAMMA: a->no_gamma = 1; break;
-    case O_DEMO: a->demo = 1; break;
+    case O_TASK:
+        a->task = optarg;
+        break;
+    case O_LLM:
+        a->llm = optarg;
+        break;
+    case O_MODEL:
+        a->model = optarg;
+        break;
+    case O_AGENTS:
+        a->agents = optarg;
+        break;
+    case O_TIMEOUT:
+        a->timeout = optarg;
+        break;
+    case O_RECORD:
+        a->record = optarg;
+        break;
+    case O_STORE:
+        a->store = optarg;
+        break;
+    case O_POLICY:
+        a->policy = optarg;
+        break;
+    case O_STUCK:
+        a->stuck = optarg;
+        break;
+    case O_COMPLEXITY:
+        a->complexity = optarg;
+        break;
+    case O_TURNS:
+        return num(name, optarg, 1, 1000, &a->max_turns);
+    case O_TOKENS:
+        return num(name, optarg, 1, 1000000000L, &a->max_tokens);
+    case O_CONFLICTS:
+        return num(name, optarg, 1, 1000, &a->conflicts);
+    case O_JSON:
+        a->json = 1;
+        break;
+    case O_NOGAMMA:
+        a->no_gamma = 1;
+        break;
+    case O_DEMO:
+        a->demo = 1;
+        break;
     }
     return 0;
 }
@@ -306,8 +335,8 @@ int ag__cmd_orchestrate(int argc, char **argv)
     o.conflict_threshold = (int)a.conflicts;
     o.no_gamma = a.no_gamma;
     if (!a.json)
-        printf("agentgov orchestrate: %s\n  model %s via %s\n\n", objective, lo.model ? lo.model : "-",
-               lo.provider ? lo.provider : "-");
+        printf("agentgov orchestrate: %s\n  model %s via %s\n\n", objective,
+               lo.model ? lo.model : "-", lo.provider ? lo.provider : "-");
     struct ag_orch_result r;
     e = ag_orchestrate(&o, &r);
     if (e) {

@@ -45,9 +45,9 @@ static void print_coord(struct ag__cli_gov *c, const char *task)
         if (strcmp(r.elems[i].str, "metrics") != 0)
             continue;
         json_t *m = json_loads(r.elems[i + 1].str, 0, NULL);
-        static const char *const keys[] = {"llm_calls", "prompt_tokens", "completion_tokens",
-                                           "cost_microusd", "tool_calls", "tool_denied",
-                                           "revoked", NULL};
+        static const char *const keys[] = {
+            "llm_calls",  "prompt_tokens", "completion_tokens", "cost_microusd",
+            "tool_calls", "tool_denied",   "revoked",           NULL};
         for (const char *const *k = keys; *k; k++)
             if (json_is_integer(json_object_get(m, *k)))
                 printf("  %-16s %lld\n", *k, (long long)json_integer_value(json_object_get(m, *k)));

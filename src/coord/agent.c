@@ -34,9 +34,10 @@ static json_t *first_messages(struct ag__agent_run *run, enum ag_spawn_reason wh
 {
     struct ag__orch *o = run->o;
     char sys[1024], user[2048];
-    snprintf(sys, sizeof sys, "%s Your agent id is %s; the other agents are named alpha, "
-                              "beta and gamma. Use the tools; every call is authorized by the "
-                              "governance kernel and a refusal comes back as the tool's result.",
+    snprintf(sys, sizeof sys,
+             "%s Your agent id is %s; the other agents are named alpha, "
+             "beta and gamma. Use the tools; every call is authorized by the "
+             "governance kernel and a refusal comes back as the tool's result.",
              role_prompt(run->role), run->id);
     if (why != AG_SPAWN_NONE)
         snprintf(user, sizeof user, "Task %s. Objective: %s\nYou were spawned because: %s.",
@@ -71,15 +72,13 @@ static void write_handoff(struct ag__agent_run *run, const char *type, const cha
     snprintf(buf, sizeof buf, "%s", run->tried);
     for (char *sv, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
         json_array_append_new(tried, json_string(t));
-    json_t *h = json_pack("{s:s,s:s,s:b,s:{s:s,s:s},s:{s:s,s:s},s:o,s:s,s:[s],s:[s],s:[],s:s}",
-                          "task_id", run->o->task, "previous_agent_id", run->id, "revoked", 1,
-                          "revocation_reason", "type", type, "details", details,
-                          "last_known_state", "phase", ag_phase_name(run->phase), "step",
-                          "orchestrate", "what_was_tried", tried, "blocking_issue", details,
-                          "required_next_actions",
-                          "read the blackboard and messages of the task before acting",
-                          "constraints_reminder", "every tool call is authorized by the kernel",
-                          "artifacts", "created_at", now);
+    json_t *h = json_pack(
+        "{s:s,s:s,s:b,s:{s:s,s:s},s:{s:s,s:s},s:o,s:s,s:[s],s:[s],s:[],s:s}", "task_id",
+        run->o->task, "previous_agent_id", run->id, "revoked", 1, "revocation_reason", "type", type,
+        "details", details, "last_known_state", "phase", ag_phase_name(run->phase), "step",
+        "orchestrate", "what_was_tried", tried, "blocking_issue", details, "required_next_actions",
+        "read the blackboard and messages of the task before acting", "constraints_reminder",
+        "every tool call is authorized by the kernel", "artifacts", "created_at", now);
     char *txt = h ? json_dumps(h, JSON_COMPACT) : NULL;
     json_decref(h);
     if (txt && ag_gov_write_handoff(run->o->opts->gov, txt) != AG_OK)
@@ -200,8 +199,8 @@ static void conversation(struct ag__agent_run *run, enum ag_spawn_reason why)
 void *ag__orch_agent_main(void *arg)
 {
     struct ag__agent_run *run = arg;
-    enum ag_spawn_reason why = strcmp(run->role, "gamma") == 0 ? run->o->spawn_reason
-                                                                 : AG_SPAWN_NONE;
+    enum ag_spawn_reason why =
+        strcmp(run->role, "gamma") == 0 ? run->o->spawn_reason : AG_SPAWN_NONE;
     run->phase = AG_PHASE_BOOTSTRAP;
     if (walk(run, AG_PHASE_PREFLIGHT) == 0 && walk(run, AG_PHASE_PLAN) == 0 &&
         walk(run, AG_PHASE_EXECUTE) == 0)

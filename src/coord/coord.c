@@ -12,8 +12,8 @@
 #define DEFAULT_TTL_MS (7LL * 24 * 3600 * 1000)
 
 static const char *const sections[] = {"problem", "solutions", "progress", "consensus", NULL};
-static const char *const fixed_entries[] = {"objective", "analysis", "constraints", "synthesis",
-                                            "gamma_result", "votes", "final", NULL};
+static const char *const fixed_entries[] = {"objective",    "analysis", "constraints", "synthesis",
+                                            "gamma_result", "votes",    "final",       NULL};
 
 int ag__coord_id_ok(const char *id)
 {
@@ -61,8 +61,7 @@ int ag_coord_entry_valid(const char *e)
     return numbered(e, "proposal_") || numbered(e, "eval_");
 }
 
-ag_err ag_coord_new(ag_store *store, ag_gov *gov, ag_ledger *ledger, int64_t ttl_ms,
-                    ag_coord **out)
+ag_err ag_coord_new(ag_store *store, ag_gov *gov, ag_ledger *ledger, int64_t ttl_ms, ag_coord **out)
 {
     *out = NULL;
     if (!store || !gov || !ledger)
@@ -131,20 +130,21 @@ ag_err ag__coord_ledger(ag_coord *c, const char *task, const char *action, const
     return ag_ledger_append(c->ledger, &le, NULL, NULL);
 }
 
-ag_err ag_coord_bb_write(ag_coord *c, const char *agent_id, const char *task,
-                         const char *section, const char *entry, const char *value_json,
-                         struct ag_gov_decision *d)
+ag_err ag_coord_bb_write(ag_coord *c, const char *agent_id, const char *task, const char *section,
+                         const char *entry, const char *value_json, struct ag_gov_decision *d)
 {
     if (!ag__coord_id_ok(task))
         return ag__fail(AG_EINVAL, "blackboard: task id '%s' is not valid", task ? task : "");
     if (!ag_coord_section_valid(section))
-        return ag__fail(AG_EINVAL, "blackboard: section '%s' is not one of problem, solutions, "
-                                   "progress, consensus",
+        return ag__fail(AG_EINVAL,
+                        "blackboard: section '%s' is not one of problem, solutions, "
+                        "progress, consensus",
                         section ? section : "");
     if (!ag_coord_entry_valid(entry))
-        return ag__fail(AG_EINVAL, "blackboard: entry '%s' is not one of objective, analysis, "
-                                   "constraints, proposal_N, synthesis, eval_N, gamma_result, "
-                                   "votes, final",
+        return ag__fail(AG_EINVAL,
+                        "blackboard: entry '%s' is not one of objective, analysis, "
+                        "constraints, proposal_N, synthesis, eval_N, gamma_result, "
+                        "votes, final",
                         entry ? entry : "");
     json_t *v = value_json ? json_loads(value_json, JSON_DECODE_ANY, NULL) : NULL;
     if (!v)
@@ -183,7 +183,8 @@ ag_err ag_coord_bb_read(ag_coord *c, const char *task, const char *section, char
     char key[AG__COORD_KEY_MAX], ck[AG__COORD_KEY_MAX];
     snprintf(key, sizeof key, "blackboard:%s:%s", task, section);
     ag__coord_counter_key(ck, task);
-    struct ag_store_op ops[2] = {{AG_OP_HGETALL, key}, {AG_OP_HINCRBY, ck, "blackboard_ops", NULL, 1, 0}};
+    struct ag_store_op ops[2] = {{AG_OP_HGETALL, key},
+                                 {AG_OP_HINCRBY, ck, "blackboard_ops", NULL, 1, 0}};
     struct ag_store_reply r[2];
     ag_err e = ag_store_exec(c->store, NULL, ops, 2, r, NULL);
     json_t *o = e ? NULL : json_object();

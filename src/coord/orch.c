@@ -38,23 +38,22 @@ static char *agent_packet(const struct ag__orch *o, const char *id)
 {
     char now[40];
     ag__rfc3339(ag__wall_ms(), now);
-    json_t *p = json_pack(
-        "{s:s,s:s,s:s,s:s,s:[s],s:[],s:{s:[s,s,s],s:[],s:[]},s:[s],s:[s],s:s}", "agent_id", id,
-        "task_id", o->task, "created_for", "agentgov orchestrate", "objective",
-        o->opts->objective, "deliverables", "blackboard consensus",
-        /* The consensus is the team's, recorded by the orchestrator at the end: no one
-         * agent must hold it when it leaves EXECUTE. */
-        "required_artifacts", "constraints", "scope",
-        "blackboard/**", "msg/**", "votes/**", "forbidden", "required_steps", "success_criteria",
-        "consensus reached", "escalation_rules", "no consensus: the task ends no_consensus",
-        "created_at", now);
+    json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:{s:[s,s,s],s:[],s:[]},s:[s],s:[s],s:s}",
+                          "agent_id", id, "task_id", o->task, "created_for", "agentgov orchestrate",
+                          "objective", o->opts->objective, "deliverables", "blackboard consensus",
+                          /* The consensus is the team's, recorded by the orchestrator at the end:
+                           * no one agent must hold it when it leaves EXECUTE. */
+                          "required_artifacts", "constraints", "scope", "blackboard/**", "msg/**",
+                          "votes/**", "forbidden", "required_steps", "success_criteria",
+                          "consensus reached", "escalation_rules",
+                          "no consensus: the task ends no_consensus", "created_at", now);
     json_t *fb = json_object_get(json_object_get(p, "constraints"), "forbidden");
     for (size_t i = 0; fb && i < o->opts->nforbidden; i++)
         json_array_append_new(fb, json_string(o->opts->forbidden[i]));
     if (p && o->opts->max_tokens_per_agent > 0)
-        json_object_set_new(p, "llm_budget",
-                            json_pack("{s:I}", "max_tokens",
-                                      (json_int_t)o->opts->max_tokens_per_agent));
+        json_object_set_new(
+            p, "llm_budget",
+            json_pack("{s:I}", "max_tokens", (json_int_t)o->opts->max_tokens_per_agent));
     char *s = p ? json_dumps(p, JSON_COMPACT) : NULL;
     json_decref(p);
     return s;
@@ -107,8 +106,8 @@ static void plan(struct ag__orch *o)
     char sys[] = "You are PLANNER. Estimate the task. Answer one JSON object: {\"complexity\": "
                  "a number from 0 to 1, \"needs_validation\": true|false, \"constraints\": "
                  "[strings]}.";
-    json_t *m = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "system", "content", sys, "role",
-                          "user", "content", o->opts->objective);
+    json_t *m = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "system", "content", sys, "role", "user",
+                          "content", o->opts->objective);
     char *mt = m ? json_dumps(m, JSON_COMPACT) : NULL;
     json_decref(m);
     char id[160];
@@ -203,7 +202,7 @@ static void monitor(struct ag__orch *o, size_t nfirst)
              * without a synthesis). Once it is done: CONFLICT still unresolved, else
              * SUCCESS when the planner asked for validation. */
             if (first_wave_done(o, nfirst))
-                why = conflicts(o) >= thr ? AG_SPAWN_CONFLICT
+                why = conflicts(o) >= thr                            ? AG_SPAWN_CONFLICT
                       : !op->no_success_spawn && o->needs_validation ? AG_SPAWN_SUCCESS
                                                                      : AG_SPAWN_NONE;
             else if (now - atomic_load(&o->last_progress_mono) > stuck)

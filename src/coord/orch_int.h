@@ -17,8 +17,8 @@ struct ag__orch;
 /* One agent's run. */
 struct ag__agent_run {
     struct ag__orch *o;
-    char role[16];  /* "alpha", "beta", "gamma" */
-    char id[160];   /* "<role>@<task>" */
+    char role[16]; /* "alpha", "beta", "gamma" */
+    char id[160];  /* "<role>@<task>" */
     pthread_t thread;
     int started;
     atomic_int done;

@@ -85,16 +85,15 @@ static char *messages_text(struct ag_coord_msg *m, size_t n)
         json_array_append_new(a, json_pack("{s:I,s:s%,s:s,s:o}", "seq", (json_int_t)m[i].seq,
                                            "from", m[i].from,
                                            at ? (size_t)(at - m[i].from) : strlen(m[i].from),
-                                           "type", m[i].type, "content",
-                                           c ? c : json_null()));
+                                           "type", m[i].type, "content", c ? c : json_null()));
     }
     char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
     json_decref(a);
     return s;
 }
 
-ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *args,
-                     char **result, int *revoked)
+ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *args, char **result,
+                     int *revoked)
 {
     struct ag__orch *o = run->o;
     const struct ag_orch_opts *op = o->opts;

@@ -164,21 +164,10 @@ struct ag_packet {
     char digest[AG_SHA256_HEX_LEN];
 };
 
-static const char *const packet_keys[] = {"agent_id",
-                                          "task_id",
-                                          "created_for",
-                                          "objective",
-                                          "deliverables",
-                                          "constraints",
-                                          "success_criteria",
-                                          "error_budget",
-                                          "escalation_rules",
-                                          "created_at",
-                                          "tier",
-                                          "agent_version",
-                                          "required_artifacts",
-                                          "llm_budget",
-                                          NULL};
+static const char *const packet_keys[] = {
+    "agent_id",    "task_id",          "created_for",        "objective",        "deliverables",
+    "constraints", "success_criteria", "error_budget",       "escalation_rules", "created_at",
+    "tier",        "agent_version",    "required_artifacts", "llm_budget",       NULL};
 static const char *const constraint_keys[] = {"scope", "forbidden", "required_steps", NULL};
 static const char *const budget_keys[] = {"max_total_errors", "max_same_error_repeats",
                                           "max_procedure_violations", NULL};

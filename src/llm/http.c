@@ -160,9 +160,7 @@ ag_err ag__llm_http_post(const struct ag__llm_http_req *q, struct ag__llm_http_r
             char msg[200];
             error_text(res->body, msg, sizeof msg);
             snprintf(why, sizeof why, "HTTP %ld: %s", status, msg);
-            e = status == 401 || status == 403 ? AG_EPERM
-                : retryable(status)           ? AG_EIO
-                                              : AG_EINVAL;
+            e = status == 401 || status == 403 ? AG_EPERM : retryable(status) ? AG_EIO : AG_EINVAL;
             if (!retryable(status))
                 break;
         }

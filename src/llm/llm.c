@@ -133,8 +133,9 @@ ag_err ag_llm_new(const struct ag_llm_opts *o, ag_llm **out)
     int replay = strncmp(o->provider, "replay:", 7) == 0;
     if (!replay && strncmp(o->provider, "http://", 7) != 0 &&
         strncmp(o->provider, "https://", 8) != 0)
-        return ag__fail(AG_EINVAL, "llm: provider '%s': expected http(s)://HOST/... or "
-                                   "replay:FILE",
+        return ag__fail(AG_EINVAL,
+                        "llm: provider '%s': expected http(s)://HOST/... or "
+                        "replay:FILE",
                         o->provider);
     ag_llm *l = calloc(1, sizeof *l);
     if (!l)
@@ -292,12 +293,12 @@ static ag_err meter(ag_llm *l, const struct ag_llm_call *c, const struct ag_llm_
     for (int k = 0; k < (c->task_id ? 2 : 1); k++) {
         const char *key = k ? tk : ak;
         ops[n++] = (struct ag_store_op){AG_OP_HINCRBY, key, "calls", NULL, 1, 0};
-        ops[n++] = (struct ag_store_op){AG_OP_HINCRBY, key, "prompt_tokens", NULL,
-                                        r->prompt_tokens, 0};
-        ops[n++] = (struct ag_store_op){AG_OP_HINCRBY, key, "completion_tokens", NULL,
+        ops[n++] =
+            (struct ag_store_op){AG_OP_HINCRBY, key, "prompt_tokens", NULL, r->prompt_tokens, 0};
+        ops[n++] = (struct ag_store_op){AG_OP_HINCRBY,        key, "completion_tokens", NULL,
                                         r->completion_tokens, 0};
-        ops[n++] = (struct ag_store_op){AG_OP_HINCRBY, key, "cost_microusd", NULL,
-                                        r->cost_microusd, 0};
+        ops[n++] =
+            (struct ag_store_op){AG_OP_HINCRBY, key, "cost_microusd", NULL, r->cost_microusd, 0};
     }
     struct ag_store_reply rep[8];
     ag_err e = ag_store_exec(l->store, NULL, ops, n, rep, NULL);
@@ -399,11 +400,11 @@ struct call_log {
 static ag_err ledger_call(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result *r,
                           const struct call_log *g)
 {
-    json_t *d = json_pack("{s:s,s:s,s:I,s:I,s:I,s:i}", "model", l->model, "provider",
-                          l->replaying ? "replay" : "http", "prompt_tokens",
-                          (json_int_t)r->prompt_tokens, "completion_tokens",
-                          (json_int_t)r->completion_tokens, "cost_microusd",
-                          (json_int_t)r->cost_microusd, "attempts", r->attempts);
+    json_t *d =
+        json_pack("{s:s,s:s,s:I,s:I,s:I,s:i}", "model", l->model, "provider",
+                  l->replaying ? "replay" : "http", "prompt_tokens", (json_int_t)r->prompt_tokens,
+                  "completion_tokens", (json_int_t)r->completion_tokens, "cost_microusd",
+                  (json_int_t)r->cost_microusd, "attempts", r->attempts);
     if (!d)
         return ag__fail(AG_ENOMEM, "llm: out of memory");
     if (g->req_digest)
@@ -481,8 +482,7 @@ static ag_err refuse(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_resul
 ag_err ag_llm_chat(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result *r)
 {
     memset(r, 0, sizeof *r);
-    if (!l || !c || !id_ok(c->agent_id) || (c->task_id && !id_ok(c->task_id)) ||
-        !c->messages_json)
+    if (!l || !c || !id_ok(c->agent_id) || (c->task_id && !id_ok(c->task_id)) || !c->messages_json)
         return ag__fail(AG_EINVAL, "llm: a call needs a valid agent id, task id and messages");
     struct call_log g = {.outcome = "refused"};
     struct ag_llm_budget b;
@@ -493,8 +493,9 @@ ag_err ag_llm_chat(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result 
         return refuse(l, c, r, &g, e);
     if ((b.max_tokens && g.spent_tokens >= b.max_tokens) ||
         (b.max_cost_microusd && g.spent_cost >= b.max_cost_microusd)) {
-        (void)ag__fail(AG_ELIMIT, "llm: agent %s has spent its llm_budget (%lld tokens, %lld "
-                                  "micro-USD)",
+        (void)ag__fail(AG_ELIMIT,
+                       "llm: agent %s has spent its llm_budget (%lld tokens, %lld "
+                       "micro-USD)",
                        c->agent_id, (long long)g.spent_tokens, (long long)g.spent_cost);
         return refuse(l, c, r, &g, AG_ELIMIT);
     }
@@ -506,8 +507,9 @@ ag_err ag_llm_chat(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result 
     g.body = body;
     int64_t retry_in = 0;
     if (!l->replaying && !breaker_allow(l, &retry_in)) {
-        (void)ag__fail(AG_ESTATE, "llm: breaker open after %d failed calls to %s (next probe "
-                                  "in %lld ms)",
+        (void)ag__fail(AG_ESTATE,
+                       "llm: breaker open after %d failed calls to %s (next probe "
+                       "in %lld ms)",
                        l->breaker_failures, l->base_url, (long long)retry_in);
         e = refuse(l, c, r, &g, AG_ESTATE);
         free(body);

@@ -53,14 +53,15 @@ ag_err ag__llm_prices_parse(const char *text, struct ag__llm_prices *out)
     while (*p) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', len), *sl = eq ? memchr(eq, '/', len - (size_t)(eq - p)) : NULL;
+        const char *eq = memchr(p, '=', len),
+                   *sl = eq ? memchr(eq, '/', len - (size_t)(eq - p)) : NULL;
         int64_t in, outp;
-        if (!eq || eq == p || !sl ||
-            parse_usd(eq + 1, (size_t)(sl - eq - 1), &in) ||
+        if (!eq || eq == p || !sl || parse_usd(eq + 1, (size_t)(sl - eq - 1), &in) ||
             parse_usd(sl + 1, len - (size_t)(sl - p) - 1, &outp)) {
             ag__llm_prices_free(out);
-            return ag__fail(AG_EINVAL, "llm.prices: entry '%.*s': expected model=IN/OUT (USD per "
-                                       "million tokens, e.g. gpt-4o-mini=0.15/0.6)",
+            return ag__fail(AG_EINVAL,
+                            "llm.prices: entry '%.*s': expected model=IN/OUT (USD per "
+                            "million tokens, e.g. gpt-4o-mini=0.15/0.6)",
                             (int)len, p);
         }
         struct ag__llm_price *nv = realloc(out->v, (out->n + 1) * sizeof *nv);

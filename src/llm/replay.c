@@ -41,8 +41,8 @@ static ag_err add_line(struct ag__llm_replay *r, const char *path, int lineno, c
     json_t *o = json_loads(line, 0, &je);
     if (!o || !json_is_object(o)) {
         json_decref(o);
-        return ag__fail(AG_EPARSE, "%s:%d: not a JSON object%s%s", path, lineno,
-                        o ? "" : ": ", o ? "" : je.text);
+        return ag__fail(AG_EPARSE, "%s:%d: not a JSON object%s%s", path, lineno, o ? "" : ": ",
+                        o ? "" : je.text);
     }
     const char *d = json_string_value(json_object_get(o, "request_sha256"));
     json_t *resp = json_object_get(o, "response");
@@ -51,8 +51,7 @@ static ag_err add_line(struct ag__llm_replay *r, const char *path, int lineno, c
         e = ag__fail(AG_EPARSE, "%s:%d: request_sha256: expected 64 lowercase hex digits", path,
                      lineno);
     else if (!json_is_object(resp))
-        e = ag__fail(AG_EPARSE, "%s:%d: response: expected a chat completion object", path,
-                     lineno);
+        e = ag__fail(AG_EPARSE, "%s:%d: response: expected a chat completion object", path, lineno);
     char *txt = e ? NULL : json_dumps(resp, JSON_COMPACT);
     struct ag__llm_replay_ent *nv = txt ? realloc(r->v, (r->n + 1) * sizeof *nv) : NULL;
     if (!e && !nv) {
@@ -131,18 +130,20 @@ ag_err ag__llm_replay_next(struct ag__llm_replay *r, const char *digest, const c
     }
     pthread_mutex_unlock(&r->mu);
     if (!pick)
-        return ag__fail(AG_ENOTFOUND, "replay: no recorded answer to request %.16s… (the "
-                                      "conversation differs from the recording)",
+        return ag__fail(AG_ENOTFOUND,
+                        "replay: no recorded answer to request %.16s… (the "
+                        "conversation differs from the recording)",
                         digest);
     return *resp ? AG_OK : ag__fail(AG_ENOMEM, "replay: out of memory");
 }
 
-ag_err ag__llm_record(const char *path, const char *digest, const char *agent,
-                      const char *request, const char *response)
+ag_err ag__llm_record(const char *path, const char *digest, const char *agent, const char *request,
+                      const char *response)
 {
     struct ag_buf b;
     ag__buf_init(&b);
-    ag__buf_printf(&b, "{\"request_sha256\":\"%s\",\"agent\":\"%s\",\"request\":%s,\"response\":%s}\n",
+    ag__buf_printf(&b,
+                   "{\"request_sha256\":\"%s\",\"agent\":\"%s\",\"request\":%s,\"response\":%s}\n",
                    digest, agent, request, response);
     ag_err e = ag__buf_status(&b);
     if (e) {

@@ -33,7 +33,7 @@ static ag_coord *req_coord(struct ag__req *r, const char **task)
 static json_t *decision_json(const struct ag_gov_decision *d)
 {
     return json_pack("{s:s,s:s,s:I,s:b}", "decision",
-                     d->effect == AG_EFFECT_ALLOW  ? "allow"
+                     d->effect == AG_EFFECT_ALLOW ? "allow"
                      : d->effect == AG_EFFECT_ASK ? "ask"
                                                   : "deny",
                      "reason", ag_reason_name(d->reason), "ledger_seq", (json_int_t)d->ledger_seq,
@@ -42,8 +42,7 @@ static json_t *decision_json(const struct ag_gov_decision *d)
 
 /* A write's outcome: 200 {"data": extra + decision}, or 403 with the decision, or the
  * error's status. */
-static void reply_write(struct ag__req *r, ag_err e, const struct ag_gov_decision *d,
-                        json_t *extra)
+static void reply_write(struct ag__req *r, ag_err e, const struct ag_gov_decision *d, json_t *extra)
 {
     json_t *data = extra ? extra : json_object();
     json_object_set_new(data, "decision", decision_json(d));
@@ -94,8 +93,8 @@ void ag__h_bb_write(struct ag__req *r)
     }
     char *vt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     struct ag_gov_decision d = {.effect = AG_EFFECT_DENY, .reason = AG_REASON_INVALID_REQUEST};
-    ag_err e = vt ? ag_coord_bb_write(c, r->tok.agent_id, task,
-                                      ag__route_capture(&r->m, "section"), entry, vt, &d)
+    ag_err e = vt ? ag_coord_bb_write(c, r->tok.agent_id, task, ag__route_capture(&r->m, "section"),
+                                      entry, vt, &d)
                   : AG_ENOMEM;
     free(vt);
     ag_coord_free(c);
@@ -127,10 +126,10 @@ void ag__h_messages_read(struct ag__req *r)
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++) {
         json_t *ct = json_loads(m[i].content_json, JSON_DECODE_ANY, NULL);
-        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:o,s:I}", "seq",
-                                           (json_int_t)m[i].seq, "from", m[i].from, "to", m[i].to,
-                                           "type", m[i].type, "content", ct ? ct : json_null(),
-                                           "ts_ms", (json_int_t)m[i].ts_ms));
+        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:o,s:I}", "seq", (json_int_t)m[i].seq,
+                                           "from", m[i].from, "to", m[i].to, "type", m[i].type,
+                                           "content", ct ? ct : json_null(), "ts_ms",
+                                           (json_int_t)m[i].ts_ms));
     }
     ag_coord_msgs_free(m, n);
     ag__reply_json(r, 200, json_pack("{s:{s:o}}", "data", "messages", a));
@@ -233,8 +232,7 @@ void ag__h_orchestrate(struct ag__req *r)
     ag_err e = AG_OK;
     const char *ref = cfg ? ag_config_str(cfg, "llm.api_key") : NULL;
     if (ref && *ref && lo.provider && strncmp(lo.provider, "replay:", 7) != 0)
-        e = r->srv->auth ? ag_llm_key_resolve(r->srv->auth, r->token, ref, &key)
-                         : AG_EUNSUPPORTED;
+        e = r->srv->auth ? ag_llm_key_resolve(r->srv->auth, r->token, ref, &key) : AG_EUNSUPPORTED;
     lo.api_key = key;
     ag_llm *llm = NULL;
     if (!e)
@@ -272,9 +270,8 @@ void ag__h_orchestrate(struct ag__req *r)
     if (!e)
         e = ag_orch_result_json(&res, &js);
     if (!e)
-        ag__metrics_orchestration(&r->srv->metrics, res.outcome, res.gamma_reason,
-                                  res.llm_calls, res.prompt_tokens + res.completion_tokens,
-                                  res.cost_microusd);
+        ag__metrics_orchestration(&r->srv->metrics, res.outcome, res.gamma_reason, res.llm_calls,
+                                  res.prompt_tokens + res.completion_tokens, res.cost_microusd);
     ag_orch_result_clear(&res);
     ag_llm_free(llm);
     ag_coord_free(c);

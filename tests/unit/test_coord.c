@@ -106,8 +106,7 @@ static void scenario_blackboard(int redis)
     ASSERT_EQ(d.reason, AG_REASON_PHASE_NOT_ALLOWED);
     ASSERT_CONTAINS(ag_last_error(), "phase_not_allowed");
     /* Unknown agents, sections and entries. */
-    ASSERT_ERR(ag_coord_bb_write(f.coord, "ghost", "t1", "problem", "analysis", "1", &d),
-               AG_EPERM);
+    ASSERT_ERR(ag_coord_bb_write(f.coord, "ghost", "t1", "problem", "analysis", "1", &d), AG_EPERM);
     ASSERT_ERR(ag_coord_bb_write(f.coord, "alpha", "t1", "kitchen", "analysis", "1", &d),
                AG_EINVAL);
     ASSERT_CONTAINS(ag_last_error(), "section 'kitchen'");
@@ -182,8 +181,7 @@ static void scenario_messages(int redis)
 
     /* A forbidden action revokes alpha mid-task: its next message is refused. */
     struct ag_gov_decision d;
-    ASSERT_EQ(ag_gov_authorize(f.gov, "alpha", "db.drop", "blackboard/x", -1, &d),
-              AG_EFFECT_DENY);
+    ASSERT_EQ(ag_gov_authorize(f.gov, "alpha", "db.drop", "blackboard/x", -1, &d), AG_EFFECT_DENY);
     ASSERT_EQ(d.revoked, 1);
     ASSERT_ERR(ag_coord_send(f.coord, "alpha", "t2", "beta", "PROPOSAL", "{}", NULL, &d), AG_EPERM);
     ASSERT_EQ(d.reason, AG_REASON_AGENT_REVOKED);

@@ -314,8 +314,7 @@ TEST(llm_record_then_replay_offline)
     ASSERT_TRUE(strstr(r.message_json, "second answer") != NULL);
     ASSERT_EQ(r.prompt_tokens, 10);
     ag_llm_result_clear(&r);
-    struct ag_llm_call other = {"alpha", NULL, "[{\"role\":\"user\",\"content\":\"x\"}]", NULL,
-                                0};
+    struct ag_llm_call other = {"alpha", NULL, "[{\"role\":\"user\",\"content\":\"x\"}]", NULL, 0};
     ASSERT_EQ(ag_llm_chat(x.llm, &other, &r), AG_ENOTFOUND);
     lfx_close(&x);
 

@@ -113,25 +113,28 @@ static const char *model(void)
 
 /* Script helpers: one model answer calling a tool, for a role. */
 #define CALL(role, name, args)                                                                     \
-    "{\"agent\":\"" role "\",\"body\":{\"tool_call\":{\"name\":\"" name "\",\"arguments\":" args  \
+    "{\"agent\":\"" role "\",\"body\":{\"tool_call\":{\"name\":\"" name "\",\"arguments\":" args   \
     "}}}"
 #define SAY(role, text) "{\"agent\":\"" role "\",\"body\":{\"content\":\"" text "\"}}"
 #define PLAN(json)      "{\"agent\":\"planner\",\"body\":{\"content\":" json "}}"
 
 #define ALPHA_HAPPY                                                                                \
-    CALL("alpha", "blackboard_write",                                                             \
+    CALL("alpha", "blackboard_write",                                                              \
          "{\"section\":\"problem\",\"entry\":\"analysis\",\"value\":\"hot keys dominate\"}")       \
-    "," CALL("alpha", "blackboard_write",                                                         \
-             "{\"section\":\"solutions\",\"entry\":\"proposal_1\",\"value\":{\"policy\":\"LRU\"}}") \
-    "," CALL("alpha", "send_message",                                                             \
-             "{\"to\":\"beta\",\"type\":\"PROPOSAL\",\"content\":{\"proposal\":1}}")
+    "," CALL("alpha", "blackboard_write",                                                          \
+             "{\"section\":\"solutions\",\"entry\":\"proposal_1\",\"value\":{\"policy\":\"LRU\"}"  \
+             "}") "," CALL("alpha", "send_message",                                                \
+                           "{\"to\":\"beta\",\"type\":\"PROPOSAL\",\"content\":{\"proposal\":1}}")
 #define BETA_EVAL(agree)                                                                           \
     CALL("beta", "read_messages", "{}")                                                            \
-    "," CALL("beta", "blackboard_write",                                                          \
-             "{\"section\":\"solutions\",\"entry\":\"eval_1\",\"value\":{\"ok\":" agree "}}")      \
-    "," CALL("beta", "send_message",                                                              \
-             "{\"to\":\"alpha\",\"type\":\"FEEDBACK\",\"content\":{\"agree\":" agree "}}")
-#define VOTE(role, v) CALL(role, "vote", "{\"vote\":\"" v "\",\"reasoning\":\"" role " says " v "\"}")
+    "," CALL(                                                                                      \
+        "beta", "blackboard_write",                                                                \
+        "{\"section\":\"solutions\",\"entry\":\"eval_1\",\"value\":{\"ok\":" agree                 \
+        "}}") "," CALL("beta", "send_message",                                                     \
+                       "{\"to\":\"alpha\",\"type\":\"FEEDBACK\",\"content\":{\"agree\":" agree     \
+                       "}}")
+#define VOTE(role, v)                                                                              \
+    CALL(role, "vote", "{\"vote\":\"" v "\",\"reasoning\":\"" role " says " v "\"}")
 #define SYNTH(role)                                                                                \
     CALL(role, "blackboard_write",                                                                 \
          "{\"section\":\"solutions\",\"entry\":\"synthesis\",\"value\":\"LRU with a bound\"}")
@@ -157,11 +160,12 @@ static void scenario_happy(int redis)
 {
     struct ofx f;
     ofx_open(&f, redis ? "orch-happy-redis" : "orch-happy-sqlite", redis, model());
-    ASSERT_EQ(ag_test_model_script(
-                  "[" PLAN("\"{\\\"complexity\\\":0.3,\\\"needs_validation\\\":false}\"") ","
-                  ALPHA_HAPPY "," VOTE("alpha", "ACCEPT") "," SAY("alpha", "done") ","
-                  BETA_EVAL("true") "," SYNTH("beta") "," VOTE("beta", "ACCEPT") ","
-                  SAY("beta", "done") "]"),
+    ASSERT_EQ(ag_test_model_script("[" PLAN("\"{\\\"complexity\\\":0.3,\\\"needs_validation\\\":"
+                                            "false}\"") "," ALPHA_HAPPY "," VOTE("alpha", "ACCEPT") "," SAY(
+                  "alpha",
+                  "done") "," BETA_EVAL("true") "," SYNTH("beta") "," VOTE("beta",
+                                                                           "ACCEPT") "," SAY("beta",
+                                                                                             "done") "]"),
               0);
     ofx_run(&f);
     ASSERT_STREQ(f.r.outcome, "consensus");
@@ -197,11 +201,28 @@ TEST(orch_denied_tool_call_reaches_the_model)
 {
     struct ofx f;
     ofx_open(&f, "orch-denied", 0, model());
-    ASSERT_EQ(ag_test_model_script(
-                  "[" CALL("alpha", "request_action",
-                           "{\"action\":\"prod.deploy\",\"resource\":\"web-1\"}") ","
-                  SAY("alpha", "understood") "," SAY("beta", "nothing to do") "]"),
-              0);
+    ASSERT_EQ(
+        ag_test_model_script("[" CALL(
+            "alpha", "request_action",
+            "{\"action\":\"prod.deploy\",\"resource\":\"web-1\"}") "," SAY("alpha",
+                                                                           "understood") "," SAY("b"
+                                                                                                 "e"
+                                                                                                 "t"
+                                                                                                 "a",
+                                                                                                 "n"
+                                                                                                 "o"
+                                                                                                 "t"
+                                                                                                 "h"
+                                                                                                 "i"
+                                                                                                 "n"
+                                                                                                 "g"
+                                                                                                 " "
+                                                                                                 "t"
+                                                                                                 "o"
+                                                                                                 " "
+                                                                                                 "d"
+                                                                                                 "o") "]"),
+        0);
     f.o.no_gamma = 1;
     ofx_run(&f);
     ASSERT_EQ(f.r.tool_denied, 1);
@@ -234,10 +255,11 @@ TEST(orch_forbidden_action_revokes_mid_task_with_handoff)
 {
     struct ofx f;
     ofx_open(&f, "orch-forbidden", 0, model());
-    ASSERT_EQ(ag_test_model_script(
-                  "[" CALL("alpha", "request_action",
-                           "{\"action\":\"db.drop\",\"resource\":\"blackboard/t-orch\"}") ","
-                  VOTE("alpha", "ACCEPT") "," SAY("beta", "waiting") "]"),
+    ASSERT_EQ(ag_test_model_script("[" CALL("alpha", "request_action",
+                                            "{\"action\":\"db.drop\",\"resource\":\"blackboard/"
+                                            "t-orch\"}") "," VOTE("alpha",
+                                                                  "ACCEPT") "," SAY("beta",
+                                                                                    "waiting") "]"),
               0);
     static const char *const forbid[] = {"db.drop"};
     f.o.forbidden = forbid;
@@ -307,22 +329,83 @@ TEST(orch_conflict_spawns_gamma_and_consensus_follows)
 {
     struct ofx f;
     ofx_open(&f, "orch-conflict", 0, model());
-    ASSERT_EQ(
-        ag_test_model_script(
-            "[" ALPHA_HAPPY "," CALL("alpha", "read_messages", "{}") "," VOTE("alpha", "ACCEPT")
-            "," SAY("alpha", "done") "," BETA_EVAL("false") "," CALL(
-                "beta", "send_message",
-                "{\"to\":\"alpha\",\"type\":\"FEEDBACK\",\"content\":{\"agree\":false}}") ","
-            CALL("beta", "send_message",
-                 "{\"to\":\"alpha\",\"type\":\"FEEDBACK\",\"content\":{\"agree\":false}}") ","
-            "{\"agent\":\"beta\",\"delay_ms\":400,\"body\":{\"tool_call\":{\"name\":\"vote\","
-            "\"arguments\":{\"vote\":\"ACCEPT\",\"reasoning\":\"gamma settled it\"}}}},"
-            SAY("beta", "done") "," CALL("gamma", "blackboard_read", "{\"section\":\"solutions\"}")
-            "," SYNTH("gamma") "," CALL("gamma", "blackboard_write",
-                                       "{\"section\":\"solutions\",\"entry\":\"gamma_result\","
-                                       "\"value\":{\"resolved\":true}}") ","
-            VOTE("gamma", "ACCEPT") "," SAY("gamma", "done") "]"),
-        0);
+    ASSERT_EQ(ag_test_model_script(
+                  "[" ALPHA_HAPPY "," CALL("alpha", "read_messages", "{}") "," VOTE("alpha", "ACCEP"
+                                                                                             "T") "," SAY("alpha", "done") "," BETA_EVAL(
+                      "false") "," CALL("beta", "send_message",
+                                        "{\"to\":\"alpha\",\"type\":\"FEEDBACK\",\"content\":{"
+                                        "\"agree\":false}}") "," CALL("beta", "send_message",
+                                                                      "{\"to\":\"alpha\",\"type\":"
+                                                                      "\"FEEDBACK\",\"content\":{"
+                                                                      "\"agree\":false}}") ","
+                                                                                           "{\"agen"
+                                                                                           "t\":"
+                                                                                           "\"beta"
+                                                                                           "\","
+                                                                                           "\"delay"
+                                                                                           "_ms\":"
+                                                                                           "400,"
+                                                                                           "\"body"
+                                                                                           "\":{"
+                                                                                           "\"tool_"
+                                                                                           "call\":"
+                                                                                           "{\"name"
+                                                                                           "\":"
+                                                                                           "\"vote"
+                                                                                           "\","
+                                                                                           "\"argum"
+                                                                                           "ents\":"
+                                                                                           "{\"vote"
+                                                                                           "\":"
+                                                                                           "\"ACCEP"
+                                                                                           "T\","
+                                                                                           "\"reaso"
+                                                                                           "ning\":"
+                                                                                           "\"gamma"
+                                                                                           " settle"
+                                                                                           "d "
+                                                                                           "it\"}}}"
+                                                                                           "}," SAY("beta", "done") "," CALL("gamma", "blackboard_read", "{\"section\":\"solutions\"}") "," SYNTH("gamma") "," CALL(
+                                                                                               "gam"
+                                                                                               "ma",
+                                                                                               "bla"
+                                                                                               "ckb"
+                                                                                               "oar"
+                                                                                               "d_"
+                                                                                               "wri"
+                                                                                               "te",
+                                                                                               "{\""
+                                                                                               "sec"
+                                                                                               "tio"
+                                                                                               "n\""
+                                                                                               ":\""
+                                                                                               "sol"
+                                                                                               "uti"
+                                                                                               "ons"
+                                                                                               "\","
+                                                                                               "\"e"
+                                                                                               "ntr"
+                                                                                               "y\""
+                                                                                               ":\""
+                                                                                               "gam"
+                                                                                               "ma_"
+                                                                                               "res"
+                                                                                               "ult"
+                                                                                               "\","
+                                                                                               "\"v"
+                                                                                               "alu"
+                                                                                               "e\""
+                                                                                               ":{"
+                                                                                               "\"r"
+                                                                                               "eso"
+                                                                                               "lve"
+                                                                                               "d\""
+                                                                                               ":tr"
+                                                                                               "ue}"
+                                                                                               "}") "," VOTE("gamma",
+                                                                                                             "ACCEPT") "," SAY("gamma",
+                                                                                                                               "done") "]"),
+              0);
     ofx_run(&f);
     expect_spawn(&f, AG_SPAWN_CONFLICT);
     ASSERT_STREQ(f.r.outcome, "consensus");
@@ -346,11 +429,13 @@ TEST(orch_success_spawns_gamma_for_validation)
 {
     struct ofx f;
     ofx_open(&f, "orch-success", 0, model());
-    ASSERT_EQ(ag_test_model_script(
-                  "[" PLAN("\"{\\\"complexity\\\":0.2,\\\"needs_validation\\\":true}\"") ","
-                  VOTE("alpha", "ACCEPT") "," SYNTH("beta") "," VOTE("beta", "ACCEPT") ","
-                  VOTE("gamma", "ACCEPT") "]"),
-              0);
+    ASSERT_EQ(
+        ag_test_model_script(
+            "[" PLAN("\"{\\\"complexity\\\":0.2,\\\"needs_validation\\\":true}\"") "," VOTE(
+                "alpha", "ACCEPT") "," SYNTH("beta") "," VOTE("beta",
+                                                              "ACCEPT") "," VOTE("gamma",
+                                                                                 "ACCEPT") "]"),
+        0);
     ofx_run(&f);
     expect_spawn(&f, AG_SPAWN_SUCCESS);
     ASSERT_STREQ(f.r.outcome, "consensus");
@@ -361,8 +446,8 @@ TEST(orch_required_reject_fails_consensus_blackboard_kept)
 {
     struct ofx f;
     ofx_open(&f, "orch-reject", 0, model());
-    ASSERT_EQ(ag_test_model_script("[" ALPHA_HAPPY "," VOTE("alpha", "ACCEPT") ","
-                                   BETA_EVAL("true") "," VOTE("beta", "REJECT") "]"),
+    ASSERT_EQ(ag_test_model_script("[" ALPHA_HAPPY "," VOTE("alpha", "ACCEPT") "," BETA_EVAL(
+                  "true") "," VOTE("beta", "REJECT") "]"),
               0);
     f.o.no_gamma = 1;
     ofx_run(&f);
