@@ -138,6 +138,14 @@ enum ag_spawn_reason {
 };
 const char *ag_spawn_reason_name(enum ag_spawn_reason r);
 
+/* Runs an action that has no in-process tool, after it was authorized for agent_id:
+ * "shell.exec" (args {"argv": [strings]}), "file.read" ({"path"}) and "file.write"
+ * ({"path", "content"}), each inside the task's workdir (the front end runs commands
+ * through the runner's sandbox: coord sits below the runner). *result (malloc'd JSON
+ * text) goes back to the model as the tool's result; an error stops the agent. */
+typedef ag_err (*ag_orch_exec_fn)(void *ctx, const char *agent_id, int tier, const char *action,
+                                  const char *args_json, char **result);
+
 struct ag_orch_opts {
     const char *objective; /* required */
     const char *task_id;   /* NULL: "task-<random>" */
@@ -160,6 +168,12 @@ struct ag_orch_opts {
     const char *const *forbidden; /* the packets' constraints.forbidden (action globs) */
     size_t nforbidden;
     int64_t poll_ms; /* monitor period; 0 = 50 ms */
+    /* Workdir tools (shell_exec, file_read, file_write) are offered to the models only
+     * with an executor; they are authorized as shell.exec on "workdir/{task}" and
+     * file.read / file.write on "workdir/{task}/{path}" (path relative, no "..")
+     * before exec runs them. */
+    ag_orch_exec_fn exec;
+    void *exec_ctx;
 };
 
 struct ag_orch_result {

@@ -15,6 +15,7 @@
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
+#include "cli/orch_exec.h"
 #include "core/time.h"
 
 #ifndef AG_EXAMPLES_DIR
@@ -30,7 +31,8 @@ static void usage(FILE *out)
             "usage: agentgov orchestrate \"OBJECTIVE\" [--task ID] [--llm URL|replay:FILE]\n"
             "       [--model M] [--agents alpha,beta] [--timeout 10m] [--record FILE]\n"
             "       [--max-turns N] [--max-tokens N] [--stuck 30s] [--conflicts 3]\n"
-            "       [--complexity 0.8] [--no-gamma] [--json] [--store URL] [--policy FILE]\n\n"
+            "       [--complexity 0.8] [--no-gamma] [--workdir DIR] [--tier N] [--json]\n"
+            "       [--store URL] [--policy FILE]\n\n"
             "Runs a task with governed LLM agents: ALPHA (research, proposals) and BETA\n"
             "(evaluation, synthesis) in parallel; GAMMA when they are STUCK, in CONFLICT, the\n"
             "task's COMPLEXITY is high, or a SUCCESS needs validation; then a consensus vote.\n"
@@ -45,6 +47,10 @@ static void usage(FILE *out)
             "  --max-tokens N         each agent's llm_budget.max_tokens (default none)\n"
             "  --stuck D, --conflicts N, --complexity X   GAMMA's spawn thresholds\n"
             "  --no-gamma             never spawn GAMMA\n"
+            "  --workdir DIR          offer the workdir tools (shell_exec under the kernel\n"
+            "                         sandbox of the agents' tier, file_read, file_write\n"
+            "                         beneath DIR), each authorized first\n"
+            "  --tier N               the agents' registered tier (default 1)\n"
             "  --json                 print the result as one JSON object\n\n"
             "The API key is read from the secret store, never from the command line or the\n"
             "environment: config llm.api_key = kv:<path>#<field> (docs/llm.md).\n\n"
@@ -53,8 +59,8 @@ static void usage(FILE *out)
 
 struct oargs {
     const char *task, *llm, *model, *agents, *timeout, *record, *store, *policy, *stuck,
-        *complexity;
-    long max_turns, max_tokens, conflicts;
+        *complexity, *workdir;
+    long max_turns, max_tokens, conflicts, tier;
     int json, no_gamma, demo;
 };
 
@@ -74,7 +80,9 @@ enum {
     O_CONFLICTS,
     O_JSON,
     O_NOGAMMA,
-    O_DEMO
+    O_DEMO,
+    O_WORKDIR,
+    O_TIER
 };
 static const struct option longopts[] = {
     {"task", required_argument, NULL, O_TASK},
@@ -93,6 +101,8 @@ static const struct option longopts[] = {
     {"json", no_argument, NULL, O_JSON},
     {"no-gamma", no_argument, NULL, O_NOGAMMA},
     {"demo", no_argument, NULL, O_DEMO},
+    {"workdir", required_argument, NULL, O_WORKDIR},
+    {"tier", required_argument, NULL, O_TIER},
     {NULL, 0, NULL, 0},
 };
 
@@ -154,6 +164,11 @@ static int set_opt(int c, const char *name, void *ctx)
     case O_NOGAMMA:
         a->no_gamma = 1;
         break;
+    case O_WORKDIR:
+        a->workdir = optarg;
+        break;
+    case O_TIER:
+        return num(name, optarg, 0, 4, &a->tier);
     case O_DEMO:
         a->demo = 1;
         break;
@@ -239,10 +254,11 @@ int ag__cmd_orchestrate(int argc, char **argv)
     struct oargs a;
     memset(&a, 0, sizeof a);
     char *pos[2];
-    int np = ag__cli_walk_opts(argc, argv, longopts, 0,
-                               "task llm model agents timeout record store policy stuck "
-                               "complexity max-turns max-tokens conflicts json no-gamma demo",
-                               set_opt, &a, pos, 2);
+    int np = ag__cli_walk_opts(
+        argc, argv, longopts, 0,
+        "task llm model agents timeout record store policy stuck "
+        "complexity max-turns max-tokens conflicts json no-gamma demo workdir tier",
+        set_opt, &a, pos, 2);
     if (np < 0)
         return AG_EXIT_USAGE;
     const char *objective = np >= 1 ? pos[0] : a.demo ? DEMO_OBJECTIVE : NULL;
@@ -334,6 +350,18 @@ int ag__cmd_orchestrate(int argc, char **argv)
     o.max_tokens_per_agent = a.max_tokens;
     o.conflict_threshold = (int)a.conflicts;
     o.no_gamma = a.no_gamma;
+    o.tier = (int)a.tier;
+    struct ag__orch_exec ox = {.dirfd = -1};
+    if (a.workdir) {
+        if (ag__orch_exec_init(&ox, c.policy, a.workdir, 0)) {
+            ag_coord_free(coord);
+            ag_llm_free(llm);
+            ag__cli_gov_close(&c);
+            return AG_EXIT_USAGE;
+        }
+        o.exec = ag__orch_exec;
+        o.exec_ctx = &ox;
+    }
     if (!a.json)
         printf("agentgov orchestrate: %s\n  model %s via %s\n\n", objective,
                lo.model ? lo.model : "-", lo.provider ? lo.provider : "-");
@@ -354,6 +382,7 @@ int ag__cmd_orchestrate(int argc, char **argv)
                                              : AG_EXIT_REFUSED;
     }
     ag_orch_result_clear(&r);
+    ag__orch_exec_close(&ox);
     ag_coord_free(coord);
     ag_llm_free(llm);
     ag__cli_gov_close(&c);

@@ -38,14 +38,14 @@ static char *agent_packet(const struct ag__orch *o, const char *id)
 {
     char now[40];
     ag__rfc3339(ag__wall_ms(), now);
-    json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:{s:[s,s,s],s:[],s:[]},s:[s],s:[s],s:s}",
+    json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:{s:[s,s,s,s],s:[],s:[]},s:[s],s:[s],s:s}",
                           "agent_id", id, "task_id", o->task, "created_for", "agentgov orchestrate",
                           "objective", o->opts->objective, "deliverables", "blackboard consensus",
                           /* The consensus is the team's, recorded by the orchestrator at the end:
                            * no one agent must hold it when it leaves EXECUTE. */
                           "required_artifacts", "constraints", "scope", "blackboard/**", "msg/**",
-                          "votes/**", "forbidden", "required_steps", "success_criteria",
-                          "consensus reached", "escalation_rules",
+                          "votes/**", "workdir/**", "forbidden", "required_steps",
+                          "success_criteria", "consensus reached", "escalation_rules",
                           "no consensus: the task ends no_consensus", "created_at", now);
     json_t *fb = json_object_get(json_object_get(p, "constraints"), "forbidden");
     for (size_t i = 0; fb && i < o->opts->nforbidden; i++)
@@ -71,7 +71,8 @@ ag_err ag__orch_start_agent(struct ag__orch *o, const char *role, enum ag_spawn_
     char *pkt = agent_packet(o, run->id);
     if (!pkt)
         return ag__fail(AG_ENOMEM, "orchestrate: out of memory");
-    ag_err e = ag_gov_register(o->opts->gov, run->id, o->opts->tier > 0 ? o->opts->tier : 1, pkt);
+    run->tier = o->opts->tier > 0 ? o->opts->tier : 1;
+    ag_err e = ag_gov_register(o->opts->gov, run->id, run->tier, pkt);
     free(pkt);
     if (e)
         return e;

@@ -19,6 +19,7 @@ struct ag__agent_run {
     struct ag__orch *o;
     char role[16]; /* "alpha", "beta", "gamma" */
     char id[160];  /* "<role>@<task>" */
+    int tier;      /* its registered tier */
     pthread_t thread;
     int started;
     atomic_int done;
@@ -42,8 +43,9 @@ struct ag__orch {
     size_t nruns;
 };
 
-/* The tools' JSON definitions (OpenAI function-calling format), static. */
-const char *ag__orch_tools_json(void);
+/* The tools' JSON definitions (OpenAI function-calling format), static; with_workdir
+ * adds shell_exec, file_read and file_write. */
+const char *ag__orch_tools_json(int with_workdir);
 /* Runs one tool call for run: authorizes, executes, returns the text for the model
  * (malloc'd) in *result. *revoked is set when the call revoked the agent. */
 AG_MUST_USE ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *args,

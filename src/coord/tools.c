@@ -1,6 +1,7 @@
 /* The tools a governed LLM agent may call, each authorized before it runs: see
  * orch_int.h. Writes go through the coord functions, which authorize them; reads are
  * authorized here. A refusal is the tool's result, so the model learns why. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +42,39 @@ static const char tools_json[] =
     "the kernel for any other governed action (it is authorized and recorded; only "
     "coordination tools run in this build).\",\"parameters\":{\"type\":\"object\","
     "\"properties\":{\"action\":{\"type\":\"string\"},\"resource\":{\"type\":\"string\"}},"
-    "\"required\":[\"action\",\"resource\"]}}}]";
+    "\"required\":[\"action\",\"resource\"]}}}"
+    "]";
 
-const char *ag__orch_tools_json(void)
+/* The same list with the workdir tools (front ends with an executor). */
+static const char workdir_tools[] =
+    ",{\"type\":\"function\",\"function\":{\"name\":\"shell_exec\",\"description\":\"Run a "
+    "command in the task's workdir, sandboxed by the kernel for your tier.\",\"parameters\":{"
+    "\"type\":\"object\",\"properties\":{\"argv\":{\"type\":\"array\",\"items\":{\"type\":"
+    "\"string\"}}},\"required\":[\"argv\"]}}},"
+    "{\"type\":\"function\",\"function\":{\"name\":\"file_read\",\"description\":\"Read a "
+    "file of the task's workdir (a relative path).\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"path\":{\"type\":\"string\"}},\"required\":[\"path\"]}}},"
+    "{\"type\":\"function\",\"function\":{\"name\":\"file_write\",\"description\":\"Write a "
+    "file of the task's workdir (a relative path).\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"path\":{\"type\":\"string\"},\"content\":{\"type\":\"string\"}},"
+    "\"required\":[\"path\",\"content\"]}}}]";
+
+static char both_tools[sizeof tools_json + sizeof workdir_tools];
+static void join_tools(void)
 {
-    return tools_json;
+    /* tools_json without its closing bracket, then the workdir tools and theirs. */
+    size_t n = strlen(tools_json) - 1;
+    memcpy(both_tools, tools_json, n);
+    memcpy(both_tools + n, workdir_tools, sizeof workdir_tools);
+}
+
+const char *ag__orch_tools_json(int with_workdir)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (!with_workdir)
+        return tools_json;
+    pthread_once(&once, join_tools);
+    return both_tools;
 }
 
 void ag__orch_agent_id(const struct ag__orch *o, const char *role, char *out, size_t len)
@@ -90,6 +119,22 @@ static char *messages_text(struct ag_coord_msg *m, size_t n)
     char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
     json_decref(a);
     return s;
+}
+
+/* A workdir path a model may name: relative, no "..", no empty segment. */
+static int workdir_path_ok(const char *p)
+{
+    if (!p || !*p || *p == '/' || strlen(p) > 200)
+        return 0;
+    for (const char *s = p; *s;) {
+        size_t n = strcspn(s, "/");
+        if (n == 0 || (n == 2 && s[0] == '.' && s[1] == '.') || (n == 1 && s[0] == '.'))
+            return 0;
+        s += n;
+        if (*s == '/')
+            s++;
+    }
+    return 1;
 }
 
 ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *args, char **result,
@@ -158,6 +203,27 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
         progress = !e;
         if (!e)
             *result = result_text("{\"ok\":true}");
+    } else if (op->exec && (!strcmp(name, "shell_exec") || !strcmp(name, "file_read") ||
+                            !strcmp(name, "file_write"))) {
+        const char *act = !strcmp(name, "shell_exec")  ? "shell.exec"
+                          : !strcmp(name, "file_read") ? "file.read"
+                                                       : "file.write";
+        const char *path = json_string_value(json_object_get(a, "path"));
+        if (strcmp(act, "shell.exec") != 0 && !workdir_path_ok(path)) {
+            e = ag__fail(AG_EINVAL, "%s: path must be relative to the workdir, without '..'", name);
+        } else {
+            if (path)
+                snprintf(res, sizeof res, "workdir/%s/%s", o->task, path);
+            else
+                snprintf(res, sizeof res, "workdir/%s", o->task);
+            e = ag__coord_authorize(op->coord, run->id, o->task, act, res, &d);
+            char *aj = e ? NULL : json_dumps(a, JSON_COMPACT);
+            if (!e)
+                e = aj ? op->exec(op->exec_ctx, run->id, run->tier, act, aj, result)
+                       : ag__fail(AG_ENOMEM, "tool: out of memory");
+            free(aj);
+            progress = !e && strcmp(act, "file.read") != 0;
+        }
     } else if (!strcmp(name, "request_action")) {
         const char *act = json_string_value(json_object_get(a, "action"));
         const char *rs = json_string_value(json_object_get(a, "resource"));

@@ -55,6 +55,45 @@ check_eq "redis: blackboard in the seed's key" "$(redis-cli -p "$REDIS_PORT" hex
 check_eq "redis: messages in the seed's key" "$(redis-cli -p "$REDIS_PORT" llen msg:it-redis:alpha@it-redis)" "3"
 check_exit "redis: ledger verifies" 0 "$AG" --dir "$D" ledger verify
 
+# Workdir tools: authorized, then run beneath the workdir (commands in the tier's sandbox).
+W="$T/work"
+mkdir -p "$W"
+echo "content-from-outside" >"$T/outside.txt"
+ln -s /etc/passwd "$W/link"
+tool() { printf '{"agent":"alpha","body":{"tool_call":{"name":"%s","arguments":%s}}}' "$1" "$2"; }
+curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
+curl -fsS -X POST "http://127.0.0.1:$P/_script" --data-binary "[
+ $(tool file_write '{"path":"notes.txt","content":"hello from alpha"}'),
+ $(tool shell_exec '{"argv":["cat","notes.txt"]}'),
+ $(tool file_read '{"path":"../outside.txt"}'),
+ $(tool file_read '{"path":"link"}'),
+ $(tool shell_exec "{\"argv\":[\"cat\",\"$T/outside.txt\"]}"),
+ $(tool vote '{"vote":"ACCEPT","reasoning":"notes written"}'),
+ {\"agent\":\"alpha\",\"body\":{\"content\":\"done\"}}]" >/dev/null
+check_exit "orchestrate --workdir at T2" 0 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" \
+    --task it-work --agents alpha --tier 2 --workdir "$W" --no-gamma --json "write notes"
+check_eq "file_write wrote beneath the workdir" "$(cat "$W/notes.txt" 2>/dev/null)" "hello from alpha"
+LOG=$(curl -fsS "http://127.0.0.1:$P/_log")
+tool_results() { python3 -c 'import json,sys
+for q in json.load(sys.stdin):
+    m = q["body"]["messages"][-1]
+    if m["role"] == "tool": print(m["content"])'; }
+R=$(printf '%s' "$LOG" | tool_results)
+check_contains "shell_exec ran in the workdir" "$R" '"output":"hello from alpha"'
+check_contains "a path with .. is refused" "$R" "without '..'"
+check_not_contains "nothing outside was read" "$R" "content-from-outside"
+check_not_contains "a symlink out is not followed" "$R" "root:x:0"
+check_contains "the sandbox keeps a command in" "$R" 'Permission denied\n","exit":1'
+curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
+curl -fsS -X POST "http://127.0.0.1:$P/_script" --data-binary "[
+ $(tool file_write '{"path":"t1.txt","content":"x"}'),
+ {\"agent\":\"alpha\",\"body\":{\"content\":\"done\"}}]" >/dev/null
+check_exit "at T1 a write is refused: no consensus" 3 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" \
+    --task it-work1 --agents alpha --workdir "$W" --no-gamma --json "write notes"
+R=$(curl -fsS "http://127.0.0.1:$P/_log" | tool_results)
+check_contains "the refusal went back to the model" "$R" '"denied":true'
+[ ! -e "$W/t1.txt" ] && ok "nothing written at T1" || not_ok "nothing written at T1"
+
 # Bad input: named, non-zero, nothing run.
 check_exit "no objective" 1 "$AG" --dir "$D" orchestrate
 check_exit "bad provider" 1 "$AG" --dir "$D" orchestrate --llm ftp://x "o"
@@ -62,6 +101,8 @@ check_contains "bad provider named" "$ERR" "ftp://x"
 check_exit "missing replay file" 1 "$AG" --dir "$D" orchestrate --llm "replay:$T/none.jsonl" "o"
 check_contains "missing replay named" "$ERR" "none.jsonl"
 check_exit "bad timeout" 1 "$AG" --dir "$D" orchestrate --timeout soon "o"
+check_exit "a workdir that does not exist" 1 "$AG" --dir "$D" orchestrate --workdir "$T/none" "o"
+check_contains "the workdir is named" "$ERR" "$T/none"
 printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.api_key = sk-literal\n' "$P" >"$D/config"
 check_exit "a literal key in config is refused" 1 "$AG" --dir "$D" orchestrate "o"
 check_contains "literal key: says where keys go" "$ERR" "kv:<path>#<field>"
