@@ -130,11 +130,10 @@ static void plan(struct ag__orch *o)
         o->complexity_pm = v < 0 ? 0 : v > 1 ? 1000 : (int)(v * 1000 + 0.5);
     }
     o->needs_validation = json_is_true(json_object_get(est, "needs_validation"));
-    json_t *w = json_pack("{s:i,s:b,s:O}", "complexity_pm", o->complexity_pm, "needs_validation",
+    json_t *cons = json_object_get(est, "constraints");
+    json_t *w = json_pack("{s:i,s:b,s:o}", "complexity_pm", o->complexity_pm, "needs_validation",
                           o->needs_validation, "constraints",
-                          json_is_array(json_object_get(est, "constraints"))
-                              ? json_object_get(est, "constraints")
-                              : json_array());
+                          json_is_array(cons) ? json_incref(cons) : json_array());
     char *wt = w ? json_dumps(w, JSON_COMPACT) : NULL;
     if (wt && ag_coord_bb_write(o->opts->coord, NULL, o->task, "problem", "constraints", wt,
                                 NULL) != AG_OK) {

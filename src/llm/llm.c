@@ -346,8 +346,9 @@ static ag_err build_body(ag_llm *l, const struct ag_llm_call *c, char **body)
         json_decref(msgs);
         return ag__fail(AG_EINVAL, "llm: messages: expected a JSON array of messages");
     }
-    json_t *tools = NULL;
-    if (c->tools_json && !json_is_array(tools = json_loads(c->tools_json, 0, &je))) {
+    /* Loaded first: json_is_array evaluates its argument twice. */
+    json_t *tools = c->tools_json ? json_loads(c->tools_json, 0, &je) : NULL;
+    if (c->tools_json && !json_is_array(tools)) {
         json_decref(msgs);
         json_decref(tools);
         return ag__fail(AG_EINVAL, "llm: tools: expected a JSON array of tool definitions");
