@@ -7,8 +7,9 @@
  * "response_format"?,"stream":false} (docs/llm.md shows the exact bytes), an
  * Authorization: Bearer header when a key is set, HTTP-Referer and X-Title when
  * configured. 429 and 5xx answers and transport errors are retried with exponential
- * backoff (a Retry-After header wins when present, capped); consecutive failed calls
- * open a breaker that refuses calls at once until its cool-down ends. Every call that
+ * backoff (a Retry-After header wins when present, capped); failed calls open the
+ * handle's circuit breaker ("llm", agentgov/breaker.h), which then refuses calls at
+ * once until its cool-down ends and a probe succeeds. Every call that
  * reached a verdict is ledgered (kind "llm": model, usage, cost, request and response as
  * SHA-256 digests, the text only with log_content) and its usage is counted in the state
  * store (agent:{id}:llm and task:{id}:llm hashes) when a gov handle is set; when the
@@ -24,6 +25,7 @@
 #include <stdint.h>
 
 #include "agentgov/auth.h"
+#include "agentgov/breaker.h"
 #include "agentgov/config.h"
 #include "agentgov/err.h"
 #include "agentgov/gov.h"
@@ -35,18 +37,19 @@ struct ag_llm_opts {
     /* "http(s)://host/v1" (the base; /chat/completions is appended), or
      * "replay:FILE" (answers from a JSONL file written by record, no network). */
     const char *provider;
-    const char *record_path;     /* non-NULL: append every exchange to this JSONL file */
-    const char *model;           /* required */
-    const char *api_key;         /* the key itself (see ag_llm_key_resolve); NULL = none */
-    const char *referer;         /* OpenRouter's HTTP-Referer; NULL = not sent */
-    const char *title;           /* OpenRouter's X-Title; NULL = not sent */
-    int64_t connect_timeout_ms;  /* 0 = 5000 */
-    int64_t timeout_ms;          /* whole request; 0 = 120000 */
-    int retries;                 /* extra attempts on 429/5xx/transport errors; -1 = 0 */
-    int64_t backoff_ms;          /* first backoff, doubled each time; 0 = 500 */
-    int64_t backoff_max_ms;      /* cap of a backoff and of Retry-After; 0 = 30000 */
-    int breaker_failures;        /* consecutive failed calls that open it; 0 = 3 */
-    int64_t breaker_cooldown_ms; /* open -> one probe allowed after this; 0 = 30000 */
+    const char *record_path;    /* non-NULL: append every exchange to this JSONL file */
+    const char *model;          /* required */
+    const char *api_key;        /* the key itself (see ag_llm_key_resolve); NULL = none */
+    const char *referer;        /* OpenRouter's HTTP-Referer; NULL = not sent */
+    const char *title;          /* OpenRouter's X-Title; NULL = not sent */
+    int64_t connect_timeout_ms; /* 0 = 5000 */
+    int64_t timeout_ms;         /* whole request; 0 = 120000 */
+    int retries;                /* extra attempts on 429/5xx/transport errors; -1 = 0 */
+    int64_t backoff_ms;         /* first backoff, doubled each time; 0 = 500 */
+    int64_t backoff_max_ms;     /* cap of a backoff and of Retry-After; 0 = 30000 */
+    /* The breaker around the endpoint (agentgov/breaker.h; breaker.llm.* settings):
+     * all zero = ag_breaker_config_default. Replay has none. */
+    struct ag_breaker_config breaker;
     /* Prices: "model=IN/OUT,model2=IN/OUT", USD per million prompt/completion tokens
      * (decimals allowed, e.g. "gpt-4o-mini=0.15/0.6"). Unknown models cost 0. */
     const char *prices;
@@ -57,8 +60,8 @@ struct ag_llm_opts {
 };
 
 /* Fills opts from the llm.* settings (provider from llm.base_url, model, referer,
- * title, timeouts, retries, backoff, breaker, prices, log_content); strings are
- * borrowed from cfg. The key is not read here: see ag_llm_key_resolve. */
+ * title, timeouts, retries, backoff, prices, log_content) and breaker.llm.*; strings
+ * are borrowed from cfg. The key is not read here: see ag_llm_key_resolve. */
 void ag_llm_opts_from_config(const ag_config *cfg, struct ag_llm_opts *o);
 
 /* Reads an API key named "kv:<path>#<field>" from the KV secret store with token
@@ -104,7 +107,7 @@ struct ag_llm_usage {
     int64_t calls, prompt_tokens, completion_tokens, cost_microusd, failures;
 };
 void ag_llm_usage_total(ag_llm *l, struct ag_llm_usage *u);
-/* "closed" or "open". */
+/* "closed", "open" or "half_open" ("closed" for replay, which has no breaker). */
 const char *ag_llm_breaker_state(ag_llm *l);
 
 /* The digest that keys a replay file: SHA-256 of the RFC 8785 form of the request body

@@ -22,18 +22,17 @@ struct ag_llm {
     char *base_url; /* NULL for replay */
     char *url;      /* {base}/chat/completions */
     char *record_path, *model, *api_key, *referer, *title;
-    int64_t connect_timeout_ms, timeout_ms, backoff_ms, backoff_max_ms, cooldown_ms;
-    int retries, breaker_failures, log_content;
+    int64_t connect_timeout_ms, timeout_ms, backoff_ms, backoff_max_ms;
+    int retries, log_content;
+    ag_breaker *breaker; /* NULL for replay */
     struct ag__llm_prices prices;
     struct ag__llm_replay replay;
     int replaying;
     ag_ledger *ledger;
     ag_gov *gov;
     ag_store *store;
-    pthread_mutex_t mu; /* guards the counters and the breaker */
+    pthread_mutex_t mu; /* guards the counters */
     struct ag_llm_usage usage;
-    int consecutive_failures;
-    int64_t open_until_mono; /* 0: closed */
 };
 
 void ag_llm_opts_from_config(const ag_config *cfg, struct ag_llm_opts *o)
@@ -52,8 +51,7 @@ void ag_llm_opts_from_config(const ag_config *cfg, struct ag_llm_opts *o)
     o->retries = (int)ag_config_int(cfg, "llm.retries");
     o->backoff_ms = ag_config_ms(cfg, "llm.backoff");
     o->backoff_max_ms = ag_config_ms(cfg, "llm.backoff_max");
-    o->breaker_failures = (int)ag_config_int(cfg, "llm.breaker_failures");
-    o->breaker_cooldown_ms = ag_config_ms(cfg, "llm.breaker_cooldown");
+    ag_breaker_config_from(cfg, "llm", &o->breaker);
     o->log_content = (int)ag_config_int(cfg, "llm.log_content");
 }
 
@@ -113,6 +111,7 @@ void ag_llm_free(ag_llm *l)
     free(l->referer);
     free(l->title);
     ag__llm_prices_free(&l->prices);
+    ag_breaker_free(l->breaker);
     if (l->replaying)
         ag__llm_replay_free(&l->replay);
     pthread_mutex_destroy(&l->mu);
@@ -165,8 +164,6 @@ ag_err ag_llm_new(const struct ag_llm_opts *o, ag_llm **out)
     l->retries = o->retries > 0 ? o->retries : 0;
     l->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 500;
     l->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 30000;
-    l->breaker_failures = o->breaker_failures > 0 ? o->breaker_failures : 3;
-    l->cooldown_ms = o->breaker_cooldown_ms > 0 ? o->breaker_cooldown_ms : 30000;
     l->log_content = o->log_content;
     l->ledger = o->ledger;
     l->gov = o->gov;
@@ -175,6 +172,11 @@ ag_err ag_llm_new(const struct ag_llm_opts *o, ag_llm **out)
     if (!e && replay) {
         e = ag__llm_replay_load(o->provider + 7, &l->replay);
         l->replaying = !e;
+    } else if (!e) {
+        struct ag_breaker_config bc = o->breaker;
+        if (bc.probes == 0 && bc.failures == 0 && bc.ratio_pct == 0)
+            ag_breaker_config_default(&bc);
+        e = ag_breaker_new("llm", &bc, &l->breaker);
     }
     if (e) {
         ag_llm_free(l);
@@ -215,10 +217,11 @@ void ag_llm_usage_total(ag_llm *l, struct ag_llm_usage *u)
 
 const char *ag_llm_breaker_state(ag_llm *l)
 {
-    pthread_mutex_lock(&l->mu);
-    int open = l->open_until_mono != 0;
-    pthread_mutex_unlock(&l->mu);
-    return open ? "open" : "closed";
+    if (!l->breaker)
+        return "closed";
+    struct ag_breaker_stats st;
+    ag_breaker_stats(l->breaker, &st);
+    return ag_breaker_state_name(st.state);
 }
 
 /* ------------------------------------------------------------------ one call ---- */
@@ -308,33 +311,6 @@ static ag_err meter(ag_llm *l, const struct ag_llm_call *c, const struct ag_llm_
     }
     ag_store_reply_free(rep, n);
     return e;
-}
-
-/* Breaker: 1 when a call may go (closed, or the cool-down is over: one probe, and the
- * others keep being refused until it answers). */
-static int breaker_allow(ag_llm *l, int64_t *retry_in_ms)
-{
-    pthread_mutex_lock(&l->mu);
-    int64_t now = ag__mono_ms();
-    int ok = l->open_until_mono == 0 || now >= l->open_until_mono;
-    if (!ok)
-        *retry_in_ms = l->open_until_mono - now;
-    else if (l->open_until_mono)
-        l->open_until_mono = now + l->cooldown_ms; /* the probe's window */
-    pthread_mutex_unlock(&l->mu);
-    return ok;
-}
-
-static void breaker_done(ag_llm *l, int failed)
-{
-    pthread_mutex_lock(&l->mu);
-    if (!failed) {
-        l->consecutive_failures = 0;
-        l->open_until_mono = 0;
-    } else if (++l->consecutive_failures >= l->breaker_failures) {
-        l->open_until_mono = ag__mono_ms() + l->cooldown_ms;
-    }
-    pthread_mutex_unlock(&l->mu);
 }
 
 /* The request body: model, messages, tools, response_format, stream false. */
@@ -506,12 +482,10 @@ ag_err ag_llm_chat(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result 
     ag__sha256_hex(body, strlen(body), digest);
     g.req_digest = digest;
     g.body = body;
-    int64_t retry_in = 0;
-    if (!l->replaying && !breaker_allow(l, &retry_in)) {
-        (void)ag__fail(AG_ESTATE,
-                       "llm: breaker open after %d failed calls to %s (next probe "
-                       "in %lld ms)",
-                       l->breaker_failures, l->base_url, (long long)retry_in);
+    struct ag_breaker_call bcall;
+    memset(&bcall, 0, sizeof bcall);
+    if (l->breaker && !ag_breaker_allow(l->breaker, &bcall)) {
+        (void)ag__fail(AG_ESTATE, "llm: %s: %s", l->base_url, bcall.why);
         e = refuse(l, c, r, &g, AG_ESTATE);
         free(body);
         return e;
@@ -537,7 +511,8 @@ ag_err ag_llm_chat(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result 
         r->attempts = hr.attempts;
         answer = hr.body;
         /* Only the dependency's own failures trip the breaker: a 4xx is our request. */
-        breaker_done(l, e == AG_EIO || e == AG_ETIMEOUT);
+        ag_breaker_done(l->breaker, &bcall, !(e == AG_EIO || e == AG_ETIMEOUT),
+                        e ? ag_last_error() : NULL);
         if (e) {
             free(answer);
             answer = NULL;

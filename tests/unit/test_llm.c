@@ -254,11 +254,11 @@ TEST(llm_server_down_breaker_opens_fail_fast)
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", dead_port());
-    struct ag_llm_opts o = {.provider = url,
-                            .retries = 1,
-                            .backoff_ms = 5,
-                            .breaker_failures = 2,
-                            .breaker_cooldown_ms = 200};
+    struct ag_llm_opts o = {
+        .provider = url,
+        .retries = 1,
+        .backoff_ms = 5,
+        .breaker = {.failures = 2, .cooldown_ms = 200, .cooldown_max_ms = 200, .probes = 1}};
     struct lfx x;
     lfx_open(&x, "llm-down", &o);
     struct ag_llm_call c = {"alpha", NULL, msgs, NULL, 0};
@@ -270,11 +270,11 @@ TEST(llm_server_down_breaker_opens_fail_fast)
     int64_t t0 = ag__mono_ms();
     ASSERT_EQ(ag_llm_chat(x.llm, &c, &r), AG_ESTATE); /* refused at once */
     ASSERT_TRUE(ag__mono_ms() - t0 < 50);
-    ASSERT_TRUE(strstr(ag_last_error(), "breaker open") != NULL);
+    ASSERT_TRUE(strstr(ag_last_error(), "circuit breaker 'llm' is open") != NULL);
     struct rows rows = llm_rows(x.ledger);
     ASSERT_EQ(rows.n, 3);
     ASSERT_TRUE(strstr(rows.last, "\"reason\":\"refused\"") != NULL);
-    /* After the cool-down one probe goes; it fails again and the breaker stays open. */
+    /* After the cool-down one probe goes; it fails and the breaker opens again. */
     struct timespec ts = {0, 250 * 1000000L};
     nanosleep(&ts, NULL);
     ASSERT_EQ(ag_llm_chat(x.llm, &c, &r), AG_EIO);

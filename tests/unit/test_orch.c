@@ -63,15 +63,17 @@ static void ofx_open(struct ofx *f, const char *label, int redis, const char *mo
     ASSERT_OK(ag_policy_load_string("o.yaml", orch_policy, strlen(orch_policy), &f->policy));
     ASSERT_OK(ag_gov_new(f->store, f->ledger, f->policy, NULL, &f->gov));
     ASSERT_OK(ag_coord_new(f->store, f->gov, f->ledger, 0, &f->coord));
-    struct ag_llm_opts lo = {.provider = model_url,
-                             .model = "scripted",
-                             .ledger = f->ledger,
-                             .gov = f->gov,
-                             .store = f->store,
-                             .timeout_ms = 5000,
-                             .retries = 1,
-                             .backoff_ms = 5,
-                             .prices = "scripted=1/2"};
+    struct ag_llm_opts lo = {
+        .provider = model_url,
+        .model = "scripted",
+        .ledger = f->ledger,
+        .gov = f->gov,
+        .store = f->store,
+        .timeout_ms = 5000,
+        .retries = 1,
+        .backoff_ms = 5,
+        .prices = "scripted=1/2",
+        .breaker = {.failures = 3, .cooldown_ms = 30000, .cooldown_max_ms = 30000, .probes = 1}};
     ASSERT_OK(ag_llm_new(&lo, &f->llm));
     f->o = (struct ag_orch_opts){.objective = "design a bounded cache",
                                  .task_id = "t-orch",
@@ -160,12 +162,13 @@ static void scenario_happy(int redis)
 {
     struct ofx f;
     ofx_open(&f, redis ? "orch-happy-redis" : "orch-happy-sqlite", redis, model());
-    ASSERT_EQ(ag_test_model_script("[" PLAN("\"{\\\"complexity\\\":0.3,\\\"needs_validation\\\":"
-                                            "false}\"") "," ALPHA_HAPPY "," VOTE("alpha", "ACCEPT") "," SAY(
-                  "alpha",
-                  "done") "," BETA_EVAL("true") "," SYNTH("beta") "," VOTE("beta",
-                                                                           "ACCEPT") "," SAY("beta",
-                                                                                             "done") "]"),
+    ASSERT_EQ(ag_test_model_script("[" PLAN(
+                  "\"{\\\"complexity\\\":0.3,\\\"needs_validation\\\":"
+                  "false}\"") "," ALPHA_HAPPY
+                              "," VOTE("alpha", "ACCEPT") "," SAY("alpha", "done") "," BETA_EVAL(
+                                  "true") "," SYNTH("beta") "," VOTE("beta",
+                                                                     "ACCEPT") "," SAY("beta",
+                                                                                       "done") "]"),
               0);
     ofx_run(&f);
     ASSERT_STREQ(f.r.outcome, "consensus");
@@ -255,11 +258,10 @@ TEST(orch_forbidden_action_revokes_mid_task_with_handoff)
 {
     struct ofx f;
     ofx_open(&f, "orch-forbidden", 0, model());
-    ASSERT_EQ(ag_test_model_script("[" CALL("alpha", "request_action",
-                                            "{\"action\":\"db.drop\",\"resource\":\"blackboard/"
-                                            "t-orch\"}") "," VOTE("alpha",
-                                                                  "ACCEPT") "," SAY("beta",
-                                                                                    "waiting") "]"),
+    ASSERT_EQ(ag_test_model_script(
+                  "[" CALL("alpha", "request_action",
+                           "{\"action\":\"db.drop\",\"resource\":\"blackboard/"
+                           "t-orch\"}") "," VOTE("alpha", "ACCEPT") "," SAY("beta", "waiting") "]"),
               0);
     static const char *const forbid[] = {"db.drop"};
     f.o.forbidden = forbid;
@@ -329,83 +331,114 @@ TEST(orch_conflict_spawns_gamma_and_consensus_follows)
 {
     struct ofx f;
     ofx_open(&f, "orch-conflict", 0, model());
-    ASSERT_EQ(ag_test_model_script(
-                  "[" ALPHA_HAPPY "," CALL("alpha", "read_messages", "{}") "," VOTE("alpha", "ACCEP"
-                                                                                             "T") "," SAY("alpha", "done") "," BETA_EVAL(
-                      "false") "," CALL("beta", "send_message",
-                                        "{\"to\":\"alpha\",\"type\":\"FEEDBACK\",\"content\":{"
-                                        "\"agree\":false}}") "," CALL("beta", "send_message",
-                                                                      "{\"to\":\"alpha\",\"type\":"
-                                                                      "\"FEEDBACK\",\"content\":{"
-                                                                      "\"agree\":false}}") ","
-                                                                                           "{\"agen"
-                                                                                           "t\":"
-                                                                                           "\"beta"
-                                                                                           "\","
-                                                                                           "\"delay"
-                                                                                           "_ms\":"
-                                                                                           "400,"
-                                                                                           "\"body"
-                                                                                           "\":{"
-                                                                                           "\"tool_"
-                                                                                           "call\":"
-                                                                                           "{\"name"
-                                                                                           "\":"
-                                                                                           "\"vote"
-                                                                                           "\","
-                                                                                           "\"argum"
-                                                                                           "ents\":"
-                                                                                           "{\"vote"
-                                                                                           "\":"
-                                                                                           "\"ACCEP"
-                                                                                           "T\","
-                                                                                           "\"reaso"
-                                                                                           "ning\":"
-                                                                                           "\"gamma"
-                                                                                           " settle"
-                                                                                           "d "
-                                                                                           "it\"}}}"
-                                                                                           "}," SAY("beta", "done") "," CALL("gamma", "blackboard_read", "{\"section\":\"solutions\"}") "," SYNTH("gamma") "," CALL(
-                                                                                               "gam"
-                                                                                               "ma",
-                                                                                               "bla"
-                                                                                               "ckb"
-                                                                                               "oar"
+    ASSERT_EQ(
+        ag_test_model_script("[" ALPHA_HAPPY "," CALL("alpha", "read_messages", "{}") "," VOTE(
+            "alpha",
+            "ACCEP"
+            "T") "," SAY("alpha",
+                         "done") "," BETA_EVAL("false") "," CALL("beta", "send_message",
+                                                                 "{\"to\":\"alpha\",\"type\":"
+                                                                 "\"FEEDBACK\",\"content\":{"
+                                                                 "\"agree\":false}}") "," CALL("bet"
+                                                                                               "a",
+                                                                                               "sen"
                                                                                                "d_"
-                                                                                               "wri"
-                                                                                               "te",
+                                                                                               "mes"
+                                                                                               "sag"
+                                                                                               "e",
                                                                                                "{\""
-                                                                                               "sec"
-                                                                                               "tio"
-                                                                                               "n\""
-                                                                                               ":\""
-                                                                                               "sol"
-                                                                                               "uti"
-                                                                                               "ons"
-                                                                                               "\","
-                                                                                               "\"e"
-                                                                                               "ntr"
-                                                                                               "y\""
-                                                                                               ":\""
-                                                                                               "gam"
-                                                                                               "ma_"
-                                                                                               "res"
-                                                                                               "ult"
-                                                                                               "\","
-                                                                                               "\"v"
-                                                                                               "alu"
+                                                                                               "to"
+                                                                                               "\":"
+                                                                                               "\"a"
+                                                                                               "lph"
+                                                                                               "a\""
+                                                                                               ",\""
+                                                                                               "typ"
                                                                                                "e\""
+                                                                                               ":"
+                                                                                               "\"F"
+                                                                                               "EED"
+                                                                                               "BAC"
+                                                                                               "K\""
+                                                                                               ",\""
+                                                                                               "con"
+                                                                                               "ten"
+                                                                                               "t\""
                                                                                                ":{"
-                                                                                               "\"r"
-                                                                                               "eso"
-                                                                                               "lve"
-                                                                                               "d\""
-                                                                                               ":tr"
-                                                                                               "ue}"
-                                                                                               "}") "," VOTE("gamma",
-                                                                                                             "ACCEPT") "," SAY("gamma",
-                                                                                                                               "done") "]"),
-              0);
+                                                                                               "\"a"
+                                                                                               "gre"
+                                                                                               "e\""
+                                                                                               ":fa"
+                                                                                               "lse"
+                                                                                               "}}") ","
+                                                                                                     "{\"agen"
+                                                                                                     "t\":"
+                                                                                                     "\"beta"
+                                                                                                     "\","
+                                                                                                     "\"delay"
+                                                                                                     "_ms\":"
+                                                                                                     "400,"
+                                                                                                     "\"body"
+                                                                                                     "\":{"
+                                                                                                     "\"tool_"
+                                                                                                     "call\":"
+                                                                                                     "{\"name"
+                                                                                                     "\":"
+                                                                                                     "\"vote"
+                                                                                                     "\","
+                                                                                                     "\"argum"
+                                                                                                     "ents\":"
+                                                                                                     "{\"vote"
+                                                                                                     "\":"
+                                                                                                     "\"ACCEP"
+                                                                                                     "T\","
+                                                                                                     "\"reaso"
+                                                                                                     "ning\":"
+                                                                                                     "\"gamma"
+                                                                                                     " settle"
+                                                                                                     "d "
+                                                                                                     "it\"}}}"
+                                                                                                     "}," SAY("beta", "done") "," CALL("gamma", "blackboard_read", "{\"section\":\"solutions\"}") "," SYNTH("gamma") "," CALL(
+                                                                                                         "gam"
+                                                                                                         "ma",
+                                                                                                         "bla"
+                                                                                                         "ckb"
+                                                                                                         "oar"
+                                                                                                         "d_"
+                                                                                                         "wri"
+                                                                                                         "te",
+                                                                                                         "{\""
+                                                                                                         "sec"
+                                                                                                         "tio"
+                                                                                                         "n\""
+                                                                                                         ":\""
+                                                                                                         "sol"
+                                                                                                         "uti"
+                                                                                                         "ons"
+                                                                                                         "\","
+                                                                                                         "\"e"
+                                                                                                         "ntr"
+                                                                                                         "y\""
+                                                                                                         ":\""
+                                                                                                         "gam"
+                                                                                                         "ma_"
+                                                                                                         "res"
+                                                                                                         "ult"
+                                                                                                         "\","
+                                                                                                         "\"v"
+                                                                                                         "alu"
+                                                                                                         "e\""
+                                                                                                         ":{"
+                                                                                                         "\"r"
+                                                                                                         "eso"
+                                                                                                         "lve"
+                                                                                                         "d\""
+                                                                                                         ":tr"
+                                                                                                         "ue}"
+                                                                                                         "}") "," VOTE("gamma",
+                                                                                                                       "ACCEPT") "," SAY("gamma",
+                                                                                                                                         "done") "]"),
+        0);
     ofx_run(&f);
     expect_spawn(&f, AG_SPAWN_CONFLICT);
     ASSERT_STREQ(f.r.outcome, "consensus");
