@@ -423,3 +423,66 @@ TEST(llm_token_budget_exhausted_revokes_agent)
     ASSERT_OK(ag_ledger_verify(f.db, f.pk, &vr));
     ASSERT_TRUE(vr.ok);
 }
+
+TEST(llm_cost_budget_exhausted_revokes_agent)
+{
+    const char *url = ag_test_model_url();
+    ASSERT_TRUE(url != NULL);
+    ASSERT_EQ(ag_test_model_reset(), 0);
+    struct fx f;
+    fx_init(&f, "llm-cost", 0);
+    ag_ledger *led = fx_open(&f);
+    char surl[1200];
+    snprintf(surl, sizeof surl, "sqlite:%s/state.db", f.dir);
+    ag_store *st;
+    ag_policy *pol;
+    ag_gov *g;
+    ASSERT_OK(ag_store_open(surl, &st));
+    ASSERT_OK(ag_policy_load_string("t.yaml", llm_policy, strlen(llm_policy), &pol));
+    ASSERT_OK(ag_gov_new(st, led, pol, NULL, &g));
+    /* 10 prompt + 5 completion tokens at $1000 per million each: 15000 micro-USD a call. */
+    const char *pkt =
+        "{\"agent_id\":\"beta\",\"task_id\":\"task-c\",\"created_for\":\"t\",\"objective\":\"o\","
+        "\"deliverables\":[],\"constraints\":{\"scope\":[],\"forbidden\":[],\"required_steps\":[]},"
+        "\"success_criteria\":[],\"escalation_rules\":[],\"created_at\":\"2026-12-06T00:00:00Z\","
+        "\"llm_budget\":{\"max_cost_microusd\":20000}}";
+    ASSERT_OK(ag_gov_register(g, "beta", 1, pkt));
+    struct ag_bootstrap_result br;
+    ASSERT_OK(ag_gov_bootstrap(g, "beta", NULL, &br));
+    ag_bootstrap_result_clear(&br);
+    struct ag_llm_opts o = {.provider = url,
+                            .model = "m",
+                            .prices = "m=1000/1000",
+                            .ledger = led,
+                            .gov = g,
+                            .store = st};
+    ag_llm *l;
+    ASSERT_OK(ag_llm_new(&o, &l));
+    struct ag_llm_call c = {"beta", "task-c", msgs, NULL, 0};
+    struct ag_llm_result r;
+    ASSERT_OK(ag_llm_chat(l, &c, &r));
+    ASSERT_EQ(r.cost_microusd, 15000);
+    ASSERT_EQ(r.revoked, 0);
+    ag_llm_result_clear(&r);
+    ASSERT_OK(ag_llm_chat(l, &c, &r));
+    ASSERT_EQ(r.revoked, 1);
+    ag_llm_result_clear(&r);
+    ASSERT_EQ(ag_llm_chat(l, &c, &r), AG_ELIMIT);
+    ASSERT_CONTAINS(ag_last_error(), "30000 micro-USD");
+    /* A packet with a bad budget is refused, naming the field. */
+    ag_packet *p = NULL;
+    const char *bad = "{\"agent_id\":\"x\",\"task_id\":\"t\",\"created_for\":\"t\",\"objective\":"
+                      "\"o\",\"deliverables\":[],\"constraints\":{\"scope\":[],\"forbidden\":[],"
+                      "\"required_steps\":[]},\"success_criteria\":[],\"escalation_rules\":[],"
+                      "\"created_at\":\"2026-12-06T00:00:00Z\",\"llm_budget\":{\"max_tokens\":0}}";
+    ASSERT_EQ(ag_packet_parse(bad, strlen(bad), &p), AG_EPARSE);
+    ASSERT_CONTAINS(ag_last_error(), "llm_budget.max_tokens");
+    ag_llm_free(l);
+    ag_gov_free(g);
+    ag_policy_free(pol);
+    ag_store_free(st);
+    ag_ledger_close(led);
+    struct ag_verify_result vr;
+    ASSERT_OK(ag_ledger_verify(f.db, f.pk, &vr));
+    ASSERT_TRUE(vr.ok);
+}
