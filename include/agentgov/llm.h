@@ -80,6 +80,7 @@ struct ag_llm_call {
     const char *messages_json; /* a JSON array of OpenAI messages; required */
     const char *tools_json;    /* a JSON array of tool definitions, or NULL */
     int json_mode;             /* 1: response_format {"type":"json_object"} */
+    int64_t deadline_mono_ms;  /* 0: none; else no attempt runs past this (monotonic ms) */
 };
 
 struct ag_llm_result {

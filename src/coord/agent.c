@@ -148,7 +148,8 @@ static void conversation(struct ag__agent_run *run, enum ag_spawn_reason why)
             break;
         }
         char *mt = json_dumps(msgs, JSON_COMPACT);
-        struct ag_llm_call c = {run->id, o->task, mt, ag__orch_tools_json(op->exec != NULL), 0};
+        struct ag_llm_call c = {run->id, o->task,         mt, ag__orch_tools_json(op->exec != NULL),
+                                0,       o->deadline_mono};
         struct ag_llm_result r;
         ag_err e = mt ? ag_llm_chat(op->llm, &c, &r) : AG_ENOMEM;
         free(mt);

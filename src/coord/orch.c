@@ -113,7 +113,7 @@ static void plan(struct ag__orch *o)
     json_decref(m);
     char id[160];
     ag__orch_agent_id(o, "planner", id, sizeof id);
-    struct ag_llm_call c = {id, o->task, mt, NULL, 1};
+    struct ag_llm_call c = {id, o->task, mt, NULL, 1, o->deadline_mono};
     struct ag_llm_result r;
     if (!mt || ag_llm_chat(o->opts->llm, &c, &r)) {
         free(mt);

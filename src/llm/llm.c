@@ -505,7 +505,13 @@ ag_err ag_llm_chat(ag_llm *l, const struct ag_llm_call *c, struct ag_llm_result 
                                      l->retries,
                                      l->backoff_ms,
                                      l->backoff_max_ms,
-                                     0};
+                                     c->deadline_mono_ms};
+        /* The caller's deadline bounds each attempt (a task's --timeout). */
+        int64_t left = c->deadline_mono_ms ? c->deadline_mono_ms - ag__mono_ms() : 0;
+        if (c->deadline_mono_ms && left < q.timeout_ms)
+            q.timeout_ms = left > 1 ? left : 1;
+        if (c->deadline_mono_ms && left < q.connect_timeout_ms)
+            q.connect_timeout_ms = left > 1 ? left : 1;
         struct ag__llm_http_res hr;
         e = ag__llm_http_post(&q, &hr);
         r->attempts = hr.attempts;

@@ -520,3 +520,20 @@ TEST(orch_model_down_agents_fail_closed_no_hang)
     ASSERT_STREQ(ag_llm_breaker_state(f.llm), "open");
     ofx_close(&f);
 }
+
+TEST(orch_task_timeout_bounds_slow_models)
+{
+    struct ofx f;
+    ofx_open(&f, "orch-timeout", 0, model());
+    ASSERT_EQ(ag_test_model_script("[{\"agent\":\"alpha\",\"delay_ms\":3000,\"body\":{\"content\":"
+                                   "\"late\"}},{\"agent\":\"beta\",\"delay_ms\":3000,\"body\":"
+                                   "{\"content\":\"late\"}}]"),
+              0);
+    f.o.timeout_ms = 600;
+    f.o.no_gamma = 1;
+    int64_t t0 = ag__mono_ms();
+    ofx_run(&f);
+    ASSERT_TRUE(ag__mono_ms() - t0 < 2500); /* the model calls were cut at the deadline */
+    ASSERT_STREQ(f.r.outcome, "timeout");
+    ofx_close(&f);
+}
