@@ -32,7 +32,8 @@ static void usage(FILE *out)
             "                 uses a new temporary directory and keeps it for inspection\n"
             "  --store URL    state store (else $AGENTGOV_STORE, else the embedded store)\n"
             "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n\n"
-            "Exit status 0 when the story ran as told and the ledger verified, 2 otherwise.\n");
+            "Exits 0 when the story ran as told and the ledger verified, 4 (ERROR) otherwise.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 struct demo {
@@ -428,15 +429,17 @@ int ag__cmd_demo(int argc, char **argv)
         return AG_EXIT_ERROR;
     if (multi) {
         /* The multi-agent story is `orchestrate --demo` (in agentgovd: it needs libcurl). */
-        char *nargv[8] = {"orchestrate", "--demo"};
+        char *nargv[8] = {"orchestrate", "--demo"}, sbuf[4096], pbuf[4096];
         int k = 2;
         if (store) {
+            snprintf(sbuf, sizeof sbuf, "%s", store);
             nargv[k++] = "--store";
-            nargv[k++] = (char *)store;
+            nargv[k++] = sbuf;
         }
         if (policy) {
+            snprintf(pbuf, sizeof pbuf, "%s", policy);
             nargv[k++] = "--policy";
-            nargv[k++] = (char *)policy;
+            nargv[k++] = pbuf;
         }
         printf("agentgov demo --multi-agent: data dir %s%s\n", ag__cli_dir(),
                fresh ? " (new, kept for inspection)" : "");

@@ -54,7 +54,9 @@ static void usage(FILE *out)
             "  --json                 print the result as one JSON object\n\n"
             "The API key is read from the secret store, never from the command line or the\n"
             "environment: config llm.api_key = kv:<path>#<field> (docs/llm.md).\n\n"
-            "Exit status: 0 consensus, 3 no consensus or timeout, 1 usage, 2 could not run.\n");
+            "Exit status: 0 consensus, 2 (DENY) no consensus or timeout, 1 bad input,\n"
+            "4 could not run.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 struct oargs {
@@ -379,7 +381,7 @@ int ag__cmd_orchestrate(int argc, char **argv)
         free(js);
         rc = !strcmp(r.outcome, "consensus") ? 0
              : !strcmp(r.outcome, "failed")  ? AG_EXIT_ERROR
-                                             : AG_EXIT_REFUSED;
+                                             : AG_EXIT_DENY;
     }
     ag_orch_result_clear(&r);
     ag__orch_exec_close(&ox);

@@ -135,12 +135,18 @@ static ag_err shell(struct ag__orch_exec *x, int tier, json_t *argv_j, char **re
     char **argv = calloc(n + 1, sizeof *argv);
     if (!argv)
         return ag__fail(AG_ENOMEM, "shell_exec: out of memory");
-    for (size_t i = 0; i < n; i++)
-        if (!(argv[i] = (char *)json_string_value(json_array_get(argv_j, i)))) {
+    for (size_t i = 0; i < n; i++) {
+        const char *arg = json_string_value(json_array_get(argv_j, i));
+        if (!arg || !(argv[i] = strdup(arg))) {
+            for (size_t k = 0; k < i; k++)
+                free(argv[k]);
             free(argv);
+            if (arg)
+                return ag__fail(AG_ENOMEM, "shell_exec: out of memory");
             *result = reply(0, "error", "argv: every element must be a string", -1000);
             return *result ? AG_OK : AG_ENOMEM;
         }
+    }
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
         free(argv);
@@ -154,6 +160,8 @@ static ag_err shell(struct ag__orch_exec *x, int tier, json_t *argv_j, char **re
     pid_t pid;
     ag_err e =
         ag_sandbox_spawn(ag_policy_sandbox(x->policy, tier), x->workdir, argv, envp, &so, &pid);
+    for (size_t i = 0; i < n; i++)
+        free(argv[i]);
     free(argv);
     close(p[1]);
     if (e) {

@@ -3,6 +3,7 @@
 #include "agentgov/llm.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +81,10 @@ ag_err ag_llm_key_resolve(ag_auth *a, const char *token, const char *ref, char *
                      hash + 1);
     else if (!(*key = strdup(v)))
         e = ag__fail(AG_ENOMEM, "llm: out of memory");
+    /* The key's copy inside the parsed secret is wiped before it is freed (jansson
+     * hands it out const; the buffer is its own and writable). */
     if (v)
-        sodium_memzero((char *)v, strlen(v));
+        sodium_memzero((void *)(uintptr_t)v, strlen(v));
     json_decref(o);
     return e;
 }

@@ -88,7 +88,7 @@ curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
 curl -fsS -X POST "http://127.0.0.1:$P/_script" --data-binary "[
  $(tool file_write '{"path":"t1.txt","content":"x"}'),
  {\"agent\":\"alpha\",\"body\":{\"content\":\"done\"}}]" >/dev/null
-check_exit "at T1 a write is refused: no consensus" 3 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" \
+check_exit "at T1 a write is refused: no consensus" 2 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" \
     --task it-work1 --agents alpha --workdir "$W" --no-gamma --json "write notes"
 R=$(curl -fsS "http://127.0.0.1:$P/_log" | tool_results)
 check_contains "the refusal went back to the model" "$R" '"denied":true'
@@ -113,7 +113,7 @@ check_contains "help names the key rule" "$OUT" "never from the command line"
 DEAD=$(free_port)
 printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.retries = 0\n' "$DEAD" >"$D/config"
 start=$(now_ms)
-check_exit "model down: no consensus" 3 "$AG" --dir "$D" orchestrate --task it-down --json "o"
+check_exit "model down: no consensus" 2 "$AG" --dir "$D" orchestrate --task it-down --json "o"
 check_contains "model down: no LLM call succeeded" "$OUT" '"llm_calls":0'
 [ $(($(now_ms) - start)) -lt 10000 ] && ok "model down: no hang" || not_ok "model down: no hang" "took $(($(now_ms) - start)) ms"
 check_exit "model down: ledger verifies" 0 "$AG" --dir "$D" ledger verify
