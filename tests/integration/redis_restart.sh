@@ -15,7 +15,8 @@ redis_up() { # APPENDONLY(yes|no)
     RPID=$!
     PIDS_TO_KILL+=("$RPID")
     for _ in $(seq 100); do
-        redis-cli -p "$PORT" ping >/dev/null 2>&1 && return 0
+        # A restart with an append-only file answers LOADING until the data is back.
+        [ "$(redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && return 0
         sleep 0.05
     done
     not_ok "redis-server did not start"
