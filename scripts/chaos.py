@@ -12,7 +12,11 @@ daemon and a restart), disk_full (the data directory on a small tmpfs, else an e
 image, filled up, then freed; skipped with the reason when neither can be mounted here),
 and, with the test build (make faults), io_write / io_fsync (the ledger's writes or
 syncs fail, through a SQLite VFS) and clock_forward / clock_back (the daemon's wall clock
-jumps 3 h ahead or 1 h back).
+jumps 3 h ahead or 1 h back). notify_slow_fail and llm_slow_fail: a loopback webhook
+receiver or model endpoint of this harness, slow then answering 503, while agents are
+revoked (notification events) or `agentgov orchestrate` runs; each checks its own
+promises (no event lost, decisions not slowed; runs fail closed within their timeout,
+the breaker opens; docs/chaos.md).
 
 For each fault it prints: requests sent, answered allow / deny, errors (no answer),
 acknowledged decisions missing from the ledger (must be 0), ledger verify, the time to
