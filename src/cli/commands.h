@@ -18,6 +18,7 @@
     X(secret, "versioned, encrypted key/value secrets")                                            \
     X(serve, "run the governance daemon (HTTP/JSON API)")                                          \
     X(run, "run a process as a governed, sandboxed agent")                                         \
+    X(pipeline, "validate, run and resume YAML pipelines of governed stages")                      \
     X(sandbox, "show the kernel sandbox profile of a tier")                                        \
     X(hook, "answer a coding agent's tool-use hook (claude-code, codex)")                          \
     X(config, "show the effective configuration")                                                  \
