@@ -33,7 +33,8 @@ struct ag_ledger_opts {
 /* One entry. NULL strings and -1 integers are stored as SQL NULL / JSON null. */
 struct ag_ledger_entry {
     const char *kind; /* action, decision, violation, error, lifecycle, revocation,
-                         promotion, handoff, token, secret, checkpoint, system */
+                         promotion, handoff, token, secret, checkpoint, system,
+                         pipeline */
     const char *agent_id;
     const char *agent_version;
     const char *task_id;

@@ -1,12 +1,17 @@
 /* `agentgov pipeline`: validate, run, resume, status, list, cancel, approve and deny
  * YAML pipelines (docs/pipelines.md). */
+#include <jansson.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "agentgov/config.h"
 #include "agentgov/pipeline.h"
 #include "cli/cliutil.h"
+#include "cli/cmd_pipeline_exec.h"
 #include "cli/cmd_pipeline_src.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
@@ -15,8 +20,24 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: agentgov pipeline SUBCOMMAND ...\n\n"
-            "  validate FILE [--no-registry]  check FILE; every problem as file:line:col: message\n\n"
-            "Exit status: 0 done, 1 usage or invalid pipeline, 2 could not answer.\n"
+            "  validate FILE [--no-registry]   check FILE: every problem as file:line:col: message\n"
+            "                                  (--no-registry: only agents the file declares)\n"
+            "  run FILE [--param K=V]... [--json] [--work-dir DIR]\n"
+            "                                  start a run and drive it to its end\n"
+            "  resume RUN [--json]             continue a run from its last checkpoint\n"
+            "  status RUN [--json]             the run and the state of each stage\n"
+            "  list [--json]                   known runs, newest first\n"
+            "  cancel RUN [--by NAME]          stop a run's stages and end it as cancelled\n"
+            "  approve RUN STAGE [--by NAME] [--reason TEXT]   approve a human gate\n"
+            "  deny RUN STAGE [--by NAME] [--reason TEXT]      deny a human gate\n\n"
+            "Common options: --store URL (else $AGENTGOV_STORE, else the embedded store),\n"
+            "--policy FILE (else <dir>/policy.yaml, else the shipped default).\n"
+            "Stages run as governed agents through `agentgov run`; their directories are\n"
+            "<work-dir>/<run>/<stage>/ (default work dir: <dir>/pipelines). Every state change\n"
+            "is checkpointed on the store and ledgered (kind pipeline) before it takes effect.\n\n"
+            "Exit status: 0 done (run: succeeded), 1 usage or invalid pipeline, 2 could not\n"
+            "answer, 3 the run failed, 4 cancelled, 5 interrupted (resume it), 6 a gate\n"
+            "answer was refused (not pending, not an approver).\n"
             "See docs/pipelines.md.\n");
 }
 
@@ -64,6 +85,323 @@ static int do_validate(int argc, char **argv)
     return rc;
 }
 
+/* ------------------------------------------------------------- options --- */
+
+#define MAX_PARAMS 64
+
+struct plopts {
+    const char *store, *policy, *work_dir, *by, *reason;
+    const char *params[MAX_PARAMS];
+    size_t nparams;
+    int json;
+    char *pos[3];
+    int npos;
+};
+
+static int parse_opts(int argc, char **argv, const char *allowed, int maxpos, struct plopts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0') {
+            if (o->npos >= maxpos) {
+                ag__cli_error("pipeline %s: unexpected argument '%s'", argv[0], a);
+                return -1;
+            }
+            o->pos[o->npos++] = argv[i];
+            continue;
+        }
+        const char *name = a + (a[1] == '-' ? 2 : 1);
+        if (!ag__cli_word_in(allowed, name)) {
+            ag__cli_error("pipeline %s: unknown option '%s' (see agentgov pipeline --help)",
+                          argv[0], a);
+            return -1;
+        }
+        if (strcmp(name, "json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            ag__cli_error("pipeline %s: %s needs a value", argv[0], a);
+            return -1;
+        }
+        const char *v = argv[++i];
+        if (strcmp(name, "store") == 0)
+            o->store = v;
+        else if (strcmp(name, "policy") == 0)
+            o->policy = v;
+        else if (strcmp(name, "work-dir") == 0)
+            o->work_dir = v;
+        else if (strcmp(name, "by") == 0)
+            o->by = v;
+        else if (strcmp(name, "reason") == 0)
+            o->reason = v;
+        else if (strcmp(name, "param") == 0) {
+            if (o->nparams == MAX_PARAMS) {
+                ag__cli_error("pipeline %s: more than %d --param", argv[0], MAX_PARAMS);
+                return -1;
+            }
+            o->params[o->nparams++] = v;
+        }
+    }
+    return 0;
+}
+
+static const char *who(const struct plopts *o)
+{
+    if (o->by)
+        return o->by;
+    const char *u = getenv("USER");
+    return u && *u ? u : "operator";
+}
+
+/* ----------------------------------------------------------------- runs --- */
+
+static volatile int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void print_event(void *ctx, const char *json)
+{
+    int as_json = *(int *)ctx;
+    if (as_json) {
+        printf("%s\n", json);
+        fflush(stdout);
+        return;
+    }
+    json_t *o = json_loads(json, 0, NULL);
+    fprintf(stderr, "agentgov: pipeline: %-20s %-9s %s\n",
+            json_string_value(json_object_get(o, "stage")),
+            json_string_value(json_object_get(o, "state")),
+            json_string_value(json_object_get(o, "message")));
+    json_decref(o);
+}
+
+static int status_exit(const char *st)
+{
+    return strcmp(st, "succeeded") == 0   ? 0
+           : strcmp(st, "failed") == 0    ? 3
+           : strcmp(st, "cancelled") == 0 ? 4
+           : strcmp(st, "interrupted") == 0 ? 5
+                                          : AG_EXIT_ERROR;
+}
+
+static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run, int created)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    ag_config *cfg = ag__cli_config();
+    if (!cfg)
+        return AG_EXIT_USAGE;
+    static struct ag__cli_plexec x;
+    ag__cli_plexec_init(&x);
+    x.store_flag = o->store;
+    x.policy_flag = o->policy;
+    x.default_timeout_ms = ag_config_ms(cfg, "run.timeout");
+    char owner[400], work[4096];
+    ag__cli_pl_owner(owner, sizeof owner);
+    if (o->work_dir) {
+        if (!realpath(o->work_dir, work)) {
+            ag__cli_error("pipeline: --work-dir %s: no such directory", o->work_dir);
+            ag_config_free(cfg);
+            return AG_EXIT_USAGE;
+        }
+    } else {
+        snprintf(work, sizeof work, "%s", ag__cli_path("pipelines"));
+    }
+    int as_json = o->json;
+    struct ag_pipeline_env env = {.store = g->store,
+                                  .ledger = g->ledger,
+                                  .exec = &x.exec,
+                                  .work_root = work,
+                                  .checkpoint_ttl_ms = ag_config_ms(cfg, "pipeline.checkpoint_ttl"),
+                                  .poll_ms = ag_config_ms(cfg, "pipeline.poll"),
+                                  .interrupted = &interrupted,
+                                  .owner = owner,
+                                  .owner_alive = ag__cli_pl_owner_alive,
+                                  .event = print_event,
+                                  .event_ctx = &as_json};
+    ag_config_free(cfg);
+    if (!as_json)
+        fprintf(stderr, "agentgov: pipeline run %s%s\n", run, created ? "" : " (resumed)");
+    else
+        printf("{\"run_id\":\"%s\",\"event\":\"%s\"}\n", run, created ? "start" : "resume");
+    fflush(stdout);
+    char st[16];
+    ag_err e = ag_pipeline_drive(&env, run, st);
+    ag__cli_plexec_free(&x);
+    if (e) {
+        ag__cli_error_ag(e, "pipeline");
+        return e == AG_ELOCKED ? 5 : AG_EXIT_ERROR;
+    }
+    if (as_json)
+        printf("{\"run_id\":\"%s\",\"event\":\"end\",\"status\":\"%s\"}\n", run, st);
+    else
+        fprintf(stderr, "agentgov: pipeline run %s: %s\n", run, st);
+    if (!as_json)
+        printf("%s %s\n", run, st);
+    return status_exit(st);
+}
+
+static int do_run(struct ag__cli_gov *g, const struct plopts *o)
+{
+    struct ag__cli_plsrc src = {.gov = g->gov};
+    ag_pipeline *p = NULL;
+    int rc = ag__cli_pl_load(o->pos[0], &src, &p);
+    if (rc)
+        return rc;
+    struct ag_pipeline_env env = {.store = g->store, .ledger = g->ledger};
+    char run[33];
+    ag_err e = ag_pipeline_create_run(&env, p, o->params, o->nparams, run);
+    ag_pipeline_free(p);
+    if (e) {
+        ag__cli_error_ag(e, "pipeline run");
+        return e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
+    }
+    return drive(g, o, run, 1);
+}
+
+static void print_status(const char *js)
+{
+    json_t *o = json_loads(js, 0, NULL);
+    printf("run       %s\npipeline  %s\nstatus    %s\n",
+           json_string_value(json_object_get(o, "run_id")),
+           json_string_value(json_object_get(o, "pipeline")),
+           json_string_value(json_object_get(o, "status")));
+    json_t *st = json_object_get(o, "stages");
+    for (size_t i = 0; i < json_array_size(st); i++) {
+        json_t *s = json_array_get(st, i);
+        printf("  %-20s %-10s %-10s attempt %lld  %s\n",
+               json_string_value(json_object_get(s, "stage")),
+               json_string_value(json_object_get(s, "kind")),
+               json_string_value(json_object_get(s, "state")),
+               (long long)json_integer_value(json_object_get(s, "attempt")),
+               json_string_value(json_object_get(s, "message")));
+    }
+    json_decref(o);
+}
+
+static int do_status(struct ag__cli_gov *g, const struct plopts *o)
+{
+    char *js = NULL;
+    ag_err e = ag_pipeline_status(g->store, o->pos[0], &js);
+    if (e) {
+        ag__cli_error_ag(e, "pipeline status");
+        return e == AG_ENOTFOUND ? 3 : AG_EXIT_ERROR;
+    }
+    if (o->json)
+        printf("%s\n", js);
+    else
+        print_status(js);
+    free(js);
+    return 0;
+}
+
+static int do_list(struct ag__cli_gov *g, const struct plopts *o)
+{
+    char *js = NULL;
+    ag_err e = ag_pipeline_list(g->store, &js);
+    if (e) {
+        ag__cli_error_ag(e, "pipeline list");
+        return AG_EXIT_ERROR;
+    }
+    if (o->json) {
+        printf("%s\n", js);
+    } else {
+        json_t *a = json_loads(js, 0, NULL);
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            json_t *m = json_array_get(a, i);
+            printf("%s  %-10s %s\n", json_string_value(json_object_get(m, "run_id")),
+                   json_string_value(json_object_get(m, "status")),
+                   json_string_value(json_object_get(m, "pipeline")));
+        }
+        json_decref(a);
+    }
+    free(js);
+    return 0;
+}
+
+static int do_answer(struct ag__cli_gov *g, const struct plopts *o, int approve)
+{
+    ag_err e = ag_pipeline_gate_answer(g->store, g->ledger, o->pos[0], o->pos[1], approve, who(o),
+                                       o->reason);
+    if (e) {
+        ag__cli_error_ag(e, approve ? "pipeline approve" : "pipeline deny");
+        return e == AG_ESTATE || e == AG_EPERM || e == AG_ENOTFOUND ? 6 : AG_EXIT_ERROR;
+    }
+    printf("%s %s: %s by %s\n", o->pos[0], o->pos[1], approve ? "approved" : "denied", who(o));
+    return 0;
+}
+
+static int do_cancel(struct ag__cli_gov *g, const struct plopts *o)
+{
+    ag_err e = ag_pipeline_cancel(g->store, g->ledger, o->pos[0], who(o));
+    if (e) {
+        ag__cli_error_ag(e, "pipeline cancel");
+        return e == AG_ESTATE || e == AG_ENOTFOUND ? 6 : AG_EXIT_ERROR;
+    }
+    printf("%s: cancel requested (the driver stops its stages; if none runs, `agentgov pipeline "
+           "resume %s` ends it)\n",
+           o->pos[0], o->pos[0]);
+    return 0;
+}
+
+static const struct {
+    const char *name, *opts;
+    int npos;
+    const char *what;
+} subs[] = {
+    {"run", "store policy param json work-dir", 1, "FILE"},
+    {"resume", "store policy json work-dir", 1, "RUN"},
+    {"status", "store policy json", 1, "RUN"},
+    {"list", "store policy json", 0, ""},
+    {"cancel", "store policy by", 1, "RUN"},
+    {"approve", "store policy by reason", 2, "RUN STAGE"},
+    {"deny", "store policy by reason", 2, "RUN STAGE"},
+};
+
+static int dispatch(int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(argv[0], subs[i].name) != 0)
+            continue;
+        struct plopts o;
+        if (parse_opts(argc, argv, subs[i].opts, subs[i].npos, &o) != 0)
+            return AG_EXIT_USAGE;
+        if (o.npos != subs[i].npos) {
+            ag__cli_error("pipeline %s: expected %s (see agentgov pipeline --help)", argv[0],
+                          subs[i].what);
+            return AG_EXIT_USAGE;
+        }
+        struct ag__cli_gov g;
+        int rc = ag__cli_gov_open(&g, o.store, o.policy);
+        if (rc)
+            return rc;
+        switch (i) {
+        case 0: rc = do_run(&g, &o); break;
+        case 1: rc = drive(&g, &o, o.pos[0], 0); break;
+        case 2: rc = do_status(&g, &o); break;
+        case 3: rc = do_list(&g, &o); break;
+        case 4: rc = do_cancel(&g, &o); break;
+        default: rc = do_answer(&g, &o, i == 5); break;
+        }
+        ag__cli_gov_close(&g);
+        return rc;
+    }
+    ag__cli_error("pipeline: unknown subcommand '%s' (see agentgov pipeline --help)", argv[0]);
+    return AG_EXIT_USAGE;
+}
+
 int ag__cmd_pipeline(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -77,6 +415,5 @@ int ag__cmd_pipeline(int argc, char **argv)
     }
     if (strcmp(argv[1], "validate") == 0)
         return do_validate(argc - 1, argv + 1);
-    ag__cli_error("pipeline: unknown subcommand '%s' (see agentgov pipeline --help)", argv[1]);
-    return AG_EXIT_USAGE;
+    return dispatch(argc - 1, argv + 1);
 }

@@ -64,6 +64,10 @@ static const struct ag_config_def table[] = {
      "TTL of runtime keys that are not durable history"},
     {"stuck.after", AG_CFG_DURATION, "30s", 1000, DAY_MS, NULL,
      "an agent whose last heartbeat is older than this is stuck"},
+    {"pipeline.checkpoint_ttl", AG_CFG_DURATION, "7d", 1000, 365 * DAY_MS, NULL,
+     "how long a finished pipeline run's checkpoints stay on the store"},
+    {"pipeline.poll", AG_CFG_DURATION, "100ms", 10, 60000, NULL,
+     "how often a pipeline driver looks at its gates and for a cancel"},
 };
 
 #define NDEFS (sizeof table / sizeof table[0])

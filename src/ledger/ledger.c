@@ -83,7 +83,8 @@ struct ag_ledger {
 
 static const char *const kinds[] = {"action",    "decision",   "violation",  "error",
                                     "lifecycle", "revocation", "promotion",  "handoff",
-                                    "token",     "secret",     "checkpoint", "system"};
+                                    "token",     "secret",     "checkpoint", "system",
+                                    "pipeline"};
 
 int ag_ledger_kind_valid(const char *kind)
 {
