@@ -374,6 +374,11 @@ static int requirements_done(const struct srun *R, size_t i)
     for (size_t r = 0; r < s->requires.n; r++)
         if (!finished(R->st[s->req[r]].state))
             return 0;
+    /* A failure handler waits for every stage it handles. */
+    for (size_t j = 0; s->is_handler && j < R->p->nstages; j++)
+        if (R->p->stages[j].on_fail == AG__OF_STAGE && R->p->stages[j].on_fail_idx == i &&
+            !finished(R->st[j].state))
+            return 0;
     return 1;
 }
 
