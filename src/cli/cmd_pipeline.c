@@ -208,6 +208,7 @@ static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run,
     x.store_flag = o->store;
     x.policy_flag = o->policy;
     x.default_timeout_ms = ag_config_ms(cfg, "run.timeout");
+    x.gov = g->gov;
     char owner[400], work[4096];
     ag__cli_pl_owner(owner, sizeof owner);
     if (o->work_dir) {

@@ -2,8 +2,9 @@
  *
  * Crash safety: the attempt's process is forked and waits on a pipe; the driver writes
  * <ctl>/<stage>.<n>.pid ("pid starttime") and only then lets it exec the runner. So a
- * runner that runs always has a pid file, and a pid file with no live process and no
- * report means the attempt was cut short. The runner writes its report to
+ * runner that runs always has a pid file. The process creates <stage>.<n>.log once it
+ * has the go-ahead, before it execs: a pid file with no live process, no report and
+ * no log is an attempt that never started; with a log, one that was cut short. The runner writes its report to
  * <ctl>/<stage>.<n>.report.json when it ends: the report says how the attempt went,
  * whoever started it. */
 #include "cli/cmd_pipeline_exec.h"
@@ -195,7 +196,15 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
     argv[k++] = (char *)a->workdir;
     argv[k++] = "--report";
     argv[k++] = rep;
-    if (a->tier >= 0) {
+    /* The declared tier is the tier of a new agent: a registered one keeps its own
+     * (promotions and demotions included), as `agentgov run --tier` requires. */
+    struct ag_agent_status ast;
+    int registered = 0;
+    if (x->gov && ag_gov_status(x->gov, a->agent, &ast) == AG_OK) {
+        registered = ast.registered;
+        ag_agent_status_clear(&ast);
+    }
+    if (a->tier >= 0 && !registered) {
         snprintf(tier, sizeof tier, "%d", a->tier);
         argv[k++] = "--tier";
         argv[k++] = tier;
@@ -247,7 +256,10 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
         /* No go-ahead (the driver died before recording the pid): run nothing. */
         if (read(go[0], &c, 1) != 1)
             _exit(99);
+        /* Opened first: its existence says this attempt got the go-ahead (x_check). */
         int lf = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (lf < 0)
+            _exit(97);
         int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (lf >= 0) {
             dup2(lf, STDOUT_FILENO);
@@ -358,9 +370,15 @@ static ag_err x_check(void *ctx, const struct ag_pipeline_attempt *a, enum ag_pi
         s->pidfd = -1;
         s->done = 1;
     }
+    char logf[4096];
+    attempt_path(a, "log", logf, sizeof logf);
     if (access(rep, F_OK) == 0) {
         result_from_report(rep, -1, r);
         *st = AG_PL_FINISHED;
+    } else if (access(logf, F_OK) != 0) {
+        /* The process opens its log only once it has the go-ahead, before it execs the
+         * runner: no log, it never ran anything (its driver died in between). */
+        *st = AG_PL_NOT_STARTED;
     } else {
         *st = AG_PL_LOST;
     }

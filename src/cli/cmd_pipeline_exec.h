@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agentgov/gov.h"
 #include "agentgov/pipeline.h"
 
 #define AG__PLEXEC_SLOTS 1024
@@ -24,6 +25,7 @@ struct ag__cli_plexec {
     char bin[4096];
     const char *store_flag, *policy_flag;
     int64_t default_timeout_ms;
+    ag_gov *gov; /* to tell new agents (given their declared tier) from registered ones */
     struct ag__plexec_slot slots[AG__PLEXEC_SLOTS];
     size_t nslots;
     struct ag_pipeline_executor exec;

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Crash tests of `agentgov pipeline`: the driver is killed with SIGKILL at random points
+# of a 6-stage pipeline (two stages in parallel, a human gate), then resumed, again and
+# again, on the embedded store and on a real redis-server. Every stage appends its
+# idempotency key to effects.log in its directory: after the last resume each key must
+# be there exactly once (no side effect twice), every stage must have run exactly one
+# attempt, the final state must equal that of an uninterrupted run, and the ledger must
+# verify. PIPELINE_CRASH_RUNS (default 15, see below) runs per store; the two stores' suites run
+# at the same time (each mostly waits), to keep `make test` short.
+source "$(dirname "$0")/lib.sh"
+export AGENTGOV_BIN=$AG
+PL=$SRC/tests/data/pipelines/run/crash.yaml
+# A governed stage costs about 0.1 s, so a run about 0.5 s: 15 runs per store keep
+# `make test` well under a minute; PIPELINE_CRASH_RUNS=50 is the full test (run before a
+# release; measured: 2 x 50 runs pass in about 90 s).
+N=${PIPELINE_CRASH_RUNS:-15}
+STAGES="a b c d e"
+
+summary() { # RUN: "stage=state/attempt ..." of the run, and its status
+    "$AG" pipeline status "$1" --json $STORE 2>/dev/null |
+        jq -r '.status + " " + ([.stages[] | "\(.stage)=\(.state)/\(.attempt)"] | join(" "))'
+}
+
+# drive_to_end RUN: resumes RUN and approves its gate until the run ends.
+drive_to_end() {
+    "$AG" pipeline resume "$1" $STORE >/dev/null 2>&1 &
+    local p=$!
+    while kill -0 "$p" 2>/dev/null; do
+        "$AG" pipeline approve "$1" gate $STORE >/dev/null 2>&1
+        sleep 0.02
+    done
+    wait "$p"
+}
+
+# rand_sleep: 0 to 199 ms (the whole pipeline takes about 300 ms).
+rand_sleep() { sleep "0.$(printf %03d $((RANDOM % 200)))"; }
+
+crash_suite() { # LABEL
+    local label=$1
+    export AGENTGOV_DIR=$T/$label
+    "$AG" init >"$T/$label.init" 2>&1 || echo "init failed: $(cat "$T/$label.init")"
+    echo "pipeline.poll = 20ms" >>"$AGENTGOV_DIR/config"
+
+    # The uninterrupted run.
+    "$AG" pipeline run "$PL" --json $STORE >"$T/$label.base" 2>&1 &
+    local p=$! base R
+    for _ in $(seq 200); do [ -s "$T/$label.base" ] && break; sleep 0.02; done
+    R=$(head -n 1 "$T/$label.base" | jq -r .run_id)
+    while kill -0 "$p" 2>/dev/null; do
+        "$AG" pipeline approve "$R" gate $STORE >/dev/null 2>&1
+        sleep 0.02
+    done
+    wait "$p"
+    base=$(summary "$R" | sed "s/$R//g")
+    check_eq "$label: the uninterrupted run succeeds, one attempt each" "$base" \
+        "succeeded a=succeeded/1 b=succeeded/1 c=succeeded/1 gate=succeeded/1 d=succeeded/1 e=succeeded/1"
+
+    local bad=0 kills=0 first_bad=""
+    for i in $(seq "$N"); do
+        local out=$T/$label.$i.out
+        "$AG" pipeline run "$PL" --json $STORE >"$out" 2>"$out.err" &
+        p=$!
+        for _ in $(seq 500); do [ -s "$out" ] && break; sleep 0.01; done
+        R=$(head -n 1 "$out" | jq -r .run_id)
+        local rounds=0 max_rounds=$((1 + RANDOM % 3))
+        while :; do
+            rand_sleep
+            kill -9 "$p" 2>/dev/null && kills=$((kills + 1))
+            wait "$p" 2>/dev/null
+            rounds=$((rounds + 1))
+            "$AG" pipeline approve "$R" gate $STORE >/dev/null 2>&1
+            [ "$rounds" -ge "$max_rounds" ] && break
+            "$AG" pipeline resume "$R" $STORE >/dev/null 2>&1 &
+            p=$!
+        done
+        drive_to_end "$R"
+        local got problem=""
+        got=$(summary "$R" | sed "s/$R//g")
+        [ "$got" = "$base" ] || problem="final state '$got'"
+        for s in $STAGES; do # no file at all is a problem too
+            local f=$AGENTGOV_DIR/pipelines/$R/$s/effects.log
+            if [ "$(cat "$f" 2>/dev/null)" != "$R.$s" ]; then
+                problem="$problem; $s effects: '$(tr '\n' ' ' <"$f" 2>/dev/null)'"
+            fi
+        done
+        if [ -n "$problem" ]; then
+            bad=$((bad + 1))
+            [ -n "$first_bad" ] || first_bad="run $i ($R): $problem"
+        fi
+    done
+    check_eq "$label: $N runs killed at random points ($kills kills) end as the uninterrupted run, each side effect once" \
+        "$bad${first_bad:+ - $first_bad}" "0"
+    check_exit "$label: the ledger verifies" 0 "$AG" ledger verify
+    check_contains "$label: resumes are ledgered as stage states" "$("$AG" ledger tail -n 50)" "stage.succeeded"
+}
+
+# Each suite in the background, its check lines in a log; the counts are added here.
+start_redis
+(STORE="" crash_suite sqlite) >"$T/sqlite.log" 2>&1 &
+SQ=$!
+(STORE="--store $REDIS_URL" crash_suite redis) >"$T/redis.log" 2>&1 &
+RD=$!
+wait "$SQ" "$RD"
+for label in sqlite redis; do
+    echo "# $label"
+    grep -E '^(ok|FAIL|    )' "$T/$label.log"
+    _pass=$((_pass + $(grep -c '^ok ' "$T/$label.log")))
+    _fail=$((_fail + $(grep -c '^FAIL ' "$T/$label.log")))
+done
+[ "$_pass" -eq 8 ] || not_ok "both suites ran every check" "$_pass checks passed of 8"
+finish
