@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "agentgov/ledger.h"
 #include "agentgov/store.h"
 
@@ -55,5 +57,12 @@ AG_MUST_USE ag_err ag__pl_stage_from_json(const char *json, struct ag__pl_stage_
 AG_MUST_USE ag_err ag__pl_ledger_run(ag_ledger *l, const char *run, const char *pipeline,
                                      const char *action, int success, const char *reason,
                                      const char *data_json);
+
+/* The JSON at pipeline:{run}:SUFFIX; AG_ENOTFOUND naming the run when absent. */
+AG_MUST_USE ag_err ag__pl_get_json(ag_store *s, const char *run, const char *suffix,
+                                   json_t **out);
+/* The run's pipeline, loaded from the sources stored with it (runs.c). */
+struct ag_pipeline;
+AG_MUST_USE ag_err ag__pl_load_stored(ag_store *s, const char *run, struct ag_pipeline **out);
 
 #endif
