@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli/cliutil.h"
+#include "cli/cmd_pipeline_src.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
 #include "core/crypto.h"
@@ -20,7 +21,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: agentgov demo [--dir DIR] [--store URL] [--policy FILE]\n\n"
+            "usage: agentgov demo [--pipeline] [--dir DIR] [--store URL] [--policy FILE]\n\n"
             "Walks a sample governed task end to end and narrates it: agent alpha (T1) is\n"
             "revoked for a forbidden action and writes a handoff; agent beta bootstraps\n"
             "from it and completes BOOTSTRAP..EXIT; the audit ledger is then verified.\n\n"
@@ -28,7 +29,9 @@ static void usage(FILE *out)
             "                 (and without --dir before `demo` or $AGENTGOV_DIR) the demo\n"
             "                 uses a new temporary directory and keeps it for inspection\n"
             "  --store URL    state store (else $AGENTGOV_STORE, else the embedded store)\n"
-            "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n\n"
+            "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n"
+            "  --pipeline     instead, run the seed's pipeline example (plan, a human gate,\n"
+            "                 execute) offline: examples/pipelines/infrastructure-deploy.yaml\n\n"
             "Exit status 0 when the story ran as told and the ledger verified, 2 otherwise.\n");
 }
 
@@ -396,9 +399,10 @@ int ag__cmd_demo(int argc, char **argv)
     static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
                                          {"store", required_argument, NULL, 's'},
                                          {"policy", required_argument, NULL, 'p'},
+                                         {"pipeline", no_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
     const char *dir = NULL, *store = NULL, *policy = NULL;
-    int c;
+    int c, pipeline = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd')
@@ -407,6 +411,8 @@ int ag__cmd_demo(int argc, char **argv)
             store = optarg;
         else if (c == 'p')
             policy = optarg;
+        else if (c == 'P')
+            pipeline = 1;
         else {
             usage(stderr);
             return AG_EXIT_USAGE;
@@ -419,6 +425,8 @@ int ag__cmd_demo(int argc, char **argv)
     int fresh;
     if (ag__crypto_init() || prepare_dir(dir, &fresh))
         return AG_EXIT_ERROR;
+    if (pipeline)
+        return ag__cli_pipeline_demo(store, policy);
     struct demo d;
     memset(&d, 0, sizeof d);
     int open_rc = ag__cli_gov_open(&d.c, store, policy);

@@ -1,11 +1,14 @@
 /* `agentgov pipeline`: validate, run, resume, status, list, cancel, approve and deny
  * YAML pipelines (docs/pipelines.md). */
+#include <fcntl.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agentgov/config.h"
@@ -15,6 +18,7 @@
 #include "cli/cmd_pipeline_src.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
+#include "policy/path.h"
 
 static void usage(FILE *out)
 {
@@ -73,7 +77,8 @@ static int do_validate(int argc, char **argv)
     }
     struct ag__cli_gov g;
     int have = !no_reg && open_registry(&g);
-    struct ag__cli_plsrc src = {.gov = have ? g.gov : NULL};
+    static struct ag__cli_plsrc src;
+    src.gov = have ? g.gov : NULL;
     ag_pipeline *p = NULL;
     int rc = ag__cli_pl_load(file, &src, &p);
     if (rc == 0)
@@ -256,7 +261,8 @@ static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run,
 
 static int do_run(struct ag__cli_gov *g, const struct plopts *o)
 {
-    struct ag__cli_plsrc src = {.gov = g->gov};
+    static struct ag__cli_plsrc src;
+    src.gov = g->gov;
     ag_pipeline *p = NULL;
     int rc = ag__cli_pl_load(o->pos[0], &src, &p);
     if (rc)
@@ -355,6 +361,105 @@ static int do_cancel(struct ag__cli_gov *g, const struct plopts *o)
            "resume %s` ends it)\n",
            o->pos[0], o->pos[0]);
     return 0;
+}
+
+/* ------------------------------------------------------------------ demo --- */
+
+/* A reviewer in another process: approves the gate as soon as it waits (as a human
+ * would with `agentgov pipeline approve`), for up to 60 s. */
+static pid_t spawn_reviewer(const char *bin, const char *run, const char *store)
+{
+    pid_t p = fork();
+    if (p != 0)
+        return p;
+    for (int i = 0; i < 600; i++) {
+        pid_t c = fork();
+        if (c == 0) {
+            int nul = open("/dev/null", O_WRONLY);
+            if (nul >= 0) {
+                dup2(nul, STDOUT_FILENO);
+                dup2(nul, STDERR_FILENO);
+            }
+            char *argv[] = {(char *)bin, "--dir", (char *)ag__cli_dir(), "pipeline", "approve",
+                            (char *)run, "review", "--by", "demo-reviewer", "--reason",
+                            "the plan adds one instance", store ? "--store" : NULL,
+                            (char *)store, NULL};
+            execv(bin, argv);
+            _exit(127);
+        }
+        int st = 1;
+        waitpid(c, &st, 0);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            _exit(0);
+        usleep(100000);
+    }
+    _exit(1);
+}
+
+int ag__cli_pipeline_demo(const char *store, const char *policy)
+{
+    char tmp[4096], file[4096];
+    snprintf(tmp, sizeof tmp, "%s", ag__policy_default_path());
+    snprintf(file, sizeof file, "%.3900s/../examples/pipelines/infrastructure-deploy.yaml",
+             dirname(tmp));
+    if (access(file, R_OK) != 0) {
+        ag__cli_error("demo --pipeline: %s: not found (run it from a build tree)", file);
+        return AG_EXIT_ERROR;
+    }
+    printf("agentgov demo --pipeline: the seed's pipeline, governed end to end\n\n"
+           "1. The pipeline (%s):\n"
+           "   plan (agent planner) -> review (human gate) -> execute (agent executor),\n"
+           "   the plan's terraform-plan artifact passed to execute\n",
+           file);
+    struct ag__cli_gov g;
+    int rc = ag__cli_gov_open(&g, store, policy);
+    if (rc)
+        return rc;
+    static struct ag__cli_plsrc src;
+    src.gov = g.gov;
+    ag_pipeline *p = NULL;
+    if ((rc = ag__cli_pl_load(file, &src, &p))) {
+        ag__cli_gov_close(&g);
+        return rc;
+    }
+    struct ag_pipeline_env env = {.store = g.store, .ledger = g.ledger};
+    char run[33];
+    ag_err e = ag_pipeline_create_run(&env, p, NULL, 0, run);
+    ag_pipeline_free(p);
+    if (e) {
+        ag__cli_error_ag(e, "demo --pipeline");
+        ag__cli_gov_close(&g);
+        return AG_EXIT_ERROR;
+    }
+    printf("   validated, run %s created: every stage checkpointed as pending\n\n"
+           "2. Each stage runs as a governed, sandboxed agent (`agentgov run`); a reviewer\n"
+           "   in another process approves the gate (`agentgov pipeline approve %s review`)\n",
+           run, run);
+    fflush(stdout);
+    struct ag__cli_plexec probe;
+    ag__cli_plexec_init(&probe);
+    pid_t reviewer = spawn_reviewer(probe.bin, run, store);
+    struct plopts o;
+    memset(&o, 0, sizeof o);
+    o.store = store;
+    o.policy = policy;
+    rc = drive(&g, &o, run, 1);
+    if (reviewer > 0) {
+        kill(reviewer, SIGTERM);
+        waitpid(reviewer, NULL, 0);
+    }
+    printf("\n3. Where it stands (`agentgov pipeline status %s`):\n", run);
+    char *js = NULL;
+    if (ag_pipeline_status(g.store, run, &js) == AG_OK)
+        print_status(js);
+    free(js);
+    ag__cli_gov_close(&g);
+    printf("\n4. Every state change is in the ledger (kind pipeline); it verifies:\n");
+    fflush(stdout);
+    char *largv[] = {"ledger", "verify", NULL};
+    int vrc = ag__cmd_ledger(2, largv);
+    printf("\nData directory: %s\n", ag__cli_dir());
+    return rc == 0 && vrc == 0 ? 0 : AG_EXIT_ERROR;
 }
 
 static const struct {

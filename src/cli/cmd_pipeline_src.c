@@ -19,25 +19,42 @@
 
 static ag_err read_src(void *ctx, const char *from, const char *path, char **text, size_t *len)
 {
-    (void)ctx;
-    char cand[3][PATH_MAX];
+    struct ag__cli_plsrc *src = ctx;
+    char cand[4][4096];
     int nc = 0;
+    /* Where `from` itself was found. */
+    const char *base = from;
+    for (int i = 0; i < src->n; i++)
+        if (strcmp(src->named[i], from) == 0)
+            base = src->found[i];
     if (path[0] == '/') {
-        snprintf(cand[nc++], PATH_MAX, "%s", path);
+        snprintf(cand[nc++], sizeof cand[0], "%s", path);
     } else {
         char tmp[PATH_MAX];
-        snprintf(tmp, sizeof tmp, "%s", from);
-        snprintf(cand[nc++], PATH_MAX, "%s/%s", dirname(tmp), path);
-        snprintf(cand[nc++], PATH_MAX, "%s", path);
+        snprintf(tmp, sizeof tmp, "%s", base);
+        snprintf(cand[nc++], sizeof cand[0], "%s/%s", dirname(tmp), path);
+        snprintf(cand[nc++], sizeof cand[0], "%s", path);
         snprintf(tmp, sizeof tmp, "%s", ag__policy_default_path());
-        char *pdir = dirname(tmp); /* .../policies */
-        snprintf(cand[nc++], PATH_MAX, "%s/../%s", pdir, path);
+        char *pdir = dirname(tmp); /* <root>/policies: the shipped templates are next to it */
+        snprintf(cand[nc++], sizeof cand[0], "%s/../%s", pdir, path);
     }
-    for (int i = 0; i < nc; i++)
-        if (access(cand[i], R_OK) == 0)
-            return ag__read_file(cand[i], MAX_PIPELINE_FILE, text, len);
+    for (int i = 0; i < nc; i++) {
+        if (access(cand[i], R_OK) != 0)
+            continue;
+        if (src->n < AG__PLSRC_MAX && strlen(path) < sizeof src->named[0]) {
+            snprintf(src->named[src->n], sizeof src->named[0], "%s", path);
+            snprintf(src->found[src->n], sizeof src->found[0], "%.4000s", cand[i]);
+            src->n++;
+        }
+        return ag__read_file(cand[i], MAX_PIPELINE_FILE, text, len);
+    }
     return ag__fail(AG_ENOTFOUND, "no such file next to %s, here or in the shipped templates",
                     from);
+}
+
+void ag__cli_plsrc_reset(struct ag__cli_plsrc *src)
+{
+    src->n = 0;
 }
 
 static int agent_known(void *ctx, const char *id)
@@ -64,6 +81,7 @@ int ag__cli_pl_load(const char *file, struct ag__cli_plsrc *src, ag_pipeline **o
         ag__cli_error_ag(e, file);
         return 1;
     }
+    ag__cli_plsrc_reset(src);
     struct ag_pipeline_source_ops ops = {.ctx = src, .read = read_src, .agent_known = agent_known};
     char *diags = NULL;
     e = ag_pipeline_load(file, text, len, &ops, out, &diags);

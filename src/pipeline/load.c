@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentgov/gov.h"
 #include "core/err.h"
 #include "core/time.h"
 #include "pipeline/model.h"
@@ -273,7 +274,8 @@ static ag_err add_source(struct ag_pipeline *p, const char *path, const char *te
 
 /* Reads and parses a file through ops (relative to `from`). */
 static struct ag__ynode *read_yaml(struct loader *L, const char *from, const char *path,
-                                   const struct ag__ynode *where, char **textout)
+                                   const struct ag__ynode *where, char **textout,
+                                   const char *what)
 {
     struct ag_pipeline *p = L->p;
     if (!L->ops || !L->ops->read) {
@@ -284,7 +286,7 @@ static struct ag__ynode *read_yaml(struct loader *L, const char *from, const cha
     size_t len = 0;
     ag_err e = L->ops->read(L->ops->ctx, from, path, &text, &len);
     if (e) {
-        diag_at(p, from, where, "unknown template '%s': %s", path, ag_last_error());
+        diag_at(p, from, where, "unknown %s '%s': %s", what, path, ag_last_error());
         return NULL;
     }
     if (add_source(p, path, text, len) != AG_OK) {
@@ -322,7 +324,7 @@ static struct tmpl *load_template(struct loader *L, const char *from, const char
     memset(t, 0, sizeof *t);
     t->path = dup(p, path);
     t->file = t->path;
-    struct ag__ynode *root = read_yaml(L, from, path, where, NULL);
+    struct ag__ynode *root = read_yaml(L, from, path, where, NULL, "template");
     if (!root)
         return NULL;
     const struct ag__ynode *tm = ag__yaml_get(root, "template");
@@ -418,7 +420,11 @@ static void add_agent(struct loader *L, const char *file, const struct ag__ynode
     if (pk) {
         const char *path = scalar(p, file, pk, "packet");
         char *text = NULL;
-        if (path && read_yaml(L, file, path, pk, &text) && text) {
+        if (path && read_yaml(L, file, path, pk, &text, "packet") && text) {
+            ag_packet *pkt = NULL;
+            if (ag_packet_parse(text, strlen(text), &pkt) != AG_OK)
+                diag_at(p, file, pk, "packet '%s': %s", path, ag_last_error());
+            ag_packet_free(pkt);
             d->packet_json = dup(p, text);
         }
         free(text);

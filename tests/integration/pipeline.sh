@@ -72,6 +72,7 @@ check_exit "status of an unknown run exits 3" 3 "$AG" pipeline status 0123456789
 echo "# DAG order and parallelism"
 check_exit "dag: succeeds" 0 "$AG" pipeline run "$DATA/dag.yaml" --json
 R=$(echo "$OUT" | head -n 1 | jq -r .run_id)
+DAG_R=$R
 check_eq "dag: the last event is the end" "$(echo "$OUT" | tail -n 1 | jq -r .status)" "succeeded"
 D=$W/$R
 check_eq "dag: b started after a ended" "$(($(ms "$D/b/start") >= $(ms "$D/a/end")))" 1
@@ -196,6 +197,44 @@ sleep 1.3
 check_exit "expiry: its checkpoints expired a second after it ended" 3 "$AG" pipeline status "$R"
 check_contains "expiry: the ledger keeps its history" "$("$AG" ledger query --task "$R" 2>&1)" "run.end"
 
+echo "# shipped templates and examples"
+for t in terraform ansible code-review; do
+    # The policy rules a template needs, merged into the shipped policy, lint clean.
+    awk -v frag="$SRC/templates/$t/policy.yaml" '
+        { print }
+        /^rules:/ { while ((getline l < frag) > 0) if (l !~ /^rules:/ && l !~ /^#/) print l }
+    ' "$SRC/policies/default.yaml" >"$T/policy-$t.yaml"
+    check_exit "template $t: its policy rules lint clean in the shipped policy" 0 "$AG" policy lint "$T/policy-$t.yaml"
+    check_exit "template $t: its packet is a valid instruction packet" 0 \
+        "$AG" agent register "tpl-$t" --tier 1 --packet <(jq --arg a "tpl-$t" '.agent_id = $a' "$SRC/templates/$t/packet.json")
+    printf 'pipeline:\n  name: t\n  stages:\n    - s:\n        uses: templates/%s.yaml\n' "$t" >"$T/use-$t.yaml"
+    check_exit "template $t: a stage using it validates" 0 "$AG" pipeline validate "$T/use-$t.yaml"
+done
+check_contains "the ansible template's parameters reach its command line" \
+    "$(printf 'pipeline:\n  name: t\n  stages:\n    - s:\n        uses: templates/ansible.yaml\n        with: {inventory: prod, colour: red}\n' >"$T/a.yaml"; "$AG" pipeline validate "$T/a.yaml" 2>&1)" \
+    "template 'templates/ansible.yaml' has no parameter 'colour'"
+for f in "$SRC"/examples/pipelines/*.yaml; do
+    check_exit "example $(basename "$f") validates" 0 "$AG" pipeline validate "$f"
+done
+"$AG" pipeline run "$SRC/examples/pipelines/specialists.yaml" --json >"$T/sp.out" 2>"$T/sp.err" &
+SP=$!
+PIDS_TO_KILL+=("$SP")
+wait_for "$T/sp.out"
+R=$(run_id "$T/sp.out")
+wait_state "$R" approve waiting
+check_exit "specialists: approve" 0 "$AG" pipeline approve "$R" approve
+wait "$SP"
+check_eq "specialists: the three templates' stages and the apply succeed" "$?" 0
+check_eq "specialists: the review saw both artifacts" "$(cat "$W/$R/review/review.md")" \
+    "plan for staging
+ok=12 changed=3 unreachable=0 failed=0"
+check_exit "demo --pipeline runs the seed's example offline" 0 "$AG" demo --pipeline --dir "$T/demo"
+check_contains "demo --pipeline: the gate was approved by another process" "$OUT" "approved by demo-reviewer"
+check_contains "demo --pipeline: the ledger verified" "$OUT" "OK "
+
 echo "# the ledger"
 check_exit "the ledger verifies" 0 "$AG" ledger verify
+check_eq "dag: each of its 8 stage state changes (4 x running, succeeded) is a ledger entry" \
+    "$("$AG" ledger query --task "$DAG_R" --kind pipeline --format jsonl | jq -r .action | sort | uniq -c | tr -s ' ' | tr '\n' ';')" \
+    " 1 run.end; 1 run.start; 4 stage.running; 4 stage.succeeded;"
 finish
