@@ -536,7 +536,11 @@ static ag_err poll_running(struct srun *R, int reconcile, int *changed)
         struct ag_pipeline_result r;
         memset(&r, 0, sizeof r);
         e = R->env->exec->check(R->env->exec->ctx, &t.a, &cs, &r);
-        if (!e && cs == AG_PL_NOT_STARTED && reconcile) {
+        if (!e && cs == AG_PL_NOT_STARTED && reconcile && R->cancelling) {
+            r = (struct ag_pipeline_result){0};
+            snprintf(r.message, sizeof r.message, "cancelled before it started");
+            cs = AG_PL_FINISHED;
+        } else if (!e && cs == AG_PL_NOT_STARTED && reconcile) {
             if ((e = prepare_dir(R, i)) == AG_OK)
                 e = R->env->exec->start(R->env->exec->ctx, &t.a);
             if (e) {
@@ -733,6 +737,8 @@ static int cancel_requested(struct srun *R)
 static ag_err drive(struct srun *R, char status[16])
 {
     int changed = 0;
+    /* A cancel asked for while no process drove the run: nothing starts again. */
+    R->cancelling = cancel_requested(R);
     ag_err e = poll_running(R, 1, &changed);
     int64_t last_gate = 0;
     while (!e) {
@@ -742,8 +748,8 @@ static ag_err drive(struct srun *R, char status[16])
         }
         if ((e = keep_lock(R)))
             break;
-        if (!R->cancelling && cancel_requested(R)) {
-            R->cancelling = 1;
+        if (R->cancelling == 1 || (!R->cancelling && cancel_requested(R))) {
+            R->cancelling = 2; /* stop what runs, once */
             for (size_t i = 0; i < R->p->nstages; i++)
                 if (R->st[i].state == AG__PS_RUNNING) {
                     struct attempt t;

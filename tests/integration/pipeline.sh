@@ -184,10 +184,22 @@ check_eq "cancel: within seconds, not after the 30 s stage" "$(($(date +%s) - st
 check_eq "cancel: the running stage failed" "$(state "$R" wait)" "failed"
 check_eq "cancel: the next stage never ran" "$(state "$R" never)" "skipped"
 check_exit "cancel: a finished run cannot be cancelled" 6 "$AG" pipeline cancel "$R"
+"$AG" pipeline run "$DATA/slow.yaml" --json >"$T/slow2.out" 2>"$T/slow2.err" &
+SP=$!
+wait_for "$T/slow2.out"
+R=$(run_id "$T/slow2.out")
+wait_state "$R" wait running
+kill -9 "$SP"
+wait "$SP" 2>/dev/null
+check_exit "cancel: a run whose driver was killed can be cancelled" 0 "$AG" pipeline cancel "$R"
+start=$(date +%s)
+check_exit "cancel: the resume stops the stage it adopted and ends the run cancelled" 4 "$AG" pipeline resume "$R"
+check_eq "cancel: at once" "$(($(date +%s) - start < 10))" 1
+check_eq "cancel: the adopted stage failed, the next one skipped" "$(state "$R" wait)/$(state "$R" never)" "failed/skipped"
 
 echo "# list, resume of a finished run, expiry"
 check_exit "list: exits 0" 0 "$AG" pipeline list --json
-check_eq "list: every run is listed" "$(echo "$OUT" | jq length)" 11
+check_eq "list: every run is listed" "$(echo "$OUT" | jq length)" 12
 check_exit "resume of a finished run reports its status" 0 "$AG" pipeline resume "$(echo "$OUT" | jq -r '.[] | select(.pipeline == "dag") | .run_id')"
 echo "pipeline.checkpoint_ttl = 1s" >>"$AGENTGOV_DIR/config"
 check_exit "expiry: a run" 0 "$AG" pipeline run "$DATA/dag-serial.yaml"
