@@ -256,6 +256,9 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
         /* No go-ahead (the driver died before recording the pid): run nothing. */
         if (read(go[0], &c, 1) != 1)
             _exit(99);
+        /* Its own process group: a Ctrl-C meant for the driver (which stops, resumable)
+         * does not stop the attempt, which the next driver adopts. */
+        setpgid(0, 0);
         /* Opened first: its existence says this attempt got the go-ahead (x_check). */
         int lf = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (lf < 0)

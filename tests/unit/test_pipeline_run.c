@@ -226,6 +226,11 @@ static void order_and_parallelism(const char *url)
     char path[8192];
     snprintf(path, sizeof path, "%s/%s/b/a.out", g.work, run);
     ASSERT_EQ(access(path, F_OK), 0);
+    char *list = NULL;
+    ASSERT_OK(ag_pipeline_list(g.store, &list));
+    ASSERT_CONTAINS(list, run);
+    ASSERT_CONTAINS(list, "\"status\":\"succeeded\"");
+    free(list);
     ag_pipeline_free(p);
     rig_close(&g);
 }
