@@ -248,7 +248,7 @@ static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run,
     ag__cli_plexec_free(&x);
     if (e) {
         ag__cli_error_ag(e, "pipeline");
-        return e == AG_ELOCKED ? 5 : AG_EXIT_ERROR;
+        return e == AG_ELOCKED ? 5 : e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
     }
     if (as_json)
         printf("{\"run_id\":\"%s\",\"event\":\"end\",\"status\":\"%s\"}\n", run, st);
@@ -304,7 +304,7 @@ static int do_status(struct ag__cli_gov *g, const struct plopts *o)
     ag_err e = ag_pipeline_status(g->store, o->pos[0], &js);
     if (e) {
         ag__cli_error_ag(e, "pipeline status");
-        return e == AG_ENOTFOUND ? 3 : AG_EXIT_ERROR;
+        return e == AG_ENOTFOUND ? 3 : e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
     }
     if (o->json)
         printf("%s\n", js);
@@ -344,7 +344,9 @@ static int do_answer(struct ag__cli_gov *g, const struct plopts *o, int approve)
                                        o->reason);
     if (e) {
         ag__cli_error_ag(e, approve ? "pipeline approve" : "pipeline deny");
-        return e == AG_ESTATE || e == AG_EPERM || e == AG_ENOTFOUND ? 6 : AG_EXIT_ERROR;
+        return e == AG_ESTATE || e == AG_EPERM || e == AG_ENOTFOUND ? 6
+               : e == AG_EINVAL                                     ? AG_EXIT_USAGE
+                                                                    : AG_EXIT_ERROR;
     }
     printf("%s %s: %s by %s\n", o->pos[0], o->pos[1], approve ? "approved" : "denied", who(o));
     return 0;
@@ -355,7 +357,9 @@ static int do_cancel(struct ag__cli_gov *g, const struct plopts *o)
     ag_err e = ag_pipeline_cancel(g->store, g->ledger, o->pos[0], who(o));
     if (e) {
         ag__cli_error_ag(e, "pipeline cancel");
-        return e == AG_ESTATE || e == AG_ENOTFOUND ? 6 : AG_EXIT_ERROR;
+        return e == AG_ESTATE || e == AG_ENOTFOUND ? 6
+               : e == AG_EINVAL                    ? AG_EXIT_USAGE
+                                                   : AG_EXIT_ERROR;
     }
     printf("%s: cancel requested (the driver stops its stages; if none runs, `agentgov pipeline "
            "resume %s` ends it)\n",

@@ -303,6 +303,13 @@ void ag__pl_check(struct ag_pipeline *p, const struct ag_pipeline_source_ops *op
             continue;
         if (!s->broken)
             check_kind(p, s, ops);
+        if (s->workdir && s->workdir[0] != '/' &&
+            (strchr(s->workdir, '/') || strcmp(s->workdir, "..") == 0 ||
+             strcmp(s->workdir, ".") == 0 || !s->workdir[0]))
+            ag__pl_diag(p, &s->pos,
+                        "stage '%s': workdir '%s' is an absolute path or one name under the "
+                        "run's directory",
+                        s->name, s->workdir);
         if (p->up)
             check_inputs(p, i);
         struct refctx rc = {p, i, s->when_pos};

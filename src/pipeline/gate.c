@@ -116,6 +116,11 @@ ag_err ag_pipeline_gate_answer(ag_store *s, ag_ledger *l, const char *run, const
                                int approve, const char *by, const char *reason)
 {
     char k[AG__PL_KEY_MAX], *val = NULL;
+    ag_err ce = ag__pl_check_run_id(run);
+    if (ce)
+        return ce;
+    if (!by || !*by)
+        return ag__fail(AG_EINVAL, "a gate answer needs who gives it");
     gate_key(k, run, stage);
     for (int tries = 0; tries < 5; tries++) {
         ag_err e = ag_store_get(s, k, &val);

@@ -804,10 +804,11 @@ ag_err ag_pipeline_drive(const struct ag_pipeline_env *env, const char *run_id, 
     snprintf(status, 16, "error");
     if (!env || !env->store || !env->ledger || !env->exec || !env->work_root || !env->owner)
         return ag__fail(AG_EINVAL, "pipeline: store, ledger, executor, work_root and owner are required");
-    if (strlen(run_id) != 32 || strspn(run_id, "0123456789abcdef") != 32)
-        return ag__fail(AG_EINVAL, "'%s' is not a run id (32 hex digits)", run_id);
+    ag_err e = ag__pl_check_run_id(run_id);
+    if (e)
+        return e;
     snprintf(R.run, sizeof R.run, "%s", run_id);
-    ag_err e = ag__pl_get_json(env->store, run_id, "meta", &R.meta);
+    e = ag__pl_get_json(env->store, run_id, "meta", &R.meta);
     if (e)
         return e;
     const char *mst = json_string_value(json_object_get(R.meta, "status"));

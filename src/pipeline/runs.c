@@ -198,7 +198,9 @@ ag_err ag_pipeline_status(ag_store *s, const char *run_id, char **json)
 {
     json_t *meta;
     *json = NULL;
-    ag_err e = ag__pl_get_json(s, run_id, "meta", &meta);
+    ag_err e = ag__pl_check_run_id(run_id);
+    if (!e)
+        e = ag__pl_get_json(s, run_id, "meta", &meta);
     if (e)
         return e;
     char k[AG__PL_KEY_MAX];
@@ -265,7 +267,9 @@ ag_err ag_pipeline_list(ag_store *s, char **json)
 ag_err ag_pipeline_cancel(ag_store *s, ag_ledger *l, const char *run_id, const char *by)
 {
     json_t *meta;
-    ag_err e = ag__pl_get_json(s, run_id, "meta", &meta);
+    ag_err e = ag__pl_check_run_id(run_id);
+    if (!e)
+        e = ag__pl_get_json(s, run_id, "meta", &meta);
     if (e)
         return e;
     const char *st = json_string_value(json_object_get(meta, "status"));

@@ -39,6 +39,13 @@ void ag__pl_key(char *buf, const char *run, const char *suffix)
     snprintf(buf, AG__PL_KEY_MAX, "pipeline:%s:%s", run, suffix);
 }
 
+ag_err ag__pl_check_run_id(const char *run)
+{
+    if (!run || strlen(run) != 32 || strspn(run, "0123456789abcdef") != 32)
+        return ag__fail(AG_EINVAL, "'%s' is not a run id (32 hex digits)", run ? run : "");
+    return AG_OK;
+}
+
 ag_err ag__pl_stage_json(const struct ag__pl_stage_state *st, char **json)
 {
     json_t *o = json_pack("{s:s,s:i,s:I,s:I,s:s,s:s}", "state", ag__pl_state_name(st->state),

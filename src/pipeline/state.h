@@ -44,6 +44,8 @@ int ag__pl_state_parse(const char *s, enum ag__pl_sstate *out);
 const char *ag__pl_outcome(enum ag__pl_sstate s);
 
 void ag__pl_key(char *buf, const char *run, const char *suffix);
+/* AG_OK when run is a run id (32 lowercase hex digits), else AG_EINVAL saying so. */
+AG_MUST_USE ag_err ag__pl_check_run_id(const char *run);
 
 /* Ledgers then stores the state of one stage: the entry is committed before the
  * store holds it, and both before the caller acts on it. */

@@ -68,6 +68,10 @@ check_exit "run: an unknown --param is a usage error" 1 "$AG" pipeline run "$DAT
 check_contains "run: names the parameter" "$ERR" "has no parameter 'nope'"
 check_exit "run: a --param of the wrong type is a usage error" 1 "$AG" pipeline run "$DATA/dag.yaml" --param par=two
 check_exit "status of an unknown run exits 3" 3 "$AG" pipeline status 0123456789abcdef0123456789abcdef
+check_exit "status of something that is not a run id is a usage error" 1 "$AG" pipeline status "x:y"
+check_contains "saying so" "$ERR" "'x:y' is not a run id"
+check_exit "resume of something that is not a run id is a usage error" 1 "$AG" pipeline resume ../x
+check_exit "approve of something that is not a run id is a usage error" 1 "$AG" pipeline approve nope review
 
 echo "# DAG order and parallelism"
 check_exit "dag: succeeds" 0 "$AG" pipeline run "$DATA/dag.yaml" --json
