@@ -8,6 +8,20 @@
 #include "pipeline/model.h"
 #include "pipeline/subst.h"
 
+int ag__pl_agent_id_ok(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > 128)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '@'))
+            return 0;
+    }
+    return 1;
+}
+
 static void link_requires(struct ag_pipeline *p)
 {
     for (size_t i = 0; i < p->nstages; i++) {
@@ -239,6 +253,11 @@ static void check_kind(struct ag_pipeline *p, struct ag__stage *s,
             ag__pl_diag(p, &s->pos, "agent stage '%s' has no agent", s->name);
             break;
         }
+        if (!ag__pl_agent_id_ok(s->agent)) {
+            ag__pl_diag(p, &s->agent_pos,
+                        "agent '%s': ids are 1-128 characters of A-Z a-z 0-9 . _ - @", s->agent);
+            break;
+        }
         if (!ag__pl_agent(p, s->agent) && !(ops && ops->agent_known && ops->agent_known(ops->ctx, s->agent)))
             ag__pl_diag(p, &s->agent_pos,
                         "unknown agent '%s' (declare it under agents: or register it)", s->agent);
@@ -246,7 +265,10 @@ static void check_kind(struct ag_pipeline *p, struct ag__stage *s,
     case AG__SK_SHELL:
         if (!s->run.n)
             ag__pl_diag(p, &s->pos, "shell stage '%s' has no run: [command, args...]", s->name);
-        if (s->agent && !ag__pl_agent(p, s->agent) &&
+        if (s->agent && !ag__pl_agent_id_ok(s->agent))
+            ag__pl_diag(p, &s->agent_pos,
+                        "agent '%s': ids are 1-128 characters of A-Z a-z 0-9 . _ - @", s->agent);
+        else if (s->agent && !ag__pl_agent(p, s->agent) &&
             !(ops && ops->agent_known && ops->agent_known(ops->ctx, s->agent)))
             ag__pl_diag(p, &s->agent_pos,
                         "unknown agent '%s' (declare it under agents: or register it)", s->agent);

@@ -398,6 +398,10 @@ static void add_agent(struct loader *L, const char *file, const struct ag__ynode
                       const char *id, const struct ag__ynode *body)
 {
     struct ag_pipeline *p = L->p;
+    if (!ag__pl_agent_id_ok(id)) {
+        diag_at(p, file, k, "agent '%s': ids are 1-128 characters of A-Z a-z 0-9 . _ - @", id);
+        return;
+    }
     for (size_t i = 0; i < p->nagents; i++)
         if (strcmp(p->agents[i].id, id) == 0)
             return; /* a template used twice declares its agent once */
@@ -660,7 +664,7 @@ static void parse_stage(struct loader *L, const char *file, const struct ag__yno
                 with = NULL;
             }
             for (size_t i = 0; with && i < with->n; i++) {
-                const char *wn = with->items[2 * i]->text;
+                const char *wn = with->items[2 * i]->text ? with->items[2 * i]->text : "";
                 const struct ag__param *pa = NULL;
                 for (size_t j = 0; j < t->nparams; j++)
                     if (strcmp(t->params[j].name, wn) == 0)
@@ -689,14 +693,18 @@ static void parse_stage(struct loader *L, const char *file, const struct ag__yno
         return;
     size_t n = 0;
     for (size_t i = 0; tstage && i < tstage->n; i++) {
-        if (strcmp(tstage->items[2 * i]->text, "uses") == 0)
+        if (tstage->items[2 * i]->type != AG__Y_SCALAR || !tstage->items[2 * i]->text)
+            diag_at(p, t->file, tstage->items[2 * i], "a stage key must be a string");
+        else if (strcmp(tstage->items[2 * i]->text, "uses") == 0)
             diag_at(p, t->file, tstage->items[2 * i], "a template's stage cannot use another");
         else
             e[n++] = (struct ent){tstage->items[2 * i], tstage->items[2 * i + 1], t->file};
     }
     for (size_t i = 0; i < body->n; i++) {
-        const char *kt = body->items[2 * i]->text ? body->items[2 * i]->text : "";
-        if (strcmp(kt, "uses") != 0 && strcmp(kt, "with") != 0)
+        const char *kt = body->items[2 * i]->text;
+        if (body->items[2 * i]->type != AG__Y_SCALAR || !kt)
+            diag_at(p, file, body->items[2 * i], "a stage key must be a string");
+        else if (strcmp(kt, "uses") != 0 && strcmp(kt, "with") != 0)
             e[n++] = (struct ent){body->items[2 * i], body->items[2 * i + 1], file};
         else if (strcmp(kt, "with") == 0 && !uses)
             diag_at(p, file, body->items[2 * i], "stage '%s': 'with' needs 'uses'", s->name);

@@ -110,6 +110,8 @@ size_t ag__pl_stage_index(const struct ag_pipeline *p, const char *name);
 const struct ag__param *ag__pl_param(const struct ag_pipeline *p, const char *name);
 const struct ag__agent_decl *ag__pl_agent(const struct ag_pipeline *p, const char *id);
 const char *ag__pl_kind_name(enum ag__stage_kind k);
+/* 1 when id is a valid agent id (1-128 of A-Z a-z 0-9 . _ - @, docs/packets.md). */
+int ag__pl_agent_id_ok(const char *id);
 /* 1 when v is a valid value of a parameter of type t. */
 int ag__pl_param_value_ok(enum ag__ptype t, const char *v);
 
