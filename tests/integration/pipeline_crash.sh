@@ -5,15 +5,17 @@
 # idempotency key to effects.log in its directory: after the last resume each key must
 # be there exactly once (no side effect twice), every stage must have run exactly one
 # attempt, the final state must equal that of an uninterrupted run, and the ledger must
-# verify. PIPELINE_CRASH_RUNS (default 20, see below) runs per store; the two stores' suites run
+# verify. PIPELINE_CRASH_RUNS (default 15, see below) runs per store; the two stores' suites run
 # at the same time (each mostly waits), to keep `make test` short.
 source "$(dirname "$0")/lib.sh"
 export AGENTGOV_BIN=$AG
 PL=$SRC/tests/data/pipelines/run/crash.yaml
 # A governed stage costs about 0.1 s, so a run about 0.5 s (more on a loaded machine):
-# 20 runs per store keep `make test` well under a minute; PIPELINE_CRASH_RUNS=50 is the
+# 15 runs per store keep `make test` well under a minute; PIPELINE_CRASH_RUNS=50 is the
 # full test (measured: 2 x 50 runs pass in 49 s on an idle machine, 93 s on a busy one).
-N=${PIPELINE_CRASH_RUNS:-20}
+# PIPELINE_REBOOT_RUNS (default 5): runs of the "reboot" suite, where the attempts die
+# with the driver (each waits out its agent's lock, about a second).
+N=${PIPELINE_CRASH_RUNS:-15}
 STAGES="a b c d e"
 
 summary() { # RUN: "stage=state/attempt ..." of the run, and its status
@@ -94,18 +96,70 @@ crash_suite() { # LABEL
     check_contains "$label: resumes are ledgered as stage states" "$("$AG" ledger tail -n 50)" "stage.succeeded"
 }
 
+# reboot_suite: the driver and every attempt process it started are killed (as by a
+# reboot); stages dedupe on their idempotency key; lost attempts are retried.
+reboot_suite() {
+    export AGENTGOV_DIR=$T/reboot
+    "$AG" init >"$T/reboot.init" 2>&1 || echo "init failed: $(cat "$T/reboot.init")"
+    # A killed runner's agent lock outlives it until its TTL.
+    printf 'pipeline.poll = 20ms\nlifecycle.lock_ttl = 1s\n' >>"$AGENTGOV_DIR/config"
+    local PL2=$SRC/tests/data/pipelines/run/crash-dedupe.yaml bad=0 first_bad="" lost=0
+    for i in $(seq "${PIPELINE_REBOOT_RUNS:-5}"); do
+        local out=$T/reboot.$i.out p R
+        "$AG" pipeline run "$PL2" --json >"$out" 2>"$out.err" &
+        p=$!
+        for _ in $(seq 500); do [ -s "$out" ] && break; sleep 0.01; done
+        R=$(head -n 1 "$out" | jq -r .run_id)
+        for _ in 1 2; do
+            rand_sleep
+            kill -9 "$p" 2>/dev/null
+            wait "$p" 2>/dev/null
+            # Every attempt's process group (the runner and its command) goes too.
+            for f in "$AGENTGOV_DIR/pipelines/$R/.ctl/"*.pid; do
+                [ -f "$f" ] && kill -9 -- "-$(cut -d' ' -f1 "$f")" 2>/dev/null
+            done
+            "$AG" pipeline approve "$R" gate >/dev/null 2>&1
+            "$AG" pipeline resume "$R" >/dev/null 2>&1 &
+            p=$!
+        done
+        kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+        drive_to_end "$R"
+        local got problem=""
+        got=$("$AG" pipeline status "$R" --json | jq -r '.status + " " + ([.stages[] | "\(.stage)=\(.state)"] | join(" "))')
+        [ "$got" = "succeeded a=succeeded b=succeeded c=succeeded gate=succeeded d=succeeded e=succeeded" ] ||
+            problem="final state '$got'"
+        for s in $STAGES; do
+            local f=$AGENTGOV_DIR/pipelines/$R/$s/effects.log
+            [ "$(cat "$f" 2>/dev/null)" = "$R.$s" ] || problem="$problem; $s effects: '$(tr '\n' ' ' <"$f" 2>/dev/null)'"
+        done
+        lost=$((lost + $("$AG" pipeline status "$R" --json | jq '[.stages[] | select(.attempt > 1)] | length')))
+        if [ -n "$problem" ]; then
+            bad=$((bad + 1))
+            [ -n "$first_bad" ] || first_bad="run $i ($R): $problem"
+        fi
+    done
+    check_eq "reboot: runs whose attempts were killed too end succeeded, each keyed effect once" \
+        "$bad${first_bad:+ - $first_bad}" "0"
+    echo "reboot: $lost stages needed another attempt"
+    check_exit "reboot: the ledger verifies" 0 "$AG" ledger verify
+}
+
 # Each suite in the background, its check lines in a log; the counts are added here.
 start_redis
 (STORE="" crash_suite sqlite) >"$T/sqlite.log" 2>&1 &
 SQ=$!
 (STORE="--store $REDIS_URL" crash_suite redis) >"$T/redis.log" 2>&1 &
 RD=$!
-wait "$SQ" "$RD"
-for label in sqlite redis; do
+(STORE="" reboot_suite) >"$T/reboot.log" 2>&1 &
+RB=$!
+wait "$SQ" "$RD" "$RB"
+for label in sqlite redis reboot; do
     echo "# $label"
     grep -E '^(ok|FAIL|    )' "$T/$label.log"
     _pass=$((_pass + $(grep -c '^ok ' "$T/$label.log")))
     _fail=$((_fail + $(grep -c '^FAIL ' "$T/$label.log")))
 done
-[ "$_pass" -eq 8 ] || not_ok "both suites ran every check" "$_pass checks passed of 8"
+grep '^reboot: .* another attempt' "$T/reboot.log"
+[ "$_pass" -eq 10 ] || not_ok "every suite ran every check" "$_pass checks passed of 10"
 finish
