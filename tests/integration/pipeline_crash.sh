@@ -13,7 +13,7 @@ PL=$SRC/tests/data/pipelines/run/crash.yaml
 # A governed stage costs about 0.1 s, so a run about 0.5 s (more on a loaded machine):
 # 15 runs per store keep `make test` well under a minute; PIPELINE_CRASH_RUNS=50 is the
 # full test (measured: 2 x 50 runs pass in 49 s on an idle machine, 93 s on a busy one).
-# PIPELINE_REBOOT_RUNS (default 5): runs of the "reboot" suite, where the attempts die
+# PIPELINE_REBOOT_RUNS (default 3): runs of the "reboot" suite, where the attempts die
 # with the driver (each waits out its agent's lock, about a second).
 N=${PIPELINE_CRASH_RUNS:-15}
 STAGES="a b c d e"
@@ -104,7 +104,7 @@ reboot_suite() {
     # A killed runner's agent lock outlives it until its TTL.
     printf 'pipeline.poll = 20ms\nlifecycle.lock_ttl = 1s\n' >>"$AGENTGOV_DIR/config"
     local PL2=$SRC/tests/data/pipelines/run/crash-dedupe.yaml bad=0 first_bad="" lost=0
-    for i in $(seq "${PIPELINE_REBOOT_RUNS:-5}"); do
+    for i in $(seq "${PIPELINE_REBOOT_RUNS:-3}"); do
         local out=$T/reboot.$i.out p R
         "$AG" pipeline run "$PL2" --json >"$out" 2>"$out.err" &
         p=$!
