@@ -13,12 +13,12 @@
 
 #include "agentgov/config.h"
 #include "agentgov/pipeline.h"
+#include "agentgov/policy.h"
 #include "cli/cliutil.h"
 #include "cli/cmd_pipeline_exec.h"
 #include "cli/cmd_pipeline_src.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
-#include "policy/path.h"
 
 static void usage(FILE *out)
 {
@@ -49,7 +49,7 @@ static void usage(FILE *out)
 static int open_registry(struct ag__cli_gov *g)
 {
     memset(g, 0, sizeof *g);
-    if (access(ag__cli_path("ledger.db"), F_OK) != 0)
+    if (access(ag__cli_path(AG_HOME_LEDGER_DB), F_OK) != 0)
         return 0;
     return ag__cli_gov_open(g, NULL, NULL) == 0;
 }
@@ -205,9 +205,9 @@ static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run,
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    ag_config *cfg = ag__cli_config();
-    if (!cfg)
-        return AG_EXIT_USAGE;
+    const ag_config *cfg = NULL;
+    if (ag_home_config(g->home, &cfg) != AG_OK)
+        return ag__cli_home_fail(AG_EXIT_USAGE);
     static struct ag__cli_plexec x;
     ag__cli_plexec_init(&x);
     x.store_flag = o->store;
@@ -219,11 +219,10 @@ static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run,
     if (o->work_dir) {
         if (!realpath(o->work_dir, work)) {
             ag__cli_error("pipeline: --work-dir %s: no such directory", o->work_dir);
-            ag_config_free(cfg);
             return AG_EXIT_USAGE;
         }
     } else {
-        snprintf(work, sizeof work, "%s", ag__cli_path("pipelines"));
+        snprintf(work, sizeof work, "%s/pipelines", ag_home_dir(g->home));
     }
     int as_json = o->json;
     struct ag_pipeline_env env = {.store = g->store,
@@ -237,7 +236,6 @@ static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run,
                                   .owner_alive = ag__cli_pl_owner_alive,
                                   .event = print_event,
                                   .event_ctx = &as_json};
-    ag_config_free(cfg);
     if (!as_json)
         fprintf(stderr, "agentgov: pipeline run %s%s\n", run, created ? "" : " (resumed)");
     else
@@ -403,7 +401,7 @@ static pid_t spawn_reviewer(const char *bin, const char *run, const char *store)
 int ag__cli_pipeline_demo(const char *store, const char *policy)
 {
     char tmp[4096], file[4096];
-    snprintf(tmp, sizeof tmp, "%s", ag__policy_default_path());
+    snprintf(tmp, sizeof tmp, "%s", ag_policy_default_path());
     snprintf(file, sizeof file, "%.3900s/../examples/pipelines/infrastructure-deploy.yaml",
              dirname(tmp));
     if (access(file, R_OK) != 0) {

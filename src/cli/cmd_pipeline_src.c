@@ -13,7 +13,7 @@
 #include "cli/cliutil.h"
 #include "core/err.h"
 #include "core/fileio.h"
-#include "policy/path.h"
+#include "agentgov/policy.h"
 
 #define MAX_PIPELINE_FILE (4u << 20)
 
@@ -34,7 +34,7 @@ static ag_err read_src(void *ctx, const char *from, const char *path, char **tex
         snprintf(tmp, sizeof tmp, "%s", base);
         snprintf(cand[nc++], sizeof cand[0], "%s/%s", dirname(tmp), path);
         snprintf(cand[nc++], sizeof cand[0], "%s", path);
-        snprintf(tmp, sizeof tmp, "%s", ag__policy_default_path());
+        snprintf(tmp, sizeof tmp, "%s", ag_policy_default_path());
         char *pdir = dirname(tmp); /* <root>/policies: the shipped templates are next to it */
         snprintf(cand[nc++], sizeof cand[0], "%s/../%s", pdir, path);
     }
