@@ -203,3 +203,50 @@ TEST(pipeline_validation_cases)
     ASSERT_TRUE(cases >= 9);
     ASSERT_EQ(failed, 0);
 }
+
+/* ---------------------------------------------------------- substitution --- */
+
+#include "pipeline/subst.h"
+
+static const char *vals(void *ctx, const char *name)
+{
+    (void)ctx;
+    if (strcmp(name, "env") == 0)
+        return "prod; rm -rf / #";
+    if (strcmp(name, "empty") == 0)
+        return "";
+    return NULL;
+}
+
+static int known_env(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcmp(name, "env") == 0;
+}
+
+static int nbad;
+static void count_bad(void *ctx, size_t off, const char *inner)
+{
+    (void)ctx;
+    (void)inner;
+    nbad += (int)off + 1000;
+}
+
+TEST(pipeline_subst)
+{
+    char *s = ag__pl_subst("-var=env=${{ params.env }}", vals, NULL);
+    /* The value lands in the one argument, as text. */
+    ASSERT_STREQ(s, "-var=env=prod; rm -rf / #");
+    free(s);
+    s = ag__pl_subst("${{params.empty}}x${{ params.other }}y${{ stages.a.outcome }}", vals, NULL);
+    ASSERT_STREQ(s, "x${{ params.other }}y${{ stages.a.outcome }}");
+    free(s);
+    s = ag__pl_subst("no refs, ${{ unclosed", vals, NULL);
+    ASSERT_STREQ(s, "no refs, ${{ unclosed");
+    free(s);
+    nbad = 0;
+    ASSERT_EQ(ag__pl_subst_check("a ${{ params.env }} b ${{ params.x }} ${{ 1 + 1 }}", known_env,
+                                 count_bad, NULL),
+              2);
+    ASSERT_EQ(nbad, (22 + 1000) + (38 + 1000)); /* at the offsets of the two bad ones */
+}
