@@ -27,8 +27,9 @@ static char *generate(int n, int chain, int par)
 {
     struct ag_buf b;
     ag__buf_init(&b);
-    ag__buf_printf(&b, "pipeline:\n  name: bench\n  max_parallel: %d\n  params:\n"
-                       "    env: {type: string, default: staging}\n  stages:\n",
+    ag__buf_printf(&b,
+                   "pipeline:\n  name: bench\n  max_parallel: %d\n  params:\n"
+                   "    env: {type: string, default: staging}\n  stages:\n",
                    par);
     for (int i = 0; i < n; i++) {
         ag__buf_printf(&b, "    - s%d:\n        run: [/bin/true, \"${{ params.env }}\"]\n", i);
@@ -158,8 +159,8 @@ static int sched(const char *dir, int n, int chain, int par)
     static struct px x;
     memset(&x, 0, sizeof x);
     struct ag_pipeline_executor ex = {&x, px_start, px_check, px_wait, px_stop};
-    struct ag_pipeline_env env = {.store = st, .ledger = l, .exec = &ex, .work_root = work,
-                                  .owner = "bench", .poll_ms = 100};
+    struct ag_pipeline_env env = {
+        .store = st, .ledger = l, .exec = &ex, .work_root = work, .owner = "bench", .poll_ms = 100};
     char run[33], status[16];
     int64_t t0 = ag__mono_ns();
     ag_err e = ag_pipeline_create_run(&env, p, NULL, 0, run);

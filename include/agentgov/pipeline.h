@@ -42,9 +42,9 @@ size_t ag_pipeline_stage_count(const ag_pipeline *p);
 /* One attempt of one stage, as handed to the executor. */
 struct ag_pipeline_attempt {
     const char *run_id, *pipeline, *stage;
-    const char *kind;  /* "agent" or "shell" */
-    const char *agent; /* the governed agent the command runs as */
-    int tier;          /* the declared tier, -1: the registered one */
+    const char *kind;        /* "agent" or "shell" */
+    const char *agent;       /* the governed agent the command runs as */
+    int tier;                /* the declared tier, -1: the registered one */
     const char *packet_json; /* the declared packet template, NULL: the executor's */
     char *const *argv;       /* NULL-terminated, parameters substituted */
     const char *workdir;     /* the stage's directory (exists) */

@@ -22,27 +22,28 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: agentgov pipeline SUBCOMMAND ...\n\n"
-            "  validate FILE [--no-registry]   check FILE: every problem as file:line:col: message\n"
-            "                                  (--no-registry: only agents the file declares)\n"
-            "  run FILE [--param K=V]... [--json] [--work-dir DIR]\n"
-            "                                  start a run and drive it to its end\n"
-            "  resume RUN [--json]             continue a run from its last checkpoint\n"
-            "  status RUN [--json]             the run and the state of each stage\n"
-            "  list [--json]                   known runs, newest first\n"
-            "  cancel RUN [--by NAME]          stop a run's stages and end it as cancelled\n"
-            "  approve RUN STAGE [--by NAME] [--reason TEXT]   approve a human gate\n"
-            "  deny RUN STAGE [--by NAME] [--reason TEXT]      deny a human gate\n\n"
-            "Common options: --store URL (else $AGENTGOV_STORE, else the embedded store),\n"
-            "--policy FILE (else <dir>/policy.yaml, else the shipped default).\n"
-            "Stages run as governed agents through `agentgov run`; their directories are\n"
-            "<work-dir>/<run>/<stage>/ (default work dir: <dir>/pipelines). Every state change\n"
-            "is checkpointed on the store and ledgered (kind pipeline) before it takes effect.\n\n"
-            "Exit status: 0 done (run: succeeded), 1 usage or invalid pipeline, 2 could not\n"
-            "answer, 3 the run failed, 4 cancelled, 5 interrupted (resume it), 6 a gate\n"
-            "answer was refused (not pending, not an approver).\n"
-            "See docs/pipelines.md.\n");
+    fprintf(
+        out,
+        "usage: agentgov pipeline SUBCOMMAND ...\n\n"
+        "  validate FILE [--no-registry]   check FILE: every problem as file:line:col: message\n"
+        "                                  (--no-registry: only agents the file declares)\n"
+        "  run FILE [--param K=V]... [--json] [--work-dir DIR]\n"
+        "                                  start a run and drive it to its end\n"
+        "  resume RUN [--json]             continue a run from its last checkpoint\n"
+        "  status RUN [--json]             the run and the state of each stage\n"
+        "  list [--json]                   known runs, newest first\n"
+        "  cancel RUN [--by NAME]          stop a run's stages and end it as cancelled\n"
+        "  approve RUN STAGE [--by NAME] [--reason TEXT]   approve a human gate\n"
+        "  deny RUN STAGE [--by NAME] [--reason TEXT]      deny a human gate\n\n"
+        "Common options: --store URL (else $AGENTGOV_STORE, else the embedded store),\n"
+        "--policy FILE (else <dir>/policy.yaml, else the shipped default).\n"
+        "Stages run as governed agents through `agentgov run`; their directories are\n"
+        "<work-dir>/<run>/<stage>/ (default work dir: <dir>/pipelines). Every state change\n"
+        "is checkpointed on the store and ledgered (kind pipeline) before it takes effect.\n\n"
+        "Exit status: 0 done (run: succeeded), 1 usage or invalid pipeline, 2 could not\n"
+        "answer, 3 the run failed, 4 cancelled, 5 interrupted (resume it), 6 a gate\n"
+        "answer was refused (not pending, not an approver).\n"
+        "See docs/pipelines.md.\n");
 }
 
 /* The registry of the data directory, when there is one, tells which agents exist. */
@@ -188,11 +189,11 @@ static void print_event(void *ctx, const char *json)
 
 static int status_exit(const char *st)
 {
-    return strcmp(st, "succeeded") == 0   ? 0
-           : strcmp(st, "failed") == 0    ? 3
-           : strcmp(st, "cancelled") == 0 ? 4
+    return strcmp(st, "succeeded") == 0     ? 0
+           : strcmp(st, "failed") == 0      ? 3
+           : strcmp(st, "cancelled") == 0   ? 4
            : strcmp(st, "interrupted") == 0 ? 5
-                                          : AG_EXIT_ERROR;
+                                            : AG_EXIT_ERROR;
 }
 
 static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run, int created)
@@ -382,10 +383,20 @@ static pid_t spawn_reviewer(const char *bin, const char *run, const char *store)
                 dup2(nul, STDOUT_FILENO);
                 dup2(nul, STDERR_FILENO);
             }
-            char *argv[] = {(char *)bin, "--dir", (char *)ag__cli_dir(), "pipeline", "approve",
-                            (char *)run, "review", "--by", "demo-reviewer", "--reason",
-                            "the plan adds one instance", store ? "--store" : NULL,
-                            (char *)store, NULL};
+            char *argv[] = {(char *)bin,
+                            "--dir",
+                            (char *)ag__cli_dir(),
+                            "pipeline",
+                            "approve",
+                            (char *)run,
+                            "review",
+                            "--by",
+                            "demo-reviewer",
+                            "--reason",
+                            "the plan adds one instance",
+                            store ? "--store" : NULL,
+                            (char *)store,
+                            NULL};
             execv(bin, argv);
             _exit(127);
         }
@@ -496,12 +507,24 @@ static int dispatch(int argc, char **argv)
         if (rc)
             return rc;
         switch (i) {
-        case 0: rc = do_run(&g, &o); break;
-        case 1: rc = drive(&g, &o, o.pos[0], 0); break;
-        case 2: rc = do_status(&g, &o); break;
-        case 3: rc = do_list(&g, &o); break;
-        case 4: rc = do_cancel(&g, &o); break;
-        default: rc = do_answer(&g, &o, i == 5); break;
+        case 0:
+            rc = do_run(&g, &o);
+            break;
+        case 1:
+            rc = drive(&g, &o, o.pos[0], 0);
+            break;
+        case 2:
+            rc = do_status(&g, &o);
+            break;
+        case 3:
+            rc = do_list(&g, &o);
+            break;
+        case 4:
+            rc = do_cancel(&g, &o);
+            break;
+        default:
+            rc = do_answer(&g, &o, i == 5);
+            break;
         }
         ag__cli_gov_close(&g);
         return rc;

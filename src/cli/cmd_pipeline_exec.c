@@ -4,8 +4,8 @@
  * <ctl>/<stage>.<n>.pid ("pid starttime") and only then lets it exec the runner. So a
  * runner that runs always has a pid file. The process creates <stage>.<n>.log once it
  * has the go-ahead, before it execs: a pid file with no live process, no report and
- * no log is an attempt that never started; with a log, one that was cut short. The runner writes its report to
- * <ctl>/<stage>.<n>.report.json when it ends: the report says how the attempt went,
+ * no log is an attempt that never started; with a log, one that was cut short. The runner writes
+ * its report to <ctl>/<stage>.<n>.report.json when it ends: the report says how the attempt went,
  * whoever started it. */
 #include "cli/cmd_pipeline_exec.h"
 
@@ -302,12 +302,11 @@ static void result_from_report(const char *rep, int exit_status, struct ag_pipel
     const char *boot = json_string_value(json_object_get(json_object_get(o, "bootstrap"), "code"));
     if (!outcome) {
         /* No report: judge from the exit status alone (the runner's codes). */
-        static const char *const names[] = {[0] = "success",       [1] = "error",
-                                            [10] = "child_failed", [11] = "refused",
-                                            [12] = "revoked",      [13] = "timeout",
-                                            [14] = "sandbox_unavailable", [15] = "interrupted"};
+        static const char *const names[] = {
+            [0] = "success",  [1] = "error",    [10] = "child_failed",        [11] = "refused",
+            [12] = "revoked", [13] = "timeout", [14] = "sandbox_unavailable", [15] = "interrupted"};
         outcome = exit_status >= 0 && exit_status <= 15 && names[exit_status] ? names[exit_status]
-                                                                             : "error";
+                                                                              : "error";
         msg = "the runner wrote no report";
     }
     snprintf(r->outcome, sizeof r->outcome, "%s", outcome);
@@ -315,9 +314,9 @@ static void result_from_report(const char *rep, int exit_status, struct ag_pipel
     r->ok = strcmp(outcome, "success") == 0;
     r->revoked = strcmp(outcome, "revoked") == 0;
     /* Refusals do not get better by trying again, except a lock another run holds. */
-    r->retryable = !r->ok && !r->revoked && strcmp(outcome, "sandbox_unavailable") != 0 &&
-                   (strcmp(outcome, "refused") != 0 ||
-                    (boot && strcmp(boot, "CANNOT_ACQUIRE_LOCK") == 0));
+    r->retryable =
+        !r->ok && !r->revoked && strcmp(outcome, "sandbox_unavailable") != 0 &&
+        (strcmp(outcome, "refused") != 0 || (boot && strcmp(boot, "CANNOT_ACQUIRE_LOCK") == 0));
     json_decref(o);
 }
 

@@ -75,8 +75,8 @@ int ag__cli_pl_load(const char *file, struct ag__cli_plsrc *src, ag_pipeline **o
     char *text = NULL;
     size_t len = 0;
     *out = NULL;
-    ag_err e = ag__read_file(strcmp(file, "-") == 0 ? "/dev/stdin" : file, MAX_PIPELINE_FILE, &text,
-                             &len);
+    ag_err e =
+        ag__read_file(strcmp(file, "-") == 0 ? "/dev/stdin" : file, MAX_PIPELINE_FILE, &text, &len);
     if (e) {
         ag__cli_error_ag(e, file);
         return 1;

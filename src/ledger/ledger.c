@@ -81,10 +81,9 @@ struct ag_ledger {
     int64_t last_cp;       /* seq of the last checkpoint row */
 };
 
-static const char *const kinds[] = {"action",    "decision",   "violation",  "error",
-                                    "lifecycle", "revocation", "promotion",  "handoff",
-                                    "token",     "secret",     "checkpoint", "system",
-                                    "pipeline"};
+static const char *const kinds[] = {"action",     "decision",  "violation", "error", "lifecycle",
+                                    "revocation", "promotion", "handoff",   "token", "secret",
+                                    "checkpoint", "system",    "pipeline"};
 
 int ag_ledger_kind_valid(const char *kind)
 {

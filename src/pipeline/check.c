@@ -180,8 +180,7 @@ static void check_handlers(struct ag_pipeline *p)
                         "on_failure: '%s' is not stop, continue or a stage of this pipeline",
                         s->on_fail_stage);
         else if (k == i)
-            ag__pl_diag(p, &s->on_fail_pos, "on_failure: stage '%s' cannot handle itself",
-                        s->name);
+            ag__pl_diag(p, &s->on_fail_pos, "on_failure: stage '%s' cannot handle itself", s->name);
         else if (ag__pl_upstream(p, i, k))
             ag__pl_diag(p, &s->on_fail_pos,
                         "on_failure: '%s' runs before '%s' (it is one of its requirements)",
@@ -228,8 +227,10 @@ static void param_bad(void *ctx, size_t off, const char *inner)
     struct refctx *c = ctx;
     struct ag__ppos pos = c->pos;
     pos.col += (int)off;
-    ag__pl_diag(c->p, &pos, "run: unknown reference '${{ %s }}' (only params.NAME of a declared "
-                            "parameter is substituted)", inner);
+    ag__pl_diag(c->p, &pos,
+                "run: unknown reference '${{ %s }}' (only params.NAME of a declared "
+                "parameter is substituted)",
+                inner);
 }
 
 static void check_kind(struct ag_pipeline *p, struct ag__stage *s,
@@ -243,8 +244,9 @@ static void check_kind(struct ag_pipeline *p, struct ag__stage *s,
             ag__pl_diag(p, &s->pos, "human-gate stage '%s' runs nothing: remove agent and run",
                         s->name);
         if (s->approvers.n && (size_t)s->required > s->approvers.n)
-            ag__pl_diag(p, &s->pos, "human-gate stage '%s' requires %d approvals from %zu approvers",
-                        s->name, s->required, s->approvers.n);
+            ag__pl_diag(p, &s->pos,
+                        "human-gate stage '%s' requires %d approvals from %zu approvers", s->name,
+                        s->required, s->approvers.n);
         if (s->retry_max)
             ag__pl_diag(p, &s->pos, "human-gate stage '%s' cannot be retried", s->name);
         break;
@@ -258,7 +260,8 @@ static void check_kind(struct ag_pipeline *p, struct ag__stage *s,
                         "agent '%s': ids are 1-128 characters of A-Z a-z 0-9 . _ - @", s->agent);
             break;
         }
-        if (!ag__pl_agent(p, s->agent) && !(ops && ops->agent_known && ops->agent_known(ops->ctx, s->agent)))
+        if (!ag__pl_agent(p, s->agent) &&
+            !(ops && ops->agent_known && ops->agent_known(ops->ctx, s->agent)))
             ag__pl_diag(p, &s->agent_pos,
                         "unknown agent '%s' (declare it under agents: or register it)", s->agent);
         break;
@@ -269,7 +272,7 @@ static void check_kind(struct ag_pipeline *p, struct ag__stage *s,
             ag__pl_diag(p, &s->agent_pos,
                         "agent '%s': ids are 1-128 characters of A-Z a-z 0-9 . _ - @", s->agent);
         else if (s->agent && !ag__pl_agent(p, s->agent) &&
-            !(ops && ops->agent_known && ops->agent_known(ops->ctx, s->agent)))
+                 !(ops && ops->agent_known && ops->agent_known(ops->ctx, s->agent)))
             ag__pl_diag(p, &s->agent_pos,
                         "unknown agent '%s' (declare it under agents: or register it)", s->agent);
         break;

@@ -368,8 +368,10 @@ void ag__expr_walk(const struct ag__expr *e, void (*fn)(void *ctx, const struct 
 
 static const char *type_name(enum ag__xval_type t)
 {
-    return t == AG__XV_NULL ? "null" : t == AG__XV_BOOL ? "boolean" : t == AG__XV_INT ? "integer"
-                                                                                       : "string";
+    return t == AG__XV_NULL   ? "null"
+           : t == AG__XV_BOOL ? "boolean"
+           : t == AG__XV_INT  ? "integer"
+                              : "string";
 }
 
 static ag_err value(const struct ag__expr *e, ag__expr_lookup fn, void *ctx, struct ag__xval *v);
@@ -412,12 +414,24 @@ static ag_err compare(const struct ag__expr *e, ag__expr_lookup fn, void *ctx, i
         return ag__fail(AG_EINVAL, "column %d: only integers are ordered, not a %s", e->col + 1,
                         type_name(a.type));
     switch (e->op) {
-    case AG__X_EQ: *r = c == 0; break;
-    case AG__X_NE: *r = c != 0; break;
-    case AG__X_LT: *r = c < 0; break;
-    case AG__X_GT: *r = c > 0; break;
-    case AG__X_LE: *r = c <= 0; break;
-    default: *r = c >= 0; break;
+    case AG__X_EQ:
+        *r = c == 0;
+        break;
+    case AG__X_NE:
+        *r = c != 0;
+        break;
+    case AG__X_LT:
+        *r = c < 0;
+        break;
+    case AG__X_GT:
+        *r = c > 0;
+        break;
+    case AG__X_LE:
+        *r = c <= 0;
+        break;
+    default:
+        *r = c >= 0;
+        break;
     }
     return AG_OK;
 }

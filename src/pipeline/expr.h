@@ -49,8 +49,8 @@ AG_MUST_USE ag_err ag__expr_parse(struct ag__arena *ar, const char *text, struct
                                   int *err_col, char *msg, size_t cap);
 
 /* Calls fn for every reference in the tree (params.x with field NULL, stages.x.f). */
-void ag__expr_walk(const struct ag__expr *e,
-                   void (*fn)(void *ctx, const struct ag__expr *ref), void *ctx);
+void ag__expr_walk(const struct ag__expr *e, void (*fn)(void *ctx, const struct ag__expr *ref),
+                   void *ctx);
 
 /* Resolves a reference while evaluating: fills *v; returns AG_ENOTFOUND to fail. */
 typedef ag_err (*ag__expr_lookup)(void *ctx, const struct ag__expr *ref, struct ag__xval *v);

@@ -86,7 +86,8 @@ static ag_err gate_poll(ag_store *s, const char *run, const char *stage, int64_t
         if (strcmp(status, "pending") == 0 &&
             now >= json_integer_value(json_object_get(o, "deadline"))) {
             json_object_set_new(o, "status", json_string("timed_out"));
-            json_object_set_new(o, "answer", json_string("timed out: no answer before the deadline"));
+            json_object_set_new(o, "answer",
+                                json_string("timed out: no answer before the deadline"));
             e = cas_set(s, k, val, o);
             json_decref(o);
             free(val);
@@ -177,8 +178,8 @@ ag_err ag_pipeline_gate_answer(ag_store *s, ag_ledger *l, const char *run, const
         json_t *d = json_pack("{s:s,s:s,s:b}", "stage", stage, "by", by, "approve", approve);
         char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
         json_decref(d);
-        e = data ? ag__pl_ledger_run(l, run, NULL, approve ? "gate.approve" : "gate.deny",
-                                     approve, answer, data)
+        e = data ? ag__pl_ledger_run(l, run, NULL, approve ? "gate.approve" : "gate.deny", approve,
+                                     answer, data)
                  : AG_ENOMEM;
         free(data);
         if (!e)

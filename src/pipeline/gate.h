@@ -17,9 +17,9 @@ enum ag__gate_status { AG__GATE_PENDING, AG__GATE_APPROVED, AG__GATE_DENIED, AG_
 
 struct ag__pl_gates {
     /* Opens the gate unless it exists already (a resumed run keeps its gate). */
-    AG_MUST_USE ag_err (*open)(ag_store *s, const char *run, const char *stage,
-                               int64_t deadline_ms, const char *const *approvers, size_t n,
-                               int required, int64_t ttl_ms);
+    AG_MUST_USE ag_err (*open)(ag_store *s, const char *run, const char *stage, int64_t deadline_ms,
+                               const char *const *approvers, size_t n, int required,
+                               int64_t ttl_ms);
     /* The gate's status at wall time now (a pending gate past its deadline is timed
      * out, durably); msg says who answered. */
     AG_MUST_USE ag_err (*poll)(ag_store *s, const char *run, const char *stage, int64_t now,

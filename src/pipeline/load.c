@@ -16,10 +16,10 @@
 #include "pipeline/subst.h"
 #include "policy/yaml.h"
 
-#define MAX_STAGES     4096
-#define MAX_TEMPLATES  64
-#define DEFAULT_PAR    4
-#define MAX_RETRY      100
+#define MAX_STAGES    4096
+#define MAX_TEMPLATES 64
+#define DEFAULT_PAR   4
+#define MAX_RETRY     100
 
 void ag__pl_diag(struct ag_pipeline *p, const struct ag__ppos *pos, const char *fmt, ...)
 {
@@ -274,8 +274,7 @@ static ag_err add_source(struct ag_pipeline *p, const char *path, const char *te
 
 /* Reads and parses a file through ops (relative to `from`). */
 static struct ag__ynode *read_yaml(struct loader *L, const char *from, const char *path,
-                                   const struct ag__ynode *where, char **textout,
-                                   const char *what)
+                                   const struct ag__ynode *where, char **textout, const char *what)
 {
     struct ag_pipeline *p = L->p;
     if (!L->ops || !L->ops->read) {
@@ -394,8 +393,8 @@ static struct ag__ynode *subst_tree(struct ag_pipeline *p, const struct ag__ynod
 
 /* --------------------------------------------------------------- agents --- */
 
-static void add_agent(struct loader *L, const char *file, const struct ag__ynode *k,
-                      const char *id, const struct ag__ynode *body)
+static void add_agent(struct loader *L, const char *file, const struct ag__ynode *k, const char *id,
+                      const struct ag__ynode *body)
 {
     struct ag_pipeline *p = L->p;
     if (!ag__pl_agent_id_ok(id)) {
@@ -502,9 +501,10 @@ static int kind_of(const char *s, enum ag__stage_kind *k)
 
 const char *ag__pl_kind_name(enum ag__stage_kind k)
 {
-    return k == AG__SK_AGENT ? "agent" : k == AG__SK_GATE ? "human-gate"
-                                     : k == AG__SK_ORCH   ? "orchestrate"
-                                                          : "shell";
+    return k == AG__SK_AGENT  ? "agent"
+           : k == AG__SK_GATE ? "human-gate"
+           : k == AG__SK_ORCH ? "orchestrate"
+                              : "shell";
 }
 
 static void parse_retry(struct ag_pipeline *p, const struct ent *e, struct ag__stage *s)
@@ -567,15 +567,13 @@ static void parse_when(struct ag_pipeline *p, const struct ent *e, struct ag__st
     s->when_pos.col += off + (e->v->quoted ? 1 : 0);
 }
 
-static void parse_stage_body(struct loader *L, struct ag__stage *s, const struct ent *e,
-                             size_t n)
+static void parse_stage_body(struct loader *L, struct ag__stage *s, const struct ent *e, size_t n)
 {
     struct ag_pipeline *p = L->p;
     const struct ent *x;
     for (size_t i = 0; i < n; i++)
         if (!is_stage_key(e[i].k->text))
-            diag_at(p, e[i].file, e[i].k, "unknown key '%s' in stage '%s'", e[i].k->text,
-                    s->name);
+            diag_at(p, e[i].file, e[i].k, "unknown key '%s' in stage '%s'", e[i].k->text, s->name);
     int has_type = 0;
     if ((x = find(e, n, "type"))) {
         const char *t = scalar(p, x->file, x->v, "type");
@@ -671,8 +669,8 @@ static void parse_stage(struct loader *L, const char *file, const struct ag__yno
                         pa = &t->params[j];
                 const struct ag__ynode *wv = with->items[2 * i + 1];
                 if (!pa)
-                    diag_at(p, file, with->items[2 * i],
-                            "template '%s' has no parameter '%s'", path, wn);
+                    diag_at(p, file, with->items[2 * i], "template '%s' has no parameter '%s'",
+                            path, wn);
                 else if (wv->type != AG__Y_SCALAR || wv->is_null ||
                          !ag__pl_param_value_ok(pa->type, wv->text))
                     diag_at(p, file, wv, "template parameter '%s': expected a %s", wn,
@@ -680,8 +678,8 @@ static void parse_stage(struct loader *L, const char *file, const struct ag__yno
             }
             for (size_t j = 0; j < t->nparams; j++)
                 if (!t->params[j].has_default && !ag__yaml_get(with, t->params[j].name))
-                    diag_at(p, file, uses, "template '%s' needs parameter '%s' (under with:)",
-                            path, t->params[j].name);
+                    diag_at(p, file, uses, "template '%s' needs parameter '%s' (under with:)", path,
+                            t->params[j].name);
             struct tvals tv = {t, with};
             tstage = subst_tree(p, t->stage, &tv);
             if (tstage)

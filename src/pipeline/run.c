@@ -55,8 +55,7 @@ static void emit(struct srun *R, size_t i, const char *what)
     if (!R->env->event)
         return;
     json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s}", "run_id", R->run, "stage", R->p->stages[i].name,
-                          "state", what, "attempt", R->st[i].attempt, "message",
-                          R->st[i].message);
+                          "state", what, "attempt", R->st[i].attempt, "message", R->st[i].message);
     char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (js)
@@ -94,9 +93,9 @@ static ag_err set_state(struct srun *R, size_t i, enum ag__pl_sstate state, cons
     vsnprintf(next.message, sizeof next.message, fmt, ap);
     va_end(ap);
     char abuf[300];
-    ag_err e = ag__pl_checkpoint(R->env->store, R->env->ledger, R->run, R->p->name,
-                                 R->p->stages[i].name, stage_agent(R, i, abuf, sizeof abuf),
-                                 R->key[i], &next);
+    ag_err e =
+        ag__pl_checkpoint(R->env->store, R->env->ledger, R->run, R->p->name, R->p->stages[i].name,
+                          stage_agent(R, i, abuf, sizeof abuf), R->key[i], &next);
     if (e)
         return e;
     R->st[i] = next;
@@ -197,8 +196,8 @@ static ag_err prepare_dir(struct srun *R, size_t i)
                 snprintf(from + strlen(from), sizeof from - strlen(from), "/%s", name);
                 snprintf(to, sizeof to, "%s/%s", dir, name);
                 if ((e = copy_file(from, to)))
-                    return ag__fail(e, "input '%s' from stage '%s': %s", name,
-                                    R->p->stages[j].name, ag_last_error());
+                    return ag__fail(e, "input '%s' from stage '%s': %s", name, R->p->stages[j].name,
+                                    ag_last_error());
                 found = 1;
             }
         }
@@ -263,7 +262,9 @@ static ag_err attempt_make(struct srun *R, size_t i, struct attempt *t)
                                         .agent = agent,
                                         /* A shell stage's own agent writes in its
                                            directory (T1); a declared agent has its tier. */
-                                        .tier = d ? d->tier : s->agent ? -1 : 1,
+                                        .tier = d          ? d->tier
+                                                : s->agent ? -1
+                                                           : 1,
                                         .packet_json = d ? d->packet_json : NULL,
                                         .argv = t->argv,
                                         .workdir = t->dir,
@@ -430,9 +431,9 @@ static ag_err open_gate(struct srun *R, size_t i)
 {
     const struct ag__stage *s = &R->p->stages[i];
     R->st[i].attempt = 1;
-    ag_err e = set_state(R, i, AG__PS_WAITING, "waiting for %d approval%s (timeout %lld s)",
-                         s->required, s->required == 1 ? "" : "s",
-                         (long long)(s->timeout_ms / 1000));
+    ag_err e =
+        set_state(R, i, AG__PS_WAITING, "waiting for %d approval%s (timeout %lld s)", s->required,
+                  s->required == 1 ? "" : "s", (long long)(s->timeout_ms / 1000));
     if (e)
         return e;
     return R->gates->open(R->env->store, R->run, s->name, ag__wall_ms() + s->timeout_ms,
@@ -449,7 +450,8 @@ static ag_err schedule(struct srun *R, int64_t *next_wake)
             continue;
         ag_err e = AG_OK;
         int retrying = R->st[i].attempt > 0;
-        const char *why = retrying && !R->cancelling ? NULL : skip_reason(R, i, buf, sizeof buf, &e);
+        const char *why =
+            retrying && !R->cancelling ? NULL : skip_reason(R, i, buf, sizeof buf, &e);
         if (retrying && R->cancelling)
             why = "not retried: the run was cancelled";
         if (why) {
@@ -500,12 +502,11 @@ static ag_err poll_gates(struct srun *R)
         const struct ag__stage *s = &R->p->stages[i];
         enum ag__gate_status gs;
         char msg[300];
-        ag_err e = R->gates->poll(R->env->store, R->run, s->name, ag__wall_ms(), &gs, msg,
-                                  sizeof msg);
+        ag_err e =
+            R->gates->poll(R->env->store, R->run, s->name, ag__wall_ms(), &gs, msg, sizeof msg);
         if (e == AG_ENOTFOUND) /* the checkpoint was written, the gate not yet: open it */
-            e = R->gates->open(R->env->store, R->run, s->name,
-                               R->st[i].updated_at + s->timeout_ms, s->approvers.v,
-                               s->approvers.n, s->required, 0);
+            e = R->gates->open(R->env->store, R->run, s->name, R->st[i].updated_at + s->timeout_ms,
+                               s->approvers.v, s->approvers.n, s->required, 0);
         if (e)
             return e;
         if (R->cancelling)
@@ -599,8 +600,7 @@ static ag_err take_lock(struct srun *R)
     if ((e = ag_store_get(R->env->store, k, &v)))
         return e;
     const char *owner = v ? strchr(v, ':') : NULL;
-    int alive = !owner || !R->env->owner_alive ||
-                R->env->owner_alive(R->env->owner_ctx, owner + 1);
+    int alive = !owner || !R->env->owner_alive || R->env->owner_alive(R->env->owner_ctx, owner + 1);
     if (alive) {
         e = ag__fail(AG_ELOCKED, "run %s is being driven by %s", R->run, owner ? owner + 1 : "?");
         free(v);
@@ -643,7 +643,7 @@ static ag_err expire_run(struct srun *R)
     size_t n = 4 + R->p->nstages;
     struct ag_store_op *ops = calloc(n, sizeof *ops);
     struct ag_store_reply *rep = calloc(n, sizeof *rep);
-    char (*keys)[AG__PL_KEY_MAX] = calloc(n, sizeof *keys);
+    char(*keys)[AG__PL_KEY_MAX] = calloc(n, sizeof *keys);
     ag_err e = ops && rep && keys ? AG_OK : AG_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; !e && i < 4; i++) {
@@ -682,7 +682,8 @@ static ag_err finish_run(struct srun *R, char status[16])
     json_t *counts = json_object();
     for (size_t i = 0; i < R->p->nstages; i++) {
         const char *n = ag__pl_state_name(R->st[i].state);
-        json_object_set_new(counts, n, json_integer(json_integer_value(json_object_get(counts, n)) + 1));
+        json_object_set_new(counts, n,
+                            json_integer(json_integer_value(json_object_get(counts, n)) + 1));
     }
     json_t *d = json_pack("{s:s,s:o}", "status", st, "stages", counts);
     char *djs = d ? json_dumps(d, JSON_COMPACT) : NULL;
@@ -803,7 +804,8 @@ ag_err ag_pipeline_drive(const struct ag_pipeline_env *env, const char *run_id, 
     struct srun R = {.env = env, .gates = &ag__pl_store_gates};
     snprintf(status, 16, "error");
     if (!env || !env->store || !env->ledger || !env->exec || !env->work_root || !env->owner)
-        return ag__fail(AG_EINVAL, "pipeline: store, ledger, executor, work_root and owner are required");
+        return ag__fail(AG_EINVAL,
+                        "pipeline: store, ledger, executor, work_root and owner are required");
     ag_err e = ag__pl_check_run_id(run_id);
     if (e)
         return e;
@@ -842,4 +844,3 @@ ag_err ag_pipeline_drive(const struct ag_pipeline_env *env, const char *run_id, 
     json_decref(R.meta);
     return e;
 }
-

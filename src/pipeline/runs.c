@@ -157,7 +157,7 @@ ag_err ag_pipeline_create_run(const struct ag_pipeline_env *env, const ag_pipeli
     size_t nops = 3 + p->nstages;
     struct ag_store_op *ops = calloc(nops, sizeof *ops);
     struct ag_store_reply *rep = calloc(nops, sizeof *rep);
-    char (*pend)[256] = calloc(p->nstages + 1, sizeof *pend);
+    char(*pend)[256] = calloc(p->nstages + 1, sizeof *pend);
     char km[AG__PL_KEY_MAX], ks[AG__PL_KEY_MAX], kst[AG__PL_KEY_MAX];
     ag__pl_key(km, run_id, "meta");
     ag__pl_key(ks, run_id, "source");
@@ -222,7 +222,8 @@ ag_err ag_pipeline_status(ag_store *s, const char *run_id, char **json)
                     json_t *o = json_loads(r.elems[j + 1].str, 0, NULL);
                     if (o) {
                         json_object_set_new(o, "stage", json_string(p->stages[i].name));
-                        json_object_set_new(o, "kind", json_string(ag__pl_kind_name(p->stages[i].kind)));
+                        json_object_set_new(o, "kind",
+                                            json_string(ag__pl_kind_name(p->stages[i].kind)));
                         json_array_append_new(stages, o);
                     }
                 }
@@ -237,8 +238,8 @@ ag_err ag_pipeline_status(ag_store *s, const char *run_id, char **json)
 
 ag_err ag_pipeline_list(ag_store *s, char **json)
 {
-    struct ag_store_op op = {.op = AG_OP_ZRANGEBYSCORE, .key = "pipelines:runs", .num = 0,
-                             .num2 = INT64_MAX};
+    struct ag_store_op op = {
+        .op = AG_OP_ZRANGEBYSCORE, .key = "pipelines:runs", .num = 0, .num2 = INT64_MAX};
     struct ag_store_reply r;
     *json = NULL;
     ag_err e = ag_store_exec(s, NULL, &op, 1, &r, NULL);
@@ -249,7 +250,8 @@ ag_err ag_pipeline_list(ag_store *s, char **json)
         json_t *meta = NULL;
         if (ag__pl_get_json(s, r.elems[j].str, "meta", &meta) != AG_OK) {
             /* Its checkpoints expired: drop it from the index. */
-            struct ag_store_op z = {.op = AG_OP_ZREM, .key = "pipelines:runs", .field = r.elems[j].str};
+            struct ag_store_op z = {
+                .op = AG_OP_ZREM, .key = "pipelines:runs", .field = r.elems[j].str};
             struct ag_store_reply zr;
             if (ag_store_exec(s, NULL, &z, 1, &zr, NULL) == AG_OK)
                 ag_store_reply_free(&zr, 1);

@@ -29,9 +29,10 @@ int ag__pl_state_parse(const char *s, enum ag__pl_sstate *out)
 
 const char *ag__pl_outcome(enum ag__pl_sstate s)
 {
-    return s == AG__PS_SUCCEEDED ? "success" : s == AG__PS_FAILED ? "failure"
-                                           : s == AG__PS_SKIPPED  ? "skipped"
-                                                                  : "";
+    return s == AG__PS_SUCCEEDED ? "success"
+           : s == AG__PS_FAILED  ? "failure"
+           : s == AG__PS_SKIPPED ? "skipped"
+                                 : "";
 }
 
 void ag__pl_key(char *buf, const char *run, const char *suffix)
@@ -84,9 +85,9 @@ ag_err ag__pl_checkpoint(ag_store *s, ag_ledger *l, const char *run, const char 
         return e;
     char action[64];
     snprintf(action, sizeof action, "stage.%s", ag__pl_state_name(st->state));
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "run_id", run, "pipeline", pipeline,
-                          "stage", stage, "state", ag__pl_state_name(st->state), "attempt",
-                          st->attempt, "idempotency_key", key);
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "run_id", run, "pipeline", pipeline, "stage",
+                          stage, "state", ag__pl_state_name(st->state), "attempt", st->attempt,
+                          "idempotency_key", key);
     char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     int success = st->state == AG__PS_SUCCEEDED ? 1 : st->state == AG__PS_FAILED ? 0 : -1;

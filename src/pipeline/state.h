@@ -32,9 +32,9 @@ enum ag__pl_sstate {
 
 struct ag__pl_stage_state {
     enum ag__pl_sstate state;
-    int attempt;         /* attempts started so far (running: the current one) */
-    int64_t not_before;  /* pending retry: wall ms before which it does not start */
-    int64_t updated_at;  /* wall ms */
+    int attempt;        /* attempts started so far (running: the current one) */
+    int64_t not_before; /* pending retry: wall ms before which it does not start */
+    int64_t updated_at; /* wall ms */
     char message[300];
 };
 
@@ -61,8 +61,7 @@ AG_MUST_USE ag_err ag__pl_ledger_run(ag_ledger *l, const char *run, const char *
                                      const char *data_json);
 
 /* The JSON at pipeline:{run}:SUFFIX; AG_ENOTFOUND naming the run when absent. */
-AG_MUST_USE ag_err ag__pl_get_json(ag_store *s, const char *run, const char *suffix,
-                                   json_t **out);
+AG_MUST_USE ag_err ag__pl_get_json(ag_store *s, const char *run, const char *suffix, json_t **out);
 /* The run's pipeline, loaded from the sources stored with it (runs.c). */
 struct ag_pipeline;
 AG_MUST_USE ag_err ag__pl_load_stored(ag_store *s, const char *run, struct ag_pipeline **out);

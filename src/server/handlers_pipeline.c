@@ -72,7 +72,7 @@ static int spawn_driver(struct ag__srv *s, const char *run)
         }
         for (int fd = 3; fd < 4096; fd++)
             close(fd);
-        char *argv[] = {bin,      "--dir", s->dir,     "pipeline", "resume",
+        char *argv[] = {bin,         "--dir",   s->dir,       "pipeline", "resume",
                         (char *)run, "--store", s->store_url, NULL};
         execv(bin, argv);
         _exit(127);
@@ -168,8 +168,10 @@ void ag__h_pipeline_start(struct ag__req *r)
         return;
     }
     if (spawn_driver(r->srv, run) != 0) {
-        ag__reply_error(r, 500, "run %s created, but its driver could not start: run `agentgov "
-                                "pipeline resume %s`", run, run);
+        ag__reply_error(r, 500,
+                        "run %s created, but its driver could not start: run `agentgov "
+                        "pipeline resume %s`",
+                        run, run);
         return;
     }
     ag__reply_json(r, 201, json_pack("{s:{s:s,s:s}}", "data", "run_id", run, "status", "running"));

@@ -98,20 +98,27 @@ TEST(pipeline_expr_parse_errors_have_columns)
         const char *text;
         int col;
     } bad[] = {
-        {"params.env = 'x'", 11},         {"params.env == \"x\"", 14},
-        {"(true", 5},                     {"'open", 0},
-        {"stages.plan.colour == 'x'", 12}, {"env == 'x'", 0},
-        {"true && ", 8},                  {"1 < 2 < 3", 6},
-        {"true & false", 5},              {"${{ params.env == }}", 18},
-        {"", 0},                          {"1.5 > 1", 1},
+        {"params.env = 'x'", 11},
+        {"params.env == \"x\"", 14},
+        {"(true", 5},
+        {"'open", 0},
+        {"stages.plan.colour == 'x'", 12},
+        {"env == 'x'", 0},
+        {"true && ", 8},
+        {"1 < 2 < 3", 6},
+        {"true & false", 5},
+        {"${{ params.env == }}", 18},
+        {"", 0},
+        {"1.5 > 1", 1},
         {"true false", 5},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int col = -1;
         int r = eval(bad[i].text, &e, &col);
         if (r != -1 || col != bad[i].col)
-            ag_test_fail(__FILE__, __LINE__, "'%s': got %d at column %d, expected a parse error at %d",
-                         bad[i].text, r, col, bad[i].col);
+            ag_test_fail(__FILE__, __LINE__,
+                         "'%s': got %d at column %d, expected a parse error at %d", bad[i].text, r,
+                         col, bad[i].col);
     }
 }
 

@@ -33,7 +33,7 @@ struct fx {
     struct {
         char id[64]; /* stage#attempt */
         enum ag_pipeline_check st;
-    } pre[16];  /* answers for attempts this process did not start (a crash) */
+    } pre[16]; /* answers for attempts this process did not start (a crash) */
     int npre;
 };
 
@@ -82,7 +82,8 @@ static ag_err f_check(void *ctx, const struct ag_pipeline_attempt *a, enum ag_pi
         *st = AG_PL_NOT_STARTED;
         return AG_OK;
     }
-    memmove(&x->running[k], &x->running[k + 1], (size_t)(x->nrunning - k - 1) * sizeof x->running[0]);
+    memmove(&x->running[k], &x->running[k + 1],
+            (size_t)(x->nrunning - k - 1) * sizeof x->running[0]);
     x->nrunning--;
     *st = AG_PL_FINISHED;
     const char *s = a->stage;
@@ -386,12 +387,13 @@ static void params(const char *url)
 {
     struct rig g;
     rig_open(&g, "params", url);
-    ag_pipeline *p = load("pipeline:\n  name: params\n  params:\n"
-                          "    env: {type: string}\n    n: {type: int, default: 2}\n"
-                          "    dry: {type: bool, default: true}\n  stages:\n"
-                          "    - a:\n        run: [x]\n"
-                          "        when: \"${{ params.n > 1 && params.dry && params.env == 'eu' }}\"\n"
-                          "    - b:\n        run: [x]\n        when: \"${{ params.n > 5 }}\"\n");
+    ag_pipeline *p =
+        load("pipeline:\n  name: params\n  params:\n"
+             "    env: {type: string}\n    n: {type: int, default: 2}\n"
+             "    dry: {type: bool, default: true}\n  stages:\n"
+             "    - a:\n        run: [x]\n"
+             "        when: \"${{ params.n > 1 && params.dry && params.env == 'eu' }}\"\n"
+             "    - b:\n        run: [x]\n        when: \"${{ params.n > 5 }}\"\n");
     char run[33], st[16];
     ASSERT_EQ(ag_pipeline_create_run(&g.env, p, NULL, 0, run), AG_EINVAL);
     ASSERT_CONTAINS(ag_last_error(), "parameter 'env' has no default");
@@ -412,11 +414,11 @@ static void params(const char *url)
 }
 
 #define BOTH(fn)                                                                                   \
-    TEST(pipeline_run_##fn##_sqlite)                                                              \
+    TEST(pipeline_run_##fn##_sqlite)                                                               \
     {                                                                                              \
         fn(NULL);                                                                                  \
     }                                                                                              \
-    TEST(pipeline_run_##fn##_redis)                                                               \
+    TEST(pipeline_run_##fn##_redis)                                                                \
     {                                                                                              \
         const char *url = ag_test_redis_url();                                                     \
         ASSERT_TRUE(url != NULL);                                                                  \
