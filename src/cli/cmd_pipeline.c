@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agentgov/config.h"
@@ -293,6 +294,25 @@ static void print_status(const char *js)
                json_string_value(json_object_get(s, "state")),
                (long long)json_integer_value(json_object_get(s, "attempt")),
                json_string_value(json_object_get(s, "message")));
+        json_t *gate = json_object_get(s, "gate");
+        if (gate) {
+            char dl[64] = "-";
+            json_int_t d = json_integer_value(json_object_get(gate, "deadline"));
+            if (d > 0) {
+                time_t t = (time_t)(d / 1000);
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(dl, sizeof dl, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            }
+            char *ap = json_dumps(json_object_get(gate, "approvals"), JSON_COMPACT);
+            char *who = json_dumps(json_object_get(gate, "approvers"), JSON_COMPACT);
+            printf("  %-20s gate: %s, approvals %s of %lld from %s, deadline %s\n", "",
+                   json_string_value(json_object_get(gate, "status")), ap ? ap : "[]",
+                   (long long)json_integer_value(json_object_get(gate, "required")),
+                   who && strcmp(who, "[]") != 0 ? who : "anyone", dl);
+            free(ap);
+            free(who);
+        }
     }
     json_decref(o);
 }

@@ -136,6 +136,10 @@ check_exit "gate: someone not an approver is refused (exit 6)" 6 "$AG" pipeline 
 check_contains "gate: saying so" "$ERR" "'mallory' is not an approver"
 check_exit "gate: alice approves" 0 "$AG" pipeline approve "$R" review --by alice
 check_exit "gate: alice again does not count twice" 0 "$AG" pipeline approve "$R" review --by alice
+check_contains "gate: status shows the approvals so far" "$("$AG" pipeline status "$R")" \
+    'gate: pending, approvals ["alice"] of 2 from ["alice","bob"], deadline'
+check_eq "gate: status --json has the gate's record" \
+    "$("$AG" pipeline status "$R" --json | jq -c '.stages[] | select(.stage == "review") | .gate.approvals')" '["alice"]'
 sleep 0.3
 check_eq "gate: one approval of two: still waiting" "$(state "$R" review)" "waiting"
 check_exit "gate: bob approves" 0 "$AG" pipeline approve "$R" review --by bob --reason "plan looks right"
