@@ -178,9 +178,13 @@ ag_err ag_pipeline_gate_answer(ag_store *s, ag_ledger *l, const char *run, const
         json_t *d = json_pack("{s:s,s:s,s:b}", "stage", stage, "by", by, "approve", approve);
         char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
         json_decref(d);
-        e = data ? ag__pl_ledger_run(l, run, NULL, approve ? "gate.approve" : "gate.deny", approve,
-                                     answer, data)
+        json_t *meta = NULL; /* the pipeline's name, for the entry's resource */
+        if (ag__pl_get_json(s, run, "meta", &meta) != AG_OK)
+            meta = NULL;
+        e = data ? ag__pl_ledger_run(l, run, json_string_value(json_object_get(meta, "pipeline")),
+                                     approve ? "gate.approve" : "gate.deny", approve, answer, data)
                  : AG_ENOMEM;
+        json_decref(meta);
         free(data);
         if (!e)
             e = cas_set(s, k, val, o);
