@@ -55,6 +55,7 @@ struct checkpoint_info {
 };
 
 struct ag_ledger {
+    ag_breaker *breaker; /* borrowed; NULL: appends are never refused up front */
     const struct ag__ledger_backend *be;
     void *wctx; /* writer connection: used by the leader only */
     void *rctx; /* reader connection: queries, under rlock; opened by reader() */
@@ -581,9 +582,26 @@ ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *
         leave(l);
         return err;
     }
+    struct ag_breaker_call call;
+    if (!ag_breaker_allow(l->breaker, &call)) {
+        free(p.data);
+        leave(l);
+        return ag__fail(AG_ELEDGER, "ledger: %s", call.why);
+    }
     submit(l, &p);
     free(p.data);
+    /* A write the disk or the file refused counts against the breaker; an entry the
+     * ledger refused for its own content (EINVAL, ELIMIT) does not. */
+    ag_breaker_done(l->breaker, &call,
+                    !(p.err == AG_ENOSPACE || p.err == AG_EIO || p.err == AG_ELEDGER ||
+                      p.err == AG_EREADONLY || p.err == AG_ETIMEOUT || p.err == AG_ETAMPER),
+                    p.err ? p.detail : NULL);
     return finish(&p, seq, hash);
+}
+
+void ag_ledger_set_breaker(ag_ledger *l, ag_breaker *b)
+{
+    l->breaker = b;
 }
 
 ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)
