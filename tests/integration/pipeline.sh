@@ -34,6 +34,15 @@ wait_for() {
     echo "timed out waiting for $1"
     return 1
 }
+# reap PID: waits for a background driver and forgets it, so that the cleanup never
+# signals a pid the system has reused since (pid_max may be as low as 32768).
+reap() {
+    wait "$1"
+    local rc=$? keep=() p
+    for p in "${PIDS_TO_KILL[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS_TO_KILL=("${keep[@]}")
+    return $rc
+}
 # ms FILE: a nanosecond timestamp file as milliseconds.
 ms() { echo $(($(cat "$1") / 1000000)); }
 
@@ -143,7 +152,7 @@ check_eq "gate: status --json has the gate's record" \
 sleep 0.3
 check_eq "gate: one approval of two: still waiting" "$(state "$R" review)" "waiting"
 check_exit "gate: bob approves" 0 "$AG" pipeline approve "$R" review --by bob --reason "plan looks right"
-wait "$GP"
+reap "$GP"
 check_eq "gate: the run succeeded" "$?" 0
 check_eq "gate: apply ran after the gate" "$(state "$R" apply)" "succeeded"
 check_contains "gate: the answer is recorded" "$("$AG" pipeline status "$R")" "approved by bob (2 of 2): plan looks right"
@@ -157,7 +166,7 @@ sleep 0.2
 R=$(run_id "$T/deny.out")
 wait_state "$R" review waiting
 check_exit "gate: bob denies" 0 "$AG" pipeline deny "$R" review --by bob --reason "wrong region"
-wait "$GP"
+reap "$GP"
 check_eq "gate: a denied gate fails the run (exit 3)" "$?" 3
 check_eq "gate: apply skipped" "$(state "$R" apply)" "skipped"
 check_contains "gate: the denial is recorded" "$("$AG" pipeline status "$R")" "denied by bob: wrong region"
@@ -186,7 +195,7 @@ R=$(run_id "$T/slow.out")
 wait_state "$R" wait running
 start=$(date +%s)
 check_exit "cancel: accepted" 0 "$AG" pipeline cancel "$R"
-wait "$SP"
+reap "$SP"
 check_eq "cancel: the run ends as cancelled (exit 4)" "$?" 4
 check_eq "cancel: within seconds, not after the 30 s stage" "$(($(date +%s) - start < 10))" 1
 check_eq "cancel: the running stage failed" "$(state "$R" wait)" "failed"
@@ -243,7 +252,7 @@ wait_for "$T/sp.out"
 R=$(run_id "$T/sp.out")
 wait_state "$R" approve waiting
 check_exit "specialists: approve" 0 "$AG" pipeline approve "$R" approve
-wait "$SP"
+reap "$SP"
 check_eq "specialists: the three templates' stages and the apply succeed" "$?" 0
 check_eq "specialists: the review saw both artifacts" "$(cat "$W/$R/review/review.md")" \
     "plan for staging

@@ -8,6 +8,15 @@ export AGENTGOV_BIN=$AG
 init_data_dir
 start_daemon
 
+# stop: stops the daemon and forgets its pid, so that the cleanup never signals a pid
+# the system has reused since.
+stop() {
+    stop_daemon
+    local keep=() p
+    for p in "${PIDS_TO_KILL[@]}"; do [ "$p" = "$DPID" ] || keep+=("$p"); done
+    PIDS_TO_KILL=("${keep[@]}")
+}
+
 # poll_status RUN WANT: waits (up to 20 s) for the run's status.
 poll_status() {
     for _ in $(seq 200); do
@@ -73,13 +82,13 @@ for _ in $(seq 200); do
 done
 kill -9 "$GP"
 wait "$GP" 2>/dev/null
-stop_daemon
+stop
 start_daemon
 sleep 0.5
 check_contains "the daemon said it resumed the run" "$(cat "$T/daemon.log")" "resuming run $G"
 check_exit "approve the gate" 0 "$AG" --dir "$D" pipeline approve "$G" review
 poll_status "$G" succeeded
 check_eq "the resumed run finished after the approval" "$(echo "$BODY" | jq -r .data.status)" succeeded
-stop_daemon
+stop
 check_exit "the ledger verifies" 0 "$AG" --dir "$D" ledger verify
 finish

@@ -96,6 +96,16 @@ crash_suite() { # LABEL
     check_contains "$label: resumes are ledgered as stage states" "$("$AG" ledger tail -n 50)" "stage.succeeded"
 }
 
+# kill_attempt PIDFILE: SIGKILL to the attempt's process group, only while the pid is
+# still that attempt (same start time): a pid the system reused is never signalled.
+kill_attempt() {
+    local pid st now
+    read -r pid st <"$1" || return 0
+    now=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f20)
+    [ -n "$now" ] && [ "$now" = "$st" ] && kill -9 -- "-$pid" 2>/dev/null
+    return 0
+}
+
 # reboot_suite: the driver and every attempt process it started are killed (as by a
 # reboot); stages dedupe on their idempotency key; lost attempts are retried.
 reboot_suite() {
@@ -114,9 +124,9 @@ reboot_suite() {
             rand_sleep
             kill -9 "$p" 2>/dev/null
             wait "$p" 2>/dev/null
-            # Every attempt's process group (the runner and its command) goes too.
+            # Every attempt's process group (the runner) goes too.
             for f in "$AGENTGOV_DIR/pipelines/$R/.ctl/"*.pid; do
-                [ -f "$f" ] && kill -9 -- "-$(cut -d' ' -f1 "$f")" 2>/dev/null
+                [ -f "$f" ] && kill_attempt "$f"
             done
             "$AG" pipeline approve "$R" gate >/dev/null 2>&1
             "$AG" pipeline resume "$R" >/dev/null 2>&1 &
