@@ -414,8 +414,16 @@ static void x_stop(void *ctx, const struct ag_pipeline_attempt *a)
 {
     struct ag__cli_plexec *x = ctx;
     struct ag__plexec_slot *s = slot_find(x, a, 0);
-    if (s && !s->done && s->pid > 0)
-        kill(s->pid, SIGTERM); /* the runner stops its child as on a revocation */
+    if (!s || s->done || s->pid <= 0)
+        return;
+        /* The runner stops its child as on a revocation. An adopted process is signalled
+         * through its pidfd: its pid may have been reused since it was checked. */
+#ifdef SYS_pidfd_send_signal
+    if (s->pidfd >= 0 && syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0) == 0)
+        return;
+#endif
+    if (s->own || s->pidfd < 0)
+        kill(s->pid, SIGTERM);
 }
 
 void ag__cli_plexec_init(struct ag__cli_plexec *x)
