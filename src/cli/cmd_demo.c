@@ -32,7 +32,8 @@ static void usage(FILE *out)
             "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n"
             "  --pipeline     instead, run the seed's pipeline example (plan, a human gate,\n"
             "                 execute) offline: examples/pipelines/infrastructure-deploy.yaml\n\n"
-            "Exit status 0 when the story ran as told and the ledger verified, 2 otherwise.\n");
+            "Exits 0 when the story ran as told and the ledger verified, 4 (ERROR) otherwise.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 struct demo {

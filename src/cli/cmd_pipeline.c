@@ -21,6 +21,11 @@
 #include "cli/commands.h"
 #include "cli/govctx.h"
 
+/* Statuses of run and resume beyond the common table (agentgov/exit.h), as `agentgov
+ * run` has its own: how a run ended when it did not end with an answer. */
+#define EXIT_CANCELLED   10
+#define EXIT_INTERRUPTED 11
+
 static void usage(FILE *out)
 {
     fprintf(
@@ -41,10 +46,14 @@ static void usage(FILE *out)
         "Stages run as governed agents through `agentgov run`; their directories are\n"
         "<work-dir>/<run>/<stage>/ (default work dir: <dir>/pipelines). Every state change\n"
         "is checkpointed on the store and ledgered (kind pipeline) before it takes effect.\n\n"
-        "Exit status: 0 done (run: succeeded), 1 usage or invalid pipeline, 2 could not\n"
-        "answer, 3 the run failed, 4 cancelled, 5 interrupted (resume it), 6 a gate\n"
-        "answer was refused (not pending, not an approver).\n"
-        "See docs/pipelines.md.\n");
+        "run and resume exit 0 when the run succeeded, 2 (DENY) when it failed, and\n"
+        "with statuses of their own: %d when it was cancelled, %d when the driver was\n"
+        "interrupted (SIGINT, SIGTERM) or another live process drives the run (resume it).\n"
+        "validate exits 1 (USAGE) for an invalid pipeline; approve, deny and cancel exit 2\n"
+        "(DENY) when refused (not pending, not an approver, already finished), 1 (USAGE)\n"
+        "for an unknown run or gate. See docs/pipelines.md.\n",
+        EXIT_CANCELLED, EXIT_INTERRUPTED);
+    ag__cli_print_exit_statuses(out);
 }
 
 /* The registry of the data directory, when there is one, tells which agents exist. */
@@ -190,10 +199,10 @@ static void print_event(void *ctx, const char *json)
 
 static int status_exit(const char *st)
 {
-    return strcmp(st, "succeeded") == 0     ? 0
-           : strcmp(st, "failed") == 0      ? 3
-           : strcmp(st, "cancelled") == 0   ? 4
-           : strcmp(st, "interrupted") == 0 ? 5
+    return strcmp(st, "succeeded") == 0     ? AG_EXIT_OK
+           : strcmp(st, "failed") == 0      ? AG_EXIT_DENY
+           : strcmp(st, "cancelled") == 0   ? EXIT_CANCELLED
+           : strcmp(st, "interrupted") == 0 ? EXIT_INTERRUPTED
                                             : AG_EXIT_ERROR;
 }
 
@@ -248,7 +257,7 @@ static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run,
     ag__cli_plexec_free(&x);
     if (e) {
         ag__cli_error_ag(e, "pipeline");
-        return e == AG_ELOCKED ? 5 : e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
+        return e == AG_ELOCKED ? EXIT_INTERRUPTED : ag__cli_exit_of(e);
     }
     if (as_json)
         printf("{\"run_id\":\"%s\",\"event\":\"end\",\"status\":\"%s\"}\n", run, st);
@@ -273,7 +282,7 @@ static int do_run(struct ag__cli_gov *g, const struct plopts *o)
     ag_pipeline_free(p);
     if (e) {
         ag__cli_error_ag(e, "pipeline run");
-        return e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
+        return ag__cli_exit_of(e);
     }
     return drive(g, o, run, 1);
 }
@@ -323,7 +332,7 @@ static int do_status(struct ag__cli_gov *g, const struct plopts *o)
     ag_err e = ag_pipeline_status(g->store, o->pos[0], &js);
     if (e) {
         ag__cli_error_ag(e, "pipeline status");
-        return e == AG_ENOTFOUND ? 3 : e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
+        return ag__cli_exit_of(e);
     }
     if (o->json)
         printf("%s\n", js);
@@ -363,9 +372,7 @@ static int do_answer(struct ag__cli_gov *g, const struct plopts *o, int approve)
                                        o->reason);
     if (e) {
         ag__cli_error_ag(e, approve ? "pipeline approve" : "pipeline deny");
-        return e == AG_ESTATE || e == AG_EPERM || e == AG_ENOTFOUND ? 6
-               : e == AG_EINVAL                                     ? AG_EXIT_USAGE
-                                                                    : AG_EXIT_ERROR;
+        return ag__cli_exit_of(e);
     }
     printf("%s %s: %s by %s\n", o->pos[0], o->pos[1], approve ? "approved" : "denied", who(o));
     return 0;
@@ -376,9 +383,7 @@ static int do_cancel(struct ag__cli_gov *g, const struct plopts *o)
     ag_err e = ag_pipeline_cancel(g->store, g->ledger, o->pos[0], who(o));
     if (e) {
         ag__cli_error_ag(e, "pipeline cancel");
-        return e == AG_ESTATE || e == AG_ENOTFOUND ? 6
-               : e == AG_EINVAL                    ? AG_EXIT_USAGE
-                                                   : AG_EXIT_ERROR;
+        return ag__cli_exit_of(e);
     }
     printf("%s: cancel requested (the driver stops its stages; if none runs, `agentgov pipeline "
            "resume %s` ends it)\n",
@@ -390,8 +395,12 @@ static int do_cancel(struct ag__cli_gov *g, const struct plopts *o)
 
 /* A reviewer in another process: approves the gate as soon as it waits (as a human
  * would with `agentgov pipeline approve`), for up to 60 s. */
-static pid_t spawn_reviewer(const char *bin, const char *run, const char *store)
+static pid_t spawn_reviewer(char *bin, char *run, const char *store_flag)
 {
+    /* Writable copies for the argv (execv takes char *const[]). */
+    char dir[4096], store[4096];
+    snprintf(dir, sizeof dir, "%s", ag__cli_dir());
+    snprintf(store, sizeof store, "%s", store_flag ? store_flag : "");
     pid_t p = fork();
     if (p != 0)
         return p;
@@ -403,19 +412,19 @@ static pid_t spawn_reviewer(const char *bin, const char *run, const char *store)
                 dup2(nul, STDOUT_FILENO);
                 dup2(nul, STDERR_FILENO);
             }
-            char *argv[] = {(char *)bin,
+            char *argv[] = {bin,
                             "--dir",
-                            (char *)ag__cli_dir(),
+                            dir,
                             "pipeline",
                             "approve",
-                            (char *)run,
+                            run,
                             "review",
                             "--by",
                             "demo-reviewer",
                             "--reason",
                             "the plan adds one instance",
-                            store ? "--store" : NULL,
-                            (char *)store,
+                            store_flag ? "--store" : NULL,
+                            store,
                             NULL};
             execv(bin, argv);
             _exit(127);

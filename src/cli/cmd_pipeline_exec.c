@@ -152,6 +152,18 @@ static char *packet_for(const struct ag_pipeline_attempt *a, const char *task)
     return s;
 }
 
+/* A writable copy of s for an argv (execv takes char *const[]), kept in owned. */
+static char *keep(char **owned, int *n, const char *s)
+{
+    return owned[(*n)++] = strdup(s ? s : "");
+}
+
+static void free_owned(char **owned, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(owned[i]);
+}
+
 static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
 {
     struct ag__cli_plexec *x = ctx;
@@ -179,21 +191,23 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
         n++;
     char **argv = calloc(n + 40, sizeof *argv);
     char kv[5][600], tier[16], tmo[32];
+    char *owned[8];
+    int nowned = 0;
     if (!argv)
         return AG_ENOMEM;
     size_t k = 0;
     argv[k++] = x->bin;
     argv[k++] = "--dir";
-    argv[k++] = (char *)ag__cli_dir();
+    argv[k++] = keep(owned, &nowned, ag__cli_dir());
     argv[k++] = "run";
     argv[k++] = "--agent";
-    argv[k++] = (char *)a->agent;
+    argv[k++] = keep(owned, &nowned, a->agent);
     argv[k++] = "--task";
     argv[k++] = task;
     argv[k++] = "--packet";
     argv[k++] = pkt;
     argv[k++] = "--workdir";
-    argv[k++] = (char *)a->workdir;
+    argv[k++] = keep(owned, &nowned, a->workdir);
     argv[k++] = "--report";
     argv[k++] = rep;
     /* The declared tier is the tier of a new agent: a registered one keeps its own
@@ -217,11 +231,11 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
     }
     if (x->store_flag) {
         argv[k++] = "--store";
-        argv[k++] = (char *)x->store_flag;
+        argv[k++] = keep(owned, &nowned, x->store_flag);
     }
     if (x->policy_flag) {
         argv[k++] = "--policy";
-        argv[k++] = (char *)x->policy_flag;
+        argv[k++] = keep(owned, &nowned, x->policy_flag);
     }
     argv[k++] = "--";
     /* The runner passes no AGENTGOV_* variable of its own environment to the child,
@@ -236,9 +250,18 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
     for (size_t i = 0; i < n; i++)
         argv[k++] = a->argv[i];
     argv[k] = NULL;
+    int oom = 0;
+    for (int i = 0; i < nowned; i++)
+        oom |= owned[i] == NULL;
+    if (oom) {
+        free_owned(owned, nowned);
+        free(argv);
+        return AG_ENOMEM;
+    }
 
     int go[2];
     if (pipe2(go, O_CLOEXEC) != 0) {
+        free_owned(owned, nowned);
         free(argv);
         return ag__fail(AG_EIO, "pipe: %s", strerror(errno));
     }
@@ -247,6 +270,7 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
     if (pid < 0) {
         close(go[0]);
         close(go[1]);
+        free_owned(owned, nowned);
         free(argv);
         return ag__fail(AG_EIO, "fork: %s", strerror(errno));
     }
@@ -275,6 +299,7 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
         _exit(98);
     }
     close(go[0]);
+    free_owned(owned, nowned);
     free(argv);
     char line[64];
     int len = snprintf(line, sizeof line, "%d %llu\n", (int)pid, start_time(pid, NULL));

@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +41,17 @@ static void skip_ws(struct parser *p)
         p->pos++;
 }
 
-static struct ag__expr *fail(struct parser *p, size_t at, const char *fmt, const char *arg)
+static struct ag__expr *fail(struct parser *p, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static struct ag__expr *fail(struct parser *p, size_t at, const char *fmt, ...)
 {
     if (!p->failed) {
         p->failed = 1;
         p->err_col = (int)at;
-        snprintf(p->msg, p->cap, fmt, arg ? arg : "");
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->msg, p->cap, fmt, ap);
+        va_end(ap);
     }
     return NULL;
 }
@@ -54,7 +60,7 @@ static struct ag__expr *node(struct parser *p, enum ag__xop op, size_t at)
 {
     struct ag__expr *e = ag__arena_alloc(p->ar, sizeof *e);
     if (!e)
-        return fail(p, at, "out of memory%s", NULL);
+        return fail(p, at, "out of memory");
     e->op = op;
     e->col = (int)at;
     return e;
@@ -82,7 +88,7 @@ static const char *ident(struct parser *p, const char *what)
         p->pos++;
     const char *r = ag__arena_strndup(p->ar, p->s + start, p->pos - start);
     if (!r)
-        fail(p, start, "out of memory%s", NULL);
+        fail(p, start, "out of memory");
     return r;
 }
 
@@ -94,12 +100,12 @@ static struct ag__expr *parse_string(struct parser *p)
     size_t cap = 16, n = 0;
     char *buf = malloc(cap);
     if (!buf)
-        return fail(p, start, "out of memory%s", NULL);
+        return fail(p, start, "out of memory");
     for (;;) {
         char c = p->s[p->pos];
         if (c == '\0') {
             free(buf);
-            return fail(p, start, "unterminated string%s", NULL);
+            return fail(p, start, "unterminated string");
         }
         if (c == '\'') {
             if (p->s[p->pos + 1] != '\'') {
@@ -112,7 +118,7 @@ static struct ag__expr *parse_string(struct parser *p)
             char *nb = realloc(buf, cap *= 2);
             if (!nb) {
                 free(buf);
-                return fail(p, start, "out of memory%s", NULL);
+                return fail(p, start, "out of memory");
             }
             buf = nb;
         }
@@ -124,7 +130,7 @@ static struct ag__expr *parse_string(struct parser *p)
         e->lit.type = AG__XV_STR;
         e->lit.s = ag__arena_strndup(p->ar, buf, n);
         if (!e->lit.s)
-            e = fail(p, start, "out of memory%s", NULL);
+            e = fail(p, start, "out of memory");
     }
     free(buf);
     return e;
@@ -136,21 +142,21 @@ static struct ag__expr *parse_number(struct parser *p)
     if (p->s[p->pos] == '-')
         p->pos++;
     if (!isdigit((unsigned char)p->s[p->pos]))
-        return fail(p, start, "expected a number%s", NULL);
+        return fail(p, start, "expected a number");
     while (isdigit((unsigned char)p->s[p->pos]))
         p->pos++;
     if (ident_char(p->s[p->pos]) || p->s[p->pos] == '.')
-        return fail(p, p->pos, "only integers are numbers here%s", NULL);
+        return fail(p, p->pos, "only integers are numbers here");
     char tmp[32];
     size_t len = p->pos - start;
     if (len >= sizeof tmp)
-        return fail(p, start, "integer out of range%s", NULL);
+        return fail(p, start, "integer out of range");
     memcpy(tmp, p->s + start, len);
     tmp[len] = '\0';
     errno = 0;
     long long v = strtoll(tmp, NULL, 10);
     if (errno)
-        return fail(p, start, "integer out of range%s", NULL);
+        return fail(p, start, "integer out of range");
     struct ag__expr *e = node(p, AG__X_LIT, start);
     if (e) {
         e->lit.type = AG__XV_INT;
@@ -214,25 +220,25 @@ static struct ag__expr *parse_primary(struct parser *p)
     if (c == '(') {
         size_t open = p->pos++;
         if (++p->depth > MAX_DEPTH)
-            return fail(p, open, "expression nested too deeply%s", NULL);
+            return fail(p, open, "expression nested too deeply");
         struct ag__expr *e = parse_or(p);
         p->depth--;
         if (!e)
             return NULL;
         skip_ws(p);
         if (p->s[p->pos] != ')')
-            return fail(p, p->pos, "expected ')'%s", NULL);
+            return fail(p, p->pos, "expected ')'");
         p->pos++;
         return e;
     }
     if (c == '\'')
         return parse_string(p);
     if (c == '"')
-        return fail(p, p->pos, "strings are in single quotes%s", NULL);
+        return fail(p, p->pos, "strings are in single quotes");
     if (isdigit((unsigned char)c) || c == '-')
         return parse_number(p);
     if (c == '\0')
-        return fail(p, p->pos, "expected a value, found the end%s", NULL);
+        return fail(p, p->pos, "expected a value, found the end");
     if (ident_start(c))
         return parse_ref(p);
     char what[8];
@@ -246,7 +252,7 @@ static struct ag__expr *parse_unary(struct parser *p)
     if (p->s[p->pos] == '!' && p->s[p->pos + 1] != '=') {
         size_t at = p->pos++;
         if (++p->depth > MAX_DEPTH)
-            return fail(p, at, "expression nested too deeply%s", NULL);
+            return fail(p, at, "expression nested too deeply");
         struct ag__expr *a = parse_unary(p);
         p->depth--;
         if (!a)
@@ -288,11 +294,11 @@ static struct ag__expr *parse_cmp(struct parser *p)
         if (e && (p->s[p->pos] == '<' || p->s[p->pos] == '>' ||
                   (p->s[p->pos] == '=' && p->s[p->pos + 1] == '=') ||
                   (p->s[p->pos] == '!' && p->s[p->pos + 1] == '=')))
-            return fail(p, p->pos, "comparisons do not chain: add parentheses%s", NULL);
+            return fail(p, p->pos, "comparisons do not chain: add parentheses");
         return e;
     }
     if (p->s[p->pos] == '=')
-        return fail(p, p->pos, "'=' is not an operator (use '==')%s", NULL);
+        return fail(p, p->pos, "'=' is not an operator (use '==')");
     return a;
 }
 
@@ -341,11 +347,11 @@ ag_err ag__expr_parse(struct ag__arena *ar, const char *text, struct ag__expr **
     if (cap)
         msg[0] = '\0';
     skip_ws(&p);
-    struct ag__expr *e = p.s[p.pos] ? parse_or(&p) : fail(&p, 0, "empty expression%s", NULL);
+    struct ag__expr *e = p.s[p.pos] ? parse_or(&p) : fail(&p, 0, "empty expression");
     if (e) {
         skip_ws(&p);
         if (p.s[p.pos] != '\0')
-            e = fail(&p, p.pos, "unexpected text after the expression%s", NULL);
+            e = fail(&p, p.pos, "unexpected text after the expression");
     }
     if (!e) {
         *err_col = p.err_col;

@@ -45,9 +45,10 @@ static int cli_binary(char *out, size_t cap)
  * <dir>/pipelines/<run>.log. */
 static int spawn_driver(struct ag__srv *s, const char *run)
 {
-    char bin[PATH_MAX], logf[PATH_MAX + 64];
+    char bin[PATH_MAX], logf[PATH_MAX + 64], runbuf[64];
     if (cli_binary(bin, sizeof bin) != 0)
         return -1;
+    snprintf(runbuf, sizeof runbuf, "%s", run); /* writable, for the argv */
     char dir[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/pipelines", s->dir);
     mkdir(dir, 0700);
@@ -72,8 +73,8 @@ static int spawn_driver(struct ag__srv *s, const char *run)
         }
         for (int fd = 3; fd < 4096; fd++)
             close(fd);
-        char *argv[] = {bin,         "--dir",   s->dir,       "pipeline", "resume",
-                        (char *)run, "--store", s->store_url, NULL};
+        char *argv[] = {bin,    "--dir",   s->dir,       "pipeline", "resume",
+                        runbuf, "--store", s->store_url, NULL};
         execv(bin, argv);
         _exit(127);
     }

@@ -49,6 +49,7 @@ ms() { echo $(($(cat "$1") / 1000000)); }
 echo "# usage and validation"
 check_exit "pipeline --help exits 0" 0 "$AG" pipeline --help
 check_contains "help lists the subcommands" "$OUT" "approve RUN STAGE"
+check_contains "help lists the common exit statuses" "$OUT" "  2 DENY"
 check_exit "pipeline without a subcommand is a usage error" 1 "$AG" pipeline
 check_exit "an unknown subcommand is a usage error" 1 "$AG" pipeline frobnicate
 check_exit "validate: an invalid file exits 1" 1 "$AG" pipeline validate "$SRC/tests/data/pipelines/cycle.yaml"
@@ -76,7 +77,7 @@ check_contains "validate: says valid" "$OUT" "pipeline 'infrastructure-deploy', 
 check_exit "run: an unknown --param is a usage error" 1 "$AG" pipeline run "$DATA/dag.yaml" --param nope=1
 check_contains "run: names the parameter" "$ERR" "has no parameter 'nope'"
 check_exit "run: a --param of the wrong type is a usage error" 1 "$AG" pipeline run "$DATA/dag.yaml" --param par=two
-check_exit "status of an unknown run exits 3" 3 "$AG" pipeline status 0123456789abcdef0123456789abcdef
+check_exit "status of an unknown run is a usage error (exit 1)" 1 "$AG" pipeline status 0123456789abcdef0123456789abcdef
 check_exit "status of something that is not a run id is a usage error" 1 "$AG" pipeline status "x:y"
 check_contains "saying so" "$ERR" "'x:y' is not a run id"
 check_exit "resume of something that is not a run id is a usage error" 1 "$AG" pipeline resume ../x
@@ -127,7 +128,7 @@ check_eq "branches: on_failure: rollback ran" "$(state "$R" rollback)" "succeede
 check_exit "branches: env=prod runs prod-only" 0 "$AG" pipeline run "$DATA/branches.yaml" --param env=prod
 R=$(echo "$OUT" | awk '{print $1}')
 check_eq "branches: prod-only ran" "$(state "$R" prod-only)/$(state "$R" after-prod)" "succeeded/succeeded"
-check_exit "stop: a failure under stop fails the run (exit 3)" 3 "$AG" pipeline run "$DATA/stop.yaml"
+check_exit "stop: a failure under stop fails the run (exit 2, DENY)" 2 "$AG" pipeline run "$DATA/stop.yaml"
 R=$(echo "$OUT" | awk '{print $1}')
 check_eq "stop: second skipped" "$(state "$R" second)" "skipped"
 check_eq "stop: orchestrate stages fail" "$(state "$R" orchestrated)" "failed"
@@ -141,7 +142,7 @@ wait_for "$T/gate.out"
 sleep 0.2
 R=$(run_id "$T/gate.out")
 wait_state "$R" review waiting
-check_exit "gate: someone not an approver is refused (exit 6)" 6 "$AG" pipeline approve "$R" review --by mallory
+check_exit "gate: someone not an approver is refused (exit 2, DENY)" 2 "$AG" pipeline approve "$R" review --by mallory
 check_contains "gate: saying so" "$ERR" "'mallory' is not an approver"
 check_exit "gate: alice approves" 0 "$AG" pipeline approve "$R" review --by alice
 check_exit "gate: alice again does not count twice" 0 "$AG" pipeline approve "$R" review --by alice
@@ -156,7 +157,7 @@ reap "$GP"
 check_eq "gate: the run succeeded" "$?" 0
 check_eq "gate: apply ran after the gate" "$(state "$R" apply)" "succeeded"
 check_contains "gate: the answer is recorded" "$("$AG" pipeline status "$R")" "approved by bob (2 of 2): plan looks right"
-check_exit "gate: a closed gate cannot be answered" 6 "$AG" pipeline deny "$R" review --by alice
+check_exit "gate: a closed gate cannot be answered (exit 2)" 2 "$AG" pipeline deny "$R" review --by alice
 
 "$AG" pipeline run "$DATA/gate.yaml" --json >"$T/deny.out" 2>"$T/deny.err" &
 GP=$!
@@ -167,11 +168,11 @@ R=$(run_id "$T/deny.out")
 wait_state "$R" review waiting
 check_exit "gate: bob denies" 0 "$AG" pipeline deny "$R" review --by bob --reason "wrong region"
 reap "$GP"
-check_eq "gate: a denied gate fails the run (exit 3)" "$?" 3
+check_eq "gate: a denied gate fails the run (exit 2)" "$?" 2
 check_eq "gate: apply skipped" "$(state "$R" apply)" "skipped"
 check_contains "gate: the denial is recorded" "$("$AG" pipeline status "$R")" "denied by bob: wrong region"
 
-check_exit "gate: a gate that times out fails the run" 3 "$AG" pipeline run "$DATA/gate-timeout.yaml"
+check_exit "gate: a gate that times out fails the run (exit 2)" 2 "$AG" pipeline run "$DATA/gate-timeout.yaml"
 R=$(echo "$OUT" | awk '{print $1}')
 check_contains "gate: timed out" "$("$AG" pipeline status "$R")" "timed out: no answer before the deadline"
 check_eq "gate: apply skipped after the timeout" "$(state "$R" apply)" "skipped"
@@ -196,11 +197,11 @@ wait_state "$R" wait running
 start=$(date +%s)
 check_exit "cancel: accepted" 0 "$AG" pipeline cancel "$R"
 reap "$SP"
-check_eq "cancel: the run ends as cancelled (exit 4)" "$?" 4
+check_eq "cancel: the run ends as cancelled (exit 10)" "$?" 10
 check_eq "cancel: within seconds, not after the 30 s stage" "$(($(date +%s) - start < 10))" 1
 check_eq "cancel: the running stage failed" "$(state "$R" wait)" "failed"
 check_eq "cancel: the next stage never ran" "$(state "$R" never)" "skipped"
-check_exit "cancel: a finished run cannot be cancelled" 6 "$AG" pipeline cancel "$R"
+check_exit "cancel: a finished run cannot be cancelled (exit 2)" 2 "$AG" pipeline cancel "$R"
 "$AG" pipeline run "$DATA/slow.yaml" --json >"$T/slow2.out" 2>"$T/slow2.err" &
 SP=$!
 wait_for "$T/slow2.out"
@@ -210,7 +211,7 @@ kill -9 "$SP"
 wait "$SP" 2>/dev/null
 check_exit "cancel: a run whose driver was killed can be cancelled" 0 "$AG" pipeline cancel "$R"
 start=$(date +%s)
-check_exit "cancel: the resume stops the stage it adopted and ends the run cancelled" 4 "$AG" pipeline resume "$R"
+check_exit "cancel: the resume stops the stage it adopted and ends the run cancelled" 10 "$AG" pipeline resume "$R"
 check_eq "cancel: at once" "$(($(date +%s) - start < 10))" 1
 check_eq "cancel: the adopted stage failed, the next one skipped" "$(state "$R" wait)/$(state "$R" never)" "failed/skipped"
 
@@ -223,7 +224,7 @@ check_exit "expiry: a run" 0 "$AG" pipeline run "$DATA/dag-serial.yaml"
 R=$(echo "$OUT" | awk '{print $1}')
 check_exit "expiry: its status right after" 0 "$AG" pipeline status "$R"
 sleep 1.3
-check_exit "expiry: its checkpoints expired a second after it ended" 3 "$AG" pipeline status "$R"
+check_exit "expiry: its checkpoints expired a second after it ended (exit 1)" 1 "$AG" pipeline status "$R"
 check_contains "expiry: the ledger keeps its history" "$("$AG" ledger query --task "$R" 2>&1)" "run.end"
 
 echo "# shipped templates and examples"

@@ -40,7 +40,7 @@ static ag_err lookup(void *ctx, const struct ag__expr *ref, struct ag__xval *v)
 }
 
 /* Evaluates text; returns 1/0, or -1 (parse error: *col set) or -2 (eval error). */
-static int eval(const char *text, const struct env *e, int *col)
+static int eval(const char *text, struct env *e, int *col)
 {
     struct ag__arena ar;
     ag__arena_init(&ar);
@@ -51,7 +51,7 @@ static int eval(const char *text, const struct env *e, int *col)
     const char *inner = ag__expr_unwrap(text, &len, &off);
     char *copy = strndup(inner, len);
     if (ag__expr_parse(&ar, copy, &x, col, msg, sizeof msg) == AG_OK)
-        r = ag__expr_eval(x, lookup, (void *)e, &r) == AG_OK ? r : -2;
+        r = ag__expr_eval(x, lookup, e, &r) == AG_OK ? r : -2;
     else
         *col += off;
     free(copy);
