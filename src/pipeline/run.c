@@ -741,7 +741,8 @@ static ag_err drive(struct srun *R, char status[16])
     /* A cancel asked for while no process drove the run: nothing starts again. */
     R->cancelling = cancel_requested(R);
     ag_err e = poll_running(R, 1, &changed);
-    int64_t last_gate = 0;
+    int64_t last_gate = 0, last_cancel = ag__mono_ms();
+    int64_t poll = R->env->poll_ms > 0 ? R->env->poll_ms : 100;
     while (!e) {
         if (R->env->interrupted && *R->env->interrupted) {
             snprintf(status, 16, "interrupted");
@@ -749,7 +750,11 @@ static ag_err drive(struct srun *R, char status[16])
         }
         if ((e = keep_lock(R)))
             break;
-        if (R->cancelling == 1 || (!R->cancelling && cancel_requested(R))) {
+        /* A cancel is looked for at the polling interval, not at every state change. */
+        int look = ag__mono_ms() - last_cancel >= poll;
+        if (look)
+            last_cancel = ag__mono_ms();
+        if (R->cancelling == 1 || (!R->cancelling && look && cancel_requested(R))) {
             R->cancelling = 2; /* stop what runs, once */
             for (size_t i = 0; i < R->p->nstages; i++)
                 if (R->st[i].state == AG__PS_RUNNING) {
@@ -764,7 +769,7 @@ static ag_err drive(struct srun *R, char status[16])
         if ((e = poll_running(R, 0, &changed)))
             break;
         int64_t now = ag__mono_ms();
-        if (now - last_gate >= (R->env->poll_ms > 0 ? R->env->poll_ms : 100) || R->cancelling) {
+        if (now - last_gate >= poll || R->cancelling) {
             last_gate = now;
             if ((e = poll_gates(R)))
                 break;
@@ -782,7 +787,7 @@ static ag_err drive(struct srun *R, char status[16])
             return finish_run(R, status);
         if (changed)
             continue;
-        int64_t sleep_ms = R->env->poll_ms > 0 ? R->env->poll_ms : 100;
+        int64_t sleep_ms = poll;
         if (wake) {
             int64_t until = wake - ag__wall_ms();
             if (until < sleep_ms)
