@@ -19,6 +19,7 @@
     X(token, "look up, renew and revoke tokens")                                                   \
     X(secret, "versioned, encrypted key/value secrets")                                            \
     X(serve, "run the governance daemon (HTTP/JSON API)")                                          \
+    X(orchestrate, "run a task with governed LLM agents (ALPHA, BETA, GAMMA) to a consensus")      \
     X(run, "run a process as a governed, sandboxed agent")                                         \
     X(pipeline, "validate, run and resume YAML pipelines of governed stages")                      \
     X(sandbox, "show the kernel sandbox profile of a tier")                                        \
