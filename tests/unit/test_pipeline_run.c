@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/time.h"
+#include "ledger/keys.h"
 #include "pipeline/state.h"
 #include "redis_fixture.h"
 #include "test.h"
@@ -142,7 +143,12 @@ static void rig_open(struct rig *g, const char *label, const char *url)
     char db[4200], surl[4200];
     snprintf(db, sizeof db, "%s/ledger.db", g->dir);
     snprintf(surl, sizeof surl, "sqlite:%s/state.db", g->dir);
-    struct ag_ledger_opts lo = {0};
+    /* A signing key: a gate is an approval, whose grant the ledger's key signs. */
+    char sk[4200], pk[4200];
+    snprintf(sk, sizeof sk, "%s/ledger.key", g->dir);
+    snprintf(pk, sizeof pk, "%s/ledger.pub", g->dir);
+    ASSERT_OK(ag__ledger_keygen(sk, pk));
+    struct ag_ledger_opts lo = {.signing_key_path = sk};
     ASSERT_OK(ag_ledger_open(db, &lo, &g->ledger));
     ASSERT_OK(ag_store_open(url ? url : surl, &g->store));
     if (url)
