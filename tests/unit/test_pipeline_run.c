@@ -16,6 +16,7 @@
 #include "core/fileio.h"
 #include "core/time.h"
 #include "ledger/keys.h"
+#include "pipeline/gate.h"
 #include "pipeline/state.h"
 #include "redis_fixture.h"
 #include "test.h"
@@ -385,6 +386,34 @@ static void gates(const char *url)
     ASSERT_CONTAINS(js, "approved by bob (2 of 2): looks right");
     ASSERT_CONTAINS(js, "timed out: no answer before the deadline");
     free(js);
+    /* Each gate is an approval under its run+stage id: review approved by two... */
+    char id[AG_APPROVAL_ID_BUF];
+    struct ag_approval ap;
+    ag__pl_gate_id(run, "review", id);
+    ASSERT_OK(ag_approve_peek(g.store, id, &ap));
+    ASSERT_STREQ(ap.status, "approved");
+    ASSERT_STREQ(ap.action, "pipeline.gate");
+    ASSERT_STREQ(ap.agent_id, "pipeline:gates");
+    ASSERT_EQ(ap.approvals, 2);
+    ASSERT_EQ(ap.required, 2);
+    ag_approval_clear(&ap);
+    /* ...short expired; opening it again (as a resume would) changes nothing. */
+    ag__pl_gate_id(run, "short", id);
+    ag_approve *apv = NULL;
+    ASSERT_OK(ag_approve_new(&(struct ag_approve_opts){.store = g.store, .ledger = g.ledger}, &apv));
+    struct ag_approve_open o = {.id = id,
+                                .requester = "pipeline:gates",
+                                .action = "pipeline.gate",
+                                .resource = "x",
+                                .required = 1,
+                                .expires_ms = ag__wall_ms() + 3600000};
+    int created = 1;
+    ASSERT_OK(ag_approve_open(apv, &o, &created));
+    ASSERT_EQ(created, 0);
+    ASSERT_OK(ag_approve_peek(g.store, id, &ap));
+    ASSERT_STREQ(ap.status, "expired");
+    ag_approval_clear(&ap);
+    ag_approve_free(apv);
     ag_pipeline_free(p);
     rig_close(&g);
 }
