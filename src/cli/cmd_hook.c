@@ -12,6 +12,7 @@
 
 #include "agentgov/policy.h"
 #include "cli/cliutil.h"
+#include "cli/cmd_hook_install.h"
 #include "cli/commands.h"
 #include "cli/hook_eval.h"
 #include "cli/hook_helper.h"
@@ -25,6 +26,10 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: agentgov hook claude-code|codex [--policy FILE] [--tier N] [--agent ID]\n"
                  "                                          [--no-helper]\n"
+                 "                                          [--allow-means no-objection|allow]\n"
+                 "                                          [--permission-requests prompt|policy]\n"
+                 "       agentgov hook install claude-code|codex [--managed] [--project DIR] ...\n"
+                 "       agentgov hook doctor [claude-code|codex] [--project DIR] ...\n"
                  "       agentgov hook helper run|status|stop\n"
                  "\n"
                  "Reads one PreToolUse or PermissionRequest event (JSON) from stdin, decides it\n"
@@ -40,6 +45,15 @@ static void usage(FILE *out)
                  "                 the session id)\n"
                  "  --no-helper    decide in this process even when a hook helper runs, and\n"
                  "                 start none (also: AGENTGOV_HOOK_HELPER=0)\n"
+                 "  --allow-means no-objection|allow\n"
+                 "                 what a policy allow tells Claude Code (else `hook.allow_means`,\n"
+                 "                 else no-objection: nothing printed, Claude Code's own rules\n"
+                 "                 and prompts still apply; `allow` skips them). Codex is never\n"
+                 "                 sent an allow.\n"
+                 "  --permission-requests prompt|policy\n"
+                 "                 PermissionRequest events: left to the agent's prompt (default,\n"
+                 "                 else `hook.permission_requests`), or answered by the policy; a\n"
+                 "                 Codex sandbox escape only when a rule decides sandbox.escape\n"
                  "  --dir DIR      data directory (ledger at DIR/ledger.db)\n"
                  "\n"
                  "The first event decided in process starts a hook helper for the data\n"
@@ -101,6 +115,17 @@ static ag_err parse_opt(int c, struct ag__hook_opts *o, int *use_helper, int *di
     case 'n':
         *use_helper = 0;
         return AG_OK;
+    case 'm':
+        if (strcmp(optarg, "allow") != 0 && strcmp(optarg, "no-objection") != 0)
+            return ag__fail(AG_EINVAL, "--allow-means '%s' is not no-objection or allow", optarg);
+        o->allow_means = strcmp(optarg, "allow") == 0;
+        return AG_OK;
+    case 'r':
+        if (strcmp(optarg, "policy") != 0 && strcmp(optarg, "prompt") != 0)
+            return ag__fail(AG_EINVAL, "--permission-requests '%s' is not prompt or policy",
+                            optarg);
+        o->permission_requests = strcmp(optarg, "policy") == 0;
+        return AG_OK;
     case ':':
         *dir_known &= optopt != 'd';
         return ag__fail(AG_EINVAL, "option '%s' needs an argument", argv[optind - 1]);
@@ -120,6 +145,8 @@ static ag_err parse_args(int argc, char **argv, struct ag__hook_opts *o, int *us
                                           {"agent", required_argument, NULL, 'a'},
                                           {"dir", required_argument, NULL, 'd'},
                                           {"no-helper", no_argument, NULL, 'n'},
+                                          {"allow-means", required_argument, NULL, 'm'},
+                                          {"permission-requests", required_argument, NULL, 'r'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -259,12 +286,17 @@ int ag__cmd_hook(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "helper") == 0)
         return ag__hook_helper_cmd(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "install") == 0)
+        return ag__cmd_hook_install(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
+        return ag__cmd_hook_doctor(argc - 1, argv + 1);
     deny_on_crash();
     if (ag__cli_wants_help(argc, argv)) {
         usage(stdout);
         return AG_EXIT_OK;
     }
-    struct ag__hook_opts o = {.tier = -1, .uid = getuid()};
+    struct ag__hook_opts o = {
+        .tier = -1, .uid = getuid(), .allow_means = -1, .permission_requests = -1};
     int use_helper = ag__hook_helper_wanted(), dir_known = 1;
     const char *label = NULL;
     ag_err err = parse_command(argc, argv, &o, &use_helper, &dir_known, &label);

@@ -23,6 +23,8 @@ struct ag__hook_opts {
     int tier;           /* -1: hook.tier in the config */
     const char *agent;  /* NULL: the event's agent */
     uid_t uid;          /* the hook's user: `~` is its passwd home when HOME is not absolute */
+    int allow_means;    /* -1: hook.allow_means in the config; 1: "allow", 0: no objection */
+    int permission_requests; /* -1: hook.permission_requests in the config; 1: "policy" */
 };
 
 /* What the hook prints: out on stdout, err on stderr, then it exits with the status

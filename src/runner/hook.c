@@ -449,7 +449,24 @@ static ag_err map_mcp(struct ag__hook_event *ev, const char *name)
     return err;
 }
 
-enum map_kind { M_TEXT, M_PATH, M_DIR, M_GREP, M_GLOB, M_AGENT, M_COMMAND, M_PATCH };
+/* M_NAME: the agent's own bookkeeping (task lists, goals, questions to the user): action
+ * tool.<name> on the tool's name, as for an unknown tool, but known, so that the policy
+ * lists it by name. M_TARGET: a sub-agent operation on the agent id(s) the field names
+ * (a string or an array of strings), else on the field's absence ("new").
+ * M_MCP_READ: an MCP resource read, mcp.<server>.read on <server>/<uri>. */
+enum map_kind {
+    M_TEXT,
+    M_PATH,
+    M_DIR,
+    M_GREP,
+    M_GLOB,
+    M_AGENT,
+    M_COMMAND,
+    M_PATCH,
+    M_NAME,
+    M_TARGET,
+    M_MCP_READ
+};
 
 struct tool_map {
     const char *tool;
@@ -479,7 +496,97 @@ static const struct tool_map tools[] = {
     {"exec_command", "shell.exec", M_COMMAND, "cmd"},
     {"local_shell", "shell.exec", M_COMMAND, "command"},
     {"apply_patch", "file.write", M_PATCH, "command"},
+    {"view_image", "file.read", M_PATH, "path"},
+    {"read_mcp_resource", NULL, M_MCP_READ, "server"},
+    {"spawn_agent", "agent.spawn", M_TARGET, "agent_type"},
+    {"send_input", "agent.message", M_TARGET, "target"},
+    {"wait_agent", "agent.wait", M_TARGET, "targets"},
+    {"resume_agent", "agent.resume", M_TARGET, "id"},
+    {"close_agent", "agent.close", M_TARGET, "target"},
+    {"get_goal", NULL, M_NAME, NULL},
+    {"create_goal", NULL, M_NAME, NULL},
+    {"update_goal", NULL, M_NAME, NULL},
+    {"request_user_input", NULL, M_NAME, NULL},
+    {"list_mcp_resources", NULL, M_NAME, NULL},
+    {"list_mcp_resource_templates", NULL, M_NAME, NULL},
+    /* Claude Code 2.1 */
+    {"ReadMcpResourceTool", NULL, M_MCP_READ, "server"},
+    {"TaskCreate", NULL, M_NAME, NULL},
+    {"TaskList", NULL, M_NAME, NULL},
+    {"TaskGet", NULL, M_NAME, NULL},
+    {"TaskUpdate", NULL, M_NAME, NULL},
+    {"TaskStop", NULL, M_NAME, NULL},
+    {"CronCreate", NULL, M_NAME, NULL},
+    {"CronList", NULL, M_NAME, NULL},
+    {"CronDelete", NULL, M_NAME, NULL},
+    {"EnterWorktree", NULL, M_NAME, NULL},
+    {"ExitWorktree", NULL, M_NAME, NULL},
+    {"SendMessage", NULL, M_NAME, NULL},
+    {"ScheduleWakeup", NULL, M_NAME, NULL},
 };
+
+/* tool.<name> on the tool's name: what an unknown tool maps to too. */
+static ag_err map_name(struct ag__hook_event *ev)
+{
+    char action[256];
+    int n = snprintf(action, sizeof action, "tool.%s", ev->tool_name);
+    if (n < 0 || (size_t)n >= sizeof action || strchr(ev->tool_name, '.'))
+        return ag__fail(AG_EINVAL, "tool_name '%.64s' is not a usable name", ev->tool_name);
+    return add_req(ev, action, strdup(ev->tool_name));
+}
+
+/* A sub-agent operation on each agent id the field names. An id is a name, not a path:
+ * it is recorded as given (the ledger's resource), and one that could read as a path
+ * or a glob is refused. */
+static ag_err map_target(struct ag__hook_event *ev, const struct tool_map *m, json_t *in)
+{
+    json_t *v = json_object_get(in, m->field);
+    if (v == NULL || json_is_null(v))
+        return add_req(ev, m->action, strdup("new"));
+    if (json_is_string(v)) {
+        const char *id = json_string_value(v);
+        if (!id[0] || strpbrk(id, "/*?[]\\{}") || strlen(id) > 256)
+            return ag__fail(AG_EINVAL, "tool_input.%s: '%.64s' is not an agent id", m->field, id);
+        return add_req(ev, m->action, strdup(id));
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return ag__fail(AG_EINVAL, "tool_input.%s: not an agent id or a list of them", m->field);
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item))
+            return ag__fail(AG_EINVAL, "tool_input.%s[%zu]: not an agent id", m->field, i);
+        const char *id = json_string_value(item);
+        if (!id[0] || strpbrk(id, "/*?[]\\{}") || strlen(id) > 256)
+            return ag__fail(AG_EINVAL, "tool_input.%s[%zu]: '%.64s' is not an agent id", m->field,
+                            i, id);
+        ag_err err = add_req(ev, m->action, strdup(id));
+        if (err != AG_OK)
+            return err;
+    }
+    return AG_OK;
+}
+
+/* An MCP resource read: mcp.<server>.read on <server>/<uri>. */
+static ag_err map_mcp_read(struct ag__hook_event *ev, const char *server, json_t *in)
+{
+    const char *uri = input_str(in, "uri");
+    if (!server || !uri)
+        return ag__fail(AG_EINVAL, "tool_input: %s needs server and uri", ev->tool_name);
+    struct ag_buf action, resource;
+    ag__buf_init(&action);
+    ag__buf_init(&resource);
+    ag__buf_puts(&action, "mcp.");
+    segment(&action, server, strlen(server));
+    ag__buf_puts(&action, ".read");
+    ag__buf_printf(&resource, "%s/%s", server, uri);
+    char *a = ag__buf_take(&action);
+    ag_err err = a ? add_req(ev, a, ag__buf_take(&resource)) : AG_ENOMEM;
+    free(a);
+    ag__buf_free(&resource);
+    return err;
+}
 
 static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, json_t *in)
 {
@@ -521,6 +628,12 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
     }
     case M_AGENT:
         return add_req(ev, m->action, strdup(s ? s : "general-purpose"));
+    case M_NAME:
+        return map_name(ev);
+    case M_TARGET:
+        return map_target(ev, m, in);
+    case M_MCP_READ:
+        return map_mcp_read(ev, s, in);
     }
     return AG_EINTERNAL;
 }
@@ -538,11 +651,22 @@ static ag_err map_tool(struct ag__hook_event *ev, json_t *in)
         return map_mcp(ev, ev->tool_name);
     }
     /* Unknown tool: tool.<name>, which only an explicit rule can allow. */
-    char action[256];
-    int n = snprintf(action, sizeof action, "tool.%s", ev->tool_name);
-    if (n < 0 || (size_t)n >= sizeof action || strchr(ev->tool_name, '.'))
-        return ag__fail(AG_EINVAL, "tool_name '%.64s' is not a usable name", ev->tool_name);
-    return add_req(ev, action, strdup(ev->tool_name));
+    return map_name(ev);
+}
+
+/* A Codex PermissionRequest is a request to run the call outside Codex's sandbox: it
+ * also maps to sandbox.escape on the call's first resource. */
+static ag_err map_escape(struct ag__hook_event *ev)
+{
+    if (ev->dialect != AG_HOOK_CODEX || ev->kind != AG_HOOK_PERMISSION_REQUEST || ev->nreq == 0)
+        return AG_OK;
+    int text = ev->req[0].text;
+    ag_err err = add_req(ev, "sandbox.escape", strdup(ev->req[0].resource));
+    if (err == AG_OK) {
+        ev->req[ev->nreq - 1].text = text;
+        ev->sandbox_escape = 1;
+    }
+    return err;
 }
 
 static ag_err parse_fields(struct ag__hook_event *ev, json_t *root)
@@ -595,7 +719,7 @@ static ag_err parse_cwd(struct ag__hook_event *ev, json_t *root)
     ag_err err = resolve_links(here, real);
     if (err != AG_OK)
         return err;
-    ev->cwd = ev->cwd_buf = strdup(real);
+    ev->cwd = ev->project = ev->cwd_buf = strdup(real);
     return ev->cwd_buf ? AG_OK : AG_ENOMEM;
 }
 
@@ -626,9 +750,32 @@ ag_err ag__hook_parse_home(enum ag__hook_dialect d, const char *text, size_t len
         err = parse_cwd(ev, root);
     if (err == AG_OK)
         err = map_tool(ev, json_object_get(root, "tool_input"));
+    if (err == AG_OK)
+        err = map_escape(ev);
     if (err != AG_OK)
         ag__hook_event_free(ev);
     return err;
+}
+
+ag_err ag__hook_set_project(struct ag__hook_event *ev, const char *dir)
+{
+    char here[PATH_MAX], real[PATH_MAX];
+    if (dir == NULL || dir[0] != '/')
+        return ag__fail(AG_EINVAL, "project directory '%s' is not an absolute path",
+                        dir ? dir : "");
+    if (strlen(dir) >= sizeof here)
+        return ag__fail(AG_EINVAL, "project directory path too long");
+    snprintf(here, sizeof here, "%s", dir);
+    normalise(here);
+    ag_err err = resolve_links(here, real);
+    if (err != AG_OK)
+        return err;
+    char *copy = strdup(real);
+    if (copy == NULL)
+        return AG_ENOMEM;
+    free(ev->project_buf);
+    ev->project = ev->project_buf = copy;
+    return AG_OK;
 }
 
 void ag__hook_event_free(struct ag__hook_event *ev)
@@ -641,6 +788,7 @@ void ag__hook_event_free(struct ag__hook_event *ev)
     }
     json_decref((json_t *)ev->doc);
     free(ev->cwd_buf);
+    free(ev->project_buf);
     free(ev->search_dir);
     free(ev->home);
     memset(ev, 0, sizeof *ev);
@@ -728,6 +876,28 @@ static void codex_ask(const struct ag__hook_event *ev, struct ag__hook_verdict *
              "it yourself, or allow it in the policy)");
 }
 
+/* The sandbox.escape request of a Codex PermissionRequest, when no rule of the policy
+ * decides it (default deny): it takes no part in the verdict, and the event is left to
+ * Codex's own prompt (v->escape_unruled), so that a policy that allows a command never
+ * lets it out of the sandbox without a person, unless a rule says so. */
+static int escape_unruled(const ag_policy *p, int tier, const struct ag__hook_event *ev, size_t i,
+                          struct ag__hook_verdict *v)
+{
+    if (!ev->sandbox_escape || strcmp(ev->req[i].action, "sandbox.escape") != 0)
+        return 0;
+    struct ag_request req = {.tier = tier,
+                             .phase = AG_PHASE_NONE,
+                             .action = ev->req[i].action,
+                             .resource = ev->req[i].resource,
+                             .text_resource = ev->req[i].text};
+    struct ag_decision d;
+    (void)ag_decide(p, &req, &d);
+    if (d.reason != AG_REASON_DEFAULT_DENY)
+        return 0;
+    v->escape_unruled = 1;
+    return 1;
+}
+
 void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *ev,
                      struct ag__hook_verdict *v)
 {
@@ -737,6 +907,8 @@ void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *
     v->decision.reason = AG_REASON_INVALID_REQUEST;
     int best = -1;
     for (size_t i = 0; i < ev->nreq; i++) {
+        if (escape_unruled(p, tier, ev, i, v))
+            continue;
         struct ag_request req = {.tier = tier,
                                  .phase = AG_PHASE_NONE,
                                  .action = ev->req[i].action,
@@ -762,16 +934,36 @@ void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *
 
 /* ---- answers -------------------------------------------------------------------- */
 
-static json_t *pre_tool_use_answer(const struct ag__hook_verdict *v)
+/* An allow prints nothing unless Claude Code is to take it as "allow": Codex rejects a
+ * bare permissionDecision "allow" (it wants updatedInput with it) and marks the hook
+ * failed, and for Claude Code an allow skips its own permission rules and prompt. */
+static json_t *pre_tool_use_answer(const struct ag__hook_event *ev,
+                                   const struct ag__hook_answer_opts *a,
+                                   struct ag__hook_verdict *v)
 {
+    if (v->effect == AG_EFFECT_ALLOW &&
+        (ev->dialect == AG_HOOK_CODEX || !a->allow_means_allow)) {
+        v->answer = "no-objection";
+        return NULL;
+    }
+    v->answer = ag_effect_name(v->effect);
     return json_pack("{s:{s:s, s:s, s:s}}", "hookSpecificOutput", "hookEventName", "PreToolUse",
                      "permissionDecision", ag_effect_name(v->effect), "permissionDecisionReason",
                      v->message);
 }
 
-/* PermissionRequest has no "ask": without a decision the agent shows its prompt. */
-static json_t *permission_answer(const struct ag__hook_event *ev, const struct ag__hook_verdict *v)
+/* PermissionRequest has no "ask": without a decision the agent shows its prompt. It is
+ * answered only when the options say so, and a Codex sandbox escape only when a rule
+ * decided sandbox.escape. */
+static json_t *permission_answer(const struct ag__hook_event *ev,
+                                 const struct ag__hook_answer_opts *a,
+                                 struct ag__hook_verdict *v)
 {
+    if (!a->permission_by_policy || v->escape_unruled) {
+        v->answer = "deferred";
+        return NULL;
+    }
+    v->answer = ag_effect_name(v->effect);
     if (v->effect == AG_EFFECT_ALLOW)
         return json_pack("{s:{s:s, s:{s:s}}}", "hookSpecificOutput", "hookEventName",
                          "PermissionRequest", "decision", "behavior", "allow");
@@ -784,11 +976,18 @@ static json_t *permission_answer(const struct ag__hook_event *ev, const struct a
     return json_object();
 }
 
-ag_err ag__hook_response(const struct ag__hook_event *ev, const struct ag__hook_verdict *v,
-                         char **out)
+ag_err ag__hook_response(const struct ag__hook_event *ev, const struct ag__hook_answer_opts *a,
+                         struct ag__hook_verdict *v, char **out)
 {
-    json_t *o =
-        ev->kind == AG_HOOK_PRE_TOOL_USE ? pre_tool_use_answer(v) : permission_answer(ev, v);
+    static const struct ag__hook_answer_opts none = {0, 0};
+    a = a ? a : &none;
+    json_t *o = ev->kind == AG_HOOK_PRE_TOOL_USE ? pre_tool_use_answer(ev, a, v)
+                                                 : permission_answer(ev, a, v);
+    if (o == NULL && v->answer && (strcmp(v->answer, "no-objection") == 0 ||
+                                   strcmp(v->answer, "deferred") == 0)) {
+        *out = strdup("");
+        return *out ? AG_OK : AG_ENOMEM;
+    }
     *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return *out ? AG_OK : ag__fail(AG_ENOMEM, "hook: rendering the answer");
@@ -814,6 +1013,10 @@ ag_err ag__hook_ledger_data(const struct ag__hook_event *ev, const struct ag__ho
                   str_or_null(ev->agent_type), "permission_mode", str_or_null(ev->permission_mode),
                   "cwd", ev->cwd, "rule", v->decision.rule_file ? json_string(rule) : json_null(),
                   "mapped", json_boolean(ev->mapped), "message", v->message);
+    if (o && strcmp(ev->project, ev->cwd) != 0)
+        json_object_set_new(o, "project", json_string(ev->project));
+    if (o && v->answer)
+        json_object_set_new(o, "answer", json_string(v->answer));
     if (o && ev->nreq > 1) {
         json_t *all = json_array();
         for (size_t i = 0; all && i < ev->nreq; i++)

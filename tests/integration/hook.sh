@@ -10,12 +10,21 @@ EV="$SRC/tests/data/hooks"
 D="$T/data"
 mkdir -p "$D"
 chmod 700 "$D"
+# Most cases check the policy's decision in the answer: allow is answered "allow" and
+# PermissionRequest by policy here; the defaults (no objection, the agent's prompt) are
+# checked below and with the real clients (real_claude.sh, real_codex.sh).
+printf 'hook.allow_means = allow\nhook.permission_requests = policy\n' >"$D/config"
 
-# expect NAME AGENT DECISION [extra hook args...]: a PreToolUse answer with exit 0.
+# expect NAME AGENT DECISION [extra hook args...]: a PreToolUse answer with exit 0. Codex
+# is never sent an allow: it rejects a bare one; its allow is no answer at all.
 expect() {
     local name=$1 agent=$2 want=$3
     shift 3
     check_exit "$name exits 0" 0 "$AG" --dir "$D" hook "$agent" "$@" <"$EV/$name.json"
+    if [ "$agent" = codex ] && [ "$want" = allow ]; then
+        check_eq "$name: codex allow prints nothing" "$OUT" ""
+        return
+    fi
     check_contains "$name: PreToolUse answer" "$OUT" '"hookEventName":"PreToolUse"'
     check_contains "$name: $want" "$OUT" "\"permissionDecision\":\"$want\""
 }
@@ -79,8 +88,29 @@ expect codex_bash codex allow
 expect codex_patch_inside codex allow
 expect codex_patch_outside codex deny
 check_contains "patch: the outside file decides" "$OUT" "home/.bashrc"
-check_exit "codex perm deny exits 0" 0 "$AG" --dir "$D" hook codex <"$EV/codex_perm_bash.json"
-check_contains "codex perm deny" "$OUT" '"behavior":"deny"'
+# A Codex PermissionRequest asks to leave its sandbox: no rule names sandbox.escape, so
+# Codex's own prompt decides, and the ledger says so.
+check_exit "codex perm: exits 0" 0 "$AG" --dir "$D" hook codex <"$EV/codex_perm_bash.json"
+check_eq "codex perm: no decision" "$OUT" ""
+check_contains "codex perm: recorded as deferred" \
+    "$(sqlite3 "$D/ledger.db" "select data from ledger order by seq desc limit 1")" '"answer":"deferred"'
+# Without the configuration: allow is no objection, PermissionRequest the agent's prompt.
+N=$T/defaults
+mkdir -p "$N"
+chmod 700 "$N"
+check_exit "default allow: exits 0" 0 "$AG" --dir "$N" hook claude-code <"$EV/cc_read_relative.json"
+check_eq "default allow: nothing printed" "$OUT" ""
+check_contains "default allow: the ledger holds the policy's allow" \
+    "$(sqlite3 "$N/ledger.db" "select decision || ' ' || json_extract(data, '$.answer') from ledger order by seq desc limit 1")" \
+    "allow no-objection"
+check_exit "--allow-means allow" 0 "$AG" --dir "$N" hook claude-code --allow-means allow <"$EV/cc_read_relative.json"
+check_contains "--allow-means allow: answered allow" "$OUT" '"permissionDecision":"allow"'
+check_exit "default perm: exits 0" 0 "$AG" --dir "$N" hook claude-code <"$EV/cc_perm_bash.json"
+check_eq "default perm: no decision" "$OUT" ""
+check_exit "--permission-requests policy" 0 "$AG" --dir "$N" hook claude-code --permission-requests policy <"$EV/cc_perm_bash.json"
+check_contains "--permission-requests policy: answered" "$OUT" '"decision":{"behavior":"allow"}'
+check_exit "bad --allow-means" 2 "$AG" --dir "$N" hook claude-code --allow-means yes <"$EV/cc_read_relative.json"
+check_contains "bad --allow-means: named" "$ERR" "--allow-means 'yes'"
 # Codex trims each patch line before it looks for a hunk header: so does the hook.
 expect codex_patch_padded codex deny
 check_contains "patch: a header after white space counts" "$OUT" "home/.bashrc"
@@ -145,7 +175,7 @@ rules:
     resources: ['${PROJECT}/**']
     min_tier: 0
 EOF
-printf 'hook.policy = %s\nhook.tier = 0\n' "$T/strict.yaml" >"$C/config"
+printf 'hook.policy = %s\nhook.tier = 0\nhook.allow_means = allow\n' "$T/strict.yaml" >"$C/config"
 check_exit "config policy: read in project" 0 "$AG" --dir "$C" hook claude-code <"$EV/cc_read_relative.json"
 check_contains "config policy: allow" "$OUT" '"permissionDecision":"allow"'
 check_contains "config policy: rule of the configured file" "$OUT" "strict.yaml:"
