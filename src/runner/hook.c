@@ -523,6 +523,9 @@ static const struct tool_map tools[] = {
     {"ExitWorktree", NULL, M_NAME, NULL},
     {"SendMessage", NULL, M_NAME, NULL},
     {"ScheduleWakeup", NULL, M_NAME, NULL},
+    {"ToolSearch", NULL, M_NAME, NULL},
+    {"ListAgents", NULL, M_NAME, NULL},
+    {"ReportFindings", NULL, M_NAME, NULL},
 };
 
 /* tool.<name> on the tool's name: what an unknown tool maps to too. */

@@ -286,7 +286,9 @@ def make_handler(state, api):
             made, found = anthropic_history(body)
             state.record(found)
             tools = [t.get("name") for t in body.get("tools", []) if isinstance(t, dict)]
-            main = made > 0 or (state.turns and state.turns[0]["tool"] in tools)
+            # The conversation with the agent's tools; a side request (a title, a summary of
+            # a command) carries none.
+            main = made > 0 or bool(tools)
             state.log("POST %s stream=%s tools=%d made=%d main=%s" %
                       (path, body.get("stream"), len(tools), made, main))
             if not main:  # a side request (a title, a summary): plain text

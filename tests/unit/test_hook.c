@@ -776,7 +776,8 @@ TEST(todays_tools_map_to_actions)
 {
     const char *cc[] = {"TaskCreate", "TaskList",      "TaskGet",      "TaskUpdate",
                         "TaskStop",   "CronCreate",    "CronList",     "CronDelete",
-                        "EnterWorktree", "ExitWorktree", "SendMessage", "ScheduleWakeup"};
+                        "EnterWorktree", "ExitWorktree", "SendMessage", "ScheduleWakeup",
+                        "ToolSearch", "ListAgents", "ReportFindings"};
     for (size_t i = 0; i < sizeof cc / sizeof cc[0]; i++) {
         char action[64];
         snprintf(action, sizeof action, "tool.%s", cc[i]);
