@@ -538,9 +538,10 @@ static ag_err codex_trust(const struct opts *o, const char *cmd, const char *cwd
                                  "mergeStrategy", "upsert", "value",
                                  json_string_value(json_object_get(hook, "key")), "trusted_hash",
                                  json_object_get(hook, "currentHash")));
+        size_t nedits = json_array_size(edits); /* the call takes edits over */
         err = edits ? rpc_call(&r, "config/batchWrite", json_pack("{s:o}", "edits", edits), &res)
                     : AG_ENOMEM;
-        if (err == AG_OK && json_array_size(edits) > 1)
+        if (err == AG_OK && nedits > 1)
             ag__buf_printf(changes, "trusted the hook in Codex (%s)\n",
                            json_string_value(json_object_get(hook, "currentHash")));
         if (err == AG_OK)

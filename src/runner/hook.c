@@ -641,11 +641,23 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
     return AG_EINTERNAL;
 }
 
+/* Codex names a tool of its sub-agent namespace with the namespace glued on
+ * ("multi_agent_v1close_agent"): the name without it, or name itself. */
+static const char *codex_tool_name(const struct ag__hook_event *ev)
+{
+    const char *n = ev->tool_name;
+    if (ev->dialect != AG_HOOK_CODEX || strncmp(n, "multi_agent_v", 13) != 0)
+        return n;
+    size_t digits = strspn(n + 13, "0123456789");
+    return digits && n[13 + digits] ? n + 13 + digits : n;
+}
+
 /* Fills ev->req from tool_name and tool_input. */
 static ag_err map_tool(struct ag__hook_event *ev, json_t *in)
 {
+    const char *name = codex_tool_name(ev);
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
-        if (strcmp(ev->tool_name, tools[i].tool) == 0) {
+        if (strcmp(name, tools[i].tool) == 0) {
             ev->mapped = 1;
             return map_known(ev, &tools[i], in);
         }

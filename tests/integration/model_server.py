@@ -179,6 +179,22 @@ def responses_history(body):
     return made, found
 
 
+def resolve(state, turn):
+    """A turn whose input takes a value from an earlier tool result:
+    "from_result": {"turn": k, "regex": "session ID (\\d+)", "field": "session_id"}."""
+    ref = turn.get("from_result") if turn else None
+    if not ref:
+        return turn
+    import re
+    with state.lock:
+        got = state.results.get(ref["turn"])
+    m = re.search(ref["regex"], got["content"]) if got else None
+    value = m.group(1) if m else "missing"
+    turn = dict(turn, input=dict(turn["input"]))
+    turn["input"][ref["field"]] = int(value) if value.isdigit() else value
+    return turn
+
+
 def responses_events(model, turn, index):
     resp_id = "resp_%s_%d_%d" % (ID_PREFIX, index, int(time.time() * 1000) % 100000)
     base = {"id": resp_id, "object": "response", "created_at": int(time.time()), "model": model,
@@ -189,6 +205,8 @@ def responses_events(model, turn, index):
     elif turn is not None:
         item = {"type": "function_call", "id": "fc_%d" % index, "call_id": call_id(index),
                 "name": turn["tool"], "arguments": json.dumps(turn["input"]), "status": "completed"}
+        if turn.get("namespace"):  # a tool of a namespace (Codex's multi_agent_v1)
+            item["namespace"] = turn["namespace"]
     else:
         item = {"type": "message", "id": "msg_%d" % index, "role": "assistant", "status": "completed",
                 "content": [{"type": "output_text", "text": "done", "annotations": []}]}
@@ -309,7 +327,7 @@ def make_handler(state, api):
             state.record(found)
             tools = [t.get("name") for t in body.get("tools", []) if isinstance(t, dict)]
             state.log("POST %s made=%d tools=%s" % (path, made, ",".join(str(t) for t in tools)))
-            turn = state.turns[made] if made < len(state.turns) else None
+            turn = resolve(state, state.turns[made] if made < len(state.turns) else None)
             return self.reply_sse(responses_events(model, turn, made))
 
     return Handler

@@ -801,6 +801,10 @@ TEST(todays_tools_map_to_actions)
                 "agent.message", "a-1");
     expect_tool(AG_HOOK_CODEX, "resume_agent", "{\"id\":\"a-2\"}", "agent.resume", "a-2");
     expect_tool(AG_HOOK_CODEX, "close_agent", "{\"target\":\"a-3\"}", "agent.close", "a-3");
+    /* Codex glues the namespace onto the name of a sub-agent tool. */
+    expect_tool(AG_HOOK_CODEX, "multi_agent_v1close_agent", "{\"target\":\"a-3\"}", "agent.close",
+                "a-3");
+    expect_tool(AG_HOOK_CODEX, "multi_agent_v2spawn_agent", "{}", "agent.spawn", "new");
     struct ag__hook_event ev;
     ASSERT_OK(parse_event(AG_HOOK_CODEX, "PreToolUse", "wait_agent",
                           "{\"targets\":[\"a-1\",\"a-2\"]}", &ev));

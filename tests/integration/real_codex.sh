@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The real Codex CLI (npm @openai/codex, pinned in scripts/npm-deps.sh) against a scripted
+# OpenAI Responses server on loopback (a custom model provider in CODEX_HOME), with what
+# `agentgov hook install codex` writes. For each bypass of issue 15 that the hook closes:
+# without agentgov the harm happens, with it it does not, the model is told agentgov's
+# reason (the function_call_output Codex sent back), and the ledger verifies.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/real_lib.sh"
+need_clients
+
+P=$T/proj  # the project Codex runs in
+H=$T/home  # HOME
+CH=$T/codex # CODEX_HOME
+D=$T/data  # agentgov's data directory
+mkdir -p "$P" "$H/.ssh" "$CH" "$D"
+chmod 700 "$D"
+echo "not a key" >"$H/.ssh/id_rsa"
+cat >"$CH/config.toml" <<'EOF'
+# the user's own settings: hook install keeps them
+model = "test-model"
+model_provider = "mock"
+approval_policy = "never"
+sandbox_mode = "danger-full-access"
+
+[model_providers.mock]
+name = "scripted model server"
+base_url = "http://127.0.0.1:9/v1"
+wire_api = "responses"
+request_max_retries = 0
+stream_max_retries = 0
+EOF
+export PATH="$NPM_BIN:$PATH"
+
+# run_codex NAME SCRIPT_JSON [codex exec args...]: one `codex exec` in $P (or $RUN_IN).
+run_codex() {
+    local name=$1 script=$2
+    shift 2
+    start_model openai "$name" "$(script_file "$name" "$script")"
+    (cd "${RUN_IN:-$P}" && HOME=$H CODEX_HOME=$CH AGENTGOV_HOOK_HELPER=0 timeout 60 codex exec \
+        -c "model_providers.mock.base_url=\"http://127.0.0.1:$MODEL_PORT/v1\"" \
+        --skip-git-repo-check "$@" >"$T/$name.out" 2>"$T/$name.err")
+    local rc=$?
+    stop_model
+    [ $rc -eq 0 ] || not_ok "$name: codex exited $rc" "$(tail -c 400 "$T/$name.err")"
+}
+
+HOOK_JSON='{"hooks":{"PreToolUse":[{"matcher":"*","hooks":[{"type":"command","command":"'"$AG"' --dir '"$D"' hook codex"}]}]}}'
+# Codex itself refuses `rm -rf`; writing a .env file is what the shipped policy denies.
+DOTENV='{"turns":[{"tool":"exec_command","input":{"cmd":"printf pwned > .env"}}]}'
+TTY='{"turns":[{"tool":"exec_command","input":{"cmd":"bash","tty":true,"yield_time_ms":300}},
+ {"tool":"write_stdin","input":{"session_id":0,"chars":"rm -rf victim2; exit\n","yield_time_ms":800},
+  "from_result":{"turn":0,"regex":"session ID (\\d+)","field":"session_id"}}]}'
+
+# ---- an untrusted hook does not run --------------------------------------------------------
+# The documented hooks.json alone: Codex skips the hook without a word.
+printf '%s\n' "$HOOK_JSON" >"$CH/hooks.json"
+run_codex untrusted "$DOTENV" go
+check_eq "untrusted hook: .env is written" "$(cat "$P/.env" 2>&1)" "pwned"
+rm -f "$P/.env"
+check_not_contains "untrusted hook: Codex never ran it" "$(cat "$T/untrusted.err")" "hook: PreToolUse"
+check_exit "doctor: untrusted" 1 env HOME="$H" CODEX_HOME="$CH" "$AG" hook doctor codex --project "$P"
+check_contains "doctor says untrusted" "$OUT" "FAIL codex: the hook is untrusted"
+check_contains "doctor says the terminal is on" "$OUT" "FAIL codex: unified_exec_tty is on"
+
+# ---- the interactive terminal: commands typed through write_stdin reach no hook ----------
+mkdir -p "$P/victim2"
+run_codex tty_on "$TTY" --dangerously-bypass-hook-trust go
+check_contains "tty on: the hook saw only the shell" "$(last_decision "$D")" "shell.exec bash"
+check_eq "tty on: rm -rf typed into the terminal ran" "$(ls "$P" | grep -c '^victim2$')" 0
+
+# ---- hook install codex: trusted, tty off, settings kept ---------------------------------
+check_exit "install" 0 env HOME="$H" CODEX_HOME="$CH" "$AG" --dir "$D" hook install codex --project "$P"
+check_contains "install: trusted" "$OUT" "trusted the hook in Codex"
+check_contains "install: tty off" "$OUT" "unified_exec_tty = false"
+check_contains "install kept the user's comment" "$(cat "$CH/config.toml")" "# the user's own settings"
+check_contains "install kept the provider" "$(cat "$CH/config.toml")" 'name = "scripted model server"'
+check_exit "doctor after install" 0 env HOME="$H" CODEX_HOME="$CH" "$AG" hook doctor codex --project "$P"
+check_contains "doctor: trusted" "$OUT" "(trusted)"
+check_contains "doctor: tty off" "$OUT" "ok   codex: unified_exec_tty is off"
+
+run_codex trusted "$DOTENV" go
+check_eq "installed hook: .env is not written" "$(ls -A "$P" | grep -c '^.env$')" 0
+check_contains "installed hook: the model is told agentgov's reason" "$(result 0)" \
+    "agentgov: denied by coding-agent.yaml:"
+check_contains "installed hook: the ledger holds the deny" "$(last_decision "$D")" "deny deny shell.exec printf pwned > .env"
+
+mkdir -p "$P/victim2"
+run_codex tty_off "$TTY" go
+check_contains "tty off: Codex refuses the terminal" "$(result 0)" "TTY execution is disabled"
+check_eq "tty off: nothing typed ran" "$(ls "$P" | grep -c '^victim2$')" 1
+
+# ---- an allow is no answer: Codex marked the hook failed on a bare allow -----------------
+run_codex allowed '{"turns":[{"tool":"exec_command","input":{"cmd":"touch allowed-ran"}}]}' go
+check_eq "allowed: the command ran" "$(ls "$P" | grep -c allowed-ran)" 1
+check_contains "allowed: the hook completed" "$(cat "$T/allowed.err")" "hook: PreToolUse Completed"
+check_not_contains "allowed: the hook did not fail" "$(cat "$T/allowed.err")" "PreToolUse Failed"
+check_eq "allowed: the ledger holds allow, given as no objection" "$(last_decision "$D")" \
+    "allow no-objection shell.exec touch allowed-ran"
+
+# ---- today's tools -------------------------------------------------------------------------
+TOOLS='{"turns":[{"tool":"view_image","input":{"path":"'"$H"'/.ssh/id_rsa"}},
+ {"tool":"view_image","input":{"path":"pic.png"}},
+ {"tool":"get_goal","input":{}},
+ {"tool":"close_agent","namespace":"multi_agent_v1","input":{"target":"nobody"}}]}'
+run_codex tools "$TOOLS" go
+check_contains "view_image of a key is a denied file.read" "$(result 0)" \
+    "agentgov: denied by coding-agent.yaml:"
+check_contains "view_image: the key's path is judged" "$(result 0)" "file.read on ${H#/}/.ssh/id_rsa"
+check_not_contains "view_image in the project is allowed" "$(result 1)" "PreToolUse hook"
+check_contains "view_image in the project: a file.read" "$(sqlite3 "$D/ledger.db" "select decision || ' ' || action from ledger where resource like '%/proj/pic.png'")" "allow file.read"
+check_not_contains "get_goal is no unknown tool" "$(result 2)" "PreToolUse hook"
+check_eq "close_agent: recorded with the agent's id" \
+    "$(sqlite3 "$D/ledger.db" "select decision || ' ' || action || ' ' || resource from ledger where action='agent.close'")" \
+    "allow agent.close nobody"
+
+# ---- ${PROJECT} is the session's first cwd ---------------------------------------------------
+# A policy that lets the agent read inside the project only; the session is resumed in
+# another directory, whose files must stay outside the project.
+cat >"$T/project-reads.yaml" <<'EOF'
+version: 1
+rules:
+  - id: read-project
+    effect: allow
+    actions: [file.read]
+    resources: ['${PROJECT}/**']
+    min_tier: 0
+  - id: shell
+    effect: allow
+    actions: [shell.exec]
+    resources: ["**"]
+    min_tier: 0
+EOF
+printf 'hook.policy = %s\n' "$T/project-reads.yaml" >"$D/config"
+mkdir -p "$H/other"
+FIRST='{"turns":[{"tool":"exec_command","input":{"cmd":"true"}}]}'
+run_codex first "$FIRST" go
+SID=$(sed -n 's/^session id: //p' "$T/first.err" | head -1)
+check_contains "first run: a session id" "$SID" "-"
+LATER='{"turns":[{"tool":"exec_command","input":{"cmd":"true"}},
+ {"tool":"view_image","input":{"path":"'"$H"'/other/a.png"}}]}'
+RUN_IN=$H/other run_codex later "$LATER" -C "$H/other" resume "$SID" again
+check_contains "resumed elsewhere: the event's cwd moved" \
+    "$(sqlite3 "$D/ledger.db" "select json_extract(data, '\$.cwd') || ' ' || json_extract(data, '\$.project') from ledger order by seq desc limit 1")" \
+    "$H/other $P"
+check_contains "resumed elsewhere: a read outside the first project is denied" "$(result 1)" \
+    "agentgov: denied: no rule allows file.read on ${H#/}/other/a.png"
+rm -f "$D/config"
+
+check_exit "the ledger verifies" 0 "$AG" --dir "$D" ledger verify
+finish
