@@ -4,7 +4,7 @@
 # Already installed at the pinned version: nothing is fetched, so running it twice costs
 # nothing. Node and npm come from Debian when they are missing.
 #
-# usage: scripts/npm-deps.sh [PREFIX]     (default: build/npm)
+# usage: scripts/npm-deps.sh [PREFIX]     (default: $AGENTGOV_BUILD/npm, build/npm)
 # Prints nothing on success; the CLIs are PREFIX/node_modules/.bin/{claude,codex}.
 set -euo pipefail
 
@@ -12,7 +12,9 @@ CLAUDE_CODE_VERSION=2.1.332
 CODEX_VERSION=0.171.0
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-prefix=${1:-$root/build/npm}
+build=${AGENTGOV_BUILD:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+prefix=${1:-$build/npm}
 
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
   echo "npm-deps: installing Debian's nodejs and npm" >&2

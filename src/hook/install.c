@@ -256,7 +256,7 @@ static ag_err render(json_t *root, char **out)
 static ag_err install_json(const char *text, size_t len, const char *cmd, int fail_closed,
                            int claude, char **out, struct ag_buf *changes)
 {
-    json_t *root;
+    json_t *root = NULL;
     ag_err err = load_object(text, len, &root);
     if (err == AG_OK)
         err = merge_hook(root, cmd, fail_closed, claude, changes);
@@ -352,7 +352,7 @@ ag_err ag__install_codex_requirements(const char *text, size_t len, const char *
 int ag__doctor_settings(const char *text, size_t len, int claude, int fail_closed_supported,
                         char **cmd_out, struct ag_buf *findings)
 {
-    json_t *root;
+    json_t *root = NULL;
     *cmd_out = NULL;
     if (load_object(text, len, &root) != AG_OK) {
         ag__buf_printf(findings, "FAIL the settings do not parse (%s): the agent ignores them\n",

@@ -5,7 +5,7 @@
 # closes: without agentgov the harm happens, with it it does not, the model is told
 # agentgov's reason (the tool result Claude Code sent back), and the ledger verifies.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/real_lib.sh"
+source "$(dirname "$0")/real_clients.bash"
 need_clients
 
 P=$T/proj # the project Claude Code runs in

@@ -5,7 +5,7 @@
 # without agentgov the harm happens, with it it does not, the model is told agentgov's
 # reason (the function_call_output Codex sent back), and the ledger verifies.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/real_lib.sh"
+source "$(dirname "$0")/real_clients.bash"
 need_clients
 
 P=$T/proj  # the project Codex runs in

@@ -1,7 +1,8 @@
 # Shared by real_claude.sh and real_codex.sh: the real coding-agent CLIs from npm
 # (scripts/npm-deps.sh, cached under the build directory) driven by a scripted model
 # server on loopback (model_server.py). Source it after lib.sh.
-NPM_BIN="$SRC/${AGENTGOV_BUILD:-build}/npm/node_modules/.bin"
+case ${AGENTGOV_BUILD:-build} in /*) NPM_BIN=$AGENTGOV_BUILD ;; *) NPM_BIN=$SRC/${AGENTGOV_BUILD:-build} ;; esac
+NPM_BIN=$NPM_BIN/npm/node_modules/.bin
 
 # need_clients: installs the CLIs (skipped when present); without npm's registry the
 # suite is skipped with a clear message (CI has it, so it runs there).
