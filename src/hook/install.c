@@ -332,7 +332,7 @@ ag_err ag__install_codex_requirements(const char *text, size_t len, const char *
     ag__buf_append(&b, text, len);
     if (len && text[len - 1] != '\n')
         ag__buf_putc(&b, '\n');
-    ag__buf_puts(&b, "\n" MARK "\n[features]\nunified_exec_tty = false\n\n"
+    ag__buf_puts(&b, "\n" MARK "\n[features]\nhooks = true\nunified_exec_tty = false\n\n"
                      "[[hooks.PreToolUse]]\nmatcher = \"*\"\n\n[[hooks.PreToolUse.hooks]]\n"
                      "type = \"command\"\ncommand = ");
     toml_string(&b, cmd);
@@ -342,7 +342,7 @@ ag_err ag__install_codex_requirements(const char *text, size_t len, const char *
         return AG_ENOMEM;
     }
     ag__buf_printf(changes, "added a managed PreToolUse hook for every tool: %s\n", cmd);
-    ag__buf_puts(changes, "set [features] unified_exec_tty = false\n");
+    ag__buf_puts(changes, "set [features] hooks = true, unified_exec_tty = false\n");
     *out = ag__buf_take(&b);
     return AG_OK;
 }

@@ -35,7 +35,8 @@ AG_MUST_USE ag_err ag__install_codex_hooks(const char *text, size_t len, const c
                                            char **out, struct ag_buf *changes);
 
 /* The managed requirements file (TOML) with a [[hooks.PreToolUse]] table running cmd
- * and [features] unified_exec_tty = false appended or set; text may be empty. A file
+ * and [features] hooks = true (the user cannot switch hooks off) and
+ * unified_exec_tty = false appended; text may be empty. A file
  * that already holds hooks or a unified_exec_tty agentgov did not write is refused
  * (AG_ECONFLICT), since merging TOML tables by hand could change their meaning. */
 AG_MUST_USE ag_err ag__install_codex_requirements(const char *text, size_t len, const char *cmd,

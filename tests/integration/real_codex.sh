@@ -146,5 +146,36 @@ check_contains "resumed elsewhere: a read outside the first project is denied" "
     "agentgov: denied: no rule allows file.read on ${H#/}/other/a.png"
 rm -f "$D/config"
 
+# ---- --managed: /etc/codex/requirements.toml, which the user cannot switch off -------------
+# Root only: in a private mount namespace with an overlay on /etc, so that the machine's
+# own /etc is never written. The user's config switches hooks off and trusts nothing.
+M=$T/managed
+mkdir -p "$M/up" "$M/work" "$M/codex" "$M/proj"
+sed -n '1,12p' "$CH/config.toml" >"$M/codex/config.toml"
+printf '\n[features]\nhooks = false\n' >>"$M/codex/config.toml"
+if [ "$(id -u)" -eq 0 ] && unshare -m --propagation private true 2>/dev/null; then
+    start_model openai managed "$(script_file managed "$DOTENV")"
+    cat >"$M/inner.sh" <<INNER
+mount -t overlay overlay -o lowerdir=/etc,upperdir=$M/up,workdir=$M/work /etc || exit 99
+export HOME=$H CODEX_HOME=$M/codex AGENTGOV_HOOK_HELPER=0 PATH="$PATH"
+"$AG" --dir "$D" hook install codex --managed >"$M/install.out" 2>&1 || exit 98
+cd "$M/proj" && "$AG" hook doctor codex >"$M/doctor.out" 2>&1
+timeout 60 codex exec -c 'model_providers.mock.base_url="http://127.0.0.1:$MODEL_PORT/v1"' \
+    --skip-git-repo-check go >"$M/exec.out" 2>"$M/exec.err"
+INNER
+    unshare -m --propagation private bash "$M/inner.sh"
+    rc=$?
+    stop_model
+    check_eq "managed: the namespace ran" "$rc" 0
+    check_contains "managed: installed into requirements.toml" "$(cat "$M/install.out")" "/etc/codex/requirements.toml"
+    check_contains "managed: doctor sees a managed hook" "$(cat "$M/doctor.out")" "(managed)"
+    check_eq "managed: the user's hooks = false does not switch it off: .env not written" \
+        "$(ls -A "$M/proj" | grep -c '^.env$')" 0
+    check_contains "managed: the model is told agentgov's reason" "$(result 0)" "agentgov: denied by coding-agent.yaml:"
+    check_eq "managed: the machine's /etc is untouched" "$(ls /etc/codex/requirements.toml 2>/dev/null)" ""
+else
+    echo "skip: --managed with the real Codex needs root and unshare (a private /etc overlay)"
+fi
+
 check_exit "the ledger verifies" 0 "$AG" --dir "$D" ledger verify
 finish

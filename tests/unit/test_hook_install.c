@@ -119,7 +119,7 @@ TEST(managed_requirements_are_appended_or_refused)
     ASSERT_OK(ag__install_codex_requirements(in, strlen(in), "/a b/agentgov hook codex", &out,
                                              &ch));
     ASSERT_TRUE(strncmp(out, in, strlen(in)) == 0);
-    ASSERT_CONTAINS(out, "[features]\nunified_exec_tty = false\n");
+    ASSERT_CONTAINS(out, "[features]\nhooks = true\nunified_exec_tty = false\n");
     ASSERT_CONTAINS(out, "[[hooks.PreToolUse.hooks]]\ntype = \"command\"\n"
                          "command = \"/a b/agentgov hook codex\"\n");
     /* Again: already there. */
