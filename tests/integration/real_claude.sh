@@ -127,5 +127,36 @@ check_contains "install puts onFailure back" "$(cat "$SETTINGS")" '"onFailure": 
 run_claude failclosed bypassPermissions "$RUNTOUCH"
 check_eq "onFailure block: the call is blocked" "$(ls "$P" | grep -c ran-unjudged)" 0
 
+# ---- --managed: /etc/claude-code/managed-settings.json, which the project cannot switch off --
+# Root only: in a private mount namespace with an overlay on /etc, so that the machine's
+# own /etc is never written. The project's local settings switch every hook off.
+M=$T/managed
+mkdir -p "$M/up" "$M/work" "$M/proj/.claude"
+printf '{"disableAllHooks": true}\n' >"$M/proj/.claude/settings.local.json"
+DOTENV='{"turns":[{"tool":"Bash","input":{"command":"printf pwned > .env","description":"x"}}]}'
+if [ "$(id -u)" -eq 0 ] && unshare -m --propagation private true 2>/dev/null; then
+    start_model anthropic managed "$(script_file managed "$DOTENV")"
+    cat >"$M/inner.sh" <<INNER
+mount -t overlay overlay -o lowerdir=/etc,upperdir=$M/up,workdir=$M/work /etc || exit 99
+export HOME=$H PATH="$NPM_BIN:$PATH" AGENTGOV_HOOK_HELPER=0
+"$AG" --dir "$D" hook install claude-code --managed >"$M/install.out" 2>&1 || exit 98
+cd "$M/proj" && ANTHROPIC_BASE_URL=http://127.0.0.1:$MODEL_PORT ANTHROPIC_API_KEY=dummy \
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 IS_SANDBOX=1 \
+    timeout 60 claude -p go --permission-mode bypassPermissions --output-format json \
+    >"$M/claude.out" 2>"$M/claude.err"
+INNER
+    unshare -m --propagation private bash "$M/inner.sh"
+    rc=$?
+    stop_model
+    check_eq "managed: the namespace ran" "$rc" 0
+    check_contains "managed: installed" "$(cat "$M/install.out")" "/etc/claude-code/managed-settings.json"
+    check_eq "managed: the project's disableAllHooks does not switch it off: .env not written" \
+        "$(ls -A "$M/proj" | grep -c '^.env$')" 0
+    check_contains "managed: the model is told agentgov's reason" "$(result 0)" "agentgov: denied by coding-agent.yaml:"
+    check_eq "managed: the machine's /etc is untouched" "$(ls /etc/claude-code/managed-settings.json 2>/dev/null)" ""
+else
+    echo "skip: --managed with the real Claude Code needs root and unshare (a private /etc overlay)"
+fi
+
 check_exit "the ledger verifies" 0 "$AG" --dir "$D" ledger verify
 finish
