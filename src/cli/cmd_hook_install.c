@@ -236,6 +236,7 @@ static char *client_version(const char *prog)
 /* ---- codex app-server ---------------------------------------------------------------- */
 
 struct rpc {
+    const char *prog;
     pid_t pid;
     int in, out; /* our ends: we write requests to in, read lines from out */
     struct ag_buf rbuf;
@@ -246,6 +247,7 @@ static ag_err rpc_start(struct rpc *r, const char *codex, const char *cwd)
 {
     int to[2], from[2];
     memset(r, 0, sizeof *r);
+    r->prog = codex;
     r->in = r->out = -1;
     ag__buf_init(&r->rbuf);
     if (pipe2(to, O_CLOEXEC) != 0)
@@ -366,6 +368,25 @@ static ag_err rpc_send(struct rpc *r, json_t *msg)
     return err;
 }
 
+/* When the server has ended (it closed its pipes): an error that says why, the program
+ * not found above all; AG_OK while it runs. */
+static ag_err rpc_ended(struct rpc *r, const char *method)
+{
+    int status = 0, ended = 0;
+    for (int i = 0; r->pid > 0 && i < 50 && !ended; i++) {
+        ended = waitpid(r->pid, &status, WNOHANG) == r->pid;
+        if (!ended)
+            usleep(10000);
+    }
+    if (!ended)
+        return AG_OK;
+    r->pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return ag__fail(AG_ENOTFOUND, "cannot run '%s' (not on PATH? --client names it)",
+                        r->prog);
+    return ag__fail(AG_EIO, "'%s app-server' ended before it answered %s", r->prog, method);
+}
+
 /* Calls method with params (taken over); *result is the reply's result (owned). */
 static ag_err rpc_call(struct rpc *r, const char *method, json_t *params, json_t **result)
 {
@@ -373,13 +394,19 @@ static ag_err rpc_call(struct rpc *r, const char *method, json_t *params, json_t
     json_t *msg = json_pack("{s:i, s:s, s:o}", "id", id, "method", method, "params", params);
     ag_err err = msg ? rpc_send(r, msg) : AG_ENOMEM;
     json_decref(msg);
+    if (err == AG_EIO) {
+        ag_err why = rpc_ended(r, method); /* a server that is gone says why */
+        return why != AG_OK ? why : err;
+    }
     if (err != AG_OK)
         return err;
     int64_t deadline = mono_ms() + RPC_TIMEOUT_MS;
     for (;;) {
         json_t *j = rpc_line(r, deadline);
+        if (j == NULL && (err = rpc_ended(r, method)) != AG_OK)
+            return err;
         if (j == NULL)
-            return ag__fail(AG_ETIMEOUT, "codex app-server gave no answer to %s", method);
+            return ag__fail(AG_ETIMEOUT, "'%s app-server' gave no answer to %s", r->prog, method);
         json_t *jid = json_object_get(j, "id");
         if (json_is_integer(jid) && json_integer_value(jid) == id && json_object_get(j, "method") == NULL) {
             json_t *e = json_object_get(j, "error");
@@ -454,19 +481,25 @@ static ag_err merge_file(const char *path, const char *cmd, int kind, int fail_c
 {
     char *text = NULL, *out = NULL;
     size_t len = 0;
+    char why[1024];
     ag_err err = read_optional(path, &text, &len);
-    if (err != AG_OK)
-        return ag__fail(err, "%s: %s", path, ag_last_error());
+    if (err != AG_OK) {
+        snprintf(why, sizeof why, "%s", ag_last_error());
+        return ag__fail(err, "%s: %s", path, why);
+    }
     if (kind == 0)
         err = ag__install_claude(text, len, cmd, fail_closed, &out, changes);
     else if (kind == 1)
         err = ag__install_codex_hooks(text, len, cmd, &out, changes);
     else
         err = ag__install_codex_requirements(text, len, cmd, &out, changes);
-    if (err != AG_OK)
-        err = ag__fail(err, "%s: %s", path, ag_last_error());
-    else if (strcmp(out, text) != 0 && (err = write_settings(path, out)) != AG_OK)
-        err = ag__fail(err, "writing %s: %s", path, ag_last_error());
+    if (err != AG_OK) {
+        snprintf(why, sizeof why, "%s", ag_last_error());
+        err = ag__fail(err, "%s: %s", path, why);
+    } else if (strcmp(out, text) != 0 && (err = write_settings(path, out)) != AG_OK) {
+        snprintf(why, sizeof why, "%s", ag_last_error());
+        err = ag__fail(err, "writing %s: %s", path, why);
+    }
     free(text);
     free(out);
     return err;
@@ -584,11 +617,14 @@ static int install_codex(const struct opts *o, const char *cmd)
         const char *dir = o->project ? o->project : getcwd(cwd, sizeof cwd);
         err = dir ? codex_trust(o, cmd, dir, &changes)
                   : ag__fail(AG_EIO, "getcwd: %s", strerror(errno));
-        if (err != AG_OK)
+        if (err != AG_OK) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", ag_last_error());
             err = ag__fail(err, "%s (the hook is written to %s but Codex will skip it until it "
                                 "is trusted: run `codex` and trust it in /hooks, or install with "
                                 "--managed)",
-                           ag_last_error(), path);
+                           why, path);
+        }
     }
     if (err != AG_OK) {
         ag__cli_error_ag(err, "hook install");

@@ -1,5 +1,9 @@
 #include "cli/hook_project.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,27 @@ static int usable_id(const char *id)
     size_t n = strlen(id);
     return n > 0 && n <= 128 && strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                            "0123456789-_") == n;
+}
+
+/* Session files older than this are removed when a new session starts: a session that
+ * old is over (a resumed one is remembered afresh from its next first event). */
+#define SESSION_KEEP_S (30 * 24 * 3600)
+
+static void prune_sessions(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (now - st.st_mtime > SESSION_KEEP_S)
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
 }
 
 /* The project of a Codex session: the one remembered, else this event's cwd, which is
@@ -40,8 +65,10 @@ static ag_err codex_project(struct ag__hook_event *ev)
         err = ag__mkdir_p(ag__cli_path(SESSIONS_DIR), 0700);
         if (err == AG_OK)
             err = ag__write_file_atomic(path, ev->cwd, strlen(ev->cwd), 0600, 1);
-        if (err == AG_OK)
+        if (err == AG_OK) {
+            prune_sessions(ag__cli_path(SESSIONS_DIR));
             return AG_OK; /* ev->project is already this cwd */
+        }
         if (err != AG_EEXIST)
             return err;
         ag_clear_error();

@@ -245,4 +245,30 @@ check_contains "and says why" "$(cat "$T/crash.err")" "hook denied: internal fau
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 
+# ${PROJECT} of a Codex session is its first event's cwd (real_codex.sh drives the real
+# client through it); a session id that cannot name a file denies; old sessions go.
+S=$T/sessions
+mkdir -p "$S/hook-sessions" "$T/pa/sub" "$T/pb"
+chmod 700 "$S"
+touch -d '40 days ago' "$S/hook-sessions/old-session"
+touch "$S/hook-sessions/recent-session"
+cx_write() { # SESSION CWD FILE
+    printf '{"session_id":"%s","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"apply_patch","tool_input":{"command":"*** Begin Patch\\n*** Add File: %s\\n+x\\n*** End Patch"}}' "$1" "$2" "$3"
+}
+check_exit "codex session: first event" 0 "$AG" --dir "$S" hook codex < <(cx_write s-1 "$T/pa" "$T/pa/a.txt")
+check_eq "codex session: remembered" "$(cat "$S/hook-sessions/s-1")" "$T/pa"
+check_eq "codex session: old session files removed" "$(ls "$S/hook-sessions" | tr '\n' ' ')" "recent-session s-1 "
+check_exit "codex session: a later cwd" 0 "$AG" --dir "$S" hook codex < <(cx_write s-1 "$T/pb" "$T/pb/b.txt")
+check_contains "codex session: the later cwd is not the project" "$OUT" '"permissionDecision":"deny"'
+check_exit "codex session: the first project stays writable" 0 "$AG" --dir "$S" hook codex < <(cx_write s-1 "$T/pb" "$T/pa/c.txt")
+check_eq "codex session: allowed" "$OUT" ""
+check_exit "codex session: a bad session id" 2 "$AG" --dir "$S" hook codex < <(cx_write "../x" "$T/pa" "$T/pa/a.txt")
+check_contains "codex session: a bad session id is named" "$ERR" "cannot name a session file"
+# Claude Code: CLAUDE_PROJECT_DIR, not the cwd.
+check_exit "claude: CLAUDE_PROJECT_DIR" 0 env CLAUDE_PROJECT_DIR="$T/pa" "$AG" --dir "$S" hook claude-code \
+    < <(printf '{"session_id":"c1","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"file_path":"%s","content":""}}' "$T/pa/sub" "$T/pa/top.txt")
+check_eq "claude: a write at the project root from a subdirectory is allowed" "$OUT" ""
+check_exit "claude: a relative CLAUDE_PROJECT_DIR" 2 env CLAUDE_PROJECT_DIR=rel "$AG" --dir "$S" hook claude-code <"$EV/cc_read_relative.json"
+check_contains "claude: a relative CLAUDE_PROJECT_DIR is named" "$ERR" "'rel' is not an absolute path"
+
 finish

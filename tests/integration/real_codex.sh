@@ -69,6 +69,9 @@ check_contains "tty on: the hook saw only the shell" "$(last_decision "$D")" "sh
 check_eq "tty on: rm -rf typed into the terminal ran" "$(ls "$P" | grep -c '^victim2$')" 0
 
 # ---- hook install codex: trusted, tty off, settings kept ---------------------------------
+check_exit "install without codex" 1 env HOME="$H" CODEX_HOME="$CH" "$AG" --dir "$D" hook install codex --client "$T/no-codex"
+check_contains "install without codex: says so" "$ERR" "cannot run '$T/no-codex'"
+check_contains "install without codex: the hook is untrusted" "$ERR" "Codex will skip it until it is trusted"
 check_exit "install" 0 env HOME="$H" CODEX_HOME="$CH" "$AG" --dir "$D" hook install codex --project "$P"
 check_contains "install: trusted" "$OUT" "trusted the hook in Codex"
 check_contains "install: tty off" "$OUT" "unified_exec_tty = false"
