@@ -95,7 +95,7 @@ demo: deps
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
 .PHONY: demo all deps test tests unit check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
-	failalloc
+	failalloc check-size
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
 
@@ -205,8 +205,13 @@ cppcheck:
 	cppcheck -j$(NPROC) --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -D_GNU_SOURCE src
 
+# No source file over 1,000 lines (scripts/check-size.sh).
+check-size:
+	@bash scripts/check-size.sh src 1000
+
 check: deps
 	@bash scripts/deps.sh --all
+	@$(MAKE) --no-print-directory check-size
 	@$(MAKE) --no-print-directory lint-format cppcheck
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory failalloc

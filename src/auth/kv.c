@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agentgov/policy.h"
+#include "auth/lease.h"
 #include "auth/token.h"
 #include "core/crypto.h"
 #include "core/err.h"

@@ -23,9 +23,7 @@ static void token_encode(const uint8_t raw[TOKEN_RAW_LEN], char out[AG_TOKEN_BUF
     sodium_bin2base64(out + 4, AG_TOKEN_BUF - 4, raw, TOKEN_RAW_LEN, B64URL);
 }
 
-/* "permission denied: <why>" as AG_EPERM: the detail a caller can show as is. */
-static ag_err denied(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static ag_err denied(const char *fmt, ...)
+ag_err ag__token_denied(const char *fmt, ...)
 {
     char why[256];
     va_list ap;
@@ -39,19 +37,19 @@ static ag_err denied(const char *fmt, ...)
  * encoding of 32 bytes (256 bits = 42 characters of 6 bits + one of 4 bits and 2 zero
  * bits), which makes hashing the text equivalent to hashing the bytes, and cheaper than
  * decoding them on the lookup hot path. */
-static ag_err token_hash(ag_auth *a, const char *token, char hmac[65])
+ag_err ag__token_hash(ag_auth *a, const char *token, char hmac[65])
 {
     if (!token || strncmp(token, AG_TOKEN_PREFIX, 4) != 0)
-        return denied("invalid token");
+        return ag__token_denied("invalid token");
     size_t i = 4;
     for (; i < AG_TOKEN_LEN && token[i]; i++) {
         char c = token[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_'))
-            return denied("invalid token");
+            return ag__token_denied("invalid token");
     }
     if (i != AG_TOKEN_LEN || token[i] != '\0')
-        return denied("invalid token");
+        return ag__token_denied("invalid token");
     char c = token[AG_TOKEN_LEN - 1];
     int v = c >= 'A' && c <= 'Z'   ? c - 'A'
             : c >= 'a' && c <= 'z' ? c - 'a' + 26
@@ -59,7 +57,7 @@ static ag_err token_hash(ag_auth *a, const char *token, char hmac[65])
             : c == '-'             ? 62
                                    : 63;
     if (v & 3) /* the last character carries 4 bits of data and 2 zero bits */
-        return denied("invalid token");
+        return ag__token_denied("invalid token");
     ag__auth_hash(a, "token", token, AG_TOKEN_LEN, hmac);
     return AG_OK;
 }
@@ -97,7 +95,7 @@ static json_t *tok_to_json(const struct ag__tok *t)
                      "revoked_ms", (json_int_t)t->revoked_ms);
 }
 
-static char *tok_text(const struct ag__tok *t)
+char *ag__tok_text(const struct ag__tok *t)
 {
     json_t *o = tok_to_json(t);
     char *s = o ? ag__j_dump(o) : NULL;
@@ -105,7 +103,7 @@ static char *tok_text(const struct ag__tok *t)
     return s;
 }
 
-static void copy_str(char *dst, size_t cap, const char *src)
+void ag__token_copy_str(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src);
 }
@@ -113,19 +111,19 @@ static void copy_str(char *dst, size_t cap, const char *src)
 static ag_err tok_from_json(const json_t *o, struct ag__tok *t)
 {
     struct ag_token_info *i = &t->info;
-    copy_str(i->accessor, sizeof i->accessor, ag__j_str(o, "accessor"));
-    copy_str(i->parent, sizeof i->parent, ag__j_str(o, "parent"));
-    copy_str(i->agent_id, sizeof i->agent_id, ag__j_str(o, "agent_id"));
-    copy_str(i->role, sizeof i->role, ag__j_str(o, "role"));
+    ag__token_copy_str(i->accessor, sizeof i->accessor, ag__j_str(o, "accessor"));
+    ag__token_copy_str(i->parent, sizeof i->parent, ag__j_str(o, "parent"));
+    ag__token_copy_str(i->agent_id, sizeof i->agent_id, ag__j_str(o, "agent_id"));
+    ag__token_copy_str(i->role, sizeof i->role, ag__j_str(o, "role"));
     i->tier = (int)ag__j_int(o, "tier");
     i->root = ag__j_bool(o, "root");
     json_t *pol = json_object_get(o, "policies");
     i->npolicies = 0;
     for (size_t k = 0; k < json_array_size(pol) && k < AG_TOKEN_MAX_POLICIES; k++)
-        copy_str(i->policies[i->npolicies++], AG_AUTH_NAME_MAX,
-                 json_string_value(json_array_get(pol, k))
-                     ? json_string_value(json_array_get(pol, k))
-                     : "");
+        ag__token_copy_str(i->policies[i->npolicies++], AG_AUTH_NAME_MAX,
+                           json_string_value(json_array_get(pol, k))
+                               ? json_string_value(json_array_get(pol, k))
+                               : "");
     i->creation_ms = ag__j_int(o, "creation_ms");
     i->ttl_ms = ag__j_int(o, "ttl_ms");
     i->expire_ms = ag__j_int(o, "expire_ms");
@@ -149,19 +147,19 @@ static ag_err tok_validate(const struct ag__tok *t, struct ag_token_info *i, int
     char when[AG_RFC3339_LEN];
     if (t->revoked_ms) {
         ag__rfc3339(t->revoked_ms, when);
-        return denied("token revoked at %s", when);
+        return ag__token_denied("token revoked at %s", when);
     }
     if (i->expire_ms && now >= i->expire_ms) {
         ag__rfc3339(i->expire_ms, when);
-        return denied("token expired at %s", when);
+        return ag__token_denied("token expired at %s", when);
     }
     if (t->num_uses && t->uses >= t->num_uses)
-        return denied("token has used all of its %lld uses", (long long)t->num_uses);
+        return ag__token_denied("token has used all of its %lld uses", (long long)t->num_uses);
     i->remaining_ms = i->expire_ms ? i->expire_ms - now : -1;
     return AG_OK;
 }
 
-static ag_err fetch_hmac(ag_auth *a, const char *hmac, int validate, struct ag__tok *t)
+ag_err ag__token_fetch_hmac(ag_auth *a, const char *hmac, int validate, struct ag__tok *t)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->hmac, sizeof t->hmac, "%s", hmac);
@@ -171,7 +169,8 @@ static ag_err fetch_hmac(ag_auth *a, const char *hmac, int validate, struct ag__
     if (err != AG_OK)
         return err;
     if (!o)
-        return validate ? denied("invalid token") : ag__fail(AG_ENOTFOUND, "token not found");
+        return validate ? ag__token_denied("invalid token")
+                        : ag__fail(AG_ENOTFOUND, "token not found");
     err = tok_from_json(o, t);
     json_decref(o);
     if (err == AG_OK && validate) {
@@ -190,8 +189,8 @@ ag_err ag__token_fetch(ag_auth *a, const char *token, struct ag__tok *t)
 {
     char hmac[65];
     memset(t, 0, sizeof *t);
-    ag_err err = token_hash(a, token, hmac);
-    return err != AG_OK ? err : fetch_hmac(a, hmac, 1, t);
+    ag_err err = ag__token_hash(a, token, hmac);
+    return err != AG_OK ? err : ag__token_fetch_hmac(a, hmac, 1, t);
 }
 
 static int is_accessor(const char *s)
@@ -218,7 +217,7 @@ ag_err ag__token_fetch_accessor(ag_auth *a, const char *accessor, int validate, 
         free(hmac);
         return ag__fail(AG_ENOTFOUND, "token accessor '%s' not found", accessor);
     }
-    err = fetch_hmac(a, hmac, validate, t);
+    err = ag__token_fetch_hmac(a, hmac, validate, t);
     free(hmac);
     if (err == AG_ENOTFOUND)
         return ag__fail(AG_ENOTFOUND, "token accessor '%s' not found", accessor);
@@ -236,7 +235,7 @@ ag_err ag__token_use_op(ag_auth *a, const struct ag__tok *t, struct ag_store_op 
         return AG_OK;
     struct ag__tok next = *t;
     next.uses++;
-    if (!(*text = tok_text(&next)))
+    if (!(*text = ag__tok_text(&next)))
         return ag__fail(AG_ENOMEM, "token record");
     *op = (struct ag_store_op){.op = AG_OP_SET,
                                .key = t->key,
@@ -269,7 +268,7 @@ ag_err ag__token_consume(ag_auth *a, struct ag__tok *t)
         char hmac[65];
         memcpy(hmac, t->hmac, sizeof hmac);
         ag__tok_clear(t);
-        if ((err = fetch_hmac(a, hmac, 1, t)) != AG_OK)
+        if ((err = ag__token_fetch_hmac(a, hmac, 1, t)) != AG_OK)
             return err;
     }
     return ag__fail(AG_ECONFLICT, "token use: too many concurrent updates");
@@ -281,7 +280,7 @@ static ag_err lookup(ag_auth *a, const char *token, int use_cache, struct ag_tok
 {
     memset(out, 0, sizeof *out);
     char hmac[65];
-    ag_err err = token_hash(a, token, hmac);
+    ag_err err = ag__token_hash(a, token, hmac);
     if (err != AG_OK)
         return err;
     int64_t mono = 0, now = ag__auth_now_mono(a, &mono);
@@ -296,7 +295,7 @@ static ag_err lookup(ag_auth *a, const char *token, int use_cache, struct ag_tok
             ag_token_info_clear(out);
             memset(out, 0, sizeof *out);
             AG__BEST_EFFORT(ag__auth_persist_expiry(a));
-            return denied("token expired at %s", when);
+            return ag__token_denied("token expired at %s", when);
         }
         out->remaining_ms = out->expire_ms ? out->expire_ms - now : -1;
         /* A miss saves the clock in fetch_hmac, as every token operation does. */
@@ -304,7 +303,7 @@ static ag_err lookup(ag_auth *a, const char *token, int use_cache, struct ag_tok
         return AG_OK;
     }
     struct ag__tok t;
-    if ((err = fetch_hmac(a, hmac, 1, &t)) != AG_OK)
+    if ((err = ag__token_fetch_hmac(a, hmac, 1, &t)) != AG_OK)
         return err;
     if (use_cache && !t.num_uses) { /* counted tokens are never cached: each use must be seen */
         pthread_mutex_lock(&a->mu);
@@ -495,13 +494,13 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
     ag__random(raw, sizeof raw);
     token_encode(raw, token);
     sodium_memzero(raw, sizeof raw);
-    ag_err herr = token_hash(a, token, hmac);
+    ag_err herr = ag__token_hash(a, token, hmac);
     if (herr != AG_OK) /* cannot happen: token_encode writes the canonical form */
         return ag__fail(AG_EINTERNAL, "token encoding");
     ag__random_hex((AG_ACCESSOR_BUF - 1) / 2, in->accessor);
 
     struct ag__tok t = {.info = *in, .num_uses = is->num_uses};
-    char *text = tok_text(&t);
+    char *text = ag__tok_text(&t);
     if (!text) {
         sodium_memzero(token, AG_TOKEN_BUF);
         return ag__fail(AG_ENOMEM, "token record");
@@ -589,7 +588,8 @@ static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct 
     if (c->tier < AG_TIER_MIN || c->tier > AG_TIER_MAX)
         return ag__fail(AG_EINVAL, "tier %d: out of range 0..4", c->tier);
     if (c->tier > p->tier && !p->root)
-        return denied("a child token cannot have tier %d above its parent's %d", c->tier, p->tier);
+        return ag__token_denied("a child token cannot have tier %d above its parent's %d", c->tier,
+                                p->tier);
     if (r->npolicies > AG_TOKEN_MAX_POLICIES)
         return ag__fail(AG_EINVAL, "policies: at most %d", AG_TOKEN_MAX_POLICIES);
     for (size_t k = 0; k < r->npolicies; k++) {
@@ -597,8 +597,8 @@ static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct 
         if (err != AG_OK)
             return err;
         if (!p->root && !has_policy(p, r->policies[k]))
-            return denied("policy '%s' is not held by the parent token", r->policies[k]);
-        copy_str(c->policies[c->npolicies++], AG_AUTH_NAME_MAX, r->policies[k]);
+            return ag__token_denied("policy '%s' is not held by the parent token", r->policies[k]);
+        ag__token_copy_str(c->policies[c->npolicies++], AG_AUTH_NAME_MAX, r->policies[k]);
     }
     if (!r->npolicies)
         ag__auth_tier_policy_name(a, c->tier, c->policies[c->npolicies++]);
@@ -607,7 +607,7 @@ static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct 
     ag_err err = ag__auth_check_name("agent_id", agent, 1);
     if (err != AG_OK)
         return err;
-    copy_str(c->agent_id, sizeof c->agent_id, agent);
+    ag__token_copy_str(c->agent_id, sizeof c->agent_id, agent);
     int64_t ttl = r->ttl_ms, max = r->explicit_max_ttl_ms;
     if (ttl < 0 || max < 0 || ttl > AG_AUTH_TTL_LIMIT_MS || max > AG_AUTH_TTL_LIMIT_MS)
         return ag__fail(AG_EINVAL, "ttl and explicit_max_ttl: 0 (the default) up to %lld days",
@@ -626,7 +626,7 @@ static ag_err child_info(ag_auth *a, const struct ag__tok *parent, const struct 
     if (p->max_expire_ms && c->max_expire_ms > p->max_expire_ms)
         c->max_expire_ms = p->max_expire_ms;
     c->renewable = r->renewable;
-    copy_str(c->parent, sizeof c->parent, p->accessor);
+    ag__token_copy_str(c->parent, sizeof c->parent, p->accessor);
     if (r->meta_json) {
         json_error_t jerr;
         json_t *m = json_loads(r->meta_json, 0, &jerr);
@@ -654,7 +654,7 @@ ag_err ag_auth_token_create(ag_auth *a, const char *parent_token, const struct a
             return err;
         if (parent.num_uses) { /* as Vault: its children would not count against its uses */
             ag__tok_clear(&parent);
-            return denied("a token with a use limit cannot create child tokens");
+            return ag__token_denied("a token with a use limit cannot create child tokens");
         }
         struct ag_token_info c;
         char res[64];
@@ -689,10 +689,10 @@ ag_err ag_auth_root_token_create(ag_auth *a, char token[AG_TOKEN_BUF], struct ag
 {
     struct ag_token_info c;
     memset(&c, 0, sizeof c);
-    copy_str(c.agent_id, sizeof c.agent_id, "root");
+    ag__token_copy_str(c.agent_id, sizeof c.agent_id, "root");
     c.tier = AG_TIER_MAX;
     c.root = 1;
-    copy_str(c.policies[0], AG_AUTH_NAME_MAX, AG_ROOT_POLICY);
+    ag__token_copy_str(c.policies[0], AG_AUTH_NAME_MAX, AG_ROOT_POLICY);
     c.npolicies = 1;
     c.creation_ms = ag__auth_now(a);
     struct ag__issue is = {.info = &c, .action = "token.create_root", .resource = "token/root"};
@@ -712,7 +712,7 @@ static ag_err renew_tok(ag_auth *a, struct ag__tok *t, int64_t increment_ms,
     for (int attempt = 0; attempt < AG__AUTH_CAS_TRIES; attempt++) {
         struct ag_token_info *i = &t->info;
         if (!i->renewable || !i->expire_ms)
-            return denied("token is not renewable");
+            return ag__token_denied("token is not renewable");
         int64_t now = ag__auth_now(a);
         if (increment_ms > AG_AUTH_TTL_LIMIT_MS) /* the max TTL caps it anyway; no overflow */
             increment_ms = AG_AUTH_TTL_LIMIT_MS;
@@ -727,7 +727,7 @@ static ag_err renew_tok(ag_auth *a, struct ag__tok *t, int64_t increment_ms,
             if (perr == AG_OK)
                 ag__tok_clear(&p);
             else if (perr == AG_EPERM || perr == AG_ENOTFOUND)
-                return denied("the parent token is no longer valid");
+                return ag__token_denied("the parent token is no longer valid");
             else
                 return perr;
         }
@@ -735,7 +735,7 @@ static ag_err renew_tok(ag_auth *a, struct ag__tok *t, int64_t increment_ms,
             target = i->expire_ms;
         struct ag__tok next = *t;
         next.info.expire_ms = target;
-        char *text = tok_text(&next);
+        char *text = ag__tok_text(&next);
         if (!text)
             return ag__fail(AG_ENOMEM, "token record");
         json_t *data = json_pack("{s:I}", "increment_ms", (json_int_t)increment_ms);
@@ -775,7 +775,7 @@ static ag_err renew_tok(ag_auth *a, struct ag__tok *t, int64_t increment_ms,
         char hmac[65];
         memcpy(hmac, t->hmac, sizeof hmac);
         ag__tok_clear(t);
-        if ((err = fetch_hmac(a, hmac, 1, t)) != AG_OK)
+        if ((err = ag__token_fetch_hmac(a, hmac, 1, t)) != AG_OK)
             return err;
     }
     return ag__fail(AG_ECONFLICT, "token renew: too many concurrent updates");
@@ -804,415 +804,5 @@ ag_err ag_auth_token_renew_accessor(ag_auth *a, const char *accessor, int64_t in
     if (err == AG_OK)
         err = renew_tok(a, &t, increment_ms, out);
     ag__tok_clear(&t);
-    return err;
-}
-
-/* ---- revocation ------------------------------------------------------------------ */
-
-/* Field names of a hash (every other element of HGETALL). */
-static ag_err hash_fields(ag_auth *a, const char *key, char ***fields, size_t *n)
-{
-    struct ag_store_op op = {.op = AG_OP_HGETALL, .key = key};
-    struct ag_store_reply rep;
-    *fields = NULL;
-    *n = 0;
-    ag_err err = ag_store_exec(a->store, NULL, &op, 1, &rep, NULL);
-    if (err != AG_OK) {
-        ag_store_reply_free(&rep, 1);
-        return err;
-    }
-    if (rep.type == AG_REPLY_ARRAY && rep.nelems >= 2) {
-        *fields = calloc(rep.nelems / 2, sizeof **fields);
-        if (!*fields)
-            err = ag__fail(AG_ENOMEM, "hash fields");
-        for (size_t i = 0; err == AG_OK && i + 1 < rep.nelems; i += 2) {
-            (*fields)[*n] = rep.elems[i].str;
-            rep.elems[i].str = NULL;
-            if ((*fields)[*n])
-                (*n)++;
-        }
-    }
-    ag_store_reply_free(&rep, 1);
-    return err;
-}
-
-/* Marks one token revoked (compare-and-set). *did = 1 when this call revoked it. */
-static ag_err mark_revoked(ag_auth *a, struct ag__tok *t, int *did)
-{
-    *did = 0;
-    for (int i = 0; i < AG__AUTH_CAS_TRIES; i++) {
-        if (t->revoked_ms)
-            return AG_OK;
-        struct ag__tok next = *t;
-        next.revoked_ms = ag__auth_now(a);
-        char *text = tok_text(&next);
-        if (!text)
-            return ag__fail(AG_ENOMEM, "token record");
-        char akey[64], agkey[AG_AUTH_NAME_MAX + 32];
-        snprintf(akey, sizeof akey, "auth:acc:%s", t->info.accessor);
-        snprintf(agkey, sizeof agkey, "auth:agent_tokens:%s", t->info.agent_id);
-        struct ag_store_op ops[3] = {
-            {.op = AG_OP_SET, .key = t->key, .value = text, .num = AG__AUTH_GRACE_MS},
-            {.op = AG_OP_SET, .key = akey, .value = t->hmac, .num = AG__AUTH_GRACE_MS},
-            {.op = AG_OP_HDEL, .key = agkey, .field = t->info.accessor}};
-        int ok = 0;
-        ag_err err = ag__auth_exec(a, t->key, t->raw, ops, 3, &ok);
-        free(text);
-        if (err != AG_OK)
-            return err;
-        if (ok) {
-            *did = 1;
-            return AG_OK;
-        }
-        char hmac[65];
-        memcpy(hmac, t->hmac, sizeof hmac);
-        ag__tok_clear(t);
-        if ((err = fetch_hmac(a, hmac, 0, t)) != AG_OK)
-            return err == AG_ENOTFOUND ? AG_OK : err;
-    }
-    return ag__fail(AG_ECONFLICT, "token revoke: too many concurrent updates");
-}
-
-/* Deletes every lease of a token and its lease index; counts them. */
-static ag_err drop_leases(ag_auth *a, const char *accessor, size_t *count)
-{
-    char ikey[64];
-    snprintf(ikey, sizeof ikey, "auth:leases:%s", accessor);
-    char **ids = NULL;
-    size_t n = 0;
-    ag_err err = hash_fields(a, ikey, &ids, &n);
-    if (err != AG_OK)
-        return err;
-    struct ag_store_op *ops = calloc(n + 1, sizeof *ops);
-    char **keys = calloc(n + 1, sizeof *keys);
-    if (!ops || !keys)
-        err = ag__fail(AG_ENOMEM, "lease revocation");
-    for (size_t i = 0; err == AG_OK && i < n; i++) {
-        size_t len = strlen(ids[i]) + 16;
-        if (!(keys[i] = malloc(len))) {
-            err = ag__fail(AG_ENOMEM, "lease revocation");
-            break;
-        }
-        snprintf(keys[i], len, "auth:lease:%s", ids[i]);
-        ops[i] = (struct ag_store_op){.op = AG_OP_DEL, .key = keys[i]};
-    }
-    if (err == AG_OK) {
-        ops[n] = (struct ag_store_op){.op = AG_OP_DEL, .key = ikey};
-        err = ag__auth_exec(a, NULL, NULL, ops, n + 1, NULL);
-    }
-    if (err == AG_OK)
-        *count += n;
-    ag_auth_strv_free(keys, n);
-    ag_auth_strv_free(ids, n);
-    free(ops);
-    return err;
-}
-
-struct acc_stack {
-    char **v;
-    size_t n, cap;
-};
-
-static ag_err stack_push(struct acc_stack *s, char *owned)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        char **v = realloc(s->v, cap * sizeof *v);
-        if (!v) {
-            free(owned);
-            return ag__fail(AG_ENOMEM, "revocation stack");
-        }
-        s->v = v;
-        s->cap = cap;
-    }
-    s->v[s->n++] = owned;
-    return AG_OK;
-}
-
-/* Revokes one token (already marked or not), queues its children, drops its leases. */
-static ag_err revoke_one(ag_auth *a, const char *acc, struct acc_stack *stack,
-                         struct ag_revoke_stats *st, json_t *list, int *found)
-{
-    struct ag__tok t;
-    ag_err err = ag__token_fetch_accessor(a, acc, 0, &t);
-    *found = err != AG_ENOTFOUND;
-    if (err == AG_ENOTFOUND)
-        return AG_OK;
-    if (err != AG_OK)
-        return err;
-    int did = 0;
-    err = mark_revoked(a, &t, &did);
-    ag__tok_clear(&t);
-    pthread_mutex_lock(&a->mu);
-    ag__tcache_drop_accessor(&a->cache, acc);
-    pthread_mutex_unlock(&a->mu);
-    if (err != AG_OK)
-        return err;
-    if (did) {
-        st->tokens++;
-        json_array_append_new(list, json_string(acc));
-    }
-    char ckey[64], **kids = NULL;
-    size_t nk = 0;
-    snprintf(ckey, sizeof ckey, "auth:children:%s", acc);
-    if ((err = hash_fields(a, ckey, &kids, &nk)) != AG_OK)
-        return err;
-    for (size_t i = 0; i < nk && err == AG_OK; i++) {
-        err = stack_push(stack, kids[i]);
-        kids[i] = NULL;
-    }
-    ag_auth_strv_free(kids, nk);
-    if (err == AG_OK)
-        err = ag_store_del(a->store, ckey);
-    return err == AG_OK ? drop_leases(a, acc, &st->leases) : err;
-}
-
-ag_err ag__token_revoke_tree(ag_auth *a, const char *accessor, struct ag_revoke_stats *st,
-                             json_t *list)
-{
-    struct acc_stack stack = {0};
-    char *first = strdup(accessor);
-    ag_err err = first ? stack_push(&stack, first) : ag__fail(AG_ENOMEM, "revoke");
-    int top = 1;
-    /* The parent is marked first, so that no new child or lease can attach to it (their
-     * writes are guarded on the parent's record) while the tree is walked. */
-    while (err == AG_OK && stack.n > 0) {
-        char *acc = stack.v[--stack.n];
-        int found = 0;
-        err = revoke_one(a, acc, &stack, st, list, &found);
-        if (err == AG_OK && top && !found)
-            err = ag__fail(AG_ENOTFOUND, "token accessor '%s' not found", acc);
-        top = 0;
-        free(acc);
-    }
-    ag_auth_strv_free(stack.v, stack.n);
-    return err;
-}
-
-static ag_err ledger_revocation(ag_auth *a, const char *action, const char *resource,
-                                const char *agent, int tier, const struct ag_revoke_stats *st,
-                                json_t *list, ag_err outcome)
-{
-    json_t *data = json_pack("{s:O, s:I, s:I}", "revoked", list, "leases", (json_int_t)st->leases,
-                             "secret_ids", (json_int_t)st->secret_ids);
-    if (outcome != AG_OK)
-        json_object_set_new(data, "error", json_string(ag_last_error()));
-    char *dj = ag__j_dump(data);
-    json_decref(data);
-    struct ag_ledger_entry e = {.kind = "token",
-                                .agent_id = agent && *agent ? agent : NULL,
-                                .tier = tier,
-                                .action = action,
-                                .resource = resource,
-                                .decision = "revoke",
-                                .confidence = -1,
-                                .success = outcome == AG_OK,
-                                .data_json = dj};
-    ag_err err = ag__auth_ledger(a, &e);
-    free(dj);
-    if (err != AG_OK) {
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", ag_last_error());
-        return ag__fail(err, "revoked, but unrecorded: %s", detail);
-    }
-    return AG_OK;
-}
-
-static ag_err revoke_accessor(ag_auth *a, const struct ag__tok *t, struct ag_revoke_stats *st)
-{
-    struct ag_revoke_stats local = {0};
-    if (!st)
-        st = &local;
-    memset(st, 0, sizeof *st);
-    json_t *list = json_array();
-    char res[64], agent[AG_AUTH_NAME_MAX];
-    snprintf(res, sizeof res, "token/%s", t->info.accessor);
-    snprintf(agent, sizeof agent, "%s", t->info.agent_id);
-    int tier = t->info.tier;
-    ag_err err = ag__token_revoke_tree(a, t->info.accessor, st, list);
-    if (err == AG_ENOTFOUND) {
-        json_decref(list);
-        return err;
-    }
-    char detail[256];
-    snprintf(detail, sizeof detail, "%s", ag_last_error());
-    ag_err lerr = ledger_revocation(a, "token.revoke", res, agent, tier, st, list, err);
-    json_decref(list);
-    if (err != AG_OK)
-        return ag__fail(err, "%s", detail);
-    return lerr;
-}
-
-ag_err ag_auth_token_revoke(ag_auth *a, const char *token, struct ag_revoke_stats *st)
-{
-    char hmac[65];
-    ag_err err = token_hash(a, token, hmac);
-    if (err != AG_OK)
-        return err;
-    struct ag__tok t;
-    if ((err = fetch_hmac(a, hmac, 0, &t)) != AG_OK)
-        return err == AG_ENOTFOUND ? denied("invalid token") : err;
-    err = revoke_accessor(a, &t, st);
-    ag__tok_clear(&t);
-    return err;
-}
-
-ag_err ag_auth_token_revoke_accessor(ag_auth *a, const char *accessor, struct ag_revoke_stats *st)
-{
-    struct ag__tok t;
-    ag_err err = ag__token_fetch_accessor(a, accessor, 0, &t);
-    if (err != AG_OK)
-        return err;
-    err = revoke_accessor(a, &t, st);
-    ag__tok_clear(&t);
-    return err;
-}
-
-ag_err ag_auth_revoke_agent(ag_auth *a, const char *agent_id, struct ag_revoke_stats *st)
-{
-    struct ag_revoke_stats local = {0};
-    if (!st)
-        st = &local;
-    memset(st, 0, sizeof *st);
-    ag_err err = ag__auth_check_name("agent_id", agent_id, 1);
-    if (err != AG_OK)
-        return err;
-    /* Secret IDs first: a login that is under way is guarded on its secret ID's record,
-     * so once they are gone no new token can appear for this agent. */
-    err = ag__approle_destroy_agent_sids(a, agent_id, &st->secret_ids);
-    char key[AG_AUTH_NAME_MAX + 32], **accs = NULL;
-    size_t n = 0;
-    snprintf(key, sizeof key, "auth:agent_tokens:%s", agent_id);
-    if (err == AG_OK)
-        err = hash_fields(a, key, &accs, &n);
-    json_t *list = json_array();
-    for (size_t i = 0; i < n && err == AG_OK; i++) {
-        err = ag__token_revoke_tree(a, accs[i], st, list);
-        if (err == AG_ENOTFOUND) /* expired long ago and cleaned up by the store */
-            err = AG_OK;
-    }
-    ag_auth_strv_free(accs, n);
-    if (err == AG_OK)
-        err = ag_store_del(a->store, key);
-    char detail[256], res[AG_AUTH_NAME_MAX + 16];
-    snprintf(detail, sizeof detail, "%s", ag_last_error());
-    snprintf(res, sizeof res, "agent/%s", agent_id);
-    ag_err lerr = ledger_revocation(a, "token.revoke_agent", res, agent_id, -1, st, list, err);
-    json_decref(list);
-    if (err != AG_OK)
-        return ag__fail(err, "%s", detail);
-    return lerr;
-}
-
-ag_err ag_auth_revoke_agent_hook(void *ctx, const char *agent_id)
-{
-    return ag_auth_revoke_agent((ag_auth *)ctx, agent_id, NULL);
-}
-
-/* ---- leases ---------------------------------------------------------------------- */
-
-ag_err ag__lease_prepare(ag_auth *a, const struct ag__tok *t, const char *path, int64_t version,
-                         int64_t now, struct ag__lease_ops *lo, char lease_id[AG_LEASE_ID_MAX],
-                         int64_t *duration_ms)
-{
-    memset(lo, 0, sizeof *lo);
-    lease_id[0] = '\0';
-    *duration_ms = 0;
-    if (!t->info.expire_ms)
-        return AG_OK; /* a token that never expires gets no lease (nothing to bound) */
-    char rnd[25];
-    ag__random_hex(12, rnd);
-    snprintf(lease_id, AG_LEASE_ID_MAX, "secret/%s/%s", path, rnd);
-    *duration_ms = t->info.expire_ms - now;
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "accessor", t->info.accessor, "path", path,
-                          "version", (json_int_t)version, "issue_ms", (json_int_t)now, "expire_ms",
-                          (json_int_t)t->info.expire_ms);
-    lo->record = o ? ag__j_dump(o) : NULL;
-    json_decref(o);
-    if (!lo->record)
-        return ag__fail(AG_ENOMEM, "lease record");
-    snprintf(lo->lease_key, sizeof lo->lease_key, "auth:lease:%s", lease_id);
-    snprintf(lo->index_key, sizeof lo->index_key, "auth:leases:%s", t->info.accessor);
-    lo->ops[0] = (struct ag_store_op){
-        .op = AG_OP_SET, .key = lo->lease_key, .value = lo->record, .num = *duration_ms};
-    lo->ops[1] = (struct ag_store_op){
-        .op = AG_OP_HSET, .key = lo->index_key, .field = lease_id, .value = path};
-    /* The index lives as long as the token's record, so revocation can still find it. */
-    lo->ops[2] = (struct ag_store_op){
-        .op = AG_OP_PEXPIRE, .key = lo->index_key, .num = ag__auth_store_ttl(a, t->info.expire_ms)};
-    return AG_OK;
-}
-
-void ag__lease_ops_clear(struct ag__lease_ops *lo)
-{
-    free(lo->record);
-    lo->record = NULL;
-}
-
-static ag_err lease_get(ag_auth *a, const char *lease_id, struct ag_lease_info *out, char *key,
-                        size_t keylen)
-{
-    memset(out, 0, sizeof *out);
-    if (!lease_id || strlen(lease_id) >= AG_LEASE_ID_MAX)
-        return ag__fail(AG_ENOTFOUND, "lease not found");
-    snprintf(key, keylen, "auth:lease:%s", lease_id);
-    json_t *o = NULL;
-    ag_err err = ag__auth_get_json(a, key, &o, NULL);
-    if (err != AG_OK)
-        return err;
-    if (!o)
-        return ag__fail(AG_ENOTFOUND, "lease %s not found (expired or revoked)", lease_id);
-    copy_str(out->lease_id, sizeof out->lease_id, lease_id);
-    copy_str(out->accessor, sizeof out->accessor, ag__j_str(o, "accessor"));
-    copy_str(out->path, sizeof out->path, ag__j_str(o, "path"));
-    out->version = ag__j_int(o, "version");
-    out->issue_ms = ag__j_int(o, "issue_ms");
-    out->expire_ms = ag__j_int(o, "expire_ms");
-    json_decref(o);
-    if (out->expire_ms && ag__auth_now(a) >= out->expire_ms)
-        return ag__fail(AG_ENOTFOUND, "lease %s expired", lease_id);
-    return AG_OK;
-}
-
-ag_err ag_auth_lease_lookup(ag_auth *a, const char *lease_id, struct ag_lease_info *out)
-{
-    char key[AG_LEASE_ID_MAX + 16];
-    return lease_get(a, lease_id, out, key, sizeof key);
-}
-
-ag_err ag__lease_drop(ag_auth *a, const char *lease_id, char *accessor_out)
-{
-    char key[AG_LEASE_ID_MAX + 16], ikey[64];
-    struct ag_lease_info li;
-    ag_err err = lease_get(a, lease_id, &li, key, sizeof key);
-    if (err != AG_OK)
-        return err;
-    snprintf(ikey, sizeof ikey, "auth:leases:%s", li.accessor);
-    struct ag_store_op ops[2] = {{.op = AG_OP_DEL, .key = key},
-                                 {.op = AG_OP_HDEL, .key = ikey, .field = lease_id}};
-    if (accessor_out)
-        copy_str(accessor_out, AG_ACCESSOR_BUF, li.accessor);
-    return ag__auth_exec(a, NULL, NULL, ops, 2, NULL);
-}
-
-ag_err ag_auth_lease_revoke(ag_auth *a, const char *lease_id)
-{
-    char acc[AG_ACCESSOR_BUF];
-    ag_err err = ag__lease_drop(a, lease_id, acc);
-    if (err != AG_OK)
-        return err;
-    json_t *data = json_pack("{s:s}", "accessor", acc);
-    char *dj = ag__j_dump(data);
-    json_decref(data);
-    struct ag_ledger_entry e = {.kind = "secret",
-                                .tier = -1,
-                                .action = "lease.revoke",
-                                .resource = lease_id,
-                                .decision = "revoke",
-                                .confidence = -1,
-                                .success = 1,
-                                .data_json = dj};
-    err = ag__auth_ledger(a, &e);
-    free(dj);
     return err;
 }

@@ -57,28 +57,17 @@ struct ag__issue {
 };
 AG_MUST_USE ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF]);
 
-/* Revokes the tree under accessor (see ag_auth_token_revoke) without a ledger entry;
- * appends every revoked accessor to list (a JSON array). AG_ENOTFOUND when the
- * accessor is unknown. */
-AG_MUST_USE ag_err ag__token_revoke_tree(ag_auth *a, const char *accessor,
-                                         struct ag_revoke_stats *st, json_t *list);
-
-/* Creates a lease for a secret read, attached to t: returns the ops to run guarded on
- * t->raw (lease record, the token's lease index and its TTL). No ops and an empty
- * lease_id for a token that never expires. */
-#define AG__LEASE_NOPS 3
-struct ag__lease_ops {
-    struct ag_store_op ops[AG__LEASE_NOPS];
-    char lease_key[AG_LEASE_ID_MAX + 16];
-    char index_key[AG_ACCESSOR_BUF + 16];
-    char *record;
-};
-AG_MUST_USE ag_err ag__lease_prepare(ag_auth *a, const struct ag__tok *t, const char *path,
-                                     int64_t version, int64_t now, struct ag__lease_ops *lo,
-                                     char lease_id[AG_LEASE_ID_MAX], int64_t *duration_ms);
-void ag__lease_ops_clear(struct ag__lease_ops *lo);
-/* Deletes a lease and its index entry without a ledger entry; *accessor_out (may be
- * NULL, AG_ACCESSOR_BUF bytes) receives the token it was attached to. */
-AG_MUST_USE ag_err ag__lease_drop(ag_auth *a, const char *lease_id, char *accessor_out);
+/* "permission denied: <why>" as AG_EPERM: the detail a caller can show as is. */
+AG_MUST_USE ag_err ag__token_denied(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Keyed hash (hex, 64 characters and a NUL) of a printable token; AG_EPERM when the text
+ * is not the canonical encoding of a token. */
+AG_MUST_USE ag_err ag__token_hash(ag_auth *a, const char *token, char hmac[65]);
+/* Fetches the record whose hash is hmac into t; validate as ag__token_fetch_accessor. */
+AG_MUST_USE ag_err ag__token_fetch_hmac(ag_auth *a, const char *hmac, int validate,
+                                        struct ag__tok *t);
+/* t's record as JSON text (the caller frees it), NULL when out of memory. */
+char *ag__tok_text(const struct ag__tok *t);
+/* src copied into dst (cap bytes), cut to fit. */
+void ag__token_copy_str(char *dst, size_t cap, const char *src);
 
 #endif
