@@ -28,13 +28,13 @@
 #include "core/fileio.h"
 #include "hook/install.h"
 
-#define MAX_SETTINGS  (8 << 20)
+#define MAX_SETTINGS   (8 << 20)
 #define RPC_TIMEOUT_MS 30000
 #define EXIT_FAIL      1 /* an error, or a doctor that found a problem */
 
 struct opts {
-    int codex;           /* else claude-code */
-    int both;            /* doctor without an agent named */
+    int codex; /* else claude-code */
+    int both;  /* doctor without an agent named */
     int managed;
     const char *project; /* --project DIR */
     const char *file;    /* --file PATH: the settings file to write or check */
@@ -382,8 +382,7 @@ static ag_err rpc_ended(struct rpc *r, const char *method)
         return AG_OK;
     r->pid = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-        return ag__fail(AG_ENOTFOUND, "cannot run '%s' (not on PATH? --client names it)",
-                        r->prog);
+        return ag__fail(AG_ENOTFOUND, "cannot run '%s' (not on PATH? --client names it)", r->prog);
     return ag__fail(AG_EIO, "'%s app-server' ended before it answered %s", r->prog, method);
 }
 
@@ -408,7 +407,8 @@ static ag_err rpc_call(struct rpc *r, const char *method, json_t *params, json_t
         if (j == NULL)
             return ag__fail(AG_ETIMEOUT, "'%s app-server' gave no answer to %s", r->prog, method);
         json_t *jid = json_object_get(j, "id");
-        if (json_is_integer(jid) && json_integer_value(jid) == id && json_object_get(j, "method") == NULL) {
+        if (json_is_integer(jid) && json_integer_value(jid) == id &&
+            json_object_get(j, "method") == NULL) {
             json_t *e = json_object_get(j, "error");
             if (e) {
                 err = ag__fail(AG_EIO, "codex app-server: %s: %s", method,
@@ -431,10 +431,9 @@ static ag_err rpc_open(struct rpc *r, const char *codex, const char *cwd)
     ag_err err = rpc_start(r, codex, cwd);
     json_t *res = NULL;
     if (err == AG_OK)
-        err = rpc_call(r, "initialize",
-                       json_pack("{s:{s:s, s:s}}", "clientInfo", "name", "agentgov", "version",
-                                 "1"),
-                       &res);
+        err = rpc_call(
+            r, "initialize",
+            json_pack("{s:{s:s, s:s}}", "clientInfo", "name", "agentgov", "version", "1"), &res);
     json_decref(res);
     if (err == AG_OK) {
         json_t *n = json_pack("{s:s}", "method", "initialized");
@@ -522,8 +521,8 @@ static int install_claude(const struct opts *o, const char *cmd)
         return AG_EXIT_USAGE;
     }
     char *ver = client_version(o->client ? o->client : "claude");
-    int fail_closed = ver ? ag__install_version_at_least(ver, AG__CLAUDE_FAIL_CLOSED_VERSION) == 1
-                          : 0;
+    int fail_closed =
+        ver ? ag__install_version_at_least(ver, AG__CLAUDE_FAIL_CLOSED_VERSION) == 1 : 0;
     struct ag_buf changes;
     ag__buf_init(&changes);
     ag_err err = merge_file(path, cmd, 0, fail_closed, &changes);
@@ -566,11 +565,11 @@ static ag_err codex_trust(const struct opts *o, const char *cmd, const char *cwd
         json_t *edits = json_pack("[{s:s, s:s, s:b}]", "keyPath", "features.unified_exec_tty",
                                   "mergeStrategy", "replace", "value", 0);
         if (edits && status && strcmp(status, "trusted") != 0 && strcmp(status, "managed") != 0)
-            json_array_append_new(
-                edits, json_pack("{s:s, s:s, s:{s:{s:O}}}", "keyPath", "hooks.state",
-                                 "mergeStrategy", "upsert", "value",
-                                 json_string_value(json_object_get(hook, "key")), "trusted_hash",
-                                 json_object_get(hook, "currentHash")));
+            json_array_append_new(edits,
+                                  json_pack("{s:s, s:s, s:{s:{s:O}}}", "keyPath", "hooks.state",
+                                            "mergeStrategy", "upsert", "value",
+                                            json_string_value(json_object_get(hook, "key")),
+                                            "trusted_hash", json_object_get(hook, "currentHash")));
         size_t nedits = json_array_size(edits); /* the call takes edits over */
         err = edits ? rpc_call(&r, "config/batchWrite", json_pack("{s:o}", "edits", edits), &res)
                     : AG_ENOMEM;
@@ -578,7 +577,8 @@ static ag_err codex_trust(const struct opts *o, const char *cmd, const char *cwd
             ag__buf_printf(changes, "trusted the hook in Codex (%s)\n",
                            json_string_value(json_object_get(hook, "currentHash")));
         if (err == AG_OK)
-            ag__buf_puts(changes, "set [features] unified_exec_tty = false in Codex's config.toml\n");
+            ag__buf_puts(changes,
+                         "set [features] unified_exec_tty = false in Codex's config.toml\n");
     }
     json_decref(res);
     json_decref(hook);
@@ -620,9 +620,10 @@ static int install_codex(const struct opts *o, const char *cmd)
         if (err != AG_OK) {
             char why[1024];
             snprintf(why, sizeof why, "%s", ag_last_error());
-            err = ag__fail(err, "%s (the hook is written to %s but Codex will skip it until it "
-                                "is trusted: run `codex` and trust it in /hooks, or install with "
-                                "--managed)",
+            err = ag__fail(err,
+                           "%s (the hook is written to %s but Codex will skip it until it "
+                           "is trusted: run `codex` and trust it in /hooks, or install with "
+                           "--managed)",
                            why, path);
         }
     }
@@ -641,10 +642,10 @@ static int install_codex(const struct opts *o, const char *cmd)
 static int parse(int argc, char **argv, struct opts *o, int doctor)
 {
     static const struct option longs[] = {
-        {"managed", no_argument, NULL, 'm'},  {"project", required_argument, NULL, 'p'},
-        {"file", required_argument, NULL, 'f'}, {"bin", required_argument, NULL, 'b'},
+        {"managed", no_argument, NULL, 'm'},      {"project", required_argument, NULL, 'p'},
+        {"file", required_argument, NULL, 'f'},   {"bin", required_argument, NULL, 'b'},
         {"client", required_argument, NULL, 'c'}, {"dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     int named = argc >= 2 && argv[1][0] != '-';
     if (named && strcmp(argv[1], "codex") == 0)
@@ -750,8 +751,9 @@ static void check_program(struct report *rep, const char *agent, const char *cmd
 {
     char *prog = ag__install_command_program(cmd);
     if (prog == NULL || access(prog, X_OK) != 0)
-        say(rep, "FAIL", "%s: the hook runs '%s', which is missing or not executable: the "
-                         "call runs unjudged",
+        say(rep, "FAIL",
+            "%s: the hook runs '%s', which is missing or not executable: the "
+            "call runs unjudged",
             agent, prog ? prog : cmd);
     else
         say(rep, "ok", "%s: the hook runs %s", agent, cmd);
@@ -789,8 +791,9 @@ static void doctor_claude(const struct opts *o, struct report *rep)
     if (ver)
         say(rep, "ok", "claude-code: %s", ver);
     else
-        say(rep, "WARN", "claude-code: `%s --version` does not run; the fail-closed setting "
-                         "is checked as for a current version",
+        say(rep, "WARN",
+            "claude-code: `%s --version` does not run; the fail-closed setting "
+            "is checked as for a current version",
             o->client ? o->client : "claude");
     int found = 0;
     for (int i = 0; i < n; i++) {
@@ -824,8 +827,9 @@ static void doctor_claude(const struct opts *o, struct report *rep)
         free(text);
     }
     if (!found)
-        say(rep, "FAIL", "claude-code: no settings file runs `agentgov hook claude-code` for every "
-                         "tool (run `agentgov hook install claude-code`)");
+        say(rep, "FAIL",
+            "claude-code: no settings file runs `agentgov hook claude-code` for every "
+            "tool (run `agentgov hook install claude-code`)");
     free(ver);
 }
 
@@ -849,11 +853,14 @@ static void doctor_codex(const struct opts *o, struct report *rep)
     size_t i;
     json_t *e;
     json_array_foreach(errors, i, e)
+    {
         say(rep, "FAIL", "codex: %s", json_string_value(json_object_get(e, "message")));
+    }
     json_decref(errors);
     if (hook == NULL) {
-        say(rep, "FAIL", "codex: no PreToolUse hook runs `agentgov hook codex` (run `agentgov "
-                         "hook install codex`)");
+        say(rep, "FAIL",
+            "codex: no PreToolUse hook runs `agentgov hook codex` (run `agentgov "
+            "hook install codex`)");
     } else {
         const char *status = json_string_value(json_object_get(hook, "trustStatus"));
         const char *src = json_string_value(json_object_get(hook, "sourcePath"));
@@ -861,8 +868,9 @@ static void doctor_codex(const struct opts *o, struct report *rep)
         say(rep, "ok", "codex: %s has the PreToolUse hook (%s)", src ? src : "?",
             status ? status : "?");
         if (!status || (strcmp(status, "trusted") != 0 && strcmp(status, "managed") != 0))
-            say(rep, "FAIL", "codex: the hook is %s: Codex skips it without a word (run "
-                             "`agentgov hook install codex`)",
+            say(rep, "FAIL",
+                "codex: the hook is %s: Codex skips it without a word (run "
+                "`agentgov hook install codex`)",
                 status ? status : "of unknown trust");
         if (!json_is_true(json_object_get(hook, "enabled")))
             say(rep, "FAIL", "codex: the hook is disabled");
@@ -885,8 +893,9 @@ static void doctor_codex(const struct opts *o, struct report *rep)
         const char *eol = strchrnul(line + 1, '\n');
         int on = eol - line >= 5 && memcmp(eol - 4, "true", 4) == 0;
         if (on)
-            say(rep, "FAIL", "codex: unified_exec_tty is on: commands typed into an interactive "
-                             "terminal (write_stdin) reach no hook");
+            say(rep, "FAIL",
+                "codex: unified_exec_tty is on: commands typed into an interactive "
+                "terminal (write_stdin) reach no hook");
         else
             say(rep, "ok", "codex: unified_exec_tty is off");
     }

@@ -19,11 +19,11 @@
 
 struct ag__hook_opts {
     enum ag__hook_dialect dialect;
-    const char *policy; /* NULL: hook.policy in the config, else the shipped one */
-    int tier;           /* -1: hook.tier in the config */
-    const char *agent;  /* NULL: the event's agent */
-    uid_t uid;          /* the hook's user: `~` is its passwd home when HOME is not absolute */
-    int allow_means;    /* -1: hook.allow_means in the config; 1: "allow", 0: no objection */
+    const char *policy;      /* NULL: hook.policy in the config, else the shipped one */
+    int tier;                /* -1: hook.tier in the config */
+    const char *agent;       /* NULL: the event's agent */
+    uid_t uid;               /* the hook's user: `~` is its passwd home when HOME is not absolute */
+    int allow_means;         /* -1: hook.allow_means in the config; 1: "allow", 0: no objection */
     int permission_requests; /* -1: hook.permission_requests in the config; 1: "policy" */
 };
 

@@ -19,8 +19,9 @@
 static int usable_id(const char *id)
 {
     size_t n = strlen(id);
-    return n > 0 && n <= 128 && strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                           "0123456789-_") == n;
+    return n > 0 && n <= 128 &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "0123456789-_") == n;
 }
 
 /* Session files older than this are removed when a new session starts: a session that
@@ -52,8 +53,7 @@ static ag_err codex_project(struct ag__hook_event *ev)
     if (!ev->session_id[0])
         return AG_OK; /* no session to remember it for: the event's cwd */
     if (!usable_id(ev->session_id))
-        return ag__fail(AG_EINVAL, "session_id '%.64s' cannot name a session file",
-                        ev->session_id);
+        return ag__fail(AG_EINVAL, "session_id '%.64s' cannot name a session file", ev->session_id);
     char name[200];
     snprintf(name, sizeof name, SESSIONS_DIR "/%s", ev->session_id);
     const char *path = ag__cli_path(name);

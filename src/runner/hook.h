@@ -58,7 +58,7 @@ struct ag__hook_event {
     /* A Codex PermissionRequest: Codex asks only on its approval path, to run a call
      * outside its sandbox; the event also maps to sandbox.escape (docs/hooks.md). */
     int sandbox_escape;
-    char *home;              /* owned: what `~` stands for, NULL when nothing */
+    char *home; /* owned: what `~` stands for, NULL when nothing */
 };
 
 /* Parses one event as the dialect's agent sends it on stdin and maps it to requests.

@@ -15,11 +15,9 @@
  * bare permissionDecision "allow" (it wants updatedInput with it) and marks the hook
  * failed, and for Claude Code an allow skips its own permission rules and prompt. */
 static json_t *pre_tool_use_answer(const struct ag__hook_event *ev,
-                                   const struct ag__hook_answer_opts *a,
-                                   struct ag__hook_verdict *v)
+                                   const struct ag__hook_answer_opts *a, struct ag__hook_verdict *v)
 {
-    if (v->effect == AG_EFFECT_ALLOW &&
-        (ev->dialect == AG_HOOK_CODEX || !a->allow_means_allow)) {
+    if (v->effect == AG_EFFECT_ALLOW && (ev->dialect == AG_HOOK_CODEX || !a->allow_means_allow)) {
         v->answer = "no-objection";
         return NULL;
     }
@@ -33,8 +31,7 @@ static json_t *pre_tool_use_answer(const struct ag__hook_event *ev,
  * answered only when the options say so, and a Codex sandbox escape only when a rule
  * decided sandbox.escape. */
 static json_t *permission_answer(const struct ag__hook_event *ev,
-                                 const struct ag__hook_answer_opts *a,
-                                 struct ag__hook_verdict *v)
+                                 const struct ag__hook_answer_opts *a, struct ag__hook_verdict *v)
 {
     if (!a->permission_by_policy || v->escape_unruled) {
         v->answer = "deferred";
@@ -60,8 +57,8 @@ ag_err ag__hook_response(const struct ag__hook_event *ev, const struct ag__hook_
     a = a ? a : &none;
     json_t *o = ev->kind == AG_HOOK_PRE_TOOL_USE ? pre_tool_use_answer(ev, a, v)
                                                  : permission_answer(ev, a, v);
-    if (o == NULL && v->answer && (strcmp(v->answer, "no-objection") == 0 ||
-                                   strcmp(v->answer, "deferred") == 0)) {
+    if (o == NULL && v->answer &&
+        (strcmp(v->answer, "no-objection") == 0 || strcmp(v->answer, "deferred") == 0)) {
         *out = strdup("");
         return *out ? AG_OK : AG_ENOMEM;
     }

@@ -774,10 +774,10 @@ static void expect_tool(enum ag__hook_dialect d, const char *tool, const char *i
 
 TEST(todays_tools_map_to_actions)
 {
-    const char *cc[] = {"TaskCreate", "TaskList",      "TaskGet",      "TaskUpdate",
-                        "TaskStop",   "CronCreate",    "CronList",     "CronDelete",
-                        "EnterWorktree", "ExitWorktree", "SendMessage", "ScheduleWakeup",
-                        "ToolSearch", "ListAgents", "ReportFindings"};
+    const char *cc[] = {"TaskCreate",    "TaskList",     "TaskGet",       "TaskUpdate",
+                        "TaskStop",      "CronCreate",   "CronList",      "CronDelete",
+                        "EnterWorktree", "ExitWorktree", "SendMessage",   "ScheduleWakeup",
+                        "ToolSearch",    "ListAgents",   "ReportFindings"};
     for (size_t i = 0; i < sizeof cc / sizeof cc[0]; i++) {
         char action[64];
         snprintf(action, sizeof action, "tool.%s", cc[i]);
@@ -813,12 +813,12 @@ TEST(todays_tools_map_to_actions)
     ASSERT_STREQ(ev.req[1].resource, "a-2");
     ag__hook_event_free(&ev);
     /* An agent id is a name: one that reads as a path or a glob is refused. */
-    ASSERT_ERR(parse_event(AG_HOOK_CODEX, "PreToolUse", "close_agent", "{\"target\":\"../x\"}",
-                           &ev),
-               AG_EINVAL);
-    ASSERT_ERR(parse_event(AG_HOOK_CODEX, "PreToolUse", "read_mcp_resource",
-                           "{\"server\":\"docs\"}", &ev),
-               AG_EINVAL);
+    ASSERT_ERR(
+        parse_event(AG_HOOK_CODEX, "PreToolUse", "close_agent", "{\"target\":\"../x\"}", &ev),
+        AG_EINVAL);
+    ASSERT_ERR(
+        parse_event(AG_HOOK_CODEX, "PreToolUse", "read_mcp_resource", "{\"server\":\"docs\"}", &ev),
+        AG_EINVAL);
 }
 
 TEST(the_project_root_is_set_apart_from_the_cwd)

@@ -37,8 +37,8 @@ TEST(claude_settings_gain_the_hook_and_keep_everything_else)
     ASSERT_OK(ag__install_claude(in, strlen(in), CMD, 1, &out, &ch));
     json_t *o = parse(out);
     ASSERT_STREQ(json_string_value(json_object_get(o, "model")), "opus");
-    ASSERT_STREQ(json_string_value(json_array_get(
-                     json_object_get(json_object_get(o, "permissions"), "deny"), 0)),
+    ASSERT_STREQ(json_string_value(
+                     json_array_get(json_object_get(json_object_get(o, "permissions"), "deny"), 0)),
                  "Bash(curl:*)");
     ASSERT_TRUE(json_object_get(json_object_get(o, "hooks"), "PostToolUse") != NULL);
     ASSERT_TRUE(json_object_get(o, "disableAllHooks") == NULL);
@@ -62,8 +62,9 @@ TEST(claude_settings_gain_the_hook_and_keep_everything_else)
 
 TEST(an_existing_agentgov_hook_is_updated_not_repeated)
 {
-    const char *in = "{\"hooks\": {\"PreToolUse\": [{\"matcher\": \"*\", \"hooks\": "
-                     "[{\"type\": \"command\", \"command\": \"/old/agentgov hook claude-code\"}]}]}}";
+    const char *in =
+        "{\"hooks\": {\"PreToolUse\": [{\"matcher\": \"*\", \"hooks\": "
+        "[{\"type\": \"command\", \"command\": \"/old/agentgov hook claude-code\"}]}]}}";
     char *out = NULL;
     struct ag_buf ch;
     ag__buf_init(&ch);
@@ -116,8 +117,8 @@ TEST(managed_requirements_are_appended_or_refused)
     char *out = NULL;
     struct ag_buf ch;
     ag__buf_init(&ch);
-    ASSERT_OK(ag__install_codex_requirements(in, strlen(in), "/a b/agentgov hook codex", &out,
-                                             &ch));
+    ASSERT_OK(
+        ag__install_codex_requirements(in, strlen(in), "/a b/agentgov hook codex", &out, &ch));
     ASSERT_TRUE(strncmp(out, in, strlen(in)) == 0);
     ASSERT_CONTAINS(out, "[features]\nhooks = true\nunified_exec_tty = false\n");
     ASSERT_CONTAINS(out, "[[hooks.PreToolUse.hooks]]\ntype = \"command\"\n"
@@ -146,8 +147,9 @@ TEST(doctor_reports_what_lets_a_call_through)
     ASSERT_TRUE(cmd == NULL);
     ag__buf_free(&f);
     ag__buf_init(&f);
-    const char *no_block = "{\"disableAllHooks\": true, \"hooks\": {\"PreToolUse\": [{\"hooks\": "
-                           "[{\"type\": \"command\", \"command\": \"/x/agentgov hook claude-code\"}]}]}}";
+    const char *no_block =
+        "{\"disableAllHooks\": true, \"hooks\": {\"PreToolUse\": [{\"hooks\": "
+        "[{\"type\": \"command\", \"command\": \"/x/agentgov hook claude-code\"}]}]}}";
     ASSERT_EQ(ag__doctor_settings(no_block, strlen(no_block), 1, 1, &cmd, &f), 2);
     ASSERT_CONTAINS(f.data, "onFailure");
     ASSERT_CONTAINS(f.data, "disableAllHooks");
