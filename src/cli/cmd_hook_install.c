@@ -795,18 +795,34 @@ static void doctor_claude(const struct opts *o, struct report *rep)
             "claude-code: `%s --version` does not run; the fail-closed setting "
             "is checked as for a current version",
             o->client ? o->client : "claude");
-    int found = 0;
+    /* paths[0] is the managed file unless --file named one: a hook there is one the
+     * other files cannot switch off, and its allowManagedHooksOnly silences theirs. */
+    int found = 0, managed_hook = 0, managed_only = 0;
     for (int i = 0; i < n; i++) {
         char *text = NULL, *cmd = NULL;
         size_t len = 0;
+        int managed = i == 0 && !o->file;
         if (ag__read_file(paths[i], MAX_SETTINGS, &text, &len) != AG_OK) {
             ag_clear_error();
             continue;
         }
+        if (managed) {
+            json_t *m = json_loadb(text, len, 0, NULL);
+            managed_only = json_is_true(json_object_get(m, "allowManagedHooksOnly"));
+            json_decref(m);
+        }
         struct ag_buf f;
         ag__buf_init(&f);
         int fails = ag__doctor_settings(text, len, 1, ver ? fc : 1, &cmd, &f);
-        if (cmd) {
+        if (cmd && !managed && managed_only) {
+            say(rep, "FAIL",
+                "claude-code: %s has the hook, but the managed settings allow "
+                "managed hooks only: it never runs",
+                paths[i]);
+            free(cmd);
+            cmd = NULL;
+        } else if (cmd) {
+            managed_hook |= managed;
             found = 1;
             say(rep, "ok", "claude-code: %s has the PreToolUse hook", paths[i]);
             check_program(rep, "claude-code", cmd);
@@ -818,7 +834,8 @@ static void doctor_claude(const struct opts *o, struct report *rep)
             char *nl = strchr(line, '\n');
             if (nl)
                 *nl = '\0';
-            if (cmd || strstr(line, "disableAllHooks") || strstr(line, "parse"))
+            if (cmd || (strstr(line, "disableAllHooks") && (managed || !managed_hook)) ||
+                strstr(line, "parse"))
                 say(rep, "FAIL", "claude-code: %s: %s", paths[i], line + 5);
             line = nl ? nl + 1 : NULL;
         }

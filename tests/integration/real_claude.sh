@@ -140,6 +140,8 @@ if [ "$(id -u)" -eq 0 ] && unshare -m --propagation private true 2>/dev/null; th
 mount -t overlay overlay -o lowerdir=/etc,upperdir=$M/up,workdir=$M/work /etc || exit 99
 export HOME=$H PATH="$NPM_BIN:$PATH" AGENTGOV_HOOK_HELPER=0
 "$AG" --dir "$D" hook install claude-code --managed >"$M/install.out" 2>&1 || exit 98
+"$AG" hook doctor claude-code --project "$M/proj" >"$M/doctor.out" 2>&1
+echo \$? >"$M/doctor.rc"
 cd "$M/proj" && ANTHROPIC_BASE_URL=http://127.0.0.1:$MODEL_PORT ANTHROPIC_API_KEY=dummy \
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 IS_SANDBOX=1 \
     timeout 60 claude -p go --permission-mode bypassPermissions --output-format json \
@@ -150,6 +152,10 @@ INNER
     stop_model
     check_eq "managed: the namespace ran" "$rc" 0
     check_contains "managed: installed" "$(cat "$M/install.out")" "/etc/claude-code/managed-settings.json"
+    check_eq "managed: doctor finds no problem (the project's disableAllHooks cannot switch a managed hook off)" \
+        "$(cat "$M/doctor.rc")" 0
+    check_contains "managed: doctor sees the managed hook" "$(cat "$M/doctor.out")" \
+        "ok   claude-code: /etc/claude-code/managed-settings.json has the PreToolUse hook"
     check_eq "managed: the project's disableAllHooks does not switch it off: .env not written" \
         "$(ls -A "$M/proj" | grep -c '^.env$')" 0
     check_contains "managed: the model is told agentgov's reason" "$(result 0)" "agentgov: denied by coding-agent.yaml:"
