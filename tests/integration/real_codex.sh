@@ -149,6 +149,54 @@ check_contains "resumed elsewhere: a read outside the first project is denied" "
     "agentgov: denied: no rule allows file.read on ${H#/}/other/a.png"
 rm -f "$D/config"
 
+# ---- PermissionRequest: leaving the sandbox needs a person, or a rule that says so --------
+# `codex exec` never asks (its approval policy is fixed at never); the IDE protocol
+# (codex app-server) with approvals on request and the workspace-write sandbox does, and
+# codex_app_client.py plays the person: it records each approval request and declines it.
+E=$T/escape
+mkdir -p "$E/codex" "$E/proj" "$E/data"
+chmod 700 "$E/data"
+ESCAPE='{"turns":[{"tool":"exec_command","input":{"cmd":"touch '"$E"'/escaped","sandbox_permissions":"require_escalated","justification":"needed"}}]}'
+printf '{"hooks":{"PermissionRequest":[{"matcher":"*","hooks":[{"type":"command","command":"%s --dir %s hook codex --permission-requests policy"}]}]}}\n' \
+    "$AG" "$E/data" >"$E/codex/hooks.json"
+# run_escape NAME: one turn through the app server; its summary in $E/NAME.json.
+run_escape() {
+    start_model openai "$1" "$(script_file "$1" "$ESCAPE")"
+    sed -n '1,12p' "$CH/config.toml" | sed "s#127.0.0.1:9/v1#127.0.0.1:$MODEL_PORT/v1#" >"$E/codex/config.toml"
+    sed -i '/^approval_policy\|^sandbox_mode/d' "$E/codex/config.toml"
+    HOME=$H CODEX_HOME=$E/codex AGENTGOV_HOOK_HELPER=0 timeout 60 \
+        python3 "$SRC/tests/integration/codex_app_client.py" codex "$E/proj" "$E/$1.json"
+    stop_model
+}
+run_escape escape_shipped
+check_contains "escape, shipped policy: the turn completed" "$(cat "$E/escape_shipped.json")" '"completed": true'
+check_contains "escape, shipped policy: a person was asked" "$(cat "$E/escape_shipped.json")" \
+    '"approvals": ["item/commandExecution/requestApproval"]'
+check_eq "escape, shipped policy: nothing ran outside the sandbox" "$(ls "$E" | grep -c escaped)" 0
+check_eq "escape, shipped policy: recorded as left to Codex" "$(last_decision "$E/data")" \
+    "allow deferred shell.exec touch $E/escaped"
+# A policy that names sandbox.escape answers it: here it lets this command out.
+cat >"$E/escape.yaml" <<'EOF'
+version: 1
+rules:
+  - id: shell
+    effect: allow
+    actions: [shell.exec]
+    resources: ["**"]
+    min_tier: 0
+  - id: escape-touch
+    effect: allow
+    actions: [sandbox.escape]
+    resources: ["touch **"]
+    min_tier: 0
+EOF
+printf 'hook.policy = %s\n' "$E/escape.yaml" >"$E/data/config"
+run_escape escape_rule
+check_contains "escape, a rule names it: nobody was asked" "$(cat "$E/escape_rule.json")" '"approvals": []'
+check_eq "escape, a rule names it: the command ran outside the sandbox" "$(ls "$E" | grep -c escaped)" 1
+check_contains "escape, a rule names it: recorded as allowed" "$(last_decision "$E/data")" "allow allow"
+check_exit "escape: the ledger verifies" 0 "$AG" --dir "$E/data" ledger verify
+
 # ---- --managed: /etc/codex/requirements.toml, which the user cannot switch off -------------
 # Root only: in a private mount namespace with an overlay on /etc, so that the machine's
 # own /etc is never written. The user's config switches hooks off and trusts nothing.
