@@ -21,6 +21,7 @@
 #include "agentgov/gov.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "cli/run_backstop.h"
 #include "core/fileio.h"
 #include "core/time.h"
 #include "policy/path.h"
@@ -33,7 +34,10 @@ static void usage(FILE *out)
             "                    [--workdir DIR] [--timeout D] [--grace D] [--token-ttl D]\n"
             "                    [--allow-unsandboxed] [--report FILE] [--store URL]\n"
             "                    [--policy FILE] [--addr ADDR] [--no-store-access] [--quiet]\n"
-            "                    -- CMD [ARGS...]\n\n"
+            "                    -- CMD [ARGS...]\n"
+            "       agentgov run --profile coding-agent [--project DIR] [--policy FILE]\n"
+            "                    [--connect-port N[,N...]] [--allow-unsandboxed]\n"
+            "                    -- AGENT [ARGS...]\n\n"
             "Runs CMD as a governed agent: bootstrap (lock, packet, revocation bar), a\n"
             "short-lived token, then PREFLIGHT, PLAN, EXECUTE (CMD under the tier's Landlock,\n"
             "seccomp and rlimit profile, in the workdir), VERIFY (exit status, required\n"
@@ -60,6 +64,17 @@ static void usage(FILE *out)
             "                       when a daemon answers there; none in embedded mode)\n"
             "  --no-store-access    give the child no view of the data directory\n"
             "  --quiet              capture CMD's output without passing it through\n\n"
+            "With --profile coding-agent, AGENT (claude, codex, ...) runs under the kernel\n"
+            "backstop instead, with the terminal passed through and no lifecycle: the\n"
+            "project and the agent's state directories writable, its hook settings,\n"
+            ".git/hooks and agentgov's data read-only, credential stores unreadable, TCP\n"
+            "only to the given ports (default 443; 53 for DNS over TCP). The exit status is\n"
+            "AGENT's (128+N for signal N), or 1 usage error, 14 sandbox unavailable, 127\n"
+            "AGENT not found. `agentgov sandbox show --profile coding-agent` prints the\n"
+            "grant list. See docs/sandbox.md.\n"
+            "  --profile NAME       coding-agent (the only profile)\n"
+            "  --project DIR        the project (default: --workdir, else the current one)\n"
+            "  --connect-port N     TCP ports the agent may connect to (repeatable)\n\n"
             "The child's environment: AGENTGOV_TOKEN, AGENTGOV_ADDR, AGENTGOV_AGENT_ID,\n"
             "AGENTGOV_TASK_ID, AGENTGOV_RUN_ID, AGENTGOV_WORKDIR, AGENTGOV_DIR and\n"
             "AGENTGOV_STORE (its view of the data directory), AGENTGOV_BIN.\n\n"
@@ -104,6 +119,7 @@ struct cli {
         *policy, *addr;
     int tier, allow_unsandboxed, no_store_access, quiet;
     char **argv;
+    struct ag__backstop_cli bs; /* --profile, --project, --connect-port */
 };
 
 enum {
@@ -122,6 +138,9 @@ enum {
     O_ADDR,
     O_NOSTORE,
     O_QUIET,
+    O_PROFILE,
+    O_PROJECT,
+    O_PORT,
     O_HELP
 };
 
@@ -141,6 +160,9 @@ static const struct option longopts[] = {
     {"addr", required_argument, NULL, O_ADDR},
     {"no-store-access", no_argument, NULL, O_NOSTORE},
     {"quiet", no_argument, NULL, O_QUIET},
+    {"profile", required_argument, NULL, O_PROFILE},
+    {"project", required_argument, NULL, O_PROJECT},
+    {"connect-port", required_argument, NULL, O_PORT},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -190,6 +212,14 @@ static int set_opt(struct cli *c, int opt, const char *arg)
     case O_QUIET:
         c->quiet = 1;
         break;
+    case O_PROFILE:
+        c->bs.profile = arg;
+        break;
+    case O_PROJECT:
+        c->bs.project = arg;
+        break;
+    case O_PORT:
+        return ag__backstop_add_ports(&c->bs, arg);
     case O_TIER: {
         char *end;
         long t = strtol(arg, &end, 10);
@@ -224,7 +254,7 @@ static int parse(int argc, char **argv, struct cli *c)
         if (set_opt(c, opt, optarg) != 0)
             return -1;
     }
-    if (!c->agent) {
+    if (!c->agent && !c->bs.profile) {
         ag__cli_error("run: --agent is required (see agentgov run --help)");
         return -1;
     }
@@ -531,6 +561,18 @@ int ag__cmd_run(int argc, char **argv)
     }
     if (parse(argc, argv, &c) != 0)
         return AG_EXIT_USAGE;
+    if (c.bs.profile) {
+        if (c.agent || c.task || c.packet || c.tier >= 0 || c.report || c.store) {
+            ag__cli_error("run: --profile runs no lifecycle: --agent, --task, --packet, --tier, "
+                          "--report and --store do not apply");
+            return AG_EXIT_USAGE;
+        }
+        c.bs.policy = c.policy;
+        c.bs.allow_unsandboxed = c.allow_unsandboxed;
+        if (!c.bs.project)
+            c.bs.project = c.workdir;
+        return ag__backstop_run(&c.bs, c.argv);
+    }
     install_signals();
     struct handles h;
     int code = handles_open(&h, &c) == 0 ? run(&c, &h) : AG_EXIT_USAGE;

@@ -11,6 +11,7 @@
 #include "agentgov/policy.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "cli/run_backstop.h"
 #include "core/err.h"
 #include "policy/path.h"
 #include "runner/sandbox.h"
@@ -18,12 +19,15 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: agentgov sandbox show --tier N [--policy FILE] [--workdir DIR] [--json]\n"
+                 "       agentgov sandbox show --profile coding-agent [--project DIR]\n"
+                 "                             [--policy FILE] [--connect-port N] [--json]\n"
                  "       agentgov sandbox exec --tier N [--policy FILE] [--workdir DIR]\n"
                  "                             [--allow-unsandboxed] -- CMD [ARGS...]\n"
                  "\n"
                  "show  prints the kernel sandbox profile of a tier: Landlock paths and TCP\n"
                  "      ports, seccomp denials, no_new_privs and rlimits (JSON with --json,\n"
-                 "      the form recorded in the ledger).\n"
+                 "      the form recorded in the ledger). With --profile, the grant list of\n"
+                 "      that profile of `agentgov run --profile` (docs/sandbox.md).\n"
                  "exec  runs CMD confined by that profile with DIR (default: the current\n"
                  "      directory) as its workdir, waits, and exits with its status (128+N\n"
                  "      when a signal N ended it). It adds no governance: see `agentgov run`.\n"
@@ -34,12 +38,16 @@ static void usage(FILE *out)
                  "                       <dir>/policy.yaml, else the shipped default)\n"
                  "  --workdir DIR        the child's working directory\n"
                  "  --json               show: print JSON\n"
+                 "  --profile NAME       show: the backstop profile coding-agent\n"
+                 "  --project DIR        with --profile: the project (default: current dir)\n"
+                 "  --connect-port N     with --profile: TCP ports (default 443)\n"
                  "  --allow-unsandboxed  exec: run even if the kernel has no Landlock, or\n"
                  "                       lacks a Landlock feature the profile needs\n"
                  "                       (rlimits, seccomp and what Landlock there is apply)\n");
 }
 
 struct sb_opts {
+    struct ag__backstop_cli bs;
     int tier;
     const char *policy;
     const char *workdir;
@@ -49,10 +57,15 @@ struct sb_opts {
 
 static int parse(int argc, char **argv, struct sb_opts *o)
 {
-    static const struct option longs[] = {
-        {"tier", required_argument, NULL, 't'},        {"policy", required_argument, NULL, 'p'},
-        {"workdir", required_argument, NULL, 'w'},     {"json", no_argument, NULL, 'j'},
-        {"allow-unsandboxed", no_argument, NULL, 'u'}, {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"tier", required_argument, NULL, 't'},
+                                          {"policy", required_argument, NULL, 'p'},
+                                          {"workdir", required_argument, NULL, 'w'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"allow-unsandboxed", no_argument, NULL, 'u'},
+                                          {"profile", required_argument, NULL, 'P'},
+                                          {"project", required_argument, NULL, 'D'},
+                                          {"connect-port", required_argument, NULL, 'c'},
+                                          {NULL, 0, NULL, 0}};
     int c;
     char *end;
     optind = 1;
@@ -78,12 +91,22 @@ static int parse(int argc, char **argv, struct sb_opts *o)
         case 'u':
             o->allow_unsandboxed = 1;
             break;
+        case 'P':
+            o->bs.profile = optarg;
+            break;
+        case 'D':
+            o->bs.project = optarg;
+            break;
+        case 'c':
+            if (ag__backstop_add_ports(&o->bs, optarg) != 0)
+                return -1;
+            break;
         default:
             ag__cli_error("unknown option '%s' (see agentgov sandbox --help)", argv[optind - 1]);
             return -1;
         }
     }
-    if (o->tier < 0) {
+    if (o->tier < 0 && !o->bs.profile) {
         ag__cli_error("--tier is required (see agentgov sandbox --help)");
         return -1;
     }
@@ -156,6 +179,14 @@ int ag__cmd_sandbox(int argc, char **argv)
     struct sb_opts o = {.tier = -1};
     if (parse(argc - 1, argv + 1, &o) != 0)
         return AG_EXIT_USAGE;
+    if (o.bs.profile) {
+        if (!is_show) {
+            ag__cli_error("sandbox exec --profile: use `agentgov run --profile %s`", o.bs.profile);
+            return AG_EXIT_USAGE;
+        }
+        o.bs.policy = o.policy;
+        return ag__backstop_show(&o.bs, o.json);
+    }
     ag_policy *p = load(&o);
     if (!p)
         return AG_EXIT_USAGE;

@@ -87,9 +87,9 @@ static ag_err check_features(const struct ag_sandbox_profile *p, int abi, int fl
     return ag__fail(AG_EUNSUPPORTED, "sandbox: the kernel's Landlock (ABI %d) lacks %s", abi, miss);
 }
 
-ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile, const char *workdir,
-                           const char *const *scope, size_t nscope, int flags,
-                           struct ag__sandbox **out)
+static ag_err prepare(const struct ag_sandbox_profile *profile, const char *workdir,
+                      const char *const *scope, size_t nscope, const struct ag__grant *grants,
+                      size_t ngrants, int flags, struct ag__sandbox **out)
 {
     char real[PATH_MAX];
     struct stat st;
@@ -116,9 +116,10 @@ ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile, const char 
     sb->file_bytes = profile->file_bytes;
 
     struct ag__areas writes = {0};
-    err = ag__sandbox_compute_writes(profile, sb->workdir, scope, nscope, &writes);
+    if (!grants)
+        err = ag__sandbox_compute_writes(profile, sb->workdir, scope, nscope, &writes);
     if (err == AG_OK && abi > 0)
-        err = ag__ll_build(sb, profile, &writes);
+        err = ag__ll_build(sb, profile, &writes, grants, ngrants);
     if (err == AG_OK)
         err = ag__sc_build(sb, profile);
     ag__areas_free(&writes);
@@ -128,6 +129,21 @@ ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile, const char 
     }
     *out = sb;
     return AG_OK;
+}
+
+ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile, const char *workdir,
+                           const char *const *scope, size_t nscope, int flags,
+                           struct ag__sandbox **out)
+{
+    return prepare(profile, workdir, scope, nscope, NULL, 0, flags, out);
+}
+
+ag_err ag__sandbox_prepare_grants(const struct ag_sandbox_profile *profile, const char *workdir,
+                                  const struct ag__grant *grants, size_t ngrants, int flags,
+                                  struct ag__sandbox **out)
+{
+    static const struct ag__grant none;
+    return prepare(profile, workdir, NULL, 0, grants ? grants : &none, ngrants, flags, out);
 }
 
 void ag__sandbox_free(struct ag__sandbox *sb)
@@ -309,7 +325,10 @@ ag_err ag__sandbox_spawn(const struct ag_sandbox_profile *profile, const char *w
     if (!argv || !argv[0] || !pid)
         return ag__fail(AG_EINVAL, "sandbox: spawn needs a command");
     struct ag__sandbox *sb;
-    ag_err err = ag__sandbox_prepare(profile, workdir, o->scope, o->nscope, o->flags, &sb);
+    ag_err err =
+        o->grants
+            ? ag__sandbox_prepare_grants(profile, workdir, o->grants, o->ngrants, o->flags, &sb)
+            : ag__sandbox_prepare(profile, workdir, o->scope, o->nscope, o->flags, &sb);
     if (err != AG_OK)
         return err;
     int p[2];

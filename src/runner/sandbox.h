@@ -17,6 +17,7 @@
 
 #include "agentgov/err.h"
 #include "agentgov/policy.h"
+#include "runner/backstop.h"
 
 struct ag__sandbox;
 
@@ -56,6 +57,14 @@ const char *ag__sandbox_missing_text(const struct ag_sandbox_profile *p, int abi
 AG_MUST_USE ag_err ag__sandbox_prepare(const struct ag_sandbox_profile *profile,
                                        const char *workdir, const char *const *scope, size_t nscope,
                                        int flags, struct ag__sandbox **out);
+/* The same with an explicit grant list (runner/backstop.h): Landlock grants each path
+ * its access (list, read or write) and the base devices, and nothing else: not the
+ * workdir, not the profile's read and write paths (the list has every path the child
+ * may reach). The profile's ports, rlimits and socket rules apply as usual. A grant
+ * whose path has gone is skipped. */
+AG_MUST_USE ag_err ag__sandbox_prepare_grants(const struct ag_sandbox_profile *profile,
+                                              const char *workdir, const struct ag__grant *grants,
+                                              size_t ngrants, int flags, struct ag__sandbox **out);
 void ag__sandbox_free(struct ag__sandbox *sb);
 
 /* Landlock ABI the prepared sandbox will use (0 = none). */
@@ -83,6 +92,10 @@ struct ag__spawn_opts {
     const char *const *scope; /* task scope, as for ag__sandbox_prepare */
     size_t nscope;
     int flags; /* AG_SANDBOX_* flags for ag__sandbox_prepare */
+    /* With grants (see ag__sandbox_prepare_grants), Landlock grants exactly these paths
+     * (and the base devices) instead of the workdir and the profile's paths. */
+    const struct ag__grant *grants;
+    size_t ngrants;
 };
 
 /* Fork, confine, chdir(workdir), exec. argv[0] is looked up in the caller's PATH

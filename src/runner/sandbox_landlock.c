@@ -217,6 +217,10 @@ static ag_err ll_add_path(int rfd, const char *path, uint64_t access, uint64_t h
     struct stat st;
     if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
         access &= LL_FS_FILE_RIGHTS;
+    if ((access & handled) == 0) { /* "list" on a file: nothing to grant */
+        close(fd);
+        return AG_OK;
+    }
     struct ag__ll_path_beneath_attr pb = {.allowed_access = access & handled, .parent_fd = fd};
     long rc = syscall(__NR_landlock_add_rule, rfd, LL_RULE_PATH_BENEATH, &pb, 0);
     int saved = errno;
@@ -235,18 +239,42 @@ static ag_err ll_add_port(int rfd, uint16_t port, uint64_t access)
     return AG_OK;
 }
 
+/* The Landlock rights of a grant's access level. */
+static uint64_t grant_rights(int access, uint64_t write)
+{
+    switch (access) {
+    case AG__ACC_LIST:
+        return LL_FS_READ_DIR;
+    case AG__ACC_READ:
+        return LL_FS_READ;
+    case AG__ACC_WRITE:
+        return LL_FS_READ | write | LL_FS_IOCTL_DEV;
+    default:
+        return 0;
+    }
+}
+
 static ag_err ll_add_paths(int rfd, int abi, const struct ag_sandbox_profile *p,
-                           const char *workdir, const struct ag__areas *writes)
+                           const char *workdir, const struct ag__areas *writes,
+                           const struct ag__grant *grants, size_t ngrants)
 {
     uint64_t handled = fs_handled(abi);
     uint64_t write =
         LL_FS_WRITE_BASE | (abi >= 2 ? LL_FS_REFER : 0) | (abi >= 3 ? LL_FS_TRUNCATE : 0);
-    ag_err err = ll_add_path(rfd, workdir, LL_FS_READ, handled);
-    for (size_t i = 0; err == AG_OK && i < p->nread; i++)
-        if (p->read_paths[i])
-            err = ll_add_path(rfd, p->read_paths[i], LL_FS_READ, handled);
-    for (size_t i = 0; err == AG_OK && i < writes->n; i++)
-        err = ll_add_path(rfd, writes->path[i], LL_FS_READ | write | LL_FS_IOCTL_DEV, handled);
+    ag_err err = AG_OK;
+    if (grants) {
+        for (size_t i = 0; err == AG_OK && i < ngrants; i++)
+            if (grants[i].access > AG__ACC_NONE)
+                err = ll_add_path(rfd, grants[i].path, grant_rights(grants[i].access, write),
+                                  handled);
+    } else {
+        err = ll_add_path(rfd, workdir, LL_FS_READ, handled);
+        for (size_t i = 0; err == AG_OK && i < p->nread; i++)
+            if (p->read_paths[i])
+                err = ll_add_path(rfd, p->read_paths[i], LL_FS_READ, handled);
+        for (size_t i = 0; err == AG_OK && i < writes->n; i++)
+            err = ll_add_path(rfd, writes->path[i], LL_FS_READ | write | LL_FS_IOCTL_DEV, handled);
+    }
     for (size_t i = 0; err == AG_OK && i < sizeof base_devices / sizeof base_devices[0]; i++) {
         uint64_t a = LL_FS_READ_FILE | LL_FS_IOCTL_DEV;
         if (base_devices[i].writable)
@@ -257,7 +285,7 @@ static ag_err ll_add_paths(int rfd, int abi, const struct ag_sandbox_profile *p,
 }
 
 ag_err ag__ll_build(struct ag__sandbox *sb, const struct ag_sandbox_profile *p,
-                    const struct ag__areas *writes)
+                    const struct ag__areas *writes, const struct ag__grant *grants, size_t ngrants)
 {
     int abi = sb->abi;
     struct ag__ll_ruleset_attr attr = {.handled_access_fs = fs_handled(abi)};
@@ -272,7 +300,7 @@ ag_err ag__ll_build(struct ag__sandbox *sb, const struct ag_sandbox_profile *p,
         return ag__fail(AG_ESANDBOX, "sandbox: landlock_create_ruleset (ABI %d): %s", abi,
                         strerror(errno));
     sb->ruleset_fd = (int)fd;
-    ag_err err = ll_add_paths(sb->ruleset_fd, abi, p, sb->workdir, writes);
+    ag_err err = ll_add_paths(sb->ruleset_fd, abi, p, sb->workdir, writes, grants, ngrants);
     for (size_t i = 0; err == AG_OK && abi >= 4 && i < p->nconnect; i++)
         err = ll_add_port(sb->ruleset_fd, p->connect_ports[i], LL_NET_CONNECT_TCP);
     for (size_t i = 0; err == AG_OK && abi >= 4 && i < p->nbind; i++)

@@ -21,8 +21,10 @@ AG_MUST_USE ag_err ag__sandbox_compute_writes(const struct ag_sandbox_profile *p
                                               const char *workdir, const char *const *scope,
                                               size_t nscope, struct ag__areas *out);
 /* Builds the Landlock ruleset of profile p with the writable areas into sb
- * (sb->ruleset_fd), for the ABI sb->abi. */
+ * (sb->ruleset_fd), for the ABI sb->abi. With grants (non-NULL), the paths are those
+ * of the grant list instead of the workdir, the profile's paths and writes. */
 AG_MUST_USE ag_err ag__ll_build(struct ag__sandbox *sb, const struct ag_sandbox_profile *p,
-                                const struct ag__areas *writes);
+                                const struct ag__areas *writes, const struct ag__grant *grants,
+                                size_t ngrants);
 
 #endif
