@@ -197,6 +197,41 @@ check_eq "escape, a rule names it: the command ran outside the sandbox" "$(ls "$
 check_contains "escape, a rule names it: recorded as allowed" "$(last_decision "$E/data")" "allow allow"
 check_exit "escape: the ledger verifies" 0 "$AG" --dir "$E/data" ledger verify
 
+# ---- under the kernel backstop: what the hook cannot see ------------------------------------
+# `agentgov run --profile coding-agent -- codex ...` (docs/sandbox.md): code an interpreter
+# runs is no shell command the hook can judge, but the kernel keeps Codex's hook settings
+# read-only; the hook inside still judges, and remembers the session's project.
+if "$AG" sandbox show --profile coding-agent --project "$P" >/dev/null 2>&1; then
+    mkdir -p "$H/.codex"
+    sed -n '1,12p' "$CH/config.toml" >"$H/.codex/config.toml"
+    env HOME="$H" CODEX_HOME="$H/.codex" "$AG" --dir "$D" hook install codex --project "$P" >"$T/bs_install.out" 2>&1
+    # Codex has been used before: its state (sessions, databases) exists. The backstop
+    # grants the entries of ~/.codex one by one (its settings are carved out read-only),
+    # so a first run inside it could not create them.
+    start_model openai bs_first "$(script_file bs_first '{"turns":[]}')"
+    (cd "$P" && HOME=$H CODEX_HOME=$H/.codex AGENTGOV_HOOK_HELPER=0 timeout 60 codex exec \
+        -c "model_providers.mock.base_url=\"http://127.0.0.1:$MODEL_PORT/v1\"" \
+        --skip-git-repo-check go >"$T/bs_first.out" 2>&1)
+    stop_model
+    BACKSTOP='{"turns":[{"tool":"exec_command","input":{"cmd":"python3 -c \"open('"'$H/.codex/hooks.json'"','"'w'"')\""}},
+     {"tool":"exec_command","input":{"cmd":"printf pwned > .env"}}]}'
+    start_model openai backstop "$(script_file backstop "$BACKSTOP")"
+    (cd "$P" && HOME=$H CODEX_HOME=$H/.codex AGENTGOV_HOOK_HELPER=0 timeout 60 \
+        "$AG" --dir "$D" run --profile coding-agent --project "$P" --connect-port "$MODEL_PORT" -- \
+        codex exec -c "model_providers.mock.base_url=\"http://127.0.0.1:$MODEL_PORT/v1\"" \
+        --skip-git-repo-check go >"$T/backstop.out" 2>"$T/backstop.err")
+    check_eq "backstop: codex ran" "$?" 0
+    stop_model
+    check_contains "backstop: python cannot rewrite the hook settings" "$(result 0)" "Permission denied"
+    check_contains "backstop: the hook settings are intact" "$(cat "$H/.codex/hooks.json")" "hook codex"
+    check_contains "backstop: the hook still judges inside" "$(result 1)" "agentgov: denied by coding-agent.yaml:"
+    SIDB=$(sed -n 's/^session id: //p' "$T/backstop.err" | head -1)
+    check_eq "backstop: the hook remembered the session's project" \
+        "$(cat "$D/hook-sessions/$SIDB" 2>&1)" "$P"
+else
+    echo "skip: no kernel backstop here (agentgov sandbox show --profile coding-agent fails)"
+fi
+
 # ---- --managed: /etc/codex/requirements.toml, which the user cannot switch off -------------
 # Root only: in a private mount namespace with an overlay on /etc, so that the machine's
 # own /etc is never written. The user's config switches hooks off and trusts nothing.
