@@ -94,7 +94,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit check fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
+.PHONY: demo all deps test tests unit check layering fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
 	failalloc check-size
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
@@ -205,13 +205,18 @@ cppcheck:
 	cppcheck -j$(NPROC) --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -D_GNU_SOURCE src
 
+# The layering rule (scripts/check-layering.sh states the order): no module includes a
+# header of a module above it; src/cli and src/server include only public headers.
+layering:
+	@bash scripts/check-layering.sh
+
 # No source file over 1,000 lines (scripts/check-size.sh).
 check-size:
 	@bash scripts/check-size.sh src 1000
 
 check: deps
 	@bash scripts/deps.sh --all
-	@$(MAKE) --no-print-directory check-size
+	@$(MAKE) --no-print-directory layering check-size
 	@$(MAKE) --no-print-directory lint-format cppcheck
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory failalloc

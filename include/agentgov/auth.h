@@ -93,6 +93,10 @@ void ag_auth_set_policy_source(ag_auth *a, const struct ag_auth_policy_source *s
  * at path (64 hex digits, optional newline). The file must not be readable by group or
  * others (AG_EPERM naming the mode). */
 AG_MUST_USE ag_err ag_auth_master_key_load(const char *path, uint8_t key[AG_AUTH_KEY_LEN]);
+/* The identifier of a master key (16 hex digits), as `secret rekey` and the keyring
+ * name it. */
+#define AG_AUTH_KEY_ID_BUF 17
+void ag_auth_master_key_id(const uint8_t key[AG_AUTH_KEY_LEN], char id[AG_AUTH_KEY_ID_BUF]);
 /* Creates a new random master key file (0600, atomically, AG_EEXIST if present). */
 AG_MUST_USE ag_err ag_auth_master_key_create(const char *path);
 /* Reads a token from a file (first line, surrounding whitespace trimmed). */

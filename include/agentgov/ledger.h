@@ -11,7 +11,8 @@
 
 typedef struct ag_ledger ag_ledger;
 
-#define AG_HASH_HEX_LEN 65 /* 64 lowercase hex digits + NUL */
+#define AG_HASH_HEX_LEN  65 /* 64 lowercase hex digits + NUL */
+#define AG_LEDGER_PK_LEN 32 /* Ed25519 public key (ledger.pub) */
 
 struct ag_ledger_opts {
     const char *signing_key_path; /* Ed25519 secret key file; NULL = no checkpoints */

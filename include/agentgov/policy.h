@@ -145,6 +145,13 @@ AG_MUST_USE ag_err ag_policy_tier(const ag_policy *p, int tier, struct ag_tier_i
 const struct ag_sandbox_profile *ag_policy_sandbox(const ag_policy *p, int tier);
 size_t ag_policy_promotions(const ag_policy *p, const struct ag_promotion_rule **rules);
 const char *ag_policy_path(const ag_policy *p);
+/* Where the shipped default policy is (next to the binary's ../policies, else the
+ * install directory); returned even when missing, so that a load error names it.
+ * Static. */
+const char *ag_policy_default_path(void);
+/* Checks a glob (a rule's resource or scope pattern) against the grammar: AG_EPARSE with
+ * *why (static) naming the problem and *offset its 0-based byte offset. */
+AG_MUST_USE ag_err ag_policy_glob_check(const char *pattern, const char **why, size_t *offset);
 
 /* One rule as written in the file, for listings (`agentgov policy show`). */
 struct ag_rule_info {

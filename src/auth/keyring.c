@@ -378,3 +378,10 @@ out:
     json_decref(o);
     return err;
 }
+
+_Static_assert(AG__KR_ID_BUF == AG_AUTH_KEY_ID_BUF, "one length for a key id");
+
+void ag_auth_master_key_id(const uint8_t key[AG_AUTH_KEY_LEN], char id[AG_AUTH_KEY_ID_BUF])
+{
+    ag__keyring_mkid(key, id);
+}

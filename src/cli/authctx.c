@@ -15,7 +15,6 @@
 #include "cli/cliutil.h"
 #include "cli/govctx.h"
 #include "core/time.h"
-#include "policy/path.h"
 
 enum {
     O_STORE = 1000,
@@ -185,31 +184,12 @@ int ag__cli_auth_opts(int argc, char **argv, const char *allowed, struct ag__cli
 int ag__cli_auth_open(struct ag__cli_auth *c, const struct ag__cli_aopts *o)
 {
     memset(c, 0, sizeof *c);
-    if (ag__cli_open_ledger(&c->ledger) != 0)
+    struct ag_home_opts ho = {.store = o->store, .policy = o->policy};
+    if (ag__cli_home(&ho, &c->home) != 0)
         return -1;
-    ag_err e;
-    char buf[4096];
-    const char *pol = ag__policy_resolve(o->policy, ag__cli_dir(), buf, sizeof buf);
-    uint8_t key[AG_AUTH_KEY_LEN];
-    const char *url = ag__cli_store_url(o->store);
-    if ((e = ag_policy_load(pol, &c->policy))) {
-        ag__cli_error_ag(e, "loading the policy");
-    } else if ((e = ag_store_open(url, &c->store))) {
-        ag__cli_error_ag(e, url);
-    } else if ((e = ag_auth_master_key_load(ag__cli_path("master.key"), key))) {
-        ag__cli_error_ag(e, "loading the master key");
-    } else {
-        struct ag_auth_opts ao = {.store = c->store,
-                                  .ledger = c->ledger,
-                                  .policy = c->policy,
-                                  .master_key = key,
-                                  .cache_ttl_ms = -1};
-        e = ag_auth_new(&ao, &c->auth);
-        sodium_memzero(key, sizeof key);
-        if (e)
-            ag__cli_error_ag(e, "opening the auth engine");
-    }
-    if (e) {
+    if (ag_home_auth(c->home, &c->auth) || ag_home_store(c->home, &c->store) ||
+        ag_home_ledger(c->home, &c->ledger) || ag_home_policy(c->home, &c->policy)) {
+        ag__cli_home_fail(AG_EXIT_ERROR);
         ag__cli_auth_close(c);
         return -1;
     }
@@ -218,10 +198,7 @@ int ag__cli_auth_open(struct ag__cli_auth *c, const struct ag__cli_aopts *o)
 
 void ag__cli_auth_close(struct ag__cli_auth *c)
 {
-    ag_auth_free(c->auth);
-    ag_store_free(c->store);
-    ag_policy_free(c->policy);
-    ag_ledger_close(c->ledger);
+    ag_home_free(c->home);
     memset(c, 0, sizeof *c);
 }
 
@@ -237,7 +214,7 @@ int ag__cli_auth_token(const struct ag__cli_aopts *o, char token[AG_TOKEN_BUF])
         snprintf(token, AG_TOKEN_BUF, "%s", direct);
         return 0;
     }
-    const char *file = o->token_file ? o->token_file : ag__cli_path("root.token");
+    const char *file = o->token_file ? o->token_file : ag__cli_path(AG_HOME_ROOT_TOKEN);
     ag_err e = ag_auth_token_read_file(file, token);
     if (e) {
         if (!o->token_file && e == AG_ENOTFOUND)

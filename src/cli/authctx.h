@@ -10,8 +10,11 @@
 #include <stdint.h>
 
 #include "agentgov/auth.h"
+#include "agentgov/home.h"
 
+/* The handles are the home's (borrowed): ag__cli_auth_close frees the home. */
 struct ag__cli_auth {
+    ag_home *home;
     ag_store *store;
     ag_ledger *ledger;
     ag_policy *policy;
@@ -34,8 +37,9 @@ struct ag__cli_aopts {
 int ag__cli_auth_opts(int argc, char **argv, const char *allowed, struct ag__cli_aopts *o,
                       char **pos, int maxpos);
 
-/* Opens the data directory's ledger, the policy (--policy, <dir>/policy.yaml, or the
- * shipped default), the store (--store, $AGENTGOV_STORE, embedded) and the auth engine
+/* Opens the data directory (agentgov/home.h), its ledger, the policy (--policy, config
+ * `policy`, <dir>/policy.yaml, or the shipped default), the store (--store,
+ * $AGENTGOV_STORE, config `store`, embedded) and the auth engine
  * under the master key ($AGENTGOV_MASTER_KEY or <dir>/master.key). Prints the problem
  * and returns -1 on failure. */
 int ag__cli_auth_open(struct ag__cli_auth *c, const struct ag__cli_aopts *o);

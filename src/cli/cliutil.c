@@ -1,7 +1,6 @@
 #include "cli/cliutil.h"
 
 #include "agentgov/config.h"
-#include "agentgov/ledger.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -54,65 +53,63 @@ void ag__cli_set_dir(const char *dir)
 
 int ag__cli_dir_is_set(void)
 {
-    const char *env = getenv("AGENTGOV_DIR");
-    return dir_override[0] || (env && *env);
+    return ag_home_dir_is_set(dir_override);
 }
 
 const char *ag__cli_default_dir_doc(void)
 {
-    return "$XDG_DATA_HOME/agentgov when absolute, else $HOME/.local/share/agentgov";
+    return ag_home_default_dir_doc();
 }
 
 const char *ag__cli_dir(void)
 {
     static char buf[PATH_MAX];
-    if (dir_override[0])
-        return dir_override;
-    const char *env = getenv("AGENTGOV_DIR");
-    if (env && *env)
-        return env;
-    /* The XDG base directory spec says a relative $XDG_DATA_HOME is to be ignored. */
-    const char *xdg = getenv("XDG_DATA_HOME");
-    /* Not getpwuid: build/agentgov links glibc statically, and NSS modules loaded
-     * into a static binary can crash it. A relative or missing $HOME would put the
-     * keys and ledger under whatever the current directory is. */
-    const char *home = getenv("HOME");
-    int n;
-    if (xdg && xdg[0] == '/')
-        n = snprintf(buf, sizeof buf, "%s/agentgov", xdg);
-    else if (home && home[0] == '/')
-        n = snprintf(buf, sizeof buf, "%s/.local/share/agentgov", home);
-    else
-        n = -1;
     /* Every command needs the directory and none could do better than stop: exiting
      * here spares each caller a check for a case that a usable account never meets. */
-    if (n < 0 || (size_t)n >= sizeof buf) {
-        ag__cli_error("no data directory: $HOME is unset or not an absolute path (or the "
-                      "path is too long); set --dir or $AGENTGOV_DIR");
+    if (ag_home_resolve_dir(dir_override, buf, sizeof buf) != AG_OK) {
+        ag__cli_error("%s", ag_last_error());
         exit(AG_EXIT_USAGE);
     }
     return buf;
 }
 
-const char *ag__cli_path(const char *name)
+const char *ag__cli_path(enum ag_home_file file)
 {
-    static char ring[8][PATH_MAX];
+    static char ring[8][PATH_MAX + 32];
     static int next;
     char *buf = ring[next++ % 8];
-    snprintf(buf, PATH_MAX, "%s/%s", ag__cli_dir(), name);
+    snprintf(buf, sizeof ring[0], "%s/%s", ag__cli_dir(), ag_home_file_name(file));
     return buf;
 }
 
-const char *ag__cli_store_url(const char *flag)
+int ag__cli_home(const struct ag_home_opts *opts, ag_home **out)
 {
-    static char buf[PATH_MAX + 8];
-    if (flag && *flag)
-        return flag;
-    const char *env = getenv("AGENTGOV_STORE");
-    if (env && *env)
-        return env;
-    snprintf(buf, sizeof buf, "sqlite:%s", ag__cli_path("state.db"));
-    return buf;
+    /* ag__cli_dir first: it says why no directory is known, and exits. */
+    if (ag_home_open(ag__cli_dir(), opts, out) != AG_OK)
+        return ag__cli_home_fail(AG_EXIT_USAGE);
+    return 0;
+}
+
+int ag__cli_policy_path(const char *flag, char *buf, size_t len)
+{
+    ag_home *h;
+    const char *path;
+    struct ag_home_opts ho = {.policy = flag, .lazy_config = 1}; /* read only if needed */
+    if (ag__cli_home(&ho, &h) != 0)
+        return -1;
+    int rc = 0;
+    if (ag_home_policy_path(h, &path) != AG_OK)
+        rc = ag__cli_home_fail(-1);
+    else if (snprintf(buf, len, "%s", path) >= (int)len)
+        rc = -1, ag__cli_error("policy path longer than %zu bytes: %s", len - 1, path);
+    ag_home_free(h);
+    return rc;
+}
+
+int ag__cli_home_fail(int status)
+{
+    ag__cli_error("%s", ag_last_error());
+    return status;
 }
 
 int ag__cli_wants_help(int argc, char **argv)
@@ -122,69 +119,6 @@ int ag__cli_wants_help(int argc, char **argv)
             return 0;
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             return 1;
-    }
-    return 0;
-}
-
-/* The configuration over the defaults, or NULL when it cannot be had; report: print
- * why (file:line for a bad line). A bad line must not leave the lines above it
- * applied, so the whole file is refused. */
-static ag_config *load_config(int report)
-{
-    ag_config *cfg;
-    ag_err err = ag_config_new(&cfg);
-    if (err == AG_OK && (err = ag_config_load_file(cfg, ag__cli_path("config"), 1))) {
-        ag_config_free(cfg);
-        cfg = NULL;
-    }
-    if (err && report)
-        ag__cli_error_ag(err, "config");
-    else if (err)
-        ag_clear_error();
-    return err ? NULL : cfg;
-}
-
-ag_config *ag__cli_config(void)
-{
-    return load_config(1);
-}
-
-int ag__cli_checkpoint_every(void)
-{
-    /* Quiet: the hook helper, its one caller, must not fail over a config that the
-     * hook itself reports when it reads its settings. */
-    ag_config *cfg = load_config(0);
-    int every = cfg ? (int)ag_config_int(cfg, "ledger.checkpoint_every") : 1000;
-    ag_config_free(cfg);
-    return every;
-}
-
-const char *ag__cli_path_if_exists(const char *name)
-{
-    const char *path = ag__cli_path(name);
-    return access(path, F_OK) == 0 ? path : NULL;
-}
-
-int ag__cli_open_ledger(struct ag_ledger **out)
-{
-    const char *db = ag__cli_path("ledger.db");
-    if (access(db, F_OK) != 0) {
-        ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
-        return -1;
-    }
-    ag_config *cfg = ag__cli_config();
-    if (cfg == NULL)
-        return -1;
-    struct ag_ledger_opts lo = {.signing_key_path = ag__cli_path_if_exists("ledger.key"),
-                                .hmac_key_path = ag__cli_path_if_exists("ledger.hmac"),
-                                .checkpoint_every =
-                                    (int)ag_config_int(cfg, "ledger.checkpoint_every"),
-                                .no_close_checkpoint = 1};
-    ag_config_free(cfg);
-    ag_err e = ag_ledger_open(db, &lo, out);
-    if (e) {
-        ag__cli_error_ag(e, "opening the ledger");
-        return -1;
     }
     return 0;
 }

@@ -7,8 +7,9 @@
 
 #include "agentgov/config.h"
 #include "agentgov/err.h"
+#include "agentgov/home.h"
+#include "agentgov/version.h"
 
-#define AG_VERSION    "0.1.0"
 #define AG_EXIT_OK    0
 #define AG_EXIT_USAGE 1
 
@@ -24,32 +25,26 @@ void ag__cli_error_ag(ag_err err, const char *what);
 void ag__cli_set_dir(const char *dir);
 /* The data directory: --dir, else $AGENTGOV_DIR, else the documented default
  * ($XDG_DATA_HOME/agentgov when absolute, else $HOME/.local/share/agentgov when $HOME
- * is absolute). Static buffer. Prints the error and exits 1 when neither is. */
+ * is absolute): ag_home_resolve_dir. Static buffer. Prints the error and exits 1 when
+ * neither is. */
 const char *ag__cli_dir(void);
 /* 1 if the data directory was chosen (--dir or $AGENTGOV_DIR) rather than defaulted. */
 int ag__cli_dir_is_set(void);
 /* The default, as shown in --help. */
 const char *ag__cli_default_dir_doc(void);
-/* Joins the data directory and a file name into a static ring of buffers. */
-const char *ag__cli_path(const char *name);
-/* ag__cli_path(name) when that file exists, else NULL (optional key files). */
-const char *ag__cli_path_if_exists(const char *name);
-/* The store URL: flag (--store), else $AGENTGOV_STORE, else sqlite:<dir>/state.db. */
-const char *ag__cli_store_url(const char *flag);
-/* The data directory's configuration over the defaults. NULL, after printing the
- * error (file:line for a bad line), when the file does not load: nothing of a bad
- * file is applied. */
-ag_config *ag__cli_config(void);
-/* ledger.checkpoint_every from <dir>/config (the table's default when the file is
- * absent or does not load; nothing is printed). The hook helper passes it to the
- * ledger. */
-int ag__cli_checkpoint_every(void);
-/* Opens the data directory's ledger for a short-lived command: signing and HMAC keys
- * when present, checkpoints every ledger.checkpoint_every entries, none at close.
- * Prints the error and returns -1 when there is no ledger, the config does not load
- * or the ledger cannot be opened. */
-struct ag_ledger;
-int ag__cli_open_ledger(struct ag_ledger **out);
+/* <data directory>/<the file's name>, into a static ring of buffers (for naming a file
+ * in a message, or for creating one: `agentgov init`). */
+const char *ag__cli_path(enum ag_home_file file);
+/* Opens the data directory (--dir or the default) with opts (may be NULL): see
+ * agentgov/home.h. Prints the error (file:line for a bad config) and returns
+ * AG_EXIT_USAGE, or 0. */
+int ag__cli_home(const struct ag_home_opts *opts, ag_home **out);
+/* The policy file a command uses (ag_home_policy_path: flag, else config `policy`, else
+ * <dir>/policy.yaml, else the shipped default) into buf. 0, or -1 after printing why. */
+int ag__cli_policy_path(const char *flag, char *buf, size_t len);
+/* Prints "agentgov: error: <ag_last_error()>" (a home accessor's failure reads as a
+ * whole line) and returns status. */
+int ag__cli_home_fail(int status);
 /* 1 if word is one of the space-separated words of list (a subcommand's allowed
  * options, for example). */
 int ag__cli_word_in(const char *list, const char *word);

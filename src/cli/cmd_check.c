@@ -12,8 +12,6 @@
 #include "agentgov/policy.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
-#include "policy/glob.h"
-#include "policy/path.h"
 
 #define EXIT_ALLOW 0
 #define EXIT_DENY  2
@@ -42,7 +40,7 @@ static void usage(FILE *out)
             "  -h, --help        this help\n\n"
             "exit status: 0 allow, 2 deny, 3 ask, 1 usage or internal error (a deny is printed\n"
             "too). Reasons and globs: docs/policy.md.\n",
-            ag__policy_default_path());
+            ag_policy_default_path());
 }
 
 struct check_args {
@@ -124,7 +122,7 @@ static int glob_ok(const char *opt, const char *glob)
 {
     const char *why;
     size_t off;
-    if (ag__glob_check(glob, &why, &off) == AG_OK)
+    if (ag_policy_glob_check(glob, &why, &off) == AG_OK)
         return 1;
     ag__cli_error("--%s: bad glob '%s': %s at offset %zu", opt, glob, why, off);
     return 0;
@@ -225,11 +223,12 @@ int ag__cmd_check(int argc, char **argv)
     } else if (parse_args(argc, argv, &a) != 0) {
         rc = fail_closed(&a, AG_REASON_INVALID_REQUEST, NULL);
     } else {
-        char buf[PATH_MAX];
-        const char *path = ag__policy_resolve(a.policy, ag__cli_dir(), buf, sizeof buf);
+        char path[PATH_MAX + 32];
         ag_policy *p = NULL;
-        ag_err err = ag_policy_load(path, &p);
-        if (err != AG_OK) {
+        ag_err err = AG_EINVAL;
+        if (ag__cli_policy_path(a.policy, path, sizeof path) != 0)
+            rc = fail_closed(&a, AG_REASON_NO_POLICY, NULL);
+        else if ((err = ag_policy_load(path, &p)) != AG_OK) {
             ag__cli_error_ag(err, "check: cannot load the policy");
             rc = fail_closed(&a, AG_REASON_NO_POLICY, path);
         } else {

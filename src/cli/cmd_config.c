@@ -59,7 +59,19 @@ int ag__cmd_config(int argc, char **argv)
         ag__cli_error("out of memory");
         return AG_EXIT_USAGE;
     }
-    ag_err err = ag_config_load_file(cfg, file ? file : ag__cli_path("config"), file == NULL);
+    ag_err err;
+    if (file) {
+        err = ag_config_load_file(cfg, file, 0);
+    } else {
+        ag_home *h;
+        struct ag_home_opts ho = {.lazy_config = 1}; /* read below, origins kept */
+        if (ag__cli_home(&ho, &h) != 0) {
+            ag_config_free(cfg);
+            return AG_EXIT_USAGE;
+        }
+        err = ag_home_config_into(h, cfg);
+        ag_home_free(h);
+    }
     if (err) {
         ag__cli_error_ag(err, "config");
         ag_config_free(cfg);

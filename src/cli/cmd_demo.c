@@ -318,8 +318,8 @@ static void show_keys(struct demo *d)
 static int verify_ledger(struct demo *d)
 {
     struct ag_verify_result v;
-    ag_err e = ag_ledger_verify(ag__cli_path("ledger.db"), NULL, &v);
-    SAY("\n5. Ledger verification (%s)\n", ag__cli_path("ledger.db"));
+    ag_err e = ag_ledger_verify(ag__cli_path(AG_HOME_LEDGER_DB), NULL, &v);
+    SAY("\n5. Ledger verification (%s)\n", ag__cli_path(AG_HOME_LEDGER_DB));
     if (e) {
         printf("  could not verify: %s: %s\n", ag_strerror(e), ag_last_error());
         return -1;
@@ -354,14 +354,14 @@ static int prepare_dir(const char *flag, int *fresh)
         ag__cli_set_dir(tmp);
         *fresh = 1;
     }
-    if (access(ag__cli_path("ledger.db"), F_OK) != 0) {
+    if (access(ag__cli_path(AG_HOME_LEDGER_DB), F_OK) != 0) {
         char *argv[] = {"init", NULL};
         if (ag__cmd_init(1, argv) != 0)
             return -1;
         /* A directory the demo set up gets a master key if init made none, so that the
          * story can issue credentials and show them revoked. */
-        if (access(ag__cli_path("master.key"), F_OK) != 0) {
-            ag_err e = ag_auth_master_key_create(ag__cli_path("master.key"));
+        if (access(ag__cli_path(AG_HOME_MASTER_KEY), F_OK) != 0) {
+            ag_err e = ag_auth_master_key_create(ag__cli_path(AG_HOME_MASTER_KEY));
             if (e) {
                 ag__cli_error_ag(e, "master key");
                 return -1;
@@ -428,9 +428,11 @@ int ag__cmd_demo(int argc, char **argv)
     ag__random_hex(2, rnd);
     snprintf(d.task, sizeof d.task, "web-rollout-%s", rnd);
     SAY("agentgov demo: one governed task, two agents\n");
+    const char *url = "";
+    if (ag_home_store_url(d.c.home, &url) != AG_OK) /* the store is open: cannot fail */
+        url = "";
     SAY("  data dir %s%s\n  store    %s\n  policy   %s\n", ag__cli_dir(),
-        fresh ? " (new, kept for inspection)" : "", ag__cli_store_url(store),
-        ag_policy_path(d.c.policy));
+        fresh ? " (new, kept for inspection)" : "", url, ag_policy_path(d.c.policy));
     tell_story(&d);
     ag__cli_gov_close(&d.c); /* closing the ledger seals it with a signed checkpoint */
     int bad = verify_ledger(&d) != 0 || d.failed;

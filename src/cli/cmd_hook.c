@@ -2,6 +2,7 @@
  * Fail closed: any internal error (bad JSON, unknown event, policy or ledger failure)
  * denies with exit status 2 and the reason on stderr, which both agents treat as a
  * block. The decision is printed only after its ledger entry is committed. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -10,15 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agentgov/hook.h"
 #include "agentgov/policy.h"
 #include "cli/cliutil.h"
 #include "cli/cmd_hook_install.h"
 #include "cli/commands.h"
-#include "cli/hook_eval.h"
-#include "cli/hook_helper.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "runner/hook.h"
+#include "core/time.h"
 
 #define HOOK_MAX_EVENT (64 << 20) /* a Write of a large file carries its content */
 
@@ -65,18 +65,14 @@ static void usage(FILE *out)
 /* Denies before there is an event: recorded in the ledger when the data directory is
  * known (a --dir without its argument leaves it unknown) and the ledger opens; the
  * reason on stderr, and exit 2 whatever the recording did. */
-static int deny_early(const struct ag__hook_opts *o, int dir_known, const char *what,
-                      enum ag_reason reason, ag_err err)
+static int deny_early(const struct ag_hook_opts *o, const char *what, enum ag_reason reason,
+                      ag_err err)
 {
-    struct ag__hook_out out;
-    ag__hook_out_init(&out);
-    if (dir_known)
-        (void)ag__hook_deny_early(o, what, reason, err, &out);
-    else
-        (void)ag__hook_deny(&out, what, err);
-    fputs(out.err.data ? out.err.data : "agentgov: hook denied\n", stderr);
-    ag__hook_out_free(&out);
-    return AG__HOOK_EXIT_DENY;
+    struct ag_hook_answer a;
+    (void)ag_hook_deny_early(o, what, reason, err, &a);
+    fputs(a.err ? a.err : "agentgov: hook denied\n", stderr);
+    ag_hook_answer_clear(&a);
+    return AG_HOOK_EXIT_DENY;
 }
 
 /* Keeps the first error of several, with its message. */
@@ -88,8 +84,7 @@ static void keep_first(ag_err err, ag_err *first, char *why, size_t len)
     }
 }
 
-static ag_err parse_opt(int c, struct ag__hook_opts *o, int *use_helper, int *dir_known,
-                        char **argv)
+static ag_err parse_opt(int c, struct ag_hook_opts *o, int *use_helper, int *dir_known, char **argv)
 {
     char *end;
     long tier;
@@ -138,7 +133,7 @@ static ag_err parse_opt(int c, struct ag__hook_opts *o, int *use_helper, int *di
 
 /* Reads every option even after a bad one, so that a denial is recorded in the data
  * directory the command line names; returns the first error. */
-static ag_err parse_args(int argc, char **argv, struct ag__hook_opts *o, int *use_helper,
+static ag_err parse_args(int argc, char **argv, struct ag_hook_opts *o, int *use_helper,
                          int *dir_known)
 {
     static const struct option longs[] = {{"policy", required_argument, NULL, 'p'},
@@ -165,7 +160,7 @@ static ag_err parse_args(int argc, char **argv, struct ag__hook_opts *o, int *us
 
 /* The agent named first, then the options; returns the first error. *label: what a
  * denial is recorded under when no agent this knows is named. */
-static ag_err parse_command(int argc, char **argv, struct ag__hook_opts *o, int *use_helper,
+static ag_err parse_command(int argc, char **argv, struct ag_hook_opts *o, int *use_helper,
                             int *dir_known, const char **label)
 {
     int named = argc >= 2 && argv[1][0] != '-';
@@ -209,34 +204,28 @@ static ag_err read_stdin(char **data, size_t *len)
     return AG_OK;
 }
 
-static int print_out(const struct ag__hook_out *out, int code)
+static int print_out(const struct ag_hook_answer *a)
 {
-    if (out->out.len)
-        fwrite(out->out.data, 1, out->out.len, stdout);
-    if (out->err.len)
-        fwrite(out->err.data, 1, out->err.len, stderr);
+    int code = a->status;
+    if (a->out_len)
+        fwrite(a->out, 1, a->out_len, stdout);
+    if (a->err_len)
+        fwrite(a->err, 1, a->err_len, stderr);
     if (fflush(stdout) != 0)
-        code = AG__HOOK_EXIT_DENY; /* an answer the agent did not get is no allow */
+        code = AG_HOOK_EXIT_DENY; /* an answer the agent did not get is no allow */
     return code;
 }
 
 /* The helper answers when one runs; else this process decides, and starts a helper
- * for the next event. */
-static int answer(struct ag__hook_opts *o, int use_helper, const char *text, size_t len)
+ * for the next event (after the answer is out). */
+static int answer(struct ag_hook_opts *o, int use_helper, const char *text, size_t len)
 {
-    struct ag__hook_out out;
-    ag__hook_out_init(&out);
-    int code = AG__HOOK_EXIT_DENY;
-    enum ag__helper_result r =
-        use_helper ? ag__hook_helper_ask(o, text, len, &code, &out) : AG__HELPER_UNAVAILABLE;
-    if (r == AG__HELPER_FAILED)
-        code = ag__hook_deny(&out, "hook helper", AG_EIO);
-    else if (r == AG__HELPER_UNAVAILABLE)
-        code = ag__hook_eval(o, text, len, NULL, &out);
-    code = print_out(&out, code);
-    ag__hook_out_free(&out);
-    if (r == AG__HELPER_UNAVAILABLE && use_helper)
-        ag__hook_helper_spawn();
+    struct ag_hook_answer a;
+    (void)ag_hook_answer(o, use_helper, text, len, &a);
+    int code = print_out(&a);
+    if (a.helper_missing && use_helper)
+        ag_hook_helper_spawn(o->home);
+    ag_hook_answer_clear(&a);
     return code;
 }
 
@@ -255,7 +244,7 @@ static void fatal_signal(int sig)
     (void)sig;
     ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)w;
-    _exit(AG__HOOK_EXIT_DENY);
+    _exit(AG_HOOK_EXIT_DENY);
 }
 #endif
 
@@ -283,10 +272,127 @@ static void deny_on_crash(void)
 #endif
 }
 
+/* ---- agentgov hook helper run|status|stop ------------------------------------------ */
+
+#define HELPER_EXIT_FAIL 1
+
+static void helper_usage(FILE *out)
+{
+    fprintf(out, "usage: agentgov hook helper run [--idle DURATION] | status | stop\n"
+                 "\n"
+                 "The hook helper answers `agentgov hook` events for one data directory over\n"
+                 "<dir>/hook.sock, with the ledger open and compiled policies kept, so that a\n"
+                 "hook only forwards its event. The first hook that finds none starts one in\n"
+                 "the background; set AGENTGOV_HOOK_HELPER=0, or hook.helper_idle to 0 in\n"
+                 "<dir>/config, to decide every event in its own process instead.\n"
+                 "\n"
+                 "  run     serve in the foreground until idle for DURATION (default: config\n"
+                 "          hook.helper_idle, 10m), SIGTERM, or the socket going away\n"
+                 "  status  print the running helper's pid, uptime and events answered\n"
+                 "  stop    ask the running helper to stop (exit 0 when none runs)\n");
+}
+
+static int parse_run_args(int argc, char **argv, int64_t *idle_ms)
+{
+    *idle_ms = -1;
+    for (int i = 1; i < argc; i++) {
+        int64_t ms;
+        if (strcmp(argv[i], "--idle") == 0 && i + 1 < argc) {
+            if (ag__parse_duration(argv[i + 1], &ms) != AG_OK || ms < 0) {
+                ag__cli_error("hook helper run: --idle '%s' is not a duration (e.g. 10m, 90s)",
+                              argv[i + 1]);
+                return -1;
+            }
+            *idle_ms = ms;
+            i++;
+        } else {
+            ag__cli_error("hook helper run: bad argument '%s' (see agentgov hook helper --help)",
+                          argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int helper_run(int argc, char **argv)
+{
+    int64_t idle_ms;
+    if (parse_run_args(argc, argv, &idle_ms) != 0)
+        return AG_EXIT_USAGE;
+    /* Events are decided in the hook's working directory: the data directory must
+     * not depend on the helper's. */
+    char dir[PATH_MAX];
+    if (!realpath(ag__cli_dir(), dir)) {
+        ag__cli_error("hook helper: data directory %s: %s", ag__cli_dir(), strerror(errno));
+        return HELPER_EXIT_FAIL;
+    }
+    ag__cli_set_dir(dir);
+    ag_home *home;
+    struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_HOOK_HELPER, .lazy_config = 1};
+    if (ag_home_open(dir, &ho, &home) != AG_OK) {
+        ag__cli_error_ag(AG_ENOMEM, "hook helper");
+        return HELPER_EXIT_FAIL;
+    }
+    if (idle_ms < 0)
+        idle_ms = ag_hook_helper_idle_ms(home, 600000);
+    ag_err err = ag_hook_helper_run(home, idle_ms);
+    ag_home_free(home);
+    if (err == AG_EEXIST || err == AG_EUNSUPPORTED) { /* one runs, or none is wanted */
+        fprintf(stderr, "agentgov: hook helper: %s\n", ag_last_error());
+        return AG_EXIT_OK;
+    }
+    if (err != AG_OK) {
+        ag__cli_error_ag(err, "hook helper");
+        return HELPER_EXIT_FAIL;
+    }
+    return AG_EXIT_OK;
+}
+
+/* status and stop: one request, the helper's text on stdout. */
+static int helper_control(int stop)
+{
+    ag_home *home;
+    struct ag_home_opts ho = {.lazy_config = 1};
+    if (ag__cli_home(&ho, &home) != 0)
+        return HELPER_EXIT_FAIL;
+    char *text = NULL;
+    ag_err err = ag_hook_helper_control(home, stop, &text);
+    int rc = AG_EXIT_OK;
+    if (err == AG_ENOTFOUND) {
+        printf("hook helper: none runs for %s\n", ag__cli_dir());
+        rc = stop ? AG_EXIT_OK : HELPER_EXIT_FAIL;
+    } else if (err != AG_OK) {
+        ag__cli_error_ag(err, "hook helper");
+        rc = HELPER_EXIT_FAIL;
+    } else {
+        fputs(text, stdout);
+    }
+    free(text);
+    ag_home_free(home);
+    return rc;
+}
+
+/* `agentgov hook helper run|status|stop`; argv[0] is "helper". */
+static int cmd_helper(int argc, char **argv)
+{
+    if (argc < 2 || ag__cli_wants_help(argc, argv)) {
+        helper_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? AG_EXIT_USAGE : AG_EXIT_OK;
+    }
+    if (strcmp(argv[1], "run") == 0)
+        return helper_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "status") == 0 && argc == 2)
+        return helper_control(0);
+    if (strcmp(argv[1], "stop") == 0 && argc == 2)
+        return helper_control(1);
+    ag__cli_error("hook helper: unknown subcommand '%s' (run, status or stop)", argv[1]);
+    return AG_EXIT_USAGE;
+}
+
 int ag__cmd_hook(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "helper") == 0)
-        return ag__hook_helper_cmd(argc - 1, argv + 1);
+        return cmd_helper(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "install") == 0)
         return ag__cmd_hook_install(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
@@ -296,24 +402,33 @@ int ag__cmd_hook(int argc, char **argv)
         usage(stdout);
         return AG_EXIT_OK;
     }
-    struct ag__hook_opts o = {
+    struct ag_hook_opts o = {
         .tier = -1, .uid = getuid(), .allow_means = -1, .permission_requests = -1};
-    int use_helper = ag__hook_helper_wanted(), dir_known = 1;
+    int use_helper = ag_hook_helper_wanted(), dir_known = 1;
     const char *label = NULL;
     ag_err err = parse_command(argc, argv, &o, &use_helper, &dir_known, &label);
+    /* Nothing is read or opened here: the config when the flags leave a setting open,
+     * the ledger when there is something to record (the hot path stays as short). */
+    struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_HOOK, .lazy_config = 1};
+    if (dir_known && ag_home_open(ag__cli_dir(), &ho, &o.home) != AG_OK)
+        o.home = NULL; /* out of memory: deny, recording nothing */
+    int rc;
     if (err != AG_OK) {
         if (argc < 2 || argv[1][0] == '-')
             usage(stderr);
         o.agent = o.agent ? o.agent : label;
-        return deny_early(&o, dir_known, "usage", AG_REASON_INVALID_REQUEST, err);
+        rc = deny_early(&o, "usage", AG_REASON_INVALID_REQUEST, err);
+    } else {
+        char *text = NULL;
+        size_t len = 0;
+        if ((err = read_stdin(&text, &len)) != AG_OK)
+            rc = deny_early(&o, "input",
+                            err == AG_ELIMIT ? AG_REASON_INVALID_REQUEST : AG_REASON_INTERNAL_ERROR,
+                            err);
+        else
+            rc = answer(&o, use_helper, text, len);
+        free(text);
     }
-    char *text = NULL;
-    size_t len = 0;
-    if ((err = read_stdin(&text, &len)) != AG_OK)
-        return deny_early(&o, 1, "input",
-                          err == AG_ELIMIT ? AG_REASON_INVALID_REQUEST : AG_REASON_INTERNAL_ERROR,
-                          err);
-    int rc = answer(&o, use_helper, text, len);
-    free(text);
+    ag_home_free(o.home);
     return rc;
 }

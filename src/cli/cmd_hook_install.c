@@ -22,11 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentgov/hook.h"
 #include "cli/cliutil.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fileio.h"
-#include "hook/install.h"
 
 #define MAX_SETTINGS   (8 << 20)
 #define RPC_TIMEOUT_MS 30000
@@ -167,13 +167,13 @@ static char *hook_command(const struct opts *o)
     }
     struct ag_buf b;
     ag__buf_init(&b);
-    char *q = ag__install_shell_quote(bin);
+    char *q = ag_hook_shell_quote(bin);
     ag__buf_puts(&b, q ? q : "agentgov");
     free(q);
     if (ag__cli_dir_is_set()) {
         char real[PATH_MAX];
         const char *d = ag__cli_dir();
-        q = ag__install_shell_quote(realpath(d, real) ? real : d);
+        q = ag_hook_shell_quote(realpath(d, real) ? real : d);
         ag__buf_printf(&b, " --dir %s", q ? q : d);
         free(q);
     }
@@ -486,12 +486,16 @@ static ag_err merge_file(const char *path, const char *cmd, int kind, int fail_c
         snprintf(why, sizeof why, "%s", ag_last_error());
         return ag__fail(err, "%s: %s", path, why);
     }
+    char *ch = NULL;
     if (kind == 0)
-        err = ag__install_claude(text, len, cmd, fail_closed, &out, changes);
+        err = ag_hook_install_claude(text, len, cmd, fail_closed, &out, &ch);
     else if (kind == 1)
-        err = ag__install_codex_hooks(text, len, cmd, &out, changes);
+        err = ag_hook_install_codex_hooks(text, len, cmd, &out, &ch);
     else
-        err = ag__install_codex_requirements(text, len, cmd, &out, changes);
+        err = ag_hook_install_codex_requirements(text, len, cmd, &out, &ch);
+    if (ch)
+        ag__buf_puts(changes, ch);
+    free(ch);
     if (err != AG_OK) {
         snprintf(why, sizeof why, "%s", ag_last_error());
         err = ag__fail(err, "%s: %s", path, why);
@@ -522,7 +526,7 @@ static int install_claude(const struct opts *o, const char *cmd)
     }
     char *ver = client_version(o->client ? o->client : "claude");
     int fail_closed =
-        ver ? ag__install_version_at_least(ver, AG__CLAUDE_FAIL_CLOSED_VERSION) == 1 : 0;
+        ver ? ag_hook_version_at_least(ver, AG_HOOK_CLAUDE_FAIL_CLOSED_VERSION) == 1 : 0;
     struct ag_buf changes;
     ag__buf_init(&changes);
     ag_err err = merge_file(path, cmd, 0, fail_closed, &changes);
@@ -540,7 +544,7 @@ static int install_claude(const struct opts *o, const char *cmd)
     else if (!fail_closed)
         printf("WARN %s predates \"onFailure\": \"block\" (Claude Code %s): a hook that fails "
                "lets the call run; upgrade Claude Code\n",
-               ver, AG__CLAUDE_FAIL_CLOSED_VERSION);
+               ver, AG_HOOK_CLAUDE_FAIL_CLOSED_VERSION);
     free(ver);
     ag__buf_free(&changes);
     return AG_EXIT_OK;
@@ -749,7 +753,7 @@ static void say(struct report *r, const char *level, const char *fmt, ...)
 /* The hook's program exists and can run. */
 static void check_program(struct report *rep, const char *agent, const char *cmd)
 {
-    char *prog = ag__install_command_program(cmd);
+    char *prog = ag_hook_command_program(cmd);
     if (prog == NULL || access(prog, X_OK) != 0)
         say(rep, "FAIL",
             "%s: the hook runs '%s', which is missing or not executable: the "
@@ -787,7 +791,7 @@ static void doctor_claude(const struct opts *o, struct report *rep)
         }
     }
     char *ver = client_version(o->client ? o->client : "claude");
-    int fc = ver && ag__install_version_at_least(ver, AG__CLAUDE_FAIL_CLOSED_VERSION) == 1;
+    int fc = ver && ag_hook_version_at_least(ver, AG_HOOK_CLAUDE_FAIL_CLOSED_VERSION) == 1;
     if (ver)
         say(rep, "ok", "claude-code: %s", ver);
     else
@@ -811,9 +815,8 @@ static void doctor_claude(const struct opts *o, struct report *rep)
             managed_only = json_is_true(json_object_get(m, "allowManagedHooksOnly"));
             json_decref(m);
         }
-        struct ag_buf f;
-        ag__buf_init(&f);
-        int fails = ag__doctor_settings(text, len, 1, ver ? fc : 1, &cmd, &f);
+        char *f = NULL;
+        int fails = ag_hook_doctor_settings(text, len, 1, ver ? fc : 1, &cmd, &f);
         if (cmd && !managed && managed_only) {
             say(rep, "FAIL",
                 "claude-code: %s has the hook, but the managed settings allow "
@@ -830,7 +833,7 @@ static void doctor_claude(const struct opts *o, struct report *rep)
                 check_writable(rep, "claude-code", paths[i]);
         }
         /* A file without our hook matters only for what it switches off. */
-        for (char *line = f.data; fails && line && *line;) {
+        for (char *line = f; fails && line && *line;) {
             char *nl = strchr(line, '\n');
             if (nl)
                 *nl = '\0';
@@ -839,7 +842,7 @@ static void doctor_claude(const struct opts *o, struct report *rep)
                 say(rep, "FAIL", "claude-code: %s: %s", paths[i], line + 5);
             line = nl ? nl + 1 : NULL;
         }
-        ag__buf_free(&f);
+        free(f);
         free(cmd);
         free(text);
     }

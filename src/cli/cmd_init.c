@@ -5,6 +5,7 @@
  * creating anything. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +21,6 @@
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/fileio.h"
-#include "ledger/keys.h"
 
 struct init_step {
     const char *name;
@@ -28,24 +28,25 @@ struct init_step {
     ag_err (*fn)(void);
 };
 
+static ag_home *home; /* the directory being made */
+
 static ag_err step_ledger_keys(void)
 {
-    return ag__ledger_keygen(ag__cli_path("ledger.key"), ag__cli_path("ledger.pub"));
+    return ag_home_create_ledger_keys(home);
 }
 
 static ag_err step_ledger_hmac(void)
 {
-    return ag__ledger_hmac_keygen(ag__cli_path("ledger.hmac"));
+    return ag_home_create_ledger_hmac(home);
 }
 
 /* Creates the database with the schema and a first `system` entry, sealed by a signed
  * checkpoint when the ledger is closed. */
 static ag_err step_ledger_db(void)
 {
-    struct ag_ledger_opts o = {.signing_key_path = ag__cli_path("ledger.key"),
-                               .hmac_key_path = ag__cli_path("ledger.hmac")};
+    /* A long-lived holder's close: the first entry is sealed by a checkpoint. */
     ag_ledger *l;
-    ag_err err = ag_ledger_open(ag__cli_path("ledger.db"), &o, &l);
+    ag_err err = ag_home_open_ledger(home, AG_HOME_LEDGER_LONG, &l);
     if (err)
         return err;
     struct ag_ledger_entry e = {.kind = "system",
@@ -72,7 +73,7 @@ static ag_err step_config(void)
         ag__buf_printf(&b, "# %s\n# %s = %s\n\n", t[i].help, t[i].name, t[i].def);
     ag_err err = ag__buf_status(&b);
     if (err == AG_OK)
-        err = ag__write_file_atomic(ag__cli_path("config"), b.data, b.len, 0600, 1);
+        err = ag__write_file_atomic(ag__cli_path(AG_HOME_CONFIG), b.data, b.len, 0600, 1);
     ag__buf_free(&b);
     return err;
 }
@@ -81,7 +82,7 @@ static ag_err step_config(void)
  * token-hashing keys (see docs/auth.md). */
 static ag_err step_master_key(void)
 {
-    return ag_auth_master_key_create(ag__cli_path("master.key"));
+    return ag_auth_master_key_create(ag__cli_path(AG_HOME_MASTER_KEY));
 }
 
 /* The root token (tier 4, policy root, no expiry) in root.token (0600): the data
@@ -89,19 +90,18 @@ static ag_err step_master_key(void)
  * ($AGENTGOV_STORE, else the embedded state.db) and recorded in the ledger. */
 static ag_err step_root_token(void)
 {
-    struct ag_ledger_opts lo = {.signing_key_path = ag__cli_path("ledger.key"),
-                                .hmac_key_path = ag__cli_path("ledger.hmac")};
     ag_ledger *l = NULL;
     ag_store *s = NULL;
     ag_auth *a = NULL;
     uint8_t key[AG_AUTH_KEY_LEN];
     char tok[AG_TOKEN_BUF + 1];
-    ag_err err = ag_ledger_open(ag__cli_path("ledger.db"), &lo, &l);
+    ag_err err = ag_home_ledger(home, &l);
     if (err == AG_OK)
-        err = ag_store_open(ag__cli_store_url(NULL), &s);
+        err = ag_home_store(home, &s);
     if (err == AG_OK)
-        err = ag_auth_master_key_load(ag__cli_path("master.key"), key);
+        err = ag_home_master_key(home, key);
     if (err == AG_OK) {
+        /* No policy: the root token needs none, and init must not depend on one. */
         struct ag_auth_opts ao = {.store = s, .ledger = l, .master_key = key};
         err = ag_auth_new(&ao, &a);
         sodium_memzero(key, sizeof key);
@@ -110,12 +110,10 @@ static ag_err step_root_token(void)
         err = ag_auth_root_token_create(a, tok, NULL);
     if (err == AG_OK) {
         strcat(tok, "\n");
-        err = ag__write_file_atomic(ag__cli_path("root.token"), tok, strlen(tok), 0600, 1);
+        err = ag__write_file_atomic(ag__cli_path(AG_HOME_ROOT_TOKEN), tok, strlen(tok), 0600, 1);
         sodium_memzero(tok, sizeof tok);
     }
     ag_auth_free(a);
-    ag_store_free(s);
-    ag_ledger_close(l);
     return err;
 }
 
@@ -141,7 +139,9 @@ static const char *const side_files[] = {"state.db",      "state.db-wal",  "stat
 static int file_present(const char *name)
 {
     struct stat st;
-    return lstat(ag__cli_path(name), &st) == 0 || errno != ENOENT;
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", ag__cli_dir(), name);
+    return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
 static void list_add(struct ag_buf *b, int *count, const char *name)
@@ -276,13 +276,21 @@ int ag__cmd_init(int argc, char **argv)
     ag__buf_free(&missing);
     if (n > 0)
         return AG_EXIT_USAGE;
+    /* No config yet: the home starts from the defaults (it reads none that exists). */
+    struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_LONG, .create_ledger = 1};
+    if (ag__cli_home(&ho, &home) != 0)
+        return AG_EXIT_USAGE;
     for (size_t i = 0; i < NSTEPS; i++) {
         ag_err err = steps[i].fn();
         if (err) {
             ag__cli_error_ag(err, steps[i].name);
+            ag_home_free(home);
+            home = NULL;
             return AG_EXIT_USAGE;
         }
     }
+    ag_home_free(home); /* seals the root token's entry with a checkpoint */
+    home = NULL;
     printf("initialised %s\n", dir);
     return 0;
 }

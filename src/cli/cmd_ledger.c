@@ -20,7 +20,6 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/time.h"
-#include "ledger/keys.h"
 
 #define EXIT_FAIL  1 /* verify found a problem */
 #define EXIT_ERROR 2 /* verify could not check */
@@ -62,34 +61,18 @@ static int parse_when(const char *opt, const char *text, int64_t *ms)
     return -1;
 }
 
-/* Opens the data directory's ledger; it must exist (created by `agentgov init`). */
+/* Opens the data directory's ledger; it must exist (created by `agentgov init`). The
+ * handle is the caller's: the home that opened it is freed at once. */
 static ag_ledger *open_ledger(int read_only)
 {
-    const char *db = ag__cli_path("ledger.db");
-    if (access(db, F_OK) != 0) {
-        ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
+    ag_home *h;
+    ag_ledger *l = NULL;
+    struct ag_home_opts ho = {.lazy_config = read_only}; /* a query needs no config */
+    if (ag__cli_home(&ho, &h) != 0)
         return NULL;
-    }
-    struct ag_ledger_opts o = {.signing_key_path = ag__cli_path_if_exists("ledger.key"),
-                               .hmac_key_path = ag__cli_path_if_exists("ledger.hmac"),
-                               .read_only = read_only,
-                               .no_close_checkpoint = 1};
-    ag_config *cfg = NULL;
-    if (!read_only && ag_config_new(&cfg) == AG_OK) {
-        if (ag_config_load_file(cfg, ag__cli_path("config"), 1) != AG_OK) {
-            ag__cli_error_ag(AG_EINVAL, "config");
-            ag_config_free(cfg);
-            return NULL;
-        }
-        o.checkpoint_every = (int)ag_config_int(cfg, "ledger.checkpoint_every");
-    }
-    ag_config_free(cfg);
-    ag_ledger *l;
-    ag_err err = ag_ledger_open(db, &o, &l);
-    if (err) {
-        ag__cli_error_ag(err, db);
-        return NULL;
-    }
+    if (ag_home_open_ledger(h, read_only ? AG_HOME_LEDGER_READ : AG_HOME_LEDGER_COMMAND, &l))
+        ag__cli_home_fail(0);
+    ag_home_free(h);
     return l;
 }
 
@@ -426,7 +409,7 @@ static int cmd_verify(int argc, char **argv)
         }
     }
     if (db == NULL)
-        db = ag__cli_path("ledger.db");
+        db = ag__cli_path(AG_HOME_LEDGER_DB);
     struct ag_verify_result r;
     ag_err err = ag_ledger_verify_ex(db, pk, cp, flags, &r);
     if (err) {
@@ -656,7 +639,12 @@ static int cmd_pubkey(int argc, char **argv)
         return AG_EXIT_USAGE;
     }
     uint8_t pk[AG_LEDGER_PK_LEN];
-    ag_err err = ag__ledger_load_pk(ag__cli_path("ledger.pub"), pk);
+    ag_home *h;
+    struct ag_home_opts ho = {.lazy_config = 1};
+    if (ag__cli_home(&ho, &h) != 0)
+        return AG_EXIT_USAGE;
+    ag_err err = ag_home_ledger_pubkey(h, pk);
+    ag_home_free(h);
     if (err) {
         ag__cli_error_ag(err, "ledger pubkey");
         return AG_EXIT_USAGE;
@@ -693,15 +681,17 @@ static int cmd_hash(int argc, char **argv)
         usage_hash(stderr);
         return AG_EXIT_USAGE;
     }
-    uint8_t key[AG_LEDGER_HMAC_LEN];
-    ag_err err = ag__ledger_load_hmac(ag__cli_path("ledger.hmac"), key);
+    ag_home *h;
+    struct ag_home_opts ho = {.lazy_config = 1};
+    if (ag__cli_home(&ho, &h) != 0)
+        return AG_EXIT_USAGE;
+    char hex[AG_HASH_HEX_LEN];
+    ag_err err = ag_home_ledger_hmac(h, argv[1], hex);
+    ag_home_free(h);
     if (err) {
         ag__cli_error_ag(err, "ledger hash");
         return AG_EXIT_USAGE;
     }
-    char hex[AG_HASH_HEX_LEN];
-    ag__hmac_sha256_hex(key, sizeof key, argv[1], strlen(argv[1]), hex);
-    sodium_memzero(key, sizeof key);
     puts(hex);
     return 0;
 }

@@ -10,7 +10,6 @@
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/time.h"
-#include "policy/path.h"
 
 /* ---- a small text table -------------------------------------------------------------- */
 
@@ -83,8 +82,9 @@ static void table_free(struct table *t)
  * policy.yaml, else the shipped default. */
 static ag_policy *load_policy(const char *file, const char *cmd)
 {
-    char buf[PATH_MAX];
-    const char *path = ag__policy_resolve(file, ag__cli_dir(), buf, sizeof buf);
+    char path[PATH_MAX + 32];
+    if (ag__cli_policy_path(file, path, sizeof path) != 0)
+        return NULL;
     ag_policy *p = NULL;
     ag_err err = ag_policy_load(path, &p);
     if (err != AG_OK) {
@@ -242,7 +242,7 @@ static int cmd_show(int argc, char **argv)
                "Prints the effective rules of each tier as a table (deny rules first: they\n"
                "win, then ask, then allow). Without FILE: <dir>/policy.yaml if it exists,\n"
                "else the shipped %s.\n",
-               ag__policy_default_path());
+               ag_policy_default_path());
         return 0;
     }
     int first = parse_common(argc, argv, NULL);
@@ -418,7 +418,7 @@ static int cmd_walk(int argc, char **argv)
                "every tier and prints the decisions as a table. -v prints one line per\n"
                "decision with its reason code and deciding rule. Without FILE:\n"
                "<dir>/policy.yaml if it exists, else the shipped %s.\n",
-               ag__policy_default_path());
+               ag_policy_default_path());
         return 0;
     }
     int verbose = 0;

@@ -1,6 +1,6 @@
 /* `agentgov run`: runs a command as a governed, sandboxed agent (docs/run.md). This
  * file parses options, opens the data directory's store, ledger, policy, lifecycle and
- * auth engine, finds a running daemon, and hands everything to ag__run. */
+ * auth engine, finds a running daemon, and hands everything to ag_run. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +24,7 @@
 #include "cli/run_backstop.h"
 #include "core/fileio.h"
 #include "core/time.h"
-#include "policy/path.h"
-#include "runner/run.h"
+#include "agentgov/runner.h"
 
 static void usage(FILE *out)
 {
@@ -267,35 +266,36 @@ static int parse(int argc, char **argv, struct cli *c)
 }
 
 /* Every handle a run needs, opened on the data directory. */
+/* Borrowed from home, which owns them. */
 struct handles {
-    ag_config *cfg;
+    ag_home *home;
+    const ag_config *cfg;
     ag_ledger *ledger;
     ag_policy *policy;
     ag_store *store;
     ag_gov *gov;
     ag_auth *auth;
-    char store_url[PATH_MAX + 16];
+    const char *store_url;
 };
 
 static void handles_close(struct handles *h)
 {
-    ag_gov_free(h->gov);
-    ag_auth_free(h->auth);
-    ag_store_free(h->store);
-    ag_policy_free(h->policy);
-    ag_ledger_close(h->ledger);
-    ag_config_free(h->cfg);
+    ag_home_free(h->home);
     memset(h, 0, sizeof *h);
 }
 
-static int open_auth(struct handles *h)
+static int handles_open(struct handles *h, const struct cli *c)
 {
-    uint8_t key[AG_AUTH_KEY_LEN];
-    const char *kp = ag__cli_path("master.key");
-    const char *env = getenv(AG_AUTH_MASTER_KEY_ENV);
+    memset(h, 0, sizeof *h);
+    /* A run outlives a command: its ledger is sealed by a checkpoint when it closes. */
+    struct ag_home_opts ho = {
+        .store = c->store, .policy = c->policy, .ledger = AG_HOME_LEDGER_LONG};
+    if (ag__cli_home(&ho, &h->home) != 0)
+        return -1;
     /* A run needs a token, so a key: a data directory made before `init` created one
      * gets one now (as `agentgov demo` does), said on stderr. */
-    if ((!env || !*env) && access(kp, F_OK) != 0) {
+    if (!ag_home_has_master_key(h->home)) {
+        const char *kp = ag_home_path(h->home, AG_HOME_MASTER_KEY);
         ag_err ce = ag_auth_master_key_create(kp);
         if (ce) {
             ag__cli_error_ag(ce, "creating the master key");
@@ -303,78 +303,14 @@ static int open_auth(struct handles *h)
         }
         ag__cli_warn("no master key in the data directory: created %s", kp);
     }
-    ag_err e = ag_auth_master_key_load(kp, key);
-    if (e) {
-        ag__cli_error_ag(e, "loading the master key");
-        return -1;
-    }
-    struct ag_auth_opts ao = {.store = h->store,
-                              .ledger = h->ledger,
-                              .policy = h->policy,
-                              .master_key = key,
-                              .cache_ttl_ms = -1};
-    e = ag_auth_new(&ao, &h->auth);
-    explicit_bzero(key, sizeof key);
-    if (e) {
-        ag__cli_error_ag(e, "opening the auth engine");
-        return -1;
-    }
+    /* ag_home_gov opens the rest, and plugs the auth engine's revocation in: a
+     * revocation takes the agent's credentials away at once. */
+    if (ag_home_config(h->home, &h->cfg) || ag_home_gov(h->home, &h->gov) ||
+        ag_home_ledger(h->home, &h->ledger) || ag_home_policy(h->home, &h->policy) ||
+        ag_home_store(h->home, &h->store) || ag_home_auth(h->home, &h->auth) ||
+        ag_home_store_url(h->home, &h->store_url))
+        return ag__cli_home_fail(-1);
     return 0;
-}
-
-static int open_gov(struct handles *h)
-{
-    struct ag_gov_opts go;
-    ag_gov_opts_from_config(h->cfg, &go);
-    ag_err e = ag_gov_new(h->store, h->ledger, h->policy, &go, &h->gov);
-    if (e) {
-        ag__cli_error_ag(e, "opening the lifecycle");
-        return -1;
-    }
-    /* A revocation takes the agent's credentials away at once. */
-    ag_gov_set_revoke_hook(h->gov, ag_auth_revoke_agent_hook, h->auth);
-    return 0;
-}
-
-static int handles_open(struct handles *h, const struct cli *c)
-{
-    memset(h, 0, sizeof *h);
-    ag_err e = ag_config_new(&h->cfg);
-    if (!e)
-        e = ag_config_load_file(h->cfg, ag__cli_path("config"), 1);
-    if (e) {
-        ag__cli_error_ag(e, "configuration");
-        return -1;
-    }
-    const char *db = ag__cli_path("ledger.db");
-    if (access(db, F_OK) != 0) {
-        ag__cli_error("no ledger at %s (run `agentgov init` first, or pass --dir)", db);
-        return -1;
-    }
-    struct ag_ledger_opts lo = {.signing_key_path = ag__cli_path_if_exists("ledger.key"),
-                                .hmac_key_path = ag__cli_path_if_exists("ledger.hmac"),
-                                .checkpoint_every =
-                                    (int)ag_config_int(h->cfg, "ledger.checkpoint_every")};
-    if ((e = ag_ledger_open(db, &lo, &h->ledger))) {
-        ag__cli_error_ag(e, "opening the ledger");
-        return -1;
-    }
-    char buf[PATH_MAX];
-    const char *pflag = c->policy ? c->policy : ag_config_str(h->cfg, "policy");
-    const char *pol =
-        ag__policy_resolve(pflag && *pflag ? pflag : NULL, ag__cli_dir(), buf, sizeof buf);
-    if ((e = ag_policy_load(pol, &h->policy))) {
-        ag__cli_error_ag(e, "loading the policy");
-        return -1;
-    }
-    const char *sflag = c->store ? c->store : ag_config_str(h->cfg, "store");
-    snprintf(h->store_url, sizeof h->store_url, "%s",
-             ag__cli_store_url(sflag && *sflag ? sflag : NULL));
-    if ((e = ag_store_open(h->store_url, &h->store))) {
-        ag__cli_error_ag(e, h->store_url);
-        return -1;
-    }
-    return open_auth(h) || open_gov(h) ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- daemon --- */
@@ -467,7 +403,7 @@ static int store_port(const char *url)
 
 /* ------------------------------------------------------------------ main --- */
 
-static int durations(const struct cli *c, const ag_config *cfg, struct ag__run_opts *o)
+static int durations(const struct cli *c, const ag_config *cfg, struct ag_run_opts *o)
 {
     o->timeout_ms = ag_config_ms(cfg, "run.timeout");
     o->grace_ms = ag_config_ms(cfg, "run.grace");
@@ -498,19 +434,19 @@ static char *read_packet(const char *path)
 static int run(const struct cli *c, struct handles *h)
 {
     static char addr[300], bin[PATH_MAX], wd[PATH_MAX];
-    struct ag__run_opts o = {.store = h->store,
-                             .ledger = h->ledger,
-                             .policy = h->policy,
-                             .gov = h->gov,
-                             .auth = h->auth,
-                             .agent_id = c->agent,
-                             .task_id = c->task,
-                             .tier = c->tier,
-                             .report_path = c->report,
-                             .argv = c->argv,
-                             .allow_unsandboxed = c->allow_unsandboxed,
-                             .no_store_access = c->no_store_access,
-                             .interrupted = &interrupted};
+    struct ag_run_opts o = {.store = h->store,
+                            .ledger = h->ledger,
+                            .policy = h->policy,
+                            .gov = h->gov,
+                            .auth = h->auth,
+                            .agent_id = c->agent,
+                            .task_id = c->task,
+                            .tier = c->tier,
+                            .report_path = c->report,
+                            .argv = c->argv,
+                            .allow_unsandboxed = c->allow_unsandboxed,
+                            .no_store_access = c->no_store_access,
+                            .interrupted = &interrupted};
     if (durations(c, h->cfg, &o) != 0)
         return AG_EXIT_USAGE;
     if (!realpath(c->workdir ? c->workdir : ".", wd)) {
@@ -520,8 +456,8 @@ static int run(const struct cli *c, struct handles *h)
     o.workdir = wd;
     find_daemon(c, h->cfg, addr, sizeof addr, &o.addr_port);
     o.addr = addr;
-    o.data_dir = ag__cli_dir();
-    o.ledger_path = ag__cli_path("ledger.db");
+    o.data_dir = ag_home_dir(h->home);
+    o.ledger_path = ag_home_path(h->home, AG_HOME_LEDGER_DB);
     o.store_url = h->store_url;
     o.store_path = strncmp(h->store_url, "sqlite:", 7) == 0 ? h->store_url + 7 : NULL;
     o.store_port = store_port(h->store_url);
@@ -536,19 +472,19 @@ static int run(const struct cli *c, struct handles *h)
     if (c->packet && !packet)
         return AG_EXIT_USAGE;
     o.packet_json = packet;
-    struct ag__run_result r;
-    ag_err e = ag__run(&o, &r);
+    struct ag_run_result r;
+    ag_err e = ag_run(&o, &r);
     free(packet);
     if (e) {
         ag__cli_error_ag(e, "run");
         return AG_EXIT_USAGE;
     }
     fprintf(stderr, "agentgov: run %s: %s (exit %d): %s\n", r.run_id,
-            ag__run_outcome_name(r.outcome), (int)r.outcome, r.message);
+            ag_run_outcome_name(r.outcome), (int)r.outcome, r.message);
     if (r.report_path)
         fprintf(stderr, "agentgov: report: %s\n", r.report_path);
     int code = (int)r.outcome;
-    ag__run_result_clear(&r);
+    ag_run_result_clear(&r);
     return code;
 }
 

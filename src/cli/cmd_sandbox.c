@@ -13,8 +13,7 @@
 #include "cli/commands.h"
 #include "cli/run_backstop.h"
 #include "core/err.h"
-#include "policy/path.h"
-#include "runner/sandbox.h"
+#include "agentgov/runner.h"
 
 static void usage(FILE *out)
 {
@@ -115,8 +114,9 @@ static int parse(int argc, char **argv, struct sb_opts *o)
 
 static ag_policy *load(const struct sb_opts *o)
 {
-    char buf[PATH_MAX];
-    const char *path = ag__policy_resolve(o->policy, ag__cli_dir(), buf, sizeof buf);
+    char path[PATH_MAX + 32];
+    if (ag__cli_policy_path(o->policy, path, sizeof path) != 0)
+        return NULL;
     ag_policy *p = NULL;
     ag_err err = ag_policy_load(path, &p);
     if (err != AG_OK) {
@@ -130,8 +130,8 @@ static int show(const struct sb_opts *o, const struct ag_sandbox_profile *prof)
 {
     char *text = NULL, real[PATH_MAX];
     const char *wd = o->workdir && realpath(o->workdir, real) ? real : o->workdir;
-    ag_err err = o->json ? ag__sandbox_profile_json(prof, o->tier, wd, &text)
-                         : ag__sandbox_profile_text(prof, o->tier, wd, &text);
+    ag_err err = o->json ? ag_sandbox_profile_json(prof, o->tier, wd, &text)
+                         : ag_sandbox_profile_text(prof, o->tier, wd, &text);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "sandbox show");
         return AG_EXIT_USAGE;
@@ -151,10 +151,10 @@ static int exec_cmd(const struct sb_opts *o, const struct ag_sandbox_profile *pr
     char *args[argc + 1];
     memcpy(args, argv, sizeof(char *) * (size_t)argc);
     args[argc] = NULL;
-    struct ag__spawn_opts so = {
-        -1, -1, -1, 0, NULL, 0, o->allow_unsandboxed ? AG_SANDBOX_ALLOW_NO_LANDLOCK : 0};
+    struct ag_spawn_opts so = {
+        -1, -1, -1, 0, NULL, 0, o->allow_unsandboxed ? AG_SPAWN_ALLOW_NO_LANDLOCK : 0};
     pid_t pid;
-    ag_err err = ag__sandbox_spawn(prof, o->workdir ? o->workdir : ".", args, NULL, &so, &pid);
+    ag_err err = ag_sandbox_spawn(prof, o->workdir ? o->workdir : ".", args, NULL, &so, &pid);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "sandbox exec");
         return err == AG_ENOTFOUND ? 127 : 126;

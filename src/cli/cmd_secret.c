@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth/keyring.h"
 #include "cli/authctx.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
@@ -290,15 +289,15 @@ static int do_rekey(struct ag__cli_auth *c, const struct ag__cli_aopts *o)
                       AG_AUTH_MASTER_KEY_ENV);
         return AG_EXIT_USAGE;
     }
-    const char *file = o->new_key_file ? o->new_key_file : ag__cli_path("master.key");
+    const char *file = o->new_key_file ? o->new_key_file : ag__cli_path(AG_HOME_MASTER_KEY);
     uint8_t key[AG_AUTH_KEY_LEN];
     ag__random(key, sizeof key);
-    char old_id[AG__KR_ID_BUF], new_id[AG__KR_ID_BUF];
+    char old_id[AG_AUTH_KEY_ID_BUF], new_id[AG_AUTH_KEY_ID_BUF];
     uint8_t old[AG_AUTH_KEY_LEN];
-    ag__keyring_mkid(key, new_id);
+    ag_auth_master_key_id(key, new_id);
     old_id[0] = '\0';
-    if (ag_auth_master_key_load(ag__cli_path("master.key"), old) == AG_OK)
-        ag__keyring_mkid(old, old_id);
+    if (ag_home_master_key(c->home, old) == AG_OK)
+        ag_auth_master_key_id(old, old_id);
     sodium_memzero(old, sizeof old);
     size_t re = 0;
     ag_err e = ag_auth_rekey(c->auth, key, o->rotate, persist_key, (void *)file, &re);

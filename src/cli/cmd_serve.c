@@ -1,5 +1,6 @@
 /* `agentgov serve`: runs the governance daemon in the foreground until SIGTERM. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,8 +8,7 @@
 #include "agentgov/config.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
-#include "server/log.h"
-#include "server/server.h"
+#include "agentgov/server.h"
 
 static void usage(FILE *out)
 {
@@ -113,7 +113,13 @@ static int load_files(int argc, char **argv, ag_config *c)
         else if (strncmp(argv[i], "--dir=", 6) == 0)
             ag__cli_set_dir(argv[i] + 6);
     }
-    if (ag_config_load_file(c, ag__cli_path("config"), 1) != AG_OK) {
+    ag_home *h;
+    struct ag_home_opts ho = {.lazy_config = 1}; /* read below, into the daemon's own */
+    if (ag__cli_home(&ho, &h) != 0)
+        return -1;
+    ag_err e = ag_home_config_into(h, c);
+    ag_home_free(h);
+    if (e != AG_OK) {
         ag__cli_error("%s", ag_last_error());
         return -1;
     }
@@ -171,38 +177,42 @@ static int parse_args(int argc, char **argv, ag_config *c, int *print)
     return rc;
 }
 
-static void print_config(const struct ag__server_config *c, const char *dir)
+static void print_config(const ag_config *c, const char *dir)
 {
+    const char *policy = ag_config_str(c, "policy");
     printf("dir = %s\nlisten = %s\nallow_remote = %s\nstore = %s\npolicy = %s\n"
            "server.io = %s\nserver.threads = %lld\nserver.max_body = %lld\n"
            "server.max_header = %lld\nserver.max_json_depth = %lld\nserver.timeout = %lldms\n"
            "server.max_connections = %lld\nserver.drain = %lldms\n",
-           dir, c->listen, c->allow_remote ? "true" : "false", c->store,
-           c->policy[0] ? c->policy : "(default)", c->epoll ? "epoll" : "thread-per-connection",
-           (long long)c->threads, (long long)c->max_body_bytes, (long long)c->max_header_bytes,
-           (long long)c->max_json_depth, (long long)c->timeout_ms, (long long)c->max_connections,
-           (long long)c->drain_ms);
+           dir, ag_config_str(c, "listen"), ag_config_int(c, "allow_remote") ? "true" : "false",
+           ag_config_str(c, "store"), policy[0] ? policy : "(default)",
+           strcmp(ag_config_str(c, "server.io"), "epoll") == 0 ? "epoll" : "thread-per-connection",
+           (long long)ag_config_int(c, "server.threads"),
+           (long long)ag_config_int(c, "server.max_body"),
+           (long long)ag_config_int(c, "server.max_header"),
+           (long long)ag_config_int(c, "server.max_json_depth"),
+           (long long)ag_config_ms(c, "server.timeout"),
+           (long long)ag_config_int(c, "server.max_connections"),
+           (long long)ag_config_ms(c, "server.drain"));
 }
 
-static int run(const struct ag__server_config *cfg, const char *dir)
+/* The store: the settings', else $AGENTGOV_STORE, else the embedded store. */
+static int resolve_store(ag_config *conf)
 {
-    ag__server_block_signals();
-    struct ag__srv *srv;
-    ag_err e = ag__server_new(cfg, dir, &srv);
-    if (e) {
-        ag__cli_error_ag(e, "serve");
-        return AG_EXIT_USAGE;
-    }
-    e = ag__server_start(srv);
-    if (e) {
-        ag__cli_error_ag(e, "serve");
-        ag__server_free(srv);
-        return AG_EXIT_USAGE;
-    }
-    ag__server_run(srv);
-    ag__server_free(srv);
-    ag__log(AG_LOG_INFO, "stop", "stopped");
-    return AG_EXIT_OK;
+    if (ag_config_str(conf, "store")[0])
+        return 0;
+    ag_home *h;
+    const char *url;
+    struct ag_home_opts ho = {.lazy_config = 1};
+    if (ag__cli_home(&ho, &h) != 0)
+        return -1;
+    ag_err e = ag_home_store_url(h, &url);
+    if (e == AG_OK)
+        e = ag_config_set(conf, "store", url);
+    ag_home_free(h);
+    if (e)
+        ag__cli_error_ag(e, "store");
+    return e ? -1 : 0;
 }
 
 int ag__cmd_serve(int argc, char **argv)
@@ -217,25 +227,28 @@ int ag__cmd_serve(int argc, char **argv)
         return AG_EXIT_USAGE;
     }
     int print = 0;
-    struct ag__server_config cfg;
     int rc = parse_args(argc, argv, conf, &print);
     if (rc == 0)
-        ag__server_config_from(conf, &cfg);
-    ag_config_free(conf);
-    if (rc)
-        return AG_EXIT_USAGE;
-    if (!cfg.store[0])
-        snprintf(cfg.store, sizeof cfg.store, "%s", ag__cli_store_url(NULL));
+        rc = resolve_store(conf);
     const char *dir = ag__cli_dir();
-    if (print) {
-        print_config(&cfg, dir);
-        return AG_EXIT_OK;
+    if (rc == 0 && print)
+        print_config(conf, dir);
+    if (rc || print) {
+        ag_config_free(conf);
+        return rc ? AG_EXIT_USAGE : AG_EXIT_OK;
     }
-    ag__log_setup(cfg.log_json ? AG_LOG_JSON : AG_LOG_TEXT, (enum ag__log_level)cfg.log_level);
+    ag_server_log_setup(conf);
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         ag__cli_error("data directory %s does not exist (run `agentgov init` first)", dir);
+        ag_config_free(conf);
         return AG_EXIT_USAGE;
     }
-    return run(&cfg, dir);
+    ag_err e = ag_server_serve(conf, dir);
+    ag_config_free(conf);
+    if (e) {
+        ag__cli_error_ag(e, "serve");
+        return AG_EXIT_USAGE;
+    }
+    return AG_EXIT_OK;
 }

@@ -29,13 +29,7 @@ int ag__cmd_stuck(int argc, char **argv)
     char *pos[1];
     if (ag__cli_gov_opts(argc, argv, "store policy older-than", &o, pos, 0) < 0)
         return AG_EXIT_USAGE;
-    ag_config *cfg = ag__cli_config();
-    if (cfg == NULL)
-        return AG_EXIT_USAGE;
-    int64_t ms = ag_config_ms(cfg, "stuck.after");
-    char after[32];
-    snprintf(after, sizeof after, "%s", ag_config_str(cfg, "stuck.after"));
-    ag_config_free(cfg);
+    int64_t ms = 0;
     if (o.older_than && ag__parse_duration(o.older_than, &ms)) {
         ag__cli_error("--older-than: '%s' is not a duration (e.g. 30s, 5m)", o.older_than);
         return AG_EXIT_USAGE;
@@ -44,6 +38,13 @@ int ag__cmd_stuck(int argc, char **argv)
     int open_rc = ag__cli_gov_open(&c, o.store, o.policy);
     if (open_rc)
         return open_rc;
+    const ag_config *cfg;
+    char after[32] = "";
+    if (ag_home_config(c.home, &cfg) == AG_OK) { /* loaded by the open: cannot fail */
+        if (!o.older_than)
+            ms = ag_config_ms(cfg, "stuck.after");
+        snprintf(after, sizeof after, "%s", ag_config_str(cfg, "stuck.after"));
+    }
     char **ids;
     size_t n;
     ag_err e = ag_gov_stuck(c.gov, ms, &ids, &n);

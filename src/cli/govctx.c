@@ -5,81 +5,35 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "cli/cliutil.h"
 #include "cli/govctx.h"
-#include "policy/path.h"
-
-/* Credentials are revoked with the agent: without the auth engine a revocation could
- * leave a live token behind, so a master key that is there but unusable is an error. */
-static int open_auth(struct ag__cli_gov *c)
-{
-    const char *mk = ag__cli_path("master.key");
-    const char *env = getenv(AG_AUTH_MASTER_KEY_ENV);
-    if (!(env && *env) && access(mk, F_OK) != 0)
-        return 0;
-    uint8_t key[AG_AUTH_KEY_LEN];
-    ag_err e = ag_auth_master_key_load(mk, key);
-    if (!e) {
-        struct ag_auth_opts ao = {
-            .store = c->store, .ledger = c->ledger, .policy = c->policy, .master_key = key};
-        e = ag_auth_new(&ao, &c->auth);
-    }
-    sodium_memzero(key, sizeof key);
-    if (e) {
-        ag__cli_error_ag(e, "opening the auth engine (credentials are revoked with agents)");
-        ag__cli_gov_close(c);
-        return -1;
-    }
-    ag_gov_set_revoke_hook(c->gov, ag_auth_revoke_agent_hook, c->auth);
-    return 0;
-}
 
 int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *policy_flag)
 {
     memset(c, 0, sizeof *c);
-    /* The config first: a bad one is the caller's to fix (exit 1, as `agentgov config`
-     * and the other commands do), not a failure to answer. The same TTLs as the runner
-     * and the daemon: the CLI used the built-in 24 h state TTL while they used the
-     * configuration's 7 days. */
-    ag_config *cfg = ag__cli_config();
-    if (cfg == NULL)
-        return AG_EXIT_USAGE;
-    struct ag_gov_opts go;
-    ag_gov_opts_from_config(cfg, &go);
-    ag_config_free(cfg);
-    if (ag__cli_open_ledger(&c->ledger) != 0)
-        return AG_EXIT_ERROR;
-    ag_err e;
-    char buf[4096];
-    const char *pol = ag__policy_resolve(policy_flag, ag__cli_dir(), buf, sizeof buf);
-    if ((e = ag_policy_load(pol, &c->policy))) {
-        ag__cli_error_ag(e, "loading the policy");
+    /* The config first (ag__cli_home): a bad one is the caller's to fix (exit 1, as
+     * `agentgov config` and the other commands do), not a failure to answer. */
+    struct ag_home_opts ho = {.store = store_flag, .policy = policy_flag};
+    int rc = ag__cli_home(&ho, &c->home);
+    if (rc)
+        return rc;
+    if (ag_home_gov(c->home, &c->gov) != AG_OK) {
         ag__cli_gov_close(c);
-        return AG_EXIT_ERROR;
+        return ag__cli_home_fail(AG_EXIT_ERROR);
     }
-    const char *url = ag__cli_store_url(store_flag);
-    if ((e = ag_store_open(url, &c->store))) {
-        ag__cli_error_ag(e, url);
+    /* All opened by ag_home_gov: these only lend them. */
+    if (ag_home_store(c->home, &c->store) || ag_home_ledger(c->home, &c->ledger) ||
+        ag_home_policy(c->home, &c->policy) ||
+        (ag_home_has_master_key(c->home) && ag_home_auth(c->home, &c->auth))) {
         ag__cli_gov_close(c);
-        return AG_EXIT_ERROR;
+        return ag__cli_home_fail(AG_EXIT_ERROR);
     }
-    if ((e = ag_gov_new(c->store, c->ledger, c->policy, &go, &c->gov))) {
-        ag__cli_error_ag(e, "governance");
-        ag__cli_gov_close(c);
-        return AG_EXIT_ERROR;
-    }
-    return open_auth(c) ? AG_EXIT_ERROR : 0;
+    return 0;
 }
 
 void ag__cli_gov_close(struct ag__cli_gov *c)
 {
-    ag_gov_free(c->gov);
-    ag_auth_free(c->auth);
-    ag_store_free(c->store);
-    ag_policy_free(c->policy);
-    ag_ledger_close(c->ledger);
+    ag_home_free(c->home);
     memset(c, 0, sizeof *c);
 }
 

@@ -6,8 +6,11 @@
 
 #include "agentgov/auth.h"
 #include "agentgov/gov.h"
+#include "agentgov/home.h"
 
+/* The handles are the home's (borrowed): ag__cli_gov_close frees the home. */
 struct ag__cli_gov {
+    ag_home *home;
     ag_store *store;
     ag_ledger *ledger;
     ag_policy *policy;
@@ -15,8 +18,9 @@ struct ag__cli_gov {
     ag_auth *auth; /* NULL when no master key is set up: then no credentials exist here */
 };
 
-/* Opens store (--store, else $AGENTGOV_STORE, else the embedded store), the data
- * directory's ledger (which `agentgov init` creates) and the policy (--policy, else
+/* Opens the data directory (agentgov/home.h) and from it the store (--store, else
+ * $AGENTGOV_STORE, else config `store`, else the embedded store), the ledger (which
+ * `agentgov init` creates) and the policy (--policy, else config `policy`, else
  * <dir>/policy.yaml, else the shipped default). When a master key is available
  * ($AGENTGOV_MASTER_KEY or <dir>/master.key) it also opens the auth engine and plugs
  * ag_auth_revoke_agent into every revocation. Returns 0, or after printing the

@@ -19,7 +19,6 @@
 #include "agentgov/ledger.h"
 #include "agentgov/policy.h"
 #include "cli/cliutil.h"
-#include "policy/path.h"
 #include "runner/backstop.h"
 #include "runner/backstop_profile.h"
 #include "runner/sandbox.h"
@@ -84,9 +83,14 @@ static void bs_free(struct bs *s)
  * coding-agent policy next to the shipped default one. *tier gets hook.tier. */
 static int load_policy(struct bs *s, const struct ag__backstop_cli *b, int *tier)
 {
-    ag_config *cfg = ag__cli_config();
-    if (!cfg)
+    ag_home *home;
+    const ag_config *cfg;
+    if (ag__cli_home(NULL, &home) != 0)
         return -1;
+    if (ag_home_config(home, &cfg) != AG_OK) { /* loaded by the open: cannot fail */
+        ag_home_free(home);
+        return -1;
+    }
     const char *cp = ag_config_str(cfg, "hook.policy");
     *tier = (int)ag_config_int(cfg, "hook.tier");
     if (b->policy)
@@ -94,12 +98,12 @@ static int load_policy(struct bs *s, const struct ag__backstop_cli *b, int *tier
     else if (cp && *cp)
         snprintf(s->policy_path, sizeof s->policy_path, "%s", cp);
     else {
-        const char *def = ag__policy_default_path();
+        const char *def = ag_policy_default_path();
         const char *slash = strrchr(def, '/');
         snprintf(s->policy_path, sizeof s->policy_path, "%.*s/coding-agent.yaml",
                  slash ? (int)(slash - def) : 1, slash ? def : ".");
     }
-    ag_config_free(cfg);
+    ag_home_free(home); /* and cfg with it */
     ag_err e = ag_policy_load(s->policy_path, &s->policy);
     if (e) {
         ag__cli_error_ag(e, s->policy_path);
@@ -197,13 +201,13 @@ static int prepare(struct bs *s, const struct ag__backstop_cli *b, const char *a
     if (!realpath(dir, s->data))
         snprintf(s->data, sizeof s->data, "%s", dir);
     /* hook-sessions: `agentgov hook codex` remembers each session's project there
-     * (src/cli/hook_project.c); it must exist to be granted. */
+     * (src/hook/hook_project.c); it must exist to be granted. */
     static const char *const lf[] = {"ledger.db", "ledger.db-wal", "ledger.db-shm",
                                      "hook-sessions"};
-    if (access(s->data, F_OK) == 0)
-        (void)mkdir(ag__cli_path("hook-sessions"), 0700);
     for (size_t i = 0; i < 4; i++) {
         snprintf(s->ledger_files[i], sizeof s->ledger_files[i], "%s/%s", s->data, lf[i]);
+        if (i == 3 && access(s->data, F_OK) == 0)
+            (void)mkdir(s->ledger_files[i], 0700);
         if (access(s->ledger_files[i], F_OK) == 0)
             s->ledger[s->nledger++] = s->ledger_files[i];
     }
@@ -223,7 +227,7 @@ static int prepare(struct bs *s, const struct ag__backstop_cli *b, const char *a
     /* The hook inside reads the policy: the one in force, and the shipped ones. */
     if (realpath(s->policy_path, s->exe[2]))
         s->bins[s->nbins++] = s->exe[2];
-    const char *def = ag__policy_default_path();
+    const char *def = ag_policy_default_path();
     const char *slash = strrchr(def, '/');
     snprintf(s->exe[3], sizeof s->exe[3], "%.*s", slash ? (int)(slash - def) : 1,
              slash ? def : ".");
@@ -403,18 +407,23 @@ int ag__backstop_run(const struct ag__backstop_cli *b, char **argv)
 {
     /* The ledger is opened first and stays open: the hooks the agent runs append to it
      * from inside the sandbox, and its WAL files must exist to be granted. */
+    ag_home *home;
     ag_ledger *l = NULL;
-    if (access(ag__cli_path("ledger.db"), F_OK) == 0) {
-        if (ag__cli_open_ledger(&l) != 0)
-            return AG_EXIT_USAGE;
+    if (ag__cli_home(NULL, &home) != 0)
+        return AG_EXIT_USAGE;
+    if (ag_home_has(home, AG_HOME_LEDGER_DB)) {
+        if (ag_home_ledger(home, &l) != AG_OK) {
+            ag_home_free(home);
+            return ag__cli_home_fail(AG_EXIT_USAGE);
+        }
     } else
         ag__cli_warn("no ledger at %s: the session is not recorded, and `agentgov hook` "
                      "inside it cannot record its decisions (run `agentgov init`)",
-                     ag__cli_path("ledger.db"));
+                     ag_home_path(home, AG_HOME_LEDGER_DB));
     struct bs s;
     if (prepare(&s, b, argv[0]) != 0) {
         bs_free(&s);
-        ag_ledger_close(l);
+        ag_home_free(home);
         return AG_EXIT_USAGE;
     }
     char **env = child_env();
@@ -432,7 +441,7 @@ int ag__backstop_run(const struct ag__backstop_cli *b, char **argv)
     if (rc != 0) {
         free(env);
         bs_free(&s);
-        ag_ledger_close(l);
+        ag_home_free(home);
         return AG_EXIT_USAGE;
     }
     struct ag__spawn_opts so = {.stdin_fd = -1,
@@ -458,6 +467,6 @@ int ag__backstop_run(const struct ag__backstop_cli *b, char **argv)
         rc = AG_EXIT_USAGE;
     free(env);
     bs_free(&s);
-    ag_ledger_close(l);
+    ag_home_free(home); /* closes the ledger */
     return rc;
 }

@@ -1,12 +1,13 @@
 /* Coding-agent settings that make the agentgov hook effective: merges into the agent's
  * own files, keeping every other setting, and the checks `hook doctor` runs on them. */
-#include "hook/install.h"
+#include "agentgov/hook.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 
 /* ---- versions ------------------------------------------------------------------------ */
@@ -34,7 +35,7 @@ static int parse_version(const char *text, long v[3])
     return 0;
 }
 
-int ag__install_version_at_least(const char *text, const char *min)
+int ag_hook_version_at_least(const char *text, const char *min)
 {
     long have[3], want[3];
     if (!parse_version(text, have) || !parse_version(min, want))
@@ -47,7 +48,7 @@ int ag__install_version_at_least(const char *text, const char *min)
 
 /* ---- shell words --------------------------------------------------------------------- */
 
-char *ag__install_shell_quote(const char *word)
+char *ag_hook_shell_quote(const char *word)
 {
     if (word[0] && strspn(word, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                                 "/._-+:=@%,") == strlen(word))
@@ -65,7 +66,7 @@ char *ag__install_shell_quote(const char *word)
     return ag__buf_take(&b);
 }
 
-char *ag__install_command_program(const char *cmd)
+char *ag_hook_command_program(const char *cmd)
 {
     struct ag_buf b;
     ag__buf_init(&b);
@@ -139,7 +140,7 @@ static int is_agentgov(json_t *h, const char *cmd)
     const char *s = json_string_value(c);
     if (cmd && strcmp(s, cmd) == 0)
         return 1;
-    char *prog = ag__install_command_program(s);
+    char *prog = ag_hook_command_program(s);
     const char *base = prog ? strrchr(prog, '/') : NULL;
     base = base ? base + 1 : prog;
     int yes = base && strcmp(base, "agentgov") == 0 && strstr(s, " hook ") != NULL;
@@ -266,14 +267,14 @@ static ag_err install_json(const char *text, size_t len, const char *cmd, int fa
     return err;
 }
 
-ag_err ag__install_claude(const char *text, size_t len, const char *cmd, int fail_closed,
-                          char **out, struct ag_buf *changes)
+static ag_err install_claude(const char *text, size_t len, const char *cmd, int fail_closed,
+                             char **out, struct ag_buf *changes)
 {
     return install_json(text, len, cmd, fail_closed, 1, out, changes);
 }
 
-ag_err ag__install_codex_hooks(const char *text, size_t len, const char *cmd, char **out,
-                               struct ag_buf *changes)
+static ag_err install_codex_hooks(const char *text, size_t len, const char *cmd, char **out,
+                                  struct ag_buf *changes)
 {
     return install_json(text, len, cmd, 0, 0, out, changes);
 }
@@ -313,8 +314,8 @@ static int has_line(const char *text, size_t len, const char *prefix)
     return 0;
 }
 
-ag_err ag__install_codex_requirements(const char *text, size_t len, const char *cmd, char **out,
-                                      struct ag_buf *changes)
+static ag_err install_codex_requirements(const char *text, size_t len, const char *cmd, char **out,
+                                         struct ag_buf *changes)
 {
     if (has_line(text, len, MARK)) {
         ag__buf_puts(changes, "the managed requirements already hold agentgov's hook\n");
@@ -349,8 +350,8 @@ ag_err ag__install_codex_requirements(const char *text, size_t len, const char *
 
 /* ---- doctor -------------------------------------------------------------------------- */
 
-int ag__doctor_settings(const char *text, size_t len, int claude, int fail_closed_supported,
-                        char **cmd_out, struct ag_buf *findings)
+static int doctor_settings(const char *text, size_t len, int claude, int fail_closed_supported,
+                           char **cmd_out, struct ag_buf *findings)
 {
     json_t *root = NULL;
     *cmd_out = NULL;
@@ -390,5 +391,66 @@ int ag__doctor_settings(const char *text, size_t len, int claude, int fail_close
         fails++;
     }
     json_decref(root);
+    return fails;
+}
+
+/* ---- the public API: the changes and findings as text -------------------------------- */
+
+/* Hands the lines over as a string ("" when none), or frees both on error. */
+static ag_err text_out(ag_err err, struct ag_buf *b, char **out, char **text)
+{
+    if (err == AG_OK && ag__buf_status(b) != AG_OK)
+        err = AG_ENOMEM;
+    if (err == AG_OK) {
+        *text = b->len ? ag__buf_take(b) : strdup("");
+        if (*text == NULL)
+            err = AG_ENOMEM;
+    }
+    if (err != AG_OK) {
+        ag__buf_free(b);
+        if (out) {
+            free(*out);
+            *out = NULL;
+        }
+        *text = NULL;
+    }
+    return err;
+}
+
+ag_err ag_hook_install_claude(const char *text, size_t len, const char *cmd, int fail_closed,
+                              char **out, char **changes)
+{
+    struct ag_buf b;
+    ag__buf_init(&b);
+    *out = NULL;
+    return text_out(install_claude(text, len, cmd, fail_closed, out, &b), &b, out, changes);
+}
+
+ag_err ag_hook_install_codex_hooks(const char *text, size_t len, const char *cmd, char **out,
+                                   char **changes)
+{
+    struct ag_buf b;
+    ag__buf_init(&b);
+    *out = NULL;
+    return text_out(install_codex_hooks(text, len, cmd, out, &b), &b, out, changes);
+}
+
+ag_err ag_hook_install_codex_requirements(const char *text, size_t len, const char *cmd, char **out,
+                                          char **changes)
+{
+    struct ag_buf b;
+    ag__buf_init(&b);
+    *out = NULL;
+    return text_out(install_codex_requirements(text, len, cmd, out, &b), &b, out, changes);
+}
+
+int ag_hook_doctor_settings(const char *text, size_t len, int claude, int fail_closed_supported,
+                            char **cmd_out, char **findings)
+{
+    struct ag_buf b;
+    ag__buf_init(&b);
+    int fails = doctor_settings(text, len, claude, fail_closed_supported, cmd_out, &b);
+    if (text_out(AG_OK, &b, NULL, findings) != AG_OK)
+        *findings = NULL;
     return fails;
 }

@@ -12,7 +12,6 @@
 #include "agentgov/ledger.h"
 
 #define AG_LEDGER_SK_LEN     64
-#define AG_LEDGER_PK_LEN     32
 #define AG_LEDGER_SIG_LEN    64
 #define AG_LEDGER_HMAC_LEN   32
 #define AG_LEDGER_KEY_ID_LEN 17 /* 16 hex digits + NUL */

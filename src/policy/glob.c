@@ -1,5 +1,7 @@
 #include "policy/glob.h"
 
+#include "agentgov/policy.h"
+
 #include <string.h>
 
 /* Results of the general matcher. The two abort codes are what keep it polynomial (the
@@ -197,4 +199,9 @@ int ag__glob_match_general(const struct ag__glob *g, const char *text, size_t n)
 int ag__glob_match_str(const char *pat, const char *text, char sep)
 {
     return wild(pat, text, sep) == MATCH;
+}
+
+ag_err ag_policy_glob_check(const char *pattern, const char **why, size_t *offset)
+{
+    return ag__glob_check(pattern, why, offset);
 }

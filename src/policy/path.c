@@ -1,4 +1,5 @@
 #include "policy/path.h"
+#include "agentgov/policy.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -56,5 +57,10 @@ const char *ag__policy_resolve(const char *flag, const char *datadir, char *buf,
         if (n > 0 && (size_t)n < len && (lstat(buf, &st) == 0 || errno != ENOENT))
             return buf;
     }
+    return ag__policy_default_path();
+}
+
+const char *ag_policy_default_path(void)
+{
     return ag__policy_default_path();
 }

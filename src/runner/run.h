@@ -1,9 +1,8 @@
 /* The governed runner: runs one command as a governed agent (bootstrap, login, the
  * lifecycle phases around a sandboxed child, report, handoff on revocation, token
  * revocation at the end). See docs/run.md.
- * Ownership: struct ag__run_opts is caller-owned and only borrowed during ag__run (its
- * handles must outlive the call); struct ag__run_result is caller-owned and its
- * malloc'd members are released by ag__run_result_clear. */
+ * Ownership: as agentgov/runner.h says (struct ag_run_opts borrowed during the call,
+ * struct ag_run_result released by ag_run_result_clear). */
 #ifndef AG_RUNNER_RUN_H
 #define AG_RUNNER_RUN_H
 
@@ -15,84 +14,16 @@
 #include "agentgov/gov.h"
 #include "agentgov/ledger.h"
 #include "agentgov/policy.h"
+#include "agentgov/runner.h"
 #include "agentgov/store.h"
 
-/* What happened, with the exit status `agentgov run` gives for it (stable: scripts
- * and docs/run.md depend on these values). */
-#define AG_RUN_OUTCOME_MAP(X)                                                                      \
-    X(SUCCESS, 0, "success")                                                                       \
-    X(ERROR, 1, "error")                                                                           \
-    X(CHILD_FAILED, 10, "child_failed")                                                            \
-    X(REFUSED, 11, "refused")                                                                      \
-    X(REVOKED, 12, "revoked")                                                                      \
-    X(TIMEOUT, 13, "timeout")                                                                      \
-    X(SANDBOX, 14, "sandbox_unavailable")                                                          \
-    X(INTERRUPTED, 15, "interrupted")
-enum ag__run_outcome {
-#define AG__RUN_ENUM(n, code, s) AG_RUN_##n = code,
-    AG_RUN_OUTCOME_MAP(AG__RUN_ENUM)
-#undef AG__RUN_ENUM
-};
-const char *ag__run_outcome_name(enum ag__run_outcome o);
-
-/* Everything a run needs. The handles are opened by the caller on the same data
- * directory; auth should be opened without a token cache (cache_ttl_ms -1) so that a
- * revocation by another process is seen at the next poll. */
-struct ag__run_opts {
-    ag_store *store;
-    ag_ledger *ledger;
-    const ag_policy *policy;
-    ag_gov *gov;
-    ag_auth *auth;
-
-    const char *agent_id;
-    const char *task_id;     /* NULL: the packet's */
-    const char *packet_json; /* NULL: the packet already stored for the agent */
-    int tier;                /* -1: the registered tier (T0 for a new agent) */
-    const char *workdir;     /* existing directory */
-    const char *report_path; /* NULL: <workdir>/agentgov-report.json */
-    char *const *argv;       /* the command */
-
-    int64_t timeout_ms;   /* 0: none */
-    int64_t grace_ms;     /* SIGTERM to SIGKILL */
-    int64_t poll_ms;      /* revocation poll, 0: 150 ms */
-    int64_t token_ttl_ms; /* 0: the run's timeout plus grace, capped by the tier's max TTL */
-    int allow_unsandboxed;
-
-    /* Where the child reaches governance. data_dir is the runner's data directory;
-     * run dirs go to <data_dir>/runs/<run id>/ (captured output, the child's view of
-     * the data directory). store_path is the embedded store's file ("" or NULL when
-     * the store is not an SQLite file, e.g. Redis, given to the child as store_url).
-     * addr is the daemon's address ("" in embedded mode); addr_port, when > 0, is
-     * added to the ports the child may connect to. */
-    const char *data_dir;
-    const char *ledger_path;
-    const char *store_path;
-    const char *store_url;
-    const char *addr;
-    int addr_port;
-    int store_port;      /* > 0: TCP port of a network store the child may connect to */
-    int no_store_access; /* 1: the child gets no view of the data directory */
-    const char *bin;     /* agentgov binary handed to the child as AGENTGOV_BIN */
-
-    int pass_stdout_fd; /* where the child's output is passed through; -1: nowhere */
-    int pass_stderr_fd;
-    /* Set (from a signal handler) to stop the run: the child is stopped as on a
-     * revocation and the run ends with AG_RUN_INTERRUPTED. May be NULL. */
-    volatile int *interrupted;
-};
-
-struct ag__run_result {
-    enum ag__run_outcome outcome;
-    char run_id[33];
-    char message[512]; /* one line for the operator: why the run ended as it did */
-    char *report_path; /* where the report was written, NULL when it was not */
-    char *report_json; /* the report */
-};
-void ag__run_result_clear(struct ag__run_result *r);
-
-/* Runs the command as a governed agent. Returns AG_OK when the run reached an outcome
- * (see r->outcome, which may well be a refusal); an error only for invalid options. */
-AG_MUST_USE ag_err ag__run(const struct ag__run_opts *o, struct ag__run_result *r);
+/* The run's types and entry points are public (agentgov/runner.h); the runner's files
+ * name them by their internal names. */
+#define ag__run_outcome      ag_run_outcome
+#define ag__run_outcome_name ag_run_outcome_name
+#define ag__run_opts         ag_run_opts
+#define ag__run_result       ag_run_result
+#define ag__run_result_clear ag_run_result_clear
+#define ag__run              ag_run
 
 #endif

@@ -630,7 +630,10 @@ void ag__h_ledger_query(struct ag__req *r)
 void ag__h_ledger_verify(struct ag__req *r)
 {
     char db[PATH_MAX + 16];
-    snprintf(db, sizeof db, "%s/ledger.db", r->srv->dir);
+    if (r->srv->home)
+        snprintf(db, sizeof db, "%s", ag_home_path(r->srv->home, AG_HOME_LEDGER_DB));
+    else
+        snprintf(db, sizeof db, "%s/ledger.db", r->srv->dir);
     struct ag_verify_result v;
     memset(&v, 0, sizeof v);
     ag_err e = ag_ledger_verify(db, NULL, &v);

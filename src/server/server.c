@@ -18,7 +18,6 @@
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/time.h"
-#include "policy/path.h"
 #include "server/handlers.h"
 #include "server/router.h"
 #include "server/log.h"
@@ -66,9 +65,9 @@ static void lint_diag(void *ctx, const char *msg)
  * the shipped default (see src/policy/path.h). */
 static void choose_policy(struct ag__srv *s)
 {
-    char buf[PATH_MAX + 32];
-    const char *p =
-        ag__policy_resolve(s->cfg.policy[0] ? s->cfg.policy : NULL, s->dir, buf, sizeof buf);
+    const char *p = "";
+    if (s->home && ag_home_policy_path(s->home, &p) != AG_OK)
+        p = ""; /* reported by the reload: no policy file */
     snprintf(s->policy_path, sizeof s->policy_path, "%s", p);
 }
 
@@ -148,10 +147,9 @@ static void open_auth(struct ag__srv *s)
 {
     if (!s->store || !s->ledger)
         return;
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/master.key", s->dir);
+    const char *path = ag_home_path(s->home, AG_HOME_MASTER_KEY);
     uint8_t key[AG_AUTH_KEY_LEN];
-    ag_err e = ag_auth_master_key_load(path, key);
+    ag_err e = ag_home_master_key(s->home, key);
     if (e == AG_OK) {
         struct ag_auth_opts ao = {
             .store = s->store, .ledger = s->ledger, .master_key = key, .master_key_path = path};
@@ -173,31 +171,39 @@ static void open_auth(struct ag__srv *s)
 
 static void open_backends(struct ag__srv *s)
 {
-    char db[PATH_MAX + 16], key[PATH_MAX + 16], hmac[PATH_MAX + 16];
-    snprintf(db, sizeof db, "%s/ledger.db", s->dir);
-    snprintf(key, sizeof key, "%s/ledger.key", s->dir);
-    snprintf(hmac, sizeof hmac, "%s/ledger.hmac", s->dir);
-    struct stat st;
-    struct ag_ledger_opts lo = {0};
-    lo.signing_key_path = stat(key, &st) == 0 ? key : NULL;
-    lo.hmac_key_path = stat(hmac, &st) == 0 ? hmac : NULL;
-    lo.checkpoint_every = (int)s->cfg.checkpoint_every;
-    ag_err e = ag_ledger_open(db, &lo, &s->ledger);
+    /* The daemon holds the ledger: created when missing, sealed at close. Its settings
+     * are complete (files and flags): the home reads no config for them. */
+    struct ag_home_opts ho = {.store = s->cfg.store,
+                              .policy = s->cfg.policy,
+                              .ledger = AG_HOME_LEDGER_LONG,
+                              .create_ledger = 1,
+                              .lazy_config = 1};
+    ag_err e = ag_home_open(s->dir, &ho, &s->home);
+    if (e) {
+        s->home = NULL;
+        ag__log(AG_LOG_ERROR, "home", "cannot open the data directory %s: %s: %s", s->dir,
+                ag_strerror(e), ag_last_error());
+        return;
+    }
+    const char *url;
+    if (ag_home_store_url(s->home, &url) == AG_OK)
+        snprintf(s->store_url, sizeof s->store_url, "%s", url);
+    e = ag_home_ledger(s->home, &s->ledger);
     if (e) {
         s->ledger = NULL;
         ag__log(AG_LOG_ERROR, "ledger",
-                "cannot open %s: %s: %s; every decision will be deny "
+                "cannot open %s: %s; every decision will be deny "
                 "(ledger_unavailable)",
-                db, ag_strerror(e), ag_last_error());
+                ag_home_path(s->home, AG_HOME_LEDGER_DB), ag_last_error());
     }
     atomic_store(&s->ledger_ok, s->ledger != NULL);
-    e = ag_store_open(s->store_url, &s->store);
+    e = ag_home_store(s->home, &s->store);
     if (e) {
         s->store = NULL;
         ag__log(AG_LOG_ERROR, "store",
-                "cannot open %s: %s: %s; every decision will be deny "
+                "cannot open %s: %s; every decision will be deny "
                 "(store_unavailable)",
-                s->store_url, ag_strerror(e), ag_last_error());
+                s->store_url, ag_last_error());
     }
     open_auth(s);
     if (s->ledger &&
@@ -219,10 +225,6 @@ ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, stru
     s->cfg = *cfg;
     s->listen_fd = -1;
     snprintf(s->dir, sizeof s->dir, "%s", dir);
-    if (cfg->store[0])
-        snprintf(s->store_url, sizeof s->store_url, "%s", cfg->store);
-    else
-        snprintf(s->store_url, sizeof s->store_url, "sqlite:%s/state.db", dir);
     pthread_mutex_init(&s->conns_mu, NULL);
     pthread_mutex_init(&s->work_mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
@@ -920,9 +922,8 @@ void ag__server_free(struct ag__srv *s)
         if (ag_ledger_head(s->ledger, &seq, hash) == AG_OK)
             ag__log(AG_LOG_INFO, "stop", "ledger head seq %lld %s; writing final checkpoint",
                     (long long)seq, hash);
-        ag_ledger_close(s->ledger);
     }
-    ag_store_free(s->store);
+    ag_home_free(s->home); /* the ledger (final checkpoint) and the store */
     pthread_mutex_destroy(&s->conns_mu);
     free(s);
 }

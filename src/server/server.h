@@ -20,6 +20,7 @@
 #include "agentgov/auth.h"
 #include "agentgov/config.h"
 #include "agentgov/gov.h"
+#include "agentgov/home.h"
 #include "server/metrics.h"
 #include "server/polref.h"
 #include "server/router.h"
@@ -56,6 +57,7 @@ struct ag__srv {
     char store_url[PATH_MAX + 16];
     struct ag__polref policy;
     struct ag__metrics metrics;
+    ag_home *home;           /* the data directory; owns ledger and store */
     ag_ledger *ledger;       /* NULL: every decision is deny ledger_unavailable */
     ag_store *store;         /* NULL: every decision is deny store_unavailable */
     ag_auth *auth;           /* NULL: endpoints that need a token answer 503 */

@@ -27,7 +27,7 @@
 #include "core/err.h"
 #include "core/jcs.h"
 #include "ledger/keys.h"
-#include "runner/hook.h"
+#include "hook/hook.h"
 
 /* ---- the allocator ---------------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "agentgov/policy.h"
-#include "runner/hook.h"
+#include "hook/hook.h"
 
 static ag_policy *policy;
 

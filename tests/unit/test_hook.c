@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
-#include "runner/hook.h"
+#include "hook/hook.h"
 #include "test.h"
 
 static const char *data_path(const char *name)

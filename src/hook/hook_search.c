@@ -3,7 +3,7 @@
  * `.env*` the text ".env.*". Asking whether two patterns share any name would catch
  * `*.local` against `.env.*` (".env.local"), but also `*.ts` (".env.ts"): every
  * search with an extension would be denied. */
-#include "runner/hook_search.h"
+#include "hook/hook_search.h"
 
 #include <limits.h>
 #include <stdint.h>

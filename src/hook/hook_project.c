@@ -1,6 +1,7 @@
-#include "cli/hook_project.h"
+#include "hook/hook_project.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/cliutil.h"
 #include "core/err.h"
 #include "core/fileio.h"
 
@@ -48,25 +48,25 @@ static void prune_sessions(const char *dir)
 /* The project of a Codex session: the one remembered, else this event's cwd, which is
  * remembered (first writer wins: two events of a new session racing agree on the file
  * that landed). */
-static ag_err codex_project(struct ag__hook_event *ev)
+static ag_err codex_project(struct ag__hook_event *ev, const ag_home *home)
 {
-    if (!ev->session_id[0])
-        return AG_OK; /* no session to remember it for: the event's cwd */
+    if (!ev->session_id[0] || home == NULL)
+        return AG_OK; /* no session to remember it for, or nowhere: the event's cwd */
     if (!usable_id(ev->session_id))
         return ag__fail(AG_EINVAL, "session_id '%.64s' cannot name a session file", ev->session_id);
-    char name[200];
-    snprintf(name, sizeof name, SESSIONS_DIR "/%s", ev->session_id);
-    const char *path = ag__cli_path(name);
+    char dir[PATH_MAX], path[PATH_MAX + 200];
+    snprintf(dir, sizeof dir, "%s/" SESSIONS_DIR, ag_home_dir(home));
+    snprintf(path, sizeof path, "%s/%s", dir, ev->session_id);
     char *text = NULL;
     size_t len = 0;
     ag_err err = ag__read_file(path, 8192, &text, &len);
     if (err == AG_ENOTFOUND) {
         ag_clear_error();
-        err = ag__mkdir_p(ag__cli_path(SESSIONS_DIR), 0700);
+        err = ag__mkdir_p(dir, 0700);
         if (err == AG_OK)
             err = ag__write_file_atomic(path, ev->cwd, strlen(ev->cwd), 0600, 1);
         if (err == AG_OK) {
-            prune_sessions(ag__cli_path(SESSIONS_DIR));
+            prune_sessions(dir);
             return AG_OK; /* ev->project is already this cwd */
         }
         if (err != AG_EEXIST)
@@ -85,10 +85,10 @@ static ag_err codex_project(struct ag__hook_event *ev)
     return err;
 }
 
-ag_err ag__hook_project(struct ag__hook_event *ev)
+ag_err ag__hook_project(struct ag__hook_event *ev, const ag_home *home)
 {
     if (ev->dialect == AG_HOOK_CODEX)
-        return codex_project(ev);
+        return codex_project(ev, home);
     const char *dir = getenv("CLAUDE_PROJECT_DIR");
     if (dir == NULL || dir[0] == '\0')
         return AG_OK; /* an older Claude Code, or a hand-run hook: the event's cwd */

@@ -1,4 +1,4 @@
-#include "cli/hook_eval.h"
+#include "hook/hook_eval.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -11,8 +11,7 @@
 
 #include "agentgov/config.h"
 #include "agentgov/policy.h"
-#include "cli/cliutil.h"
-#include "cli/hook_project.h"
+#include "hook/hook_project.h"
 #include "core/err.h"
 #include "core/fileio.h"
 #include "policy/path.h"
@@ -42,41 +41,24 @@ int ag__hook_deny(struct ag__hook_out *out, const char *what, ag_err err)
 
 /* ---- the ledger ---------------------------------------------------------------------- */
 
-/* Parallel subagents run hooks at the same time: both kinds wait for the writer lock.
- * Both keep the WAL, so that no commit pays for a checkpoint: a one-event process
- * bounds it when it closes, the helper when it is idle (ag_ledger_tidy). The helper,
- * which stays, also signs the chain every ledger.checkpoint_every entries and when it
- * stops. */
-static ag_err open_ledger(ag_ledger **l, int stays)
+/* The ledger as ag_home_open_ledger opens it for a hook (agentgov/home.h): the
+ * helper, which stays, signs the chain; a one-event process does not. */
+static ag_err open_ledger(ag_home *home, ag_ledger **l, int stays)
 {
-    struct ag_ledger_opts lo = {.busy_timeout_ms = 5000, .keep_wal = 1};
-    if (stays) {
-        lo.signing_key_path = ag__cli_path_if_exists("ledger.key");
-        lo.checkpoint_every = ag__cli_checkpoint_every();
-    }
-    ag_err err = ag_ledger_open(ag__cli_path("ledger.db"), &lo, l);
-    if (err != AG_OK && lo.signing_key_path) {
-        /* A signing key that does not load must not deny what a hook process, which
-         * signs nothing, would allow: the helper then signs nothing either, and
-         * `agentgov ledger checkpoint` reports the key. */
-        ag_clear_error();
-        lo.signing_key_path = NULL;
-        err = ag_ledger_open(ag__cli_path("ledger.db"), &lo, l);
-    }
-    return err;
+    return ag_home_open_ledger(home, stays ? AG_HOME_LEDGER_HOOK_HELPER : AG_HOME_LEDGER_HOOK, l);
 }
 
 /* The helper's ledger handle, still on the file at <dir>/ledger.db. */
-static ag_err kept_ledger(struct ag__hook_env *env)
+static ag_err kept_ledger(ag_home *home, struct ag__hook_env *env)
 {
-    const char *path = ag__cli_path("ledger.db");
+    const char *path = ag_home_path(home, AG_HOME_LEDGER_DB);
     struct stat st;
     int moved = stat(path, &st) != 0 || st.st_dev != env->dev || st.st_ino != env->ino;
     if (env->ledger && !moved)
         return AG_OK;
     ag_ledger_close(env->ledger); /* a ledger deleted or replaced under the helper */
     env->ledger = NULL;
-    ag_err err = open_ledger(&env->ledger, 1);
+    ag_err err = open_ledger(home, &env->ledger, 1);
     if (err == AG_OK && stat(path, &st) == 0) {
         env->dev = st.st_dev;
         env->ino = st.st_ino;
@@ -84,18 +66,18 @@ static ag_err kept_ledger(struct ag__hook_env *env)
     return err;
 }
 
-static ag_err append(struct ag__hook_env *env, const struct ag_ledger_entry *e)
+static ag_err append(ag_home *home, struct ag__hook_env *env, const struct ag_ledger_entry *e)
 {
     ag_err err;
     if (env == NULL || !env->stays) {
         ag_ledger *l = NULL;
-        err = open_ledger(&l, 0);
+        err = open_ledger(home, &l, 0);
         if (err == AG_OK)
             err = ag_ledger_append(l, e, NULL, NULL);
         ag_ledger_close(l);
         return err;
     }
-    if ((err = kept_ledger(env)) == AG_OK)
+    if ((err = kept_ledger(home, env)) == AG_OK)
         err = ag_ledger_append(env->ledger, e, NULL, NULL);
     if (err != AG_OK) {
         char detail[512];
@@ -109,7 +91,7 @@ static ag_err append(struct ag__hook_env *env, const struct ag_ledger_entry *e)
 
 /* An internal error denies; the denial is recorded too when the ledger can take it
  * (best effort: the answer is a deny either way). ev may be NULL. */
-static int deny_recorded(const struct ag__hook_opts *o, struct ag__hook_env *env,
+static int deny_recorded(const struct ag_hook_opts *o, struct ag__hook_env *env,
                          const struct ag__hook_event *ev, const char *what, enum ag_reason reason,
                          ag_err err, struct ag__hook_out *out)
 {
@@ -131,18 +113,18 @@ static int deny_recorded(const struct ag__hook_opts *o, struct ag__hook_env *env
         .error_type = what,
         .error_message = detail[0] ? detail : ag_strerror(err),
     };
-    (void)!append(env, &e);
+    (void)!append(o->home, env, &e);
     ag__fail(err, "%s", detail);
     return ag__hook_deny(out, what, err);
 }
 
-int ag__hook_deny_early(const struct ag__hook_opts *o, const char *what, enum ag_reason reason,
+int ag__hook_deny_early(const struct ag_hook_opts *o, const char *what, enum ag_reason reason,
                         ag_err err, struct ag__hook_out *out)
 {
     return deny_recorded(o, NULL, NULL, what, reason, err, out);
 }
 
-static ag_err record(const struct ag__hook_opts *o, struct ag__hook_env *env,
+static ag_err record(const struct ag_hook_opts *o, struct ag__hook_env *env,
                      const struct ag__hook_event *ev, const struct ag__hook_verdict *v)
 {
     char *data = NULL;
@@ -163,7 +145,7 @@ static ag_err record(const struct ag__hook_opts *o, struct ag__hook_env *env,
         .success = -1,
         .data_json = data,
     };
-    err = append(env, &e);
+    err = append(o->home, env, &e);
     free(data);
     return err;
 }
@@ -181,14 +163,14 @@ static const char *shipped_policy(char *buf, size_t len)
 }
 
 /* Flags win; the config file is read only for what the flags left open. */
-static ag_err resolve_config(struct ag__hook_opts *o, char *policy_buf, size_t len)
+static ag_err resolve_config(struct ag_hook_opts *o, char *policy_buf, size_t len)
 {
     if (o->policy && o->tier >= 0 && o->allow_means >= 0 && o->permission_requests >= 0)
         return AG_OK;
     ag_config *cfg;
     ag_err err = ag_config_new(&cfg);
-    if (err == AG_OK)
-        err = ag_config_load_file(cfg, ag__cli_path("config"), 1);
+    if (err == AG_OK) /* read afresh for each event: the helper sees an edit */
+        err = ag_home_config_into(o->home, cfg);
     if (err != AG_OK) {
         ag_config_free(cfg);
         return err;
@@ -340,8 +322,8 @@ static ag_err load_policy(const char *path, const struct ag__hook_event *ev,
 
 /* The answer is rendered first, since the ledger records which answer was given, and
  * printed only once its entry is committed. */
-static int decide(struct ag__hook_opts *o, struct ag__hook_env *env,
-                  const struct ag__hook_event *ev, const ag_policy *p, struct ag__hook_out *out)
+static int decide(struct ag_hook_opts *o, struct ag__hook_env *env, const struct ag__hook_event *ev,
+                  const ag_policy *p, struct ag__hook_out *out)
 {
     struct ag__hook_verdict v;
     struct ag__hook_answer_opts a = {.allow_means_allow = o->allow_means == 1,
@@ -349,7 +331,7 @@ static int decide(struct ag__hook_opts *o, struct ag__hook_env *env,
     ag__hook_decide(p, o->tier, ev, &v);
     char *answer = NULL;
     ag_err err = ag__hook_response(ev, &a, &v, &answer);
-    int rc = AG_EXIT_OK;
+    int rc = AG__HOOK_EXIT_ALLOW;
     if (err != AG_OK)
         rc = ag__hook_deny(out, "answer", err);
     else if ((err = record(o, env, ev, &v)) != AG_OK)
@@ -357,12 +339,12 @@ static int decide(struct ag__hook_opts *o, struct ag__hook_env *env,
     else if (answer[0])
         ag__buf_printf(&out->out, "%s\n", answer);
     free(answer);
-    if (rc == AG_EXIT_OK && ag__buf_status(&out->out) != AG_OK)
+    if (rc == AG__HOOK_EXIT_ALLOW && ag__buf_status(&out->out) != AG_OK)
         rc = ag__hook_deny(out, "answer", AG_ENOMEM);
     return rc;
 }
 
-int ag__hook_eval(struct ag__hook_opts *o, const char *text, size_t len, struct ag__hook_env *env,
+int ag__hook_eval(struct ag_hook_opts *o, const char *text, size_t len, struct ag__hook_env *env,
                   struct ag__hook_out *out)
 {
     struct ag__hook_event ev;
@@ -371,7 +353,7 @@ int ag__hook_eval(struct ag__hook_opts *o, const char *text, size_t len, struct 
     if (err != AG_OK)
         return deny_recorded(o, env, NULL, "malformed event", AG_REASON_INVALID_REQUEST, err, out);
     int rc;
-    if ((err = ag__hook_project(&ev)) != AG_OK) {
+    if ((err = ag__hook_project(&ev, o->home)) != AG_OK) {
         rc = deny_recorded(o, env, &ev, "project", AG_REASON_INVALID_REQUEST, err, out);
         ag__hook_event_free(&ev);
         return rc;

@@ -1,4 +1,4 @@
-#include "cli/hook_wire.h"
+#include "hook/hook_wire.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cli/cliutil.h"
+#include "agentgov/version.h"
 #include "core/err.h"
 #include "core/time.h"
 
@@ -28,10 +28,10 @@ const char *ag__wire_build_id(void)
     return id;
 }
 
-int ag__wire_sock_path(char *buf, size_t len)
+int ag__wire_sock_path(ag_home *home, char *buf, size_t len)
 {
     struct sockaddr_un a;
-    const char *p = ag__cli_path("hook.sock");
+    const char *p = ag_home_path(home, AG_HOME_HOOK_SOCK);
     if (strlen(p) >= sizeof a.sun_path || strlen(p) >= len)
         return 0;
     snprintf(buf, len, "%s", p);

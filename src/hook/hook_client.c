@@ -13,13 +13,12 @@
 #include <unistd.h>
 
 #include "agentgov/config.h"
-#include "cli/cliutil.h"
-#include "cli/hook_helper.h"
-#include "cli/hook_wire.h"
+#include "hook/hook_helper.h"
+#include "hook/hook_wire.h"
 #include "core/err.h"
 #include "core/time.h"
 
-int ag__hook_helper_wanted(void)
+int ag_hook_helper_wanted(void)
 {
     const char *e = getenv("AGENTGOV_HOOK_HELPER");
     return !(e && strcmp(e, "0") == 0);
@@ -27,10 +26,10 @@ int ag__hook_helper_wanted(void)
 
 /* Non-blocking: a helper whose backlog is full (stopped, or swamped) must not keep the
  * hook waiting; the event is then decided in process. */
-int ag__hook_helper_connect(void)
+int ag__hook_helper_connect(ag_home *home)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (!ag__wire_sock_path(a.sun_path, sizeof a.sun_path))
+    if (!ag__wire_sock_path(home, a.sun_path, sizeof a.sun_path))
         return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
@@ -48,7 +47,7 @@ static void put_cstr(struct ag_buf *b, const char *s)
 }
 
 /* Everything before the event, which follows as a string of its own. */
-static ag_err request_head(const struct ag__hook_opts *o, size_t len, int64_t take_by,
+static ag_err request_head(const struct ag_hook_opts *o, size_t len, int64_t take_by,
                            struct ag_buf *b)
 {
     char cwd[PATH_MAX], num[32];
@@ -95,7 +94,7 @@ static ag_err read_answer(struct ag__wire_in *in, int *code, struct ag__hook_out
 }
 
 /* Sends the request and waits for the helper to take it. 1: taken ('T'), 0: not. */
-static int offer(int fd, const struct ag__hook_opts *o, const char *text, size_t len,
+static int offer(int fd, const struct ag_hook_opts *o, const char *text, size_t len,
                  int64_t take_by)
 {
     struct ag_buf head;
@@ -113,10 +112,10 @@ static int offer(int fd, const struct ag__hook_opts *o, const char *text, size_t
     return err == AG_OK && memcmp(magic, "AGR2T", 5) == 0 && ag__mono_ms() < take_by;
 }
 
-enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const char *text,
+enum ag__helper_result ag__hook_helper_ask(const struct ag_hook_opts *o, const char *text,
                                            size_t len, int *code, struct ag__hook_out *out)
 {
-    int fd = ag__hook_helper_connect();
+    int fd = ag__hook_helper_connect(o->home);
     if (fd < 0)
         return AG__HELPER_UNAVAILABLE;
     /* Until the helper has taken the event and been told to go, nothing was decided:
@@ -141,12 +140,11 @@ enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const 
     return err == AG_OK ? AG__HELPER_SERVED : AG__HELPER_FAILED;
 }
 
-int64_t ag__hook_helper_idle_ms(int64_t if_unreadable)
+int64_t ag_hook_helper_idle_ms(ag_home *home, int64_t if_unreadable)
 {
     ag_config *cfg;
     int64_t ms = if_unreadable;
-    if (ag_config_new(&cfg) == AG_OK &&
-        ag_config_load_file(cfg, ag__cli_path("config"), 1) == AG_OK)
+    if (ag_config_new(&cfg) == AG_OK && ag_home_config_into(home, cfg) == AG_OK)
         ms = ag_config_ms(cfg, "hook.helper_idle");
     ag_config_free(cfg);
     ag_clear_error();
@@ -154,10 +152,10 @@ int64_t ag__hook_helper_idle_ms(int64_t if_unreadable)
 }
 
 /* The helper binds <resolved data dir>/hook.sock: it must fit a socket address. */
-static int resolved_dir(char dir[PATH_MAX])
+static int resolved_dir(ag_home *home, char dir[PATH_MAX])
 {
     struct sockaddr_un a;
-    return realpath(ag__cli_dir(), dir) != NULL &&
+    return realpath(ag_home_dir(home), dir) != NULL &&
            strlen(dir) + sizeof "/hook.sock" <= sizeof a.sun_path;
 }
 
@@ -171,10 +169,10 @@ static void close_from_3(void)
         close((int)fd);
 }
 
-void ag__hook_helper_spawn(void)
+void ag_hook_helper_spawn(ag_home *home)
 {
     char dir[PATH_MAX];
-    if (!resolved_dir(dir) || ag__hook_helper_idle_ms(0) <= 0)
+    if (!resolved_dir(home, dir) || ag_hook_helper_idle_ms(home, 0) <= 0)
         return;
     fflush(NULL);
     pid_t pid = fork();

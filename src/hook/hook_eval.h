@@ -4,28 +4,20 @@
  * the ledger open and compiled policies in memory between events). The answer and the
  * diagnostics go into buffers, so that the helper can send them back to the client.
  * Fail closed: any error denies with exit status AG__HOOK_EXIT_DENY. */
-#ifndef AG_CLI_HOOK_EVAL_H
-#define AG_CLI_HOOK_EVAL_H
+#ifndef AG_HOOK_HOOK_EVAL_H
+#define AG_HOOK_HOOK_EVAL_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "agentgov/err.h"
+#include "agentgov/home.h"
 #include "agentgov/ledger.h"
 #include "core/buf.h"
-#include "runner/hook.h"
+#include "hook/hook.h"
 
-#define AG__HOOK_EXIT_DENY 2
-
-struct ag__hook_opts {
-    enum ag__hook_dialect dialect;
-    const char *policy;      /* NULL: hook.policy in the config, else the shipped one */
-    int tier;                /* -1: hook.tier in the config */
-    const char *agent;       /* NULL: the event's agent */
-    uid_t uid;               /* the hook's user: `~` is its passwd home when HOME is not absolute */
-    int allow_means;         /* -1: hook.allow_means in the config; 1: "allow", 0: no objection */
-    int permission_requests; /* -1: hook.permission_requests in the config; 1: "policy" */
-};
+#define AG__HOOK_EXIT_ALLOW 0
+#define AG__HOOK_EXIT_DENY  AG_HOOK_EXIT_DENY
 
 /* What the hook prints: out on stdout, err on stderr, then it exits with the status
  * ag__hook_eval returned. */
@@ -57,7 +49,7 @@ struct ag__hook_env {
 
 /* Decides one event (text, len) with o; returns the exit status (0 or
  * AG__HOOK_EXIT_DENY). o->policy and o->tier are filled from the config when unset. */
-int ag__hook_eval(struct ag__hook_opts *o, const char *text, size_t len, struct ag__hook_env *env,
+int ag__hook_eval(struct ag_hook_opts *o, const char *text, size_t len, struct ag__hook_env *env,
                   struct ag__hook_out *out);
 
 /* A denial as text, recording nothing (the helper failed after it took the event, and
@@ -68,7 +60,7 @@ int ag__hook_deny(struct ag__hook_out *out, const char *what, ag_err err);
  * or unreadable): recorded in the ledger of the data directory as it stands, when it
  * opens (best effort), with what and ag_last_error() as the error; never the event's
  * text. The reason on err, exit 2. */
-int ag__hook_deny_early(const struct ag__hook_opts *o, const char *what, enum ag_reason reason,
+int ag__hook_deny_early(const struct ag_hook_opts *o, const char *what, enum ag_reason reason,
                         ag_err err, struct ag__hook_out *out);
 
 #endif

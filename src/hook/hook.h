@@ -4,17 +4,19 @@
  * ag__hook_event_free releases what it holds); its string fields point into the
  * parsed document and live until the free. Rendered texts are malloc'd and handed to
  * the caller. Nothing here reads stdin, prints or exits: src/cli/cmd_hook.c does. */
-#ifndef AG_RUNNER_HOOK_H
-#define AG_RUNNER_HOOK_H
+#ifndef AG_HOOK_HOOK_H
+#define AG_HOOK_HOOK_H
 
 #include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "agentgov/err.h"
+#include "agentgov/hook.h"
 #include "agentgov/policy.h"
 
-enum ag__hook_dialect { AG_HOOK_CLAUDE_CODE, AG_HOOK_CODEX };
+/* The dialect is public (enum ag_hook_dialect, agentgov/hook.h); the parser names it so. */
+#define ag__hook_dialect ag_hook_dialect
 
 enum ag__hook_kind { AG_HOOK_PRE_TOOL_USE, AG_HOOK_PERMISSION_REQUEST };
 

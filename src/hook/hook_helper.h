@@ -6,13 +6,13 @@
  * its socket or data directory goes away, on SIGTERM, or when a hook from another build
  * of agentgov reaches it. Decisions, ledger entries and answers are the same either
  * way (docs/hooks.md). */
-#ifndef AG_CLI_HOOK_HELPER_H
-#define AG_CLI_HOOK_HELPER_H
+#ifndef AG_HOOK_HOOK_HELPER_H
+#define AG_HOOK_HOOK_HELPER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli/hook_eval.h"
+#include "hook/hook_eval.h"
 
 enum ag__helper_result {
     AG__HELPER_SERVED,      /* *code and out hold the helper's answer */
@@ -25,25 +25,14 @@ enum ag__helper_result {
 #define AG__HELPER_TAKE_MS   2000
 #define AG__HELPER_TIMEOUT_S 15
 
-/* 0 when AGENTGOV_HOOK_HELPER=0 turns the helper off for this process. */
-int ag__hook_helper_wanted(void);
-
-/* hook.helper_idle from <dir>/config in ms (0: no helper); if_unreadable when the
- * config cannot be read. */
-int64_t ag__hook_helper_idle_ms(int64_t if_unreadable);
+/* ag_hook_helper_wanted, ag_hook_helper_idle_ms, ag_hook_helper_spawn,
+ * ag_hook_helper_run and ag_hook_helper_control are public (agentgov/hook.h). */
 
 /* A connected socket to the data directory's helper, checked to run as this user (non-
  * blocking: a full backlog is no helper), or -1. */
-int ag__hook_helper_connect(void);
+int ag__hook_helper_connect(ag_home *home);
 
-enum ag__helper_result ag__hook_helper_ask(const struct ag__hook_opts *o, const char *text,
+enum ag__helper_result ag__hook_helper_ask(const struct ag_hook_opts *o, const char *text,
                                            size_t len, int *code, struct ag__hook_out *out);
-
-/* Starts a helper for the data directory in the background (detached, stdio on
- * /dev/null), unless hook.helper_idle is 0. Best effort. */
-void ag__hook_helper_spawn(void);
-
-/* `agentgov hook helper run|status|stop`; argv[0] is "helper". */
-int ag__hook_helper_cmd(int argc, char **argv);
 
 #endif

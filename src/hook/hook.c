@@ -1,5 +1,5 @@
 /* Hook adapters: coding-agent tool-use events to governed requests and back. */
-#include "runner/hook.h"
+#include "hook/hook.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,7 +12,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "runner/hook_search.h"
+#include "hook/hook_search.h"
 
 const char *ag__hook_dialect_name(enum ag__hook_dialect d)
 {

@@ -21,14 +21,15 @@
  * after 'G' is a deny that the hook does not record.
  *
  * Both ends check that the peer runs as the same user (SO_PEERCRED). */
-#ifndef AG_CLI_HOOK_WIRE_H
-#define AG_CLI_HOOK_WIRE_H
+#ifndef AG_HOOK_HOOK_WIRE_H
+#define AG_HOOK_HOOK_WIRE_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "agentgov/err.h"
+#include "agentgov/home.h"
 #include "core/buf.h"
 
 #define AG__WIRE_MAX_STRING (72u << 20) /* the event's 64 MiB cap, and some */
@@ -38,7 +39,7 @@
 const char *ag__wire_build_id(void);
 
 /* <data dir>/hook.sock into buf; 0 when the path does not fit a socket address. */
-int ag__wire_sock_path(char *buf, size_t len);
+int ag__wire_sock_path(ag_home *home, char *buf, size_t len);
 
 /* The peer of fd runs as this process's effective user. */
 int ag__wire_peer_is_me(int fd);

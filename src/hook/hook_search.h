@@ -2,8 +2,8 @@
  * rules that name files under the searched directory, found by comparing the rules'
  * globs with the directory and the search's glob (docs/hooks.md, "Searches").
  * Pure: no I/O, no allocation. */
-#ifndef AG_RUNNER_HOOK_SEARCH_H
-#define AG_RUNNER_HOOK_SEARCH_H
+#ifndef AG_HOOK_HOOK_SEARCH_H
+#define AG_HOOK_HOOK_SEARCH_H
 
 #include "agentgov/policy.h"
 

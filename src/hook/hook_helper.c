@@ -1,7 +1,7 @@
 /* `agentgov hook helper run|status|stop`: the helper's side (see hook_helper.h). One
  * event at a time: a decision takes a fraction of a millisecond plus its fdatasync, and
  * hooks that arrive together wait in the socket's backlog. */
-#include "cli/hook_helper.h"
+#include "hook/hook_helper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,18 +19,15 @@
 #include <unistd.h>
 
 #include "agentgov/config.h"
-#include "cli/cliutil.h"
-#include "cli/hook_wire.h"
+#include "hook/hook_wire.h"
 #include "core/err.h"
 #include "core/time.h"
 
-#define READ_TIMEOUT_MS     AG__HELPER_TAKE_MS
-#define AG_HELPER_EXIT_FAIL 1
+#define READ_TIMEOUT_MS AG__HELPER_TAKE_MS
 
 static volatile sig_atomic_t stop_signal;
 
 struct helper {
-    char dir[PATH_MAX]; /* the data directory, resolved */
     char sock[108];
     ino_t sock_ino;
     int lfd;
@@ -38,23 +35,8 @@ struct helper {
     long served;
     int stop;
     struct ag__hook_env env; /* the ledger kept open, the policies kept compiled */
+    ag_home *home;           /* the data directory, resolved */
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: agentgov hook helper run [--idle DURATION] | status | stop\n"
-                 "\n"
-                 "The hook helper answers `agentgov hook` events for one data directory over\n"
-                 "<dir>/hook.sock, with the ledger open and compiled policies kept, so that a\n"
-                 "hook only forwards its event. The first hook that finds none starts one in\n"
-                 "the background; set AGENTGOV_HOOK_HELPER=0, or hook.helper_idle to 0 in\n"
-                 "<dir>/config, to decide every event in its own process instead.\n"
-                 "\n"
-                 "  run     serve in the foreground until idle for DURATION (default: config\n"
-                 "          hook.helper_idle, 10m), SIGTERM, or the socket going away\n"
-                 "  status  print the running helper's pid, uptime and events answered\n"
-                 "  stop    ask the running helper to stop (exit 0 when none runs)\n");
-}
 
 static void on_signal(int sig)
 {
@@ -73,9 +55,9 @@ static int socket_is_ours(const struct helper *h)
 static ag_err listen_on(struct helper *h)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (!ag__wire_sock_path(h->sock, sizeof h->sock))
+    if (!ag__wire_sock_path(h->home, h->sock, sizeof h->sock))
         return ag__fail(AG_ELIMIT, "%s/hook.sock is longer than a socket path may be",
-                        ag__cli_dir());
+                        ag_home_dir(h->home));
     snprintf(a.sun_path, sizeof a.sun_path, "%s", h->sock);
     h->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (h->lfd < 0)
@@ -180,7 +162,8 @@ static int take(int fd, int64_t take_by)
  * config file) spells it in full. */
 static void decide(struct helper *h, int fd, struct request *r)
 {
-    struct ag__hook_opts o = {.policy = r->policy, .agent = r->agent, .tier = atoi(r->tier)};
+    struct ag_hook_opts o = {
+        .home = h->home, .policy = r->policy, .agent = r->agent, .tier = atoi(r->tier)};
     if (sscanf(r->answer, "%d,%d", &o.allow_means, &o.permission_requests) != 2)
         return reply_text(fd, 'M', "answer options");
     if (!ag__wire_peer_uid(fd, &o.uid))
@@ -226,8 +209,9 @@ static void status(struct helper *h, int fd)
     snprintf(text, sizeof text,
              "hook helper: pid %ld, data directory %s, up %llds, %ld events answered, "
              "stops after %llds idle\n",
-             (long)getpid(), ag__cli_dir(), (long long)(ag__mono_ms() - h->started_ms) / 1000,
-             h->served, (long long)h->idle_ms / 1000);
+             (long)getpid(), ag_home_dir(h->home),
+             (long long)(ag__mono_ms() - h->started_ms) / 1000, h->served,
+             (long long)h->idle_ms / 1000);
     reply_text(fd, 'S', text);
 }
 
@@ -294,38 +278,14 @@ static void loop(struct helper *h)
 }
 
 /* Takes <dir>/hook.lock for the helper's lifetime: one helper per data directory. */
-static int take_lock(void)
+static int take_lock(ag_home *home)
 {
-    int fd = open(ag__cli_path("hook.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(ag_home_path(home, AG_HOME_HOOK_LOCK), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
         return -2;
     }
     return fd;
-}
-
-static int parse_run_args(int argc, char **argv, struct helper *h)
-{
-    h->idle_ms = -1;
-    for (int i = 1; i < argc; i++) {
-        int64_t ms;
-        if (strcmp(argv[i], "--idle") == 0 && i + 1 < argc) {
-            if (ag__parse_duration(argv[i + 1], &ms) != AG_OK || ms < 0) {
-                ag__cli_error("hook helper run: --idle '%s' is not a duration (e.g. 10m, 90s)",
-                              argv[i + 1]);
-                return -1;
-            }
-            h->idle_ms = ms;
-            i++;
-        } else {
-            ag__cli_error("hook helper run: bad argument '%s' (see agentgov hook helper --help)",
-                          argv[i]);
-            return -1;
-        }
-    }
-    if (h->idle_ms < 0)
-        h->idle_ms = ag__hook_helper_idle_ms(600000);
-    return 0;
 }
 
 static void install_signals(void)
@@ -340,30 +300,19 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int run(int argc, char **argv)
+ag_err ag_hook_helper_run(ag_home *home, int64_t idle_ms)
 {
-    struct helper h = {.lfd = -1};
-    if (parse_run_args(argc, argv, &h) != 0)
-        return AG_EXIT_USAGE;
-    /* Events are decided in the hook's working directory: the data directory must
-     * not depend on the helper's. */
-    if (!realpath(ag__cli_dir(), h.dir)) {
-        ag__cli_error("hook helper: data directory %s: %s", ag__cli_dir(), strerror(errno));
-        return AG_HELPER_EXIT_FAIL;
-    }
-    ag__cli_set_dir(h.dir);
-    int lock = take_lock();
-    if (lock == -2) {
-        fprintf(stderr, "agentgov: hook helper: one already runs for %s\n", h.dir);
-        return AG_EXIT_OK;
-    }
+    struct helper h = {.lfd = -1, .home = home, .idle_ms = idle_ms};
+    int lock = take_lock(home);
+    if (lock == -2)
+        return ag__fail(AG_EEXIST, "one already runs for %s", ag_home_dir(home));
     if (h.idle_ms == 0) { /* checked after the lock, which shows that one was started */
-        fprintf(stderr, "agentgov: hook helper: hook.helper_idle is 0: no helper\n");
         if (lock >= 0)
             close(lock);
-        return AG_EXIT_OK;
+        return ag__fail(AG_EUNSUPPORTED, "hook.helper_idle is 0: no helper");
     }
-    ag_err err = lock < 0 ? ag__fail(AG_EIO, "%s: %s", ag__cli_path("hook.lock"), strerror(errno))
+    ag_err err = lock < 0 ? ag__fail(AG_EIO, "%s: %s", ag_home_path(home, AG_HOME_HOOK_LOCK),
+                                     strerror(errno))
                           : listen_on(&h);
     h.env.stays = 1;
     h.env.cache = ag__hook_cache_new();
@@ -383,25 +332,20 @@ static int run(int argc, char **argv)
     ag__hook_cache_free(h.env.cache);
     if (lock >= 0)
         close(lock);
-    if (err != AG_OK) {
-        ag__cli_error_ag(err, "hook helper");
-        return AG_HELPER_EXIT_FAIL;
-    }
-    return AG_EXIT_OK;
+    return err;
 }
 
-/* status and stop: one request, the helper's text on stdout. */
-static int control(char kind)
+/* status and stop: one request, the helper's text back. */
+ag_err ag_hook_helper_control(ag_home *home, int stop, char **text)
 {
-    int fd = ag__hook_helper_connect();
-    if (fd < 0) {
-        printf("hook helper: none runs for %s\n", ag__cli_dir());
-        return kind == 'Q' ? AG_EXIT_OK : AG_HELPER_EXIT_FAIL;
-    }
+    *text = NULL;
+    int fd = ag__hook_helper_connect(home);
+    if (fd < 0)
+        return ag__fail(AG_ENOTFOUND, "none runs for %s", ag_home_dir(home));
     struct ag_buf b;
     ag__buf_init(&b);
     ag__buf_append(&b, "AGH2", 4);
-    ag__buf_putc(&b, kind);
+    ag__buf_putc(&b, stop ? 'Q' : 'S');
     ag__wire_put_str(&b, ag__wire_build_id(), strlen(ag__wire_build_id()));
     int64_t deadline = ag__mono_ms() + AG__HELPER_TIMEOUT_S * 1000;
     struct ag__wire_in in = {.fd = fd, .deadline_ms = deadline};
@@ -416,34 +360,9 @@ static int control(char kind)
         err = ag__fail(AG_EIO, "malformed answer");
     if (err == AG_OK)
         err = ag__wire_read_u32(&in, &code);
-    char *text = NULL;
     if (err == AG_OK)
-        err = ag__wire_read_str(&in, 65536, &text, NULL);
-    int rc = AG_EXIT_OK;
-    if (err != AG_OK) {
-        ag__cli_error_ag(err, "hook helper");
-        rc = AG_HELPER_EXIT_FAIL;
-    } else {
-        fputs(text, stdout);
-    }
-    free(text);
+        err = ag__wire_read_str(&in, 65536, text, NULL);
     ag__buf_free(&b);
     close(fd);
-    return rc;
-}
-
-int ag__hook_helper_cmd(int argc, char **argv)
-{
-    if (argc < 2 || ag__cli_wants_help(argc, argv)) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? AG_EXIT_USAGE : AG_EXIT_OK;
-    }
-    if (strcmp(argv[1], "run") == 0)
-        return run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "status") == 0 && argc == 2)
-        return control('S');
-    if (strcmp(argv[1], "stop") == 0 && argc == 2)
-        return control('Q');
-    ag__cli_error("hook helper: unknown subcommand '%s' (run, status or stop)", argv[1]);
-    return AG_EXIT_USAGE;
+    return err;
 }

@@ -1,5 +1,5 @@
 /* Hook adapters, second half: the answer in the agent's own format, and the policy's
- * ${PROJECT} and ${HOME} variables (runner/hook.h declares both). */
+ * ${PROJECT} and ${HOME} variables (hook/hook.h declares both). */
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "runner/hook.h"
+#include "hook/hook.h"
 
 /* ---- answers -------------------------------------------------------------------- */
 
