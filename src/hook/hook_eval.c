@@ -162,15 +162,25 @@ static const char *shipped_policy(char *buf, size_t len)
     return buf;
 }
 
-/* Flags win; the config file is read only for what the flags left open. */
+/* Flags win; the config file is read only for what the flags left open. When the
+ * flags name the policy and the tier, a config that does not load leaves the answer
+ * options at their defaults (no objection, the agent's own dialog), which grant
+ * nothing, rather than deny. */
 static ag_err resolve_config(struct ag_hook_opts *o, char *policy_buf, size_t len)
 {
     if (o->policy && o->tier >= 0 && o->allow_means >= 0 && o->permission_requests >= 0)
         return AG_OK;
-    ag_config *cfg;
+    ag_config *cfg = NULL;
     ag_err err = ag_config_new(&cfg);
     if (err == AG_OK) /* read afresh for each event: the helper sees an edit */
         err = ag_home_config_into(o->home, cfg);
+    if (err != AG_OK && o->policy && o->tier >= 0) {
+        ag_clear_error();
+        o->allow_means = o->allow_means < 0 ? 0 : o->allow_means;
+        o->permission_requests = o->permission_requests < 0 ? 0 : o->permission_requests;
+        ag_config_free(cfg);
+        return AG_OK;
+    }
     if (err != AG_OK) {
         ag_config_free(cfg);
         return err;
