@@ -19,7 +19,7 @@ struct ag_ledger_opts {
     const char *hmac_key_path;    /* per-ledger HMAC key for sensitive values */
     int checkpoint_every;         /* automatic checkpoint every N entries; 0 = never */
     int read_only;                /* open for queries and verify only */
-    /* Added by the ledger engineer (zero keeps the defaults): */
+    /* Zero keeps the defaults for the fields below. */
     int busy_timeout_ms; /* wait for another writer's lock; 0 = 5000 ms */
     /* Short-lived processes (hooks, CLI commands): close without folding the WAL
      * into the database and without deleting it (saves several fsyncs per process;
