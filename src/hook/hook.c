@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "hook/hook_search.h"
+#include "hook/hook_tools.h"
 
 const char *ag__hook_dialect_name(enum ag__hook_dialect d)
 {
@@ -427,6 +428,20 @@ static void segment(struct ag_buf *b, const char *s, size_t n)
         ag__buf_putc(b, s[i] == '.' ? '_' : s[i]);
 }
 
+/* The helpers hook_tools.c maps today's tools with (hook_tools.h). */
+ag_err ag__hook_add_req(struct ag__hook_event *ev, const char *action, char *resource)
+{
+    return add_req(ev, action, resource);
+}
+const char *ag__hook_input_str(json_t *in, const char *key)
+{
+    return input_str(in, key);
+}
+void ag__hook_segment(struct ag_buf *b, const char *s, size_t n)
+{
+    segment(b, s, n);
+}
+
 /* mcp__SERVER__TOOL -> action mcp.SERVER.TOOL on resource SERVER/TOOL. */
 static ag_err map_mcp(struct ag__hook_event *ev, const char *name)
 {
@@ -528,69 +543,6 @@ static const struct tool_map tools[] = {
     {"ReportFindings", NULL, M_NAME, NULL},
 };
 
-/* tool.<name> on the tool's name: what an unknown tool maps to too. */
-static ag_err map_name(struct ag__hook_event *ev)
-{
-    char action[256];
-    int n = snprintf(action, sizeof action, "tool.%s", ev->tool_name);
-    if (n < 0 || (size_t)n >= sizeof action || strchr(ev->tool_name, '.'))
-        return ag__fail(AG_EINVAL, "tool_name '%.64s' is not a usable name", ev->tool_name);
-    return add_req(ev, action, strdup(ev->tool_name));
-}
-
-/* A sub-agent operation on each agent id the field names. An id is a name, not a path:
- * it is recorded as given (the ledger's resource), and one that could read as a path
- * or a glob is refused. */
-static ag_err map_target(struct ag__hook_event *ev, const struct tool_map *m, json_t *in)
-{
-    json_t *v = json_object_get(in, m->field);
-    if (v == NULL || json_is_null(v))
-        return add_req(ev, m->action, strdup("new"));
-    if (json_is_string(v)) {
-        const char *id = json_string_value(v);
-        if (!id[0] || strpbrk(id, "/*?[]\\{}") || strlen(id) > 256)
-            return ag__fail(AG_EINVAL, "tool_input.%s: '%.64s' is not an agent id", m->field, id);
-        return add_req(ev, m->action, strdup(id));
-    }
-    if (!json_is_array(v) || json_array_size(v) == 0)
-        return ag__fail(AG_EINVAL, "tool_input.%s: not an agent id or a list of them", m->field);
-    size_t i;
-    json_t *item;
-    json_array_foreach(v, i, item)
-    {
-        if (!json_is_string(item))
-            return ag__fail(AG_EINVAL, "tool_input.%s[%zu]: not an agent id", m->field, i);
-        const char *id = json_string_value(item);
-        if (!id[0] || strpbrk(id, "/*?[]\\{}") || strlen(id) > 256)
-            return ag__fail(AG_EINVAL, "tool_input.%s[%zu]: '%.64s' is not an agent id", m->field,
-                            i, id);
-        ag_err err = add_req(ev, m->action, strdup(id));
-        if (err != AG_OK)
-            return err;
-    }
-    return AG_OK;
-}
-
-/* An MCP resource read: mcp.<server>.read on <server>/<uri>. */
-static ag_err map_mcp_read(struct ag__hook_event *ev, const char *server, json_t *in)
-{
-    const char *uri = input_str(in, "uri");
-    if (!server || !uri)
-        return ag__fail(AG_EINVAL, "tool_input: %s needs server and uri", ev->tool_name);
-    struct ag_buf action, resource;
-    ag__buf_init(&action);
-    ag__buf_init(&resource);
-    ag__buf_puts(&action, "mcp.");
-    segment(&action, server, strlen(server));
-    ag__buf_puts(&action, ".read");
-    ag__buf_printf(&resource, "%s/%s", server, uri);
-    char *a = ag__buf_take(&action);
-    ag_err err = a ? add_req(ev, a, ag__buf_take(&resource)) : AG_ENOMEM;
-    free(a);
-    ag__buf_free(&resource);
-    return err;
-}
-
 static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, json_t *in)
 {
     const char *s = input_str(in, m->field);
@@ -632,30 +584,19 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
     case M_AGENT:
         return add_req(ev, m->action, strdup(s ? s : "general-purpose"));
     case M_NAME:
-        return map_name(ev);
+        return ag__hook_map_name(ev);
     case M_TARGET:
-        return map_target(ev, m, in);
+        return ag__hook_map_target(ev, m->action, m->field, in);
     case M_MCP_READ:
-        return map_mcp_read(ev, s, in);
+        return ag__hook_map_mcp_read(ev, s, in);
     }
     return AG_EINTERNAL;
-}
-
-/* Codex names a tool of its sub-agent namespace with the namespace glued on
- * ("multi_agent_v1close_agent"): the name without it, or name itself. */
-static const char *codex_tool_name(const struct ag__hook_event *ev)
-{
-    const char *n = ev->tool_name;
-    if (ev->dialect != AG_HOOK_CODEX || strncmp(n, "multi_agent_v", 13) != 0)
-        return n;
-    size_t digits = strspn(n + 13, "0123456789");
-    return digits && n[13 + digits] ? n + 13 + digits : n;
 }
 
 /* Fills ev->req from tool_name and tool_input. */
 static ag_err map_tool(struct ag__hook_event *ev, json_t *in)
 {
-    const char *name = codex_tool_name(ev);
+    const char *name = ag__hook_codex_tool_name(ev);
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
         if (strcmp(name, tools[i].tool) == 0) {
             ev->mapped = 1;
@@ -666,22 +607,7 @@ static ag_err map_tool(struct ag__hook_event *ev, json_t *in)
         return map_mcp(ev, ev->tool_name);
     }
     /* Unknown tool: tool.<name>, which only an explicit rule can allow. */
-    return map_name(ev);
-}
-
-/* A Codex PermissionRequest is a request to run the call outside Codex's sandbox: it
- * also maps to sandbox.escape on the call's first resource. */
-static ag_err map_escape(struct ag__hook_event *ev)
-{
-    if (ev->dialect != AG_HOOK_CODEX || ev->kind != AG_HOOK_PERMISSION_REQUEST || ev->nreq == 0)
-        return AG_OK;
-    int text = ev->req[0].text;
-    ag_err err = add_req(ev, "sandbox.escape", strdup(ev->req[0].resource));
-    if (err == AG_OK) {
-        ev->req[ev->nreq - 1].text = text;
-        ev->sandbox_escape = 1;
-    }
-    return err;
+    return ag__hook_map_name(ev);
 }
 
 static ag_err parse_fields(struct ag__hook_event *ev, json_t *root)
@@ -766,7 +692,7 @@ ag_err ag__hook_parse_home(enum ag__hook_dialect d, const char *text, size_t len
     if (err == AG_OK)
         err = map_tool(ev, json_object_get(root, "tool_input"));
     if (err == AG_OK)
-        err = map_escape(ev);
+        err = ag__hook_map_escape(ev);
     if (err != AG_OK)
         ag__hook_event_free(ev);
     return err;
