@@ -441,6 +441,10 @@ void ag__hook_segment(struct ag_buf *b, const char *s, size_t n)
 {
     segment(b, s, n);
 }
+char *ag__hook_command_text(json_t *v)
+{
+    return command_text(v);
+}
 
 /* mcp__SERVER__TOOL -> action mcp.SERVER.TOOL on resource SERVER/TOOL. */
 static ag_err map_mcp(struct ag__hook_event *ev, const char *name)

@@ -88,13 +88,19 @@ const char *ag__hook_codex_tool_name(const struct ag__hook_event *ev)
 }
 
 /* A Codex PermissionRequest is a request to run the call outside Codex's sandbox: it
- * also maps to sandbox.escape on the call's first resource. */
+ * also maps to sandbox.escape on the command line (else the call's first resource). */
 ag_err ag__hook_map_escape(struct ag__hook_event *ev)
 {
     if (ev->dialect != AG_HOOK_CODEX || ev->kind != AG_HOOK_PERMISSION_REQUEST || ev->nreq == 0)
         return AG_OK;
-    int text = ev->req[0].text;
-    ag_err err = ag__hook_add_req(ev, "sandbox.escape", strdup(ev->req[0].resource));
+    /* A command is judged as the whole line the user would be asked about, not as the
+     * first request the line maps to. */
+    json_t *in = json_object_get((json_t *)ev->doc, "tool_input");
+    char *cmd = ag__hook_command_text(json_object_get(in, "command"));
+    if (cmd == NULL)
+        cmd = ag__hook_command_text(json_object_get(in, "cmd"));
+    int text = cmd ? 1 : ev->req[0].text;
+    ag_err err = ag__hook_add_req(ev, "sandbox.escape", cmd ? cmd : strdup(ev->req[0].resource));
     if (err == AG_OK) {
         ev->req[ev->nreq - 1].text = text;
         ev->sandbox_escape = 1;

@@ -16,6 +16,9 @@
 AG_MUST_USE ag_err ag__hook_add_req(struct ag__hook_event *ev, const char *action, char *resource);
 const char *ag__hook_input_str(json_t *in, const char *key);
 void ag__hook_segment(struct ag_buf *b, const char *s, size_t n);
+/* A command given as a string, or as an argv array joined with spaces (malloc'd), NULL
+ * when v is neither. */
+char *ag__hook_command_text(json_t *v);
 
 /* tool.<name> on the tool's name: the agents' own bookkeeping, and unknown tools. */
 AG_MUST_USE ag_err ag__hook_map_name(struct ag__hook_event *ev);
@@ -28,7 +31,8 @@ AG_MUST_USE ag_err ag__hook_map_mcp_read(struct ag__hook_event *ev, const char *
 /* The Codex tool name without its sub-agent namespace ("multi_agent_v1close_agent" is
  * close_agent), else the name. */
 const char *ag__hook_codex_tool_name(const struct ag__hook_event *ev);
-/* A Codex PermissionRequest also maps to sandbox.escape on its first resource. */
+/* A Codex PermissionRequest also maps to sandbox.escape on its command line (else its
+ * first resource). */
 AG_MUST_USE ag_err ag__hook_map_escape(struct ag__hook_event *ev);
 
 #endif

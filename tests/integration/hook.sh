@@ -250,6 +250,10 @@ wait "$holder" 2>/dev/null
 S=$T/sessions
 mkdir -p "$S/hook-sessions" "$T/pa/sub" "$T/pb"
 chmod 700 "$S"
+# A policy that lets the agent write in its project only (the shipped one also allows
+# /tmp, where these directories are).
+printf "version: 1\nrules:\n  - id: project\n    effect: allow\n    actions: [file.write]\n    resources: ['\${PROJECT}/**']\n    min_tier: 0\n" >"$T/project-only.yaml"
+printf 'hook.policy = %s\n' "$T/project-only.yaml" >"$S/config"
 touch -d '40 days ago' "$S/hook-sessions/old-session"
 touch "$S/hook-sessions/recent-session"
 cx_write() { # SESSION CWD FILE

@@ -9,7 +9,9 @@ source "$(dirname "$0")/real_clients.bash"
 need_clients
 
 P=$T/proj # the project Claude Code runs in
-H=$T/home # its HOME (and ~/.claude)
+# Its HOME (and ~/.claude), outside /tmp: the shipped policy lets commands write there.
+H=$(mktemp -d "$SRC/${AGENTGOV_BUILD:-build}/real-home-XXXXXX")
+trap '_cleanup; rm -rf "$H"' EXIT
 D=$T/data # agentgov's data directory
 mkdir -p "$P/sub" "$H" "$D"
 chmod 700 "$D"
@@ -69,8 +71,8 @@ rm -f "$P/made-it" "$D/config"
 run_claude noobj_default default "$TOUCH"
 check_eq "default: the hook's allow leaves Claude Code's prompt in force" "$(ls "$P")" "sub"
 check_contains "default: the model is told it needs approval" "$(result 0)" "needs approval"
-check_eq "default: the ledger holds the policy's allow, given as no objection" \
-    "$(last_decision "$D")" "allow no-objection shell.exec touch made-it"
+check_contains "default: the ledger holds the policy's allow, given as no objection" \
+    "$(last_decision "$D")" "allow no-objection shell.exec touch"
 
 # ---- ${PROJECT} is CLAUDE_PROJECT_DIR, not the shell's cwd ------------------------------
 # With ~ added to the session, `cd ~` made ~ the project and ~/.bashrc writable.
