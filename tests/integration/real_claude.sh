@@ -9,8 +9,14 @@ source "$(dirname "$0")/real_clients.bash"
 need_clients
 
 P=$T/proj # the project Claude Code runs in
-# Its HOME (and ~/.claude), outside /tmp: the shipped policy lets commands write there.
-H=$(mktemp -d "$SRC/${AGENTGOV_BUILD:-build}/real-home-XXXXXX")
+# Its HOME (and ~/.claude), outside /tmp and /var/tmp: the shipped policy lets
+# commands write there, and ~/.bashrc must be "outside the project".
+H=
+for base in "$SRC/${AGENTGOV_BUILD:-build}" /dev/shm; do
+    case $base in /tmp/* | /var/tmp/*) continue ;; esac
+    H=$(mktemp -d "$base/real-home-XXXXXX" 2>/dev/null) && break
+done
+[ -n "$H" ] || { not_ok "a HOME outside /tmp" "neither the build directory nor /dev/shm"; finish; }
 trap '_cleanup; rm -rf "$H"' EXIT
 D=$T/data # agentgov's data directory
 mkdir -p "$P/sub" "$H" "$D"

@@ -219,8 +219,16 @@ if "$AG" sandbox show --profile coding-agent --project "$P" >/dev/null 2>&1; the
         -c "model_providers.mock.base_url=\"http://127.0.0.1:$MODEL_PORT/v1\"" \
         --skip-git-repo-check go >"$T/bs_first.out" 2>&1)
     stop_model
-    BACKSTOP='{"turns":[{"tool":"exec_command","input":{"cmd":"python3 -c \"open('"'$H/.codex/hooks.json'"','"'w'"')\""}},
-     {"tool":"exec_command","input":{"cmd":"printf pwned > .env"}}]}'
+    # A script the agent wrote and then runs: the hook sees only `python3 scripts/x.py`.
+    # (In a subdirectory: the backstop grants the project root's entries one by one when
+    # the policy carves files out of it, so a new file at the root is refused.)
+    mkdir -p "$P/scripts"
+    BACKSTOP=$(python3 -c 'import json, sys
+hooks = sys.argv[1] + "/.codex/hooks.json"
+print(json.dumps({"turns": [
+    {"tool": "exec_command", "input": {"cmd": "echo \"open(%r, %r)\" > scripts/x.py" % (hooks, "w")}},
+    {"tool": "exec_command", "input": {"cmd": "python3 scripts/x.py"}},
+    {"tool": "exec_command", "input": {"cmd": "printf pwned > .env"}}]}))' "$H")
     start_model openai backstop "$(script_file backstop "$BACKSTOP")"
     (cd "$P" && HOME=$H CODEX_HOME=$H/.codex AGENTGOV_HOOK_HELPER=0 timeout 60 \
         "$AG" --dir "$D" run --profile coding-agent --project "$P" --connect-port "$MODEL_PORT" -- \
@@ -228,9 +236,11 @@ if "$AG" sandbox show --profile coding-agent --project "$P" >/dev/null 2>&1; the
         --skip-git-repo-check go >"$T/backstop.out" 2>"$T/backstop.err")
     check_eq "backstop: codex ran" "$?" 0
     stop_model
-    check_contains "backstop: python cannot rewrite the hook settings" "$(result 0)" "Permission denied"
+    check_not_contains "backstop: the hook lets the script be written" "$(result 0)" "PreToolUse hook"
+    check_not_contains "backstop: the hook lets the script run" "$(result 1)" "PreToolUse hook"
+    check_contains "backstop: the script cannot rewrite the hook settings" "$(result 1)" "Permission denied"
     check_contains "backstop: the hook settings are intact" "$(cat "$H/.codex/hooks.json")" "hook codex"
-    check_contains "backstop: the hook still judges inside" "$(result 1)" "agentgov: denied by coding-agent.yaml:"
+    check_contains "backstop: the hook still judges inside" "$(result 2)" "agentgov: denied by coding-agent.yaml:"
     SIDB=$(sed -n 's/^session id: //p' "$T/backstop.err" | head -1)
     check_eq "backstop: the hook remembered the session's project" \
         "$(cat "$D/hook-sessions/$SIDB" 2>&1)" "$P"
