@@ -30,7 +30,6 @@
 
 #define MAX_SETTINGS   (8 << 20)
 #define RPC_TIMEOUT_MS 30000
-#define EXIT_FAIL      1 /* an error, or a doctor that found a problem */
 
 struct opts {
     int codex; /* else claude-code */
@@ -71,7 +70,8 @@ static void install_usage(FILE *out)
             "  --client PATH  the claude or codex program (default: found on PATH)\n"
             "  --dir DIR      data directory the hook records into (written into the hook)\n"
             "\n"
-            "`agentgov hook doctor` checks the result.\n");
+            "`agentgov hook doctor` checks the result.\n\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static void doctor_usage(FILE *out)
@@ -84,8 +84,10 @@ static void doctor_usage(FILE *out)
             "whose program is missing, no \"onFailure\": \"block\" (Claude Code versions that\n"
             "support it), \"disableAllHooks\", a Codex hook that is not trusted, Codex's\n"
             "unified_exec_tty still on, and settings files the agent could rewrite. Lines\n"
-            "start with ok, WARN or FAIL; exit 1 when any FAIL.\n"
-            "Without an agent named, both are checked.\n");
+            "start with ok, WARN or FAIL; exit 2 when any FAIL.\n"
+            "Without an agent named, both are checked.\n"
+            "\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -222,7 +224,9 @@ static int run_capture(char *const argv[], char **out, size_t cap)
 /* The client's `--version` line, NULL when it does not run. */
 static char *client_version(const char *prog)
 {
-    char *argv[] = {(char *)prog, "--version", NULL};
+    char name[PATH_MAX]; /* execvp takes char *const[] */
+    snprintf(name, sizeof name, "%s", prog);
+    char *argv[] = {name, "--version", NULL};
     char *out = NULL;
     int rc = run_capture(argv, &out, 4096);
     if (rc != 0 || out == NULL || out[0] == '\0') {
@@ -534,7 +538,7 @@ static int install_claude(const struct opts *o, const char *cmd)
         ag__cli_error_ag(err, "hook install");
         free(ver);
         ag__buf_free(&changes);
-        return EXIT_FAIL;
+        return ag__cli_exit_of(err);
     }
     printf("%s:\n%s", path, changes.len ? changes.data : "already installed, nothing changed\n");
     if (ver == NULL)
@@ -634,7 +638,7 @@ static int install_codex(const struct opts *o, const char *cmd)
     if (err != AG_OK) {
         ag__cli_error_ag(err, "hook install");
         ag__buf_free(&changes);
-        return EXIT_FAIL;
+        return ag__cli_exit_of(err);
     }
     printf("%s:\n%s", path, changes.len ? changes.data : "already installed, nothing changed\n");
     ag__buf_free(&changes);
@@ -720,7 +724,7 @@ int ag__cmd_hook_install(int argc, char **argv)
     char *cmd = hook_command(&o);
     if (cmd == NULL) {
         fprintf(stderr, "agentgov: hook install: cannot find this program's path: use --bin\n");
-        return EXIT_FAIL;
+        return AG_EXIT_ERROR;
     }
     rc = o.codex ? install_codex(&o, cmd) : install_claude(&o, cmd);
     free(cmd);
@@ -902,7 +906,9 @@ static void doctor_codex(const struct opts *o, struct report *rep)
     }
     json_decref(hook);
     /* Codex's own account of its features: the config as it reads it. */
-    char *argv[] = {(char *)codex, "features", "list", NULL};
+    char name[PATH_MAX];
+    snprintf(name, sizeof name, "%s", codex);
+    char *argv[] = {name, "features", "list", NULL};
     char *out = NULL;
     int rc = run_capture(argv, &out, 1 << 20);
     const char *line = out ? strstr(out, "\nunified_exec_tty ") : NULL;
@@ -940,5 +946,5 @@ int ag__cmd_hook_doctor(int argc, char **argv)
         doctor_codex(&o, &rep);
     printf("%d problem%s, %d warning%s\n", rep.fails, rep.fails == 1 ? "" : "s", rep.warns,
            rep.warns == 1 ? "" : "s");
-    return rep.fails ? EXIT_FAIL : AG_EXIT_OK;
+    return rep.fails ? AG_EXIT_DENY : AG_EXIT_OK;
 }

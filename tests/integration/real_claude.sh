@@ -44,7 +44,7 @@ hook_off() { rm -f "$SETTINGS"; }
 # ---- install, doctor ---------------------------------------------------------------------
 mkdir -p "$P/.claude"
 printf '{"permissions": {"allow": ["Read"]}, "env": {"KEEP": "1"}}\n' >"$SETTINGS"
-check_exit "doctor without the hook fails" 1 env HOME="$H" PATH="$NPM_BIN:$PATH" \
+check_exit "doctor without the hook fails" 2 env HOME="$H" PATH="$NPM_BIN:$PATH" \
     "$AG" hook doctor claude-code --project "$P"
 check_contains "doctor says no hook" "$OUT" "FAIL claude-code: no settings file runs"
 check_exit "install" 0 env HOME="$H" PATH="$NPM_BIN:$PATH" "$AG" --dir "$D" hook install claude-code --project "$P"
@@ -120,7 +120,7 @@ check_contains "an unknown tool stays denied, with the way out" "$(result 2)" \
 # ---- fail closed: a hook that cannot run blocks the call --------------------------------
 RUNTOUCH='{"turns":[{"tool":"Bash","input":{"command":"touch ran-unjudged","description":"t"}}]}'
 hook_on --bin "$T/missing/agentgov"
-check_exit "doctor: a missing hook program fails" 1 env HOME="$H" PATH="$NPM_BIN:$PATH" "$AG" hook doctor claude-code --project "$P"
+check_exit "doctor: a missing hook program fails" 2 env HOME="$H" PATH="$NPM_BIN:$PATH" "$AG" hook doctor claude-code --project "$P"
 check_contains "doctor names the missing program" "$OUT" "missing/agentgov', which is missing"
 python3 -c 'import json,sys
 s=json.load(open(sys.argv[1]))

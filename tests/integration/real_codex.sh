@@ -58,7 +58,7 @@ run_codex untrusted "$DOTENV" go
 check_eq "untrusted hook: .env is written" "$(cat "$P/.env" 2>&1)" "pwned"
 rm -f "$P/.env"
 check_not_contains "untrusted hook: Codex never ran it" "$(cat "$T/untrusted.err")" "hook: PreToolUse"
-check_exit "doctor: untrusted" 1 env HOME="$H" CODEX_HOME="$CH" "$AG" hook doctor codex --project "$P"
+check_exit "doctor: untrusted" 2 env HOME="$H" CODEX_HOME="$CH" "$AG" hook doctor codex --project "$P"
 check_contains "doctor says untrusted" "$OUT" "FAIL codex: the hook is untrusted"
 check_contains "doctor says the terminal is on" "$OUT" "FAIL codex: unified_exec_tty is on"
 
