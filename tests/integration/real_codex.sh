@@ -10,7 +10,7 @@ need_clients
 
 P=$T/proj  # the project Codex runs in
 H=$T/home  # HOME
-CH=$T/codex # CODEX_HOME
+CH=$H/.codex # CODEX_HOME: Codex's default, ~/.codex
 D=$T/data  # agentgov's data directory
 mkdir -p "$P" "$H/.ssh" "$CH" "$D"
 chmod 700 "$D"
@@ -208,29 +208,21 @@ check_exit "escape: the ledger verifies" 0 "$AG" --dir "$E/data" ledger verify
 # runs is no shell command the hook can judge, but the kernel keeps Codex's hook settings
 # read-only; the hook inside still judges, and remembers the session's project.
 if "$AG" sandbox show --profile coding-agent --project "$P" >/dev/null 2>&1; then
-    mkdir -p "$H/.codex"
-    sed -n '1,12p' "$CH/config.toml" >"$H/.codex/config.toml"
-    env HOME="$H" CODEX_HOME="$H/.codex" "$AG" --dir "$D" hook install codex --project "$P" >"$T/bs_install.out" 2>&1
-    # Codex has been used before: its state (sessions, databases) exists. The backstop
-    # grants the entries of ~/.codex one by one (its settings are carved out read-only),
-    # so a first run inside it could not create them.
-    start_model openai bs_first "$(script_file bs_first '{"turns":[]}')"
-    (cd "$P" && HOME=$H CODEX_HOME=$H/.codex AGENTGOV_HOOK_HELPER=0 timeout 60 codex exec \
-        -c "model_providers.mock.base_url=\"http://127.0.0.1:$MODEL_PORT/v1\"" \
-        --skip-git-repo-check go >"$T/bs_first.out" 2>&1)
-    stop_model
+    # Codex has been used before (the runs above): its state (sessions, databases)
+    # exists. The backstop grants the entries of ~/.codex one by one (its settings are
+    # carved out read-only), so a first run inside it could not create them.
     # A script the agent wrote and then runs: the hook sees only `python3 scripts/x.py`.
     # (In a subdirectory: the backstop grants the project root's entries one by one when
     # the policy carves files out of it, so a new file at the root is refused.)
     mkdir -p "$P/scripts"
     BACKSTOP=$(python3 -c 'import json, sys
-hooks = sys.argv[1] + "/.codex/hooks.json"
+hooks = sys.argv[1] + "/hooks.json"
 print(json.dumps({"turns": [
     {"tool": "exec_command", "input": {"cmd": "echo \"open(%r, %r)\" > scripts/x.py" % (hooks, "w")}},
     {"tool": "exec_command", "input": {"cmd": "python3 scripts/x.py"}},
-    {"tool": "exec_command", "input": {"cmd": "printf pwned > .env"}}]}))' "$H")
+    {"tool": "exec_command", "input": {"cmd": "printf pwned > .env"}}]}))' "$CH")
     start_model openai backstop "$(script_file backstop "$BACKSTOP")"
-    (cd "$P" && HOME=$H CODEX_HOME=$H/.codex AGENTGOV_HOOK_HELPER=0 timeout 60 \
+    (cd "$P" && HOME=$H CODEX_HOME=$CH AGENTGOV_HOOK_HELPER=0 timeout 60 \
         "$AG" --dir "$D" run --profile coding-agent --project "$P" --connect-port "$MODEL_PORT" -- \
         codex exec -c "model_providers.mock.base_url=\"http://127.0.0.1:$MODEL_PORT/v1\"" \
         --skip-git-repo-check go >"$T/backstop.out" 2>"$T/backstop.err")
@@ -239,7 +231,7 @@ print(json.dumps({"turns": [
     check_not_contains "backstop: the hook lets the script be written" "$(result 0)" "PreToolUse hook"
     check_not_contains "backstop: the hook lets the script run" "$(result 1)" "PreToolUse hook"
     check_contains "backstop: the script cannot rewrite the hook settings" "$(result 1)" "Permission denied"
-    check_contains "backstop: the hook settings are intact" "$(cat "$H/.codex/hooks.json")" "hook codex"
+    check_contains "backstop: the hook settings are intact" "$(cat "$CH/hooks.json")" "hook codex"
     check_contains "backstop: the hook still judges inside" "$(result 2)" "agentgov: denied by coding-agent.yaml:"
     SIDB=$(sed -n 's/^session id: //p' "$T/backstop.err" | head -1)
     check_eq "backstop: the hook remembered the session's project" \
