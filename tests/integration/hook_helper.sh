@@ -216,6 +216,11 @@ check_exit "stop" 0 "$T/agentgov-other" --dir "$H" hook helper stop
 check_contains "stop says so" "$OUT" "stopping"
 for _ in $(seq 100); do [ -e "$H/hook.sock" ] || break; sleep 0.05; done
 check_eq "the socket is removed" "$(ls "$H/hook.sock" 2>/dev/null)" ""
+# The socket goes first, the signature follows: under load, give it a moment.
+for _ in $(seq 100); do
+    [ "$(q "$H" "select kind from ledger order by seq desc limit 1")" = checkpoint ] && break
+    sleep 0.05
+done
 check_eq "the helper signed the chain as it stopped" \
     "$(q "$H" "select kind from ledger order by seq desc limit 1")" checkpoint
 check_exit "the ledger verifies" 0 "$AG" --dir "$H" ledger verify
