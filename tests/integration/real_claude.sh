@@ -135,6 +135,45 @@ check_contains "install puts onFailure back" "$(cat "$SETTINGS")" '"onFailure": 
 run_claude failclosed bypassPermissions "$RUNTOUCH"
 check_eq "onFailure block: the call is blocked" "$(ls "$P" | grep -c ran-unjudged)" 0
 
+# ---- shell commands are parsed: other spellings, credentials, the hook's own settings -----
+# Without agentgov each of these does its harm; with the hook each is denied and the model
+# is told why (docs/hooks.md, "Shell commands").
+mkdir -p "$H/.aws"
+echo "aws_secret_access_key = SEKRIT-AWS" >"$H/.aws/credentials"
+echo "machine example.com password SEKRIT-NETRC" >"$H/.netrc"
+SPELLINGS=("rm -r d1" "rm -vrf d2" "rm  -rf d3" "rm -R -f d4" "rm -r --force d5" "find d6 -delete")
+shell_script() {
+    local turns="" c
+    for c in "${SPELLINGS[@]}"; do
+        turns+='{"tool":"Bash","input":{"command":"'"$c"'","description":"x"}},'
+    done
+    turns+='{"tool":"Bash","input":{"command":"cat ~/.aws/credentials ~/.netrc","description":"x"}},'
+    turns+='{"tool":"Bash","input":{"command":"echo {} > .claude/settings.json","description":"x"}},'
+    turns+='{"tool":"Bash","input":{"command":"echo '"'"'{\"disableAllHooks\": true}'"'"' > .claude/settings.local.json","description":"x"}}'
+    printf '{"turns":[%s]}' "$turns"
+}
+mkdirs() { for i in 1 2 3 4 5 6; do mkdir -p "$P/d$i"; done; }
+hook_off
+mkdirs
+run_claude shell_without bypassPermissions "$(shell_script)"
+check_eq "shell, no hook: every spelling deleted its directory" "$(ls "$P" | grep -c '^d[1-6]$')" 0
+check_contains "shell, no hook: the credentials were read" "$(result 6)" "SEKRIT-AWS"
+check_eq "shell, no hook: the settings were emptied" "$(cat "$P/.claude/settings.json")" "{}"
+check_contains "shell, no hook: hooks switched off" "$(cat "$P/.claude/settings.local.json")" "disableAllHooks"
+rm -f "$P/.claude/settings.local.json" "$P/.claude/settings.json"
+hook_on
+mkdirs
+run_claude shell_with bypassPermissions "$(shell_script)"
+check_eq "shell, hook: no spelling deleted its directory" "$(ls "$P" | grep -c '^d[1-6]$')" 6
+for i in 0 1 2 3 4 5; do
+    check_contains "shell, hook: '${SPELLINGS[$i]}' denied, the model told why" "$(result $i)" "agentgov: denied"
+done
+check_not_contains "shell, hook: the credentials were not read" "$(result 6)" "SEKRIT"
+check_contains "shell, hook: the credentials read is denied as a file.read" "$(result 6)" "file.read"
+check_contains "shell, hook: the settings keep the hook" "$(cat "$SETTINGS")" "hook claude-code"
+check_contains "shell, hook: the settings write is denied" "$(result 7)" "agentgov: denied"
+check_eq "shell, hook: hooks were not switched off" "$(ls -A "$P/.claude" | grep -c settings.local)" 0
+
 # ---- --managed: /etc/claude-code/managed-settings.json, which the project cannot switch off --
 # Root only: in a private mount namespace with an overlay on /etc, so that the machine's
 # own /etc is never written. The project's local settings switch every hook off.
