@@ -108,7 +108,7 @@ demo: deps
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
 
 deps:
-	@bash scripts/deps.sh
+	@AGENTGOV_BUILD=$(BUILD) bash scripts/deps.sh
 
 V ?= 0
 ifeq ($(V),0)

@@ -26,10 +26,14 @@ struct ag_hook_opts {
     ag_home *home; /* the data directory (lent): its ledger, config and paths; NULL: none
                       is known (a denial is then not recorded) */
     enum ag_hook_dialect dialect;
-    const char *policy; /* NULL: hook.policy in the config, else the shipped one */
-    int tier;           /* -1: hook.tier in the config */
-    const char *agent;  /* NULL: the event's agent */
-    uid_t uid;          /* the hook's user: `~` is its passwd home when HOME is not absolute */
+    const char *policy;      /* NULL: hook.policy in the config, else the shipped one */
+    int tier;                /* -1: hook.tier in the config */
+    const char *agent;       /* NULL: the event's agent */
+    uid_t uid;               /* the hook's user: `~` is its passwd home when HOME is not absolute */
+    int allow_means;         /* -1: hook.allow_means in the config; 1: an allow is answered
+                                "allow" (Claude Code skips its own prompt); 0: no objection */
+    int permission_requests; /* -1: hook.permission_requests in the config; 1: answered
+                                by the policy; 0: left to the agent's own dialog */
 };
 
 /* What the hook prints: out on stdout, err on stderr (either may be NULL), then it
@@ -68,5 +72,55 @@ AG_MUST_USE ag_err ag_hook_helper_run(ag_home *home, int64_t idle_ms);
 /* Asks the running helper for its status (stop = 0) or to stop (stop = 1); *text is
  * its reply. AG_ENOTFOUND when none runs. */
 AG_MUST_USE ag_err ag_hook_helper_control(ag_home *home, int stop, char **text);
+
+/* ---- `agentgov hook install` and `agentgov hook doctor` ------------------------------
+ * What the install writes into a coding agent's settings and what doctor checks there,
+ * as pure functions over the files' texts (the caller reads and writes the files). Text
+ * results are malloc'd and the caller's; *changes and *findings hold one line per change
+ * or finding ("" for none). */
+
+/* The first Claude Code release whose hooks take onFailure: "block" (a hook that cannot
+ * start, times out or exits unexpectedly blocks the call instead of letting it run). */
+#define AG_HOOK_CLAUDE_FAIL_CLOSED_VERSION "2.1.295"
+
+/* 1 when the version text ("2.1.332 (Claude Code)", "codex-cli 0.171.0") holds a dotted
+ * version at least min; 0 when lower; -1 when it holds none. */
+int ag_hook_version_at_least(const char *text, const char *min);
+
+/* Claude Code settings (JSON; text may be empty for a new file) with a PreToolUse hook
+ * for every tool running cmd, with onFailure "block" when fail_closed; an entry that
+ * already runs agentgov's hook is updated, not repeated; "disableAllHooks": true is
+ * removed. Every other setting is kept. AG_EPARSE (with line and column) for text that
+ * is not a JSON object, AG_EINVAL for a "hooks" that is not the documented shape. */
+AG_MUST_USE ag_err ag_hook_install_claude(const char *text, size_t len, const char *cmd,
+                                          int fail_closed, char **out, char **changes);
+
+/* Codex hooks.json (JSON; text may be empty): the same, without onFailure (Codex has
+ * none). */
+AG_MUST_USE ag_err ag_hook_install_codex_hooks(const char *text, size_t len, const char *cmd,
+                                               char **out, char **changes);
+
+/* The managed requirements file (TOML) with a [[hooks.PreToolUse]] table running cmd and
+ * [features] hooks = true (the user cannot switch hooks off) and unified_exec_tty = false
+ * appended; text may be empty. A file that already holds hooks or features agentgov did
+ * not write is refused (AG_ECONFLICT): merging TOML tables by hand could change their
+ * meaning. */
+AG_MUST_USE ag_err ag_hook_install_codex_requirements(const char *text, size_t len, const char *cmd,
+                                                      char **out, char **changes);
+
+/* Doctor's view of a settings text (claude 1: Claude Code settings, else Codex
+ * hooks.json): "FAIL ..." lines in *findings for what lets a call through (no hook for
+ * every tool that runs agentgov, no onFailure "block" when fail_closed_supported,
+ * "disableAllHooks": true, text that does not parse); returns how many. *cmd_out gets
+ * the hook command found (malloc'd), NULL when none. */
+int ag_hook_doctor_settings(const char *text, size_t len, int claude, int fail_closed_supported,
+                            char **cmd_out, char **findings);
+
+/* The program a hook command runs: its first word, unquoted (malloc'd), NULL when the
+ * command has none. */
+char *ag_hook_command_program(const char *cmd);
+
+/* word quoted for a POSIX shell when it needs it (malloc'd). */
+char *ag_hook_shell_quote(const char *word);
 
 #endif

@@ -14,6 +14,7 @@
 #include "agentgov/hook.h"
 #include "agentgov/policy.h"
 #include "cli/cliutil.h"
+#include "cli/cmd_hook_install.h"
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -23,32 +24,47 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: agentgov hook claude-code|codex [--policy FILE] [--tier N] [--agent ID]\n"
-                 "                                          [--no-helper]\n"
-                 "       agentgov hook helper run|status|stop\n"
-                 "\n"
-                 "Reads one PreToolUse or PermissionRequest event (JSON) from stdin, decides it\n"
-                 "with the policy, records the decision in the ledger, and prints the answer\n"
-                 "the agent expects (exit 0). Any internal error denies: exit 2, reason on\n"
-                 "stderr. See docs/hooks.md for the settings snippets and the tool mapping.\n"
-                 "\n"
-                 "options:\n"
-                 "  --policy FILE  policy file (else `hook.policy` in <dir>/config, else the\n"
-                 "                 shipped policies/coding-agent.yaml)\n"
-                 "  --tier N       tier 0-4 (else `hook.tier` in <dir>/config, else 2)\n"
-                 "  --agent ID     agent id recorded in the ledger (else the subagent id, else\n"
-                 "                 the session id)\n"
-                 "  --no-helper    decide in this process even when a hook helper runs, and\n"
-                 "                 start none (also: AGENTGOV_HOOK_HELPER=0)\n"
-                 "  --dir DIR      data directory (ledger at DIR/ledger.db)\n"
-                 "\n"
-                 "The first event decided in process starts a hook helper for the data\n"
-                 "directory, which answers the next events faster (same decisions, same\n"
-                 "ledger entries); see `agentgov hook helper --help`.\n"
-                 "\n"
-                 "Exit status of claude-code and codex: the agent's hook protocol, not the\n"
-                 "table below: 0 with the answer on stdout, 2 blocks the tool call (a deny or\n"
-                 "any error). The table holds for `hook helper` and for bad options.\n");
+    fprintf(out,
+            "usage: agentgov hook claude-code|codex [--policy FILE] [--tier N] [--agent ID]\n"
+            "                                          [--no-helper]\n"
+            "                                          [--allow-means no-objection|allow]\n"
+            "                                          [--permission-requests prompt|policy]\n"
+            "       agentgov hook install claude-code|codex [--managed] [--project DIR] ...\n"
+            "       agentgov hook doctor [claude-code|codex] [--project DIR] ...\n"
+            "       agentgov hook helper run|status|stop\n"
+            "\n"
+            "Reads one PreToolUse or PermissionRequest event (JSON) from stdin, decides it\n"
+            "with the policy, records the decision in the ledger, and prints the answer\n"
+            "the agent expects (exit 0). Any internal error denies: exit 2, reason on\n"
+            "stderr. See docs/hooks.md for the settings snippets and the tool mapping.\n"
+            "\n"
+            "options:\n"
+            "  --policy FILE  policy file (else `hook.policy` in <dir>/config, else the\n"
+            "                 shipped policies/coding-agent.yaml)\n"
+            "  --tier N       tier 0-4 (else `hook.tier` in <dir>/config, else 2)\n"
+            "  --agent ID     agent id recorded in the ledger (else the subagent id, else\n"
+            "                 the session id)\n"
+            "  --no-helper    decide in this process even when a hook helper runs, and\n"
+            "                 start none (also: AGENTGOV_HOOK_HELPER=0)\n"
+            "  --allow-means no-objection|allow\n"
+            "                 what a policy allow tells Claude Code (else `hook.allow_means`,\n"
+            "                 else no-objection: nothing printed, Claude Code's own rules\n"
+            "                 and prompts still apply; `allow` skips them). Codex is never\n"
+            "                 sent an allow.\n"
+            "  --permission-requests prompt|policy\n"
+            "                 PermissionRequest events: left to the agent's prompt (default,\n"
+            "                 else `hook.permission_requests`), or answered by the policy; a\n"
+            "                 Codex sandbox escape only when a rule decides sandbox.escape\n"
+            "  --dir DIR      data directory (ledger at DIR/ledger.db)\n"
+            "\n"
+            "The first event decided in process starts a hook helper for the data\n"
+            "directory, which answers the next events faster (same decisions, same\n"
+            "ledger entries); see `agentgov hook helper --help`.\n"
+            "\n"
+            "Exit status of claude-code and codex: the agent's hook protocol, not the\n"
+            "table below: 0 with the answer (or none: an allow is no objection) on stdout,\n"
+            "2 blocks the tool call (a deny or any error). The table holds for `hook\n"
+            "helper`, `hook install`, `hook doctor` and for bad options.\n");
     ag__cli_print_exit_statuses(out);
 }
 
@@ -101,6 +117,17 @@ static ag_err parse_opt(int c, struct ag_hook_opts *o, int *use_helper, int *dir
     case 'n':
         *use_helper = 0;
         return AG_OK;
+    case 'm':
+        if (strcmp(optarg, "allow") != 0 && strcmp(optarg, "no-objection") != 0)
+            return ag__fail(AG_EINVAL, "--allow-means '%s' is not no-objection or allow", optarg);
+        o->allow_means = strcmp(optarg, "allow") == 0;
+        return AG_OK;
+    case 'r':
+        if (strcmp(optarg, "policy") != 0 && strcmp(optarg, "prompt") != 0)
+            return ag__fail(AG_EINVAL, "--permission-requests '%s' is not prompt or policy",
+                            optarg);
+        o->permission_requests = strcmp(optarg, "policy") == 0;
+        return AG_OK;
     case ':':
         *dir_known &= optopt != 'd';
         return ag__fail(AG_EINVAL, "option '%s' needs an argument", argv[optind - 1]);
@@ -120,6 +147,8 @@ static ag_err parse_args(int argc, char **argv, struct ag_hook_opts *o, int *use
                                           {"agent", required_argument, NULL, 'a'},
                                           {"dir", required_argument, NULL, 'd'},
                                           {"no-helper", no_argument, NULL, 'n'},
+                                          {"allow-means", required_argument, NULL, 'm'},
+                                          {"permission-requests", required_argument, NULL, 'r'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -371,12 +400,17 @@ int ag__cmd_hook(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "helper") == 0)
         return cmd_helper(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "install") == 0)
+        return ag__cmd_hook_install(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
+        return ag__cmd_hook_doctor(argc - 1, argv + 1);
     deny_on_crash();
     if (ag__cli_wants_help(argc, argv)) {
         usage(stdout);
         return AG_EXIT_OK;
     }
-    struct ag_hook_opts o = {.tier = -1, .uid = getuid()};
+    struct ag_hook_opts o = {
+        .tier = -1, .uid = getuid(), .allow_means = -1, .permission_requests = -1};
     int use_helper = ag_hook_helper_wanted(), dir_known = 1;
     const char *label = NULL;
     ag_err err = parse_command(argc, argv, &o, &use_helper, &dir_known, &label);

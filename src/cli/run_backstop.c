@@ -61,8 +61,8 @@ struct bs {
     char exe[4][PATH_MAX + 16];
     const char *bins[4];
     size_t nbins;
-    char ledger_files[3][PATH_MAX + 32];
-    const char *ledger[3];
+    char ledger_files[4][PATH_MAX + 32];
+    const char *ledger[4];
     size_t nledger;
     char program[PATH_MAX + 16];
     const char *programs[1];
@@ -200,9 +200,14 @@ static int prepare(struct bs *s, const struct ag__backstop_cli *b, const char *a
     const char *dir = ag__cli_dir();
     if (!realpath(dir, s->data))
         snprintf(s->data, sizeof s->data, "%s", dir);
-    static const char *const lf[] = {"ledger.db", "ledger.db-wal", "ledger.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
+    /* hook-sessions: `agentgov hook codex` remembers each session's project there
+     * (src/hook/hook_project.c); it must exist to be granted. */
+    static const char *const lf[] = {"ledger.db", "ledger.db-wal", "ledger.db-shm",
+                                     "hook-sessions"};
+    for (size_t i = 0; i < 4; i++) {
         snprintf(s->ledger_files[i], sizeof s->ledger_files[i], "%s/%s", s->data, lf[i]);
+        if (i == 3 && access(s->data, F_OK) == 0)
+            (void)mkdir(s->ledger_files[i], 0700);
         if (access(s->ledger_files[i], F_OK) == 0)
             s->ledger[s->nledger++] = s->ledger_files[i];
     }

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "hook/hook_search.h"
+#include "hook/hook_tools.h"
 #include "hook/shell_glob.h"
 #include "hook/shell_judge.h"
 
@@ -467,6 +468,24 @@ static void segment(struct ag_buf *b, const char *s, size_t n)
         ag__buf_putc(b, s[i] == '.' ? '_' : s[i]);
 }
 
+/* The helpers hook_tools.c maps today's tools with (hook_tools.h). */
+ag_err ag__hook_add_req(struct ag__hook_event *ev, const char *action, char *resource)
+{
+    return add_req(ev, action, resource);
+}
+const char *ag__hook_input_str(json_t *in, const char *key)
+{
+    return input_str(in, key);
+}
+void ag__hook_segment(struct ag_buf *b, const char *s, size_t n)
+{
+    segment(b, s, n);
+}
+char *ag__hook_command_text(json_t *v)
+{
+    return command_text(v);
+}
+
 /* mcp__SERVER__TOOL -> action mcp.SERVER.TOOL on resource SERVER/TOOL. */
 static ag_err map_mcp(struct ag__hook_event *ev, const char *name)
 {
@@ -489,7 +508,24 @@ static ag_err map_mcp(struct ag__hook_event *ev, const char *name)
     return err;
 }
 
-enum map_kind { M_TEXT, M_PATH, M_DIR, M_GREP, M_GLOB, M_AGENT, M_COMMAND, M_PATCH };
+/* M_NAME: the agent's own bookkeeping (task lists, goals, questions to the user): action
+ * tool.<name> on the tool's name, as for an unknown tool, but known, so that the policy
+ * lists it by name. M_TARGET: a sub-agent operation on the agent id(s) the field names
+ * (a string or an array of strings), else on the field's absence ("new").
+ * M_MCP_READ: an MCP resource read, mcp.<server>.read on <server>/<uri>. */
+enum map_kind {
+    M_TEXT,
+    M_PATH,
+    M_DIR,
+    M_GREP,
+    M_GLOB,
+    M_AGENT,
+    M_COMMAND,
+    M_PATCH,
+    M_NAME,
+    M_TARGET,
+    M_MCP_READ
+};
 
 struct tool_map {
     const char *tool;
@@ -519,6 +555,36 @@ static const struct tool_map tools[] = {
     {"exec_command", "shell.exec", M_COMMAND, "cmd"},
     {"local_shell", "shell.exec", M_COMMAND, "command"},
     {"apply_patch", "file.write", M_PATCH, "command"},
+    {"view_image", "file.read", M_PATH, "path"},
+    {"read_mcp_resource", NULL, M_MCP_READ, "server"},
+    {"spawn_agent", "agent.spawn", M_TARGET, "agent_type"},
+    {"send_input", "agent.message", M_TARGET, "target"},
+    {"wait_agent", "agent.wait", M_TARGET, "targets"},
+    {"resume_agent", "agent.resume", M_TARGET, "id"},
+    {"close_agent", "agent.close", M_TARGET, "target"},
+    {"get_goal", NULL, M_NAME, NULL},
+    {"create_goal", NULL, M_NAME, NULL},
+    {"update_goal", NULL, M_NAME, NULL},
+    {"request_user_input", NULL, M_NAME, NULL},
+    {"list_mcp_resources", NULL, M_NAME, NULL},
+    {"list_mcp_resource_templates", NULL, M_NAME, NULL},
+    /* Claude Code 2.1 */
+    {"ReadMcpResourceTool", NULL, M_MCP_READ, "server"},
+    {"TaskCreate", NULL, M_NAME, NULL},
+    {"TaskList", NULL, M_NAME, NULL},
+    {"TaskGet", NULL, M_NAME, NULL},
+    {"TaskUpdate", NULL, M_NAME, NULL},
+    {"TaskStop", NULL, M_NAME, NULL},
+    {"CronCreate", NULL, M_NAME, NULL},
+    {"CronList", NULL, M_NAME, NULL},
+    {"CronDelete", NULL, M_NAME, NULL},
+    {"EnterWorktree", NULL, M_NAME, NULL},
+    {"ExitWorktree", NULL, M_NAME, NULL},
+    {"SendMessage", NULL, M_NAME, NULL},
+    {"ScheduleWakeup", NULL, M_NAME, NULL},
+    {"ToolSearch", NULL, M_NAME, NULL},
+    {"ListAgents", NULL, M_NAME, NULL},
+    {"ReportFindings", NULL, M_NAME, NULL},
 };
 
 static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, json_t *in)
@@ -560,6 +626,12 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
     }
     case M_AGENT:
         return add_req(ev, m->action, strdup(s ? s : "general-purpose"));
+    case M_NAME:
+        return ag__hook_map_name(ev);
+    case M_TARGET:
+        return ag__hook_map_target(ev, m->action, m->field, in);
+    case M_MCP_READ:
+        return ag__hook_map_mcp_read(ev, s, in);
     }
     return AG_EINTERNAL;
 }
@@ -567,8 +639,9 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
 /* Fills ev->req from tool_name and tool_input. */
 static ag_err map_tool(struct ag__hook_event *ev, json_t *in)
 {
+    const char *name = ag__hook_codex_tool_name(ev);
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
-        if (strcmp(ev->tool_name, tools[i].tool) == 0) {
+        if (strcmp(name, tools[i].tool) == 0) {
             ev->mapped = 1;
             return map_known(ev, &tools[i], in);
         }
@@ -577,11 +650,7 @@ static ag_err map_tool(struct ag__hook_event *ev, json_t *in)
         return map_mcp(ev, ev->tool_name);
     }
     /* Unknown tool: tool.<name>, which only an explicit rule can allow. */
-    char action[256];
-    int n = snprintf(action, sizeof action, "tool.%s", ev->tool_name);
-    if (n < 0 || (size_t)n >= sizeof action || strchr(ev->tool_name, '.'))
-        return ag__fail(AG_EINVAL, "tool_name '%.64s' is not a usable name", ev->tool_name);
-    return add_req(ev, action, strdup(ev->tool_name));
+    return ag__hook_map_name(ev);
 }
 
 static ag_err parse_fields(struct ag__hook_event *ev, json_t *root)
@@ -634,7 +703,7 @@ static ag_err parse_cwd(struct ag__hook_event *ev, json_t *root)
     ag_err err = resolve_links(here, real);
     if (err != AG_OK)
         return err;
-    ev->cwd = ev->cwd_buf = strdup(real);
+    ev->cwd = ev->project = ev->cwd_buf = strdup(real);
     return ev->cwd_buf ? AG_OK : AG_ENOMEM;
 }
 
@@ -665,9 +734,32 @@ ag_err ag__hook_parse_home(enum ag__hook_dialect d, const char *text, size_t len
         err = parse_cwd(ev, root);
     if (err == AG_OK)
         err = map_tool(ev, json_object_get(root, "tool_input"));
+    if (err == AG_OK)
+        err = ag__hook_map_escape(ev);
     if (err != AG_OK)
         ag__hook_event_free(ev);
     return err;
+}
+
+ag_err ag__hook_set_project(struct ag__hook_event *ev, const char *dir)
+{
+    char here[PATH_MAX], real[PATH_MAX];
+    if (dir == NULL || dir[0] != '/')
+        return ag__fail(AG_EINVAL, "project directory '%s' is not an absolute path",
+                        dir ? dir : "");
+    if (strlen(dir) >= sizeof here)
+        return ag__fail(AG_EINVAL, "project directory path too long");
+    snprintf(here, sizeof here, "%s", dir);
+    normalise(here);
+    ag_err err = resolve_links(here, real);
+    if (err != AG_OK)
+        return err;
+    char *copy = strdup(real);
+    if (copy == NULL)
+        return AG_ENOMEM;
+    free(ev->project_buf);
+    ev->project = ev->project_buf = copy;
+    return AG_OK;
 }
 
 void ag__hook_event_free(struct ag__hook_event *ev)
@@ -683,6 +775,7 @@ void ag__hook_event_free(struct ag__hook_event *ev)
     free(ev->shell);
     json_decref((json_t *)ev->doc);
     free(ev->cwd_buf);
+    free(ev->project_buf);
     free(ev->search_dir);
     free(ev->home);
     memset(ev, 0, sizeof *ev);
@@ -803,6 +896,28 @@ static void codex_ask(const struct ag__hook_event *ev, struct ag__hook_verdict *
              "it yourself, or allow it in the policy)");
 }
 
+/* The sandbox.escape request of a Codex PermissionRequest, when no rule of the policy
+ * decides it (default deny): it takes no part in the verdict, and the event is left to
+ * Codex's own prompt (v->escape_unruled), so that a policy that allows a command never
+ * lets it out of the sandbox without a person, unless a rule says so. */
+static int escape_unruled(const ag_policy *p, int tier, const struct ag__hook_event *ev, size_t i,
+                          struct ag__hook_verdict *v)
+{
+    if (!ev->sandbox_escape || strcmp(ev->req[i].action, "sandbox.escape") != 0)
+        return 0;
+    struct ag_request req = {.tier = tier,
+                             .phase = AG_PHASE_NONE,
+                             .action = ev->req[i].action,
+                             .resource = ev->req[i].resource,
+                             .text_resource = ev->req[i].text};
+    struct ag_decision d;
+    (void)ag_decide(p, &req, &d);
+    if (d.reason != AG_REASON_DEFAULT_DENY)
+        return 0;
+    v->escape_unruled = 1;
+    return 1;
+}
+
 void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *ev,
                      struct ag__hook_verdict *v)
 {
@@ -812,6 +927,8 @@ void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *
     v->decision.reason = AG_REASON_INVALID_REQUEST;
     int best = -1;
     for (size_t i = 0; i < ev->nreq; i++) {
+        if (escape_unruled(p, tier, ev, i, v))
+            continue;
         struct ag_request req = {.tier = tier,
                                  .phase = AG_PHASE_NONE,
                                  .action = ev->req[i].action,
@@ -838,40 +955,6 @@ void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *
     codex_ask(ev, v);
 }
 
-/* ---- answers -------------------------------------------------------------------- */
-
-static json_t *pre_tool_use_answer(const struct ag__hook_verdict *v)
-{
-    return json_pack("{s:{s:s, s:s, s:s}}", "hookSpecificOutput", "hookEventName", "PreToolUse",
-                     "permissionDecision", ag_effect_name(v->effect), "permissionDecisionReason",
-                     v->message);
-}
-
-/* PermissionRequest has no "ask": without a decision the agent shows its prompt. */
-static json_t *permission_answer(const struct ag__hook_event *ev, const struct ag__hook_verdict *v)
-{
-    if (v->effect == AG_EFFECT_ALLOW)
-        return json_pack("{s:{s:s, s:{s:s}}}", "hookSpecificOutput", "hookEventName",
-                         "PermissionRequest", "decision", "behavior", "allow");
-    if (v->effect == AG_EFFECT_DENY)
-        return json_pack("{s:{s:s, s:{s:s, s:s}}}", "hookSpecificOutput", "hookEventName",
-                         "PermissionRequest", "decision", "behavior", "deny", "message",
-                         v->message);
-    if (ev->dialect == AG_HOOK_CLAUDE_CODE)
-        return json_pack("{s:s}", "systemMessage", v->message);
-    return json_object();
-}
-
-ag_err ag__hook_response(const struct ag__hook_event *ev, const struct ag__hook_verdict *v,
-                         char **out)
-{
-    json_t *o =
-        ev->kind == AG_HOOK_PRE_TOOL_USE ? pre_tool_use_answer(v) : permission_answer(ev, v);
-    *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return *out ? AG_OK : ag__fail(AG_ENOMEM, "hook: rendering the answer");
-}
-
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -892,6 +975,10 @@ ag_err ag__hook_ledger_data(const struct ag__hook_event *ev, const struct ag__ho
                   str_or_null(ev->agent_type), "permission_mode", str_or_null(ev->permission_mode),
                   "cwd", ev->cwd, "rule", v->decision.rule_file ? json_string(rule) : json_null(),
                   "mapped", json_boolean(ev->mapped), "message", v->message);
+    if (o && strcmp(ev->project, ev->cwd) != 0)
+        json_object_set_new(o, "project", json_string(ev->project));
+    if (o && v->answer)
+        json_object_set_new(o, "answer", json_string(v->answer));
     if (o && (ev->nreq > 1 || ev->shell)) {
         json_t *all = json_array();
         for (size_t i = 0; all && i < ev->nreq; i++) {
@@ -906,64 +993,4 @@ ag_err ag__hook_ledger_data(const struct ag__hook_event *ev, const struct ag__ho
     *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return *out ? AG_OK : ag__fail(AG_ENOMEM, "hook: rendering the ledger data");
-}
-
-/* ---- policy variables ----------------------------------------------------------- */
-
-static ag_err var_value(const char *name, const char *path, char *buf, size_t len)
-{
-    if (path == NULL || path[0] != '/')
-        return ag__fail(AG_EINVAL, "policy uses ${%s} but it is not an absolute path", name);
-    if (strpbrk(path, "*?[]\\'\"\n"))
-        return ag__fail(AG_EINVAL,
-                        "policy uses ${%s} but '%s' holds a glob or quoting character, which "
-                        "would change the meaning of the rules",
-                        name, path);
-    snprintf(buf, len, "%s", path[1] ? path + 1 : "");
-    return AG_OK;
-}
-
-ag_err ag__hook_expand(const char *text, size_t len, const char *project, const char *home,
-                       char **out, size_t *outlen)
-{
-    static const char *const names[] = {"PROJECT", "HOME"};
-    const char *paths[] = {project, home};
-    struct ag_buf b;
-    ag__buf_init(&b);
-    size_t i = 0;
-    while (i < len) {
-        const char *hit = memmem(text + i, len - i, "${", 2);
-        size_t upto = hit ? (size_t)(hit - text) : len;
-        ag__buf_append(&b, text + i, upto - i);
-        if (!hit)
-            break;
-        i = upto;
-        int matched = 0;
-        for (int v = 0; v < 2 && !matched; v++) {
-            size_t n = strlen(names[v]);
-            if (len - i >= n + 3 && memcmp(text + i + 2, names[v], n) == 0 &&
-                text[i + 2 + n] == '}' && (v == 0 || home)) {
-                char val[PATH_MAX];
-                ag_err err = var_value(names[v], paths[v], val, sizeof val);
-                if (err != AG_OK) {
-                    ag__buf_free(&b);
-                    return err;
-                }
-                ag__buf_puts(&b, val);
-                i += n + 3;
-                matched = 1;
-            }
-        }
-        if (!matched) {
-            ag__buf_append(&b, "${", 2);
-            i += 2;
-        }
-    }
-    if (ag__buf_status(&b) != AG_OK) {
-        ag__buf_free(&b);
-        return AG_ENOMEM;
-    }
-    *outlen = b.len;
-    *out = ag__buf_take(&b);
-    return AG_OK;
 }

@@ -39,7 +39,9 @@ struct ag__hook_event {
     const char *hook_event_name;
     const char *session_id; /* "" when the agent did not send one */
     const char *transcript_path;
-    const char *cwd; /* canonical project directory (the event's cwd) */
+    const char *cwd;     /* canonical working directory of the call (the event's cwd) */
+    const char *project; /* canonical project root, what ${PROJECT} stands for: the
+                            event's cwd until ag__hook_set_project names another */
     const char *permission_mode;
     const char *tool_name;
     const char *tool_use_id;
@@ -56,7 +58,11 @@ struct ag__hook_event {
     size_t search_all;       /* index of the request on all below the directory */
     size_t search_named;     /* index of the request that names the glob */
     char *cwd_buf;           /* owned storage behind cwd */
-    char *home;              /* owned: what `~` stands for, NULL when nothing */
+    char *project_buf;       /* owned storage behind project, NULL: project is cwd */
+    /* A Codex PermissionRequest: Codex asks only on its approval path, to run a call
+     * outside its sandbox; the event also maps to sandbox.escape (docs/hooks.md). */
+    int sandbox_escape;
+    char *home; /* owned: what `~` stands for, NULL when nothing */
     /* A shell line (Bash, Codex's shell tools): the judge's checks (struct
      * ag__shell_result, owned), which are requests shell_base onwards; its searches and
      * globs are also checked against the deny and ask rules (docs/hooks.md, "Shell
@@ -92,11 +98,28 @@ const char *ag__hook_home(uid_t uid, char buf[PATH_MAX]);
 AG_MUST_USE ag_err ag__hook_path_resource(const char *cwd, const char *home, const char *path,
                                           char **out);
 
+/* Sets the project root (an absolute directory, canonicalised here) that ${PROJECT}
+ * stands for: Claude Code's CLAUDE_PROJECT_DIR, or the cwd of a Codex session's first
+ * event. A later event's cwd follows the shell's `cd` and must not move it. */
+AG_MUST_USE ag_err ag__hook_set_project(struct ag__hook_event *ev, const char *dir);
+
 /* The agent id recorded for the event: the subagent's id, else the session id, else
  * "<dialect>" (static or pointing into ev). */
 const char *ag__hook_agent(const struct ag__hook_event *ev);
 /* "claude-code" or "codex". */
 const char *ag__hook_dialect_name(enum ag__hook_dialect d);
+
+/* How an answer is given (docs/hooks.md, "What an allow means"). */
+struct ag__hook_answer_opts {
+    /* 1: a PreToolUse allow is answered permissionDecision "allow", which skips Claude
+     * Code's own permission rules and prompt. 0 (default): an allow is no objection:
+     * nothing printed, exit 0, and the agent's own rules still apply. */
+    int allow_means_allow;
+    /* 1: PermissionRequest events are answered by the policy. 0 (default): no decision,
+     * the agent shows its own prompt. A Codex sandbox escape is answered only when a
+     * policy rule decides sandbox.escape, whatever this says. */
+    int permission_by_policy;
+};
 
 /* One verdict over every request of an event: deny beats ask beats allow. For the
  * codex dialect a PreToolUse ask becomes a deny whose message says a person must
@@ -106,6 +129,11 @@ struct ag__hook_verdict {
     struct ag_decision decision; /* of the deciding request */
     size_t which;                /* index of the deciding request */
     char message[768];           /* the sentence shown to the agent and the user */
+    /* What the agent was told: "allow", "deny", "ask", "no-objection" (an allow left
+     * to the agent's own rules), "deferred" (a PermissionRequest left to the agent's
+     * prompt); set by ag__hook_response. */
+    const char *answer;
+    int escape_unruled; /* a Codex sandbox escape no rule decides: left to Codex */
 };
 
 /* Decides every request of ev with the policy at tier, and a search's reach (pure:
@@ -113,16 +141,20 @@ struct ag__hook_verdict {
 void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *ev,
                      struct ag__hook_verdict *v);
 
-/* The answer the agent expects on stdout (exit 0): for PreToolUse
- * hookSpecificOutput.permissionDecision allow|deny|ask with the reason; for
- * PermissionRequest hookSpecificOutput.decision.behavior allow|deny (ask: no decision,
- * so the agent shows its own prompt). */
+/* The answer the agent expects on stdout (exit 0), "" for none: for PreToolUse
+ * hookSpecificOutput.permissionDecision deny|ask with the reason, and for an allow
+ * nothing (Codex rejects a bare allow; Claude Code keeps its own rules) unless
+ * a->allow_means_allow asks Claude Code for "allow"; for PermissionRequest, when
+ * answered, hookSpecificOutput.decision.behavior allow|deny (ask: no decision, so the
+ * agent shows its own prompt). Sets v->answer. */
 AG_MUST_USE ag_err ag__hook_response(const struct ag__hook_event *ev,
-                                     const struct ag__hook_verdict *v, char **out);
+                                     const struct ag__hook_answer_opts *a,
+                                     struct ag__hook_verdict *v, char **out);
 
 /* The `data` object of the ledger entry: tool_name, tool_use_id, hook_event_name,
- * session_id, agent_type, cwd, permission_mode, dialect, the deciding rule, every
- * request, and the message. */
+ * session_id, agent_type, cwd, project, permission_mode, dialect, the deciding rule,
+ * every request, the message, and the answer given (v->answer, after
+ * ag__hook_response). */
 AG_MUST_USE ag_err ag__hook_ledger_data(const struct ag__hook_event *ev,
                                         const struct ag__hook_verdict *v, char **out);
 

@@ -62,6 +62,9 @@ static ag_err request_head(const struct ag_hook_opts *o, size_t len, int64_t tak
     ag__wire_put_opt(b, o->agent);
     put_cstr(b, cwd);
     ag__wire_put_opt(b, getenv("HOME"));
+    ag__wire_put_opt(b, getenv("CLAUDE_PROJECT_DIR"));
+    snprintf(num, sizeof num, "%d,%d", o->allow_means, o->permission_requests);
+    put_cstr(b, num);
     put_cstr(b, ag__wire_mnt_ns());
     snprintf(num, sizeof num, "%lld", (long long)take_by);
     put_cstr(b, num);

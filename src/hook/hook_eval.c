@@ -11,6 +11,7 @@
 
 #include "agentgov/config.h"
 #include "agentgov/policy.h"
+#include "hook/hook_project.h"
 #include "core/err.h"
 #include "core/fileio.h"
 #include "policy/path.h"
@@ -161,15 +162,25 @@ static const char *shipped_policy(char *buf, size_t len)
     return buf;
 }
 
-/* Flags win; the config file is read only for what the flags left open. */
+/* Flags win; the config file is read only for what the flags left open. When the
+ * flags name the policy and the tier, a config that does not load leaves the answer
+ * options at their defaults (no objection, the agent's own dialog), which grant
+ * nothing, rather than deny. */
 static ag_err resolve_config(struct ag_hook_opts *o, char *policy_buf, size_t len)
 {
-    if (o->policy && o->tier >= 0)
+    if (o->policy && o->tier >= 0 && o->allow_means >= 0 && o->permission_requests >= 0)
         return AG_OK;
-    ag_config *cfg;
+    ag_config *cfg = NULL;
     ag_err err = ag_config_new(&cfg);
     if (err == AG_OK) /* read afresh for each event: the helper sees an edit */
         err = ag_home_config_into(o->home, cfg);
+    if (err != AG_OK && o->policy && o->tier >= 0) {
+        ag_clear_error();
+        o->allow_means = o->allow_means < 0 ? 0 : o->allow_means;
+        o->permission_requests = o->permission_requests < 0 ? 0 : o->permission_requests;
+        ag_config_free(cfg);
+        return AG_OK;
+    }
     if (err != AG_OK) {
         ag_config_free(cfg);
         return err;
@@ -181,6 +192,12 @@ static ag_err resolve_config(struct ag_hook_opts *o, char *policy_buf, size_t le
     }
     if (o->tier < 0)
         o->tier = (int)ag_config_int(cfg, "hook.tier");
+    const char *am = ag_config_str(cfg, "hook.allow_means");
+    if (o->allow_means < 0)
+        o->allow_means = am && strcmp(am, "allow") == 0;
+    const char *pr = ag_config_str(cfg, "hook.permission_requests");
+    if (o->permission_requests < 0)
+        o->permission_requests = pr && strcmp(pr, "policy") == 0;
     ag_config_free(cfg);
     return AG_OK;
 }
@@ -297,35 +314,39 @@ static ag_err load_policy(const char *path, const struct ag__hook_event *ev,
     struct stat st;
     *owned = 1;
     if (c == NULL || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return parse_policy(path, ev->cwd, h, out); /* which reports a missing file */
-    struct cached *s = cache_find(c, path, ev->cwd, h ? h : "", &st);
+        return parse_policy(path, ev->project, h, out); /* which reports a missing file */
+    struct cached *s = cache_find(c, path, ev->project, h ? h : "", &st);
     if (s) {
         s->used = ++c->tick;
         *out = s->p;
         *owned = 0;
         return AG_OK;
     }
-    ag_err err = parse_policy(path, ev->cwd, h, out);
-    if (err == AG_OK && settled(&st) && cache_put(c, path, ev->cwd, h ? h : "", &st, *out))
+    ag_err err = parse_policy(path, ev->project, h, out);
+    if (err == AG_OK && settled(&st) && cache_put(c, path, ev->project, h ? h : "", &st, *out))
         *owned = 0;
     return err;
 }
 
 /* ---- one event ----------------------------------------------------------------------- */
 
+/* The answer is rendered first, since the ledger records which answer was given, and
+ * printed only once its entry is committed. */
 static int decide(struct ag_hook_opts *o, struct ag__hook_env *env, const struct ag__hook_event *ev,
                   const ag_policy *p, struct ag__hook_out *out)
 {
     struct ag__hook_verdict v;
+    struct ag__hook_answer_opts a = {.allow_means_allow = o->allow_means == 1,
+                                     .permission_by_policy = o->permission_requests == 1};
     ag__hook_decide(p, o->tier, ev, &v);
     char *answer = NULL;
-    ag_err err = record(o, env, ev, &v);
+    ag_err err = ag__hook_response(ev, &a, &v, &answer);
     int rc = AG__HOOK_EXIT_ALLOW;
     if (err != AG_OK)
-        rc = ag__hook_deny(out, "ledger", err);
-    else if ((err = ag__hook_response(ev, &v, &answer)) != AG_OK)
         rc = ag__hook_deny(out, "answer", err);
-    else
+    else if ((err = record(o, env, ev, &v)) != AG_OK)
+        rc = ag__hook_deny(out, "ledger", err);
+    else if (answer[0])
         ag__buf_printf(&out->out, "%s\n", answer);
     free(answer);
     if (rc == AG__HOOK_EXIT_ALLOW && ag__buf_status(&out->out) != AG_OK)
@@ -342,6 +363,11 @@ int ag__hook_eval(struct ag_hook_opts *o, const char *text, size_t len, struct a
     if (err != AG_OK)
         return deny_recorded(o, env, NULL, "malformed event", AG_REASON_INVALID_REQUEST, err, out);
     int rc;
+    if ((err = ag__hook_project(&ev, o->home)) != AG_OK) {
+        rc = deny_recorded(o, env, &ev, "project", AG_REASON_INVALID_REQUEST, err, out);
+        ag__hook_event_free(&ev);
+        return rc;
+    }
     err = resolve_config(o, policy_buf, sizeof policy_buf);
     if (err != AG_OK) {
         rc = deny_recorded(o, env, &ev, "configuration", AG_REASON_INTERNAL_ERROR, err, out);

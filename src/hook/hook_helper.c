@@ -96,7 +96,7 @@ static void reply_text(int fd, char status, const char *text)
 
 /* A decide request after its kind and build: the fields, then the event. */
 struct request {
-    char *dialect, *policy, *tier, *agent, *cwd, *home, *mnt, *take_by, *event;
+    char *dialect, *policy, *tier, *agent, *cwd, *home, *project, *answer, *mnt, *take_by, *event;
     size_t event_len;
 };
 
@@ -108,6 +108,8 @@ static void request_free(struct request *r)
     free(r->agent);
     free(r->cwd);
     free(r->home);
+    free(r->project);
+    free(r->answer);
     free(r->mnt);
     free(r->take_by);
     free(r->event);
@@ -126,6 +128,10 @@ static ag_err read_request(struct ag__wire_in *in, struct request *r)
         err = ag__wire_read_str(in, PATH_MAX, &r->cwd, NULL);
     if (err == AG_OK)
         err = ag__wire_read_opt(in, PATH_MAX, &r->home);
+    if (err == AG_OK)
+        err = ag__wire_read_opt(in, PATH_MAX, &r->project);
+    if (err == AG_OK)
+        err = ag__wire_read_str(in, 16, &r->answer, NULL);
     if (err == AG_OK)
         err = ag__wire_read_str(in, 64, &r->mnt, NULL);
     if (err == AG_OK)
@@ -158,6 +164,8 @@ static void decide(struct helper *h, int fd, struct request *r)
 {
     struct ag_hook_opts o = {
         .home = h->home, .policy = r->policy, .agent = r->agent, .tier = atoi(r->tier)};
+    if (sscanf(r->answer, "%d,%d", &o.allow_means, &o.permission_requests) != 2)
+        return reply_text(fd, 'M', "answer options");
     if (!ag__wire_peer_uid(fd, &o.uid))
         return reply_text(fd, 'M', "peer credentials");
     if (strcmp(r->dialect, "codex") == 0)
@@ -173,6 +181,10 @@ static void decide(struct helper *h, int fd, struct request *r)
             setenv("HOME", r->home, 1);
         else
             unsetenv("HOME");
+        if (r->project) /* Claude Code's project root, for ${PROJECT} */
+            setenv("CLAUDE_PROJECT_DIR", r->project, 1);
+        else
+            unsetenv("CLAUDE_PROJECT_DIR");
         struct ag__hook_out out;
         ag__hook_out_init(&out);
         int code = ag__hook_eval(&o, r->event, r->event_len, &h->env, &out);

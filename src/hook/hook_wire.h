@@ -5,7 +5,9 @@
  *
  *   request: "AGH2", kind byte ('D' decide, 'S' status, 'Q' stop), build id string;
  *            for 'D': dialect, policy (optional), tier (decimal, "-1" none), agent
- *            (optional), cwd, home (optional), mount namespace, take-by deadline
+ *            (optional), cwd, home (optional), CLAUDE_PROJECT_DIR (optional), answer
+ *            options ("allow_means,permission_requests", each -1, 0 or 1), mount
+ *            namespace, take-by deadline
  *            (decimal CLOCK_MONOTONIC ms), event
  *   reply:   "AGR2" and a status byte:
  *            'M' not taken: the hook decides in process;

@@ -105,7 +105,7 @@ cat >"$EV" <<EOF
 {"session_id":"s-backstop","cwd":"$PJ","hook_event_name":"PreToolUse","tool_name":"Bash",
  "tool_input":{"command":"git status --short"},"tool_use_id":"toolu_bs1"}
 EOF
-check_exit "agentgov hook inside the sandbox" 0 "${RUN[@]}" sh -c "'$AG' hook claude-code < '$EV'"
+check_exit "agentgov hook inside the sandbox" 0 "${RUN[@]}" sh -c "'$AG' hook claude-code --allow-means allow < '$EV'"
 check_contains "  ...allows" "$OUT" '"permissionDecision":"allow"'
 check_exit "the ledger verifies" 0 "$AG" ledger verify
 check_exit "the ledger query" 0 "$AG" ledger export

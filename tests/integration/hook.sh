@@ -10,12 +10,21 @@ EV="$SRC/tests/data/hooks"
 D="$T/data"
 mkdir -p "$D"
 chmod 700 "$D"
+# Most cases check the policy's decision in the answer: allow is answered "allow" and
+# PermissionRequest by policy here; the defaults (no objection, the agent's prompt) are
+# checked below and with the real clients (real_claude.sh, real_codex.sh).
+printf 'hook.allow_means = allow\nhook.permission_requests = policy\n' >"$D/config"
 
-# expect NAME AGENT DECISION [extra hook args...]: a PreToolUse answer with exit 0.
+# expect NAME AGENT DECISION [extra hook args...]: a PreToolUse answer with exit 0. Codex
+# is never sent an allow: it rejects a bare one; its allow is no answer at all.
 expect() {
     local name=$1 agent=$2 want=$3
     shift 3
     check_exit "$name exits 0" 0 "$AG" --dir "$D" hook "$agent" "$@" <"$EV/$name.json"
+    if [ "$agent" = codex ] && [ "$want" = allow ]; then
+        check_eq "$name: codex allow prints nothing" "$OUT" ""
+        return
+    fi
     check_contains "$name: PreToolUse answer" "$OUT" '"hookEventName":"PreToolUse"'
     check_contains "$name: $want" "$OUT" "\"permissionDecision\":\"$want\""
 }
@@ -79,8 +88,29 @@ expect codex_bash codex allow
 expect codex_patch_inside codex allow
 expect codex_patch_outside codex deny
 check_contains "patch: the outside file decides" "$OUT" "home/.bashrc"
-check_exit "codex perm deny exits 0" 0 "$AG" --dir "$D" hook codex <"$EV/codex_perm_bash.json"
-check_contains "codex perm deny" "$OUT" '"behavior":"deny"'
+# A Codex PermissionRequest asks to leave its sandbox: no rule names sandbox.escape, so
+# Codex's own prompt decides, and the ledger says so.
+check_exit "codex perm: exits 0" 0 "$AG" --dir "$D" hook codex <"$EV/codex_perm_bash.json"
+check_eq "codex perm: no decision" "$OUT" ""
+check_contains "codex perm: recorded as deferred" \
+    "$(sqlite3 "$D/ledger.db" "select data from ledger order by seq desc limit 1")" '"answer":"deferred"'
+# Without the configuration: allow is no objection, PermissionRequest the agent's prompt.
+N=$T/defaults
+mkdir -p "$N"
+chmod 700 "$N"
+check_exit "default allow: exits 0" 0 "$AG" --dir "$N" hook claude-code <"$EV/cc_read_relative.json"
+check_eq "default allow: nothing printed" "$OUT" ""
+check_contains "default allow: the ledger holds the policy's allow" \
+    "$(sqlite3 "$N/ledger.db" "select decision || ' ' || json_extract(data, '$.answer') from ledger order by seq desc limit 1")" \
+    "allow no-objection"
+check_exit "--allow-means allow" 0 "$AG" --dir "$N" hook claude-code --allow-means allow <"$EV/cc_read_relative.json"
+check_contains "--allow-means allow: answered allow" "$OUT" '"permissionDecision":"allow"'
+check_exit "default perm: exits 0" 0 "$AG" --dir "$N" hook claude-code <"$EV/cc_perm_bash.json"
+check_eq "default perm: no decision" "$OUT" ""
+check_exit "--permission-requests policy" 0 "$AG" --dir "$N" hook claude-code --permission-requests policy <"$EV/cc_perm_bash.json"
+check_contains "--permission-requests policy: answered" "$OUT" '"decision":{"behavior":"allow"}'
+check_exit "bad --allow-means" 2 "$AG" --dir "$N" hook claude-code --allow-means yes <"$EV/cc_read_relative.json"
+check_contains "bad --allow-means: named" "$ERR" "--allow-means 'yes'"
 # Codex trims each patch line before it looks for a hunk header: so does the hook.
 expect codex_patch_padded codex deny
 check_contains "patch: a header after white space counts" "$OUT" "home/.bashrc"
@@ -145,7 +175,7 @@ rules:
     resources: ['${PROJECT}/**']
     min_tier: 0
 EOF
-printf 'hook.policy = %s\nhook.tier = 0\n' "$T/strict.yaml" >"$C/config"
+printf 'hook.policy = %s\nhook.tier = 0\nhook.allow_means = allow\n' "$T/strict.yaml" >"$C/config"
 check_exit "config policy: read in project" 0 "$AG" --dir "$C" hook claude-code <"$EV/cc_read_relative.json"
 check_contains "config policy: allow" "$OUT" '"permissionDecision":"allow"'
 check_contains "config policy: rule of the configured file" "$OUT" "strict.yaml:"
@@ -246,5 +276,35 @@ check_eq "a crashed hook exits 2 (deny)" "$?" 2
 check_contains "and says why" "$(cat "$T/crash.err")" "hook denied: internal fault"
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
+
+# ${PROJECT} of a Codex session is its first event's cwd (real_codex.sh drives the real
+# client through it); a session id that cannot name a file denies; old sessions go.
+S=$T/sessions
+mkdir -p "$S/hook-sessions" "$T/pa/sub" "$T/pb"
+chmod 700 "$S"
+# A policy that lets the agent write in its project only (the shipped one also allows
+# /tmp, where these directories are).
+printf "version: 1\nrules:\n  - id: project\n    effect: allow\n    actions: [file.write]\n    resources: ['\${PROJECT}/**']\n    min_tier: 0\n" >"$T/project-only.yaml"
+printf 'hook.policy = %s\n' "$T/project-only.yaml" >"$S/config"
+touch -d '40 days ago' "$S/hook-sessions/old-session"
+touch "$S/hook-sessions/recent-session"
+cx_write() { # SESSION CWD FILE
+    printf '{"session_id":"%s","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"apply_patch","tool_input":{"command":"*** Begin Patch\\n*** Add File: %s\\n+x\\n*** End Patch"}}' "$1" "$2" "$3"
+}
+check_exit "codex session: first event" 0 "$AG" --dir "$S" hook codex < <(cx_write s-1 "$T/pa" "$T/pa/a.txt")
+check_eq "codex session: remembered" "$(cat "$S/hook-sessions/s-1")" "$T/pa"
+check_eq "codex session: old session files removed" "$(ls "$S/hook-sessions" | tr '\n' ' ')" "recent-session s-1 "
+check_exit "codex session: a later cwd" 0 "$AG" --dir "$S" hook codex < <(cx_write s-1 "$T/pb" "$T/pb/b.txt")
+check_contains "codex session: the later cwd is not the project" "$OUT" '"permissionDecision":"deny"'
+check_exit "codex session: the first project stays writable" 0 "$AG" --dir "$S" hook codex < <(cx_write s-1 "$T/pb" "$T/pa/c.txt")
+check_eq "codex session: allowed" "$OUT" ""
+check_exit "codex session: a bad session id" 2 "$AG" --dir "$S" hook codex < <(cx_write "../x" "$T/pa" "$T/pa/a.txt")
+check_contains "codex session: a bad session id is named" "$ERR" "cannot name a session file"
+# Claude Code: CLAUDE_PROJECT_DIR, not the cwd.
+check_exit "claude: CLAUDE_PROJECT_DIR" 0 env CLAUDE_PROJECT_DIR="$T/pa" "$AG" --dir "$S" hook claude-code \
+    < <(printf '{"session_id":"c1","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"file_path":"%s","content":""}}' "$T/pa/sub" "$T/pa/top.txt")
+check_eq "claude: a write at the project root from a subdirectory is allowed" "$OUT" ""
+check_exit "claude: a relative CLAUDE_PROJECT_DIR" 2 env CLAUDE_PROJECT_DIR=rel "$AG" --dir "$S" hook claude-code <"$EV/cc_read_relative.json"
+check_contains "claude: a relative CLAUDE_PROJECT_DIR is named" "$ERR" "'rel' is not an absolute path"
 
 finish

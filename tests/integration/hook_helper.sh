@@ -12,6 +12,9 @@ H=$T/helper # decided by the helper
 mkdir -p "$A" "$H"
 chmod 700 "$A" "$H"
 "$AG" --dir "$H" init >/dev/null 2>&1 || echo "init failed"
+# Allow answered "allow" (the answers are compared byte for byte, and an allow of the
+# default no-objection prints nothing).
+printf 'hook.allow_means = allow\nhook.permission_requests = policy\n' >>"$H/config"
 # The same keys and config in both, so that the two ledgers can be compared row by row.
 cp "$H"/config "$A"/
 
@@ -213,6 +216,11 @@ check_exit "stop" 0 "$T/agentgov-other" --dir "$H" hook helper stop
 check_contains "stop says so" "$OUT" "stopping"
 for _ in $(seq 100); do [ -e "$H/hook.sock" ] || break; sleep 0.05; done
 check_eq "the socket is removed" "$(ls "$H/hook.sock" 2>/dev/null)" ""
+# The socket goes first, the signature follows: under load, give it a moment.
+for _ in $(seq 100); do
+    [ "$(q "$H" "select kind from ledger order by seq desc limit 1")" = checkpoint ] && break
+    sleep 0.05
+done
 check_eq "the helper signed the chain as it stopped" \
     "$(q "$H" "select kind from ledger order by seq desc limit 1")" checkpoint
 check_exit "the ledger verifies" 0 "$AG" --dir "$H" ledger verify
@@ -224,7 +232,7 @@ check_contains "says none runs" "$OUT" "none runs"
 # event decided in process.
 L=$T/$(printf 'l%.0s' $(seq 100))
 mkdir -p "$L"
-check_exit "a data directory with a long path" 0 "$AG" --dir "$L" hook claude-code <"$EV/cc_bash_allow.json"
+check_exit "a data directory with a long path" 0 "$AG" --dir "$L" hook claude-code --allow-means allow <"$EV/cc_bash_allow.json"
 check_contains "is answered" "$OUT" '"permissionDecision":"allow"'
 sleep 0.3
 check_eq "and starts no helper" "$(ls "$L/hook.lock" 2>/dev/null | grep -c .)" 0

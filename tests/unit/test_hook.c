@@ -209,10 +209,12 @@ static ag_policy *test_policy(void)
     return p;
 }
 
-static json_t *answer(const struct ag__hook_event *ev, const struct ag__hook_verdict *v)
+/* The answer with allow meaning allow and PermissionRequest answered by policy. */
+static json_t *answer(const struct ag__hook_event *ev, struct ag__hook_verdict *v)
 {
+    static const struct ag__hook_answer_opts by_policy = {1, 1};
     char *s = NULL;
-    ASSERT_OK(ag__hook_response(ev, v, &s));
+    ASSERT_OK(ag__hook_response(ev, &by_policy, v, &s));
     json_t *o = json_loads(s, 0, NULL);
     free(s);
     ASSERT_TRUE(o != NULL);
@@ -497,9 +499,11 @@ TEST(a_codex_pre_tool_use_ask_is_a_deny_that_names_a_person)
     ASSERT_OK(parse_file(AG_HOOK_CODEX, "cc_perm_webfetch", &ev));
     ag__hook_decide(p, 2, &ev, &v);
     ASSERT_EQ(v.effect, AG_EFFECT_ASK);
-    o = answer(&ev, &v);
-    ASSERT_EQ(json_object_size(o), 0);
-    json_decref(o);
+    struct ag__hook_answer_opts by_policy = {.permission_by_policy = 1};
+    char *s = NULL;
+    ASSERT_OK(ag__hook_response(&ev, &by_policy, &v, &s));
+    ASSERT_STREQ(s, "");
+    free(s);
     ag__hook_event_free(&ev);
     ag_policy_free(p);
 }
@@ -649,4 +653,191 @@ TEST(a_glob_pattern_that_climbs_after_a_wildcard_is_denied)
     struct ag__hook_event ev;
     ASSERT_ERR(ag__hook_parse(AG_HOOK_CLAUDE_CODE, t, strlen(t), &ev), AG_EINVAL);
     ASSERT_CONTAINS(ag_last_error(), "'..'");
+}
+
+/* ---- what an allow means, and PermissionRequest -------------------------------------- */
+
+/* The event text for tool with input (JSON) in /w/p. */
+static ag_err parse_event(enum ag__hook_dialect d, const char *event, const char *tool,
+                          const char *input, struct ag__hook_event *ev)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"hook_event_name\":\"%s\",\"session_id\":\"s1\",\"cwd\":\"/w/p\","
+             "\"tool_name\":\"%s\",\"tool_input\":%s}",
+             event, tool, input);
+    return ag__hook_parse_home(d, text, strlen(text), "/home/ana", ev);
+}
+
+/* The text answered with opts (NULL: the defaults), and v->answer in *given. */
+static char *respond(const struct ag__hook_event *ev, const ag_policy *p,
+                     const struct ag__hook_answer_opts *opts, const char **given)
+{
+    struct ag__hook_verdict v;
+    char *s = NULL;
+    ag__hook_decide(p, 2, ev, &v);
+    ASSERT_OK(ag__hook_response(ev, opts, &v, &s));
+    *given = v.answer;
+    return s;
+}
+
+TEST(an_allow_is_no_objection_unless_configured)
+{
+    ag_policy *p = test_policy();
+    struct ag__hook_event ev;
+    const char *given;
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_write_inside", &ev));
+    char *s = respond(&ev, p, NULL, &given);
+    ASSERT_STREQ(s, ""); /* Claude Code's own rules and prompt stay in force */
+    ASSERT_STREQ(given, "no-objection");
+    free(s);
+    struct ag__hook_answer_opts allow = {.allow_means_allow = 1};
+    s = respond(&ev, p, &allow, &given);
+    ASSERT_CONTAINS(s, "\"permissionDecision\":\"allow\"");
+    ASSERT_STREQ(given, "allow");
+    free(s);
+    ag__hook_event_free(&ev);
+    /* Codex takes no bare allow, whatever the option says. */
+    ASSERT_OK(parse_file(AG_HOOK_CODEX, "cc_write_inside", &ev));
+    s = respond(&ev, p, &allow, &given);
+    ASSERT_STREQ(s, "");
+    ASSERT_STREQ(given, "no-objection");
+    free(s);
+    ag__hook_event_free(&ev);
+    /* A deny is still a deny with its reason. */
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_write_outside", &ev));
+    s = respond(&ev, p, NULL, &given);
+    ASSERT_CONTAINS(s, "\"permissionDecision\":\"deny\"");
+    free(s);
+    ag__hook_event_free(&ev);
+    ag_policy_free(p);
+}
+
+TEST(permission_requests_are_left_to_the_agent_by_default)
+{
+    ag_policy *p = test_policy();
+    struct ag__hook_event ev;
+    const char *given;
+    ASSERT_OK(parse_file(AG_HOOK_CLAUDE_CODE, "cc_perm_write_outside", &ev));
+    char *s = respond(&ev, p, NULL, &given);
+    ASSERT_STREQ(s, "");
+    ASSERT_STREQ(given, "deferred");
+    free(s);
+    ag__hook_event_free(&ev);
+    ag_policy_free(p);
+}
+
+static const char *escape_policy = "version: 1\n"
+                                   "rules:\n"
+                                   "  - id: shell\n"
+                                   "    effect: allow\n"
+                                   "    actions: [shell.exec]\n"
+                                   "    resources: ['**']\n"
+                                   "    min_tier: 0\n";
+
+TEST(a_codex_sandbox_escape_is_answered_only_when_a_rule_names_it)
+{
+    ag_policy *p = NULL;
+    ASSERT_OK(ag_policy_load_string("e.yaml", escape_policy, strlen(escape_policy), &p));
+    struct ag__hook_event ev;
+    const char *given;
+    struct ag__hook_answer_opts by_policy = {.permission_by_policy = 1};
+    ASSERT_OK(parse_event(AG_HOOK_CODEX, "PermissionRequest", "Bash",
+                          "{\"command\":\"curl example.com\"}", &ev));
+    ASSERT_EQ(ev.sandbox_escape, 1);
+    ASSERT_STREQ(ev.req[ev.nreq - 1].action, "sandbox.escape");
+    char *s = respond(&ev, p, &by_policy, &given);
+    ASSERT_STREQ(s, ""); /* the command is allowed, but no rule lets it out of the sandbox */
+    ASSERT_STREQ(given, "deferred");
+    free(s);
+    ag_policy_free(p);
+    char text[512];
+    snprintf(text, sizeof text,
+             "%s  - id: escape\n    effect: allow\n    actions: [sandbox.escape]\n"
+             "    resources: ['curl **']\n    min_tier: 0\n",
+             escape_policy);
+    ASSERT_OK(ag_policy_load_string("e.yaml", text, strlen(text), &p));
+    s = respond(&ev, p, &by_policy, &given);
+    ASSERT_CONTAINS(s, "\"behavior\":\"allow\"");
+    free(s);
+    ag__hook_event_free(&ev);
+    ag_policy_free(p);
+}
+
+/* ---- today's tools -------------------------------------------------------------------- */
+
+static void expect_tool(enum ag__hook_dialect d, const char *tool, const char *input,
+                        const char *action, const char *resource)
+{
+    struct ag__hook_event ev;
+    ag_err err = parse_event(d, "PreToolUse", tool, input, &ev);
+    if (err != AG_OK) {
+        ag_test_fail(__FILE__, __LINE__, "%s: %s", tool, ag_last_error());
+        return;
+    }
+    ASSERT_EQ(ev.mapped, 1);
+    ASSERT_STREQ(ev.req[0].action, action);
+    ASSERT_STREQ(ev.req[0].resource, resource);
+    ag__hook_event_free(&ev);
+}
+
+TEST(todays_tools_map_to_actions)
+{
+    const char *cc[] = {"TaskCreate",    "TaskList",     "TaskGet",       "TaskUpdate",
+                        "TaskStop",      "CronCreate",   "CronList",      "CronDelete",
+                        "EnterWorktree", "ExitWorktree", "SendMessage",   "ScheduleWakeup",
+                        "ToolSearch",    "ListAgents",   "ReportFindings"};
+    for (size_t i = 0; i < sizeof cc / sizeof cc[0]; i++) {
+        char action[64];
+        snprintf(action, sizeof action, "tool.%s", cc[i]);
+        expect_tool(AG_HOOK_CLAUDE_CODE, cc[i], "{}", action, cc[i]);
+    }
+    expect_tool(AG_HOOK_CODEX, "view_image", "{\"path\":\"img/a.png\"}", "file.read",
+                "w/p/img/a.png");
+    expect_tool(AG_HOOK_CODEX, "get_goal", "{}", "tool.get_goal", "get_goal");
+    expect_tool(AG_HOOK_CODEX, "create_goal", "{\"objective\":\"x\"}", "tool.create_goal",
+                "create_goal");
+    expect_tool(AG_HOOK_CODEX, "request_user_input", "{\"questions\":[]}",
+                "tool.request_user_input", "request_user_input");
+    expect_tool(AG_HOOK_CODEX, "list_mcp_resources", "{}", "tool.list_mcp_resources",
+                "list_mcp_resources");
+    expect_tool(AG_HOOK_CODEX, "read_mcp_resource", "{\"server\":\"docs\",\"uri\":\"file:///a\"}",
+                "mcp.docs.read", "docs/file:///a");
+    expect_tool(AG_HOOK_CODEX, "spawn_agent", "{\"message\":\"go\"}", "agent.spawn", "new");
+    expect_tool(AG_HOOK_CODEX, "spawn_agent", "{\"agent_type\":\"explorer\"}", "agent.spawn",
+                "explorer");
+    expect_tool(AG_HOOK_CODEX, "send_input", "{\"target\":\"a-1\",\"message\":\"x\"}",
+                "agent.message", "a-1");
+    expect_tool(AG_HOOK_CODEX, "resume_agent", "{\"id\":\"a-2\"}", "agent.resume", "a-2");
+    expect_tool(AG_HOOK_CODEX, "close_agent", "{\"target\":\"a-3\"}", "agent.close", "a-3");
+    /* Codex glues the namespace onto the name of a sub-agent tool. */
+    expect_tool(AG_HOOK_CODEX, "multi_agent_v1close_agent", "{\"target\":\"a-3\"}", "agent.close",
+                "a-3");
+    expect_tool(AG_HOOK_CODEX, "multi_agent_v2spawn_agent", "{}", "agent.spawn", "new");
+    struct ag__hook_event ev;
+    ASSERT_OK(parse_event(AG_HOOK_CODEX, "PreToolUse", "wait_agent",
+                          "{\"targets\":[\"a-1\",\"a-2\"]}", &ev));
+    ASSERT_EQ(ev.nreq, 2);
+    ASSERT_STREQ(ev.req[1].action, "agent.wait");
+    ASSERT_STREQ(ev.req[1].resource, "a-2");
+    ag__hook_event_free(&ev);
+    /* An agent id is a name: one that reads as a path or a glob is refused. */
+    ASSERT_ERR(
+        parse_event(AG_HOOK_CODEX, "PreToolUse", "close_agent", "{\"target\":\"../x\"}", &ev),
+        AG_EINVAL);
+    ASSERT_ERR(
+        parse_event(AG_HOOK_CODEX, "PreToolUse", "read_mcp_resource", "{\"server\":\"docs\"}", &ev),
+        AG_EINVAL);
+}
+
+TEST(the_project_root_is_set_apart_from_the_cwd)
+{
+    struct ag__hook_event ev;
+    ASSERT_OK(parse_event(AG_HOOK_CLAUDE_CODE, "PreToolUse", "Read", "{\"file_path\":\"a\"}", &ev));
+    ASSERT_STREQ(ev.project, "/w/p");
+    ASSERT_OK(ag__hook_set_project(&ev, "/w/./q/../root"));
+    ASSERT_STREQ(ev.project, "/w/root");
+    ASSERT_STREQ(ev.cwd, "/w/p"); /* relative paths still start from the cwd */
+    ASSERT_ERR(ag__hook_set_project(&ev, "relative"), AG_EINVAL);
+    ag__hook_event_free(&ev);
 }
