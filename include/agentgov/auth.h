@@ -64,6 +64,11 @@ struct ag_auth_opts {
      * process rotated it (`agentgov secret rekey`), instead of failing every secret
      * read until it is restarted. */
     const char *master_key_path;
+    /* 1: when the store cannot be reached (AG_ESTORE), the keyring (and the clock's
+     * high-water mark) is loaded on first use instead of failing the open; until it
+     * has loaded, every call that needs it fails with AG_ESTORE (fail closed: no token
+     * is valid, no secret is read). Any other error still fails the open. */
+    int lazy_keyring;
 };
 
 /* Opens the auth engine over a store. On first use it creates the store's keyring

@@ -58,8 +58,7 @@ ag_err ag__token_hash(ag_auth *a, const char *token, char hmac[65])
                                    : 63;
     if (v & 3) /* the last character carries 4 bits of data and 2 zero bits */
         return ag__token_denied("invalid token");
-    ag__auth_hash(a, "token", token, AG_TOKEN_LEN, hmac);
-    return AG_OK;
+    return ag__auth_hash(a, "token", token, AG_TOKEN_LEN, hmac);
 }
 
 /* ---- records --------------------------------------------------------------------- */
