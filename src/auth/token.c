@@ -494,6 +494,8 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
     token_encode(raw, token);
     sodium_memzero(raw, sizeof raw);
     ag_err herr = ag__token_hash(a, token, hmac);
+    if (herr == AG_ESTORE) /* the keyring is not loaded yet: the store is down */
+        return herr;
     if (herr != AG_OK) /* cannot happen: token_encode writes the canonical form */
         return ag__fail(AG_EINTERNAL, "token encoding");
     ag__random_hex((AG_ACCESSOR_BUF - 1) / 2, in->accessor);

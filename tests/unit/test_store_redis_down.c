@@ -1,5 +1,7 @@
 /* The Redis backend when the server goes away and comes back. In a binary of its own
  * because it stops the fixture's server. */
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,8 @@
 
 #include "redis_fixture.h"
 #include "test.h"
+#include "agentgov/auth.h"
+#include "agentgov/ledger.h"
 #include "agentgov/store.h"
 #include "core/time.h"
 
@@ -124,4 +128,46 @@ TEST(redis_open_retry_still_fails_on_a_refusal)
     ASSERT_ERR(ag_store_open_flags(url, AG_STORE_OPEN_RETRY, &s), AG_ESTORE);
     ASSERT_CONTAINS(ag_last_error(), "SELECT");
     ASSERT_TRUE(s == NULL);
+}
+
+/* An auth engine over such a store (the daemon's, started before Redis): lazy_keyring
+ * lets it open; until the store is up no token is valid (AG_ESTORE, not a refusal); once
+ * it is, the keyring is made or loaded and tokens work. Without lazy_keyring the open
+ * fails as before. */
+TEST(auth_loads_its_keyring_when_the_store_comes_up)
+{
+    const char *url = ag_test_redis_url();
+    ASSERT_TRUE(url != NULL);
+    ag_test_redis_flush();
+    ag_test_redis_stop();
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/ledger.db", ag_test_fresh_dir("lazy-auth"));
+    struct ag_ledger_opts lo = {0};
+    ag_ledger *l = NULL;
+    ASSERT_OK(ag_ledger_open(path, &lo, &l));
+    ag_store *s = NULL;
+    ASSERT_OK(ag_store_open_flags(url, AG_STORE_OPEN_RETRY, &s));
+    uint8_t master[AG_AUTH_KEY_LEN];
+    memset(master, 7, sizeof master);
+    struct ag_auth_opts ao = {.store = s, .ledger = l, .master_key = master};
+    ag_auth *a = NULL;
+    ASSERT_ERR(ag_auth_new(&ao, &a), AG_ESTORE);
+    ASSERT_TRUE(a == NULL);
+    ao.lazy_keyring = 1;
+    ASSERT_OK(ag_auth_new(&ao, &a));
+    char tok[AG_TOKEN_BUF];
+    ASSERT_ERR(ag_auth_root_token_create(a, tok, NULL), AG_ESTORE);
+    struct ag_token_info ti;
+    ASSERT_ERR(ag_auth_token_lookup(a, "agv.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &ti),
+               AG_ESTORE);
+    ASSERT_CONTAINS(ag_last_error(), "keyring");
+    ASSERT_EQ(ag_test_redis_restart(), 0);
+    ASSERT_TRUE(set_within(s, "up", "1", 1500) >= 0);
+    ASSERT_OK(ag_auth_root_token_create(a, tok, NULL));
+    ASSERT_OK(ag_auth_token_lookup(a, tok, &ti));
+    ag_token_info_clear(&ti);
+    ASSERT_EQ(ag_test_redis_cmd("EXISTS auth:keyring"), 0);
+    ag_auth_free(a);
+    ag_store_free(s);
+    ag_ledger_close(l);
 }
