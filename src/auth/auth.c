@@ -85,6 +85,11 @@ ag_err ag__auth_keyring_ready(ag_auth *a)
     return AG_OK;
 }
 
+ag_err ag_auth_keyring_ready(ag_auth *a)
+{
+    return ag__auth_keyring_ready(a);
+}
+
 ag_err ag_auth_new(const struct ag_auth_opts *o, ag_auth **out)
 {
     *out = NULL;

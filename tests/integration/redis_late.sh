@@ -62,6 +62,7 @@ check_eq "redis down: registering an agent is refused (503)" "$CODE" 503
 req GET "/v1/sys/health?ready"
 check_eq "redis down: not ready" "$CODE" 503
 check_eq "the store is down in the detail" "$(jget "$BODY" 'j["agentgov"]["components"]["store"]["status"]')" "down"
+check_eq "so is the auth keyring, not loaded yet" "$(jget "$BODY" 'j["agentgov"]["components"]["auth"]["status"]')" "down"
 
 # Redis comes up: the same daemon process recovers.
 redis_up
@@ -88,6 +89,7 @@ req GET /v1/secret/data/late/db "${R[@]}"
 check_eq "and read back" "$(jget "$BODY" 'j["data"]["data"]["password"]')" "s3cret"
 req GET "/v1/sys/health?ready"
 check_eq "ready again" "$CODE" 200
+check_eq "the keyring is loaded" "$(jget "$BODY" 'j["agentgov"]["components"]["auth"]["detail"]')" "keyring loaded"
 
 # The keyring in Redis is the one init made: the daemon did not make a second one.
 check_eq "one keyring, one wrap" "$(redis-cli -p "$RPORT" get auth:keyring | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["wraps"]))')" 1
