@@ -31,8 +31,8 @@ static void usage(FILE *out)
         "  --json         print the JSON document (the daemon's own, or the same shape)\n"
         "  --addr ADDR    a running daemon's address (as the listen setting)\n"
         "  --store URL    the store to probe (default: as the other commands)\n\n"
-        "0 when ready (no critical component down), 2 (DENY) when not ready, 4 (ERROR)\n"
-        "when the daemon cannot be reached.\n");
+        "Exit status: 0 ready (no critical component down), 2 not ready, 4 when the\n"
+        "daemon cannot be reached.\n");
     ag__cli_print_exit_statuses(out);
 }
 

@@ -31,7 +31,7 @@ check_contains "metrics: ledger free bytes" "$BODY" 'agentgov_health_free_bytes{
 req GET "/v1/sys/health?live"
 check_eq "?live: 200" "$CODE" 200
 stop_daemon
-check_exit "health of a stopped daemon: exit 4 (error)" 4 "$AG" health --addr "127.0.0.1:$PORT"
+check_exit "health of a stopped daemon: exit 4" 4 "$AG" health --addr "127.0.0.1:$PORT"
 
 # A daemon whose Redis went away: not ready, the store down, its breaker open, and the
 # change ledgered once.
