@@ -241,7 +241,8 @@ format:
 
 cppcheck:
 	cppcheck -j$(NPROC) --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -D_GNU_SOURCE src
+		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -Itests/unit -D_GNU_SOURCE \
+		src tests/unit tests/fuzz bench
 
 # The layering rule (scripts/check-layering.sh states the order): no module includes a
 # header of a module above it; src/cli and src/server include only public headers.

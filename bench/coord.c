@@ -187,7 +187,7 @@ static void line(FILE *f, const char *role, const char *calls, const char *conte
         }
         fprintf(f, "]},\"finish_reason\":\"tool_calls\"}],");
     } else {
-        fprintf(f, "\"content\":\"%s\"},\"finish_reason\":\"stop\"}],", content);
+        fprintf(f, "\"content\":\"%s\"},\"finish_reason\":\"stop\"}],", content ? content : "");
     }
     fprintf(f, "\"usage\":{\"prompt_tokens\":200,\"completion_tokens\":40}}}\n");
 }

@@ -161,7 +161,7 @@ static int sched(const char *dir, int n, int chain, int par)
     struct ag_pipeline_executor ex = {&x, px_start, px_check, px_wait, px_stop};
     struct ag_pipeline_env env = {
         .store = st, .ledger = l, .exec = &ex, .work_root = work, .owner = "bench", .poll_ms = 100};
-    char run[33], status[16];
+    char run[33], status[16] = "";
     int64_t t0 = ag__mono_ns();
     ag_err e = ag_pipeline_create_run(&env, p, NULL, 0, run);
     if (!e)

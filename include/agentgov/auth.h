@@ -64,6 +64,11 @@ struct ag_auth_opts {
      * process rotated it (`agentgov secret rekey`), instead of failing every secret
      * read until it is restarted. */
     const char *master_key_path;
+    /* 1: when the store cannot be reached (AG_ESTORE), the keyring (and the clock's
+     * high-water mark) is loaded on first use instead of failing the open; until it
+     * has loaded, every call that needs it fails with AG_ESTORE (fail closed: no token
+     * is valid, no secret is read). Any other error still fails the open. */
+    int lazy_keyring;
 };
 
 /* Opens the auth engine over a store. On first use it creates the store's keyring
@@ -71,6 +76,10 @@ struct ag_auth_opts {
  * AG_ECRYPTO when the master key does not unwrap the keyring. */
 AG_MUST_USE ag_err ag_auth_new(const struct ag_auth_opts *opts, ag_auth **out);
 void ag_auth_free(ag_auth *a);
+/* AG_OK when the keyring is loaded, loading it now when the open left it for later
+ * (lazy_keyring); AG_ESTORE, with the cause, while the store cannot be reached. For a
+ * health probe: any call that needs the keyring loads it the same way. */
+AG_MUST_USE ag_err ag_auth_keyring_ready(ag_auth *a);
 /* Swaps the policy used for tier defaults and secret decisions (policy reload). The
  * caller keeps the previous policy alive until no thread can still be using the engine;
  * when that cannot be known, use a policy source instead. */

@@ -69,6 +69,11 @@ struct ag_home_opts {
     /* 1: the config is read on first use (ag_home_config or what needs it) instead of
      * by ag_home_open: the hook reads it only when its flags leave a setting open. */
     int lazy_config;
+    /* 1: a long-lived holder's handles wait for a server that is down instead of
+     * failing: the store is opened with AG_STORE_OPEN_RETRY (it connects when the
+     * server comes up) and the auth engine with lazy_keyring (its keyring is loaded
+     * from the store on first use; until then it fails closed). */
+    int retry_store;
 };
 
 /* Resolves the data directory without opening anything: dir when non-empty, else

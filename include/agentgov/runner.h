@@ -5,7 +5,9 @@
  * Ownership: struct ag_run_opts and struct ag_spawn_opts are caller-owned and only
  * borrowed during the call (a run's handles must outlive it); struct ag_run_result is
  * caller-owned and its malloc'd members are released by ag_run_result_clear; the
- * profile texts are malloc'd for the caller. */
+ * profile texts are malloc'd for the caller; an ag_backstop is opaque, made by
+ * ag_backstop_build and released by ag_backstop_free, copies what it is given, and
+ * lends the strings ag_backstop_grant returns until it is freed. */
 #ifndef AGENTGOV_RUNNER_H
 #define AGENTGOV_RUNNER_H
 
@@ -131,5 +133,57 @@ AG_MUST_USE ag_err ag_sandbox_profile_json(const struct ag_sandbox_profile *prof
                                            const char *workdir, char **out);
 AG_MUST_USE ag_err ag_sandbox_profile_text(const struct ag_sandbox_profile *profile, int tier,
                                            const char *workdir, char **out);
+
+/* Landlock ABI of the running kernel: 0 when Landlock is absent or disabled, else the
+ * version (1..). */
+int ag_landlock_abi(void);
+
+/* ---- The coding-agent backstop (docs/sandbox.md, "The coding-agent backstop") ---------- */
+
+/* A computed grant list: the paths a confined coding agent may list, read or write
+ * (anything not listed is unreachable). */
+typedef struct ag_backstop ag_backstop;
+
+/* What the grant list is computed from; every member is borrowed during the build. */
+struct ag_backstop_opts {
+    const char *home;     /* the user's home directory; NULL or "" for none */
+    const char *project;  /* the project directory (writable, protected files carved out) */
+    const char *data_dir; /* agentgov's data directory, read-only; NULL for none */
+    /* Files in data_dir the agent's hooks must write (the ledger's); every other file
+     * there is read-only, and its keys unreadable. */
+    const char *const *data_writable;
+    size_t ndata_writable;
+    const char *const *binaries; /* agentgov's executables and policies: read-only */
+    size_t nbinaries;
+    const char *const *programs; /* the agent's program (its package): read-only */
+    size_t nprograms;
+    /* The policy whose deny rules on file.read (unreadable) and file.write (read-only)
+     * are carved out too; NULL for none. */
+    const ag_policy *policy;
+};
+
+/* Computes the coding-agent profile's grant list (system directories read-only, the
+ * project and the agent's state writable, credential stores and agentgov's keys
+ * unreadable, the policy's deny rules carved out). Errors: AG_EINVAL (a relative
+ * path), AG_ELIMIT (a pattern walk visited too many entries: the detail names the
+ * root), AG_EIO (a directory that must be enumerated cannot be read), AG_ENOMEM. */
+AG_MUST_USE ag_err ag_backstop_build(const struct ag_backstop_opts *o, ag_backstop **out);
+void ag_backstop_free(ag_backstop *b);
+
+/* The number of grants, and the i-th one in path order: its path, its access ("list",
+ * "read" or "write") and why it is granted ("" when no reason is recorded). Returns 0,
+ * or -1 (and leaves the outputs alone) when i is out of range. */
+size_t ag_backstop_ngrants(const ag_backstop *b);
+int ag_backstop_grant(const ag_backstop *b, size_t i, const char **path, const char **access,
+                      const char **why);
+/* The list as text, one grant a line ("  write  /home/ana/proj  (the project)"). */
+AG_MUST_USE ag_err ag_backstop_text(const ag_backstop *b, char **out);
+
+/* As ag_sandbox_spawn, except that Landlock grants exactly b's paths (and the base
+ * devices) instead of the workdir and the profile's paths; the profile's ports, rlimits
+ * and socket rules apply as usual. opts->scope is ignored (the grants say it all). */
+AG_MUST_USE ag_err ag_backstop_spawn(const ag_backstop *b, const struct ag_sandbox_profile *profile,
+                                     const char *workdir, char *const argv[], char *const envp[],
+                                     const struct ag_spawn_opts *opts, pid_t *pid);
 
 #endif

@@ -16,6 +16,15 @@ typedef struct ag_store ag_store;
 /* Opens a store by URL. Unknown schemes give AG_EINVAL naming the URL. A store that
  * cannot be reached gives AG_ESTORE. */
 AG_MUST_USE ag_err ag_store_open(const char *url, ag_store **out);
+/* A network store whose server cannot be reached now is opened anyway: the handle
+ * connects on first use, and keeps trying on later calls (no sooner than a backoff
+ * after a failed attempt, from 100 ms doubling to 1 s); until it has connected every
+ * call fails with AG_ESTORE (fail closed). A bad URL, or a server that answers but
+ * refuses the credentials or the database, still fails the open. For a long-lived
+ * holder (the daemon): a short-lived command wants the open to say the server is down. */
+#define AG_STORE_OPEN_RETRY 1
+/* ag_store_open with AG_STORE_OPEN_* flags. */
+AG_MUST_USE ag_err ag_store_open_flags(const char *url, int flags, ag_store **out);
 void ag_store_free(ag_store *s);
 /* Puts every call of this handle behind a circuit breaker (borrowed: it must outlive
  * the handle's use; NULL removes it). While the breaker is open a call fails at once

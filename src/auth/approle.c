@@ -305,9 +305,12 @@ ag_err ag_auth_secret_id_create(ag_auth *a, const char *role, int64_t ttl_ms, in
     if (ttl_ms > AG_AUTH_TTL_LIMIT_MS)
         return ag__fail(AG_EINVAL, "secret_id ttl: at most %lld days",
                         (long long)(AG_AUTH_TTL_LIMIT_MS / (24 * 3600 * 1000LL)));
+    ag_err err = ag__auth_keyring_ready(a);
+    if (err != AG_OK)
+        return err;
     struct ag_role r;
     char *rraw = NULL;
-    ag_err err = role_get(a, role, &r, &rraw);
+    err = role_get(a, role, &r, &rraw);
     if (err != AG_OK)
         return err;
     struct ag_secret_id_info s = {0};
@@ -318,7 +321,8 @@ ag_err ag_auth_secret_id_create(ag_auth *a, const char *role, int64_t ttl_ms, in
     s.num_uses = num_uses < 0 ? r.secret_id_num_uses : num_uses;
     s.expire_ms = s.ttl_ms ? s.creation_ms + s.ttl_ms : 0;
     char hmac[65], skey[AG_AUTH_NAME_MAX + 96], akey[AG_AUTH_NAME_MAX + 64];
-    ag__auth_hash(a, "secret_id", secret_id, strlen(secret_id), hmac);
+    /* Cannot fail: the keyring was found loaded above. */
+    AG__BEST_EFFORT(ag__auth_hash(a, "secret_id", secret_id, strlen(secret_id), hmac));
     sid_keys(role, hmac, s.accessor, skey, sizeof skey, akey, sizeof akey);
     char *text = sid_text(role, &s), res[AG_AUTH_NAME_MAX + 48], rkey[AG_AUTH_NAME_MAX + 16];
     snprintf(res, sizeof res, "auth/approle/role/%s/secret-id", role);
@@ -456,14 +460,18 @@ ag_err ag_auth_secret_id_destroy_accessor(ag_auth *a, const char *role, const ch
 
 ag_err ag_auth_secret_id_destroy(ag_auth *a, const char *role, const char *secret_id)
 {
+    ag_err err = ag__auth_keyring_ready(a);
+    if (err != AG_OK)
+        return err;
     struct ag_role r;
-    ag_err err = role_get(a, role, &r, NULL);
+    err = role_get(a, role, &r, NULL);
     if (err != AG_OK)
         return err;
     if (!secret_id || strlen(secret_id) >= AG_UUID_BUF)
         return ag__fail(AG_ENOTFOUND, "secret_id not found on role '%s'", role);
     char hmac[65], skey[AG_AUTH_NAME_MAX + 96];
-    ag__auth_hash(a, "secret_id", secret_id, strlen(secret_id), hmac);
+    /* Cannot fail: the keyring was found loaded above. */
+    AG__BEST_EFFORT(ag__auth_hash(a, "secret_id", secret_id, strlen(secret_id), hmac));
     sid_keys(role, hmac, NULL, skey, sizeof skey, NULL, 0);
     json_t *o = NULL;
     if ((err = ag__auth_get_json(a, skey, &o, NULL)) != AG_OK)
@@ -568,9 +576,12 @@ static ag_err login_once(ag_auth *a, const char *role_id, const char *secret_id,
     if (!role_id || !*role_id || strlen(role_id) >= AG_AUTH_NAME_MAX || !secret_id ||
         strlen(secret_id) >= AG_UUID_BUF)
         return login_refused(a, NULL, "malformed role_id or secret_id", bad_creds);
+    ag_err err = ag__auth_keyring_ready(a);
+    if (err != AG_OK)
+        return err;
     char idkey[AG_AUTH_NAME_MAX + 16], *name = NULL;
     snprintf(idkey, sizeof idkey, "auth:role_id:%s", role_id);
-    ag_err err = ag_store_get(a->store, idkey, &name);
+    err = ag_store_get(a->store, idkey, &name);
     if (err != AG_OK)
         return err;
     if (!name)
@@ -583,7 +594,8 @@ static ag_err login_once(ag_auth *a, const char *role_id, const char *secret_id,
     if (err != AG_OK)
         return err;
     char hmac[65], skey[AG_AUTH_NAME_MAX + 96], akey[AG_AUTH_NAME_MAX + 64], *sraw = NULL;
-    ag__auth_hash(a, "secret_id", secret_id, strlen(secret_id), hmac);
+    /* Cannot fail: the keyring was found loaded above. */
+    AG__BEST_EFFORT(ag__auth_hash(a, "secret_id", secret_id, strlen(secret_id), hmac));
     sid_keys(r.name, hmac, NULL, skey, sizeof skey, NULL, 0);
     json_t *so = NULL;
     if ((err = ag__auth_get_json(a, skey, &so, &sraw)) != AG_OK)

@@ -46,6 +46,50 @@ static ag_err load_high_water(ag_auth *a, int64_t *hw)
     return err;
 }
 
+/* Loads the keyring and the clock's high-water mark from the store; the caller holds
+ * kr_mu (or owns the handle alone). */
+static ag_err load_keyring(ag_auth *a)
+{
+    struct ag__keyring kr;
+    int64_t hw = 0;
+    ag_err err = ag__keyring_open(a->store, a->kr_master, &kr, NULL);
+    if (err != AG_OK)
+        return err;
+    if ((err = load_high_water(a, &hw)) != AG_OK) {
+        ag__keyring_wipe(&kr);
+        return err;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->kr = kr;
+    ag__auth_rekey_hmac(a);
+    if (hw > a->persisted_hw)
+        a->persisted_hw = hw;
+    if (hw > a->high_water)
+        a->high_water = hw;
+    pthread_mutex_unlock(&a->mu);
+    ag__keyring_wipe(&kr);
+    sodium_memzero(a->kr_master, sizeof a->kr_master);
+    atomic_store_explicit(&a->kr_ready, 1, memory_order_release);
+    return AG_OK;
+}
+
+ag_err ag__auth_keyring_ready(ag_auth *a)
+{
+    if (atomic_load_explicit(&a->kr_ready, memory_order_acquire))
+        return AG_OK;
+    pthread_mutex_lock(&a->kr_mu);
+    ag_err err = atomic_load_explicit(&a->kr_ready, memory_order_acquire) ? AG_OK : load_keyring(a);
+    pthread_mutex_unlock(&a->kr_mu);
+    if (err != AG_OK)
+        return ag__fail_wrap(err, "auth: the keyring is not loaded (the store is needed first)");
+    return AG_OK;
+}
+
+ag_err ag_auth_keyring_ready(ag_auth *a)
+{
+    return ag__auth_keyring_ready(a);
+}
+
 ag_err ag_auth_new(const struct ag_auth_opts *o, ag_auth **out)
 {
     *out = NULL;
@@ -69,14 +113,18 @@ ag_err ag_auth_new(const struct ag_auth_opts *o, ag_auth **out)
     a->wall_fn = real_wall;
     a->mono_fn = real_mono;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->kr_mu, NULL);
+    memcpy(a->kr_master, o->master_key, sizeof a->kr_master);
     int64_t ttl = o->cache_ttl_ms == 0 ? 1000 : o->cache_ttl_ms;
-    if ((err = ag__tcache_init(&a->cache, ttl)) != AG_OK ||
-        (err = ag__keyring_open(a->store, o->master_key, &a->kr, NULL)) != AG_OK ||
-        (err = load_high_water(a, &a->persisted_hw)) != AG_OK) {
+    if ((err = ag__tcache_init(&a->cache, ttl)) == AG_OK)
+        err = load_keyring(a);
+    /* A store that is down now: the keyring waits for it (the calls fail closed). */
+    if (err == AG_ESTORE && o->lazy_keyring)
+        err = AG_OK;
+    if (err != AG_OK) {
         ag_auth_free(a);
         return err;
     }
-    ag__auth_rekey_hmac(a);
     ag__auth_set_clock(a, real_wall, real_mono, NULL);
     *out = a;
     return AG_OK;
@@ -88,7 +136,9 @@ void ag_auth_free(ag_auth *a)
         return;
     ag__tcache_free(&a->cache);
     ag__keyring_wipe(&a->kr);
+    sodium_memzero(a->kr_master, sizeof a->kr_master);
     free(a->master_key_path);
+    pthread_mutex_destroy(&a->kr_mu);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }
@@ -314,8 +364,11 @@ void ag__auth_rekey_hmac(ag_auth *a)
     crypto_auth_hmacsha256_init(&a->hmac_base, a->kr.token_key, AG_AUTH_KEY_LEN);
 }
 
-void ag__auth_hash(ag_auth *a, const char *label, const void *data, size_t len, char out[65])
+ag_err ag__auth_hash(ag_auth *a, const char *label, const void *data, size_t len, char out[65])
 {
+    ag_err err = ag__auth_keyring_ready(a);
+    if (err != AG_OK)
+        return err;
     /* label \0 data, so that a token and a secret ID can never hash alike. */
     crypto_auth_hmacsha256_state st = a->hmac_base;
     uint8_t mac[crypto_auth_hmacsha256_BYTES];
@@ -324,6 +377,7 @@ void ag__auth_hash(ag_auth *a, const char *label, const void *data, size_t len, 
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_memzero(&st, sizeof st);
     ag__hex(mac, sizeof mac, out);
+    return AG_OK;
 }
 
 int64_t ag__auth_store_ttl(ag_auth *a, int64_t expire_ms)

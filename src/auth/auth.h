@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 
 #include "agentgov/auth.h"
@@ -40,6 +41,12 @@ struct ag_auth {
     char *master_key_path;                   /* NULL: the master key cannot be reloaded */
     pthread_mutex_t mu;                      /* guards the keyring, the clock and the cache */
     struct ag__keyring kr;
+    /* 1 once kr (and hmac_base, persisted_hw) are loaded: with lazy_keyring they may be
+     * loaded after the open, by the first call that finds the store up. Set once, with
+     * release order, after everything it guards is written. */
+    atomic_int kr_ready;
+    pthread_mutex_t kr_mu;              /* one loader at a time */
+    uint8_t kr_master[AG_AUTH_KEY_LEN]; /* the master key, until the keyring is loaded */
     /* HMAC-SHA256 state keyed with kr.token_key, computed once: hashing a token then
      * costs two compressions and no allocation (the token lookup hot path). */
     crypto_auth_hmacsha256_state hmac_base;
@@ -74,6 +81,10 @@ AG_MUST_USE ag_err ag__auth_persist_clock(ag_auth *a);
 /* Writes it at once: called when something was found expired, so that no process
  * (a new CLI one included) can find it valid again after the wall clock is set back. */
 AG_MUST_USE ag_err ag__auth_persist_expiry(ag_auth *a);
+/* AG_OK once the keyring is loaded, loading it now if the open could not (lazy_keyring);
+ * AG_ESTORE (with the cause) while the store cannot be reached. Every use of kr or of
+ * ag__auth_hash comes after it. */
+AG_MUST_USE ag_err ag__auth_keyring_ready(ag_auth *a);
 /* Keys the HMAC state from kr.token_key (after the keyring is loaded). Caller holds
  * the mutex or owns the handle exclusively. */
 void ag__auth_rekey_hmac(ag_auth *a);
@@ -109,8 +120,10 @@ const char *ag__j_str(const json_t *o, const char *k);
 int ag__j_bool(const json_t *o, const char *k);
 /* Compact JSON with sorted keys; NULL on allocation failure. */
 char *ag__j_dump(const json_t *o);
-/* HMAC-SHA256 hex under the keyring's hashing key, domain-separated by label. */
-void ag__auth_hash(ag_auth *a, const char *label, const void *data, size_t len, char out[65]);
+/* HMAC-SHA256 hex under the keyring's hashing key, domain-separated by label. Fails
+ * (AG_ESTORE) while the keyring is not loaded: see ag__auth_keyring_ready. */
+AG_MUST_USE ag_err ag__auth_hash(ag_auth *a, const char *label, const void *data, size_t len,
+                                 char out[65]);
 /* Millisecond TTL for a store key that should outlive expire_ms by the grace period;
  * 0 (no TTL) when expire_ms is 0. */
 int64_t ag__auth_store_ttl(ag_auth *a, int64_t expire_ms);

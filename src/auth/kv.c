@@ -214,6 +214,10 @@ static ag_err canonical_value(const char *path, const char *data_json, char **ou
  * process rotated that key, under the one now at master_key_path. */
 static ag_err reopen_keyring(ag_auth *a, struct ag__keyring *kr)
 {
+    /* The keyring first (the store may have been down when the engine opened). */
+    ag_err kr_err = ag__auth_keyring_ready(a);
+    if (kr_err != AG_OK)
+        return kr_err;
     uint8_t master[AG_AUTH_KEY_LEN];
     pthread_mutex_lock(&a->mu);
     memcpy(master, a->kr.master, sizeof master);
@@ -251,6 +255,10 @@ static ag_err reload_keyring(ag_auth *a)
 static ag_err put_once(ag_auth *a, const char *path, const char *value, int64_t cas,
                        struct ag_secret_version *out, int *ok)
 {
+    /* The keyring first (the store may have been down when the engine opened). */
+    ag_err kr_err = ag__auth_keyring_ready(a);
+    if (kr_err != AG_OK)
+        return kr_err;
     json_t *meta = NULL;
     char *raw = NULL;
     ag_err err = meta_get(a, path, &meta, &raw);
@@ -382,6 +390,10 @@ static ag_err pick_version(const char *path, json_t *meta, int64_t want, int64_t
 /* Reloads the keyring from the store (another process rotated the data key). */
 static ag_err read_value(ag_auth *a, const char *path, int64_t v, char **plain)
 {
+    /* The keyring first (the store may have been down when the engine opened). */
+    ag_err kr_err = ag__auth_keyring_ready(a);
+    if (kr_err != AG_OK)
+        return kr_err;
     char dkey[AG_SECRET_PATH_MAX + 48], *sealed = NULL;
     data_key(dkey, sizeof dkey, path, v);
     ag_err err = ag_store_get(a->store, dkey, &sealed);
@@ -705,6 +717,10 @@ ag_err ag_auth_secret_destroy(ag_auth *a, const char *token, const char *path,
 static ag_err reencrypt_one(ag_auth *a, const char *dkey, int *did)
 {
     *did = 0;
+    /* The keyring first (the store may have been down when the engine opened). */
+    ag_err kr_err = ag__auth_keyring_ready(a);
+    if (kr_err != AG_OK)
+        return kr_err;
     char *sealed = NULL, *plain = NULL, *resealed = NULL;
     ag_err err = ag_store_get(a->store, dkey, &sealed);
     if (err != AG_OK || !sealed)
@@ -842,6 +858,10 @@ static ag_err rekey_locked(ag_auth *a, const uint8_t new_key[AG_AUTH_KEY_LEN], i
 ag_err ag_auth_rekey(ag_auth *a, const uint8_t new_key[AG_AUTH_KEY_LEN], int rotate,
                      ag_auth_persist_key_fn persist, void *ctx, size_t *reencrypted)
 {
+    /* The keyring first (the store may have been down when the engine opened). */
+    ag_err kr_err = ag__auth_keyring_ready(a);
+    if (kr_err != AG_OK)
+        return kr_err;
     size_t local = 0;
     if (!reencrypted)
         reencrypted = &local;

@@ -58,8 +58,7 @@ ag_err ag__token_hash(ag_auth *a, const char *token, char hmac[65])
                                    : 63;
     if (v & 3) /* the last character carries 4 bits of data and 2 zero bits */
         return ag__token_denied("invalid token");
-    ag__auth_hash(a, "token", token, AG_TOKEN_LEN, hmac);
-    return AG_OK;
+    return ag__auth_hash(a, "token", token, AG_TOKEN_LEN, hmac);
 }
 
 /* ---- records --------------------------------------------------------------------- */
@@ -495,6 +494,8 @@ ag_err ag__token_issue(ag_auth *a, struct ag__issue *is, char token[AG_TOKEN_BUF
     token_encode(raw, token);
     sodium_memzero(raw, sizeof raw);
     ag_err herr = ag__token_hash(a, token, hmac);
+    if (herr == AG_ESTORE) /* the keyring is not loaded yet: the store is down */
+        return herr;
     if (herr != AG_OK) /* cannot happen: token_encode writes the canonical form */
         return ag__fail(AG_EINTERNAL, "token encoding");
     ag__random_hex((AG_ACCESSOR_BUF - 1) / 2, in->accessor);

@@ -22,9 +22,13 @@
 #include "core/err.h"
 #include "core/fileio.h"
 
+/* The files a step creates: ids of the data directory's table (agentgov/home.h), which
+ * alone spells their names. */
+#define STEP_FILES_MAX 2
 struct init_step {
     const char *name;
-    const char *files[3]; /* files it creates, relative to the data directory */
+    enum ag_home_file files[STEP_FILES_MAX];
+    size_t nfiles;
     ag_err (*fn)(void);
 };
 
@@ -118,35 +122,40 @@ static ag_err step_root_token(void)
 }
 
 static const struct init_step steps[] = {
-    {"ledger signing key pair", {"ledger.key", "ledger.pub"}, step_ledger_keys},
-    {"ledger HMAC key", {"ledger.hmac"}, step_ledger_hmac},
-    {"ledger database", {"ledger.db"}, step_ledger_db},
-    {"config file", {"config"}, step_config},
-    {"secrets master key", {"master.key"}, step_master_key},
-    {"root token", {"root.token"}, step_root_token},
+    {"ledger signing key pair", {AG_HOME_LEDGER_KEY, AG_HOME_LEDGER_PUB}, 2, step_ledger_keys},
+    {"ledger HMAC key", {AG_HOME_LEDGER_HMAC}, 1, step_ledger_hmac},
+    {"ledger database", {AG_HOME_LEDGER_DB}, 1, step_ledger_db},
+    {"config file", {AG_HOME_CONFIG}, 1, step_config},
+    {"secrets master key", {AG_HOME_MASTER_KEY}, 1, step_master_key},
+    {"root token", {AG_HOME_ROOT_TOKEN}, 1, step_root_token},
 };
 #define NSTEPS (sizeof steps / sizeof steps[0])
 
 /* Files that the steps create as a side effect (the embedded store, SQLite's journals,
  * the ledger's checkpoint): a planted one, a symlink above all, would have init write
- * through it, so any of them present is refused like a step's file. */
-static const char *const side_files[] = {"state.db",      "state.db-wal",  "state.db-shm",
-                                         "ledger.db-wal", "ledger.db-shm", "ledger.db.checkpoint"};
+ * through it, so any of them present is refused like a step's file. Each is a file of
+ * the table with a suffix (SQLite's and the ledger's own naming). */
+static const struct {
+    enum ag_home_file file;
+    const char *suffix;
+} side_files[] = {{AG_HOME_STATE_DB, ""},      {AG_HOME_STATE_DB, "-wal"},
+                  {AG_HOME_STATE_DB, "-shm"},  {AG_HOME_LEDGER_DB, "-wal"},
+                  {AG_HOME_LEDGER_DB, "-shm"}, {AG_HOME_LEDGER_DB, ".checkpoint"}};
 #define NSIDE (sizeof side_files / sizeof side_files[0])
 
 /* lstat, not access(): a dangling symlink is present, and opening it would create its
  * target wherever it points. */
-static int file_present(const char *name)
+static int file_present(enum ag_home_file file, const char *suffix)
 {
     struct stat st;
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", ag__cli_dir(), name);
+    snprintf(path, sizeof path, "%s/%s%s", ag__cli_dir(), ag_home_file_name(file), suffix);
     return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
-static void list_add(struct ag_buf *b, int *count, const char *name)
+static void list_add(struct ag_buf *b, int *count, enum ag_home_file file, const char *suffix)
 {
-    ag__buf_printf(b, "%s%s", (*count)++ ? ", " : "", name);
+    ag__buf_printf(b, "%s%s%s", (*count)++ ? ", " : "", ag_home_file_name(file), suffix);
 }
 
 /* Lists the files init would create that exist (in have) and the steps' files that do
@@ -155,34 +164,38 @@ static int existing_files(struct ag_buf *have, struct ag_buf *missing)
 {
     int n = 0, m = 0;
     for (size_t i = 0; i < NSTEPS; i++)
-        for (size_t j = 0; j < 3 && steps[i].files[j]; j++) {
-            const char *f = steps[i].files[j];
-            if (file_present(f))
-                list_add(have, &n, f);
+        for (size_t j = 0; j < steps[i].nfiles; j++) {
+            enum ag_home_file f = steps[i].files[j];
+            if (file_present(f, ""))
+                list_add(have, &n, f, "");
             else
-                list_add(missing, &m, f);
+                list_add(missing, &m, f, "");
         }
     for (size_t i = 0; i < NSIDE; i++)
-        if (file_present(side_files[i]))
-            list_add(have, &n, side_files[i]);
+        if (file_present(side_files[i].file, side_files[i].suffix))
+            list_add(have, &n, side_files[i].file, side_files[i].suffix);
     return n;
 }
 
 static void usage(FILE *out)
 {
+#define F(id) ag_home_file_name(AG_HOME_##id)
     fprintf(out,
             "usage: agentgov init [--dir DIR]\n\n"
-            "Creates the data directory (mode 0700) with the audit ledger (ledger.db), its\n"
-            "Ed25519 signing key (ledger.key, 0600) and public key (ledger.pub), the HMAC\n"
-            "key for sensitive values (ledger.hmac, 0600), a config file listing every\n"
-            "setting at its default, the secrets master key (master.key, 0600) and the\n"
-            "root token (root.token, 0600; stored in $AGENTGOV_STORE or state.db).\n"
+            "Creates the data directory (mode 0700) with the audit ledger (%s), its\n"
+            "Ed25519 signing key (%s, 0600) and public key (%s), the HMAC\n"
+            "key for sensitive values (%s, 0600), a config file (%s) listing every\n"
+            "setting at its default, the secrets master key (%s, 0600) and the\n"
+            "root token (%s, 0600; stored in $AGENTGOV_STORE or %s).\n"
             "Refuses to overwrite an existing data directory: any of those files, or of\n"
-            "state.db, its -wal/-shm, ledger.db-wal/-shm or ledger.db.checkpoint, present\n"
+            "%s, its -wal/-shm, %s-wal/-shm or %s.checkpoint, present\n"
             "(a symlink included) stops it before anything is written. Refuses a\n"
             "directory owned by another user or writable by group or others.\n\n"
             "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n",
+            F(LEDGER_DB), F(LEDGER_KEY), F(LEDGER_PUB), F(LEDGER_HMAC), F(CONFIG), F(MASTER_KEY),
+            F(ROOT_TOKEN), F(STATE_DB), F(STATE_DB), F(LEDGER_DB), F(LEDGER_DB),
             ag__cli_default_dir_doc());
+#undef F
     ag__cli_print_exit_statuses(out);
 }
 

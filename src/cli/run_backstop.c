@@ -1,7 +1,7 @@
 /* `agentgov run --profile coding-agent -- CMD` (the kernel backstop of a coding agent)
  * and `agentgov sandbox show --profile coding-agent` (run_backstop.h). This file
- * resolves the project, $HOME, the data directory, the policy and the ports, has
- * runner/backstop build the grant list, and spawns the agent under it. */
+ * resolves the project, $HOME, the data directory, the policy and the ports, has the
+ * runner build the grant list (ag_backstop_build), and spawns the agent under it. */
 #include "cli/run_backstop.h"
 
 #include <errno.h>
@@ -18,10 +18,8 @@
 #include "agentgov/config.h"
 #include "agentgov/ledger.h"
 #include "agentgov/policy.h"
+#include "agentgov/runner.h"
 #include "cli/cliutil.h"
-#include "runner/backstop.h"
-#include "runner/backstop_profile.h"
-#include "runner/sandbox.h"
 
 extern char **environ;
 
@@ -70,13 +68,13 @@ struct bs {
     ag_policy *policy;
     uint16_t ports[AG__BACKSTOP_PORTS_MAX + 16];
     struct ag_sandbox_profile prof;
-    struct ag__grants grants;
+    ag_backstop *grants;
 };
 
 static void bs_free(struct bs *s)
 {
     ag_policy_free(s->policy);
-    ag__grants_free(&s->grants);
+    ag_backstop_free(s->grants);
 }
 
 /* The policy the hook uses: --policy, else the config's hook.policy, else the shipped
@@ -234,21 +232,17 @@ static int prepare(struct bs *s, const struct ag__backstop_cli *b, const char *a
     if (s->exe[3][0] == '/' && access(s->exe[3], F_OK) == 0)
         s->bins[s->nbins++] = s->exe[3];
     set_profile(s, b, tier);
-    struct ag__backstop_opts o = {.home = s->home,
-                                  .project = s->project,
-                                  .data_dir = s->data,
-                                  .data_writable = s->ledger,
-                                  .ndata_writable = s->nledger,
-                                  .binaries = s->bins,
-                                  .nbinaries = s->nbins,
-                                  .programs = s->programs,
-                                  .nprograms = s->nprograms,
-                                  .policy = s->policy};
-    struct ag__wants w = {0};
-    ag_err e = ag__backstop_coding_wants(&o, &w);
-    if (e == AG_OK)
-        e = ag__grants_build(&w, 0, &s->grants);
-    ag__wants_free(&w);
+    struct ag_backstop_opts o = {.home = s->home,
+                                 .project = s->project,
+                                 .data_dir = s->data,
+                                 .data_writable = s->ledger,
+                                 .ndata_writable = s->nledger,
+                                 .binaries = s->bins,
+                                 .nbinaries = s->nbins,
+                                 .programs = s->programs,
+                                 .nprograms = s->nprograms,
+                                 .policy = s->policy};
+    ag_err e = ag_backstop_build(&o, &s->grants);
     if (e) {
         ag__cli_error_ag(e, "backstop: building the grant list");
         return -1;
@@ -261,16 +255,16 @@ static int prepare(struct bs *s, const struct ag__backstop_cli *b, const char *a
 static int show_json(const struct bs *s)
 {
     json_t *g = json_array(), *ports = json_array();
-    for (size_t i = 0; i < s->grants.n; i++)
-        json_array_append_new(g, json_pack("{s:s,s:s,s:s}", "path", s->grants.v[i].path, "access",
-                                           ag__access_name(s->grants.v[i].access), "why",
-                                           s->grants.v[i].why ? s->grants.v[i].why : ""));
+    const char *path, *access, *why;
+    for (size_t i = 0; ag_backstop_grant(s->grants, i, &path, &access, &why) == 0; i++)
+        json_array_append_new(
+            g, json_pack("{s:s,s:s,s:s}", "path", path, "access", access, "why", why));
     for (size_t i = 0; i < s->prof.nconnect; i++)
         json_array_append_new(ports, json_integer(s->ports[i]));
     json_t *o =
         json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:i,s:b}", "profile", "coding-agent", "project",
                   s->project, "home", s->home, "policy", s->policy_path, "grants", g, "connect_tcp",
-                  ports, "landlock_abi", ag__landlock_abi(), "unix_sockets", 0);
+                  ports, "landlock_abi", ag_landlock_abi(), "unix_sockets", 0);
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     if (!text) {
@@ -294,7 +288,7 @@ int ag__backstop_show(const struct ag__backstop_cli *b, int json)
         rc = show_json(&s);
     else {
         char *text = NULL;
-        ag_err e = ag__grants_text(&s.grants, &text);
+        ag_err e = ag_backstop_text(s.grants, &text);
         if (e) {
             ag__cli_error_ag(e, "sandbox show");
             rc = AG_EXIT_USAGE;
@@ -306,7 +300,7 @@ int ag__backstop_show(const struct ag__backstop_cli *b, int json)
                 printf(" %u", s.ports[i]);
             printf(" only (no UDP; no unix sockets)\n  landlock     ABI %d\n"
                    "grants (%zu; anything not listed is unreachable):\n%s",
-                   ag__landlock_abi(), s.grants.n, text);
+                   ag_landlock_abi(), ag_backstop_ngrants(s.grants), text);
         }
         free(text);
     }
@@ -438,22 +432,20 @@ int ag__backstop_run(const struct ag__backstop_cli *b, char **argv)
                   : record(l, "backstop.start", argv[0], -1,
                            json_pack("{s:s,s:s,s:s,s:o,s:I,s:o,s:i}", "profile", "coding-agent",
                                      "project", s.project, "policy", s.policy_path, "argv", args,
-                                     "grants", (json_int_t)s.grants.n, "connect_tcp", ports,
-                                     "landlock_abi", ag__landlock_abi()));
+                                     "grants", (json_int_t)ag_backstop_ngrants(s.grants),
+                                     "connect_tcp", ports, "landlock_abi", ag_landlock_abi()));
     if (rc != 0) { /* out of memory, or the ledger refused the entry */
         free(env);
         bs_free(&s);
         ag_home_free(home);
         return AG_EXIT_ERROR;
     }
-    struct ag__spawn_opts so = {.stdin_fd = -1,
-                                .stdout_fd = -1,
-                                .stderr_fd = -1,
-                                .flags = b->allow_unsandboxed ? AG_SANDBOX_ALLOW_NO_LANDLOCK : 0,
-                                .grants = s.grants.v,
-                                .ngrants = s.grants.n};
+    struct ag_spawn_opts so = {.stdin_fd = -1,
+                               .stdout_fd = -1,
+                               .stderr_fd = -1,
+                               .flags = b->allow_unsandboxed ? AG_SPAWN_ALLOW_NO_LANDLOCK : 0};
     pid_t pid;
-    ag_err e = ag__sandbox_spawn(&s.prof, s.project, argv, env, &so, &pid);
+    ag_err e = ag_backstop_spawn(s.grants, &s.prof, s.project, argv, env, &so, &pid);
     if (e) {
         ag__cli_error_ag(e, "run --profile coding-agent");
         if (e == AG_EUNSUPPORTED)

@@ -29,6 +29,7 @@ struct ag_home {
     char *store_url;                      /* malloc'd when first resolved */
     char *policy_path;                    /* malloc'd at the first resolution */
     enum ag_home_ledger_mode ledger_mode;
+    int retry_store; /* opts->retry_store */
     int create_ledger;
     ag_config *cfg; /* NULL until loaded */
     ag_ledger *ledger;
@@ -151,6 +152,7 @@ ag_err ag_home_open(const char *dir, const struct ag_home_opts *opts, ag_home **
     h->store_flag = put(&at, store, "");
     h->policy_flag = put(&at, policy, "");
     h->ledger_mode = opts->ledger;
+    h->retry_store = opts->retry_store;
     h->create_ledger = opts->create_ledger;
     if (!opts->lazy_config && (err = load_config(h))) {
         ag_home_free(h);
@@ -322,7 +324,7 @@ ag_err ag_home_store(ag_home *h, ag_store **out)
         ag_err err = ag_home_store_url(h, &url);
         if (err)
             return err;
-        if ((err = ag_store_open(url, &h->store)))
+        if ((err = ag_store_open_flags(url, h->retry_store ? AG_STORE_OPEN_RETRY : 0, &h->store)))
             return wrap(err, url);
     }
     *out = h->store;
@@ -378,8 +380,8 @@ ag_err ag_home_auth(ag_home *h, ag_auth **out)
                                   .master_key = key,
                                   .master_key_path = h->paths[AG_HOME_MASTER_KEY],
                                   /* A command lives for one request: nothing to cache. */
-                                  .cache_ttl_ms =
-                                      h->ledger_mode == AG_HOME_LEDGER_COMMAND ? -1 : 0};
+                                  .cache_ttl_ms = h->ledger_mode == AG_HOME_LEDGER_COMMAND ? -1 : 0,
+                                  .lazy_keyring = h->retry_store};
         err = ag_auth_new(&ao, &h->auth);
         sodium_memzero(key, sizeof key);
         if (err)

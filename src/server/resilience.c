@@ -112,6 +112,12 @@ static void probe_auth(void *ctx, struct ag_health_report *r)
         snprintf(r->detail, sizeof r->detail,
                  "auth engine not started (master key, store or ledger missing): endpoints "
                  "that need a token answer 503");
+    } else if (ag_auth_keyring_ready(s->auth) != AG_OK) {
+        /* Started while the store was down: loaded by the first call that reaches it. */
+        r->status = AG_HEALTH_DOWN;
+        snprintf(r->detail, sizeof r->detail,
+                 "keyring not loaded yet (the store cannot be reached): endpoints that need "
+                 "a token answer 503");
     } else {
         snprintf(r->detail, sizeof r->detail, "keyring loaded");
     }

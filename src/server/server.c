@@ -172,7 +172,12 @@ static void open_auth(struct ag__srv *s)
     ag_err e = ag_home_master_key(s->home, key);
     if (e == AG_OK) {
         struct ag_auth_opts ao = {
-            .store = s->store, .ledger = s->ledger, .master_key = key, .master_key_path = path};
+            .store = s->store,
+            .ledger = s->ledger,
+            .master_key = key,
+            .master_key_path = path,
+            /* Redis may be down at start: the keyring is loaded when it is up. */
+            .lazy_keyring = 1};
         e = ag_auth_new(&ao, &s->auth);
     }
     if (e == AG_OK) {
@@ -197,7 +202,9 @@ static void open_backends(struct ag__srv *s)
                               .policy = s->cfg.policy,
                               .ledger = AG_HOME_LEDGER_LONG,
                               .create_ledger = 1,
-                              .lazy_config = 1};
+                              .lazy_config = 1,
+                              /* A store down at start is connected when it comes up. */
+                              .retry_store = 1};
     ag_err e = ag_home_open(s->dir, &ho, &s->home);
     if (e) {
         s->home = NULL;

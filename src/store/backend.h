@@ -14,8 +14,9 @@
 struct ag__store_backend {
     const char *name;   /* "sqlite", "redis" */
     const char *scheme; /* URL prefix that selects it, e.g. "sqlite:" */
-    /* url is the whole URL, scheme included. */
-    ag_err (*open)(const char *url, void **impl);
+    /* url is the whole URL, scheme included; flags are AG_STORE_OPEN_* (a backend
+     * without a server ignores them). */
+    ag_err (*open)(const char *url, int flags, void **impl);
     void (*close)(void *impl);
     /* ops were validated by the front end (ag__store_validate_ops); replies are zeroed
      * (NIL) on entry. On failure the front end frees whatever was filled in. */

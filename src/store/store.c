@@ -43,6 +43,11 @@ static const struct ag__store_backend *const backends[] = {
 
 ag_err ag_store_open(const char *url, ag_store **out)
 {
+    return ag_store_open_flags(url, 0, out);
+}
+
+ag_err ag_store_open_flags(const char *url, int flags, ag_store **out)
+{
     *out = NULL;
     if (url == NULL || url[0] == '\0')
         return ag__fail(AG_EINVAL, "store: empty store URL");
@@ -62,7 +67,7 @@ ag_err ag_store_open(const char *url, ag_store **out)
     if (s == NULL)
         return ag__fail(AG_ENOMEM, "store: out of memory opening '%s'", url);
     s->be = be;
-    ag_err e = be->open(url, &s->impl);
+    ag_err e = be->open(url, flags, &s->impl);
     if (e != AG_OK) {
         free(s);
         return e;

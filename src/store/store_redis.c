@@ -4,7 +4,10 @@
  * serialised by a mutex. A connection found broken (EOF, reset) is re-established once
  * and the command resent; anything else is AG_ESTORE with the server's words. A call
  * never takes longer than the URL's timeout (5 s by default), waiting for the mutex
- * included: see lock_within_timeout. */
+ * included: see lock_within_timeout. A connection that cannot be made (the server
+ * down, at open with AG_STORE_OPEN_RETRY or later) is tried again by a later call, no
+ * sooner than a backoff (100 ms doubling to 1 s) after the failed attempt; the script
+ * is loaded on the first connection that succeeds. */
 #include "store/store_redis.h"
 
 #include <errno.h>
@@ -24,14 +27,19 @@
 #define CONNECT_TIMEOUT_MS 2000
 #define COMMAND_TIMEOUT_MS 5000 /* default; ?timeout= in the URL sets it */
 #define OP_ARGS            5    /* ARGV entries per op */
+#define BACKOFF_MIN_MS     100  /* after a failed connection attempt, doubling... */
+#define BACKOFF_MAX_MS     1000 /* ...to this: a server back is used within a second */
 
 struct rd {
     redisContext *c; /* NULL while disconnected */
     pthread_mutex_t mu;
     char *host, *user, *pass;
     int port, db;
-    char where[300]; /* "redis host:port/db" for messages: never the password */
-    char sha[41];
+    char where[300];     /* "redis host:port/db" for messages: never the password */
+    char sha[41];        /* "" until SCRIPT LOAD succeeded */
+    int refused;         /* the server answered a setup command with an error */
+    int64_t backoff_ms;  /* 0 while connecting works; else the wait after the last failure */
+    int64_t next_try_ms; /* monotonic: no connection attempt before this */
     uint64_t trips;
     int64_t timeout_ms; /* longest a command may take, waiting for the connection included */
     int64_t budget_ms;  /* 0, or the current caller's remaining time (it waited its turn) */
@@ -195,6 +203,7 @@ static ag_err setup_cmd(struct rd *r, int argc, const char **argv, const char *w
     if (e != AG_OK)
         return e;
     if (rep->type == REDIS_REPLY_ERROR) {
+        r->refused = 1;
         e = ag__fail(AG_ESTORE, "store: %s: %s: %s", r->where, what, rep->str);
         freeReplyObject(rep);
         disconnect(r);
@@ -222,7 +231,7 @@ static ag_err load_script(struct rd *r)
     return e;
 }
 
-static ag_err connect_server(struct rd *r)
+static ag_err connect_once(struct rd *r)
 {
     int64_t cmd = r->budget_ms > 0 ? r->budget_ms : r->timeout_ms;
     struct timeval ct = tv_ms(cmd < CONNECT_TIMEOUT_MS ? cmd : CONNECT_TIMEOUT_MS), rt = tv_ms(cmd);
@@ -245,6 +254,28 @@ static ag_err connect_server(struct rd *r)
         const char *sel[] = {"SELECT", db};
         e = setup_cmd(r, 2, sel, "SELECT", NULL);
     }
+    return e;
+}
+
+/* Connects, unless an attempt failed less than the backoff ago: then fails at once (a
+ * server that is down is not dialled by every call; the store's breaker, when there
+ * is one, spaces the attempts further). */
+static ag_err connect_server(struct rd *r)
+{
+    int64_t now = ag__mono_ms();
+    if (r->backoff_ms > 0 && now < r->next_try_ms)
+        return ag__fail(AG_ESTORE,
+                        "store: %s: not connected (the last attempt failed; next in %lld ms)",
+                        r->where, (long long)(r->next_try_ms - now));
+    ag_err e = connect_once(r);
+    if (e == AG_OK) {
+        r->backoff_ms = 0;
+        return AG_OK;
+    }
+    r->backoff_ms = r->backoff_ms == 0                   ? BACKOFF_MIN_MS
+                    : r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                         : r->backoff_ms * 2;
+    r->next_try_ms = ag__mono_ms() + r->backoff_ms;
     return e;
 }
 
@@ -379,6 +410,18 @@ static void free_argv(struct argv_buf *a)
     free(a->nums);
 }
 
+/* The script is loaded on the first connection that works (the open may have had
+ * none). */
+static ag_err ensure_script(struct rd *r)
+{
+    if (r->sha[0] != '\0')
+        return AG_OK;
+    if (r->c && peer_closed(r->c))
+        disconnect(r);
+    ag_err e = r->c ? AG_OK : connect_server(r);
+    return e != AG_OK ? e : load_script(r);
+}
+
 static int is_noscript(const redisReply *rep)
 {
     return rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
@@ -446,7 +489,9 @@ static ag_err rd_exec(void *impl, const struct ag_store_guard *guard, const stru
     if (e != AG_OK)
         return e;
     budget_timeout(r, waited);
-    e = build_argv(&a, r->sha, guard, ops, n);
+    e = ensure_script(r);
+    if (e == AG_OK)
+        e = build_argv(&a, r->sha, guard, ops, n);
     redisReply *rep = NULL;
     if (e == AG_OK)
         e = call(r, a.n, a.v, a.len, &rep);
@@ -556,17 +601,24 @@ static void rd_close(void *impl)
     free(r);
 }
 
-static ag_err rd_open(const char *url, void **impl)
+static ag_err rd_open(const char *url, int flags, void **impl)
 {
     struct rd *r = calloc(1, sizeof *r);
     if (r == NULL)
         return ag__fail(AG_ENOMEM, "store: out of memory");
     pthread_mutex_init(&r->mu, NULL);
     ag_err e = parse_url(r, url);
+    int parsed = e == AG_OK;
     if (e == AG_OK)
         e = connect_server(r);
     if (e == AG_OK)
         e = load_script(r);
+    /* With RETRY only a server that cannot be reached is left for later: one that
+     * answered and refused (AUTH, SELECT) is a configuration to fix now. */
+    if (e != AG_OK && parsed && (flags & AG_STORE_OPEN_RETRY) && !r->refused) {
+        r->sha[0] = '\0';
+        e = AG_OK;
+    }
     if (e != AG_OK) {
         rd_close(r);
         return e;

@@ -328,8 +328,9 @@ static ag_err sq_setup(struct ag__sq *q)
     return AG_OK;
 }
 
-static ag_err sq_open(const char *url, void **impl)
+static ag_err sq_open(const char *url, int flags, void **impl)
 {
+    (void)flags; /* a file: nothing to reach later */
     const char *path = url + strlen("sqlite:");
     if (path[0] == '\0')
         return ag__fail(AG_EINVAL, "store: '%s' names no file (expected sqlite:PATH)", url);

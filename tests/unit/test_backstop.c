@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentgov/policy.h"
+#include "agentgov/runner.h"
 #include "core/err.h"
 #include "runner/backstop.h"
 #include "runner/backstop_profile.h"
@@ -436,4 +437,73 @@ TEST(the_kernel_enforces_the_grant_list)
     ASSERT_EQ(stat(P("proj/.claude/settings.local.json"), &st), -1);
     ASSERT_EQ(stat(P("proj/src/new.c"), &st), 0);
     ag__grants_free(&g);
+}
+
+/* ---- the public API (agentgov/runner.h) ------------------------------------------------ */
+
+/* The access ag_backstop_grant names for rel exactly, or NULL when no grant names it. */
+static const char *public_access(const ag_backstop *b, const char *rel)
+{
+    const char *p = P(rel), *path, *access, *why;
+    for (size_t i = 0; ag_backstop_grant(b, i, &path, &access, &why) == 0; i++)
+        if (strcmp(path, p) == 0)
+            return access;
+    return NULL;
+}
+
+/* What `agentgov run --profile coding-agent` goes through: the grant list built, listed
+ * and enforced by the kernel, through the opaque handle alone. */
+TEST(the_public_backstop_builds_lists_and_confines)
+{
+    fresh("public");
+    mkdirs("home/.ssh");
+    mkdirs("proj/src");
+    mkdirs("data");
+    touch("home/.ssh/id_ed25519");
+    touch("home/.gitconfig");
+    touch("data/master.key");
+    touch("data/ledger.db");
+    const char *ledger[] = {P("data/ledger.db")};
+    struct ag_backstop_opts o = {.home = P("home"),
+                                 .project = P("proj"),
+                                 .data_dir = P("data"),
+                                 .data_writable = ledger,
+                                 .ndata_writable = 1};
+    ag_backstop *b = NULL;
+    ASSERT_OK(ag_backstop_build(&o, &b));
+    ASSERT_TRUE(ag_backstop_ngrants(b) > 3);
+    ASSERT_STREQ(public_access(b, "home/.gitconfig"), "read");
+    ASSERT_STREQ(public_access(b, "data/ledger.db"), "write");
+    ASSERT_TRUE(public_access(b, "home/.ssh") == NULL);
+    ASSERT_TRUE(public_access(b, "data/master.key") == NULL);
+    const char *path = "unchanged";
+    ASSERT_EQ(ag_backstop_grant(b, ag_backstop_ngrants(b), &path, NULL, NULL), -1);
+    ASSERT_STREQ(path, "unchanged");
+    char *text = NULL;
+    ASSERT_OK(ag_backstop_text(b, &text));
+    char line[PATH_MAX + 32];
+    snprintf(line, sizeof line, "read   %s", P("home/.gitconfig"));
+    ASSERT_CONTAINS(text, line);
+    free(text);
+    if (ag_landlock_abi() >= 6) {
+        struct ag_sandbox_profile prof = {0};
+        struct ag_spawn_opts so = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+        char script[2 * PATH_MAX + 64];
+        snprintf(script, sizeof script, "echo x > src/new.c && ! cat %s 2>/dev/null",
+                 P("home/.ssh/id_ed25519"));
+        char *argv[] = {"sh", "-c", script, NULL};
+        pid_t pid;
+        ASSERT_OK(ag_backstop_spawn(b, &prof, P("proj"), argv, NULL, &so, &pid));
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        ASSERT_TRUE(WIFEXITED(st));
+        ASSERT_EQ(WEXITSTATUS(st), 0); /* wrote in the project, could not read the key */
+        struct stat sb;
+        ASSERT_EQ(stat(P("proj/src/new.c"), &sb), 0);
+    }
+    ag_backstop_free(b);
+    o.project = "relative/proj";
+    ASSERT_ERR(ag_backstop_build(&o, &b), AG_EINVAL);
+    ASSERT_TRUE(b == NULL);
+    ag_backstop_free(NULL);
 }

@@ -83,7 +83,9 @@ static size_t drain(int fd, struct ack **acks, size_t n, size_t *cap)
             continue;
         if (n == *cap) {
             *cap = *cap ? *cap * 2 : 1024;
-            *acks = realloc(*acks, *cap * sizeof **acks);
+            struct ack *grown = realloc(*acks, *cap * sizeof **acks);
+            ASSERT_TRUE(grown != NULL);
+            *acks = grown;
         }
         if (a.seq != 0) /* not the "ready" message */
             (*acks)[n++] = a;
@@ -136,7 +138,9 @@ TEST(ledger_crash_sigkill_loses_no_acknowledged_entry)
             ASSERT_EQ(read(p[0], &first, sizeof first), (ssize_t)sizeof first);
             if (nacks == cap) {
                 cap = cap ? cap * 2 : 1024;
-                acks = realloc(acks, cap * sizeof *acks);
+                struct ack *grown = realloc(acks, cap * sizeof *acks);
+                ASSERT_TRUE(grown != NULL);
+                acks = grown;
             }
             acks[nacks++] = first;
         }
