@@ -20,6 +20,7 @@
     X(run, "run a process as a governed, sandboxed agent")                                         \
     X(sandbox, "show the kernel sandbox profile of a tier")                                        \
     X(hook, "answer a coding agent's tool-use hook (claude-code, codex)")                          \
+    X(mcp, "govern an MCP server's tool calls (stdio proxy)")                                      \
     X(config, "show the effective configuration")                                                  \
     X(version, "print the version")
 

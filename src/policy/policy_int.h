@@ -72,6 +72,7 @@ struct ag_policy {
     struct ag__rule *rules; /* in file order */
     size_t nrules;
     struct ag__tier_index index[AG_TIER_COUNT];
+    struct ag_policy_mcp mcp;
 };
 
 #endif

@@ -1,0 +1,40 @@
+/* The MCP gateway: an MCP client talks to agentgov in place of the server, and every
+ * tools/call, resources/read and prompts/get is decided by the policy and ledgered before
+ * the server sees it. `agentgov mcp proxy` relays the stdio transport (newline-delimited
+ * JSON-RPC 2.0) to a child server. Ownership: the options lend the home and strings for
+ * the life of the call; the library prints nothing, and reports through o->report. */
+#ifndef AGENTGOV_MCP_H
+#define AGENTGOV_MCP_H
+
+#include <stddef.h>
+
+#include "agentgov/err.h"
+#include "agentgov/home.h"
+
+/* The longest message either side may send, unless the options say otherwise. */
+#define AG_MCP_MAX_MESSAGE (4u << 20)
+
+/* One line for the operator (the CLI prints it on stderr). */
+typedef void (*ag_mcp_report_fn)(void *ctx, const char *line);
+
+struct ag_mcp_opts {
+    ag_home *home;      /* the data directory (lent): policy, ledger, store; required */
+    const char *server; /* the server's name in actions mcp.<server>.<tool>; required */
+    const char *agent;  /* the agent recorded and judged; NULL: "mcp" (then tier is needed) */
+    int tier;           /* -1: the agent's registered tier */
+    size_t max_message; /* 0: AG_MCP_MAX_MESSAGE */
+    ag_mcp_report_fn report;
+    void *report_ctx;
+};
+
+/* Starts argv (argv[0] looked up on PATH) as the server, with its stdin and stdout on
+ * pipes and its stderr shared, and relays between this process's stdin/stdout and the
+ * child until the client closes stdin (the child is then given its stdin's EOF, then
+ * SIGTERM after 2 s) or the child exits (its status reported, the client's pending
+ * requests answered with an error). *status: the child's exit status (128+signal when
+ * killed). Errors: AG_EINVAL for bad options or an agent without a tier, the home's
+ * errors for a policy, ledger or store that does not open, AG_EIO when the child cannot
+ * start. */
+AG_MUST_USE ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *status);
+
+#endif

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The MCP gateway (agentgov mcp proxy) in front of the official reference servers from
+# npm (server-filesystem, server-memory), driven by the official TypeScript SDK's client
+# (mcp_client.cjs) and by raw lines (mcp_raw.py) for what no well-behaved client sends.
+source "$(dirname "$0")/lib.sh"
+
+case ${AGENTGOV_BUILD:-build} in /*) NPM=$AGENTGOV_BUILD ;; *) NPM=$SRC/${AGENTGOV_BUILD:-build} ;; esac
+NM=$NPM/npm-mcp/node_modules
+if ! bash "$SRC/scripts/npm-mcp-deps.sh" >"$T/npm.log" 2>&1; then
+    if grep -qiE 'ENOTFOUND|ECONNREFUSED|EAI_AGAIN|ETIMEDOUT|network|fetch failed' "$T/npm.log"; then
+        echo "skip: the npm registry is unreachable, so the MCP SDK and servers cannot be installed:"
+        tail -3 "$T/npm.log" | sed 's/^/    /'
+        finish
+    fi
+    not_ok "scripts/npm-mcp-deps.sh installs the SDK and servers" "$(tail -5 "$T/npm.log")"
+    finish
+fi
+export NODE_PATH=$NM
+FS_SERVER=$NM/@modelcontextprotocol/server-filesystem/dist/index.js
+MEM_SERVER=$NM/@modelcontextprotocol/server-memory/dist/index.js
+
+D=$T/data
+"$AG" --dir "$D" init >/dev/null 2>&1 || not_ok "agentgov init"
+mkdir -p "$T/work/allowed" "$T/work/other"
+W=$(cd "$T/work" && pwd -P)
+R=${W#/}
+echo "the allowed file" >"$W/allowed/a.txt"
+echo "keep me" >"$W/other/keep.txt"
+cat >"$T/policy.yaml" <<YAML
+version: 1
+mcp:
+  resources: {"fs.read_text_file": path, "fs.write_file": path, "fs.list_directory": path}
+rules:
+  - id: fs-read
+    effect: allow
+    actions: [mcp.fs.read_text_file, mcp.fs.list_directory]
+    resources: ['$R/**']
+    min_tier: 1
+  - id: fs-write-allowed
+    effect: allow
+    actions: [mcp.fs.write_file]
+    resources: ['$R/allowed/**']
+    min_tier: 1
+  - id: mem-read
+    effect: allow
+    actions: [mcp.mem.read_graph, mcp.mem.search_nodes]
+    resources: ["**"]
+    min_tier: 1
+YAML
+
+# plan NAME SERVER-ARGS-JSON STEPS-JSON [PROXY-OPTS-JSON]: a client plan through the proxy.
+plan() {
+    cat >"$T/$1.plan.json" <<JSON
+{"command": "$AG", "args": ["mcp", "proxy", "--dir", "$D", "--policy", "$T/policy.yaml", "--tier", "2"${4:+, $4}, "--", $2],
+ "steps": $3}
+JSON
+    echo "$T/$1.plan.json"
+}
+# step N: line N (0-based) of the client's output.
+step() { sed -n "$(($1 + 1))p" "$T/client.out"; }
+run_client() {
+    timeout 60 node "$SRC/tests/integration/mcp_client.cjs" "$1" >"$T/client.out" 2>"$T/client.err"
+    CLIENT_RC=$?
+}
+
+# ---- the filesystem server: allowed read, denied write -------------------------------
+P=$(plan fs "\"node\", \"$FS_SERVER\", \"$W\"" "[
+  {\"op\": \"call\", \"name\": \"read_text_file\", \"arguments\": {\"path\": \"$W/allowed/a.txt\"}},
+  {\"op\": \"call\", \"name\": \"write_file\", \"arguments\": {\"path\": \"$W/other/keep.txt\", \"content\": \"overwritten\"}},
+  {\"op\": \"call\", \"name\": \"write_file\", \"arguments\": {\"path\": \"$W/allowed/../other/keep.txt\", \"content\": \"overwritten\"}},
+  {\"op\": \"call\", \"name\": \"write_file\", \"arguments\": {\"path\": \"$W/allowed/new.txt\", \"content\": \"written\"}},
+  {\"op\": \"call\", \"name\": \"read_text_file\", \"arguments\": {}}
+]" '"--server", "fs"')
+run_client "$P"
+check_eq "the SDK client ran its plan through the proxy" "$CLIENT_RC" 0
+check_contains "an allowed read returns the file" "$(step 0)" 'the allowed file'
+check_contains "a write outside the allowed path is denied with the reason" "$(step 1)" \
+    "agentgov denied mcp.fs.write_file on $R/other/keep.txt at tier 2: default_deny"
+check_contains "the denial is a JSON-RPC error" "$(step 1)" '"code":-32001'
+check_contains "a .. path is judged where it lands" "$(step 2)" "on $R/other/keep.txt"
+check_eq "the denied file is untouched" "$(cat "$W/other/keep.txt")" "keep me"
+check_contains "an allowed write goes through" "$(step 3)" 'Successfully wrote'
+check_eq "the allowed write happened" "$(cat "$W/allowed/new.txt")" "written"
+check_contains "a call without its resource argument is denied" "$(step 4)" \
+    "its argument 'path' (the resource, per the policy's mcp.resources) is missing"
+check_eq "every call is ledgered with its decision" \
+    "$(sqlite3 "$D/ledger.db" "select group_concat(decision || ' ' || action || ' ' || reason, '|') from ledger where kind='decision'")" \
+    "allow mcp.fs.read_text_file rule_allow|deny mcp.fs.write_file default_deny|deny mcp.fs.write_file default_deny|allow mcp.fs.write_file rule_allow|deny mcp.fs.read_text_file invalid_request"
+check_eq "the arguments' digest is recorded, not the arguments" \
+    "$(sqlite3 "$D/ledger.db" "select length(json_extract(data, '\$.arguments_sha256')) || ' ' || instr(data, 'overwritten') from ledger where kind='decision' and decision='deny' order by seq limit 1")" "64 0"
+
+# ---- raw lines: malformed, oversized, out of order; the session survives ------------
+cat >"$T/raw.txt" <<'RAW'
+{"jsonrpc":"2.0","id":1,"method":"tools/list"}
+this is not json
+{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}
+!{"jsonrpc":"2.0","method":"notifications/initialized"}
+@3000
+[{"jsonrpc":"2.0","id":3,"method":"ping"}]
+{"jsonrpc":"2.0","id":4,"method":"initialize","params":{}}
+{"jsonrpc":"1.0","id":5,"method":"ping"}
+{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}
+{"jsonrpc":"2.0","id":"seven","method":"tools/call","params":{"name":"delete_entities","arguments":{"entityNames":["x"]}}}
+{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}
+{"jsonrpc":"2.0","id":9,"method":"ping"}
+RAW
+python3 "$SRC/tests/integration/mcp_raw.py" "$T/raw.txt" -- "$AG" mcp proxy --dir "$D" \
+    --policy "$T/policy.yaml" --tier 1 --server mem --max-message 2000 -- node "$MEM_SERVER" \
+    >"$T/raw.out" 2>"$T/raw.err"
+raw() { sed -n "$1p" "$T/raw.out"; }
+check_contains "a request before initialize is refused (out of order)" "$(raw 1)" \
+    '"id":1,"error":{"code":-32600,"message":"tools/list before initialize'
+check_contains "a malformed line gets a parse error" "$(raw 2)" '"id":null,"error":{"code":-32700'
+check_contains "initialize reaches the server, its id intact" "$(raw 3)" '"id":2'
+check_contains "initialize's answer is the server's" "$(raw 3)" 'memory-server'
+check_contains "an oversized line gets an error naming the limit" "$(raw 4)" \
+    'message of 3000 bytes or more exceeds the gateway'"'"'s limit of 2000'
+check_contains "a batch is refused" "$(raw 5)" 'batches are not accepted'
+check_contains "a second initialize is refused" "$(raw 6)" '"id":4,"error":{"code":-32600,"message":"initialize sent twice'
+check_contains "a wrong jsonrpc version is refused" "$(raw 7)" '"id":5,"error":{"code":-32600'
+check_contains "an object id is refused" "$(raw 8)" 'request id must be a string or an integer'
+check_contains "a tool no rule allows is denied, string id intact" "$(raw 9)" \
+    '"id":"seven","error":{"code":-32001,"message":"agentgov denied mcp.mem.delete_entities'
+check_contains "an allowed call after all that still works" "$(raw 10)" '"relations":[]}},"jsonrpc":"2.0","id":8}'
+check_contains "the session survives to the end" "$(raw 11)" '"result":{},"jsonrpc":"2.0","id":9'
+check_eq "the proxy exits with the server's status when the client closes" "$(raw 12)" "exit 0"
+check_contains "the oversized line is reported on stderr" "$(cat "$T/raw.err")" 'dropped a client message'
+
+# ---- the child crashes -----------------------------------------------------------------
+cat >"$T/crash.py" <<'PY'
+import json, os, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("method") == "initialize":
+        print(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": {"protocolVersion": "2025-06-18",
+              "capabilities": {"tools": {}}, "serverInfo": {"name": "crashy", "version": "1"}}}), flush=True)
+    elif m.get("method") == "tools/call":
+        os._exit(3)
+PY
+cat >"$T/policy-crash.yaml" <<'YAML'
+version: 1
+rules:
+  - {effect: allow, actions: ["mcp.crashy.**"], resources: ["**"], min_tier: 0}
+YAML
+cat >"$T/crash.txt" <<'RAW'
+{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}
+{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"boom","arguments":{}}}
+RAW
+python3 "$SRC/tests/integration/mcp_raw.py" "$T/crash.txt" -- "$AG" mcp proxy --dir "$D" \
+    --policy "$T/policy-crash.yaml" --tier 0 --server crashy -- python3 "$T/crash.py" \
+    >"$T/crash.out" 2>"$T/crash.err"
+check_contains "the pending call gets an error when the server crashes" "$(sed -n 2p "$T/crash.out")" \
+    '"id":2,"error":{"code":-32002,"message":"the MCP server '"'"'crashy'"'"' exited (status 3)'
+check_eq "the proxy exits with the server's status" "$(tail -1 "$T/crash.out")" "exit 3"
+check_contains "the crash is reported on stderr" "$(cat "$T/crash.err")" \
+    "the server 'crashy' exited with status 3"
+
+# ---- bad command lines -----------------------------------------------------------------
+check_exit "mcp proxy --help" 0 "$AG" mcp proxy --help
+check_contains "--help names the policy section" "$OUT" "tools/list answers are pinned"
+check_exit "no server command is a usage error" 1 "$AG" mcp proxy --dir "$D" --tier 1
+check_contains "... naming it" "$ERR" "no server command"
+check_exit "an unregistered agent without --tier is refused" 1 "$AG" mcp proxy --dir "$D" \
+    --agent nobody --policy "$T/policy.yaml" -- true
+check_contains "... naming the agent" "$ERR" "agent 'nobody' is not registered"
+check_exit "a server that cannot start is an error" 1 "$AG" mcp proxy --dir "$D" --tier 1 \
+    --policy "$T/policy.yaml" -- /nonexistent/server
+check_contains "... naming it" "$ERR" "cannot start the server '/nonexistent/server'"
+printf 'version: 1\nmcp:\n  rate: {"fs.read": 10/fortnight}\nrules: []\n' >"$T/bad.yaml"
+check_exit "a bad mcp section is refused" 1 "$AG" mcp proxy --dir "$D" --tier 1 --policy "$T/bad.yaml" -- true
+check_contains "... naming file and line" "$ERR" "bad.yaml:3:"
+check_contains "... and the problem" "$ERR" "bad rate '10/fortnight'"
+
+check_exit "the ledger verifies" 0 "$AG" --dir "$D" ledger verify
+finish
