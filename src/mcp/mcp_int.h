@@ -44,6 +44,7 @@ struct ag__mcp_session {
      * tools/list), and the tools whose description changed since */
     json_t *pins;
     json_t *changed; /* object: tool -> new hash */
+    int pinning;     /* 1: the store had no pins: this session makes them */
     struct ag__mcp_window *windows;
     size_t nwindows;
     /* redaction: secret values (longest first) and compiled patterns */
