@@ -217,6 +217,38 @@ echo "echoes its input" >"$T/desc"
 drift_plan
 check_eq "back to the pinned description, the tool is shown again" "$(step 0)" '{"step":0,"ok":true,"result":["echo","time"]}'
 
+# ---- rate limits: a sliding window per tool; a registered agent's budget counts it ------
+cat >"$T/policy-rate.yaml" <<'YAML'
+version: 1
+mcp:
+  rate: {"mem.read_graph": 3/min, "mem.search_nodes": 1/s}
+rules:
+  - {effect: allow, actions: [mcp.mem.read_graph, mcp.mem.search_nodes], resources: ["**"], min_tier: 1}
+YAML
+"$AG" --dir "$D" agent register bot --tier 1 --policy "$T/policy-rate.yaml" >/dev/null
+cat >"$T/rate.plan.json" <<JSON
+{"command": "$AG", "args": ["mcp", "proxy", "--dir", "$D", "--policy", "$T/policy-rate.yaml", "--agent", "bot",
+  "--server", "mem", "--", "node", "$MEM_SERVER"],
+ "steps": [{"op": "call", "name": "read_graph"}, {"op": "call", "name": "read_graph"},
+           {"op": "call", "name": "read_graph"}, {"op": "call", "name": "read_graph"},
+           {"op": "call", "name": "search_nodes", "arguments": {"query": "x"}},
+           {"op": "call", "name": "search_nodes", "arguments": {"query": "x"}},
+           {"op": "sleep", "ms": 1100},
+           {"op": "call", "name": "search_nodes", "arguments": {"query": "x"}}]}
+JSON
+run_client "$T/rate.plan.json"
+check_contains "a registered agent is judged at its tier: call 1 allowed" "$(step 0)" '"ok":true'
+check_contains "call 3 of 3/min allowed" "$(step 2)" '"ok":true'
+check_contains "call 4 trips the rate limit, saying so" "$(step 3)" \
+    'mcp.mem.read_graph denied: rate limit of 3 calls per 1m reached'
+check_contains "another tool has its own window" "$(step 4)" '"ok":true'
+check_contains "1/s: the second call within the second is refused" "$(step 5)" 'rate limit of 1 calls per 1s'
+check_contains "the window slides: a second later it is allowed again" "$(step 7)" '"ok":true'
+check_eq "the rate-limited call is ledgered with its reason" \
+    "$(sqlite3 "$D/ledger.db" "select count(*) from ledger where kind='decision' and agent_id='bot' and reason='rate_limited' and decision='deny'")" "2"
+check_contains "the denied calls count against the agent's error budget" \
+    "$("$AG" --dir "$D" agent status bot --json)" '"total_errors": 2'
+
 # ---- bad command lines -----------------------------------------------------------------
 check_exit "mcp proxy --help" 0 "$AG" mcp proxy --help
 check_contains "--help names the policy section" "$OUT" "tools/list answers are pinned"
