@@ -472,7 +472,7 @@ static void client_request(struct ag__mcp_session *s, json_t *m, json_t *id, con
         if (c.tool && ag__mcp_pin_blocked(s, c.tool, &c) && !c.pre_reason)
             c.pre_reason = "tool_changed";
         if (ag__mcp_decide(s, &c) != AG_EFFECT_ALLOW) {
-            if (kind == AG__MCP_TOOLS_CALL && s->registered)
+            if (kind == AG__MCP_TOOLS_CALL && s->registered && !s->revoked)
                 ag__mcp_count_error(s, &c);
             refuse(s, id, &c, io);
             free(key);

@@ -243,11 +243,13 @@ check_contains "call 4 trips the rate limit, saying so" "$(step 3)" \
     'mcp.mem.read_graph denied: rate limit of 3 calls per 1m reached'
 check_contains "another tool has its own window" "$(step 4)" '"ok":true'
 check_contains "1/s: the second call within the second is refused" "$(step 5)" 'rate limit of 1 calls per 1s'
-check_contains "the window slides: a second later it is allowed again" "$(step 7)" '"ok":true'
+check_contains "two refusals of the same kind exhaust the default budget (max_same_error_repeats 2): revoked" \
+    "$(step 7)" "mcp.mem.search_nodes denied: agent 'bot' is revoked"
 check_eq "the rate-limited call is ledgered with its reason" \
     "$(sqlite3 "$D/ledger.db" "select count(*) from ledger where kind='decision' and agent_id='bot' and reason='rate_limited' and decision='deny'")" "2"
-check_contains "the denied calls count against the agent's error budget" \
-    "$("$AG" --dir "$D" agent status bot --json)" '"total_errors": 2'
+"$AG" --dir "$D" agent status bot --json >"$T/bot.json"
+check_contains "the denied calls counted against the agent's error budget" "$(cat "$T/bot.json")" '"total_errors": 2'
+check_contains "... which revoked it" "$(cat "$T/bot.json")" '"revoked": true'
 
 # ---- bad command lines -----------------------------------------------------------------
 check_exit "mcp proxy --help" 0 "$AG" mcp proxy --help
