@@ -251,6 +251,38 @@ check_eq "the rate-limited call is ledgered with its reason" \
 check_contains "the denied calls counted against the agent's error budget" "$(cat "$T/bot.json")" '"total_errors": 2'
 check_contains "... which revoked it" "$(cat "$T/bot.json")" '"revoked": true'
 
+# ---- output redaction: KV secret values and configured patterns -------------------------
+"$AG" --dir "$D" secret put app/db password=Tr0ub4dor-and-3 user=svc >/dev/null ||
+    not_ok "secret put"
+"$AG" --dir "$D" secret put deep/er/api token=ghp_abcdefghijklmnop >/dev/null || not_ok "secret put"
+cat >"$T/policy-redact.yaml" <<'YAML'
+version: 1
+mcp:
+  redact_patterns: ['sk-[A-Za-z0-9]{8,}']
+rules:
+  - {effect: allow, actions: [mcp.mem.create_entities, mcp.mem.read_graph], resources: ["**"], min_tier: 1}
+YAML
+cat >"$T/redact.plan.json" <<JSON
+{"command": "$AG", "args": ["mcp", "proxy", "--dir", "$D", "--policy", "$T/policy-redact.yaml", "--tier", "1",
+  "--server", "mem", "--", "node", "$MEM_SERVER"],
+ "env": {"MEMORY_FILE_PATH": "$T/memory.jsonl"},
+ "steps": [{"op": "call", "name": "create_entities", "arguments": {"entities": [{"name": "db", "entityType": "service",
+   "observations": ["password is Tr0ub4dor-and-3 for user svc", "key sk-ABCDEF123456 and ghp_abcdefghijklmnop"]}]}},
+   {"op": "call", "name": "read_graph"}]}
+JSON
+run_client "$T/redact.plan.json"
+check_contains "the server really holds the secret (it was not redacted on the way in)" \
+    "$(cat "$T/memory.jsonl")" 'Tr0ub4dor-and-3'
+check_not_contains "a KV secret value is redacted from the result" "$(step 1)" 'Tr0ub4dor-and-3'
+check_not_contains "a nested KV secret is redacted too" "$(step 1)" 'ghp_abcdefghijklmnop'
+check_not_contains "a configured pattern is redacted" "$(step 1)" 'sk-ABCDEF123456'
+check_contains "... replaced by a marker, the rest intact" "$(step 1)" 'password is [REDACTED] for user svc'
+check_contains "short values are not redacted (user=svc)" "$(step 1)" 'for user svc'
+check_eq "the redactions are counted and ledgered (never the values)" \
+    "$(sqlite3 "$D/ledger.db" "select group_concat(json_extract(data, '\$.redactions'), ',') from ledger where reason='output_redacted'")" "6,6"
+check_eq "no secret value in the ledger" \
+    "$(sqlite3 "$D/ledger.db" "select count(*) from ledger where data like '%Tr0ub4dor%' or data like '%sk-ABCDEF%'")" "0"
+
 # ---- bad command lines -----------------------------------------------------------------
 check_exit "mcp proxy --help" 0 "$AG" mcp proxy --help
 check_contains "--help names the policy section" "$OUT" "tools/list answers are pinned"
