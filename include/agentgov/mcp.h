@@ -37,4 +37,11 @@ struct ag_mcp_opts {
  * start. */
 AG_MUST_USE ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *status);
 
+/* The tools pinned for a server: *json is a JSON object, tool name -> SHA-256 hex
+ * (malloc'd), or NULL when nothing is pinned yet. */
+AG_MUST_USE ag_err ag_mcp_pins_get(ag_home *home, const char *server, char **json);
+/* Forgets a server's pins (after a change a person accepted): the next tools/list pins
+ * again. Ledgered (kind system, reason tools_unpinned). *had: 1 when there were pins. */
+AG_MUST_USE ag_err ag_mcp_pins_reset(ag_home *home, const char *server, int *had);
+
 #endif

@@ -150,17 +150,64 @@ static int cmd_proxy(int argc, char **argv)
     return status < 0 ? AG_EXIT_USAGE : status;
 }
 
+/* `agentgov mcp pins show|reset --server NAME`. */
+static int cmd_pins(int argc, char **argv)
+{
+    const char *server = NULL, *sub = argc > 1 ? argv[1] : NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+            server = argv[++i];
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            ag__cli_set_dir(argv[++i]);
+        else {
+            ag__cli_error("mcp pins: unexpected argument '%s'", argv[i]);
+            return AG_EXIT_USAGE;
+        }
+    }
+    if (sub == NULL || (strcmp(sub, "show") != 0 && strcmp(sub, "reset") != 0) || server == NULL) {
+        fprintf(stderr, "usage: agentgov mcp pins show|reset --server NAME [--dir DIR]\n");
+        return AG_EXIT_USAGE;
+    }
+    ag_home *home;
+    struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_COMMAND};
+    int rc = ag__cli_home(&ho, &home);
+    if (rc != 0)
+        return rc;
+    ag_err err;
+    if (sub[0] == 's') {
+        char *json = NULL;
+        if ((err = ag_mcp_pins_get(home, server, &json)) == AG_OK)
+            printf("%s\n", json ? json : "{}");
+        free(json);
+    } else {
+        int had = 0;
+        if ((err = ag_mcp_pins_reset(home, server, &had)) == AG_OK)
+            printf(had ? "mcp pins: forgot the pins of '%s'; the next tools/list pins again\n"
+                       : "mcp pins: nothing is pinned for '%s'\n",
+                   server);
+    }
+    ag_home_free(home);
+    if (err != AG_OK) {
+        ag__cli_error_ag(err, "mcp pins");
+        return 2;
+    }
+    return AG_EXIT_OK;
+}
+
 int ag__cmd_mcp(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         FILE *out = argc < 2 ? stderr : stdout;
         fprintf(out, "usage: agentgov mcp proxy [OPTIONS] -- CMD [ARGS...]\n"
+                     "       agentgov mcp pins show|reset --server NAME\n"
                      "\n"
                      "The MCP gateway: see agentgov mcp proxy --help and docs/mcp.md.\n");
         return argc < 2 ? AG_EXIT_USAGE : AG_EXIT_OK;
     }
     if (strcmp(argv[1], "proxy") == 0)
         return cmd_proxy(argc - 1, argv + 1);
-    ag__cli_error("mcp: unknown subcommand '%s' (proxy)", argv[1]);
+    if (strcmp(argv[1], "pins") == 0)
+        return cmd_pins(argc - 1, argv + 1);
+    ag__cli_error("mcp: unknown subcommand '%s' (proxy, pins)", argv[1]);
     return AG_EXIT_USAGE;
 }

@@ -246,3 +246,47 @@ void ag__mcp_pins_free(struct ag__mcp_session *s)
     json_decref(s->pins);
     json_decref(s->changed);
 }
+
+ag_err ag_mcp_pins_get(ag_home *home, const char *server, char **json)
+{
+    ag_store *st;
+    char key[128];
+    *json = NULL;
+    if (server == NULL || !server[0] || strlen(server) > 64)
+        return ag__fail(AG_EINVAL, "a server name of 1..64 characters is needed");
+    snprintf(key, sizeof key, PIN_KEY_PREFIX "%s", server);
+    ag_err err = ag_home_store(home, &st);
+    return err != AG_OK ? err : ag_store_get(st, key, json);
+}
+
+ag_err ag_mcp_pins_reset(ag_home *home, const char *server, int *had)
+{
+    char *cur = NULL, key[128];
+    ag_store *st;
+    ag_ledger *l;
+    *had = 0;
+    ag_err err = ag_mcp_pins_get(home, server, &cur);
+    if (err != AG_OK)
+        return err;
+    *had = cur != NULL;
+    free(cur);
+    if (!*had)
+        return AG_OK;
+    snprintf(key, sizeof key, PIN_KEY_PREFIX "%s", server);
+    char action[128], data[160];
+    snprintf(action, sizeof action, "mcp.%s.pin", server);
+    snprintf(data, sizeof data, "{\"server\":\"%s\"}", server);
+    struct ag_ledger_entry e = {.kind = "system",
+                                .tier = -1,
+                                .action = action,
+                                .resource = server,
+                                .reason = "tools_unpinned",
+                                .confidence = -1,
+                                .success = -1,
+                                .data_json = data};
+    /* Ledgered first: a reset that is not on record does not happen. */
+    if ((err = ag_home_ledger(home, &l)) != AG_OK || (err = ag_ledger_append(l, &e, NULL, NULL)) ||
+        (err = ag_home_store(home, &st)) != AG_OK)
+        return err;
+    return ag_store_del(st, key);
+}

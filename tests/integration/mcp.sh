@@ -216,6 +216,15 @@ check_eq "the change is ledgered as a violation with both hashes" \
 echo "echoes its input" >"$T/desc"
 drift_plan
 check_eq "back to the pinned description, the tool is shown again" "$(step 0)" '{"step":0,"ok":true,"result":["echo","time"]}'
+check_exit "mcp pins show" 0 "$AG" --dir "$D" mcp pins show --server drift
+check_eq "... prints the pins" "$(echo "$OUT" | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)))')" "['echo', 'time']"
+echo "a new, accepted description" >"$T/desc"
+check_exit "mcp pins reset" 0 "$AG" --dir "$D" mcp pins reset --server drift
+check_contains "... says so" "$OUT" "forgot the pins of 'drift'"
+drift_plan
+check_eq "after a reset the new description is pinned and shown" "$(step 0)" '{"step":0,"ok":true,"result":["echo","time"]}'
+check_contains "... and callable" "$(step 1)" 'called echo'
+check_eq "the reset is ledgered" "$(sqlite3 "$D/ledger.db" "select count(*) from ledger where reason='tools_unpinned' and action='mcp.drift.pin'")" "1"
 
 # ---- rate limits: a sliding window per tool; a registered agent's budget counts it ------
 cat >"$T/policy-rate.yaml" <<'YAML'
