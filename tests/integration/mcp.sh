@@ -260,6 +260,37 @@ check_eq "the rate-limited call is ledgered with its reason" \
 check_contains "the denied calls counted against the agent's error budget" "$(cat "$T/bot.json")" '"total_errors": 2'
 check_contains "... which revoked it" "$(cat "$T/bot.json")" '"revoked": true'
 
+# ---- a registered agent in a run: judged in its phase, read again before each call ----
+cat >"$T/policy-phase.yaml" <<'YAML'
+version: 1
+rules:
+  - {effect: allow, actions: [mcp.mem.read_graph], resources: ["**"], min_tier: 1, phases: [EXECUTE]}
+YAML
+cat >"$T/runner.json" <<'JSON'
+{"agent_id":"runner","task_id":"task-mcp","created_for":"t","objective":"o","deliverables":[],
+ "success_criteria":[],"escalation_rules":[],"created_at":"2026-11-25T12:00:00Z",
+ "constraints":{"scope":["**"],"forbidden":[],"required_steps":[]}}
+JSON
+G=("$AG" --dir "$D")
+"${G[@]}" agent register runner --tier 1 --packet "$T/runner.json" >/dev/null || not_ok "register runner"
+"${G[@]}" agent bootstrap runner >/dev/null || not_ok "bootstrap runner"
+for ph in PREFLIGHT PLAN; do "${G[@]}" agent transition runner $ph >/dev/null || not_ok "runner to $ph"; done
+cat >"$T/phase.txt" <<'RAW'
+{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}
+{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}
+RAW
+python3 "$SRC/tests/integration/mcp_raw.py" "$T/phase.txt" -- "$AG" mcp proxy --dir "$D" \
+    --policy "$T/policy-phase.yaml" --agent runner --server mem -- node "$MEM_SERVER" >"$T/phase.out" 2>"$T/phase.err"
+check_contains "in PLAN an EXECUTE-only tool is denied (the run's phase)" "$(sed -n 2p "$T/phase.out")" \
+    'agentgov denied mcp.mem.read_graph on read_graph at tier 1: phase_not_allowed'
+"${G[@]}" agent transition runner EXECUTE >/dev/null || not_ok "runner to EXECUTE"
+python3 "$SRC/tests/integration/mcp_raw.py" "$T/phase.txt" -- "$AG" mcp proxy --dir "$D" \
+    --policy "$T/policy-phase.yaml" --agent runner --server mem -- node "$MEM_SERVER" >"$T/phase.out" 2>"$T/phase.err"
+check_contains "in EXECUTE it is allowed" "$(sed -n 2p "$T/phase.out")" '"entities":[]'
+check_eq "both are ledgered with the phase" \
+    "$(sqlite3 "$D/ledger.db" "select group_concat(phase || ' ' || decision, ',') from ledger where kind='decision' and agent_id='runner'")" \
+    "PLAN deny,EXECUTE allow"
+
 # ---- output redaction: KV secret values and configured patterns -------------------------
 "$AG" --dir "$D" secret put app/db password=Tr0ub4dor-and-3 user=svc >/dev/null ||
     not_ok "secret put"
