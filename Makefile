@@ -12,7 +12,12 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT ?= -O2
+# The stricter warnings are those of curl's picky set: format strings that are not
+# literals, variable-length arrays, casts dropping const, functions without a prototype
+# (a missing static or a missing #include of the declaring header), old-style
+# declarations, and a switch case falling through without a /* fallthrough */ word.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
+	-Wformat=2 -Wvla -Wcast-qual -Wmissing-prototypes -Wstrict-prototypes -Wimplicit-fallthrough \
 	-Wno-missing-field-initializers -fno-strict-aliasing -pthread -Iinclude -Isrc $(PKG_CFLAGS)
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -94,7 +99,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit check layering fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
+.PHONY: demo all deps test tests unit chaos faults load check layering fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
 	failalloc check-size
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
@@ -146,8 +151,38 @@ bench: all $(BENCH_BIN)
 # The README's test command. Installs what is missing, builds, runs unit and
 # integration tests; the runner's last line is "N passed, N failed".
 test: deps
-	@$(MAKE) --no-print-directory tests bench
+	@$(MAKE) --no-print-directory tests bench faults
 	@AGENTGOV_BUILD=$(BUILD) bash tests/run.sh $(T)
+
+# The chaos harness's test build ($(BUILD)/faults/): the same objects, but for the clock
+# and a SQLite VFS that fail on demand (src/core/faults.c, -DAG_FAULTS), so only two files
+# are compiled again. Never installed: the fault code is in no other binary.
+FAULT_SRC := src/core/time.c src/core/faults.c
+FAULT_OBJ := $(FAULT_SRC:%.c=$(BUILD)/faults/obj/%.o)
+FAULT_LIB_OBJ := $(filter-out $(FAULT_SRC:%.c=$(BUILD)/obj/%.o),$(LIB_OBJ)) $(FAULT_OBJ)
+$(BUILD)/faults/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (faults)")
+	$(Q)$(CC) $(CFLAGS) -DAG_FAULTS -MMD -MP -c $< -o $@
+$(BUILD)/faults/libagentgov.a: $(FAULT_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/faults/agentgov: $(LEAN_OBJ) $(BUILD)/faults/libagentgov.a
+	$(CC) $(LDFLAGS) -o $@ $(LEAN_OBJ) $(BUILD)/faults/libagentgov.a $(CLI_LDLIBS) 2>$@.ld; \
+		st=$$?; awk -f scripts/ld-static-note.awk $@.ld >&2; rm -f $@.ld; exit $$st
+$(BUILD)/faults/agentgovd: $(CLI_OBJ) $(BUILD)/faults/libagentgov.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/faults/libagentgov.a $(DAEMON_LDLIBS)
+faults: $(BUILD)/faults/agentgov $(BUILD)/faults/agentgovd
+
+# The long chaos run (minutes): each fault 20 s under load; docs/chaos.md holds its figures.
+chaos: all faults
+	@python3 scripts/chaos.py --bin $(BUILD)/agentgov --fault-bin $(BUILD)/faults/agentgov \
+		$(CHAOS_ARGS)
+
+# N simulated agents (default 1,000) through whole lifecycles on each store backend:
+# throughput and p99 per endpoint (scripts/load.py; docs/chaos.md).
+load: all
+	@python3 scripts/load.py --bin $(BUILD)/agentgov $(LOAD_ARGS)
 
 unit: tests
 	@AGENTGOV_BUILD=$(BUILD) AGENTGOV_ONLY_UNIT=1 bash tests/run.sh $(T)
@@ -225,4 +260,4 @@ check: deps
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/faults/obj -name '*.d' 2>/dev/null)

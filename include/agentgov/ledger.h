@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agentgov/breaker.h"
 #include "agentgov/err.h"
 
 typedef struct ag_ledger ag_ledger;
@@ -19,7 +20,7 @@ struct ag_ledger_opts {
     const char *hmac_key_path;    /* per-ledger HMAC key for sensitive values */
     int checkpoint_every;         /* automatic checkpoint every N entries; 0 = never */
     int read_only;                /* open for queries and verify only */
-    /* Added by the ledger engineer (zero keeps the defaults): */
+    /* Zero keeps the defaults for the fields below. */
     int busy_timeout_ms; /* wait for another writer's lock; 0 = 5000 ms */
     /* Short-lived processes (hooks, CLI commands): close without folding the WAL
      * into the database and without deleting it (saves several fsyncs per process;
@@ -69,6 +70,11 @@ void ag_ledger_close(ag_ledger *l);
  * seq and hash may be NULL. */
 AG_MUST_USE ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *seq,
                                     char hash[AG_HASH_HEX_LEN]);
+/* Puts appends behind a circuit breaker (borrowed: it must outlive the handle's use;
+ * NULL removes it). While it is open an append fails at once with AG_ELEDGER naming the
+ * breaker (a decision is then deny ledger_unavailable); only failed writes (disk full,
+ * I/O error, read-only file system) count against it. */
+void ag_ledger_set_breaker(ag_ledger *l, ag_breaker *b);
 /* Housekeeping for a process that keeps the ledger open with keep_wal and appends now
  * and then (the hook helper): when the WAL has grown past a few dozen frames, copies
  * it into the database and starts it over in place, as a keep_wal process does when it

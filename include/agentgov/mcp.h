@@ -33,8 +33,8 @@ struct ag_mcp_opts {
  * SIGTERM after 2 s) or the child exits (its status reported, the client's pending
  * requests answered with an error). *status: the child's exit status (128+signal when
  * killed). Errors: AG_EINVAL for bad options or an agent without a tier, the home's
- * errors for a policy, ledger or store that does not open, AG_EIO when the child cannot
- * start. */
+ * errors for a policy, ledger or store that does not open, AG_ENOTFOUND when the
+ * command is not found or not executable, AG_EIO when the child cannot start otherwise. */
 AG_MUST_USE ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *status);
 
 /* The tools pinned for a server: *json is a JSON object, tool name -> SHA-256 hex

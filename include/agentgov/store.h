@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agentgov/breaker.h"
 #include "agentgov/err.h"
 
 typedef struct ag_store ag_store;
@@ -16,6 +17,11 @@ typedef struct ag_store ag_store;
  * cannot be reached gives AG_ESTORE. */
 AG_MUST_USE ag_err ag_store_open(const char *url, ag_store **out);
 void ag_store_free(ag_store *s);
+/* Puts every call of this handle behind a circuit breaker (borrowed: it must outlive
+ * the handle's use; NULL removes it). While the breaker is open a call fails at once
+ * with AG_ESTORE naming the breaker, which the lifecycle answers as deny
+ * store_unavailable; only backend failures (unreachable, timed out, I/O) count. */
+void ag_store_set_breaker(ag_store *s, ag_breaker *b);
 /* "sqlite" or "redis". */
 const char *ag_store_backend(const ag_store *s);
 /* Number of network round trips made so far (0 for embedded backends): lets benches

@@ -36,8 +36,10 @@ static void usage(FILE *out)
             "  --max-message BYTES  longest client message accepted (default 4 MiB)\n"
             "  --dir DIR       data directory (default %s)\n"
             "\n"
-            "exit status: the server's exit status; 1 for a usage or setup error.\n",
+            "Once the server has started, the exit status is the server's own; before\n"
+            "that, one of these:\n",
             ag__cli_default_dir_doc());
+    ag__cli_print_exit_statuses(out);
 }
 
 static void report(void *ctx, const char *line)
@@ -145,9 +147,9 @@ static int cmd_proxy(int argc, char **argv)
     ag_home_free(o.home);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "mcp proxy");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(err);
     }
-    return status < 0 ? AG_EXIT_USAGE : status;
+    return status < 0 ? AG_EXIT_ERROR : status;
 }
 
 /* `agentgov mcp pins show|reset --server NAME`. */
@@ -166,6 +168,7 @@ static int cmd_pins(int argc, char **argv)
     }
     if (sub == NULL || (strcmp(sub, "show") != 0 && strcmp(sub, "reset") != 0) || server == NULL) {
         fprintf(stderr, "usage: agentgov mcp pins show|reset --server NAME [--dir DIR]\n");
+        ag__cli_print_exit_statuses(stderr);
         return AG_EXIT_USAGE;
     }
     ag_home *home;
@@ -189,7 +192,7 @@ static int cmd_pins(int argc, char **argv)
     ag_home_free(home);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "mcp pins");
-        return 2;
+        return ag__cli_exit_of(err);
     }
     return AG_EXIT_OK;
 }
@@ -201,7 +204,9 @@ int ag__cmd_mcp(int argc, char **argv)
         fprintf(out, "usage: agentgov mcp proxy [OPTIONS] -- CMD [ARGS...]\n"
                      "       agentgov mcp pins show|reset --server NAME\n"
                      "\n"
-                     "The MCP gateway: see agentgov mcp proxy --help and docs/mcp.md.\n");
+                     "The MCP gateway: see agentgov mcp proxy --help and docs/mcp.md.\n"
+                     "\n");
+        ag__cli_print_exit_statuses(out);
         return argc < 2 ? AG_EXIT_USAGE : AG_EXIT_OK;
     }
     if (strcmp(argv[1], "proxy") == 0)

@@ -13,6 +13,7 @@
     X(agent, "register, inspect, revoke, promote and demote agents")                               \
     X(task, "task status and handoffs")                                                            \
     X(stuck, "list agents whose heartbeat is older than a threshold")                              \
+    X(health, "health of each component, for a data directory or a running daemon")                \
     X(auth, "AppRole roles, secret IDs and login")                                                 \
     X(token, "look up, renew and revoke tokens")                                                   \
     X(secret, "versioned, encrypted key/value secrets")                                            \

@@ -64,6 +64,60 @@ static const struct ag_config_def table[] = {
      "TTL of runtime keys that are not durable history"},
     {"stuck.after", AG_CFG_DURATION, "30s", 1000, DAY_MS, NULL,
      "an agent whose last heartbeat is older than this is stuck"},
+    /* Circuit breakers (agentgov/breaker.h, docs/operations.md): six rows for each
+     * dependency; ag_breaker_config_from reads them by name. */
+    {"breaker.store.failures", AG_CFG_INT, "5", 0, 1000000, NULL,
+     "consecutive failures of store calls that open its circuit breaker (0: rule off)"},
+    {"breaker.store.ratio", AG_CFG_INT, "50", 0, 100, NULL,
+     "failure percentage of store calls in the window that opens its breaker (0: off)"},
+    {"breaker.store.window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,
+     "sliding window of the store failure ratio (which needs 20 calls in it)"},
+    {"breaker.store.cooldown", AG_CFG_DURATION, "1s", 0, HOUR_MS, NULL,
+     "how long the store breaker stays open before it lets a probe through"},
+    {"breaker.store.cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,
+     "each failed probe doubles the store cool-down, up to this"},
+    {"breaker.store.probes", AG_CFG_INT, "1", 1, 1000, NULL,
+     "store calls let through at once while its breaker is half-open"},
+    {"breaker.ledger.failures", AG_CFG_INT, "3", 0, 1000000, NULL,
+     "consecutive failures of ledger calls that open its circuit breaker (0: rule off)"},
+    {"breaker.ledger.ratio", AG_CFG_INT, "50", 0, 100, NULL,
+     "failure percentage of ledger calls in the window that opens its breaker (0: off)"},
+    {"breaker.ledger.window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,
+     "sliding window of the ledger failure ratio (which needs 20 calls in it)"},
+    {"breaker.ledger.cooldown", AG_CFG_DURATION, "1s", 0, HOUR_MS, NULL,
+     "how long the ledger breaker stays open before it lets a probe through"},
+    {"breaker.ledger.cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,
+     "each failed probe doubles the ledger cool-down, up to this"},
+    {"breaker.ledger.probes", AG_CFG_INT, "1", 1, 1000, NULL,
+     "ledger calls let through at once while its breaker is half-open"},
+    {"breaker.llm.failures", AG_CFG_INT, "5", 0, 1000000, NULL,
+     "consecutive failures of llm calls that open its circuit breaker (0: rule off)"},
+    {"breaker.llm.ratio", AG_CFG_INT, "50", 0, 100, NULL,
+     "failure percentage of llm calls in the window that opens its breaker (0: off)"},
+    {"breaker.llm.window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,
+     "sliding window of the llm failure ratio (which needs 20 calls in it)"},
+    {"breaker.llm.cooldown", AG_CFG_DURATION, "5s", 0, HOUR_MS, NULL,
+     "how long the llm breaker stays open before it lets a probe through"},
+    {"breaker.llm.cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,
+     "each failed probe doubles the llm cool-down, up to this"},
+    {"breaker.llm.probes", AG_CFG_INT, "1", 1, 1000, NULL,
+     "llm calls let through at once while its breaker is half-open"},
+    {"breaker.notify.failures", AG_CFG_INT, "5", 0, 1000000, NULL,
+     "consecutive failures of notify calls that open its circuit breaker (0: rule off)"},
+    {"breaker.notify.ratio", AG_CFG_INT, "50", 0, 100, NULL,
+     "failure percentage of notify calls in the window that opens its breaker (0: off)"},
+    {"breaker.notify.window", AG_CFG_DURATION, "10s", 1000, HOUR_MS, NULL,
+     "sliding window of the notify failure ratio (which needs 20 calls in it)"},
+    {"breaker.notify.cooldown", AG_CFG_DURATION, "5s", 0, HOUR_MS, NULL,
+     "how long the notify breaker stays open before it lets a probe through"},
+    {"breaker.notify.cooldown_max", AG_CFG_DURATION, "30s", 0, DAY_MS, NULL,
+     "each failed probe doubles the notify cool-down, up to this"},
+    {"breaker.notify.probes", AG_CFG_INT, "1", 1, 1000, NULL,
+     "notify calls let through at once while its breaker is half-open"},
+    {"health.disk_min", AG_CFG_INT, "67108864", 0, INT64_MAX / 2, NULL,
+     "free bytes under the ledger's directory below which health reports it degraded"},
+    {"health.wal_max", AG_CFG_INT, "268435456", 0, INT64_MAX / 2, NULL,
+     "ledger WAL size, bytes, above which health reports it degraded"},
 };
 
 #define NDEFS (sizeof table / sizeof table[0])
@@ -239,11 +293,8 @@ static ag_err load_line(ag_config *c, char *line, const char *path, int lineno)
     char origin[512];
     snprintf(origin, sizeof origin, "%s:%d", path, lineno);
     ag_err err = set_at(c, (size_t)i, val, origin);
-    if (err) {
-        char detail[1024];
-        snprintf(detail, sizeof detail, "%s", ag_last_error());
-        return ag__fail(AG_EPARSE, "%s:%d: %s", path, lineno, detail);
-    }
+    if (err)
+        return ag__fail_wrap(AG_EPARSE, "%s:%d", path, lineno);
     return AG_OK;
 }
 

@@ -55,6 +55,7 @@ struct checkpoint_info {
 };
 
 struct ag_ledger {
+    ag_breaker *breaker; /* borrowed; NULL: appends are never refused up front */
     const struct ag__ledger_backend *be;
     void *wctx; /* writer connection: used by the leader only */
     void *rctx; /* reader connection: queries, under rlock; opened by reader() */
@@ -103,12 +104,10 @@ void ag__ledger_checkpoint_path(const char *target, char *out, size_t outlen)
         snprintf(out, outlen, "%s.checkpoint", target);
 }
 
-/* Prefixes the current error detail (copied first: ag__fail writes the same buffer). */
+/* Prefixes the current error detail with prefix and key. */
 static ag_err rewrap(ag_err err, const char *prefix, const char *key)
 {
-    char tmp[256];
-    snprintf(tmp, sizeof tmp, "%s", ag_last_error());
-    return ag__fail(err, "%s%s: %s", prefix, key, tmp);
+    return ag__fail_wrap(err, "%s%s", prefix, key);
 }
 
 /* ---- open / close ---------------------------------------------------------------- */
@@ -581,9 +580,26 @@ ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *
         leave(l);
         return err;
     }
+    struct ag_breaker_call call;
+    if (!ag_breaker_allow(l->breaker, &call)) {
+        free(p.data);
+        leave(l);
+        return ag__fail(AG_ELEDGER, "ledger: %s", call.why);
+    }
     submit(l, &p);
     free(p.data);
+    /* A write the disk or the file refused counts against the breaker; an entry the
+     * ledger refused for its own content (EINVAL, ELIMIT) does not. */
+    ag_breaker_done(l->breaker, &call,
+                    !(p.err == AG_ENOSPACE || p.err == AG_EIO || p.err == AG_ELEDGER ||
+                      p.err == AG_EREADONLY || p.err == AG_ETIMEOUT || p.err == AG_ETAMPER),
+                    p.err ? p.detail : NULL);
     return finish(&p, seq, hash);
+}
+
+void ag_ledger_set_breaker(ag_ledger *l, ag_breaker *b)
+{
+    l->breaker = b;
 }
 
 ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)

@@ -181,7 +181,8 @@ static ag_err spawn(struct relay *r, char *const argv[])
         waitpid(pid, NULL, 0);
         close(in[1]);
         close(out[0]);
-        return ag__fail(AG_EIO, "cannot start the server '%s': %s", argv[0], strerror(e));
+        return ag__fail(e == ENOENT || e == EACCES ? AG_ENOTFOUND : AG_EIO,
+                        "cannot start the server '%s': %s", argv[0], strerror(e));
     }
     fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
     fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);

@@ -700,7 +700,7 @@ static struct ag_mcp_tool_conf *mcp_tool(struct lctx *c, const struct ag__ynode 
     if (!want(c, k, AG__Y_SCALAR, "an MCP tool"))
         return NULL;
     struct ag_policy_mcp *m = &c->p->mcp;
-    struct ag_mcp_tool_conf *t = (struct ag_mcp_tool_conf *)m->tools;
+    struct ag_mcp_tool_conf *t = c->p->mcp_tools;
     for (size_t i = 0; i < m->ntools; i++)
         if (strcmp(t[i].tool, k->text) == 0)
             return &t[i];
@@ -789,10 +789,11 @@ static void load_mcp(struct lctx *c, const struct ag__ynode *v)
     }
     size_t cap = (res && res->type == AG__Y_MAP ? res->n : 0) +
                  (rate && rate->type == AG__Y_MAP ? rate->n : 0);
-    if (cap && (m->tools = ag__arena_alloc(&c->p->arena, cap * sizeof *m->tools)) == NULL) {
+    if (cap && (c->p->mcp_tools = ag__arena_alloc(&c->p->arena, cap * sizeof *m->tools)) == NULL) {
         c->oom = 1;
         return;
     }
+    m->tools = c->p->mcp_tools;
     if (res && want(c, res, AG__Y_MAP, "resources")) {
         for (size_t i = 0; i < res->n; i++) {
             struct ag_mcp_tool_conf *t = mcp_tool(c, res->items[2 * i], cap);

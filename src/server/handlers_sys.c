@@ -38,9 +38,34 @@ static int query_code(struct ag__req *r, const char *name, int def)
     return code >= 100 && code <= 599 ? code : def;
 }
 
+/* Per-component detail from the health manager: {"store": {"status": "ok", ...}}. */
+static json_t *components_json(struct ag__srv *s)
+{
+    json_t *o = json_object();
+    if (s->res.health == NULL)
+        return o;
+    struct ag_health_component comp[32];
+    size_t n = ag_health_snapshot(s->res.health, comp, 32);
+    for (size_t i = 0; i < n && i < 32; i++) {
+        char since[AG_RFC3339_LEN];
+        ag__rfc3339(comp[i].since_ms, since);
+        json_t *c = json_pack("{s:s, s:s, s:b, s:s}", "status",
+                              ag_health_status_name(comp[i].report.status), "detail",
+                              comp[i].report.detail, "critical", comp[i].critical, "since", since);
+        for (int g = 0; c && g < comp[i].report.ngauges; g++)
+            json_object_set_new(c, comp[i].report.gauges[g].name,
+                                json_real(comp[i].report.gauges[g].value));
+        if (c)
+            json_object_set_new(o, comp[i].name, c);
+    }
+    return o;
+}
+
 /* Vault answers 200 when initialized, unsealed and active, 501 when not initialized
  * and 503 when sealed. agentgov is "sealed" when it would deny everything: no
- * policy, or the ledger or the store unavailable. */
+ * policy, or the ledger or the store unavailable (a critical component down).
+ * ?ready is readiness: 200 only when decisions can be made, else 503. ?live is
+ * liveness: 200 while the main loop runs its health checks, 503 when they stalled. */
 void ag__h_health(struct ag__req *r)
 {
     struct ag__srv *s = r->srv;
@@ -50,19 +75,34 @@ void ag__h_health(struct ag__req *r)
     ag__polref_put(n);
     int ledger_ok = s->ledger && atomic_load(&s->ledger_ok);
     int store_ok = atomic_load_explicit(&s->store_ok, memory_order_relaxed);
+    int ready = 1;
+    enum ag_health_status overall = AG_HEALTH_OK;
+    if (s->res.health)
+        overall = ag_health_overall(s->res.health, &ready);
     int initialized = s->ledger != NULL;
-    int sealed = !(policy_ok && ledger_ok && store_ok);
-    int code = !initialized ? query_code(r, "uninitcode", 501)
+    int sealed = !(policy_ok && ledger_ok && store_ok && ready);
+    int64_t checked = atomic_load(&s->res.checked_ms);
+    int64_t age = checked ? ag__mono_ms() - checked : 0;
+    int live = age < 15000;
+    int code;
+    if (ag__req_query(r, "live"))
+        code = live ? 200 : 503;
+    else if (ag__req_query(r, "ready"))
+        code = initialized && !sealed ? 200 : 503;
+    else
+        code = !initialized ? query_code(r, "uninitcode", 501)
                : sealed     ? query_code(r, "sealedcode", 503)
                             : query_code(r, "activecode", 200);
-    json_t *body =
-        json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s, s:s}}",
-                  "initialized", initialized, "sealed", sealed, "standby", 0, "performance_standby",
-                  0, "replication_performance_mode", "disabled", "replication_dr_mode", "disabled",
-                  "server_time_utc", (json_int_t)(ag__wall_ms() / 1000), "version",
-                  AG__SERVER_VERSION, "cluster_name", "agentgov", "cluster_id", "agentgov-local",
-                  "agentgov", "policy", policy_ok ? "ok" : "missing", "ledger",
-                  ledger_ok ? "ok" : "unavailable", "store", store_ok ? "ok" : "unavailable");
+    json_t *body = json_pack(
+        "{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:b, s:b, "
+        "s:o}}",
+        "initialized", initialized, "sealed", sealed, "standby", 0, "performance_standby", 0,
+        "replication_performance_mode", "disabled", "replication_dr_mode", "disabled",
+        "server_time_utc", (json_int_t)(ag__wall_ms() / 1000), "version", AG__SERVER_VERSION,
+        "cluster_name", "agentgov", "cluster_id", "agentgov-local", "agentgov", "policy",
+        policy_ok ? "ok" : "missing", "ledger", ledger_ok ? "ok" : "unavailable", "store",
+        store_ok ? "ok" : "unavailable", "status", ag_health_status_name(overall), "ready",
+        initialized && !sealed, "live", live, "components", components_json(s));
     ag__reply_json(r, code, body);
 }
 
@@ -93,6 +133,7 @@ void ag__h_metrics(struct ag__req *r)
     struct ag_buf out;
     ag__buf_init(&out);
     ag__metrics_render(&r->srv->metrics, count_active_agents(r->srv), &out);
+    ag__resilience_metrics(r->srv, &out);
     if (ag__buf_status(&out) != AG_OK) {
         ag__buf_free(&out);
         ag__reply_error(r, 500, "out of memory");

@@ -49,6 +49,7 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     ag_gov_opts_from_config(c, &o->gov);
     snprintf(o->policy, sizeof o->policy, "%s", ag_config_str(c, "policy"));
     snprintf(o->store, sizeof o->store, "%s", ag_config_str(c, "store"));
+    ag__resilience_config_from(c, &o->res);
 }
 
 /* ---- policy ---------------------------------------------------------------- */
@@ -205,6 +206,7 @@ static void open_backends(struct ag__srv *s)
                 "(store_unavailable)",
                 s->store_url, ag_last_error());
     }
+    ag__resilience_attach(s);
     open_auth(s);
     if (s->ledger &&
         ag__audit_start(s->ledger, &s->metrics.auth_refusals_unrecorded, &s->audit) != AG_OK) {
@@ -399,23 +401,11 @@ static void reap_slow(struct ag__srv *s)
 }
 
 /* The health check reads the store's state from here rather than asking the store
- * itself: a probe from the main loop every 250 ms keeps health answers cheap and never
- * blocks an I/O thread on a store that hangs. */
+ * itself: the health probes run from the main loop every 250 ms (server/resilience.c),
+ * which keeps health answers cheap and never blocks an I/O thread on a store that hangs. */
 static void probe_store(struct ag__srv *s)
 {
-    int64_t now = ag__mono_ms();
-    if (s->store_probed_ms && now - s->store_probed_ms < 250)
-        return;
-    s->store_probed_ms = now;
-    int ok = 0;
-    if (s->store) {
-        char *v = NULL;
-        ok = ag_store_get(s->store, "agentgov:health", &v) == AG_OK;
-        free(v);
-        if (!ok)
-            atomic_fetch_add_explicit(&s->metrics.store_errors, 1, memory_order_relaxed);
-    }
-    atomic_store(&s->store_ok, ok);
+    ag__resilience_tick(s);
 }
 
 /* ---- requests --------------------------------------------------------------------- */
@@ -762,7 +752,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
@@ -923,7 +913,8 @@ void ag__server_free(struct ag__srv *s)
             ag__log(AG_LOG_INFO, "stop", "ledger head seq %lld %s; writing final checkpoint",
                     (long long)seq, hash);
     }
-    ag_home_free(s->home); /* the ledger (final checkpoint) and the store */
+    ag_home_free(s->home);  /* the ledger (final checkpoint) and the store */
+    ag__resilience_free(s); /* after them: they borrow its breakers */
     pthread_mutex_destroy(&s->conns_mu);
     free(s);
 }

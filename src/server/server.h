@@ -22,6 +22,7 @@
 #include "agentgov/gov.h"
 #include "agentgov/home.h"
 #include "server/metrics.h"
+#include "server/resilience.h"
 #include "server/polref.h"
 #include "server/router.h"
 
@@ -45,6 +46,8 @@ struct ag__server_config {
     struct ag_gov_opts gov;   /* lifecycle key TTLs */
     char policy[PATH_MAX];    /* policy file; "" = <dir>/policy.yaml or the default */
     char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
+    /* Breakers and health (server/resilience.h). */
+    struct ag__resilience_config res;
 };
 
 /* Reads the daemon's settings from a settings handle. */
@@ -65,6 +68,8 @@ struct ag__srv {
     _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
     _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
+    /* Breakers around the store and the ledger, and health. */
+    struct ag__resilience res;
     const struct ag__route *routes;
     size_t nroutes;
     struct MHD_Daemon *mhd;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentgov/breaker.h"
 #include "core/err.h"
 #include "store/backend.h"
 #include "store/store_redis.h"
@@ -20,7 +21,20 @@
 struct ag_store {
     const struct ag__store_backend *be;
     void *impl;
+    ag_breaker *breaker; /* borrowed; NULL: every call goes to the backend */
 };
+
+void ag_store_set_breaker(ag_store *s, ag_breaker *b)
+{
+    s->breaker = b;
+}
+
+/* Only an unreachable or failing backend counts against the breaker: a refused op
+ * (bad arguments, a wrong type) is the caller's fault and the store answered. */
+static int backend_failed(ag_err e)
+{
+    return e == AG_ESTORE || e == AG_ETIMEOUT || e == AG_EIO || e == AG_ENOSPACE;
+}
 
 static const struct ag__store_backend *const backends[] = {
     &ag__store_sqlite,
@@ -108,8 +122,14 @@ ag_err ag_store_exec(ag_store *s, const struct ag_store_guard *guard, const stru
     ag_err e = ag__store_validate_ops(ops, n);
     if (e != AG_OK)
         return e;
+    struct ag_breaker_call call;
+    if (!ag_breaker_allow(s->breaker, &call)) {
+        *guard_ok = 0;
+        return ag__fail(AG_ESTORE, "store: %s", call.why);
+    }
     *guard_ok = 1;
     e = s->be->exec(s->impl, guard, ops, n, replies, guard_ok);
+    ag_breaker_done(s->breaker, &call, !backend_failed(e), e ? ag_last_error() : NULL);
     if (e != AG_OK || !*guard_ok) {
         /* Whatever a backend filled in before failing is dropped: the contract is
          * all replies NIL unless the batch ran. */
@@ -242,7 +262,11 @@ ag_err ag_store_keys(ag_store *s, const char *prefix, char ***keys, size_t *n)
     *n = 0;
     char **v = NULL;
     size_t nv = 0;
+    struct ag_breaker_call call;
+    if (!ag_breaker_allow(s->breaker, &call))
+        return ag__fail(AG_ESTORE, "store: %s", call.why);
     ag_err e = s->be->keys(s->impl, prefix ? prefix : "", &v, &nv);
+    ag_breaker_done(s->breaker, &call, !backend_failed(e), e ? ag_last_error() : NULL);
     if (e != AG_OK)
         return e;
     if (nv > 1)

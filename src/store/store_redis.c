@@ -2,7 +2,9 @@
  * store_lua.c (loaded with SCRIPT LOAD at open, reloaded on NOSCRIPT), so a batch costs
  * one round trip and runs atomically on the server. One hiredis connection per handle,
  * serialised by a mutex. A connection found broken (EOF, reset) is re-established once
- * and the command resent; anything else is AG_ESTORE with the server's words. */
+ * and the command resent; anything else is AG_ESTORE with the server's words. A call
+ * never takes longer than the URL's timeout (5 s by default), waiting for the mutex
+ * included: see lock_within_timeout. */
 #include "store/store_redis.h"
 
 #include <errno.h>
@@ -16,11 +18,12 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/time.h"
 #include "store/store_lua.h"
 
-#define CONNECT_TIMEOUT_S 2
-#define COMMAND_TIMEOUT_S 5
-#define OP_ARGS           5 /* ARGV entries per op */
+#define CONNECT_TIMEOUT_MS 2000
+#define COMMAND_TIMEOUT_MS 5000 /* default; ?timeout= in the URL sets it */
+#define OP_ARGS            5    /* ARGV entries per op */
 
 struct rd {
     redisContext *c; /* NULL while disconnected */
@@ -30,6 +33,8 @@ struct rd {
     char where[300]; /* "redis host:port/db" for messages: never the password */
     char sha[41];
     uint64_t trips;
+    int64_t timeout_ms; /* longest a command may take, waiting for the connection included */
+    int64_t budget_ms;  /* 0, or the current caller's remaining time (it waited its turn) */
 };
 
 /* --- URL ---------------------------------------------------------------------------- */
@@ -50,9 +55,44 @@ static int parse_uint(const char *s, size_t len, long max, long *out)
     return 1;
 }
 
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
-static ag_err parse_url(struct rd *r, const char *url)
+static struct timeval tv_ms(int64_t ms)
 {
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
+/* The one option after '?': timeout=DURATION (100ms..60s), the longest a command may take
+ * before the call fails (and counts against a breaker). */
+static ag_err parse_options(struct rd *r, const char *q)
+{
+    r->timeout_ms = COMMAND_TIMEOUT_MS;
+    if (q == NULL)
+        return AG_OK;
+    if (strncmp(q, "timeout=", 8) != 0)
+        return ag__fail(AG_EINVAL, "store: redis URL: unknown option '%s' (expected timeout=)", q);
+    int64_t ms;
+    if (ag__parse_duration(q + 8, &ms) != AG_OK || ms < 100 || ms > 60000)
+        return ag__fail(AG_EINVAL,
+                        "store: redis URL: timeout '%s' must be a duration of 100ms..60s", q + 8);
+    r->timeout_ms = ms;
+    return AG_OK;
+}
+
+/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?timeout=DURATION] */
+static ag_err parse_url(struct rd *r, const char *full)
+{
+    char url[4096];
+    if (strlen(full) >= sizeof url)
+        return ag__fail(AG_EINVAL, "store: redis URL is too long");
+    snprintf(url, sizeof url, "%s", full);
+    char *q = strrchr(url, '?');
+    if (q && strchr(q, '@') == NULL) /* a '?' in a password is not an option */
+        *q++ = '\0';
+    else
+        q = NULL;
+    ag_err oe = parse_options(r, q);
+    if (oe != AG_OK)
+        return oe;
     const char *p = url + strlen("redis://");
     /* The credentials end at the last '@' (a password may hold '/' or '@'; a host and a
      * database number hold neither), so that no part of them is taken for the host,
@@ -184,7 +224,8 @@ static ag_err load_script(struct rd *r)
 
 static ag_err connect_server(struct rd *r)
 {
-    struct timeval ct = {CONNECT_TIMEOUT_S, 0}, rt = {COMMAND_TIMEOUT_S, 0};
+    int64_t cmd = r->budget_ms > 0 ? r->budget_ms : r->timeout_ms;
+    struct timeval ct = tv_ms(cmd < CONNECT_TIMEOUT_MS ? cmd : CONNECT_TIMEOUT_MS), rt = tv_ms(cmd);
     r->c = redisConnectWithTimeout(r->host, r->port, ct);
     if (r->c == NULL || r->c->err) {
         ag_err e = ag__fail(AG_ESTORE, "store: cannot connect to %s: %s", r->where,
@@ -343,13 +384,69 @@ static int is_noscript(const redisReply *rep)
     return rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
 }
 
+/* Takes the connection's mutex within the command timeout. The connection is shared:
+ * behind a call stuck on a server that stopped answering (SIGSTOP, a full network
+ * buffer), every other caller would queue for a timeout each, one after the other, and
+ * a request would wait minutes. Instead a caller gives up when the whole timeout passed
+ * (an error the breaker counts), and one that waited gets only the time left for its
+ * own command: no call takes much longer than the timeout in all. */
+static ag_err lock_within_timeout(struct rd *r, int64_t *waited_ms)
+{
+    int64_t t0 = ag__mono_ms();
+    if (pthread_mutex_trylock(&r->mu) == 0) {
+        *waited_ms = 0;
+        return AG_OK;
+    }
+    /* The monotonic clock: a wall clock stepped meanwhile must not cut the wait short
+     * or stretch it. */
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(r->timeout_ms / 1000);
+    until.tv_nsec += (long)(r->timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = pthread_mutex_clocklock(&r->mu, CLOCK_MONOTONIC, &until);
+    *waited_ms = ag__mono_ms() - t0;
+    if (rc != 0)
+        return ag__fail(AG_ESTORE, "store: %s: no answer to an earlier command within %lld ms",
+                        r->where, (long long)r->timeout_ms);
+    return AG_OK;
+}
+
+/* Shortens the socket timeouts to what is left of a caller's budget, on the live
+ * connection and on one made for this call (restored by restore_timeout). */
+static void budget_timeout(struct rd *r, int64_t waited_ms)
+{
+    if (waited_ms < 50)
+        return;
+    int64_t left = r->timeout_ms - waited_ms;
+    r->budget_ms = left < 100 ? 100 : left;
+    if (r->c)
+        redisSetTimeout(r->c, tv_ms(r->budget_ms));
+}
+
+static void restore_timeout(struct rd *r)
+{
+    if (r->budget_ms == 0)
+        return;
+    r->budget_ms = 0;
+    if (r->c)
+        redisSetTimeout(r->c, tv_ms(r->timeout_ms));
+}
+
 static ag_err rd_exec(void *impl, const struct ag_store_guard *guard, const struct ag_store_op *ops,
                       size_t n, struct ag_store_reply *replies, int *guard_ok)
 {
     struct rd *r = impl;
     struct argv_buf a = {0};
-    pthread_mutex_lock(&r->mu);
-    ag_err e = build_argv(&a, r->sha, guard, ops, n);
+    int64_t waited;
+    ag_err e = lock_within_timeout(r, &waited);
+    if (e != AG_OK)
+        return e;
+    budget_timeout(r, waited);
+    e = build_argv(&a, r->sha, guard, ops, n);
     redisReply *rep = NULL;
     if (e == AG_OK)
         e = call(r, a.n, a.v, a.len, &rep);
@@ -364,6 +461,7 @@ static ag_err rd_exec(void *impl, const struct ag_store_guard *guard, const stru
         e = take_reply(r, rep, n, replies, guard_ok);
     if (rep)
         freeReplyObject(rep);
+    restore_timeout(r);
     pthread_mutex_unlock(&r->mu);
     free_argv(&a);
     return e;
@@ -418,8 +516,12 @@ static ag_err rd_keys(void *impl, const char *prefix, char ***keys, size_t *n)
         return ag__fail(AG_ENOMEM, "store: out of memory");
     char cursor[32] = "0";
     size_t cap = 0;
-    ag_err e;
-    pthread_mutex_lock(&r->mu);
+    int64_t waited;
+    ag_err e = lock_within_timeout(r, &waited);
+    if (e != AG_OK) {
+        free(match);
+        return e;
+    }
     do {
         e = scan_page(r, cursor, match, keys, n, &cap);
     } while (e == AG_OK && strcmp(cursor, "0") != 0);

@@ -82,6 +82,7 @@ static void sleep_ms(long ms)
 static void reap(void)
 {
     if (server_pid > 0) {
+        kill(server_pid, SIGCONT); /* a stopped server would not act on SIGTERM */
         kill(server_pid, SIGTERM);
         waitpid(server_pid, NULL, 0);
         server_pid = 0;
@@ -209,4 +210,9 @@ int ag_test_redis_restart(void)
     }
     pthread_mutex_unlock(&mu);
     return rc;
+}
+
+int ag_test_redis_signal(int sig)
+{
+    return server_pid > 0 ? kill(server_pid, sig) : -1;
 }

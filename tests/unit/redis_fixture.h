@@ -23,5 +23,7 @@ int ag_test_redis_cmd(const char *fmt, ...);
 void ag_test_redis_stop(void);
 /* Starts it again on the same port after ag_test_redis_stop(); 0 once it answers PING. */
 int ag_test_redis_restart(void);
+/* Sends sig to the server (SIGSTOP/SIGCONT: a server that hangs); -1 when not running. */
+int ag_test_redis_signal(int sig);
 
 #endif
