@@ -508,7 +508,16 @@ void ag__mcp_from_client(struct ag__mcp_session *s, const char *msg, size_t len,
         else if (method && id)
             client_request(s, m, id, json_string_value(method), msg, len, io);
         else if (method) {
-            /* A notification (initialized, cancelled, progress, roots changed): passed. */
+            /* A notification (initialized, cancelled, progress, roots changed): passed.
+             * A cancelled request may never be answered: its id is free again. */
+            if (strcmp(json_string_value(method), "notifications/cancelled") == 0) {
+                json_t *rid = json_object_get(json_object_get(m, "params"), "requestId");
+                char *key = rid ? id_key(rid) : NULL;
+                struct ag__mcp_pending *p = key ? find_pending(s, key) : NULL;
+                if (p)
+                    drop_pending(s, p);
+                free(key);
+            }
             put_raw(&io->to_server, msg, len);
         } else if (id && (json_object_get(m, "result") || json_object_get(m, "error")))
             put_raw(&io->to_server, msg, len); /* the answer to a server's request */
