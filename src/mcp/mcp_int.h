@@ -22,13 +22,6 @@ struct ag__mcp_pending {
     char *tool; /* tools/call: the tool, for its result's redaction */
 };
 
-/* One sliding window: the times of the calls in it, oldest first (a ring). */
-struct ag__mcp_window {
-    char *tool;
-    int64_t *t;
-    int64_t n, head;
-};
-
 struct ag__mcp_session {
     struct ag_mcp_opts o;
     ag_policy *policy;
@@ -45,8 +38,6 @@ struct ag__mcp_session {
     json_t *pins;
     json_t *changed; /* object: tool -> new hash */
     int pinning;     /* 1: the store had no pins: this session makes them */
-    struct ag__mcp_window *windows;
-    size_t nwindows;
     /* redaction: secret values (longest first) and compiled patterns */
     char **secrets;
     size_t nsecrets;
@@ -86,10 +77,10 @@ int ag__mcp_tools_list(struct ag__mcp_session *s, json_t *m);
 int ag__mcp_pin_blocked(struct ag__mcp_session *s, const char *tool, struct ag__mcp_call *c);
 void ag__mcp_pins_free(struct ag__mcp_session *s);
 
-/* rate.c: takes one call from the tool's window; 0 (c->why set) when it is full. */
+/* rate.c: counts one call in the tool's window (on the store); 0 (c->why set) when it
+ * is over the limit or cannot be counted. */
 int ag__mcp_rate_take(struct ag__mcp_session *s, const struct ag_mcp_tool_conf *tc,
                       struct ag__mcp_call *c);
-void ag__mcp_rates_free(struct ag__mcp_session *s);
 
 /* redact.c: replaces secret values and configured patterns in a tools/call result;
  * 1 when m was changed (the count is ledgered). */

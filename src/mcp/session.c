@@ -152,7 +152,6 @@ void ag__mcp_session_free(struct ag__mcp_session *s)
         drop_pending(s, &s->pending[0]);
     free(s->pending);
     ag__mcp_pins_free(s);
-    ag__mcp_rates_free(s);
     ag__mcp_redact_free(s);
     free(s->cwd);
     free(s->homedir);

@@ -260,6 +260,22 @@ check_eq "the rate-limited call is ledgered with its reason" \
 check_contains "the denied calls counted against the agent's error budget" "$(cat "$T/bot.json")" '"total_errors": 2'
 check_contains "... which revoked it" "$(cat "$T/bot.json")" '"revoked": true'
 
+# The window is on the state store: every session of the agent with the server shares it.
+printf 'version: 1\nmcp:\n  rate: {"mem.read_graph": 2/min}\nrules:\n  - {effect: allow, actions: [mcp.mem.read_graph], resources: ["**"], min_tier: 1}\n' >"$T/policy-rate2.yaml"
+cat >"$T/rate2.plan.json" <<JSON
+{"command": "$AG", "args": ["mcp", "proxy", "--dir", "$D", "--policy", "$T/policy-rate2.yaml", "--tier", "1",
+  "--agent", "shared", "--server", "mem", "--", "node", "$MEM_SERVER"],
+ "steps": [{"op": "call", "name": "read_graph"}]}
+JSON
+run_client "$T/rate2.plan.json"
+check_contains "session 1: call 1 of 2/min allowed" "$(step 0)" '"ok":true'
+run_client "$T/rate2.plan.json"
+check_contains "session 2: call 2 of 2/min allowed" "$(step 0)" '"ok":true'
+run_client "$T/rate2.plan.json"
+check_contains "session 3: call 3 refused: the window spans the sessions" "$(step 0)" 'rate limit of 2 calls per 1m'
+check_eq "the window is a key with a TTL on the store" \
+    "$(sqlite3 "$D/state.db" "select count(*) from keyspace where key='mcp:rate:mem:shared:mem.read_graph' and expires_at > 0" 2>/dev/null || echo "?")" "1"
+
 # ---- a registered agent in a run: judged in its phase, read again before each call ----
 cat >"$T/policy-phase.yaml" <<'YAML'
 version: 1
