@@ -7,6 +7,7 @@
 #define AGENTGOV_MCP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "agentgov/err.h"
 #include "agentgov/home.h"
@@ -16,6 +17,9 @@
 
 /* One line for the operator (the CLI prints it on stderr). */
 typedef void (*ag_mcp_report_fn)(void *ctx, const char *line);
+/* Starts the server: argv with stdin on in_fd and stdout on out_fd (stderr shared),
+ * e.g. under the sandbox of a tier; *pid the child. */
+typedef ag_err (*ag_mcp_spawn_fn)(void *ctx, char *const argv[], int in_fd, int out_fd, pid_t *pid);
 
 struct ag_mcp_opts {
     ag_home *home;      /* the data directory (lent): policy, ledger, store; required */
@@ -25,6 +29,8 @@ struct ag_mcp_opts {
     size_t max_message; /* 0: AG_MCP_MAX_MESSAGE */
     ag_mcp_report_fn report;
     void *report_ctx;
+    ag_mcp_spawn_fn spawn; /* NULL: fork and exec, unconfined */
+    void *spawn_ctx;
 };
 
 /* Starts argv (argv[0] looked up on PATH) as the server, with its stdin and stdout on

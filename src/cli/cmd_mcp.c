@@ -2,12 +2,15 @@
  * client in place of the server's command. Everything it decides is in the ledger of the
  * data directory; what it reports for the operator goes to stderr (the client's log). */
 #include <getopt.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agentgov/mcp.h"
 #include "agentgov/policy.h"
+#include "agentgov/runner.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 
@@ -15,7 +18,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: agentgov mcp proxy [--policy FILE] [--agent ID] [--tier N] [--server NAME]\n"
-            "                          [--max-message BYTES] [--dir DIR] -- CMD [ARGS...]\n"
+            "                          [--sandbox-tier N] [--max-message BYTES] [--dir DIR]\n"
+            "                          -- CMD [ARGS...]\n"
             "\n"
             "Starts CMD as an MCP server (stdio transport) and relays the client's messages\n"
             "to it, one JSON-RPC message per line each way. Every tools/call (action\n"
@@ -34,12 +38,28 @@ static void usage(FILE *out)
             "  --policy FILE   policy file (else `policy` in <dir>/config, else\n"
             "                  <dir>/policy.yaml, else the shipped default)\n"
             "  --max-message BYTES  longest client message accepted (default 4 MiB)\n"
+            "  --sandbox-tier N  start the server under tier N's kernel sandbox (Landlock,\n"
+            "                  seccomp, rlimits: `agentgov sandbox show --tier N`), its\n"
+            "                  working directory (the current one) writable per the tier\n"
             "  --dir DIR       data directory (default %s)\n"
             "\n"
             "Once the server has started, the exit status is the server's own; before\n"
             "that, one of these:\n",
             ag__cli_default_dir_doc());
     ag__cli_print_exit_statuses(out);
+}
+
+/* The server under a tier's sandbox profile, in the current directory. */
+struct sandbox_ctx {
+    const struct ag_sandbox_profile *profile;
+    char workdir[PATH_MAX];
+};
+
+static ag_err sandbox_spawn(void *vctx, char *const argv[], int in_fd, int out_fd, pid_t *pid)
+{
+    struct sandbox_ctx *c = vctx;
+    struct ag_spawn_opts so = {.stdin_fd = in_fd, .stdout_fd = out_fd, .stderr_fd = -1};
+    return ag_sandbox_spawn(c->profile, c->workdir, argv, NULL, &so, pid);
 }
 
 static void report(void *ctx, const char *line)
@@ -71,9 +91,11 @@ static int cmd_proxy(int argc, char **argv)
                                           {"server", required_argument, NULL, 's'},
                                           {"max-message", required_argument, NULL, 'm'},
                                           {"dir", required_argument, NULL, 'd'},
+                                          {"sandbox-tier", required_argument, NULL, 'S'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     struct ag_mcp_opts o = {.tier = -1, .report = report};
+    int sandbox_tier = -1;
     const char *policy = NULL;
     char *end;
     long v;
@@ -102,6 +124,14 @@ static int cmd_proxy(int argc, char **argv)
             break;
         case 's':
             o.server = optarg;
+            break;
+        case 'S':
+            v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < AG_TIER_MIN || v > AG_TIER_MAX) {
+                ag__cli_error("mcp proxy: --sandbox-tier '%s' is not 0..4", optarg);
+                return AG_EXIT_USAGE;
+            }
+            sandbox_tier = (int)v;
             break;
         case 'm':
             v = strtol(optarg, &end, 10);
@@ -142,8 +172,25 @@ static int cmd_proxy(int argc, char **argv)
     int rc = ag__cli_home(&ho, &o.home);
     if (rc != 0)
         return rc;
+    struct sandbox_ctx sb;
+    ag_err err = AG_OK;
+    if (sandbox_tier >= 0) {
+        ag_policy *p;
+        if ((err = ag_home_policy(o.home, &p)) != AG_OK) {
+            ag_home_free(o.home);
+            return ag__cli_home_fail(ag__cli_exit_of(err));
+        }
+        sb.profile = ag_policy_sandbox(p, sandbox_tier);
+        if (sb.profile == NULL || getcwd(sb.workdir, sizeof sb.workdir) == NULL) {
+            ag__cli_error("mcp proxy: no sandbox profile for tier %d", sandbox_tier);
+            ag_home_free(o.home);
+            return AG_EXIT_USAGE;
+        }
+        o.spawn = sandbox_spawn;
+        o.spawn_ctx = &sb;
+    }
     int status = 0;
-    ag_err err = ag_mcp_proxy_stdio(&o, argv + optind, &status);
+    err = ag_mcp_proxy_stdio(&o, argv + optind, &status);
     ag_home_free(o.home);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "mcp proxy");

@@ -138,16 +138,10 @@ static void feed(struct relay *r, struct lines *l, const char *p, size_t n, line
     }
 }
 
-static ag_err spawn(struct relay *r, char *const argv[])
+/* fork and exec, unconfined; closes the child's ends of the pipes (and on failure the
+ * parent's too). */
+static ag_err fork_exec(char *const argv[], int in[2], int out[2], pid_t *out_pid)
 {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0)
-        return ag__fail(AG_EIO, "pipe: %s", strerror(errno));
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        close(in[0]);
-        close(in[1]);
-        return ag__fail(AG_EIO, "pipe: %s", strerror(errno));
-    }
     /* A pipe to report exec's failure: it closes on a successful exec. */
     int ex[2];
     if (pipe2(ex, O_CLOEXEC) != 0) {
@@ -184,11 +178,40 @@ static ag_err spawn(struct relay *r, char *const argv[])
         return ag__fail(e == ENOENT || e == EACCES ? AG_ENOTFOUND : AG_EIO,
                         "cannot start the server '%s': %s", argv[0], strerror(e));
     }
+    *out_pid = pid;
+    return AG_OK;
+}
+
+static ag_err spawn(struct relay *r, char *const argv[])
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0)
+        return ag__fail(AG_EIO, "pipe: %s", strerror(errno));
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return ag__fail(AG_EIO, "pipe: %s", strerror(errno));
+    }
+    if (r->o->spawn) {
+        pid_t pid = -1;
+        ag_err err = r->o->spawn(r->o->spawn_ctx, argv, in[0], out[1], &pid);
+        close(in[0]);
+        close(out[1]);
+        if (err != AG_OK) {
+            close(in[1]);
+            close(out[0]);
+            return err;
+        }
+        r->pid = pid;
+    } else {
+        ag_err err = fork_exec(argv, in, out, &r->pid);
+        if (err != AG_OK)
+            return err;
+    }
     fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
     fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
     r->child_in = in[1];
     r->child_out = out[0];
-    r->pid = pid;
     return AG_OK;
 }
 

@@ -307,6 +307,49 @@ check_eq "both are ledgered with the phase" \
     "$(sqlite3 "$D/ledger.db" "select group_concat(phase || ' ' || decision, ',') from ledger where kind='decision' and agent_id='runner'")" \
     "PLAN deny,EXECUTE allow"
 
+# ---- --sandbox-tier: the server itself under the tier's kernel sandbox ------------------
+mkdir -p "$T/sbx"
+cat >"$T/sbx/fsw.py" <<'PY'
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if "id" not in m:
+        continue
+    r = {}
+    if m["method"] == "initialize":
+        r = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+             "serverInfo": {"name": "fsw", "version": "1"}}
+    elif m["method"] == "tools/call":
+        try:
+            with open(m["params"]["arguments"]["path"], "w") as f:
+                f.write("x")
+            text = "wrote"
+        except OSError as e:
+            text = "error: " + e.strerror
+        r = {"content": [{"type": "text", "text": text}]}
+    print(json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": r}), flush=True)
+PY
+printf 'version: 1\nrules:\n  - {effect: allow, actions: [mcp.fsw.write], resources: ["**"], min_tier: 1}\n' >"$T/policy-fsw.yaml"
+sbx_plan() { # sbx_plan FILE EXTRA-PROXY-ARGS-JSON
+    cat >"$T/sbx.plan.json" <<JSON
+{"command": "$AG", "args": ["mcp", "proxy", "--dir", "$D", "--policy", "$T/policy-fsw.yaml", "--tier", "1",
+  "--server", "fsw"$2, "--", "python3", "fsw.py"],
+ "steps": [{"op": "call", "name": "write", "arguments": {"path": "$T/sbx/inside.txt"}},
+           {"op": "call", "name": "write", "arguments": {"path": "$1"}}]}
+JSON
+    (cd "$T/sbx" && run_client "$T/sbx.plan.json" && cp "$T/client.out" "$T/sbx.out")
+}
+sbx_plan "$T/outside-sandboxed.txt" ', "--sandbox-tier", "1"'
+check_contains "sandboxed server: a write in its directory works" "$(sed -n 1p "$T/sbx.out")" '"text":"wrote"'
+check_contains "sandboxed server: the kernel refuses a write outside it" "$(sed -n 2p "$T/sbx.out")" \
+    '"text":"error: Permission denied"'
+check_eq "... and the file does not exist" "$([ -e "$T/outside-sandboxed.txt" ] && echo exists || echo absent)" absent
+sbx_plan "$T/outside-free.txt" ''
+check_contains "without --sandbox-tier the same write succeeds (the sandbox made the difference)" \
+    "$(sed -n 2p "$T/sbx.out")" '"text":"wrote"'
+check_exit "--sandbox-tier out of range is a usage error" 1 "$AG" mcp proxy --dir "$D" --tier 1 --sandbox-tier 9 -- true
+check_contains "... naming it" "$ERR" "--sandbox-tier '9' is not 0..4"
+
 # ---- output redaction: KV secret values and configured patterns -------------------------
 "$AG" --dir "$D" secret put app/db password=Tr0ub4dor-and-3 user=svc >/dev/null ||
     not_ok "secret put"
