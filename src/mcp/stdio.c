@@ -245,6 +245,7 @@ static int loop(struct relay *r)
 {
     char *chunk = malloc(READ_CHUNK);
     int client_open = 1, client_ok = 1;
+    int64_t deadline = -1;
     if (chunk == NULL)
         return -1;
     while (r->child_out >= 0) {
@@ -261,11 +262,18 @@ static int loop(struct relay *r)
             p[n] = (struct pollfd){r->child_in, POLLOUT, 0};
             ii = n++;
         }
-        if (poll(p, (nfds_t)n, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
+        int wait_ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - ag__mono_ms();
+            if (left <= 0)
+                break; /* the server did not finish: the caller stops it */
+            wait_ms = (int)left;
         }
+        int np = poll(p, (nfds_t)n, wait_ms);
+        if (np < 0 && errno == EINTR)
+            continue;
+        if (np <= 0)
+            continue; /* timed out: the deadline check above ends the loop */
         if (ii >= 0 && p[ii].revents) {
             ssize_t w = write(r->child_in, r->to_server.b.data + r->to_server.off, backlog);
             if (w > 0) {
@@ -306,7 +314,9 @@ static int loop(struct relay *r)
             close_child_in(r);
         }
         if (!client_open && r->child_in < 0 && r->child_out >= 0) {
-            /* The client is done: give the server 2 s to finish, then stop it. */
+            /* The client is done: the server has 2 s to finish its answers and exit. */
+            if (deadline < 0)
+                deadline = ag__mono_ms() + 2000;
             int st = reap(r->pid, 0);
             if (st >= 0) {
                 r->pid = -st - 1;
@@ -342,7 +352,7 @@ ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *
         st = -r.pid - 1;
     } else {
         close_child_in(&r);
-        st = reap(r.pid, client_open ? 5000 : 2000);
+        st = reap(r.pid, client_open ? 5000 : 500);
         if (st < 0) {
             kill(r.pid, SIGTERM);
             if ((st = reap(r.pid, 2000)) < 0) {

@@ -382,6 +382,17 @@ check_eq "the redactions are counted and ledgered (never the values)" \
 check_eq "no secret value in the ledger" \
     "$(sqlite3 "$D/ledger.db" "select count(*) from ledger where data like '%Tr0ub4dor%' or data like '%sk-ABCDEF%'")" "0"
 
+# ---- a server that outlives its client is stopped ---------------------------------------
+printf 'import sys, time\nsys.stdin.read()\ntime.sleep(60)\n' >"$T/linger.py"
+printf '' >"$T/empty.txt"
+start=$(date +%s%N)
+python3 "$SRC/tests/integration/mcp_raw.py" "$T/empty.txt" -- "$AG" mcp proxy --dir "$D" \
+    --policy "$T/policy-crash.yaml" --tier 0 --server linger -- python3 "$T/linger.py" \
+    >"$T/linger.out" 2>"$T/linger.err"
+ms=$((($(date +%s%N) - start) / 1000000))
+check_eq "a server that ignores EOF is stopped with SIGTERM (status 143)" "$(tail -1 "$T/linger.out")" "exit 143"
+check_eq "... about 2 s after the client closed (not 60)" "$([ "$ms" -ge 1900 ] && [ "$ms" -lt 8000 ] && echo yes || echo "no: $ms ms")" yes
+
 # ---- bad command lines -----------------------------------------------------------------
 check_exit "mcp proxy --help" 0 "$AG" mcp proxy --help
 check_contains "--help names the policy section" "$OUT" "tools/list answers are pinned"
