@@ -43,6 +43,26 @@ struct ag_mcp_opts {
  * command is not found or not executable, AG_EIO when the child cannot start otherwise. */
 AG_MUST_USE ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *status);
 
+/* The Streamable HTTP proxy (`agentgov mcp serve`): listens on 127.0.0.1:port (0: any
+ * free port) for an MCP client and relays what the gateway lets through to the remote
+ * server at upstream, with "Authorization: Bearer <token>" from the KV secret
+ * upstream_secret (its field "token"; NULL: no credential) added on the way and never
+ * shown to the client. Same decisions, pins, rates and redaction as the stdio proxy. */
+struct ag_mcp_http_opts {
+    struct ag_mcp_opts mcp;
+    const char *upstream;        /* http:// or https:// URL of the remote MCP endpoint */
+    const char *upstream_secret; /* KV path, e.g. "mcp/github" */
+    int port;
+};
+typedef struct ag_mcp_http ag_mcp_http;
+/* Checks the options (the policy loads, the agent has a tier, the secret reads) and
+ * starts serving on a thread of its own. */
+AG_MUST_USE ag_err ag_mcp_http_start(const struct ag_mcp_http_opts *o, ag_mcp_http **out);
+/* The port it listens on. */
+int ag_mcp_http_port(const ag_mcp_http *h);
+/* Stops serving and forgets the sessions and the credential. Accepts NULL. */
+void ag_mcp_http_stop(ag_mcp_http *h);
+
 /* The tools pinned for a server: *json is a JSON object, tool name -> SHA-256 hex
  * (malloc'd), or NULL when nothing is pinned yet. */
 AG_MUST_USE ag_err ag_mcp_pins_get(ag_home *home, const char *server, char **json);

@@ -13,6 +13,7 @@
 #include "agentgov/runner.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "cli/mcp_serve.h"
 
 static void usage(FILE *out)
 {
@@ -249,6 +250,7 @@ int ag__cmd_mcp(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         FILE *out = argc < 2 ? stderr : stdout;
         fprintf(out, "usage: agentgov mcp proxy [OPTIONS] -- CMD [ARGS...]\n"
+                     "       agentgov mcp serve --upstream URL --server NAME [OPTIONS]\n"
                      "       agentgov mcp pins show|reset --server NAME\n"
                      "\n"
                      "The MCP gateway: see agentgov mcp proxy --help and docs/mcp.md.\n"
@@ -260,6 +262,8 @@ int ag__cmd_mcp(int argc, char **argv)
         return cmd_proxy(argc - 1, argv + 1);
     if (strcmp(argv[1], "pins") == 0)
         return cmd_pins(argc - 1, argv + 1);
-    ag__cli_error("mcp: unknown subcommand '%s' (proxy, pins)", argv[1]);
+    if (strcmp(argv[1], "serve") == 0)
+        return ag__cli_mcp_serve(argc - 1, argv + 1);
+    ag__cli_error("mcp: unknown subcommand '%s' (proxy, serve, pins)", argv[1]);
     return AG_EXIT_USAGE;
 }

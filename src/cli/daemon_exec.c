@@ -9,6 +9,7 @@
  * signal it as before. */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "cli/mcp_serve.h"
 
 #define DAEMON_NAME "agentgovd"
 
@@ -35,17 +37,30 @@ static int daemon_path(char *out, size_t len)
     return w > 0 && (size_t)w < len ? 0 : -1;
 }
 
+static int exec_daemon(const char *what, const char *prefix, int argc, char **argv);
+
 int ag__cmd_serve(int argc, char **argv)
+{
+    return exec_daemon("serve", NULL, argc, argv);
+}
+
+/* `agentgov mcp serve` needs the HTTP server too: agentgovd mcp serve ARGS... */
+int ag__cli_mcp_serve(int argc, char **argv)
+{
+    return exec_daemon("mcp serve", "mcp", argc, argv);
+}
+
+static int exec_daemon(const char *what, const char *prefix, int argc, char **argv)
 {
     char path[PATH_MAX];
     if (daemon_path(path, sizeof path) != 0) {
-        ag__cli_error("serve: cannot find where agentgov is installed (/proc/self/exe)");
+        ag__cli_error("%s: cannot find where agentgov is installed (/proc/self/exe)", what);
         return AG_EXIT_ERROR;
     }
     /* agentgovd --dir DIR serve ARGS...: the data directory chosen here goes along. */
-    char **nargv = calloc((size_t)argc + 4, sizeof *nargv);
+    char **nargv = calloc((size_t)argc + 5, sizeof *nargv);
     if (nargv == NULL) {
-        ag__cli_error("serve: out of memory");
+        ag__cli_error("%s: out of memory", what);
         return AG_EXIT_ERROR;
     }
     int k = 0;
@@ -54,19 +69,21 @@ int ag__cmd_serve(int argc, char **argv)
         nargv[k++] = "--dir";
         /* A copy: execv takes char *const[]; the process image goes at once anyway. */
         if ((nargv[k++] = strdup(ag__cli_dir())) == NULL) {
-            ag__cli_error("serve: out of memory");
+            ag__cli_error("%s: out of memory", what);
             free(nargv);
             return AG_EXIT_ERROR;
         }
     }
+    if (prefix)
+        nargv[k++] = (char *)(uintptr_t)prefix;
     for (int i = 0; i < argc; i++)
         nargv[k++] = argv[i];
     nargv[k] = NULL;
     execv(path, nargv);
     int e = errno;
     free(nargv);
-    ag__cli_error("serve: cannot run the daemon binary %s: %s (agentgovd is built and "
+    ag__cli_error("%s: cannot run the daemon binary %s: %s (agentgovd is built and "
                   "installed next to agentgov)",
-                  path, strerror(e));
+                  what, path, strerror(e));
     return AG_EXIT_ERROR;
 }

@@ -1,5 +1,6 @@
 // A real MCP client for the gateway's tests: the official TypeScript SDK's Client over
-// its stdio transport. usage: node mcp_client.cjs PLAN.json
+// its stdio transport, or its Streamable HTTP transport when the plan has "url".
+// usage: node mcp_client.cjs PLAN.json
 // PLAN: {"command": "...", "args": [...], "steps": [{"op": "list"} | {"op": "call",
 // "name": "...", "arguments": {...}} | {"op": "read", "uri": "..."} | {"op": "sleep",
 // "ms": N}]}. Prints one JSON line per step: {"step": i, "ok": true, "result": ...} or
@@ -7,13 +8,16 @@
 const fs = require("fs");
 const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
 const { StdioClientTransport } = require("@modelcontextprotocol/sdk/client/stdio.js");
+const { StreamableHTTPClientTransport } = require("@modelcontextprotocol/sdk/client/streamableHttp.js");
 
 async function main() {
   const plan = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-  const transport = new StdioClientTransport({
-    command: plan.command, args: plan.args, env: { ...process.env, ...(plan.env || {}) },
-    stderr: "inherit",
-  });
+  const transport = plan.url
+    ? new StreamableHTTPClientTransport(new URL(plan.url))
+    : new StdioClientTransport({
+      command: plan.command, args: plan.args, env: { ...process.env, ...(plan.env || {}) },
+      stderr: "inherit",
+    });
   const client = new Client({ name: "agentgov-test", version: "1.0.0" });
   await client.connect(transport);
   for (let i = 0; i < plan.steps.length; i++) {
