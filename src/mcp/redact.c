@@ -37,17 +37,14 @@ static void add_secret(struct ag__mcp_session *s, const char *v)
 /* Every string value (at any depth) of a secret's data. */
 static void collect(struct ag__mcp_session *s, json_t *v, int depth)
 {
-    const char *k;
-    json_t *x;
-    size_t i;
     if (depth > MAX_WALK_DEPTH)
         return;
     if (json_is_string(v))
         add_secret(s, json_string_value(v));
-    else if (json_is_object(v))
-        json_object_foreach(v, k, x) collect(s, x, depth + 1);
-    else if (json_is_array(v))
-        json_array_foreach(v, i, x) collect(s, x, depth + 1);
+    for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+        collect(s, json_object_iter_value(it), depth + 1);
+    for (size_t i = 0; i < json_array_size(v); i++)
+        collect(s, json_array_get(v, i), depth + 1);
 }
 
 /* Walks the KV tree under prefix ("" or "dir/"). */
@@ -185,37 +182,28 @@ static char *scrub(struct ag__mcp_session *s, const char *in, int *count)
     return ag__buf_take(&cur);
 }
 
+/* Replaces, in place, every string under v that holds a secret or a pattern match. */
 static void scrub_tree(struct ag__mcp_session *s, json_t *v, int *count, int depth)
 {
-    const char *k;
-    json_t *x;
-    size_t i;
     if (depth > 64)
         return;
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, x)
-        {
-            if (json_is_string(x)) {
-                char *r = scrub(s, json_string_value(x), count);
-                if (r)
-                    json_object_set_new(v, k, json_string(r));
-                free(r);
-            } else {
-                scrub_tree(s, x, count, depth + 1);
-            }
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x)
-        {
-            if (json_is_string(x)) {
-                char *r = scrub(s, json_string_value(x), count);
-                if (r)
-                    json_array_set_new(v, i, json_string(r));
-                free(r);
-            } else {
-                scrub_tree(s, x, count, depth + 1);
-            }
-        }
+    for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+        json_t *x = json_object_iter_value(it);
+        char *r = json_is_string(x) ? scrub(s, json_string_value(x), count) : NULL;
+        if (r)
+            json_object_iter_set_new(v, it, json_string(r));
+        else if (!json_is_string(x))
+            scrub_tree(s, x, count, depth + 1);
+        free(r);
+    }
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *x = json_array_get(v, i);
+        char *r = json_is_string(x) ? scrub(s, json_string_value(x), count) : NULL;
+        if (r)
+            json_array_set_new(v, i, json_string(r));
+        else if (!json_is_string(x))
+            scrub_tree(s, x, count, depth + 1);
+        free(r);
     }
 }
 
