@@ -263,7 +263,7 @@ int ag__cmd_mcp(int argc, char **argv)
     if (strcmp(argv[1], "pins") == 0)
         return cmd_pins(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0)
-        return ag__cli_mcp_serve(argc - 1, argv + 1);
+        return ag__cli_mcp_serve(argc, argv);
     ag__cli_error("mcp: unknown subcommand '%s' (proxy, serve, pins)", argv[1]);
     return AG_EXIT_USAGE;
 }

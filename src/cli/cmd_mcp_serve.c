@@ -39,6 +39,7 @@ static void usage(FILE *out)
 
 int ag__cli_mcp_serve(int argc, char **argv)
 {
+    argc--, argv++; /* "mcp": the options follow "serve" */
     static const struct option longs[] = {{"upstream", required_argument, NULL, 'u'},
                                           {"upstream-secret", required_argument, NULL, 'k'},
                                           {"server", required_argument, NULL, 's'},

@@ -9,7 +9,6 @@
  * signal it as before. */
 #include <errno.h>
 #include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "cli/mcp_serve.h"
+#include "cli/notifyctx.h"
 
 #define DAEMON_NAME "agentgovd"
 
@@ -37,20 +37,8 @@ static int daemon_path(char *out, size_t len)
     return w > 0 && (size_t)w < len ? 0 : -1;
 }
 
-static int exec_daemon(const char *what, const char *prefix, int argc, char **argv);
-
-int ag__cmd_serve(int argc, char **argv)
-{
-    return exec_daemon("serve", NULL, argc, argv);
-}
-
-/* `agentgov mcp serve` needs the HTTP server too: agentgovd mcp serve ARGS... */
-int ag__cli_mcp_serve(int argc, char **argv)
-{
-    return exec_daemon("mcp serve", "mcp", argc, argv);
-}
-
-static int exec_daemon(const char *what, const char *prefix, int argc, char **argv)
+/* Runs agentgovd with this command's arguments; returns only on failure. */
+static int exec_daemon(const char *what, int argc, char **argv)
 {
     char path[PATH_MAX];
     if (daemon_path(path, sizeof path) != 0) {
@@ -58,7 +46,7 @@ static int exec_daemon(const char *what, const char *prefix, int argc, char **ar
         return AG_EXIT_ERROR;
     }
     /* agentgovd --dir DIR serve ARGS...: the data directory chosen here goes along. */
-    char **nargv = calloc((size_t)argc + 5, sizeof *nargv);
+    char **nargv = calloc((size_t)argc + 4, sizeof *nargv);
     if (nargv == NULL) {
         ag__cli_error("%s: out of memory", what);
         return AG_EXIT_ERROR;
@@ -69,13 +57,11 @@ static int exec_daemon(const char *what, const char *prefix, int argc, char **ar
         nargv[k++] = "--dir";
         /* A copy: execv takes char *const[]; the process image goes at once anyway. */
         if ((nargv[k++] = strdup(ag__cli_dir())) == NULL) {
-            ag__cli_error("%s: out of memory", what);
+            ag__cli_error("serve: out of memory");
             free(nargv);
             return AG_EXIT_ERROR;
         }
     }
-    if (prefix)
-        nargv[k++] = (char *)(uintptr_t)prefix;
     for (int i = 0; i < argc; i++)
         nargv[k++] = argv[i];
     nargv[k] = NULL;
@@ -86,4 +72,21 @@ static int exec_daemon(const char *what, const char *prefix, int argc, char **ar
                   "installed next to agentgov)",
                   what, path, strerror(e));
     return AG_EXIT_ERROR;
+}
+
+int ag__cmd_serve(int argc, char **argv)
+{
+    return exec_daemon("serve", argc, argv);
+}
+
+/* Sending needs the HTTP client, which only agentgovd links. */
+int ag__cli_notify_test(int argc, char **argv)
+{
+    return exec_daemon("notify test", argc, argv);
+}
+
+/* `agentgov mcp serve` needs the HTTP server and client too: agentgovd mcp serve ARGS. */
+int ag__cli_mcp_serve(int argc, char **argv)
+{
+    return exec_daemon("mcp serve", argc, argv);
 }

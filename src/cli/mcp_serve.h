@@ -1,6 +1,6 @@
 /* `agentgov mcp serve`: in agentgovd (src/cli/cmd_mcp_serve.c), where the HTTP server
  * is linked; in the lean agentgov (src/cli/daemon_exec.c), an exec of agentgovd.
- * Ownership: argv as every subcommand gets it (argv[0] = "serve"). */
+ * Ownership: argv is `mcp`'s (argv[0] = "mcp", argv[1] = "serve"). */
 #ifndef AG_CLI_MCP_SERVE_H
 #define AG_CLI_MCP_SERVE_H
 
