@@ -44,6 +44,7 @@ struct ag__mcp_session {
     void *regexes; /* regex_t[npatterns] */
     size_t nregex;
     int redact_loaded;
+    struct ag_approve *approve; /* opened on the first ask */
 };
 
 /* One decided request. */
@@ -55,6 +56,7 @@ struct ag__mcp_call {
     const char *resource;
     int path_resource; /* 1: resource is a path in the files' form */
     char args_digest[AG_HASH_HEX_LEN];
+    char *args_json;        /* canonical JSON of the arguments (malloc'd), or NULL */
     const char *pre_reason; /* decided before the policy: deny with this reason and why */
     const char *reason;     /* the decision's reason (static) */
     struct ag_decision d;

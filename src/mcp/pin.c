@@ -235,8 +235,8 @@ int ag__mcp_pin_blocked(struct ag__mcp_session *s, const char *tool, struct ag__
              "schema differs from the first tools/list of server '%s')%s",
              c->action, s->o.server,
              ag_policy_mcp(s->policy)->change_ask
-                 ? "; a person must approve it, and no approval can be requested from the MCP "
-                   "gateway in this build"
+                 ? "; approving a changed tool is done by accepting the change: agentgov mcp "
+                   "pins reset"
                  : "");
     return 1;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agentgov/approve.h"
 #include "agentgov/gov.h"
 #include "agentgov/ledger.h"
 #include "agentgov/policy.h"
@@ -153,6 +154,7 @@ void ag__mcp_session_free(struct ag__mcp_session *s)
     free(s->pending);
     ag__mcp_pins_free(s);
     ag__mcp_redact_free(s);
+    ag_approve_free(s->approve);
     free(s->cwd);
     free(s->homedir);
     free(s);
@@ -195,17 +197,87 @@ ag_err ag__mcp_agent_refresh(struct ag__mcp_session *s)
 
 /* ---- deciding ----------------------------------------------------------------------- */
 
-/* An ask: a person must approve. Until the approvals module is part of this build,
- * nobody can be asked, so an ask is a deny that says so. */
+/* An ask: a person must approve. The approvals module records a pending approval bound
+ * to this agent, action, resource and arguments (through the lifecycle, so the agent
+ * must be registered and in a run); the call waits for a decision, polling the store,
+ * up to mcp.ask_timeout. Approved: the grant is spent (once) and the lifecycle decides
+ * again. Anything else (denied, expired, no answer in time, an agent outside a run) is
+ * a deny that says why. The relay waits meanwhile: this session's other messages are
+ * read after the answer. */
 static enum ag_effect ask_person(struct ag__mcp_session *s, struct ag__mcp_call *c)
 {
-    (void)s;
-    snprintf(c->why, sizeof c->why,
-             "%s needs a person's approval, and no approval can be requested from the MCP "
-             "gateway in this build: denied",
-             c->action);
     c->reason = "approval_unavailable";
-    return AG_EFFECT_DENY;
+    if (!s->registered) {
+        snprintf(c->why, sizeof c->why,
+                 "%s needs a person's approval, which is asked for a registered agent in a "
+                 "governed run (--agent ID of `agentgov agent register`): denied",
+                 c->action);
+        return AG_EFFECT_DENY;
+    }
+    ag_gov *g;
+    ag_store *st;
+    ag_ledger *l;
+    ag_err err;
+    if ((err = ag_home_gov(s->o.home, &g)) != AG_OK || (err = ag_home_store(s->o.home, &st)) ||
+        (err = ag_home_ledger(s->o.home, &l))) {
+        snprintf(c->why, sizeof c->why, "%s needs approval, which cannot be asked: %s: denied",
+                 c->action, ag_last_error());
+        return AG_EFFECT_DENY;
+    }
+    if (s->approve == NULL) {
+        ag_auth *a = NULL;
+        if (ag_home_has_master_key(s->o.home) && ag_home_auth(s->o.home, &a) != AG_OK)
+            a = NULL;
+        struct ag_approve_opts ao = {.store = st, .ledger = l, .auth = a};
+        if ((err = ag_approve_new(&ao, &s->approve)) != AG_OK) {
+            snprintf(c->why, sizeof c->why, "%s needs approval, which cannot be asked: %s",
+                     c->action, ag_last_error());
+            return AG_EFFECT_DENY;
+        }
+    }
+    struct ag_approve_request rq = {.agent_id = s->o.agent,
+                                    .action = c->action,
+                                    .resource = c->resource,
+                                    .confidence = -1,
+                                    .args_json = c->args_json,
+                                    .requester_accessor = ""};
+    struct ag_approve_result res;
+    enum ag_effect eff = ag_approve_authorize(s->approve, g, s->policy, &rq, &res);
+    if (eff != AG_EFFECT_ASK) {
+        c->reason = ag_reason_name(res.d.reason);
+        snprintf(c->why, sizeof c->why, "%s: the lifecycle says %s: %s%s%s", c->action,
+                 ag_effect_name(eff), c->reason, res.detail[0] ? ": " : "", res.detail);
+        return eff;
+    }
+    char id[AG_APPROVAL_ID_BUF];
+    snprintf(id, sizeof id, "%s", res.approval_id);
+    int64_t timeout = ag_policy_mcp(s->policy)->ask_timeout_ms;
+    report(s,
+           "agentgov mcp: %s on %s waits for approval %s (agentgov approval approve %s), up "
+           "to %lld s",
+           c->action, c->resource, id, id, (long long)(timeout / 1000));
+    int64_t until = ag__mono_ms() + timeout;
+    char status[12] = "pending";
+    while (strcmp(status, "pending") == 0 && ag__mono_ms() < until) {
+        usleep(200000);
+        struct ag_approval ap = {0};
+        if (ag_approve_get(s->approve, id, &ap) == AG_OK)
+            snprintf(status, sizeof status, "%s", ap.status);
+        ag_approval_clear(&ap);
+    }
+    if (strcmp(status, "approved") != 0) {
+        c->reason = strcmp(status, "pending") == 0 ? "approval_timeout" : "approval_denied";
+        snprintf(c->why, sizeof c->why, "%s on %s: approval %s %s: denied", c->action, c->resource,
+                 id, strcmp(status, "pending") == 0 ? "got no answer in time" : status);
+        return AG_EFFECT_DENY;
+    }
+    rq.approval_id = id;
+    eff = ag_approve_authorize(s->approve, g, s->policy, &rq, &res);
+    c->reason = ag_reason_name(res.d.reason);
+    if (eff != AG_EFFECT_ALLOW)
+        snprintf(c->why, sizeof c->why, "%s on %s: approval %s was not honoured: %s%s%s", c->action,
+                 c->resource, id, c->reason, res.detail[0] ? ": " : "", res.detail);
+    return eff == AG_EFFECT_ALLOW ? AG_EFFECT_ALLOW : AG_EFFECT_DENY;
 }
 
 /* Records the decision of c in the ledger. */
@@ -318,13 +390,16 @@ static void refuse(struct ag__mcp_session *s, json_t *id, const struct ag__mcp_c
 
 /* The SHA-256 of the arguments' canonical JSON (RFC 8785): what the ledger keeps of them,
  * so a call can be matched later without the ledger holding its content. */
-static void args_digest(json_t *args, char out[AG_HASH_HEX_LEN])
+static void args_digest(json_t *args, char out[AG_HASH_HEX_LEN], char **json)
 {
     char *canon = NULL;
     out[0] = '\0';
     if (args && ag__jcs_dump(args, 0, &canon) == AG_OK) {
         ag__sha256_hex(canon, strlen(canon), out);
-        free(canon);
+        if (json && *json == NULL)
+            *json = canon;
+        else
+            free(canon);
     }
 }
 
@@ -347,7 +422,7 @@ static void call_of_tool(struct ag__mcp_session *s, json_t *params, struct ag__m
     snprintf(c->action, sizeof c->action, "mcp.%s.%s", s->o.server, tool);
     snprintf(c->resource_buf, sizeof c->resource_buf, "%s", tool);
     c->resource = c->resource_buf;
-    args_digest(args, c->args_digest);
+    args_digest(args, c->args_digest, &c->args_json);
     char qual[512];
     snprintf(qual, sizeof qual, "%s.%s", s->o.server, tool);
     const struct ag_mcp_tool_conf *tc = ag_policy_mcp_tool(s->policy, qual);
@@ -461,7 +536,7 @@ static void client_request(struct ag__mcp_session *s, json_t *m, json_t *id, con
                      method[0] == 'r' ? "read" : "prompt");
             snprintf(c.resource_buf, sizeof c.resource_buf, "%s", what ? what : "");
             c.resource = c.resource_buf;
-            args_digest(params, c.args_digest);
+            args_digest(params, c.args_digest, &c.args_json);
             if (what == NULL || !what[0]) {
                 c.pre_reason = ag_reason_name(AG_REASON_INVALID_REQUEST);
                 snprintf(c.why, sizeof c.why, "%s without its %s: denied", method,
@@ -470,7 +545,9 @@ static void client_request(struct ag__mcp_session *s, json_t *m, json_t *id, con
         }
         if (c.tool && ag__mcp_pin_blocked(s, c.tool, &c) && !c.pre_reason)
             c.pre_reason = "tool_changed";
-        if (ag__mcp_decide(s, &c) != AG_EFFECT_ALLOW) {
+        enum ag_effect eff = ag__mcp_decide(s, &c);
+        free(c.args_json);
+        if (eff != AG_EFFECT_ALLOW) {
             if (kind == AG__MCP_TOOLS_CALL && s->registered && !s->revoked)
                 ag__mcp_count_error(s, &c);
             refuse(s, id, &c, io);

@@ -350,6 +350,58 @@ check_contains "without --sandbox-tier the same write succeeds (the sandbox made
 check_exit "--sandbox-tier out of range is a usage error" 1 "$AG" mcp proxy --dir "$D" --tier 1 --sandbox-tier 9 -- true
 check_contains "... naming it" "$ERR" "--sandbox-tier '9' is not 0..4"
 
+# ---- an ask waits for a person's approval, and the grant is used once ------------------
+cat >"$T/policy-ask.yaml" <<'YAML'
+version: 1
+mcp:
+  ask_timeout: 60s
+rules:
+  - {effect: ask, actions: [mcp.mem.read_graph], resources: ["**"], min_tier: 1}
+YAML
+sed 's/"runner"/"asker"/; s/task-mcp/task-ask/' "$T/runner.json" >"$T/asker.json"
+"${G[@]}" agent register asker --tier 1 --packet "$T/asker.json" >/dev/null || not_ok "register asker"
+"${G[@]}" agent bootstrap asker >/dev/null || not_ok "bootstrap asker"
+for ph in PREFLIGHT PLAN EXECUTE; do "${G[@]}" agent transition asker $ph >/dev/null || not_ok "asker to $ph"; done
+cat >"$T/ask.plan.json" <<JSON
+{"command": "$AG", "args": ["mcp", "proxy", "--dir", "$D", "--policy", "$T/policy-ask.yaml", "--agent", "asker",
+  "--server", "mem", "--", "node", "$MEM_SERVER"],
+ "steps": [{"op": "call", "name": "read_graph"}, {"op": "call", "name": "read_graph"}]}
+JSON
+timeout 120 node "$SRC/tests/integration/mcp_client.cjs" "$T/ask.plan.json" >"$T/ask.out" 2>"$T/ask.err" &
+ASK_PID=$!
+# pending_other ID: waits (30 s at most) for a pending approval of asker other than ID.
+pending_other() {
+    local id=""
+    for _ in $(seq 300); do
+        id=$("${G[@]}" approval list --pending --agent asker --json 2>/dev/null |
+            python3 -c 'import json,sys
+items=json.load(sys.stdin)
+items=items.get("approvals", items) if isinstance(items, dict) else items
+print(next((a["id"] for a in items if a["id"] != sys.argv[1]), ""))' "$1")
+        [ -n "$id" ] && break
+        sleep 0.1
+    done
+    echo "$id"
+}
+A1=$(pending_other none)
+check_contains "the ask is a pending approval while the call waits" "$A1" "apv-"
+check_eq "... and the call has not been answered yet" "$(wc -l <"$T/ask.out")" 0
+"${G[@]}" approval approve "$A1" --as alice >/dev/null 2>"$T/approve.err" || not_ok "approve $A1" "$(cat "$T/approve.err")"
+A2=$(pending_other "$A1")
+check_contains "the second, identical call needs its own approval (the grant is used once)" "$A2" "apv-"
+"${G[@]}" approval deny "$A2" --reason "not twice" --as alice >/dev/null 2>&1 || not_ok "deny $A2"
+wait "$ASK_PID"
+check_contains "the approved call proceeds and returns the server's answer" "$(sed -n 1p "$T/ask.out")" '"entities":[]'
+check_contains "the denied one is refused, naming the approval" "$(sed -n 2p "$T/ask.out")" \
+    "approval $A2 denied: denied"
+check_contains "the operator is told how to approve" "$(cat "$T/ask.err")" "agentgov approval approve $A1"
+check_eq "the asks and the people's answers are ledgered (kind approval)" \
+    "$(sqlite3 "$D/ledger.db" "select group_concat(decision || ' ' || reason, ',') from ledger where kind='approval' and agent_id='asker' and action='mcp.mem.read_graph'")" \
+    "pending requested,approve approved,pending requested,deny denied"
+check_eq "the gateway's decisions: ask then allow, ask then deny" \
+    "$(sqlite3 "$D/ledger.db" "select group_concat(decision, ',') from ledger where kind='decision' and agent_id='asker' and json_extract(data, '\$.transport')='mcp'")" \
+    "ask,allow,ask,deny"
+
 # ---- output redaction: KV secret values and configured patterns -------------------------
 "$AG" --dir "$D" secret put app/db password=Tr0ub4dor-and-3 user=svc >/dev/null ||
     not_ok "secret put"

@@ -212,3 +212,16 @@ TEST(mcp_session_refuses_a_bad_server_name)
     ASSERT_CONTAINS(ag_last_error(), "server name 'a.b' may hold only");
     ag_home_free(h);
 }
+
+TEST(mcp_ask_without_a_registered_agent_is_a_deny_that_says_why)
+{
+    struct fx f;
+    fx_open(&f, "version: 1\nrules:\n  - {effect: ask, actions: [mcp.t.echo], resources: ['**'], "
+                "min_tier: 1}\n");
+    client(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+               "{\"name\":\"echo\",\"arguments\":{}}}");
+    ASSERT_STREQ(out_server(&f), "");
+    ASSERT_CONTAINS(out_client(&f), "mcp.t.echo needs a person's approval, which is asked for a "
+                                    "registered agent in a governed run");
+    fx_close(&f);
+}
