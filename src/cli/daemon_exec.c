@@ -90,3 +90,10 @@ int ag__cli_mcp_serve(int argc, char **argv)
 {
     return exec_daemon("mcp serve", argc, argv);
 }
+
+/* `agentgov orchestrate` talks to a model over libcurl, which agentgovd links (with
+ * the HTTP server) and the lean CLI does not: the same exec as serve. */
+int ag__cmd_orchestrate(int argc, char **argv)
+{
+    return exec_daemon("orchestrate", argc, argv);
+}
