@@ -18,6 +18,7 @@ seeds() {
     fuzz_hook) echo tests/data/hooks ;;
     fuzz_config) echo tests/fuzz/seeds/config ;;
     fuzz_shell) echo tests/fuzz/seeds/shell ;;
+    fuzz_mcp) echo tests/fuzz/seeds/mcp ;;
     esac
 }
 
