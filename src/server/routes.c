@@ -75,6 +75,10 @@ static const struct ag__route routes[] = {
     {"POST", "/v1/tasks/{id}/orchestrate", "orchestrate", ag__h_orchestrate, ADM, 1},
     {"GET", "/v1/ledger", "ledger_query", ag__h_ledger_query, TOK, 1},
     {"GET", "/v1/ledger/verify", "ledger_verify", ag__h_ledger_verify, ADM, 1},
+    /* Pipelines (handlers_pipeline.c) */
+    {"POST", "/v1/pipelines/runs", "pipeline_start", ag__h_pipeline_start, ADM, 1},
+    {"GET", "/v1/pipelines/runs", "pipeline_list", ag__h_pipeline_list, TOK, 1},
+    {"GET", "/v1/pipelines/runs/{id}", "pipeline_get", ag__h_pipeline_get, TOK, 1},
 };
 
 void ag__handlers_routes(const struct ag__route **out, size_t *n)
