@@ -148,6 +148,31 @@ AG_MUST_USE ag_err ag_approve_decide(ag_approve *ap, const char *id, const struc
  * recorded yet (the daemon calls it every second; *n may be NULL). */
 AG_MUST_USE ag_err ag_approve_sweep(ag_approve *ap, size_t *n);
 
+/* ---- approvals opened by a caller (a pipeline's human gate) ----------------------- */
+
+/* A stable approval id for a caller's key: "apv-" and the first 24 hex digits of the
+ * SHA-256 of key (so that opening again, after a crash, finds the same approval). */
+void ag_approval_id_for(const char *key, char id[AG_APPROVAL_ID_BUF]);
+
+struct ag_approve_open {
+    const char *id;        /* from ag_approval_id_for */
+    const char *requester; /* recorded as agent_id; never one of its approvers */
+    const char *action, *resource;
+    const char *args_json;         /* NULL: none */
+    const char *const *approvers;  /* "user:NAME", "role:R", "tier:N"; none: admins only */
+    size_t napprovers;
+    int required;       /* distinct approvals needed, >= 1 */
+    int64_t expires_ms; /* wall time: past it, the approval reads "expired" */
+};
+/* Opens a pending approval (stored, indexed, ledgered "requested") unless one with that
+ * id exists already: then nothing changes and *created (may be NULL) is 0. It is
+ * decided like any other (ag_approve_decide); it carries no policy rule. */
+AG_MUST_USE ag_err ag_approve_open(ag_approve *ap, const struct ag_approve_open *o,
+                                   int *created);
+/* Reads an approval from a store without a handle (status computed at read time);
+ * AG_ENOTFOUND when there is none. */
+AG_MUST_USE ag_err ag_approve_peek(ag_store *s, const char *id, struct ag_approval *out);
+
 /* ---- offline verification --------------------------------------------------------- */
 
 /* The message a grant signs: "agentgov-approval-grant:v1:<id>:<digest>:<expires_ms>:<nonce>"

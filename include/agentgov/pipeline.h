@@ -122,8 +122,11 @@ AG_MUST_USE ag_err ag_pipeline_list(ag_store *s, char **json);
 /* Asks the driver of a run to stop its running stages and end it as cancelled. */
 AG_MUST_USE ag_err ag_pipeline_cancel(ag_store *s, ag_ledger *l, const char *run_id,
                                       const char *by);
-/* Answers the human gate of stage in run: approve 1 or 0 (deny), by whom. AG_ESTATE
- * when the gate is not pending; AG_EPERM when by is not one of its approvers. */
+/* Answers the human gate of stage in run, which is an approval (agentgov/approve.h):
+ * votes on it as the person by (approve 1, or 0: deny). AG_ESTATE when the gate is not
+ * pending; AG_EPERM when by is not one of its approvers; AG_ENOTFOUND when it is not
+ * open (yet). An approver approving again counts once and is AG_OK. The ledger must
+ * have its signing key (an approved gate's grant is signed), as for ag_pipeline_drive. */
 AG_MUST_USE ag_err ag_pipeline_gate_answer(ag_store *s, ag_ledger *l, const char *run_id,
                                            const char *stage, int approve, const char *by,
                                            const char *reason);

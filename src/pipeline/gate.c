@@ -1,199 +1,230 @@
-/* Store-backed human gates (gate.h). */
+/* Human gates as approvals (gate.h). */
 #include "pipeline/gate.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agentgov/pipeline.h"
 #include "core/err.h"
-#include "core/time.h"
 #include "pipeline/state.h"
 
-static void gate_key(char *k, const char *run, const char *stage)
+#define GATE_ACTION "pipeline.gate"
+
+void ag__pl_gate_id(const char *run, const char *stage, char id[AG_APPROVAL_ID_BUF])
 {
-    char suffix[AG__PL_KEY_MAX];
-    snprintf(suffix, sizeof suffix, "gate:%s", stage);
-    ag__pl_key(k, run, suffix);
+    char key[AG__PL_KEY_MAX + 64];
+    snprintf(key, sizeof key, "pipeline-gate:%s:%s", run, stage);
+    ag_approval_id_for(key, id);
 }
 
-static ag_err gate_open(ag_store *s, const char *run, const char *stage, int64_t deadline_ms,
-                        const char *const *approvers, size_t n, int required, int64_t ttl_ms)
+static ag_err gate_open(ag_store *s, ag_ledger *l, const char *run, const char *pipeline,
+                        const char *stage, int64_t deadline_ms, const char *const *approvers,
+                        size_t n, int required)
 {
-    json_t *ap = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(ap, json_string(approvers[i]));
-    json_t *o = json_pack("{s:s,s:I,s:o,s:i,s:[],s:n}", "status", "pending", "deadline",
-                          (json_int_t)deadline_ms, "approvers", ap, "required", required,
-                          "approvals", "answer");
-    char *js = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(o);
-    if (!js)
-        return AG_ENOMEM;
-    char k[AG__PL_KEY_MAX];
-    gate_key(k, run, stage);
-    struct ag_store_op op = {.op = AG_OP_SETNX, .key = k, .value = js, .num = ttl_ms};
-    struct ag_store_reply r;
-    ag_err e = ag_store_exec(s, NULL, &op, 1, &r, NULL);
-    ag_store_reply_free(&r, 1);
-    free(js);
-    return e;
-}
-
-/* Replaces the record at k (which held old) by o; AG_ECONFLICT when it changed. */
-static ag_err cas_set(ag_store *s, const char *k, const char *old, json_t *o)
-{
-    char *js = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!js)
-        return AG_ENOMEM;
-    struct ag_store_guard g = {.key = k, .equals = old};
-    /* SET without a TTL would make the record durable: keep the remaining TTL by
-     * re-reading it is racy, so gates keep no TTL while pending and get the run's
-     * TTL when the run ends (the scheduler expires every key of the run). */
-    struct ag_store_op op = {.op = AG_OP_SET, .key = k, .value = js};
-    struct ag_store_reply r;
-    int ok = 1;
-    ag_err e = ag_store_exec(s, &g, &op, 1, &r, &ok);
-    ag_store_reply_free(&r, 1);
-    free(js);
-    if (!e && !ok)
-        return ag__fail(AG_ECONFLICT, "the gate changed meanwhile");
-    return e;
-}
-
-static ag_err gate_poll(ag_store *s, const char *run, const char *stage, int64_t now,
-                        enum ag__gate_status *st, char *msg, size_t cap)
-{
-    char k[AG__PL_KEY_MAX], *val = NULL;
-    gate_key(k, run, stage);
-    msg[0] = '\0';
-    for (int tries = 0; tries < 5; tries++) {
-        ag_err e = ag_store_get(s, k, &val);
-        if (e)
-            return e;
-        if (!val) /* lost or expired: fail closed */
-            return ag__fail(AG_ENOTFOUND, "gate %s of run %s: no record", stage, run);
-        json_t *o = json_loads(val, 0, NULL);
-        const char *status = json_string_value(json_object_get(o, "status"));
-        const char *answer = json_string_value(json_object_get(o, "answer"));
-        if (!o || !status) {
-            json_decref(o);
-            free(val);
-            return ag__fail(AG_EPARSE, "gate %s of run %s: bad record", stage, run);
-        }
-        snprintf(msg, cap, "%s", answer ? answer : "");
-        if (strcmp(status, "pending") == 0 &&
-            now >= json_integer_value(json_object_get(o, "deadline"))) {
-            json_object_set_new(o, "status", json_string("timed_out"));
-            json_object_set_new(o, "answer",
-                                json_string("timed out: no answer before the deadline"));
-            e = cas_set(s, k, val, o);
-            json_decref(o);
-            free(val);
-            val = NULL;
-            if (e == AG_ECONFLICT)
-                continue; /* answered meanwhile: read it again */
-            if (e)
-                return e;
-            *st = AG__GATE_TIMED_OUT;
-            snprintf(msg, cap, "timed out: no answer before the deadline");
-            return AG_OK;
-        }
-        *st = strcmp(status, "approved") == 0    ? AG__GATE_APPROVED
-              : strcmp(status, "denied") == 0    ? AG__GATE_DENIED
-              : strcmp(status, "timed_out") == 0 ? AG__GATE_TIMED_OUT
-                                                 : AG__GATE_PENDING;
-        json_decref(o);
-        free(val);
-        return AG_OK;
+    char id[AG_APPROVAL_ID_BUF], resource[AG__PL_KEY_MAX + 8], requester[300];
+    ag__pl_gate_id(run, stage, id);
+    snprintf(resource, sizeof resource, "%s/%s", run, stage);
+    snprintf(requester, sizeof requester, "pipeline:%s", pipeline ? pipeline : "");
+    /* A bare name is a person ("user:NAME"); role: and tier: pass through. */
+    char **ap = calloc(n ? n : 1, sizeof *ap);
+    ag_err e = ap ? AG_OK : ag__fail(AG_ENOMEM, "gate: out of memory");
+    for (size_t i = 0; !e && i < n; i++) {
+        const char *a = approvers[i];
+        int typed = strncmp(a, "user:", 5) == 0 || strncmp(a, "role:", 5) == 0 ||
+                    strncmp(a, "tier:", 5) == 0;
+        size_t len = strlen(a) + 6;
+        if (!(ap[i] = malloc(len)))
+            e = ag__fail(AG_ENOMEM, "gate: out of memory");
+        else
+            snprintf(ap[i], len, "%s%s", typed ? "" : "user:", a);
     }
-    return ag__fail(AG_ECONFLICT, "gate %s of run %s keeps changing", stage, run);
+    json_t *args = json_pack("{s:s, s:s, s:s}", "pipeline", pipeline ? pipeline : "", "run", run,
+                             "stage", stage);
+    char *args_js = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(args);
+    ag_approve *apv = NULL;
+    if (!e)
+        e = args_js ? ag_approve_new(&(struct ag_approve_opts){.store = s, .ledger = l}, &apv)
+                    : ag__fail(AG_ENOMEM, "gate: out of memory");
+    if (!e) {
+        struct ag_approve_open o = {.id = id,
+                                    .requester = requester,
+                                    .action = GATE_ACTION,
+                                    .resource = resource,
+                                    .args_json = args_js,
+                                    .approvers = (const char *const *)ap,
+                                    .napprovers = n,
+                                    .required = required > 0 ? required : 1,
+                                    .expires_ms = deadline_ms};
+        e = ag_approve_open(apv, &o, NULL);
+    }
+    ag_approve_free(apv);
+    free(args_js);
+    for (size_t i = 0; ap && i < n; i++)
+        free(ap[i]);
+    free(ap);
+    return e;
 }
 
-const struct ag__pl_gates ag__pl_store_gates = {gate_open, gate_poll};
+/* Who answered, from the approval's votes: the deciding vote names the answer. */
+static void answer_of(const struct ag_approval *a, char *msg, size_t cap)
+{
+    msg[0] = '\0';
+    if (strcmp(a->status, "expired") == 0) {
+        snprintf(msg, cap, "timed out: no answer before the deadline");
+        return;
+    }
+    json_t *rec = json_loads(a->json, 0, NULL);
+    json_t *votes = json_object_get(rec, "votes");
+    json_t *last = json_array_get(votes, json_array_size(votes) - 1);
+    const char *by = json_string_value(json_object_get(json_object_get(last, "approver"), "entity"));
+    const char *why = json_string_value(json_object_get(last, "reason"));
+    if (last && by) {
+        if (strcmp(a->status, "denied") == 0)
+            snprintf(msg, cap, "denied by %s%s%s", by, why ? ": " : "", why ? why : "");
+        else
+            snprintf(msg, cap, "%s by %s (%d of %d)%s%s",
+                     strcmp(a->status, "approved") == 0 ? "approved" : "approval", by, a->approvals,
+                     a->required, why ? ": " : "", why ? why : "");
+    }
+    json_decref(rec);
+}
+
+static ag_err gate_poll(ag_store *s, const char *run, const char *stage, enum ag__gate_status *st,
+                        char *msg, size_t cap)
+{
+    char id[AG_APPROVAL_ID_BUF];
+    ag__pl_gate_id(run, stage, id);
+    msg[0] = '\0';
+    struct ag_approval a;
+    ag_err e = ag_approve_peek(s, id, &a);
+    if (e == AG_ENOTFOUND)
+        return ag__fail(AG_ENOTFOUND, "gate %s of run %s: no approval %s", stage, run, id);
+    if (e)
+        return e;
+    answer_of(&a, msg, cap);
+    *st = strcmp(a.status, "approved") == 0  ? AG__GATE_APPROVED
+          : strcmp(a.status, "denied") == 0  ? AG__GATE_DENIED
+          : strcmp(a.status, "expired") == 0 ? AG__GATE_TIMED_OUT
+          : strcmp(a.status, "pending") == 0 ? AG__GATE_PENDING
+                                             : AG__GATE_DENIED; /* unknown: fail closed */
+    ag_approval_clear(&a);
+    return AG_OK;
+}
+
+const struct ag__pl_gates ag__pl_approval_gates = {gate_open, gate_poll};
+
+ag_err ag__pl_gate_json(ag_store *s, const char *run, const char *stage, json_t **out)
+{
+    *out = NULL;
+    char id[AG_APPROVAL_ID_BUF], msg[600];
+    ag__pl_gate_id(run, stage, id);
+    struct ag_approval a;
+    ag_err e = ag_approve_peek(s, id, &a);
+    if (e == AG_ENOTFOUND)
+        return AG_OK;
+    if (e)
+        return e;
+    answer_of(&a, msg, sizeof msg);
+    json_t *rec = json_loads(a.json, 0, NULL);
+    json_t *who = json_array(), *got = json_array(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(rec, "approvers"), i, v)
+    {
+        const char *n = json_string_value(v);
+        if (n)
+            json_array_append_new(who, json_string(strncmp(n, "user:", 5) == 0 ? n + 5 : n));
+    }
+    json_array_foreach(json_object_get(rec, "votes"), i, v)
+    {
+        const char *by = json_string_value(json_object_get(json_object_get(v, "approver"), "entity"));
+        if (by && strcmp(json_string_value(json_object_get(v, "decision")), "approve") == 0)
+            json_array_append_new(got, json_string(by));
+    }
+    json_decref(rec);
+    *out = json_pack("{s:s, s:s, s:o, s:o, s:i, s:I, s:s}", "approval_id", a.id, "status",
+                     strcmp(a.status, "expired") == 0 ? "timed_out" : a.status, "approvers", who,
+                     "approvals", got, "required", a.required, "deadline",
+                     (json_int_t)a.expires_ms, "answer", msg);
+    ag_approval_clear(&a);
+    return *out ? AG_OK : ag__fail(AG_ENOMEM, "gate: out of memory");
+}
 
 ag_err ag_pipeline_gate_answer(ag_store *s, ag_ledger *l, const char *run, const char *stage,
                                int approve, const char *by, const char *reason)
 {
-    char k[AG__PL_KEY_MAX], *val = NULL;
-    ag_err ce = ag__pl_check_run_id(run);
-    if (ce)
-        return ce;
+    ag_err e = ag__pl_check_run_id(run);
+    if (e)
+        return e;
     if (!by || !*by)
         return ag__fail(AG_EINVAL, "a gate answer needs who gives it");
-    gate_key(k, run, stage);
-    for (int tries = 0; tries < 5; tries++) {
-        ag_err e = ag_store_get(s, k, &val);
-        if (e)
-            return e;
-        if (!val)
-            return ag__fail(AG_ENOTFOUND, "run %s has no gate '%s' waiting (yet)", run, stage);
-        json_t *o = json_loads(val, 0, NULL);
-        const char *status = json_string_value(json_object_get(o, "status"));
-        if (!o || !status) {
-            json_decref(o);
-            free(val);
-            return ag__fail(AG_EPARSE, "gate %s of run %s: bad record", stage, run);
-        }
-        if (strcmp(status, "pending") != 0 ||
-            ag__wall_ms() >= json_integer_value(json_object_get(o, "deadline"))) {
-            e = ag__fail(AG_ESTATE, "gate '%s' of run %s is %s", stage, run,
-                         strcmp(status, "pending") == 0 ? "past its deadline" : status);
-            json_decref(o);
-            free(val);
-            return e;
-        }
-        json_t *ap = json_object_get(o, "approvers");
-        int allowed = json_array_size(ap) == 0;
-        for (size_t i = 0; i < json_array_size(ap) && !allowed; i++)
-            allowed = strcmp(json_string_value(json_array_get(ap, i)), by) == 0;
-        if (!allowed) {
-            json_decref(o);
-            free(val);
-            return ag__fail(AG_EPERM, "'%s' is not an approver of gate '%s'", by, stage);
-        }
-        json_t *got = json_object_get(o, "approvals");
-        char answer[512];
-        if (!approve) {
-            json_object_set_new(o, "status", json_string("denied"));
-            snprintf(answer, sizeof answer, "denied by %s%s%s", by, reason ? ": " : "",
-                     reason ? reason : "");
-        } else {
-            int seen = 0;
-            for (size_t i = 0; i < json_array_size(got); i++)
-                seen |= strcmp(json_string_value(json_array_get(got, i)), by) == 0;
-            if (!seen)
-                json_array_append_new(got, json_string(by));
-            size_t need = (size_t)json_integer_value(json_object_get(o, "required"));
-            if (json_array_size(got) >= (need ? need : 1))
-                json_object_set_new(o, "status", json_string("approved"));
-            snprintf(answer, sizeof answer, "approved by %s (%zu of %zu)%s%s", by,
-                     json_array_size(got), need ? need : 1, reason ? ": " : "",
-                     reason ? reason : "");
-        }
-        json_object_set_new(o, "answer", json_string(answer));
-        /* Ledgered before the answer takes effect; a lost race is ledgered again on
-         * the next try with what it then says. */
-        json_t *d = json_pack("{s:s,s:s,s:b}", "stage", stage, "by", by, "approve", approve);
+    if (strlen(by) >= AG_AUTH_NAME_MAX)
+        return ag__fail(AG_EINVAL, "a gate answer's name is longer than %d bytes",
+                        AG_AUTH_NAME_MAX - 1);
+    char id[AG_APPROVAL_ID_BUF];
+    ag__pl_gate_id(run, stage, id);
+    ag_approve *apv = NULL;
+    if ((e = ag_approve_new(&(struct ag_approve_opts){.store = s, .ledger = l}, &apv)))
+        return e;
+    struct ag_approval a;
+    e = ag_approve_get(apv, id, &a);
+    if (e == AG_ENOTFOUND) {
+        ag_approve_free(apv);
+        return ag__fail(AG_ENOTFOUND, "run %s has no gate '%s' waiting (yet)", run, stage);
+    }
+    if (e) {
+        ag_approve_free(apv);
+        return e;
+    }
+    /* The person named by --by; a gate without approvers may be answered by anyone. */
+    struct ag_identity who = {.tier = -1};
+    snprintf(who.entity, sizeof who.entity, "%s", by);
+    snprintf(who.accessor, sizeof who.accessor, "cli:%.55s", by);
+    snprintf(who.via, sizeof who.via, "cli");
+    json_t *rec = json_loads(a.json, 0, NULL), *v;
+    who.admin = json_array_size(json_object_get(rec, "approvers")) == 0;
+    /* An approver approving again is not counted twice, and is no error. */
+    int again = 0;
+    size_t i;
+    json_array_foreach(json_object_get(rec, "votes"), i, v)
+    {
+        const char *ent = json_string_value(json_object_get(json_object_get(v, "approver"), "entity"));
+        again |= approve && ent && strcmp(ent, by) == 0 &&
+                 strcmp(json_string_value(json_object_get(v, "decision")), "approve") == 0;
+    }
+    json_decref(rec);
+    int pending = strcmp(a.status, "pending") == 0;
+    if (!pending)
+        e = ag__fail(AG_ESTATE, "gate '%s' of run %s is %s", stage, run,
+                     strcmp(a.status, "expired") == 0 ? "past its deadline" : a.status);
+    else if (!again) {
+        e = ag_approve_decide(apv, id, &who, approve,
+                              reason && *reason ? reason
+                              : approve         ? NULL
+                                                : "denied with `agentgov pipeline deny`",
+                              NULL);
+        if (e == AG_EPERM)
+            e = ag__fail(AG_EPERM, "'%s' is not an approver of gate '%s' (%s)", by, stage,
+                         ag_last_error());
+    }
+    if (!e && !again) {
+        /* The run's own trail names the answer too (the approval has its entries). */
+        json_t *d = json_pack("{s:s,s:s,s:b,s:s}", "stage", stage, "by", by, "approve", approve,
+                              "approval_id", id);
         char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
         json_decref(d);
-        json_t *meta = NULL; /* the pipeline's name, for the entry's resource */
+        json_t *meta = NULL;
         if (ag__pl_get_json(s, run, "meta", &meta) != AG_OK)
             meta = NULL;
         e = data ? ag__pl_ledger_run(l, run, json_string_value(json_object_get(meta, "pipeline")),
-                                     approve ? "gate.approve" : "gate.deny", approve, answer, data)
+                                     approve ? "gate.approve" : "gate.deny", approve,
+                                     approve ? "approved" : "denied", data)
                  : AG_ENOMEM;
         json_decref(meta);
         free(data);
-        if (!e)
-            e = cas_set(s, k, val, o);
-        json_decref(o);
-        free(val);
-        val = NULL;
-        if (e == AG_ECONFLICT)
-            continue;
-        return e;
     }
-    return ag__fail(AG_ECONFLICT, "gate %s of run %s keeps changing", stage, run);
+    ag_approval_clear(&a);
+    ag_approve_free(apv);
+    return e;
 }

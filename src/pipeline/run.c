@@ -436,8 +436,9 @@ static ag_err open_gate(struct srun *R, size_t i)
                   s->required == 1 ? "" : "s", (long long)(s->timeout_ms / 1000));
     if (e)
         return e;
-    return R->gates->open(R->env->store, R->run, s->name, ag__wall_ms() + s->timeout_ms,
-                          s->approvers.v, s->approvers.n, s->required, 0);
+    return R->gates->open(R->env->store, R->env->ledger, R->run, R->p->name, s->name,
+                          ag__wall_ms() + s->timeout_ms, s->approvers.v, s->approvers.n,
+                          s->required);
 }
 
 /* Starts what can start; *next_wake gets the earliest retry time still to come. */
@@ -502,11 +503,14 @@ static ag_err poll_gates(struct srun *R)
         const struct ag__stage *s = &R->p->stages[i];
         enum ag__gate_status gs;
         char msg[300];
-        ag_err e =
-            R->gates->poll(R->env->store, R->run, s->name, ag__wall_ms(), &gs, msg, sizeof msg);
-        if (e == AG_ENOTFOUND) /* the checkpoint was written, the gate not yet: open it */
-            e = R->gates->open(R->env->store, R->run, s->name, R->st[i].updated_at + s->timeout_ms,
-                               s->approvers.v, s->approvers.n, s->required, 0);
+        ag_err e = R->gates->poll(R->env->store, R->run, s->name, &gs, msg, sizeof msg);
+        if (e == AG_ENOTFOUND) { /* the checkpoint was written, the gate not yet: open it */
+            e = R->gates->open(R->env->store, R->env->ledger, R->run, R->p->name, s->name,
+                               R->st[i].updated_at + s->timeout_ms, s->approvers.v,
+                               s->approvers.n, s->required);
+            if (!e)
+                e = R->gates->poll(R->env->store, R->run, s->name, &gs, msg, sizeof msg);
+        }
         if (e)
             return e;
         if (R->cancelling)
@@ -640,7 +644,7 @@ static ag_err expire_run(struct srun *R)
 {
     int64_t t = ttl(R->env);
     const char *suffix[] = {"meta", "source", "stages", "cancel"};
-    size_t n = 4 + R->p->nstages;
+    size_t n = 4;
     struct ag_store_op *ops = calloc(n, sizeof *ops);
     struct ag_store_reply *rep = calloc(n, sizeof *rep);
     char(*keys)[AG__PL_KEY_MAX] = calloc(n, sizeof *keys);
@@ -648,15 +652,6 @@ static ag_err expire_run(struct srun *R)
     size_t k = 0;
     for (size_t i = 0; !e && i < 4; i++) {
         ag__pl_key(keys[k], R->run, suffix[i]);
-        ops[k] = (struct ag_store_op){.op = AG_OP_PEXPIRE, .key = keys[k], .num = t};
-        k++;
-    }
-    for (size_t i = 0; !e && i < R->p->nstages; i++) {
-        if (R->p->stages[i].kind != AG__SK_GATE)
-            continue;
-        char sfx[AG__PL_KEY_MAX];
-        snprintf(sfx, sizeof sfx, "gate:%s", R->p->stages[i].name);
-        ag__pl_key(keys[k], R->run, sfx);
         ops[k] = (struct ag_store_op){.op = AG_OP_PEXPIRE, .key = keys[k], .num = t};
         k++;
     }
@@ -806,7 +801,7 @@ static ag_err drive(struct srun *R, char status[16])
 
 ag_err ag_pipeline_drive(const struct ag_pipeline_env *env, const char *run_id, char status[16])
 {
-    struct srun R = {.env = env, .gates = &ag__pl_store_gates};
+    struct srun R = {.env = env, .gates = &ag__pl_approval_gates};
     snprintf(status, 16, "error");
     if (!env || !env->store || !env->ledger || !env->exec || !env->work_root || !env->owner)
         return ag__fail(AG_EINVAL,

@@ -8,6 +8,7 @@
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/time.h"
+#include "pipeline/gate.h"
 #include "pipeline/model.h"
 #include "pipeline/state.h"
 
@@ -224,12 +225,11 @@ ag_err ag_pipeline_status(ag_store *s, const char *run_id, char **json)
                         json_object_set_new(o, "stage", json_string(p->stages[i].name));
                         json_object_set_new(o, "kind",
                                             json_string(ag__pl_kind_name(p->stages[i].kind)));
-                        /* A gate's record: approvers, approvals so far, deadline. */
-                        char sfx[AG__PL_KEY_MAX];
+                        /* A gate's approval: approvers, approvals so far, deadline. */
                         json_t *gate = NULL;
-                        snprintf(sfx, sizeof sfx, "gate:%s", p->stages[i].name);
                         if (p->stages[i].kind == AG__SK_GATE &&
-                            ag__pl_get_json(s, run_id, sfx, &gate) == AG_OK)
+                            ag__pl_gate_json(s, run_id, p->stages[i].name, &gate) == AG_OK &&
+                            gate)
                             json_object_set_new(o, "gate", gate);
                         json_array_append_new(stages, o);
                     }

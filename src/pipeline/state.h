@@ -3,7 +3,7 @@
  *   pipeline:{run}:meta          JSON: pipeline, status, params, times
  *   pipeline:{run}:source        JSON: the pipeline file and templates it was run from
  *   pipeline:{run}:stages        hash: stage -> JSON state
- *   pipeline:{run}:gate:{stage}  JSON: a human gate (gate.c)
+ *   (a human gate is an approval, approval:{id}, opened by gate.c)
  *   pipeline:{run}:cancel        set by `pipeline cancel`
  *   pipeline:{run}:lock          the driver's lock
  *   pipelines:runs               sorted set of run ids by creation time

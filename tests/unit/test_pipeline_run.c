@@ -15,6 +15,8 @@
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/time.h"
+#include "ledger/keys.h"
+#include "pipeline/gate.h"
 #include "pipeline/state.h"
 #include "redis_fixture.h"
 #include "test.h"
@@ -142,7 +144,12 @@ static void rig_open(struct rig *g, const char *label, const char *url)
     char db[4200], surl[4200];
     snprintf(db, sizeof db, "%s/ledger.db", g->dir);
     snprintf(surl, sizeof surl, "sqlite:%s/state.db", g->dir);
-    struct ag_ledger_opts lo = {0};
+    /* A signing key: a gate is an approval, whose grant the ledger's key signs. */
+    char sk[4200], pk[4200];
+    snprintf(sk, sizeof sk, "%s/ledger.key", g->dir);
+    snprintf(pk, sizeof pk, "%s/ledger.pub", g->dir);
+    ASSERT_OK(ag__ledger_keygen(sk, pk));
+    struct ag_ledger_opts lo = {.signing_key_path = sk};
     ASSERT_OK(ag_ledger_open(db, &lo, &g->ledger));
     ASSERT_OK(ag_store_open(url ? url : surl, &g->store));
     if (url)
@@ -379,6 +386,34 @@ static void gates(const char *url)
     ASSERT_CONTAINS(js, "approved by bob (2 of 2): looks right");
     ASSERT_CONTAINS(js, "timed out: no answer before the deadline");
     free(js);
+    /* Each gate is an approval under its run+stage id: review approved by two... */
+    char id[AG_APPROVAL_ID_BUF];
+    struct ag_approval ap;
+    ag__pl_gate_id(run, "review", id);
+    ASSERT_OK(ag_approve_peek(g.store, id, &ap));
+    ASSERT_STREQ(ap.status, "approved");
+    ASSERT_STREQ(ap.action, "pipeline.gate");
+    ASSERT_STREQ(ap.agent_id, "pipeline:gates");
+    ASSERT_EQ(ap.approvals, 2);
+    ASSERT_EQ(ap.required, 2);
+    ag_approval_clear(&ap);
+    /* ...short expired; opening it again (as a resume would) changes nothing. */
+    ag__pl_gate_id(run, "short", id);
+    ag_approve *apv = NULL;
+    ASSERT_OK(ag_approve_new(&(struct ag_approve_opts){.store = g.store, .ledger = g.ledger}, &apv));
+    struct ag_approve_open o = {.id = id,
+                                .requester = "pipeline:gates",
+                                .action = "pipeline.gate",
+                                .resource = "x",
+                                .required = 1,
+                                .expires_ms = ag__wall_ms() + 3600000};
+    int created = 1;
+    ASSERT_OK(ag_approve_open(apv, &o, &created));
+    ASSERT_EQ(created, 0);
+    ASSERT_OK(ag_approve_peek(g.store, id, &ap));
+    ASSERT_STREQ(ap.status, "expired");
+    ag_approval_clear(&ap);
+    ag_approve_free(apv);
     ag_pipeline_free(p);
     rig_close(&g);
 }
