@@ -89,7 +89,8 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-LEAN_OBJ := $(filter-out %/cmd_serve.o %/notify_test.o %/cmd_orchestrate.o,$(CLI_OBJ)) $(BUILD)/obj/src/cli/daemon_exec.o
+LEAN_OBJ := $(filter-out %/cmd_serve.o %/notify_test.o %/cmd_orchestrate.o %/cmd_mcp_serve.o,$(CLI_OBJ)) \
+	$(BUILD)/obj/src/cli/daemon_exec.o
 SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)

@@ -191,6 +191,29 @@ size_t ag_policy_rule_count(const ag_policy *p);
 /* Rule i (0-based, file order); AG_EINVAL when out of range. */
 AG_MUST_USE ag_err ag_policy_rule(const ag_policy *p, size_t i, struct ag_rule_info *out);
 
+/* The policy's `mcp:` section: how the MCP gateway (agentgov mcp proxy|serve) judges the
+ * calls the rules decide. One entry per tool the section names ("server.tool"). */
+struct ag_mcp_tool_conf {
+    const char *tool;         /* "server.tool", as written */
+    const char *resource_arg; /* the argument that is the resource (a path); NULL: none */
+    int64_t rate_count;       /* calls allowed per window; 0: no limit */
+    int64_t rate_window_ms;
+};
+struct ag_policy_mcp {
+    int deny_as_result;     /* 1: a denied tools/call is a tool result with isError: true */
+    int change_ask;         /* 1: a pinned tool that changed is sent for approval, else denied */
+    int64_t ask_timeout_ms; /* how long an ask waits for a person's answer */
+    int redact_secrets;     /* 1: the KV store's secret values are replaced in results */
+    const char *const *redact_patterns; /* POSIX extended regexes, checked at load */
+    size_t npatterns;
+    const struct ag_mcp_tool_conf *tools;
+    size_t ntools;
+};
+/* The section (its defaults when the file has none): never NULL for a loaded policy. */
+const struct ag_policy_mcp *ag_policy_mcp(const ag_policy *p);
+/* The entry of a tool ("server.tool"), or NULL. */
+const struct ag_mcp_tool_conf *ag_policy_mcp_tool(const ag_policy *p, const char *tool);
+
 /* Names. */
 const char *ag_effect_name(enum ag_effect e); /* "allow" | "deny" | "ask" */
 const char *ag_reason_name(enum ag_reason r); /* "default_deny", ... */

@@ -24,6 +24,7 @@
     X(pipeline, "validate, run and resume YAML pipelines of governed stages")                      \
     X(sandbox, "show the kernel sandbox profile of a tier")                                        \
     X(hook, "answer a coding agent's tool-use hook (claude-code, codex)")                          \
+    X(mcp, "govern MCP tool calls (stdio and Streamable HTTP proxies)")                            \
     X(notify, "notification outbox: list (--dead) and test a channel")                             \
     X(config, "show the effective configuration")                                                  \
     X(version, "print the version")

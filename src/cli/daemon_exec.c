@@ -16,6 +16,7 @@
 
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "cli/mcp_serve.h"
 #include "cli/notifyctx.h"
 
 #define DAEMON_NAME "agentgovd"
@@ -82,6 +83,12 @@ int ag__cmd_serve(int argc, char **argv)
 int ag__cli_notify_test(int argc, char **argv)
 {
     return exec_daemon("notify test", argc, argv);
+}
+
+/* `agentgov mcp serve` needs the HTTP server and client too: agentgovd mcp serve ARGS. */
+int ag__cli_mcp_serve(int argc, char **argv)
+{
+    return exec_daemon("mcp serve", argc, argv);
 }
 
 /* `agentgov orchestrate` talks to a model over libcurl, which agentgovd links (with

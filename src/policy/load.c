@@ -1,6 +1,7 @@
 #include "policy/load.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@ static void set_defaults(ag_policy *p)
         s->max_procs = d->max_procs;
         s->file_bytes = d->file_bytes;
     }
+    p->mcp.ask_timeout_ms = 60000;
+    p->mcp.redact_secrets = 1;
 }
 
 /* ---- problems --------------------------------------------------------------------- */
@@ -750,11 +753,129 @@ static void load_promotion(struct lctx *c, const struct ag__ynode *list)
     c->p->promotions = pr;
 }
 
+/* ---- mcp ------------------------------------------------------------------------ */
+
+/* The tool's entry, added on first mention (resources: and rate: name the same tools). */
+static struct ag_mcp_tool_conf *mcp_tool(struct lctx *c, const struct ag__ynode *k, size_t cap)
+{
+    if (!want(c, k, AG__Y_SCALAR, "an MCP tool"))
+        return NULL;
+    struct ag_policy_mcp *m = &c->p->mcp;
+    struct ag_mcp_tool_conf *t = c->p->mcp_tools;
+    for (size_t i = 0; i < m->ntools; i++)
+        if (strcmp(t[i].tool, k->text) == 0)
+            return &t[i];
+    if (strchr(k->text, '.') == NULL || k->text[0] == '.') {
+        PROBLEM(c, k, "MCP tool '%s' must be written server.tool", k->text);
+        return NULL;
+    }
+    if (m->ntools == cap)
+        return NULL;
+    t[m->ntools] = (struct ag_mcp_tool_conf){.tool = copy_text(c, k)};
+    return &t[m->ntools++];
+}
+
+/* `10/min`: a count and a window (s, sec, min, m, h, hour, d, day). */
+static void get_rate(struct lctx *c, const struct ag__ynode *n, struct ag_mcp_tool_conf *t)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"s", 1000},     {"sec", 1000},     {"second", 1000}, {"m", 60000},
+                 {"min", 60000},  {"minute", 60000}, {"h", 3600000},   {"hour", 3600000},
+                 {"d", 86400000}, {"day", 86400000}};
+    if (!want(c, n, AG__Y_SCALAR, "rate"))
+        return;
+    char *end;
+    errno = 0;
+    long long v = strtoll(n->text, &end, 10);
+    if (end != n->text && errno == 0 && v > 0 && v <= 1000000 && *end == '/')
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (strcmp(end + 1, units[i].unit) == 0) {
+                t->rate_count = v;
+                t->rate_window_ms = units[i].ms;
+                return;
+            }
+    PROBLEM(c, n, "bad rate '%s' (expected COUNT/UNIT, e.g. 10/min; units s, min, h, day)",
+            n->text);
+}
+
+static void load_mcp(struct lctx *c, const struct ag__ynode *v)
+{
+    static const char *const keys[] = {
+        "deny_as",         "on_change", "ask_timeout", "redact_secrets",
+        "redact_patterns", "resources", "rate",        NULL};
+    struct ag_policy_mcp *m = &c->p->mcp;
+    const struct ag__ynode *n, *res = ag__yaml_get(v, "resources"), *rate = ag__yaml_get(v, "rate");
+    check_keys(c, v, keys, "mcp");
+    if ((n = ag__yaml_get(v, "deny_as")) && want(c, n, AG__Y_SCALAR, "deny_as")) {
+        if (strcmp(n->text, "result") == 0 || strcmp(n->text, "error") == 0)
+            m->deny_as_result = n->text[0] == 'r';
+        else
+            PROBLEM(c, n, "'deny_as' must be error or result, got '%s'", n->text);
+    }
+    if ((n = ag__yaml_get(v, "on_change")) && want(c, n, AG__Y_SCALAR, "on_change")) {
+        if (strcmp(n->text, "deny") == 0 || strcmp(n->text, "ask") == 0)
+            m->change_ask = n->text[0] == 'a';
+        else
+            PROBLEM(c, n, "'on_change' must be deny or ask, got '%s'", n->text);
+    }
+    if ((n = ag__yaml_get(v, "ask_timeout")))
+        (void)get_duration(c, n, "ask_timeout", &m->ask_timeout_ms);
+    if ((n = ag__yaml_get(v, "redact_secrets")))
+        (void)get_bool(c, n, "redact_secrets", &m->redact_secrets);
+    if ((n = ag__yaml_get(v, "redact_patterns")) && want(c, n, AG__Y_SEQ, "redact_patterns") &&
+        n->n) {
+        const char **pats = ag__arena_alloc(&c->p->arena, n->n * sizeof *pats);
+        if (pats == NULL) {
+            c->oom = 1;
+            return;
+        }
+        for (size_t i = 0; i < n->n; i++) {
+            const struct ag__ynode *e = n->items[i];
+            regex_t re;
+            if (!want(c, e, AG__Y_SCALAR, "redact_patterns"))
+                continue;
+            int rc = regcomp(&re, e->text, REG_EXTENDED);
+            if (rc != 0) {
+                char why[128];
+                regerror(rc, &re, why, sizeof why);
+                PROBLEM(c, e, "bad pattern in 'redact_patterns': %s", why);
+                continue;
+            }
+            regfree(&re);
+            pats[m->npatterns++] = copy_text(c, e);
+        }
+        m->redact_patterns = pats;
+    }
+    size_t cap = (res && res->type == AG__Y_MAP ? res->n : 0) +
+                 (rate && rate->type == AG__Y_MAP ? rate->n : 0);
+    if (cap && (c->p->mcp_tools = ag__arena_alloc(&c->p->arena, cap * sizeof *m->tools)) == NULL) {
+        c->oom = 1;
+        return;
+    }
+    m->tools = c->p->mcp_tools;
+    if (res && want(c, res, AG__Y_MAP, "resources")) {
+        for (size_t i = 0; i < res->n; i++) {
+            struct ag_mcp_tool_conf *t = mcp_tool(c, res->items[2 * i], cap);
+            if (t && want(c, res->items[2 * i + 1], AG__Y_SCALAR, "resources"))
+                t->resource_arg = copy_text(c, res->items[2 * i + 1]);
+        }
+    }
+    if (rate && want(c, rate, AG__Y_MAP, "rate"))
+        for (size_t i = 0; i < rate->n; i++) {
+            struct ag_mcp_tool_conf *t = mcp_tool(c, rate->items[2 * i], cap);
+            if (t)
+                get_rate(c, rate->items[2 * i + 1], t);
+        }
+}
+
 /* ---- top level -------------------------------------------------------------------- */
 
 static void load_root(struct lctx *c, const struct ag__ynode *root)
 {
-    static const char *const keys[] = {"version", "tiers", "rules", "sandbox", "promotion", NULL};
+    static const char *const keys[] = {"version",   "tiers", "rules", "sandbox",
+                                       "promotion", "mcp",   NULL};
     if (root == NULL) {
         problem_at(c, 1, 1, "empty policy (expected a mapping with 'version' and 'rules')");
         return;
@@ -780,6 +901,8 @@ static void load_root(struct lctx *c, const struct ag__ynode *root)
         for_each_tier(c, n, "sandbox", load_sandbox_tier);
     if ((n = ag__yaml_get(root, "promotion")))
         load_promotion(c, n);
+    if ((n = ag__yaml_get(root, "mcp")) && want(c, n, AG__Y_MAP, "mcp"))
+        load_mcp(c, n);
 }
 
 static int cmp_problem(const void *a, const void *b)

@@ -391,3 +391,18 @@ enum ag_effect ag_decide(const ag_policy *p, const struct ag_request *req, struc
         return finish(out, AG_EFFECT_DENY, AG_REASON_PHASE_NOT_ALLOWED, p, v.phase_blocked);
     return finish(out, AG_EFFECT_DENY, AG_REASON_DEFAULT_DENY, p, NULL);
 }
+
+const struct ag_policy_mcp *ag_policy_mcp(const ag_policy *p)
+{
+    return p ? &p->mcp : NULL;
+}
+
+const struct ag_mcp_tool_conf *ag_policy_mcp_tool(const ag_policy *p, const char *tool)
+{
+    if (p == NULL || tool == NULL)
+        return NULL;
+    for (size_t i = 0; i < p->mcp.ntools; i++)
+        if (strcmp(p->mcp.tools[i].tool, tool) == 0)
+            return &p->mcp.tools[i];
+    return NULL;
+}

@@ -79,6 +79,8 @@ struct ag_policy {
     struct ag__rule *rules; /* in file order */
     size_t nrules;
     struct ag__tier_index index[AG_TIER_COUNT];
+    struct ag_policy_mcp mcp;
+    struct ag_mcp_tool_conf *mcp_tools; /* mcp.tools, writable while loading */
 };
 
 #endif

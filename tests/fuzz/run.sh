@@ -19,6 +19,7 @@ seeds() {
     fuzz_config) echo tests/fuzz/seeds/config ;;
     fuzz_pipeline) echo tests/data/pipelines examples/pipelines templates ;;
     fuzz_shell) echo tests/fuzz/seeds/shell ;;
+    fuzz_mcp) echo tests/fuzz/seeds/mcp ;;
     esac
 }
 
