@@ -158,8 +158,8 @@ struct ag_approve_open {
     const char *id;        /* from ag_approval_id_for */
     const char *requester; /* recorded as agent_id; never one of its approvers */
     const char *action, *resource;
-    const char *args_json;         /* NULL: none */
-    const char *const *approvers;  /* "user:NAME", "role:R", "tier:N"; none: admins only */
+    const char *args_json;        /* NULL: none */
+    const char *const *approvers; /* "user:NAME", "role:R", "tier:N"; none: admins only */
     size_t napprovers;
     int required;       /* distinct approvals needed, >= 1 */
     int64_t expires_ms; /* wall time: past it, the approval reads "expired" */
@@ -167,8 +167,7 @@ struct ag_approve_open {
 /* Opens a pending approval (stored, indexed, ledgered "requested") unless one with that
  * id exists already: then nothing changes and *created (may be NULL) is 0. It is
  * decided like any other (ag_approve_decide); it carries no policy rule. */
-AG_MUST_USE ag_err ag_approve_open(ag_approve *ap, const struct ag_approve_open *o,
-                                   int *created);
+AG_MUST_USE ag_err ag_approve_open(ag_approve *ap, const struct ag_approve_open *o, int *created);
 /* Reads an approval from a store without a handle (status computed at read time);
  * AG_ENOTFOUND when there is none. */
 AG_MUST_USE ag_err ag_approve_peek(ag_store *s, const char *id, struct ag_approval *out);

@@ -42,8 +42,8 @@ ag_err ag_approve_open(ag_approve *ap, const struct ag_approve_open *o, int *cre
         "s:I, s:I, s:{s:s}, s:[], s:n, s:I, s:I}",
         "id", o->id, "agent_id", o->requester, "task_id", "", "tier", -1, "phase", "", "action",
         o->action, "resource", o->resource, "args", args ? args : json_null(), "args_digest",
-        args_digest, "digest", digest, "policy_file", "", "policy_hash", "", "rule", "",
-        "rule_id", "", "approvers", approvers ? approvers : json_array(), "required", o->required,
+        args_digest, "digest", digest, "policy_file", "", "policy_hash", "", "rule", "", "rule_id",
+        "", "approvers", approvers ? approvers : json_array(), "required", o->required,
         "asked_at_ms", (json_int_t)now, "expires_at_ms", (json_int_t)o->expires_ms, "requester",
         "accessor", "", "votes", "decision", "decided_at_ms", (json_int_t)0, "used_at_ms",
         (json_int_t)0);
@@ -74,10 +74,10 @@ ag_err ag_approve_open(ag_approve *ap, const struct ag_approve_open *o, int *cre
     }
     free(val);
     if (!e && fresh) {
-        json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:O}", "args_digest", args_digest, "digest",
-                              digest, "expires_at_ms", (json_int_t)o->expires_ms, "required",
-                              (json_int_t)o->required, "approvers",
-                              json_object_get(rec, "approvers"));
+        json_t *d =
+            json_pack("{s:s, s:s, s:I, s:I, s:O}", "args_digest", args_digest, "digest", digest,
+                      "expires_at_ms", (json_int_t)o->expires_ms, "required",
+                      (json_int_t)o->required, "approvers", json_object_get(rec, "approvers"));
         e = ag__apv_ledger(ap, rec, "pending", "requested", d);
         if (!e)
             ag__apv_emit(ap, AG_APPROVAL_REQUESTED, rec);

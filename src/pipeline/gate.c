@@ -78,7 +78,8 @@ static void answer_of(const struct ag_approval *a, char *msg, size_t cap)
     json_t *rec = json_loads(a->json, 0, NULL);
     json_t *votes = json_object_get(rec, "votes");
     json_t *last = json_array_get(votes, json_array_size(votes) - 1);
-    const char *by = json_string_value(json_object_get(json_object_get(last, "approver"), "entity"));
+    const char *by =
+        json_string_value(json_object_get(json_object_get(last, "approver"), "entity"));
     const char *why = json_string_value(json_object_get(last, "reason"));
     if (last && by) {
         if (strcmp(a->status, "denied") == 0)
@@ -138,15 +139,16 @@ ag_err ag__pl_gate_json(ag_store *s, const char *run, const char *stage, json_t 
     }
     json_array_foreach(json_object_get(rec, "votes"), i, v)
     {
-        const char *by = json_string_value(json_object_get(json_object_get(v, "approver"), "entity"));
+        const char *by =
+            json_string_value(json_object_get(json_object_get(v, "approver"), "entity"));
         if (by && strcmp(json_string_value(json_object_get(v, "decision")), "approve") == 0)
             json_array_append_new(got, json_string(by));
     }
     json_decref(rec);
     *out = json_pack("{s:s, s:s, s:o, s:o, s:i, s:I, s:s}", "approval_id", a.id, "status",
                      strcmp(a.status, "expired") == 0 ? "timed_out" : a.status, "approvers", who,
-                     "approvals", got, "required", a.required, "deadline",
-                     (json_int_t)a.expires_ms, "answer", msg);
+                     "approvals", got, "required", a.required, "deadline", (json_int_t)a.expires_ms,
+                     "answer", msg);
     ag_approval_clear(&a);
     return *out ? AG_OK : ag__fail(AG_ENOMEM, "gate: out of memory");
 }
@@ -189,7 +191,8 @@ ag_err ag_pipeline_gate_answer(ag_store *s, ag_ledger *l, const char *run, const
     size_t i;
     json_array_foreach(json_object_get(rec, "votes"), i, v)
     {
-        const char *ent = json_string_value(json_object_get(json_object_get(v, "approver"), "entity"));
+        const char *ent =
+            json_string_value(json_object_get(json_object_get(v, "approver"), "entity"));
         again |= approve && ent && strcmp(ent, by) == 0 &&
                  strcmp(json_string_value(json_object_get(v, "decision")), "approve") == 0;
     }

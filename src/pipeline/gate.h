@@ -24,8 +24,8 @@ struct ag__pl_gates {
      * gate, deadline and answers). approvers are names ("user:" is implied) or
      * "role:R" / "tier:N"; none: anyone may answer. */
     AG_MUST_USE ag_err (*open)(ag_store *s, ag_ledger *l, const char *run, const char *pipeline,
-                               const char *stage, int64_t deadline_ms,
-                               const char *const *approvers, size_t n, int required);
+                               const char *stage, int64_t deadline_ms, const char *const *approvers,
+                               size_t n, int required);
     /* The gate's status, computed when read (past its deadline: timed out); msg says
      * who answered. AG_ENOTFOUND when it was never opened. */
     AG_MUST_USE ag_err (*poll)(ag_store *s, const char *run, const char *stage,
@@ -37,7 +37,6 @@ extern const struct ag__pl_gates ag__pl_approval_gates;
 
 /* The gate as `pipeline status` shows it ({"approval_id","status","approvers",
  * "approvals","required","deadline","answer"}); *out NULL when it was never opened. */
-AG_MUST_USE ag_err ag__pl_gate_json(ag_store *s, const char *run, const char *stage,
-                                    json_t **out);
+AG_MUST_USE ag_err ag__pl_gate_json(ag_store *s, const char *run, const char *stage, json_t **out);
 
 #endif

@@ -506,8 +506,8 @@ static ag_err poll_gates(struct srun *R)
         ag_err e = R->gates->poll(R->env->store, R->run, s->name, &gs, msg, sizeof msg);
         if (e == AG_ENOTFOUND) { /* the checkpoint was written, the gate not yet: open it */
             e = R->gates->open(R->env->store, R->env->ledger, R->run, R->p->name, s->name,
-                               R->st[i].updated_at + s->timeout_ms, s->approvers.v,
-                               s->approvers.n, s->required);
+                               R->st[i].updated_at + s->timeout_ms, s->approvers.v, s->approvers.n,
+                               s->required);
             if (!e)
                 e = R->gates->poll(R->env->store, R->run, s->name, &gs, msg, sizeof msg);
         }

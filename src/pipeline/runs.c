@@ -228,8 +228,7 @@ ag_err ag_pipeline_status(ag_store *s, const char *run_id, char **json)
                         /* A gate's approval: approvers, approvals so far, deadline. */
                         json_t *gate = NULL;
                         if (p->stages[i].kind == AG__SK_GATE &&
-                            ag__pl_gate_json(s, run_id, p->stages[i].name, &gate) == AG_OK &&
-                            gate)
+                            ag__pl_gate_json(s, run_id, p->stages[i].name, &gate) == AG_OK && gate)
                             json_object_set_new(o, "gate", gate);
                         json_array_append_new(stages, o);
                     }

@@ -400,7 +400,8 @@ static void gates(const char *url)
     /* ...short expired; opening it again (as a resume would) changes nothing. */
     ag__pl_gate_id(run, "short", id);
     ag_approve *apv = NULL;
-    ASSERT_OK(ag_approve_new(&(struct ag_approve_opts){.store = g.store, .ledger = g.ledger}, &apv));
+    ASSERT_OK(
+        ag_approve_new(&(struct ag_approve_opts){.store = g.store, .ledger = g.ledger}, &apv));
     struct ag_approve_open o = {.id = id,
                                 .requester = "pipeline:gates",
                                 .action = "pipeline.gate",
