@@ -158,9 +158,10 @@ int main(int argc, char **argv)
     double *direct = calloc((size_t)calls, sizeof(double));
     double *proxied = calloc((size_t)calls, sizeof(double));
     char *dargv[] = {self, "--echo-server", NULL};
-    char *pargv[] = {(char *)bin, "mcp",           "proxy", "--dir",    data,   "--policy",
-                     policy,      "--tier",        "1",     "--server", "echo", "--",
-                     self,        "--echo-server", NULL};
+    char binbuf[4096]; /* execvp takes char *const[]; bin is const */
+    snprintf(binbuf, sizeof binbuf, "%s", bin);
+    char *pargv[] = {binbuf, "mcp",      "proxy", "--dir", data, "--policy",      policy, "--tier",
+                     "1",    "--server", "echo",  "--",    self, "--echo-server", NULL};
     if (direct == NULL || proxied == NULL || run(dargv, calls, direct) != 0 ||
         run(pargv, calls, proxied) != 0) {
         fprintf(stderr, "bench/mcp: a run failed\n");
