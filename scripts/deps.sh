@@ -8,6 +8,7 @@ PKGS=(
   libsqlite3-dev sqlite3 libjansson-dev libfyaml-dev libsodium-dev
   libmicrohttpd-dev libcurl4-openssl-dev libhiredis-dev libseccomp-dev libssl-dev
   redis-server curl python3
+  chromium nodejs
 )
 # Only `make check` and the benchmarks need these; install them with --all.
 EXTRA=(clang libclang-rt-14-dev valgrind cppcheck clang-format wrk)

@@ -30,6 +30,11 @@ void ag__h_task_handoff_read(struct ag__req *r);
 void ag__h_ledger_query(struct ag__req *r);
 void ag__h_ledger_verify(struct ag__req *r);
 
+/* An operator's actions on an agent (handlers_admin.c). */
+void ag__h_agent_revoke(struct ag__req *r);
+void ag__h_agent_promote(struct ag__req *r);
+void ag__h_agent_demote(struct ag__req *r);
+
 /* Vault-compatible auth and KV v2 (handlers_vault.c). */
 void ag__h_approle_login(struct ag__req *r);
 void ag__h_approle_role_write(struct ag__req *r);

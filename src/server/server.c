@@ -21,6 +21,7 @@
 #include "server/handlers.h"
 #include "server/router.h"
 #include "server/log.h"
+#include "server/ui.h"
 
 struct ag__conn {
     struct ag__conn *prev, *next;
@@ -239,6 +240,10 @@ ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, stru
         names[nn++] = s->routes[i].name;
     ag__metrics_init(&s->metrics, names, nn);
     open_backends(s);
+    if (ag__ui_new(s, &s->ui) != AG_OK) {
+        s->ui = NULL;
+        ag__log(AG_LOG_ERROR, "ui", "the dashboard is unavailable: out of memory");
+    }
     choose_policy(s);
     if (ag__server_reload_policy(s) == AG_OK) {
         ag__log(AG_LOG_INFO, "policy", "loaded %s", s->policy_path);
@@ -510,6 +515,8 @@ static int authenticate(struct ag__req *r)
         return 0;
     }
     r->token = ag__req_token(r);
+    if (!r->token && !ag__ui_session_auth(r))
+        return 0; /* a dashboard session that has ended, or a CSRF refusal */
     if (!r->token) {
         ag__reply_error(r, 403,
                         "permission denied: missing client token (X-Vault-Token or "
@@ -558,16 +565,31 @@ static void dispatch(struct ag__req *r)
     r->m.route->fn(r);
     if (!r->status)
         ag__reply_error(r, 500, "handler gave no reply");
+    ag__ui_after(r);
 }
 
 static enum MHD_Result send_reply(struct ag__req *r)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->reply_len, r->reply ? r->reply : (void *)"",
-                                        r->reply ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp;
+    if (r->stream) /* a live tail: the response owns the stream from here */
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, ag__ui_tail_read,
+                                                 r->stream, ag__ui_tail_free);
+    else
+        resp = MHD_create_response_from_buffer(r->reply_len, r->reply ? r->reply : (void *)"",
+                                               r->reply ? MHD_RESPMEM_MUST_FREE
+                                                        : MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
     r->reply = NULL; /* owned by the response now */
+    r->stream = NULL;
+    if (r->ui) {
+        MHD_add_response_header(resp, "Content-Security-Policy", AG_UI_CSP);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
+    if (r->set_cookie)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
     if (r->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -744,6 +766,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
     json_decref(r->json);
     ag__polref_put(r->pol);
     ag_token_info_clear(&r->tok);
+    ag__ui_req_done(r);
     ag__buf_free(&r->body);
     free(r->reply);
     free(r->path);
@@ -835,6 +858,7 @@ static void drain(struct ag__srv *s)
     MHD_socket lfd = MHD_quiesce_daemon(s->mhd); /* stop accepting; keep the socket */
     ag__log(AG_LOG_INFO, "stop", "draining: no new connections, %ld request(s) in flight",
             atomic_load(&s->inflight));
+    ag__ui_drain(s->ui); /* live tails end rather than hold the drain */
     int64_t until = ag__mono_ms() + s->cfg.drain_ms;
     while (atomic_load(&s->inflight) > 0 && ag__mono_ms() < until)
         usleep(5000);
@@ -890,6 +914,10 @@ void ag__server_free(struct ag__srv *s)
     if (!s)
         return;
     if (s->mhd) {
+        /* Suspended live tails must be resumed (and end) before libmicrohttpd stops. */
+        ag__ui_drain(s->ui);
+        for (int i = 0; i < 200 && atomic_load(&s->inflight) > 0; i++)
+            usleep(5000);
         while (atomic_load(&s->work_active) > 0)
             usleep(5000);
         MHD_stop_daemon(s->mhd);
@@ -903,6 +931,7 @@ void ag__server_free(struct ag__srv *s)
         unlink(s->unix_path);
     /* Users of the ledger and the store go first: the lifecycle handles (in the policy
      * nodes) and the auth engine borrow them. */
+    ag__ui_free(s->ui); /* after the daemon: its tails' responses are gone */
     ag__polref_free(&s->policy);
     ag_auth_free(s->auth);
     ag__audit_stop(s->audit); /* appends what it holds */

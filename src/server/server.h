@@ -65,6 +65,8 @@ struct ag__srv {
     ag_store *store;         /* NULL: every decision is deny store_unavailable */
     ag_auth *auth;           /* NULL: endpoints that need a token answer 503 */
     struct ag__audit *audit; /* refused credentials into the ledger; NULL without one */
+    struct ag__ui *ui;       /* dashboard sessions and live tails (server/ui.h) */
+    int tls;                 /* 1: served over TLS (cookies are Secure) */
     _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
     _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
@@ -117,6 +119,12 @@ struct ag__req {
     size_t reply_len;
     const char *content_type;
     char error[256]; /* first error message, for the log */
+    /* Dashboard (server/ui.h) */
+    char *session_token; /* the token a session cookie stands for, owned */
+    int via_session;     /* authenticated by a dashboard session */
+    int ui;              /* a dashboard reply: strict CSP and friends */
+    char *set_cookie;    /* Set-Cookie value, owned */
+    void *stream;        /* a live tail: the reply is streamed */
 };
 
 /* Builds the daemon from a configuration and a data directory: loads the policy,
