@@ -81,7 +81,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # The dashboard's files (src/server/ui/) compiled into the library as a C array.
-UI_ASSETS := $(sort $(wildcard src/server/ui/*.html src/server/ui/*.js src/server/ui/*.css))
+UI_ASSETS := $(sort $(wildcard src/server/ui/*.html src/server/ui/*.js src/server/ui/*.css src/server/ui/*.svg))
 LIB_OBJ += $(BUILD)/obj/gen/ui_assets.o
 $(BUILD)/gen/ui_assets.c: $(UI_ASSETS) scripts/embed-assets.py
 	@mkdir -p $(dir $@)

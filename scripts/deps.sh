@@ -3,6 +3,11 @@
 # Packages already present are skipped, so running it twice costs nothing.
 set -euo pipefail
 
+# playwright-core (npm) for the dashboard's browser tests; the browser is Debian's
+# chromium, below. Without the npm registry only tests/integration/ui_browser.sh fails.
+bash "$(dirname "$0")/browser-deps.sh" ||
+  echo "deps: playwright-core is not installed (see scripts/browser-deps.sh)" >&2
+
 PKGS=(
   build-essential pkg-config
   libsqlite3-dev sqlite3 libjansson-dev libfyaml-dev libsodium-dev

@@ -60,6 +60,8 @@ struct ag__ui_tail {
     int64_t last;      /* highest seq already considered */
     int64_t last_send; /* monotonic ms */
     int hello;
+    struct ag_buf backlog; /* events older than the ring, read at subscription */
+    size_t backlog_off;
     char agent[AG_AUTH_NAME_MAX], task[128], kind[32]; /* "" = no filter */
 };
 
@@ -245,6 +247,14 @@ static size_t fill(struct ag__ui *ui, struct ag__ui_tail *t, char *buf, size_t m
         n = (size_t)snprintf(buf, max, "retry: 1000\n: agentgov ledger tail\n\n");
         t->hello = 1;
     }
+    if (t->backlog_off < t->backlog.len) {
+        size_t k = t->backlog.len - t->backlog_off;
+        if (k > max - n)
+            k = max - n;
+        memcpy(buf + n, t->backlog.data + t->backlog_off, k);
+        t->backlog_off += k;
+        return n + k; /* the ring's rows come after the whole backlog */
+    }
     if (ui->ring_len && t->last < ui->ring[ui->ring_start].seq - 1) {
         /* Older rows have left the ring: say so, the page reloads them by query. */
         int64_t from = ui->ring[ui->ring_start].seq;
@@ -329,7 +339,57 @@ void ag__ui_tail_free(void *cls)
         }
     ui->nsubs--;
     pthread_mutex_unlock(&ui->mu);
+    ag__buf_free(&t->backlog);
     free(t);
+}
+
+struct backfill {
+    struct ag__ui_tail *t;
+    int64_t upto, last, n;
+    int past, capped;
+};
+
+static int backfill_row(void *ctx, int64_t seq, const char *row_json)
+{
+    struct backfill *b = ctx;
+    if (seq > b->upto) {
+        b->past = 1; /* the ring has it */
+        return 1;
+    }
+    ag__buf_printf(&b->t->backlog, "id: %lld\nevent: entry\ndata: %s\n\n", (long long)seq,
+                   row_json);
+    b->last = seq;
+    b->n++;
+    b->capped = b->t->backlog.len > 4 * 1024 * 1024; /* the gap event tells the rest */
+    return b->capped;
+}
+
+/* A tail that starts before the hub's oldest row (another dashboard has held the hub
+ * since): its matching rows up to there are read from the ledger here, on the worker
+ * thread, rather than reported as a gap. */
+static void backfill(struct ag__req *r, struct ag__ui_tail *t)
+{
+    struct ag__ui *ui = t->ui;
+    pthread_mutex_lock(&ui->mu);
+    int64_t upto = ui->ring_len ? ui->ring[ui->ring_start].seq - 1 : ui->hub_seq;
+    pthread_mutex_unlock(&ui->mu);
+    if (t->last >= upto)
+        return;
+    struct ag_ledger_filter f = {.agent_id = t->agent[0] ? t->agent : NULL,
+                                 .task_id = t->task[0] ? t->task : NULL,
+                                 .kind = t->kind[0] ? t->kind : NULL,
+                                 .after_seq = t->last,
+                                 .limit = 10000};
+    struct backfill b = {.t = t, .upto = upto, .last = t->last};
+    if (ag_ledger_query(r->srv->ledger, &f, backfill_row, &b) != AG_OK ||
+        ag__buf_status(&t->backlog) != AG_OK) {
+        ag__buf_free(&t->backlog);
+        ag__buf_init(&t->backlog);
+        return; /* the gap event tells the page */
+    }
+    pthread_mutex_lock(&ui->mu);
+    t->last = b.past || (!b.capped && b.n < f.limit) ? upto : b.last;
+    pthread_mutex_unlock(&ui->mu);
 }
 
 /* GET /ui/api/tail?agent=&task=&kind=&after=SEQ: the ledger from SEQ on (default: from
@@ -369,6 +429,7 @@ void ag__h_ui_tail(struct ag__req *r)
         snprintf(t->kind, sizeof t->kind, "%s", v);
     t->ui = ui;
     t->conn = r->conn;
+    ag__buf_init(&t->backlog);
     t->last_send = ag__mono_ms();
     int64_t head = 0;
     char hash[AG_HASH_HEX_LEN];
@@ -389,6 +450,7 @@ void ag__h_ui_tail(struct ag__req *r)
     }
     t->last = after >= 0 ? after : head;
     pthread_mutex_unlock(&ui->mu);
+    backfill(r, t);
     r->stream = t;
     r->status = 200;
     r->content_type = "text/event-stream";

@@ -77,6 +77,12 @@ check_eq "within a second" "$([ $((T1 - T0)) -lt 1000 ] && echo yes)" yes
 req POST /v1/agents/agent-b -H "X-Vault-Token: $ROOT" -d '{"tier":1}'
 sleep 0.3
 check_not_contains "the agent filter holds" "$(cat "$T/tail")" '"agent_id":"agent-b"'
+# A second tail that starts further back than the open one: the older rows come from
+# the ledger, not as a gap.
+curl -s -N -m 2 "${C[@]}" "$BASE/ui/api/tail?after=1" >"$T/tail-back" 2>/dev/null
+check_contains "a late tail from seq 1 gets seq 2 from the ledger" "$(cat "$T/tail-back")" $'id: 2\n'
+check_contains "and the decision" "$(cat "$T/tail-back")" "\"seq\":$SEQ"
+check_not_contains "with no gap" "$(cat "$T/tail-back")" "event: gap"
 wait "$TP"
 req GET /ui/api/tail -H "X-Vault-Token: $A"
 check_eq "the tail is for administrators" "$CODE" 403

@@ -124,7 +124,9 @@ class AgOverview extends HTMLElement {
         h('p', { class: 'muted' }, `since the daemon started; refused credentials: ${ov.auth_refusals}`)),
       h('section', { class: 'card' }, h('h2', {}, 'Health and breakers'),
         h('div', { 'data-test': 'health' }, `status: ${ag.status || 'unknown'}`),
-        h('pre', {}, JSON.stringify({ policy: ag.policy, ledger: ag.ledger, store: ag.store, components: comps }, null, 2)))));
+        h('table', { id: 'health' }, h('tr', {}, h('th', {}, 'Component'), h('th', {}, 'Status'), h('th', {}, 'Detail')),
+          Object.entries(comps).map(([k, c]) => h('tr', { 'data-component': k },
+            h('td', {}, k), h('td', { class: c.status === 'ok' ? 'allow' : 'deny' }, c.status), h('td', { class: 'muted' }, c.detail || '')))))));
   }
 }
 
@@ -228,6 +230,7 @@ class AgTail extends HTMLElement {
   async start() {
     this.es?.close();
     this.body.replaceChildren();
+    this.detail.replaceChildren();
     let after = 0;
     try {
       const p = this.q(); p.set('order', 'desc'); p.set('limit', '50');

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The dashboard in headless Chromium (Debian's, scripts/deps.sh) driven by playwright-core
+# (npm, scripts/browser-deps.sh) against the real daemon: a token without rights is
+# refused, sign-in, an agent appearing when it bootstraps, a decision in the live tail
+# within a second, the chain link and verify, a CSRF-less request refused, revoke,
+# sign-out. Screenshots of every page go to <build>/screenshots/. The checks are in
+# ui_browser.cjs.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.bash"
+BUILD_DIR=$(cd "$(dirname "$AG")" && pwd)
+PW="$BUILD_DIR/npm-browser/node_modules/playwright-core"
+[ -x /usr/bin/chromium ] || { not_ok "chromium is installed" "run scripts/deps.sh (Debian's chromium)"; finish; }
+[ -d "$PW" ] || AGENTGOV_BUILD="$BUILD_DIR" bash "$SRC/scripts/browser-deps.sh" >/dev/null 2>&1
+[ -d "$PW" ] || { not_ok "playwright-core is installed" "run scripts/browser-deps.sh"; finish; }
+init_data_dir
+start_daemon
+BASE=$BASE ROOT=$ROOT PY=$PY PLAYWRIGHT=$PW SHOTS="$BUILD_DIR/screenshots" PROFILE="$T/profile" \
+    timeout 120 node "$SRC/tests/integration/ui_browser.cjs" >"$T/browser.out" 2>&1
+rc=$?
+while IFS= read -r line; do
+    case $line in
+    "ok   "*) ok "${line#ok   }" ;;
+    "FAIL "*) not_ok "${line#FAIL }" ;;
+    esac
+done <"$T/browser.out"
+grep -q '^browser: ' "$T/browser.out" || not_ok "the browser run finished" "exit $rc" "$(tail -5 "$T/browser.out")"
+for p in signin overview agents tail agent-timeline; do
+    [ -s "$BUILD_DIR/screenshots/$p.png" ] && ok "screenshot $p.png" || not_ok "screenshot $p.png"
+done
+stop_daemon
+check_eq "the daemon stops cleanly" "$DRC" 0
+finish
