@@ -12,7 +12,12 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT ?= -O2
+# The stricter warnings are those of curl's picky set: format strings that are not
+# literals, variable-length arrays, casts dropping const, functions without a prototype
+# (a missing static or a missing #include of the declaring header), old-style
+# declarations, and a switch case falling through without a /* fallthrough */ word.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
+	-Wformat=2 -Wvla -Wcast-qual -Wmissing-prototypes -Wstrict-prototypes -Wimplicit-fallthrough \
 	-Wno-missing-field-initializers -fno-strict-aliasing -pthread -Iinclude -Isrc $(PKG_CFLAGS)
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

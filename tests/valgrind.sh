@@ -3,13 +3,16 @@
 # VALGRIND_JOBS at a time (default: the number of CPUs), longest-running first, and
 # prints one line per binary and, last, "N passed, N failed" as tests/run.sh does.
 # A binary that valgrind reports on (exit 99), crashes or fails a test counts as one
-# failure. Children the tests fork or exec are not traced (valgrind's default).
+# failure. Children the tests fork or exec are not traced (valgrind's default). The
+# tests run in process (AGENTGOV_TEST_NOFORK=1): one leak check per binary, as the
+# forking runner's children would each report the parent's memory.
 # Environment: AGENTGOV_BUILD (build dir), VALGRIND_JOBS. Usage: tests/valgrind.sh [FILTER]
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${AGENTGOV_BUILD:-build}
 export AGENTGOV_BIN="$PWD/$BUILD/agentgov"
 export AGENTGOV_SRC="$PWD"
+export AGENTGOV_TEST_NOFORK=1
 JOBS=${VALGRIND_JOBS:-$(nproc)}
 export FILTER=${1:-}
 OUT=$(mktemp -d)

@@ -1,6 +1,6 @@
 /* agentgov error codes. Ownership: ag_strerror/ag_errname return static strings;
  * ag_last_error returns a thread-local buffer owned by the library, valid until the
- * next failing call on the same thread. */
+ * next failing call on the same thread (see ag_last_error). */
 #ifndef AGENTGOV_ERR_H
 #define AGENTGOV_ERR_H
 
@@ -43,7 +43,13 @@ typedef enum {
 const char *ag_strerror(ag_err err);
 /* Symbolic name without the AG_ prefix, e.g. "ENOTFOUND". */
 const char *ag_errname(ag_err err);
-/* Detail of the last error set on this thread (file:line, field, ...); "" if none. */
+/* Detail of the last error set on this thread (file:line, field, ...); "" if none.
+ * The pointer is to a thread-local buffer of at most 1023 bytes (a longer detail is
+ * cut, at a UTF-8 character boundary). Its text is valid until the next failing call
+ * on the same thread, which may overwrite it, and until ag_clear_error: copy it before
+ * calling into the library again (cleanup included) if it is still needed. A
+ * successful call does not clear it, so read it only after a call returned an error.
+ * Another thread's errors never touch it. */
 const char *ag_last_error(void);
 /* Clears the thread's last error detail. */
 void ag_clear_error(void);

@@ -14,7 +14,10 @@
 #include "agentgov/home.h"
 #include "agentgov/policy.h"
 
-/* The exit status of a denial: the one status Claude Code takes as "block the call". */
+/* The exit status of a denial: the one status Claude Code takes as "block the call".
+ * It is the coding agents' hook protocol, not the table of agentgov/exit.h (where 2 is
+ * also a deny, but a usage error is 1 and an internal error 4): a hook answers every
+ * failure with it. */
 #define AG_HOOK_EXIT_DENY 2
 
 enum ag_hook_dialect { AG_HOOK_CLAUDE_CODE, AG_HOOK_CODEX };

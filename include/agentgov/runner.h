@@ -15,18 +15,20 @@
 
 #include "agentgov/auth.h"
 #include "agentgov/err.h"
+#include "agentgov/exit.h"
 #include "agentgov/gov.h"
 #include "agentgov/ledger.h"
 #include "agentgov/policy.h"
 #include "agentgov/store.h"
 
 /* What happened, with the exit status `agentgov run` gives for it (stable: scripts
- * and docs/run.md depend on these values). */
+ * and docs/run.md depend on these values). Success, an error and a refusal are the
+ * statuses every command shares (agentgov/exit.h); 10-15 describe the child. */
 #define AG_RUN_OUTCOME_MAP(X)                                                                      \
-    X(SUCCESS, 0, "success")                                                                       \
-    X(ERROR, 1, "error")                                                                           \
+    X(SUCCESS, AG_EXIT_OK, "success")                                                              \
+    X(ERROR, AG_EXIT_ERROR, "error")                                                               \
+    X(REFUSED, AG_EXIT_DENY, "refused")                                                            \
     X(CHILD_FAILED, 10, "child_failed")                                                            \
-    X(REFUSED, 11, "refused")                                                                      \
     X(REVOKED, 12, "revoked")                                                                      \
     X(TIMEOUT, 13, "timeout")                                                                      \
     X(SANDBOX, 14, "sandbox_unavailable")                                                          \

@@ -240,10 +240,8 @@ ag_err ag__auth_ledger(ag_auth *a, const struct ag_ledger_entry *e)
     ag_err err = ag_ledger_append(a->ledger, e, NULL, NULL);
     if (err == AG_OK)
         return AG_OK;
-    char detail[512];
-    snprintf(detail, sizeof detail, "%s", ag_last_error());
-    return ag__fail(err, "ledger: cannot record %s on %s, so it is refused: %s: %s", e->action,
-                    e->resource ? e->resource : "-", ag_strerror(err), detail);
+    return ag__fail_wrap(err, "ledger: cannot record %s on %s, so it is refused: %s", e->action,
+                         e->resource ? e->resource : "-", ag_strerror(err));
 }
 
 ag_err ag__auth_get_json(ag_auth *a, const char *key, json_t **obj, char **raw)

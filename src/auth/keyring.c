@@ -112,7 +112,7 @@ static void wipe_json_strings(json_t *o)
     json_object_foreach(o, k, v)
     {
         if (json_is_string(v))
-            sodium_memzero((char *)json_string_value(v), json_string_length(v));
+            ag__wipe_const(json_string_value(v), json_string_length(v));
         else if (json_is_object(v))
             wipe_json_strings(v);
     }
@@ -295,8 +295,11 @@ ag_err ag__keyring_open(ag_store *s, const uint8_t master[AG_AUTH_KEY_LEN], stru
         if ((err = ag__keyring_add_dek(kr)) != AG_OK)
             return err;
         char *text = NULL;
-        if ((err = ag__keyring_serialize(kr, (const uint8_t(*)[AG_AUTH_KEY_LEN])master, 1,
-                                         &text)) != AG_OK)
+        uint8_t one[1][AG_AUTH_KEY_LEN]; /* the one master key, as the array serialize takes */
+        memcpy(one[0], master, AG_AUTH_KEY_LEN);
+        err = ag__keyring_serialize(kr, (const uint8_t(*)[AG_AUTH_KEY_LEN])one, 1, &text);
+        sodium_memzero(one, sizeof one);
+        if (err != AG_OK)
             return err;
         struct ag_store_op op = {.op = AG_OP_SET, .key = AG__KEYRING_KEY, .value = text};
         struct ag_store_guard g = {.key = AG__KEYRING_KEY, .equals = NULL};

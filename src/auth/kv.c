@@ -109,7 +109,7 @@ static void data_key(char *buf, size_t len, const char *path, int64_t version)
     snprintf(buf, len, DATA_PREFIX "%s@%lld", path, (long long)version);
 }
 
-static json_t *meta_version(json_t *meta, int64_t v)
+static json_t *meta_version(const json_t *meta, int64_t v)
 {
     char k[24];
     snprintf(k, sizeof k, "%lld", (long long)v);
@@ -154,7 +154,7 @@ static void meta_fill(const json_t *m, struct ag_secret_meta *out)
     }
     qsort(order, n, sizeof *order, cmp_i64);
     for (i = 0; i < n; i++) {
-        json_t *e = meta_version((json_t *)m, order[i]);
+        json_t *e = meta_version(m, order[i]);
         struct ag_secret_version *sv = &out->versions[i];
         sv->version = order[i];
         sv->created_ms = ag__j_int(e, "created_ms");
@@ -205,7 +205,7 @@ static ag_err canonical_value(const char *path, const char *data_json, char **ou
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v) if (json_is_string(v))
-        sodium_memzero((char *)json_string_value(v), json_string_length(v));
+        ag__wipe_const(json_string_value(v), json_string_length(v));
     json_decref(o);
     return *out ? AG_OK : ag__fail(AG_ENOMEM, "secret/%s", path);
 }
@@ -227,7 +227,7 @@ static ag_err reopen_keyring(ag_auth *a, struct ag__keyring *kr)
         if (lerr == AG_OK)
             err = ag__keyring_open(a->store, master, kr, NULL);
         else
-            ag__fail(err, "%s; reloading the master key: %s", first, ag_last_error());
+            ag__fail_wrap(err, "%s; reloading the master key", first);
     }
     sodium_memzero(master, sizeof master);
     return err;
@@ -397,8 +397,8 @@ static ag_err read_value(ag_auth *a, const char *path, int64_t v, char **plain)
         err = ag__unseal(&a->kr, path, v, sealed, plain, NULL);
         pthread_mutex_unlock(&a->mu);
         if (err == AG_ENOTFOUND && attempt == 1)
-            err = ag__fail(AG_ETAMPER, "%s (after reloading it): the record was altered",
-                           ag_last_error());
+            err = ag__fail_wrap(AG_ETAMPER, "the record was altered (its key is unknown even "
+                                            "after reloading the keyring)");
         if (err != AG_ENOTFOUND || attempt == 1)
             break;
         if ((err = reload_keyring(a)) != AG_OK)
@@ -862,9 +862,7 @@ ag_err ag_auth_rekey(ag_auth *a, const uint8_t new_key[AG_AUTH_KEY_LEN], int rot
     ag__random_hex(16, owner);
     if ((err = ag_store_lock_acquire(a->store, KEYRING_LOCK, owner, 10 * 60 * 1000, &fence)) !=
         AG_OK) {
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", ag_last_error());
-        return ag__fail(err, "rekey: cannot take %s: %s", KEYRING_LOCK, detail);
+        return ag__fail_wrap(err, "rekey: cannot take %s", KEYRING_LOCK);
     }
     err = rekey_locked(a, new_key, rotate, persist, ctx, reencrypted);
     char detail[512];

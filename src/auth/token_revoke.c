@@ -219,9 +219,7 @@ static ag_err ledger_revocation(ag_auth *a, const char *action, const char *reso
     ag_err err = ag__auth_ledger(a, &e);
     free(dj);
     if (err != AG_OK) {
-        char detail[512];
-        snprintf(detail, sizeof detail, "%s", ag_last_error());
-        return ag__fail(err, "revoked, but unrecorded: %s", detail);
+        return ag__fail_wrap(err, "revoked, but unrecorded");
     }
     return AG_OK;
 }

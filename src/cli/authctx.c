@@ -234,7 +234,7 @@ int ag__cli_auth_fail(ag_err err, const char *what)
         ag__cli_error("%s: %s", what, d);
     else
         ag__cli_error_ag(err, what);
-    return err == AG_EPERM ? AG_EXIT_REFUSED : AG_EXIT_ERROR;
+    return ag__cli_exit_of(err);
 }
 
 void ag__cli_print_json(json_t *o)

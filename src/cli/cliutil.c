@@ -164,3 +164,56 @@ int ag__cli_walk_opts(int argc, char **argv, const struct option *longopts, int 
     }
     return npos;
 }
+
+int ag__cli_exit_of(ag_err err)
+{
+    switch (err) {
+    case AG_OK:
+        return AG_EXIT_OK;
+    case AG_EINVAL:
+    case AG_EPARSE:
+    case AG_ENOTFOUND:
+    case AG_EEXIST:
+    case AG_ELIMIT:
+    case AG_EUNSUPPORTED:
+        return AG_EXIT_USAGE;
+    case AG_EPERM:
+    case AG_EREVOKED:
+    case AG_EEXPIRED:
+    case AG_ESTATE:
+        return AG_EXIT_DENY;
+    default:
+        return AG_EXIT_ERROR;
+    }
+}
+
+void ag__cli_print_exit_statuses(FILE *out)
+{
+    static const struct {
+        int value;
+        const char *name, *meaning;
+    } rows[] = {
+#define AG__EXIT_ROW(name, val, meaning) {val, #name, meaning},
+        AG_EXIT_MAP(AG__EXIT_ROW)
+#undef AG__EXIT_ROW
+    };
+    fputs("\nexit status (the same for every command; README.md, \"Exit statuses\"):\n", out);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        /* Wrapped at 80 columns, continuation lines under the meaning. */
+        const char *m = rows[i].meaning;
+        int col = fprintf(out, "  %d %-6s", rows[i].value, rows[i].name);
+        const int indent = col;
+        while (*m) {
+            size_t w = strcspn(m, " ");
+            if (col > indent && col + 1 + (int)w > 79) {
+                fprintf(out, "\n%*s", indent, "");
+                col = indent;
+            }
+            col += fprintf(out, " %.*s", (int)w, m);
+            m += w;
+            while (*m == ' ')
+                m++;
+        }
+        fputc('\n', out);
+    }
+}

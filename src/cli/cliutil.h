@@ -4,14 +4,21 @@
 #define AG_CLI_CLIUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "agentgov/config.h"
 #include "agentgov/err.h"
+#include "agentgov/exit.h"
 #include "agentgov/home.h"
 #include "agentgov/version.h"
 
-#define AG_EXIT_OK    0
-#define AG_EXIT_USAGE 1
+/* The exit status for a library error that ends a command: AG_EXIT_USAGE for what
+ * the user can fix in the command line or an input file (EINVAL, EPARSE, ENOTFOUND,
+ * EEXIST, ELIMIT, EUNSUPPORTED), AG_EXIT_DENY for a refusal (EPERM, EREVOKED,
+ * EEXPIRED, ESTATE), AG_EXIT_ERROR for the rest; AG_EXIT_OK for AG_OK. */
+int ag__cli_exit_of(ag_err err);
+/* Prints the table of exit statuses (include/agentgov/exit.h), for every --help. */
+void ag__cli_print_exit_statuses(FILE *out);
 
 /* "agentgov: error: ..." on stderr. */
 void ag__cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

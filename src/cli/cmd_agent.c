@@ -33,9 +33,8 @@ static void usage(FILE *out)
             "  heartbeat ID                             keep the run alive\n"
             "  authorize ID ACTION RESOURCE [--confidence C]  decide and ledger an action\n"
             "  error ID TYPE [MESSAGE]                  count an error against the budget\n\n"
-            "Options:\n" COMMON "\n"
-            "Exit status: 0 done/allowed, 1 usage, 2 could not answer (store, ledger),\n"
-            "3 refused/denied/revoked, 4 the policy asks for an approval.\n");
+            "Options:\n" COMMON);
+    ag__cli_print_exit_statuses(out);
 }
 
 static char *read_arg_file(const char *path)
@@ -60,7 +59,7 @@ static int do_register(struct ag__cli_gov *c, char **pos, const struct ag__cli_g
     free(packet);
     if (e) {
         ag__cli_error_ag(e, "register");
-        return e == AG_ESTORE || e == AG_ELEDGER ? AG_EXIT_ERROR : AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     struct ag_agent_status s;
     if (ag_gov_status(c->gov, pos[0], &s) == AG_OK) {
@@ -182,7 +181,7 @@ static int do_bootstrap(struct ag__cli_gov *c, char **pos, const struct ag__cli_
     ag_err e = ag_gov_bootstrap(c->gov, pos[0], o->task, &r);
     if (e) {
         ag__cli_error_ag(e, "bootstrap");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     int rc = 0;
     if (r.code == AG_BOOT_COMPLETE) {
@@ -195,7 +194,7 @@ static int do_bootstrap(struct ag__cli_gov *c, char **pos, const struct ag__cli_
         ag__cli_error("bootstrap refused: %s", ag_last_error());
         rc = r.code == AG_BOOT_STORE_UNAVAILABLE || r.code == AG_BOOT_LEDGER_UNAVAILABLE
                  ? AG_EXIT_ERROR
-                 : AG_EXIT_REFUSED;
+                 : AG_EXIT_DENY;
     }
     ag_bootstrap_result_clear(&r);
     return rc;
@@ -213,7 +212,7 @@ static int report(const char *what, const struct ag_transition_result *r)
         ag__cli_error("%s", r->detail);
     return r->reason == AG_REASON_STORE_UNAVAILABLE || r->reason == AG_REASON_LEDGER_UNAVAILABLE
                ? AG_EXIT_ERROR
-               : AG_EXIT_REFUSED;
+               : AG_EXIT_DENY;
 }
 
 static int do_transition(struct ag__cli_gov *c, char **pos, const struct ag__cli_gopts *o)
@@ -222,12 +221,12 @@ static int do_transition(struct ag__cli_gov *c, char **pos, const struct ag__cli
     ag_err e = ag_phase_parse(pos[1], &ph);
     if (e) {
         ag__cli_error_ag(e, "transition");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     struct ag_transition_result r;
     if ((e = ag_gov_transition(c->gov, pos[0], ph, o->step, &r))) {
         ag__cli_error_ag(e, "transition");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     return report(ag_phase_name(ph), &r);
 }
@@ -238,7 +237,7 @@ static int do_heartbeat(struct ag__cli_gov *c, char **pos)
     ag_err e = ag_gov_heartbeat(c->gov, pos[0], &r);
     if (e) {
         ag__cli_error_ag(e, "heartbeat");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     return report("heartbeat", &r);
 }
@@ -275,7 +274,7 @@ static int do_authorize(struct ag__cli_gov *c, char **pos, const struct ag__cli_
         return AG_EXIT_ASK;
     return d.reason == AG_REASON_STORE_UNAVAILABLE || d.reason == AG_REASON_LEDGER_UNAVAILABLE
                ? AG_EXIT_ERROR
-               : AG_EXIT_REFUSED;
+               : AG_EXIT_DENY;
 }
 
 static int do_error(struct ag__cli_gov *c, char **pos, int npos)
@@ -284,7 +283,7 @@ static int do_error(struct ag__cli_gov *c, char **pos, int npos)
     ag_err e = ag_gov_record_error(c->gov, pos[0], pos[1], npos > 2 ? pos[2] : "", &r);
     if (e) {
         ag__cli_error_ag(e, "error");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     return report("error recorded", &r);
 }
@@ -295,7 +294,7 @@ static int do_revoke(struct ag__cli_gov *c, char **pos, const struct ag__cli_gop
         ag_gov_revoke(c->gov, pos[0], "MANUAL", o->reason ? o->reason : "revoked by an operator");
     if (e) {
         ag__cli_error_ag(e, "revoke");
-        return e == AG_EREVOKED ? AG_EXIT_REFUSED : AG_EXIT_ERROR;
+        return ag__cli_exit_of(e);
     }
     struct ag_agent_status s;
     int tier = -1;
@@ -317,7 +316,7 @@ static int do_promote(struct ag__cli_gov *c, char **pos, const struct ag__cli_go
                   : ag_gov_demote(c->gov, pos[0], o->reason, &t);
     if (e) {
         ag__cli_error_ag(e, up ? "promote" : "demote");
-        return e == AG_ESTATE || e == AG_EPERM ? AG_EXIT_REFUSED : AG_EXIT_ERROR;
+        return ag__cli_exit_of(e);
     }
     printf("%s %s to tier %d\n", up ? "promoted" : "demoted", pos[0], t);
     return 0;

@@ -33,6 +33,7 @@ static void usage(FILE *out)
             "options: --json (Vault's response shapes), --store URL, --policy FILE;\n"
             "durations as 90s, 15m, 1h, 2d. A local login's source address is 127.0.0.1.\n"
             "See docs/auth.md.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static json_t *role_json(const struct ag_role *r)

@@ -1,6 +1,6 @@
 /* `agentgov check`: decides one request against a policy and prints the decision.
- * Exit status: 0 allow, 2 deny, 3 ask, 1 usage or internal error. Fail closed: every
- * exit 1 after the options were read prints a deny decision as well. */
+ * Exit status (include/agentgov/exit.h): 0 allow, 2 deny, 3 ask, 1 usage, 4 internal
+ * error. Fail closed: a usage or internal error prints a deny decision as well. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -12,10 +12,6 @@
 #include "agentgov/policy.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
-
-#define EXIT_ALLOW 0
-#define EXIT_DENY  2
-#define EXIT_ASK   3
 
 static void usage(FILE *out)
 {
@@ -38,9 +34,10 @@ static void usage(FILE *out)
             "                    repeatable\n"
             "  --json            print the decision as one JSON object\n"
             "  -h, --help        this help\n\n"
-            "exit status: 0 allow, 2 deny, 3 ask, 1 usage or internal error (a deny is printed\n"
-            "too). Reasons and globs: docs/policy.md.\n",
+            "Exits 0 allow, 2 deny, 3 ask; on a usage (1) or internal (4) error a deny is\n"
+            "printed too. Reasons and globs: docs/policy.md.\n",
             ag_policy_default_path());
+    ag__cli_print_exit_statuses(out);
 }
 
 struct check_args {
@@ -94,15 +91,17 @@ static void print_decision(const struct check_args *a, const struct ag_decision 
     printf("\n");
 }
 
-/* Prints a deny that no rule made (usage error, policy that would not load). */
-static int fail_closed(const struct check_args *a, enum ag_reason reason, const char *policy)
+/* Prints a deny that no rule made (usage error, policy that would not load) and
+ * returns status. */
+static int fail_closed(const struct check_args *a, enum ag_reason reason, const char *policy,
+                       int status)
 {
     struct ag_decision d = {.effect = AG_EFFECT_DENY,
                             .reason = reason,
                             .tier = a->has_tier ? a->tier : -1,
                             .phase = a->phase};
     print_decision(a, &d, policy);
-    return AG_EXIT_USAGE;
+    return status;
 }
 
 static int parse_tier(const char *text, int *out)
@@ -219,18 +218,18 @@ int ag__cmd_check(int argc, char **argv)
     int rc;
     if (a.scope == NULL || a.forbidden == NULL) {
         ag__cli_error("check: out of memory");
-        rc = fail_closed(&a, AG_REASON_INTERNAL_ERROR, NULL);
+        rc = fail_closed(&a, AG_REASON_INTERNAL_ERROR, NULL, AG_EXIT_ERROR);
     } else if (parse_args(argc, argv, &a) != 0) {
-        rc = fail_closed(&a, AG_REASON_INVALID_REQUEST, NULL);
+        rc = fail_closed(&a, AG_REASON_INVALID_REQUEST, NULL, AG_EXIT_USAGE);
     } else {
         char path[PATH_MAX + 32];
         ag_policy *p = NULL;
         ag_err err = AG_EINVAL;
         if (ag__cli_policy_path(a.policy, path, sizeof path) != 0)
-            rc = fail_closed(&a, AG_REASON_NO_POLICY, NULL);
+            rc = fail_closed(&a, AG_REASON_NO_POLICY, NULL, AG_EXIT_USAGE);
         else if ((err = ag_policy_load(path, &p)) != AG_OK) {
             ag__cli_error_ag(err, "check: cannot load the policy");
-            rc = fail_closed(&a, AG_REASON_NO_POLICY, path);
+            rc = fail_closed(&a, AG_REASON_NO_POLICY, path, ag__cli_exit_of(err));
         } else {
             struct ag_request req = {.tier = a.tier,
                                      .phase = a.phase,
@@ -243,7 +242,9 @@ int ag__cmd_check(int argc, char **argv)
             struct ag_decision d;
             enum ag_effect e = ag_decide(p, &req, &d);
             print_decision(&a, &d, path);
-            rc = e == AG_EFFECT_ALLOW ? EXIT_ALLOW : e == AG_EFFECT_ASK ? EXIT_ASK : EXIT_DENY;
+            rc = e == AG_EFFECT_ALLOW ? AG_EXIT_OK
+                 : e == AG_EFFECT_ASK ? AG_EXIT_ASK
+                                      : AG_EXIT_DENY;
             ag_policy_free(p);
         }
     }

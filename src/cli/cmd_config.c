@@ -14,6 +14,7 @@ static void usage(FILE *out)
                  "Settings are read from <dir>/config (key = value lines).\n\n"
                  "  --file FILE  read this config file instead of <dir>/config\n"
                  "  --defaults   print the table of settings with defaults and bounds\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static void print_defaults(void)
@@ -57,7 +58,7 @@ int ag__cmd_config(int argc, char **argv)
     ag_config *cfg;
     if (ag_config_new(&cfg) != AG_OK) {
         ag__cli_error("out of memory");
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     ag_err err;
     if (file) {
@@ -75,7 +76,7 @@ int ag__cmd_config(int argc, char **argv)
     if (err) {
         ag__cli_error_ag(err, "config");
         ag_config_free(cfg);
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(err);
     }
     size_t n;
     const struct ag_config_def *t = ag_config_table(&n);

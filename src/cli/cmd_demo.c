@@ -29,7 +29,8 @@ static void usage(FILE *out)
             "                 uses a new temporary directory and keeps it for inspection\n"
             "  --store URL    state store (else $AGENTGOV_STORE, else the embedded store)\n"
             "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n\n"
-            "Exit status 0 when the story ran as told and the ledger verified, 2 otherwise.\n");
+            "Exits 0 when the story ran as told and the ledger verified, 4 (ERROR) otherwise.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 struct demo {

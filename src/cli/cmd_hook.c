@@ -44,7 +44,12 @@ static void usage(FILE *out)
                  "\n"
                  "The first event decided in process starts a hook helper for the data\n"
                  "directory, which answers the next events faster (same decisions, same\n"
-                 "ledger entries); see `agentgov hook helper --help`.\n");
+                 "ledger entries); see `agentgov hook helper --help`.\n"
+                 "\n"
+                 "Exit status of claude-code and codex: the agent's hook protocol, not the\n"
+                 "table below: 0 with the answer on stdout, 2 blocks the tool call (a deny or\n"
+                 "any error). The table holds for `hook helper` and for bad options.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 /* Denies before there is an event: recorded in the ledger when the data directory is
@@ -246,7 +251,7 @@ static void deny_on_crash(void)
 
 /* ---- agentgov hook helper run|status|stop ------------------------------------------ */
 
-#define HELPER_EXIT_FAIL 1
+#define HELPER_EXIT_FAIL AG_EXIT_ERROR
 
 static void helper_usage(FILE *out)
 {
@@ -262,6 +267,7 @@ static void helper_usage(FILE *out)
                  "          hook.helper_idle, 10m), SIGTERM, or the socket going away\n"
                  "  status  print the running helper's pid, uptime and events answered\n"
                  "  stop    ask the running helper to stop (exit 0 when none runs)\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static int parse_run_args(int argc, char **argv, int64_t *idle_ms)

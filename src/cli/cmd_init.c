@@ -183,6 +183,7 @@ static void usage(FILE *out)
             "directory owned by another user or writable by group or others.\n\n"
             "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n",
             ag__cli_default_dir_doc());
+    ag__cli_print_exit_statuses(out);
 }
 
 /* The data directory holds the keys and the ledger: another user who owns it, or may
@@ -258,7 +259,9 @@ int ag__cmd_init(int argc, char **argv)
         return AG_EXIT_USAGE;
     }
     const char *dir = ag__cli_dir();
-    if (ag__crypto_init() != AG_OK || check_dir(dir) != 0)
+    if (ag__crypto_init() != AG_OK)
+        return AG_EXIT_ERROR;
+    if (check_dir(dir) != 0)
         return AG_EXIT_USAGE;
     struct ag_buf have, missing;
     ag__buf_init(&have);
@@ -286,7 +289,7 @@ int ag__cmd_init(int argc, char **argv)
             ag__cli_error_ag(err, steps[i].name);
             ag_home_free(home);
             home = NULL;
-            return AG_EXIT_USAGE;
+            return ag__cli_exit_of(err);
         }
     }
     ag_home_free(home); /* seals the root token's entry with a checkpoint */

@@ -21,9 +21,6 @@
 #include "core/fileio.h"
 #include "core/time.h"
 
-#define EXIT_FAIL  1 /* verify found a problem */
-#define EXIT_ERROR 2 /* verify could not check */
-
 /* Columns in export order, for CSV. */
 static const char *const columns[] = {"seq",           "ts",        "kind",       "agent_id",
                                       "agent_version", "task_id",   "tier",       "phase",
@@ -62,16 +59,22 @@ static int parse_when(const char *opt, const char *text, int64_t *ms)
 }
 
 /* Opens the data directory's ledger; it must exist (created by `agentgov init`). The
- * handle is the caller's: the home that opened it is freed at once. */
-static ag_ledger *open_ledger(int read_only)
+ * handle is the caller's: the home that opened it is freed at once. NULL, with the exit
+ * status in *status, after printing the problem. */
+static ag_ledger *open_ledger(int read_only, int *status)
 {
     ag_home *h;
     ag_ledger *l = NULL;
     struct ag_home_opts ho = {.lazy_config = read_only}; /* a query needs no config */
+    *status = AG_EXIT_USAGE;
     if (ag__cli_home(&ho, &h) != 0)
         return NULL;
-    if (ag_home_open_ledger(h, read_only ? AG_HOME_LEDGER_READ : AG_HOME_LEDGER_COMMAND, &l))
+    ag_err err =
+        ag_home_open_ledger(h, read_only ? AG_HOME_LEDGER_READ : AG_HOME_LEDGER_COMMAND, &l);
+    if (err) {
         ag__cli_home_fail(0);
+        *status = ag__cli_exit_of(err);
+    }
     ag_home_free(h);
     return l;
 }
@@ -199,6 +202,7 @@ static void usage_append(FILE *out)
             "  --error-type T       --error-message TEXT\n"
             "  --data JSON          a JSON object (integers only, no floating point)\n"
             "  --sensitive KEY      store data.KEY as its HMAC (repeatable)\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static int cmd_append(int argc, char **argv)
@@ -315,9 +319,10 @@ static int cmd_append(int argc, char **argv)
     }
     e.sensitive_keys = sens;
     e.nsensitive = nsens;
-    ag_ledger *l = open_ledger(0);
+    int open_status;
+    ag_ledger *l = open_ledger(0, &open_status);
     if (l == NULL)
-        return AG_EXIT_USAGE;
+        return open_status;
     int64_t seq;
     char hash[AG_HASH_HEX_LEN];
     ag_err err = ag_ledger_append(l, &e, &seq, hash);
@@ -326,7 +331,7 @@ static int cmd_append(int argc, char **argv)
     else
         printf("%lld %s\n", (long long)seq, hash);
     ag_ledger_close(l);
-    return err ? AG_EXIT_USAGE : 0;
+    return ag__cli_exit_of(err);
 }
 
 /* ---- verify ----------------------------------------------------------------------------- */
@@ -342,8 +347,8 @@ static void usage_verify(FILE *out)
             "them). Prints `OK <n> entries, head <hash>` and a line with the number of\n"
             "signed checkpoints verified and the seq of the newest, and exits 0; or\n"
             "`FAIL seq <n>: <problem>` naming the first bad row (`FAIL: <problem>` for a\n"
-            "problem of no single row: the file, its schema, no checkpoint) and exits 1;\n"
-            "exits 2 if it could not check.\n\n"
+            "problem of no single row: the file, its schema, no checkpoint) and exits\n"
+            "2 (DENY); exits 4 (ERROR) if it could not check.\n\n"
             "Only rows up to the newest valid checkpoint are protected against someone\n"
             "without the signing key; see docs/ledger-format.md, \"What verify\n"
             "guarantees\". An auditor pins the key and brings a checkpoint file kept off\n"
@@ -357,6 +362,7 @@ static void usage_verify(FILE *out)
             "  --require-checkpoint    fail unless at least one checkpoint is validly\n"
             "                          signed (without one, a rewrite of the whole chain\n"
             "                          by someone without the key does not show)\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 /* The second line of an OK: how much of the ledger the signatures cover. */
@@ -405,7 +411,7 @@ static int cmd_verify(int argc, char **argv)
             return 0;
         default:
             usage_verify(stderr);
-            return EXIT_ERROR;
+            return AG_EXIT_USAGE;
         }
     }
     if (db == NULL)
@@ -414,14 +420,14 @@ static int cmd_verify(int argc, char **argv)
     ag_err err = ag_ledger_verify_ex(db, pk, cp, flags, &r);
     if (err) {
         ag__cli_error_ag(err, "ledger verify");
-        return EXIT_ERROR;
+        return AG_EXIT_ERROR;
     }
     if (!r.ok && r.whole_ledger)
         printf("FAIL: %s\n", r.problem);
     else if (!r.ok)
         printf("FAIL seq %lld: %s\n", (long long)r.bad_seq, r.problem);
     if (!r.ok)
-        return EXIT_FAIL;
+        return AG_EXIT_DENY;
     printf("OK %lld entries, head %s\n", (long long)r.entries, r.head);
     print_signed(&r);
     return 0;
@@ -436,6 +442,7 @@ static void usage_query(FILE *out)
             "                             [--until T] [--limit N] [--format table|jsonl|csv]\n\n"
             "Prints matching entries, oldest first. T is an RFC 3339 time or a duration\n"
             "meaning that long ago (15m, 2h, 7d); --until is exclusive.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static int cmd_query(int argc, char **argv)
@@ -493,9 +500,10 @@ static int cmd_query(int argc, char **argv)
             return AG_EXIT_USAGE;
         }
     }
-    ag_ledger *l = open_ledger(1);
+    int open_status;
+    ag_ledger *l = open_ledger(1, &open_status);
     if (l == NULL)
-        return AG_EXIT_USAGE;
+        return open_status;
     if (p.fmt == FMT_TABLE)
         print_table_header();
     else if (p.fmt == FMT_CSV)
@@ -505,7 +513,7 @@ static int cmd_query(int argc, char **argv)
     if (err)
         ag__cli_error_ag(err, "ledger query");
     ag_ledger_close(l);
-    return err ? AG_EXIT_USAGE : 0;
+    return ag__cli_exit_of(err);
 }
 
 static void usage_tail(FILE *out)
@@ -513,6 +521,7 @@ static void usage_tail(FILE *out)
     fprintf(out, "usage: agentgov ledger tail [-n N] [-f] [--format table|jsonl|csv]\n\n"
                  "Prints the last N entries (default 10); with -f, keeps printing new entries\n"
                  "as they are committed until interrupted.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static volatile sig_atomic_t stop_follow;
@@ -553,9 +562,10 @@ static int cmd_tail(int argc, char **argv)
             return AG_EXIT_USAGE;
         }
     }
-    ag_ledger *l = open_ledger(1);
+    int open_status;
+    ag_ledger *l = open_ledger(1, &open_status);
     if (l == NULL)
-        return AG_EXIT_USAGE;
+        return open_status;
     int64_t head;
     ag_err err = ag_ledger_head(l, &head, NULL);
     if (p.fmt == FMT_TABLE)
@@ -579,7 +589,7 @@ static int cmd_tail(int argc, char **argv)
     if (err)
         ag__cli_error_ag(err, "ledger tail");
     ag_ledger_close(l);
-    return err ? AG_EXIT_USAGE : 0;
+    return ag__cli_exit_of(err);
 }
 
 static void usage_export(FILE *out)
@@ -588,6 +598,7 @@ static void usage_export(FILE *out)
                  "Prints every entry as one JSON object per line, oldest first: exactly the\n"
                  "hashed fields plus `hash`, in canonical (RFC 8785) form, so an auditor can\n"
                  "verify the chain without SQLite (see docs/ledger-format.md).\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static int cmd_export(int argc, char **argv)
@@ -609,15 +620,16 @@ static int cmd_export(int argc, char **argv)
             return AG_EXIT_USAGE;
         }
     }
-    ag_ledger *l = open_ledger(1);
+    int open_status;
+    ag_ledger *l = open_ledger(1, &open_status);
     if (l == NULL)
-        return AG_EXIT_USAGE;
+        return open_status;
     struct printer p = {.fmt = FMT_JSONL};
     ag_err err = ag_ledger_query(l, NULL, print_cb, &p);
     if (err)
         ag__cli_error_ag(err, "ledger export");
     ag_ledger_close(l);
-    return err ? AG_EXIT_USAGE : 0;
+    return ag__cli_exit_of(err);
 }
 
 /* ---- keys ------------------------------------------------------------------------------- */
@@ -627,6 +639,7 @@ static void usage_pubkey(FILE *out)
     fprintf(out, "usage: agentgov ledger pubkey [--pem]\n\n"
                  "Prints the Ed25519 public key that checks the ledger's checkpoints: 64 hex\n"
                  "digits, or with --pem a PEM SubjectPublicKeyInfo for `openssl pkeyutl`.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static int cmd_pubkey(int argc, char **argv)
@@ -647,7 +660,7 @@ static int cmd_pubkey(int argc, char **argv)
     ag_home_free(h);
     if (err) {
         ag__cli_error_ag(err, "ledger pubkey");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(err);
     }
     if (!pem) {
         char hex[2 * AG_LEDGER_PK_LEN + 1];
@@ -671,6 +684,7 @@ static void usage_hash(FILE *out)
             "usage: agentgov ledger hash VALUE\n\n"
             "Prints HMAC-SHA256(ledger.hmac, VALUE) in hex: what a field marked sensitive\n"
             "holds instead of VALUE, so an auditor can search the ledger for a known value.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static int cmd_hash(int argc, char **argv)
@@ -690,7 +704,7 @@ static int cmd_hash(int argc, char **argv)
     ag_home_free(h);
     if (err) {
         ag__cli_error_ag(err, "ledger hash");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(err);
     }
     puts(hex);
     return 0;
@@ -701,6 +715,7 @@ static void usage_checkpoint(FILE *out)
     fprintf(out, "usage: agentgov ledger checkpoint\n\n"
                  "Writes a signed checkpoint over the current head now and prints its seq\n"
                  "(the existing one if the head is already a checkpoint).\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static int cmd_checkpoint(int argc, char **argv)
@@ -711,9 +726,10 @@ static int cmd_checkpoint(int argc, char **argv)
         usage_checkpoint(stderr);
         return AG_EXIT_USAGE;
     }
-    ag_ledger *l = open_ledger(0);
+    int open_status;
+    ag_ledger *l = open_ledger(0, &open_status);
     if (l == NULL)
-        return AG_EXIT_USAGE;
+        return open_status;
     int64_t seq;
     ag_err err = ag_ledger_checkpoint(l, &seq);
     if (err)
@@ -721,7 +737,7 @@ static int cmd_checkpoint(int argc, char **argv)
     else
         printf("%lld\n", (long long)seq);
     ag_ledger_close(l);
-    return err ? AG_EXIT_USAGE : 0;
+    return ag__cli_exit_of(err);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
@@ -749,6 +765,7 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         fprintf(out, "  %-11s %s\n", subs[i].name, subs[i].help);
     fprintf(out, "\n`agentgov ledger SUBCOMMAND --help` for its options.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 int ag__cmd_ledger(int argc, char **argv)
@@ -764,7 +781,7 @@ int ag__cmd_ledger(int argc, char **argv)
     }
     if (ag__crypto_init() != AG_OK) {
         ag__cli_error_ag(AG_ECRYPTO, "ledger");
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0)

@@ -136,7 +136,8 @@ static int cmd_lint(int argc, char **argv)
                "Checks policy files and prints every problem as FILE:LINE:COLUMN: MESSAGE\n"
                "(unknown keys, bad globs, tiers out of range, unknown phases, duplicate tiers,\n"
                "wrong types, bad durations, bad effects, missing actions or resources).\n"
-               "Exit status: 0 when every file is clean, 1 otherwise.\n");
+               "Exits 0 when every file is clean, 2 (DENY) when a file has a problem.\n");
+        ag__cli_print_exit_statuses(stdout);
         return 0;
     }
     int first = parse_common(argc, argv, NULL);
@@ -151,7 +152,10 @@ static int cmd_lint(int argc, char **argv)
         int problems = 0;
         ag_err err = ag_policy_lint(argv[i], print_problem, &problems);
         if (err != AG_OK) {
-            rc = 1;
+            /* The first file that fails decides: a problem found is the answer no; a
+             * file that could not be read is the table's status for its error. */
+            if (rc == 0)
+                rc = problems ? AG_EXIT_DENY : ag__cli_exit_of(err);
             if (problems == 0)
                 ag__cli_error_ag(err, "policy lint");
             fprintf(stderr, "%s: %d problem%s\n", argv[i], problems, problems == 1 ? "" : "s");
@@ -243,6 +247,7 @@ static int cmd_show(int argc, char **argv)
                "win, then ask, then allow). Without FILE: <dir>/policy.yaml if it exists,\n"
                "else the shipped %s.\n",
                ag_policy_default_path());
+        ag__cli_print_exit_statuses(stdout);
         return 0;
     }
     int first = parse_common(argc, argv, NULL);
@@ -419,6 +424,7 @@ static int cmd_walk(int argc, char **argv)
                "decision with its reason code and deciding rule. Without FILE:\n"
                "<dir>/policy.yaml if it exists, else the shipped %s.\n",
                ag_policy_default_path());
+        ag__cli_print_exit_statuses(stdout);
         return 0;
     }
     int verbose = 0;
@@ -452,6 +458,7 @@ static void usage(FILE *out)
                  "Without FILE, show and walk use <dir>/policy.yaml if it exists, else the\n"
                  "shipped default policy. `agentgov policy SUBCOMMAND --help` for details;\n"
                  "the policy language is described in docs/policy.md.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 int ag__cmd_policy(int argc, char **argv)

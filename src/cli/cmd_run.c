@@ -77,20 +77,21 @@ static void usage(FILE *out)
             "The child's environment: AGENTGOV_TOKEN, AGENTGOV_ADDR, AGENTGOV_AGENT_ID,\n"
             "AGENTGOV_TASK_ID, AGENTGOV_RUN_ID, AGENTGOV_WORKDIR, AGENTGOV_DIR and\n"
             "AGENTGOV_STORE (its view of the data directory), AGENTGOV_BIN.\n\n"
-            "Exit status:\n"
-            "  0   success: every phase passed, CMD exited 0, required artifacts present\n"
-            "  1   usage or internal error\n"
+            "Exit status: the table below, where 0 is success (every phase passed, CMD\n"
+            "exited 0, required artifacts present), 2 (DENY) refused before anything ran\n"
+            "(AGENT_PREVIOUSLY_REVOKED, NO_INSTRUCTION_PACKET, CANNOT_ACQUIRE_LOCK,\n"
+            "HANDOFF_REQUIRED, TASK_MISMATCH, TIER_MISMATCH, INVALID_PACKET,\n"
+            "PREFLIGHT_FAILED, ...) and 4 (ERROR) an internal error (data directory, store,\n"
+            "ledger, login); and these, which describe the child:\n"
             "  10  the child failed: nonzero exit, killed by a signal, command not found,\n"
             "      or a required artifact missing\n"
-            "  11  refused before anything ran: AGENT_PREVIOUSLY_REVOKED,\n"
-            "      NO_INSTRUCTION_PACKET, CANNOT_ACQUIRE_LOCK, HANDOFF_REQUIRED,\n"
-            "      TASK_MISMATCH, TIER_MISMATCH, INVALID_PACKET, PREFLIGHT_FAILED, ...\n"
             "  12  revoked: budget exhausted, `agentgov agent revoke`, token expired or\n"
             "      revoked, lock lost (a handoff is written)\n"
             "  13  timed out\n"
             "  14  sandbox unavailable (no Landlock, or a Landlock feature the profile\n"
             "      needs, without --allow-unsandboxed) or the child could not be confined\n"
             "  15  interrupted (SIGINT, SIGTERM or SIGHUP to agentgov run)\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static volatile int interrupted;
@@ -477,7 +478,7 @@ static int run(const struct cli *c, struct handles *h)
     free(packet);
     if (e) {
         ag__cli_error_ag(e, "run");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(e);
     }
     fprintf(stderr, "agentgov: run %s: %s (exit %d): %s\n", r.run_id,
             ag_run_outcome_name(r.outcome), (int)r.outcome, r.message);
@@ -511,7 +512,7 @@ int ag__cmd_run(int argc, char **argv)
     }
     install_signals();
     struct handles h;
-    int code = handles_open(&h, &c) == 0 ? run(&c, &h) : AG_EXIT_USAGE;
+    int code = handles_open(&h, &c) == 0 ? run(&c, &h) : AG_EXIT_ERROR;
     handles_close(&h);
     return code;
 }

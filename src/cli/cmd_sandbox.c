@@ -43,6 +43,7 @@ static void usage(FILE *out)
                  "  --allow-unsandboxed  exec: run even if the kernel has no Landlock, or\n"
                  "                       lacks a Landlock feature the profile needs\n"
                  "                       (rlimits, seccomp and what Landlock there is apply)\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 struct sb_opts {
@@ -134,7 +135,7 @@ static int show(const struct sb_opts *o, const struct ag_sandbox_profile *prof)
                          : ag_sandbox_profile_text(prof, o->tier, wd, &text);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "sandbox show");
-        return AG_EXIT_USAGE;
+        return ag__cli_exit_of(err);
     }
     printf("%s%s", text, o->json ? "\n" : "");
     free(text);
@@ -148,13 +149,17 @@ static int exec_cmd(const struct sb_opts *o, const struct ag_sandbox_profile *pr
         ag__cli_error("sandbox exec: no command (put it after --)");
         return AG_EXIT_USAGE;
     }
-    char *args[argc + 1];
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (args == NULL) {
+        ag__cli_error("sandbox exec: out of memory");
+        return AG_EXIT_ERROR;
+    }
     memcpy(args, argv, sizeof(char *) * (size_t)argc);
-    args[argc] = NULL;
     struct ag_spawn_opts so = {
         -1, -1, -1, 0, NULL, 0, o->allow_unsandboxed ? AG_SPAWN_ALLOW_NO_LANDLOCK : 0};
     pid_t pid;
     ag_err err = ag_sandbox_spawn(prof, o->workdir ? o->workdir : ".", args, NULL, &so, &pid);
+    free(args);
     if (err != AG_OK) {
         ag__cli_error_ag(err, "sandbox exec");
         return err == AG_ENOTFOUND ? 127 : 126;

@@ -36,6 +36,7 @@ static void usage(FILE *out)
             "directory's root.token. Reads are decided by the policy (secret.read on\n"
             "secret/PATH for your tier) and recorded in the ledger; writes need the root\n"
             "token or a policy rule allowing secret.write. options: --json, --store URL.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 /* Parses "1,2,5" into versions (at most max); returns the count or -1. */
@@ -91,7 +92,7 @@ static int do_put(struct ag__cli_auth *c, const struct ag__cli_aopts *o, const c
         char *v = read_value(eq + 1);
         if (!v) {
             json_decref(data);
-            return AG_EXIT_ERROR;
+            return AG_EXIT_USAGE;
         }
         json_object_set_new(data, pos[i], json_string(v));
         sodium_memzero(v, strlen(v));
@@ -135,7 +136,7 @@ static int print_field(json_t *data, const char *field)
     json_t *v = json_object_get(data, field);
     if (!v) {
         ag__cli_error("secret get: no field '%s'", field);
-        return AG_EXIT_ERROR;
+        return AG_EXIT_USAGE;
     }
     if (json_is_string(v))
         fputs(json_string_value(v), stdout);
@@ -184,7 +185,7 @@ static int do_get(struct ag__cli_auth *c, const struct ag__cli_aopts *o, const c
     const char *k;
     json_t *v;
     json_object_foreach(data, k, v) if (json_is_string(v))
-        sodium_memzero((char *)json_string_value(v), json_string_length(v));
+        ag__wipe_const(json_string_value(v), json_string_length(v));
     json_decref(data);
     ag_secret_clear(&s);
     return rc;
@@ -270,12 +271,18 @@ static int do_metadata(struct ag__cli_auth *c, const struct ag__cli_aopts *o, co
     return 0;
 }
 
+/* Where persist_key writes the new master key. */
+struct persist_ctx {
+    const char *path;
+};
+
 static ag_err persist_key(void *ctx, const uint8_t key[AG_AUTH_KEY_LEN])
 {
     char hex[2 * AG_AUTH_KEY_LEN + 2];
     ag__hex(key, AG_AUTH_KEY_LEN, hex);
     strcat(hex, "\n");
-    ag_err e = ag__write_file_atomic((const char *)ctx, hex, strlen(hex), 0600, 0);
+    ag_err e =
+        ag__write_file_atomic(((const struct persist_ctx *)ctx)->path, hex, strlen(hex), 0600, 0);
     sodium_memzero(hex, sizeof hex);
     return e;
 }
@@ -300,7 +307,8 @@ static int do_rekey(struct ag__cli_auth *c, const struct ag__cli_aopts *o)
         ag_auth_master_key_id(old, old_id);
     sodium_memzero(old, sizeof old);
     size_t re = 0;
-    ag_err e = ag_auth_rekey(c->auth, key, o->rotate, persist_key, (void *)file, &re);
+    struct persist_ctx pc = {file};
+    ag_err e = ag_auth_rekey(c->auth, key, o->rotate, persist_key, &pc, &re);
     sodium_memzero(key, sizeof key);
     if (e)
         return ag__cli_auth_fail(e, "secret rekey");

@@ -39,6 +39,7 @@ static void usage(FILE *out)
             "  --print-config       print the daemon's effective settings and exit\n"
             "  --dir DIR            data directory (else $AGENTGOV_DIR, else %s)\n",
             ag__cli_default_dir_doc());
+    ag__cli_print_exit_statuses(out);
 }
 
 enum {
@@ -224,7 +225,7 @@ int ag__cmd_serve(int argc, char **argv)
     ag_config *conf;
     if (ag_config_new(&conf) != AG_OK) {
         ag__cli_error("%s", ag_last_error());
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     int print = 0;
     int rc = parse_args(argc, argv, conf, &print);
@@ -248,7 +249,9 @@ int ag__cmd_serve(int argc, char **argv)
     ag_config_free(conf);
     if (e) {
         ag__cli_error_ag(e, "serve");
-        return AG_EXIT_USAGE;
+        /* A setting refused (a non-loopback --listen without --allow-remote) is
+         * fixed on the command line. */
+        return e == AG_EPERM ? AG_EXIT_USAGE : ag__cli_exit_of(e);
     }
     return AG_EXIT_OK;
 }

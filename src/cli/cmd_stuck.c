@@ -14,9 +14,9 @@ static void usage(FILE *out)
     fprintf(out, "usage: agentgov stuck [--older-than DURATION] [--store URL] [--policy FILE]\n\n"
                  "Lists running agents whose last heartbeat (transition or heartbeat) is older\n"
                  "than DURATION (default: the stuck.after setting, 30s unless <dir>/config\n"
-                 "sets it), one per line with its phase and the age of its last heartbeat. Exit "
-                 "status 0 when none is\n"
-                 "stuck, 3 when some are, 2 when the store cannot be read.\n");
+                 "sets it), one per line with its phase and the age of its last heartbeat.\n"
+                 "Exits 0 when none is stuck, 2 (DENY) when some are.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 int ag__cmd_stuck(int argc, char **argv)
@@ -73,5 +73,5 @@ int ag__cmd_stuck(int argc, char **argv)
                 o.older_than ? o.older_than : after);
     ag_store_strv_free(ids, n);
     ag__cli_gov_close(&c);
-    return n ? AG_EXIT_REFUSED : 0;
+    return n ? AG_EXIT_DENY : 0;
 }

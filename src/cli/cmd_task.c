@@ -13,15 +13,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: agentgov task SUBCOMMAND T [--store URL] [--policy FILE]\n\n"
-            "  status T                           active agent, its phase, artifacts, handoff\n"
-            "  handoff T [--write FILE]           print the latest handoff, or validate FILE\n"
-            "                                     (- for stdin) and store it as the latest\n"
-            "  artifact T NAME [--agent ID] [--sha256 HEX]   record an artifact of the task\n\n"
-            "  --store URL    state store (else $AGENTGOV_STORE, else the embedded store)\n"
-            "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n\n"
-            "Exit status: 0 done, 1 usage or invalid handoff, 2 could not answer, 3 no handoff.\n");
+    fprintf(
+        out,
+        "usage: agentgov task SUBCOMMAND T [--store URL] [--policy FILE]\n\n"
+        "  status T                           active agent, its phase, artifacts, handoff\n"
+        "  handoff T [--write FILE]           print the latest handoff, or validate FILE\n"
+        "                                     (- for stdin) and store it as the latest\n"
+        "  artifact T NAME [--agent ID] [--sha256 HEX]   record an artifact of the task\n\n"
+        "  --store URL    state store (else $AGENTGOV_STORE, else the embedded store)\n"
+        "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n\n"
+        "`handoff` exits 2 (DENY) when the task has no handoff, 1 (USAGE) for an invalid one.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static int do_status(struct ag__cli_gov *c, const char *task)
@@ -86,7 +88,7 @@ static int do_handoff(struct ag__cli_gov *c, const char *task, const char *file)
         free(data);
         if (e) {
             ag__cli_error_ag(e, "handoff");
-            return e == AG_EPARSE || e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
+            return ag__cli_exit_of(e);
         }
         printf("handoff for %s stored (handoff:%s:latest)\n", task, task);
         return 0;
@@ -98,7 +100,7 @@ static int do_handoff(struct ag__cli_gov *c, const char *task, const char *file)
     }
     if (!h) {
         ag__cli_error("task '%s' has no handoff", task);
-        return AG_EXIT_REFUSED;
+        return AG_EXIT_DENY;
     }
     json_t *o = json_loads(h, 0, NULL);
     char *pretty = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
@@ -145,7 +147,7 @@ int ag__cmd_task(int argc, char **argv)
         rc = do_handoff(&c, pos[0], o.write);
     } else {
         ag_err e = ag_gov_add_artifact(c.gov, pos[0], o.agent, pos[1], o.sha256);
-        rc = e ? AG_EXIT_ERROR : 0;
+        rc = ag__cli_exit_of(e);
         if (e)
             ag__cli_error_ag(e, "artifact");
         else

@@ -22,6 +22,7 @@ static void usage(FILE *out)
                  "                                         a child of your token\n\n"
                  "Your token: --token T, else $AGENTGOV_TOKEN, else --token-file F, else the data\n"
                  "directory's root.token. options: --json (Vault's shapes), --store URL.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 static json_t *lookup_data(const char *token, const struct ag_token_info *t)

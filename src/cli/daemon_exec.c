@@ -40,19 +40,24 @@ int ag__cmd_serve(int argc, char **argv)
     char path[PATH_MAX];
     if (daemon_path(path, sizeof path) != 0) {
         ag__cli_error("serve: cannot find where agentgov is installed (/proc/self/exe)");
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     /* agentgovd --dir DIR serve ARGS...: the data directory chosen here goes along. */
     char **nargv = calloc((size_t)argc + 4, sizeof *nargv);
     if (nargv == NULL) {
         ag__cli_error("serve: out of memory");
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     int k = 0;
     nargv[k++] = path;
     if (ag__cli_dir_is_set()) {
         nargv[k++] = "--dir";
-        nargv[k++] = (char *)ag__cli_dir();
+        /* A copy: execv takes char *const[]; the process image goes at once anyway. */
+        if ((nargv[k++] = strdup(ag__cli_dir())) == NULL) {
+            ag__cli_error("serve: out of memory");
+            free(nargv);
+            return AG_EXIT_ERROR;
+        }
     }
     for (int i = 0; i < argc; i++)
         nargv[k++] = argv[i];
@@ -63,5 +68,5 @@ int ag__cmd_serve(int argc, char **argv)
     ag__cli_error("serve: cannot run the daemon binary %s: %s (agentgovd is built and "
                   "installed next to agentgov)",
                   path, strerror(e));
-    return AG_EXIT_USAGE;
+    return AG_EXIT_ERROR;
 }

@@ -17,9 +17,12 @@ int ag__cli_gov_open(struct ag__cli_gov *c, const char *store_flag, const char *
     int rc = ag__cli_home(&ho, &c->home);
     if (rc)
         return rc;
-    if (ag_home_gov(c->home, &c->gov) != AG_OK) {
+    ag_err e = ag_home_gov(c->home, &c->gov);
+    if (e != AG_OK) {
         ag__cli_gov_close(c);
-        return ag__cli_home_fail(AG_EXIT_ERROR);
+        /* A policy that does not load is a usage error; a store or ledger that does
+         * not open, a failure to answer. */
+        return ag__cli_home_fail(ag__cli_exit_of(e));
     }
     /* All opened by ag_home_gov: these only lend them. */
     if (ag_home_store(c->home, &c->store) || ag_home_ledger(c->home, &c->ledger) ||

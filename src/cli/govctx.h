@@ -44,9 +44,7 @@ struct ag__cli_gopts {
 int ag__cli_gov_opts(int argc, char **argv, const char *allowed, struct ag__cli_gopts *o,
                      char **pos, int maxpos);
 
-/* Exit statuses of the governance subcommands. */
-#define AG_EXIT_REFUSED 3 /* denied, refused, revoked: the answer was no */
-#define AG_EXIT_ASK     4 /* the policy asks for a human approval */
-#define AG_EXIT_ERROR   2 /* could not answer (store, ledger, I/O) */
+/* Exit statuses: include/agentgov/exit.h (AG_EXIT_DENY, AG_EXIT_ASK, AG_EXIT_ERROR). */
+#include "agentgov/exit.h"
 
 #endif

@@ -28,6 +28,7 @@ static void usage(FILE *out)
             "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n"
             "  -h, --help  this help; `agentgov COMMAND --help` for a command\n",
             ag__cli_default_dir_doc());
+    ag__cli_print_exit_statuses(out);
 }
 
 int main(int argc, char **argv)

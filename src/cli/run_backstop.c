@@ -407,9 +407,11 @@ int ag__backstop_run(const struct ag__backstop_cli *b, char **argv)
     if (ag__cli_home(NULL, &home) != 0)
         return AG_EXIT_USAGE;
     if (ag_home_has(home, AG_HOME_LEDGER_DB)) {
-        if (ag_home_ledger(home, &l) != AG_OK) {
+        ag_err e = ag_home_ledger(home, &l);
+        if (e != AG_OK) {
+            int status = ag__cli_home_fail(ag__cli_exit_of(e));
             ag_home_free(home);
-            return ag__cli_home_fail(AG_EXIT_USAGE);
+            return status;
         }
     } else
         ag__cli_warn("no ledger at %s: the session is not recorded, and `agentgov hook` "
@@ -433,11 +435,11 @@ int ag__backstop_run(const struct ag__backstop_cli *b, char **argv)
                                      "project", s.project, "policy", s.policy_path, "argv", args,
                                      "grants", (json_int_t)s.grants.n, "connect_tcp", ports,
                                      "landlock_abi", ag__landlock_abi()));
-    if (rc != 0) {
+    if (rc != 0) { /* out of memory, or the ledger refused the entry */
         free(env);
         bs_free(&s);
         ag_home_free(home);
-        return AG_EXIT_USAGE;
+        return AG_EXIT_ERROR;
     }
     struct ag__spawn_opts so = {.stdin_fd = -1,
                                 .stdout_fd = -1,

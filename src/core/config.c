@@ -293,11 +293,8 @@ static ag_err load_line(ag_config *c, char *line, const char *path, int lineno)
     char origin[512];
     snprintf(origin, sizeof origin, "%s:%d", path, lineno);
     ag_err err = set_at(c, (size_t)i, val, origin);
-    if (err) {
-        char detail[1024];
-        snprintf(detail, sizeof detail, "%s", ag_last_error());
-        return ag__fail(AG_EPARSE, "%s:%d: %s", path, lineno, detail);
-    }
+    if (err)
+        return ag__fail_wrap(AG_EPARSE, "%s:%d", path, lineno);
     return AG_OK;
 }
 

@@ -113,3 +113,8 @@ int ag__ct_equal(const void *a, const void *b, size_t n)
 {
     return sodium_memcmp(a, b, n) == 0;
 }
+
+void ag__wipe_const(const void *p, size_t n)
+{
+    sodium_memzero((void *)(uintptr_t)p, n);
+}

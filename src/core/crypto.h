@@ -8,6 +8,11 @@
 
 #include "agentgov/err.h"
 
+/* Zeroes n bytes at p that a library hands out as const but owns as writable memory
+ * (jansson's json_string_value, before the value is freed): the one place const is
+ * cast away for a wipe. */
+void ag__wipe_const(const void *p, size_t n);
+
 #define AG_SHA256_LEN     32
 #define AG_SHA256_HEX_LEN 65 /* 64 hex digits + NUL */
 

@@ -285,8 +285,9 @@ static ag_err append_object(struct ag_buf *out, const json_t *v, int flags, cons
     if (keys == NULL)
         return ag__fail(AG_ENOMEM, "canonical JSON: %zu keys", n);
     size_t i = 0;
-    for (void *it = json_object_iter((json_t *)v); it && i < n;
-         it = json_object_iter_next((json_t *)v, it), i++) {
+    /* jansson's iterator takes a json_t * but does not change the object. */
+    json_t *obj = (json_t *)(uintptr_t)v;
+    for (void *it = json_object_iter(obj); it && i < n; it = json_object_iter_next(obj, it), i++) {
         keys[i].s = json_object_iter_key(it);
         keys[i].len = json_object_iter_key_len(it);
         keys[i].v = json_object_iter_value(it);

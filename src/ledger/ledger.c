@@ -104,12 +104,10 @@ void ag__ledger_checkpoint_path(const char *target, char *out, size_t outlen)
         snprintf(out, outlen, "%s.checkpoint", target);
 }
 
-/* Prefixes the current error detail (copied first: ag__fail writes the same buffer). */
+/* Prefixes the current error detail with prefix and key. */
 static ag_err rewrap(ag_err err, const char *prefix, const char *key)
 {
-    char tmp[256];
-    snprintf(tmp, sizeof tmp, "%s", ag_last_error());
-    return ag__fail(err, "%s%s: %s", prefix, key, tmp);
+    return ag__fail_wrap(err, "%s%s", prefix, key);
 }
 
 /* ---- open / close ---------------------------------------------------------------- */

@@ -84,11 +84,8 @@ static ag_err append_data(const struct ag__value *v, struct ag_buf *out)
     ag_err err = json_is_object(j) ? ag__jcs_append(out, j, AG_JCS_NO_FLOATS | AG_JCS_INT64)
                                    : ag__fail(AG_ETAMPER, "column data: not a JSON object");
     json_decref(j);
-    if (err) {
-        char tmp[200];
-        snprintf(tmp, sizeof tmp, "%s", ag_last_error());
-        return err == AG_ETAMPER ? err : ag__fail(AG_ETAMPER, "column data: %s", tmp);
-    }
+    if (err)
+        return err == AG_ETAMPER ? err : ag__fail_wrap(AG_ETAMPER, "column data");
     if (out->len - start != v->len || memcmp(out->data + start, v->s, v->len) != 0)
         return ag__fail(AG_ETAMPER, "column data: stored text is not in canonical form");
     return AG_OK;

@@ -2,6 +2,7 @@
 #include "runner/run_env.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,15 @@
 
 extern char **environ;
 
-static char *own(struct ag__run_env *e, const char *fmt, const char *a, const char *b)
+/* A formatted string that e owns (freed with it). */
+__attribute__((format(printf, 2, 3))) static char *own(struct ag__run_env *e, const char *fmt, ...)
 {
     char *s = NULL;
-    if (asprintf(&s, fmt, a, b ? b : "") < 0)
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
         return NULL;
     char **v = realloc(e->owned, (e->nowned + 1) * sizeof *v);
     if (!v) {
@@ -115,7 +121,7 @@ static ag_err make_api(const struct ag__run_env_in *in, struct ag__run_env *e,
     ag_err err = link_db(in->ledger_path, e->api_dir, "ledger.db");
     if (!err && in->store_path && *in->store_path) {
         err = link_db(in->store_path, e->api_dir, "state.db");
-        *store_env = own(e, "sqlite:%s/state.db", e->api_dir, NULL);
+        *store_env = own(e, "sqlite:%s/state.db", e->api_dir);
         if (!*store_env)
             err = AG_ENOMEM;
     } else {
@@ -148,7 +154,7 @@ static ag_err widen_profile(const struct ag__run_env_in *in, struct ag__run_env 
         e->connect[nc++] = b->connect_ports[i];
     char real[PATH_MAX];
     if (e->api_dir[0] && in->bin && realpath(in->bin, real)) {
-        if (!(e->read[nr++] = own(e, "%s%s", real, NULL)))
+        if (!(e->read[nr++] = own(e, "%s", real)))
             return AG_ENOMEM;
     }
     if (e->api_dir[0])

@@ -775,7 +775,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];

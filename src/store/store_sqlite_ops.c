@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,10 +62,14 @@ ag_err ag__sq_step_row(struct ag__sq *q, sqlite3_stmt *st, int *row, const char 
     return AG_OK;
 }
 
-static ag_err op_fail(const struct ag__sq_op *c, const char *fmt, const char *arg)
+__attribute__((format(printf, 2, 3))) static ag_err op_fail(const struct ag__sq_op *c,
+                                                            const char *fmt, ...)
 {
     char msg[256];
-    snprintf(msg, sizeof msg, fmt, arg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     return ag__fail(AG_EINVAL, "store: op %zu (%s %s): %s", c->i, ag__store_opname(c->o->op),
                     c->o->key, msg);
 }

@@ -12,6 +12,10 @@
 static int fd = -1;
 static char path[64];
 
+/* libFuzzer's entry points (it declares none in a header). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;

@@ -54,6 +54,9 @@ static void raw_bytes(const char *s, size_t len)
     ag__buf_free(&out);
 }
 
+/* libFuzzer's entry points (it declares none in a header). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;

@@ -8,6 +8,10 @@
 #include "agentgov/gov.h"
 #include "core/crypto.h"
 
+/* libFuzzer's entry points (it declares none in a header). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;

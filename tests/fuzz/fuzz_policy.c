@@ -9,6 +9,9 @@
 static const char *const actions[] = {"docs.read", "ssh.exec", "governance.write", "x"};
 static const char *const resources[] = {"sandbox/web/01", "prod/db", "", "a/b/c/d/e"};
 
+/* libFuzzer's entry points (it declares none in a header). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ag_policy *p = NULL;

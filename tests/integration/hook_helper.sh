@@ -43,7 +43,7 @@ inproc() { AGENTGOV_HOOK_HELPER=0 "$AG" --dir "$A" hook "$@"; }
 q() { sqlite3 "$1/ledger.db" "$2"; }
 
 # ---- the first event starts a helper --------------------------------------------------
-check_exit "no helper before the first event" 1 "$AG" --dir "$H" hook helper status
+check_exit "no helper before the first event" 4 "$AG" --dir "$H" hook helper status
 check_contains "status says none runs" "$OUT" "none runs"
 check_exit "first event, decided in process" 0 "$AG" --dir "$H" hook claude-code <"$EV/cc_bash_allow.json"
 inproc claude-code <"$EV/cc_bash_allow.json" >/dev/null

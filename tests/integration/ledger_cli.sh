@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 export AGENTGOV_DIR="$T/data"
 
-check_exit "verify without a ledger cannot check" 2 "$AG" ledger verify
+check_exit "verify without a ledger cannot check" 4 "$AG" ledger verify
 check_exit "append without init is refused" 1 "$AG" ledger append --kind action --agent a
 check_contains "says to run init" "$ERR" "agentgov init"
 "$AG" init >/dev/null
@@ -90,7 +90,7 @@ check_contains "still 8 entries" "$OUT" "OK 8 entries"
 check_contains "verify counts the signed checkpoints and names the newest" "$OUT" \
     "3 signed checkpoints verified, newest at seq 8; 0 entries after it not signed yet"
 check_exit "--require-checkpoint passes when one is signed" 0 "$AG" ledger verify --require-checkpoint
-check_exit "a named checkpoint file must exist" 2 "$AG" ledger verify \
+check_exit "a named checkpoint file must exist" 4 "$AG" ledger verify \
     --checkpoint-file "$T/offsite.checkpoint"
 check_contains "and is named" "$ERR" "$T/offsite.checkpoint"
 
@@ -140,12 +140,12 @@ sqlite3 "$C/ledger.db" "DROP INDEX ledger_agent_revocation;
 check_exit "an index rebuilt to leave rows out" 0 "$AG" --dir "$C" ledger query \
     --agent alpha --kind revocation --format jsonl
 check_eq "hides them from queries" "$OUT" ""
-check_exit "but fails verify" 1 "$AG" --dir "$C" ledger verify
+check_exit "but fails verify" 2 "$AG" --dir "$C" ledger verify
 check_contains "through SQLite's integrity check" "$OUT" \
     "FAIL: database: integrity check: row 9 missing from index ledger_agent_revocation"
 
 tamper "DELETE FROM ledger WHERE seq = 8"
-check_exit "the newest checkpoint row deleted fails" 1 "$AG" --dir "$C" ledger verify
+check_exit "the newest checkpoint row deleted fails" 2 "$AG" --dir "$C" ledger verify
 check_contains "at its seq" "$OUT" "FAIL seq 8: checkpoint row 8, which"
 
 tamper "UPDATE ledger SET kind = 'system', data = NULL WHERE kind = 'checkpoint'"
@@ -153,19 +153,19 @@ rm "$C/ledger.db.checkpoint"
 check_exit "history rewritten with no checkpoint left: no signature contradicts it" 0 \
     "$AG" --dir "$C" ledger verify --pubkey "$AGENTGOV_DIR/ledger.pub"
 check_contains "verify says nothing is signed" "$OUT" "0 signed checkpoints: nothing is signed"
-check_exit "--require-checkpoint fails on it" 1 "$AG" --dir "$C" ledger verify \
+check_exit "--require-checkpoint fails on it" 2 "$AG" --dir "$C" ledger verify \
     --pubkey "$AGENTGOV_DIR/ledger.pub" --require-checkpoint
 check_contains "saying why" "$OUT" "FAIL: no signed checkpoint"
 
 tamper "INSERT INTO ledger SELECT 9, $COLS FROM ledger WHERE seq = 4"
-check_exit "a copied checkpoint appended fails" 1 "$AG" --dir "$C" ledger verify
+check_exit "a copied checkpoint appended fails" 2 "$AG" --dir "$C" ledger verify
 check_contains "at the copy, not at the row it signs" "$OUT" "FAIL seq 9: misplaced checkpoint"
 tamper "INSERT INTO ledger SELECT 0, $COLS FROM ledger WHERE seq = 1"
-check_exit "a row numbered 0 fails" 1 "$AG" --dir "$C" ledger verify
+check_exit "a row numbered 0 fails" 2 "$AG" --dir "$C" ledger verify
 check_contains "at seq 0" "$OUT" "FAIL seq 0: unexpected row"
 tamper ""
 head -c 16 /dev/zero | dd of="$C/ledger.db" conv=notrunc status=none
-check_exit "a corrupt file is tampering (1), not a failure to check (2)" 1 \
+check_exit "a corrupt file is tampering (2), not a failure to check (4)" 2 \
     "$AG" --dir "$C" ledger verify
 check_contains "said so" "$OUT" "FAIL: database corrupt"
 

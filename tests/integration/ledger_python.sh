@@ -47,6 +47,6 @@ sqlite3 "$AGENTGOV_DIR/ledger.db" "DROP TRIGGER ledger_no_update; UPDATE ledger 
 "$AG" ledger export >"$T/t4.jsonl"
 check_exit "python: database tampering" 1 python3 "$T/verify.py" "$T/t4.jsonl"
 check_contains "python names seq 6" "$ERR" "FAIL seq 6: hash mismatch"
-check_exit "agentgov: database tampering" 1 "$AG" ledger verify
+check_exit "agentgov: database tampering" 2 "$AG" ledger verify
 check_contains "agentgov names seq 6" "$OUT" "FAIL seq 6: hash mismatch"
 finish

@@ -27,7 +27,7 @@ check_contains "check forbidden reason" "$OUT" "deny forbidden_action"
 check_exit "check .. climbing out of scope" 2 "$AG" check --tier 3 --action ssh.exec --resource sandbox/../prod/db-01 --phase EXECUTE --scope 'sandbox/**'
 check_contains "check .. is an invalid request" "$OUT" "deny invalid_request"
 printf 'version: 1\nrules:\n  - {effect: deny, actions: ["**"], resources: ["prod/**\\0 and staging/**"], min_tier: 0}\n' >"$T/nul.yaml"
-check_exit "lint: a \\0 escape is an error" 1 "$AG" policy lint "$T/nul.yaml"
+check_exit "lint: a \\0 escape is an error" 2 "$AG" policy lint "$T/nul.yaml"
 check_contains "lint: names file, line and field" "$OUT$ERR" "nul.yaml:3:49: NUL character (\0) in a value of 'resources'"
 
 # ---- check --json ----------------------------------------------------------------------
@@ -64,7 +64,8 @@ printf 'version: 1\nrules: [\n' >"$T/broken.yaml"
 check_exit "check broken policy" 1 "$AG" check --json --policy "$T/broken.yaml" --tier 1 --action a.b --resource x
 check_eq "broken policy deny" "$(json_field "$OUT" reason)" no_policy
 check_exit "check help" 0 "$AG" check --help
-check_contains "check help text" "$OUT" "exit status: 0 allow, 2 deny, 3 ask"
+check_contains "check help text" "$OUT" "Exits 0 allow, 2 deny, 3 ask"
+check_contains "check help lists the table" "$OUT" "4 ERROR  could not answer"
 
 # ---- policy resolution: --policy, then <dir>/policy.yaml, then the shipped file --------
 mkdir -p "$T/data"
@@ -96,7 +97,7 @@ rules:
     colour: red
   - {effect: allow, resources: [x], min_tier: 0}
 YAML
-check_exit "lint bad" 1 "$AG" policy lint "$T/bad.yaml"
+check_exit "lint bad" 2 "$AG" policy lint "$T/bad.yaml"
 check_contains "lint duplicate tier" "$OUT" "$T/bad.yaml:4:3: duplicate tier 1 in tiers (first at line 3, column 3)"
 check_contains "lint bad effect" "$OUT" "$T/bad.yaml:6:13: bad effect 'permit' (expected allow, deny or ask)"
 check_contains "lint bad glob" "$OUT" "$T/bad.yaml:7:15: bad action glob 'ssh.[ab': unterminated character class at offset 4"
@@ -106,7 +107,7 @@ check_contains "lint unknown key" "$OUT" "$T/bad.yaml:11:5: unknown key 'colour'
 check_contains "lint missing actions" "$OUT" "$T/bad.yaml:12:5: rule is missing 'actions'"
 check_eq "lint counts every problem" "$(printf '%s\n' "$OUT" | wc -l)" 7
 check_contains "lint summary" "$ERR" "7 problems"
-check_exit "lint missing file" 1 "$AG" policy lint "$T/none.yaml"
+check_exit "lint missing file" 2 "$AG" policy lint "$T/none.yaml"
 check_contains "lint missing file message" "$OUT$ERR" "none.yaml"
 check_exit "lint no file" 1 "$AG" policy lint
 check_exit "lint help" 0 "$AG" policy lint --help

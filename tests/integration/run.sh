@@ -371,12 +371,12 @@ fresh refuse
 P=$(packet barred task-bar '[]')
 check_exit "refusal setup: register" 0 "$AG" agent register barred --tier 1 --packet "$P"
 check_exit "refusal setup: revoke" 0 "$AG" agent revoke barred
-check_exit "a revoked agent is refused (exit 11)" 11 "$AG" run --agent barred --workdir "$W" \
+check_exit "a revoked agent is refused (exit 2)" 2 "$AG" run --agent barred --workdir "$W" \
     -- touch ran-revoked
 check_contains "refusal: AGENT_PREVIOUSLY_REVOKED" "$ERR" "AGENT_PREVIOUSLY_REVOKED"
-check_exit "a revoked agent stays refused even with --tier" 11 "$AG" run --agent barred --tier 1 \
+check_exit "a revoked agent stays refused even with --tier" 2 "$AG" run --agent barred --tier 1 \
     --workdir "$W" -- touch ran-revoked
-check_exit "an agent without a packet is refused (exit 11)" 11 "$AG" run --agent nopacket \
+check_exit "an agent without a packet is refused (exit 2)" 2 "$AG" run --agent nopacket \
     --tier 1 --workdir "$W" -- touch ran-nopacket
 check_contains "refusal: NO_INSTRUCTION_PACKET" "$ERR" "NO_INSTRUCTION_PACKET"
 P=$(packet busy task-busy '[]')
@@ -385,18 +385,18 @@ P=$(packet busy task-busy '[]')
     >/dev/null 2>&1 &
 BUSY=$!
 wait_for "$W/started"
-check_exit "a held lock refuses a second run (exit 11)" 11 "$AG" run --agent busy --workdir "$W" \
+check_exit "a held lock refuses a second run (exit 2)" 2 "$AG" run --agent busy --workdir "$W" \
     --report "$T/busy2.json" -- touch ran-locked
 check_contains "refusal: CANNOT_ACQUIRE_LOCK" "$ERR" "CANNOT_ACQUIRE_LOCK"
 check_eq "refusal: --report still gets a report" "$(REPORT=$T/busy2.json rj .outcome)" "refused"
 touch "$W/release"
 wait "$BUSY"
 check_eq "refusals: nothing ran" "$(ls "$W" | grep -c ran-)" "0"
-check_exit "a tier that differs from the registered one is refused" 11 "$AG" run --agent busy \
+check_exit "a tier that differs from the registered one is refused" 2 "$AG" run --agent busy \
     --tier 3 --workdir "$W" -- touch ran-tier
 P=$(packet steps task-steps '[]')
 sed -i 's/"required_steps": \["docs.read"\]/"required_steps": ["ssh.exec"]/' "$P"
-check_exit "preflight: a required step the tier may not take is refused" 11 "$AG" run \
+check_exit "preflight: a required step the tier may not take is refused" 2 "$AG" run \
     --agent steps --tier 0 --packet "$P" --workdir "$W" -- touch ran-steps
 check_contains "refusal: PREFLIGHT_FAILED names the step" "$ERR" "ssh.exec"
 check_eq "preflight: nothing ran" "$(ls "$W" | grep -c ran-)" "0"

@@ -197,7 +197,7 @@ check_exit "serve --help comes from agentgovd" 0 "$AG" serve --help
 check_contains "serve --help is the daemon's" "$OUT" "--listen"
 mkdir -p "$T/lonely"
 cp "$AG" "$T/lonely/agentgov"
-check_exit "serve without agentgovd fails" 1 "$T/lonely/agentgov" --dir "$D" serve
+check_exit "serve without agentgovd fails" 4 "$T/lonely/agentgov" --dir "$D" serve
 check_contains "and names the missing binary" "$ERR" "$T/lonely/agentgovd"
 check_eq "the CLI binary does not link the HTTP server" \
     "$(ldd "$AG" | grep -c -E 'microhttpd|gnutls|p11-kit' || true)" 0

@@ -5,7 +5,13 @@
  *
  * Each test binary runs its registered tests (or those whose name contains argv[1])
  * and prints "N passed, N failed" as its last line. A failed assertion prints both
- * values with file:line and ends the current test. */
+ * values with file:line and ends the current test.
+ *
+ * Each test runs in a forked child: a crash (the signal is named) or a test still
+ * running after 60 s times $AGENTGOV_TEST_TIMEOUT_MULT is that test's failure, and the
+ * next tests run. So a test cannot leave state (statics, a started fixture) to the
+ * next one; ag_test_tmpdir() is shared and removed once by the parent. Set
+ * AGENTGOV_TEST_NOFORK=1 to run every test in process (debuggers, valgrind). */
 #ifndef AG_TEST_H
 #define AG_TEST_H
 

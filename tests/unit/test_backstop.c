@@ -394,7 +394,10 @@ static int run_sh(const struct ag__grants *g, const char *script)
     struct ag_sandbox_profile prof = {0};
     struct ag__spawn_opts so = {
         .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .grants = g->v, .ngrants = g->n};
-    char *argv[] = {"sh", "-c", (char *)script, NULL};
+    char copy[4096]; /* the spawn takes char *const[] */
+    ASSERT_TRUE(strlen(script) < sizeof copy);
+    snprintf(copy, sizeof copy, "%s", script);
+    char *argv[] = {"sh", "-c", copy, NULL};
     pid_t pid;
     ASSERT_OK(ag__sandbox_spawn(&prof, P("proj"), argv, NULL, &so, &pid));
     int st;

@@ -347,10 +347,13 @@ TEST(a_view_without_wal_files_is_refused)
 
 TEST(outcome_names_and_codes_are_stable)
 {
+    /* Success, error and refusal are the statuses every command shares. */
     ASSERT_EQ(AG_RUN_SUCCESS, 0);
-    ASSERT_EQ(AG_RUN_ERROR, 1);
+    ASSERT_EQ(AG_RUN_ERROR, 4);
+    ASSERT_EQ(AG_RUN_REFUSED, 2);
+    ASSERT_EQ(AG_RUN_ERROR, AG_EXIT_ERROR);
+    ASSERT_EQ(AG_RUN_REFUSED, AG_EXIT_DENY);
     ASSERT_EQ(AG_RUN_CHILD_FAILED, 10);
-    ASSERT_EQ(AG_RUN_REFUSED, 11);
     ASSERT_EQ(AG_RUN_REVOKED, 12);
     ASSERT_EQ(AG_RUN_TIMEOUT, 13);
     ASSERT_EQ(AG_RUN_SANDBOX, 14);

@@ -256,7 +256,12 @@ static int run_child(const struct ag_sandbox_profile *p, const char *workdir,
                      const char *a2)
 {
     init_self();
-    char *argv[] = {self_exe, CHILD_FLAG, (char *)what, (char *)a1, (char *)a2, NULL};
+    /* Copies: the spawn takes char *const[]. */
+    char w[256], x1[PATH_MAX], x2[PATH_MAX];
+    snprintf(w, sizeof w, "%s", what);
+    snprintf(x1, sizeof x1, "%s", a1 ? a1 : "");
+    snprintf(x2, sizeof x2, "%s", a2 ? a2 : "");
+    char *argv[] = {self_exe, CHILD_FLAG, w, a1 ? x1 : NULL, a2 ? x2 : NULL, NULL};
     pid_t pid;
     if (ag__sandbox_spawn(p, workdir, argv, NULL, o, &pid) != AG_OK)
         return -1;
