@@ -143,7 +143,7 @@ static int from_daemon(const char *addr, int as_json)
         json_decref(doc);
     }
     free(body);
-    return ready ? 0 : AG_EXIT_REFUSED;
+    return ready ? 0 : AG_EXIT_DENY;
 }
 
 /* ---- from a data directory ----------------------------------------------------------- */
@@ -236,7 +236,7 @@ static int from_dir(const char *store_flag, int as_json)
     }
     ag_health_free(h);
     ag__cli_gov_close(&c);
-    return ready ? 0 : AG_EXIT_REFUSED;
+    return ready ? 0 : AG_EXIT_DENY;
 }
 
 int ag__cmd_health(int argc, char **argv)
