@@ -36,6 +36,9 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     memset(o, 0, sizeof *o);
     snprintf(o->listen, sizeof o->listen, "%s", ag_config_str(c, "listen"));
     o->allow_remote = (int)ag_config_int(c, "allow_remote");
+    o->insecure_remote = (int)ag_config_int(c, "insecure_remote");
+    snprintf(o->tls_cert, sizeof o->tls_cert, "%s", ag_config_str(c, "tls.cert"));
+    snprintf(o->tls_key, sizeof o->tls_key, "%s", ag_config_str(c, "tls.key"));
     o->log_json = strcmp(ag_config_str(c, "log_format"), "json") == 0;
     o->log_level = ag__log_level_parse(ag_config_str(c, "server.log_level"));
     o->max_body_bytes = ag_config_int(c, "server.max_body");
@@ -320,6 +323,14 @@ static ag_err listen_tcp(struct ag__srv *s, const char *host, const char *port)
             return ag__fail(AG_EPERM,
                             "listen: %s is not a loopback address; pass "
                             "--allow-remote to listen on it",
+                            host);
+        }
+        if (!s->tls && !s->cfg.insecure_remote) {
+            freeaddrinfo(res);
+            return ag__fail(AG_EPERM,
+                            "listen: %s is not a loopback address and the daemon has no TLS: "
+                            "tokens would cross the network in the clear; pass --tls-cert and "
+                            "--tls-key (agentgov init --tls makes a pair), or --insecure-remote",
                             host);
         }
         ag__log(AG_LOG_WARN, "listen",
@@ -793,10 +804,16 @@ ag_err ag__server_start(struct ag__srv *s)
     ag_err e = ag__parse_listen(s->cfg.listen, &is_unix, host, sizeof host, port, sizeof port);
     if (e)
         return e;
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+    e = ag__server_tls_load(s, tls);
+    if (e)
+        return e;
     e = is_unix ? listen_unix(s, s->cfg.listen + 5) : listen_tcp(s, host, port);
     if (e)
         return e;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (s->tls)
+        flags |= MHD_USE_TLS;
     unsigned pool = 0;
     if (!s->cfg.epoll) {
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
@@ -821,21 +838,26 @@ ag_err ag__server_start(struct ag__srv *s)
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_mem,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
         s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(256 * 1024), pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool,
-        MHD_OPTION_END);
+        (size_t)(256 * 1024), MHD_OPTION_ARRAY, tls,
+        pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool, MHD_OPTION_END);
+    if (!s->mhd && s->tls) /* GnuTLS refused the pair (its reason is in the debug log) */
+        return ag__fail(AG_EINVAL,
+                        "cannot serve TLS on %s: tls.cert %s and tls.key %s are not a PEM "
+                        "certificate and its private key",
+                        s->cfg.listen, s->cfg.tls_cert, s->cfg.tls_key);
     if (!s->mhd)
         return ag__fail(AG_EIO, "libmicrohttpd could not start on %s", s->cfg.listen);
     probe_store(s);
     if (pool)
         ag__log(AG_LOG_INFO, "start",
-                "listening on %s (epoll, %u I/O threads, %zu workers), "
+                "listening on %s%s (epoll, %u I/O threads, %zu workers), "
                 "data directory %s, store %s",
-                s->cfg.listen, pool, s->nworkers, s->dir, s->store_url);
+                s->cfg.listen, s->tls ? " with TLS" : "", pool, s->nworkers, s->dir, s->store_url);
     else
         ag__log(AG_LOG_INFO, "start",
-                "listening on %s (thread per connection), data "
+                "listening on %s%s (thread per connection), data "
                 "directory %s, store %s",
-                s->cfg.listen, s->dir, s->store_url);
+                s->cfg.listen, s->tls ? " with TLS" : "", s->dir, s->store_url);
     return AG_OK;
 }
 
@@ -932,6 +954,11 @@ void ag__server_free(struct ag__srv *s)
     /* Users of the ledger and the store go first: the lifecycle handles (in the policy
      * nodes) and the auth engine borrow them. */
     ag__ui_free(s->ui); /* after the daemon: its tails' responses are gone */
+    free(s->tls_cert_pem);
+    if (s->tls_key_pem) {
+        explicit_bzero(s->tls_key_pem, strlen(s->tls_key_pem));
+        free(s->tls_key_pem);
+    }
     ag__polref_free(&s->policy);
     ag_auth_free(s->auth);
     ag__audit_stop(s->audit); /* appends what it holds */

@@ -48,7 +48,17 @@ struct ag__server_config {
     char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
     /* Breakers and health (server/resilience.h). */
     struct ag__resilience_config res;
+    /* TLS: both PEM files set, HTTPS; a non-loopback address needs it unless
+     * insecure_remote. */
+    char tls_cert[PATH_MAX];
+    char tls_key[PATH_MAX];
+    int insecure_remote;
 };
+
+/* --tls-cert and --tls-key read into s (s->tls set) and described in opts for
+ * libmicrohttpd (three items, ending with MHD_OPTION_END; only the end without TLS).
+ * One setting without the other, or a file that cannot be read, is an error naming it. */
+AG_MUST_USE ag_err ag__server_tls_load(struct ag__srv *s, struct MHD_OptionItem opts[3]);
 
 /* Reads the daemon's settings from a settings handle. */
 void ag__server_config_from(const ag_config *c, struct ag__server_config *out);
@@ -70,6 +80,9 @@ struct ag__srv {
     _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
     _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
+    /* TLS, read at start and kept for libmicrohttpd (server/tls.c). */
+    char *tls_cert_pem;
+    char *tls_key_pem;
     /* Breakers around the store and the ledger, and health. */
     struct ag__resilience res;
     const struct ag__route *routes;
