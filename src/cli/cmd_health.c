@@ -31,8 +31,9 @@ static void usage(FILE *out)
         "  --json         print the JSON document (the daemon's own, or the same shape)\n"
         "  --addr ADDR    a running daemon's address (as the listen setting)\n"
         "  --store URL    the store to probe (default: as the other commands)\n\n"
-        "Exit status: 0 ready (no critical component down), 3 not ready, 2 when the\n"
+        "Exit status: 0 ready (no critical component down), 2 not ready, 4 when the\n"
         "daemon cannot be reached.\n");
+    ag__cli_print_exit_statuses(out);
 }
 
 /* ---- from a daemon ----------------------------------------------------------------- */
@@ -143,7 +144,7 @@ static int from_daemon(const char *addr, int as_json)
         json_decref(doc);
     }
     free(body);
-    return ready ? 0 : AG_EXIT_DENY;
+    return ready ? AG_EXIT_OK : AG_EXIT_DENY;
 }
 
 /* ---- from a data directory ----------------------------------------------------------- */
@@ -236,7 +237,7 @@ static int from_dir(const char *store_flag, int as_json)
     }
     ag_health_free(h);
     ag__cli_gov_close(&c);
-    return ready ? 0 : AG_EXIT_DENY;
+    return ready ? AG_EXIT_OK : AG_EXIT_DENY;
 }
 
 int ag__cmd_health(int argc, char **argv)

@@ -31,7 +31,7 @@ check_contains "metrics: ledger free bytes" "$BODY" 'agentgov_health_free_bytes{
 req GET "/v1/sys/health?live"
 check_eq "?live: 200" "$CODE" 200
 stop_daemon
-check_exit "health of a stopped daemon: exit 2" 2 "$AG" health --addr "127.0.0.1:$PORT"
+check_exit "health of a stopped daemon: exit 4" 4 "$AG" health --addr "127.0.0.1:$PORT"
 
 # A daemon whose Redis went away: not ready, the store down, its breaker open, and the
 # change ledgered once.
@@ -54,7 +54,7 @@ for _ in $(seq 40); do
 done
 check_eq "redis killed: not ready (503)" "$CODE" 503
 check_eq "store down in the detail" "$(jget "$BODY" 'j["agentgov"]["components"]["store"]["status"]')" "down"
-check_exit "agentgov health --addr: exit 3 (not ready)" 3 "$AG" health --addr "127.0.0.1:$PORT"
+check_exit "agentgov health --addr: exit 2 (not ready)" 2 "$AG" health --addr "127.0.0.1:$PORT"
 check_contains "health names the store" "$OUT" "store"
 sleep 0.5
 req GET /metrics
