@@ -464,11 +464,11 @@ static const char *cookie_value(struct ag__req *r)
     return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, AG_UI_COOKIE);
 }
 
-/* The live session called id, or NULL (expired ones are cleared). Under ui->mu. */
+/* The live session called id, or NULL; expired sessions are cleared on the way (an
+ * id that cannot match, such as "", only clears). Under ui->mu. */
 static struct session *find_session(struct ag__ui *ui, const char *id)
 {
-    if (!id || strlen(id) != 64)
-        return NULL;
+    int valid = id && strlen(id) == 64;
     int64_t now = ag__wall_ms();
     for (int i = 0; i < MAX_SESSIONS; i++) {
         struct session *se = &ui->sessions[i];
@@ -478,7 +478,7 @@ static struct session *find_session(struct ag__ui *ui, const char *id)
             explicit_bzero(se, sizeof *se);
             continue;
         }
-        if (ag__ct_equal(se->id, id, 64))
+        if (valid && ag__ct_equal(se->id, id, 64))
             return se;
     }
     return NULL;
