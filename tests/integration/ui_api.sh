@@ -38,6 +38,19 @@ check_eq "sign-in from a form (not JSON) is refused" "$CODE" 415
 req POST /ui/api/session "${J[@]}" -d '{}'
 check_contains "sign-in without a token names the field" "$BODY" "token: a string is required"
 
+# An approver may sign in, and sees nothing that needs an administrator.
+APPR=$("$AG" --dir "$D" token create --tier 1 --policies approver --agent-id alice --json | jget "$(cat)" 'j["auth"]["client_token"]')
+curl -s -c "$T/jar-appr" -o "$T/appr.json" "${J[@]}" -d "{\"token\":\"$APPR\"}" "$BASE/ui/api/session"
+check_contains "an approver signs in as such" "$(cat "$T/appr.json")" '"identity":"alice","role":"approver"'
+req GET /ui/api/overview -b "$T/jar-appr"
+check_eq "an approver gets no overview" "$CODE" 403
+req GET /ui/api/tail -b "$T/jar-appr"
+check_eq "nor the live tail" "$CODE" 403
+req GET /v1/agents -b "$T/jar-appr"
+check_eq "nor the agent list" "$CODE" 403
+req GET "/v1/ledger?agent=agent-a" -b "$T/jar-appr"
+check_eq "nor another agent's ledger entries" "$CODE" 403
+
 HDR=$(curl -s -D - -o "$T/signin.json" -c "$T/jar" "${J[@]}" -d "{\"token\":\"$ROOT\"}" "$BASE/ui/api/session")
 check_contains "the cookie is HttpOnly" "$HDR" "HttpOnly"
 check_contains "the cookie is SameSite=Strict" "$HDR" "SameSite=Strict"

@@ -135,6 +135,20 @@ async function step(name, fn) {
     check('and did nothing', a.revoked === false, JSON.stringify(a));
   });
 
+  // Demote, cancelled and then confirmed.
+  await step('demote', async () => {
+    await page.goto(`${BASE}/ui/#/agents`);
+    await page.click('tr[data-agent="agent-weak"] button[data-act=demote]');
+    await page.click('dialog.confirm button[data-act=cancel]');
+    await page.waitForTimeout(300);
+    check('a cancelled demotion does nothing', (await call('GET', '/v1/agents/agent-weak', ROOT)).json.data.tier === 1);
+    await page.click('tr[data-agent="agent-weak"] button[data-act=demote]');
+    await page.fill('dialog.confirm input[name=reason]', 'too many errors');
+    await page.click('dialog.confirm button[data-act=confirm]');
+    await page.waitForSelector('tr[data-agent="agent-weak"] td:nth-child(2):text("T0")', { timeout: 5000 });
+    ok('a confirmed demotion shows T0');
+  });
+
   // Revoke from the agents page, with its confirmation.
   await step('revoke', async () => {
     await page.goto(`${BASE}/ui/#/agents`);
