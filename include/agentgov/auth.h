@@ -326,6 +326,13 @@ AG_MUST_USE ag_err ag_auth_secret_undelete(ag_auth *a, const char *token, const 
 AG_MUST_USE ag_err ag_auth_secret_destroy(ag_auth *a, const char *token, const char *path,
                                           const int64_t *versions, size_t nversions);
 
+/* The latest version of a secret for agentgov itself (the daemon's notification
+ * secrets: `kv:<path>#<field>` in its configuration), without a token: the caller is
+ * the process that holds the master key. Ledgered as a read by "agentgov:<service>".
+ * *data_json is malloc'd (wipe and free it). */
+AG_MUST_USE ag_err ag_auth_secret_read_service(ag_auth *a, const char *service, const char *path,
+                                               char **data_json);
+
 /* Rotates the master key to new_key without a window where a crash loses data: the
  * keyring is first wrapped under both keys, then persist(ctx, new_key) must store the
  * new key durably (e.g. write master.key atomically), then the old wrap is dropped.

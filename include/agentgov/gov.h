@@ -176,6 +176,39 @@ struct ag_gov_decision {
 enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *action,
                                 const char *resource, int confidence, struct ag_gov_decision *out);
 
+/* ------------------------------------------- authorize for approvals ----- */
+
+#define AG_GOV_TASK_BUF 129
+
+/* An authorize request from the approvals module (src/approve/), which owns the pending
+ * approvals and checks grants; the lifecycle only decides and ledgers. */
+struct ag_gov_authz {
+    const char *agent_id, *action, *resource;
+    int confidence; /* per mille or -1 */
+    /* A first ask: the id the approval will have, named in the decision's entry, and a
+     * hook called when the answer is ask, before anything is ledgered: it records the
+     * pending approval and fills *extra with its ledger entry, which is committed with
+     * the decision (one group commit). Its error turns the ask into a deny
+     * (store_unavailable for AG_ESTORE, else internal_error). */
+    const char *ask_approval_id;
+    ag_err (*on_ask)(void *ctx, const struct ag_gov_decision *d, const char *task_id,
+                     struct ag_ledger_entry *extra);
+    void *on_ask_ctx;
+    /* A retry whose grant the caller verified and spent: the approval's id and the ask
+     * rule it was granted under (file and line, as a decision names it). */
+    const char *grant_approval_id;
+    const char *grant_rule_file;
+    int grant_rule_line;
+};
+
+/* ag_gov_authorize, plus the task of the agent's run in task_id ("" when unknown). With
+ * a grant, the policy still decides at the agent's current tier and phase: an ask from
+ * the grant's own rule becomes allow (reason approval_granted); an ask from any other
+ * rule is a deny (approval_mismatch); a deny stays a deny (the rule no longer applies:
+ * another phase, a lower tier) and an allow an allow. The entry names the approval. */
+enum ag_effect ag_gov_authorize_ex(ag_gov *g, const struct ag_gov_authz *rq,
+                                   struct ag_gov_decision *out, char task_id[AG_GOV_TASK_BUF]);
+
 /* -------------------------------------------------------------- errors ----- */
 
 /* Counts an error in agent:{id}:errors (total_errors, type:<error_type>) and revokes

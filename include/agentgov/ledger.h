@@ -35,7 +35,8 @@ struct ag_ledger_opts {
 /* One entry. NULL strings and -1 integers are stored as SQL NULL / JSON null. */
 struct ag_ledger_entry {
     const char *kind; /* action, decision, violation, error, lifecycle, revocation,
-                         promotion, handoff, token, secret, checkpoint, system */
+                         promotion, handoff, token, secret, checkpoint, system,
+                         approval, notify */
     const char *agent_id;
     const char *agent_version;
     const char *task_id;
@@ -70,6 +71,12 @@ void ag_ledger_close(ag_ledger *l);
  * seq and hash may be NULL. */
 AG_MUST_USE ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *seq,
                                     char hash[AG_HASH_HEX_LEN]);
+/* Appends n (1..8) entries in order, queued together so that they are committed in
+ * the same group commit (one fsync) unless the queue's batch limit falls between them;
+ * returns only once all are committed. On failure the ones before the failed one may
+ * be committed; seqs (may be NULL) receives each entry's seq. */
+AG_MUST_USE ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_entry *const *e,
+                                          size_t n, int64_t *seqs);
 /* Puts appends behind a circuit breaker (borrowed: it must outlive the handle's use;
  * NULL removes it). While it is open an append fails at once with AG_ELEDGER naming the
  * breaker (a decision is then deny ledger_unavailable); only failed writes (disk full,
@@ -85,6 +92,20 @@ void ag_ledger_tidy(ag_ledger *l);
 AG_MUST_USE ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq);
 /* HMAC-SHA256 hex of value under this ledger's key (what a sensitive field holds). */
 AG_MUST_USE ag_err ag_ledger_hmac(ag_ledger *l, const char *value, char out[AG_HASH_HEX_LEN]);
+
+/* Signs msg with the ledger's Ed25519 key, so that other records (approval grants) can
+ * be checked offline against the same exported public key. The message must begin
+ * with "agentgov-" and must not be a checkpoint message ("agentgov-ledger-checkpoint:"),
+ * so that no signature made here can pass for a checkpoint. sig_hex receives 128 hex
+ * digits, key_id (may be NULL) the key id (16 hex digits, as checkpoints carry).
+ * AG_EINVAL without a signing key. */
+#define AG_LEDGER_SIG_HEX    129
+#define AG_LEDGER_KEY_ID_HEX 17
+AG_MUST_USE ag_err ag_ledger_sign(ag_ledger *l, const char *msg, size_t len,
+                                  char sig_hex[AG_LEDGER_SIG_HEX],
+                                  char key_id[AG_LEDGER_KEY_ID_HEX]);
+/* 1 when sig_hex is this ledger key's signature of msg, else 0. */
+int ag_ledger_sig_valid(ag_ledger *l, const char *msg, size_t len, const char *sig_hex);
 
 /* Result of a verification. */
 struct ag_verify_result {

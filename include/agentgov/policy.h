@@ -47,7 +47,13 @@ enum ag_phase {
     X(NOT_BOOTSTRAPPED, "not_bootstrapped")                                                        \
     X(LOCK_LOST, "lock_lost")                                                                      \
     X(PERMISSION_DENIED, "permission_denied")                                                      \
-    X(INTERNAL_ERROR, "internal_error")
+    X(INTERNAL_ERROR, "internal_error")                                                            \
+    X(APPROVAL_GRANTED, "approval_granted")                                                        \
+    X(APPROVAL_PENDING, "approval_pending")                                                        \
+    X(APPROVAL_DENIED, "approval_denied")                                                          \
+    X(APPROVAL_EXPIRED, "approval_expired")                                                        \
+    X(APPROVAL_USED, "approval_used")                                                              \
+    X(APPROVAL_MISMATCH, "approval_mismatch")
 enum ag_reason {
 #define AG__REASON_ENUM(n, s) AG_REASON_##n,
     AG_REASON_MAP(AG__REASON_ENUM)
@@ -167,7 +173,19 @@ struct ag_rule_info {
     unsigned tiers;  /* bit t set: the rule applies at tier t */
     unsigned phases; /* bit p set: allowed in phase p (all eight when has_phases is 0) */
     int has_phases;
+    /* The rule's `approval:` (ask rules only; has_approval 0: every default). */
+    int has_approval;
+    int64_t approval_timeout_ms;  /* 0: the config's approvals.timeout */
+    int approval_required;        /* distinct approvers needed (two-person rule: 2); >= 1 */
+    const char *const *approvers; /* "admin", "tier:N", "role:NAME", "user:NAME" */
+    size_t napprovers;
 };
+/* The rule that starts at (file, line), as a decision names it (ag_decision.rule_file
+ * and rule_line); AG_ENOTFOUND when this policy has none there. */
+AG_MUST_USE ag_err ag_policy_rule_at(const ag_policy *p, const char *file, int line,
+                                     struct ag_rule_info *out);
+/* Lowercase hex SHA-256 of the policy file's bytes (64 digits), as loaded. */
+const char *ag_policy_hash(const ag_policy *p);
 /* Number of rules, in file order. */
 size_t ag_policy_rule_count(const ag_policy *p);
 /* Rule i (0-based, file order); AG_EINVAL when out of range. */

@@ -874,3 +874,59 @@ ag_err ag_auth_rekey(ag_auth *a, const uint8_t new_key[AG_AUTH_KEY_LEN], int rot
     }
     return AG_OK;
 }
+
+/* ---- the daemon's own secrets ------------------------------------------------------ */
+
+ag_err ag_auth_secret_read_service(ag_auth *a, const char *service, const char *path_in,
+                                   char **data_json)
+{
+    *data_json = NULL;
+    char path[AG_SECRET_PATH_MAX];
+    ag_err err = ag_auth_secret_path(path_in, path);
+    if (err != AG_OK)
+        return err;
+    if (service == NULL || !*service)
+        return ag__fail(AG_EINVAL, "secret read: no service name");
+    json_t *meta = NULL;
+    int64_t v = 0;
+    struct ag_secret_version ver;
+    err = meta_get(a, path, &meta, NULL);
+    if (err == AG_OK && meta == NULL)
+        err = ag__fail(AG_ENOTFOUND, "secret/%s not found", path);
+    if (err == AG_OK)
+        err = pick_version(path, meta, 0, &v, &ver);
+    json_decref(meta);
+    char *plain = NULL;
+    if (err == AG_OK)
+        err = read_value(a, path, v, &plain);
+    /* Recorded like any read, under the service's name: no token, no lease. */
+    char resource[AG_SECRET_PATH_MAX + 8], who[AG_AUTH_NAME_MAX + 16];
+    snprintf(resource, sizeof resource, "secret/%s", path);
+    snprintf(who, sizeof who, "agentgov:%.100s", service);
+    json_t *data = json_pack("{s:I, s:s}", "version", (json_int_t)v, "service", service);
+    char *dj = data ? ag__j_dump(data) : NULL;
+    json_decref(data);
+    struct ag_ledger_entry e = {.kind = "secret",
+                                .agent_id = who,
+                                .tier = -1,
+                                .action = "secret.read",
+                                .resource = resource,
+                                .decision = err == AG_OK ? "allow" : "deny",
+                                .reason = err == AG_OK ? "service_read" : ag_errname(err),
+                                .confidence = -1,
+                                .success = err == AG_OK,
+                                .data_json = dj};
+    ag_err lerr = dj ? ag__auth_ledger(a, &e) : ag__fail(AG_ENOMEM, "ledger data");
+    free(dj);
+    if (err == AG_OK && lerr != AG_OK)
+        err = lerr; /* unrecorded: no value */
+    if (err == AG_OK) {
+        *data_json = plain;
+        plain = NULL;
+    }
+    if (plain) {
+        sodium_memzero(plain, strlen(plain));
+        free(plain);
+    }
+    return err;
+}

@@ -7,10 +7,13 @@
 
 #include <jansson.h>
 
+#include "agentgov/approve.h"
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
+#include "cli/notifyctx.h"
 #include "core/fileio.h"
+#include "core/time.h"
 
 #define COMMON                                                                                     \
     "  --store URL    state store (else $AGENTGOV_STORE, else the embedded store)\n"               \
@@ -31,7 +34,10 @@ static void usage(FILE *out)
             "  bootstrap ID [--task T]                  start a run (prints the handoff, if any)\n"
             "  transition ID PHASE [--step S]           move the run to PHASE\n"
             "  heartbeat ID                             keep the run alive\n"
-            "  authorize ID ACTION RESOURCE [--confidence C]  decide and ledger an action\n"
+            "  authorize ID ACTION RESOURCE [--confidence C] [--args JSON] [--approval APV]\n"
+            "                                           decide and ledger an action; an ask\n"
+            "                                           records a pending approval and prints\n"
+            "                                           its id; --approval retries with it\n"
             "  error ID TYPE [MESSAGE]                  count an error against the budget\n\n"
             "Options:\n" COMMON);
     ag__cli_print_exit_statuses(out);
@@ -260,19 +266,63 @@ static int do_authorize(struct ag__cli_gov *c, char **pos, const struct ag__cli_
     int conf = -1;
     if (o->confidence && parse_confidence(o->confidence, &conf))
         return AG_EXIT_USAGE;
-    struct ag_gov_decision d;
-    enum ag_effect eff = ag_gov_authorize(c->gov, pos[0], pos[1], pos[2], conf, &d);
-    printf("%s %s", ag_effect_name(eff), ag_reason_name(d.reason));
-    if (d.rule_file)
-        printf(" %s:%d", d.rule_file, d.rule_line);
-    printf(" tier=%d phase=%s seq=%lld%s\n", d.tier,
-           d.phase == AG_PHASE_NONE ? "-" : ag_phase_name(d.phase), (long long)d.ledger_seq,
-           d.revoked ? " REVOKED" : "");
+    if (o->args) {
+        json_error_t je;
+        json_t *a = json_loads(o->args, JSON_DECODE_ANY, &je);
+        if (a == NULL) {
+            ag__cli_error("--args: not JSON: %s (column %d)", je.text, je.column);
+            return AG_EXIT_USAGE;
+        }
+        json_decref(a);
+    }
+    ag_approve *ap = NULL;
+    const ag_config *cfg = NULL;
+    if (ag_home_config(c->home, &cfg) != AG_OK)
+        cfg = NULL; /* ag__cli_gov_open has read it already: cannot fail here */
+    struct ag_approve_opts ao = {.store = c->store,
+                                 .ledger = c->ledger,
+                                 .auth = c->auth,
+                                 .default_timeout_ms =
+                                     cfg ? ag_config_ms(cfg, "approvals.timeout") : 0};
+    ag_err e = ag_approve_new(&ao, &ap);
+    if (e) {
+        ag__cli_error_ag(e, "approvals");
+        return AG_EXIT_ERROR;
+    }
+    /* Through the approvals module: an ask records a pending approval, and a retry
+     * with --approval ID spends its grant. */
+    struct ag_approve_request rq = {.agent_id = pos[0],
+                                    .action = pos[1],
+                                    .resource = pos[2],
+                                    .confidence = conf,
+                                    .args_json = o->args,
+                                    .approval_id = o->approve_id,
+                                    .requester_accessor = ""};
+    struct ag_approve_result ar;
+    ag_notify *ntf = ag__cli_notify_approvals(c, ap);
+    enum ag_effect eff = ag_approve_authorize(ap, c->gov, c->policy, &rq, &ar);
+    ag_approve_free(ap);
+    ag_notify_free(ntf);
+    const struct ag_gov_decision *d = &ar.d;
+    printf("%s %s", ag_effect_name(eff), ag_reason_name(d->reason));
+    if (d->rule_file)
+        printf(" %s:%d", d->rule_file, d->rule_line);
+    printf(" tier=%d phase=%s seq=%lld%s\n", d->tier,
+           d->phase == AG_PHASE_NONE ? "-" : ag_phase_name(d->phase), (long long)d->ledger_seq,
+           d->revoked ? " REVOKED" : "");
+    if (eff == AG_EFFECT_ASK && ar.approval_id[0]) {
+        char exp[64];
+        ag__rfc3339(ar.expires_ms, exp);
+        printf("approval %s pending until %s (agentgov approval approve %s)\n", ar.approval_id, exp,
+               ar.approval_id);
+    } else if (ar.detail[0]) {
+        printf("%s\n", ar.detail);
+    }
     if (eff == AG_EFFECT_ALLOW)
         return 0;
     if (eff == AG_EFFECT_ASK)
         return AG_EXIT_ASK;
-    return d.reason == AG_REASON_STORE_UNAVAILABLE || d.reason == AG_REASON_LEDGER_UNAVAILABLE
+    return d->reason == AG_REASON_STORE_UNAVAILABLE || d->reason == AG_REASON_LEDGER_UNAVAILABLE
                ? AG_EXIT_ERROR
                : AG_EXIT_DENY;
 }
@@ -338,7 +388,7 @@ static const struct sub subs[] = {
     {"bootstrap", 1, 1, "store policy task"},
     {"transition", 2, 2, "store policy step"},
     {"heartbeat", 1, 1, "store policy"},
-    {"authorize", 3, 3, "store policy confidence"},
+    {"authorize", 3, 3, "store policy confidence args approval"},
     {"error", 2, 3, "store policy"},
 };
 

@@ -193,6 +193,20 @@ static void phases_text(const struct ag_rule_info *r, struct ag_buf *b)
         }
 }
 
+/* " (approval: 2 of admin,role:ops; timeout 30m)" for an ask rule: who decides. */
+static void approval_text(const struct ag_rule_info *r, char *out, size_t cap)
+{
+    char who[400] = "admin", tmo[32] = "approvals.timeout";
+    for (size_t i = 0; i < r->napprovers; i++)
+        if (strcmp(r->approvers[i], "admin") != 0) {
+            strncat(who, ",", sizeof who - strlen(who) - 1);
+            strncat(who, r->approvers[i], sizeof who - strlen(who) - 1);
+        }
+    if (r->approval_timeout_ms)
+        ag__format_duration(r->approval_timeout_ms, tmo, sizeof tmo);
+    snprintf(out, cap, " (approval: %d of %s; timeout %s)", r->approval_required, who, tmo);
+}
+
 static void show_tier(const ag_policy *p, int tier)
 {
     struct ag_tier_info ti = {0};
@@ -218,8 +232,11 @@ static void show_tier(const ag_policy *p, int tier)
             if (ag_policy_rule(p, i, &r) != AG_OK || r.effect != order[e] ||
                 !(r.tiers & (1u << tier)))
                 continue;
-            char where[160];
-            snprintf(where, sizeof where, "line %d%s%s", r.line, r.id ? " " : "", r.id ? r.id : "");
+            char where[600];
+            int wl = snprintf(where, sizeof where, "line %d%s%s", r.line, r.id ? " " : "",
+                              r.id ? r.id : "");
+            if (r.effect == AG_EFFECT_ASK && wl > 0 && (size_t)wl < sizeof where)
+                approval_text(&r, where + wl, sizeof where - (size_t)wl);
             join(&acts, r.actions, r.nactions);
             join(&res, r.resources, r.nresources);
             phases_text(&r, &phs);

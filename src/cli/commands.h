@@ -13,6 +13,7 @@
     X(agent, "register, inspect, revoke, promote and demote agents")                               \
     X(task, "task status and handoffs")                                                            \
     X(stuck, "list agents whose heartbeat is older than a threshold")                              \
+    X(approval, "list, show, approve and deny pending approvals")                                  \
     X(health, "health of each component, for a data directory or a running daemon")                \
     X(auth, "AppRole roles, secret IDs and login")                                                 \
     X(token, "look up, renew and revoke tokens")                                                   \
@@ -21,6 +22,7 @@
     X(run, "run a process as a governed, sandboxed agent")                                         \
     X(sandbox, "show the kernel sandbox profile of a tier")                                        \
     X(hook, "answer a coding agent's tool-use hook (claude-code, codex)")                          \
+    X(notify, "notification outbox: list (--dead) and test a channel")                             \
     X(config, "show the effective configuration")                                                  \
     X(version, "print the version")
 

@@ -16,6 +16,7 @@
 
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "cli/notifyctx.h"
 
 #define DAEMON_NAME "agentgovd"
 
@@ -35,17 +36,18 @@ static int daemon_path(char *out, size_t len)
     return w > 0 && (size_t)w < len ? 0 : -1;
 }
 
-int ag__cmd_serve(int argc, char **argv)
+/* Runs agentgovd with this command's arguments; returns only on failure. */
+static int exec_daemon(const char *what, int argc, char **argv)
 {
     char path[PATH_MAX];
     if (daemon_path(path, sizeof path) != 0) {
-        ag__cli_error("serve: cannot find where agentgov is installed (/proc/self/exe)");
+        ag__cli_error("%s: cannot find where agentgov is installed (/proc/self/exe)", what);
         return AG_EXIT_ERROR;
     }
     /* agentgovd --dir DIR serve ARGS...: the data directory chosen here goes along. */
     char **nargv = calloc((size_t)argc + 4, sizeof *nargv);
     if (nargv == NULL) {
-        ag__cli_error("serve: out of memory");
+        ag__cli_error("%s: out of memory", what);
         return AG_EXIT_ERROR;
     }
     int k = 0;
@@ -65,8 +67,19 @@ int ag__cmd_serve(int argc, char **argv)
     execv(path, nargv);
     int e = errno;
     free(nargv);
-    ag__cli_error("serve: cannot run the daemon binary %s: %s (agentgovd is built and "
+    ag__cli_error("%s: cannot run the daemon binary %s: %s (agentgovd is built and "
                   "installed next to agentgov)",
-                  path, strerror(e));
+                  what, path, strerror(e));
     return AG_EXIT_ERROR;
+}
+
+int ag__cmd_serve(int argc, char **argv)
+{
+    return exec_daemon("serve", argc, argv);
+}
+
+/* Sending needs the HTTP client, which only agentgovd links. */
+int ag__cli_notify_test(int argc, char **argv)
+{
+    return exec_daemon("notify test", argc, argv);
 }

@@ -54,7 +54,12 @@ enum {
     O_OLDER,
     O_CONF,
     O_APPROVE,
-    O_JSON
+    O_JSON,
+    O_ARGS,
+    O_PENDING,
+    O_AS,
+    O_APPROVAL,
+    O_DEAD
 };
 
 static const struct option longopts[] = {
@@ -72,6 +77,11 @@ static const struct option longopts[] = {
     {"confidence", required_argument, NULL, O_CONF},
     {"approve", no_argument, NULL, O_APPROVE},
     {"json", no_argument, NULL, O_JSON},
+    {"args", required_argument, NULL, O_ARGS},
+    {"pending", no_argument, NULL, O_PENDING},
+    {"as", required_argument, NULL, O_AS},
+    {"approval", required_argument, NULL, O_APPROVAL},
+    {"dead", no_argument, NULL, O_DEAD},
     {NULL, 0, NULL, 0},
 };
 
@@ -118,6 +128,21 @@ static int set_gopt(int c, const char *name, void *ctx)
         break;
     case O_JSON:
         o->json = 1;
+        break;
+    case O_ARGS:
+        o->args = optarg;
+        break;
+    case O_PENDING:
+        o->pending = 1;
+        break;
+    case O_AS:
+        o->as = optarg;
+        break;
+    case O_APPROVAL:
+        o->approve_id = optarg;
+        break;
+    case O_DEAD:
+        o->dead = 1;
         break;
     case O_TIER: {
         char *end;

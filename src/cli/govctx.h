@@ -32,9 +32,9 @@ void ag__cli_gov_close(struct ag__cli_gov *c);
 /* Options common to the governance subcommands, parsed by ag__cli_gov_opts. */
 struct ag__cli_gopts {
     const char *store, *policy, *packet, *reason, *task, *step, *write, *sha256, *agent,
-        *older_than, *confidence;
+        *older_than, *confidence, *args, *as, *approve_id;
     int tier; /* -1 when not given */
-    int approve, json;
+    int approve, json, pending, dead;
 };
 
 /* Parses argv (argv[0] = the subcommand) for the options whose long names are listed

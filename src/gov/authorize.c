@@ -14,6 +14,7 @@
 #include "core/time.h"
 #include "gov/budget.h"
 #include "gov/gov.h"
+#include "gov/authz.h"
 #include "gov/lifecycle.h"
 #include "gov/packet.h"
 
@@ -185,4 +186,33 @@ enum ag_effect ag_gov_authorize(ag_gov *g, const char *agent_id, const char *act
     if (forbidden)
         out->revoked = count_forbidden(g, agent_id, action, resource);
     return out->effect;
+}
+
+/* ------------------------------------------- for grant.c (authorize with a grant) --- */
+
+enum ag_reason ag__authz_read_run(ag_gov *g, const char *agent, struct ag__session *s, int *have_s)
+{
+    return read_run(g, agent, s, have_s);
+}
+
+struct ag__pkt *ag__authz_packet_for(ag_gov *g, const char *agent, const char *digest)
+{
+    return ag__packet_for(g, agent, digest);
+}
+
+int ag__authz_decide_for(ag_gov *g, const struct ag__session *s, const ag_packet *p,
+                         const char *action, const char *resource, struct ag_gov_decision *out)
+{
+    return decide_for(g, s, p, action, resource, out);
+}
+
+int ag__authz_count_forbidden(ag_gov *g, const char *agent, const char *action,
+                              const char *resource)
+{
+    return count_forbidden(g, agent, action, resource);
+}
+
+const char *ag__authz_ledger_text(const char *s, char *buf, size_t cap)
+{
+    return ag__ledger_text(s, buf, cap);
 }

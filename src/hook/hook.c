@@ -13,6 +13,8 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "hook/hook_search.h"
+#include "hook/shell_glob.h"
+#include "hook/shell_judge.h"
 
 const char *ag__hook_dialect_name(enum ag__hook_dialect d)
 {
@@ -213,7 +215,9 @@ static ag_err add_path(struct ag__hook_event *ev, const char *action, const char
     return err == AG_OK ? add_req(ev, action, res) : err;
 }
 
-/* A command given as a string, or as an argv array (Codex) joined with spaces. */
+/* A command given as a string, or as an argv array (Codex): each element single-quoted,
+ * so that the line parses back to exactly that argv (["bash","-lc","rm -rf x"] runs
+ * "rm -rf x" as one script, which joining with spaces would split). */
 static char *command_text(json_t *v)
 {
     if (json_is_string(v))
@@ -230,9 +234,45 @@ static char *command_text(json_t *v)
             ag__buf_free(&b);
             return NULL;
         }
-        ag__buf_printf(&b, "%s%s", i ? " " : "", json_string_value(item));
+        ag__buf_puts(&b, i ? " '" : "'");
+        for (const char *c = json_string_value(item); *c; c++)
+            ag__buf_puts(&b, *c == '\'' ? "'\\''" : (char[2]){*c, 0});
+        ag__buf_putc(&b, '\'');
     }
     return ag__buf_take(&b);
+}
+
+/* A shell line: every check of the judge (shell_judge.h) becomes a request. It runs
+ * in workdir when the tool names one (Codex's shell tools), else in the event's cwd. */
+static ag_err map_shell(struct ag__hook_event *ev, const char *line, const char *workdir)
+{
+    char wd[PATH_MAX], *res = NULL;
+    if (workdir) {
+        ag_err err = ag__hook_path_resource(ev->cwd, ev->home, workdir, &res);
+        if (err != AG_OK)
+            return err;
+        snprintf(wd, sizeof wd, "/%s", strcmp(res, "/") == 0 ? "" : res);
+        free(res);
+    }
+    struct ag__shell_ctx ctx = {
+        .cwd = workdir ? wd : ev->cwd, .home = ev->home, .path = ag__hook_path_resource};
+    struct ag__shell_result *r = calloc(1, sizeof *r);
+    if (r == NULL || ag__shell_judge(line, strlen(line), &ctx, r) != AG_OK) {
+        free(r);
+        return ag__fail(AG_ENOMEM, "hook: judging the shell command");
+    }
+    ev->shell = r;
+    ev->shell_base = ev->nreq;
+    for (size_t i = 0; i < r->n; i++) {
+        ag_err err = add_req(ev, r->c[i].action, strdup(r->c[i].resource));
+        if (err != AG_OK)
+            return err;
+        ev->req[ev->nreq - 1].text = r->c[i].text;
+        const char *part = ag__shell_part(r, &r->c[i]);
+        if (part[0] && (ev->req[ev->nreq - 1].part = strdup(part)) == NULL)
+            return AG_ENOMEM;
+    }
+    return AG_OK;
 }
 
 /* ---- apply_patch ---------------------------------------------------------------- */
@@ -491,9 +531,8 @@ static ag_err map_known(struct ag__hook_event *ev, const struct tool_map *m, jso
             cmd = command_text(json_object_get(in, "command"));
         if (!cmd)
             return ag__fail(AG_EINVAL, "tool_input.%s: missing command for %s", m->field, m->tool);
-        ag_err err = add_req(ev, m->action, cmd);
-        if (err == AG_OK) /* "cat ../x" is a command, not a path that escapes */
-            ev->req[ev->nreq - 1].text = 1;
+        ag_err err = map_shell(ev, cmd, input_str(in, "workdir"));
+        free(cmd);
         return err;
     }
     case M_PATCH:
@@ -638,7 +677,10 @@ void ag__hook_event_free(struct ag__hook_event *ev)
     for (size_t i = 0; i < ev->nreq; i++) {
         free(ev->req[i].action);
         free(ev->req[i].resource);
+        free(ev->req[i].part);
     }
+    ag__shell_result_free(ev->shell);
+    free(ev->shell);
     json_decref((json_t *)ev->doc);
     free(ev->cwd_buf);
     free(ev->search_dir);
@@ -693,7 +735,12 @@ static void compose(const struct ag__hook_event *ev, int tier, int reach,
     else
         snprintf(v->message, sizeof v->message, "agentgov: %s%s: %s on %.300s (%s, tier %d)%s",
                  what, rule, r->action, r->resource, ag_reason_name(d->reason), tier,
-                 reach ? ": the search could read files that rule names" : "");
+                 reach == 2   ? ": the pattern could name files that rule names"
+                 : reach == 1 ? ": the search could read files that rule names"
+                              : "");
+    size_t n = strlen(v->message);
+    if (r->part) /* which command of the shell line decided */
+        snprintf(v->message + n, sizeof v->message - n, ", in: %.200s", r->part);
 }
 
 /* A search's reach beyond its requests (hook_search.h): 1 when it decides. */
@@ -711,6 +758,34 @@ static int search_reach(const ag_policy *p, int tier, const struct ag__hook_even
     v->decision = h.decision;
     v->which = h.by_glob ? ev->search_named : ev->search_all;
     return 1;
+}
+
+/* A shell line's searches and glob patterns beyond its requests: the strictest deny or
+ * ask rule they reach, when it beats best. Sets reach to 1 (search) or 2 (pattern). */
+static int shell_reach(const ag_policy *p, int tier, const struct ag__hook_event *ev, int *best,
+                       struct ag__hook_verdict *v)
+{
+    const struct ag__shell_result *r = ev->shell;
+    int hit = 0;
+    for (size_t i = 0; p && r && i < r->n && *best < 2; i++) {
+        const struct ag__shell_check *c = &r->c[i];
+        struct ag_decision d;
+        struct ag__search_hit h;
+        if (c->kind == AG__SHELL_SEARCH &&
+            ag__hook_search_hit(p, tier, c->action, c->dir, c->glob, &h))
+            d = h.decision;
+        else if (c->kind != AG__SHELL_PATTERN ||
+                 !ag__shell_pattern_hit(p, tier, c->action, c->resource, &d))
+            continue;
+        if (rank(d.effect) <= *best)
+            continue;
+        *best = rank(d.effect);
+        v->effect = d.effect;
+        v->decision = d;
+        v->which = ev->shell_base + i;
+        hit = c->kind == AG__SHELL_SEARCH ? 1 : 2;
+    }
+    return hit;
 }
 
 /* Codex takes permissionDecision "ask" on PreToolUse as unsupported and runs the tool
@@ -756,6 +831,9 @@ void ag__hook_decide(const ag_policy *p, int tier, const struct ag__hook_event *
         return;
     }
     int reach = search_reach(p, tier, ev, &best, v);
+    int shell = shell_reach(p, tier, ev, &best, v);
+    if (shell)
+        reach = shell;
     compose(ev, tier, reach, v);
     codex_ask(ev, v);
 }
@@ -814,11 +892,15 @@ ag_err ag__hook_ledger_data(const struct ag__hook_event *ev, const struct ag__ho
                   str_or_null(ev->agent_type), "permission_mode", str_or_null(ev->permission_mode),
                   "cwd", ev->cwd, "rule", v->decision.rule_file ? json_string(rule) : json_null(),
                   "mapped", json_boolean(ev->mapped), "message", v->message);
-    if (o && ev->nreq > 1) {
+    if (o && (ev->nreq > 1 || ev->shell)) {
         json_t *all = json_array();
-        for (size_t i = 0; all && i < ev->nreq; i++)
-            json_array_append_new(all, json_pack("{s:s, s:s}", "action", ev->req[i].action,
-                                                 "resource", ev->req[i].resource));
+        for (size_t i = 0; all && i < ev->nreq; i++) {
+            json_t *one = json_pack("{s:s, s:s}", "action", ev->req[i].action, "resource",
+                                    ev->req[i].resource);
+            if (one && ev->req[i].part) /* the simple command of a shell line */
+                json_object_set_new(one, "part", json_string(ev->req[i].part));
+            json_array_append_new(all, one);
+        }
         json_object_set_new(o, "requests", all);
     }
     *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;

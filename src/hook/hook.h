@@ -20,14 +20,16 @@
 
 enum ag__hook_kind { AG_HOOK_PRE_TOOL_USE, AG_HOOK_PERMISSION_REQUEST };
 
-/* Most requests one event maps to (a Codex patch may touch several files). */
-#define AG__HOOK_MAX_REQ 32
+/* Most requests one event maps to (a Codex patch may touch several files, a shell
+ * line several commands and paths: AG__SHELL_MAX_CHECKS of them). */
+#define AG__HOOK_MAX_REQ 192
 
 struct ag__hook_req {
     char *action;   /* "file.write", "mcp.github.create_issue", "tool.TodoWrite", ... */
     char *resource; /* see docs/hooks.md: canonical absolute path without its leading
                        '/', a command, a URL, a query, a subagent type */
     int text;       /* 1: a command line, not a path (struct ag_request.text_resource) */
+    char *part;     /* owned: the simple command of a shell line it comes from, or NULL */
 };
 
 struct ag__hook_event {
@@ -55,6 +57,12 @@ struct ag__hook_event {
     size_t search_named;     /* index of the request that names the glob */
     char *cwd_buf;           /* owned storage behind cwd */
     char *home;              /* owned: what `~` stands for, NULL when nothing */
+    /* A shell line (Bash, Codex's shell tools): the judge's checks (struct
+     * ag__shell_result, owned), which are requests shell_base onwards; its searches and
+     * globs are also checked against the deny and ask rules (docs/hooks.md, "Shell
+     * commands"). */
+    void *shell;
+    size_t shell_base;
 };
 
 /* Parses one event as the dialect's agent sends it on stdin and maps it to requests.

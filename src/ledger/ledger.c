@@ -42,9 +42,10 @@ struct pending {
     char detail[256];
     int64_t seq;
     char hash[AG_HASH_HEX_LEN];
-    int done;   /* set by the leader before posting wake */
-    int lead;   /* set instead when this waiter is to lead the next batch */
-    sem_t wake; /* each waiter sleeps on its own semaphore: no thundering herd */
+    int done;     /* set by the leader before posting wake */
+    int lead;     /* set instead when this waiter is to lead the next batch */
+    sem_t wake;   /* each waiter sleeps on its own semaphore: no thundering herd */
+    sem_t *wakep; /* NULL; in a chain (ag_ledger_append_batch): the last entry's wake */
     struct pending *next;
 };
 
@@ -82,9 +83,9 @@ struct ag_ledger {
     int64_t last_cp;       /* seq of the last checkpoint row */
 };
 
-static const char *const kinds[] = {"action",    "decision",   "violation",  "error",
-                                    "lifecycle", "revocation", "promotion",  "handoff",
-                                    "token",     "secret",     "checkpoint", "system"};
+static const char *const kinds[] = {"action",     "decision",  "violation", "error", "lifecycle",
+                                    "revocation", "promotion", "handoff",   "token", "secret",
+                                    "checkpoint", "system",    "approval",  "notify"};
 
 int ag_ledger_kind_valid(const char *kind)
 {
@@ -488,7 +489,7 @@ static void hand_off(ag_ledger *l)
 {
     if (l->qhead) {
         l->qhead->lead = 1;
-        sem_post(&l->qhead->wake);
+        sem_post(l->qhead->wakep ? l->qhead->wakep : &l->qhead->wake);
     } else {
         l->committing = 0;
     }
@@ -511,7 +512,10 @@ static void lead(ag_ledger *l, struct pending *p)
             if (err)
                 snprintf(q->detail, sizeof q->detail, "%s", detail);
             q->done = 1;
-            if (q != p)
+            /* An entry of a chain other than its last has no waiter of its own: the
+             * chain's thread waits for the last one (one post per wait, as for single
+             * entries, so that no post can come after the waiter has left). */
+            if (q != p && (q->wakep == NULL || q->wakep == &q->wake))
                 sem_post(&q->wake);
         }
         pthread_mutex_lock(&l->m);
@@ -597,6 +601,98 @@ ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *
     return finish(&p, seq, hash);
 }
 
+/* Queues the chain p[0..n) at once (so that they stay adjacent, in order) and waits on
+ * the last one's semaphore, which every entry of the chain posts: whichever of them a
+ * leader wakes (done, or to lead), this thread sees it. */
+static void submit_chain(ag_ledger *l, struct pending *p, size_t n)
+{
+    struct pending *last = &p[n - 1];
+    sem_init(&last->wake, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        p[i].wakep = &last->wake;
+        p[i].next = i + 1 < n ? &p[i + 1] : NULL;
+    }
+    pthread_mutex_lock(&l->m);
+    if (l->qtail)
+        l->qtail->next = &p[0];
+    else
+        l->qhead = &p[0];
+    l->qtail = last;
+    l->queued += (int)n;
+    if (atomic_load(&l->fill_waiting) && l->queued >= atomic_load(&l->inflight))
+        pthread_cond_signal(&l->fill_cv);
+    int leader = !l->committing;
+    l->committing = 1;
+    pthread_mutex_unlock(&l->m);
+    for (;;) {
+        if (!leader) {
+            while (sem_wait(&last->wake) != 0)
+                ; /* EINTR */
+            if (last->done)
+                break;
+            for (size_t i = 0; i < n; i++)
+                leader |= p[i].lead;
+            if (!leader)
+                continue;
+        }
+        pthread_mutex_lock(&l->m);
+        lead(l, last); /* commits up to the last entry of the chain */
+        pthread_mutex_unlock(&l->m);
+        break;
+    }
+    sem_destroy(&last->wake);
+    for (size_t i = 0; i < n; i++)
+        leave(l);
+}
+
+ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_entry *const *e, size_t n,
+                              int64_t *seqs)
+{
+    if (l == NULL || e == NULL || n == 0 || n > 8)
+        return ag__fail(AG_EINVAL, "ledger append: 1 to 8 entries");
+    if (l->read_only)
+        return ag__fail(AG_EREADONLY, "ledger append: the ledger was opened read-only");
+    struct pending p[8];
+    memset(p, 0, sizeof p);
+    ag_err err = AG_OK;
+    for (size_t i = 0; i < n && err == AG_OK; i++) {
+        p[i].e = e[i];
+        if ((err = e[i] ? check_fields(e[i]) : ag__fail(AG_EINVAL, "ledger append: no entry")) ==
+            AG_OK)
+            err = prepare_data(l, e[i], &p[i].data);
+    }
+    if (err) {
+        for (size_t i = 0; i < n; i++)
+            free(p[i].data);
+        return err;
+    }
+    struct ag_breaker_call call;
+    if (!ag_breaker_allow(l->breaker, &call)) {
+        for (size_t i = 0; i < n; i++)
+            free(p[i].data);
+        return ag__fail(AG_ELEDGER, "ledger: %s", call.why);
+    }
+    atomic_fetch_add(&l->inflight, (int)n);
+    submit_chain(l, p, n);
+    ag_err werr = AG_OK;
+    const char *wdetail = NULL;
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].data);
+        if (werr == AG_OK && p[i].err) {
+            werr = p[i].err;
+            wdetail = p[i].detail;
+        }
+        if (err == AG_OK)
+            err = finish(&p[i], seqs ? &seqs[i] : NULL, NULL);
+    }
+    /* As ag_ledger_append: only writes the disk or the file refused count. */
+    ag_breaker_done(l->breaker, &call,
+                    !(werr == AG_ENOSPACE || werr == AG_EIO || werr == AG_ELEDGER ||
+                      werr == AG_EREADONLY || werr == AG_ETIMEOUT || werr == AG_ETAMPER),
+                    wdetail);
+    return err;
+}
+
 void ag_ledger_set_breaker(ag_ledger *l, ag_breaker *b)
 {
     l->breaker = b;
@@ -614,6 +710,38 @@ ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)
     atomic_fetch_add(&l->inflight, 1);
     submit(l, &p);
     return finish(&p, seq, NULL);
+}
+
+static int signable(const char *msg, size_t len)
+{
+    static const char cp[] = "agentgov-ledger-checkpoint:";
+    return msg && len >= 9 && memcmp(msg, "agentgov-", 9) == 0 &&
+           !(len >= sizeof cp - 1 && memcmp(msg, cp, sizeof cp - 1) == 0);
+}
+
+ag_err ag_ledger_sign(ag_ledger *l, const char *msg, size_t len, char sig_hex[AG_LEDGER_SIG_HEX],
+                      char key_id[AG_LEDGER_KEY_ID_HEX])
+{
+    if (l == NULL || !l->has_sk)
+        return ag__fail(AG_EINVAL, "ledger sign: no signing key (signing_key_path)");
+    if (!signable(msg, len))
+        return ag__fail(AG_EINVAL, "ledger sign: the message must begin with 'agentgov-' and "
+                                   "must not be a checkpoint message");
+    uint8_t sig[AG_LEDGER_SIG_LEN];
+    crypto_sign_detached(sig, NULL, (const uint8_t *)msg, len, l->sk);
+    ag__hex(sig, sizeof sig, sig_hex);
+    if (key_id)
+        memcpy(key_id, l->key_id, AG_LEDGER_KEY_ID_LEN);
+    return AG_OK;
+}
+
+int ag_ledger_sig_valid(ag_ledger *l, const char *msg, size_t len, const char *sig_hex)
+{
+    uint8_t sig[AG_LEDGER_SIG_LEN];
+    if (l == NULL || !l->has_sk || !signable(msg, len) || sig_hex == NULL ||
+        ag__unhex(sig_hex, sig, sizeof sig) != AG_OK)
+        return 0;
+    return crypto_sign_verify_detached(sig, (const uint8_t *)msg, len, l->sk + 32) == 0;
 }
 
 void ag_ledger_tidy(ag_ledger *l)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/crypto.h"
 #include "core/err.h"
 #include "core/time.h"
 #include "policy/arena.h"
@@ -477,12 +478,70 @@ static int load_effect(struct lctx *c, const struct ag__ynode *rule, struct ag__
     return 0;
 }
 
+/* One approver entry: "admin", "tier:N" (a token of tier N or above), "role:NAME" (a
+ * token from that AppRole role) or "user:NAME" (a named identity: a token's agent id or
+ * a Slack user mapped to it). Names are what ids may hold, so they never break a key. */
+static int approver_ok(const char *s)
+{
+    if (strcmp(s, "admin") == 0)
+        return 1;
+    if (strncmp(s, "tier:", 5) == 0)
+        return s[5] >= '0' && s[5] <= '0' + AG_TIER_MAX && s[6] == '\0';
+    const char *name = strncmp(s, "role:", 5) == 0 || strncmp(s, "user:", 5) == 0 ? s + 5 : NULL;
+    if (name == NULL || *name == '\0' || strlen(name) > 128)
+        return 0;
+    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") ==
+           strlen(name);
+}
+
+/* `approval: {timeout, approvers, required}` of an ask rule. */
+static int load_approval(struct lctx *c, const struct ag__ynode *v, struct ag__rule *r)
+{
+    static const char *const keys[] = {"timeout", "approvers", "required", NULL};
+    if (!want(c, v, AG__Y_MAP, "approval"))
+        return 0;
+    size_t before = c->nprobs;
+    check_keys(c, v, keys, "'approval'");
+    if (r->effect != AG_EFFECT_ASK)
+        PROBLEM(c, v, "'approval' is only for rules with effect ask (this one is %s)",
+                ag_effect_name(r->effect));
+    r->has_approval = 1;
+    r->approval_required = 1;
+    const struct ag__ynode *n;
+    if ((n = ag__yaml_get(v, "timeout")) &&
+        get_duration(c, n, "approval.timeout", &r->approval_timeout_ms)) {
+        /* A grant that outlives a day is a standing permission, not an approval. */
+        if (r->approval_timeout_ms < 1000 || r->approval_timeout_ms > 7LL * 24 * 3600 * 1000)
+            PROBLEM(c, n, "'approval.timeout' out of range: '%s' (expected 1s..7d)", n->text);
+    }
+    if ((n = ag__yaml_get(v, "approvers")) && want(c, n, AG__Y_SEQ, "approval.approvers")) {
+        r->approvers = ag__arena_alloc(&c->p->arena, (n->n ? n->n : 1) * sizeof *r->approvers);
+        if (r->approvers == NULL)
+            c->oom = 1;
+        for (size_t i = 0; r->approvers && i < n->n; i++) {
+            const struct ag__ynode *it = n->items[i];
+            if (!want(c, it, AG__Y_SCALAR, "approval.approvers"))
+                continue;
+            if (!approver_ok(it->text)) {
+                PROBLEM(c, it, "bad approver '%s' (expected admin, tier:N, role:NAME or user:NAME)",
+                        it->text);
+                continue;
+            }
+            r->approvers[r->napprovers++] = copy_text(c, it);
+        }
+    }
+    long long req;
+    if ((n = ag__yaml_get(v, "required")) && get_int(c, n, "approval.required", 1, 5, &req))
+        r->approval_required = (int)req;
+    return c->nprobs == before;
+}
+
 /* Loads one rule; returns 1 when it is valid. Every problem is reported, not only the
  * first, so that lint shows them all. */
 static int load_rule(struct lctx *c, const struct ag__ynode *n, struct ag__rule *r)
 {
-    static const char *const keys[] = {"id",     "description", "effect",   "actions", "resources",
-                                       "phases", "tiers",       "min_tier", NULL};
+    static const char *const keys[] = {"id",     "description", "effect",   "actions",  "resources",
+                                       "phases", "tiers",       "min_tier", "approval", NULL};
     if (!want(c, n, AG__Y_MAP, "rules"))
         return 0;
     check_keys(c, n, keys, "a rule");
@@ -499,6 +558,8 @@ static int load_rule(struct lctx *c, const struct ag__ynode *n, struct ag__rule 
     const struct ag__ynode *v;
     if ((v = ag__yaml_get(n, "phases")))
         ok &= load_phases(c, v, r);
+    if ((v = ag__yaml_get(n, "approval")))
+        ok &= load_approval(c, v, r);
     if ((v = ag__yaml_get(n, "id")) && want(c, v, AG__Y_SCALAR, "id"))
         r->id = copy_text(c, v);
     if ((v = ag__yaml_get(n, "description")) && want(c, v, AG__Y_SCALAR, "description"))
@@ -763,6 +824,7 @@ ag_err ag__policy_parse(const char *name, const char *yaml, size_t len, ag_polic
     ag__arena_init(&p->arena);
     set_defaults(p);
     p->path = ag__arena_strndup(&p->arena, name, strlen(name));
+    ag__sha256_hex(yaml, len, p->hash);
 
     struct ag__arena tree;
     ag__arena_init(&tree);

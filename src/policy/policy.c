@@ -178,7 +178,26 @@ ag_err ag_policy_rule(const ag_policy *p, size_t i, struct ag_rule_info *out)
     out->tiers = r->tier_bits;
     out->phases = r->phase_bits & AG__PHASE_ALL;
     out->has_phases = r->has_phases;
+    out->has_approval = r->has_approval;
+    out->approval_timeout_ms = r->approval_timeout_ms;
+    out->approval_required = r->has_approval ? r->approval_required : 1;
+    out->approvers = r->approvers;
+    out->napprovers = r->napprovers;
     return AG_OK;
+}
+
+ag_err ag_policy_rule_at(const ag_policy *p, const char *file, int line, struct ag_rule_info *out)
+{
+    if (p && file && strcmp(file, p->path) == 0)
+        for (size_t i = 0; i < p->nrules; i++)
+            if (p->rules[i].line == line)
+                return ag_policy_rule(p, i, out);
+    return ag__fail(AG_ENOTFOUND, "no rule at %s:%d in the policy", file ? file : "", line);
+}
+
+const char *ag_policy_hash(const ag_policy *p)
+{
+    return p ? p->hash : "";
 }
 
 /* ---- decide ----------------------------------------------------------------------- */

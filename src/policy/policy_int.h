@@ -29,6 +29,12 @@ struct ag__rule {
     size_t nresources;
     const char **action_src; /* the globs as written, for listings */
     const char **resource_src;
+    /* `approval:` of an ask rule (has_approval 0: the defaults of struct ag_approval_spec). */
+    int has_approval;
+    int64_t approval_timeout_ms; /* 0: the config's approvals.timeout */
+    int approval_required;       /* distinct approvers needed, >= 1 */
+    const char **approvers;      /* "admin", "tier:N", "role:NAME", "user:NAME" */
+    size_t napprovers;
 };
 
 /* One (rule, action glob) pair of a tier's index. */
@@ -64,6 +70,7 @@ struct ag__tier_index {
 struct ag_policy {
     struct ag__arena arena;
     const char *path;
+    char hash[65]; /* lowercase hex SHA-256 of the file's bytes */
     int version;
     struct ag_tier_info tiers[AG_TIER_COUNT];
     struct ag_sandbox_profile sandbox[AG_TIER_COUNT];

@@ -35,6 +35,20 @@ void ag__h_agent_revoke(struct ag__req *r);
 void ag__h_agent_promote(struct ag__req *r);
 void ag__h_agent_demote(struct ag__req *r);
 
+/* Approvals (handlers_approve.c). */
+void ag__h_approvals_list(struct ag__req *r);
+void ag__h_approval_get(struct ag__req *r);
+void ag__h_approval_approve(struct ag__req *r);
+void ag__h_approval_deny(struct ag__req *r);
+/* Slack's interactive buttons, verified with Slack's signature (handlers_slack.c). */
+void ag__h_slack_interactions(struct ag__req *r);
+/* The action path through the approvals module: reads "args" and "approval_id" from
+ * the body b and decides into ar. Returns 0 after replying 400 for a bad field. */
+int ag__approval_authorize(struct ag__req *r, ag_gov *g, const char *agent, json_t *b,
+                           const char *action, const char *resource, int confidence,
+                           struct ag_approve_result *ar);
+/* Appends ,"approval_id":...,"expires_at":...,"approval_status"... to a decision reply. */
+void ag__approval_reply_fields(struct ag_buf *b, const struct ag_approve_result *ar);
 /* Vault-compatible auth and KV v2 (handlers_vault.c). */
 void ag__h_approle_login(struct ag__req *r);
 void ag__h_approle_role_write(struct ag__req *r);

@@ -355,7 +355,8 @@ static int action_request(struct ag__req *r, json_t *b, const char **action, con
 /* The reply of the hot path, written directly rather than through a JSON tree (it was
  * a tenth of the daemon's CPU per action): only the rule's file name is free text, and
  * it goes through the JCS string escaper. */
-static void reply_decision(struct ag__req *r, const struct ag_gov_decision *d)
+static void reply_decision(struct ag__req *r, const struct ag_gov_decision *d,
+                           const struct ag_approve_result *ar)
 {
     struct ag_buf b;
     ag__buf_init(&b);
@@ -374,8 +375,11 @@ static void reply_decision(struct ag__req *r, const struct ag_gov_decision *d)
     } else {
         ag__buf_puts(&b, "null");
     }
-    ag__buf_printf(&b, ",\"ledger_seq\":%lld,\"revoked\":%s}}\n", (long long)d->ledger_seq,
+    ag__buf_printf(&b, ",\"ledger_seq\":%lld,\"revoked\":%s", (long long)d->ledger_seq,
                    d->revoked ? "true" : "false");
+    if (ar && ar->approval_id[0])
+        ag__approval_reply_fields(&b, ar);
+    ag__buf_puts(&b, "}}\n");
     if (e || ag__buf_status(&b) != AG_OK) {
         ag__buf_free(&b);
         ag__reply_error(r, 500, "cannot write the decision");
@@ -403,7 +407,15 @@ void ag__h_agent_actions(struct ag__req *r)
         r->pol = ag__polref_get(&r->srv->policy, &p);
     }
     ag_gov *g = ag__polref_gov(r->pol);
-    if (g) {
+    struct ag_approve_result ar;
+    memset(&ar, 0, sizeof ar);
+    if (g && r->srv->approve) {
+        /* Every action goes through the approvals module: an ask becomes a pending
+         * approval, a retry with "approval_id" spends its grant. */
+        if (!ag__approval_authorize(r, g, id, b, action, resource, confidence, &ar))
+            return;
+        d = ar.d;
+    } else if (g) {
         ag_gov_authorize(g, id, action, resource, confidence, &d);
     } else {
         d.effect = AG_EFFECT_DENY;
@@ -412,7 +424,7 @@ void ag__h_agent_actions(struct ag__req *r)
                                     : AG_REASON_NO_POLICY;
     }
     count_decision(r->srv, &d, ag__mono_ns() - t0);
-    reply_decision(r, &d);
+    reply_decision(r, &d, &ar);
 }
 
 /* ---- status ------------------------------------------------------------------------ */

@@ -133,6 +133,25 @@ void ag__h_metrics(struct ag__req *r)
     struct ag_buf out;
     ag__buf_init(&out);
     ag__metrics_render(&r->srv->metrics, count_active_agents(r->srv), &out);
+    struct ag_notify_stats ns;
+    if (r->srv->notify && ag_notify_stats(r->srv->notify, &ns) == AG_OK)
+        ag__buf_printf(&out,
+                       "# HELP agentgov_notify_sent_total Notifications delivered (2xx).\n"
+                       "# TYPE agentgov_notify_sent_total counter\n"
+                       "agentgov_notify_sent_total %llu\n"
+                       "# HELP agentgov_notify_failed_attempts_total Delivery attempts that "
+                       "failed (retried or dead).\n"
+                       "# TYPE agentgov_notify_failed_attempts_total counter\n"
+                       "agentgov_notify_failed_attempts_total %llu\n"
+                       "# HELP agentgov_notify_dead Deliveries dead after their last attempt "
+                       "(agentgov notify list --dead).\n"
+                       "# TYPE agentgov_notify_dead gauge\n"
+                       "agentgov_notify_dead %zu\n"
+                       "# HELP agentgov_notify_pending Deliveries waiting in the outbox.\n"
+                       "# TYPE agentgov_notify_pending gauge\n"
+                       "agentgov_notify_pending %zu\n",
+                       (unsigned long long)ns.sent, (unsigned long long)ns.failed_attempts,
+                       ns.dead_total, ns.pending);
     ag__resilience_metrics(r->srv, &out);
     if (ag__buf_status(&out) != AG_OK) {
         ag__buf_free(&out);

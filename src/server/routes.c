@@ -58,6 +58,14 @@ static const struct ag__route routes[] = {
     {"POST", "/v1/agents/{id}/actions", "agent_actions", ag__h_agent_actions, TOK, 1},
     {"POST", "/v1/tasks/{id}/handoff", "task_handoff_write", ag__h_task_handoff_write, TOK, 1},
     {"GET", "/v1/tasks/{id}/handoff", "task_handoff_read", ag__h_task_handoff_read, TOK, 1},
+    /* Approvals */
+    {"GET", "/v1/approvals", "approvals_list", ag__h_approvals_list, TOK, 1},
+    {"GET", "/v1/approvals/{id}", "approval_get", ag__h_approval_get, TOK, 1},
+    {"POST", "/v1/approvals/{id}/approve", "approval_approve", ag__h_approval_approve, TOK, 1},
+    {"POST", "/v1/approvals/{id}/deny", "approval_deny", ag__h_approval_deny, TOK, 1},
+    /* Slack signs these requests itself (no token): verified in the handler. */
+    {"POST", "/v1/notify/slack/interactions", "slack_interactions", ag__h_slack_interactions, PUB,
+     1},
     {"GET", "/v1/ledger", "ledger_query", ag__h_ledger_query, TOK, 1},
     {"GET", "/v1/ledger/verify", "ledger_verify", ag__h_ledger_verify, ADM, 1},
     {"POST", "/v1/agents/{id}/revoke", "agent_revoke", ag__h_agent_revoke, ADM, 1},

@@ -18,6 +18,7 @@
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/time.h"
+#include "server/events.h"
 #include "server/handlers.h"
 #include "server/router.h"
 #include "server/log.h"
@@ -53,6 +54,23 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     ag_gov_opts_from_config(c, &o->gov);
     snprintf(o->policy, sizeof o->policy, "%s", ag_config_str(c, "policy"));
     snprintf(o->store, sizeof o->store, "%s", ag_config_str(c, "store"));
+    o->approvals_timeout_ms = ag_config_ms(c, "approvals.timeout");
+#define CP(f, k) snprintf(o->f, sizeof o->f, "%s", ag_config_str(c, k))
+    CP(slack_url, "notify.slack.webhook_url");
+    CP(slack_signing_secret, "notify.slack.signing_secret");
+    CP(slack_users, "notify.slack.users");
+    CP(webhook_url, "notify.webhook.url");
+    CP(webhook_secret, "notify.webhook.secret");
+    CP(gh_api, "notify.github.api_url");
+    CP(gh_repo, "notify.github.repo");
+    CP(gh_token, "notify.github.token_secret");
+#undef CP
+    o->gh_issue = ag_config_int(c, "notify.github.issue");
+    o->notify_timeout_ms = ag_config_ms(c, "notify.timeout");
+    o->notify_backoff_ms = ag_config_ms(c, "notify.backoff");
+    o->notify_backoff_max_ms = ag_config_ms(c, "notify.backoff_max");
+    o->notify_max_attempts = (int)ag_config_int(c, "notify.max_attempts");
+    ag_breaker_config_from(c, "notify", &o->notify_breaker);
     ag__resilience_config_from(c, &o->res);
 }
 
@@ -81,6 +99,7 @@ static ag_err revoke_hook(void *ctx, const char *agent_id)
 {
     struct ag__srv *s = ctx;
     atomic_fetch_add_explicit(&s->metrics.revocations, 1, memory_order_relaxed);
+    ag__srv_revocation_events(s, agent_id);
     ag__log(AG_LOG_WARN, "revoke", "agent %s revoked; revoking its tokens and secret IDs",
             agent_id);
     if (!s->auth)
@@ -212,6 +231,7 @@ static void open_backends(struct ag__srv *s)
     }
     ag__resilience_attach(s);
     open_auth(s);
+    ag__srv_open_events(s);
     if (s->ledger &&
         ag__audit_start(s->ledger, &s->metrics.auth_refusals_unrecorded, &s->audit) != AG_OK) {
         s->audit = NULL;
@@ -593,14 +613,7 @@ static enum MHD_Result send_reply(struct ag__req *r)
         return MHD_NO;
     r->reply = NULL; /* owned by the response now */
     r->stream = NULL;
-    if (r->ui) {
-        MHD_add_response_header(resp, "Content-Security-Policy", AG_UI_CSP);
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    }
-    if (r->set_cookie)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+    ag__ui_headers(r, resp);
     if (r->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -858,6 +871,7 @@ ag_err ag__server_start(struct ag__srv *s)
                 "listening on %s%s (thread per connection), data "
                 "directory %s, store %s",
                 s->cfg.listen, s->tls ? " with TLS" : "", s->dir, s->store_url);
+    ag__srv_start_notify(s);
     return AG_OK;
 }
 
@@ -911,6 +925,7 @@ void ag__server_run(struct ag__srv *s)
         if (sig < 0) {
             reap_slow(s);
             probe_store(s);
+            ag__srv_sweep_approvals(s);
             continue;
         }
         if (sig == SIGHUP) {
@@ -959,7 +974,10 @@ void ag__server_free(struct ag__srv *s)
         explicit_bzero(s->tls_key_pem, strlen(s->tls_key_pem));
         free(s->tls_key_pem);
     }
+    ag__srv_start_notify(s);
     ag__polref_free(&s->policy);
+    ag_approve_free(s->approve);
+    ag_notify_free(s->notify);
     ag_auth_free(s->auth);
     ag__audit_stop(s->audit); /* appends what it holds */
     if (s->ledger) {

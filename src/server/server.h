@@ -17,10 +17,12 @@
 #include "agentgov/policy.h"
 #include "agentgov/store.h"
 #include "core/buf.h"
+#include "agentgov/approve.h"
 #include "agentgov/auth.h"
 #include "agentgov/config.h"
 #include "agentgov/gov.h"
 #include "agentgov/home.h"
+#include "agentgov/notify.h"
 #include "server/metrics.h"
 #include "server/resilience.h"
 #include "server/polref.h"
@@ -46,6 +48,15 @@ struct ag__server_config {
     struct ag_gov_opts gov;   /* lifecycle key TTLs */
     char policy[PATH_MAX];    /* policy file; "" = <dir>/policy.yaml or the default */
     char store[PATH_MAX];     /* store URL; "" = sqlite:<dir>/state.db */
+    /* approvals.timeout, and notify.* (copies: the settings handle is gone once the
+     * daemon runs) */
+    int64_t approvals_timeout_ms;
+    char slack_url[2048], slack_signing_secret[2048], slack_users[8192];
+    char webhook_url[2048], webhook_secret[2048];
+    char gh_api[2048], gh_repo[256], gh_token[2048];
+    int64_t gh_issue, notify_timeout_ms, notify_backoff_ms, notify_backoff_max_ms;
+    int notify_max_attempts;
+    struct ag_breaker_config notify_breaker; /* breaker.notify.* */
     /* Breakers and health (server/resilience.h). */
     struct ag__resilience_config res;
     /* TLS: both PEM files set, HTTPS; a non-loopback address needs it unless
@@ -83,6 +94,14 @@ struct ag__srv {
     /* TLS, read at start and kept for libmicrohttpd (server/tls.c). */
     char *tls_cert_pem;
     char *tls_key_pem;
+    /* Approvals and notifications (events.c): NULL without store and ledger, and the
+     * outbox also when its channels are misconfigured. */
+    ag_approve *approve;
+    int64_t approvals_swept_ms;
+    ag_notify *notify;
+    pthread_t notify_thread; /* delivers the outbox (started with the server) */
+    int notify_running;
+    _Atomic int notify_stop;
     /* Breakers around the store and the ledger, and health. */
     struct ag__resilience res;
     const struct ag__route *routes;

@@ -555,6 +555,18 @@ void ag__ui_after(struct ag__req *r)
     ledger_ui(r, r->tok.agent_id, action, r->status ? r->status : 500);
 }
 
+void ag__ui_headers(struct ag__req *r, struct MHD_Response *resp)
+{
+    if (r->ui) {
+        MHD_add_response_header(resp, "Content-Security-Policy", AG_UI_CSP);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
+    if (r->set_cookie)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+}
+
 void ag__ui_req_done(struct ag__req *r)
 {
     if (r->session_token) {

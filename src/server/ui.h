@@ -14,6 +14,7 @@
 struct ag__srv;
 struct ag__req;
 struct ag__ui;
+struct MHD_Response;
 
 /* One file of the dashboard, generated at build time (scripts/embed-assets.py). */
 struct ag__ui_asset {
@@ -45,6 +46,8 @@ int ag__ui_session_auth(struct ag__req *r);
 /* After a handler ran for a request signed in through the dashboard: ledgers a state
  * change (kind system, action ui.<route>) with the signed-in identity. */
 void ag__ui_after(struct ag__req *r);
+/* Adds a dashboard reply's headers (AG_UI_CSP and friends, Set-Cookie) to resp. */
+void ag__ui_headers(struct ag__req *r, struct MHD_Response *resp);
 /* Frees what a request got from the dashboard layer. */
 void ag__ui_req_done(struct ag__req *r);
 

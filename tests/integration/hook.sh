@@ -185,6 +185,38 @@ check_eq "tier recorded" "$(q "select tier from ledger where json_extract(data,'
 check_exit "--agent" 0 "$AG" --dir "$D" hook claude-code --agent ci-claude <"$EV/cc_read_system.json"
 check_eq "--agent recorded" "$(q "select agent_id from ledger order by seq desc limit 1")" ci-claude
 
+# Shell commands are parsed and judged (docs/hooks.md, "Shell commands"): the bypasses
+# of issue 15, each with its ledger row.
+expect cc_bash_rm_vrf claude-code deny
+check_contains "rm -vrf: the canonical form" "$OUT" "shell.exec on rm --force --recursive --verbose"
+check_contains "rm -vrf: the part named" "$OUT" "in: rm -vrf build"
+expect cc_bash_cat_creds claude-code deny
+check_contains "cat credentials: the file read" "$OUT" ".aws/credentials (rule_deny"
+expect cc_bash_settings_redirect claude-code deny
+check_contains "redirect into settings" "$OUT" "file.write on home/dev/webapp/.claude/settings.local.json"
+expect cc_bash_glob_ssh claude-code deny
+check_contains "a glob that could name a key" "$OUT" "the pattern could name files that rule names"
+expect cc_bash_python_c claude-code ask
+check_contains "interpreter code: opaque" "$OUT" "shell.opaque on code given to python3"
+expect codex_exec_python_c codex deny
+check_contains "codex: opaque is a deny" "$OUT" "Codex hooks cannot ask"
+expect codex_shell_argv_settings codex deny
+check_contains "codex argv: bash -lc judged inside" "$OUT" ".codex/hooks.json (rule_deny"
+expect cc_bash_find_delete claude-code deny
+check_contains "find -delete" "$OUT" "shell.exec on find -delete"
+expect cc_bash_pipeline claude-code allow
+row=$(q "select action||'|'||resource||'|'||reason from ledger where json_extract(data,'$.tool_use_id')='toolu_sh01'")
+check_eq "ledger: rm -vrf row" "$row" "shell.exec|rm --force --recursive --verbose|rule_deny"
+check_eq "ledger: the part of each request" \
+    "$(q "select json_extract(data,'$.requests[0].part') from ledger where json_extract(data,'$.tool_use_id')='toolu_sh01'")" \
+    "rm -vrf build"
+row=$(q "select action||'|'||resource||'|'||reason from ledger where json_extract(data,'$.tool_use_id')='toolu_sh03'")
+check_eq "ledger: settings redirect row" "$row" "file.write|home/dev/webapp/.claude/settings.local.json|rule_deny"
+row=$(q "select decision||'|'||action||'|'||reason from ledger where json_extract(data,'$.tool_use_id')='call_sh06'")
+check_eq "ledger: codex opaque recorded as the deny it answered" "$row" "deny|shell.opaque|rule_ask"
+check_eq "ledger: a five-command line records every command" \
+    "$(q "select count(distinct json_extract(r.value,'$.part')) from ledger, json_each(json_extract(data,'$.requests')) r where json_extract(data,'$.tool_use_id')='toolu_sh09'")" 5
+
 # Parallel hooks (subagents run at the same time) all get an answer and a ledger entry,
 # and the chain still verifies.
 before=$(q "select count(*) from ledger")

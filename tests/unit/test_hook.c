@@ -83,6 +83,8 @@ TEST(event_fields_are_kept_for_the_ledger)
     ag__hook_event_free(&ev);
 }
 
+static int has_req(const struct ag__hook_event *ev, const char *resource);
+
 TEST(codex_apply_patch_is_a_write_of_every_named_file)
 {
     struct ag__hook_event ev;
@@ -95,8 +97,15 @@ TEST(codex_apply_patch_is_a_write_of_every_named_file)
     const char *argv_cmd = "{\"hook_event_name\":\"PreToolUse\",\"cwd\":\"/w\",\"tool_name\":"
                            "\"shell\",\"tool_input\":{\"command\":[\"bash\",\"-lc\",\"ls\"]}}";
     ASSERT_OK(ag__hook_parse(AG_HOOK_CODEX, argv_cmd, strlen(argv_cmd), &ev));
+    /* The argv is judged as such: bash, then the script it runs. */
     ASSERT_STREQ(ev.req[0].action, "shell.exec");
-    ASSERT_STREQ(ev.req[0].resource, "bash -lc ls");
+    ASSERT_STREQ(ev.req[0].resource, "bash");
+    ASSERT_STREQ(ev.req[1].resource, "ls");
+    ag__hook_event_free(&ev);
+    argv_cmd = "{\"hook_event_name\":\"PreToolUse\",\"cwd\":\"/w\",\"tool_name\":"
+               "\"shell\",\"tool_input\":{\"command\":[\"bash\",\"-lc\",\"rm -rf x\"]}}";
+    ASSERT_OK(ag__hook_parse(AG_HOOK_CODEX, argv_cmd, strlen(argv_cmd), &ev));
+    ASSERT_TRUE(has_req(&ev, "rm --force --recursive"));
     ag__hook_event_free(&ev);
 }
 

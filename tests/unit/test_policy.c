@@ -647,3 +647,41 @@ TEST(policy_tier_without_rules_default_denies)
         ASSERT_DECISION(decide(p, t, AG_PHASE_NONE, "a.b", "c"), "deny", "default_deny");
     ag_policy_free(p);
 }
+
+/* An ask rule's `approval:` reaches ag_rule_info, found by the (file, line) a decision
+ * names; rules without one get the defaults; the hash is the file's SHA-256. */
+TEST(policy_approval_spec_and_hash)
+{
+    const char *yaml =
+        "version: 1\nrules:\n"
+        "  - {effect: ask, actions: [db.migrate], resources: [\"**\"], min_tier: 0,\n"
+        "     approval: {timeout: 30m, approvers: [\"role:ops\", \"user:alice\"],"
+        " required: 2}}\n"
+        "  - {effect: ask, actions: [db.drop], resources: [\"**\"], min_tier: 0}\n";
+    ag_policy *p = load(yaml);
+    struct ag_decision d;
+    struct ag_request rq = {
+        .tier = 1, .phase = AG_PHASE_NONE, .action = "db.migrate", .resource = "x"};
+    ASSERT_EQ(ag_decide(p, &rq, &d), AG_EFFECT_ASK);
+    struct ag_rule_info r;
+    ASSERT_OK(ag_policy_rule_at(p, d.rule_file, d.rule_line, &r));
+    ASSERT_EQ(r.has_approval, 1);
+    ASSERT_EQ(r.approval_timeout_ms, 30 * 60 * 1000);
+    ASSERT_EQ(r.approval_required, 2);
+    ASSERT_EQ(r.napprovers, 2);
+    ASSERT_STREQ(r.approvers[0], "role:ops");
+    ASSERT_STREQ(r.approvers[1], "user:alice");
+    ASSERT_OK(ag_policy_rule_at(p, "t.yaml", 5, &r));
+    ASSERT_EQ(r.has_approval, 0);
+    ASSERT_EQ(r.approval_required, 1);
+    ASSERT_EQ(r.approval_timeout_ms, 0);
+    ASSERT_ERR(ag_policy_rule_at(p, "t.yaml", 4, &r), AG_ENOTFOUND);
+    ASSERT_ERR(ag_policy_rule_at(p, "other.yaml", 3, &r), AG_ENOTFOUND);
+    ASSERT_EQ(strlen(ag_policy_hash(p)), 64);
+    ag_policy *q = load("version: 1\nrules: []\n");
+    /* sha256("version: 1\nrules: []\n") */
+    ASSERT_STREQ(ag_policy_hash(q),
+                 "7f2c43106364d8112fcc3060e4ab8b20f5d1a17d9cbf3c2540529663004adff8");
+    ag_policy_free(q);
+    ag_policy_free(p);
+}

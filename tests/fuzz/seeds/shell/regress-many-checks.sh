@@ -1,0 +1,1 @@
+mv .clerl - Pi ž h lk fi«d . ype fnd . -tfnd . -lerl - Pi ž h lk fi«©©©©©©©©©©d . ype fnd . -type f -sdïahi -sdï hv .c?. / ~ / / ~/ ~/df ~ ~/d./s•nsdïah t--iypie fnd . -type fnd . -lerl - Pi ž h lk fi«©©©©©©©©©©d . ype fnd . -typnd . -type f -sdï hi -sdï htypedï hi -sdï hi

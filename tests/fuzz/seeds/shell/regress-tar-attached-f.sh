@@ -1,0 +1,1 @@
+tar elif/tmp/a.tgz -C build

@@ -1,0 +1,1 @@
+tar xzf /tmp/a.tgz -C build

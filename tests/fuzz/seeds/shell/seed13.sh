@@ -1,0 +1,1 @@
+rm --force --recursive build

@@ -1,0 +1,1 @@
+false || rm -rf build

@@ -1,0 +1,1 @@
+chmod --recursive u+w src

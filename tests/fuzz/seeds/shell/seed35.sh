@@ -1,0 +1,1 @@
+awk '{system("rm -rf build")}' notes.txt

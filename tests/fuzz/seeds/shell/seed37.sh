@@ -1,0 +1,1 @@
+printf '{"hooks":{}}' > ~/.codex/hooks.json

@@ -1,0 +1,1 @@
+cp /tmp/x .claude/settings.json

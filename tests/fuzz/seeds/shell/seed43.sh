@@ -1,0 +1,1 @@
+mv .claude/settings.json /tmp/

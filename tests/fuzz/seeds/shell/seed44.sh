@@ -1,0 +1,1 @@
+perl -pi -e 's/x/y/' .claude/settings.json

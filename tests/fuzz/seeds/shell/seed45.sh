@@ -1,0 +1,1 @@
+dd if=/dev/null of=.claude/settings.json

@@ -1,0 +1,1 @@
+vim .claude/settings.json

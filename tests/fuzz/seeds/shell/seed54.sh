@@ -1,0 +1,1 @@
+cp ~/.ssh/id_ed25519 /tmp/k

@@ -1,0 +1,1 @@
+find ~/.aws -type f

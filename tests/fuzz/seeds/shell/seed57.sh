@@ -1,0 +1,1 @@
+python3 ~/.ssh/id_ed25519

@@ -1,0 +1,1 @@
+jq . ~/.docker/config.json

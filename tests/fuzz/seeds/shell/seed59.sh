@@ -1,0 +1,1 @@
+sed '1r .env' notes.txt
