@@ -974,7 +974,7 @@ void ag__server_free(struct ag__srv *s)
         explicit_bzero(s->tls_key_pem, strlen(s->tls_key_pem));
         free(s->tls_key_pem);
     }
-    ag__srv_start_notify(s);
+    ag__srv_stop_notify(s);
     ag__polref_free(&s->policy);
     ag_approve_free(s->approve);
     ag_notify_free(s->notify);
