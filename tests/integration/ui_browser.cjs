@@ -127,6 +127,32 @@ async function step(name, fn) {
     await shot('tail');
   });
 
+  // An approval: the agent asks, an operator approves it on the page, the retry passes.
+  await step('approvals', async () => {
+    const body = { action: 'deploy.run', resource: 'sandbox/web', args: { tag: 'v1.2', replicas: 3 } };
+    const ask = await call('POST', '/v1/agents/agent-ui/actions', agentToken, body);
+    check('the policy asks', ask.json && ask.json.data && ask.json.data.decision === 'ask', JSON.stringify(ask.json));
+    const id = ask.json.data.approval_id;
+    await page.goto(`${BASE}/ui/#/approvals`);
+    const card = `section[data-approval="${id}"]`;
+    await page.waitForSelector(card, { timeout: 5000 });
+    const args = JSON.parse(await page.textContent(`${card} [data-test=args]`));
+    check('the page shows exactly what will run', args.tag === 'v1.2' && args.replicas === 3, JSON.stringify(args));
+    await shot('approvals');
+    await page.click(`${card} button[data-act=approve]`);
+    await page.fill('dialog.confirm input[name=reason]', 'release window');
+    await page.click('dialog.confirm button[data-act=confirm]');
+    await page.waitForSelector(`#approval-history tr[data-approval="${id}"] td.status:text("approved")`, { timeout: 5000 });
+    ok('the approval moves to the history as approved');
+    const retry = await call('POST', '/v1/agents/agent-ui/actions', agentToken, { ...body, approval_id: id });
+    check("the agent's retry is allowed (approval_granted)", retry.json && retry.json.data && retry.json.data.decision === 'allow' &&
+      retry.json.data.reason === 'approval_granted', JSON.stringify(retry.json));
+    const again = await call('POST', '/v1/agents/agent-ui/actions', agentToken, { ...body, approval_id: id });
+    check('and only once', again.json && again.json.data && again.json.data.reason === 'approval_used', JSON.stringify(again.json));
+    const led = (await call('GET', '/v1/ledger?agent=root&kind=system&order=desc&limit=10', ROOT)).json.data.entries;
+    check('the approval is ledgered with the signed-in identity', led.some((e) => e.action === 'ui.approval_approve'), JSON.stringify(led.map((e) => e.action)));
+  });
+
   // A state change without the CSRF token is refused, even from the page's own origin.
   await step('CSRF', async () => {
     const st = await page.evaluate(async () => (await fetch('/v1/agents/agent-ui/revoke', { method: 'POST', body: '{}' })).status);

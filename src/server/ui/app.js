@@ -257,7 +257,51 @@ class AgTail extends HTMLElement {
   }
 }
 
-const PAGES = { overview: 'Overview', agents: 'Agents', tail: 'Live ledger' };
+// Approvals: what waits for a person, exactly what will run, and what was decided.
+class AgApprovals extends HTMLElement {
+  connectedCallback() { this.refresh(); this.timer = setInterval(() => this.refresh(), 2000); }
+  disconnectedCallback() { clearInterval(this.timer); }
+  async decide(a, approve) {
+    const reason = await confirmAction(`${approve ? 'Approve' : 'Deny'} ${a.action} on ${a.resource} for ${a.agent_id}?`, true);
+    if (reason === null) return;
+    if (!approve && !reason.trim()) { this.msg = 'a deny needs a reason'; this.refresh(); return; }
+    try {
+      await api('POST', `/v1/approvals/${encodeURIComponent(a.id)}/${approve ? 'approve' : 'deny'}`, reason.trim() ? { reason } : {});
+      this.msg = `${approve ? 'approved' : 'denied'}: ${a.id}`;
+    } catch (e) { this.msg = `${a.id}: ${e.message}`; }
+    this.refresh();
+  }
+  async refresh() {
+    let all;
+    try { all = (await api('GET', '/v1/approvals?limit=200')).data.approvals; }
+    catch (e) { this.replaceChildren(h('p', { class: 'error' }, e.message)); return; }
+    const votes = (a) => (a.votes || []).map((v) => `${v.decision} by ${(v.approver && v.approver.entity) || '?'}${v.reason ? `: ${v.reason}` : ''}`).join('; ');
+    const pending = all.filter((a) => a.status === 'pending');
+    const done = all.filter((a) => a.status !== 'pending');
+    this.replaceChildren(
+      h('p', { class: 'muted', role: 'status' }, this.msg || ''),
+      h('h2', {}, `Pending (${pending.length})`),
+      h('div', { class: 'cards' }, pending.map((a) => h('section', { class: 'card approval', 'data-approval': a.id },
+        h('h2', {}, `${a.agent_id}: ${a.action}`),
+        h('table', {},
+          [['resource', a.resource], ['task', a.task_id], ['tier / phase', `T${a.tier} ${a.phase}`], ['rule', `${a.rule_id} (${a.rule})`],
+            ['votes', `${(a.votes || []).length} of ${a.required} ${votes(a)}`], ['expires', a.expires_at], ['id', a.id]]
+            .map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v ?? '')))),
+        h('p', {}, 'Exactly what will run (arguments):'),
+        h('pre', { 'data-test': 'args' }, JSON.stringify(a.args ?? null, null, 2)),
+        h('button', { class: 'primary', 'data-act': 'approve', onclick: () => this.decide(a, true) }, 'Approve'), ' ',
+        h('button', { class: 'danger', 'data-act': 'deny', onclick: () => this.decide(a, false) }, 'Deny')))),
+      h('h2', {}, 'History'),
+      h('table', { id: 'approval-history' },
+        h('tr', {}, ['Asked', 'Agent', 'Action', 'Resource', 'Status', 'Votes', 'Used'].map((t) => h('th', {}, t))),
+        done.map((a) => h('tr', { 'data-approval': a.id },
+          h('td', {}, a.asked_at), h('td', {}, a.agent_id), h('td', {}, a.action), h('td', {}, a.resource),
+          h('td', { class: 'status ' + (a.status === 'approved' ? 'allow' : 'deny') }, a.status), h('td', {}, votes(a)),
+          h('td', {}, a.used ? 'yes' : 'no')))));
+  }
+}
+
+const PAGES = { overview: 'Overview', agents: 'Agents', approvals: 'Approvals', tail: 'Live ledger' };
 
 class AgApp extends HTMLElement {
   async connectedCallback() {
@@ -278,12 +322,13 @@ class AgApp extends HTMLElement {
   }
   render() {
     if (!session.identity) { this.replaceChildren(h('ag-signin', {})); return; }
-    const [, page = 'overview', arg] = location.hash.split('/');
+    const [, page = session.role === 'approver' ? 'approvals' : 'overview', arg] = location.hash.split('/');
     const nav = Object.entries(PAGES).map(([k, t]) => h('a', { href: `#/${k}`, class: k === page ? 'active' : null }, t));
     let view;
     if (page === 'agent' && arg) view = h('ag-agent', { agent: decodeURIComponent(arg) });
     else if (page === 'agents') view = h('ag-agents', {});
     else if (page === 'tail') view = h('ag-tail', {});
+    else if (page === 'approvals') view = h('ag-approvals', {});
     else view = h('ag-overview', {});
     this.replaceChildren(
       h('header', {}, h('strong', {}, 'agentgov'), nav, h('span', { class: 'spacer' }),
@@ -298,4 +343,5 @@ customElements.define('ag-overview', AgOverview);
 customElements.define('ag-agents', AgAgents);
 customElements.define('ag-agent', AgAgent);
 customElements.define('ag-tail', AgTail);
+customElements.define('ag-approvals', AgApprovals);
 customElements.define('ag-app', AgApp);
