@@ -76,6 +76,9 @@ endif
 # (src/policy/path.c tries <exe dir>/../policies first).
 POLICY_DIR ?= $(CURDIR)/policies
 $(BUILD)/obj/src/policy/path.o: CFLAGS += -DAG_POLICY_DIR='"$(POLICY_DIR)"'
+# Where `agentgov demo --multi-agent` finds its shipped replay file.
+EXAMPLES_DIR ?= $(CURDIR)/examples
+$(BUILD)/obj/src/cli/cmd_orchestrate.o: CFLAGS += -DAG_EXAMPLES_DIR='"$(EXAMPLES_DIR)"'
 
 LIB_SRC := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRC := $(sort $(filter-out src/cli/daemon_exec.c,$(wildcard src/cli/*.c)))
@@ -95,7 +98,7 @@ $(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-LEAN_OBJ := $(filter-out %/cmd_serve.o %/notify_test.o,$(CLI_OBJ)) $(BUILD)/obj/src/cli/daemon_exec.o
+LEAN_OBJ := $(filter-out %/cmd_serve.o %/notify_test.o %/cmd_orchestrate.o,$(CLI_OBJ)) $(BUILD)/obj/src/cli/daemon_exec.o
 SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)

@@ -29,6 +29,13 @@ struct ag_error_budget {
     int max_procedure_violations; /* default 1 */
 };
 
+/* The packet's optional "llm_budget": {"max_tokens", "max_cost_microusd"}; 0 = no
+ * limit. The LLM client revokes an agent whose model calls pass either. */
+struct ag_llm_budget {
+    int64_t max_tokens;
+    int64_t max_cost_microusd;
+};
+
 /* Parses and validates a packet. A missing or mistyped field gives AG_EPARSE with
  * ag_last_error() naming it: "packet: constraints.scope[2]: expected string". */
 AG_MUST_USE ag_err ag_packet_parse(const char *json, size_t len, ag_packet **out);
@@ -39,6 +46,7 @@ const char *ag_packet_task_id(const ag_packet *p);
 const char *ag_packet_agent_version(const ag_packet *p); /* NULL when absent */
 int ag_packet_tier(const ag_packet *p);                  /* -1 when absent */
 struct ag_error_budget ag_packet_budget(const ag_packet *p);
+struct ag_llm_budget ag_packet_llm_budget(const ag_packet *p);
 /* String lists: "deliverables", "success_criteria", "escalation_rules",
  * "constraints.scope", "constraints.forbidden", "constraints.required_steps",
  * "required_artifacts" (falls back to deliverables). NULL/0 for an unknown name. */

@@ -20,10 +20,13 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: agentgov demo [--dir DIR] [--store URL] [--policy FILE]\n\n"
+            "usage: agentgov demo [--multi-agent] [--dir DIR] [--store URL] [--policy FILE]\n\n"
             "Walks a sample governed task end to end and narrates it: agent alpha (T1) is\n"
             "revoked for a forbidden action and writes a handoff; agent beta bootstraps\n"
             "from it and completes BOOTSTRAP..EXIT; the audit ledger is then verified.\n\n"
+            "  --multi-agent  instead: a team of governed LLM agents offline, from a shipped\n"
+            "                 replay file (ALPHA and BETA disagree, GAMMA is spawned on\n"
+            "                 CONFLICT, a consensus is reached): agentgov orchestrate --demo\n"
             "  --dir DIR      data directory (initialised if it has no ledger); without it\n"
             "                 (and without --dir before `demo` or $AGENTGOV_DIR) the demo\n"
             "                 uses a new temporary directory and keeps it for inspection\n"
@@ -397,7 +400,9 @@ int ag__cmd_demo(int argc, char **argv)
     static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
                                          {"store", required_argument, NULL, 's'},
                                          {"policy", required_argument, NULL, 'p'},
+                                         {"multi-agent", no_argument, NULL, 'm'},
                                          {NULL, 0, NULL, 0}};
+    int multi = 0;
     const char *dir = NULL, *store = NULL, *policy = NULL;
     int c;
     optind = 1;
@@ -408,6 +413,8 @@ int ag__cmd_demo(int argc, char **argv)
             store = optarg;
         else if (c == 'p')
             policy = optarg;
+        else if (c == 'm')
+            multi = 1;
         else {
             usage(stderr);
             return AG_EXIT_USAGE;
@@ -420,6 +427,25 @@ int ag__cmd_demo(int argc, char **argv)
     int fresh;
     if (ag__crypto_init() || prepare_dir(dir, &fresh))
         return AG_EXIT_ERROR;
+    if (multi) {
+        /* The multi-agent story is `orchestrate --demo` (in agentgovd: it needs libcurl). */
+        char *nargv[8] = {"orchestrate", "--demo"}, sbuf[4096], pbuf[4096];
+        int k = 2;
+        if (store) {
+            snprintf(sbuf, sizeof sbuf, "%s", store);
+            nargv[k++] = "--store";
+            nargv[k++] = sbuf;
+        }
+        if (policy) {
+            snprintf(pbuf, sizeof pbuf, "%s", policy);
+            nargv[k++] = "--policy";
+            nargv[k++] = pbuf;
+        }
+        printf("agentgov demo --multi-agent: data dir %s%s\n", ag__cli_dir(),
+               fresh ? " (new, kept for inspection)" : "");
+        fflush(stdout);
+        return ag__cmd_orchestrate(k, nargv);
+    }
     struct demo d;
     memset(&d, 0, sizeof d);
     int open_rc = ag__cli_gov_open(&d.c, store, policy);

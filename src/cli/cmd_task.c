@@ -26,6 +26,38 @@ static void usage(FILE *out)
     ag__cli_print_exit_statuses(out);
 }
 
+/* A coordinated task's metrics (agentgov orchestrate): counters and the last run's
+ * summary from task:{id}:coord; nothing when the task was never coordinated. */
+static void print_coord(struct ag__cli_gov *c, const char *task)
+{
+    char key[256];
+    snprintf(key, sizeof key, "task:%s:coord", task);
+    struct ag_store_op op = {AG_OP_HGETALL, key};
+    struct ag_store_reply r;
+    if (ag_store_exec(c->store, NULL, &op, 1, &r, NULL) != AG_OK || r.type != AG_REPLY_ARRAY ||
+        r.nelems == 0) {
+        ag_store_reply_free(&r, 1);
+        return;
+    }
+    printf("coordination\n");
+    for (size_t i = 0; i + 1 < r.nelems; i += 2)
+        if (strcmp(r.elems[i].str, "metrics") != 0 && strcmp(r.elems[i].str, "msg_seq") != 0)
+            printf("  %-16s %s\n", r.elems[i].str, r.elems[i + 1].str);
+    for (size_t i = 0; i + 1 < r.nelems; i += 2) {
+        if (strcmp(r.elems[i].str, "metrics") != 0)
+            continue;
+        json_t *m = json_loads(r.elems[i + 1].str, 0, NULL);
+        static const char *const keys[] = {
+            "llm_calls",  "prompt_tokens", "completion_tokens", "cost_microusd",
+            "tool_calls", "tool_denied",   "revoked",           NULL};
+        for (const char *const *k = keys; *k; k++)
+            if (json_is_integer(json_object_get(m, *k)))
+                printf("  %-16s %lld\n", *k, (long long)json_integer_value(json_object_get(m, *k)));
+        json_decref(m);
+    }
+    ag_store_reply_free(&r, 1);
+}
+
 static int do_status(struct ag__cli_gov *c, const char *task)
 {
     char key[256], *active = NULL, *handoff = NULL, **arts = NULL;
@@ -58,6 +90,7 @@ static int do_status(struct ag__cli_gov *c, const char *task)
     for (size_t i = 0; i < n; i++)
         printf("  %s\n", arts[i]);
     printf("handoff       %s\n", handoff ? "yes (agentgov task handoff to read it)" : "none");
+    print_coord(c, task);
     ag_store_strv_free(arts, n);
     free(active);
     free(handoff);

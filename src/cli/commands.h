@@ -19,6 +19,7 @@
     X(token, "look up, renew and revoke tokens")                                                   \
     X(secret, "versioned, encrypted key/value secrets")                                            \
     X(serve, "run the governance daemon (HTTP/JSON API)")                                          \
+    X(orchestrate, "run a task with governed LLM agents (ALPHA, BETA, GAMMA) to a consensus")      \
     X(run, "run a process as a governed, sandboxed agent")                                         \
     X(sandbox, "show the kernel sandbox profile of a tier")                                        \
     X(hook, "answer a coding agent's tool-use hook (claude-code, codex)")                          \

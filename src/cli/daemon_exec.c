@@ -83,3 +83,10 @@ int ag__cli_notify_test(int argc, char **argv)
 {
     return exec_daemon("notify test", argc, argv);
 }
+
+/* `agentgov orchestrate` talks to a model over libcurl, which agentgovd links (with
+ * the HTTP server) and the lean CLI does not: the same exec as serve. */
+int ag__cmd_orchestrate(int argc, char **argv)
+{
+    return exec_daemon("orchestrate", argc, argv);
+}

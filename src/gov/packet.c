@@ -159,27 +159,39 @@ struct ag_packet {
     const char *agent_id, *task_id, *agent_version;
     int tier;
     struct ag_error_budget budget;
+    struct ag_llm_budget llm_budget;
     struct strlist lists[PL_COUNT];
     char digest[AG_SHA256_HEX_LEN];
 };
 
-static const char *const packet_keys[] = {"agent_id",
-                                          "task_id",
-                                          "created_for",
-                                          "objective",
-                                          "deliverables",
-                                          "constraints",
-                                          "success_criteria",
-                                          "error_budget",
-                                          "escalation_rules",
-                                          "created_at",
-                                          "tier",
-                                          "agent_version",
-                                          "required_artifacts",
-                                          NULL};
+static const char *const packet_keys[] = {
+    "agent_id",    "task_id",          "created_for",        "objective",        "deliverables",
+    "constraints", "success_criteria", "error_budget",       "escalation_rules", "created_at",
+    "tier",        "agent_version",    "required_artifacts", "llm_budget",       NULL};
 static const char *const constraint_keys[] = {"scope", "forbidden", "required_steps", NULL};
 static const char *const budget_keys[] = {"max_total_errors", "max_same_error_repeats",
                                           "max_procedure_violations", NULL};
+
+static const char *const llm_budget_keys[] = {"max_tokens", "max_cost_microusd", NULL};
+
+/* The LLM budget (optional): tokens and cost (integer micro-USD: hashed records hold
+ * no floats) an agent's model calls may spend before it is revoked. */
+static ag_err check_llm_budget(const struct vctx *v, json_t *root)
+{
+    ag_err e = need_object(v, root, "llm_budget", "llm_budget", 1);
+    json_t *b = json_object_get(root, "llm_budget");
+    if (e || !b)
+        return e;
+    if ((e = only_keys(v, b, "llm_budget.", llm_budget_keys)))
+        return e;
+    for (const char *const *k = llm_budget_keys; *k; k++) {
+        json_t *x = json_object_get(b, *k);
+        if (x && (!json_is_integer(x) || json_integer_value(x) < 1 ||
+                  json_integer_value(x) > 1000000000000LL))
+            return ag__fail(AG_EPARSE, "%s: llm_budget.%s: expected integer 1..10^12", v->doc, *k);
+    }
+    return AG_OK;
+}
 
 static ag_err check_budget(const struct vctx *v, json_t *root)
 {
@@ -230,7 +242,7 @@ static ag_err check_packet(const struct vctx *v, json_t *root)
         (e = need_strlist(v, root, "escalation_rules", "escalation_rules", 0)) ||
         (e = need_strlist(v, root, "required_artifacts", "required_artifacts", 1)) ||
         (e = need_string(v, root, "agent_version", "agent_version", 1)) ||
-        (e = check_budget(v, root)))
+        (e = check_budget(v, root)) || (e = check_llm_budget(v, root)))
         return e;
     json_t *t = json_object_get(root, "tier");
     if (t && (!json_is_integer(t) || json_integer_value(t) < AG_TIER_MIN ||
@@ -271,6 +283,11 @@ static ag_err fill_packet(ag_packet *p)
     p->budget.max_total_errors = budget_field(b, "max_total_errors", 8);
     p->budget.max_same_error_repeats = budget_field(b, "max_same_error_repeats", 2);
     p->budget.max_procedure_violations = budget_field(b, "max_procedure_violations", 1);
+    json_t *lb = json_object_get(r, "llm_budget");
+    json_t *mt = lb ? json_object_get(lb, "max_tokens") : NULL;
+    json_t *mc = lb ? json_object_get(lb, "max_cost_microusd") : NULL;
+    p->llm_budget.max_tokens = mt ? json_integer_value(mt) : 0;
+    p->llm_budget.max_cost_microusd = mc ? json_integer_value(mc) : 0;
     /* Write the defaults back so the stored, canonical packet says what is enforced. */
     json_t *nb = json_pack("{s:i,s:i,s:i}", "max_total_errors", p->budget.max_total_errors,
                            "max_same_error_repeats", p->budget.max_same_error_repeats,
@@ -349,6 +366,11 @@ const char *ag_packet_agent_version(const ag_packet *p)
 int ag_packet_tier(const ag_packet *p)
 {
     return p->tier;
+}
+
+struct ag_llm_budget ag_packet_llm_budget(const ag_packet *p)
+{
+    return p->llm_budget;
 }
 
 struct ag_error_budget ag_packet_budget(const ag_packet *p)

@@ -85,7 +85,8 @@ struct ag_ledger {
 
 static const char *const kinds[] = {"action",     "decision",  "violation", "error", "lifecycle",
                                     "revocation", "promotion", "handoff",   "token", "secret",
-                                    "checkpoint", "system",    "approval",  "notify"};
+                                    "checkpoint", "system",    "approval",  "notify", "llm",
+                                    "coord"};
 
 int ag_ledger_kind_valid(const char *kind)
 {

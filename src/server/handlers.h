@@ -49,6 +49,15 @@ int ag__approval_authorize(struct ag__req *r, ag_gov *g, const char *agent, json
                            struct ag_approve_result *ar);
 /* Appends ,"approval_id":...,"expires_at":...,"approval_status"... to a decision reply. */
 void ag__approval_reply_fields(struct ag_buf *b, const struct ag_approve_result *ar);
+/* Coordination: blackboard, messages, votes, orchestrate (handlers_coord.c). */
+void ag__h_bb_read(struct ag__req *r);
+void ag__h_bb_write(struct ag__req *r);
+void ag__h_messages_read(struct ag__req *r);
+void ag__h_messages_send(struct ag__req *r);
+void ag__h_votes_read(struct ag__req *r);
+void ag__h_votes_cast(struct ag__req *r);
+void ag__h_orchestrate(struct ag__req *r);
+
 /* Vault-compatible auth and KV v2 (handlers_vault.c). */
 void ag__h_approle_login(struct ag__req *r);
 void ag__h_approle_role_write(struct ag__req *r);

@@ -125,6 +125,39 @@ static void render_histogram(struct ag__metrics *m, struct ag_buf *o)
                    (unsigned long long)ld(&m->commit_count));
 }
 
+void ag__metrics_orchestration(struct ag__metrics *m, const char *outcome, int gamma_reason,
+                               int64_t llm_calls, int64_t tokens, int64_t cost_microusd)
+{
+    atomic_fetch_add(&m->orch_tasks, 1);
+    if (strcmp(outcome, "consensus") == 0)
+        atomic_fetch_add(&m->orch_consensus, 1);
+    if (gamma_reason >= 0 && gamma_reason < 5)
+        atomic_fetch_add(&m->orch_gamma[gamma_reason], 1);
+    atomic_fetch_add(&m->orch_llm_calls, (uint64_t)(llm_calls > 0 ? llm_calls : 0));
+    atomic_fetch_add(&m->orch_tokens, (uint64_t)(tokens > 0 ? tokens : 0));
+    atomic_fetch_add(&m->orch_cost_microusd, (uint64_t)(cost_microusd > 0 ? cost_microusd : 0));
+}
+
+static void render_orchestration(struct ag__metrics *m, struct ag_buf *o)
+{
+    counter(o, "agentgov_orchestrated_tasks_total", "Tasks run by governed LLM agents.",
+            ld(&m->orch_tasks));
+    counter(o, "agentgov_orchestrated_consensus_total", "Of those, tasks that reached consensus.",
+            ld(&m->orch_consensus));
+    counter(o, "agentgov_llm_calls_total", "Model calls made by orchestrated agents.",
+            ld(&m->orch_llm_calls));
+    counter(o, "agentgov_llm_tokens_total", "Tokens (prompt and completion) of those calls.",
+            ld(&m->orch_tokens));
+    counter(o, "agentgov_llm_cost_microusd_total", "Their cost from llm.prices, in micro-USD.",
+            ld(&m->orch_cost_microusd));
+    static const char *const why[] = {"none", "STUCK", "CONFLICT", "COMPLEXITY", "SUCCESS"};
+    ag__buf_puts(o, "# HELP agentgov_gamma_spawned_total Orchestrated tasks by GAMMA's spawn "
+                    "reason (none: not spawned).\n# TYPE agentgov_gamma_spawned_total counter\n");
+    for (int i = 0; i < 5; i++)
+        ag__buf_printf(o, "agentgov_gamma_spawned_total{reason=\"%s\"} %llu\n", why[i],
+                       (unsigned long long)ld(&m->orch_gamma[i]));
+}
+
 void ag__metrics_render(struct ag__metrics *m, int64_t active_agents, struct ag_buf *o)
 {
     render_requests(m, o);
@@ -135,6 +168,7 @@ void ag__metrics_render(struct ag__metrics *m, int64_t active_agents, struct ag_
             ld(&m->ledger_errors));
     render_histogram(m, o);
     counter(o, "agentgov_revocations_total", "Agent and token revocations.", ld(&m->revocations));
+    render_orchestration(m, o);
     counter(o, "agentgov_auth_refusals_total",
             "Requests refused for their token (none, unknown, expired, revoked, not an admin's).",
             ld(&m->auth_refusals));

@@ -37,6 +37,9 @@ struct ag__metrics {
     _Atomic uint64_t policy_reloads;
     _Atomic uint64_t policy_reload_failures;
     _Atomic int64_t active_agents;
+    /* Coordinated tasks run by the daemon (POST /v1/tasks/{id}/orchestrate). */
+    _Atomic uint64_t orch_tasks, orch_consensus, orch_llm_calls, orch_tokens, orch_cost_microusd;
+    _Atomic uint64_t orch_gamma[5]; /* by enum ag_spawn_reason (0: not spawned) */
     _Atomic int64_t connections;
     int64_t start_wall_ms;
 };
@@ -47,6 +50,10 @@ void ag__metrics_request(struct ag__metrics *m, size_t route, int status);
 void ag__metrics_decision(struct ag__metrics *m, enum ag_effect effect, enum ag_reason r);
 /* One committed ledger append and how long the commit took. */
 void ag__metrics_commit(struct ag__metrics *m, int64_t ns);
+/* One orchestrated task: its outcome, GAMMA's spawn reason (enum ag_spawn_reason),
+ * LLM calls, tokens and cost. */
+void ag__metrics_orchestration(struct ag__metrics *m, const char *outcome, int gamma_reason,
+                               int64_t llm_calls, int64_t tokens, int64_t cost_microusd);
 /* Renders every metric; active_agents is passed in because it comes from the store
  * (a negative value means unknown and is not printed). */
 void ag__metrics_render(struct ag__metrics *m, int64_t active_agents, struct ag_buf *out);

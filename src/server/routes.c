@@ -66,6 +66,14 @@ static const struct ag__route routes[] = {
     /* Slack signs these requests itself (no token): verified in the handler. */
     {"POST", "/v1/notify/slack/interactions", "slack_interactions", ag__h_slack_interactions, PUB,
      1},
+    /* Coordination */
+    {"GET", "/v1/tasks/{id}/blackboard/{section}", "bb_read", ag__h_bb_read, TOK, 1},
+    {"POST", "/v1/tasks/{id}/blackboard/{section}", "bb_write", ag__h_bb_write, TOK, 1},
+    {"GET", "/v1/tasks/{id}/messages", "messages_read", ag__h_messages_read, TOK, 1},
+    {"POST", "/v1/tasks/{id}/messages", "messages_send", ag__h_messages_send, TOK, 1},
+    {"GET", "/v1/tasks/{id}/votes", "votes_read", ag__h_votes_read, TOK, 1},
+    {"POST", "/v1/tasks/{id}/votes", "votes_cast", ag__h_votes_cast, TOK, 1},
+    {"POST", "/v1/tasks/{id}/orchestrate", "orchestrate", ag__h_orchestrate, ADM, 1},
     {"GET", "/v1/ledger", "ledger_query", ag__h_ledger_query, TOK, 1},
     {"GET", "/v1/ledger/verify", "ledger_verify", ag__h_ledger_verify, ADM, 1},
     {"POST", "/v1/agents/{id}/revoke", "agent_revoke", ag__h_agent_revoke, ADM, 1},

@@ -1,0 +1,392 @@
+/* `agentgov orchestrate "OBJECTIVE"`: a task run by governed LLM agents to a consensus
+ * (include/agentgov/coord.h, docs/coordination.md). Lives in agentgovd (it needs
+ * libcurl); the lean agentgov execs it (daemon_exec.c). `agentgov demo --multi-agent`
+ * comes here with --demo: the shipped replay, offline. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agentgov/coord.h"
+#include "agentgov/llm.h"
+#include "cli/cliutil.h"
+#include "cli/commands.h"
+#include "cli/govctx.h"
+#include "cli/orch_exec.h"
+#include "core/time.h"
+
+#ifndef AG_EXAMPLES_DIR
+#define AG_EXAMPLES_DIR "examples"
+#endif
+#define DEMO_REPLAY "multi-agent/replay.jsonl"
+#define DEMO_OBJECTIVE                                                                             \
+    "Choose an eviction policy for the session cache of a web service with hot keys"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: agentgov orchestrate \"OBJECTIVE\" [--task ID] [--llm URL|replay:FILE]\n"
+            "       [--model M] [--agents alpha,beta] [--timeout 10m] [--record FILE]\n"
+            "       [--max-turns N] [--max-tokens N] [--stuck 30s] [--conflicts 3]\n"
+            "       [--complexity 0.8] [--no-gamma] [--workdir DIR] [--tier N] [--json]\n"
+            "       [--store URL] [--policy FILE]\n\n"
+            "Runs a task with governed LLM agents: ALPHA (research, proposals) and BETA\n"
+            "(evaluation, synthesis) in parallel; GAMMA when they are STUCK, in CONFLICT, the\n"
+            "task's COMPLEXITY is high, or a SUCCESS needs validation; then a consensus vote.\n"
+            "Every tool call a model makes is authorized and ledgered first.\n\n"
+            "  --llm URL|replay:FILE  OpenAI-compatible base URL (…/v1), or a replay file\n"
+            "                         (else config llm.base_url)\n"
+            "  --model M              model name (else config llm.model)\n"
+            "  --record FILE          append every exchange to FILE (a replay file)\n"
+            "  --agents LIST          roles of the first wave (default alpha,beta)\n"
+            "  --timeout D            whole task (default 10m)\n"
+            "  --max-turns N          model calls per agent (default 12)\n"
+            "  --max-tokens N         each agent's llm_budget.max_tokens (default none)\n"
+            "  --stuck D, --conflicts N, --complexity X   GAMMA's spawn thresholds\n"
+            "  --no-gamma             never spawn GAMMA\n"
+            "  --workdir DIR          offer the workdir tools (shell_exec under the kernel\n"
+            "                         sandbox of the agents' tier, file_read, file_write\n"
+            "                         beneath DIR), each authorized first\n"
+            "  --tier N               the agents' registered tier (default 1)\n"
+            "  --json                 print the result as one JSON object\n\n"
+            "The API key is read from the secret store, never from the command line or the\n"
+            "environment: config llm.api_key = kv:<path>#<field> (docs/llm.md).\n\n"
+            "Exit status: 0 consensus, 2 (DENY) no consensus or timeout, 1 bad input,\n"
+            "4 could not run.\n");
+    ag__cli_print_exit_statuses(out);
+}
+
+struct oargs {
+    const char *task, *llm, *model, *agents, *timeout, *record, *store, *policy, *stuck,
+        *complexity, *workdir;
+    long max_turns, max_tokens, conflicts, tier;
+    int json, no_gamma, demo;
+};
+
+enum {
+    O_TASK = 1000,
+    O_LLM,
+    O_MODEL,
+    O_AGENTS,
+    O_TIMEOUT,
+    O_RECORD,
+    O_STORE,
+    O_POLICY,
+    O_STUCK,
+    O_COMPLEXITY,
+    O_TURNS,
+    O_TOKENS,
+    O_CONFLICTS,
+    O_JSON,
+    O_NOGAMMA,
+    O_DEMO,
+    O_WORKDIR,
+    O_TIER
+};
+static const struct option longopts[] = {
+    {"task", required_argument, NULL, O_TASK},
+    {"llm", required_argument, NULL, O_LLM},
+    {"model", required_argument, NULL, O_MODEL},
+    {"agents", required_argument, NULL, O_AGENTS},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"record", required_argument, NULL, O_RECORD},
+    {"store", required_argument, NULL, O_STORE},
+    {"policy", required_argument, NULL, O_POLICY},
+    {"stuck", required_argument, NULL, O_STUCK},
+    {"complexity", required_argument, NULL, O_COMPLEXITY},
+    {"max-turns", required_argument, NULL, O_TURNS},
+    {"max-tokens", required_argument, NULL, O_TOKENS},
+    {"conflicts", required_argument, NULL, O_CONFLICTS},
+    {"json", no_argument, NULL, O_JSON},
+    {"no-gamma", no_argument, NULL, O_NOGAMMA},
+    {"demo", no_argument, NULL, O_DEMO},
+    {"workdir", required_argument, NULL, O_WORKDIR},
+    {"tier", required_argument, NULL, O_TIER},
+    {NULL, 0, NULL, 0},
+};
+
+static int num(const char *name, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < lo || n > hi) {
+        ag__cli_error("--%s: '%s' is not a number %ld..%ld", name, v, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int set_opt(int c, const char *name, void *ctx)
+{
+    struct oargs *a = ctx;
+    switch (c) {
+    case O_TASK:
+        a->task = optarg;
+        break;
+    case O_LLM:
+        a->llm = optarg;
+        break;
+    case O_MODEL:
+        a->model = optarg;
+        break;
+    case O_AGENTS:
+        a->agents = optarg;
+        break;
+    case O_TIMEOUT:
+        a->timeout = optarg;
+        break;
+    case O_RECORD:
+        a->record = optarg;
+        break;
+    case O_STORE:
+        a->store = optarg;
+        break;
+    case O_POLICY:
+        a->policy = optarg;
+        break;
+    case O_STUCK:
+        a->stuck = optarg;
+        break;
+    case O_COMPLEXITY:
+        a->complexity = optarg;
+        break;
+    case O_TURNS:
+        return num(name, optarg, 1, 1000, &a->max_turns);
+    case O_TOKENS:
+        return num(name, optarg, 1, 1000000000L, &a->max_tokens);
+    case O_CONFLICTS:
+        return num(name, optarg, 1, 1000, &a->conflicts);
+    case O_JSON:
+        a->json = 1;
+        break;
+    case O_NOGAMMA:
+        a->no_gamma = 1;
+        break;
+    case O_WORKDIR:
+        a->workdir = optarg;
+        break;
+    case O_TIER:
+        return num(name, optarg, 0, 4, &a->tier);
+    case O_DEMO:
+        a->demo = 1;
+        break;
+    }
+    return 0;
+}
+
+static int duration(const char *flag, const char *v, int64_t *ms)
+{
+    if (!v)
+        return 0;
+    if (ag__parse_duration(v, ms) != AG_OK || *ms <= 0) {
+        ag__cli_error("--%s: '%s' is not a duration (e.g. 30s, 10m)", flag, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* The API key named by llm.api_key, read with the data directory's root token. NULL
+ * in *key when none is configured. */
+static int api_key(struct ag__cli_gov *c, const ag_config *cfg, char **key)
+{
+    *key = NULL;
+    const char *ref = ag_config_str(cfg, "llm.api_key");
+    if (!ref || !*ref)
+        return 0;
+    if (!c->auth) {
+        ag__cli_error("llm.api_key: the secret store is not set up here (no master key; "
+                      "agentgov init creates one)");
+        return -1;
+    }
+    char tok[AG_TOKEN_BUF];
+    ag_err e = ag_auth_token_read_file(ag__cli_path(AG_HOME_ROOT_TOKEN), tok);
+    if (!e)
+        e = ag_llm_key_resolve(c->auth, tok, ref, key);
+    sodium_memzero(tok, sizeof tok);
+    if (e) {
+        ag__cli_error_ag(e, "llm.api_key");
+        return -1;
+    }
+    return 0;
+}
+
+static void print_result(const struct ag_orch_result *r)
+{
+    printf("task            %s\n", r->task_id);
+    printf("outcome         %s (%s)\n", r->outcome, r->reason);
+    printf("GAMMA spawned   %s\n",
+           r->gamma_reason == AG_SPAWN_NONE ? "no" : ag_spawn_reason_name(r->gamma_reason));
+    if (r->complexity_pm >= 0)
+        printf("complexity      %d.%03d (planner's estimate)\n", r->complexity_pm / 1000,
+               r->complexity_pm % 1000);
+    printf("duration        %lld ms\n", (long long)r->duration_ms);
+    printf("messages        %lld\n", (long long)r->coord.messages);
+    printf("blackboard ops  %lld\n", (long long)r->coord.blackboard_ops);
+    printf("votes           %lld\n", (long long)r->coord.votes);
+    printf("tool calls      %d (%d denied)\n", r->tool_calls, r->tool_denied);
+    printf("LLM calls       %lld\n", (long long)r->llm_calls);
+    printf("tokens          %lld prompt + %lld completion\n", (long long)r->prompt_tokens,
+           (long long)r->completion_tokens);
+    printf("cost            $%lld.%06lld\n", (long long)(r->cost_microusd / 1000000),
+           (long long)(r->cost_microusd % 1000000));
+    printf("agents revoked  %d\n", r->revoked);
+    if (r->final_json)
+        printf("consensus       %s\n", r->final_json);
+}
+
+/* Splits "alpha,beta" into roles (at most n). */
+static size_t split_roles(char *list, const char **roles, size_t n)
+{
+    size_t k = 0;
+    for (char *sv, *t = strtok_r(list, ",", &sv); t && k < n; t = strtok_r(NULL, ",", &sv))
+        roles[k++] = t;
+    return k;
+}
+
+int ag__cmd_orchestrate(int argc, char **argv)
+{
+    if (ag__cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    struct oargs a;
+    memset(&a, 0, sizeof a);
+    char *pos[2];
+    int np = ag__cli_walk_opts(
+        argc, argv, longopts, 0,
+        "task llm model agents timeout record store policy stuck "
+        "complexity max-turns max-tokens conflicts json no-gamma demo workdir tier",
+        set_opt, &a, pos, 2);
+    if (np < 0)
+        return AG_EXIT_USAGE;
+    const char *objective = np >= 1 ? pos[0] : a.demo ? DEMO_OBJECTIVE : NULL;
+    if (!objective || !*objective || np > 1) {
+        usage(stderr);
+        return AG_EXIT_USAGE;
+    }
+    struct ag_orch_opts o;
+    memset(&o, 0, sizeof o);
+    if (duration("timeout", a.timeout, &o.timeout_ms) || duration("stuck", a.stuck, &o.stuck_ms))
+        return AG_EXIT_USAGE;
+    if (a.complexity) {
+        char *end;
+        double x = strtod(a.complexity, &end);
+        if (end == a.complexity || *end || x < 0 || x > 1) {
+            ag__cli_error("--complexity: '%s' is not a number 0..1", a.complexity);
+            return AG_EXIT_USAGE;
+        }
+        o.complexity_pm = (int)(x * 1000 + 0.5);
+    }
+    char demo_replay[4096];
+    if (a.demo) {
+        snprintf(demo_replay, sizeof demo_replay, "replay:%s/%s", AG_EXAMPLES_DIR, DEMO_REPLAY);
+        a.llm = a.llm ? a.llm : demo_replay;
+        a.model = a.model ? a.model : "demo";
+        a.task = a.task ? a.task : "demo-multi-agent";
+    }
+    struct ag__cli_gov c;
+    int rc = ag__cli_gov_open(&c, a.store, a.policy);
+    if (rc)
+        return rc;
+    const ag_config *cfg = NULL;
+    if (ag_home_config(c.home, &cfg) != AG_OK) {
+        ag__cli_gov_close(&c);
+        return ag__cli_home_fail(AG_EXIT_USAGE);
+    }
+    struct ag_llm_opts lo;
+    ag_llm_opts_from_config(cfg, &lo);
+    if (a.llm)
+        lo.provider = a.llm;
+    if (a.model)
+        lo.model = a.model;
+    lo.record_path = a.record;
+    lo.ledger = c.ledger;
+    lo.gov = c.gov;
+    lo.store = c.store;
+    char *key = NULL;
+    ag_llm *llm = NULL;
+    ag_coord *coord = NULL;
+    ag_err e;
+    int is_replay = lo.provider && strncmp(lo.provider, "replay:", 7) == 0;
+    if (!is_replay && api_key(&c, cfg, &key)) {
+        ag__cli_gov_close(&c);
+        return AG_EXIT_USAGE;
+    }
+    lo.api_key = key;
+    e = ag_llm_new(&lo, &llm);
+    if (key) {
+        sodium_memzero(key, strlen(key));
+        free(key);
+    }
+    if (e) {
+        ag__cli_error_ag(e, "llm");
+        ag__cli_gov_close(&c);
+        return e == AG_EINVAL || e == AG_EPARSE || e == AG_ENOTFOUND ? AG_EXIT_USAGE
+                                                                     : AG_EXIT_ERROR;
+    }
+    if ((e = ag_coord_new(c.store, c.gov, c.ledger, 0, &coord))) {
+        ag__cli_error_ag(e, "coordination");
+        ag_llm_free(llm);
+        ag__cli_gov_close(&c);
+        return AG_EXIT_ERROR;
+    }
+    char agents_buf[256];
+    const char *roles[3];
+    if (a.agents) {
+        snprintf(agents_buf, sizeof agents_buf, "%s", a.agents);
+        o.nagents = split_roles(agents_buf, roles, 3);
+        o.agents = roles;
+    }
+    o.objective = objective;
+    o.task_id = a.task;
+    o.llm = llm;
+    o.coord = coord;
+    o.gov = c.gov;
+    o.ledger = c.ledger;
+    o.store = c.store;
+    o.max_turns = (int)a.max_turns;
+    o.max_tokens_per_agent = a.max_tokens;
+    o.conflict_threshold = (int)a.conflicts;
+    o.no_gamma = a.no_gamma;
+    o.tier = (int)a.tier;
+    struct ag__orch_exec ox = {.dirfd = -1};
+    if (a.workdir) {
+        if (ag__orch_exec_init(&ox, c.policy, a.workdir, 0)) {
+            ag_coord_free(coord);
+            ag_llm_free(llm);
+            ag__cli_gov_close(&c);
+            return AG_EXIT_USAGE;
+        }
+        o.exec = ag__orch_exec;
+        o.exec_ctx = &ox;
+    }
+    if (!a.json)
+        printf("agentgov orchestrate: %s\n  model %s via %s\n\n", objective,
+               lo.model ? lo.model : "-", lo.provider ? lo.provider : "-");
+    struct ag_orch_result r;
+    e = ag_orchestrate(&o, &r);
+    if (e) {
+        ag__cli_error_ag(e, "orchestrate");
+        rc = e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
+    } else {
+        char *js = NULL;
+        if (a.json && ag_orch_result_json(&r, &js) == AG_OK)
+            printf("%s\n", js);
+        else
+            print_result(&r);
+        free(js);
+        rc = !strcmp(r.outcome, "consensus") ? 0
+             : !strcmp(r.outcome, "failed")  ? AG_EXIT_ERROR
+                                             : AG_EXIT_DENY;
+    }
+    ag_orch_result_clear(&r);
+    ag__orch_exec_close(&ox);
+    ag_coord_free(coord);
+    ag_llm_free(llm);
+    ag__cli_gov_close(&c);
+    return rc;
+}

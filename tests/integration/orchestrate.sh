@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# `agentgov orchestrate` and `agentgov demo --multi-agent` through the real binaries:
+# the shipped replay offline, a live run against the scripted model server on loopback
+# (the API key read from the secret store, sent as a Bearer header, never ledgered),
+# the same run on a private redis-server, task status, bad input, and the ledger
+# verified after each.
+. "$(dirname "$0")/lib.sh"
+
+D="$T/d"
+"$AG" --dir "$D" init >/dev/null 2>&1 || { echo "init failed"; exit 1; }
+
+check_exit "demo --multi-agent runs offline to a consensus" 0 "$AG" demo --multi-agent --dir "$T/demo"
+check_contains "demo: GAMMA spawned on CONFLICT" "$OUT" "GAMMA spawned   CONFLICT"
+check_contains "demo: consensus" "$OUT" "outcome         consensus"
+check_exit "demo: ledger verifies" 0 "$AG" --dir "$T/demo" ledger verify
+check_exit "demo: task status" 0 "$AG" --dir "$T/demo" task status demo-multi-agent
+check_contains "task status shows the coordination metrics" "$OUT" "gamma_spawned    CONFLICT"
+check_contains "task status shows the LLM calls" "$OUT" "llm_calls"
+check_exit "demo: llm calls are in the ledger" 0 "$AG" --dir "$T/demo" ledger query --kind llm --format jsonl
+check_contains "ledger llm rows hold digests" "$OUT" "request_sha256"
+check_not_contains "ledger llm rows hold no prompt text" "$OUT" "You are ALPHA"
+
+# A live run against the scripted OpenAI-compatible server.
+python3 "$SRC/tests/llm/model_server.py" "$T/port" &
+PIDS_TO_KILL+=($!)
+for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+P=$(cat "$T/port")
+script() {
+    curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
+    curl -fsS -X POST --data-binary @"$SRC/examples/multi-agent/script.json" \
+        "http://127.0.0.1:$P/_script" >/dev/null
+}
+
+check_exit "secret put stores the API key" 0 "$AG" --dir "$D" secret put llm/scripted api_key=sk-itest-7731
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.api_key = kv:llm/scripted#api_key\nllm.prices = scripted=3/15\n' "$P" >"$D/config"
+script
+check_exit "orchestrate against the scripted server" 0 "$AG" --dir "$D" orchestrate --task it-live --json "pick a cache policy"
+check_contains "json outcome" "$OUT" '"outcome":"consensus"'
+check_contains "json gamma" "$OUT" '"gamma_spawned":"CONFLICT"'
+check_contains "json cost from the price table" "$OUT" '"cost_microusd":'
+LOG=$(curl -fsS "http://127.0.0.1:$P/_log")
+check_contains "the key went as a Bearer header" "$LOG" '"authorization": "Bearer sk-itest-7731"'
+check_exit "live: ledger verifies" 0 "$AG" --dir "$D" ledger verify
+check_exit "live: ledger query" 0 "$AG" --dir "$D" ledger query --format jsonl
+check_not_contains "the API key is never ledgered" "$OUT" "sk-itest-7731"
+
+# The same task on Redis (the scripted server needs no key: the secret store and the
+# root token live in the embedded store of this directory).
+start_redis
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\n' "$P" >"$D/config"
+script
+check_exit "orchestrate on redis" 0 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" --task it-redis --json "pick a cache policy"
+check_contains "redis: consensus" "$OUT" '"outcome":"consensus"'
+check_eq "redis: blackboard in the seed's key" "$(redis-cli -p "$REDIS_PORT" hexists blackboard:it-redis:solutions synthesis)" "1"
+check_eq "redis: messages in the seed's key" "$(redis-cli -p "$REDIS_PORT" llen msg:it-redis:alpha@it-redis)" "3"
+check_exit "redis: ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
+# Workdir tools: authorized, then run beneath the workdir (commands in the tier's sandbox).
+W="$T/work"
+mkdir -p "$W"
+echo "content-from-outside" >"$T/outside.txt"
+ln -s /etc/passwd "$W/link"
+tool() { printf '{"agent":"alpha","body":{"tool_call":{"name":"%s","arguments":%s}}}' "$1" "$2"; }
+curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
+curl -fsS -X POST "http://127.0.0.1:$P/_script" --data-binary "[
+ $(tool file_write '{"path":"notes.txt","content":"hello from alpha"}'),
+ $(tool shell_exec '{"argv":["cat","notes.txt"]}'),
+ $(tool file_read '{"path":"../outside.txt"}'),
+ $(tool file_read '{"path":"link"}'),
+ $(tool shell_exec "{\"argv\":[\"cat\",\"$T/outside.txt\"]}"),
+ $(tool vote '{"vote":"ACCEPT","reasoning":"notes written"}'),
+ {\"agent\":\"alpha\",\"body\":{\"content\":\"done\"}}]" >/dev/null
+check_exit "orchestrate --workdir at T2" 0 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" \
+    --task it-work --agents alpha --tier 2 --workdir "$W" --no-gamma --json "write notes"
+check_eq "file_write wrote beneath the workdir" "$(cat "$W/notes.txt" 2>/dev/null)" "hello from alpha"
+LOG=$(curl -fsS "http://127.0.0.1:$P/_log")
+tool_results() { python3 -c 'import json,sys
+for q in json.load(sys.stdin):
+    m = q["body"]["messages"][-1]
+    if m["role"] == "tool": print(m["content"])'; }
+R=$(printf '%s' "$LOG" | tool_results)
+check_contains "shell_exec ran in the workdir" "$R" '"output":"hello from alpha"'
+check_contains "a path with .. is refused" "$R" "without '..'"
+check_not_contains "nothing outside was read" "$R" "content-from-outside"
+check_not_contains "a symlink out is not followed" "$R" "root:x:0"
+check_contains "the sandbox keeps a command in" "$R" 'Permission denied\n","exit":1'
+curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
+curl -fsS -X POST "http://127.0.0.1:$P/_script" --data-binary "[
+ $(tool file_write '{"path":"t1.txt","content":"x"}'),
+ {\"agent\":\"alpha\",\"body\":{\"content\":\"done\"}}]" >/dev/null
+check_exit "at T1 a write is refused: no consensus" 2 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" \
+    --task it-work1 --agents alpha --workdir "$W" --no-gamma --json "write notes"
+R=$(curl -fsS "http://127.0.0.1:$P/_log" | tool_results)
+check_contains "the refusal went back to the model" "$R" '"denied":true'
+[ ! -e "$W/t1.txt" ] && ok "nothing written at T1" || not_ok "nothing written at T1"
+
+# Bad input: named, non-zero, nothing run.
+check_exit "no objective" 1 "$AG" --dir "$D" orchestrate
+check_exit "bad provider" 1 "$AG" --dir "$D" orchestrate --llm ftp://x "o"
+check_contains "bad provider named" "$ERR" "ftp://x"
+check_exit "missing replay file" 1 "$AG" --dir "$D" orchestrate --llm "replay:$T/none.jsonl" "o"
+check_contains "missing replay named" "$ERR" "none.jsonl"
+check_exit "bad timeout" 1 "$AG" --dir "$D" orchestrate --timeout soon "o"
+check_exit "a workdir that does not exist" 1 "$AG" --dir "$D" orchestrate --workdir "$T/none" "o"
+check_contains "the workdir is named" "$ERR" "$T/none"
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.api_key = sk-literal\n' "$P" >"$D/config"
+check_exit "a literal key in config is refused" 1 "$AG" --dir "$D" orchestrate "o"
+check_contains "literal key: says where keys go" "$ERR" "kv:<path>#<field>"
+check_exit "orchestrate --help" 0 "$AG" orchestrate --help
+check_contains "help names the key rule" "$OUT" "never from the command line"
+
+# Model down: the breaker opens, agents fail closed, no hang.
+DEAD=$(free_port)
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.retries = 0\n' "$DEAD" >"$D/config"
+start=$(now_ms)
+check_exit "model down: no consensus" 2 "$AG" --dir "$D" orchestrate --task it-down --json "o"
+check_contains "model down: no LLM call succeeded" "$OUT" '"llm_calls":0'
+[ $(($(now_ms) - start)) -lt 10000 ] && ok "model down: no hang" || not_ok "model down: no hang" "took $(($(now_ms) - start)) ms"
+check_exit "model down: ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
+finish

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The daemon's coordination endpoints with real agents (AppRole tokens, walked to
+# EXECUTE through the HTTP lifecycle) as an agent in another language would use them:
+# blackboard, messages, votes (each write authorized as the token's agent), a refusal
+# answered 403 with the decision, POST /v1/tasks/{id}/orchestrate against the shipped
+# replay, and the orchestration counters in /metrics; the ledger verifies at the end.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve_lib.bash"
+
+init_data_dir
+start_daemon
+A=$(setup_agent alpha 1 "" EXECUTE)
+B=$(setup_agent beta 1 "" EXECUTE)
+O=$(setup_agent omega 1 "" PREFLIGHT) # not yet in a phase where coordination is allowed
+H=(-H "Content-Type: application/json")
+
+req POST /v1/tasks/tk/blackboard/solutions -H "X-Vault-Token: $A" "${H[@]}" \
+    -d '{"entry":"proposal_1","value":{"policy":"LRU"}}'
+check_eq "alpha writes a proposal" "$CODE" "200"
+check_eq "the write's decision is allow" "$(jget "$BODY" 'j["data"]["decision"]["decision"]')" "allow"
+req GET /v1/tasks/tk/blackboard/solutions -H "X-Vault-Token: $B"
+check_eq "beta reads the section" "$CODE" "200"
+check_eq "the proposal is there" "$(jget "$BODY" 'j["data"]["entries"]["proposal_1"]["policy"]')" "LRU"
+req POST /v1/tasks/tk/blackboard/solutions -H "X-Vault-Token: $O" "${H[@]}" \
+    -d '{"entry":"proposal_2","value":"x"}'
+check_eq "omega in PREFLIGHT is refused" "$CODE" "403"
+check_eq "the refusal says why" "$(jget "$BODY" 'j["data"]["decision"]["reason"]')" "phase_not_allowed"
+req POST /v1/tasks/tk/blackboard/kitchen -H "X-Vault-Token: $A" "${H[@]}" -d '{"entry":"analysis","value":1}'
+check_eq "an unknown section is 400" "$CODE" "400"
+check_contains "the section is named" "$BODY" "kitchen"
+req POST /v1/tasks/tk/blackboard/solutions -H "X-Vault-Token: $A" "${H[@]}" -d '{"value":1}'
+check_eq "an entry is required" "$CODE" "400"
+
+req POST /v1/tasks/tk/messages -H "X-Vault-Token: $A" "${H[@]}" \
+    -d '{"to":"beta","type":"PROPOSAL","content":{"p":1}}'
+check_eq "alpha messages beta" "$CODE" "200"
+req POST /v1/tasks/tk/messages -H "X-Vault-Token: $B" "${H[@]}" \
+    -d '{"to":"*","type":"FEEDBACK","content":{"agree":true}}'
+check_eq "beta broadcasts" "$CODE" "200"
+req GET "/v1/tasks/tk/messages" -H "X-Vault-Token: $B"
+check_eq "beta reads its messages" "$(jget "$BODY" '[m["type"] for m in j["data"]["messages"]]')" "['PROPOSAL', 'FEEDBACK']"
+req GET "/v1/tasks/tk/messages?after=1" -H "X-Vault-Token: $A"
+check_eq "alpha sees the broadcast after seq 1" "$(jget "$BODY" 'len(j["data"]["messages"])')" "1"
+req POST /v1/tasks/tk/messages -H "X-Vault-Token: $A" "${H[@]}" -d '{"to":"beta","type":"GOSSIP","content":1}'
+check_eq "an unknown message type is 400" "$CODE" "400"
+
+req POST /v1/tasks/tk/votes -H "X-Vault-Token: $A" "${H[@]}" -d '{"vote":"ACCEPT","reasoning":"fits"}'
+check_eq "alpha votes" "$CODE" "200"
+req POST /v1/tasks/tk/votes -H "X-Vault-Token: $B" "${H[@]}" -d '{"vote":"REJECT","reasoning":"no bound"}'
+check_eq "beta votes" "$CODE" "200"
+req GET "/v1/tasks/tk/votes?required=alpha,beta" -H "X-Vault-Token: $A"
+check_eq "a required REJECT: no consensus" "$(jget "$BODY" 'j["data"]["reached"]')" "False"
+check_eq "rejected by beta" "$(jget "$BODY" 'j["data"]["rejected_by"]')" "beta"
+req POST /v1/tasks/tk/votes -H "X-Vault-Token: $B" "${H[@]}" -d '{"vote":"ACCEPT","reasoning":"bound added"}'
+req GET "/v1/tasks/tk/votes?required=alpha,beta" -H "X-Vault-Token: $A"
+check_eq "then consensus" "$(jget "$BODY" 'j["data"]["reached"]')" "True"
+req POST /v1/tasks/tk/votes -H "X-Vault-Token: $A" "${H[@]}" -d '{"vote":"MAYBE","reasoning":"?"}'
+check_eq "an unknown vote is 400" "$CODE" "400"
+req GET /v1/tasks/tk/blackboard/solutions
+check_eq "no token: 403" "$CODE" "403"
+
+# A whole task run by the daemon from the shipped replay (admin only).
+req POST /v1/tasks/demo-multi-agent/orchestrate -H "X-Vault-Token: $A" "${H[@]}" -d '{"objective":"x"}'
+check_eq "orchestrate needs an admin" "$CODE" "403"
+req POST /v1/tasks/demo-multi-agent/orchestrate -H "X-Vault-Token: $ROOT" "${H[@]}" \
+    -d "{\"objective\":\"Choose an eviction policy\",\"llm\":\"replay:$SRC/examples/multi-agent/replay.jsonl\",\"model\":\"demo\"}"
+check_eq "orchestrate over HTTP" "$CODE" "200"
+check_eq "its outcome" "$(jget "$BODY" 'j["data"]["outcome"]')" "consensus"
+check_eq "GAMMA on CONFLICT" "$(jget "$BODY" 'j["data"]["gamma_spawned"]')" "CONFLICT"
+req GET /metrics
+check_contains "metrics: orchestrated tasks" "$BODY" "agentgov_orchestrated_tasks_total 1"
+check_contains "metrics: gamma reason" "$BODY" 'agentgov_gamma_spawned_total{reason="CONFLICT"} 1'
+check_contains "metrics: llm calls" "$BODY" "agentgov_llm_calls_total 16"
+
+stop_daemon
+check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify
+finish
