@@ -80,8 +80,8 @@ check_contains "the refused revoke did nothing" "$BODY" '"revoked":false'
 curl -s -N -m 4 "${C[@]}" "$BASE/ui/api/tail?agent=agent-a" >"$T/tail" 2>/dev/null &
 TP=$!
 sleep 0.5
-T0=$(now_ms)
 req POST /v1/agents/agent-a/actions -H "X-Vault-Token: $A" -d '{"action":"ssh.exec","resource":"sandbox/w/1"}'
+T0=$(now_ms) # the decision is committed when its reply comes
 SEQ=$(jget "$BODY" 'j["data"]["ledger_seq"]')
 for _ in $(seq 40); do grep -q "^id: $SEQ\$" "$T/tail" && break; sleep 0.05; done
 T1=$(now_ms)
@@ -140,10 +140,12 @@ PIDS_TO_KILL+=("$DPID")
 BASE="http://127.0.0.1:$PORT2"
 for _ in $(seq 100); do curl -s -o /dev/null "$BASE/v1/sys/health" && break; sleep 0.05; done
 curl -s -c "$T/jar3" "${J[@]}" -d "{\"token\":\"$ROOT\"}" "$BASE/ui/api/session" >/dev/null
-curl -s -N -m 3 -b "$T/jar3" "$BASE/ui/api/tail" >"$T/tail2" 2>/dev/null &
+curl -s -N -m 10 -b "$T/jar3" "$BASE/ui/api/tail" >"$T/tail2" 2>/dev/null &
 TP=$!
 sleep 0.5
 req POST /v1/agents/agent-c -H "X-Vault-Token: $ROOT" -d '{"tier":1}'
+for _ in $(seq 100); do grep -q '"agent_id":"agent-c"' "$T/tail2" && break; sleep 0.05; done
+kill "$TP" 2>/dev/null
 wait "$TP"
 check_contains "thread-per-connection: the entry arrives" "$(cat "$T/tail2")" '"agent_id":"agent-c"'
 stop_daemon

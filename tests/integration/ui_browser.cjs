@@ -103,8 +103,8 @@ async function step(name, fn) {
   await step('the live tail', async () => {
     await page.goto(`${BASE}/ui/#/tail`);
     await page.waitForSelector('[data-test=tail-state]:text("live")', { timeout: 5000 });
-    const t0 = Date.now();
     const r = await call('POST', '/v1/agents/agent-ui/actions', agentToken, { action: 'ssh.exec', resource: 'sandbox/w/1' });
+    const t0 = Date.now(); // committed when the reply comes
     check('the agent is allowed', r.json && r.json.data && r.json.data.decision === 'allow', JSON.stringify(r.json));
     seq = r.json.data.ledger_seq;
     await page.waitForSelector(`#tail tr[data-seq="${seq}"]`, { timeout: 3000 });
