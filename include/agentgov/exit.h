@@ -2,9 +2,10 @@
  * only; nothing here allocates.
  *
  * A script can rely on them across commands: `agentgov check` and `agentgov agent
- * authorize` exit with the same status for the same decision. Two commands add
+ * authorize` exit with the same status for the same decision. Three commands add
  * statuses of their own, documented in their --help: `run` describes its child with
- * 10-15 (docs/run.md), and `hook` answers in the coding agent's protocol, where exit 2
+ * 10-15 (docs/run.md), `pipeline run|resume` say 10 cancelled and 11 interrupted
+ * (docs/pipelines.md), and `hook` answers in the coding agent's protocol, where exit 2
  * blocks the tool call (docs/hooks.md). Values are stable. */
 #ifndef AGENTGOV_EXIT_H
 #define AGENTGOV_EXIT_H

@@ -36,7 +36,7 @@ struct ag_ledger_opts {
 struct ag_ledger_entry {
     const char *kind; /* action, decision, violation, error, lifecycle, revocation,
                          promotion, handoff, token, secret, checkpoint, system,
-                         approval, notify */
+                         approval, notify, pipeline */
     const char *agent_id;
     const char *agent_version;
     const char *task_id;

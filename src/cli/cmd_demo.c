@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli/cliutil.h"
+#include "cli/cmd_pipeline_src.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
 #include "core/crypto.h"
@@ -20,7 +21,8 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: agentgov demo [--multi-agent] [--dir DIR] [--store URL] [--policy FILE]\n\n"
+            "usage: agentgov demo [--multi-agent | --pipeline] [--dir DIR] [--store URL]\n"
+            "                     [--policy FILE]\n\n"
             "Walks a sample governed task end to end and narrates it: agent alpha (T1) is\n"
             "revoked for a forbidden action and writes a handoff; agent beta bootstraps\n"
             "from it and completes BOOTSTRAP..EXIT; the audit ledger is then verified.\n\n"
@@ -31,7 +33,9 @@ static void usage(FILE *out)
             "                 (and without --dir before `demo` or $AGENTGOV_DIR) the demo\n"
             "                 uses a new temporary directory and keeps it for inspection\n"
             "  --store URL    state store (else $AGENTGOV_STORE, else the embedded store)\n"
-            "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n\n"
+            "  --policy FILE  policy (else <dir>/policy.yaml, else the shipped default)\n"
+            "  --pipeline     instead, run the seed's pipeline example (plan, a human gate,\n"
+            "                 execute) offline: examples/pipelines/infrastructure-deploy.yaml\n\n"
             "Exits 0 when the story ran as told and the ledger verified, 4 (ERROR) otherwise.\n");
     ag__cli_print_exit_statuses(out);
 }
@@ -397,14 +401,13 @@ int ag__cmd_demo(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"store", required_argument, NULL, 's'},
-                                         {"policy", required_argument, NULL, 'p'},
-                                         {"multi-agent", no_argument, NULL, 'm'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},    {"store", required_argument, NULL, 's'},
+        {"policy", required_argument, NULL, 'p'}, {"pipeline", no_argument, NULL, 'P'},
+        {"multi-agent", no_argument, NULL, 'm'},  {NULL, 0, NULL, 0}};
     int multi = 0;
     const char *dir = NULL, *store = NULL, *policy = NULL;
-    int c;
+    int c, pipeline = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd')
@@ -413,6 +416,8 @@ int ag__cmd_demo(int argc, char **argv)
             store = optarg;
         else if (c == 'p')
             policy = optarg;
+        else if (c == 'P')
+            pipeline = 1;
         else if (c == 'm')
             multi = 1;
         else {
@@ -427,6 +432,8 @@ int ag__cmd_demo(int argc, char **argv)
     int fresh;
     if (ag__crypto_init() || prepare_dir(dir, &fresh))
         return AG_EXIT_ERROR;
+    if (pipeline)
+        return ag__cli_pipeline_demo(store, policy);
     if (multi) {
         /* The multi-agent story is `orchestrate --demo` (in agentgovd: it needs libcurl). */
         char *nargv[8] = {"orchestrate", "--demo"}, sbuf[4096], pbuf[4096];

@@ -21,6 +21,7 @@
     X(serve, "run the governance daemon (HTTP/JSON API)")                                          \
     X(orchestrate, "run a task with governed LLM agents (ALPHA, BETA, GAMMA) to a consensus")      \
     X(run, "run a process as a governed, sandboxed agent")                                         \
+    X(pipeline, "validate, run and resume YAML pipelines of governed stages")                      \
     X(sandbox, "show the kernel sandbox profile of a tier")                                        \
     X(hook, "answer a coding agent's tool-use hook (claude-code, codex)")                          \
     X(notify, "notification outbox: list (--dead) and test a channel")                             \

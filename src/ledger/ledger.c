@@ -83,10 +83,10 @@ struct ag_ledger {
     int64_t last_cp;       /* seq of the last checkpoint row */
 };
 
-static const char *const kinds[] = {"action",     "decision",  "violation", "error", "lifecycle",
-                                    "revocation", "promotion", "handoff",   "token", "secret",
+static const char *const kinds[] = {"action",     "decision",  "violation", "error",  "lifecycle",
+                                    "revocation", "promotion", "handoff",   "token",  "secret",
                                     "checkpoint", "system",    "approval",  "notify", "llm",
-                                    "coord"};
+                                    "coord",      "pipeline"};
 
 int ag_ledger_kind_valid(const char *kind)
 {

@@ -34,6 +34,13 @@ void ag__h_ledger_verify(struct ag__req *r);
 void ag__h_agent_revoke(struct ag__req *r);
 void ag__h_agent_promote(struct ag__req *r);
 void ag__h_agent_demote(struct ag__req *r);
+/* Pipelines (handlers_pipeline.c): start a run (driven by a detached `agentgov
+ * pipeline resume` process), read and list runs; at start, a driver for every run
+ * still marked running. */
+void ag__h_pipeline_start(struct ag__req *r);
+void ag__h_pipeline_get(struct ag__req *r);
+void ag__h_pipeline_list(struct ag__req *r);
+void ag__pipelines_resume(struct ag__srv *s);
 
 /* Approvals (handlers_approve.c). */
 void ag__h_approvals_list(struct ag__req *r);

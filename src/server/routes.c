@@ -87,6 +87,10 @@ static const struct ag__route routes[] = {
     {"DELETE", "/ui/api/session", "ui_session_end", ag__h_ui_session_end, TOK, 0},
     {"GET", "/ui/api/overview", "ui_overview", ag__h_ui_overview, ADM, 1},
     {"GET", "/ui/api/tail", "ui_tail", ag__h_ui_tail, ADM, 1},
+    /* Pipelines (handlers_pipeline.c) */
+    {"POST", "/v1/pipelines/runs", "pipeline_start", ag__h_pipeline_start, ADM, 1},
+    {"GET", "/v1/pipelines/runs", "pipeline_list", ag__h_pipeline_list, TOK, 1},
+    {"GET", "/v1/pipelines/runs/{id}", "pipeline_get", ag__h_pipeline_get, TOK, 1},
 };
 
 void ag__handlers_routes(const struct ag__route **out, size_t *n)

@@ -861,6 +861,7 @@ ag_err ag__server_start(struct ag__srv *s)
     if (!s->mhd)
         return ag__fail(AG_EIO, "libmicrohttpd could not start on %s", s->cfg.listen);
     probe_store(s);
+    ag__pipelines_resume(s); /* runs whose driver died with the previous daemon */
     if (pool)
         ag__log(AG_LOG_INFO, "start",
                 "listening on %s%s (epoll, %u I/O threads, %zu workers), "

@@ -17,6 +17,7 @@ seeds() {
     fuzz_packet) echo examples/packets tests/data/run/packet.json ;;
     fuzz_hook) echo tests/data/hooks ;;
     fuzz_config) echo tests/fuzz/seeds/config ;;
+    fuzz_pipeline) echo tests/data/pipelines examples/pipelines templates ;;
     fuzz_shell) echo tests/fuzz/seeds/shell ;;
     esac
 }
