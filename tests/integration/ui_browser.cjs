@@ -153,6 +153,34 @@ async function step(name, fn) {
     check('the approval is ledgered with the signed-in identity', led.some((e) => e.action === 'ui.approval_approve'), JSON.stringify(led.map((e) => e.action)));
   });
 
+  // A pipeline run: its stages in order with their states, as the API has them.
+  await step('pipelines', async () => {
+    const yaml = ['pipeline:', '  name: ui-test', '  stages:', '    - build:',
+      '        run: [sh, -c, "echo ok > out.txt"]', '        artifacts: [out.txt]',
+      '    - review:', '        type: human-gate', '        timeout: 10m', ''].join('\n');
+    const started = await call('POST', '/v1/pipelines/runs', ROOT, { pipeline: yaml, name: 'ui-test.yaml' });
+    check('a pipeline run starts', started.status === 201, JSON.stringify(started.json));
+    const run = started.json.data.run_id;
+    await page.goto(`${BASE}/ui/#/pipelines`);
+    await page.click(`#runs tr[data-run="${run}"] a`);
+    await page.waitForSelector('#stages [data-stage="build"]', { timeout: 5000 });
+    await page.waitForSelector('#stages [data-stage="review"]', { timeout: 5000 });
+    const order = await page.$$eval('#stages [data-stage]', (els) => els.map((e) => e.dataset.stage));
+    check('the stages are shown in the pipeline\'s order', order.join(',') === 'build,review', order.join(','));
+    let same = false, last = '';
+    for (let i = 0; i < 20 && !same; i++) {
+      const api = (await call('GET', `/v1/pipelines/runs/${run}`, ROOT)).json.data.stages;
+      const want = api.map((st) => `${st.stage}=${st.state}`).join(',');
+      await page.waitForTimeout(2200); // the page refreshes every 2 s
+      const shown = await page.$$eval('#stages [data-stage]', (els) => els.map((e) => `${e.dataset.stage}=${e.querySelector('.state').textContent}`).join(','));
+      const now = (await call('GET', `/v1/pipelines/runs/${run}`, ROOT)).json.data.stages.map((st) => `${st.stage}=${st.state}`).join(',');
+      same = shown === want && want === now && !/=pending/.test(want.split(',')[0]);
+      last = `page ${shown}, API ${now}`;
+    }
+    check('each stage shows the state the API has (build finished, the gate waiting)', same, last);
+    await shot('pipeline-run');
+  });
+
   // A state change without the CSRF token is refused, even from the page's own origin.
   await step('CSRF', async () => {
     const st = await page.evaluate(async () => (await fetch('/v1/agents/agent-ui/revoke', { method: 'POST', body: '{}' })).status);

@@ -42,8 +42,12 @@ while IFS= read -r line; do
     esac
 done <"$T/browser.out"
 grep -q '^browser: ' "$T/browser.out" || not_ok "the browser run finished" "exit $rc" "$(tail -5 "$T/browser.out")"
-for p in signin overview agents approvals tail agent-timeline; do
+for p in signin overview agents approvals pipeline-run tail agent-timeline; do
     [ -s "$BUILD_DIR/screenshots/$p.png" ] && ok "screenshot $p.png" || not_ok "screenshot $p.png"
+done
+# The pipeline run waits at its gate: cancelled, so that its driver does not outlive the test.
+for run in $("$AG" --dir "$D" pipeline list --json | python3 -c 'import json,sys; d=json.load(sys.stdin); [print(r["run_id"]) for r in (d if isinstance(d, list) else d.get("runs", d.get("data", [])))]'); do
+    "$AG" --dir "$D" pipeline cancel "$run" >/dev/null 2>&1
 done
 stop_daemon
 check_eq "the daemon stops cleanly" "$DRC" 0

@@ -301,7 +301,39 @@ class AgApprovals extends HTMLElement {
   }
 }
 
-const PAGES = { overview: 'Overview', agents: 'Agents', approvals: 'Approvals', tail: 'Live ledger' };
+// Pipelines: the runs, newest first, and one run's stages in order with their states.
+class AgPipelines extends HTMLElement {
+  connectedCallback() { this.refresh(); this.timer = setInterval(() => this.refresh(), 2000); }
+  disconnectedCallback() { clearInterval(this.timer); }
+  async refresh() {
+    const id = this.getAttribute('run');
+    try {
+      if (id) {
+        const run = (await api('GET', `/v1/pipelines/runs/${encodeURIComponent(id)}`)).data;
+        this.replaceChildren(
+          h('h2', {}, `Run ${run.run_id}: ${run.pipeline} (`, h('span', { 'data-test': 'run-status' }, run.status), ')'),
+          h('div', { class: 'dag', id: 'stages' }, (run.stages || []).map((st, i) => h('div', { class: 'stage-wrap' },
+            i ? h('span', { class: 'arrow' }, '→') : null,
+            h('div', { class: `card stage state-${st.state}`, 'data-stage': st.stage },
+              h('strong', {}, st.stage), h('div', { class: 'muted' }, st.kind),
+              h('div', { class: 'state' }, st.state),
+              st.attempt ? h('div', { class: 'muted' }, `attempt ${st.attempt}`) : null,
+              st.message ? h('div', { class: 'muted' }, st.message) : null)))),
+          h('p', { class: 'muted' }, 'Stages in the pipeline\'s order; gates are answered with agentgov pipeline approve|deny.'));
+        return;
+      }
+      const d = (await api('GET', '/v1/pipelines/runs')).data;
+      const runs = Array.isArray(d) ? d : (d.runs || []);
+      this.replaceChildren(h('table', { id: 'runs' },
+        h('tr', {}, ['Run', 'Pipeline', 'Status'].map((t) => h('th', {}, t))),
+        runs.map((r) => h('tr', { 'data-run': r.run_id },
+          h('td', {}, h('a', { href: `#/pipelines/${encodeURIComponent(r.run_id)}` }, r.run_id)),
+          h('td', {}, r.pipeline ?? ''), h('td', {}, r.status ?? '')))));
+    } catch (e) { this.replaceChildren(h('p', { class: 'error' }, e.message)); }
+  }
+}
+
+const PAGES = { overview: 'Overview', agents: 'Agents', approvals: 'Approvals', pipelines: 'Pipelines', tail: 'Live ledger' };
 
 class AgApp extends HTMLElement {
   async connectedCallback() {
@@ -329,6 +361,7 @@ class AgApp extends HTMLElement {
     else if (page === 'agents') view = h('ag-agents', {});
     else if (page === 'tail') view = h('ag-tail', {});
     else if (page === 'approvals') view = h('ag-approvals', {});
+    else if (page === 'pipelines') view = h('ag-pipelines', arg ? { run: decodeURIComponent(arg) } : {});
     else view = h('ag-overview', {});
     this.replaceChildren(
       h('header', {}, h('strong', {}, 'agentgov'), nav, h('span', { class: 'spacer' }),
@@ -344,4 +377,5 @@ customElements.define('ag-agents', AgAgents);
 customElements.define('ag-agent', AgAgent);
 customElements.define('ag-tail', AgTail);
 customElements.define('ag-approvals', AgApprovals);
+customElements.define('ag-pipelines', AgPipelines);
 customElements.define('ag-app', AgApp);
