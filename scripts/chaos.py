@@ -12,7 +12,11 @@ daemon and a restart), disk_full (the data directory on a small tmpfs, else an e
 image, filled up, then freed; skipped with the reason when neither can be mounted here),
 and, with the test build (make faults), io_write / io_fsync (the ledger's writes or
 syncs fail, through a SQLite VFS) and clock_forward / clock_back (the daemon's wall clock
-jumps 3 h ahead or 1 h back).
+jumps 3 h ahead or 1 h back). notify_slow_fail and llm_slow_fail: a loopback webhook
+receiver or model endpoint of this harness, slow then answering 503, while agents are
+revoked (notification events) or `agentgov orchestrate` runs; each checks its own
+promises (no event lost, decisions not slowed; runs fail closed within their timeout,
+the breaker opens; docs/chaos.md).
 
 For each fault it prints: requests sent, answered allow / deny, errors (no answer),
 acknowledged decisions missing from the ledger (must be 0), ledger verify, the time to
@@ -34,10 +38,16 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
 from serve_common import call, setup_agent  # noqa: E402
+
+NOTIFY_TIMEOUT = 0.3  # notify.timeout the daemon is given; the slow receiver waits longer
+LLM_TIMEOUT = 0.5  # llm.timeout the orchestrate runs are given
+SLOW_S = 1.5  # how long a slow loopback dependency takes to answer
+ORCH_TIMEOUT = 3.0  # each orchestrate run's --timeout
 
 REQ_TIMEOUT = 3.0  # seconds a load request may wait (the client gives up then)
 DEP_TIMEOUT = 1.0  # the store's command timeout the daemon is given (?timeout=1s)
@@ -60,6 +70,86 @@ def free_port():
     return p
 
 
+class Loopback:
+    """A threaded HTTP server on loopback standing in for a dependency (the webhook
+    receiver, an OpenAI-compatible model endpoint) with a switchable fault: "ok", "slow"
+    (answers after SLOW_S, beyond the client's timeout) or "fail" (503)."""
+
+    def __init__(self, answer):
+        self.answer, self.mode, self.hits = answer, "ok", 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with outer.lock:
+                    outer.hits += 1
+                    mode = outer.mode
+                if mode == "fail":
+                    st, out = 503, b'{"error":"chaos: unavailable"}'
+                else:
+                    if mode == "slow":
+                        time.sleep(SLOW_S)
+                    st, out = outer.answer(self.headers, body)
+                try:
+                    self.send_response(st)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                except OSError:  # the client gave up (its timeout): as a real server sees it
+                    pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def set(self, mode):
+        with self.lock:
+            self.mode = mode
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class Receiver:
+    """The webhook receiver: keeps every event it was handed (at least once), by id."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.got = []  # (event id, type, data as JSON text)
+        self.http = Loopback(self.answer)
+
+    def answer(self, headers, body):
+        try:
+            ev = json.loads(body)
+        except ValueError:
+            return 400, b"{}"
+        with self.lock:
+            self.got.append((ev.get("id") or headers.get("X-Agentgov-Event-Id"),
+                             ev.get("type"), json.dumps(ev.get("data"))))
+        return 204, b""
+
+    def revoked(self, agent):
+        """Distinct event ids of agent.revoked events naming agent."""
+        with self.lock:
+            return {i for i, t, d in self.got if t == "agent.revoked" and agent in d}
+
+
+def model_answer(headers, body):
+    return 200, json.dumps({
+        "id": "chatcmpl-chaos", "object": "chat.completion", "created": 1700000000,
+        "model": "chaos", "choices": [{"index": 0, "finish_reason": "stop", "message": {
+            "role": "assistant", "content": "I have nothing to add."}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).encode()
+
+
 class Env:
     """A data directory, a redis-server with an append-only file, and the daemon."""
 
@@ -73,6 +163,8 @@ class Env:
         self.base = "http://127.0.0.1:%d" % self.port
         self.redis = self.daemon = None
         self.log = open(os.path.join(work, "daemon.log"), "ab")
+        self.receiver = Receiver()
+        self.model = Loopback(model_answer)
 
     def start_redis(self):
         self.redis = subprocess.Popen(
@@ -100,6 +192,17 @@ class Env:
                 f.write("breaker.%s.failures = 3\n" % dep)
                 f.write("breaker.%s.cooldown = 200ms\n" % dep)
                 f.write("breaker.%s.cooldown_max = 1s\n" % dep)
+            # The notifier and the model endpoint: loopback servers of this harness.
+            f.write("notify.webhook.url = http://127.0.0.1:%d/hook\n" % self.receiver.http.port)
+            f.write("notify.webhook.secret = chaos\nnotify.timeout = %dms\n"
+                    "notify.backoff = 50ms\nnotify.backoff_max = 500ms\n"
+                    "notify.max_attempts = 1000\n" % (NOTIFY_TIMEOUT * 1000))
+            f.write("llm.base_url = http://127.0.0.1:%d/v1\nllm.model = chaos\n"
+                    "llm.timeout = %dms\nllm.retries = 0\n" % (self.model.port,
+                                                               LLM_TIMEOUT * 1000))
+            for dep in ("notify", "llm"):
+                f.write("breaker.%s.failures = 2\nbreaker.%s.cooldown = 200ms\n"
+                        "breaker.%s.cooldown_max = 1s\n" % (dep, dep, dep))
         self.root = open(os.path.join(self.dir, "root.token")).read().strip()
 
     def start_daemon(self):
@@ -128,6 +231,10 @@ class Env:
                     p.wait(10)
                 except Exception:
                     p.kill()
+
+    def close_loopbacks(self):
+        self.receiver.http.close()
+        self.model.close()
 
 
 PHASES = ["PREFLIGHT", "PLAN", "EXECUTE", "VERIFY", "PACKAGE", "REPORT", "EXIT"]
@@ -399,10 +506,201 @@ def fault_clock_back(env):
     return (lambda: control(env, "clock %d\n" % (-3600 * 1000)), lambda: control(env, ""))
 
 
+def metric(env, name):
+    """The value of one line of the daemon's /metrics (name with its labels), or None."""
+    try:
+        st, text = call(env.base, "GET", "/metrics", timeout=REQ_TIMEOUT)
+    except (OSError, ValueError):
+        return None
+    for line in (text if isinstance(text, str) else "").splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def slow_then_failing(dep, seconds):
+    """dep is slow for the first half of the fault, then answers 503."""
+    dep.set("slow")
+    t = threading.Timer(seconds / 2, dep.set, ("fail",))
+    t.daemon = True
+    t.start()
+    return t
+
+
+def revoke(env, agent):
+    """A new agent walked to EXECUTE that reports the same error three times: revoked,
+    which makes the daemon queue an agent.revoked notification (docs/notify.md)."""
+    token = setup_agent(env.base, env.root, agent, 1, None, "EXECUTE")
+    for _ in range(3):
+        call(env.base, "POST", "/v1/agents/%s/errors" % agent,
+             {"error_type": "tool_failed", "message": "chaos"}, token)
+
+
+def fault_notify_slow_fail(env):
+    """The webhook receiver slow (beyond notify.timeout), then failing (503), while
+    agents are revoked; decisions must not wait for it and no event may be lost."""
+    st = {"agents": [], "stop": False, "timer": None, "thread": None, "errors": []}
+
+    def producer():
+        n = 0
+        while not st["stop"]:
+            agent = "chaos-rv-%d-%d" % (int(time.time()), n)
+            n += 1
+            try:
+                revoke(env, agent)
+                st["agents"].append(agent)
+            except (OSError, ValueError, AssertionError) as e:
+                st["errors"].append("%s: %r" % (agent, e))
+            time.sleep(0.1)
+
+    def inject():
+        st["timer"] = slow_then_failing(env.receiver.http, env.seconds)
+        st["thread"] = threading.Thread(target=producer, daemon=True)
+        st["thread"].start()
+
+    def remove():
+        st["stop"] = True
+        st["thread"].join(30)
+        # Still failing: the open breaker keeps the events waiting in the outbox.
+        st["pending"] = metric(env, "agentgov_notify_pending")
+        st["state"] = metric(env, 'agentgov_breaker_state{dep="notify.webhook"}')
+        st["timer"].cancel()
+        env.receiver.http.set("ok")
+
+    def after(load, t_in, t_out, limit):
+        agents = st["agents"]
+        t_rm = time.time()
+        done = lambda: all(env.receiver.revoked(a) for a in agents)  # noqa: E731
+        while not done() and time.time() < t_rm + limit:
+            time.sleep(0.05)
+        delivered = time.time() - t_rm if done() else None
+        missing = [a for a in agents if not env.receiver.revoked(a)]
+        twice = [a for a in agents if len(env.receiver.revoked(a)) > 1]
+        r = subprocess.run([env.ag, "--dir", env.dir, "notify", "list", "--dead", "--json"],
+                           capture_output=True, text=True)
+        try:
+            dead = len(json.loads(r.stdout or "[]"))
+        except ValueError:
+            dead = -1
+        before = [e[1] for e in load.window(t_in - env.seconds, t_in) if e[2] == "action"]
+        during = [e[1] for e in load.window(t_in, t_out) if e[2] == "action"]
+        pb, pd = p99(before) * 1000, p99(during) * 1000
+        fields = {"events": len(agents), "events_lost": len(missing),
+                  "events_duplicated_ids": len(twice), "dead": dead,
+                  "receiver_hits": env.receiver.http.hits,
+                  "p99_before_ms": round(pb, 1), "p99_during_ms": round(pd, 1),
+                  "pending_at_end": st["pending"], "breaker_state_at_end": st["state"],
+                  "breaker_opens": metric(env, 'agentgov_breaker_opens_total'
+                                          '{dep="notify.webhook"}'),
+                  "delivered_s": None if delivered is None else round(delivered, 2)}
+        bad = []
+        if not fields["breaker_opens"]:
+            bad.append("the notify.webhook breaker never opened")
+        if agents and not st["pending"]:
+            bad.append("no event waited in the outbox while the receiver failed")
+        if not agents:
+            bad.append("no revocation was made during the fault: %s" % st["errors"][:2])
+        if missing or delivered is None:
+            bad.append("events not delivered within %ss: %s" % (limit, missing[:3]))
+        if twice:
+            bad.append("one revocation got two event ids: %s" % twice[:3])
+        if dead:
+            bad.append("%s dead deliveries (%s)" % (dead, r.stderr.strip()[:200]))
+        # A notifier never sits on the decision path: the p99 of governed actions during
+        # the fault stays within the noise of this busy machine of the p99 before it.
+        if pd > max(3 * pb, pb + 300):
+            bad.append("actions slowed by the notifier: p99 %.1f ms during, %.1f ms before"
+                       % (pd, pb))
+        return fields, bad
+
+    return inject, remove, after
+
+
+def orchestrate(env, task):
+    """One small governed `agentgov orchestrate` against the harness's model endpoint;
+    returns (exit status, seconds, its --json result or {})."""
+    t0 = time.time()
+    r = subprocess.run([env.ag, "--dir", env.dir, "orchestrate", "--task", task, "--timeout",
+                        "%ds" % ORCH_TIMEOUT, "--max-turns", "2", "--no-gamma", "--json",
+                        "chaos objective"], capture_output=True, text=True,
+                       timeout=ORCH_TIMEOUT + 30)
+    try:
+        out = json.loads(r.stdout)
+    except ValueError:
+        out = {}
+    return r.returncode, time.time() - t0, out
+
+
+def llm_entries(env, task):
+    """(llm.chat entries of a task's agents, how many of them the open breaker refused)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(env.dir, "ledger.db"), uri=True)
+    rows = db.execute("SELECT decision, error_message FROM ledger WHERE kind = 'llm' AND "
+                      "agent_id LIKE ?", ("%@" + task,)).fetchall()
+    db.close()
+    return len(rows), sum(1 for d, m in rows if m and "circuit breaker 'llm' is open" in m)
+
+
+def fault_llm_slow_fail(env):
+    """The model endpoint slow (beyond llm.timeout), then failing (503), under small
+    orchestrate runs: each fails closed within its timeout + 1 s, the breaker opens."""
+    st = {"runs": [], "stop": False, "timer": None, "thread": None}
+
+    def runner():
+        n = 0
+        while not st["stop"]:
+            task = "chaos-llm-%d-%d" % (int(time.time()), n)
+            n += 1
+            try:
+                rc, secs, out = orchestrate(env, task)
+            except subprocess.TimeoutExpired:
+                rc, secs, out = None, ORCH_TIMEOUT + 30, {}
+            st["runs"].append((task, rc, secs, out))
+
+    def inject():
+        st["timer"] = slow_then_failing(env.model, env.seconds)
+        st["thread"] = threading.Thread(target=runner, daemon=True)
+        st["thread"].start()
+
+    def remove():
+        st["stop"] = True
+        st["thread"].join(ORCH_TIMEOUT + 35)
+        st["timer"].cancel()
+        env.model.set("ok")
+
+    def after(load, t_in, t_out, limit):
+        runs = st["runs"]
+        t_rm = time.time()
+        rc, secs, out = orchestrate(env, "chaos-llm-after")
+        recovered = time.time() - t_rm if out.get("llm_calls", 0) > 0 else None
+        slowest = max([r[2] for r in runs] or [0])
+        opened = sum(llm_entries(env, r[0])[1] for r in runs)
+        calls = sum(llm_entries(env, r[0])[0] for r in runs)
+        fields = {"runs": len(runs), "llm_entries": calls, "breaker_refusals": opened,
+                  "model_hits": env.model.hits, "slowest_run_s": round(slowest, 2),
+                  "llm_recover_s": None if recovered is None else round(recovered, 2)}
+        bad = []
+        if not runs:
+            bad.append("no orchestrate run finished during the fault")
+        if any(r[1] != 2 for r in runs):
+            bad.append("a run did not fail closed (exit 2): %s" % [
+                (r[0], r[1]) for r in runs if r[1] != 2][:3])
+        if slowest > ORCH_TIMEOUT + 1:
+            bad.append("a run took %.2f s, beyond its --timeout %ss + 1 s" % (slowest,
+                                                                              ORCH_TIMEOUT))
+        if not opened:
+            bad.append("the llm breaker never refused a call")
+        if recovered is None:
+            bad.append("no model call succeeded after the endpoint recovered (exit %s)" % rc)
+        return fields, bad
+
+    return inject, remove, after
+
+
 FAULTS = {"redis_stop": fault_redis_stop, "redis_restart": fault_redis_restart,
           "daemon_kill": fault_daemon_kill, "disk_full": fault_disk_full,
           "io_write": fault_io_write, "io_fsync": fault_io_fsync,
-          "clock_forward": fault_clock_forward, "clock_back": fault_clock_back}
+          "clock_forward": fault_clock_forward, "clock_back": fault_clock_back,
+          "notify_slow_fail": fault_notify_slow_fail, "llm_slow_fail": fault_llm_slow_fail}
 NEED_FAULT_BUILD = ("io_write", "io_fsync", "clock_forward", "clock_back")
 
 
@@ -474,21 +772,28 @@ def run(args):
                 results.append({"fault": name, "skipped":
                                 "no small file system could be mounted here (%s)" % why_not})
                 continue
+            env.seconds = args.seconds
             pairs = [FAULTS[p](env) for p in parts]
 
             def inject(pairs=pairs):
-                for i, _ in pairs:
-                    i()
+                for i in pairs:
+                    i[0]()
 
             def remove(pairs=pairs):
-                for _, r in reversed(pairs):
-                    r()
+                for r in reversed(pairs):
+                    r[1]()
             t_in = time.time()
             inject()
             time.sleep(args.seconds)
             t_out = time.time()
             remove()
             rec = first_allow_after(load, t_out, args.recover + 5)
+            extra, extra_bad = {}, []
+            for f in pairs:
+                if len(f) > 2:  # the fault's own checks (a loopback dependency's)
+                    x, b = f[2](load, t_in, t_out, args.recover + 5)
+                    extra.update(x)
+                    extra_bad += b
             time.sleep(0.5)
             ev = load.window(t_in, t_out)
             lat = [e[1] for e in ev]
@@ -507,6 +812,7 @@ def run(args):
                 "p99_ms": round(p99(lat) * 1000, 1),
                 "max_ms": round(max(lat) * 1000, 1) if lat else 0.0,
                 "recover_s": None if rec is None else round(rec, 2),
+                "checks": extra, "check_problems": extra_bad,
             })
         load.stop()
         acked = [(e[4], e[5]) for e in load.events if e[2] == "action" and e[4] > 0]
@@ -532,12 +838,14 @@ def run(args):
                 bad.append("no recovery within %ss" % args.recover)
             if r["max_ms"] > MAX_WAIT_MS or r["timeouts"]:
                 bad.append("a request waited longer than the daemon's timeout + 1 s")
+            bad += r.get("check_problems", [])
             r["ok"] = not bad
             r["problems"] = bad
             ok = ok and not bad
         ok = ok and not missing and vok
     finally:
         env.stop()
+        env.close_loopbacks()
         if on_tmpfs:
             subprocess.run(["umount", "-l", mnt], capture_output=True)
         if not args.keep:
@@ -554,6 +862,10 @@ def run(args):
             r["fault"], r["sent"], r["allow"], r["deny"], r["errors"], r["missing"],
             r["p99_ms"], r["max_ms"], r["recover_s"],
             "" if r["ok"] else "  FAIL: " + "; ".join(r["problems"])))
+    for r in results:
+        if r.get("checks"):
+            print("  %-12s %s" % (r["fault"], ", ".join(
+                "%s %s" % kv for kv in r["checks"].items())))
     for r in results:
         if r.get("deny_reasons"):
             print("  %-12s denied: %s" % (r["fault"], ", ".join(
@@ -584,7 +896,7 @@ def main():
                    "faults; the whole run then uses it")
     p.add_argument("--faults", default="redis_stop,redis_restart,daemon_kill,disk_full,"
                    "io_write,io_fsync,clock_forward,clock_back,redis_stop+disk_full,"
-                   "redis_restart+io_fsync+clock_forward",
+                   "notify_slow_fail,llm_slow_fail,redis_restart+io_fsync+clock_forward",
                    help="comma-separated; a+b injects a and b together")
     p.add_argument("--tmpfs-mb", type=int, default=256)
     p.add_argument("--json", help="also write the figures as JSON here")

@@ -245,10 +245,33 @@ static ag_err attempt(ag_notify *n, const char *member, int64_t now, struct ag_n
     return e;
 }
 
+/* Drops dead deliveries older than the outbox keeps anything (their records are gone by
+ * then), at most once a minute, so that the dead index does not grow for ever. */
+static void trim_dead(ag_notify *n, int64_t now)
+{
+    if (now - atomic_load(&n->trimmed_ms) < 60000)
+        return;
+    atomic_store(&n->trimmed_ms, now);
+    struct ag_store_op op = {
+        .op = AG_OP_ZRANGEBYSCORE, .key = AG__NTF_DEAD, .num = 0, .num2 = now - AG__NTF_KEEP_MS};
+    struct ag_store_reply old;
+    if (ag_store_exec(n->store, NULL, &op, 1, &old, NULL) != AG_OK)
+        return;
+    for (size_t i = 0; old.type == AG_REPLY_ARRAY && i < old.nelems; i++) {
+        struct ag_store_op z = {.op = AG_OP_ZREM, .key = AG__NTF_DEAD, .field = old.elems[i].str};
+        struct ag_store_reply zr;
+        if (old.elems[i].type == AG_REPLY_STR &&
+            ag_store_exec(n->store, NULL, &z, 1, &zr, NULL) == AG_OK)
+            ag_store_reply_free(&zr, 1);
+    }
+    ag_store_reply_free(&old, 1);
+}
+
 ag_err ag_notify_deliver(ag_notify *n, size_t max, struct ag_notify_round *r)
 {
     memset(r, 0, sizeof *r);
     int64_t now = ag__wall_ms();
+    trim_dead(n, now);
     struct ag_store_op op = {
         .op = AG_OP_ZRANGEBYSCORE, .key = AG__NTF_PENDING, .num = 0, .num2 = now};
     struct ag_store_reply due;

@@ -39,6 +39,7 @@ struct ag_notify {
         int64_t at_ms;
     } secrets[4];
     _Atomic uint64_t sent, failed, dead;
+    _Atomic int64_t trimmed_ms; /* last trim of the dead index (ag_notify_deliver) */
 };
 
 extern const char *const ag__ntf_channels[AG_NOTIFY_CHANNELS];

@@ -102,6 +102,19 @@ for f in redis_stop redis_restart daemon_kill disk_full io_write io_fsync clock_
     *) check_eq "chaos $f: recovered within 5 s, no request over timeout + 1 s" "$v" "True" ;;
     esac
 done
+# The loopback notifier (slow, then 503) and model endpoint (slow, then 503).
+ck() { jget "$res" "[r.get('checks', {}) for r in j['results'] if r['fault'] == '$1'][0]$2"; }
+check_eq "chaos notify_slow_fail: all checks" "$(jget "$res" "[r.get('ok') for r in j['results'] if r['fault'] == 'notify_slow_fail'][0]")" "True"
+check_eq "notify fault: events were produced" "$(ck notify_slow_fail '["events"] > 0')" "True"
+check_eq "notify fault: no event lost" "$(ck notify_slow_fail '["events_lost"]')" 0
+check_eq "notify fault: one id per event" "$(ck notify_slow_fail '["events_duplicated_ids"]')" 0
+check_eq "notify fault: none dead" "$(ck notify_slow_fail '["dead"]')" 0
+check_eq "notify fault: events waited in the outbox" "$(ck notify_slow_fail '["pending_at_end"] > 0')" "True"
+check_eq "notify fault: the webhook breaker opened" "$(ck notify_slow_fail '["breaker_opens"] > 0')" "True"
+check_eq "chaos llm_slow_fail: all checks" "$(jget "$res" "[r.get('ok') for r in j['results'] if r['fault'] == 'llm_slow_fail'][0]")" "True"
+check_eq "llm fault: orchestrate runs were made" "$(ck llm_slow_fail '["runs"] > 0')" "True"
+check_eq "llm fault: each run within its --timeout 3 s + 1 s" "$(ck llm_slow_fail '["slowest_run_s"] <= 4')" "True"
+check_eq "llm fault: the breaker refused calls" "$(ck llm_slow_fail '["breaker_refusals"] > 0')" "True"
 # Breakers and health changes were ledgered, once per change, not per probe.
 check_eq "ledger: breaker.open entries" "$(jget "$res" 'j["summary"]["system"].get("breaker.open", 0) > 0')" "True"
 check_eq "ledger: breaker.close entries" "$(jget "$res" 'j["summary"]["system"].get("breaker.close", 0) > 0')" "True"

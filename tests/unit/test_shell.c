@@ -420,15 +420,40 @@ static void remove_fixture(void)
     }
 }
 
+/* True when path lies under a directory the coding policy lets commands write
+ * (/tmp, /var/tmp): cases that expect "outside the project" to be denied would pass
+ * there. A clone under /tmp (as CI's may be) puts the build directory there. */
+static int under_writable_tmp(const char *path)
+{
+    char real[PATH_MAX];
+    if (realpath(path, real) == NULL)
+        return 1;
+    return strncmp(real, "/tmp/", 5) == 0 || strcmp(real, "/tmp") == 0 ||
+           strncmp(real, "/var/tmp/", 9) == 0 || strcmp(real, "/var/tmp") == 0;
+}
+
+/* A fresh directory for the fixture that is not under /tmp or /var/tmp: the build
+ * directory, else /dev/shm, else $HOME. */
+static int fixture_base(char *base, size_t len)
+{
+    const char *build = getenv("AGENTGOV_BUILD");
+    const char *cands[] = {build ? build : "build", "/dev/shm", getenv("HOME")};
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        if (cands[i] == NULL || under_writable_tmp(cands[i]))
+            continue;
+        snprintf(base, len, "%s/test-shell-XXXXXX", cands[i]);
+        if (mkdtemp(base) != NULL)
+            return 0;
+    }
+    return -1;
+}
+
 static void fixture(void)
 {
     if (proj[0])
         return;
-    /* Not under /tmp, which the policy lets commands write. */
     char base[PATH_MAX - 16];
-    const char *build = getenv("AGENTGOV_BUILD");
-    snprintf(base, sizeof base, "%s/test-shell-XXXXXX", build ? build : "build");
-    ASSERT_TRUE(mkdtemp(base) != NULL);
+    ASSERT_TRUE(fixture_base(base, sizeof base) == 0);
     snprintf(fixture_dir, sizeof fixture_dir, "%s", base);
     atexit(remove_fixture);
     snprintf(proj, sizeof proj, "%s/proj", base);
