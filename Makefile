@@ -88,6 +88,15 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The dashboard's files (src/server/ui/) compiled into the library as a C array.
+UI_ASSETS := $(sort $(wildcard src/server/ui/*.html src/server/ui/*.js src/server/ui/*.css src/server/ui/*.svg))
+LIB_OBJ += $(BUILD)/obj/gen/ui_assets.o
+$(BUILD)/gen/ui_assets.c: $(UI_ASSETS) scripts/embed-assets.py
+	@mkdir -p $(dir $@)
+	$(Q)python3 scripts/embed-assets.py $@ $(UI_ASSETS)
+$(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 LEAN_OBJ := $(filter-out %/cmd_serve.o %/notify_test.o %/cmd_orchestrate.o %/cmd_mcp_serve.o,$(CLI_OBJ)) \
 	$(BUILD)/obj/src/cli/daemon_exec.o

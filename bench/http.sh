@@ -7,6 +7,7 @@
 #
 #   bench/http.sh                 # 10 s per wrk run
 #   DURATION=30 IO=thread-per-connection THREADS=16 bench/http.sh
+#   TAIL=1 bench/http.sh          # with a dashboard's live ledger tail open (docs/dashboard.md)
 #
 # The daemon runs with request logging off (--log-level warn): one log line per request
 # would measure the terminal. Everything runs on this machine, wrk and redis-benchmark
@@ -59,11 +60,24 @@ wrk_run() {
 
 echo "$("$AG" version 2>/dev/null | head -1), io=$IO, workers=$THREADS, $(nproc) cores, $CONNS connections, ${DURATION}s per run"
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "${TAIL:-0}" = 1 ]; then # a signed-in dashboard's live tail, reading every entry
+    curl -s -c "$T/jar" -H 'Content-Type: application/json' -d "{\"token\":\"$ROOT\"}" \
+        "$BASE/ui/api/session" >/dev/null
+    curl -s -N -b "$T/jar" "$BASE/ui/api/tail" >"$T/tail.sse" &
+    TAILPID=$!
+    sleep 0.3
+fi
 before=$(curl -s "$BASE/metrics" | awk '/^agentgov_ledger_appends_total/ {print $2}')
 wrk_run actions -s bench/actions.lua "$BASE"
 A_RPS=$RPS A_P50=$P50 A_P99=$P99 A_BAD=${NON2XX:-0}
 after=$(curl -s "$BASE/metrics" | awk '/^agentgov_ledger_appends_total/ {print $2}')
 allowed=$(curl -s "$BASE/metrics" | awk -F' ' '/^agentgov_decisions_total\{decision="allow",reason="rule_allow"\}/ {print $2}')
+TAILED=""
+if [ -n "${TAILPID:-}" ]; then
+    sleep 1 # the tail reads the last rows
+    kill "$TAILPID" 2>/dev/null; wait "$TAILPID" 2>/dev/null || true
+    TAILED=$(grep -c '^event: entry' "$T/tail.sse" || true)
+fi
 wrk_run health "$BASE/v1/sys/health"
 H_RPS=$RPS H_P50=$P50 H_P99=$P99
 
@@ -88,3 +102,4 @@ echo
 echo "governed actions / Redis SET: $(python3 -c "print('%.2f' % ($A_RPS / $SET_RPS))")"
 echo "ledger entries committed during the actions run: $((after - before)); allowed decisions: $allowed; non-2xx: $A_BAD"
 echo "ledger after the run: $verify"
+[ -z "$TAILED" ] || echo "live tail: $TAILED entries received of $((after - before)) committed during the actions run"

@@ -3,11 +3,17 @@
 # Packages already present are skipped, so running it twice costs nothing.
 set -euo pipefail
 
+# playwright-core (npm) for the dashboard's browser tests; the browser is Debian's
+# chromium, below. Without the npm registry only tests/integration/ui_browser.sh fails.
+bash "$(dirname "$0")/browser-deps.sh" ||
+  echo "deps: playwright-core is not installed (see scripts/browser-deps.sh)" >&2
+
 PKGS=(
   build-essential pkg-config
   libsqlite3-dev sqlite3 libjansson-dev libfyaml-dev libsodium-dev
   libmicrohttpd-dev libcurl4-openssl-dev libhiredis-dev libseccomp-dev libssl-dev
   redis-server curl python3
+  chromium nodejs
 )
 # Only `make check` and the benchmarks need these; install them with --all.
 EXTRA=(clang libclang-rt-14-dev valgrind cppcheck clang-format wrk)

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/fileio.h"
+#include "core/x509.h"
 
 /* The files a step creates: ids of the data directory's table (agentgov/home.h), which
  * alone spells their names. */
@@ -64,7 +66,42 @@ static ag_err step_ledger_db(void)
     return err;
 }
 
-/* The config file lists every setting, commented out at its default. */
+/* --tls: a self-signed certificate and its key in the data directory, named in the
+ * config file so that `agentgov serve` serves HTTPS. */
+static int want_tls;
+static char tls_cert_path[PATH_MAX], tls_key_path[PATH_MAX];
+
+static ag_err tls_paths(void)
+{
+    char abs[PATH_MAX];
+    if (!realpath(ag__cli_dir(), abs))
+        return ag__fail(AG_EIO, "%s: %s", ag__cli_dir(), strerror(errno));
+    if ((size_t)snprintf(tls_cert_path, sizeof tls_cert_path, "%s/tls.crt", abs) >=
+            sizeof tls_cert_path ||
+        (size_t)snprintf(tls_key_path, sizeof tls_key_path, "%s/tls.key", abs) >=
+            sizeof tls_key_path)
+        return ag__fail(AG_EINVAL, "%s: path too long", abs);
+    return AG_OK;
+}
+
+static ag_err step_tls(void)
+{
+    char *cert, *key;
+    ag_err err =
+        ag__x509_selfsigned("agentgov", "DNS:localhost,IP:127.0.0.1,IP:::1", 825, &cert, &key);
+    if (err)
+        return err;
+    err = ag__write_file_atomic(tls_key_path, key, strlen(key), 0600, 1);
+    if (err == AG_OK)
+        err = ag__write_file_atomic(tls_cert_path, cert, strlen(cert), 0644, 1);
+    explicit_bzero(key, strlen(key));
+    free(key);
+    free(cert);
+    return err;
+}
+
+/* The config file lists every setting, commented out at its default (with --tls, the
+ * certificate and key are set). */
 static ag_err step_config(void)
 {
     size_t n;
@@ -73,8 +110,17 @@ static ag_err step_config(void)
     ag__buf_init(&b);
     ag__buf_puts(&b, "# agentgov configuration: `key = value` lines; `agentgov config` shows\n"
                      "# the effective values. Every setting is listed at its default.\n\n");
-    for (size_t i = 0; i < n; i++)
-        ag__buf_printf(&b, "# %s\n# %s = %s\n\n", t[i].help, t[i].name, t[i].def);
+    for (size_t i = 0; i < n; i++) {
+        const char *set = !want_tls                            ? NULL
+                          : strcmp(t[i].name, "tls.cert") == 0 ? tls_cert_path
+                          : strcmp(t[i].name, "tls.key") == 0  ? tls_key_path
+                                                               : NULL;
+        if (set)
+            ag__buf_printf(&b, "# %s (agentgov init --tls)\n%s = %s\n\n", t[i].help, t[i].name,
+                           set);
+        else
+            ag__buf_printf(&b, "# %s\n# %s = %s\n\n", t[i].help, t[i].name, t[i].def);
+    }
     ag_err err = ag__buf_status(&b);
     if (err == AG_OK)
         err = ag__write_file_atomic(ag__cli_path(AG_HOME_CONFIG), b.data, b.len, 0600, 1);
@@ -181,7 +227,7 @@ static void usage(FILE *out)
 {
 #define F(id) ag_home_file_name(AG_HOME_##id)
     fprintf(out,
-            "usage: agentgov init [--dir DIR]\n\n"
+            "usage: agentgov init [--dir DIR] [--tls]\n\n"
             "Creates the data directory (mode 0700) with the audit ledger (%s), its\n"
             "Ed25519 signing key (%s, 0600) and public key (%s), the HMAC\n"
             "key for sensitive values (%s, 0600), a config file (%s) listing every\n"
@@ -191,6 +237,10 @@ static void usage(FILE *out)
             "%s, its -wal/-shm, %s-wal/-shm or %s.checkpoint, present\n"
             "(a symlink included) stops it before anything is written. Refuses a\n"
             "directory owned by another user or writable by group or others.\n\n"
+            "  --tls       also make a self-signed TLS certificate for localhost, 127.0.0.1\n"
+            "              and ::1 (tls.crt, and its key tls.key, 0600; ECDSA P-256, 825\n"
+            "              days) and set tls.cert and tls.key in the config: `agentgov\n"
+            "              serve` then serves HTTPS; clients trust tls.crt (curl --cacert)\n"
             "  --dir DIR   data directory (else $AGENTGOV_DIR, else %s)\n",
             F(LEDGER_DB), F(LEDGER_KEY), F(LEDGER_PUB), F(LEDGER_HMAC), F(CONFIG), F(MASTER_KEY),
             F(ROOT_TOKEN), F(STATE_DB), F(STATE_DB), F(LEDGER_DB), F(LEDGER_DB),
@@ -253,12 +303,16 @@ int ag__cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"tls", no_argument, NULL, 't'},
                                          {NULL, 0, NULL, 0}};
     int c;
+    want_tls = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
         if (c == 'd') {
             ag__cli_set_dir(optarg);
+        } else if (c == 't') {
+            want_tls = 1;
         } else if (c == 'h') {
             usage(stdout);
             return 0;
@@ -296,6 +350,17 @@ int ag__cmd_init(int argc, char **argv)
     struct ag_home_opts ho = {.ledger = AG_HOME_LEDGER_LONG, .create_ledger = 1};
     if (ag__cli_home(&ho, &home) != 0)
         return AG_EXIT_USAGE;
+    if (want_tls) {
+        ag_err err = tls_paths();
+        if (err == AG_OK)
+            err = step_tls();
+        if (err) {
+            ag__cli_error_ag(err, "TLS certificate");
+            ag_home_free(home);
+            home = NULL;
+            return ag__cli_exit_of(err);
+        }
+    }
     for (size_t i = 0; i < NSTEPS; i++) {
         ag_err err = steps[i].fn();
         if (err) {

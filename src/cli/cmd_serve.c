@@ -22,7 +22,12 @@ static void usage(FILE *out)
             "options:\n"
             "  --config FILE        read `key = value` settings from FILE\n"
             "  --listen ADDR        HOST:PORT, [V6]:PORT or unix:PATH (default 127.0.0.1:8200)\n"
-            "  --allow-remote       allow a non-loopback listen address (logged as a warning)\n"
+            "  --allow-remote       allow a non-loopback listen address (logged as a warning);\n"
+            "                       it also needs TLS, or --insecure-remote\n"
+            "  --tls-cert FILE      serve HTTPS with this PEM certificate chain (tls.cert)\n"
+            "  --tls-key FILE       and this PEM private key (tls.key); `agentgov init --tls`\n"
+            "                       makes a self-signed pair in the data directory\n"
+            "  --insecure-remote    allow a non-loopback address over plain HTTP\n"
             "  --store URL          state store (sqlite:PATH or redis://HOST:PORT/DB;\n"
             "                       default $AGENTGOV_STORE, else sqlite:<dir>/state.db)\n"
             "  --policy FILE        policy file (default <dir>/policy.yaml, else shipped)\n"
@@ -56,7 +61,10 @@ enum {
     O_CONNS,
     O_IO,
     O_THREADS,
+    O_TLS_CERT,
+    O_TLS_KEY,
     O_REMOTE,
+    O_INSECURE,
     O_SET,
     O_PRINT,
     O_DIR
@@ -65,6 +73,9 @@ enum {
 static const struct option opts[] = {{"config", required_argument, 0, O_CONFIG},
                                      {"listen", required_argument, 0, O_LISTEN},
                                      {"allow-remote", no_argument, 0, O_REMOTE},
+                                     {"insecure-remote", no_argument, 0, O_INSECURE},
+                                     {"tls-cert", required_argument, 0, O_TLS_CERT},
+                                     {"tls-key", required_argument, 0, O_TLS_KEY},
                                      {"store", required_argument, 0, O_STORE},
                                      {"policy", required_argument, 0, O_POLICY},
                                      {"log-format", required_argument, 0, O_LOGF},
@@ -82,7 +93,7 @@ static const struct option opts[] = {{"config", required_argument, 0, O_CONFIG},
                                      {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
 
-/* Setting names of the flags between O_LISTEN and O_THREADS, in enum order. */
+/* Setting names of the flags between O_LISTEN and O_TLS_KEY, in enum order. */
 static const char *const opt_keys[] = {"listen",
                                        "store",
                                        "policy",
@@ -94,7 +105,9 @@ static const char *const opt_keys[] = {"listen",
                                        "server.timeout",
                                        "server.max_connections",
                                        "server.io",
-                                       "server.threads"};
+                                       "server.threads",
+                                       "tls.cert",
+                                       "tls.key"};
 
 static int set_or_fail(ag_config *c, const char *key, const char *val)
 {
@@ -162,11 +175,13 @@ static int parse_args(int argc, char **argv, ag_config *c, int *print)
             continue;
         if (o == O_REMOTE)
             rc = set_or_fail(c, "allow_remote", "true");
+        else if (o == O_INSECURE)
+            rc = set_or_fail(c, "insecure_remote", "true");
         else if (o == O_PRINT)
             *print = 1;
         else if (o == O_SET)
             rc = set_kv(c, optarg);
-        else if (o >= O_LISTEN && o <= O_THREADS)
+        else if (o >= O_LISTEN && o <= O_TLS_KEY)
             rc = set_or_fail(c, opt_keys[o - O_LISTEN], optarg);
         else
             rc = -1;
@@ -184,7 +199,8 @@ static void print_config(const ag_config *c, const char *dir)
     printf("dir = %s\nlisten = %s\nallow_remote = %s\nstore = %s\npolicy = %s\n"
            "server.io = %s\nserver.threads = %lld\nserver.max_body = %lld\n"
            "server.max_header = %lld\nserver.max_json_depth = %lld\nserver.timeout = %lldms\n"
-           "server.max_connections = %lld\nserver.drain = %lldms\n",
+           "server.max_connections = %lld\nserver.drain = %lldms\ntls.cert = %s\n"
+           "tls.key = %s\ninsecure_remote = %s\n",
            dir, ag_config_str(c, "listen"), ag_config_int(c, "allow_remote") ? "true" : "false",
            ag_config_str(c, "store"), policy[0] ? policy : "(default)",
            strcmp(ag_config_str(c, "server.io"), "epoll") == 0 ? "epoll" : "thread-per-connection",
@@ -194,7 +210,8 @@ static void print_config(const ag_config *c, const char *dir)
            (long long)ag_config_int(c, "server.max_json_depth"),
            (long long)ag_config_ms(c, "server.timeout"),
            (long long)ag_config_int(c, "server.max_connections"),
-           (long long)ag_config_ms(c, "server.drain"));
+           (long long)ag_config_ms(c, "server.drain"), ag_config_str(c, "tls.cert"),
+           ag_config_str(c, "tls.key"), ag_config_int(c, "insecure_remote") ? "true" : "false");
 }
 
 /* The store: the settings', else $AGENTGOV_STORE, else the embedded store. */

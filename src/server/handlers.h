@@ -30,6 +30,10 @@ void ag__h_task_handoff_read(struct ag__req *r);
 void ag__h_ledger_query(struct ag__req *r);
 void ag__h_ledger_verify(struct ag__req *r);
 
+/* An operator's actions on an agent (handlers_admin.c). */
+void ag__h_agent_revoke(struct ag__req *r);
+void ag__h_agent_promote(struct ag__req *r);
+void ag__h_agent_demote(struct ag__req *r);
 /* Pipelines (handlers_pipeline.c): start a run (driven by a detached `agentgov
  * pipeline resume` process), read and list runs; at start, a driver for every run
  * still marked running. */

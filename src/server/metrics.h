@@ -11,7 +11,7 @@
 #include "agentgov/policy.h"
 #include "core/buf.h"
 
-#define AG_METRICS_MAX_ROUTES 64
+#define AG_METRICS_MAX_ROUTES 128
 /* Status codes counted one by one; anything else lands in the last slot ("other"). */
 #define AG_METRICS_STATUS_MAP(X)                                                                   \
     X(200) X(204) X(400) X(401) X(403) X(404) X(405) X(409) X(413) X(429) X(431) X(500) X(503)

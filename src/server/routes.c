@@ -3,6 +3,7 @@
  * and the Vault CLI's mount lookup may wait on the store or the ledger and is marked
  * blocking (run on a worker thread in epoll mode). */
 #include "server/handlers.h"
+#include "server/ui.h"
 
 #define PUB AG_ROUTE_PUBLIC
 #define TOK AG_ROUTE_TOKEN
@@ -75,6 +76,17 @@ static const struct ag__route routes[] = {
     {"POST", "/v1/tasks/{id}/orchestrate", "orchestrate", ag__h_orchestrate, ADM, 1},
     {"GET", "/v1/ledger", "ledger_query", ag__h_ledger_query, TOK, 1},
     {"GET", "/v1/ledger/verify", "ledger_verify", ag__h_ledger_verify, ADM, 1},
+    {"POST", "/v1/agents/{id}/revoke", "agent_revoke", ag__h_agent_revoke, ADM, 1},
+    {"POST", "/v1/agents/{id}/promote", "agent_promote", ag__h_agent_promote, ADM, 1},
+    {"POST", "/v1/agents/{id}/demote", "agent_demote", ag__h_agent_demote, ADM, 1},
+    /* The dashboard (server/ui.h): its files, sign-in, the overview and the live tail */
+    {"GET", "/ui", "ui_asset", ag__h_ui_asset, PUB, 0},
+    {"GET", "/ui/{file}", "ui_asset", ag__h_ui_asset, PUB, 0},
+    {"POST", "/ui/api/session", "ui_session_new", ag__h_ui_session_new, PUB, 1},
+    {"GET", "/ui/api/session", "ui_session_get", ag__h_ui_session_get, PUB, 0},
+    {"DELETE", "/ui/api/session", "ui_session_end", ag__h_ui_session_end, TOK, 0},
+    {"GET", "/ui/api/overview", "ui_overview", ag__h_ui_overview, ADM, 1},
+    {"GET", "/ui/api/tail", "ui_tail", ag__h_ui_tail, ADM, 1},
     /* Pipelines (handlers_pipeline.c) */
     {"POST", "/v1/pipelines/runs", "pipeline_start", ag__h_pipeline_start, ADM, 1},
     {"GET", "/v1/pipelines/runs", "pipeline_list", ag__h_pipeline_list, TOK, 1},

@@ -22,6 +22,7 @@
 #include "server/handlers.h"
 #include "server/router.h"
 #include "server/log.h"
+#include "server/ui.h"
 
 struct ag__conn {
     struct ag__conn *prev, *next;
@@ -36,6 +37,9 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     memset(o, 0, sizeof *o);
     snprintf(o->listen, sizeof o->listen, "%s", ag_config_str(c, "listen"));
     o->allow_remote = (int)ag_config_int(c, "allow_remote");
+    o->insecure_remote = (int)ag_config_int(c, "insecure_remote");
+    snprintf(o->tls_cert, sizeof o->tls_cert, "%s", ag_config_str(c, "tls.cert"));
+    snprintf(o->tls_key, sizeof o->tls_key, "%s", ag_config_str(c, "tls.key"));
     o->log_json = strcmp(ag_config_str(c, "log_format"), "json") == 0;
     o->log_level = ag__log_level_parse(ag_config_str(c, "server.log_level"));
     o->max_body_bytes = ag_config_int(c, "server.max_body");
@@ -266,6 +270,10 @@ ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, stru
         names[nn++] = s->routes[i].name;
     ag__metrics_init(&s->metrics, names, nn);
     open_backends(s);
+    if (ag__ui_new(s, &s->ui) != AG_OK) {
+        s->ui = NULL;
+        ag__log(AG_LOG_ERROR, "ui", "the dashboard is unavailable: out of memory");
+    }
     choose_policy(s);
     if (ag__server_reload_policy(s) == AG_OK) {
         ag__log(AG_LOG_INFO, "policy", "loaded %s", s->policy_path);
@@ -342,6 +350,14 @@ static ag_err listen_tcp(struct ag__srv *s, const char *host, const char *port)
             return ag__fail(AG_EPERM,
                             "listen: %s is not a loopback address; pass "
                             "--allow-remote to listen on it",
+                            host);
+        }
+        if (!s->tls && !s->cfg.insecure_remote) {
+            freeaddrinfo(res);
+            return ag__fail(AG_EPERM,
+                            "listen: %s is not a loopback address and the daemon has no TLS: "
+                            "tokens would cross the network in the clear; pass --tls-cert and "
+                            "--tls-key (agentgov init --tls makes a pair), or --insecure-remote",
                             host);
         }
         ag__log(AG_LOG_WARN, "listen",
@@ -537,6 +553,8 @@ static int authenticate(struct ag__req *r)
         return 0;
     }
     r->token = ag__req_token(r);
+    if (!r->token && !ag__ui_session_auth(r))
+        return 0; /* a dashboard session that has ended, or a CSRF refusal */
     if (!r->token) {
         ag__reply_error(r, 403,
                         "permission denied: missing client token (X-Vault-Token or "
@@ -585,16 +603,24 @@ static void dispatch(struct ag__req *r)
     r->m.route->fn(r);
     if (!r->status)
         ag__reply_error(r, 500, "handler gave no reply");
+    ag__ui_after(r);
 }
 
 static enum MHD_Result send_reply(struct ag__req *r)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->reply_len, r->reply ? r->reply : (void *)"",
-                                        r->reply ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp;
+    if (r->stream) /* a live tail: the response owns the stream from here */
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, ag__ui_tail_read,
+                                                 r->stream, ag__ui_tail_free);
+    else
+        resp = MHD_create_response_from_buffer(r->reply_len, r->reply ? r->reply : (void *)"",
+                                               r->reply ? MHD_RESPMEM_MUST_FREE
+                                                        : MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
     r->reply = NULL; /* owned by the response now */
+    r->stream = NULL;
+    ag__ui_headers(r, resp);
     if (r->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -771,6 +797,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
     json_decref(r->json);
     ag__polref_put(r->pol);
     ag_token_info_clear(&r->tok);
+    ag__ui_req_done(r);
     ag__buf_free(&r->body);
     free(r->reply);
     free(r->path);
@@ -797,10 +824,16 @@ ag_err ag__server_start(struct ag__srv *s)
     ag_err e = ag__parse_listen(s->cfg.listen, &is_unix, host, sizeof host, port, sizeof port);
     if (e)
         return e;
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+    e = ag__server_tls_load(s, tls);
+    if (e)
+        return e;
     e = is_unix ? listen_unix(s, s->cfg.listen + 5) : listen_tcp(s, host, port);
     if (e)
         return e;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (s->tls)
+        flags |= MHD_USE_TLS;
     unsigned pool = 0;
     if (!s->cfg.epoll) {
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
@@ -825,22 +858,27 @@ ag_err ag__server_start(struct ag__srv *s)
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_mem,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
         s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(256 * 1024), pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool,
-        MHD_OPTION_END);
+        (size_t)(256 * 1024), MHD_OPTION_ARRAY, tls,
+        pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool, MHD_OPTION_END);
+    if (!s->mhd && s->tls) /* GnuTLS refused the pair (its reason is in the debug log) */
+        return ag__fail(AG_EINVAL,
+                        "cannot serve TLS on %s: tls.cert %s and tls.key %s are not a PEM "
+                        "certificate and its private key",
+                        s->cfg.listen, s->cfg.tls_cert, s->cfg.tls_key);
     if (!s->mhd)
         return ag__fail(AG_EIO, "libmicrohttpd could not start on %s", s->cfg.listen);
     probe_store(s);
     ag__pipelines_resume(s); /* runs whose driver died with the previous daemon */
     if (pool)
         ag__log(AG_LOG_INFO, "start",
-                "listening on %s (epoll, %u I/O threads, %zu workers), "
+                "listening on %s%s (epoll, %u I/O threads, %zu workers), "
                 "data directory %s, store %s",
-                s->cfg.listen, pool, s->nworkers, s->dir, s->store_url);
+                s->cfg.listen, s->tls ? " with TLS" : "", pool, s->nworkers, s->dir, s->store_url);
     else
         ag__log(AG_LOG_INFO, "start",
-                "listening on %s (thread per connection), data "
+                "listening on %s%s (thread per connection), data "
                 "directory %s, store %s",
-                s->cfg.listen, s->dir, s->store_url);
+                s->cfg.listen, s->tls ? " with TLS" : "", s->dir, s->store_url);
     ag__srv_start_notify(s);
     return AG_OK;
 }
@@ -864,6 +902,7 @@ static void drain(struct ag__srv *s)
     MHD_socket lfd = MHD_quiesce_daemon(s->mhd); /* stop accepting; keep the socket */
     ag__log(AG_LOG_INFO, "stop", "draining: no new connections, %ld request(s) in flight",
             atomic_load(&s->inflight));
+    ag__ui_drain(s->ui); /* live tails end rather than hold the drain */
     int64_t until = ag__mono_ms() + s->cfg.drain_ms;
     while (atomic_load(&s->inflight) > 0 && ag__mono_ms() < until)
         usleep(5000);
@@ -920,6 +959,10 @@ void ag__server_free(struct ag__srv *s)
     if (!s)
         return;
     if (s->mhd) {
+        /* Suspended live tails must be resumed (and end) before libmicrohttpd stops. */
+        ag__ui_drain(s->ui);
+        for (int i = 0; i < 200 && atomic_load(&s->inflight) > 0; i++)
+            usleep(5000);
         while (atomic_load(&s->work_active) > 0)
             usleep(5000);
         MHD_stop_daemon(s->mhd);
@@ -933,6 +976,12 @@ void ag__server_free(struct ag__srv *s)
         unlink(s->unix_path);
     /* Users of the ledger and the store go first: the lifecycle handles (in the policy
      * nodes) and the auth engine borrow them. */
+    ag__ui_free(s->ui); /* after the daemon: its tails' responses are gone */
+    free(s->tls_cert_pem);
+    if (s->tls_key_pem) {
+        explicit_bzero(s->tls_key_pem, strlen(s->tls_key_pem));
+        free(s->tls_key_pem);
+    }
     ag__srv_stop_notify(s);
     ag__polref_free(&s->policy);
     ag_approve_free(s->approve);

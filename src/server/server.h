@@ -59,7 +59,17 @@ struct ag__server_config {
     struct ag_breaker_config notify_breaker; /* breaker.notify.* */
     /* Breakers and health (server/resilience.h). */
     struct ag__resilience_config res;
+    /* TLS: both PEM files set, HTTPS; a non-loopback address needs it unless
+     * insecure_remote. */
+    char tls_cert[PATH_MAX];
+    char tls_key[PATH_MAX];
+    int insecure_remote;
 };
+
+/* --tls-cert and --tls-key read into s (s->tls set) and described in opts for
+ * libmicrohttpd (three items, ending with MHD_OPTION_END; only the end without TLS).
+ * One setting without the other, or a file that cannot be read, is an error naming it. */
+AG_MUST_USE ag_err ag__server_tls_load(struct ag__srv *s, struct MHD_OptionItem opts[3]);
 
 /* Reads the daemon's settings from a settings handle. */
 void ag__server_config_from(const ag_config *c, struct ag__server_config *out);
@@ -76,9 +86,14 @@ struct ag__srv {
     ag_store *store;         /* NULL: every decision is deny store_unavailable */
     ag_auth *auth;           /* NULL: endpoints that need a token answer 503 */
     struct ag__audit *audit; /* refused credentials into the ledger; NULL without one */
+    struct ag__ui *ui;       /* dashboard sessions and live tails (server/ui.h) */
+    int tls;                 /* 1: served over TLS (cookies are Secure) */
     _Atomic int ledger_ok;   /* 0 after a failed append, 1 after a good one */
     _Atomic int store_ok;    /* last store probe (main thread, every 250 ms) */
     int64_t store_probed_ms;
+    /* TLS, read at start and kept for libmicrohttpd (server/tls.c). */
+    char *tls_cert_pem;
+    char *tls_key_pem;
     /* Approvals and notifications (events.c): NULL without store and ledger, and the
      * outbox also when its channels are misconfigured. */
     ag_approve *approve;
@@ -136,6 +151,12 @@ struct ag__req {
     size_t reply_len;
     const char *content_type;
     char error[256]; /* first error message, for the log */
+    /* Dashboard (server/ui.h) */
+    char *session_token; /* the token a session cookie stands for, owned */
+    int via_session;     /* authenticated by a dashboard session */
+    int ui;              /* a dashboard reply: strict CSP and friends */
+    char *set_cookie;    /* Set-Cookie value, owned */
+    void *stream;        /* a live tail: the reply is streamed */
 };
 
 /* Builds the daemon from a configuration and a data directory: loads the policy,

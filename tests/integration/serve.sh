@@ -170,7 +170,7 @@ check_exit "print-config" 0 "$AG" --dir "$D" serve --print-config --io thread-pe
 check_contains "print-config shows io" "$OUT" "server.io = thread-per-connection"
 
 P2=$(free_port)
-"$AG" --dir "$D" serve --listen "0.0.0.0:$P2" --allow-remote 2>"$T/remote.log" &
+"$AG" --dir "$D" serve --listen "0.0.0.0:$P2" --allow-remote --insecure-remote 2>"$T/remote.log" &
 RPID=$!
 PIDS_TO_KILL+=("$RPID")
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$P2/v1/sys/health" && break; sleep 0.05; done

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The daemon over TLS: `agentgov init --tls` makes a self-signed certificate that curl
+# (--cacert) and Python's ssl module (cafile, hostname checked) trust, and names it in
+# the config; a client that does not trust it is refused; the dashboard's cookie is
+# Secure over TLS; a non-loopback address needs TLS or --insecure-remote; a half or
+# unreadable TLS setting is an error naming it.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.bash"
+
+check_exit "init --help mentions --tls" 0 "$AG" init --help
+check_contains "init --help: --tls" "$OUT" "--tls"
+check_exit "serve --help mentions --tls-cert" 0 "$AG" serve --help
+check_contains "serve --help: --tls-key" "$OUT" "--tls-key FILE"
+check_contains "serve --help: --insecure-remote" "$OUT" "--insecure-remote"
+
+check_exit "init --tls" 0 "$AG" --dir "$D" init --tls
+ROOT=$(cat "$D/root.token")
+check_eq "the key is 0600" "$(stat -c %a "$D/tls.key")" 600
+check_contains "the config names the certificate" "$(cat "$D/config")" $'\ntls.cert = '"$(cd "$D" && pwd)/tls.crt"
+check_contains "and the key" "$(cat "$D/config")" $'\ntls.key = '"$(cd "$D" && pwd)/tls.key"
+SAN=$(openssl x509 -in "$D/tls.crt" -noout -ext subjectAltName 2>&1)
+check_contains "the certificate is for 127.0.0.1" "$SAN" "IP Address:127.0.0.1"
+check_contains "and localhost" "$SAN" "DNS:localhost"
+check_exit "init --tls refuses an initialised directory" 1 "$AG" --dir "$D" init --tls
+
+# Served over HTTPS (start_daemon's health probe is plain HTTP: start by hand).
+PORT=$(free_port)
+"$AG" --dir "$D" serve --listen "127.0.0.1:$PORT" 2>>"$T/daemon.log" &
+DPID=$!
+PIDS_TO_KILL+=("$DPID")
+BASE="https://127.0.0.1:$PORT"
+for _ in $(seq 100); do curl -s -o /dev/null --cacert "$D/tls.crt" "$BASE/v1/sys/health" && break; sleep 0.05; done
+check_contains "the log says TLS" "$(cat "$T/daemon.log")" "with TLS"
+req GET /v1/sys/health --cacert "$D/tls.crt"
+check_eq "curl --cacert: health over HTTPS" "$CODE" 200
+curl -s -o /dev/null "$BASE/v1/sys/health"
+check_eq "curl without the CA refuses the certificate (60)" "$?" 60
+PLAIN=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/sys/health")
+check_eq "plain HTTP gets no answer" "$([ "$PLAIN" != 200 ] && echo refused)" refused
+req GET /v1/agents --cacert "$D/tls.crt" -H "X-Vault-Token: $ROOT"
+check_eq "an admin call over HTTPS" "$CODE" 200
+check_exit "Python's ssl trusts tls.crt and checks the host name" 0 python3 - "$D/tls.crt" "$PORT" "$ROOT" <<'PY'
+import json, ssl, sys, urllib.request, urllib.error
+ca, port, root = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED
+req = urllib.request.Request(f"https://localhost:{port}/v1/agents", headers={"X-Vault-Token": root})
+with urllib.request.urlopen(req, context=ctx) as r:
+    assert r.status == 200 and "keys" in json.load(r)["data"]
+try:  # the default trust store does not know the self-signed certificate
+    urllib.request.urlopen(f"https://127.0.0.1:{port}/v1/sys/health", context=ssl.create_default_context())
+    sys.exit("an untrusted certificate was accepted")
+except urllib.error.URLError as e:
+    assert isinstance(e.reason, ssl.SSLCertVerificationError), e
+PY
+HDR=$(curl -s -D - -o /dev/null --cacert "$D/tls.crt" -H 'Content-Type: application/json' \
+    -d "{\"token\":\"$ROOT\"}" "https://localhost:$PORT/ui/api/session")
+check_contains "the dashboard cookie is Secure over TLS" "$HDR" "SameSite=Strict; Max-Age=28800; Secure"
+stop_daemon
+check_eq "stops cleanly" "$DRC" 0
+
+# A non-loopback address: TLS, or --insecure-remote.
+check_exit "non-loopback without TLS is refused" 1 "$AG" --dir "$D" serve --listen "0.0.0.0:$(free_port)" \
+    --allow-remote --set tls.cert= --set tls.key=
+check_contains "the refusal names both ways out" "$ERR" "pass --tls-cert and --tls-key"
+check_contains "and --insecure-remote" "$ERR" "--insecure-remote"
+P2=$(free_port)
+"$AG" --dir "$D" serve --listen "0.0.0.0:$P2" --allow-remote 2>"$T/remote.log" &
+RPID=$!
+PIDS_TO_KILL+=("$RPID")
+for _ in $(seq 100); do curl -s -o /dev/null --cacert "$D/tls.crt" "https://127.0.0.1:$P2/v1/sys/health" && break; sleep 0.05; done
+req GET /v1/sys/health --cacert "$D/tls.crt" --resolve "localhost:$P2:127.0.0.1"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/tls.crt" "https://127.0.0.1:$P2/v1/sys/health")
+check_eq "non-loopback with TLS serves" "$CODE" 200
+kill -TERM "$RPID"; wait "$RPID"
+
+# Half a setting, or a file that is not there.
+check_exit "a certificate without a key is refused" 1 "$AG" --dir "$D" serve --listen "127.0.0.1:$(free_port)" --set tls.key=
+check_contains "it names the missing setting" "$ERR" "only tls.cert is set"
+check_exit "a missing key file is refused" 1 "$AG" --dir "$D" serve --listen "127.0.0.1:$(free_port)" --tls-key "$T/nope.key"
+check_contains "it names the file" "$ERR" "$T/nope.key"
+echo "not a certificate" >"$T/bad.crt"
+check_exit "a certificate that is not PEM is refused" 1 "$AG" --dir "$D" serve --listen "127.0.0.1:$(free_port)" --tls-cert "$T/bad.crt"
+check_contains "it names the file" "$ERR" "tls.cert $T/bad.crt"
+finish
