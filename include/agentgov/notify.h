@@ -48,6 +48,10 @@ struct ag_notify_opts {
      * these settings (breaker.notify.*; all zero: the defaults). While a channel's
      * breaker is open its deliveries wait for it without using up attempts. */
     struct ag_breaker_config breaker;
+    /* Called on every state change of a channel's breaker (the daemon ledgers opens
+     * and closes); NULL: none. */
+    ag_breaker_change_cb breaker_cb;
+    void *breaker_ctx;
 };
 
 /* The options from a configuration (notify.*); strings point into c. */

@@ -121,6 +121,37 @@ void ag_llm_free(ag_llm *l)
     free(l);
 }
 
+/* The model endpoint's breaker opening or closing is a `system` ledger entry
+ * (breaker.open / breaker.close, resource "llm"), as the daemon records its own
+ * breakers; half-open is a moment and a failed probe the same outage going on.
+ * Best effort: a ledger that cannot take it has the per-call entries all the same. */
+static void ledger_breaker_change(void *ctx, ag_breaker *b, enum ag_breaker_state from,
+                                  enum ag_breaker_state to, const char *why)
+{
+    struct ag_llm *l = ctx;
+    if (to == AG_BREAKER_HALF_OPEN || (to == AG_BREAKER_OPEN && from == AG_BREAKER_HALF_OPEN))
+        return;
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "dep", ag_breaker_name(b), "from",
+                          ag_breaker_state_name(from), "to", ag_breaker_state_name(to), "why",
+                          why ? why : "");
+    char *dj = NULL;
+    if (d == NULL || ag__jcs_dump(d, AG_JCS_NO_FLOATS, &dj) != AG_OK) {
+        json_decref(d);
+        return;
+    }
+    json_decref(d);
+    struct ag_ledger_entry le = {.kind = "system",
+                                 .tier = -1,
+                                 .action = to == AG_BREAKER_OPEN ? "breaker.open" : "breaker.close",
+                                 .resource = ag_breaker_name(b),
+                                 .confidence = -1,
+                                 .success = -1,
+                                 .data_json = dj};
+    if (ag_ledger_append(l->ledger, &le, NULL, NULL) != AG_OK)
+        ag_clear_error();
+    free(dj);
+}
+
 ag_err ag_llm_new(const struct ag_llm_opts *o, ag_llm **out)
 {
     *out = NULL;
@@ -180,6 +211,8 @@ ag_err ag_llm_new(const struct ag_llm_opts *o, ag_llm **out)
         if (bc.probes == 0 && bc.failures == 0 && bc.ratio_pct == 0)
             ag_breaker_config_default(&bc);
         e = ag_breaker_new("llm", &bc, &l->breaker);
+        if (!e && l->ledger)
+            ag_breaker_on_change(l->breaker, ledger_breaker_change, l);
     }
     if (e) {
         ag_llm_free(l);

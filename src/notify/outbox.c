@@ -127,6 +127,8 @@ ag_err ag_notify_new(const struct ag_notify_opts *o, ag_notify **out)
             ag_notify_free(n);
             return ag__fail(AG_EINVAL, "notify: breaker.notify.*: %s", detail);
         }
+        if (n->breakers[c] && o->breaker_cb)
+            ag_breaker_on_change(n->breakers[c], o->breaker_cb, o->breaker_ctx);
     }
     *out = n;
     return AG_OK;

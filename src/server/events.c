@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "server/events.h"
 #include "server/log.h"
+#include "server/resilience.h"
 
 /* Puts an event in the outbox; a failure is logged, never returned: a notification
  * never changes a decision. */
@@ -102,7 +103,9 @@ void ag__srv_open_events(struct ag__srv *s)
                                     .backoff_ms = s->cfg.notify_backoff_ms,
                                     .backoff_max_ms = s->cfg.notify_backoff_max_ms,
                                     .max_attempts = s->cfg.notify_max_attempts,
-                                    .breaker = s->cfg.notify_breaker};
+                                    .breaker = s->cfg.notify_breaker,
+                                    .breaker_cb = ag__srv_on_breaker,
+                                    .breaker_ctx = s};
         if (ag_notify_new(&no, &s->notify) != AG_OK) {
             s->notify = NULL;
             ag__log(AG_LOG_ERROR, "notify", "notifications are off: %s", ag_last_error());

@@ -48,8 +48,8 @@ static void ledger_system(struct ag__srv *s, const char *action, const char *res
     free(text);
 }
 
-static void on_breaker(void *ctx, ag_breaker *b, enum ag_breaker_state from,
-                       enum ag_breaker_state to, const char *why)
+void ag__srv_on_breaker(void *ctx, ag_breaker *b, enum ag_breaker_state from,
+                        enum ag_breaker_state to, const char *why)
 {
     struct ag__srv *s = ctx;
     const char *dep = ag_breaker_name(b);
@@ -62,13 +62,17 @@ static void on_breaker(void *ctx, ag_breaker *b, enum ag_breaker_state from,
     /* The ledger's own breaker opens when the ledger cannot be written: that entry is
      * lost (the log has it), so the close entry repeats why it had opened. */
     struct ag__resilience *r = &s->res;
-    char *opened = b == r->ledger_breaker ? r->ledger_open_why : r->store_open_why;
+    char *opened = b == r->ledger_breaker  ? r->ledger_open_why
+                   : b == r->store_breaker ? r->store_open_why
+                                           : NULL; /* a notifier's: its log says why */
     char action[32];
     snprintf(action, sizeof action, "breaker.%s", to == AG_BREAKER_OPEN ? "open" : "close");
     json_t *data =
         json_pack("{s:s, s:s, s:s, s:s}", "dep", dep, "from", ag_breaker_state_name(from), "to",
                   ag_breaker_state_name(to), "why", why);
-    if (to == AG_BREAKER_OPEN)
+    if (opened == NULL)
+        ;
+    else if (to == AG_BREAKER_OPEN)
         snprintf(opened, sizeof r->store_open_why, "%s", why);
     else if (data && opened[0])
         json_object_set_new(data, "opened_for", json_string(opened));
@@ -134,7 +138,7 @@ static void make_breaker(const char *dep, const struct ag_breaker_config *c, int
         ag__log(AG_LOG_ERROR, "breaker", "no breaker for %s: %s", dep, ag_last_error());
         return;
     }
-    ag_breaker_on_change(*out, on_breaker, s);
+    ag_breaker_on_change(*out, ag__srv_on_breaker, s);
 }
 
 /* A component that could not be opened at start stays down: said once, at attach. */

@@ -39,6 +39,10 @@ void ag__resilience_config_from(const ag_config *c, struct ag__resilience_config
 void ag__resilience_attach(struct ag__srv *s);
 /* Runs the health probes (from the main loop; at most every 250 ms). */
 void ag__resilience_tick(struct ag__srv *s);
+/* A breaker's change callback (ctx: the daemon): logs every change and ledgers opens
+ * and closes as `system` entries breaker.open / breaker.close. */
+void ag__srv_on_breaker(void *ctx, ag_breaker *b, enum ag_breaker_state from,
+                        enum ag_breaker_state to, const char *why);
 /* Prometheus lines: breaker state, transitions, rejected calls; component gauges. */
 void ag__resilience_metrics(struct ag__srv *s, struct ag_buf *out);
 void ag__resilience_free(struct ag__srv *s);

@@ -123,6 +123,13 @@ def scenario(label, breaker_on):
         dm.send_signal(signal.SIGTERM)
         dm.wait(30)
         rc.srv.shutdown()
+    if breaker_on:
+        out = subprocess.run([AG, "--dir", d, "ledger", "query", "--kind", "system",
+                              "--format", "jsonl"], capture_output=True, text=True).stdout
+        rows = [json.loads(l) for l in out.splitlines() if l.strip()]
+        acts = [r.get("action") for r in rows if r.get("resource") == "notify.webhook"]
+        check("the notifier's breaker opening and closing is ledgered",
+              "breaker.open" in acts and "breaker.close" in acts, acts)
 
 
 def _up(base):

@@ -274,6 +274,13 @@ TEST(llm_server_down_breaker_opens_fail_fast)
     struct rows rows = llm_rows(x.ledger);
     ASSERT_EQ(rows.n, 3);
     ASSERT_TRUE(strstr(rows.last, "\"reason\":\"refused\"") != NULL);
+    /* The breaker's opening is a ledger entry of its own. */
+    struct rows sys = {0};
+    struct ag_ledger_filter sf = {.kind = "system"};
+    ASSERT_OK(ag_ledger_query(x.ledger, &sf, collect, &sys));
+    ASSERT_EQ(sys.n, 1);
+    ASSERT_CONTAINS(sys.last, "\"action\":\"breaker.open\"");
+    ASSERT_CONTAINS(sys.last, "\"resource\":\"llm\"");
     /* After the cool-down one probe goes; it fails and the breaker opens again. */
     struct timespec ts = {0, 250 * 1000000L};
     nanosleep(&ts, NULL);
