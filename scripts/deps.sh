@@ -3,11 +3,6 @@
 # Packages already present are skipped, so running it twice costs nothing.
 set -euo pipefail
 
-# playwright-core (npm) for the dashboard's browser tests; the browser is Debian's
-# chromium, below. Without the npm registry only tests/integration/ui_browser.sh fails.
-bash "$(dirname "$0")/browser-deps.sh" ||
-  echo "deps: playwright-core is not installed (see scripts/browser-deps.sh)" >&2
-
 PKGS=(
   build-essential pkg-config
   libsqlite3-dev sqlite3 libjansson-dev libfyaml-dev libsodium-dev
@@ -39,3 +34,8 @@ fi
 # registry those two suites say so and skip; nothing else needs them.
 bash "$(dirname "$0")/npm-deps.sh" ||
   echo "deps: the coding-agent CLIs are not installed (see scripts/npm-deps.sh)" >&2
+
+# playwright-core (npm) for the dashboard's browser tests; the browser is Debian's
+# chromium, installed above. Without the npm registry only tests/integration/ui_browser.sh fails.
+bash "$(dirname "$0")/browser-deps.sh" ||
+  echo "deps: playwright-core is not installed (see scripts/browser-deps.sh)" >&2
