@@ -214,6 +214,17 @@ static void backquote(struct lx *x, struct word *w, int dq)
     both(w, "`...`", 5);
 }
 
+/* The variables whose value the judge knows ($HOME and $PWD, braced or not) become a
+ * mark the path resolver expands; any other name is 0 (the word is opaque there). */
+static char var_mark(const char *name, size_t len)
+{
+    if (len == 4 && memcmp(name, "HOME", 4) == 0)
+        return AG__SH_MARK_HOME;
+    if (len == 3 && memcmp(name, "PWD", 3) == 0)
+        return AG__SH_MARK_PWD;
+    return 0;
+}
+
 /* A '$' at x->i: an expansion, or a literal dollar. */
 static void dollar(struct lx *x, struct word *w)
 {
@@ -242,11 +253,7 @@ static void dollar(struct lx *x, struct word *w)
         size_t end = x->i; /* at the '}' (or the end) */
         if (x->i < x->n)
             x->i++;
-        char mark = 0;
-        if (end - start == 4 && memcmp(t + start, "HOME", 4) == 0)
-            mark = AG__SH_MARK_HOME;
-        else if (end - start == 3 && memcmp(t + start, "PWD", 3) == 0)
-            mark = AG__SH_MARK_PWD;
+        char mark = var_mark(t + start, end - start);
         if (mark) {
             char m[2] = {AG__SH_MARK, mark};
             both(w, m, 2);
@@ -261,11 +268,7 @@ static void dollar(struct lx *x, struct word *w)
         while (i < x->n && ag__sh_is_name(t[i]))
             i++;
         x->i = i;
-        char mark = 0;
-        if (i - start == 4 && memcmp(t + start, "HOME", 4) == 0)
-            mark = AG__SH_MARK_HOME;
-        else if (i - start == 3 && memcmp(t + start, "PWD", 3) == 0)
-            mark = AG__SH_MARK_PWD;
+        char mark = var_mark(t + start, i - start);
         if (mark) {
             char m[2] = {AG__SH_MARK, mark};
             both(w, m, 2);
