@@ -73,7 +73,7 @@ AG_MUST_USE ag_err ag_approve_identity_token(ag_approve *ap, const char *token,
 /* One approval as read (status computed at the time of the read). */
 struct ag_approval {
     char id[AG_APPROVAL_ID_BUF];
-    char status[12]; /* "pending", "approved", "denied", "expired" */
+    char status[12]; /* "pending", "approved", "denied", "expired", "withdrawn" */
     int used;        /* the grant was spent by the agent's retry */
     char *agent_id, *task_id, *action, *resource, *phase;
     int tier;
@@ -168,6 +168,14 @@ struct ag_approve_open {
  * id exists already: then nothing changes and *created (may be NULL) is 0. It is
  * decided like any other (ag_approve_decide); it carries no policy rule. */
 AG_MUST_USE ag_err ag_approve_open(ag_approve *ap, const struct ag_approve_open *o, int *created);
+/* Withdraws a pending approval its opener no longer needs (a pipeline run that was
+ * cancelled or ended while its gate waited): it reads "withdrawn" from then on, leaves
+ * the open index, and a later decision is refused (AG_ESTATE, "withdrawn"). Ledgered
+ * (event "withdrawn", with by and reason). *withdrawn (may be NULL) is 1 when this
+ * call withdrew it, 0 when it was no longer pending (nothing changes: AG_OK).
+ * AG_ENOTFOUND when there is no such approval. */
+AG_MUST_USE ag_err ag_approve_withdraw(ag_approve *ap, const char *id, const char *by,
+                                       const char *reason, int *withdrawn);
 /* Reads an approval from a store without a handle (status computed at read time);
  * AG_ENOTFOUND when there is none. */
 AG_MUST_USE ag_err ag_approve_peek(ag_store *s, const char *id, struct ag_approval *out);

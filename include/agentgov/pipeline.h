@@ -15,6 +15,10 @@
 
 typedef struct ag_pipeline ag_pipeline;
 
+/* The revocation type recorded when `pipeline cancel` stops a running stage by
+ * revoking its agent (docs/pipelines.md, "Cancelling"). */
+#define AG_PIPELINE_CANCEL_REVOCATION "PIPELINE_CANCELLED"
+
 /* What the loader may not do itself (it opens nothing by path). */
 struct ag_pipeline_source_ops {
     void *ctx;
@@ -42,7 +46,8 @@ size_t ag_pipeline_stage_count(const ag_pipeline *p);
 /* One attempt of one stage, as handed to the executor. */
 struct ag_pipeline_attempt {
     const char *run_id, *pipeline, *stage;
-    const char *kind;        /* "agent" or "shell" */
+    const char *kind;        /* "agent", "shell" (a command), "orchestrate" or "llm" (an
+                                LLM agent: an agent stage without run:) */
     const char *agent;       /* the governed agent the command runs as */
     int tier;                /* the declared tier, -1: the registered one */
     const char *packet_json; /* the declared packet template, NULL: the executor's */
@@ -55,6 +60,13 @@ struct ag_pipeline_attempt {
     int64_t timeout_ms;      /* 0: the executor's default */
     const char *const *artifacts;
     size_t nartifacts;
+    /* orchestrate and llm: the objective (the stage's task:, parameters substituted;
+     * NULL for an LLM agent without one: its packet's), the endpoint (URL or
+     * "replay:FILE"; NULL: the executor's configured one) and the model (NULL: ditto).
+     * argv is empty for them. */
+    const char *task;
+    const char *llm;
+    const char *model;
 };
 
 enum ag_pipeline_check {

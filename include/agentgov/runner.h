@@ -87,6 +87,14 @@ struct ag_run_opts {
     /* Set (from a signal handler) to stop the run: the child is stopped as on a
      * revocation and the run ends with AG_RUN_INTERRUPTED. May be NULL. */
     volatile int *interrupted;
+
+    /* Extra variables of the child's environment, "NAME=VALUE" each (a pipeline's
+     * AGENTGOV_IDEMPOTENCY_KEY, ...): added after the inherited ones, which they
+     * replace. NAME is [A-Za-z_][A-Za-z0-9_]*; the variables the runner sets itself
+     * (AGENTGOV_TOKEN, AGENTGOV_ADDR, ..., listed in docs/run.md) and VAULT_* cannot be
+     * given: AG_EINVAL naming the entry. */
+    const char *const *env;
+    size_t nenv;
 };
 
 struct ag_run_result {
@@ -97,6 +105,9 @@ struct ag_run_result {
     char *report_json; /* the report */
 };
 void ag_run_result_clear(struct ag_run_result *r);
+
+/* AG_OK when kv is an entry ag_run_opts.env accepts, else AG_EINVAL saying why. */
+AG_MUST_USE ag_err ag_run_env_entry_check(const char *kv);
 
 /* Runs the command as a governed agent. Returns AG_OK when the run reached an outcome
  * (see r->outcome, which may well be a refusal); an error only for invalid options. */

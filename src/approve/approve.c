@@ -384,6 +384,9 @@ ag_err ag_approve_decide(ag_approve *ap, const char *id, const struct ag_identit
         else if (!may_decide_rec(rec, who))
             e = refuse(ap, rec, who, "not_an_approver", AG_EPERM,
                        "permission denied: not among this approval's approvers");
+        else if (strcmp(st, AG__APV_WITHDRAWN) == 0)
+            e = refuse(ap, rec, who, "withdrawn", AG_ESTATE,
+                       "the approval was withdrawn by its opener (it is no longer pending)");
         else if (strcmp(st, AG__APV_PENDING) != 0)
             e = refuse(ap, rec, who, "not_pending", AG_ESTATE, "the approval is no longer pending");
         else if (dup)

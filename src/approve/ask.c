@@ -238,6 +238,8 @@ static enum ag_effect retry(ag_approve *ap, ag_gov *g, const struct ag_approve_r
             detail = "the action, resource or arguments differ from the approved ones";
         else if (strcmp(st, AG__APV_DENIED) == 0)
             why = AG_REASON_APPROVAL_DENIED, detail = "the approval was denied";
+        else if (strcmp(st, AG__APV_WITHDRAWN) == 0)
+            why = AG_REASON_APPROVAL_DENIED, detail = "the approval was withdrawn";
         else if (ag__apv_int(rec, "used_at_ms") > 0)
             why = AG_REASON_APPROVAL_USED, detail = "the approval was already used";
         else if (strcmp(st, AG__APV_EXPIRED) == 0)

@@ -103,3 +103,47 @@ ag_err ag_approve_peek(ag_store *s, const char *id, struct ag_approval *out)
     json_decref(rec);
     return e;
 }
+
+/* Withdrawing is a compare-and-set like a decision: a vote that lands first wins, and
+ * then the approval is simply no longer pending. The store holds the withdrawal before
+ * the ledger records it (as for decisions), and it is reported only once both do. */
+ag_err ag_approve_withdraw(ag_approve *ap, const char *id, const char *by, const char *reason,
+                           int *withdrawn)
+{
+    if (withdrawn)
+        *withdrawn = 0;
+    if (!by || !*by)
+        return ag__fail(AG_EINVAL, "approval %s: withdrawing needs a name (by)", id ? id : "");
+    for (int attempt = 0; attempt < 8; attempt++) {
+        char *raw;
+        json_t *rec;
+        ag_err e = ag__apv_load(ap, id, &raw, &rec);
+        if (e)
+            return e;
+        int64_t now = ag__wall_ms();
+        if (strcmp(ag__apv_status(rec, now), AG__APV_PENDING) != 0) {
+            free(raw);
+            json_decref(rec);
+            return AG_OK;
+        }
+        json_object_set_new(rec, "decision", json_string(AG__APV_WITHDRAWN));
+        json_object_set_new(rec, "decided_at_ms", json_integer(now));
+        json_object_set_new(rec, "withdrawn", json_pack("{s:s, s:s?}", "by", by, "reason", reason));
+        int won = 0;
+        e = ag__apv_cas(ap, id, raw, rec, 1, &won);
+        free(raw);
+        if (!e && won) {
+            json_t *d = json_pack("{s:s, s:s?}", "by", by, "reason", reason);
+            e = ag__apv_ledger(ap, rec, AG__APV_WITHDRAWN, "withdrawn", d);
+            if (!e) {
+                ag__apv_emit(ap, AG_APPROVAL_DECIDED, rec);
+                if (withdrawn)
+                    *withdrawn = 1;
+            }
+        }
+        json_decref(rec);
+        if (e || won)
+            return e;
+    }
+    return ag__fail(AG_ECONFLICT, "approval %s: too many concurrent decisions, try again", id);
+}

@@ -84,6 +84,8 @@ const char *ag__apv_status(const json_t *rec, int64_t now)
     const char *dec = ag__apv_str(rec, "decision");
     if (strcmp(dec, AG__APV_DENIED) == 0)
         return AG__APV_DENIED;
+    if (strcmp(dec, AG__APV_WITHDRAWN) == 0)
+        return AG__APV_WITHDRAWN;
     /* A spent grant stays "approved" (with used_at_ms); an unspent one dies at expiry. */
     if (strcmp(dec, AG__APV_APPROVED) == 0 && ag__apv_int(rec, "used_at_ms") > 0)
         return AG__APV_APPROVED;

@@ -20,10 +20,11 @@ struct ag_approve {
 };
 
 /* Status names (struct ag_approval.status). */
-#define AG__APV_PENDING  "pending"
-#define AG__APV_APPROVED "approved"
-#define AG__APV_DENIED   "denied"
-#define AG__APV_EXPIRED  "expired"
+#define AG__APV_PENDING   "pending"
+#define AG__APV_APPROVED  "approved"
+#define AG__APV_DENIED    "denied"
+#define AG__APV_EXPIRED   "expired"
+#define AG__APV_WITHDRAWN "withdrawn"
 
 /* "approval:<id>" into buf (AG__APV_KEY_MAX bytes); AG_EINVAL for an id that is not
  * "apv-" and 24 lowercase hex digits. */

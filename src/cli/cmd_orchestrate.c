@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/govctx.h"
 #include "cli/orch_exec.h"
+#include "core/fileio.h"
 #include "core/time.h"
 
 #ifndef AG_EXAMPLES_DIR
@@ -32,7 +33,7 @@ static void usage(FILE *out)
             "       [--model M] [--agents alpha,beta] [--timeout 10m] [--record FILE]\n"
             "       [--max-turns N] [--max-tokens N] [--stuck 30s] [--conflicts 3]\n"
             "       [--complexity 0.8] [--no-gamma] [--workdir DIR] [--tier N] [--json]\n"
-            "       [--store URL] [--policy FILE]\n\n"
+            "       [--report FILE] [--store URL] [--policy FILE]\n\n"
             "Runs a task with governed LLM agents: ALPHA (research, proposals) and BETA\n"
             "(evaluation, synthesis) in parallel; GAMMA when they are STUCK, in CONFLICT, the\n"
             "task's COMPLEXITY is high, or a SUCCESS needs validation; then a consensus vote.\n"
@@ -51,7 +52,9 @@ static void usage(FILE *out)
             "                         sandbox of the agents' tier, file_read, file_write\n"
             "                         beneath DIR), each authorized first\n"
             "  --tier N               the agents' registered tier (default 1)\n"
-            "  --json                 print the result as one JSON object\n\n"
+            "  --json                 print the result as one JSON object\n"
+            "  --report FILE          also write it to FILE (atomically, when the task\n"
+            "                         ends; a pipeline's orchestrate stage reads it)\n\n"
             "The API key is read from the secret store, never from the command line or the\n"
             "environment: config llm.api_key = kv:<path>#<field> (docs/llm.md).\n\n"
             "Exit status: 0 consensus, 2 (DENY) no consensus or timeout, 1 bad input,\n"
@@ -61,7 +64,7 @@ static void usage(FILE *out)
 
 struct oargs {
     const char *task, *llm, *model, *agents, *timeout, *record, *store, *policy, *stuck,
-        *complexity, *workdir;
+        *complexity, *workdir, *report;
     long max_turns, max_tokens, conflicts, tier;
     int json, no_gamma, demo;
 };
@@ -84,7 +87,8 @@ enum {
     O_NOGAMMA,
     O_DEMO,
     O_WORKDIR,
-    O_TIER
+    O_TIER,
+    O_REPORT
 };
 static const struct option longopts[] = {
     {"task", required_argument, NULL, O_TASK},
@@ -105,6 +109,7 @@ static const struct option longopts[] = {
     {"demo", no_argument, NULL, O_DEMO},
     {"workdir", required_argument, NULL, O_WORKDIR},
     {"tier", required_argument, NULL, O_TIER},
+    {"report", required_argument, NULL, O_REPORT},
     {NULL, 0, NULL, 0},
 };
 
@@ -173,6 +178,9 @@ static int set_opt(int c, const char *name, void *ctx)
         return num(name, optarg, 0, 4, &a->tier);
     case O_DEMO:
         a->demo = 1;
+        break;
+    case O_REPORT:
+        a->report = optarg;
         break;
     }
     return 0;
@@ -259,7 +267,7 @@ int ag__cmd_orchestrate(int argc, char **argv)
     int np = ag__cli_walk_opts(
         argc, argv, longopts, 0,
         "task llm model agents timeout record store policy stuck "
-        "complexity max-turns max-tokens conflicts json no-gamma demo workdir tier",
+        "complexity max-turns max-tokens conflicts json no-gamma demo workdir tier report",
         set_opt, &a, pos, 2);
     if (np < 0)
         return AG_EXIT_USAGE;
@@ -374,14 +382,21 @@ int ag__cmd_orchestrate(int argc, char **argv)
         rc = e == AG_EINVAL ? AG_EXIT_USAGE : AG_EXIT_ERROR;
     } else {
         char *js = NULL;
-        if (a.json && ag_orch_result_json(&r, &js) == AG_OK)
+        if ((a.json || a.report) && ag_orch_result_json(&r, &js) != AG_OK)
+            js = NULL;
+        if (a.report && (!js || ag__write_file_atomic(a.report, js, strlen(js), 0600, 0))) {
+            ag__cli_error("orchestrate: --report %s: could not write the report", a.report);
+            rc = AG_EXIT_ERROR;
+        }
+        if (a.json && js)
             printf("%s\n", js);
         else
             print_result(&r);
         free(js);
-        rc = !strcmp(r.outcome, "consensus") ? 0
-             : !strcmp(r.outcome, "failed")  ? AG_EXIT_ERROR
-                                             : AG_EXIT_DENY;
+        rc = rc                                ? rc
+             : !strcmp(r.outcome, "consensus") ? 0
+             : !strcmp(r.outcome, "failed")    ? AG_EXIT_ERROR
+                                               : AG_EXIT_DENY;
     }
     ag_orch_result_clear(&r);
     ag__orch_exec_close(&ox);

@@ -164,52 +164,112 @@ static void free_owned(char **owned, int n)
         free(owned[i]);
 }
 
-static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
+/* 1 for the stage kinds run by `agentgov orchestrate` (the coordination module). */
+static int is_llm_kind(const struct ag_pipeline_attempt *a)
 {
-    struct ag__cli_plexec *x = ctx;
-    char task[300], pkt[4096], rep[4096], pidf[4096], logf[4096];
-    /* The task id: one per stage of a run (ids allow A-Z a-z 0-9 . _ - @). */
-    snprintf(task, sizeof task, "%.40s.%.200s", a->run_id, a->stage);
-    attempt_path(a, "packet.json", pkt, sizeof pkt);
-    attempt_path(a, "report.json", rep, sizeof rep);
-    attempt_path(a, "pid", pidf, sizeof pidf);
-    attempt_path(a, "log", logf, sizeof logf);
-    char *packet = packet_for(a, task);
-    if (!packet)
-        return ag__fail(AG_ENOMEM, "stage %s: packet", a->stage);
-    ag_err e = ag__write_file_atomic(pkt, packet, strlen(packet), 0600, 0);
-    free(packet);
-    if (e)
-        return e;
-    (void)unlink(rep);
-    struct ag__plexec_slot *s = slot_find(x, a, 1);
-    if (!s)
-        return ag__fail(AG_ELIMIT, "too many stage attempts at once");
-    /* argv: agentgov [--dir D] run ... -- /usr/bin/env KEY=... CMD... */
+    return strcmp(a->kind, "orchestrate") == 0 || strcmp(a->kind, "llm") == 0;
+}
+
+/* The task id of an attempt (ids allow A-Z a-z 0-9 . _ - @). A governed run keeps one
+ * task per stage of a run (a retry continues the task, after its handoff); an
+ * orchestrated attempt gets a task of its own, so that a retry does not find the
+ * previous attempt's blackboard and votes. */
+static void task_of(const struct ag_pipeline_attempt *a, char *buf, size_t cap)
+{
+    if (is_llm_kind(a))
+        snprintf(buf, cap, "%.40s.%.60s.%d", a->run_id, a->stage, a->attempt);
+    else
+        snprintf(buf, cap, "%.40s.%.200s", a->run_id, a->stage);
+}
+
+/* The role of an LLM agent stage's one agent in the orchestrator: its agent's name when
+ * that is a valid role (the orchestrator registers it as <role>@<task>), else "agent". */
+static void llm_role(const struct ag_pipeline_attempt *a, char *buf, size_t cap)
+{
+    const char *n = a->agent ? a->agent : "";
+    size_t len = strlen(n);
+    int ok = len > 0 && len < 16 && strcmp(n, "planner") != 0 && strcmp(n, "gamma") != 0;
+    for (const char *c = n; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+             *c == '_' || *c == '-' || *c == '.';
+    snprintf(buf, cap, "%s", ok ? n : "agent");
+}
+
+/* The objective of an orchestrated attempt: the stage's task, else (an LLM agent) its
+ * packet's objective, else a generic one naming the stage. */
+static void objective_of(const struct ag_pipeline_attempt *a, char *buf, size_t cap)
+{
+    json_t *p = a->packet_json ? json_loads(a->packet_json, 0, NULL) : NULL;
+    const char *obj = json_string_value(json_object_get(p, "objective"));
+    if (a->task && *a->task)
+        snprintf(buf, cap, "%s", a->task);
+    else if (obj && *obj)
+        snprintf(buf, cap, "%s", obj);
+    else
+        snprintf(buf, cap, "Stage %s of pipeline %s", a->stage, a->pipeline);
+    json_decref(p);
+}
+
+/* The agents an attempt runs as (the governed runner's one agent; an orchestrated
+ * attempt's first wave and GAMMA), for revocation on cancel. */
+static size_t attempt_agents(const struct ag_pipeline_attempt *a, char ids[][300], size_t cap)
+{
+    if (!is_llm_kind(a)) {
+        snprintf(ids[0], 300, "%.299s", a->agent ? a->agent : "");
+        return 1;
+    }
+    char task[120], role[32];
+    task_of(a, task, sizeof task);
     size_t n = 0;
-    while (a->argv[n])
-        n++;
-    char **argv = calloc(n + 40, sizeof *argv);
-    char kv[5][600], tier[16], tmo[32];
-    char *owned[8];
-    int nowned = 0;
-    if (!argv)
-        return AG_ENOMEM;
+    if (strcmp(a->kind, "llm") == 0) {
+        llm_role(a, role, sizeof role);
+        snprintf(ids[n++], 300, "%.16s@%.119s", role, task);
+    } else {
+        static const char *const roles[] = {"alpha", "beta", "gamma"};
+        for (size_t i = 0; i < 3 && n < cap; i++)
+            snprintf(ids[n++], 300, "%.16s@%.119s", roles[i], task);
+    }
+    return n;
+}
+
+/* A shell stage runs as an agent the pipeline owns: barred by a cancel of an earlier
+ * run (a revocation of type PIPELINE_CANCELLED), it is registered again, which lifts
+ * the bar, so that the pipeline can run again. Other agents stay barred until their
+ * operator registers them again, as after any revocation. */
+static void lift_cancel_bar(struct ag__cli_plexec *x, const struct ag_pipeline_attempt *a,
+                            int *registered)
+{
+    struct ag_agent_status st;
+    if (!x->gov || strcmp(a->kind, "shell") != 0 || ag_gov_status(x->gov, a->agent, &st) != AG_OK)
+        return;
+    json_t *s = st.revoked && st.state_json ? json_loads(st.state_json, 0, NULL) : NULL;
+    const char *type = json_string_value(json_object_get(json_object_get(s, "revocation"), "type"));
+    if (type && strcmp(type, AG_PIPELINE_CANCEL_REVOCATION) == 0 &&
+        ag_gov_register(x->gov, a->agent, st.tier >= 0 ? st.tier : 1, NULL) == AG_OK)
+        *registered = 1;
+    json_decref(s);
+    ag_agent_status_clear(&st);
+}
+
+/* argv of a governed run: agentgov [--dir D] run ... --env K=V ... -- CMD... The
+ * pipeline's variables go through the runner's environment option (--env), never
+ * through a shell. */
+static size_t argv_run(struct ag__cli_plexec *x, const struct ag_pipeline_attempt *a,
+                       const char *task, const char *pkt, const char *rep, char **argv,
+                       char **owned, int *nowned, char kv[][600], char *tier, char *tmo)
+{
     size_t k = 0;
-    argv[k++] = x->bin;
-    argv[k++] = "--dir";
-    argv[k++] = keep(owned, &nowned, ag__cli_dir());
     argv[k++] = "run";
     argv[k++] = "--agent";
-    argv[k++] = keep(owned, &nowned, a->agent);
+    argv[k++] = keep(owned, nowned, a->agent);
     argv[k++] = "--task";
-    argv[k++] = task;
+    argv[k++] = keep(owned, nowned, task);
     argv[k++] = "--packet";
-    argv[k++] = pkt;
+    argv[k++] = keep(owned, nowned, pkt);
     argv[k++] = "--workdir";
-    argv[k++] = keep(owned, &nowned, a->workdir);
+    argv[k++] = keep(owned, nowned, a->workdir);
     argv[k++] = "--report";
-    argv[k++] = rep;
+    argv[k++] = keep(owned, nowned, rep);
     /* The declared tier is the tier of a new agent: a registered one keeps its own
      * (promotions and demotions included), as `agentgov run --tier` requires. */
     struct ag_agent_status ast;
@@ -218,17 +278,113 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
         registered = ast.registered;
         ag_agent_status_clear(&ast);
     }
+    lift_cancel_bar(x, a, &registered);
     if (a->tier >= 0 && !registered) {
-        snprintf(tier, sizeof tier, "%d", a->tier);
+        snprintf(tier, 16, "%d", a->tier);
         argv[k++] = "--tier";
         argv[k++] = tier;
     }
     int64_t t = a->timeout_ms > 0 ? a->timeout_ms : x->default_timeout_ms;
     if (t > 0) {
-        snprintf(tmo, sizeof tmo, "%lldms", (long long)t);
+        snprintf(tmo, 32, "%lldms", (long long)t);
         argv[k++] = "--timeout";
         argv[k++] = tmo;
     }
+    snprintf(kv[0], 600, "AGENTGOV_IDEMPOTENCY_KEY=%s", a->idem_key);
+    snprintf(kv[1], 600, "AGENTGOV_PIPELINE_RUN=%s", a->run_id);
+    snprintf(kv[2], 600, "AGENTGOV_PIPELINE_STAGE=%s", a->stage);
+    snprintf(kv[3], 600, "AGENTGOV_PIPELINE_ATTEMPT=%d", a->attempt);
+    for (int i = 0; i < 4; i++) {
+        argv[k++] = "--env";
+        argv[k++] = kv[i];
+    }
+    return k;
+}
+
+/* argv of an orchestrated attempt: agentgov [--dir D] orchestrate OBJECTIVE --task T
+ * --report FILE ... (an LLM agent: one agent of its own role, no GAMMA). */
+static size_t argv_orch(struct ag__cli_plexec *x, const struct ag_pipeline_attempt *a,
+                        const char *task, const char *rep, char **argv, char **owned, int *nowned,
+                        char *tier, char *tmo)
+{
+    char obj[4096], role[32];
+    objective_of(a, obj, sizeof obj);
+    size_t k = 0;
+    argv[k++] = "orchestrate";
+    argv[k++] = keep(owned, nowned, obj);
+    argv[k++] = "--task";
+    argv[k++] = keep(owned, nowned, task);
+    argv[k++] = "--report";
+    argv[k++] = keep(owned, nowned, rep);
+    argv[k++] = "--workdir";
+    argv[k++] = keep(owned, nowned, a->workdir);
+    if (a->llm) {
+        argv[k++] = "--llm";
+        argv[k++] = keep(owned, nowned, a->llm);
+    }
+    if (a->model) {
+        argv[k++] = "--model";
+        argv[k++] = keep(owned, nowned, a->model);
+    }
+    if (strcmp(a->kind, "llm") == 0) {
+        llm_role(a, role, sizeof role);
+        argv[k++] = "--agents";
+        argv[k++] = keep(owned, nowned, role);
+        argv[k++] = "--no-gamma";
+    }
+    if (a->tier >= 1) {
+        snprintf(tier, 16, "%d", a->tier);
+        argv[k++] = "--tier";
+        argv[k++] = tier;
+    }
+    int64_t t = a->timeout_ms > 0 ? a->timeout_ms : x->default_timeout_ms;
+    if (t > 0) {
+        snprintf(tmo, 32, "%lldms", (long long)t);
+        argv[k++] = "--timeout";
+        argv[k++] = tmo;
+    }
+    return k;
+}
+
+static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
+{
+    struct ag__cli_plexec *x = ctx;
+    char task[300], pkt[4096], rep[4096], pidf[4096], logf[4096];
+    task_of(a, task, sizeof task);
+    attempt_path(a, "packet.json", pkt, sizeof pkt);
+    attempt_path(a, "report.json", rep, sizeof rep);
+    attempt_path(a, "pid", pidf, sizeof pidf);
+    attempt_path(a, "log", logf, sizeof logf);
+    if (!is_llm_kind(a)) {
+        char *packet = packet_for(a, task);
+        if (!packet)
+            return ag__fail(AG_ENOMEM, "stage %s: packet", a->stage);
+        ag_err e = ag__write_file_atomic(pkt, packet, strlen(packet), 0600, 0);
+        free(packet);
+        if (e)
+            return e;
+    }
+    (void)unlink(rep);
+    struct ag__plexec_slot *s = slot_find(x, a, 1);
+    if (!s)
+        return ag__fail(AG_ELIMIT, "too many stage attempts at once");
+    size_t n = 0;
+    while (a->argv && a->argv[n])
+        n++;
+    char **argv = calloc(n + 48, sizeof *argv);
+    char kv[4][600], tier[16], tmo[32];
+    char *owned[16];
+    int nowned = 0;
+    if (!argv)
+        return AG_ENOMEM;
+    size_t k = 0;
+    argv[k++] = x->bin;
+    argv[k++] = "--dir";
+    argv[k++] = keep(owned, &nowned, ag__cli_dir());
+    if (is_llm_kind(a))
+        k += argv_orch(x, a, task, rep, argv + k, owned, &nowned, tier, tmo);
+    else
+        k += argv_run(x, a, task, pkt, rep, argv + k, owned, &nowned, kv, tier, tmo);
     if (x->store_flag) {
         argv[k++] = "--store";
         argv[k++] = keep(owned, &nowned, x->store_flag);
@@ -237,18 +393,11 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
         argv[k++] = "--policy";
         argv[k++] = keep(owned, &nowned, x->policy_flag);
     }
-    argv[k++] = "--";
-    /* The runner passes no AGENTGOV_* variable of its own environment to the child,
-     * so these reach the command through env(1), as arguments: never through a shell. */
-    argv[k++] = "/usr/bin/env";
-    snprintf(kv[0], sizeof kv[0], "AGENTGOV_IDEMPOTENCY_KEY=%s", a->idem_key);
-    snprintf(kv[1], sizeof kv[1], "AGENTGOV_PIPELINE_RUN=%s", a->run_id);
-    snprintf(kv[2], sizeof kv[2], "AGENTGOV_PIPELINE_STAGE=%s", a->stage);
-    snprintf(kv[3], sizeof kv[3], "AGENTGOV_PIPELINE_ATTEMPT=%d", a->attempt);
-    for (int i = 0; i < 4; i++)
-        argv[k++] = kv[i];
-    for (size_t i = 0; i < n; i++)
-        argv[k++] = a->argv[i];
+    if (!is_llm_kind(a)) {
+        argv[k++] = "--";
+        for (size_t i = 0; i < n; i++)
+            argv[k++] = a->argv[i];
+    }
     argv[k] = NULL;
     int oom = 0;
     for (int i = 0; i < nowned; i++)
@@ -303,7 +452,7 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
     free(argv);
     char line[64];
     int len = snprintf(line, sizeof line, "%d %llu\n", (int)pid, start_time(pid, NULL));
-    e = ag__write_file_atomic(pidf, line, (size_t)len, 0600, 0);
+    ag_err e = ag__write_file_atomic(pidf, line, (size_t)len, 0600, 0);
     if (e) {
         close(go[1]);
         waitpid(pid, NULL, 0);
@@ -319,8 +468,53 @@ static ag_err x_start(void *ctx, const struct ag_pipeline_attempt *a)
     return AG_OK;
 }
 
-static void result_from_report(const char *rep, int exit_status, struct ag_pipeline_result *r)
+/* The last line of the attempt's log (its error, when it could not run); 0 when none. */
+static int last_log_line(const struct ag_pipeline_attempt *a, char *out, size_t cap)
 {
+    char logf[4096], *txt = NULL;
+    size_t len = 0;
+    attempt_path(a, "log", logf, sizeof logf);
+    if (ag__read_file(logf, 1 << 20, &txt, &len) != AG_OK)
+        return 0;
+    while (len > 0 && (txt[len - 1] == '\n' || txt[len - 1] == ' '))
+        txt[--len] = '\0';
+    char *nl = len ? strrchr(txt, '\n') : NULL;
+    const char *l = nl ? nl + 1 : txt;
+    int got = len > 0;
+    if (got)
+        snprintf(out, cap, "%s", l);
+    free(txt);
+    return got;
+}
+
+/* How an orchestrated attempt went, from its report (`agentgov orchestrate --report`:
+ * the result's JSON) or, without one, its exit status (0 consensus). A consensus is a
+ * success; anything else may go better with another attempt (new agents, a new task). */
+static void result_from_orch(const struct ag_pipeline_attempt *a, const char *rep, int exit_status,
+                             struct ag_pipeline_result *r)
+{
+    json_t *o = json_load_file(rep, 0, NULL);
+    const char *outcome = json_string_value(json_object_get(o, "outcome"));
+    const char *reason = json_string_value(json_object_get(o, "reason"));
+    char last[200];
+    if (!outcome) {
+        outcome = exit_status == 0 ? "consensus" : "failed";
+        reason = last_log_line(a, last, sizeof last) ? last : "the orchestrator wrote no report";
+    }
+    snprintf(r->outcome, sizeof r->outcome, "%s", outcome);
+    snprintf(r->message, sizeof r->message, "%s: %s", outcome, reason ? reason : "");
+    r->ok = strcmp(outcome, "consensus") == 0;
+    r->retryable = !r->ok;
+    json_decref(o);
+}
+
+static void result_from_report(const struct ag_pipeline_attempt *a, const char *rep,
+                               int exit_status, struct ag_pipeline_result *r)
+{
+    if (is_llm_kind(a)) {
+        result_from_orch(a, rep, exit_status, r);
+        return;
+    }
     json_t *o = json_load_file(rep, 0, NULL);
     const char *outcome = json_string_value(json_object_get(o, "outcome"));
     const char *msg = json_string_value(json_object_get(o, "message"));
@@ -367,7 +561,7 @@ static ag_err x_check(void *ctx, const struct ag_pipeline_attempt *a, enum ag_pi
                 close(s->pidfd);
             s->pidfd = -1;
         }
-        result_from_report(rep, s->status, r);
+        result_from_report(a, rep, s->status, r);
         *st = AG_PL_FINISHED;
         return AG_OK;
     }
@@ -400,7 +594,7 @@ static ag_err x_check(void *ctx, const struct ag_pipeline_attempt *a, enum ag_pi
     char logf[4096];
     attempt_path(a, "log", logf, sizeof logf);
     if (access(rep, F_OK) == 0) {
-        result_from_report(rep, -1, r);
+        result_from_report(a, rep, -1, r);
         *st = AG_PL_FINISHED;
     } else if (access(logf, F_OK) != 0) {
         /* The process opens its log only once it has the go-ahead, before it execs the
@@ -435,11 +629,31 @@ static void x_wait(void *ctx, int64_t timeout_ms)
         usleep(1000);
 }
 
+/* Cancel: the attempt's agents are revoked through the lifecycle (ledgered, kind
+ * revocation, their tokens revoked with them), which the governed runner and the
+ * orchestrator watch: the run stops as revoked, with its handoff. A signal follows
+ * only when no agent could be revoked (none registered yet, or the store refused). */
 static void x_stop(void *ctx, const struct ag_pipeline_attempt *a)
 {
     struct ag__cli_plexec *x = ctx;
     struct ag__plexec_slot *s = slot_find(x, a, 0);
     if (!s || s->done || s->pid <= 0)
+        return;
+    char ids[3][300], details[300];
+    size_t n = attempt_agents(a, ids, 3), revoked = 0;
+    snprintf(details, sizeof details, "pipeline run %s was cancelled (stage %s, attempt %d)",
+             a->run_id, a->stage, a->attempt);
+    for (size_t i = 0; x->gov && i < n; i++) {
+        struct ag_agent_status st;
+        if (ag_gov_status(x->gov, ids[i], &st) != AG_OK)
+            continue;
+        int known = st.registered;
+        ag_agent_status_clear(&st);
+        ag_err e = known ? ag_gov_revoke(x->gov, ids[i], AG_PIPELINE_CANCEL_REVOCATION, details)
+                         : AG_ENOTFOUND;
+        revoked += e == AG_OK || e == AG_EREVOKED;
+    }
+    if (revoked)
         return;
         /* The runner stops its child as on a revocation. An adopted process is signalled
          * through its pidfd: its pid may have been reused since it was checked. */

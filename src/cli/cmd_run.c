@@ -33,7 +33,7 @@ static void usage(FILE *out)
             "                    [--workdir DIR] [--timeout D] [--grace D] [--token-ttl D]\n"
             "                    [--allow-unsandboxed] [--report FILE] [--store URL]\n"
             "                    [--policy FILE] [--addr ADDR] [--no-store-access] [--quiet]\n"
-            "                    -- CMD [ARGS...]\n"
+            "                    [--env NAME=VALUE]... -- CMD [ARGS...]\n"
             "       agentgov run --profile coding-agent [--project DIR] [--policy FILE]\n"
             "                    [--connect-port N[,N...]] [--allow-unsandboxed]\n"
             "                    -- AGENT [ARGS...]\n\n"
@@ -62,7 +62,9 @@ static void usage(FILE *out)
             "  --addr ADDR          daemon address for the child (default: config `listen`\n"
             "                       when a daemon answers there; none in embedded mode)\n"
             "  --no-store-access    give the child no view of the data directory\n"
-            "  --quiet              capture CMD's output without passing it through\n\n"
+            "  --quiet              capture CMD's output without passing it through\n"
+            "  --env NAME=VALUE     add a variable to CMD's environment (repeatable; not\n"
+            "                       one of those below, nor VAULT_*)\n\n"
             "With --profile coding-agent, AGENT (claude, codex, ...) runs under the kernel\n"
             "backstop instead, with the terminal passed through and no lifecycle: the\n"
             "project and the agent's state directories writable, its hook settings,\n"
@@ -120,6 +122,8 @@ struct cli {
     int tier, allow_unsandboxed, no_store_access, quiet;
     char **argv;
     struct ag__backstop_cli bs; /* --profile, --project, --connect-port */
+    const char *env[64];        /* --env NAME=VALUE */
+    size_t nenv;
 };
 
 enum {
@@ -141,6 +145,7 @@ enum {
     O_PROFILE,
     O_PROJECT,
     O_PORT,
+    O_ENV,
     O_HELP
 };
 
@@ -163,6 +168,7 @@ static const struct option longopts[] = {
     {"profile", required_argument, NULL, O_PROFILE},
     {"project", required_argument, NULL, O_PROJECT},
     {"connect-port", required_argument, NULL, O_PORT},
+    {"env", required_argument, NULL, O_ENV},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -220,6 +226,17 @@ static int set_opt(struct cli *c, int opt, const char *arg)
         break;
     case O_PORT:
         return ag__backstop_add_ports(&c->bs, arg);
+    case O_ENV:
+        if (c->nenv == sizeof c->env / sizeof c->env[0]) {
+            ag__cli_error("run: --env: at most %zu variables", sizeof c->env / sizeof c->env[0]);
+            return -1;
+        }
+        if (ag_run_env_entry_check(arg) != AG_OK) {
+            ag__cli_error("%s", ag_last_error());
+            return -1;
+        }
+        c->env[c->nenv++] = arg;
+        break;
     case O_TIER: {
         char *end;
         long t = strtol(arg, &end, 10);
@@ -447,7 +464,9 @@ static int run(const struct cli *c, struct handles *h)
                             .argv = c->argv,
                             .allow_unsandboxed = c->allow_unsandboxed,
                             .no_store_access = c->no_store_access,
-                            .interrupted = &interrupted};
+                            .interrupted = &interrupted,
+                            .env = c->env,
+                            .nenv = c->nenv};
     if (durations(c, h->cfg, &o) != 0)
         return AG_EXIT_USAGE;
     if (!realpath(c->workdir ? c->workdir : ".", wd)) {

@@ -279,6 +279,9 @@ static void check_kind(struct ag_pipeline *p, struct ag__stage *s,
     case AG__SK_ORCH:
         if (s->run.n)
             ag__pl_diag(p, &s->pos, "orchestrate stage '%s' takes a task, not run", s->name);
+        else if (!s->task)
+            ag__pl_diag(p, &s->pos, "orchestrate stage '%s' needs a task: (what the agents do)",
+                        s->name);
         break;
     }
 }

@@ -76,6 +76,13 @@ static void answer_of(const struct ag_approval *a, char *msg, size_t cap)
         return;
     }
     json_t *rec = json_loads(a->json, 0, NULL);
+    if (strcmp(a->status, "withdrawn") == 0) {
+        const char *why =
+            json_string_value(json_object_get(json_object_get(rec, "withdrawn"), "reason"));
+        snprintf(msg, cap, "withdrawn%s%s", why ? ": " : "", why ? why : "");
+        json_decref(rec);
+        return;
+    }
     json_t *votes = json_object_get(rec, "votes");
     json_t *last = json_array_get(votes, json_array_size(votes) - 1);
     const char *by =
@@ -109,12 +116,26 @@ static ag_err gate_poll(ag_store *s, const char *run, const char *stage, enum ag
           : strcmp(a.status, "denied") == 0  ? AG__GATE_DENIED
           : strcmp(a.status, "expired") == 0 ? AG__GATE_TIMED_OUT
           : strcmp(a.status, "pending") == 0 ? AG__GATE_PENDING
-                                             : AG__GATE_DENIED; /* unknown: fail closed */
+                                             : AG__GATE_DENIED; /* withdrawn, unknown: closed */
     ag_approval_clear(&a);
     return AG_OK;
 }
 
-const struct ag__pl_gates ag__pl_approval_gates = {gate_open, gate_poll};
+static ag_err gate_withdraw(ag_store *s, ag_ledger *l, const char *run, const char *stage,
+                            const char *reason)
+{
+    char id[AG_APPROVAL_ID_BUF], by[64];
+    ag__pl_gate_id(run, stage, id);
+    snprintf(by, sizeof by, "pipeline-run:%s", run);
+    ag_approve *apv = NULL;
+    ag_err e = ag_approve_new(&(struct ag_approve_opts){.store = s, .ledger = l}, &apv);
+    if (!e)
+        e = ag_approve_withdraw(apv, id, by, reason, NULL);
+    ag_approve_free(apv);
+    return e == AG_ENOTFOUND ? AG_OK : e;
+}
+
+const struct ag__pl_gates ag__pl_approval_gates = {gate_open, gate_poll, gate_withdraw};
 
 ag_err ag__pl_gate_json(ag_store *s, const char *run, const char *stage, json_t **out)
 {

@@ -30,6 +30,10 @@ struct ag__pl_gates {
      * who answered. AG_ENOTFOUND when it was never opened. */
     AG_MUST_USE ag_err (*poll)(ag_store *s, const char *run, const char *stage,
                                enum ag__gate_status *st, char *msg, size_t cap);
+    /* Withdraws the gate's approval if it is still pending (the run was cancelled or
+     * ended without it); AG_OK when there is none or it was already decided. */
+    AG_MUST_USE ag_err (*withdraw)(ag_store *s, ag_ledger *l, const char *run, const char *stage,
+                                   const char *reason);
 };
 
 /* The gates on approvals. */

@@ -462,7 +462,7 @@ struct ent {
 
 #define STAGE_KEYS                                                                                 \
     "type agent run workdir requires artifacts inputs retry timeout when on_failure approvers "    \
-    "required uses with description task"
+    "required uses with description task llm model"
 
 static int is_stage_key(const char *k)
 {
@@ -616,6 +616,41 @@ static void parse_stage_body(struct loader *L, struct ag__stage *s, const struct
         (void)integer(p, x->file, x->v, "required", 1, 100, &s->required);
     if ((x = find(e, n, "task")))
         s->task = scalar(p, x->file, x->v, "task");
+    if ((x = find(e, n, "llm")) && (s->llm = scalar(p, x->file, x->v, "llm"))) {
+        s->llm_pos = at(x->file, x->v);
+        if (!ag__pl_llm_ok(s->llm))
+            diag_at(p, x->file, x->v, "llm: expected http(s)://HOST/... or replay:FILE, not '%s'",
+                    s->llm);
+    }
+    if ((x = find(e, n, "model")))
+        s->model = scalar(p, x->file, x->v, "model");
+}
+
+int ag__pl_llm_ok(const char *v)
+{
+    return (strncmp(v, "http://", 7) == 0 && v[7]) || (strncmp(v, "https://", 8) == 0 && v[8]) ||
+           (strncmp(v, "replay:", 7) == 0 && v[7]);
+}
+
+/* `llm: URL` or `llm: {url: URL, model: M}` at the pipeline's level: the endpoint of
+ * its orchestrate and LLM agent stages that name none. */
+static void parse_llm(struct ag_pipeline *p, const char *file, const struct ag__ynode *n)
+{
+    const struct ag__ynode *u = n;
+    if (n->type == AG__Y_MAP) {
+        unknown_keys(p, file, n, "url model", "llm");
+        u = ag__yaml_get(n, "url");
+        const struct ag__ynode *m = ag__yaml_get(n, "model");
+        if (m)
+            p->llm_model = scalar(p, file, m, "llm.model");
+        if (!u)
+            return;
+    }
+    if (!(p->llm = scalar(p, file, u, "llm")))
+        return;
+    p->llm_pos = at(file, u);
+    if (!ag__pl_llm_ok(p->llm))
+        diag_at(p, file, u, "llm: expected http(s)://HOST/... or replay:FILE, not '%s'", p->llm);
 }
 
 static void parse_stage(struct loader *L, const char *file, const struct ag__ynode *item,
@@ -726,7 +761,7 @@ static void load_root(struct loader *L, const char *file, const struct ag__ynode
         diag_at(p, file, pl ? pl : root, "'pipeline' must be a map with name and stages");
         return;
     }
-    unknown_keys(p, file, pl, "name description params max_parallel agents stages", "pipeline");
+    unknown_keys(p, file, pl, "name description params max_parallel agents llm stages", "pipeline");
     const struct ag__ynode *n;
     p->name = (n = ag__yaml_get(pl, "name")) ? scalar(p, file, n, "name") : NULL;
     if (!n)
@@ -736,6 +771,8 @@ static void load_root(struct loader *L, const char *file, const struct ag__ynode
     p->max_parallel = DEFAULT_PAR;
     if ((n = ag__yaml_get(pl, "max_parallel")))
         (void)integer(p, file, n, "max_parallel", 1, 1024, &p->max_parallel);
+    if ((n = ag__yaml_get(pl, "llm")))
+        parse_llm(p, file, n);
     parse_params(p, file, ag__yaml_get(pl, "params"), &p->params, &p->nparams);
     if ((n = ag__yaml_get(pl, "agents")))
         parse_agents(L, file, n);

@@ -55,7 +55,11 @@ struct ag__stage {
     struct ag__strv approvers;
     int required; /* approvals needed, >= 1 */
     const char *uses;
-    const char *task; /* orchestrate: the task text */
+    const char *task; /* orchestrate: the task text; an LLM agent: its objective */
+    const char *llm;  /* orchestrate, LLM agent: endpoint URL or "replay:FILE"; NULL: the
+                         pipeline's, else the config's llm.base_url */
+    const char *model;
+    struct ag__ppos llm_pos;
 };
 
 struct ag__param {
@@ -83,6 +87,8 @@ struct ag_pipeline {
     const char *file;
     const char *name, *description;
     int max_parallel;
+    const char *llm, *llm_model; /* `llm: URL` or `llm: {url, model}`; NULL: none */
+    struct ag__ppos llm_pos;
     struct ag__param *params;
     size_t nparams;
     struct ag__stage *stages;
@@ -114,6 +120,9 @@ const char *ag__pl_kind_name(enum ag__stage_kind k);
 int ag__pl_agent_id_ok(const char *id);
 /* 1 when v is a valid value of a parameter of type t. */
 int ag__pl_param_value_ok(enum ag__ptype t, const char *v);
+
+/* 1 when v is an LLM endpoint a stage may name: http(s)://... or replay:FILE. */
+int ag__pl_llm_ok(const char *v);
 
 /* 1 if stage a transitively requires stage b. */
 int ag__pl_upstream(const struct ag_pipeline *p, size_t a, size_t b);

@@ -230,10 +230,13 @@ struct attempt {
     char dir[4096], agentbuf[300];
     char **argv;
     size_t argc;
+    char *task;
 };
 
 static void attempt_free(struct attempt *t)
 {
+    free(t->task);
+    t->task = NULL;
     for (size_t i = 0; t->argv && i < t->argc; i++)
         free(t->argv[i]);
     free(t->argv);
@@ -253,12 +256,25 @@ static ag_err attempt_make(struct srun *R, size_t i, struct attempt *t)
             attempt_free(t);
             return AG_ENOMEM;
         }
+    if (s->task && !(t->task = ag__pl_subst(s->task, param_text, R))) {
+        attempt_free(t);
+        return AG_ENOMEM;
+    }
     const char *agent = stage_agent(R, i, t->agentbuf, sizeof t->agentbuf);
     const struct ag__agent_decl *d = agent ? ag__pl_agent(R->p, agent) : NULL;
+    /* An agent stage without a command is an LLM agent, run through the coordination
+     * module like an orchestrate stage. */
+    const char *kind = s->kind == AG__SK_SHELL                ? "shell"
+                       : s->kind == AG__SK_ORCH               ? "orchestrate"
+                       : s->kind == AG__SK_AGENT && !s->run.n ? "llm"
+                                                              : "agent";
     t->a = (struct ag_pipeline_attempt){.run_id = R->run,
                                         .pipeline = R->p->name,
                                         .stage = s->name,
-                                        .kind = s->kind == AG__SK_SHELL ? "shell" : "agent",
+                                        .kind = kind,
+                                        .task = t->task,
+                                        .llm = s->llm ? s->llm : R->p->llm,
+                                        .model = s->model ? s->model : R->p->llm_model,
                                         .agent = agent,
                                         /* A shell stage's own agent writes in its
                                            directory (T1); a declared agent has its tier. */
@@ -472,18 +488,6 @@ static ag_err schedule(struct srun *R, int64_t *next_wake)
                 return e;
             continue;
         }
-        if (s->kind == AG__SK_ORCH || (s->kind == AG__SK_AGENT && !s->run.n)) {
-            R->st[i].attempt = 1;
-            e = fail_stage(R, i,
-                           s->kind == AG__SK_ORCH
-                               ? "orchestrate stages need the multi-agent coordination module: "
-                                 "not available in this build"
-                               : "an agent stage without run: is an LLM agent, which needs the "
-                                 "coordination module: not available in this build");
-            if (e)
-                return e;
-            continue;
-        }
         char ab[300];
         int busy;
         const char *agent = stage_agent(R, i, ab, sizeof ab);
@@ -513,8 +517,10 @@ static ag_err poll_gates(struct srun *R)
         }
         if (e)
             return e;
-        if (R->cancelling)
-            e = fail_stage(R, i, "the run was cancelled while the gate waited");
+        if (R->cancelling &&
+            (e = fail_stage(R, i, "the run was cancelled while the gate waited")) == AG_OK)
+            e = R->gates->withdraw(R->env->store, R->env->ledger, R->run, s->name,
+                                   "the pipeline run was cancelled");
         else if (gs == AG__GATE_APPROVED)
             e = set_state(R, i, AG__PS_SUCCEEDED, "%s", msg);
         else if (gs == AG__GATE_DENIED || gs == AG__GATE_TIMED_OUT)
@@ -665,6 +671,26 @@ static ag_err expire_run(struct srun *R)
     return e;
 }
 
+/* A gate that was opened and did not pass may still have a pending approval (the run
+ * was cancelled, or a driver died between failing the gate and withdrawing it):
+ * nobody should be asked about a run that is over. Withdrawing is a no-op for an
+ * approval already decided. */
+static ag_err withdraw_gates(struct srun *R, const char *status)
+{
+    char why[64];
+    snprintf(why, sizeof why, "the pipeline run ended (%s)", status);
+    for (size_t i = 0; i < R->p->nstages; i++) {
+        if (R->p->stages[i].kind != AG__SK_GATE || R->st[i].attempt == 0 ||
+            R->st[i].state == AG__PS_SUCCEEDED)
+            continue;
+        ag_err e =
+            R->gates->withdraw(R->env->store, R->env->ledger, R->run, R->p->stages[i].name, why);
+        if (e)
+            return e;
+    }
+    return AG_OK;
+}
+
 static ag_err finish_run(struct srun *R, char status[16])
 {
     const char *st = "succeeded";
@@ -679,6 +705,11 @@ static ag_err finish_run(struct srun *R, char status[16])
         const char *n = ag__pl_state_name(R->st[i].state);
         json_object_set_new(counts, n,
                             json_integer(json_integer_value(json_object_get(counts, n)) + 1));
+    }
+    ag_err we = withdraw_gates(R, st);
+    if (we) {
+        json_decref(counts);
+        return we;
     }
     json_t *d = json_pack("{s:s,s:o}", "status", st, "stages", counts);
     char *djs = d ? json_dumps(d, JSON_COMPACT) : NULL;

@@ -318,7 +318,9 @@ static void execute(struct ag__run *R)
                                 .agent_id = o->agent_id,
                                 .task_id = R->task,
                                 .run_id = R->r->run_id,
-                                .workdir = o->workdir};
+                                .workdir = o->workdir,
+                                .extra = o->env,
+                                .nextra = o->nenv};
     char cfg[PATH_MAX + 16];
     snprintf(cfg, sizeof cfg, "%s/config", o->data_dir);
     in.config_path = cfg;
@@ -479,6 +481,13 @@ static ag_err check_opts(const struct ag__run_opts *o)
         return ag__fail(AG_EINVAL, "run: data_dir and ledger_path are required");
     if (o->tier > AG_TIER_MAX)
         return ag__fail(AG_EINVAL, "run: tier %d is out of range 0..%d", o->tier, AG_TIER_MAX);
+    if (o->nenv && !o->env)
+        return ag__fail(AG_EINVAL, "run: nenv without env");
+    for (size_t i = 0; i < o->nenv; i++) {
+        ag_err e = ag_run_env_entry_check(o->env[i]);
+        if (e)
+            return e;
+    }
     return AG_OK;
 }
 

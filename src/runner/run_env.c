@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agentgov/runner.h"
 #include "core/err.h"
 #include "core/fileio.h"
 #include "runner/run_files.h"
@@ -52,18 +53,59 @@ static ag_err env_add(struct ag__run_env *e, const char *name, const char *value
     return AG_OK;
 }
 
+/* The variables the runner sets for the child: a caller's extra entry cannot replace
+ * them (the token and ids are what governance hands out, not the caller's to choose). */
+static const char *const own_names[] = {"AGENTGOV_TOKEN",   "AGENTGOV_ADDR",   "AGENTGOV_AGENT_ID",
+                                        "AGENTGOV_TASK_ID", "AGENTGOV_RUN_ID", "AGENTGOV_WORKDIR",
+                                        "AGENTGOV_DIR",     "AGENTGOV_STORE",  "AGENTGOV_BIN"};
+
+ag_err ag_run_env_entry_check(const char *kv)
+{
+    const char *eq = kv ? strchr(kv, '=') : NULL;
+    if (!eq || eq == kv)
+        return ag__fail(AG_EINVAL, "run: environment entry '%s': expected NAME=VALUE",
+                        kv ? kv : "");
+    for (const char *c = kv; c < eq; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_' ||
+              (c > kv && *c >= '0' && *c <= '9')))
+            return ag__fail(AG_EINVAL, "run: environment entry '%.*s': not a variable name",
+                            (int)(eq - kv), kv);
+    size_t len = (size_t)(eq - kv);
+    if (len >= 6 && strncmp(kv, "VAULT_", 6) == 0)
+        return ag__fail(AG_EINVAL, "run: environment entry '%.*s': VAULT_* cannot be set", (int)len,
+                        kv);
+    for (size_t i = 0; i < sizeof own_names / sizeof own_names[0]; i++)
+        if (strlen(own_names[i]) == len && strncmp(kv, own_names[i], len) == 0)
+            return ag__fail(AG_EINVAL, "run: environment entry '%s': set by the runner itself",
+                            own_names[i]);
+    return AG_OK;
+}
+
+/* 1 when kv's name is one of the extra entries' (which then replace it). */
+static int overridden(const struct ag__run_env_in *in, const char *kv)
+{
+    size_t len = strcspn(kv, "=");
+    for (size_t i = 0; i < in->nextra; i++)
+        if (strncmp(in->extra[i], kv, len) == 0 && in->extra[i][len] == '=')
+            return 1;
+    return 0;
+}
+
 static ag_err build_envp(const struct ag__run_env_in *in, struct ag__run_env *e,
                          const char *store_env)
 {
     size_t n = 0;
     for (char **p = environ; p && *p; p++)
         n++;
-    e->envp = calloc(n + 16, sizeof *e->envp);
+    e->envp = calloc(n + 16 + in->nextra, sizeof *e->envp);
     if (!e->envp)
         return AG_ENOMEM;
     for (char **p = environ; p && *p; p++)
-        if (inherited(*p))
+        if (inherited(*p) && !overridden(in, *p))
             e->envp[e->nenv++] = *p;
+    for (size_t i = 0; i < in->nextra; i++)
+        if (!(e->envp[e->nenv++] = own(e, "%s", in->extra[i])))
+            return AG_ENOMEM;
     const char *api = e->api_dir[0] ? e->api_dir : NULL;
     ag_err err = env_add(e, "AGENTGOV_TOKEN", in->token);
     err = err ? err : env_add(e, "AGENTGOV_ADDR", in->addr ? in->addr : "");

@@ -27,6 +27,8 @@ struct ag__run_env_in {
     int addr_port, store_port;             /* extra TCP connect ports, 0: none */
     /* Environment values. */
     const char *token, *addr, *agent_id, *task_id, *run_id, *workdir;
+    const char *const *extra; /* "NAME=VALUE" entries, checked (ag_run_env_entry_check) */
+    size_t nextra;
 };
 
 struct ag__run_env {

@@ -3,19 +3,24 @@
  * run is driven by an `agentgov pipeline resume RUN` process it starts, detached, the
  * same driver as the CLI's (crash-safe, resumable); at start the daemon starts one for
  * every run still marked running (a live driver keeps its lock; the new one exits). */
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agentgov/gov.h"
 #include "agentgov/pipeline.h"
+#include "agentgov/policy.h"
+#include "core/err.h"
 #include "server/handlers.h"
 #include "server/log.h"
 
@@ -83,20 +88,116 @@ static int spawn_driver(struct ag__srv *s, const char *run)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* ------------------------------------------------------------- templates --- */
+
+#define TEMPLATE_MAX (1u << 20)
+
+/* `uses:` over the API. The pipeline travels in the body; the files it names are read
+ * only from the templates/ directory of the data directory, then of the shipped
+ * templates: a template is named "templates/NAME.yaml" and its own files relative to
+ * it. A name that is absolute, holds "..", "." or an empty component, or leaves
+ * templates/ is refused, and the file is opened beneath its root with openat2
+ * (RESOLVE_BENEATH, no symlinks at all), so nothing outside can be reached. */
+struct tpl_src {
+    const char *main;     /* the name of the posted pipeline */
+    const char *roots[2]; /* the data directory, the shipped root (holding templates/) */
+    ag_gov *gov;          /* the registry, for agent_known */
+};
+
 static int agent_known(void *ctx, const char *id)
 {
     struct ag_agent_status st;
-    if (ag_gov_status(ctx, id, &st) != AG_OK)
+    if (ag_gov_status(((const struct tpl_src *)ctx)->gov, id, &st) != AG_OK)
         return 0;
     int known = st.registered;
     ag_agent_status_clear(&st);
     return known;
 }
 
+static int safe_rel(const char *p)
+{
+    if (!*p || *p == '/' || strncmp(p, "templates/", 10) != 0 || strlen(p) >= 1024)
+        return 0;
+    for (const char *c = p; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+            return 0;
+        c += n;
+        if (*c == '/')
+            c++;
+    }
+    return p[strlen(p) - 1] != '/';
+}
+
+static int open_beneath(const char *root, const char *rel)
+{
+    int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+                           .resolve =
+                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how);
+    close(dfd);
+    return fd;
+}
+
+static ag_err read_fd(int fd, const char *name, char **text, size_t *len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > TEMPLATE_MAX) {
+        close(fd);
+        return ag__fail(AG_EINVAL, "%s: not a regular file of at most %u bytes", name,
+                        TEMPLATE_MAX);
+    }
+    char *b = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    ssize_t n = 1;
+    while (b && got < (size_t)st.st_size && (n = read(fd, b + got, (size_t)st.st_size - got)) > 0)
+        got += (size_t)n;
+    close(fd);
+    if (!b || n < 0) {
+        free(b);
+        return ag__fail(b ? AG_EIO : AG_ENOMEM, "%s: cannot read", name);
+    }
+    b[got] = '\0';
+    *text = b;
+    *len = got;
+    return AG_OK;
+}
+
+static ag_err tpl_read(void *ctx, const char *from, const char *path, char **text, size_t *len)
+{
+    struct tpl_src *t = ctx;
+    char rel[1100];
+    /* A template's own files are relative to the template. */
+    if (strcmp(from, t->main) == 0 || !strchr(from, '/'))
+        snprintf(rel, sizeof rel, "%s", path);
+    else
+        snprintf(rel, sizeof rel, "%.*s/%s", (int)(strrchr(from, '/') - from), from, path);
+    if (!safe_rel(rel))
+        return ag__fail(AG_EPERM,
+                        "'%s': over the API only files under templates/ (of the data directory "
+                        "or the shipped ones) can be used, by a relative name without '..'",
+                        path);
+    for (size_t i = 0; i < 2; i++) {
+        if (!t->roots[i])
+            continue;
+        int fd = open_beneath(t->roots[i], rel);
+        if (fd >= 0)
+            return read_fd(fd, path, text, len);
+        if (errno != ENOENT)
+            return ag__fail(AG_EPERM, "'%s': cannot be opened beneath %s (%s)", path, t->roots[i],
+                            strerror(errno));
+    }
+    return ag__fail(AG_ENOTFOUND,
+                    "no template '%s' in the data directory's templates/ or the shipped ones",
+                    path);
+}
+
 /* POST /v1/pipelines/runs {"pipeline": "<YAML>", "name": "file.yaml", "params": {..}}:
  * validates (400 with every problem), creates the run, starts its driver: 201. The
- * pipeline travels in the body: the daemon reads no file a request names, so `uses:`
- * templates are not available here. */
+ * pipeline travels in the body; its `uses:` templates are read as tpl_read says. */
 void ag__h_pipeline_start(struct ag__req *r)
 {
     json_t *b = ag__req_json(r);
@@ -114,11 +215,20 @@ void ag__h_pipeline_start(struct ag__req *r)
         ag__reply_error(r, 400, "params must be an object of NAME: VALUE");
         return;
     }
-    struct ag_pipeline_source_ops ops = {.ctx = g, .agent_known = agent_known};
+    const char *file = name && *name ? name : "pipeline.yaml";
+    char shipped[PATH_MAX];
+    snprintf(shipped, sizeof shipped, "%s", ag_policy_default_path());
+    char *slash = strrchr(shipped, '/'); /* <root>/policies/default.yaml -> <root> */
+    if (slash)
+        *slash = '\0';
+    slash = strrchr(shipped, '/');
+    if (slash)
+        *slash = '\0';
+    struct tpl_src ts = {.main = file, .roots = {r->srv->dir, slash ? shipped : NULL}, .gov = g};
+    struct ag_pipeline_source_ops ops = {.ctx = &ts, .read = tpl_read, .agent_known = agent_known};
     ag_pipeline *p = NULL;
     char *diags = NULL;
-    ag_err e = ag_pipeline_load(name && *name ? name : "pipeline.yaml", text, strlen(text), &ops,
-                                &p, &diags);
+    ag_err e = ag_pipeline_load(file, text, strlen(text), &ops, &p, &diags);
     if (e == AG_EPARSE) {
         json_t *errs = json_array();
         for (char *save = NULL, *l = diags ? strtok_r(diags, "\n", &save) : NULL; l;

@@ -131,8 +131,8 @@ check_eq "branches: prod-only ran" "$(state "$R" prod-only)/$(state "$R" after-p
 check_exit "stop: a failure under stop fails the run (exit 2, DENY)" 2 "$AG" pipeline run "$DATA/stop.yaml"
 R=$(echo "$OUT" | awk '{print $1}')
 check_eq "stop: second skipped" "$(state "$R" second)" "skipped"
-check_eq "stop: orchestrate stages fail" "$(state "$R" orchestrated)" "failed"
-check_contains "stop: saying why" "$("$AG" pipeline status "$R")" "not available in this build"
+check_eq "stop: an orchestrate stage without an LLM endpoint fails" "$(state "$R" orchestrated)" "failed"
+check_contains "stop: saying why" "$("$AG" pipeline status "$R")" "llm: no provider"
 
 echo "# human gates"
 "$AG" pipeline run "$DATA/gate.yaml" --json >"$T/gate.out" 2>"$T/gate.err" &
@@ -200,6 +200,10 @@ reap "$SP"
 check_eq "cancel: the run ends as cancelled (exit 10)" "$?" 10
 check_eq "cancel: within seconds, not after the 30 s stage" "$(($(date +%s) - start < 10))" 1
 check_eq "cancel: the running stage failed" "$(state "$R" wait)" "failed"
+check_contains "cancel: stopped through the revocation of its agent" "$("$AG" pipeline status "$R")" \
+    "revoked while running: PIPELINE_CANCELLED: pipeline run"
+check_exit "cancel: the revocation is ledgered" 0 "$AG" ledger query --kind revocation --format jsonl
+check_contains "cancel: naming the run" "$OUT" "pipeline run $R was cancelled"
 check_eq "cancel: the next stage never ran" "$(state "$R" never)" "skipped"
 check_exit "cancel: a finished run cannot be cancelled (exit 2)" 2 "$AG" pipeline cancel "$R"
 "$AG" pipeline run "$DATA/slow.yaml" --json >"$T/slow2.out" 2>"$T/slow2.err" &
@@ -209,6 +213,8 @@ R=$(run_id "$T/slow2.out")
 wait_state "$R" wait running
 kill -9 "$SP"
 wait "$SP" 2>/dev/null
+check_contains "cancel: the pipeline's own agent of the stage can run again (its bar lifted)" \
+    "$("$AG" agent status pipeline.slow.wait | tr -s ' ')" "registered yes"
 check_exit "cancel: a run whose driver was killed can be cancelled" 0 "$AG" pipeline cancel "$R"
 start=$(date +%s)
 check_exit "cancel: the resume stops the stage it adopted and ends the run cancelled" 10 "$AG" pipeline resume "$R"

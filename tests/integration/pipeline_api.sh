@@ -66,6 +66,57 @@ check_contains "naming it" "$BODY" "no parameter 'zone'"
 req POST /v1/pipelines/runs -H "X-Vault-Token: $ROOT" -d '{"name": "x"}'
 check_eq "no pipeline text is 400" "$CODE" 400
 
+echo "# templates over the API: the data directory's and the shipped ones, nothing else"
+mkdir -p "$D/templates/local"
+cat >"$D/templates/local.yaml" <<'YAML'
+template:
+  name: local
+  params:
+    word: {type: string}
+  agent:
+    id: local-writer
+    tier: 1
+    packet: local/packet.json
+  stage:
+    agent: local-writer
+    run: [sh, -c, "echo ${{ params.word }} > word.txt"]
+    artifacts: [word.txt]
+YAML
+sed 's/code-review-specialist/local-writer/g' "$SRC/templates/code-review/packet.json" >"$D/templates/local/packet.json"
+TPL='pipeline:
+  name: api-templates
+  stages:
+    - write:
+        uses: templates/local.yaml
+        with: {word: hello}
+    - review:
+        uses: templates/code-review.yaml
+        with: {ref: HEAD}
+        when: "${{ false }}"'
+req POST /v1/pipelines/runs -H "X-Vault-Token: $ROOT" -d "$(jq -n --arg p "$TPL" '{pipeline: $p, name: "t.yaml"}')"
+check_eq "a pipeline using a data-directory and a shipped template starts: 201" "$CODE" 201
+T1=$(echo "$BODY" | jq -r .data.run_id)
+poll_status "$T1" succeeded
+check_eq "the data directory's template ran with its parameter" "$(cat "$D/pipelines/$T1/write/word.txt" 2>/dev/null)" hello
+check_eq "the shipped template loaded (its stage skipped by when)" \
+    "$(echo "$BODY" | jq -r '.data.stages[] | select(.stage == "review") | .state')" skipped
+# escape_case NAME USES: a pipeline whose template is USES is refused with 400.
+escape_case() {
+    local p
+    p=$(printf 'pipeline:\n  name: esc\n  stages:\n    - a:\n        uses: "%s"\n' "$2")
+    req POST /v1/pipelines/runs -H "X-Vault-Token: $ROOT" -d "$(jq -n --arg p "$p" '{pipeline: $p}')"
+    check_eq "template escape refused: $1 (400)" "$CODE" 400
+    check_contains "template escape refused: $1, saying so" "$BODY" "$3"
+}
+escape_case "absolute path" /etc/passwd "only files under templates/"
+escape_case "dot-dot" "templates/../../../etc/passwd" "only files under templates/"
+escape_case "outside templates/" "policy.yaml" "only files under templates/"
+escape_case "unknown" "templates/nope.yaml" "no template 'templates/nope.yaml'"
+ln -s /etc/passwd "$D/templates/evil.yaml"
+escape_case "a symlink out of the directory" "templates/evil.yaml" "cannot be opened beneath"
+printf 'template:\n  name: sneaky\n  stage:\n    run: [true]\n  agent:\n    id: sneaky\n    packet: ../../master.key\n' >"$D/templates/sneaky.yaml"
+escape_case "a template's own file out of templates/" "templates/sneaky.yaml" "only files under templates/"
+
 echo "# a run whose driver died is resumed when the daemon starts"
 GATE='pipeline:
   name: gated

@@ -113,9 +113,32 @@ check_eq "it reads expired" "$(echo "$OUT" | jq -r .status)" "expired"
 check_exit "approving it is refused (exit 2)" 2 "$AG" approval approve "$ID" --as alice
 check_eq "pipeline status: the gate timed out" "$(gate "$R" review status)" "timed_out"
 
+echo "# a cancelled run withdraws its pending gate"
+"$AG" pipeline run "$DATA/gate.yaml" --json >"$T/w.out" 2>"$T/w.err" &
+GP=$!
+PIDS_TO_KILL+=("$GP")
+wait_for "$T/w.out"
+R=$(run_id "$T/w.out")
+wait_state "$R" review waiting
+ID=$(pending_for "$R/review")
+check_eq "the gate is a pending approval" "$([ -n "$ID" ] && echo yes)" "yes"
+check_exit "cancel the waiting run" 0 "$AG" pipeline cancel "$R"
+reap "$GP"
+check_eq "the run ended cancelled (exit 10)" "$?" 10
+check_eq "the gate is no longer pending" "$(pending_for "$R/review")" ""
+check_exit "approval show of the withdrawn gate" 0 "$AG" approval show "$ID" --json
+check_eq "it reads withdrawn" "$(echo "$OUT" | jq -r .status)" "withdrawn"
+check_contains "saying why" "$(echo "$OUT" | jq -c .withdrawn)" "the pipeline run was cancelled"
+check_exit "approval list shows it withdrawn" 0 "$AG" approval list --json
+check_eq "in the listing" "$(echo "$OUT" | jq -r --arg i "$ID" '.[] | select(.id == $i) | .status')" "withdrawn"
+check_exit "approving a withdrawn gate is refused (exit 2)" 2 "$AG" approval approve "$ID" --as alice
+check_contains "saying it was withdrawn" "$ERR" "withdrawn"
+check_exit "pipeline approve of it is refused too (exit 2)" 2 "$AG" pipeline approve "$R" review --by bob
+check_eq "pipeline status: the gate reads withdrawn" "$(gate "$R" review status)" "withdrawn"
+
 echo "# the ledger"
 check_exit "the ledger verifies" 0 "$AG" ledger verify
 check_eq "the gates' approvals are ledgered (kind approval): asked, votes, refusals, answers" \
     "$("$AG" ledger query --kind approval --format jsonl | jq -r 'select(.action == "pipeline.gate") | .reason' | sort -u | tr '\n' ' ')" \
-    "approved decision_refused denied requested vote "
+    "approved decision_refused denied requested vote withdrawn "
 finish

@@ -320,6 +320,55 @@ static void sc_deny(void)
     afx_close(&f);
 }
 
+/* A pending approval its opener withdraws reads "withdrawn", leaves the pending list,
+ * cannot be decided or used, and the withdrawal is ledgered once; withdrawing again,
+ * or withdrawing a decided approval, changes nothing. */
+static void sc_withdraw(void)
+{
+    struct afx f;
+    afx_open(&f, "apv_withdraw");
+    afx_start(&f, "agent-a", 1);
+    struct ag_approve_result r;
+    ASSERT_EQ(apv_act(&f, "agent-a", "db.migrate", NULL, NULL, &r), AG_EFFECT_ASK);
+    char id[AG_APPROVAL_ID_BUF];
+    snprintf(id, sizeof id, "%s", r.approval_id);
+    int done = -1;
+    ASSERT_ERR(ag_approve_withdraw(f.ap, id, "", "x", &done), AG_EINVAL);
+    ASSERT_OK(ag_approve_withdraw(f.ap, id, "pipeline-run:r1", "the run was cancelled", &done));
+    ASSERT_EQ(done, 1);
+    struct ag_approval a;
+    ASSERT_OK(ag_approve_get(f.ap, id, &a));
+    ASSERT_STREQ(a.status, "withdrawn");
+    ASSERT_CONTAINS(a.json, "the run was cancelled");
+    ag_approval_clear(&a);
+    struct ag_approval_filter flt = {.pending_only = 1};
+    struct ag_approval *items = NULL;
+    size_t n = 0;
+    ASSERT_OK(ag_approve_list(f.ap, &flt, &items, &n));
+    ASSERT_EQ(n, 0);
+    ag_approval_list_free(items, n);
+    struct ag_identity admin = apv_who("root", "acc-root", 4, 1);
+    ASSERT_ERR(ag_approve_decide(f.ap, id, &admin, 1, NULL, NULL), AG_ESTATE);
+    ASSERT_CONTAINS(ag_last_error(), "withdrawn");
+    ASSERT_EQ(apv_act(&f, "agent-a", "db.migrate", NULL, id, &r), AG_EFFECT_DENY);
+    ASSERT_STREQ(ag_reason_name(r.d.reason), "approval_denied");
+    ASSERT_OK(ag_approve_withdraw(f.ap, id, "pipeline-run:r1", "again", &done));
+    ASSERT_EQ(done, 0);
+    ASSERT_EQ(afx_count_kind(&f, "approval", "\"event\":\"withdrawn\""), 1);
+    /* A decided approval stays decided. */
+    ASSERT_EQ(apv_act(&f, "agent-a", "db.migrate", "{\"n\":2}", NULL, &r), AG_EFFECT_ASK);
+    snprintf(id, sizeof id, "%s", r.approval_id);
+    ASSERT_OK(ag_approve_decide(f.ap, id, &admin, 0, "no", NULL));
+    ASSERT_OK(ag_approve_withdraw(f.ap, id, "pipeline-run:r1", "late", &done));
+    ASSERT_EQ(done, 0);
+    ASSERT_OK(ag_approve_get(f.ap, id, &a));
+    ASSERT_STREQ(a.status, "denied");
+    ag_approval_clear(&a);
+    ASSERT_ERR(ag_approve_withdraw(f.ap, "apv-000000000000000000000000", "x", NULL, NULL),
+               AG_ENOTFOUND);
+    afx_close(&f);
+}
+
 /* Past its expiry an approval reads expired at once, is denied, cannot be approved, and
  * its expiry is ledgered exactly once. */
 static void sc_expiry(void)
@@ -534,6 +583,10 @@ static void sc_identity(void)
     TEST(approve_deny_##backend)                                                                   \
     {                                                                                              \
         sc_deny();                                                                                 \
+    }                                                                                              \
+    TEST(approve_withdraw_##backend)                                                               \
+    {                                                                                              \
+        sc_withdraw();                                                                             \
     }                                                                                              \
     TEST(approve_expiry_##backend)                                                                 \
     {                                                                                              \

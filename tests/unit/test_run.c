@@ -261,6 +261,48 @@ TEST(the_child_gets_its_identity_and_none_of_the_runners_secrets)
     ag_policy_free(pol);
 }
 
+TEST(extra_environment_entries_reach_the_child_and_replace_inherited_ones)
+{
+    const char *dir = ag_test_fresh_dir("envx");
+    fake_data_dir(dir);
+    setenv("RUN_TEST_REPLACED", "from-the-parent", 1);
+    ag_policy *pol = shipped();
+    char bufs[6][512];
+    struct ag__run_env_in in = env_in(dir, ag_policy_sandbox(pol, 1), bufs);
+    const char *extra[] = {"AGENTGOV_IDEMPOTENCY_KEY=run1.stage", "RUN_TEST_REPLACED=extra",
+                           "EMPTY="};
+    in.extra = extra;
+    in.nextra = 3;
+    struct ag__run_env e;
+    ASSERT_OK(ag__run_env_build(&in, &e));
+    ASSERT_STREQ(env_get(e.envp, "AGENTGOV_IDEMPOTENCY_KEY"), "run1.stage");
+    ASSERT_STREQ(env_get(e.envp, "RUN_TEST_REPLACED"), "extra");
+    ASSERT_STREQ(env_get(e.envp, "EMPTY"), "");
+    size_t seen = 0;
+    for (char **v = e.envp; *v; v++)
+        seen += strncmp(*v, "RUN_TEST_REPLACED=", 18) == 0;
+    ASSERT_EQ(seen, 1);
+    ASSERT_STREQ(env_get(e.envp, "AGENTGOV_TOKEN"), "agv.tok");
+    ag__run_env_free(&e);
+    unsetenv("RUN_TEST_REPLACED");
+    ag_policy_free(pol);
+}
+
+TEST(extra_environment_entries_cannot_replace_what_the_runner_sets)
+{
+    ASSERT_OK(ag_run_env_entry_check("AGENTGOV_PIPELINE_RUN=abc"));
+    ASSERT_OK(ag_run_env_entry_check("_x1=a=b"));
+    ASSERT_EQ(ag_run_env_entry_check("AGENTGOV_TOKEN=forged"), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "AGENTGOV_TOKEN");
+    ASSERT_EQ(ag_run_env_entry_check("AGENTGOV_AGENT_ID=root"), AG_EINVAL);
+    ASSERT_EQ(ag_run_env_entry_check("VAULT_TOKEN=s.x"), AG_EINVAL);
+    ASSERT_EQ(ag_run_env_entry_check("NOEQUALS"), AG_EINVAL);
+    ASSERT_EQ(ag_run_env_entry_check("=v"), AG_EINVAL);
+    ASSERT_EQ(ag_run_env_entry_check("1X=v"), AG_EINVAL);
+    ASSERT_EQ(ag_run_env_entry_check("A-B=v"), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "not a variable name");
+}
+
 TEST(the_childs_view_links_store_and_ledger_but_no_key)
 {
     const char *dir = ag_test_fresh_dir("view");
