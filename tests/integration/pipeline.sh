@@ -96,6 +96,14 @@ check_eq "dag: b and c ran at the same time (max_parallel 2)" \
     "$(($(ms "$D/b/start") < $(ms "$D/c/end") && $(ms "$D/c/start") < $(ms "$D/b/end")))" 1
 check_eq "dag: a's artifact was passed to b's directory" "$(cat "$D/b/a.out")" "a"
 check_eq "dag: events in order: a running first" "$(echo "$OUT" | sed -n 2p | jq -r '.stage + " " + .state')" "a running"
+REP=$W/$R/.ctl/a.1.report.json
+check_eq "env: the stage's command is its own (no env(1) in front)" "$(jq -c .command "$REP")" \
+    '["sh","-c","date +%s%N > start; sleep 0.1; date +%s%N > end; echo a > a.out"]'
+check_exit "env: a stage sees its idempotency key and attempt in its environment" 0 "$AG" pipeline run <(printf '%s\n' \
+    'pipeline:' '  name: env' '  stages:' \
+    '    - show: {run: [sh, -c, "echo $AGENTGOV_IDEMPOTENCY_KEY $AGENTGOV_PIPELINE_STAGE $AGENTGOV_PIPELINE_ATTEMPT > env.txt"]}')
+R=$(echo "$OUT" | awk '{print $1}')
+check_eq "env: the values" "$(cat "$W/$R/show/env.txt")" "$R.show show 1"
 check_exit "dag-serial: succeeds" 0 "$AG" pipeline run "$DATA/dag-serial.yaml" --json
 R=$(echo "$OUT" | head -n 1 | jq -r .run_id)
 D=$W/$R
@@ -223,7 +231,7 @@ check_eq "cancel: the adopted stage failed, the next one skipped" "$(state "$R" 
 
 echo "# list, resume of a finished run, expiry"
 check_exit "list: exits 0" 0 "$AG" pipeline list --json
-check_eq "list: every run is listed" "$(echo "$OUT" | jq length)" 12
+check_eq "list: every run is listed" "$(echo "$OUT" | jq length)" 13
 check_exit "resume of a finished run reports its status" 0 "$AG" pipeline resume "$(echo "$OUT" | jq -r '.[] | select(.pipeline == "dag") | .run_id')"
 echo "pipeline.checkpoint_ttl = 1s" >>"$AGENTGOV_DIR/config"
 check_exit "expiry: a run" 0 "$AG" pipeline run "$DATA/dag-serial.yaml"
