@@ -8,7 +8,10 @@
  *
  * DIR (default /tmp) holds the ledger and the store. Figures: validation min/median/max
  * over 50 loads; scheduling wall time / stages, for a chain (each stage requires the
- * one before) and for independent stages at MAX_PARALLEL (default 4). */
+ * one before) and for independent stages at MAX_PARALLEL (default 4). The overhead
+ * judged against the target is, for the chain, the wall time per stage less a bare
+ * fork+exec+wait of the same program (the stage's own run); for independent stages,
+ * whose processes overlap, the whole wall time per stage. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -182,11 +185,15 @@ static int sched(const char *dir, int n, int chain, int par)
         waitpid(c, NULL, 0);
     }
     int64_t f1 = ag__mono_ns();
+    /* The overhead is what the scheduler adds to the stages' own processes: the wall time
+     * per stage less a bare fork+exec+wait of the same program (for independent stages
+     * run max_parallel at once this undercounts nothing: their processes overlap). */
     double per = (double)(t1 - t0) / 1e6 / n, bare = (double)(f1 - f0) / 1e6 / n;
-    printf("schedule %-28s %d stages: %.1f ms total, %.2f ms/stage (of which fork+exec+wait "
-           "%.2f ms) %s\n",
+    double over = per - (chain ? bare : 0);
+    printf("schedule %-28s %d stages: %.1f ms total, %.2f ms/stage, fork+exec+wait %.2f ms, "
+           "overhead %.2f ms/stage %s\n",
            chain ? "chain (when on each)" : "independent", n, (double)(t1 - t0) / 1e6, per, bare,
-           per <= 5.0 ? "[<= 5 ms: ok]" : "[> 5 ms: OVER]");
+           over, over <= 5.0 ? "[<= 5 ms: ok]" : "[> 5 ms: OVER]");
     ag_pipeline_free(p);
     free(text);
     ag_ledger_close(l);
@@ -194,7 +201,7 @@ static int sched(const char *dir, int n, int chain, int par)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0)
         return 1;
-    return per <= 5.0 ? 0 : 2;
+    return over <= 5.0 ? 0 : 2;
 }
 
 int main(int argc, char **argv)

@@ -43,6 +43,10 @@ struct srun {
     int stopping, cancelling;
     int64_t fence, lock_at;
     const struct ag__pl_gates *gates;
+    /* States changed since the last flush (checkpoint_flush): in memory only, so that
+     * nothing outside the driver may act on them yet. */
+    size_t *dirty, ndirty;
+    unsigned char *is_dirty;
 };
 
 static int64_t ttl(const struct ag_pipeline_env *env)
@@ -80,11 +84,49 @@ static const char *stage_agent(const struct srun *R, size_t i, char *buf, size_t
     return buf;
 }
 
-/* Records a new state of stage i (ledger, then store), then tells the caller. */
+/* Makes the states changed since the last flush durable: ledgered (one group commit),
+ * then stored (one exec), then told to the caller. Every action outside the driver (a
+ * stage started, a gate opened or withdrawn, the run's end, a wait) comes after a
+ * flush, so a state is never acted on before it is checkpointed, and the changes a
+ * scheduling pass makes together (a stage succeeded, the next one started) cost one
+ * fsync instead of one each. */
+static ag_err checkpoint_flush(struct srun *R)
+{
+    if (!R->ndirty)
+        return AG_OK;
+    struct ag__pl_change *c = calloc(R->ndirty, sizeof *c);
+    char(*agents)[300] = calloc(R->ndirty, sizeof *agents);
+    ag_err e = c && agents ? AG_OK : AG_ENOMEM;
+    for (size_t k = 0; !e && k < R->ndirty; k++) {
+        size_t i = R->dirty[k];
+        c[k] = (struct ag__pl_change){R->p->stages[i].name,
+                                      stage_agent(R, i, agents[k], sizeof agents[k]), R->key[i],
+                                      &R->st[i]};
+    }
+    if (!e)
+        e = ag__pl_checkpoint_batch(R->env->store, R->env->ledger, R->run, R->p->name, c,
+                                    R->ndirty);
+    free(c);
+    free(agents);
+    if (e)
+        return e;
+    for (size_t k = 0; k < R->ndirty; k++) {
+        R->is_dirty[R->dirty[k]] = 0;
+        emit(R, R->dirty[k], ag__pl_state_name(R->st[R->dirty[k]].state));
+    }
+    R->ndirty = 0;
+    return AG_OK;
+}
+
+/* Records a new state of stage i, to be checkpointed at the next flush. A stage that
+ * changes twice before one is flushed flushes the first: every state is ledgered. */
 static ag_err set_state(struct srun *R, size_t i, enum ag__pl_sstate state, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static ag_err set_state(struct srun *R, size_t i, enum ag__pl_sstate state, const char *fmt, ...)
 {
+    ag_err e = R->is_dirty[i] ? checkpoint_flush(R) : AG_OK;
+    if (e)
+        return e;
     struct ag__pl_stage_state next = R->st[i];
     next.state = state;
     next.updated_at = ag__wall_ms();
@@ -92,14 +134,9 @@ static ag_err set_state(struct srun *R, size_t i, enum ag__pl_sstate state, cons
     va_start(ap, fmt);
     vsnprintf(next.message, sizeof next.message, fmt, ap);
     va_end(ap);
-    char abuf[300];
-    ag_err e =
-        ag__pl_checkpoint(R->env->store, R->env->ledger, R->run, R->p->name, R->p->stages[i].name,
-                          stage_agent(R, i, abuf, sizeof abuf), R->key[i], &next);
-    if (e)
-        return e;
     R->st[i] = next;
-    emit(R, i, ag__pl_state_name(state));
+    R->is_dirty[i] = 1;
+    R->dirty[R->ndirty++] = i;
     return AG_OK;
 }
 
@@ -178,7 +215,8 @@ static ag_err prepare_dir(struct srun *R, size_t i)
 {
     char dir[4096];
     stage_dir(R, i, dir, sizeof dir);
-    ag_err e = ag__mkdir_p(dir, 0755);
+    /* The run's directory exists after the first stage: one mkdir, not one a level. */
+    ag_err e = mkdir(dir, 0755) == 0 || errno == EEXIST ? AG_OK : ag__mkdir_p(dir, 0755);
     if (e)
         return e;
     const struct ag__stage *s = &R->p->stages[i];
@@ -419,6 +457,7 @@ static int running_count(const struct srun *R, const char *agent, int *agent_bus
     return n;
 }
 
+/* Marks stage i running its next attempt; launch starts it once that is flushed. */
 static ag_err start_attempt(struct srun *R, size_t i)
 {
     const struct ag__stage *s = &R->p->stages[i];
@@ -427,9 +466,12 @@ static ag_err start_attempt(struct srun *R, size_t i)
         return fail_stage(R, i, ag_last_error());
     R->st[i].attempt++;
     R->st[i].not_before = 0;
-    if ((e = set_state(R, i, AG__PS_RUNNING, "attempt %d of %d", R->st[i].attempt,
-                       s->retry_max + 1)))
-        return e;
+    return set_state(R, i, AG__PS_RUNNING, "attempt %d of %d", R->st[i].attempt, s->retry_max + 1);
+}
+
+static ag_err launch(struct srun *R, size_t i)
+{
+    ag_err e;
     struct attempt t;
     if ((e = attempt_make(R, i, &t)))
         return e;
@@ -450,7 +492,7 @@ static ag_err open_gate(struct srun *R, size_t i)
     ag_err e =
         set_state(R, i, AG__PS_WAITING, "waiting for %d approval%s (timeout %lld s)", s->required,
                   s->required == 1 ? "" : "s", (long long)(s->timeout_ms / 1000));
-    if (e)
+    if (e || (e = checkpoint_flush(R)))
         return e;
     return R->gates->open(R->env->store, R->env->ledger, R->run, R->p->name, s->name,
                           ag__wall_ms() + s->timeout_ms, s->approvers.v, s->approvers.n,
@@ -458,7 +500,7 @@ static ag_err open_gate(struct srun *R, size_t i)
 }
 
 /* Starts what can start; *next_wake gets the earliest retry time still to come. */
-static ag_err schedule(struct srun *R, int64_t *next_wake)
+static ag_err schedule_pass(struct srun *R, int64_t *next_wake, size_t *starts, size_t *nstarts)
 {
     char buf[400];
     for (size_t i = 0; i < R->p->nstages; i++) {
@@ -495,8 +537,27 @@ static ag_err schedule(struct srun *R, int64_t *next_wake)
             continue;
         if ((e = start_attempt(R, i)))
             return e;
+        if (R->st[i].state == AG__PS_RUNNING)
+            starts[(*nstarts)++] = i;
     }
     return AG_OK;
+}
+
+/* Starts what can start; *next_wake gets the earliest retry time still to come. The
+ * stages it starts are checkpointed running together (with whatever else changed in
+ * the pass), then launched. */
+static ag_err schedule(struct srun *R, int64_t *next_wake)
+{
+    size_t *starts = calloc(R->p->nstages, sizeof *starts), n = 0;
+    if (!starts)
+        return AG_ENOMEM;
+    ag_err e = schedule_pass(R, next_wake, starts, &n);
+    if (!e && n)
+        e = checkpoint_flush(R);
+    for (size_t k = 0; !e && k < n; k++)
+        e = launch(R, starts[k]);
+    free(starts);
+    return e;
 }
 
 static ag_err poll_gates(struct srun *R)
@@ -517,11 +578,15 @@ static ag_err poll_gates(struct srun *R)
         }
         if (e)
             return e;
-        if (R->cancelling &&
-            (e = fail_stage(R, i, "the run was cancelled while the gate waited")) == AG_OK)
-            e = R->gates->withdraw(R->env->store, R->env->ledger, R->run, s->name,
-                                   "the pipeline run was cancelled");
-        else if (gs == AG__GATE_APPROVED)
+        if (R->cancelling) {
+            /* Failed first (a resumed run does not wait on it again), then withdrawn. */
+            e = fail_stage(R, i, "the run was cancelled while the gate waited");
+            if (!e)
+                e = checkpoint_flush(R);
+            if (!e)
+                e = R->gates->withdraw(R->env->store, R->env->ledger, R->run, s->name,
+                                       "the pipeline run was cancelled");
+        } else if (gs == AG__GATE_APPROVED)
             e = set_state(R, i, AG__PS_SUCCEEDED, "%s", msg);
         else if (gs == AG__GATE_DENIED || gs == AG__GATE_TIMED_OUT)
             e = fail_stage(R, i, msg);
@@ -693,6 +758,9 @@ static ag_err withdraw_gates(struct srun *R, const char *status)
 
 static ag_err finish_run(struct srun *R, char status[16])
 {
+    ag_err fe = checkpoint_flush(R);
+    if (fe)
+        return fe;
     const char *st = "succeeded";
     if (R->cancelling)
         st = "cancelled";
@@ -801,7 +869,7 @@ static ag_err drive(struct srun *R, char status[16])
                 break;
         }
         int64_t wake = 0;
-        if ((e = schedule(R, &wake)))
+        if ((e = schedule(R, &wake)) || (e = checkpoint_flush(R)))
             break;
         int running = 0, waiting = 0, open = 0;
         for (size_t i = 0; i < R->p->nstages; i++) {
@@ -858,7 +926,9 @@ ag_err ag_pipeline_drive(const struct ag_pipeline_env *env, const char *run_id, 
     snprintf(R.ctl, sizeof R.ctl, "%s/%s/.ctl", env->work_root, run_id);
     R.st = calloc(R.p->nstages, sizeof *R.st);
     R.key = calloc(R.p->nstages, sizeof *R.key);
-    if (!R.st || !R.key)
+    R.dirty = calloc(R.p->nstages, sizeof *R.dirty);
+    R.is_dirty = calloc(R.p->nstages, 1);
+    if (!R.st || !R.key || !R.dirty || !R.is_dirty)
         e = AG_ENOMEM;
     if (!e)
         e = ag__mkdir_p(R.ctl, 0700);
@@ -871,6 +941,8 @@ ag_err ag_pipeline_drive(const struct ag_pipeline_env *env, const char *run_id, 
     }
     free(R.st);
     free(R.key);
+    free(R.dirty);
+    free(R.is_dirty);
     ag_pipeline_free(R.p);
     json_decref(R.meta);
     return e;

@@ -75,44 +75,88 @@ ag_err ag__pl_stage_from_json(const char *json, struct ag__pl_stage_state *st)
     return bad ? ag__fail(AG_EPARSE, "pipeline: a stage checkpoint does not parse") : AG_OK;
 }
 
+/* The ledger entry of one change; *data is malloc'd for the caller. */
+static ag_err change_entry(const char *run, const char *pipeline, const struct ag__pl_change *c,
+                           char action[64], struct ag_ledger_entry *le, char **data)
+{
+    const struct ag__pl_stage_state *st = c->st;
+    snprintf(action, 64, "stage.%s", ag__pl_state_name(st->state));
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "run_id", run, "pipeline", pipeline, "stage",
+                          c->stage, "state", ag__pl_state_name(st->state), "attempt", st->attempt,
+                          "idempotency_key", c->key);
+    *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    int success = st->state == AG__PS_SUCCEEDED ? 1 : st->state == AG__PS_FAILED ? 0 : -1;
+    *le = (struct ag_ledger_entry){.kind = "pipeline",
+                                   .agent_id = c->agent,
+                                   .task_id = run,
+                                   .tier = -1,
+                                   .action = action,
+                                   .resource = c->stage,
+                                   .reason = st->message[0] ? st->message : NULL,
+                                   .confidence = -1,
+                                   .success = success,
+                                   .data_json = *data};
+    return *data ? AG_OK : AG_ENOMEM;
+}
+
+#define LEDGER_BATCH 8 /* ag_ledger_append_batch's limit */
+
+/* Ledgers changes [from, from+n) (n <= LEDGER_BATCH) in one group commit. */
+static ag_err ledger_chunk(ag_ledger *l, const char *run, const char *pipeline,
+                           const struct ag__pl_change *c, size_t n)
+{
+    struct ag_ledger_entry le[LEDGER_BATCH];
+    const struct ag_ledger_entry *lp[LEDGER_BATCH];
+    char action[LEDGER_BATCH][64], *data[LEDGER_BATCH] = {0};
+    ag_err e = AG_OK;
+    for (size_t i = 0; !e && i < n; i++) {
+        e = change_entry(run, pipeline, &c[i], action[i], &le[i], &data[i]);
+        lp[i] = &le[i];
+    }
+    if (!e)
+        e = ag_ledger_append_batch(l, lp, n, NULL);
+    for (size_t i = 0; i < n; i++)
+        free(data[i]);
+    return e;
+}
+
+ag_err ag__pl_checkpoint_batch(ag_store *s, ag_ledger *l, const char *run, const char *pipeline,
+                               const struct ag__pl_change *c, size_t n)
+{
+    ag_err e = AG_OK;
+    for (size_t k = 0; !e && k < n; k += LEDGER_BATCH)
+        e = ledger_chunk(l, run, pipeline, c + k,
+                         n - k < LEDGER_BATCH ? n - k : LEDGER_BATCH);
+    if (e || n == 0)
+        return e;
+    char k[AG__PL_KEY_MAX];
+    ag__pl_key(k, run, "stages");
+    struct ag_store_op *ops = calloc(n, sizeof *ops);
+    struct ag_store_reply *rep = calloc(n, sizeof *rep);
+    char **json = calloc(n, sizeof *json);
+    e = ops && rep && json ? AG_OK : AG_ENOMEM;
+    for (size_t i = 0; !e && i < n; i++) {
+        e = ag__pl_stage_json(c[i].st, &json[i]);
+        ops[i] = (struct ag_store_op){.op = AG_OP_HSET, .key = k, .field = c[i].stage,
+                                      .value = json[i]};
+    }
+    if (!e && (e = ag_store_exec(s, NULL, ops, n, rep, NULL)) == AG_OK)
+        ag_store_reply_free(rep, n);
+    for (size_t i = 0; json && i < n; i++)
+        free(json[i]);
+    free(json);
+    free(ops);
+    free(rep);
+    return e;
+}
+
 ag_err ag__pl_checkpoint(ag_store *s, ag_ledger *l, const char *run, const char *pipeline,
                          const char *stage, const char *agent, const char *key,
                          const struct ag__pl_stage_state *st)
 {
-    char *json = NULL;
-    ag_err e = ag__pl_stage_json(st, &json);
-    if (e)
-        return e;
-    char action[64];
-    snprintf(action, sizeof action, "stage.%s", ag__pl_state_name(st->state));
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "run_id", run, "pipeline", pipeline, "stage",
-                          stage, "state", ag__pl_state_name(st->state), "attempt", st->attempt,
-                          "idempotency_key", key);
-    char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    int success = st->state == AG__PS_SUCCEEDED ? 1 : st->state == AG__PS_FAILED ? 0 : -1;
-    struct ag_ledger_entry le = {.kind = "pipeline",
-                                 .agent_id = agent,
-                                 .task_id = run,
-                                 .tier = -1,
-                                 .action = action,
-                                 .resource = stage,
-                                 .reason = st->message[0] ? st->message : NULL,
-                                 .confidence = -1,
-                                 .success = success,
-                                 .data_json = data};
-    e = data ? ag_ledger_append(l, &le, NULL, NULL) : AG_ENOMEM;
-    free(data);
-    if (!e) {
-        char k[AG__PL_KEY_MAX];
-        ag__pl_key(k, run, "stages");
-        struct ag_store_op op = {.op = AG_OP_HSET, .key = k, .field = stage, .value = json};
-        struct ag_store_reply r;
-        e = ag_store_exec(s, NULL, &op, 1, &r, NULL);
-        ag_store_reply_free(&r, 1);
-    }
-    free(json);
-    return e;
+    struct ag__pl_change c = {stage, agent, key, st};
+    return ag__pl_checkpoint_batch(s, l, run, pipeline, &c, 1);
 }
 
 ag_err ag__pl_ledger_run(ag_ledger *l, const char *run, const char *pipeline, const char *action,

@@ -52,6 +52,17 @@ AG_MUST_USE ag_err ag__pl_check_run_id(const char *run);
 AG_MUST_USE ag_err ag__pl_checkpoint(ag_store *s, ag_ledger *l, const char *run,
                                      const char *pipeline, const char *stage, const char *agent,
                                      const char *key, const struct ag__pl_stage_state *st);
+/* One stage's new state, for ag__pl_checkpoint_batch. */
+struct ag__pl_change {
+    const char *stage, *agent, *key;
+    const struct ag__pl_stage_state *st;
+};
+/* The same for n changes of one run at once: their ledger entries are appended in
+ * one group commit (one fsync for up to 8), then the store takes them all in one
+ * exec; the caller acts on none of them before it returns AG_OK. */
+AG_MUST_USE ag_err ag__pl_checkpoint_batch(ag_store *s, ag_ledger *l, const char *run,
+                                           const char *pipeline, const struct ag__pl_change *c,
+                                           size_t n);
 AG_MUST_USE ag_err ag__pl_stage_json(const struct ag__pl_stage_state *st, char **json);
 AG_MUST_USE ag_err ag__pl_stage_from_json(const char *json, struct ag__pl_stage_state *st);
 
