@@ -380,6 +380,37 @@ static int do_answer(struct ag__cli_gov *g, const struct plopts *o, int approve)
     return 0;
 }
 
+/* Revokes the agents of the run's running stages at once, whether or not a driver
+ * runs (its own revocations then find them revoked already): an attempt's process
+ * outlives a dead driver, and the cancel must stop it now, not at the next resume. */
+static size_t revoke_running(struct ag__cli_gov *g, const char *run)
+{
+    char *js = NULL;
+    if (ag_pipeline_status(g->store, run, &js) != AG_OK)
+        return 0;
+    json_t *o = json_loads(js, 0, NULL), *st;
+    free(js);
+    const char *pl = json_string_value(json_object_get(o, "pipeline"));
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(o, "stages"), i, st)
+    {
+        const char *state = json_string_value(json_object_get(st, "state"));
+        if (!state || strcmp(state, "running") != 0)
+            continue;
+        struct ag_pipeline_attempt a = {
+            .run_id = run,
+            .pipeline = pl ? pl : "",
+            .stage = json_string_value(json_object_get(st, "stage")),
+            .kind = json_string_value(json_object_get(st, "attempt_kind")),
+            .agent = json_string_value(json_object_get(st, "agent")),
+            .attempt = (int)json_integer_value(json_object_get(st, "attempt"))};
+        if (a.stage && a.kind)
+            n += ag__cli_pl_revoke_attempt(g->gov, &a) > 0;
+    }
+    json_decref(o);
+    return n;
+}
+
 static int do_cancel(struct ag__cli_gov *g, const struct plopts *o)
 {
     ag_err e = ag_pipeline_cancel(g->store, g->ledger, o->pos[0], who(o));
@@ -387,9 +418,10 @@ static int do_cancel(struct ag__cli_gov *g, const struct plopts *o)
         ag__cli_error_ag(e, "pipeline cancel");
         return ag__cli_exit_of(e);
     }
-    printf("%s: cancel requested (the driver stops its stages; if none runs, `agentgov pipeline "
-           "resume %s` ends it)\n",
-           o->pos[0], o->pos[0]);
+    size_t n = revoke_running(g, o->pos[0]);
+    printf("%s: cancel requested; %zu running stage%s stopped by revoking %s agents (the "
+           "driver ends the run; if none runs, `agentgov pipeline resume %s` does)\n",
+           o->pos[0], n, n == 1 ? "" : "s", n == 1 ? "its" : "their", o->pos[0]);
     return 0;
 }
 

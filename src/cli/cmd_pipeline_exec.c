@@ -629,6 +629,25 @@ static void x_wait(void *ctx, int64_t timeout_ms)
         usleep(1000);
 }
 
+size_t ag__cli_pl_revoke_attempt(ag_gov *gov, const struct ag_pipeline_attempt *a)
+{
+    char ids[3][300], details[300];
+    size_t n = attempt_agents(a, ids, 3), revoked = 0;
+    snprintf(details, sizeof details, "pipeline run %s was cancelled (stage %s, attempt %d)",
+             a->run_id, a->stage, a->attempt);
+    for (size_t i = 0; gov && i < n; i++) {
+        struct ag_agent_status st;
+        if (!ids[i][0] || ag_gov_status(gov, ids[i], &st) != AG_OK)
+            continue;
+        int known = st.registered;
+        ag_agent_status_clear(&st);
+        ag_err e = known ? ag_gov_revoke(gov, ids[i], AG_PIPELINE_CANCEL_REVOCATION, details)
+                         : AG_ENOTFOUND;
+        revoked += e == AG_OK || e == AG_EREVOKED;
+    }
+    return revoked;
+}
+
 /* Cancel: the attempt's agents are revoked through the lifecycle (ledgered, kind
  * revocation, their tokens revoked with them), which the governed runner and the
  * orchestrator watch: the run stops as revoked, with its handoff. A signal follows
@@ -639,21 +658,7 @@ static void x_stop(void *ctx, const struct ag_pipeline_attempt *a)
     struct ag__plexec_slot *s = slot_find(x, a, 0);
     if (!s || s->done || s->pid <= 0)
         return;
-    char ids[3][300], details[300];
-    size_t n = attempt_agents(a, ids, 3), revoked = 0;
-    snprintf(details, sizeof details, "pipeline run %s was cancelled (stage %s, attempt %d)",
-             a->run_id, a->stage, a->attempt);
-    for (size_t i = 0; x->gov && i < n; i++) {
-        struct ag_agent_status st;
-        if (ag_gov_status(x->gov, ids[i], &st) != AG_OK)
-            continue;
-        int known = st.registered;
-        ag_agent_status_clear(&st);
-        ag_err e = known ? ag_gov_revoke(x->gov, ids[i], AG_PIPELINE_CANCEL_REVOCATION, details)
-                         : AG_ENOTFOUND;
-        revoked += e == AG_OK || e == AG_EREVOKED;
-    }
-    if (revoked)
+    if (ag__cli_pl_revoke_attempt(x->gov, a))
         return;
         /* The runner stops its child as on a revocation. An adopted process is signalled
          * through its pidfd: its pid may have been reused since it was checked. */

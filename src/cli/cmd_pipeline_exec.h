@@ -34,6 +34,11 @@ struct ag__cli_plexec {
 void ag__cli_plexec_init(struct ag__cli_plexec *x);
 void ag__cli_plexec_free(struct ag__cli_plexec *x);
 
+/* Revokes the agents attempt a runs as (type AG_PIPELINE_CANCEL_REVOCATION): what a
+ * cancel does to a running stage. Returns how many are revoked now (already revoked
+ * ones included); 0 when none could be (none registered, the store refused). */
+size_t ag__cli_pl_revoke_attempt(ag_gov *gov, const struct ag_pipeline_attempt *a);
+
 /* "pid:starttime@host" of this process, for the run lock. */
 void ag__cli_pl_owner(char *buf, size_t cap);
 /* Whether the owner written by ag__cli_pl_owner (maybe in another process) still runs. */

@@ -124,6 +124,12 @@ int ag__pl_param_value_ok(enum ag__ptype t, const char *v);
 /* 1 when v is an LLM endpoint a stage may name: http(s)://... or replay:FILE. */
 int ag__pl_llm_ok(const char *v);
 
+/* The agent stage i runs as (a shell stage without one: its own, buf holds it), or
+ * NULL (a gate, an orchestrate stage: the orchestrator names its agents). */
+const char *ag__pl_stage_agent(const struct ag_pipeline *p, size_t i, char *buf, size_t cap);
+/* struct ag_pipeline_attempt.kind of stage i ("human-gate" for a gate). */
+const char *ag__pl_attempt_kind(const struct ag_pipeline *p, size_t i);
+
 /* 1 if stage a transitively requires stage b. */
 int ag__pl_upstream(const struct ag_pipeline *p, size_t a, size_t b);
 

@@ -69,14 +69,29 @@ static void emit(struct srun *R, size_t i, const char *what)
 
 static const char *stage_agent(const struct srun *R, size_t i, char *buf, size_t cap)
 {
-    const struct ag__stage *s = &R->p->stages[i];
+    return ag__pl_stage_agent(R->p, i, buf, cap);
+}
+
+const char *ag__pl_attempt_kind(const struct ag_pipeline *p, size_t i)
+{
+    const struct ag__stage *s = &p->stages[i];
+    return s->kind == AG__SK_SHELL                ? "shell"
+           : s->kind == AG__SK_ORCH               ? "orchestrate"
+           : s->kind == AG__SK_AGENT && !s->run.n ? "llm"
+           : s->kind == AG__SK_GATE               ? "human-gate"
+                                                  : "agent";
+}
+
+const char *ag__pl_stage_agent(const struct ag_pipeline *p, size_t i, char *buf, size_t cap)
+{
+    const struct ag__stage *s = &p->stages[i];
     if (s->agent)
         return s->agent;
     if (s->kind != AG__SK_SHELL)
         return NULL;
     /* A shell stage runs as an agent of its own, named after the pipeline and stage
      * with only the characters agent ids allow. */
-    snprintf(buf, cap, "pipeline.%s.%s", R->p->name, s->name);
+    snprintf(buf, cap, "pipeline.%s.%s", p->name, s->name);
     for (char *c = buf; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
               *c == '.' || *c == '_' || *c == '-' || *c == '@'))
@@ -302,10 +317,7 @@ static ag_err attempt_make(struct srun *R, size_t i, struct attempt *t)
     const struct ag__agent_decl *d = agent ? ag__pl_agent(R->p, agent) : NULL;
     /* An agent stage without a command is an LLM agent, run through the coordination
      * module like an orchestrate stage. */
-    const char *kind = s->kind == AG__SK_SHELL                ? "shell"
-                       : s->kind == AG__SK_ORCH               ? "orchestrate"
-                       : s->kind == AG__SK_AGENT && !s->run.n ? "llm"
-                                                              : "agent";
+    const char *kind = ag__pl_attempt_kind(R->p, i);
     t->a = (struct ag_pipeline_attempt){.run_id = R->run,
                                         .pipeline = R->p->name,
                                         .stage = s->name,

@@ -225,6 +225,13 @@ ag_err ag_pipeline_status(ag_store *s, const char *run_id, char **json)
                         json_object_set_new(o, "stage", json_string(p->stages[i].name));
                         json_object_set_new(o, "kind",
                                             json_string(ag__pl_kind_name(p->stages[i].kind)));
+                        /* What `pipeline cancel` needs to revoke a running attempt. */
+                        char ab[300];
+                        const char *ag = ag__pl_stage_agent(p, i, ab, sizeof ab);
+                        json_object_set_new(o, "attempt_kind",
+                                            json_string(ag__pl_attempt_kind(p, i)));
+                        if (ag)
+                            json_object_set_new(o, "agent", json_string(ag));
                         /* A gate's approval: approvers, approvals so far, deadline. */
                         json_t *gate = NULL;
                         if (p->stages[i].kind == AG__SK_GATE &&

@@ -224,6 +224,10 @@ wait "$SP" 2>/dev/null
 check_contains "cancel: the pipeline's own agent of the stage can run again (its bar lifted)" \
     "$("$AG" agent status pipeline.slow.wait | tr -s ' ')" "registered yes"
 check_exit "cancel: a run whose driver was killed can be cancelled" 0 "$AG" pipeline cancel "$R"
+check_contains "cancel: its running stage is stopped by the cancel itself" "$OUT" "1 running stage stopped"
+for _ in $(seq 200); do [ -s "$W/$R/.ctl/wait.1.report.json" ] && break; sleep 0.05; done
+check_eq "cancel: the orphaned attempt ended revoked before any resume" \
+    "$(jq -r .outcome "$W/$R/.ctl/wait.1.report.json" 2>/dev/null)" "revoked"
 start=$(date +%s)
 check_exit "cancel: the resume stops the stage it adopted and ends the run cancelled" 10 "$AG" pipeline resume "$R"
 check_eq "cancel: at once" "$(($(date +%s) - start < 10))" 1

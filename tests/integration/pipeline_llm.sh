@@ -134,6 +134,24 @@ PLANS=$(curl -fsS "$M/_log" | jq '[.[] | select(.role == "planner")] | length')
 check_eq "crash: the orchestrator ran once (one planner call)" "$PLANS" "1"
 check_exit "crash: ledger verifies" 0 "$AG" ledger verify
 
+echo "# cancel during an orchestrated stage: its agents are revoked"
+script "[$PLAN, $(vote alpha ACCEPT ',"delay_ms":2000'), $(vote beta ACCEPT ',"delay_ms":2000')]"
+"$AG" pipeline run "$T/crash.yaml" --json >"$T/cancel.out" 2>"$T/cancel.err" &
+DP=$!
+PIDS_TO_KILL+=("$DP")
+for _ in $(seq 200); do [ -s "$T/cancel.out" ] && break; sleep 0.05; done
+R=$(head -n 1 "$T/cancel.out" | jq -r .run_id)
+for _ in $(seq 200); do [ "$(state "$R" design 2>/dev/null)" = running ] && break; sleep 0.05; done
+for _ in $(seq 100); do "$AG" agent status "alpha@$R.design.1" >/dev/null 2>&1 && break; sleep 0.05; done
+check_exit "cancel: accepted, the stage's agents revoked" 0 "$AG" pipeline cancel "$R"
+check_contains "cancel: it says so" "$OUT" "1 running stage stopped"
+wait "$DP"
+check_eq "cancel: the run ends cancelled (exit 10)" "$?" 10
+check_eq "cancel: the stage failed, not retried" "$(state "$R" design)/$(attempts "$R" design)" "failed/1"
+check_exit "cancel: the revocations are ledgered" 0 "$AG" ledger query --kind revocation --format jsonl
+check_contains "cancel: alpha's" "$OUT" "\"alpha@$R.design.1\""
+check_contains "cancel: as a pipeline cancel" "$OUT" "PIPELINE_CANCELLED"
+
 echo "# validation"
 cat >"$T/bad.yaml" <<'YAML'
 pipeline:
