@@ -126,8 +126,7 @@ ag_err ag__pl_checkpoint_batch(ag_store *s, ag_ledger *l, const char *run, const
 {
     ag_err e = AG_OK;
     for (size_t k = 0; !e && k < n; k += LEDGER_BATCH)
-        e = ledger_chunk(l, run, pipeline, c + k,
-                         n - k < LEDGER_BATCH ? n - k : LEDGER_BATCH);
+        e = ledger_chunk(l, run, pipeline, c + k, n - k < LEDGER_BATCH ? n - k : LEDGER_BATCH);
     if (e || n == 0)
         return e;
     char k[AG__PL_KEY_MAX];
@@ -138,8 +137,8 @@ ag_err ag__pl_checkpoint_batch(ag_store *s, ag_ledger *l, const char *run, const
     e = ops && rep && json ? AG_OK : AG_ENOMEM;
     for (size_t i = 0; !e && i < n; i++) {
         e = ag__pl_stage_json(c[i].st, &json[i]);
-        ops[i] = (struct ag_store_op){.op = AG_OP_HSET, .key = k, .field = c[i].stage,
-                                      .value = json[i]};
+        ops[i] =
+            (struct ag_store_op){.op = AG_OP_HSET, .key = k, .field = c[i].stage, .value = json[i]};
     }
     if (!e && (e = ag_store_exec(s, NULL, ops, n, rep, NULL)) == AG_OK)
         ag_store_reply_free(rep, n);
