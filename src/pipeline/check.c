@@ -236,6 +236,12 @@ static void param_bad(void *ctx, size_t off, const char *inner)
 static void check_kind(struct ag_pipeline *p, struct ag__stage *s,
                        const struct ag_pipeline_source_ops *ops)
 {
+    int talks_to_a_model = s->kind == AG__SK_ORCH || (s->kind == AG__SK_AGENT && !s->run.n);
+    if ((s->llm || s->model) && !talks_to_a_model)
+        ag__pl_diag(p, s->llm ? &s->llm_pos : &s->pos,
+                    "stage '%s': llm and model are for orchestrate stages and LLM agents (an "
+                    "agent stage without run:)",
+                    s->name);
     switch (s->kind) {
     case AG__SK_GATE:
         if (s->timeout_ms <= 0)
