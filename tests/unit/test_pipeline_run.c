@@ -37,7 +37,30 @@ struct fx {
         enum ag_pipeline_check st;
     } pre[16]; /* answers for attempts this process did not start (a crash) */
     int npre;
+    /* The invariant "checkpointed before it takes effect": at every start, the store
+     * must already hold the stage as running this very attempt. */
+    ag_store *store;
+    int unrecorded;
+    char unrecorded_what[200];
 };
+
+static void check_recorded(struct fx *x, const struct ag_pipeline_attempt *a)
+{
+    char k[AG__PL_KEY_MAX];
+    ag__pl_key(k, a->run_id, "stages");
+    struct ag_store_op op = {.op = AG_OP_HGET, .key = k, .field = a->stage};
+    struct ag_store_reply r;
+    struct ag__pl_stage_state st;
+    int ok = ag_store_exec(x->store, NULL, &op, 1, &r, NULL) == AG_OK;
+    if (ok) {
+        ok = r.type == AG_REPLY_STR && ag__pl_stage_from_json(r.str, &st) == AG_OK &&
+             st.state == AG__PS_RUNNING && st.attempt == a->attempt;
+        ag_store_reply_free(&r, 1);
+    }
+    if (!ok && !x->unrecorded++)
+        snprintf(x->unrecorded_what, sizeof x->unrecorded_what, "%s#%d started unrecorded",
+                 a->stage, a->attempt);
+}
 
 static void attempt_id(const struct ag_pipeline_attempt *a, char *buf, size_t cap)
 {
@@ -49,6 +72,8 @@ static ag_err f_start(void *ctx, const struct ag_pipeline_attempt *a)
     struct fx *x = ctx;
     char id[64];
     attempt_id(a, id, sizeof id);
+    if (x->store)
+        check_recorded(x, a);
     snprintf(x->started[x->nstarted++], sizeof x->started[0], "%s %s", id, a->idem_key);
     snprintf(x->running[x->nrunning++], sizeof x->running[0], "%s", id);
     if (x->nrunning > x->max_running)
@@ -154,6 +179,7 @@ static void rig_open(struct rig *g, const char *label, const char *url)
     ASSERT_OK(ag_store_open(url ? url : surl, &g->store));
     if (url)
         ag_test_redis_flush();
+    g->x.store = g->store;
     g->ex = (struct ag_pipeline_executor){&g->x, f_start, f_check, f_wait, f_stop};
     g->env = (struct ag_pipeline_env){.store = g->store,
                                       .ledger = g->ledger,
@@ -167,6 +193,7 @@ static void rig_open(struct rig *g, const char *label, const char *url)
 
 static void rig_close(struct rig *g)
 {
+    ASSERT_STREQ(g->x.unrecorded_what, "");
     ag_store_free(g->store);
     ag_ledger_close(g->ledger);
 }
