@@ -117,6 +117,33 @@ escape_case "a symlink out of the directory" "templates/evil.yaml" "cannot be op
 printf 'template:\n  name: sneaky\n  stage:\n    run: [true]\n  agent:\n    id: sneaky\n    packet: ../../master.key\n' >"$D/templates/sneaky.yaml"
 escape_case "a template's own file out of templates/" "templates/sneaky.yaml" "only files under templates/"
 
+echo "# a cancelled run's gate reads withdrawn through the API"
+WG='pipeline:
+  name: withdrawn
+  stages:
+    - review: {type: human-gate, timeout: 1m}
+    - after: {run: [true]}'
+req POST /v1/pipelines/runs -H "X-Vault-Token: $ROOT" -d "$(jq -n --arg p "$WG" '{pipeline: $p}')"
+check_eq "a gated run starts: 201" "$CODE" 201
+WR=$(echo "$BODY" | jq -r .data.run_id)
+for _ in $(seq 200); do
+    req GET "/v1/pipelines/runs/$WR" -H "X-Vault-Token: $ROOT"
+    [ "$(echo "$BODY" | jq -r '.data.stages[0].state')" = waiting ] && break
+    sleep 0.1
+done
+AID=$(echo "$BODY" | jq -r '.data.stages[0].gate.approval_id')
+req GET "/v1/approvals/$AID" -H "X-Vault-Token: $ROOT"
+check_eq "the gate is a pending approval in the API" "$(echo "$BODY" | jq -r .data.status)" pending
+check_exit "cancel the run" 0 "$AG" --dir "$D" pipeline cancel "$WR"
+poll_status "$WR" cancelled
+req GET "/v1/approvals/$AID" -H "X-Vault-Token: $ROOT"
+check_eq "GET /v1/approvals/{id}: withdrawn" "$(echo "$BODY" | jq -r .data.status)" withdrawn
+req GET "/v1/approvals?pending=true" -H "X-Vault-Token: $ROOT"
+check_eq "not among the pending" "$(echo "$BODY" | jq --arg i "$AID" '[.data.approvals[] | select(.id == $i)] | length')" 0
+req POST "/v1/approvals/$AID/approve" -H "X-Vault-Token: $ROOT" -d '{}'
+check_eq "approving it through the API is refused: 409" "$CODE" 409
+check_contains "saying it was withdrawn" "$BODY" "withdrawn"
+
 echo "# a run whose driver died is resumed when the daemon starts"
 GATE='pipeline:
   name: gated
