@@ -95,6 +95,44 @@ check_exit "shell example agent without the CA: refused (curl exit 60)" 60 env A
     bash "$SRC/examples/shell/agent.sh" --setup "$D/root.token" sh-tls2
 check_contains "curl says why" "$ERR" "SSL certificate problem"
 
+# node-vault (npm), an unmodified Vault client, over HTTPS with the CA in requestOptions.
+NODE_MODULES=${AGENTGOV_NODE_MODULES:-$HOME/.cache/agentgov-node/node_modules}
+if [ ! -d "$NODE_MODULES/node-vault" ] && command -v npm >/dev/null; then
+    mkdir -p "$T/npm" && (cd "$T/npm" && timeout 120 npm install --no-audit --no-fund \
+        node-vault@0.12.0 >/dev/null 2>&1) && NODE_MODULES="$T/npm/node_modules"
+fi
+if command -v node >/dev/null && [ -d "$NODE_MODULES/node-vault" ]; then
+    req GET /v1/auth/approle/role/py-tls/role-id --cacert "$D/tls.crt" -H "X-Vault-Token: $ROOT"
+    NV_ROLE=$(jget "$BODY" 'j["data"]["role_id"]')
+    cat >"$T/nv.js" <<'JS'
+const fs = require("fs");
+const [endpoint, roleId, secretId, ca] = process.argv.slice(2);
+const opts = { apiVersion: "v1", endpoint };
+if (ca) opts.requestOptions = { ca: fs.readFileSync(ca) };
+const vault = require("node-vault")(opts);
+(async () => {
+  const login = await vault.approleLogin({ role_id: roleId, secret_id: secretId });
+  const me = await vault.tokenLookupSelf();
+  console.log("policies=" + login.auth.policies.join(",") + " agent=" + me.data.agent_id);
+})().catch((e) => { console.error("error=" + (e.code || "") + " " + e.message); process.exit(1); });
+JS
+    for ca in "$D/tls.crt" "" "$T/other.crt"; do
+        req POST /v1/auth/approle/role/py-tls/secret-id --cacert "$D/tls.crt" -H "X-Vault-Token: $ROOT" -d '{}'
+        NV_SID=$(jget "$BODY" 'j["data"]["secret_id"]')
+        if [ -n "$ca" ] && [ "$ca" = "$D/tls.crt" ]; then
+            check_exit "node-vault over HTTPS with the CA" 0 env NODE_PATH="$NODE_MODULES" node "$T/nv.js" \
+                "https://localhost:$PORT" "$NV_ROLE" "$NV_SID" "$ca"
+            check_contains "node-vault logged in and looked itself up" "$OUT" "agent=py-tls"
+        else
+            check_exit "node-vault over HTTPS with ${ca:-no} CA: refused" 1 env NODE_PATH="$NODE_MODULES" \
+                node "$T/nv.js" "https://localhost:$PORT" "$NV_ROLE" "$NV_SID" "$ca"
+            check_contains "node says the certificate is self-signed" "$ERR" "self-signed certificate"
+        fi
+    done
+else
+    echo "skip node-vault over HTTPS: not installed and npm could not fetch it"
+fi
+
 # `agentgov run` hands the child the https:// address and the CA, readable in its sandbox.
 sed -e s/@AGENT@/tls-run/ -e s/@TASK@/task-tls-run/ -e 's/@DELIVERABLES@/[]/' -e s/@MAXERR@/8/ \
     "$SRC/tests/data/run/packet.json" >"$T/tls-run.json"
