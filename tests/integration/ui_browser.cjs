@@ -19,8 +19,8 @@ function fail(name, why) { failures++; console.log(`FAIL ${name}: ${String(why).
 function check(name, cond, why) { if (cond) ok(name); else fail(name, why || 'condition false'); }
 
 // An agent set up as scripts do (register, AppRole login, bootstrap, walk to PHASE).
-function setupAgent(agent, tier, phase) {
-  return execFileSync('python3', [process.env.PY, 'setup', BASE, ROOT, agent, String(tier), '', phase || '', 'sandbox/**'],
+function setupAgent(agent, tier, phase, scope) {
+  return execFileSync('python3', [process.env.PY, 'setup', BASE, ROOT, agent, String(tier), '', phase || '', scope || 'sandbox/**'],
     { encoding: 'utf8' }).trim();
 }
 
@@ -151,6 +151,30 @@ async function step(name, fn) {
     check('and only once', again.json && again.json.data && again.json.data.reason === 'approval_used', JSON.stringify(again.json));
     const led = (await call('GET', '/v1/ledger?agent=root&kind=system&order=desc&limit=10', ROOT)).json.data.entries;
     check('the approval is ledgered with the signed-in identity', led.some((e) => e.action === 'ui.approval_approve'), JSON.stringify(led.map((e) => e.action)));
+  });
+
+  // A task's blackboard, messages and votes, as its agent wrote them.
+  await step('tasks', async () => {
+    const task = 'task-agent-team';
+    const teamToken = setupAgent('agent-team', 1, 'EXECUTE', 'blackboard/**,msg/**,votes/**');
+    const w = await call('POST', `/v1/tasks/${task}/blackboard/problem`, teamToken, { entry: 'objective', value: 'ship v1.2' });
+    check('the agent writes its blackboard', w.status === 200, JSON.stringify(w.json));
+    const m = await call('POST', `/v1/tasks/${task}/messages`, teamToken, { to: '*', type: 'PROPOSAL', content: { plan: 'canary first' } });
+    check('and sends a message', m.status === 200, JSON.stringify(m.json));
+    const v = await call('POST', `/v1/tasks/${task}/votes`, teamToken, { vote: 'ACCEPT', reasoning: 'tests pass' });
+    check('and votes', v.status === 200, JSON.stringify(v.json));
+    await page.goto(`${BASE}/ui/#/tasks`);
+    await page.click(`#tasks tr[data-task="${task}"] a`);
+    await page.waitForSelector('#blackboard tr[data-entry="problem/objective"]', { timeout: 5000 });
+    check('the blackboard entry is shown', (await page.textContent('#blackboard tr[data-entry="problem/objective"]')).includes('ship v1.2'));
+    const msg = await page.textContent('#messages');
+    check('the message is shown with its sender and content', msg.includes('agent-team') && msg.includes('canary first') && msg.includes('PROPOSAL'), msg);
+    const vote = await page.textContent('#task-votes tr[data-voter="agent-team"]');
+    check('the vote is shown', vote.includes('ACCEPT') && vote.includes('tests pass'), vote);
+    check('and the consensus', (await page.textContent('[data-test=consensus]')).startsWith('consensus reached'));
+    const allowed = Number(await page.textContent('#task-metrics [data-count=allow]'));
+    check('the metrics count the task\'s allowed decisions', allowed >= 3, String(allowed));
+    await shot('task');
   });
 
   // A pipeline run drawn as its DAG: a stage per node with the state the API has, an

@@ -424,7 +424,64 @@ class AgPipelines extends HTMLElement {
   }
 }
 
-const PAGES = { overview: 'Overview', agents: 'Agents', approvals: 'Approvals', pipelines: 'Pipelines', tail: 'Live ledger' };
+// Tasks: the tasks the agents work on (from their state), and one task's blackboard,
+// messages, votes and metrics (its agents, its ledger entries by decision).
+const SECTIONS = ['problem', 'solutions', 'progress', 'consensus'];
+class AgTasks extends HTMLElement {
+  connectedCallback() { this.refresh(); this.timer = setInterval(() => this.refresh(), 2000); }
+  disconnectedCallback() { clearInterval(this.timer); }
+  async refresh() {
+    const id = this.getAttribute('task');
+    try {
+      const ov = (await api('GET', '/ui/api/overview')).data;
+      if (!id) {
+        const tasks = new Map();
+        for (const a of ov.agents) {
+          const t = a.state && a.state.task_id;
+          if (t) tasks.set(t, [...(tasks.get(t) || []), a.agent_id]);
+        }
+        const open = h('input', { name: 'task', placeholder: 'task id' });
+        this.replaceChildren(
+          h('form', { class: 'filters', onsubmit: (ev) => { ev.preventDefault(); if (open.value.trim()) location.hash = `#/tasks/${encodeURIComponent(open.value.trim())}`; } },
+            open, h('button', { type: 'submit' }, 'Open')),
+          h('table', { id: 'tasks' }, h('tr', {}, ['Task', 'Agents'].map((t) => h('th', {}, t))),
+            [...tasks.entries()].sort().map(([t, agents]) => h('tr', { 'data-task': t },
+              h('td', {}, h('a', { href: `#/tasks/${encodeURIComponent(t)}` }, t)), h('td', {}, agents.join(', '))))));
+        return;
+      }
+      const enc = encodeURIComponent(id);
+      const boards = await Promise.all(SECTIONS.map((sec) => api('GET', `/v1/tasks/${enc}/blackboard/${sec}`).then((j) => j.data.entries)));
+      const msgs = (await api('GET', `/v1/tasks/${enc}/messages`)).data.messages;
+      const votes = (await api('GET', `/v1/tasks/${enc}/votes`)).data;
+      const led = (await api('GET', `/v1/ledger?task=${enc}&order=desc&limit=1000`)).data.entries;
+      const agents = ov.agents.filter((a) => a.state && a.state.task_id === id);
+      const count = {};
+      for (const e of led) { const k = e.decision || e.kind; count[k] = (count[k] || 0) + 1; }
+      this.replaceChildren(h('h2', {}, `Task ${id}`),
+        h('div', { class: 'cards' },
+          h('section', { class: 'card', id: 'task-metrics' }, h('h2', {}, 'Metrics'),
+            h('p', {}, `${agents.length} agent(s): ${agents.map((a) => `${a.agent_id} (T${a.tier}, ${a.state.phase})`).join(', ') || 'none'}`),
+            h('table', {}, Object.entries(count).sort().map(([k, v]) => h('tr', {}, h('td', { class: k === 'allow' || k === 'deny' || k === 'ask' ? k : null }, k), h('td', { 'data-count': k }, v)))),
+            h('p', { class: 'muted' }, `the task's last ${led.length} ledger entries`)),
+          h('section', { class: 'card', id: 'task-votes' }, h('h2', {}, 'Votes'),
+            h('p', { 'data-test': 'consensus' }, `${votes.reached ? 'consensus reached' : 'no consensus'}: ${votes.reason}`),
+            h('p', { class: 'muted' }, `accept ${votes.accept}, reject ${votes.reject}, abstain ${votes.abstain}`),
+            h('table', {}, Object.entries(votes.votes || {}).map(([who, v]) => h('tr', { 'data-voter': who },
+              h('td', {}, who), h('td', {}, typeof v === 'object' && v ? (v.vote ?? JSON.stringify(v)) : String(v)),
+              h('td', { class: 'muted' }, typeof v === 'object' && v ? (v.reasoning ?? '') : '')))))),
+        h('h3', {}, 'Blackboard'),
+        h('table', { id: 'blackboard' }, h('tr', {}, ['Section', 'Entry', 'Value'].map((t) => h('th', {}, t))),
+          SECTIONS.flatMap((sec, i) => Object.entries(boards[i] || {}).map(([k, v]) => h('tr', { 'data-entry': `${sec}/${k}` },
+            h('td', {}, sec), h('td', {}, k), h('td', {}, h('code', {}, typeof v === 'string' ? v : JSON.stringify(v))))))),
+        h('h3', {}, 'Messages'),
+        h('table', { id: 'messages' }, h('tr', {}, ['Seq', 'From', 'To', 'Type', 'Content'].map((t) => h('th', {}, t))),
+          msgs.map((m) => h('tr', { 'data-seq': m.seq }, h('td', {}, m.seq), h('td', {}, m.from), h('td', {}, m.to), h('td', {}, m.type),
+            h('td', {}, h('code', {}, typeof m.content === 'string' ? m.content : JSON.stringify(m.content)))))));
+    } catch (e) { this.replaceChildren(h('p', { class: 'error' }, e.message)); }
+  }
+}
+
+const PAGES = { overview: 'Overview', agents: 'Agents', approvals: 'Approvals', tasks: 'Tasks', pipelines: 'Pipelines', tail: 'Live ledger' };
 
 class AgApp extends HTMLElement {
   async connectedCallback() {
@@ -452,6 +509,7 @@ class AgApp extends HTMLElement {
     else if (page === 'agents') view = h('ag-agents', {});
     else if (page === 'tail') view = h('ag-tail', {});
     else if (page === 'approvals') view = h('ag-approvals', {});
+    else if (page === 'tasks') view = h('ag-tasks', arg ? { task: decodeURIComponent(arg) } : {});
     else if (page === 'pipelines') view = h('ag-pipelines', arg ? { run: decodeURIComponent(arg) } : {});
     else view = h('ag-overview', {});
     this.replaceChildren(
@@ -468,5 +526,6 @@ customElements.define('ag-agents', AgAgents);
 customElements.define('ag-agent', AgAgent);
 customElements.define('ag-tail', AgTail);
 customElements.define('ag-approvals', AgApprovals);
+customElements.define('ag-tasks', AgTasks);
 customElements.define('ag-pipelines', AgPipelines);
 customElements.define('ag-app', AgApp);
