@@ -21,24 +21,23 @@
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: agentgov health [--json] [--addr ADDR [--ca-cert FILE]] [--store URL]\n\n"
-        "Shows the health of each component: the state store, the ledger (free disk\n"
-        "and WAL size against health.disk_min and health.wal_max), the policy, the auth\n"
-        "keyring and, for a daemon, its circuit breakers and whatever else registered.\n"
-        "Without --addr it probes the data directory (--dir) once from here; with it,\n"
-        "it asks the running daemon (GET /v1/sys/health).\n\n"
-        "  --json         print the JSON document (the daemon's own, or the same shape)\n"
-        "  --addr ADDR    a running daemon's address: HOST:PORT, unix:PATH, http://HOST:PORT\n"
-        "                 or https://HOST:PORT (a daemon serving TLS)\n"
-        "  --ca-cert FILE the CA certificate (PEM) that the daemon's TLS certificate must\n"
-        "                 verify against, e.g. the tls.crt of `agentgov init --tls`; with it,\n"
-        "                 HOST:PORT means https (default: $AGENTGOV_CA_CERT; without either,\n"
-        "                 https:// trusts the system's store). Verification is never off.\n"
-        "  --store URL    the store to probe (default: as the other commands)\n\n"
-        "Exit status: 0 ready (no critical component down), 2 not ready, 4 when the\n"
-        "daemon cannot be reached or its certificate does not verify.\n");
+    fprintf(out,
+            "usage: agentgov health [--json] [--addr ADDR [--ca-cert FILE]] [--store URL]\n\n"
+            "Shows the health of each component: the state store, the ledger (free disk\n"
+            "and WAL size against health.disk_min and health.wal_max), the policy, the auth\n"
+            "keyring and, for a daemon, its circuit breakers and whatever else registered.\n"
+            "Without --addr it probes the data directory (--dir) once from here; with it,\n"
+            "it asks the running daemon (GET /v1/sys/health).\n\n"
+            "  --json         print the JSON document (the daemon's own, or the same shape)\n"
+            "  --addr ADDR    a running daemon's address: HOST:PORT, unix:PATH, http://HOST:PORT\n"
+            "                 or https://HOST:PORT (a daemon serving TLS)\n"
+            "  --ca-cert FILE the CA certificate (PEM) that the daemon's TLS certificate must\n"
+            "                 verify against, e.g. the tls.crt of `agentgov init --tls`; with it,\n"
+            "                 HOST:PORT means https (default: $AGENTGOV_CA_CERT; without either,\n"
+            "                 https:// trusts the system's store). Verification is never off.\n"
+            "  --store URL    the store to probe (default: as the other commands)\n\n"
+            "Exit status: 0 ready (no critical component down), 2 not ready, 4 when the\n"
+            "daemon cannot be reached or its certificate does not verify.\n");
     ag__cli_print_exit_statuses(out);
 }
 
@@ -299,12 +298,10 @@ static int from_dir(const char *store_flag, int as_json)
 
 int ag__cmd_health(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"addr", required_argument, NULL, 'a'},
-                                         {"store", required_argument, NULL, 's'},
-                                         {"ca-cert", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},        {"addr", required_argument, NULL, 'a'},
+        {"store", required_argument, NULL, 's'}, {"ca-cert", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     int as_json = 0, c;
     const char *addr = NULL, *store = NULL, *ca = getenv(AG_CLI_CA_CERT_ENV);
     optind = 1;

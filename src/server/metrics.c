@@ -195,7 +195,8 @@ void ag__metrics_render(struct ag__metrics *m, int64_t active_agents, struct ag_
                    "# HELP agentgov_ui_tails Open live ledger tails (dashboards).\n"
                    "# TYPE agentgov_ui_tails gauge\nagentgov_ui_tails %lld\n",
                    (long long)atomic_load(&m->ui_tails));
-    counter(o, "agentgov_ui_tail_entries_total", "Ledger entries sent to live tails from the ring (backfills not counted).",
+    counter(o, "agentgov_ui_tail_entries_total",
+            "Ledger entries sent to live tails from the ring (backfills not counted).",
             ld(&m->ui_tail_sent));
     counter(o, "agentgov_ui_tail_gaps_total",
             "Times a live tail fell behind the hub's ring and was sent a gap event.",
