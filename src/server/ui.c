@@ -250,6 +250,22 @@ static int row_matches(const struct ag__ui_tail *t, struct row *w)
            (!t->kind[0] || strcmp(t->kind, w->kind) == 0);
 }
 
+/* The ring position of the first row after seq (ring_len when none): a binary search,
+ * the ring's seqs being increasing, so that a read does not walk the whole ring (4,096
+ * rows of a few hundred bytes) to find where its tail is. Under ui->mu. */
+static size_t first_after(const struct ag__ui *ui, int64_t seq)
+{
+    size_t lo = 0, hi = ui->ring_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ui->ring[(ui->ring_start + mid) % RING].seq <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Copies the rows after t->last that fit into buf as SSE events; returns bytes. */
 static size_t fill(struct ag__ui *ui, struct ag__ui_tail *t, char *buf, size_t max)
 {
@@ -279,21 +295,22 @@ static size_t fill(struct ag__ui *ui, struct ag__ui_tail *t, char *buf, size_t m
         t->last = from - 1;
     }
     uint64_t sent = 0;
-    for (size_t i = 0; i < ui->ring_len; i++) {
+    for (size_t i = first_after(ui, t->last); i < ui->ring_len; i++) {
         struct row *w = &ui->ring[(ui->ring_start + i) % RING];
-        if (w->seq <= t->last)
-            continue;
         if (row_matches(t, w)) {
-            size_t need = strlen(w->json) + 64;
+            size_t jlen = strlen(w->json), need = jlen + 64;
             if (need > max - n) {
                 if (n)
                     break; /* next read */
                 int k = snprintf(buf, max, "event: too_big\ndata: {\"seq\":%lld}\n\n",
                                  (long long)w->seq);
                 n = k > 0 ? (size_t)k : 0;
-            } else {
-                n += (size_t)snprintf(buf + n, max - n, "id: %lld\nevent: entry\ndata: %s\n\n",
-                                      (long long)w->seq, w->json);
+            } else { /* the row is copied, not formatted: it is most of the bytes */
+                n += (size_t)snprintf(buf + n, max - n, "id: %lld\nevent: entry\ndata: ",
+                                      (long long)w->seq);
+                memcpy(buf + n, w->json, jlen);
+                memcpy(buf + n + jlen, "\n\n", 2);
+                n += jlen + 2;
                 sent++;
             }
         }
