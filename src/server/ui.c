@@ -306,8 +306,8 @@ static size_t fill(struct ag__ui *ui, struct ag__ui_tail *t, char *buf, size_t m
                                  (long long)w->seq);
                 n = k > 0 ? (size_t)k : 0;
             } else { /* the row is copied, not formatted: it is most of the bytes */
-                n += (size_t)snprintf(buf + n, max - n, "id: %lld\nevent: entry\ndata: ",
-                                      (long long)w->seq);
+                n += (size_t)snprintf(buf + n, max - n,
+                                      "id: %lld\nevent: entry\ndata: ", (long long)w->seq);
                 memcpy(buf + n, w->json, jlen);
                 memcpy(buf + n + jlen, "\n\n", 2);
                 n += jlen + 2;
