@@ -57,7 +57,8 @@ static ag_err env_add(struct ag__run_env *e, const char *name, const char *value
  * them (the token and ids are what governance hands out, not the caller's to choose). */
 static const char *const own_names[] = {"AGENTGOV_TOKEN",   "AGENTGOV_ADDR",   "AGENTGOV_AGENT_ID",
                                         "AGENTGOV_TASK_ID", "AGENTGOV_RUN_ID", "AGENTGOV_WORKDIR",
-                                        "AGENTGOV_DIR",     "AGENTGOV_STORE",  "AGENTGOV_BIN"};
+                                        "AGENTGOV_DIR",     "AGENTGOV_STORE",  "AGENTGOV_BIN",
+                                        "AGENTGOV_CA_CERT"};
 
 ag_err ag_run_env_entry_check(const char *kv)
 {
@@ -116,6 +117,8 @@ static ag_err build_envp(const struct ag__run_env_in *in, struct ag__run_env *e,
     err = err ? err : env_add(e, "AGENTGOV_DIR", api);
     err = err ? err : env_add(e, "AGENTGOV_STORE", store_env);
     err = err ? err : env_add(e, "AGENTGOV_BIN", in->bin);
+    if (in->ca_cert && *in->ca_cert)
+        err = err ? err : env_add(e, "AGENTGOV_CA_CERT", in->ca_cert);
     return err;
 }
 
@@ -182,7 +185,7 @@ static ag_err widen_profile(const struct ag__run_env_in *in, struct ag__run_env 
 {
     const struct ag_sandbox_profile *b = in->base;
     e->profile = *b;
-    e->read = calloc(b->nread + 1, sizeof *e->read);
+    e->read = calloc(b->nread + 2, sizeof *e->read);
     e->write = calloc(b->nwrite + 1, sizeof *e->write);
     e->connect = calloc(b->nconnect + 2, sizeof *e->connect);
     if (!e->read || !e->write || !e->connect)
@@ -201,6 +204,11 @@ static ag_err widen_profile(const struct ag__run_env_in *in, struct ag__run_env 
     }
     if (e->api_dir[0])
         e->write[nw++] = e->api_dir;
+    /* The child verifies the daemon's certificate with it (AGENTGOV_CA_CERT). */
+    if (in->ca_cert && *in->ca_cert && realpath(in->ca_cert, real)) {
+        if (!(e->read[nr++] = own(e, "%s", real)))
+            return AG_ENOMEM;
+    }
     const int extra[2] = {in->addr_port, in->store_port};
     for (int k = 0; k < 2; k++) {
         int dup = extra[k] <= 0 || extra[k] > 65535;

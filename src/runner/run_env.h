@@ -29,6 +29,7 @@ struct ag__run_env_in {
     const char *token, *addr, *agent_id, *task_id, *run_id, *workdir;
     const char *const *extra; /* "NAME=VALUE" entries, checked (ag_run_env_entry_check) */
     size_t nextra;
+    const char *ca_cert; /* AGENTGOV_CA_CERT, readable in the sandbox; NULL: none */
 };
 
 struct ag__run_env {

@@ -295,6 +295,7 @@ TEST(extra_environment_entries_cannot_replace_what_the_runner_sets)
     ASSERT_EQ(ag_run_env_entry_check("AGENTGOV_TOKEN=forged"), AG_EINVAL);
     ASSERT_CONTAINS(ag_last_error(), "AGENTGOV_TOKEN");
     ASSERT_EQ(ag_run_env_entry_check("AGENTGOV_AGENT_ID=root"), AG_EINVAL);
+    ASSERT_EQ(ag_run_env_entry_check("AGENTGOV_CA_CERT=/tmp/evil.pem"), AG_EINVAL);
     ASSERT_EQ(ag_run_env_entry_check("VAULT_TOKEN=s.x"), AG_EINVAL);
     ASSERT_EQ(ag_run_env_entry_check("NOEQUALS"), AG_EINVAL);
     ASSERT_EQ(ag_run_env_entry_check("=v"), AG_EINVAL);
