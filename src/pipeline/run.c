@@ -359,6 +359,16 @@ static ag_err fail_stage(struct srun *R, size_t i, const char *msg)
     return e;
 }
 
+static int cancel_requested(struct srun *R)
+{
+    char k[AG__PL_KEY_MAX], *v = NULL;
+    ag__pl_key(k, R->run, "cancel");
+    if (ag_store_get(R->env->store, k, &v) != AG_OK)
+        return 0;
+    free(v);
+    return v != NULL;
+}
+
 /* An attempt ended with r: success (when its artifacts are there), a retry, or a
  * failure. */
 static ag_err attempt_done(struct srun *R, size_t i, const struct ag_pipeline_result *r)
@@ -375,6 +385,11 @@ static ag_err attempt_done(struct srun *R, size_t i, const struct ag_pipeline_re
     }
     if (ok)
         return set_state(R, i, AG__PS_SUCCEEDED, "attempt %d: %s", R->st[i].attempt, why);
+    /* `pipeline cancel` revokes the running stages' agents itself: their attempts may
+     * end (revoked) before this driver's next look for the cancel. A failure is never
+     * retried, nor the run ended as failed, without looking once more. */
+    if (!R->cancelling && cancel_requested(R))
+        R->cancelling = 1;
     if (r->revoked)
         return fail_stage(R, i, why[0] ? why : "revoked");
     if (retryable && R->st[i].attempt <= s->retry_max && !R->cancelling) {
@@ -773,6 +788,8 @@ static ag_err finish_run(struct srun *R, char status[16])
     ag_err fe = checkpoint_flush(R);
     if (fe)
         return fe;
+    if (!R->cancelling && cancel_requested(R))
+        R->cancelling = 1;
     const char *st = "succeeded";
     if (R->cancelling)
         st = "cancelled";
@@ -829,16 +846,6 @@ static ag_err load_states(struct srun *R)
     }
     ag_store_reply_free(&r, 1);
     return e;
-}
-
-static int cancel_requested(struct srun *R)
-{
-    char k[AG__PL_KEY_MAX], *v = NULL;
-    ag__pl_key(k, R->run, "cancel");
-    if (ag_store_get(R->env->store, k, &v) != AG_OK)
-        return 0;
-    free(v);
-    return v != NULL;
 }
 
 static ag_err drive(struct srun *R, char status[16])

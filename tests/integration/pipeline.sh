@@ -231,11 +231,30 @@ check_eq "cancel: the orphaned attempt ended revoked before any resume" \
 start=$(date +%s)
 check_exit "cancel: the resume stops the stage it adopted and ends the run cancelled" 10 "$AG" pipeline resume "$R"
 check_eq "cancel: at once" "$(($(date +%s) - start < 10))" 1
+# The cancel revokes the stage's agent itself: with a driver that looks for cancels only
+# every 10 s, the attempt ends revoked first, and the driver must still end the run as
+# cancelled (it looks again before failing anything), at once.
+cp "$AGENTGOV_DIR/config" "$T/config.saved"
+echo "pipeline.poll = 10s" >>"$AGENTGOV_DIR/config"
+"$AG" pipeline run "$DATA/slow.yaml" --json >"$T/slow3.out" 2>"$T/slow3.err" &
+SP=$!
+PIDS_TO_KILL+=("$SP")
+wait_for "$T/slow3.out"
+R=$(run_id "$T/slow3.out")
+wait_state "$R" wait running
+start=$(date +%s)
+check_exit "cancel, slow driver: accepted" 0 "$AG" pipeline cancel "$R"
+reap "$SP"
+check_eq "cancel, slow driver: the run ends as cancelled (exit 10), not failed" "$?" 10
+check_eq "cancel, slow driver: before its next look (10 s)" "$(($(date +%s) - start < 8))" 1
+check_contains "cancel, slow driver: the next stage says why it did not run" "$("$AG" pipeline status "$R")" \
+    "not run: the run was cancelled"
+cp "$T/config.saved" "$AGENTGOV_DIR/config"
 check_eq "cancel: the adopted stage failed, the next one skipped" "$(state "$R" wait)/$(state "$R" never)" "failed/skipped"
 
 echo "# list, resume of a finished run, expiry"
 check_exit "list: exits 0" 0 "$AG" pipeline list --json
-check_eq "list: every run is listed" "$(echo "$OUT" | jq length)" 13
+check_eq "list: every run is listed" "$(echo "$OUT" | jq length)" 14
 check_exit "resume of a finished run reports its status" 0 "$AG" pipeline resume "$(echo "$OUT" | jq -r '.[] | select(.pipeline == "dag") | .run_id')"
 echo "pipeline.checkpoint_ttl = 1s" >>"$AGENTGOV_DIR/config"
 check_exit "expiry: a run" 0 "$AG" pipeline run "$DATA/dag-serial.yaml"
