@@ -37,9 +37,21 @@ static void put_hex(struct ag_buf *b, const uint8_t *p, size_t n)
 }
 
 /* A JSON string; text that is not UTF-8 (the ledger refuses it, so only a caller's
- * mistake) is replaced rather than sent malformed. */
+ * mistake) is replaced rather than sent malformed. Most values (ids, actions, reasons)
+ * are plain printable ASCII: those are copied as they are, the rest escaped by the
+ * JCS writer (the exporter encodes every event twice, so this path is its hot one). */
 static void put_str(struct ag_buf *b, const char *s)
 {
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+        if (*p < 0x20 || *p >= 0x80 || *p == '"' || *p == '\\')
+            break;
+    if (s[n] == '\0') {
+        ag__buf_putc(b, '"');
+        ag__buf_append(b, s, n);
+        ag__buf_putc(b, '"');
+        return;
+    }
     if (ag__jcs_string(b, s, strlen(s)) != AG_OK) {
         ag_clear_error();
         ag__buf_puts(b, "\"(not UTF-8)\"");
@@ -59,6 +71,21 @@ static void attr_open(struct attrs *a, const char *key)
     ag__buf_puts(a->b, ",\"value\":");
 }
 
+/* Decimal digits of v, without printf (called for every integer of every event). */
+static void put_int(struct ag_buf *b, int64_t v)
+{
+    char d[24];
+    size_t i = sizeof d;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--i] = '-';
+    ag__buf_append(b, d + i, sizeof d - i);
+}
+
 static void attr_str(struct attrs *a, const char *key, const char *v)
 {
     if (v == NULL)
@@ -72,13 +99,15 @@ static void attr_str(struct attrs *a, const char *key, const char *v)
 static void attr_int(struct attrs *a, const char *key, int64_t v)
 {
     attr_open(a, key);
-    ag__buf_printf(a->b, "{\"intValue\":\"%lld\"}}", (long long)v);
+    ag__buf_puts(a->b, "{\"intValue\":\"");
+    put_int(a->b, v);
+    ag__buf_puts(a->b, "\"}}");
 }
 
 static void attr_bool(struct attrs *a, const char *key, int v)
 {
     attr_open(a, key);
-    ag__buf_printf(a->b, "{\"boolValue\":%s}}", v ? "true" : "false");
+    ag__buf_puts(a->b, v ? "{\"boolValue\":true}}" : "{\"boolValue\":false}}");
 }
 
 /* The model and token counts of an LLM call, from its ledger data, as the GenAI
@@ -222,9 +251,11 @@ static void span(struct ag_buf *b, const struct ag_otel_event *e, const uint8_t 
     ag__buf_puts(b, ",\"name\":");
     span_name(b, e);
     int64_t end = e->end_ns > e->start_ns ? e->end_ns : e->start_ns;
-    ag__buf_printf(b,
-                   ",\"kind\":%d,\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":\"%lld\",",
-                   SPAN_KIND_INTERNAL, (long long)e->start_ns, (long long)end);
+    ag__buf_printf(b, ",\"kind\":%d,\"startTimeUnixNano\":\"", SPAN_KIND_INTERNAL);
+    put_int(b, e->start_ns);
+    ag__buf_puts(b, "\",\"endTimeUnixNano\":\"");
+    put_int(b, end);
+    ag__buf_puts(b, "\",");
     event_attrs(b, e);
     if (failed(e)) {
         ag__buf_printf(b, ",\"status\":{\"code\":%d,\"message\":", STATUS_CODE_ERROR);
@@ -283,10 +314,11 @@ static void log_record(struct ag_buf *b, const struct ag_otel_event *e, const ui
                           : sev == SEVERITY_NUMBER_WARN ? "WARN"
                                                         : "INFO";
     int64_t t = e->end_ns > e->start_ns ? e->end_ns : e->start_ns;
-    ag__buf_printf(b,
-                   "{\"timeUnixNano\":\"%lld\",\"observedTimeUnixNano\":\"%lld\","
-                   "\"severityNumber\":%d,\"severityText\":\"%s\",",
-                   (long long)t, (long long)t, sev, sevtext);
+    ag__buf_puts(b, "{\"timeUnixNano\":\"");
+    put_int(b, t);
+    ag__buf_puts(b, "\",\"observedTimeUnixNano\":\"");
+    put_int(b, t);
+    ag__buf_printf(b, "\",\"severityNumber\":%d,\"severityText\":\"%s\",", sev, sevtext);
     log_body(b, e);
     ag__buf_putc(b, ',');
     event_attrs(b, e);

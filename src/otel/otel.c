@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -480,6 +482,12 @@ static size_t flush_one(ag_otel *o, struct rec **recs, int last)
 static void *export_main(void *arg)
 {
     ag_otel *o = arg;
+    /* The export thread yields to the threads that decide: on Linux the nice value is
+     * per thread, and at 10 it gets the CPU the decisions leave (when there is none,
+     * the queue fills and the overflow is counted, rather than a decision waiting). */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0)
+        ag_clear_error();
+    pthread_setname_np(pthread_self(), "otel-export"); /* top -H, /proc/PID/task */
     struct rec **recs = malloc((size_t)o->cfg.batch * sizeof *recs);
     if (!recs)
         return NULL;
