@@ -56,7 +56,7 @@ struct checkpoint_info {
 };
 
 struct ag_ledger {
-    ag_breaker *breaker; /* borrowed; NULL: appends are never refused up front */
+    ag_breaker *breaker;         /* borrowed; NULL: appends are never refused up front */
     ag_ledger_observer observer; /* told of each committed entry (may be NULL) */
     void *observer_ctx;
     const struct ag__ledger_backend *be;

@@ -18,12 +18,12 @@
 #include "core/jcs.h"
 
 /* OTLP enums (opentelemetry-proto trace.proto and logs.proto). */
-#define SPAN_KIND_INTERNAL     1
-#define STATUS_CODE_UNSET      0
-#define STATUS_CODE_ERROR      2
-#define SEVERITY_NUMBER_INFO   9
-#define SEVERITY_NUMBER_WARN   13
-#define SEVERITY_NUMBER_ERROR  17
+#define SPAN_KIND_INTERNAL    1
+#define STATUS_CODE_UNSET     0
+#define STATUS_CODE_ERROR     2
+#define SEVERITY_NUMBER_INFO  9
+#define SEVERITY_NUMBER_WARN  13
+#define SEVERITY_NUMBER_ERROR 17
 
 static void put_hex(struct ag_buf *b, const uint8_t *p, size_t n)
 {
@@ -162,9 +162,9 @@ static void event_attrs(struct ag_buf *b, const struct ag_otel_event *e)
 
 /* "k=v,k=v" (OTEL_RESOURCE_ATTRIBUTES' form): calls fn for each pair. Returns 0 on a
  * malformed list (an empty key, a pair without '='). */
-int ag_otel_pairs(const char *list, void (*fn)(void *ctx, const char *k, size_t kl,
-                                                const char *v, size_t vl),
-                   void *ctx)
+int ag_otel_pairs(const char *list,
+                  void (*fn)(void *ctx, const char *k, size_t kl, const char *v, size_t vl),
+                  void *ctx)
 {
     const char *p = list;
     while (*p) {
@@ -307,9 +307,9 @@ static void log_body(struct ag_buf *b, const struct ag_otel_event *e)
 
 static void log_record(struct ag_buf *b, const struct ag_otel_event *e, const uint8_t id[8])
 {
-    int sev = failed(e) ? SEVERITY_NUMBER_ERROR
+    int sev = failed(e)                                          ? SEVERITY_NUMBER_ERROR
               : e->decision && strcmp(e->decision, "allow") != 0 ? SEVERITY_NUMBER_WARN
-                                                                  : SEVERITY_NUMBER_INFO;
+                                                                 : SEVERITY_NUMBER_INFO;
     const char *sevtext = sev == SEVERITY_NUMBER_ERROR  ? "ERROR"
                           : sev == SEVERITY_NUMBER_WARN ? "WARN"
                                                         : "INFO";

@@ -234,11 +234,11 @@ int ag_otel_wants(const ag_otel *o, const char *kind)
 
 #define NSTR 13
 static const size_t str_off[NSTR] = {
-    offsetof(struct ag_otel_event, kind),       offsetof(struct ag_otel_event, agent_id),
+    offsetof(struct ag_otel_event, kind),          offsetof(struct ag_otel_event, agent_id),
     offsetof(struct ag_otel_event, agent_version), offsetof(struct ag_otel_event, task_id),
-    offsetof(struct ag_otel_event, phase),      offsetof(struct ag_otel_event, action),
-    offsetof(struct ag_otel_event, resource),   offsetof(struct ag_otel_event, decision),
-    offsetof(struct ag_otel_event, reason),     offsetof(struct ag_otel_event, error_type),
+    offsetof(struct ag_otel_event, phase),         offsetof(struct ag_otel_event, action),
+    offsetof(struct ag_otel_event, resource),      offsetof(struct ag_otel_event, decision),
+    offsetof(struct ag_otel_event, reason),        offsetof(struct ag_otel_event, error_type),
     offsetof(struct ag_otel_event, error_message), offsetof(struct ag_otel_event, route),
     offsetof(struct ag_otel_event, data_json)};
 
@@ -282,8 +282,8 @@ int ag_otel_emit(ag_otel *o, const struct ag_otel_event *ev)
         size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         ptrdiff_t dif = (ptrdiff_t)(seq - pos);
         if (dif == 0) {
-            if (atomic_compare_exchange_weak_explicit(&o->head, &pos, pos + 1,
-                                                      memory_order_relaxed, memory_order_relaxed))
+            if (atomic_compare_exchange_weak_explicit(&o->head, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed))
                 break;
         } else if (dif < 0) {
             atomic_fetch_add_explicit(&o->dropped_full, 1, memory_order_relaxed);
@@ -494,7 +494,8 @@ static void *export_main(void *arg)
     int64_t last_send = ag__mono_ms();
     while (!atomic_load(&o->stop)) {
         size_t w = waiting(o);
-        if (w == 0 || (w < (size_t)o->cfg.batch && ag__mono_ms() - last_send < o->cfg.interval_ms)) {
+        if (w == 0 ||
+            (w < (size_t)o->cfg.batch && ag__mono_ms() - last_send < o->cfg.interval_ms)) {
             nap(o, POLL_MS);
             continue;
         }

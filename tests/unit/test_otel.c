@@ -39,19 +39,19 @@ TEST(traceparent_invalid_is_ignored)
     static const char *const bad[] = {
         "",
         "00",
-        "00-" TID "-" PID "-0",                            /* short */
-        "00-" TID "-" PID "-01-extra",                     /* version 00 is exactly 55 */
-        "00-" TID "-" PID "-011",                          /* ... no trailing bytes */
-        "01-" TID "-" PID "-01x",                          /* later version: '-' after flags */
-        "ff-" TID "-" PID "-01",                           /* version ff is invalid */
-        "00-4BF92F3577B34DA6A3CE929D0E0E4736-" PID "-01",  /* uppercase */
-        "00-" TID "-00F067AA0BA902B7-01",                  /* uppercase */
-        "00-00000000000000000000000000000000-" PID "-01",  /* all-zero trace id */
-        "00-" TID "-0000000000000000-01",                  /* all-zero parent */
-        "00_" TID "-" PID "-01",                           /* separator */
+        "00-" TID "-" PID "-0",                           /* short */
+        "00-" TID "-" PID "-01-extra",                    /* version 00 is exactly 55 */
+        "00-" TID "-" PID "-011",                         /* ... no trailing bytes */
+        "01-" TID "-" PID "-01x",                         /* later version: '-' after flags */
+        "ff-" TID "-" PID "-01",                          /* version ff is invalid */
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-" PID "-01", /* uppercase */
+        "00-" TID "-00F067AA0BA902B7-01",                 /* uppercase */
+        "00-00000000000000000000000000000000-" PID "-01", /* all-zero trace id */
+        "00-" TID "-0000000000000000-01",                 /* all-zero parent */
+        "00_" TID "-" PID "-01",                          /* separator */
         "00-" TID "_" PID "-01",
         "00-" TID "-" PID "_01",
-        "0g-" TID "-" PID "-01",                           /* not hex */
+        "0g-" TID "-" PID "-01", /* not hex */
         "00-4bf92f3577b34da6a3ce929d0e0e473z-" PID "-01",
         "00-" TID "-" PID "-zz",
         " 00-" TID "-" PID "-0",
@@ -117,8 +117,7 @@ static const char *sattr(json_t *list, const char *key)
     return json_string_value(json_object_get(attr(list, key), "stringValue"));
 }
 
-static const uint8_t ids[2][8] = {{0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3},
-                                  {1, 2, 3, 4, 5, 6, 7, 8}};
+static const uint8_t ids[2][8] = {{0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3}, {1, 2, 3, 4, 5, 6, 7, 8}};
 
 TEST(encode_traces_follows_the_otlp_json_mapping)
 {
@@ -163,8 +162,7 @@ TEST(encode_traces_follows_the_otlp_json_mapping)
     ASSERT_STREQ(json_string_value(json_object_get(s, "name")), "agentgov.decision file.write");
     ASSERT_EQ(json_integer_value(json_object_get(s, "kind")), 1);
     /* 64-bit integers are strings in OTLP/JSON. */
-    ASSERT_STREQ(json_string_value(json_object_get(s, "startTimeUnixNano")),
-                 "1700000000123456789");
+    ASSERT_STREQ(json_string_value(json_object_get(s, "startTimeUnixNano")), "1700000000123456789");
     ASSERT_STREQ(json_string_value(json_object_get(s, "endTimeUnixNano")), "1700000000223456789");
     json_t *a = json_object_get(s, "attributes");
     ASSERT_STREQ(json_string_value(json_object_get(attr(a, "agentgov.ledger.seq"), "intValue")),
@@ -179,7 +177,7 @@ TEST(encode_traces_follows_the_otlp_json_mapping)
     ASSERT_STREQ(sattr(a, "agentgov.decision"), "deny");
     ASSERT_STREQ(sattr(a, "agentgov.reason"), "rule \"x\"\nsaid\tno\x01"); /* escaped, intact */
     ASSERT_STREQ(sattr(a, "agentgov.api.route"), "agent_actions");
-    ASSERT_TRUE(attr(a, "agentgov.confidence") == NULL);  /* -1: absent */
+    ASSERT_TRUE(attr(a, "agentgov.confidence") == NULL); /* -1: absent */
     ASSERT_TRUE(attr(a, "agentgov.success") == NULL);
     ASSERT_TRUE(attr(a, "agentgov.agent.version") == NULL); /* NULL: absent */
     ASSERT_EQ(json_integer_value(json_object_get(json_object_get(s, "status"), "code")), 0);
@@ -196,11 +194,9 @@ TEST(encode_traces_follows_the_otlp_json_mapping)
                  "900");
     ASSERT_STREQ(sattr(a, "gen_ai.request.model"), "m-1");
     ASSERT_STREQ(
-        json_string_value(json_object_get(attr(a, "gen_ai.usage.input_tokens"), "intValue")),
-        "12");
+        json_string_value(json_object_get(attr(a, "gen_ai.usage.input_tokens"), "intValue")), "12");
     ASSERT_STREQ(
-        json_string_value(json_object_get(attr(a, "gen_ai.usage.output_tokens"), "intValue")),
-        "3");
+        json_string_value(json_object_get(attr(a, "gen_ai.usage.output_tokens"), "intValue")), "3");
     ASSERT_STREQ(sattr(a, "error.type"), "timeout");
     json_t *st = json_object_get(s, "status");
     ASSERT_EQ(json_integer_value(json_object_get(st, "code")), 2);
@@ -220,9 +216,9 @@ TEST(encode_logs_follows_the_otlp_json_mapping)
     json_t *doc = json_loads(out, 0, NULL);
     ASSERT_TRUE(doc != NULL);
     json_t *rl = json_array_get(json_object_get(doc, "resourceLogs"), 0);
-    ASSERT_STREQ(sattr(json_object_get(json_object_get(rl, "resource"), "attributes"),
-                       "service.name"),
-                 "gov-test");
+    ASSERT_STREQ(
+        sattr(json_object_get(json_object_get(rl, "resource"), "attributes"), "service.name"),
+        "gov-test");
     json_t *sl = json_array_get(json_object_get(rl, "scopeLogs"), 0);
     json_t *r = json_array_get(json_object_get(sl, "logRecords"), 0);
     ASSERT_STREQ(json_string_value(json_object_get(r, "timeUnixNano")), "1700000000223456789");
@@ -232,7 +228,8 @@ TEST(encode_logs_follows_the_otlp_json_mapping)
     ASSERT_STREQ(json_string_value(json_object_get(r, "severityText")), "WARN");
     ASSERT_STREQ(json_string_value(json_object_get(r, "traceId")), TID);
     ASSERT_STREQ(json_string_value(json_object_get(r, "spanId")), "deadbeef00010203");
-    const char *body = json_string_value(json_object_get(json_object_get(r, "body"), "stringValue"));
+    const char *body =
+        json_string_value(json_object_get(json_object_get(r, "body"), "stringValue"));
     ASSERT_CONTAINS(body, "decision deny file.write on /etc/passwd by agent-a: rule");
     ASSERT_STREQ(sattr(json_object_get(r, "attributes"), "agentgov.decision"), "deny");
     json_decref(doc);
