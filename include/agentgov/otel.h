@@ -104,7 +104,10 @@ AG_MUST_USE ag_err ag_otel_new(const struct ag_otel_opts *o, ag_otel **out);
 /* Starts the export thread. */
 AG_MUST_USE ag_err ag_otel_start(ag_otel *o);
 /* Stops the thread after one last attempt to send what is queued (bounded by the
- * request timeout), and frees. Accepts NULL. */
+ * request timeout); events emitted afterwards stay queued until ag_otel_free. Accepts
+ * NULL and a stopped exporter. */
+void ag_otel_stop(ag_otel *o);
+/* Stops (as ag_otel_stop), drops and counts what is left, and frees. Accepts NULL. */
 void ag_otel_free(ag_otel *o);
 
 /* 1 when events of this ledger kind are exported (otel.kinds). */

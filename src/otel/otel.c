@@ -522,14 +522,20 @@ ag_err ag_otel_start(ag_otel *o)
     return AG_OK;
 }
 
+void ag_otel_stop(ag_otel *o)
+{
+    if (!o || !o->running)
+        return;
+    atomic_store(&o->stop, 1);
+    pthread_join(o->thread, NULL);
+    o->running = 0;
+}
+
 void ag_otel_free(ag_otel *o)
 {
     if (!o)
         return;
-    if (o->running) {
-        atomic_store(&o->stop, 1);
-        pthread_join(o->thread, NULL);
-    }
+    ag_otel_stop(o);
     int got = 1;
     while (got) { /* events left after the thread stopped, or with no thread */
         struct rec *r = take(o, &got);

@@ -231,6 +231,10 @@ void ag__otel_close(struct ag__srv *s)
 {
     if (!s->otel)
         return;
+    /* The thread first: its breaker may still ledger (and so feed) while it sends
+     * the last batch; once it is gone nothing else appends, and the observer and the
+     * handle can go without racing anyone. */
+    ag_otel_stop(s->otel);
     if (s->ledger)
         ag_ledger_set_observer(s->ledger, NULL, NULL);
     ag_otel *o = s->otel;
