@@ -124,7 +124,7 @@ ag_err ag_otel_config_check(const struct ag_otel_config *c)
                         ep);
     if (strchr(ep, ' ') || strchr(ep, '?') || strchr(ep, '#'))
         return ag__fail(AG_EINVAL, "otel.endpoint: '%s': no spaces, query or fragment", ep);
-    if (!ag_otel_pairs(c->headers, NULL, NULL))
+    if (!ag_otel_pairs(c->headers, NULL, NULL) || strpbrk(c->headers, "\r\n"))
         return ag__fail(AG_EINVAL, "otel.headers: expected Name=value[,Name=value...], got '%s'",
                         c->headers);
     if (!ag_otel_pairs(c->resource_attributes, NULL, NULL))
@@ -545,6 +545,9 @@ void ag_otel_free(ag_otel *o)
     }
     if (o->curl)
         curl_easy_cleanup(o->curl);
+    /* Header lines may hold a credential: wiped before they go back to the allocator. */
+    for (struct curl_slist *h = o->headers; h; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
     curl_slist_free_all(o->headers);
     ag_breaker_free(o->breaker);
     free(o->cells);

@@ -159,11 +159,12 @@ static void add_header(void *ctx, const char *k, size_t kl, const char *v, size_
         sodium_memzero(data, strlen(data));
         free(data);
         const char *sv = json_string_value(json_object_get(j, field));
-        val = sv ? strdup(sv) : NULL;
+        val = sv && !strpbrk(sv, "\r\n") ? strdup(sv) : NULL;
         json_decref(j);
         if (!val) {
-            ag__log(AG_LOG_ERROR, "otel", "otel.headers: %.*s: secret %s has no string field %s",
-                    (int)kl, k, path, field);
+            ag__log(AG_LOG_ERROR, "otel",
+                    "otel.headers: %.*s: secret %s has no string field %s on one line", (int)kl, k,
+                    path, field);
             h->bad = 1;
             return;
         }

@@ -276,6 +276,7 @@ TEST(config_check_names_the_bad_key)
                {"otel.kinds", "decision,nonsense", "otel.kinds"},
                {"otel.headers", "Authorization", "otel.headers"},
                {"otel.headers", "=v", "otel.headers"},
+               {"otel.headers", "X-A=1\r\nX-Injected: 2", "otel.headers"},
                {"otel.resource_attributes", "a=1,b", "otel.resource_attributes"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct ag_otel_config t = c;
