@@ -291,6 +291,10 @@ TEST(config_check_names_the_bad_key)
         ASSERT_ERR(ag_otel_config_check(&t), AG_EINVAL);
         ASSERT_CONTAINS(ag_last_error(), bad[i].needle);
     }
+    struct ag_otel_config t = c;
+    t.batch = t.queue + 1;
+    ASSERT_ERR(ag_otel_config_check(&t), AG_EINVAL);
+    ASSERT_CONTAINS(ag_last_error(), "otel.batch");
     snprintf(c.endpoint, sizeof c.endpoint, "https://otel.example:4318/");
     snprintf(c.headers, sizeof c.headers, "Authorization=Bearer a=b, X-Scope = t1 ,");
     ASSERT_OK(ag_otel_config_check(&c));
