@@ -3,7 +3,8 @@
 "ok   ..." / "FAIL ..." lines and FAILS=N.
 
 Checks: decisions with and without a traceparent (and with an invalid one), lifecycle
-transitions, an approval asked and approved, a revocation, each arriving as a span and a
+transitions, an approval asked and approved, a revocation, the LLM calls of a task the
+daemon orchestrates (from the shipped replay), each arriving as a span and a
 log record with the documented attributes and the right trace ids; the resource and the
 headers (one read from the secret store); the receiver down (503) opens the breaker,
 decisions go on unaffected and the lost batches are counted; the receiver back, export
@@ -96,11 +97,12 @@ class Daemon:
             self.p.wait(30)
 
 
-def data_dir(label, config):
+def data_dir(label, config, policy=POLICY):
     d = os.path.join(WORK, label)
     subprocess.run([AG, "--dir", d, "init"], check=True, capture_output=True)
-    with open(os.path.join(d, "policy.yaml"), "w") as f:
-        f.write(POLICY)
+    if policy:
+        with open(os.path.join(d, "policy.yaml"), "w") as f:
+            f.write(policy)
     with open(os.path.join(d, "config"), "a") as f:
         f.write(config)
     return d
@@ -299,6 +301,42 @@ def overflow_flow():
         rc.stop()
 
 
+def llm_flow():
+    """A task orchestrated by the daemon from the shipped replay (the shipped policy):
+    its model calls arrive as llm spans with the GenAI attributes."""
+    rc = Receiver()
+    d = data_dir("llm", "otel.endpoint = %s\notel.interval = 50ms\n" % rc.base, policy=None)
+    dm = Daemon(d, "llm")
+    try:
+        B = dm.base
+        root = open(os.path.join(d, "root.token")).read().strip()
+        replay = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                              "multi-agent", "replay.jsonl")
+        st, r = call(B, "POST", "/v1/tasks/demo-multi-agent/orchestrate",
+                     {"objective": "Choose an eviction policy", "llm": "replay:" + replay,
+                      "model": "demo"}, root, timeout=60)
+        check("a task is orchestrated over HTTP", st == 200, r)
+
+        def llm_spans():
+            with rc.lock:
+                return [x for _, x in rc.spans if x["attrs"].get("agentgov.ledger.kind") == "llm"]
+        check("its LLM calls arrive as spans", wait_for(lambda: len(llm_spans()) >= 10, 5),
+              len(llm_spans()))
+        sp = llm_spans()
+        a = sp[0]["attrs"] if sp else {}
+        check("an LLM call's span names the model and counts its tokens",
+              a.get("gen_ai.request.model") == "demo" and
+              int(a.get("gen_ai.usage.input_tokens", "-1")) >= 0 and
+              int(a.get("gen_ai.usage.output_tokens", "-1")) >= 0 and
+              a.get("agentgov.task.id") == "demo-multi-agent" and
+              a.get("agentgov.action") == "llm.chat" and
+              sp[0]["name"] == "agentgov.llm llm.chat", sp[:1])
+        check("no request of the task was invalid OTLP", rc.errors == [], rc.errors)
+    finally:
+        dm.stop()
+        rc.stop()
+
+
 def bad_config():
     for key, val, needle in (("otel.endpoint", "ftp://127.0.0.1:1", "otel.endpoint"),
                              ("otel.kinds", "decision,bogus", "otel.kinds"),
@@ -311,6 +349,7 @@ def bad_config():
 
 
 main_flow()
+llm_flow()
 overflow_flow()
 bad_config()
 print("FAILS=%d" % FAILS[0])
