@@ -230,6 +230,28 @@ static int api_key(struct ag__cli_gov *c, const ag_config *cfg, char **key)
     return 0;
 }
 
+/* The task's counts against the seed's table of a multi-agent task (its "Performance
+ * Benchmarks": 20-30 messages, 40-60 blackboard ops, 6-12 LLM calls per task). */
+static void seed_table(const struct ag_orch_result *r)
+{
+    static const struct {
+        const char *name;
+        long lo, hi;
+    } rows[] = {{"messages", 20, 30}, {"blackboard ops", 40, 60}, {"LLM calls", 6, 12}};
+    const long ours[] = {(long)r->coord.messages, (long)r->coord.blackboard_ops,
+                         (long)r->llm_calls};
+    printf("\nagainst the seed's table (multi-agent task)\n");
+    printf("  %-16s %6s  %-8s\n", "", "ours", "seed");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char range[24];
+        snprintf(range, sizeof range, "%ld-%ld", rows[i].lo, rows[i].hi);
+        printf("  %-16s %6ld  %-8s %s\n", rows[i].name, ours[i], range,
+               ours[i] < rows[i].lo   ? "below"
+               : ours[i] > rows[i].hi ? "above"
+                                      : "within");
+    }
+}
+
 static void print_result(const struct ag_orch_result *r)
 {
     printf("task            %s\n", r->task_id);
@@ -252,6 +274,7 @@ static void print_result(const struct ag_orch_result *r)
     printf("agents revoked  %d\n", r->revoked);
     if (r->final_json)
         printf("consensus       %s\n", r->final_json);
+    seed_table(r);
 }
 
 /* An agent's tool call waits for a person: say which approval to decide (stderr, so

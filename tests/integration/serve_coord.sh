@@ -70,7 +70,7 @@ check_eq "GAMMA on CONFLICT" "$(jget "$BODY" 'j["data"]["gamma_spawned"]')" "CON
 req GET /metrics
 check_contains "metrics: orchestrated tasks" "$BODY" "agentgov_orchestrated_tasks_total 1"
 check_contains "metrics: gamma reason" "$BODY" 'agentgov_gamma_spawned_total{reason="CONFLICT"} 1'
-check_contains "metrics: llm calls" "$BODY" "agentgov_llm_calls_total 16"
+check_contains "metrics: llm calls" "$BODY" "agentgov_llm_calls_total 10"
 
 stop_daemon
 check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify
