@@ -9,7 +9,9 @@
  * 2. A whole 3-agent task through ag_orchestrate: ALPHA and BETA in parallel, GAMMA
  *    spawned on COMPLEXITY, 60 blackboard writes and 30 messages by the agents, then
  *    the votes and the consensus; every model answer replayed. All of its wall time is
- *    agentgov's (threads, lifecycle, ledger, store, JSON, replay lookup).
+ *    agentgov's (threads, lifecycle, ledger, store, JSON, replay lookup). The approvals
+ *    module is wired in as `agentgov orchestrate` wires it (every tool call is decided
+ *    through ag_approve_authorize, so that an ask could wait for a person).
  * DIR (default /tmp) holds the ledger and the embedded store; the disk's fsync floor is
  * printed beside the figures (each governed call commits one ledger entry). */
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "agentgov/approve.h"
 #include "agentgov/coord.h"
 #include "agentgov/gov.h"
 #include "agentgov/llm.h"
@@ -228,6 +231,10 @@ static void whole_task(const char *base)
     ag_llm *llm;
     if (ag_llm_new(&lo, &llm))
         die("llm");
+    ag_approve *ap;
+    struct ag_approve_opts ao = {.store = e.store, .ledger = e.ledger};
+    if (ag_approve_new(&ao, &ap))
+        die("approvals");
     struct ag_orch_opts o = {.objective = "bench",
                              .task_id = "bench-task",
                              .llm = llm,
@@ -235,7 +242,9 @@ static void whole_task(const char *base)
                              .gov = e.gov,
                              .ledger = e.ledger,
                              .store = e.store,
-                             .poll_ms = 5};
+                             .poll_ms = 5,
+                             .approve = ap,
+                             .policy = e.policy};
     struct ag_orch_result r;
     double c0 = cpu_ms();
     int64_t t0 = ag__mono_ns();
@@ -251,6 +260,7 @@ static void whole_task(const char *base)
     printf("  wall time %.1f ms (%.2f ms per tool call, all included); CPU time %.1f ms\n", ms,
            ms / (r.tool_calls ? r.tool_calls : 1), cpu);
     ag_orch_result_clear(&r);
+    ag_approve_free(ap);
     ag_llm_free(llm);
     env_close(&e);
 }

@@ -76,8 +76,7 @@ static void write_handoff(struct ag__agent_run *run, int revoked, const char *ty
     json_t *h = json_pack(
         "{s:s,s:s,s:b,s:{s:s,s:s},s:{s:s,s:s},s:o,s:s,s:[s],s:[s],s:[],s:s}", "task_id",
         run->o->task, "previous_agent_id", run->id, "revoked", revoked, "revocation_reason", "type",
-        type,
-        "details", details, "last_known_state", "phase", ag_phase_name(run->phase), "step",
+        type, "details", details, "last_known_state", "phase", ag_phase_name(run->phase), "step",
         "orchestrate", "what_was_tried", tried, "blocking_issue", details, "required_next_actions",
         "read the blackboard and messages of the task before acting", "constraints_reminder",
         "every tool call is authorized by the kernel", "artifacts", "created_at", now);
@@ -150,12 +149,9 @@ static void conversation(struct ag__agent_run *run, enum ag_spawn_reason why)
             break;
         }
         char *mt = json_dumps(msgs, JSON_COMPACT);
-        struct ag_llm_call c = {run->id,
-                                o->task,
-                                mt,
-                                ag__orch_tools_json(op->exec != NULL, o->art_fd >= 0),
-                                0,
-                                o->deadline_mono};
+        struct ag_llm_call c = {run->id, o->task,
+                                mt,      ag__orch_tools_json(op->exec != NULL, o->art_fd >= 0),
+                                0,       o->deadline_mono};
         struct ag_llm_result r;
         ag_err e = mt ? ag_llm_chat(op->llm, &c, &r) : AG_ENOMEM;
         free(mt);
@@ -226,8 +222,7 @@ void *ag__orch_agent_main(void *arg)
         snprintf(ended, sizeof ended, "%s", run->why);
         if (run->failed)
             write_handoff(run, 0, run->llm_down ? "llm_unavailable" : "agent_failed", ended);
-        for (int p = (int)run->phase + 1; run->phase >= AG_PHASE_EXECUTE && p <= AG_PHASE_EXIT;
-             p++)
+        for (int p = (int)run->phase + 1; run->phase >= AG_PHASE_EXECUTE && p <= AG_PHASE_EXIT; p++)
             if (walk(run, (enum ag_phase)p))
                 break;
         if (run->failed)

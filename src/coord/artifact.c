@@ -36,12 +36,11 @@ ag_err ag__orch_artifacts_open(struct ag__orch *o)
         return AG_OK;
     o->art_real = realpath(dir, NULL);
     if (!o->art_real)
-        return ag__fail(AG_EINVAL, "orchestrate: artifacts directory %s: %s", dir,
-                        strerror(errno));
+        return ag__fail(AG_EINVAL, "orchestrate: artifacts directory %s: %s", dir, strerror(errno));
     o->art_fd = open(o->art_real, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (o->art_fd < 0) {
-        ag_err e = ag__fail(AG_EINVAL, "orchestrate: artifacts directory %s: %s", dir,
-                            strerror(errno));
+        ag_err e =
+            ag__fail(AG_EINVAL, "orchestrate: artifacts directory %s: %s", dir, strerror(errno));
         free(o->art_real);
         o->art_real = NULL;
         return e;

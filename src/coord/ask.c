@@ -92,14 +92,14 @@ enum ag_effect ag__orch_decide(void *ctx, const char *agent, const char *action,
     if (!strcmp(status, "pending")) {
         d->reason = AG_REASON_APPROVAL_PENDING;
         snprintf(k->detail, sizeof k->detail,
-                 "denied: nobody answered approval %s for %s on %s in time", k->approval_id,
-                 action, resource);
+                 "denied: nobody answered approval %s for %s on %s in time", k->approval_id, action,
+                 resource);
         record_refusal(k->run, action, resource, "approval_timeout", k->approval_id);
         return AG_EFFECT_DENY;
     }
     if (strcmp(status, "approved") != 0) {
-        d->reason = !strcmp(status, "denied") ? AG_REASON_APPROVAL_DENIED
-                                              : AG_REASON_APPROVAL_EXPIRED;
+        d->reason =
+            !strcmp(status, "denied") ? AG_REASON_APPROVAL_DENIED : AG_REASON_APPROVAL_EXPIRED;
         snprintf(k->detail, sizeof k->detail, "denied: approval %s for %s on %s was %s",
                  k->approval_id, action, resource, status);
         return AG_EFFECT_DENY;

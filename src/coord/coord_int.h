@@ -36,12 +36,12 @@ AG_MUST_USE ag_err ag__coord_authorize_x(ag_coord *c, const struct ag__coord_aut
                                          const char *agent, const char *task, const char *action,
                                          const char *resource, struct ag_gov_decision *d);
 AG_MUST_USE ag_err ag__coord_bb_write_x(ag_coord *c, const struct ag__coord_authz *az,
-                                        const char *agent_id, const char *task,
-                                        const char *section, const char *entry,
-                                        const char *value_json, struct ag_gov_decision *d);
-AG_MUST_USE ag_err ag__coord_send_x(ag_coord *c, const struct ag__coord_authz *az,
-                                    const char *from, const char *task, const char *to,
-                                    const char *type, const char *content_json, int64_t *seq,
+                                        const char *agent_id, const char *task, const char *section,
+                                        const char *entry, const char *value_json,
+                                        struct ag_gov_decision *d);
+AG_MUST_USE ag_err ag__coord_send_x(ag_coord *c, const struct ag__coord_authz *az, const char *from,
+                                    const char *task, const char *to, const char *type,
+                                    const char *content_json, int64_t *seq,
                                     struct ag_gov_decision *d);
 AG_MUST_USE ag_err ag__coord_vote_x(ag_coord *c, const struct ag__coord_authz *az,
                                     const char *agent, const char *task, enum ag_vote v,

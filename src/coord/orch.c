@@ -38,15 +38,16 @@ static char *agent_packet(const struct ag__orch *o, const char *id)
 {
     char now[40];
     ag__rfc3339(ag__wall_ms(), now);
-    json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:{s:[s,s,s,s,s],s:[],s:[]},s:[s],s:[s],s:s}",
-                          "agent_id", id, "task_id", o->task, "created_for", "agentgov orchestrate",
-                          "objective", o->opts->objective, "deliverables", "blackboard consensus",
-                          /* The consensus is the team's, recorded by the orchestrator at the end:
-                           * no one agent must hold it when it leaves EXECUTE. */
-                          "required_artifacts", "constraints", "scope", "blackboard/**", "msg/**",
-                          "votes/**", "workdir/**", "artifacts/**", "forbidden", "required_steps",
-                          "success_criteria", "consensus reached", "escalation_rules",
-                          "no consensus: the task ends no_consensus", "created_at", now);
+    json_t *p =
+        json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:{s:[s,s,s,s,s],s:[],s:[]},s:[s],s:[s],s:s}",
+                  "agent_id", id, "task_id", o->task, "created_for", "agentgov orchestrate",
+                  "objective", o->opts->objective, "deliverables", "blackboard consensus",
+                  /* The consensus is the team's, recorded by the orchestrator at the end:
+                   * no one agent must hold it when it leaves EXECUTE. */
+                  "required_artifacts", "constraints", "scope", "blackboard/**", "msg/**",
+                  "votes/**", "workdir/**", "artifacts/**", "forbidden", "required_steps",
+                  "success_criteria", "consensus reached", "escalation_rules",
+                  "no consensus: the task ends no_consensus", "created_at", now);
     json_t *fb = json_object_get(json_object_get(p, "constraints"), "forbidden");
     for (size_t i = 0; fb && i < o->opts->nforbidden; i++)
         json_array_append_new(fb, json_string(o->opts->forbidden[i]));
@@ -205,8 +206,7 @@ static void monitor(struct ag__orch *o, size_t nfirst)
                 why = conflicts(o) >= thr                            ? AG_SPAWN_CONFLICT
                       : !op->no_success_spawn && o->needs_validation ? AG_SPAWN_SUCCESS
                                                                      : AG_SPAWN_NONE;
-            else if (!atomic_load(&o->waiting) &&
-                     now - atomic_load(&o->last_progress_mono) > stuck)
+            else if (!atomic_load(&o->waiting) && now - atomic_load(&o->last_progress_mono) > stuck)
                 why = AG_SPAWN_STUCK;
             else if (conflicts(o) >= thr)
                 why = AG_SPAWN_CONFLICT;

@@ -126,9 +126,9 @@ static char *denied(const struct ag_gov_decision *d, const struct ag__orch_ask *
         return result_text("{\"ok\":false,\"denied\":true,\"reason\":\"%s\"%s}",
                            ag_reason_name(d->reason), d->revoked ? ",\"revoked\":true" : "");
     /* An ask that ended without a grant: the approval and what became of it. */
-    json_t *o = json_pack("{s:b,s:b,s:s,s:s,s:s}", "ok", 0, "denied", 1, "reason",
-                          ag_reason_name(d->reason), "approval", ask->approval_id, "message",
-                          ask->detail);
+    json_t *o =
+        json_pack("{s:b,s:b,s:s,s:s,s:s}", "ok", 0, "denied", 1, "reason",
+                  ag_reason_name(d->reason), "approval", ask->approval_id, "message", ask->detail);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -193,7 +193,7 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
         json_t *v = json_object_get(a, "value");
         char *vt = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         e = ag__coord_bb_write_x(op->coord, &az, run->id, o->task, sec,
-                              json_string_value(json_object_get(a, "entry")), vt, &d);
+                                 json_string_value(json_object_get(a, "entry")), vt, &d);
         free(vt);
         progress = !e;
         if (!e)
@@ -211,7 +211,7 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
         char *ct = c ? json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         int64_t seq = 0;
         e = ag__coord_send_x(op->coord, &az, run->id, o->task, to,
-                          json_string_value(json_object_get(a, "type")), ct, &seq, &d);
+                             json_string_value(json_object_get(a, "type")), ct, &seq, &d);
         free(ct);
         progress = !e;
         if (!e)
@@ -230,7 +230,7 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
         int v = ag_vote_parse(json_string_value(json_object_get(a, "vote")));
         e = v < 0 ? ag__fail(AG_EINVAL, "vote: expected ACCEPT, REJECT or ABSTAIN")
                   : ag__coord_vote_x(op->coord, &az, run->id, o->task, (enum ag_vote)v,
-                                  json_string_value(json_object_get(a, "reasoning")), &d);
+                                     json_string_value(json_object_get(a, "reasoning")), &d);
         progress = !e;
         if (!e)
             *result = result_text("{\"ok\":true}");

@@ -260,10 +260,14 @@ TEST(orch_happy_path_consensus_redis)
     scenario_happy(1);
 }
 
-TEST(orch_denied_tool_call_reaches_the_model)
+static void sc_denied_tool_call_reaches_the_model(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-denied", 0, model());
+    ofx_open(&f,
+             redis ? "orch-denied"
+                     "-redis"
+                   : "orch-denied",
+             redis, model());
     ASSERT_EQ(
         ag_test_model_script("[" CALL(
             "alpha", "request_action",
@@ -313,11 +317,23 @@ TEST(orch_denied_tool_call_reaches_the_model)
     ASSERT_STREQ(f.r.outcome, "no_consensus"); /* nobody voted */
     ofx_close(&f);
 }
+TEST(orch_denied_tool_call_reaches_the_model)
+{
+    sc_denied_tool_call_reaches_the_model(0);
+}
+TEST(orch_denied_tool_call_reaches_the_model_redis)
+{
+    sc_denied_tool_call_reaches_the_model(1);
+}
 
-TEST(orch_forbidden_action_revokes_mid_task_with_handoff)
+static void sc_forbidden_action_revokes_mid_task_with_handoff(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-forbidden", 0, model());
+    ofx_open(&f,
+             redis ? "orch-forbidden"
+                     "-redis"
+                   : "orch-forbidden",
+             redis, model());
     ASSERT_EQ(ag_test_model_script(
                   "[" CALL("alpha", "request_action",
                            "{\"action\":\"db.drop\",\"resource\":\"blackboard/"
@@ -343,11 +359,23 @@ TEST(orch_forbidden_action_revokes_mid_task_with_handoff)
     ASSERT_STREQ(f.r.outcome, "no_consensus");
     ofx_close(&f);
 }
+TEST(orch_forbidden_action_revokes_mid_task_with_handoff)
+{
+    sc_forbidden_action_revokes_mid_task_with_handoff(0);
+}
+TEST(orch_forbidden_action_revokes_mid_task_with_handoff_redis)
+{
+    sc_forbidden_action_revokes_mid_task_with_handoff(1);
+}
 
-TEST(orch_token_budget_exhausted_revokes)
+static void sc_token_budget_exhausted_revokes(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-budget", 0, model());
+    ofx_open(&f,
+             redis ? "orch-budget"
+                     "-redis"
+                   : "orch-budget",
+             redis, model());
     ASSERT_EQ(ag_test_model_script("[" ALPHA_HAPPY "," SAY("beta", "ok") "]"), 0);
     f.o.max_tokens_per_agent = 20; /* every scripted answer costs 15 */
     f.o.no_gamma = 1;
@@ -360,6 +388,14 @@ TEST(orch_token_budget_exhausted_revokes)
     free(h);
     ofx_close(&f);
 }
+TEST(orch_token_budget_exhausted_revokes)
+{
+    sc_token_budget_exhausted_revokes(0);
+}
+TEST(orch_token_budget_exhausted_revokes_redis)
+{
+    sc_token_budget_exhausted_revokes(1);
+}
 
 static void expect_spawn(struct ofx *f, enum ag_spawn_reason why)
 {
@@ -371,12 +407,24 @@ static void expect_spawn(struct ofx *f, enum ag_spawn_reason why)
     ASSERT_CONTAINS(js, want);
     free(js);
     ASSERT_TRUE(count_role_requests("gamma") >= 1);
+    /* The spawn and its reason are in the ledger, once. */
+    char where[256];
+    snprintf(where, sizeof where,
+             "kind = 'coord' AND action = 'agent.spawn' AND resource = "
+             "'agent/gamma@t-orch/spawn/%s'",
+             ag_spawn_reason_name(why));
+    ASSERT_EQ(count_ledger(f->lfx.db, where), 1);
+    ASSERT_EQ(count_ledger(f->lfx.db, "kind = 'coord' AND action = 'agent.spawn'"), 1);
 }
 
-TEST(orch_stuck_spawns_gamma)
+static void sc_stuck_spawns_gamma(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-stuck", 0, model());
+    ofx_open(&f,
+             redis ? "orch-stuck"
+                     "-redis"
+                   : "orch-stuck",
+             redis, model());
     ASSERT_EQ(ag_test_model_script("[{\"agent\":\"alpha\",\"delay_ms\":700,\"body\":{\"content\":"
                                    "\"thinking\"}},{\"agent\":\"beta\",\"delay_ms\":700,\"body\":"
                                    "{\"content\":\"thinking\"}}]"),
@@ -386,11 +434,23 @@ TEST(orch_stuck_spawns_gamma)
     expect_spawn(&f, AG_SPAWN_STUCK);
     ofx_close(&f);
 }
+TEST(orch_stuck_spawns_gamma)
+{
+    sc_stuck_spawns_gamma(0);
+}
+TEST(orch_stuck_spawns_gamma_redis)
+{
+    sc_stuck_spawns_gamma(1);
+}
 
-TEST(orch_conflict_spawns_gamma_and_consensus_follows)
+static void sc_conflict_spawns_gamma_and_consensus_follows(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-conflict", 0, model());
+    ofx_open(&f,
+             redis ? "orch-conflict"
+                     "-redis"
+                   : "orch-conflict",
+             redis, model());
     ASSERT_EQ(
         ag_test_model_script("[" ALPHA_HAPPY "," CALL("alpha", "read_messages", "{}") "," VOTE(
             "alpha",
@@ -504,11 +564,23 @@ TEST(orch_conflict_spawns_gamma_and_consensus_follows)
     ASSERT_STREQ(f.r.outcome, "consensus");
     ofx_close(&f);
 }
+TEST(orch_conflict_spawns_gamma_and_consensus_follows)
+{
+    sc_conflict_spawns_gamma_and_consensus_follows(0);
+}
+TEST(orch_conflict_spawns_gamma_and_consensus_follows_redis)
+{
+    sc_conflict_spawns_gamma_and_consensus_follows(1);
+}
 
-TEST(orch_complexity_spawns_gamma)
+static void sc_complexity_spawns_gamma(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-complex", 0, model());
+    ofx_open(&f,
+             redis ? "orch-complex"
+                     "-redis"
+                   : "orch-complex",
+             redis, model());
     ASSERT_EQ(ag_test_model_script(
                   "[" PLAN("\"{\\\"complexity\\\":0.93,\\\"needs_validation\\\":false}\"") "]"),
               0);
@@ -517,11 +589,23 @@ TEST(orch_complexity_spawns_gamma)
     expect_spawn(&f, AG_SPAWN_COMPLEXITY);
     ofx_close(&f);
 }
+TEST(orch_complexity_spawns_gamma)
+{
+    sc_complexity_spawns_gamma(0);
+}
+TEST(orch_complexity_spawns_gamma_redis)
+{
+    sc_complexity_spawns_gamma(1);
+}
 
-TEST(orch_success_spawns_gamma_for_validation)
+static void sc_success_spawns_gamma_for_validation(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-success", 0, model());
+    ofx_open(&f,
+             redis ? "orch-success"
+                     "-redis"
+                   : "orch-success",
+             redis, model());
     ASSERT_EQ(
         ag_test_model_script(
             "[" PLAN("\"{\\\"complexity\\\":0.2,\\\"needs_validation\\\":true}\"") "," VOTE(
@@ -534,11 +618,23 @@ TEST(orch_success_spawns_gamma_for_validation)
     ASSERT_STREQ(f.r.outcome, "consensus");
     ofx_close(&f);
 }
+TEST(orch_success_spawns_gamma_for_validation)
+{
+    sc_success_spawns_gamma_for_validation(0);
+}
+TEST(orch_success_spawns_gamma_for_validation_redis)
+{
+    sc_success_spawns_gamma_for_validation(1);
+}
 
-TEST(orch_required_reject_fails_consensus_blackboard_kept)
+static void sc_required_reject_fails_consensus_blackboard_kept(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-reject", 0, model());
+    ofx_open(&f,
+             redis ? "orch-reject"
+                     "-redis"
+                   : "orch-reject",
+             redis, model());
     ASSERT_EQ(ag_test_model_script("[" ALPHA_HAPPY "," VOTE("alpha", "ACCEPT") "," BETA_EVAL(
                   "true") "," VOTE("beta", "REJECT") "]"),
               0);
@@ -551,6 +647,14 @@ TEST(orch_required_reject_fails_consensus_blackboard_kept)
     ASSERT_CONTAINS(bb, "proposal_1");
     free(bb);
     ofx_close(&f);
+}
+TEST(orch_required_reject_fails_consensus_blackboard_kept)
+{
+    sc_required_reject_fails_consensus_blackboard_kept(0);
+}
+TEST(orch_required_reject_fails_consensus_blackboard_kept_redis)
+{
+    sc_required_reject_fails_consensus_blackboard_kept(1);
 }
 
 /* A port nothing listens on. */
@@ -565,12 +669,16 @@ static int dead_port(void)
     return ntohs(a.sin_port);
 }
 
-TEST(orch_model_down_agents_fail_closed_no_hang)
+static void sc_model_down_agents_fail_closed_no_hang(int redis)
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", dead_port());
     struct ofx f;
-    ofx_open(&f, "orch-down", 0, url);
+    ofx_open(&f,
+             redis ? "orch-down"
+                     "-redis"
+                   : "orch-down",
+             redis, url);
     int64_t t0 = ag__mono_ms();
     ofx_run(&f);
     ASSERT_TRUE(ag__mono_ms() - t0 < 5000);
@@ -601,6 +709,14 @@ TEST(orch_model_down_agents_fail_closed_no_hang)
     ASSERT_EQ(count_ledger(f.lfx.db, "kind = 'lifecycle' AND agent_id = 'alpha@t-orch' AND "
                                      "phase IN ('VERIFY','PACKAGE','REPORT','EXIT')"),
               4);
+}
+TEST(orch_model_down_agents_fail_closed_no_hang)
+{
+    sc_model_down_agents_fail_closed_no_hang(0);
+}
+TEST(orch_model_down_agents_fail_closed_no_hang_redis)
+{
+    sc_model_down_agents_fail_closed_no_hang(1);
 }
 
 TEST(orch_task_timeout_bounds_slow_models)
@@ -790,10 +906,14 @@ static void write_file(const char *path, const char *text)
     fclose(fp);
 }
 
-TEST(orch_artifact_read_judges_the_resolved_path)
+static void sc_artifact_read_judges_the_resolved_path(int redis)
 {
     struct ofx f;
-    ofx_open_policy(&f, "orch-art", 0, model(), ask_policy);
+    ofx_open_policy(&f,
+                    redis ? "orch-art"
+                            "-redis"
+                          : "orch-art",
+                    redis, model(), ask_policy);
     char art[1200], p[1400];
     snprintf(art, sizeof art, "%s/artifacts", f.lfx.dir);
     ASSERT_EQ(mkdir(art, 0755), 0);
@@ -830,7 +950,8 @@ TEST(orch_artifact_read_judges_the_resolved_path)
     ASSERT_CONTAINS(tr, "{\"name\":\"report.md\",\"type\":\"file\",\"size\":18}");
     ASSERT_CONTAINS(tr, "\"path\":\"report.md\",\"content\":\"# report\\nLRU wins\\n\"");
     const char *first = strstr(tr, "LRU wins");
-    ASSERT_TRUE(first && strstr(first + 1, "LRU wins") && strstr(strstr(first + 1, "LRU wins") + 1, "LRU wins"));
+    ASSERT_TRUE(first && strstr(first + 1, "LRU wins") &&
+                strstr(strstr(first + 1, "LRU wins") + 1, "LRU wins"));
     /* Three escapes refused by the policy; nothing from outside reached the model. */
     const char *d = tr;
     int denied = 0;
@@ -858,4 +979,12 @@ TEST(orch_artifact_read_judges_the_resolved_path)
                                      "resource = 'artifacts/t-orch/report.md' AND "
                                      "decision = 'allow'"),
               3);
+}
+TEST(orch_artifact_read_judges_the_resolved_path)
+{
+    sc_artifact_read_judges_the_resolved_path(0);
+}
+TEST(orch_artifact_read_judges_the_resolved_path_redis)
+{
+    sc_artifact_read_judges_the_resolved_path(1);
 }
