@@ -406,10 +406,13 @@ ag_err ag_orchestrate(const struct ag_orch_opts *op, struct ag_orch_result *r)
                      : down                       ? "failed"
                      : atomic_load(&o->stop) != 0 ? "timeout"
                                                   : "no_consensus");
-            if (!c.reached && down)
-                snprintf(r->reason, sizeof r->reason, "%s could not reach its model: %.120s",
-                         down->id, down->why);
-            else
+            if (!c.reached && down) {
+                char msg[sizeof down->id + sizeof down->why + 40];
+                snprintf(msg, sizeof msg, "%s could not reach its model: %s", down->id, down->why);
+                size_t n = strlen(msg) < sizeof r->reason ? strlen(msg) : sizeof r->reason - 1;
+                memcpy(r->reason, msg, n); /* cut to fit: the agent's id comes first */
+                r->reason[n] = '\0';
+            } else
                 snprintf(r->reason, sizeof r->reason, "%s", c.reason);
             ag_consensus_clear(&c);
             char *fin = NULL;

@@ -879,12 +879,14 @@ TEST(orch_ask_unanswered_times_out_as_denied)
 {
     struct ofx f;
     ask_open(&f, "orch-ask-late", 0);
-    f.o.ask_timeout_ms = 300;
-    f.o.stuck_ms = 100; /* waiting for a person is not being stuck */
+    /* Waiting for a person is not being stuck: the wait is three times STUCK's limit
+     * and GAMMA is not spawned. */
+    f.o.ask_timeout_ms = 1200;
+    f.o.stuck_ms = 400;
     f.o.no_gamma = 0;
     int64_t t0 = ag__mono_ms();
     ofx_run(&f);
-    ASSERT_TRUE(ag__mono_ms() - t0 >= 300);
+    ASSERT_TRUE(ag__mono_ms() - t0 >= 1200);
     char *tr = tool_results("beta");
     ASSERT_CONTAINS(tr, "\"reason\":\"approval_pending\"");
     ASSERT_CONTAINS(tr, "denied: nobody answered approval apv-");
