@@ -425,6 +425,7 @@ ag_err ag_orchestrate(const struct ag_orch_opts *op, struct ag_orch_result *r)
                 if (ag_gov_add_artifact(op->gov, o->task, o->runs[0].id, name, dg) != AG_OK) {
                     /* the blackboard keeps it; the artifact list is a pointer to it */
                 }
+                ag__orch_artifact_save(o, "consensus.json", fin);
             }
         }
     }

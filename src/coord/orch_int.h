@@ -66,6 +66,10 @@ enum ag_effect ag__orch_decide(void *ctx, const char *agent, const char *action,
 /* Opens opts->artifacts_dir for the run (o->art_fd, o->art_real); AG_OK without one. */
 AG_MUST_USE ag_err ag__orch_artifacts_open(struct ag__orch *o);
 void ag__orch_artifacts_close(struct ag__orch *o);
+/* Writes the task's result as file name in the artifacts directory (none: nothing),
+ * beneath it only, and lists it in task:{id}:artifacts with its digest. Best effort:
+ * the blackboard keeps the result whatever happens to the file. */
+void ag__orch_artifact_save(struct ag__orch *o, const char *name, const char *text);
 /* The artifact_read tool: resolves path, authorizes artifact.read through az, reads.
  * AG_EPERM when refused (d filled), AG_EINVAL for the model's mistakes. */
 AG_MUST_USE ag_err ag__orch_artifact_read(struct ag__agent_run *run,

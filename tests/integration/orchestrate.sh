@@ -144,6 +144,7 @@ R=$(curl -fsS "http://127.0.0.1:$P/_log" | tool_results)
 check_contains "artifact_read read the artifact" "$R" "benchmark: W-TinyLFU p99 3.1 ms"
 check_not_contains "a link out of the artifacts is not read" "$R" "content-from-outside"
 check_contains "the escape was refused by the policy" "$R" '"denied":true'
+check_contains "the consensus went to the task's artifacts" "$(cat "$T/art/consensus.json" 2>&1)" '"reached":true'
 check_exit "ask: approval shown" 0 "$AG" --dir "$D" approval show "$ID" --json
 check_contains "ask: the grant was used" "$OUT" '"used":true'
 check_exit "ask: ledger verifies" 0 "$AG" --dir "$D" ledger verify

@@ -967,6 +967,15 @@ static void sc_artifact_read_judges_the_resolved_path(int redis)
     ASSERT_CONTAINS(tr, "missing.md: No such file or directory");
     free(tr);
     ASSERT_EQ(f.r.tool_denied, 3);
+    /* The result goes to the task's artifacts, beside what the agents read. */
+    snprintf(p, sizeof p, "%s/consensus.json", art);
+    FILE *cf = fopen(p, "r");
+    ASSERT_TRUE(cf != NULL);
+    char cj[2048] = "";
+    size_t cn = fread(cj, 1, sizeof cj - 1, cf);
+    fclose(cf);
+    cj[cn] = '\0';
+    ASSERT_CONTAINS(cj, "\"reached\":false");
     ofx_close(&f);
     /* The ledger names where the escapes led, not what the model wrote. */
     char where[1600], *real = realpath(f.lfx.dir, NULL);
