@@ -40,8 +40,20 @@ static void record_refusal(struct ag__agent_run *run, const char *action, const 
     }
 }
 
-/* Polls the approval until it is no longer pending, the wait's end or the task's stop.
- * Returns its status ("pending" when nobody answered in time). */
+/* 1 when the agent has been revoked meanwhile (its run must stop at once, not at the
+ * end of the wait). */
+static int revoked_now(struct ag__agent_run *run)
+{
+    struct ag_agent_status st;
+    memset(&st, 0, sizeof st);
+    int r = ag_gov_status(run->o->opts->gov, run->id, &st) == AG_OK && st.revoked;
+    ag_agent_status_clear(&st);
+    return r;
+}
+
+/* Polls the approval until it is no longer pending, the wait's end, the task's stop or
+ * the agent's revocation. Returns its status ("pending" when nobody answered in time,
+ * "revoked" when the agent was revoked while it waited). */
 static void wait_answer(struct ag__agent_run *run, const char *id, char status[12])
 {
     struct ag__orch *o = run->o;
@@ -59,6 +71,8 @@ static void wait_answer(struct ag__agent_run *run, const char *id, char status[1
         if (ag_approve_get(op->approve, id, &ap) == AG_OK)
             snprintf(status, 12, "%s", ap.status);
         ag_approval_clear(&ap);
+        if (!strcmp(status, "pending") && revoked_now(run))
+            snprintf(status, 12, "revoked");
     }
 }
 
@@ -89,6 +103,13 @@ enum ag_effect ag__orch_decide(void *ctx, const char *agent, const char *action,
     atomic_store(&o->last_progress_mono, ag__mono_ms());
     atomic_fetch_sub(&o->waiting, 1);
     d->effect = AG_EFFECT_DENY;
+    if (!strcmp(status, "revoked")) {
+        d->reason = AG_REASON_AGENT_REVOKED;
+        snprintf(k->detail, sizeof k->detail,
+                 "denied: the agent was revoked while approval %s for %s on %s waited",
+                 k->approval_id, action, resource);
+        return AG_EFFECT_DENY;
+    }
     if (!strcmp(status, "pending")) {
         d->reason = AG_REASON_APPROVAL_PENDING;
         snprintf(k->detail, sizeof k->detail,

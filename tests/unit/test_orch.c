@@ -898,6 +898,52 @@ TEST(orch_ask_unanswered_times_out_as_denied)
               1);
 }
 
+/* Someone revokes the agent while its call waits for a person: the wait ends at once,
+ * the agent stops and leaves a handoff. */
+struct revoker {
+    ag_approve *ap;
+    ag_gov *gov;
+    int done;
+};
+static void *revoker_main(void *arg)
+{
+    struct revoker *w = arg;
+    int64_t until = ag__mono_ms() + 10000;
+    while (!w->done && ag__mono_ms() < until) {
+        struct ag_approval_filter fl = {.pending_only = 1};
+        struct ag_approval *items = NULL;
+        size_t n = 0;
+        if (ag_approve_list(w->ap, &fl, &items, &n) == AG_OK && n > 0)
+            w->done = ag_gov_revoke(w->gov, items[0].agent_id, "operator", "stop it") == AG_OK;
+        ag_approval_list_free(items, n);
+        usleep(20000);
+    }
+    return NULL;
+}
+
+TEST(orch_revoked_while_its_ask_waits_stops_at_once)
+{
+    struct ofx f;
+    ask_open(&f, "orch-ask-revoked", 0);
+    f.o.ask_timeout_ms = 20000;
+    struct revoker w = {.ap = f.ap, .gov = f.gov};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, revoker_main, &w), 0);
+    int64_t t0 = ag__mono_ms();
+    ofx_run(&f);
+    pthread_join(th, NULL);
+    ASSERT_EQ(w.done, 1);
+    ASSERT_TRUE(ag__mono_ms() - t0 < 5000); /* not the 20 s of the ask's timeout */
+    ASSERT_EQ(f.r.revoked, 1);
+    ASSERT_EQ(count_role_requests("beta"), 1); /* no model call after the revocation */
+    char *h = NULL;
+    ASSERT_OK(ag_gov_read_handoff(f.gov, "t-orch", &h));
+    ASSERT_TRUE(h != NULL);
+    ASSERT_CONTAINS(h, "\"previous_agent_id\":\"beta@t-orch\"");
+    free(h);
+    ofx_close(&f);
+}
+
 /* ---- artifact_read: in-process, judged on the resolved path --------------------- */
 
 static void write_file(const char *path, const char *text)
