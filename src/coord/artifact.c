@@ -194,6 +194,8 @@ ag_err ag__orch_artifact_read(struct ag__agent_run *run, const struct ag__coord_
     const char *rel = NULL;
     if (!strcmp(real, o->art_real))
         rel = "";
+    else if (bl == 1) /* the directory is "/": everything is beneath it */
+        rel = real + 1;
     else if (!strncmp(real, o->art_real, bl) && real[bl] == '/')
         rel = real + bl + 1;
     if (!rel) /* outside: the policy judges where the read would really go */
