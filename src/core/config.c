@@ -219,6 +219,8 @@ static const struct ag_config_def table[] = {
      "model=IN/OUT,...: USD per million prompt/completion tokens"},
     {"llm.log_content", AG_CFG_BOOL, "false", 0, 1, NULL,
      "ledger the prompt and completion text (default: SHA-256 digests only)"},
+    {"orchestrate.ask_timeout", AG_CFG_DURATION, "5m", 1000, 7 * DAY_MS, NULL,
+     "how long an orchestrated agent's tool call the policy answers ask waits for a person"},
 };
 
 #define NDEFS (sizeof table / sizeof table[0])
