@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agentgov/config.h"
+#include "agentgov/ledger.h"
 #include "agentgov/mcp.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -328,6 +330,26 @@ static int loop(struct relay *r)
     return client_open;
 }
 
+/* mcp.ledger_sync = deferred: the relay stops waiting for the disk's sync of each
+ * decision (see ag_ledger_defer_sync for what that gives up); said on stderr. */
+static ag_err defer_ledger(const struct ag_mcp_opts *o)
+{
+    const ag_config *cfg;
+    ag_ledger *l;
+    ag_err err = ag_home_config(o->home, &cfg);
+    if (err != AG_OK || strcmp(ag_config_str(cfg, "mcp.ledger_sync"), "deferred") != 0)
+        return err;
+    int64_t ms = ag_config_ms(cfg, "mcp.ledger_sync_delay");
+    if ((err = ag_home_ledger(o->home, &l)) != AG_OK ||
+        (err = ag_ledger_defer_sync(l, (int)ms)) != AG_OK)
+        return err;
+    say(o,
+        "agentgov mcp: ledger entries are synced to the disk within %lld ms of their commit "
+        "(mcp.ledger_sync = deferred)",
+        (long long)ms);
+    return AG_OK;
+}
+
 ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *status)
 {
     *status = -1;
@@ -335,6 +357,8 @@ ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *
         return ag__fail(AG_EINVAL, "no server command given");
     struct relay r = {.o = o, .child_in = -1, .child_out = -1, .pid = -1};
     ag_err err = ag__mcp_session_new(o, &r.s);
+    if (err == AG_OK && (err = defer_ledger(o)) != AG_OK)
+        ag__mcp_session_free(r.s);
     if (err != AG_OK)
         return err;
     size_t max = o->max_message ? o->max_message : AG_MCP_MAX_MESSAGE;

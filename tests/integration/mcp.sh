@@ -601,6 +601,31 @@ check_exit "mcp serve with a missing credential secret fails before listening" 1
     --upstream "$UP" --server remote --upstream-secret mcp/absent --tier 1 --policy "$T/policy-remote.yaml"
 check_contains "... naming the secret" "$ERR" "the upstream credential (secret mcp/absent)"
 
+# ---- mcp.ledger_sync = deferred: entries committed before the call, synced behind it ----
+D2=$T/data-deferred
+"$AG" --dir "$D2" init >/dev/null 2>&1 || not_ok "agentgov init (deferred)"
+printf 'mcp.ledger_sync = deferred\nmcp.ledger_sync_delay = 5ms\n' >>"$D2/config"
+cat >"$T/deferred.txt" <<'RAW'
+{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}
+{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}
+{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_entities","arguments":{"entityNames":["x"]}}}
+RAW
+python3 "$SRC/tests/integration/mcp_raw.py" "$T/deferred.txt" -- "$AG" mcp proxy --dir "$D2" \
+    --policy "$T/policy.yaml" --tier 1 --server mem -- node "$MEM_SERVER" \
+    >"$T/deferred.out" 2>"$T/deferred.err"
+check_contains "deferred syncs: the proxy says so on stderr" "$(cat "$T/deferred.err")" \
+    "ledger entries are synced to the disk within 5 ms of their commit (mcp.ledger_sync = deferred)"
+check_contains "deferred syncs: an allowed call is answered" "$(sed -n 2p "$T/deferred.out")" '"relations":[]}},"jsonrpc":"2.0","id":2}'
+check_contains "deferred syncs: a denied call is refused" "$(sed -n 3p "$T/deferred.out")" '"id":3,"error":{"code":-32001'
+check_eq "deferred syncs: both decisions are in the ledger" \
+    "$(sqlite3 "$D2/ledger.db" "select group_concat(decision || ' ' || action, ',') from ledger where kind='decision'")" \
+    "allow mcp.mem.read_graph,deny mcp.mem.delete_entities"
+check_exit "deferred syncs: the ledger verifies" 0 "$AG" --dir "$D2" ledger verify
+printf 'mcp.ledger_sync = later\n' >>"$D2/config"
+check_exit "a bad mcp.ledger_sync is refused" 1 "$AG" mcp proxy --dir "$D2" --tier 1 \
+    --policy "$T/policy.yaml" -- true
+check_contains "... naming the setting" "$ERR" "mcp.ledger_sync"
+
 # ---- bad command lines -----------------------------------------------------------------
 check_exit "mcp proxy --help" 0 "$AG" mcp proxy --help
 check_contains "--help names the policy section" "$OUT" "tools/list answers are pinned"
