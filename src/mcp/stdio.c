@@ -357,8 +357,6 @@ ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *
         return ag__fail(AG_EINVAL, "no server command given");
     struct relay r = {.o = o, .child_in = -1, .child_out = -1, .pid = -1};
     ag_err err = ag__mcp_session_new(o, &r.s);
-    if (err == AG_OK && (err = defer_ledger(o)) != AG_OK)
-        ag__mcp_session_free(r.s);
     if (err != AG_OK)
         return err;
     size_t max = o->max_message ? o->max_message : AG_MCP_MAX_MESSAGE;
@@ -370,7 +368,10 @@ ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *
         ag__mcp_session_free(r.s);
         return err;
     }
-    int client_open = loop(&r);
+    /* After the fork: the child starts before the ledger's sync thread exists. A
+     * setting that cannot be honoured stops the server unused. */
+    ag_err derr = defer_ledger(o);
+    int client_open = derr == AG_OK ? loop(&r) : 0;
     int st;
     if (r.pid < -1) {
         st = -r.pid - 1;
@@ -404,5 +405,5 @@ ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *
     ag__buf_free(&r.io.to_server);
     ag__mcp_session_free(r.s);
     *status = st;
-    return AG_OK;
+    return derr;
 }
