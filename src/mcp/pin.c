@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <unistd.h>
 
 #include "agentgov/approve.h"
@@ -252,16 +251,18 @@ static int visible(struct ag__mcp_session *s, const char *tool)
 
 /* A tool that differs from its pin (or that the pin does not know), seen in a tools/list
  * answer: recorded and reported once per new form; under on_change: ask its approval is
- * opened, and once approved the new form is pinned (the tool is no longer changed). */
+ * opened (or found: another session may have opened it, a person may have decided it),
+ * and once approved the new form is pinned (the tool is no longer changed). */
 static void note_change(struct ag__mcp_session *s, json_t *t, const char *name, const char *pin,
                         const char *h)
 {
     int ask = ag_policy_mcp(s->policy)->change_ask;
-    char id[AG_APPROVAL_ID_BUF] = "", why[768];
+    char id[AG_APPROVAL_ID_BUF] = "", status[12] = "", tail[256] = "hidden and refused";
     if (ask)
         change_id(s, name, h, id);
     const char *seen = json_string_value(json_object_get(s->changed, name));
-    if (seen == NULL || strcmp(seen, h) != 0) {
+    int first = seen == NULL || strcmp(seen, h) != 0;
+    if (first) {
         const char *desc = json_string_value(json_object_get(t, "description"));
         json_t *d = json_pack("{s:s?,s:s,s:s?}", "pinned_sha256", pin, "seen_sha256", h,
                               "description", desc);
@@ -274,27 +275,28 @@ static void note_change(struct ag__mcp_session *s, json_t *t, const char *name, 
         if (lerr != AG_OK)
             report(s, "agentgov mcp: a tool change could not be recorded in the ledger");
         json_object_set_new(s->changed, name, json_string(h));
-        char tail[256] = "hidden and refused";
         if (ask && open_change(s, name, pin, h, desc, id) != AG_OK)
             snprintf(tail, sizeof tail, "its approval cannot be opened (%s): hidden and refused",
                      ag_last_error());
-        else if (ask)
-            snprintf(tail, sizeof tail,
-                     "hidden until a person approves the change: agentgov approval approve %s", id);
-        snprintf(why, sizeof why, "agentgov mcp: server '%s': tool '%s' %s since it was pinned: %s",
-                 s->o.server, name, pin ? "changed" : "was added", tail);
-        report(s, "%s", why);
     }
-    if (!ask)
-        return;
-    char status[12];
-    change_status(s, id, 0, status);
-    if (strcmp(status, "approved") == 0 && repin(s, name, h, id) != AG_OK) {
-        snprintf(why, sizeof why,
-                 "agentgov mcp: the approved change of tool '%s' cannot be pinned: %s", name,
-                 ag_last_error());
-        report(s, "%s", why);
-    }
+    if (ask)
+        change_status(s, id, 0, status);
+    if (first && strcmp(status, "pending") == 0)
+        snprintf(tail, sizeof tail,
+                 "hidden until a person approves the change: agentgov approval approve %s", id);
+    else if (first && status[0] && strcmp(status, "approved") != 0)
+        snprintf(tail, sizeof tail,
+                 "approval %s of this change was %s: hidden and refused (agentgov mcp pins "
+                 "reset accepts it)",
+                 id, status);
+    else if (first && status[0])
+        snprintf(tail, sizeof tail, "approval %s of this change was given: pinned again", id);
+    if (first)
+        report(s, "agentgov mcp: server '%s': tool '%s' %s since it was pinned: %s", s->o.server,
+               name, pin ? "changed" : "was added", tail);
+    if (strcmp(status, "approved") == 0 && repin(s, name, h, id) != AG_OK)
+        report(s, "agentgov mcp: the approved change of tool '%s' cannot be pinned: %s", name,
+               ag_last_error());
 }
 
 /* Turns the answer into a JSON-RPC error (the pins cannot be read: nothing is shown). */

@@ -312,6 +312,12 @@ check_contains "on_change ask: denied, a later call is refused at once" "$(askli
 check_eq "on_change ask: denied, the pin is unchanged" \
     "$("$AG" --dir "$D" mcp pins show --server drifta | python3 -c 'import json,sys; print(json.load(sys.stdin)["echo"])')" "$NEW_PIN"
 
+drift_ask ask2b "$T/policy-drift-ask.yaml" '[{"op": "list"}]'
+wait "$ASK_PID"
+check_eq "on_change ask: a later session keeps the denied form hidden" "$(askline ask2b 1)" \
+    '{"step":0,"ok":true,"result":["time"]}'
+check_contains "on_change ask: ... and says why, without asking again" "$(cat "$T/ask2b.err")" \
+    "approval $A2 of this change was denied: hidden and refused"
 echo "echoes its input. Version four" >"$T/desc"
 drift_ask ask3 "$T/policy-drift-ask1.yaml" '[{"op": "list"}, {"op": "call", "name": "echo"}, {"op": "call", "name": "echo"}]'
 wait "$ASK_PID"
