@@ -158,6 +158,12 @@ int main(int argc, char **argv)
           "[\"**\"], min_tier: 1}\n",
           f);
     fclose(f);
+    char config[4400];
+    snprintf(config, sizeof config, "%s/data2/config", dir);
+    if ((f = fopen(config, "a")) == NULL)
+        return 1;
+    fputs("mcp.ledger_sync = deferred\n", f);
+    fclose(f);
     char data[4300];
     snprintf(data, sizeof data, "%s/data", dir);
     double *direct = calloc((size_t)calls, sizeof(double));
@@ -173,14 +179,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench/mcp: a run failed\n");
         return 1;
     }
-    /* The deferred run gets a fresh data directory of its own, as the first had. */
-    char config[4400];
-    snprintf(data, sizeof data, "%s/data2", dir);
-    snprintf(config, sizeof config, "%s/config", data);
-    if ((f = fopen(config, "a")) == NULL)
-        return 1;
-    fputs("mcp.ledger_sync = deferred\n", f);
-    fclose(f);
+    snprintf(data, sizeof data, "%s/data2", dir); /* the deferred run's own fresh directory */
     if (run(pargv, calls, deferred) != 0) {
         fprintf(stderr, "bench/mcp: the deferred run failed\n");
         return 1;
