@@ -21,6 +21,7 @@
 #include "core/jcs.h"
 #include "core/time.h"
 #include "mcp/mcp_int.h"
+#include "mcp/session.h"
 #include "policy/glob.h"
 
 #define PIN_KEY_PREFIX "mcp:pins:"
@@ -281,6 +282,8 @@ static void note_change(struct ag__mcp_session *s, json_t *t, const char *name, 
     }
     if (ask)
         change_status(s, id, 0, status);
+    if (strcmp(status, "pending") == 0)
+        s->watching = 1; /* ag__mcp_tick looks again until a person decides */
     if (first && strcmp(status, "pending") == 0)
         snprintf(tail, sizeof tail,
                  "hidden until a person approves the change: agentgov approval approve %s", id);
@@ -406,6 +409,59 @@ int ag__mcp_pin_blocked(struct ag__mcp_session *s, const char *tool, struct ag__
              status[0] == '\0'                ? "cannot be read"
              : strcmp(status, "pending") == 0 ? "got no answer in time"
                                               : status);
+    return 1;
+}
+
+/* How often a session with a change waiting for approval looks at it. */
+#define TICK_MS 1000
+
+int ag__mcp_tick(struct ag__mcp_session *s, struct ag__mcp_io *io)
+{
+    int64_t now = ag__mono_ms();
+    if (s->watching && now >= s->next_tick && s->changed) {
+        s->next_tick = now + TICK_MS;
+        s->watching = 0;
+        const char *tool;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(s->changed, tmp, tool, v)
+        {
+            char h[AG_HASH_HEX_LEN], id[AG_APPROVAL_ID_BUF], status[12], name[256];
+            snprintf(h, sizeof h, "%s", json_string_value(v) ? json_string_value(v) : "");
+            snprintf(name, sizeof name, "%s", tool); /* tool goes with the entry repin drops */
+            change_id(s, name, h, id);
+            change_status(s, id, 0, status);
+            if (strcmp(status, "pending") == 0)
+                s->watching = 1;
+            else if (strcmp(status, "approved") == 0 && repin(s, name, h, id) != AG_OK)
+                report(s, "agentgov mcp: the approved change of tool '%s' cannot be pinned: %s",
+                       name, ag_last_error());
+            else if (strcmp(status, "approved") == 0)
+                report(s,
+                       "agentgov mcp: server '%s': the change of tool '%s' was approved (%s): "
+                       "pinned, and the client told to list the tools again",
+                       s->o.server, name, id);
+        }
+    }
+    if (s->list_changed) {
+        static const char note[] = "{\"jsonrpc\":\"2.0\",\"method\":"
+                                   "\"notifications/tools/list_changed\"}\n";
+        ag__buf_append(&io->to_client, note, sizeof note - 1);
+        s->list_changed = 0;
+    }
+    if (!s->watching)
+        return -1;
+    return now >= s->next_tick ? 0 : (int)(s->next_tick - now);
+}
+
+int ag__mcp_pins_initialize(struct ag__mcp_session *s, json_t *m)
+{
+    json_t *caps = json_object_get(json_object_get(m, "result"), "capabilities");
+    json_t *tools = json_object_get(caps, "tools");
+    if (!ag_policy_mcp(s->policy)->change_ask || !json_is_object(tools) ||
+        json_is_true(json_object_get(tools, "listChanged")))
+        return 0;
+    json_object_set_new(tools, "listChanged", json_true());
     return 1;
 }
 

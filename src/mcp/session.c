@@ -525,6 +525,7 @@ static void client_request(struct ag__mcp_session *s, json_t *m, json_t *id, con
     struct ag__mcp_call c = {0};
     if (strcmp(method, "initialize") == 0) {
         s->initialized = 1;
+        kind = AG__MCP_INITIALIZE;
     } else if (strcmp(method, "tools/list") == 0) {
         kind = AG__MCP_TOOLS_LIST;
     } else if (strcmp(method, "tools/call") == 0 || strcmp(method, "resources/read") == 0 ||
@@ -549,12 +550,7 @@ static void client_request(struct ag__mcp_session *s, json_t *m, json_t *id, con
         }
         if (c.tool && ag__mcp_pin_blocked(s, c.tool, &c) && !c.pre_reason)
             c.pre_reason = "tool_changed";
-        if (s->list_changed) { /* an approved change: the client's tool list is stale */
-            static const char note[] = "{\"jsonrpc\":\"2.0\",\"method\":"
-                                       "\"notifications/tools/list_changed\"}";
-            put_raw(&io->to_client, note, sizeof note - 1);
-            s->list_changed = 0;
-        }
+        (void)ag__mcp_tick(s, io); /* an approved change: the client's list is stale */
         enum ag_effect eff = ag__mcp_decide(s, &c);
         free(c.args_json);
         if (eff != AG_EFFECT_ALLOW) {
@@ -641,6 +637,8 @@ void ag__mcp_from_server(struct ag__mcp_session *s, const char *msg, size_t len,
         changed = ag__mcp_tools_list(s, m);
     else if (p && p->kind == AG__MCP_TOOLS_CALL)
         changed = ag__mcp_redact(s, m, p->tool);
+    else if (p && p->kind == AG__MCP_INITIALIZE)
+        changed = ag__mcp_pins_initialize(s, m);
     if (changed)
         put_line(&io->to_client, m);
     else

@@ -264,12 +264,15 @@ static int loop(struct relay *r)
             p[n] = (struct pollfd){r->child_in, POLLOUT, 0};
             ii = n++;
         }
-        int wait_ms = -1;
+        int wait_ms = ag__mcp_tick(r->s, &r->io); /* the gateway's own work, when due */
+        if (r->io.to_client.len && client_ok && flush_io(r) != 0)
+            client_ok = 0;
         if (deadline >= 0) {
             int64_t left = deadline - ag__mono_ms();
             if (left <= 0)
                 break; /* the server did not finish: the caller stops it */
-            wait_ms = (int)left;
+            if (wait_ms < 0 || left < wait_ms)
+                wait_ms = (int)left;
         }
         int np = poll(p, (nfds_t)n, wait_ms);
         if (np < 0 && errno == EINTR)

@@ -296,6 +296,28 @@ check_eq "on_change ask: a later session lists the approved tool at once" "$(ask
     '{"step":0,"ok":true,"result":["echo","time"]}'
 check_contains "on_change ask: ... and calls it without a new approval" "$(askline ask1b 2)" 'called echo'
 
+# In a session that lists the tools and waits: the approval reaches it as
+# notifications/tools/list_changed, and the next list shows the tool.
+echo "echoes its input. Version 2b" >"$T/desc"
+drift_ask ask1c "$T/policy-drift-ask.yaml" '[{"op": "caps"}, {"op": "list"}, {"op": "wait_change", "ms": 30000},
+  {"op": "list"}, {"op": "call", "name": "echo"}]'
+A1C=$(pending_pin)
+check_contains "on_change ask: the gateway tells the client its tools may change" "$(askline ask1c 1)" \
+    '"tools":{"listChanged":true}'
+check_eq "on_change ask: hidden while its approval is pending" "$(askline ask1c 2)" \
+    '{"step":1,"ok":true,"result":["time"]}'
+"$AG" --dir "$D" approval approve "$A1C" --as alice >/dev/null 2>"$T/approve.err" ||
+    not_ok "approve $A1C" "$(cat "$T/approve.err")"
+wait "$ASK_PID"
+check_eq "on_change ask: approved, the waiting session is sent tools/list_changed" "$(askline ask1c 3)" \
+    '{"step":2,"ok":true,"result":true}'
+check_eq "on_change ask: ... and its next list shows the tool" "$(askline ask1c 4)" \
+    '{"step":3,"ok":true,"result":["echo","time"]}'
+check_contains "on_change ask: ... which it can call" "$(askline ask1c 5)" 'called echo'
+check_contains "on_change ask: the operator is told the change was pinned" "$(cat "$T/ask1c.err")" \
+    "the change of tool 'echo' was approved ($A1C): pinned"
+NEW_PIN=$("$AG" --dir "$D" mcp pins show --server drifta | python3 -c 'import json,sys; print(json.load(sys.stdin)["echo"])')
+
 echo "echoes its input. Version three" >"$T/desc"
 drift_ask ask2 "$T/policy-drift-ask.yaml" \
     '[{"op": "list"}, {"op": "call", "name": "echo"}, {"op": "list"}, {"op": "call", "name": "echo"}]'

@@ -9,6 +9,7 @@
 #include "agentgov/home.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "mcp/mcp_int.h"
 #include "mcp/session.h"
 #include "test.h"
 
@@ -296,10 +297,15 @@ TEST(mcp_on_change_ask_hides_a_changed_tool_until_a_person_approves_it)
     the_pending_change(&f, &ap, id);
     struct ag_identity who = {.accessor = "cli:0", .entity = "alice", .tier = -1, .admin = 1};
     snprintf(who.via, sizeof who.via, "cli");
+    ASSERT_TRUE(ag__mcp_tick(f.s, &f.io) >= 0); /* watching the pending approval */
     ASSERT_OK(ag_approve_decide(ap, id, &who, 1, NULL, NULL));
+    ag__buf_reset(&f.io.to_client);
+    f.s->next_tick = 0;                      /* the next look is due now, not in a second */
+    ASSERT_EQ(ag__mcp_tick(f.s, &f.io), -1); /* pinned: nothing left to watch */
+    ASSERT_STREQ(out_client(&f), "{\"jsonrpc\":\"2.0\",\"method\":"
+                                 "\"notifications/tools/list_changed\"}\n");
     call_echo(&f, 3);
     ASSERT_CONTAINS(out_server(&f), "\"id\":3"); /* approved: the call goes on */
-    ASSERT_CONTAINS(out_client(&f), "notifications/tools/list_changed");
     server(&f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"content\":[]}}");
     list_answer(&f, 4, "v2");
     ASSERT_CONTAINS(out_client(&f), "\"name\":\"echo\""); /* the new form is the pin */
