@@ -69,7 +69,10 @@ check_eq "an admin read with the cookie" "$CODE" 200
 req POST /v1/agents/agent-a/revoke "${C[@]}" -d '{"reason":"x"}'
 check_eq "a state change without the CSRF token: 403" "$CODE" 403
 check_contains "it says why" "$BODY" "needs the session's CSRF token in X-CSRF-Token"
-req POST /v1/agents/agent-a/revoke "${C[@]}" -H "X-CSRF-Token: ${CSRF%?}0" -d '{"reason":"x"}'
+# The token with its last digit changed (to 1 when it is 0: a "0" would leave 1 in 16
+# tokens unchanged, and the check would fail for the test's own sake).
+WRONG=${CSRF%?}$([ "${CSRF: -1}" = 0 ] && echo 1 || echo 0)
+req POST /v1/agents/agent-a/revoke "${C[@]}" -H "X-CSRF-Token: $WRONG" -d '{"reason":"x"}'
 check_eq "a wrong CSRF token: 403" "$CODE" 403
 req GET "/v1/ledger?kind=violation&order=desc&limit=5" -H "X-Vault-Token: $ROOT"
 check_contains "the CSRF refusal is ledgered with the identity" "$BODY" '"csrf_token"'
