@@ -3,7 +3,8 @@
 // usage: node mcp_client.cjs PLAN.json
 // PLAN: {"command": "...", "args": [...], "steps": [{"op": "list"} | {"op": "call",
 // "name": "...", "arguments": {...}} | {"op": "read", "uri": "..."} | {"op": "sleep",
-// "ms": N}]}. Prints one JSON line per step: {"step": i, "ok": true, "result": ...} or
+// "ms": N}]}; with "url", "token" is sent as "Authorization: Bearer TOKEN". Prints one
+// JSON line per step: {"step": i, "ok": true, "result": ...} or
 // {"step": i, "ok": false, "code": N, "message": "..."}.
 const fs = require("fs");
 const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
@@ -13,7 +14,8 @@ const { StreamableHTTPClientTransport } = require("@modelcontextprotocol/sdk/cli
 async function main() {
   const plan = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
   const transport = plan.url
-    ? new StreamableHTTPClientTransport(new URL(plan.url))
+    ? new StreamableHTTPClientTransport(new URL(plan.url),
+      plan.token ? { requestInit: { headers: { Authorization: "Bearer " + plan.token } } } : undefined)
     : new StdioClientTransport({
       command: plan.command, args: plan.args, env: { ...process.env, ...(plan.env || {}) },
       stderr: "inherit",
