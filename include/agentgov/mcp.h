@@ -29,6 +29,9 @@ struct ag_mcp_opts {
     size_t max_message; /* 0: AG_MCP_MAX_MESSAGE */
     ag_mcp_report_fn report;
     void *report_ctx;
+    /* The policy to judge with, lent for the session's life; NULL: the home's. (The
+     * daemon passes the policy it has loaded, which a reload replaces.) */
+    const ag_policy *policy;
     ag_mcp_spawn_fn spawn; /* NULL: fork and exec, unconfined */
     void *spawn_ctx;
 };

@@ -117,11 +117,13 @@ ag_err ag__mcp_session_new(const struct ag_mcp_opts *o, struct ag__mcp_session *
     if (s->o.max_message == 0)
         s->o.max_message = AG_MCP_MAX_MESSAGE;
     ag_err err;
-    if ((err = ag_home_policy(o->home, &s->policy)) != AG_OK ||
+    ag_policy *hp = NULL;
+    if ((o->policy == NULL && (err = ag_home_policy(o->home, &hp)) != AG_OK) ||
         (err = ag_home_ledger(o->home, &s->ledger)) != AG_OK) {
         free(s);
         return err;
     }
+    s->policy = o->policy ? o->policy : hp;
     s->tier = o->tier;
     if ((err = ag__mcp_agent_refresh(s)) != AG_OK) {
         free(s);

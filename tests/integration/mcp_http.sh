@@ -259,5 +259,94 @@ kill -TERM "$GW_PID"
 wait "$GW_PID"
 check_eq "the gateway stops on SIGTERM (status 0)" "$?" 0
 
+# ---- the daemon's routes: /v1/mcp/{server} for the servers of the policy's mcp.servers ---
+upstream dsse
+cat >"$T/policy-daemon.yaml" <<YAML
+version: 1
+mcp:
+  servers:
+    ev: {url: "$EV"}
+    remote: {url: "$UP", secret: mcp/remote}
+rules:
+  - id: everything
+    effect: allow
+    actions: [mcp.ev.echo, mcp.ev.trigger-long-running-operation, mcp.ev.toggle-simulated-logging,
+              mcp.ev.trigger-sampling-request, mcp.remote.whoami]
+    resources: ["**"]
+    min_tier: 1
+YAML
+# daemon IO-MODE: agentgovd on a free port with that policy; sets BASE and DPID.
+daemon() {
+    local port
+    port=$(free_port)
+    BASE=http://127.0.0.1:$port
+    "$AG" --dir "$D" serve --listen "127.0.0.1:$port" --policy "$T/policy-daemon.yaml" --io "$1" \
+        2>>"$T/daemon.log" &
+    DPID=$!
+    PIDS_TO_KILL+=($DPID)
+    for _ in $(seq 200); do curl -s -o /dev/null "$BASE/v1/sys/health" && break; sleep 0.05; done
+}
+daemon thread-per-connection
+GW=$BASE/v1/mcp/ev
+ev_client '[{"op": "list"},
+  {"op": "call", "name": "trigger-long-running-operation", "arguments": {"duration": 3, "steps": 3}, "progress": true},
+  {"op": "call", "name": "toggle-simulated-logging"}, {"op": "sleep", "ms": 1500}, {"op": "logs"},
+  {"op": "call", "name": "trigger-sampling-request", "arguments": {"prompt": "hi"}},
+  {"op": "call", "name": "echo", "arguments": {"message": "the key is upstream-tok-7f3a9"}},
+  {"op": "call", "name": "get-env"}, {"op": "session"}]' dev
+S() { sed -n "$(($1 + 1))p" "$T/dev.out"; }
+check_eq "daemon: tools/list through /v1/mcp/ev is filtered" "$(field "$(S 0)" 'sorted(j["result"])')" \
+    "['echo', 'toggle-simulated-logging', 'trigger-long-running-operation', 'trigger-sampling-request']"
+check_eq "daemon (thread per connection): the SSE answer is relayed as it comes" \
+    "$(field "$(S 1)" 'len(j["progress_t"]) == 3 and j["t_call"] - j["progress_t"][0] >= 1000')" True
+check_contains "daemon: the GET stream carries the server's log messages" \
+    "$(field "$(S 4)" 'len(j["result"]) >= 1 and j["result"][0]["data"]')" "SessionId"
+check_contains "daemon: sampling goes both ways" "$(S 5)" "sampled by the test client"
+check_contains "daemon: a secret in a result is redacted" "$(S 6)" "the key is [REDACTED]"
+check_contains "daemon: a tool the policy does not name is refused" "$(S 7)" \
+    "agentgov denied mcp.ev.get-env on get-env at tier 1: default_deny"
+DSID=$(field "$(S 8)" 'j["result"]')
+check_contains "daemon: the session stays the caller's" \
+    "$(post "$GW" "$DAVE" "$PING" "Mcp-Session-Id: $DSID" | head -1)" "403"
+check_contains "daemon: no token is refused as on every daemon route (403)" "$(post "$GW" "" "$INIT")" \
+    "permission denied: missing client token"
+check_contains "daemon: a server the policy does not name is 404" \
+    "$(post "$BASE/v1/mcp/nowhere" "$CAROL" "$INIT")" "no MCP server 'nowhere' in the policy's mcp.servers"
+cat >"$T/dremote.plan.json" <<JSON
+{"url": "$BASE/v1/mcp/remote", "token": "$CAROL", "steps": [{"op": "call", "name": "whoami"}]}
+JSON
+run_client "$T/dremote.plan.json"
+check_contains "daemon: the upstream gets the credential of mcp.servers' secret" "$(step 0)" \
+    "authorized caller; the secret is [REDACTED]"
+# A reload installs a new policy: the next sessions are judged by it.
+sed -i 's/mcp.ev.echo, //' "$T/policy-daemon.yaml"
+kill -HUP "$DPID"
+for _ in $(seq 100); do grep -q "loaded .*policy-daemon.yaml" <(tail -3 "$T/daemon.log") && break; sleep 0.05; done
+sleep 0.2
+check_contains "daemon: after a reload the old session is gone (404: initialize again)" \
+    "$(post "$GW" "$CAROL" "$PING" "Mcp-Session-Id: $DSID" | head -1)" "404"
+ev_client '[{"op": "call", "name": "echo", "arguments": {"message": "x"}}]' dev2
+check_contains "daemon: ... and the new session is judged by the new policy" "$(cat "$T/dev2.out")" \
+    "agentgov denied mcp.ev.echo on echo at tier 1: default_deny"
+check_eq "daemon: its decisions are ledgered under the token's agent" \
+    "$(sqlite3 "$D/ledger.db" "select agent_id || ' ' || decision from ledger where kind='decision' and action='mcp.ev.get-env' order by seq desc limit 1")" \
+    "carol deny"
+kill -TERM "$DPID"
+wait "$DPID"
+check_eq "daemon: stops on SIGTERM (status 0)" "$?" 0
+# epoll mode (the default): an SSE answer is relayed once whole, no GET stream.
+sed -i 's/trigger-sampling-request, /trigger-sampling-request, mcp.ev.echo, /' "$T/policy-daemon.yaml"
+daemon epoll
+GW=$BASE/v1/mcp/ev
+ev_client '[{"op": "call", "name": "trigger-long-running-operation", "arguments": {"duration": 2, "steps": 2}, "progress": true},
+  {"op": "call", "name": "echo", "arguments": {"message": "epoll"}}]' dep
+check_contains "daemon (epoll): a long call's result comes through" "$(head -1 "$T/dep.out")" \
+    "Long running operation completed"
+check_contains "daemon (epoll): and the next call" "$(sed -n 2p "$T/dep.out")" "Echo: epoll"
+check_eq "daemon (epoll): GET is 405" \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CAROL" -H 'Accept: text/event-stream' "$GW")" 405
+kill -TERM "$DPID"
+wait "$DPID"
+
 check_exit "the ledger verifies" 0 "$AG" --dir "$D" ledger verify
 finish
