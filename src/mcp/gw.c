@@ -143,26 +143,28 @@ static void sess_insert(ag_mcp_gw *gw, struct gsess *g)
 static ag_err sess_new(ag_mcp_gw *gw, const struct ag_mcp_gw_req *q, struct gsess **out)
 {
     struct ag_mcp_opts o = gw->o.mcp;
-    if (q->agent) {
-        ag_gov *gov;
-        struct ag_agent_status st = {0};
-        ag_err err = ag_home_gov(o.home, &gov);
-        if (err == AG_OK)
-            err = ag_gov_status(gov, q->agent, &st);
-        if (err != AG_OK)
-            return err;
-        o.agent = q->agent;
-        o.tier = st.registered ? -1 : q->tier;
-        ag_agent_status_clear(&st);
-    }
     struct gsess *g = calloc(1, sizeof *g);
     if (g == NULL)
         return AG_ENOMEM;
-    ag_err err = ag__mcp_session_new(&o, &g->s);
-    if (err == AG_OK && q->agent && (g->agent = strdup(q->agent)) == NULL)
-        err = AG_ENOMEM;
+    ag_err err = AG_OK;
+    if (q->agent) {
+        /* The session keeps the name: the request's copy is gone after it. */
+        ag_gov *gov;
+        struct ag_agent_status st = {0};
+        if ((g->agent = strdup(q->agent)) == NULL)
+            err = AG_ENOMEM;
+        if (err == AG_OK)
+            err = ag_home_gov(o.home, &gov);
+        if (err == AG_OK)
+            err = ag_gov_status(gov, g->agent, &st);
+        o.agent = g->agent;
+        o.tier = st.registered ? -1 : q->tier;
+        ag_agent_status_clear(&st);
+    }
+    if (err == AG_OK)
+        err = ag__mcp_session_new(&o, &g->s);
     if (err != AG_OK) {
-        ag__mcp_session_free(g->s);
+        free(g->agent);
         free(g);
         return err;
     }
