@@ -85,13 +85,19 @@ static int same(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* A table entry for (id, agent): an upstream without sessions (no id) has one per agent. */
+static int sess_is(const struct gsess *g, const char *id, const char *agent)
+{
+    return g && same(g->id, id) && (id != NULL || same(g->agent, agent));
+}
+
 /* The session with this id, referenced; NULL when there is none. */
-static struct gsess *sess_get(ag_mcp_gw *gw, const char *id)
+static struct gsess *sess_get(ag_mcp_gw *gw, const char *id, const char *agent)
 {
     struct gsess *g = NULL;
     pthread_mutex_lock(&gw->mu);
     for (size_t i = 0; i < MAX_SESSIONS && g == NULL; i++)
-        if (gw->sess[i] && same(gw->sess[i]->id, id))
+        if (sess_is(gw->sess[i], id, agent))
             g = gw->sess[i];
     if (g) {
         g->refs++;
@@ -116,19 +122,25 @@ static void sess_remove(ag_mcp_gw *gw, struct gsess *g)
         sess_unref(gw, g);
 }
 
-/* Puts g in the table: a free slot, else in place of the least recently used. */
+/* Puts g in the table: in place of the one it supersedes (the same id, or the same
+ * agent's on an upstream without sessions), else a free slot, else in place of the
+ * least recently used. */
 static void sess_insert(ag_mcp_gw *gw, struct gsess *g)
 {
     struct gsess *evicted = NULL;
     pthread_mutex_lock(&gw->mu);
-    size_t slot = 0;
-    for (size_t i = 0; i < MAX_SESSIONS; i++) {
-        if (gw->sess[i] == NULL) {
+    size_t slot = MAX_SESSIONS;
+    for (size_t i = 0; i < MAX_SESSIONS && slot == MAX_SESSIONS; i++)
+        if (sess_is(gw->sess[i], g->id, g->agent))
             slot = i;
-            break;
-        }
-        if (gw->sess[i]->used_ms < gw->sess[slot]->used_ms)
+    for (size_t i = 0; i < MAX_SESSIONS && slot == MAX_SESSIONS; i++)
+        if (gw->sess[i] == NULL)
             slot = i;
+    if (slot == MAX_SESSIONS) {
+        slot = 0;
+        for (size_t i = 1; i < MAX_SESSIONS; i++)
+            if (gw->sess[i]->used_ms < gw->sess[slot]->used_ms)
+                slot = i;
     }
     evicted = gw->sess[slot];
     g->refs++;
@@ -411,10 +423,13 @@ static void relay(ag_mcp_gw *gw, struct gsess *g, struct ag__mcp_up *u, struct a
 
 static void post(ag_mcp_gw *gw, const struct ag_mcp_gw_req *q, struct ag_mcp_gw_reply *r)
 {
-    struct gsess *g = sess_get(gw, q->session);
+    /* An initialize without a session starts a new one (also on an upstream without
+     * sessions, where it replaces the agent's previous one). */
+    int init = q->session == NULL && is_initialize(q->body, q->len);
+    struct gsess *g = init ? NULL : sess_get(gw, q->session, q->agent);
     int fresh = 0;
     if (g == NULL) {
-        if (q->session || !is_initialize(q->body, q->len)) {
+        if (!init) {
             rpc_error(r, q->session ? 404 : 400, -32600,
                       "unknown or expired MCP session: initialize again");
             return;
@@ -486,7 +501,7 @@ static void get(ag_mcp_gw *gw, const struct ag_mcp_gw_req *q, struct ag_mcp_gw_r
         rpc_error(r, 406, -32600, "GET opens an SSE stream: Accept must name text/event-stream");
         return;
     }
-    struct gsess *g = q->session ? sess_get(gw, q->session) : NULL;
+    struct gsess *g = q->session ? sess_get(gw, q->session, q->agent) : NULL;
     if (g == NULL) {
         rpc_error(r, q->session ? 404 : 400, -32600,
                   "unknown or expired MCP session: initialize again");
@@ -514,7 +529,7 @@ static void get(ag_mcp_gw *gw, const struct ag_mcp_gw_req *q, struct ag_mcp_gw_r
 
 static void del(ag_mcp_gw *gw, const struct ag_mcp_gw_req *q, struct ag_mcp_gw_reply *r)
 {
-    struct gsess *g = q->session ? sess_get(gw, q->session) : NULL;
+    struct gsess *g = q->session ? sess_get(gw, q->session, q->agent) : NULL;
     if (g == NULL) {
         rpc_error(r, q->session ? 404 : 400, -32600, "unknown or expired MCP session");
         return;

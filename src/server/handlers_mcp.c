@@ -21,6 +21,7 @@
 #include "agentgov/policy.h"
 #include "server/handlers.h"
 #include "server/log.h"
+#include "core/time.h"
 #include "server/polref.h"
 
 struct mcp_gw {
@@ -118,14 +119,18 @@ static void stream_free(void *cls)
     ag_mcp_stream_free(cls);
 }
 
-/* A stream read to its end, for epoll mode. */
+/* A stream read to its end, for epoll mode, for at most DRAIN_MS: an answer that does
+ * not end (the upstream waits for the client's answer to a request of its own, which
+ * the client cannot see before this one is relayed) must not hold the worker. */
+#define DRAIN_MS (300 * 1000)
 static void drain_stream(struct ag_mcp_gw_reply *gr)
 {
     struct ag_buf b;
     ag__buf_init(&b);
     char chunk[16384];
     long n;
-    while ((n = ag_mcp_stream_read(gr->stream, chunk, sizeof chunk)) >= 0)
+    int64_t until = ag__mono_ms() + DRAIN_MS;
+    while (ag__mono_ms() < until && (n = ag_mcp_stream_read(gr->stream, chunk, sizeof chunk)) >= 0)
         ag__buf_append(&b, chunk, (size_t)n);
     ag_mcp_stream_free(gr->stream);
     gr->stream = NULL;

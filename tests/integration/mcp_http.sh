@@ -170,6 +170,24 @@ JSON
 run_client "$T/http2.plan.json"
 check_contains "--no-client-auth: a client without a token is served (JSON upstream)" "$(step 0)" \
     '"text":"echo: json"'
+kill -TERM "$GW_PID"
+wait "$GW_PID"
+# An upstream without sessions: one gateway session per agent, each its own.
+upstream stateless --stateless
+gateway stateless "$UP" "$T/policy-remote.yaml" --server remote --upstream-secret mcp/remote
+cat >"$T/sl.plan.json" <<JSON
+{"url": "$GW", "token": "$CAROL", "steps": [{"op": "call", "name": "echo", "arguments": {"text": "carol"}}]}
+JSON
+run_client "$T/sl.plan.json"
+check_contains "an upstream without sessions: one agent's client is served" "$(step 0)" '"text":"echo: carol"'
+sed -i "s/$CAROL/$DAVE/; s/carol/dave/" "$T/sl.plan.json"
+run_client "$T/sl.plan.json"
+check_contains "... and another agent's, in a session of its own" "$(step 0)" '"text":"echo: dave"'
+check_eq "... each judged as itself" \
+    "$(sqlite3 "$D/ledger.db" "select group_concat(agent_id, ',') from (select agent_id from ledger where kind='decision' and action='mcp.remote.echo' order by seq desc limit 2)")" \
+    "dave,carol"
+run_client "$T/sl.plan.json"
+check_contains "... and a client that initializes again is served again" "$(step 0)" '"text":"echo: dave"'
 check_exit "--agent without --no-client-auth is a usage error" 1 "$AG" --dir "$D" mcp serve \
     --upstream "$UP" --server remote --agent x
 check_contains "... naming it" "$ERR" "--agent and --tier go with --no-client-auth"
