@@ -301,10 +301,11 @@ static void sse_parse(struct ag_mcp_stream *st, int at_end)
             }
         }
     }
-    memmove(in->data, in->data + off, in->len - off);
-    in->len -= off;
-    if (in->data)
+    if (off) { /* the lines read leave the buffer */
+        memmove(in->data, in->data + off, in->len - off);
+        in->len -= off;
         in->data[in->len] = '\0';
+    }
     if (at_end && st->data.len)
         sse_dispatch(st);
 }

@@ -253,7 +253,7 @@ check_contains "... and the gateway forgot it: 404" \
 
 # Clients in parallel: four long calls in flight do not hold up a fifth client.
 for i in 1 2 3 4; do
-    ev_client '[{"op": "call", "name": "trigger-long-running-operation", "arguments": {"duration": 4, "steps": 2}}]' "long$i" &
+    ev_client '[{"op": "call", "name": "trigger-long-running-operation", "arguments": {"duration": 8, "steps": 2}}]' "long$i" &
     LONG_PIDS+=($!)
 done
 for _ in $(seq 100); do
@@ -266,7 +266,7 @@ QUICK_END=$(($(field "$(tail -1 "$T/quick.out")" 'j["t_start"]') + $(field "$(he
 for p in "${LONG_PIDS[@]}"; do wait "$p"; done
 FIRST_LONG_END=9999999999999
 for i in 1 2 3 4; do
-    check_contains "parallel client $i gets its own result" "$(head -1 "$T/long$i.out")" "Duration: 4 seconds"
+    check_contains "parallel client $i gets its own result" "$(head -1 "$T/long$i.out")" "Duration: 8 seconds"
     e=$(($(field "$(tail -1 "$T/long$i.out")" 'j["t_start"]') + $(field "$(head -1 "$T/long$i.out")" 'j["t_end"]')))
     [ "$e" -lt "$FIRST_LONG_END" ] && FIRST_LONG_END=$e
 done
