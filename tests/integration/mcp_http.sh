@@ -264,6 +264,11 @@ sleep 0.5
 ev_client '[{"op": "call", "name": "echo", "arguments": {"message": "quick"}}]' quick
 QUICK_END=$(($(field "$(tail -1 "$T/quick.out")" 'j["t_start"]') + $(field "$(head -1 "$T/quick.out")" 'j["t_end"]')))
 for p in "${LONG_PIDS[@]}"; do wait "$p"; done
+# A client whose session (and GET stream) is still open when the gateway is told to stop.
+ev_client '[{"op": "call", "name": "echo", "arguments": {"message": "open"}}, {"op": "sleep", "ms": 30000}]' open &
+OPEN_PID=$!
+for _ in $(seq 200); do grep -q '"step":0' "$T/open.out" 2>/dev/null && break; sleep 0.05; done
+sleep 0.5
 FIRST_LONG_END=9999999999999
 for i in 1 2 3 4; do
     check_contains "parallel client $i gets its own result" "$(head -1 "$T/long$i.out")" "Duration: 8 seconds"
@@ -273,9 +278,14 @@ done
 check_contains "the fifth client's call is answered" "$(head -1 "$T/quick.out")" "quick"
 check_eq "... before any of the four long calls ended (they are served in parallel)" \
     "$([ "$QUICK_END" -lt "$FIRST_LONG_END" ] && echo yes || echo "no: $QUICK_END >= $FIRST_LONG_END")" yes
+STOP_AT=$(now_ms)
 kill -TERM "$GW_PID"
 wait "$GW_PID"
-check_eq "the gateway stops on SIGTERM (status 0)" "$?" 0
+check_eq "the gateway stops on SIGTERM with a client's GET stream open (status 0)" "$?" 0
+check_eq "... without waiting for the stream's client (within 5 s)" \
+    "$([ $(($(now_ms) - STOP_AT)) -lt 5000 ] && echo yes || echo "no: $(($(now_ms) - STOP_AT)) ms")" yes
+kill "$OPEN_PID" 2>/dev/null
+wait "$OPEN_PID" 2>/dev/null
 
 # ---- the daemon's routes: /v1/mcp/{server} for the servers of the policy's mcp.servers ---
 upstream dsse
