@@ -414,8 +414,11 @@ static void relay(ag_mcp_gw *gw, struct gsess *g, struct ag__mcp_up *u, struct a
         ag__buf_free(&io.to_client);
         ag__buf_free(&io.to_server);
     } else if (err == AG_OK) {
-        /* 202 for a notification or a response, or the upstream's refusal: as it is. */
+        /* 202 for a notification or a response, or the upstream's refusal: as it is.
+         * A session the upstream no longer knows (404) is forgotten here too. */
         set_body(r, (int)status, ag__mcp_up_ctype(u), in->data ? in->data : "", in->len);
+        if (status == 404 && g->id)
+            sess_remove(gw, g);
     } else {
         rpc_error(r, 502, -32603, ag_last_error());
     }
