@@ -478,7 +478,7 @@ static void post(ag_mcp_gw *gw, const struct ag_mcp_gw_req *q, struct ag_mcp_gw_
     if (ag__mcp_up_open(&rq, &gw->stop, &u) != AG_OK) {
         ag__buf_reset(&io.to_client);
         pthread_mutex_lock(&g->mu);
-        ag__mcp_server_gone(g->s, ag_last_error(), &io);
+        ag__mcp_request_failed(g->s, q->body, q->len, ag_last_error(), &io);
         pthread_mutex_unlock(&g->mu);
         if (io.to_client.len)
             reply_lines(r, &io.to_client);

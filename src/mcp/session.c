@@ -651,3 +651,18 @@ void ag__mcp_server_gone(struct ag__mcp_session *s, const char *why, struct ag__
         drop_pending(s, &s->pending[0]);
     }
 }
+
+void ag__mcp_request_failed(struct ag__mcp_session *s, const char *msg, size_t len, const char *why,
+                            struct ag__mcp_io *io)
+{
+    json_t *m = json_loadb(msg, len, 0, NULL);
+    json_t *id = json_object_get(m, "id");
+    char *key = id && json_object_get(m, "method") ? id_key(id) : NULL;
+    struct ag__mcp_pending *p = key ? find_pending(s, key) : NULL;
+    if (p) {
+        ag__mcp_error(&io->to_client, id, AG__MCP_SERVER_GONE, why, NULL);
+        drop_pending(s, p);
+    }
+    free(key);
+    json_decref(m);
+}

@@ -80,7 +80,8 @@ upstream() {
     rm -f "$T/$1.up"
     node "$SRC/tests/integration/mcp_http_server.cjs" "$T/$1.up" upstream-tok-7f3a9 ${2:-} \
         >"$T/$1.up.log" 2>&1 &
-    PIDS_TO_KILL+=($!)
+    UP_PID=$!
+    PIDS_TO_KILL+=($UP_PID)
     wait_file "$T/$1.up"
     UP=http://127.0.0.1:$(cat "$T/$1.up")/mcp
 }
@@ -170,6 +171,17 @@ JSON
 run_client "$T/http2.plan.json"
 check_contains "--no-client-auth: a client without a token is served (JSON upstream)" "$(step 0)" \
     '"text":"echo: json"'
+# The upstream goes away: each request gets its own error, the session stays.
+SID=$(post "$GW" "" "$INIT" | sed -n 's/^Mcp-Session-Id: //Ip' | head -1)
+kill "$UP_PID"
+wait "$UP_PID" 2>/dev/null
+CALL='{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}'
+OUT5=$(post "$GW" "" "$CALL" "Mcp-Session-Id: $SID")
+check_contains "an unreachable upstream: the call gets an error" "$OUT5" \
+    '{"jsonrpc":"2.0","id":5,"error":{"code":-32002,"message":"the upstream MCP server cannot be reached'
+check_eq "... one answer, its own" "$(echo "$OUT5" | grep -c '"jsonrpc"')" 1
+check_contains "... and the session is still known" \
+    "$(post "$GW" "" '{"jsonrpc":"2.0","id":6,"method":"ping"}' "Mcp-Session-Id: $SID")" '"id":6,"error":{"code":-32002'
 kill -TERM "$GW_PID"
 wait "$GW_PID"
 # An upstream without sessions: one gateway session per agent, each its own.
