@@ -98,7 +98,7 @@ $(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-LEAN_OBJ := $(filter-out %/cmd_serve.o %/notify_test.o %/cmd_orchestrate.o %/cmd_mcp_serve.o,$(CLI_OBJ)) \
+LEAN_OBJ := $(filter-out %/cmd_serve.o %/notify_test.o %/cmd_orchestrate.o %/cmd_mcp_serve.o %/https_get.o,$(CLI_OBJ)) \
 	$(BUILD)/obj/src/cli/daemon_exec.o
 SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)

@@ -10,6 +10,9 @@
  *    spawned on COMPLEXITY, 60 blackboard writes and 30 messages by the agents, then
  *    the votes and the consensus; every model answer replayed. All of its wall time is
  *    agentgov's (threads, lifecycle, ledger, store, JSON, replay lookup).
+ * 3. The same task with the approvals module wired in as `agentgov orchestrate` wires it
+ *    (every tool call decided through ag_approve_authorize, so that an ask could wait
+ *    for a person; none does here).
  * DIR (default /tmp) holds the ledger and the embedded store; the disk's fsync floor is
  * printed beside the figures (each governed call commits one ledger entry). */
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "agentgov/approve.h"
 #include "agentgov/coord.h"
 #include "agentgov/gov.h"
 #include "agentgov/llm.h"
@@ -192,10 +196,10 @@ static void line(FILE *f, const char *role, const char *calls, const char *conte
     fprintf(f, "\"usage\":{\"prompt_tokens\":200,\"completion_tokens\":40}}}\n");
 }
 
-static void whole_task(const char *base)
+static void whole_task(const char *base, int approvals)
 {
     struct env e;
-    env_open(&e, base, "task");
+    env_open(&e, base, approvals ? "task-apv" : "task");
     char path[1200];
     snprintf(path, sizeof path, "%s/replay.jsonl", e.dir);
     FILE *f = fopen(path, "w");
@@ -228,6 +232,10 @@ static void whole_task(const char *base)
     ag_llm *llm;
     if (ag_llm_new(&lo, &llm))
         die("llm");
+    ag_approve *ap = NULL;
+    struct ag_approve_opts ao = {.store = e.store, .ledger = e.ledger};
+    if (approvals && ag_approve_new(&ao, &ap))
+        die("approvals");
     struct ag_orch_opts o = {.objective = "bench",
                              .task_id = "bench-task",
                              .llm = llm,
@@ -235,15 +243,18 @@ static void whole_task(const char *base)
                              .gov = e.gov,
                              .ledger = e.ledger,
                              .store = e.store,
-                             .poll_ms = 5};
+                             .poll_ms = 5,
+                             .approve = ap,
+                             .policy = approvals ? e.policy : NULL};
     struct ag_orch_result r;
     double c0 = cpu_ms();
     int64_t t0 = ag__mono_ns();
     if (ag_orchestrate(&o, &r))
         die("orchestrate");
     double ms = (double)(ag__mono_ns() - t0) / 1e6, cpu = cpu_ms() - c0;
-    printf("2. a 3-agent task (ALPHA, BETA, GAMMA on %s), zero-latency model\n",
-           ag_spawn_reason_name(r.gamma_reason));
+    printf("%d. a 3-agent task (ALPHA, BETA, GAMMA on %s), zero-latency model, %s\n",
+           approvals ? 3 : 2, ag_spawn_reason_name(r.gamma_reason),
+           approvals ? "approvals wired (as agentgov orchestrate runs it)" : "no approvals");
     printf("  outcome %s; %lld blackboard ops, %lld messages, %lld votes, %d tool calls, "
            "%lld LLM calls\n",
            r.outcome, (long long)r.coord.blackboard_ops, (long long)r.coord.messages,
@@ -251,6 +262,7 @@ static void whole_task(const char *base)
     printf("  wall time %.1f ms (%.2f ms per tool call, all included); CPU time %.1f ms\n", ms,
            ms / (r.tool_calls ? r.tool_calls : 1), cpu);
     ag_orch_result_clear(&r);
+    ag_approve_free(ap);
     ag_llm_free(llm);
     env_close(&e);
 }
@@ -277,6 +289,7 @@ int main(int argc, char **argv)
     printf("bench/coord: data in %s; fsync floor there %.0f us; load average %.1f on %ld CPUs\n",
            dir, bench_fsync_floor_us(dir), load[0], sysconf(_SC_NPROCESSORS_ONLN));
     tool_calls(dir, n);
-    whole_task(dir);
+    whole_task(dir, 0);
+    whole_task(dir, 1);
     return 0;
 }

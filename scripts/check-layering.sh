@@ -5,7 +5,7 @@
 # file:line: what, and exits 1 when there is one. Usage: scripts/check-layering.sh [ROOT]
 #
 # The layering, lowest first (modules not present yet are simply absent):
-LAYERS="core policy ledger store auth gov home approve notify health llm coord pipeline hook mcp runner server cli"
+LAYERS="core policy ledger store auth gov home approve notify health otel llm coord pipeline hook mcp runner server cli"
 # Front ends: only public headers, src/core and their own.
 FRONT="cli server"
 # Known exceptions to the front-end rule, FILE:MODULE (FILE may include MODULE's private

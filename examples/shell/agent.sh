@@ -5,12 +5,16 @@
 #
 #   examples/shell/agent.sh [--setup ROOT_TOKEN_FILE] [AGENT_ID]
 #
-# Environment: AGENTGOV_ADDR (default http://127.0.0.1:8200); ROLE_ID and SECRET_ID
+# Environment: AGENTGOV_ADDR (default http://127.0.0.1:8200); AGENTGOV_CA_CERT, the CA
+# certificate an https:// daemon's certificate is verified against (curl --cacert; curl
+# never skips verification here); ROLE_ID and SECRET_ID
 # when --setup is not given (issued by an operator). --setup plays the operator first:
 # registers the agent with a packet, creates its AppRole role and a secret ID.
 # Exit status: 0 when every step behaved as governed.
 set -eu
 ADDR=${AGENTGOV_ADDR:-http://127.0.0.1:8200}
+CA=()
+if [ -n "${AGENTGOV_CA_CERT:-}" ]; then CA=(--cacert "$AGENTGOV_CA_CERT"); fi
 SETUP=""
 if [ "${1:-}" = "--setup" ]; then
     SETUP=$2
@@ -23,7 +27,7 @@ TOKEN=""
 # api METHOD PATH [JSON]: prints the body; fails on an unexpected HTTP status.
 api() {
     local out code
-    out=$(curl -sS -X "$1" -H "X-Vault-Token: $TOKEN" -H 'Content-Type: application/json' \
+    out=$(curl -sS "${CA[@]}" -X "$1" -H "X-Vault-Token: $TOKEN" -H 'Content-Type: application/json' \
         ${3:+--data "$3"} -w '\n%{http_code}' "$ADDR$2")
     code=${out##*$'\n'}
     out=${out%$'\n'*}

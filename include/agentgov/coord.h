@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agentgov/approve.h"
 #include "agentgov/err.h"
 #include "agentgov/gov.h"
 #include "agentgov/ledger.h"
@@ -174,6 +175,21 @@ struct ag_orch_opts {
      * before exec runs them. */
     ag_orch_exec_fn exec;
     void *exec_ctx;
+    /* Asks: with approve and policy set, a tool call the policy answers "ask" opens a
+     * pending approval (ag_approve_authorize, bound to the agent, action, resource and
+     * the call's arguments) and waits for a person up to ask_timeout_ms (0 = 5 min, and
+     * never past the task's deadline); approved, the grant is spent and the call runs;
+     * denied, expired or unanswered, the model gets the refusal as the tool's result.
+     * Without them an ask is a refusal (reason rule_ask). Borrowed. */
+    ag_approve *approve;
+    const ag_policy *policy;
+    int64_t ask_timeout_ms;
+    /* The task's artifacts directory: offers the artifact_read tool (in-process; read
+     * only, at most 64 KiB a file; no path: the directory's listing), authorized as
+     * artifact.read on "artifacts/{task}/{path}" where path is the resolved path (links
+     * and ".." followed) relative to the directory; a path that resolves outside is
+     * judged as its resolved absolute path, which no scope grants. NULL: no such tool. */
+    const char *artifacts_dir;
 };
 
 struct ag_orch_result {

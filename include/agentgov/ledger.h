@@ -82,6 +82,13 @@ AG_MUST_USE ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_e
  * breaker (a decision is then deny ledger_unavailable); only failed writes (disk full,
  * I/O error, read-only file system) count against it. */
 void ag_ledger_set_breaker(ag_ledger *l, ag_breaker *b);
+/* Told of every entry this handle committed, on the appending thread, after the commit
+ * and before the append returns (so it runs before the caller sees its answer: it must
+ * be quick and must not append). e is the caller's entry: data_json is as given, with
+ * sensitive values in the clear, so an observer must not pass it on when nsensitive is
+ * set. Set it before appends start, or clear it (NULL) only when none is in flight. */
+typedef void (*ag_ledger_observer)(void *ctx, int64_t seq, const struct ag_ledger_entry *e);
+void ag_ledger_set_observer(ag_ledger *l, ag_ledger_observer fn, void *ctx);
 /* Housekeeping for a process that keeps the ledger open with keep_wal and appends now
  * and then (the hook helper): when the WAL has grown past a few dozen frames, copies
  * it into the database and starts it over in place, as a keep_wal process does when it

@@ -71,12 +71,15 @@ struct ag_run_opts {
      * the data directory). store_path is the embedded store's file ("" or NULL when
      * the store is not an SQLite file, e.g. Redis, given to the child as store_url).
      * addr is the daemon's address ("" in embedded mode); addr_port, when > 0, is
-     * added to the ports the child may connect to. */
+     * added to the ports the child may connect to. ca_cert (NULL: none) is the CA
+     * certificate of a daemon serving TLS: handed over as AGENTGOV_CA_CERT and made
+     * readable in the sandbox. */
     const char *data_dir;
     const char *ledger_path;
     const char *store_path;
     const char *store_url;
     const char *addr;
+    const char *ca_cert;
     int addr_port;
     int store_port;      /* > 0: TCP port of a network store the child may connect to */
     int no_store_access; /* 1: the child gets no view of the data directory */

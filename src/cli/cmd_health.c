@@ -17,22 +17,27 @@
 #include "cli/cliutil.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
+#include "cli/https.h"
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: agentgov health [--json] [--addr HOST:PORT | --addr unix:PATH] [--store URL]\n\n"
-        "Shows the health of each component: the state store, the ledger (free disk\n"
-        "and WAL size against health.disk_min and health.wal_max), the policy, the auth\n"
-        "keyring and, for a daemon, its circuit breakers and whatever else registered.\n"
-        "Without --addr it probes the data directory (--dir) once from here; with it,\n"
-        "it asks the running daemon (GET /v1/sys/health).\n\n"
-        "  --json         print the JSON document (the daemon's own, or the same shape)\n"
-        "  --addr ADDR    a running daemon's address (as the listen setting)\n"
-        "  --store URL    the store to probe (default: as the other commands)\n\n"
-        "Exit status: 0 ready (no critical component down), 2 not ready, 4 when the\n"
-        "daemon cannot be reached.\n");
+    fprintf(out,
+            "usage: agentgov health [--json] [--addr ADDR [--ca-cert FILE]] [--store URL]\n\n"
+            "Shows the health of each component: the state store, the ledger (free disk\n"
+            "and WAL size against health.disk_min and health.wal_max), the policy, the auth\n"
+            "keyring and, for a daemon, its circuit breakers and whatever else registered.\n"
+            "Without --addr it probes the data directory (--dir) once from here; with it,\n"
+            "it asks the running daemon (GET /v1/sys/health).\n\n"
+            "  --json         print the JSON document (the daemon's own, or the same shape)\n"
+            "  --addr ADDR    a running daemon's address: HOST:PORT, unix:PATH, http://HOST:PORT\n"
+            "                 or https://HOST:PORT (a daemon serving TLS)\n"
+            "  --ca-cert FILE the CA certificate (PEM) that the daemon's TLS certificate must\n"
+            "                 verify against, e.g. the tls.crt of `agentgov init --tls`; with it,\n"
+            "                 HOST:PORT means https (default: $AGENTGOV_CA_CERT; without either,\n"
+            "                 https:// trusts the system's store). Verification is never off.\n"
+            "  --store URL    the store to probe (default: as the other commands)\n\n"
+            "Exit status: 0 ready (no critical component down), 2 not ready, 4 when the\n"
+            "daemon cannot be reached or its certificate does not verify.\n");
     ag__cli_print_exit_statuses(out);
 }
 
@@ -122,16 +127,9 @@ static void print_components(json_t *comps)
     }
 }
 
-static int from_daemon(const char *addr, int as_json)
+/* Prints the daemon's health document (as JSON, or one line per component). */
+static int show_daemon(const char *addr, int status, const char *body, int as_json)
 {
-    int status;
-    char *body;
-    errno = 0;
-    if (fetch_health(addr, &status, &body) != 0) {
-        ag__cli_error("health: cannot reach a daemon at %s: %s", addr,
-                      errno ? strerror(errno) : "bad reply");
-        return AG_EXIT_ERROR;
-    }
     int ready = status == 200;
     if (as_json) {
         printf("%s\n", body);
@@ -143,8 +141,66 @@ static int from_daemon(const char *addr, int as_json)
         print_components(json_object_get(ag, "components"));
         json_decref(doc);
     }
-    free(body);
     return ready ? AG_EXIT_OK : AG_EXIT_DENY;
+}
+
+/* Over TLS (https:// or a CA given): libcurl verifies the certificate and host name. */
+static int from_daemon_tls(int argc, char **argv, const char *addr, const char *ca, int as_json)
+{
+    char url[600], err[512] = "";
+    const char *hp = strncmp(addr, "https://", 8) == 0 ? addr + 8 : addr;
+    snprintf(url, sizeof url, "https://%.*s/v1/sys/health?ready", (int)strcspn(hp, "/"), hp);
+    int status;
+    char *body;
+    if (ag__cli_https_get(argc, argv, url, ca, &status, &body, err, sizeof err) != 0) {
+        ag__cli_error("health: cannot reach a daemon at %s: %s", addr, err);
+        return AG_EXIT_ERROR;
+    }
+    int rc = show_daemon(addr, status, body, as_json);
+    free(body);
+    return rc;
+}
+
+static int from_daemon(const char *addr, int as_json)
+{
+    int status;
+    char *body;
+    errno = 0;
+    const char *dial_addr = strncmp(addr, "http://", 7) == 0 ? addr + 7 : addr;
+    if (fetch_health(dial_addr, &status, &body) != 0) {
+        /* A TLS daemon resets a plain-text request or closes it without an answer. */
+        int tls_hint = errno == 0 || errno == ECONNRESET;
+        ag__cli_error("health: cannot reach a daemon at %s: %s%s", addr,
+                      errno ? strerror(errno) : "no HTTP answer",
+                      tls_hint ? " (a daemon serving TLS needs https:// or --ca-cert FILE)" : "");
+        return AG_EXIT_ERROR;
+    }
+    int rc = show_daemon(addr, status, body, as_json);
+    free(body);
+    return rc;
+}
+
+/* Daemon over TLS or plain; --ca-cert (or $AGENTGOV_CA_CERT) makes HOST:PORT https, and
+ * contradicts an http:// or unix: address (a CA that would be ignored is refused). */
+static int daemon_health(int argc, char **argv, const char *addr, const char *ca, int as_json)
+{
+    int https = strncmp(addr, "https://", 8) == 0;
+    if (ca && *ca) {
+        if (strncmp(addr, "http://", 7) == 0 || strncmp(addr, "unix:", 5) == 0) {
+            ag__cli_error("health: --ca-cert %s is for a daemon serving TLS; --addr %s is not "
+                          "(use https://HOST:PORT)",
+                          ca, addr);
+            return AG_EXIT_USAGE;
+        }
+        if (access(ca, R_OK) != 0) {
+            ag__cli_error("health: --ca-cert %s: %s", ca, strerror(errno));
+            return AG_EXIT_USAGE;
+        }
+        https = 1;
+    }
+    if (https)
+        return from_daemon_tls(argc, argv, addr, ca && *ca ? ca : NULL, as_json);
+    return from_daemon(addr, as_json);
 }
 
 /* ---- from a data directory ----------------------------------------------------------- */
@@ -242,13 +298,12 @@ static int from_dir(const char *store_flag, int as_json)
 
 int ag__cmd_health(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"addr", required_argument, NULL, 'a'},
-                                         {"store", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},        {"addr", required_argument, NULL, 'a'},
+        {"store", required_argument, NULL, 's'}, {"ca-cert", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     int as_json = 0, c;
-    const char *addr = NULL, *store = NULL;
+    const char *addr = NULL, *store = NULL, *ca = getenv(AG_CLI_CA_CERT_ENV);
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -260,6 +315,9 @@ int ag__cmd_health(int argc, char **argv)
             break;
         case 's':
             store = optarg;
+            break;
+        case 'c':
+            ca = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -277,5 +335,5 @@ int ag__cmd_health(int argc, char **argv)
         ag__cli_error("health: --store is for a data directory; a daemon uses its own");
         return AG_EXIT_USAGE;
     }
-    return addr ? from_daemon(addr, as_json) : from_dir(store, as_json);
+    return addr ? daemon_health(argc, argv, addr, ca, as_json) : from_dir(store, as_json);
 }

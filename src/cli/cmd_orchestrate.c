@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "agentgov/coord.h"
@@ -31,8 +32,8 @@ static void usage(FILE *out)
             "usage: agentgov orchestrate \"OBJECTIVE\" [--task ID] [--llm URL|replay:FILE]\n"
             "       [--model M] [--agents alpha,beta] [--timeout 10m] [--record FILE]\n"
             "       [--max-turns N] [--max-tokens N] [--stuck 30s] [--conflicts 3]\n"
-            "       [--complexity 0.8] [--no-gamma] [--workdir DIR] [--tier N] [--json]\n"
-            "       [--store URL] [--policy FILE]\n\n"
+            "       [--complexity 0.8] [--no-gamma] [--workdir DIR] [--artifacts DIR]\n"
+            "       [--ask-timeout 5m] [--tier N] [--json] [--store URL] [--policy FILE]\n\n"
             "Runs a task with governed LLM agents: ALPHA (research, proposals) and BETA\n"
             "(evaluation, synthesis) in parallel; GAMMA when they are STUCK, in CONFLICT, the\n"
             "task's COMPLEXITY is high, or a SUCCESS needs validation; then a consensus vote.\n"
@@ -50,6 +51,12 @@ static void usage(FILE *out)
             "  --workdir DIR          offer the workdir tools (shell_exec under the kernel\n"
             "                         sandbox of the agents' tier, file_read, file_write\n"
             "                         beneath DIR), each authorized first\n"
+            "  --artifacts DIR        the task's artifacts: offer artifact_read (read-only,\n"
+            "                         authorized as artifact.read on the resolved path);\n"
+            "                         the consensus is written there as consensus.json\n"
+            "  --ask-timeout D        how long a tool call the policy answers \"ask\" waits\n"
+            "                         for a person (agentgov approval approve ID); default\n"
+            "                         config orchestrate.ask_timeout (5m)\n"
             "  --tier N               the agents' registered tier (default 1)\n"
             "  --json                 print the result as one JSON object\n\n"
             "The API key is read from the secret store, never from the command line or the\n"
@@ -61,7 +68,7 @@ static void usage(FILE *out)
 
 struct oargs {
     const char *task, *llm, *model, *agents, *timeout, *record, *store, *policy, *stuck,
-        *complexity, *workdir;
+        *complexity, *workdir, *artifacts, *ask_timeout;
     long max_turns, max_tokens, conflicts, tier;
     int json, no_gamma, demo;
 };
@@ -84,7 +91,9 @@ enum {
     O_NOGAMMA,
     O_DEMO,
     O_WORKDIR,
-    O_TIER
+    O_TIER,
+    O_ARTIFACTS,
+    O_ASK_TIMEOUT
 };
 static const struct option longopts[] = {
     {"task", required_argument, NULL, O_TASK},
@@ -105,6 +114,8 @@ static const struct option longopts[] = {
     {"demo", no_argument, NULL, O_DEMO},
     {"workdir", required_argument, NULL, O_WORKDIR},
     {"tier", required_argument, NULL, O_TIER},
+    {"artifacts", required_argument, NULL, O_ARTIFACTS},
+    {"ask-timeout", required_argument, NULL, O_ASK_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -171,6 +182,12 @@ static int set_opt(int c, const char *name, void *ctx)
         break;
     case O_TIER:
         return num(name, optarg, 0, 4, &a->tier);
+    case O_ARTIFACTS:
+        a->artifacts = optarg;
+        break;
+    case O_ASK_TIMEOUT:
+        a->ask_timeout = optarg;
+        break;
     case O_DEMO:
         a->demo = 1;
         break;
@@ -214,6 +231,28 @@ static int api_key(struct ag__cli_gov *c, const ag_config *cfg, char **key)
     return 0;
 }
 
+/* The task's counts against the seed's table of a multi-agent task (its "Performance
+ * Benchmarks": 20-30 messages, 40-60 blackboard ops, 6-12 LLM calls per task). */
+static void seed_table(const struct ag_orch_result *r)
+{
+    static const struct {
+        const char *name;
+        long lo, hi;
+    } rows[] = {{"messages", 20, 30}, {"blackboard ops", 40, 60}, {"LLM calls", 6, 12}};
+    const long ours[] = {(long)r->coord.messages, (long)r->coord.blackboard_ops,
+                         (long)r->llm_calls};
+    printf("\nagainst the seed's table (multi-agent task)\n");
+    printf("  %-16s %6s  %-8s\n", "", "ours", "seed");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char range[24];
+        snprintf(range, sizeof range, "%ld-%ld", rows[i].lo, rows[i].hi);
+        printf("  %-16s %6ld  %-8s %s\n", rows[i].name, ours[i], range,
+               ours[i] < rows[i].lo   ? "below"
+               : ours[i] > rows[i].hi ? "above"
+                                      : "within");
+    }
+}
+
 static void print_result(const struct ag_orch_result *r)
 {
     printf("task            %s\n", r->task_id);
@@ -236,6 +275,24 @@ static void print_result(const struct ag_orch_result *r)
     printf("agents revoked  %d\n", r->revoked);
     if (r->final_json)
         printf("consensus       %s\n", r->final_json);
+    seed_table(r);
+}
+
+/* An agent's tool call waits for a person: say which approval to decide (stderr, so
+ * that --json stays one object on stdout). */
+static void say_ask(void *ctx, enum ag_approval_event ev, const char *id, const char *json)
+{
+    (void)ctx;
+    if (ev != AG_APPROVAL_REQUESTED)
+        return;
+    json_t *a = json_loads(json, 0, NULL);
+    fprintf(stderr,
+            "agentgov orchestrate: %s asks for %s on %s: waiting for approval %s "
+            "(agentgov approval approve %s)\n",
+            json_string_value(json_object_get(a, "agent_id")) ?: "?",
+            json_string_value(json_object_get(a, "action")) ?: "?",
+            json_string_value(json_object_get(a, "resource")) ?: "?", id, id);
+    json_decref(a);
 }
 
 /* Splits "alpha,beta" into roles (at most n). */
@@ -259,7 +316,8 @@ int ag__cmd_orchestrate(int argc, char **argv)
     int np = ag__cli_walk_opts(
         argc, argv, longopts, 0,
         "task llm model agents timeout record store policy stuck "
-        "complexity max-turns max-tokens conflicts json no-gamma demo workdir tier",
+        "complexity max-turns max-tokens conflicts json no-gamma demo workdir tier artifacts "
+        "ask-timeout",
         set_opt, &a, pos, 2);
     if (np < 0)
         return AG_EXIT_USAGE;
@@ -270,7 +328,8 @@ int ag__cmd_orchestrate(int argc, char **argv)
     }
     struct ag_orch_opts o;
     memset(&o, 0, sizeof o);
-    if (duration("timeout", a.timeout, &o.timeout_ms) || duration("stuck", a.stuck, &o.stuck_ms))
+    if (duration("timeout", a.timeout, &o.timeout_ms) || duration("stuck", a.stuck, &o.stuck_ms) ||
+        duration("ask-timeout", a.ask_timeout, &o.ask_timeout_ms))
         return AG_EXIT_USAGE;
     if (a.complexity) {
         char *end;
@@ -364,6 +423,25 @@ int ag__cmd_orchestrate(int argc, char **argv)
         o.exec = ag__orch_exec;
         o.exec_ctx = &ox;
     }
+    ag_approve *ap = NULL;
+    struct ag_approve_opts ao = {.store = c.store,
+                                 .ledger = c.ledger,
+                                 .auth = c.auth,
+                                 .default_timeout_ms = ag_config_ms(cfg, "approvals.timeout")};
+    if ((e = ag_approve_new(&ao, &ap))) {
+        ag__cli_error_ag(e, "approvals");
+        ag__orch_exec_close(&ox);
+        ag_coord_free(coord);
+        ag_llm_free(llm);
+        ag__cli_gov_close(&c);
+        return AG_EXIT_ERROR;
+    }
+    ag_approve_set_event_hook(ap, say_ask, NULL);
+    o.approve = ap;
+    o.policy = c.policy;
+    if (!o.ask_timeout_ms)
+        o.ask_timeout_ms = ag_config_ms(cfg, "orchestrate.ask_timeout");
+    o.artifacts_dir = a.artifacts;
     if (!a.json)
         printf("agentgov orchestrate: %s\n  model %s via %s\n\n", objective,
                lo.model ? lo.model : "-", lo.provider ? lo.provider : "-");
@@ -384,6 +462,7 @@ int ag__cmd_orchestrate(int argc, char **argv)
                                              : AG_EXIT_DENY;
     }
     ag_orch_result_clear(&r);
+    ag_approve_free(ap);
     ag__orch_exec_close(&ox);
     ag_coord_free(coord);
     ag_llm_free(llm);

@@ -61,6 +61,9 @@ static void usage(FILE *out)
             "  --policy FILE        policy (else <dir>/policy.yaml, else the shipped default)\n"
             "  --addr ADDR          daemon address for the child (default: config `listen`\n"
             "                       when a daemon answers there; none in embedded mode)\n"
+            "  --ca-cert FILE       CA certificate of a daemon serving TLS, handed to the child\n"
+            "                       as AGENTGOV_CA_CERT and readable in its sandbox (default:\n"
+            "                       $AGENTGOV_CA_CERT; with the configured daemon, its tls.cert)\n"
             "  --no-store-access    give the child no view of the data directory\n"
             "  --quiet              capture CMD's output without passing it through\n\n"
             "With --profile coding-agent, AGENT (claude, codex, ...) runs under the kernel\n"
@@ -76,7 +79,8 @@ static void usage(FILE *out)
             "  --connect-port N     TCP ports the agent may connect to (repeatable)\n\n"
             "The child's environment: AGENTGOV_TOKEN, AGENTGOV_ADDR, AGENTGOV_AGENT_ID,\n"
             "AGENTGOV_TASK_ID, AGENTGOV_RUN_ID, AGENTGOV_WORKDIR, AGENTGOV_DIR and\n"
-            "AGENTGOV_STORE (its view of the data directory), AGENTGOV_BIN.\n\n"
+            "AGENTGOV_STORE (its view of the data directory), AGENTGOV_BIN, and\n"
+            "AGENTGOV_CA_CERT for a daemon serving TLS.\n\n"
             "Exit status: the table below, where 0 is success (every phase passed, CMD\n"
             "exited 0, required artifacts present), 2 (DENY) refused before anything ran\n"
             "(AGENT_PREVIOUSLY_REVOKED, NO_INSTRUCTION_PACKET, CANNOT_ACQUIRE_LOCK,\n"
@@ -116,7 +120,7 @@ static void install_signals(void)
 
 struct cli {
     const char *agent, *task, *packet, *workdir, *timeout, *grace, *token_ttl, *report, *store,
-        *policy, *addr;
+        *policy, *addr, *ca_cert;
     int tier, allow_unsandboxed, no_store_access, quiet;
     char **argv;
     struct ag__backstop_cli bs; /* --profile, --project, --connect-port */
@@ -136,6 +140,7 @@ enum {
     O_STORE,
     O_POLICY,
     O_ADDR,
+    O_CA_CERT,
     O_NOSTORE,
     O_QUIET,
     O_PROFILE,
@@ -158,6 +163,7 @@ static const struct option longopts[] = {
     {"store", required_argument, NULL, O_STORE},
     {"policy", required_argument, NULL, O_POLICY},
     {"addr", required_argument, NULL, O_ADDR},
+    {"ca-cert", required_argument, NULL, O_CA_CERT},
     {"no-store-access", no_argument, NULL, O_NOSTORE},
     {"quiet", no_argument, NULL, O_QUIET},
     {"profile", required_argument, NULL, O_PROFILE},
@@ -202,6 +208,9 @@ static int set_opt(struct cli *c, int opt, const char *arg)
         break;
     case O_POLICY:
         c->policy = arg;
+        break;
+    case O_CA_CERT:
+        c->ca_cert = arg;
         break;
     case O_ADDR:
         c->addr = arg;
@@ -357,17 +366,32 @@ static int unix_answers(const char *path)
 
 /* The daemon address handed to the child: --addr as given, else the configured
  * `listen` address when a daemon answers there, else "" (embedded mode). port gets
- * the TCP port the child must be allowed to connect to. */
-static void find_daemon(const struct cli *c, const ag_config *cfg, char *out, size_t cap, int *port)
+ * the TCP port the child must be allowed to connect to; *ca the CA certificate the
+ * child verifies a TLS daemon with: --ca-cert, else $AGENTGOV_CA_CERT, else for the
+ * configured daemon its own tls.cert. A CA makes HOST:PORT an https:// address. */
+static void find_daemon(const struct cli *c, const ag_config *cfg, char *out, size_t cap, int *port,
+                        const char **ca)
 {
     *port = 0;
     out[0] = '\0';
     const char *l = c->addr ? c->addr : ag_config_str(cfg, "listen");
+    const char *own = ag_config_str(cfg, "tls.cert");
+    *ca = c->ca_cert ? c->ca_cert : getenv("AGENTGOV_CA_CERT");
+    if ((!*ca || !**ca) && !c->addr && own && *own)
+        *ca = own;
+    if (*ca && !**ca)
+        *ca = NULL;
     if (!l || !*l)
         return;
     const char *hp = l;
-    if (strncmp(hp, "http://", 7) == 0)
+    int tls = *ca != NULL;
+    if (strncmp(hp, "http://", 7) == 0) {
         hp += 7;
+        tls = 0;
+    } else if (strncmp(hp, "https://", 8) == 0) {
+        hp += 8;
+        tls = 1;
+    }
     if (strncmp(hp, "unix:", 5) == 0) {
         if (c->addr || unix_answers(hp + 5))
             snprintf(out, cap, "%s", hp);
@@ -386,7 +410,7 @@ static void find_daemon(const struct cli *c, const ag_config *cfg, char *out, si
     }
     if (!c->addr && !tcp_answers(h, colon + 1))
         return;
-    snprintf(out, cap, "http://%s", hp);
+    snprintf(out, cap, "%s://%s", tls ? "https" : "http", hp);
     *port = atoi(colon + 1);
 }
 
@@ -455,7 +479,7 @@ static int run(const struct cli *c, struct handles *h)
         return AG_EXIT_USAGE;
     }
     o.workdir = wd;
-    find_daemon(c, h->cfg, addr, sizeof addr, &o.addr_port);
+    find_daemon(c, h->cfg, addr, sizeof addr, &o.addr_port, &o.ca_cert);
     o.addr = addr;
     o.data_dir = ag_home_dir(h->home);
     o.ledger_path = ag_home_path(h->home, AG_HOME_LEDGER_DB);

@@ -16,6 +16,7 @@
 
 #include "cli/cliutil.h"
 #include "cli/commands.h"
+#include "cli/https.h"
 #include "cli/mcp_serve.h"
 #include "cli/notifyctx.h"
 
@@ -96,4 +97,19 @@ int ag__cli_mcp_serve(int argc, char **argv)
 int ag__cmd_orchestrate(int argc, char **argv)
 {
     return exec_daemon("orchestrate", argc, argv);
+}
+
+/* HTTPS to a daemon needs libcurl, which only agentgovd links: the whole command
+ * (`agentgov health --addr https://...`) runs again there; this returns only when the
+ * exec fails, with the reason in err. */
+int ag__cli_https_get(int argc, char **argv, const char *url, const char *ca, int *status,
+                      char **body, char *err, size_t errlen)
+{
+    (void)url;
+    (void)ca;
+    (void)status;
+    (void)body;
+    int rc = exec_daemon(argv[0], argc, argv);
+    snprintf(err, errlen, "cannot run agentgovd for HTTPS (exit %d)", rc);
+    return -1;
 }

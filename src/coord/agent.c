@@ -62,8 +62,9 @@ static int walk(struct ag__agent_run *run, enum ag_phase to)
     return 0;
 }
 
-/* The handoff a revoked agent leaves for whoever takes the task next. */
-static void write_handoff(struct ag__agent_run *run, const char *type, const char *details)
+/* The handoff a revoked or failed agent leaves for whoever takes the task next. */
+static void write_handoff(struct ag__agent_run *run, int revoked, const char *type,
+                          const char *details)
 {
     char now[40];
     ag__rfc3339(ag__wall_ms(), now);
@@ -74,8 +75,8 @@ static void write_handoff(struct ag__agent_run *run, const char *type, const cha
         json_array_append_new(tried, json_string(t));
     json_t *h = json_pack(
         "{s:s,s:s,s:b,s:{s:s,s:s},s:{s:s,s:s},s:o,s:s,s:[s],s:[s],s:[],s:s}", "task_id",
-        run->o->task, "previous_agent_id", run->id, "revoked", 1, "revocation_reason", "type", type,
-        "details", details, "last_known_state", "phase", ag_phase_name(run->phase), "step",
+        run->o->task, "previous_agent_id", run->id, "revoked", revoked, "revocation_reason", "type",
+        type, "details", details, "last_known_state", "phase", ag_phase_name(run->phase), "step",
         "orchestrate", "what_was_tried", tried, "blocking_issue", details, "required_next_actions",
         "read the blackboard and messages of the task before acting", "constraints_reminder",
         "every tool call is authorized by the kernel", "artifacts", "created_at", now);
@@ -148,7 +149,8 @@ static void conversation(struct ag__agent_run *run, enum ag_spawn_reason why)
             break;
         }
         char *mt = json_dumps(msgs, JSON_COMPACT);
-        struct ag_llm_call c = {run->id, o->task,         mt, ag__orch_tools_json(op->exec != NULL),
+        struct ag_llm_call c = {run->id, o->task,
+                                mt,      ag__orch_tools_json(op->exec != NULL, o->art_fd >= 0),
                                 0,       o->deadline_mono};
         struct ag_llm_result r;
         ag_err e = mt ? ag_llm_chat(op->llm, &c, &r) : AG_ENOMEM;
@@ -156,6 +158,8 @@ static void conversation(struct ag__agent_run *run, enum ag_spawn_reason why)
         if (e) {
             /* Fail closed: no model, no action. The error counts against the budget. */
             snprintf(run->why, sizeof run->why, "model call failed: %s", ag_last_error());
+            /* cut at the task's deadline: a timeout, not a model that is down */
+            run->llm_down = !atomic_load(&o->stop) && ag__mono_ms() < o->deadline_mono;
             struct ag_transition_result er;
             if (ag_gov_record_error(op->gov, run->id, "llm_error", run->why, &er) == AG_OK)
                 run->revoked = er.revoked;
@@ -210,11 +214,19 @@ void *ag__orch_agent_main(void *arg)
         run->failed = 1;
     if (run->revoked) {
         atomic_fetch_add(&run->o->revoked, 1);
-        write_handoff(run, "revoked", run->why);
-    } else if (!run->failed) {
-        for (int p = AG_PHASE_VERIFY; p <= AG_PHASE_EXIT; p++)
+        write_handoff(run, 1, "revoked", run->why);
+    } else {
+        /* A failed agent (its model unreachable, the store down) leaves a handoff and
+         * still walks out to EXIT, each step ledgered; a refused step ends the walk. */
+        char ended[sizeof run->why];
+        snprintf(ended, sizeof ended, "%s", run->why);
+        if (run->failed)
+            write_handoff(run, 0, run->llm_down ? "llm_unavailable" : "agent_failed", ended);
+        for (int p = (int)run->phase + 1; run->phase >= AG_PHASE_EXECUTE && p <= AG_PHASE_EXIT; p++)
             if (walk(run, (enum ag_phase)p))
                 break;
+        if (run->failed)
+            snprintf(run->why, sizeof run->why, "%s", ended);
     }
     atomic_store(&run->done, 1);
     return NULL;

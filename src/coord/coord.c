@@ -104,10 +104,18 @@ static ag_err bump(ag_coord *c, const char *task, const char *field)
 ag_err ag__coord_authorize(ag_coord *c, const char *agent, const char *task, const char *action,
                            const char *resource, struct ag_gov_decision *d)
 {
+    return ag__coord_authorize_x(c, NULL, agent, task, action, resource, d);
+}
+
+ag_err ag__coord_authorize_x(ag_coord *c, const struct ag__coord_authz *az, const char *agent,
+                             const char *task, const char *action, const char *resource,
+                             struct ag_gov_decision *d)
+{
     struct ag_gov_decision local;
     if (!d)
         d = &local;
-    enum ag_effect eff = ag_gov_authorize(c->gov, agent, action, resource, -1, d);
+    enum ag_effect eff = az && az->fn ? az->fn(az->ctx, agent, action, resource, d)
+                                      : ag_gov_authorize(c->gov, agent, action, resource, -1, d);
     if (eff == AG_EFFECT_ALLOW)
         return AG_OK;
     if (bump(c, task, "denied")) {
@@ -133,6 +141,13 @@ ag_err ag__coord_ledger(ag_coord *c, const char *task, const char *action, const
 ag_err ag_coord_bb_write(ag_coord *c, const char *agent_id, const char *task, const char *section,
                          const char *entry, const char *value_json, struct ag_gov_decision *d)
 {
+    return ag__coord_bb_write_x(c, NULL, agent_id, task, section, entry, value_json, d);
+}
+
+ag_err ag__coord_bb_write_x(ag_coord *c, const struct ag__coord_authz *az, const char *agent_id,
+                            const char *task, const char *section, const char *entry,
+                            const char *value_json, struct ag_gov_decision *d)
+{
     if (!ag__coord_id_ok(task))
         return ag__fail(AG_EINVAL, "blackboard: task id '%s' is not valid", task ? task : "");
     if (!ag_coord_section_valid(section))
@@ -155,7 +170,7 @@ ag_err ag_coord_bb_write(ag_coord *c, const char *agent_id, const char *task, co
         return ag__fail(AG_ENOMEM, "blackboard: out of memory");
     char res[AG__COORD_KEY_MAX], key[AG__COORD_KEY_MAX], ck[AG__COORD_KEY_MAX];
     snprintf(res, sizeof res, "blackboard/%s/%s/%s", task, section, entry);
-    ag_err e = agent_id ? ag__coord_authorize(c, agent_id, task, "blackboard.write", res, d)
+    ag_err e = agent_id ? ag__coord_authorize_x(c, az, agent_id, task, "blackboard.write", res, d)
                         : ag__coord_ledger(c, task, "blackboard.write", res);
     if (e) {
         free(canon);

@@ -21,6 +21,31 @@ int ag__coord_id_ok(const char *id);
 AG_MUST_USE ag_err ag__coord_authorize(ag_coord *c, const char *agent, const char *task,
                                        const char *action, const char *resource,
                                        struct ag_gov_decision *d);
+
+/* Who decides an agent's request. NULL (or fn NULL): ag_gov_authorize. The orchestrator
+ * passes its own, which takes an ask through the approvals flow and waits for a person;
+ * it returns the final effect and fills d. */
+struct ag__coord_authz {
+    enum ag_effect (*fn)(void *ctx, const char *agent, const char *action, const char *resource,
+                         struct ag_gov_decision *d);
+    void *ctx;
+};
+/* The same operations with the decider az (ag_coord_bb_write, ag_coord_send, ag_coord_vote
+ * and ag__coord_authorize pass NULL). */
+AG_MUST_USE ag_err ag__coord_authorize_x(ag_coord *c, const struct ag__coord_authz *az,
+                                         const char *agent, const char *task, const char *action,
+                                         const char *resource, struct ag_gov_decision *d);
+AG_MUST_USE ag_err ag__coord_bb_write_x(ag_coord *c, const struct ag__coord_authz *az,
+                                        const char *agent_id, const char *task, const char *section,
+                                        const char *entry, const char *value_json,
+                                        struct ag_gov_decision *d);
+AG_MUST_USE ag_err ag__coord_send_x(ag_coord *c, const struct ag__coord_authz *az, const char *from,
+                                    const char *task, const char *to, const char *type,
+                                    const char *content_json, int64_t *seq,
+                                    struct ag_gov_decision *d);
+AG_MUST_USE ag_err ag__coord_vote_x(ag_coord *c, const struct ag__coord_authz *az,
+                                    const char *agent, const char *task, enum ag_vote v,
+                                    const char *reasoning, struct ag_gov_decision *d);
 /* A write the kernel makes on its own behalf, recorded as ledger kind coord. */
 AG_MUST_USE ag_err ag__coord_ledger(ag_coord *c, const char *task, const char *action,
                                     const char *resource);

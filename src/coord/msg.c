@@ -20,6 +20,13 @@ ag_err ag_coord_send(ag_coord *c, const char *from, const char *task, const char
                      const char *type, const char *content_json, int64_t *seq,
                      struct ag_gov_decision *d)
 {
+    return ag__coord_send_x(c, NULL, from, task, to, type, content_json, seq, d);
+}
+
+ag_err ag__coord_send_x(ag_coord *c, const struct ag__coord_authz *az, const char *from,
+                        const char *task, const char *to, const char *type,
+                        const char *content_json, int64_t *seq, struct ag_gov_decision *d)
+{
     int broadcast = to && strcmp(to, "*") == 0;
     if (!ag__coord_id_ok(task) || !ag__coord_id_ok(from) || (!broadcast && !ag__coord_id_ok(to)))
         return ag__fail(AG_EINVAL, "message: bad task, sender or recipient id");
@@ -32,7 +39,7 @@ ag_err ag_coord_send(ag_coord *c, const char *from, const char *task, const char
     const char *channel = broadcast ? "broadcast" : to;
     char res[AG__COORD_KEY_MAX], key[AG__COORD_KEY_MAX], ck[AG__COORD_KEY_MAX];
     snprintf(res, sizeof res, "msg/%s/%s", task, channel);
-    ag_err e = ag__coord_authorize(c, from, task, "message.send", res, d);
+    ag_err e = ag__coord_authorize_x(c, az, from, task, "message.send", res, d);
     if (e) {
         json_decref(content);
         return e;

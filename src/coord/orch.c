@@ -38,15 +38,16 @@ static char *agent_packet(const struct ag__orch *o, const char *id)
 {
     char now[40];
     ag__rfc3339(ag__wall_ms(), now);
-    json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:{s:[s,s,s,s],s:[],s:[]},s:[s],s:[s],s:s}",
-                          "agent_id", id, "task_id", o->task, "created_for", "agentgov orchestrate",
-                          "objective", o->opts->objective, "deliverables", "blackboard consensus",
-                          /* The consensus is the team's, recorded by the orchestrator at the end:
-                           * no one agent must hold it when it leaves EXECUTE. */
-                          "required_artifacts", "constraints", "scope", "blackboard/**", "msg/**",
-                          "votes/**", "workdir/**", "forbidden", "required_steps",
-                          "success_criteria", "consensus reached", "escalation_rules",
-                          "no consensus: the task ends no_consensus", "created_at", now);
+    json_t *p =
+        json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:{s:[s,s,s,s,s],s:[],s:[]},s:[s],s:[s],s:s}",
+                  "agent_id", id, "task_id", o->task, "created_for", "agentgov orchestrate",
+                  "objective", o->opts->objective, "deliverables", "blackboard consensus",
+                  /* The consensus is the team's, recorded by the orchestrator at the end:
+                   * no one agent must hold it when it leaves EXECUTE. */
+                  "required_artifacts", "constraints", "scope", "blackboard/**", "msg/**",
+                  "votes/**", "workdir/**", "artifacts/**", "forbidden", "required_steps",
+                  "success_criteria", "consensus reached", "escalation_rules",
+                  "no consensus: the task ends no_consensus", "created_at", now);
     json_t *fb = json_object_get(json_object_get(p, "constraints"), "forbidden");
     for (size_t i = 0; fb && i < o->opts->nforbidden; i++)
         json_array_append_new(fb, json_string(o->opts->forbidden[i]));
@@ -205,7 +206,7 @@ static void monitor(struct ag__orch *o, size_t nfirst)
                 why = conflicts(o) >= thr                            ? AG_SPAWN_CONFLICT
                       : !op->no_success_spawn && o->needs_validation ? AG_SPAWN_SUCCESS
                                                                      : AG_SPAWN_NONE;
-            else if (now - atomic_load(&o->last_progress_mono) > stuck)
+            else if (!atomic_load(&o->waiting) && now - atomic_load(&o->last_progress_mono) > stuck)
                 why = AG_SPAWN_STUCK;
             else if (conflicts(o) >= thr)
                 why = AG_SPAWN_CONFLICT;
@@ -220,6 +221,16 @@ static void monitor(struct ag__orch *o, size_t nfirst)
         struct timespec ts = {poll / 1000, (poll % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+/* A required agent that ended because its model could not be reached, or NULL: then
+ * the task failed for want of a model, which is not a disagreement. */
+static const struct ag__agent_run *model_down(const struct ag__orch *o, size_t nfirst)
+{
+    for (size_t i = 0; i < nfirst && i < o->nruns; i++)
+        if (o->runs[i].llm_down)
+            return &o->runs[i];
+    return NULL;
 }
 
 /* Per-task LLM usage from task:{id}:llm. */
@@ -322,6 +333,7 @@ ag_err ag_orchestrate(const struct ag_orch_opts *op, struct ag_orch_result *r)
     if (!o)
         return ag__fail(AG_ENOMEM, "orchestrate: out of memory");
     o->opts = op;
+    o->art_fd = -1;
     if (op->task_id) {
         snprintf(o->task, sizeof o->task, "%s", op->task_id);
     } else {
@@ -347,6 +359,8 @@ ag_err ag_orchestrate(const struct ag_orch_opts *op, struct ag_orch_result *r)
                : ag__fail(AG_ENOMEM, "orchestrate: out of memory");
         free(ot);
     }
+    if (!e)
+        e = ag__orch_artifacts_open(o);
     if (e) {
         free(o);
         return e;
@@ -386,11 +400,20 @@ ag_err ag_orchestrate(const struct ag_orch_opts *op, struct ag_orch_result *r)
             snprintf(r->outcome, sizeof r->outcome, "failed");
             snprintf(r->reason, sizeof r->reason, "consensus: %s", ag_last_error());
         } else {
+            const struct ag__agent_run *down = model_down(o, nroles);
             snprintf(r->outcome, sizeof r->outcome, "%s",
                      c.reached                    ? "consensus"
+                     : down                       ? "failed"
                      : atomic_load(&o->stop) != 0 ? "timeout"
                                                   : "no_consensus");
-            snprintf(r->reason, sizeof r->reason, "%s", c.reason);
+            if (!c.reached && down) {
+                char msg[sizeof down->id + sizeof down->why + 40];
+                snprintf(msg, sizeof msg, "%s could not reach its model: %s", down->id, down->why);
+                size_t n = strlen(msg) < sizeof r->reason ? strlen(msg) : sizeof r->reason - 1;
+                memcpy(r->reason, msg, n); /* cut to fit: the agent's id comes first */
+                r->reason[n] = '\0';
+            } else
+                snprintf(r->reason, sizeof r->reason, "%s", c.reason);
             ag_consensus_clear(&c);
             char *fin = NULL;
             if (ag_coord_bb_read(op->coord, o->task, "consensus", &fin) == AG_OK) {
@@ -402,12 +425,14 @@ ag_err ag_orchestrate(const struct ag_orch_opts *op, struct ag_orch_result *r)
                 if (ag_gov_add_artifact(op->gov, o->task, o->runs[0].id, name, dg) != AG_OK) {
                     /* the blackboard keeps it; the artifact list is a pointer to it */
                 }
+                ag__orch_artifact_save(o, "consensus.json", fin);
             }
         }
     }
     if (ag_coord_metrics(op->coord, o->task, &r->coord) == AG_OK)
         llm_usage(o, r);
     ag_err me = record_metrics(o, r);
+    ag__orch_artifacts_close(o);
     free(o);
     return me;
 }

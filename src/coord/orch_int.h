@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "agentgov/coord.h"
+#include "coord/coord_int.h"
 
 #define AG__ORCH_MAX_AGENTS 4
 
@@ -25,6 +26,7 @@ struct ag__agent_run {
     atomic_int done;
     int revoked;
     int failed;
+    int llm_down;  /* it ended because its model could not be reached */
     char why[200]; /* how it ended */
     enum ag_phase phase;
     char tried[512]; /* the tools it called, for a handoff */
@@ -37,6 +39,9 @@ struct ag__orch {
     atomic_int stop;
     atomic_llong last_progress_mono;
     atomic_int tool_calls, tool_denied, revoked;
+    atomic_int waiting; /* tool calls waiting for a person's approval (STUCK pauses) */
+    int art_fd;         /* artifacts_dir opened O_PATH, -1 when none */
+    char *art_real;     /* its realpath */
     enum ag_spawn_reason spawn_reason;
     int complexity_pm, needs_validation;
     struct ag__agent_run runs[AG__ORCH_MAX_AGENTS];
@@ -44,8 +49,32 @@ struct ag__orch {
 };
 
 /* The tools' JSON definitions (OpenAI function-calling format), static; with_workdir
- * adds shell_exec, file_read and file_write. */
-const char *ag__orch_tools_json(int with_workdir);
+ * adds shell_exec, file_read and file_write, with_artifacts artifact_read. */
+const char *ag__orch_tools_json(int with_workdir, int with_artifacts);
+
+/* The decider an agent's tool calls go through (struct ag__coord_authz's fn): the
+ * lifecycle, and for an ask the approvals flow (ask.c). ctx is a struct ag__orch_ask. */
+struct ag__orch_ask {
+    struct ag__agent_run *run;
+    const char *args_json; /* the tool call's arguments: the approval is bound to them */
+    char approval_id[AG_APPROVAL_ID_BUF];
+    char detail[240]; /* why an ask ended in a refusal, for the model */
+};
+enum ag_effect ag__orch_decide(void *ctx, const char *agent, const char *action,
+                               const char *resource, struct ag_gov_decision *d);
+
+/* Opens opts->artifacts_dir for the run (o->art_fd, o->art_real); AG_OK without one. */
+AG_MUST_USE ag_err ag__orch_artifacts_open(struct ag__orch *o);
+void ag__orch_artifacts_close(struct ag__orch *o);
+/* Writes the task's result as file name in the artifacts directory (none: nothing),
+ * beneath it only, and lists it in task:{id}:artifacts with its digest. Best effort:
+ * the blackboard keeps the result whatever happens to the file. */
+void ag__orch_artifact_save(struct ag__orch *o, const char *name, const char *text);
+/* The artifact_read tool: resolves path, authorizes artifact.read through az, reads.
+ * AG_EPERM when refused (d filled), AG_EINVAL for the model's mistakes. */
+AG_MUST_USE ag_err ag__orch_artifact_read(struct ag__agent_run *run,
+                                          const struct ag__coord_authz *az, const char *path,
+                                          struct ag_gov_decision *d, char **result);
 /* Runs one tool call for run: authorizes, executes, returns the text for the model
  * (malloc'd) in *result. *revoked is set when the call revoked the agent. */
 AG_MUST_USE ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *args,

@@ -59,22 +59,43 @@ static const char workdir_tools[] =
     "\"properties\":{\"path\":{\"type\":\"string\"},\"content\":{\"type\":\"string\"}},"
     "\"required\":[\"path\",\"content\"]}}}]";
 
-static char both_tools[sizeof tools_json + sizeof workdir_tools];
+static const char artifact_tool[] =
+    ",{\"type\":\"function\",\"function\":{\"name\":\"artifact_read\",\"description\":"
+    "\"Read a file of the task's artifacts (a path relative to the artifacts directory); "
+    "without a path, list them.\",\"parameters\":{\"type\":\"object\",\"properties\":{"
+    "\"path\":{\"type\":\"string\"}}}}}]";
+
+/* The four lists: [with_workdir][with_artifacts], built once. */
+static char lists[2][2][sizeof tools_json + sizeof workdir_tools + sizeof artifact_tool];
 static void join_tools(void)
 {
-    /* tools_json without its closing bracket, then the workdir tools and theirs. */
-    size_t n = strlen(tools_json) - 1;
-    memcpy(both_tools, tools_json, n);
-    memcpy(both_tools + n, workdir_tools, sizeof workdir_tools);
+    for (int w = 0; w < 2; w++)
+        for (int a = 0; a < 2; a++) {
+            /* tools_json without its closing bracket, then the optional tools; the last
+             * part keeps its bracket. */
+            char *p = lists[w][a];
+            size_t n = strlen(tools_json) - 1;
+            memcpy(p, tools_json, n);
+            p += n;
+            if (w) {
+                n = strlen(workdir_tools) - 1;
+                memcpy(p, workdir_tools, n);
+                p += n;
+            }
+            if (a) {
+                n = strlen(artifact_tool) - 1;
+                memcpy(p, artifact_tool, n);
+                p += n;
+            }
+            memcpy(p, "]", 2);
+        }
 }
 
-const char *ag__orch_tools_json(int with_workdir)
+const char *ag__orch_tools_json(int with_workdir, int with_artifacts)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    if (!with_workdir)
-        return tools_json;
     pthread_once(&once, join_tools);
-    return both_tools;
+    return lists[!!with_workdir][!!with_artifacts];
 }
 
 void ag__orch_agent_id(const struct ag__orch *o, const char *role, char *out, size_t len)
@@ -98,11 +119,19 @@ static char *result_text(const char *fmt, ...)
 }
 
 /* The text a refused call returns to the model (and whether it revoked the agent). */
-static char *denied(const struct ag_gov_decision *d, int *revoked)
+static char *denied(const struct ag_gov_decision *d, const struct ag__orch_ask *ask, int *revoked)
 {
     *revoked = d->revoked || d->reason == AG_REASON_AGENT_REVOKED;
-    return result_text("{\"ok\":false,\"denied\":true,\"reason\":\"%s\"%s}",
-                       ag_reason_name(d->reason), d->revoked ? ",\"revoked\":true" : "");
+    if (!ask->detail[0])
+        return result_text("{\"ok\":false,\"denied\":true,\"reason\":\"%s\"%s}",
+                           ag_reason_name(d->reason), d->revoked ? ",\"revoked\":true" : "");
+    /* An ask that ended without a grant: the approval and what became of it. */
+    json_t *o =
+        json_pack("{s:b,s:b,s:s,s:s,s:s}", "ok", 0, "denied", 1, "reason",
+                  ag_reason_name(d->reason), "approval", ask->approval_id, "message", ask->detail);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
 }
 
 static char *messages_text(struct ag_coord_msg *m, size_t n)
@@ -151,6 +180,8 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
         return *result ? AG_OK : ag__fail(AG_ENOMEM, "tool: out of memory");
     }
     atomic_fetch_add(&o->tool_calls, 1);
+    struct ag__orch_ask ask = {.run = run, .args_json = args && *args ? args : "{}"};
+    const struct ag__coord_authz az = {ag__orch_decide, &ask};
     struct ag_gov_decision d;
     memset(&d, 0, sizeof d);
     d.reason = AG_REASON_INVALID_REQUEST;
@@ -161,15 +192,15 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
     if (!strcmp(name, "blackboard_write")) {
         json_t *v = json_object_get(a, "value");
         char *vt = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        e = ag_coord_bb_write(op->coord, run->id, o->task, sec,
-                              json_string_value(json_object_get(a, "entry")), vt, &d);
+        e = ag__coord_bb_write_x(op->coord, &az, run->id, o->task, sec,
+                                 json_string_value(json_object_get(a, "entry")), vt, &d);
         free(vt);
         progress = !e;
         if (!e)
             *result = result_text("{\"ok\":true}");
     } else if (!strcmp(name, "blackboard_read")) {
         snprintf(res, sizeof res, "blackboard/%s/%s", o->task, sec ? sec : "");
-        e = ag__coord_authorize(op->coord, run->id, o->task, "blackboard.read", res, &d);
+        e = ag__coord_authorize_x(op->coord, &az, run->id, o->task, "blackboard.read", res, &d);
         if (!e)
             e = ag_coord_bb_read(op->coord, o->task, sec, result);
     } else if (!strcmp(name, "send_message")) {
@@ -179,15 +210,15 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
         json_t *c = json_object_get(a, "content");
         char *ct = c ? json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         int64_t seq = 0;
-        e = ag_coord_send(op->coord, run->id, o->task, to,
-                          json_string_value(json_object_get(a, "type")), ct, &seq, &d);
+        e = ag__coord_send_x(op->coord, &az, run->id, o->task, to,
+                             json_string_value(json_object_get(a, "type")), ct, &seq, &d);
         free(ct);
         progress = !e;
         if (!e)
             *result = result_text("{\"ok\":true,\"seq\":%lld}", (long long)seq);
     } else if (!strcmp(name, "read_messages")) {
         snprintf(res, sizeof res, "msg/%s/%s", o->task, run->id);
-        e = ag__coord_authorize(op->coord, run->id, o->task, "message.read", res, &d);
+        e = ag__coord_authorize_x(op->coord, &az, run->id, o->task, "message.read", res, &d);
         struct ag_coord_msg *m = NULL;
         size_t n = 0;
         if (!e)
@@ -198,8 +229,8 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
     } else if (!strcmp(name, "vote")) {
         int v = ag_vote_parse(json_string_value(json_object_get(a, "vote")));
         e = v < 0 ? ag__fail(AG_EINVAL, "vote: expected ACCEPT, REJECT or ABSTAIN")
-                  : ag_coord_vote(op->coord, run->id, o->task, (enum ag_vote)v,
-                                  json_string_value(json_object_get(a, "reasoning")), &d);
+                  : ag__coord_vote_x(op->coord, &az, run->id, o->task, (enum ag_vote)v,
+                                     json_string_value(json_object_get(a, "reasoning")), &d);
         progress = !e;
         if (!e)
             *result = result_text("{\"ok\":true}");
@@ -216,7 +247,7 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
                 snprintf(res, sizeof res, "workdir/%s/%s", o->task, path);
             else
                 snprintf(res, sizeof res, "workdir/%s", o->task);
-            e = ag__coord_authorize(op->coord, run->id, o->task, act, res, &d);
+            e = ag__coord_authorize_x(op->coord, &az, run->id, o->task, act, res, &d);
             char *aj = e ? NULL : json_dumps(a, JSON_COMPACT);
             if (!e)
                 e = aj ? op->exec(op->exec_ctx, run->id, run->tier, act, aj, result)
@@ -224,13 +255,19 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
             free(aj);
             progress = !e && strcmp(act, "file.read") != 0;
         }
+    } else if (o->art_fd >= 0 && !strcmp(name, "artifact_read")) {
+        json_t *p = json_object_get(a, "path");
+        if (p && !json_is_string(p))
+            e = ag__fail(AG_EINVAL, "artifact_read: path must be a string");
+        else
+            e = ag__orch_artifact_read(run, &az, json_string_value(p), &d, result);
     } else if (!strcmp(name, "request_action")) {
         const char *act = json_string_value(json_object_get(a, "action"));
         const char *rs = json_string_value(json_object_get(a, "resource"));
         if (!act || !rs) {
             e = ag__fail(AG_EINVAL, "request_action: action and resource are required");
-        } else if (ag_gov_authorize(op->gov, run->id, act, rs, -1, &d) != AG_EFFECT_ALLOW) {
-            e = ag__fail(AG_EPERM, "%s denied", act);
+        } else if ((e = ag__coord_authorize_x(op->coord, &az, run->id, o->task, act, rs, &d))) {
+            /* refused (counted), or the store is down */
         } else {
             /* Allowed, but no executor for it is wired into this build: say so. */
             *result = result_text("{\"ok\":false,\"allowed\":true,\"error\":\"no executor for "
@@ -242,7 +279,7 @@ ag_err ag__orch_tool(struct ag__agent_run *run, const char *name, const char *ar
     json_decref(a);
     if (e == AG_EPERM) {
         atomic_fetch_add(&o->tool_denied, 1);
-        *result = denied(&d, revoked);
+        *result = denied(&d, &ask, revoked);
         return *result ? AG_OK : ag__fail(AG_ENOMEM, "tool: out of memory");
     }
     if (e == AG_EINVAL) { /* the model's mistake: tell it, it may correct itself */

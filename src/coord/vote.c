@@ -28,6 +28,13 @@ int ag_vote_parse(const char *s)
 ag_err ag_coord_vote(ag_coord *c, const char *agent, const char *task, enum ag_vote v,
                      const char *reasoning, struct ag_gov_decision *d)
 {
+    return ag__coord_vote_x(c, NULL, agent, task, v, reasoning, d);
+}
+
+ag_err ag__coord_vote_x(ag_coord *c, const struct ag__coord_authz *az, const char *agent,
+                        const char *task, enum ag_vote v, const char *reasoning,
+                        struct ag_gov_decision *d)
+{
     if (!ag__coord_id_ok(task) || !ag__coord_id_ok(agent))
         return ag__fail(AG_EINVAL, "vote: bad task or agent id");
     if ((unsigned)v > AG_VOTE_ABSTAIN)
@@ -36,7 +43,7 @@ ag_err ag_coord_vote(ag_coord *c, const char *agent, const char *task, enum ag_v
         return ag__fail(AG_EINVAL, "vote: %s's %s needs its reasoning", agent, ag_vote_name(v));
     char res[AG__COORD_KEY_MAX], key[AG__COORD_KEY_MAX], ck[AG__COORD_KEY_MAX];
     snprintf(res, sizeof res, "votes/%s", task);
-    ag_err e = ag__coord_authorize(c, agent, task, "vote.cast", res, d);
+    ag_err e = ag__coord_authorize_x(c, az, agent, task, "vote.cast", res, d);
     if (e)
         return e;
     json_t *o = json_pack("{s:s,s:s,s:I}", "vote", ag_vote_name(v), "reasoning", reasoning, "ts",

@@ -56,7 +56,9 @@ struct checkpoint_info {
 };
 
 struct ag_ledger {
-    ag_breaker *breaker; /* borrowed; NULL: appends are never refused up front */
+    ag_breaker *breaker;         /* borrowed; NULL: appends are never refused up front */
+    ag_ledger_observer observer; /* told of each committed entry (may be NULL) */
+    void *observer_ctx;
     const struct ag__ledger_backend *be;
     void *wctx; /* writer connection: used by the leader only */
     void *rctx; /* reader connection: queries, under rlock; opened by reader() */
@@ -599,6 +601,8 @@ ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *
                     !(p.err == AG_ENOSPACE || p.err == AG_EIO || p.err == AG_ELEDGER ||
                       p.err == AG_EREADONLY || p.err == AG_ETIMEOUT || p.err == AG_ETAMPER),
                     p.err ? p.detail : NULL);
+    if (p.err == AG_OK && l->observer)
+        l->observer(l->observer_ctx, p.seq, e);
     return finish(&p, seq, hash);
 }
 
@@ -685,6 +689,8 @@ ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_entry *const 
         }
         if (err == AG_OK)
             err = finish(&p[i], seqs ? &seqs[i] : NULL, NULL);
+        if (p[i].err == AG_OK && l->observer)
+            l->observer(l->observer_ctx, p[i].seq, e[i]);
     }
     /* As ag_ledger_append: only writes the disk or the file refused count. */
     ag_breaker_done(l->breaker, &call,
@@ -697,6 +703,12 @@ ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_entry *const 
 void ag_ledger_set_breaker(ag_ledger *l, ag_breaker *b)
 {
     l->breaker = b;
+}
+
+void ag_ledger_set_observer(ag_ledger *l, ag_ledger_observer fn, void *ctx)
+{
+    l->observer_ctx = ctx;
+    l->observer = fn;
 }
 
 ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)

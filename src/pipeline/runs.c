@@ -195,6 +195,18 @@ ag_err ag_pipeline_create_run(const struct ag_pipeline_env *env, const ag_pipeli
 
 /* ---------------------------------------------------------------- status --- */
 
+/* The stage's edges in the DAG, for a client that draws it: the stages it requires
+ * (the one listed before it when the file names none) and its failure handler. */
+static void set_edges(json_t *o, const struct ag__stage *st)
+{
+    json_t *req = json_array();
+    for (size_t r = 0; r < st->requires.n; r++)
+        json_array_append_new(req, json_string(st->requires.v[r]));
+    json_object_set_new(o, "requires", req);
+    if (st->on_fail == AG__OF_STAGE && st->on_fail_stage)
+        json_object_set_new(o, "on_failure", json_string(st->on_fail_stage));
+}
+
 ag_err ag_pipeline_status(ag_store *s, const char *run_id, char **json)
 {
     json_t *meta;
@@ -225,6 +237,7 @@ ag_err ag_pipeline_status(ag_store *s, const char *run_id, char **json)
                         json_object_set_new(o, "stage", json_string(p->stages[i].name));
                         json_object_set_new(o, "kind",
                                             json_string(ag__pl_kind_name(p->stages[i].kind)));
+                        set_edges(o, &p->stages[i]);
                         /* A gate's approval: approvers, approvals so far, deadline. */
                         json_t *gate = NULL;
                         if (p->stages[i].kind == AG__SK_GATE &&

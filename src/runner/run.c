@@ -315,6 +315,7 @@ static void execute(struct ag__run *R)
                                 .store_port = o->store_port,
                                 .token = R->token,
                                 .addr = o->addr,
+                                .ca_cert = o->ca_cert,
                                 .agent_id = o->agent_id,
                                 .task_id = R->task,
                                 .run_id = R->r->run_id,

@@ -74,6 +74,8 @@ static ag_err build_envp(const struct ag__run_env_in *in, struct ag__run_env *e,
     err = err ? err : env_add(e, "AGENTGOV_DIR", api);
     err = err ? err : env_add(e, "AGENTGOV_STORE", store_env);
     err = err ? err : env_add(e, "AGENTGOV_BIN", in->bin);
+    if (in->ca_cert && *in->ca_cert)
+        err = err ? err : env_add(e, "AGENTGOV_CA_CERT", in->ca_cert);
     return err;
 }
 
@@ -140,7 +142,7 @@ static ag_err widen_profile(const struct ag__run_env_in *in, struct ag__run_env 
 {
     const struct ag_sandbox_profile *b = in->base;
     e->profile = *b;
-    e->read = calloc(b->nread + 1, sizeof *e->read);
+    e->read = calloc(b->nread + 2, sizeof *e->read);
     e->write = calloc(b->nwrite + 1, sizeof *e->write);
     e->connect = calloc(b->nconnect + 2, sizeof *e->connect);
     if (!e->read || !e->write || !e->connect)
@@ -159,6 +161,11 @@ static ag_err widen_profile(const struct ag__run_env_in *in, struct ag__run_env 
     }
     if (e->api_dir[0])
         e->write[nw++] = e->api_dir;
+    /* The child verifies the daemon's certificate with it (AGENTGOV_CA_CERT). */
+    if (in->ca_cert && *in->ca_cert && realpath(in->ca_cert, real)) {
+        if (!(e->read[nr++] = own(e, "%s", real)))
+            return AG_ENOMEM;
+    }
     const int extra[2] = {in->addr_port, in->store_port};
     for (int k = 0; k < 2; k++) {
         int dup = extra[k] <= 0 || extra[k] > 65535;

@@ -27,6 +27,7 @@ struct ag__run_env_in {
     int addr_port, store_port;             /* extra TCP connect ports, 0: none */
     /* Environment values. */
     const char *token, *addr, *agent_id, *task_id, *run_id, *workdir;
+    const char *ca_cert; /* AGENTGOV_CA_CERT, readable in the sandbox; NULL: none */
 };
 
 struct ag__run_env {

@@ -205,9 +205,9 @@ void ag__h_votes_read(struct ag__req *r)
 }
 
 /* Runs a task to its end (admin): {"objective", "llm"?, "model"?, "agents"?: [..],
- * "timeout_ms"?, "max_turns"?, "max_tokens"?, "no_gamma"?}. The model settings default
- * to the daemon's llm.* configuration; the API key is read from the secret store with
- * the caller's own token. */
+ * "timeout_ms"?, "max_turns"?, "max_tokens"?, "no_gamma"?, "ask_timeout_ms"?}. The model settings
+ * default to the daemon's llm.* configuration; the API key is read from the secret store with the
+ * caller's own token. */
 void ag__h_orchestrate(struct ag__req *r)
 {
     json_t *b = ag__req_json(r);
@@ -264,6 +264,14 @@ void ag__h_orchestrate(struct ag__req *r)
     o.max_turns = (int)json_integer_value(json_object_get(b, "max_turns"));
     o.max_tokens_per_agent = json_integer_value(json_object_get(b, "max_tokens"));
     o.no_gamma = json_is_true(json_object_get(b, "no_gamma"));
+    /* Asks wait for a person, decided through /v1/approvals like any other. */
+    if (r->srv->approve && r->pol) {
+        o.approve = r->srv->approve;
+        o.policy = ag__polref_policy(r->pol);
+    }
+    o.ask_timeout_ms = json_integer_value(json_object_get(b, "ask_timeout_ms"));
+    if (o.ask_timeout_ms <= 0 && cfg)
+        o.ask_timeout_ms = ag_config_ms(cfg, "orchestrate.ask_timeout");
     struct ag_orch_result res;
     e = ag_orchestrate(&o, &res);
     char *js = NULL;

@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "core/time.h"
 #include "server/handlers.h"
+#include "server/otel_feed.h"
 
 #define AG__SERVER_VERSION "0.1.0"
 
@@ -153,6 +154,7 @@ void ag__h_metrics(struct ag__req *r)
                        (unsigned long long)ns.sent, (unsigned long long)ns.failed_attempts,
                        ns.dead_total, ns.pending);
     ag__resilience_metrics(r->srv, &out);
+    ag__otel_metrics(r->srv, &out);
     if (ag__buf_status(&out) != AG_OK) {
         ag__buf_free(&out);
         ag__reply_error(r, 500, "out of memory");

@@ -192,6 +192,19 @@ void ag__metrics_render(struct ag__metrics *m, int64_t active_agents, struct ag_
                    "# TYPE agentgov_open_connections gauge\nagentgov_open_connections %lld\n",
                    (long long)atomic_load(&m->connections));
     ag__buf_printf(o,
+                   "# HELP agentgov_ui_tails Open live ledger tails (dashboards).\n"
+                   "# TYPE agentgov_ui_tails gauge\nagentgov_ui_tails %lld\n",
+                   (long long)atomic_load(&m->ui_tails));
+    counter(o, "agentgov_ui_tail_entries_total",
+            "Ledger entries sent to live tails from the ring (backfills not counted).",
+            ld(&m->ui_tail_sent));
+    counter(o, "agentgov_ui_tail_gaps_total",
+            "Times a live tail fell behind the hub's ring and was sent a gap event.",
+            ld(&m->ui_tail_gaps));
+    counter(o, "agentgov_ui_tail_dropped_total",
+            "Ledger entries live tails skipped in those gaps (the page queries them).",
+            ld(&m->ui_tail_dropped));
+    ag__buf_printf(o,
                    "# HELP agentgov_start_time_seconds Daemon start time.\n"
                    "# TYPE agentgov_start_time_seconds gauge\n"
                    "agentgov_start_time_seconds %lld\n",

@@ -41,6 +41,10 @@ struct ag__metrics {
     _Atomic uint64_t orch_tasks, orch_consensus, orch_llm_calls, orch_tokens, orch_cost_microusd;
     _Atomic uint64_t orch_gamma[5]; /* by enum ag_spawn_reason (0: not spawned) */
     _Atomic int64_t connections;
+    /* The dashboard's live tails: open now; entries sent; entries a tail never got
+     * because it fell more than the hub's ring behind (each such jump is one gap). */
+    _Atomic int64_t ui_tails;
+    _Atomic uint64_t ui_tail_sent, ui_tail_gaps, ui_tail_dropped;
     int64_t start_wall_ms;
 };
 

@@ -22,6 +22,7 @@
 #include "server/handlers.h"
 #include "server/router.h"
 #include "server/log.h"
+#include "server/otel_feed.h"
 #include "server/ui.h"
 
 struct ag__conn {
@@ -208,7 +209,7 @@ static void open_backends(struct ag__srv *s)
 ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, struct ag__srv **out)
 {
     ag_err e = ag__crypto_init();
-    if (e)
+    if (e || (e = ag_otel_config_check(&cfg->otel)))
         return e;
     struct ag__srv *s = calloc(1, sizeof *s);
     if (!s)
@@ -228,6 +229,7 @@ ag_err ag__server_new(const struct ag__server_config *cfg, const char *dir, stru
         names[nn++] = s->routes[i].name;
     ag__metrics_init(&s->metrics, names, nn);
     open_backends(s);
+    ag__otel_open(s);
     if (ag__ui_new(s, &s->ui) != AG_OK) {
         s->ui = NULL;
         ag__log(AG_LOG_ERROR, "ui", "the dashboard is unavailable: out of memory");
@@ -558,7 +560,9 @@ static void dispatch(struct ag__req *r)
     }
     if (!authenticate(r))
         return;
+    ag__otel_begin(r);
     r->m.route->fn(r);
+    ag__otel_end(r);
     if (!r->status)
         ag__reply_error(r, 500, "handler gave no reply");
     ag__ui_after(r);
@@ -952,6 +956,7 @@ void ag__server_free(struct ag__srv *s)
     ag_notify_free(s->notify);
     ag_auth_free(s->auth);
     ag__audit_stop(s->audit); /* appends what it holds */
+    ag__otel_close(s);        /* the last appender gone; before the ledger closes */
     if (s->ledger) {
         int64_t seq = 0;
         char hash[AG_HASH_HEX_LEN] = "";

@@ -23,6 +23,7 @@
 #include "agentgov/gov.h"
 #include "agentgov/home.h"
 #include "agentgov/notify.h"
+#include "agentgov/otel.h"
 #include "server/metrics.h"
 #include "server/resilience.h"
 #include "server/polref.h"
@@ -64,6 +65,7 @@ struct ag__server_config {
     char tls_cert[PATH_MAX];
     char tls_key[PATH_MAX];
     int insecure_remote;
+    struct ag_otel_config otel; /* otel.* and breaker.otel.* (server/otel_feed.h) */
 };
 
 /* --tls-cert and --tls-key read into s (s->tls set) and described in opts for
@@ -102,6 +104,7 @@ struct ag__srv {
     pthread_t notify_thread; /* delivers the outbox (started with the server) */
     int notify_running;
     _Atomic int notify_stop;
+    ag_otel *otel; /* OpenTelemetry export (otel_feed.c); NULL: off */
     /* Breakers around the store and the ledger, and health. */
     struct ag__resilience res;
     const struct ag__route *routes;

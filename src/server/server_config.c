@@ -46,4 +46,5 @@ void ag__server_config_from(const ag_config *c, struct ag__server_config *o)
     o->notify_max_attempts = (int)ag_config_int(c, "notify.max_attempts");
     ag_breaker_config_from(c, "notify", &o->notify_breaker);
     ag__resilience_config_from(c, &o->res);
+    ag_otel_config_from(c, &o->otel);
 }

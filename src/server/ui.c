@@ -47,6 +47,7 @@ struct session {
 struct row {
     int64_t seq;
     char *json;
+    int parsed; /* agent, task and kind are read from json the first time a filter asks */
     char agent[AG_AUTH_NAME_MAX];
     char task[128];
     char kind[32];
@@ -82,9 +83,11 @@ struct ag__ui {
 
 /* ---- the tail hub --------------------------------------------------------------- */
 
-static void ring_push(struct ag__ui *ui, int64_t seq, const char *text)
+/* Appends a row to the ring, taking text (malloc'd). The hub does no more per row than
+ * this: parsing it for the filters waits until a filtered tail looks at it (row_fields),
+ * so an unfiltered dashboard costs the daemon one query and one copy per entry. */
+static void ring_push(struct ag__ui *ui, int64_t seq, char *text)
 {
-    json_t *j = json_loads(text, 0, NULL);
     struct row *w;
     if (ui->ring_len == RING) {
         w = &ui->ring[ui->ring_start];
@@ -93,13 +96,18 @@ static void ring_push(struct ag__ui *ui, int64_t seq, const char *text)
         ui->ring_len--;
     }
     w = &ui->ring[(ui->ring_start + ui->ring_len) % RING];
-    memset(w, 0, sizeof *w);
     w->seq = seq;
-    w->json = strdup(text);
-    if (!w->json) {
-        json_decref(j);
+    w->json = text;
+    w->parsed = 0;
+    ui->ring_len++;
+}
+
+/* Reads a row's agent, task and kind for the filters, once (under ui->mu). */
+static void row_fields(struct row *w)
+{
+    if (w->parsed)
         return;
-    }
+    json_t *j = json_loads(w->json, 0, NULL);
     const char *a = json_string_value(json_object_get(j, "agent_id"));
     const char *t = json_string_value(json_object_get(j, "task_id"));
     const char *k = json_string_value(json_object_get(j, "kind"));
@@ -107,7 +115,7 @@ static void ring_push(struct ag__ui *ui, int64_t seq, const char *text)
     snprintf(w->task, sizeof w->task, "%s", t ? t : "");
     snprintf(w->kind, sizeof w->kind, "%s", k ? k : "");
     json_decref(j);
-    ui->ring_len++;
+    w->parsed = 1;
 }
 
 struct fetch {
@@ -149,6 +157,7 @@ static void wake(struct ag__ui *ui, int all)
 static void *hub_main(void *arg)
 {
     struct ag__ui *ui = arg;
+    pthread_setname_np(pthread_self(), "ag-tail-hub"); /* its CPU shows in top -H */
     struct fetch *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
@@ -170,7 +179,6 @@ static void *hub_main(void *arg)
                 pthread_mutex_lock(&ui->mu);
                 for (size_t i = 0; i < f->n; i++) {
                     ring_push(ui, f->seqs[i], f->rows[i]);
-                    free(f->rows[i]);
                     ui->hub_seq = f->seqs[i];
                 }
                 wake(ui, 0);
@@ -232,11 +240,30 @@ void ag__ui_free(struct ag__ui *ui)
 
 /* ---- the tail stream ------------------------------------------------------------ */
 
-static int row_matches(const struct ag__ui_tail *t, const struct row *w)
+static int row_matches(const struct ag__ui_tail *t, struct row *w)
 {
+    if (!t->agent[0] && !t->task[0] && !t->kind[0])
+        return 1;
+    row_fields(w);
     return (!t->agent[0] || strcmp(t->agent, w->agent) == 0) &&
            (!t->task[0] || strcmp(t->task, w->task) == 0) &&
            (!t->kind[0] || strcmp(t->kind, w->kind) == 0);
+}
+
+/* The ring position of the first row after seq (ring_len when none): a binary search,
+ * the ring's seqs being increasing, so that a read does not walk the whole ring (4,096
+ * rows of a few hundred bytes) to find where its tail is. Under ui->mu. */
+static size_t first_after(const struct ag__ui *ui, int64_t seq)
+{
+    size_t lo = 0, hi = ui->ring_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ui->ring[(ui->ring_start + mid) % RING].seq <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 /* Copies the rows after t->last that fit into buf as SSE events; returns bytes. */
@@ -263,29 +290,36 @@ static size_t fill(struct ag__ui *ui, struct ag__ui_tail *t, char *buf, size_t m
         if (k < 0 || (size_t)k >= max - n)
             return n;
         n += (size_t)k;
+        atomic_fetch_add(&ui->srv->metrics.ui_tail_gaps, 1);
+        atomic_fetch_add(&ui->srv->metrics.ui_tail_dropped, (uint64_t)(from - 1 - t->last));
         t->last = from - 1;
     }
-    for (size_t i = 0; i < ui->ring_len; i++) {
-        const struct row *w = &ui->ring[(ui->ring_start + i) % RING];
-        if (w->seq <= t->last)
-            continue;
+    uint64_t sent = 0;
+    for (size_t i = first_after(ui, t->last); i < ui->ring_len; i++) {
+        struct row *w = &ui->ring[(ui->ring_start + i) % RING];
         if (row_matches(t, w)) {
-            size_t need = strlen(w->json) + 64;
+            size_t jlen = strlen(w->json), need = jlen + 64;
             if (need > max - n) {
                 if (n)
                     break; /* next read */
                 int k = snprintf(buf, max, "event: too_big\ndata: {\"seq\":%lld}\n\n",
                                  (long long)w->seq);
                 n = k > 0 ? (size_t)k : 0;
-            } else {
-                n += (size_t)snprintf(buf + n, max - n, "id: %lld\nevent: entry\ndata: %s\n\n",
-                                      (long long)w->seq, w->json);
+            } else { /* the row is copied, not formatted: it is most of the bytes */
+                n += (size_t)snprintf(buf + n, max - n,
+                                      "id: %lld\nevent: entry\ndata: ", (long long)w->seq);
+                memcpy(buf + n, w->json, jlen);
+                memcpy(buf + n + jlen, "\n\n", 2);
+                n += jlen + 2;
+                sent++;
             }
         }
         t->last = w->seq;
     }
     if (t->last < ui->hub_seq && !ui->ring_len)
         t->last = ui->hub_seq;
+    if (sent)
+        atomic_fetch_add(&ui->srv->metrics.ui_tail_sent, sent);
     return n;
 }
 
@@ -339,6 +373,7 @@ void ag__ui_tail_free(void *cls)
         }
     ui->nsubs--;
     pthread_mutex_unlock(&ui->mu);
+    atomic_fetch_sub(&ui->srv->metrics.ui_tails, 1);
     ag__buf_free(&t->backlog);
     free(t);
 }
@@ -450,6 +485,7 @@ void ag__h_ui_tail(struct ag__req *r)
     }
     t->last = after >= 0 ? after : head;
     pthread_mutex_unlock(&ui->mu);
+    atomic_fetch_add(&ui->srv->metrics.ui_tails, 1);
     backfill(r, t);
     r->stream = t;
     r->status = 200;

@@ -20,6 +20,7 @@ seeds() {
     fuzz_pipeline) echo tests/data/pipelines examples/pipelines templates ;;
     fuzz_shell) echo tests/fuzz/seeds/shell ;;
     fuzz_mcp) echo tests/fuzz/seeds/mcp ;;
+    fuzz_otel) echo tests/fuzz/seeds/otel ;;
     esac
 }
 

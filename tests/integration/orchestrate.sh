@@ -12,6 +12,9 @@ D="$T/d"
 check_exit "demo --multi-agent runs offline to a consensus" 0 "$AG" demo --multi-agent --dir "$T/demo"
 check_contains "demo: GAMMA spawned on CONFLICT" "$OUT" "GAMMA spawned   CONFLICT"
 check_contains "demo: consensus" "$OUT" "outcome         consensus"
+check_contains "demo: messages within the seed's 20-30" "$OUT" "messages             23  20-30    within"
+check_contains "demo: blackboard ops within the seed's 40-60" "$OUT" "blackboard ops       46  40-60    within"
+check_contains "demo: LLM calls within the seed's 6-12" "$OUT" "LLM calls            10  6-12     within"
 check_exit "demo: ledger verifies" 0 "$AG" --dir "$T/demo" ledger verify
 check_exit "demo: task status" 0 "$AG" --dir "$T/demo" task status demo-multi-agent
 check_contains "task status shows the coordination metrics" "$OUT" "gamma_spawned    CONFLICT"
@@ -52,7 +55,7 @@ script
 check_exit "orchestrate on redis" 0 "$AG" --dir "$D" orchestrate --store "$REDIS_URL" --task it-redis --json "pick a cache policy"
 check_contains "redis: consensus" "$OUT" '"outcome":"consensus"'
 check_eq "redis: blackboard in the seed's key" "$(redis-cli -p "$REDIS_PORT" hexists blackboard:it-redis:solutions synthesis)" "1"
-check_eq "redis: messages in the seed's key" "$(redis-cli -p "$REDIS_PORT" llen msg:it-redis:alpha@it-redis)" "3"
+check_eq "redis: messages in the seed's key" "$(redis-cli -p "$REDIS_PORT" llen msg:it-redis:alpha@it-redis)" "9"
 check_exit "redis: ledger verifies" 0 "$AG" --dir "$D" ledger verify
 
 # Workdir tools: authorized, then run beneath the workdir (commands in the tier's sandbox).
@@ -94,6 +97,58 @@ R=$(curl -fsS "http://127.0.0.1:$P/_log" | tool_results)
 check_contains "the refusal went back to the model" "$R" '"denied":true'
 [ ! -e "$W/t1.txt" ] && ok "nothing written at T1" || not_ok "nothing written at T1"
 
+# An ask: the tool call waits for a person, who approves from the CLI during the run;
+# artifact_read reads the task's artifacts, judged on the resolved path.
+printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\n' "$P" >"$D/config"
+cat >"$T/ask.yaml" <<'EOF'
+version: 1
+tiers:
+  0: {name: Observer, token_ttl: 1h, max_ttl: 4h}
+  1: {name: Operator, token_ttl: 30m, max_ttl: 2h}
+  2: {name: Builder, token_ttl: 30m, max_ttl: 2h}
+  3: {name: Executor, token_ttl: 15m, max_ttl: 1h}
+  4: {name: Architect, token_ttl: 15m, max_ttl: 1h}
+rules:
+  - {id: coordinate, effect: allow, actions: [blackboard.read, blackboard.write, message.read, message.send, vote.cast], resources: [blackboard/**, msg/**, votes/**], phases: [PLAN, EXECUTE, VERIFY], min_tier: 1}
+  - {id: synthesis-ask, effect: ask, actions: [blackboard.write], resources: [blackboard/*/solutions/synthesis], phases: [EXECUTE], min_tier: 1}
+  - {id: artifacts, effect: allow, actions: [artifact.read], resources: [artifacts/**], phases: [EXECUTE], min_tier: 1}
+EOF
+mkdir -p "$T/art"
+echo "benchmark: W-TinyLFU p99 3.1 ms" >"$T/art/bench.txt"
+ln -s ../outside.txt "$T/art/leak"
+btool() { printf '{"agent":"beta","body":{"tool_call":{"name":"%s","arguments":%s}}}' "$1" "$2"; }
+curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
+curl -fsS -X POST "http://127.0.0.1:$P/_script" --data-binary "[
+ $(tool artifact_read '{"path":"bench.txt"}'),
+ $(tool artifact_read '{"path":"leak"}'),
+ $(tool vote '{"vote":"ACCEPT","reasoning":"the benchmark holds"}'),
+ {\"agent\":\"alpha\",\"body\":{\"content\":\"done\"}},
+ $(btool blackboard_write '{"section":"solutions","entry":"synthesis","value":"W-TinyLFU"}'),
+ $(btool vote '{"vote":"ACCEPT","reasoning":"synthesis written"}'),
+ {\"agent\":\"beta\",\"body\":{\"content\":\"done\"}}]" >/dev/null
+"$AG" --dir "$D" orchestrate --policy "$T/ask.yaml" --task it-ask --artifacts "$T/art" \
+    --ask-timeout 30s --no-gamma --json "pick a cache policy" >"$T/ask.out" 2>"$T/ask.err" &
+ORCH=$!
+ID=
+for _ in $(seq 200); do
+    ID=$(grep -o 'apv-[0-9a-f]*' "$T/ask.err" 2>/dev/null | head -n 1)
+    [ -n "$ID" ] && break
+    sleep 0.05
+done
+check_contains "the ask names its approval on stderr" "$(cat "$T/ask.err")" "beta@it-ask asks for blackboard.write on blackboard/it-ask/solutions/synthesis"
+check_exit "a person approves from the CLI during the run" 0 "$AG" --dir "$D" approval approve "$ID" --as carol
+wait "$ORCH"
+check_eq "the approved run reaches a consensus" "$?" "0"
+check_contains "ask: consensus" "$(cat "$T/ask.out")" '"outcome":"consensus"'
+R=$(curl -fsS "http://127.0.0.1:$P/_log" | tool_results)
+check_contains "artifact_read read the artifact" "$R" "benchmark: W-TinyLFU p99 3.1 ms"
+check_not_contains "a link out of the artifacts is not read" "$R" "content-from-outside"
+check_contains "the escape was refused by the policy" "$R" '"denied":true'
+check_contains "the consensus went to the task's artifacts" "$(cat "$T/art/consensus.json" 2>&1)" '"reached":true'
+check_exit "ask: approval shown" 0 "$AG" --dir "$D" approval show "$ID" --json
+check_contains "ask: the grant was used" "$OUT" '"used":true'
+check_exit "ask: ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
 # Bad input: named, non-zero, nothing run.
 check_exit "no objective" 1 "$AG" --dir "$D" orchestrate
 check_exit "bad provider" 1 "$AG" --dir "$D" orchestrate --llm ftp://x "o"
@@ -113,9 +168,15 @@ check_contains "help names the key rule" "$OUT" "never from the command line"
 DEAD=$(free_port)
 printf 'llm.base_url = http://127.0.0.1:%s/v1\nllm.model = scripted\nllm.retries = 0\n' "$DEAD" >"$D/config"
 start=$(now_ms)
-check_exit "model down: no consensus" 2 "$AG" --dir "$D" orchestrate --task it-down --json "o"
+check_exit "model down: the task fails (exit 4)" 4 "$AG" --dir "$D" orchestrate --task it-down --json "o"
+check_contains "model down: a clear failure" "$OUT" '"outcome":"failed"'
+check_contains "model down: says why" "$OUT" "could not reach its model"
 check_contains "model down: no LLM call succeeded" "$OUT" '"llm_calls":0'
 [ $(($(now_ms) - start)) -lt 10000 ] && ok "model down: no hang" || not_ok "model down: no hang" "took $(($(now_ms) - start)) ms"
+check_exit "model down: the agent walked out" 0 "$AG" --dir "$D" agent status alpha@it-down
+check_contains "model down: alpha at EXIT" "$OUT" "EXIT"
+check_exit "model down: handoff" 0 "$AG" --dir "$D" task handoff it-down
+check_contains "model down: the handoff says why" "$OUT" "llm_unavailable"
 check_exit "model down: ledger verifies" 0 "$AG" --dir "$D" ledger verify
 
 finish

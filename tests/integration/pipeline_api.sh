@@ -50,6 +50,8 @@ check_eq "the run, driven by its own process, succeeded" "$(echo "$BODY" | jq -r
 check_eq "GET shows every stage" "$(echo "$BODY" | jq -r '[.data.stages[] | .stage + "=" + .state] | join(" ")')" \
     "build=succeeded check=succeeded"
 check_eq "the parameter reached the stage" "$(cat "$D/pipelines/$R/build/env.txt")" prod
+check_eq "each stage has its requires (the one before it, by default)" \
+    "$(echo "$BODY" | jq -c '[.data.stages[] | {(.stage): .requires}] | add')" '{"build":[],"check":["build"]}'
 req GET /v1/pipelines/runs -H "X-Vault-Token: $ROOT"
 check_eq "GET /v1/pipelines/runs lists it" "$(echo "$BODY" | jq -r '.data[0].run_id')" "$R"
 req GET /v1/pipelines/runs/0123456789abcdef0123456789abcdef -H "X-Vault-Token: $ROOT"

@@ -70,8 +70,64 @@ check_eq "GAMMA on CONFLICT" "$(jget "$BODY" 'j["data"]["gamma_spawned"]')" "CON
 req GET /metrics
 check_contains "metrics: orchestrated tasks" "$BODY" "agentgov_orchestrated_tasks_total 1"
 check_contains "metrics: gamma reason" "$BODY" 'agentgov_gamma_spawned_total{reason="CONFLICT"} 1'
-check_contains "metrics: llm calls" "$BODY" "agentgov_llm_calls_total 16"
+check_contains "metrics: llm calls" "$BODY" "agentgov_llm_calls_total 10"
 
 stop_daemon
 check_exit "ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
+# An ask through the daemon: a task orchestrated over HTTP whose synthesis write the
+# policy asks about; a person approves it through /v1/approvals while the request runs.
+cat >"$T/ask.yaml" <<'EOF'
+version: 1
+tiers:
+  0: {name: Observer, token_ttl: 1h, max_ttl: 4h}
+  1: {name: Operator, token_ttl: 30m, max_ttl: 2h}
+  2: {name: Builder, token_ttl: 30m, max_ttl: 2h}
+  3: {name: Executor, token_ttl: 15m, max_ttl: 1h}
+  4: {name: Architect, token_ttl: 15m, max_ttl: 1h}
+rules:
+  - {id: coordinate, effect: allow, actions: [blackboard.read, blackboard.write, message.read, message.send, vote.cast], resources: [blackboard/**, msg/**, votes/**], phases: [PLAN, EXECUTE, VERIFY], min_tier: 1}
+  - {id: synthesis-ask, effect: ask, actions: [blackboard.write], resources: [blackboard/*/solutions/synthesis], phases: [EXECUTE], min_tier: 1}
+EOF
+python3 - "$T/ask.jsonl" <<'EOF'
+import json, sys
+def line(agent, calls=None, text=None):
+    msg = {"role": "assistant", "content": text}
+    if calls:
+        msg["tool_calls"] = [{"id": "c%d" % i, "type": "function",
+                              "function": {"name": n, "arguments": json.dumps(a)}}
+                             for i, (n, a) in enumerate(calls)]
+    return {"request_sha256": "0" * 64, "agent": agent,
+            "response": {"choices": [{"index": 0, "message": msg,
+                                      "finish_reason": "tool_calls" if calls else "stop"}],
+                         "usage": {"prompt_tokens": 10, "completion_tokens": 5}}}
+rows = [line("planner", text='{"complexity":0.2,"needs_validation":false}'),
+        line("alpha", [("vote", {"vote": "ACCEPT", "reasoning": "fine"})]),
+        line("alpha", text="done"),
+        line("beta", [("blackboard_write", {"section": "solutions", "entry": "synthesis",
+                                            "value": "W-TinyLFU"}),
+                      ("vote", {"vote": "ACCEPT", "reasoning": "synthesis written"})]),
+        line("beta", text="done")]
+open(sys.argv[1], "w").write("".join(json.dumps(r) + "\n" for r in rows))
+EOF
+start_daemon --policy "$T/ask.yaml"
+curl -s -o "$T/orch.json" -X POST "$BASE/v1/tasks/t-ask/orchestrate" -H "X-Vault-Token: $ROOT" \
+    "${H[@]}" -d "{\"objective\":\"pick\",\"llm\":\"replay:$T/ask.jsonl\",\"model\":\"demo\",\"no_gamma\":true,\"ask_timeout_ms\":30000}" &
+CURL=$!
+APV=
+for _ in $(seq 200); do
+    req GET "/v1/approvals?pending=true" -H "X-Vault-Token: $ROOT"
+    APV=$(jget "$BODY" '(j["data"]["approvals"] or [{}])[0].get("id", "")' 2>/dev/null)
+    [ -n "$APV" ] && break
+    sleep 0.05
+done
+check_contains "the agent's ask is pending while the request runs" "$APV" "apv-"
+req POST "/v1/approvals/$APV/approve" -H "X-Vault-Token: $ROOT" "${H[@]}" -d '{"reason":"looks right"}'
+check_eq "a person approves it over HTTP" "$CODE" "200"
+wait "$CURL"
+check_eq "then the task reaches a consensus" "$(jget "$(cat "$T/orch.json")" 'j["data"]["outcome"]')" "consensus"
+req GET "/v1/tasks/t-ask/blackboard/solutions" -H "X-Vault-Token: $ROOT"
+check_eq "the approved write is on the blackboard" "$(jget "$BODY" 'j["data"]["entries"]["synthesis"]')" "W-TinyLFU"
+stop_daemon
+check_exit "ledger verifies after the ask" 0 "$AG" --dir "$D" ledger verify
 finish

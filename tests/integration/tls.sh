@@ -56,6 +56,101 @@ PY
 HDR=$(curl -s -D - -o /dev/null --cacert "$D/tls.crt" -H 'Content-Type: application/json' \
     -d "{\"token\":\"$ROOT\"}" "https://localhost:$PORT/ui/api/session")
 check_contains "the dashboard cookie is Secure over TLS" "$HDR" "SameSite=Strict; Max-Age=28800; Secure"
+
+# The clients: each trusts the daemon with --ca-cert (or AGENTGOV_CA_CERT) and fails
+# closed, saying why, without it or with a CA that did not sign the daemon's certificate.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=other \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$T/other.key" -out "$T/other.crt" 2>/dev/null
+check_exit "health --ca-cert: the daemon over HTTPS" 0 "$AG" health --addr "127.0.0.1:$PORT" --ca-cert "$D/tls.crt"
+check_contains "health reports the daemon ready" "$OUT" "daemon 127.0.0.1:$PORT: ready"
+check_exit "health https:// --ca-cert, host name localhost" 0 "$AG" health --json \
+    --addr "https://localhost:$PORT" --ca-cert "$D/tls.crt"
+check_contains "health --json is the daemon's document" "$OUT" '"ready":true'
+check_exit "health with AGENTGOV_CA_CERT" 0 env AGENTGOV_CA_CERT="$D/tls.crt" "$AG" health --addr "127.0.0.1:$PORT"
+check_exit "health https:// without a CA: refused (4)" 4 "$AG" health --addr "https://127.0.0.1:$PORT"
+check_contains "it says the certificate does not verify" "$ERR" "TLS certificate does not verify against the system's trust store (pass --ca-cert FILE)"
+check_exit "health with the wrong CA: refused (4)" 4 "$AG" health --addr "127.0.0.1:$PORT" --ca-cert "$T/other.crt"
+check_contains "it names the CA it tried" "$ERR" "does not verify against --ca-cert $T/other.crt"
+check_exit "health in plain HTTP to a TLS daemon: refused (4)" 4 "$AG" health --addr "127.0.0.1:$PORT"
+check_contains "it points at https:// and --ca-cert" "$ERR" "a daemon serving TLS needs https:// or --ca-cert FILE"
+check_exit "health --ca-cert on an http:// address is a usage error" 1 "$AG" health \
+    --addr "http://127.0.0.1:$PORT" --ca-cert "$D/tls.crt"
+check_exit "health --ca-cert with a missing file is a usage error" 1 "$AG" health \
+    --addr "127.0.0.1:$PORT" --ca-cert "$T/none.crt"
+check_contains "it names the file" "$ERR" "--ca-cert $T/none.crt"
+
+check_exit "python example agent over HTTPS (--ca-cert)" 0 python3 "$SRC/examples/python/agent.py" \
+    --addr "https://127.0.0.1:$PORT" --ca-cert "$D/tls.crt" --agent py-tls --setup "$D/root.token"
+check_contains "python agent finished" "$OUT" "done: every step was governed"
+check_exit "python example agent without the CA: refused" 1 python3 "$SRC/examples/python/agent.py" \
+    --addr "https://127.0.0.1:$PORT" --agent py-tls2 --setup "$D/root.token"
+check_contains "it says the certificate failed" "$ERR" "CERTIFICATE_VERIFY_FAILED"
+check_exit "python example agent with the wrong CA: refused" 1 python3 "$SRC/examples/python/agent.py" \
+    --addr "https://127.0.0.1:$PORT" --ca-cert "$T/other.crt" --agent py-tls3 --setup "$D/root.token"
+check_contains "it says the certificate failed" "$ERR" "CERTIFICATE_VERIFY_FAILED"
+check_exit "shell example agent over HTTPS (AGENTGOV_CA_CERT)" 0 env AGENTGOV_ADDR="https://127.0.0.1:$PORT" \
+    AGENTGOV_CA_CERT="$D/tls.crt" bash "$SRC/examples/shell/agent.sh" --setup "$D/root.token" sh-tls
+check_contains "shell agent finished" "$OUT" "done: every step was governed"
+check_exit "shell example agent without the CA: refused (curl exit 60)" 60 env AGENTGOV_ADDR="https://127.0.0.1:$PORT" \
+    bash "$SRC/examples/shell/agent.sh" --setup "$D/root.token" sh-tls2
+check_contains "curl says why" "$ERR" "SSL certificate problem"
+
+# node-vault (npm), an unmodified Vault client, over HTTPS with the CA in requestOptions.
+NODE_MODULES=${AGENTGOV_NODE_MODULES:-$HOME/.cache/agentgov-node/node_modules}
+if [ ! -d "$NODE_MODULES/node-vault" ] && command -v npm >/dev/null; then
+    mkdir -p "$T/npm" && (cd "$T/npm" && timeout 120 npm install --no-audit --no-fund \
+        node-vault@0.12.0 >/dev/null 2>&1) && NODE_MODULES="$T/npm/node_modules"
+fi
+if command -v node >/dev/null && [ -d "$NODE_MODULES/node-vault" ]; then
+    req GET /v1/auth/approle/role/py-tls/role-id --cacert "$D/tls.crt" -H "X-Vault-Token: $ROOT"
+    NV_ROLE=$(jget "$BODY" 'j["data"]["role_id"]')
+    cat >"$T/nv.js" <<'JS'
+const fs = require("fs");
+const [endpoint, roleId, secretId, ca] = process.argv.slice(2);
+const opts = { apiVersion: "v1", endpoint };
+if (ca) opts.requestOptions = { ca: fs.readFileSync(ca) };
+const vault = require("node-vault")(opts);
+(async () => {
+  const login = await vault.approleLogin({ role_id: roleId, secret_id: secretId });
+  const me = await vault.tokenLookupSelf();
+  console.log("policies=" + login.auth.policies.join(",") + " agent=" + me.data.agent_id);
+})().catch((e) => { console.error("error=" + (e.code || "") + " " + e.message); process.exit(1); });
+JS
+    for ca in "$D/tls.crt" "" "$T/other.crt"; do
+        req POST /v1/auth/approle/role/py-tls/secret-id --cacert "$D/tls.crt" -H "X-Vault-Token: $ROOT" -d '{}'
+        NV_SID=$(jget "$BODY" 'j["data"]["secret_id"]')
+        if [ -n "$ca" ] && [ "$ca" = "$D/tls.crt" ]; then
+            check_exit "node-vault over HTTPS with the CA" 0 env NODE_PATH="$NODE_MODULES" node "$T/nv.js" \
+                "https://localhost:$PORT" "$NV_ROLE" "$NV_SID" "$ca"
+            check_contains "node-vault logged in and looked itself up" "$OUT" "agent=py-tls"
+        else
+            check_exit "node-vault over HTTPS with ${ca:-no} CA: refused" 1 env NODE_PATH="$NODE_MODULES" \
+                node "$T/nv.js" "https://localhost:$PORT" "$NV_ROLE" "$NV_SID" "$ca"
+            check_contains "node says the certificate is self-signed" "$ERR" "self-signed certificate"
+        fi
+    done
+else
+    echo "skip node-vault over HTTPS: not installed and npm could not fetch it"
+fi
+
+# `agentgov run` hands the child the https:// address and the CA, readable in its sandbox.
+sed -e s/@AGENT@/tls-run/ -e s/@TASK@/task-tls-run/ -e 's/@DELIVERABLES@/[]/' -e s/@MAXERR@/8/ \
+    "$SRC/tests/data/run/packet.json" >"$T/tls-run.json"
+mkdir -p "$T/wd"
+CHILD='import os, ssl, urllib.request
+ctx = ssl.create_default_context(cafile=os.environ["AGENTGOV_CA_CERT"])
+with urllib.request.urlopen(os.environ["AGENTGOV_ADDR"] + "/v1/sys/health", context=ctx) as r:
+    print("addr=%s status=%d" % (os.environ["AGENTGOV_ADDR"], r.status))'
+check_exit "run --ca-cert: the child verifies the daemon over HTTPS" 0 "$AG" --dir "$D" run --agent tls-run \
+    --tier 1 --packet "$T/tls-run.json" --workdir "$T/wd" --timeout 30s --addr "127.0.0.1:$PORT" \
+    --ca-cert "$D/tls.crt" -- python3 -c "$CHILD"
+check_contains "the child got https:// and reached the daemon" "$OUT" "addr=https://127.0.0.1:$PORT status=200"
+cp "$D/config" "$T/config.saved"
+echo "listen = 127.0.0.1:$PORT" >>"$D/config"
+check_exit "run without --addr: the configured daemon, trusted by its own tls.cert" 0 "$AG" --dir "$D" \
+    run --agent tls-run --workdir "$T/wd" --timeout 30s -- python3 -c "$CHILD"
+check_contains "the child got https:// and reached the daemon" "$OUT" "addr=https://127.0.0.1:$PORT status=200"
+cp "$T/config.saved" "$D/config"
 stop_daemon
 check_eq "stops cleanly" "$DRC" 0
 

@@ -99,6 +99,10 @@ check_not_contains "with no gap" "$(cat "$T/tail-back")" "event: gap"
 wait "$TP"
 req GET /ui/api/tail -H "X-Vault-Token: $A"
 check_eq "the tail is for administrators" "$CODE" 403
+req GET /metrics
+SENT=$(printf '%s\n' "$BODY" | awk '$1 == "agentgov_ui_tail_entries_total" {print $2}')
+check_eq "/metrics counts the entries sent to tails" "$([ "${SENT:-0}" -ge 1 ] && echo yes)" yes
+
 
 # Revoke through the dashboard's endpoint, with the CSRF token: ledgered twice (the
 # revocation, with who did it, and the dashboard action).

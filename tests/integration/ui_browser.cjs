@@ -19,8 +19,8 @@ function fail(name, why) { failures++; console.log(`FAIL ${name}: ${String(why).
 function check(name, cond, why) { if (cond) ok(name); else fail(name, why || 'condition false'); }
 
 // An agent set up as scripts do (register, AppRole login, bootstrap, walk to PHASE).
-function setupAgent(agent, tier, phase) {
-  return execFileSync('python3', [process.env.PY, 'setup', BASE, ROOT, agent, String(tier), '', phase || '', 'sandbox/**'],
+function setupAgent(agent, tier, phase, scope) {
+  return execFileSync('python3', [process.env.PY, 'setup', BASE, ROOT, agent, String(tier), '', phase || '', scope || 'sandbox/**'],
     { encoding: 'utf8' }).trim();
 }
 
@@ -153,32 +153,77 @@ async function step(name, fn) {
     check('the approval is ledgered with the signed-in identity', led.some((e) => e.action === 'ui.approval_approve'), JSON.stringify(led.map((e) => e.action)));
   });
 
-  // A pipeline run: its stages in order with their states, as the API has them.
+  // A task's blackboard, messages and votes, as its agent wrote them.
+  await step('tasks', async () => {
+    const task = 'task-agent-team';
+    const teamToken = setupAgent('agent-team', 1, 'EXECUTE', 'blackboard/**,msg/**,votes/**');
+    const w = await call('POST', `/v1/tasks/${task}/blackboard/problem`, teamToken, { entry: 'objective', value: 'ship v1.2' });
+    check('the agent writes its blackboard', w.status === 200, JSON.stringify(w.json));
+    const m = await call('POST', `/v1/tasks/${task}/messages`, teamToken, { to: '*', type: 'PROPOSAL', content: { plan: 'canary first' } });
+    check('and sends a message', m.status === 200, JSON.stringify(m.json));
+    const v = await call('POST', `/v1/tasks/${task}/votes`, teamToken, { vote: 'ACCEPT', reasoning: 'tests pass' });
+    check('and votes', v.status === 200, JSON.stringify(v.json));
+    await page.goto(`${BASE}/ui/#/tasks`);
+    await page.click(`#tasks tr[data-task="${task}"] a`);
+    await page.waitForSelector('#blackboard tr[data-entry="problem/objective"]', { timeout: 5000 });
+    check('the blackboard entry is shown', (await page.textContent('#blackboard tr[data-entry="problem/objective"]')).includes('ship v1.2'));
+    const msg = await page.textContent('#messages');
+    check('the message is shown with its sender and content', msg.includes('agent-team') && msg.includes('canary first') && msg.includes('PROPOSAL'), msg);
+    const vote = await page.textContent('#task-votes tr[data-voter="agent-team"]');
+    check('the vote is shown', vote.includes('ACCEPT') && vote.includes('tests pass'), vote);
+    check('and the consensus', (await page.textContent('[data-test=consensus]')).startsWith('consensus reached'));
+    const allowed = Number(await page.textContent('#task-metrics [data-count=allow]'));
+    check('the metrics count the task\'s allowed decisions', allowed >= 3, String(allowed));
+    await shot('task');
+  });
+
+  // A pipeline run drawn as its DAG: a stage per node with the state the API has, an
+  // arrow per `requires`, and its gate approved from the page.
   await step('pipelines', async () => {
-    const yaml = ['pipeline:', '  name: ui-test', '  stages:', '    - build:',
-      '        run: [sh, -c, "echo ok > out.txt"]', '        artifacts: [out.txt]',
-      '    - review:', '        type: human-gate', '        timeout: 10m', ''].join('\n');
+    const yaml = ['pipeline:', '  name: ui-test', '  stages:',
+      '    - build:', '        run: [sh, -c, "echo ok > out.txt"]', '        artifacts: [out.txt]',
+      '    - lint:', '        run: [sh, -c, "true"]', '        requires: [build]',
+      '    - unit:', '        run: [sh, -c, "true"]', '        requires: [build]',
+      '    - review:', '        type: human-gate', '        timeout: 10m', '        requires: [lint, unit]',
+      '    - ship:', '        run: [sh, -c, "true"]', ''].join('\n');
     const started = await call('POST', '/v1/pipelines/runs', ROOT, { pipeline: yaml, name: 'ui-test.yaml' });
     check('a pipeline run starts', started.status === 201, JSON.stringify(started.json));
     const run = started.json.data.run_id;
     await page.goto(`${BASE}/ui/#/pipelines`);
     await page.click(`#runs tr[data-run="${run}"] a`);
-    await page.waitForSelector('#stages [data-stage="build"]', { timeout: 5000 });
-    await page.waitForSelector('#stages [data-stage="review"]', { timeout: 5000 });
-    const order = await page.$$eval('#stages [data-stage]', (els) => els.map((e) => e.dataset.stage));
-    check('the stages are shown in the pipeline\'s order', order.join(',') === 'build,review', order.join(','));
+    await page.waitForSelector('#dag g.node[data-stage="ship"]', { timeout: 5000 });
+    const nodes = await page.$$eval('#dag g.node', (els) => els.map((e) => e.dataset.stage));
+    check('the DAG has a node per stage', nodes.sort().join(',') === 'build,lint,review,ship,unit', nodes.join(','));
+    const api = (await call('GET', `/v1/pipelines/runs/${run}`, ROOT)).json.data.stages;
+    const want = api.flatMap((st) => (st.requires || []).map((r) => `${r}->${st.stage}`)).sort().join(' ');
+    const edges = (await page.$$eval('#dag path.edge-requires', (els) => els.map((e) => `${e.dataset.from}->${e.dataset.to}`))).sort().join(' ');
+    check('an arrow per requires edge, as the API has them', edges === want && want === 'build->lint build->unit lint->review review->ship unit->review', `page ${edges}, API ${want}`);
+    const xs = await page.$$eval('#dag g.node', (els) => Object.fromEntries(els.map((e) => [e.dataset.stage, e.getBBox && e.getBoundingClientRect().x])));
+    check('lint and unit side by side, after build and before review', xs.build < xs.lint && xs.lint === xs.unit && xs.unit < xs.review && xs.review < xs.ship, JSON.stringify(xs));
+    // The page's states follow the run until the gate waits.
     let same = false, last = '';
     for (let i = 0; i < 20 && !same; i++) {
-      const api = (await call('GET', `/v1/pipelines/runs/${run}`, ROOT)).json.data.stages;
-      const want = api.map((st) => `${st.stage}=${st.state}`).join(',');
+      const want2 = (await call('GET', `/v1/pipelines/runs/${run}`, ROOT)).json.data.stages.map((st) => `${st.stage}=${st.state}`).join(',');
       await page.waitForTimeout(2200); // the page refreshes every 2 s
-      const shown = await page.$$eval('#stages [data-stage]', (els) => els.map((e) => `${e.dataset.stage}=${e.querySelector('.state').textContent}`).join(','));
+      const shown = await page.$$eval('#dag g.node', (els) => els.map((e) => `${e.dataset.stage}=${[...e.classList].find((c) => c.startsWith('state-')).slice(6)}`).join(','));
       const now = (await call('GET', `/v1/pipelines/runs/${run}`, ROOT)).json.data.stages.map((st) => `${st.stage}=${st.state}`).join(',');
-      same = shown === want && want === now && !/=pending/.test(want.split(',')[0]);
+      same = shown === want2 && want2 === now && /review=waiting/.test(now);
       last = `page ${shown}, API ${now}`;
     }
-    check('each stage shows the state the API has (build finished, the gate waiting)', same, last);
+    check('each node shows the state the API has (the gate waiting)', same, last);
+    await page.waitForSelector('section[data-gate="review"] button[data-act=gate-approve]', { timeout: 5000 });
     await shot('pipeline-run');
+    await page.click('section[data-gate="review"] button[data-act=gate-approve]');
+    await page.fill('dialog.confirm input[name=reason]', 'looks good');
+    await page.click('dialog.confirm button[data-act=confirm]');
+    await page.waitForSelector('#dag g.node[data-stage="ship"].state-succeeded', { timeout: 15000 });
+    ok('the gate approved on the page: the run goes on and its last stage succeeds');
+    const st = (await call('GET', `/v1/pipelines/runs/${run}`, ROOT)).json.data;
+    const review = st.stages.find((x) => x.stage === 'review');
+    check('the API has the gate approved by root', review.gate && review.gate.status === 'approved' && review.gate.approvals.includes('root'), JSON.stringify(review.gate));
+    await page.waitForSelector('[data-test=run-status]:text("succeeded")', { timeout: 5000 });
+    ok('the run shows succeeded');
+    await shot('pipeline-dag-done');
   });
 
   // A state change without the CSRF token is refused, even from the page's own origin.
@@ -201,6 +246,27 @@ async function step(name, fn) {
     await page.click('dialog.confirm button[data-act=confirm]');
     await page.waitForSelector('tr[data-agent="agent-weak"] td:nth-child(2):text("T0")', { timeout: 5000 });
     ok('a confirmed demotion shows T0');
+  });
+
+  // Promote, cancelled and then confirmed: T3 to T4 (the policy's rule needs the
+  // operator's approval, which the confirmation gives).
+  await step('promote', async () => {
+    setupAgent('agent-t3', 3, 'PLAN');
+    await page.goto(`${BASE}/ui/#/agents`);
+    await page.waitForSelector('tr[data-agent="agent-t3"] button[data-act=promote]', { timeout: 5000 });
+    await page.click('tr[data-agent="agent-t3"] button[data-act=promote]');
+    await page.waitForSelector('dialog.confirm', { timeout: 2000 });
+    await shot('promote-confirm');
+    await page.click('dialog.confirm button[data-act=cancel]');
+    await page.waitForTimeout(300);
+    check('a cancelled promotion does nothing', (await call('GET', '/v1/agents/agent-t3', ROOT)).json.data.tier === 3);
+    await page.click('tr[data-agent="agent-t3"] button[data-act=promote]');
+    await page.click('dialog.confirm button[data-act=confirm]');
+    await page.waitForSelector('tr[data-agent="agent-t3"] td:nth-child(2):text("T4")', { timeout: 5000 });
+    ok('a confirmed promotion shows T4');
+    check('the API has it at tier 4', (await call('GET', '/v1/agents/agent-t3', ROOT)).json.data.tier === 4);
+    const led = (await call('GET', '/v1/ledger?agent=root&kind=system&order=desc&limit=10', ROOT)).json.data.entries;
+    check('the promotion is ledgered with the signed-in identity', led.some((e) => e.action === 'ui.agent_promote'), JSON.stringify(led.map((e) => e.action)));
   });
 
   // Revoke from the agents page, with its confirmation.

@@ -3,8 +3,9 @@
 # (npm, scripts/browser-deps.sh) against the real daemon: a token without rights is
 # refused, sign-in, an agent appearing when it bootstraps, a decision in the live tail
 # within a second, the chain link and verify, an approval approved on the page and the
-# agent's retry allowed once, a CSRF-less request refused, revoke,
-# sign-out. Screenshots of every page go to <build>/screenshots/. The checks are in
+# agent's retry allowed once, a task's blackboard, messages and votes, a pipeline run drawn as its DAG (edges, states) and its
+# gate approved from the page, a CSRF-less request refused, demote and promote (each
+# cancelled, then confirmed), revoke, sign-out. Screenshots of every page go to <build>/screenshots/. The checks are in
 # ui_browser.cjs.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/serve_lib.bash"
@@ -42,7 +43,7 @@ while IFS= read -r line; do
     esac
 done <"$T/browser.out"
 grep -q '^browser: ' "$T/browser.out" || not_ok "the browser run finished" "exit $rc" "$(tail -5 "$T/browser.out")"
-for p in signin overview agents approvals pipeline-run tail agent-timeline; do
+for p in signin overview agents approvals task pipeline-run pipeline-dag-done tail promote-confirm agent-timeline; do
     [ -s "$BUILD_DIR/screenshots/$p.png" ] && ok "screenshot $p.png" || not_ok "screenshot $p.png"
 done
 # The pipeline run waits at its gate: cancelled, so that its driver does not outlive the test.

@@ -631,3 +631,56 @@ TEST(ledger_verify_empty_and_foreign_databases)
     ASSERT_ERR(ag_ledger_verify(f.db, f.pk, &r), AG_EPARSE);
     ASSERT_CONTAINS(ag_last_error(), "not a ledger database");
 }
+
+/* The observer (ag_ledger_set_observer) hears of every committed entry, single or in a
+ * batch, with its seq, on the appending thread before the append returns; of refused
+ * entries it hears nothing; cleared, it hears nothing more. */
+struct seen {
+    int n;
+    int64_t seq[8];
+    char action[8][32];
+};
+
+static void observe(void *ctx, int64_t seq, const struct ag_ledger_entry *e)
+{
+    struct seen *s = ctx;
+    if (s->n < 8) {
+        s->seq[s->n] = seq;
+        snprintf(s->action[s->n], sizeof s->action[0], "%s", e->action ? e->action : "");
+    }
+    s->n++;
+}
+
+TEST(ledger_observer_hears_each_committed_entry)
+{
+    struct fx f;
+    fx_init(&f, "observer", 0);
+    ag_ledger *l = fx_open(&f);
+    struct seen s = {0};
+    ag_ledger_set_observer(l, observe, &s);
+    struct ag_ledger_entry a = {
+        .kind = "decision", .tier = -1, .action = "one", .confidence = -1, .success = -1};
+    int64_t seq = 0;
+    ASSERT_OK(ag_ledger_append(l, &a, &seq, NULL));
+    ASSERT_EQ(s.n, 1); /* before the append returned */
+    ASSERT_EQ(s.seq[0], seq);
+    ASSERT_STREQ(s.action[0], "one");
+    struct ag_ledger_entry b = a, c = a;
+    b.action = "two";
+    c.action = "three";
+    const struct ag_ledger_entry *batch[2] = {&b, &c};
+    int64_t seqs[2];
+    ASSERT_OK(ag_ledger_append_batch(l, batch, 2, seqs));
+    ASSERT_EQ(s.n, 3);
+    ASSERT_EQ(s.seq[1], seqs[0]);
+    ASSERT_EQ(s.seq[2], seqs[1]);
+    ASSERT_STREQ(s.action[2], "three");
+    struct ag_ledger_entry bad = a;
+    bad.kind = "no-such-kind";
+    ASSERT_ERR(ag_ledger_append(l, &bad, NULL, NULL), AG_EINVAL);
+    ASSERT_EQ(s.n, 3);
+    ag_ledger_set_observer(l, NULL, NULL);
+    ASSERT_OK(ag_ledger_append(l, &a, NULL, NULL));
+    ASSERT_EQ(s.n, 3);
+    ag_ledger_close(l);
+}

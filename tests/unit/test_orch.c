@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "agentgov/coord.h"
 #include "core/time.h"
@@ -41,11 +44,20 @@ struct ofx {
     ag_gov *gov;
     ag_coord *coord;
     ag_llm *llm;
+    ag_approve *ap;
     struct ag_orch_opts o;
     struct ag_orch_result r;
 };
 
+static void ofx_open_policy(struct ofx *f, const char *label, int redis, const char *model_url,
+                            const char *policy);
 static void ofx_open(struct ofx *f, const char *label, int redis, const char *model_url)
+{
+    ofx_open_policy(f, label, redis, model_url, orch_policy);
+}
+
+static void ofx_open_policy(struct ofx *f, const char *label, int redis, const char *model_url,
+                            const char *policy)
 {
     memset(f, 0, sizeof *f);
     fx_init(&f->lfx, label, 0);
@@ -60,7 +72,7 @@ static void ofx_open(struct ofx *f, const char *label, int redis, const char *mo
         snprintf(url, sizeof url, "sqlite:%s/state.db", f->lfx.dir);
     }
     ASSERT_OK(ag_store_open(url, &f->store));
-    ASSERT_OK(ag_policy_load_string("o.yaml", orch_policy, strlen(orch_policy), &f->policy));
+    ASSERT_OK(ag_policy_load_string("o.yaml", policy, strlen(policy), &f->policy));
     ASSERT_OK(ag_gov_new(f->store, f->ledger, f->policy, NULL, &f->gov));
     ASSERT_OK(ag_coord_new(f->store, f->gov, f->ledger, 0, &f->coord));
     struct ag_llm_opts lo = {
@@ -94,6 +106,7 @@ static void ofx_run(struct ofx *f)
 static void ofx_close(struct ofx *f)
 {
     ag_orch_result_clear(&f->r);
+    ag_approve_free(f->ap);
     ag_llm_free(f->llm);
     ag_coord_free(f->coord);
     ag_gov_free(f->gov);
@@ -158,6 +171,53 @@ static int count_role_requests(const char *role)
     return n;
 }
 
+/* Rows of the ledger matching an SQL condition (read-only, after the run). */
+static long count_ledger(const char *db_path, const char *where)
+{
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM ledger WHERE %s", where);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    long n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Every tool result the model saw in role's last request, one per line (malloc'd). */
+static char *tool_results(const char *role)
+{
+    char *log = ag_test_model_log();
+    json_t *a = json_loads(log, 0, NULL);
+    free(log);
+    json_t *last = NULL;
+    size_t i;
+    json_t *q;
+    json_array_foreach(a, i, q)
+    {
+        const char *r = json_string_value(json_object_get(q, "role"));
+        if (r && !strcmp(r, role))
+            last = q;
+    }
+    size_t cap = 1, len = 0;
+    char *out = calloc(1, 1);
+    json_t *m;
+    json_array_foreach(json_object_get(json_object_get(last, "body"), "messages"), i, m)
+    {
+        const char *c = json_string_value(json_object_get(m, "content"));
+        if (!c || strcmp(json_string_value(json_object_get(m, "role")) ?: "", "tool") != 0)
+            continue;
+        cap += strlen(c) + 1;
+        out = realloc(out, cap);
+        len += (size_t)sprintf(out + len, "%s\n", c);
+    }
+    json_decref(a);
+    return out;
+}
+
 static void scenario_happy(int redis)
 {
     struct ofx f;
@@ -200,10 +260,14 @@ TEST(orch_happy_path_consensus_redis)
     scenario_happy(1);
 }
 
-TEST(orch_denied_tool_call_reaches_the_model)
+static void sc_denied_tool_call_reaches_the_model(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-denied", 0, model());
+    ofx_open(&f,
+             redis ? "orch-denied"
+                     "-redis"
+                   : "orch-denied",
+             redis, model());
     ASSERT_EQ(
         ag_test_model_script("[" CALL(
             "alpha", "request_action",
@@ -253,11 +317,23 @@ TEST(orch_denied_tool_call_reaches_the_model)
     ASSERT_STREQ(f.r.outcome, "no_consensus"); /* nobody voted */
     ofx_close(&f);
 }
+TEST(orch_denied_tool_call_reaches_the_model)
+{
+    sc_denied_tool_call_reaches_the_model(0);
+}
+TEST(orch_denied_tool_call_reaches_the_model_redis)
+{
+    sc_denied_tool_call_reaches_the_model(1);
+}
 
-TEST(orch_forbidden_action_revokes_mid_task_with_handoff)
+static void sc_forbidden_action_revokes_mid_task_with_handoff(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-forbidden", 0, model());
+    ofx_open(&f,
+             redis ? "orch-forbidden"
+                     "-redis"
+                   : "orch-forbidden",
+             redis, model());
     ASSERT_EQ(ag_test_model_script(
                   "[" CALL("alpha", "request_action",
                            "{\"action\":\"db.drop\",\"resource\":\"blackboard/"
@@ -283,11 +359,23 @@ TEST(orch_forbidden_action_revokes_mid_task_with_handoff)
     ASSERT_STREQ(f.r.outcome, "no_consensus");
     ofx_close(&f);
 }
+TEST(orch_forbidden_action_revokes_mid_task_with_handoff)
+{
+    sc_forbidden_action_revokes_mid_task_with_handoff(0);
+}
+TEST(orch_forbidden_action_revokes_mid_task_with_handoff_redis)
+{
+    sc_forbidden_action_revokes_mid_task_with_handoff(1);
+}
 
-TEST(orch_token_budget_exhausted_revokes)
+static void sc_token_budget_exhausted_revokes(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-budget", 0, model());
+    ofx_open(&f,
+             redis ? "orch-budget"
+                     "-redis"
+                   : "orch-budget",
+             redis, model());
     ASSERT_EQ(ag_test_model_script("[" ALPHA_HAPPY "," SAY("beta", "ok") "]"), 0);
     f.o.max_tokens_per_agent = 20; /* every scripted answer costs 15 */
     f.o.no_gamma = 1;
@@ -300,6 +388,14 @@ TEST(orch_token_budget_exhausted_revokes)
     free(h);
     ofx_close(&f);
 }
+TEST(orch_token_budget_exhausted_revokes)
+{
+    sc_token_budget_exhausted_revokes(0);
+}
+TEST(orch_token_budget_exhausted_revokes_redis)
+{
+    sc_token_budget_exhausted_revokes(1);
+}
 
 static void expect_spawn(struct ofx *f, enum ag_spawn_reason why)
 {
@@ -311,12 +407,24 @@ static void expect_spawn(struct ofx *f, enum ag_spawn_reason why)
     ASSERT_CONTAINS(js, want);
     free(js);
     ASSERT_TRUE(count_role_requests("gamma") >= 1);
+    /* The spawn and its reason are in the ledger, once. */
+    char where[256];
+    snprintf(where, sizeof where,
+             "kind = 'coord' AND action = 'agent.spawn' AND resource = "
+             "'agent/gamma@t-orch/spawn/%s'",
+             ag_spawn_reason_name(why));
+    ASSERT_EQ(count_ledger(f->lfx.db, where), 1);
+    ASSERT_EQ(count_ledger(f->lfx.db, "kind = 'coord' AND action = 'agent.spawn'"), 1);
 }
 
-TEST(orch_stuck_spawns_gamma)
+static void sc_stuck_spawns_gamma(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-stuck", 0, model());
+    ofx_open(&f,
+             redis ? "orch-stuck"
+                     "-redis"
+                   : "orch-stuck",
+             redis, model());
     ASSERT_EQ(ag_test_model_script("[{\"agent\":\"alpha\",\"delay_ms\":700,\"body\":{\"content\":"
                                    "\"thinking\"}},{\"agent\":\"beta\",\"delay_ms\":700,\"body\":"
                                    "{\"content\":\"thinking\"}}]"),
@@ -326,11 +434,23 @@ TEST(orch_stuck_spawns_gamma)
     expect_spawn(&f, AG_SPAWN_STUCK);
     ofx_close(&f);
 }
+TEST(orch_stuck_spawns_gamma)
+{
+    sc_stuck_spawns_gamma(0);
+}
+TEST(orch_stuck_spawns_gamma_redis)
+{
+    sc_stuck_spawns_gamma(1);
+}
 
-TEST(orch_conflict_spawns_gamma_and_consensus_follows)
+static void sc_conflict_spawns_gamma_and_consensus_follows(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-conflict", 0, model());
+    ofx_open(&f,
+             redis ? "orch-conflict"
+                     "-redis"
+                   : "orch-conflict",
+             redis, model());
     ASSERT_EQ(
         ag_test_model_script("[" ALPHA_HAPPY "," CALL("alpha", "read_messages", "{}") "," VOTE(
             "alpha",
@@ -444,11 +564,23 @@ TEST(orch_conflict_spawns_gamma_and_consensus_follows)
     ASSERT_STREQ(f.r.outcome, "consensus");
     ofx_close(&f);
 }
+TEST(orch_conflict_spawns_gamma_and_consensus_follows)
+{
+    sc_conflict_spawns_gamma_and_consensus_follows(0);
+}
+TEST(orch_conflict_spawns_gamma_and_consensus_follows_redis)
+{
+    sc_conflict_spawns_gamma_and_consensus_follows(1);
+}
 
-TEST(orch_complexity_spawns_gamma)
+static void sc_complexity_spawns_gamma(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-complex", 0, model());
+    ofx_open(&f,
+             redis ? "orch-complex"
+                     "-redis"
+                   : "orch-complex",
+             redis, model());
     ASSERT_EQ(ag_test_model_script(
                   "[" PLAN("\"{\\\"complexity\\\":0.93,\\\"needs_validation\\\":false}\"") "]"),
               0);
@@ -457,11 +589,23 @@ TEST(orch_complexity_spawns_gamma)
     expect_spawn(&f, AG_SPAWN_COMPLEXITY);
     ofx_close(&f);
 }
+TEST(orch_complexity_spawns_gamma)
+{
+    sc_complexity_spawns_gamma(0);
+}
+TEST(orch_complexity_spawns_gamma_redis)
+{
+    sc_complexity_spawns_gamma(1);
+}
 
-TEST(orch_success_spawns_gamma_for_validation)
+static void sc_success_spawns_gamma_for_validation(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-success", 0, model());
+    ofx_open(&f,
+             redis ? "orch-success"
+                     "-redis"
+                   : "orch-success",
+             redis, model());
     ASSERT_EQ(
         ag_test_model_script(
             "[" PLAN("\"{\\\"complexity\\\":0.2,\\\"needs_validation\\\":true}\"") "," VOTE(
@@ -474,11 +618,23 @@ TEST(orch_success_spawns_gamma_for_validation)
     ASSERT_STREQ(f.r.outcome, "consensus");
     ofx_close(&f);
 }
+TEST(orch_success_spawns_gamma_for_validation)
+{
+    sc_success_spawns_gamma_for_validation(0);
+}
+TEST(orch_success_spawns_gamma_for_validation_redis)
+{
+    sc_success_spawns_gamma_for_validation(1);
+}
 
-TEST(orch_required_reject_fails_consensus_blackboard_kept)
+static void sc_required_reject_fails_consensus_blackboard_kept(int redis)
 {
     struct ofx f;
-    ofx_open(&f, "orch-reject", 0, model());
+    ofx_open(&f,
+             redis ? "orch-reject"
+                     "-redis"
+                   : "orch-reject",
+             redis, model());
     ASSERT_EQ(ag_test_model_script("[" ALPHA_HAPPY "," VOTE("alpha", "ACCEPT") "," BETA_EVAL(
                   "true") "," VOTE("beta", "REJECT") "]"),
               0);
@@ -491,6 +647,14 @@ TEST(orch_required_reject_fails_consensus_blackboard_kept)
     ASSERT_CONTAINS(bb, "proposal_1");
     free(bb);
     ofx_close(&f);
+}
+TEST(orch_required_reject_fails_consensus_blackboard_kept)
+{
+    sc_required_reject_fails_consensus_blackboard_kept(0);
+}
+TEST(orch_required_reject_fails_consensus_blackboard_kept_redis)
+{
+    sc_required_reject_fails_consensus_blackboard_kept(1);
 }
 
 /* A port nothing listens on. */
@@ -505,20 +669,54 @@ static int dead_port(void)
     return ntohs(a.sin_port);
 }
 
-TEST(orch_model_down_agents_fail_closed_no_hang)
+static void sc_model_down_agents_fail_closed_no_hang(int redis)
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", dead_port());
     struct ofx f;
-    ofx_open(&f, "orch-down", 0, url);
+    ofx_open(&f,
+             redis ? "orch-down"
+                     "-redis"
+                   : "orch-down",
+             redis, url);
     int64_t t0 = ag__mono_ms();
     ofx_run(&f);
     ASSERT_TRUE(ag__mono_ms() - t0 < 5000);
-    ASSERT_STREQ(f.r.outcome, "no_consensus");
+    /* A clear failure, not a disagreement: the task failed for want of a model. */
+    ASSERT_STREQ(f.r.outcome, "failed");
+    ASSERT_CONTAINS(f.r.reason, "could not reach its model");
     ASSERT_EQ(f.r.llm_calls, 0);
     ASSERT_EQ(f.r.tool_calls, 0);
+    ASSERT_EQ(f.r.revoked, 0);
     ASSERT_STREQ(ag_llm_breaker_state(f.llm), "open");
+    /* Each agent walked out to EXIT (every step ledgered) and left a handoff. */
+    const char *ids[] = {"alpha@t-orch", "beta@t-orch"};
+    for (int i = 0; i < 2; i++) {
+        struct ag_agent_status s;
+        ASSERT_OK(ag_gov_status(f.gov, ids[i], &s));
+        ASSERT_CONTAINS(s.state_json, "\"EXIT\"");
+        ASSERT_EQ(s.revoked, 0);
+        ag_agent_status_clear(&s);
+    }
+    char *h = NULL;
+    ASSERT_OK(ag_gov_read_handoff(f.gov, "t-orch", &h));
+    ASSERT_TRUE(h != NULL);
+    ASSERT_CONTAINS(h, "\"type\":\"llm_unavailable\"");
+    ASSERT_CONTAINS(h, "\"revoked\":false");
+    free(h);
     ofx_close(&f);
+    /* The walk is in the ledger: each agent's VERIFY, PACKAGE, REPORT and EXIT. */
+    ASSERT_EQ(count_ledger(f.lfx.db, "kind = 'lifecycle' AND agent_id = 'alpha@t-orch' AND "
+                                     "phase IN ('VERIFY','PACKAGE','REPORT','EXIT')"),
+              4);
+}
+TEST(orch_model_down_agents_fail_closed_no_hang)
+{
+    sc_model_down_agents_fail_closed_no_hang(0);
+}
+TEST(orch_model_down_agents_fail_closed_no_hang_redis)
+{
+    sc_model_down_agents_fail_closed_no_hang(1);
 }
 
 TEST(orch_task_timeout_bounds_slow_models)
@@ -536,4 +734,314 @@ TEST(orch_task_timeout_bounds_slow_models)
     ASSERT_TRUE(ag__mono_ms() - t0 < 2500); /* the model calls were cut at the deadline */
     ASSERT_STREQ(f.r.outcome, "timeout");
     ofx_close(&f);
+}
+
+/* ---- asks: the approvals flow, a person answering during the run ---------------- */
+
+static const char ask_policy[] =
+    "version: 1\n"
+    "tiers:\n"
+    "  0: {name: Observer, token_ttl: 1h, max_ttl: 4h}\n"
+    "  1: {name: Operator, token_ttl: 30m, max_ttl: 2h}\n"
+    "  2: {name: Builder, token_ttl: 30m, max_ttl: 2h}\n"
+    "  3: {name: Executor, token_ttl: 15m, max_ttl: 1h}\n"
+    "  4: {name: Architect, token_ttl: 15m, max_ttl: 1h}\n"
+    "rules:\n"
+    "  - {id: coordinate, effect: allow, actions: [blackboard.read, blackboard.write,"
+    " message.read, message.send, vote.cast], resources: [blackboard/**, msg/**, votes/**],"
+    " phases: [PLAN, EXECUTE, VERIFY], min_tier: 1}\n"
+    "  - {id: synthesis-ask, effect: ask, actions: [blackboard.write],"
+    " resources: [blackboard/*/solutions/synthesis], phases: [EXECUTE], min_tier: 1,"
+    " approval: {approvers: ['user:alice']}}\n"
+    "  - {id: artifacts, effect: allow, actions: [artifact.read], resources: [artifacts/**],"
+    " phases: [EXECUTE], min_tier: 1}\n";
+
+/* A person (alice, through the API) who answers the first pending approval. */
+struct approver {
+    ag_approve *ap;
+    int approve; /* 1 approve, 0 deny */
+    char id[AG_APPROVAL_ID_BUF];
+    char agent[160], action[64], resource[160];
+};
+
+static void *approver_main(void *arg)
+{
+    struct approver *w = arg;
+    int64_t until = ag__mono_ms() + 10000;
+    while (!w->id[0] && ag__mono_ms() < until) {
+        struct ag_approval_filter fl = {.pending_only = 1};
+        struct ag_approval *items = NULL;
+        size_t n = 0;
+        if (ag_approve_list(w->ap, &fl, &items, &n) == AG_OK && n > 0) {
+            snprintf(w->id, sizeof w->id, "%s", items[0].id);
+            snprintf(w->agent, sizeof w->agent, "%s", items[0].agent_id);
+            snprintf(w->action, sizeof w->action, "%s", items[0].action);
+            snprintf(w->resource, sizeof w->resource, "%s", items[0].resource);
+        }
+        ag_approval_list_free(items, n);
+        usleep(20000);
+    }
+    if (w->id[0]) {
+        struct ag_identity alice;
+        memset(&alice, 0, sizeof alice);
+        snprintf(alice.entity, sizeof alice.entity, "alice");
+        snprintf(alice.accessor, sizeof alice.accessor, "acc-alice");
+        snprintf(alice.via, sizeof alice.via, "token");
+        alice.tier = 1;
+        if (ag_approve_decide(w->ap, w->id, &alice, w->approve,
+                              w->approve ? NULL : "not without a benchmark", NULL) != AG_OK)
+            w->id[0] = '\0';
+    }
+    return NULL;
+}
+
+#define ASK_SCRIPT                                                                                 \
+    "[" SYNTH("beta") "," VOTE("beta", "ACCEPT") "," SAY("beta", "done") "," VOTE(                 \
+        "alpha", "ACCEPT") "," SAY("alpha", "done") "]"
+
+static void ask_open(struct ofx *f, const char *label, int redis)
+{
+    ofx_open_policy(f, label, redis, model(), ask_policy);
+    struct ag_approve_opts ao = {.store = f->store, .ledger = f->ledger};
+    ASSERT_OK(ag_approve_new(&ao, &f->ap));
+    f->o.approve = f->ap;
+    f->o.policy = f->policy;
+    f->o.no_gamma = 1;
+    ASSERT_EQ(ag_test_model_script(ASK_SCRIPT), 0);
+}
+
+static void scenario_ask_approved(int redis)
+{
+    struct ofx f;
+    ask_open(&f, redis ? "orch-ask-ok-redis" : "orch-ask-ok", redis);
+    struct approver w = {.ap = f.ap, .approve = 1};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, approver_main, &w), 0);
+    ofx_run(&f);
+    pthread_join(th, NULL);
+    /* The call waited for alice, then ran: bound to the agent, action and resource. */
+    ASSERT_TRUE(w.id[0] != '\0');
+    ASSERT_STREQ(w.agent, "beta@t-orch");
+    ASSERT_STREQ(w.action, "blackboard.write");
+    ASSERT_STREQ(w.resource, "blackboard/t-orch/solutions/synthesis");
+    char *bb = NULL;
+    ASSERT_OK(ag_coord_bb_read(f.coord, "t-orch", "solutions", &bb));
+    ASSERT_CONTAINS(bb, "\"synthesis\":\"LRU with a bound\"");
+    free(bb);
+    char *tr = tool_results("beta");
+    ASSERT_CONTAINS(tr, "{\"ok\":true}\n{\"ok\":true}\n"); /* the write, then the vote */
+    free(tr);
+    struct ag_approval a;
+    ASSERT_OK(ag_approve_get(f.ap, w.id, &a));
+    ASSERT_STREQ(a.status, "approved");
+    ASSERT_EQ(a.used, 1); /* the grant was spent by the call */
+    ag_approval_clear(&a);
+    ASSERT_STREQ(f.r.outcome, "consensus");
+    ASSERT_EQ(f.r.tool_denied, 0);
+    ofx_close(&f);
+    ASSERT_TRUE(count_ledger(f.lfx.db, "kind = 'decision' AND reason = 'approval_granted' AND "
+                                       "agent_id = 'beta@t-orch'") >= 1);
+}
+TEST(orch_ask_waits_for_a_person_and_runs_once_approved)
+{
+    scenario_ask_approved(0);
+}
+TEST(orch_ask_approved_on_redis)
+{
+    scenario_ask_approved(1);
+}
+
+TEST(orch_ask_denied_reaches_the_model_as_denied)
+{
+    struct ofx f;
+    ask_open(&f, "orch-ask-no", 0);
+    struct approver w = {.ap = f.ap, .approve = 0};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, approver_main, &w), 0);
+    ofx_run(&f);
+    pthread_join(th, NULL);
+    ASSERT_TRUE(w.id[0] != '\0');
+    char *tr = tool_results("beta");
+    ASSERT_CONTAINS(tr, "\"reason\":\"approval_denied\"");
+    ASSERT_CONTAINS(tr, "\"message\":\"denied: approval apv-");
+    ASSERT_CONTAINS(tr, "was denied");
+    free(tr);
+    char *bb = NULL;
+    ASSERT_OK(ag_coord_bb_read(f.coord, "t-orch", "solutions", &bb));
+    ASSERT_TRUE(strstr(bb, "synthesis") == NULL); /* nothing written */
+    free(bb);
+    ASSERT_EQ(f.r.tool_denied, 1);
+    ASSERT_EQ(f.r.revoked, 0);
+    ofx_close(&f);
+}
+
+TEST(orch_ask_unanswered_times_out_as_denied)
+{
+    struct ofx f;
+    ask_open(&f, "orch-ask-late", 0);
+    /* Waiting for a person is not being stuck: the wait is three times STUCK's limit
+     * and GAMMA is not spawned. */
+    f.o.ask_timeout_ms = 1200;
+    f.o.stuck_ms = 400;
+    f.o.no_gamma = 0;
+    int64_t t0 = ag__mono_ms();
+    ofx_run(&f);
+    ASSERT_TRUE(ag__mono_ms() - t0 >= 1200);
+    char *tr = tool_results("beta");
+    ASSERT_CONTAINS(tr, "\"reason\":\"approval_pending\"");
+    ASSERT_CONTAINS(tr, "denied: nobody answered approval apv-");
+    free(tr);
+    ASSERT_EQ(f.r.gamma_reason, AG_SPAWN_NONE);
+    ofx_close(&f);
+    ASSERT_EQ(count_ledger(f.lfx.db, "kind = 'decision' AND reason = 'approval_timeout' AND "
+                                     "resource = 'blackboard/t-orch/solutions/synthesis'"),
+              1);
+}
+
+/* Someone revokes the agent while its call waits for a person: the wait ends at once,
+ * the agent stops and leaves a handoff. */
+struct revoker {
+    ag_approve *ap;
+    ag_gov *gov;
+    int done;
+};
+static void *revoker_main(void *arg)
+{
+    struct revoker *w = arg;
+    int64_t until = ag__mono_ms() + 10000;
+    while (!w->done && ag__mono_ms() < until) {
+        struct ag_approval_filter fl = {.pending_only = 1};
+        struct ag_approval *items = NULL;
+        size_t n = 0;
+        if (ag_approve_list(w->ap, &fl, &items, &n) == AG_OK && n > 0)
+            w->done = ag_gov_revoke(w->gov, items[0].agent_id, "operator", "stop it") == AG_OK;
+        ag_approval_list_free(items, n);
+        usleep(20000);
+    }
+    return NULL;
+}
+
+TEST(orch_revoked_while_its_ask_waits_stops_at_once)
+{
+    struct ofx f;
+    ask_open(&f, "orch-ask-revoked", 0);
+    f.o.ask_timeout_ms = 20000;
+    struct revoker w = {.ap = f.ap, .gov = f.gov};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, revoker_main, &w), 0);
+    int64_t t0 = ag__mono_ms();
+    ofx_run(&f);
+    pthread_join(th, NULL);
+    ASSERT_EQ(w.done, 1);
+    ASSERT_TRUE(ag__mono_ms() - t0 < 5000); /* not the 20 s of the ask's timeout */
+    ASSERT_EQ(f.r.revoked, 1);
+    ASSERT_EQ(count_role_requests("beta"), 1); /* no model call after the revocation */
+    char *h = NULL;
+    ASSERT_OK(ag_gov_read_handoff(f.gov, "t-orch", &h));
+    ASSERT_TRUE(h != NULL);
+    ASSERT_CONTAINS(h, "\"previous_agent_id\":\"beta@t-orch\"");
+    free(h);
+    ofx_close(&f);
+}
+
+/* ---- artifact_read: in-process, judged on the resolved path --------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    ASSERT_TRUE(fp != NULL);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void sc_artifact_read_judges_the_resolved_path(int redis)
+{
+    struct ofx f;
+    ofx_open_policy(&f,
+                    redis ? "orch-art"
+                            "-redis"
+                          : "orch-art",
+                    redis, model(), ask_policy);
+    char art[1200], p[1400];
+    snprintf(art, sizeof art, "%s/artifacts", f.lfx.dir);
+    ASSERT_EQ(mkdir(art, 0755), 0);
+    snprintf(p, sizeof p, "%s/sub", art);
+    ASSERT_EQ(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/report.md", art);
+    write_file(p, "# report\nLRU wins\n");
+    snprintf(p, sizeof p, "%s/outside.txt", f.lfx.dir);
+    write_file(p, "secret-outside");
+    snprintf(p, sizeof p, "%s/leak", art);
+    ASSERT_EQ(symlink("../outside.txt", p), 0);
+    snprintf(p, sizeof p, "%s/inner", art);
+    ASSERT_EQ(symlink("sub/../report.md", p), 0);
+    ASSERT_EQ(ag_test_model_script(
+                  "[{\"agent\":\"alpha\",\"body\":{\"tool_calls\":["
+                  "{\"name\":\"artifact_read\",\"arguments\":{}},"
+                  "{\"name\":\"artifact_read\",\"arguments\":{\"path\":\"report.md\"}},"
+                  "{\"name\":\"artifact_read\",\"arguments\":{\"path\":\"sub/../report.md\"}},"
+                  "{\"name\":\"artifact_read\",\"arguments\":{\"path\":\"inner\"}},"
+                  "{\"name\":\"artifact_read\",\"arguments\":{\"path\":\"../outside.txt\"}},"
+                  "{\"name\":\"artifact_read\",\"arguments\":{\"path\":\"leak\"}},"
+                  "{\"name\":\"artifact_read\",\"arguments\":{\"path\":\"/etc/passwd\"}},"
+                  "{\"name\":\"artifact_read\",\"arguments\":{\"path\":\"missing.md\"}}]}},"
+                  "{\"agent\":\"alpha\",\"body\":{\"content\":\"read\"}}]"),
+              0);
+    f.o.artifacts_dir = art;
+    f.o.agents = (const char *const[]){"alpha"};
+    f.o.nagents = 1;
+    f.o.no_gamma = 1;
+    ofx_run(&f);
+    char *tr = tool_results("alpha");
+    /* The listing, then the same file three ways (a link inside the directory is
+     * followed: what counts is where it resolves). */
+    ASSERT_CONTAINS(tr, "{\"name\":\"report.md\",\"type\":\"file\",\"size\":18}");
+    ASSERT_CONTAINS(tr, "\"path\":\"report.md\",\"content\":\"# report\\nLRU wins\\n\"");
+    const char *first = strstr(tr, "LRU wins");
+    ASSERT_TRUE(first && strstr(first + 1, "LRU wins") &&
+                strstr(strstr(first + 1, "LRU wins") + 1, "LRU wins"));
+    /* Three escapes refused by the policy; nothing from outside reached the model. */
+    const char *d = tr;
+    int denied = 0;
+    while ((d = strstr(d, "\"denied\":true"))) {
+        denied++;
+        d++;
+    }
+    ASSERT_EQ(denied, 3);
+    ASSERT_TRUE(strstr(tr, "secret-outside") == NULL);
+    ASSERT_TRUE(strstr(tr, "root:x:0") == NULL);
+    ASSERT_CONTAINS(tr, "missing.md: No such file or directory");
+    free(tr);
+    ASSERT_EQ(f.r.tool_denied, 3);
+    /* The result goes to the task's artifacts, beside what the agents read. */
+    snprintf(p, sizeof p, "%s/consensus.json", art);
+    FILE *cf = fopen(p, "r");
+    ASSERT_TRUE(cf != NULL);
+    char cj[2048] = "";
+    size_t cn = fread(cj, 1, sizeof cj - 1, cf);
+    fclose(cf);
+    cj[cn] = '\0';
+    ASSERT_CONTAINS(cj, "\"reached\":false");
+    ofx_close(&f);
+    /* The ledger names where the escapes led, not what the model wrote. */
+    char where[1600], *real = realpath(f.lfx.dir, NULL);
+    ASSERT_TRUE(real != NULL);
+    snprintf(where, sizeof where,
+             "kind = 'decision' AND action = 'artifact.read' AND resource = '%s/outside.txt' "
+             "AND decision = 'deny'",
+             real);
+    free(real);
+    ASSERT_EQ(count_ledger(f.lfx.db, where), 2);
+    ASSERT_EQ(count_ledger(f.lfx.db, "kind = 'decision' AND action = 'artifact.read' AND "
+                                     "resource = 'artifacts/t-orch/report.md' AND "
+                                     "decision = 'allow'"),
+              3);
+}
+TEST(orch_artifact_read_judges_the_resolved_path)
+{
+    sc_artifact_read_judges_the_resolved_path(0);
+}
+TEST(orch_artifact_read_judges_the_resolved_path_redis)
+{
+    sc_artifact_read_judges_the_resolved_path(1);
 }

@@ -301,25 +301,116 @@ class AgApprovals extends HTMLElement {
   }
 }
 
-// Pipelines: the runs, newest first, and one run's stages in order with their states.
+// An SVG element (the DAG is drawn with these; no markup strings, no inline style).
+function svg(tag, attrs, ...kids) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, v);
+  for (const kid of kids.flat()) {
+    if (kid === null || kid === undefined) continue;
+    el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return el;
+}
+
+// Lays the stages out by depth (the longest chain of `requires` before each one) in
+// columns, in the pipeline's order within a column, and draws a box per stage and an
+// arrow per edge: solid for `requires`, dashed for `on_failure`.
+function dagSvg(stages) {
+  const W = 170, H = 66, GX = 60, GY = 18, PAD = 12;
+  const byName = new Map(stages.map((st) => [st.stage, st]));
+  const depth = new Map();
+  const depthOf = (st, seen = new Set()) => {
+    if (depth.has(st.stage)) return depth.get(st.stage);
+    if (seen.has(st.stage)) return 0; // a cycle is refused at load; never loop here
+    seen.add(st.stage);
+    const d = Math.max(-1, ...(st.requires || []).filter((r) => byName.has(r)).map((r) => depthOf(byName.get(r), seen))) + 1;
+    depth.set(st.stage, d);
+    return d;
+  };
+  stages.forEach((st) => depthOf(st));
+  const rows = new Map(), pos = new Map();
+  for (const st of stages) {
+    const d = depth.get(st.stage), r = rows.get(d) || 0;
+    rows.set(d, r + 1);
+    pos.set(st.stage, { x: PAD + d * (W + GX), y: PAD + r * (H + GY) });
+  }
+  const cols = Math.max(1, ...[...rows.keys()].map((d) => d + 1));
+  const height = PAD * 2 + Math.max(1, ...rows.values()) * (H + GY) - GY;
+  const width = PAD * 2 + cols * (W + GX) - GX;
+  const edge = (from, to, kind) => {
+    const a = pos.get(from), b = pos.get(to);
+    if (!a || !b) return null;
+    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
+    const bend = Math.max(20, (x2 - x1) / 2);
+    const d = x2 > x1 ? `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`
+      : `M${a.x + W / 2},${a.y + H} C${a.x + W / 2},${a.y + H + 40} ${b.x + W / 2},${b.y + H + 40} ${b.x + W / 2},${b.y + H}`;
+    return svg('path', { d, class: `edge edge-${kind}`, 'data-from': from, 'data-to': to, 'marker-end': 'url(#arrow)' });
+  };
+  const edges = [];
+  for (const st of stages) {
+    for (const r of st.requires || []) edges.push(edge(r, st.stage, 'requires'));
+    if (st.on_failure) edges.push(edge(st.stage, st.on_failure, 'on-failure'));
+  }
+  const nodes = stages.map((st) => {
+    const p = pos.get(st.stage);
+    const gate = st.gate ? ` · gate ${st.gate.status}` : '';
+    return svg('g', { class: `node state-${st.state}`, 'data-stage': st.stage, transform: `translate(${p.x},${p.y})` },
+      svg('title', {}, `${st.stage}: ${st.state}${st.message ? ` (${st.message})` : ''}`),
+      svg('rect', { width: W, height: H, rx: 6 }),
+      svg('text', { x: 10, y: 20, class: 'name' }, st.stage),
+      svg('text', { x: 10, y: 38, class: 'kind' }, `${st.kind}${st.attempt ? ` · attempt ${st.attempt}` : ''}`),
+      svg('text', { x: 10, y: 56, class: 'state' }, `${st.state}${gate}`));
+  });
+  return svg('svg', { id: 'dag', class: 'dag-svg', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'the run\'s stages and their requirements' },
+    svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, orient: 'auto-start-reverse' },
+      svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))),
+    edges, nodes);
+}
+
+// Pipelines: the runs, newest first; a run as its DAG (stages, states, edges) with its
+// pending gates to approve or deny.
 class AgPipelines extends HTMLElement {
   connectedCallback() { this.refresh(); this.timer = setInterval(() => this.refresh(), 2000); }
   disconnectedCallback() { clearInterval(this.timer); }
+  async answer(st, approve) {
+    const reason = await confirmAction(`${approve ? 'Approve' : 'Deny'} the gate ${st.stage} of run ${this.getAttribute('run')}?`, true);
+    if (reason === null) return;
+    if (!approve && !reason.trim()) { this.msg = 'a deny needs a reason'; this.refresh(); return; }
+    try {
+      await api('POST', `/v1/approvals/${encodeURIComponent(st.gate.approval_id)}/${approve ? 'approve' : 'deny'}`, reason.trim() ? { reason } : {});
+      this.msg = `gate ${st.stage}: ${approve ? 'approved' : 'denied'}`;
+    } catch (e) { this.msg = `gate ${st.stage}: ${e.message}`; }
+    this.refresh();
+  }
+  gates(stages) {
+    const open = stages.filter((st) => st.gate && st.gate.status === 'pending');
+    if (!open.length) return h('p', { class: 'muted' }, 'No gate waits for an answer.');
+    return h('div', { class: 'cards' }, open.map((st) => h('section', { class: 'card gate', 'data-gate': st.stage },
+      h('h2', {}, `Gate ${st.stage}`),
+      h('p', {}, `${st.gate.approvals.length} of ${st.gate.required} approvals; approvers: ${st.gate.approvers.length ? st.gate.approvers.join(', ') : 'anyone'}`),
+      h('p', { class: 'muted' }, `deadline ${st.gate.deadline ? new Date(st.gate.deadline).toISOString() : 'none'}`),
+      h('button', { class: 'primary', 'data-act': 'gate-approve', onclick: () => this.answer(st, true) }, 'Approve'), ' ',
+      h('button', { class: 'danger', 'data-act': 'gate-deny', onclick: () => this.answer(st, false) }, 'Deny'))));
+  }
   async refresh() {
     const id = this.getAttribute('run');
+    if (document.querySelector('dialog[open]')) return; // not under an open confirmation
     try {
       if (id) {
         const run = (await api('GET', `/v1/pipelines/runs/${encodeURIComponent(id)}`)).data;
+        const stages = run.stages || [];
         this.replaceChildren(
           h('h2', {}, `Run ${run.run_id}: ${run.pipeline} (`, h('span', { 'data-test': 'run-status' }, run.status), ')'),
-          h('div', { class: 'dag', id: 'stages' }, (run.stages || []).map((st, i) => h('div', { class: 'stage-wrap' },
-            i ? h('span', { class: 'arrow' }, '→') : null,
-            h('div', { class: `card stage state-${st.state}`, 'data-stage': st.stage },
-              h('strong', {}, st.stage), h('div', { class: 'muted' }, st.kind),
-              h('div', { class: 'state' }, st.state),
-              st.attempt ? h('div', { class: 'muted' }, `attempt ${st.attempt}`) : null,
-              st.message ? h('div', { class: 'muted' }, st.message) : null)))),
-          h('p', { class: 'muted' }, 'Stages in the pipeline\'s order; gates are answered with agentgov pipeline approve|deny.'));
+          h('p', { class: 'muted', role: 'status' }, this.msg || ''),
+          h('div', { class: 'dag-wrap' }, dagSvg(stages)),
+          h('h3', {}, 'Gates'), this.gates(stages),
+          h('h3', {}, 'Stages'),
+          h('table', { id: 'stages' },
+            h('tr', {}, ['Stage', 'Kind', 'Requires', 'State', 'Attempt', 'Message'].map((t) => h('th', {}, t))),
+            stages.map((st) => h('tr', { 'data-stage': st.stage },
+              h('td', {}, st.stage), h('td', {}, st.kind), h('td', {}, (st.requires || []).join(', ')),
+              h('td', { class: `state-${st.state}` }, h('span', { class: 'state' }, st.state)),
+              h('td', {}, st.attempt ?? ''), h('td', {}, st.message ?? '')))));
         return;
       }
       const d = (await api('GET', '/v1/pipelines/runs')).data;
@@ -333,7 +424,64 @@ class AgPipelines extends HTMLElement {
   }
 }
 
-const PAGES = { overview: 'Overview', agents: 'Agents', approvals: 'Approvals', pipelines: 'Pipelines', tail: 'Live ledger' };
+// Tasks: the tasks the agents work on (from their state), and one task's blackboard,
+// messages, votes and metrics (its agents, its ledger entries by decision).
+const SECTIONS = ['problem', 'solutions', 'progress', 'consensus'];
+class AgTasks extends HTMLElement {
+  connectedCallback() { this.refresh(); this.timer = setInterval(() => this.refresh(), 2000); }
+  disconnectedCallback() { clearInterval(this.timer); }
+  async refresh() {
+    const id = this.getAttribute('task');
+    try {
+      const ov = (await api('GET', '/ui/api/overview')).data;
+      if (!id) {
+        const tasks = new Map();
+        for (const a of ov.agents) {
+          const t = a.state && a.state.task_id;
+          if (t) tasks.set(t, [...(tasks.get(t) || []), a.agent_id]);
+        }
+        const open = h('input', { name: 'task', placeholder: 'task id' });
+        this.replaceChildren(
+          h('form', { class: 'filters', onsubmit: (ev) => { ev.preventDefault(); if (open.value.trim()) location.hash = `#/tasks/${encodeURIComponent(open.value.trim())}`; } },
+            open, h('button', { type: 'submit' }, 'Open')),
+          h('table', { id: 'tasks' }, h('tr', {}, ['Task', 'Agents'].map((t) => h('th', {}, t))),
+            [...tasks.entries()].sort().map(([t, agents]) => h('tr', { 'data-task': t },
+              h('td', {}, h('a', { href: `#/tasks/${encodeURIComponent(t)}` }, t)), h('td', {}, agents.join(', '))))));
+        return;
+      }
+      const enc = encodeURIComponent(id);
+      const boards = await Promise.all(SECTIONS.map((sec) => api('GET', `/v1/tasks/${enc}/blackboard/${sec}`).then((j) => j.data.entries)));
+      const msgs = (await api('GET', `/v1/tasks/${enc}/messages`)).data.messages;
+      const votes = (await api('GET', `/v1/tasks/${enc}/votes`)).data;
+      const led = (await api('GET', `/v1/ledger?task=${enc}&order=desc&limit=1000`)).data.entries;
+      const agents = ov.agents.filter((a) => a.state && a.state.task_id === id);
+      const count = {};
+      for (const e of led) { const k = e.decision || e.kind; count[k] = (count[k] || 0) + 1; }
+      this.replaceChildren(h('h2', {}, `Task ${id}`),
+        h('div', { class: 'cards' },
+          h('section', { class: 'card', id: 'task-metrics' }, h('h2', {}, 'Metrics'),
+            h('p', {}, `${agents.length} agent(s): ${agents.map((a) => `${a.agent_id} (T${a.tier}, ${a.state.phase})`).join(', ') || 'none'}`),
+            h('table', {}, Object.entries(count).sort().map(([k, v]) => h('tr', {}, h('td', { class: k === 'allow' || k === 'deny' || k === 'ask' ? k : null }, k), h('td', { 'data-count': k }, v)))),
+            h('p', { class: 'muted' }, `the task's last ${led.length} ledger entries`)),
+          h('section', { class: 'card', id: 'task-votes' }, h('h2', {}, 'Votes'),
+            h('p', { 'data-test': 'consensus' }, `${votes.reached ? 'consensus reached' : 'no consensus'}: ${votes.reason}`),
+            h('p', { class: 'muted' }, `accept ${votes.accept}, reject ${votes.reject}, abstain ${votes.abstain}`),
+            h('table', {}, Object.entries(votes.votes || {}).map(([who, v]) => h('tr', { 'data-voter': who },
+              h('td', {}, who), h('td', {}, typeof v === 'object' && v ? (v.vote ?? JSON.stringify(v)) : String(v)),
+              h('td', { class: 'muted' }, typeof v === 'object' && v ? (v.reasoning ?? '') : '')))))),
+        h('h3', {}, 'Blackboard'),
+        h('table', { id: 'blackboard' }, h('tr', {}, ['Section', 'Entry', 'Value'].map((t) => h('th', {}, t))),
+          SECTIONS.flatMap((sec, i) => Object.entries(boards[i] || {}).map(([k, v]) => h('tr', { 'data-entry': `${sec}/${k}` },
+            h('td', {}, sec), h('td', {}, k), h('td', {}, h('code', {}, typeof v === 'string' ? v : JSON.stringify(v))))))),
+        h('h3', {}, 'Messages'),
+        h('table', { id: 'messages' }, h('tr', {}, ['Seq', 'From', 'To', 'Type', 'Content'].map((t) => h('th', {}, t))),
+          msgs.map((m) => h('tr', { 'data-seq': m.seq }, h('td', {}, m.seq), h('td', {}, m.from), h('td', {}, m.to), h('td', {}, m.type),
+            h('td', {}, h('code', {}, typeof m.content === 'string' ? m.content : JSON.stringify(m.content)))))));
+    } catch (e) { this.replaceChildren(h('p', { class: 'error' }, e.message)); }
+  }
+}
+
+const PAGES = { overview: 'Overview', agents: 'Agents', approvals: 'Approvals', tasks: 'Tasks', pipelines: 'Pipelines', tail: 'Live ledger' };
 
 class AgApp extends HTMLElement {
   async connectedCallback() {
@@ -361,6 +509,7 @@ class AgApp extends HTMLElement {
     else if (page === 'agents') view = h('ag-agents', {});
     else if (page === 'tail') view = h('ag-tail', {});
     else if (page === 'approvals') view = h('ag-approvals', {});
+    else if (page === 'tasks') view = h('ag-tasks', arg ? { task: decodeURIComponent(arg) } : {});
     else if (page === 'pipelines') view = h('ag-pipelines', arg ? { run: decodeURIComponent(arg) } : {});
     else view = h('ag-overview', {});
     this.replaceChildren(
@@ -377,5 +526,6 @@ customElements.define('ag-agents', AgAgents);
 customElements.define('ag-agent', AgAgent);
 customElements.define('ag-tail', AgTail);
 customElements.define('ag-approvals', AgApprovals);
+customElements.define('ag-tasks', AgTasks);
 customElements.define('ag-pipelines', AgPipelines);
 customElements.define('ag-app', AgApp);
