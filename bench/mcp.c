@@ -4,7 +4,10 @@
  * a policy allowing the tool, every call decided and ledgered with its fsync). Each
  * client call is sent, then its answer read, one at a time; prints the median, p90 and
  * min round trip of each and the median difference, beside the disk's fsync floor
- * (the proxy commits one ledger entry per call before forwarding it).
+ * (the proxy commits one ledger entry per call before forwarding it). Then once more
+ * on a second fresh data directory with mcp.ledger_sync = deferred in its config (each
+ * entry committed before the call goes on, its fsync done in the background within
+ * mcp.ledger_sync_delay, 20 ms).
  * Usage: build/bench/mcp [AGENTGOV_BINARY] [CALLS] [DATA_PARENT_DIR] */
 #include <signal.h>
 #include <stdio.h>
@@ -140,7 +143,9 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    snprintf(cmd, sizeof cmd, "'%s' --dir '%s/data' init >/dev/null", bin, dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' --dir '%s/data' init >/dev/null && '%s' --dir '%s/data2' init >/dev/null", bin,
+             dir, bin, dir);
     if (system(cmd) != 0) {
         fprintf(stderr, "bench/mcp: %s failed\n", cmd);
         return 1;
@@ -153,24 +158,41 @@ int main(int argc, char **argv)
           "[\"**\"], min_tier: 1}\n",
           f);
     fclose(f);
+    char config[4400];
+    snprintf(config, sizeof config, "%s/data2/config", dir);
+    if ((f = fopen(config, "a")) == NULL)
+        return 1;
+    fputs("mcp.ledger_sync = deferred\n", f);
+    fclose(f);
     char data[4300];
     snprintf(data, sizeof data, "%s/data", dir);
     double *direct = calloc((size_t)calls, sizeof(double));
     double *proxied = calloc((size_t)calls, sizeof(double));
+    double *deferred = calloc((size_t)calls, sizeof(double));
     char *dargv[] = {self, "--echo-server", NULL};
     char binbuf[4096]; /* execvp takes char *const[]; bin is const */
     snprintf(binbuf, sizeof binbuf, "%s", bin);
     char *pargv[] = {binbuf, "mcp",      "proxy", "--dir", data, "--policy",      policy, "--tier",
                      "1",    "--server", "echo",  "--",    self, "--echo-server", NULL};
-    if (direct == NULL || proxied == NULL || run(dargv, calls, direct) != 0 ||
+    if (direct == NULL || proxied == NULL || deferred == NULL || run(dargv, calls, direct) != 0 ||
         run(pargv, calls, proxied) != 0) {
         fprintf(stderr, "bench/mcp: a run failed\n");
         return 1;
     }
-    double md, mp;
+    snprintf(data, sizeof data, "%s/data2", dir); /* the deferred run's own fresh directory */
+    if (run(pargv, calls, deferred) != 0) {
+        fprintf(stderr, "bench/mcp: the deferred run failed\n");
+        return 1;
+    }
+    double md, mp, mdf;
     stats("direct (echo server)", direct, calls, &md);
     stats("through agentgov mcp proxy", proxied, calls, &mp);
-    printf("added by the proxy: %.1f us median per tools/call (decided and ledgered)\n", mp - md);
+    stats("proxy, ledger_sync deferred", deferred, calls, &mdf);
+    printf("added by the proxy: %.1f us median per tools/call (decided and ledgered, "
+           "mcp.ledger_sync = commit)\n",
+           mp - md);
+    printf("added by the proxy: %.1f us median per tools/call (mcp.ledger_sync = deferred)\n",
+           mdf - md);
     double floor = bench_fsync_floor_us(dir);
     if (floor >= 0)
         printf("fsync floor of %s: %.1f us (one durable ledger commit per call)\n", parent, floor);
@@ -179,5 +201,6 @@ int main(int argc, char **argv)
         return 1;
     free(direct);
     free(proxied);
+    free(deferred);
     return 0;
 }

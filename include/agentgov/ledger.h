@@ -65,7 +65,8 @@ AG_MUST_USE ag_err ag_ledger_open(const char *path, const struct ag_ledger_opts 
  * appended since the last one) and closes. Accepts NULL. */
 void ag_ledger_close(ag_ledger *l);
 
-/* Appends one entry and returns only once it is durably committed. Thread-safe:
+/* Appends one entry and returns only once it is durably committed (see
+ * ag_ledger_defer_sync for the one exception a holder may choose). Thread-safe:
  * concurrent callers are group-committed in one transaction. On any failure nothing
  * is acknowledged and the error says why (AG_ENOSPACE, AG_EREADONLY, AG_ELEDGER...).
  * seq and hash may be NULL. */
@@ -77,6 +78,19 @@ AG_MUST_USE ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *
  * be committed; seqs (may be NULL) receives each entry's seq. */
 AG_MUST_USE ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_entry *const *e,
                                           size_t n, int64_t *seqs);
+/* Deferred durability, for a holder on a latency-bound path (the stdio MCP gateway with
+ * mcp.ledger_sync = deferred): from now on an append returns once its entry is
+ * committed (chained, visible to every reader, kept if this process crashes or is
+ * killed) but before the disk has it; a background thread makes the committed entries
+ * durable, one sync for all of them, at most max_delay_ms (1..10000) after the oldest,
+ * and ag_ledger_close makes the rest durable. What it gives up: a power loss or kernel
+ * crash can drop the entries of the last max_delay_ms, after the actions they decided
+ * may have happened (the chain left on the disk is still a valid prefix: it verifies).
+ * A background sync that fails makes every later append fail (AG_EIO). The SQLite
+ * backend only; AG_EUNSUPPORTED elsewhere. */
+AG_MUST_USE ag_err ag_ledger_defer_sync(ag_ledger *l, int max_delay_ms);
+/* Makes every entry committed so far durable now (nothing to do unless deferred). */
+AG_MUST_USE ag_err ag_ledger_sync(ag_ledger *l);
 /* Puts appends behind a circuit breaker (borrowed: it must outlive the handle's use;
  * NULL removes it). While it is open an append fails at once with AG_ELEDGER naming the
  * breaker (a decision is then deny ledger_unavailable); only failed writes (disk full,

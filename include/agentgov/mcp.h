@@ -43,7 +43,9 @@ struct ag_mcp_opts {
  * requests answered with an error). *status: the child's exit status (128+signal when
  * killed). Errors: AG_EINVAL for bad options or an agent without a tier, the home's
  * errors for a policy, ledger or store that does not open, AG_ENOTFOUND when the
- * command is not found or not executable, AG_EIO when the child cannot start otherwise. */
+ * command is not found or not executable, AG_EIO when the child cannot start otherwise,
+ * the ledger's error when the config's mcp.ledger_sync = deferred cannot be set up (the
+ * child is then stopped before any message is relayed). */
 AG_MUST_USE ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *status);
 
 /* The Streamable HTTP gateway to one remote MCP server (the current Streamable HTTP

@@ -60,6 +60,12 @@ static const struct ag_config_def table[] = {
      "what a policy allow tells Claude Code: no objection (its own rules still apply) or allow"},
     {"hook.permission_requests", AG_CFG_ENUM, "prompt", 0, 0, "prompt|policy",
      "PermissionRequest events: leave them to the agent's prompt, or answer by policy"},
+    {"mcp.ledger_sync", AG_CFG_ENUM, "commit", 0, 0, "commit|deferred",
+     "`agentgov mcp proxy`: a decision's ledger entry is on the disk before the call goes on "
+     "(commit), or committed and synced within mcp.ledger_sync_delay (deferred: a power loss "
+     "can drop that window's entries)"},
+    {"mcp.ledger_sync_delay", AG_CFG_DURATION, "20ms", 1, 10000, NULL,
+     "mcp.ledger_sync = deferred: longest time a committed entry waits for its sync"},
     {"hook.helper_idle", AG_CFG_DURATION, "10m", 0, DAY_MS, NULL,
      "how long the hook helper waits for events before it stops (0: no helper)"},
     {"run.grace", AG_CFG_DURATION, "5s", 0, HOUR_MS, NULL,

@@ -30,7 +30,8 @@ struct ag__ledger_backend {
      * process or another, until commit or rollback. */
     ag_err (*begin)(void *ctx);
     ag_err (*insert)(void *ctx, const struct ag__ledger_row *row);
-    /* Commits durably: returns only when the rows survive a power loss. */
+    /* Commits durably: returns only when the rows survive a power loss (unless relax
+     * was called: then only once they survive this process's end). */
     ag_err (*commit)(void *ctx);
     void (*rollback)(void *ctx);
     /* Highest seq and its hash (0 and "" when empty). */
@@ -46,6 +47,14 @@ struct ag__ledger_backend {
      * can disagree with the rows verify hashed. Writes the first problem into problem
      * ("" when none); returns an error only when it could not check. */
     ag_err (*check)(void *ctx, char *problem, size_t len);
+    /* Deferred durability (NULL: not offered). relax: from now on a commit returns
+     * once it is atomic and survives this process's crash, without waiting for the
+     * disk (a power loss may undo the newest commits, never split or corrupt one);
+     * called by the leader, no transaction open. sync: makes every commit that has
+     * returned durable; called from another thread than the leader's, concurrently
+     * with transactions, so it touches nothing but its own file descriptor. */
+    ag_err (*relax)(void *ctx);
+    ag_err (*sync)(void *ctx);
 };
 
 /* Finds the backend for a target: "sqlite:PATH" or a plain PATH is SQLite;

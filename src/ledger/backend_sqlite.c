@@ -4,6 +4,7 @@
 #include "ledger/backend_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,7 @@ struct sq {
     int keep_wal;   /* short-lived writer: see keep_wal_frames */
     int busy_ms;    /* the connection's busy timeout */
     int wal_frames; /* frames in the WAL after the last commit (keep_wal writers) */
+    int sync_fd;    /* relaxed: our own descriptor of the WAL file (0: not relaxed) */
     char path[4096];
 };
 
@@ -239,6 +241,8 @@ static void sq_close(void *ctx)
     if (s == NULL)
         return;
     sq_tidy(s);
+    if (s->sync_fd > 0)
+        close(s->sync_fd);
     sqlite3_finalize(s->insert);
     sqlite3_finalize(s->head);
     sqlite3_finalize(s->begin);
@@ -421,6 +425,44 @@ static ag_err sq_commit(void *ctx)
 {
     struct sq *s = ctx;
     return sq_control(s, &s->commit, "COMMIT", "committing");
+}
+
+/* In WAL mode with synchronous=NORMAL a commit appends its frames to the WAL without
+ * an fsync: atomic, and proof against this process's crash (the frames are in the
+ * kernel), while a power loss may drop the newest transactions whole (SQLite keeps the
+ * WAL's valid prefix: never a torn or corrupt one). The WAL is still synced before
+ * every checkpoint copies it into the database. sync then makes the committed frames
+ * durable with an fdatasync of the WAL file through a descriptor of our own: fsync
+ * acts on the file, whichever descriptor wrote it, and the WAL stays the same file
+ * while this connection is open (SQLite starts it over in place, never unlinks it). */
+static ag_err sq_relax(void *ctx)
+{
+    struct sq *s = ctx;
+    char wal[sizeof s->path + 8];
+    if (s->sync_fd > 0)
+        return AG_OK;
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    int fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ag__fail(AG_EIO, "%s: %s", wal, strerror(errno));
+    ag_err err = sq_exec(s, "PRAGMA synchronous=NORMAL", "setting synchronous=NORMAL");
+    if (err != AG_OK) {
+        close(fd);
+        return err;
+    }
+    s->sync_fd = fd;
+    return AG_OK;
+}
+
+static ag_err sq_sync(void *ctx)
+{
+    struct sq *s = ctx;
+    if (s->sync_fd <= 0)
+        return AG_OK; /* not relaxed: every commit was synced */
+    if (fdatasync(s->sync_fd) != 0)
+        return ag__fail(errno == ENOSPC ? AG_ENOSPACE : AG_EIO, "%s-wal: fdatasync: %s", s->path,
+                        strerror(errno));
+    return AG_OK;
 }
 
 static void sq_rollback(void *ctx)
@@ -799,4 +841,6 @@ const struct ag__ledger_backend ag__ledger_backend_sqlite = {
     .scan = sq_scan,
     .tidy = sq_tidy,
     .check = sq_check,
+    .relax = sq_relax,
+    .sync = sq_sync,
 };

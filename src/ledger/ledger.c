@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/crypto.h"
@@ -30,6 +31,7 @@
 #include "core/jcs.h"
 #include "core/time.h"
 #include "ledger/backend.h"
+#include "ledger/defer.h"
 #include "ledger/keys.h"
 #include "ledger/row.h"
 
@@ -71,6 +73,7 @@ struct ag_ledger {
     uint8_t hmac[AG_LEDGER_HMAC_LEN];
     char key_id[AG_LEDGER_KEY_ID_LEN];
     int checkpoint_every, read_only, no_close_checkpoint;
+    struct ag__ledger_defer *defer; /* deferred durability (ag_ledger_defer_sync), or NULL */
 
     pthread_mutex_t m;
     pthread_cond_t fill_cv; /* an entry was queued or an appender left */
@@ -433,6 +436,8 @@ static ag_err write_batch(ag_ledger *l, struct pending *batch)
         return ag__fail(err, "%s", detail);
     }
     l->cp_known_head = seq;
+    if (l->defer)
+        ag__ledger_defer_committed(l->defer);
     if (wrote_cp)
         write_checkpoint_file(l, &cp);
     return AG_OK;
@@ -578,6 +583,9 @@ ag_err ag_ledger_append(ag_ledger *l, const struct ag_ledger_entry *e, int64_t *
         return ag__fail(AG_EINVAL, "ledger append: no ledger or no entry");
     if (l->read_only)
         return ag__fail(AG_EREADONLY, "ledger append: the ledger was opened read-only");
+    ag_err derr = l->defer ? ag__ledger_defer_failed(l->defer) : AG_OK;
+    if (derr != AG_OK)
+        return derr;
     struct pending p = {.e = e};
     atomic_fetch_add(&l->inflight, 1);
     ag_err err = check_fields(e);
@@ -657,6 +665,9 @@ ag_err ag_ledger_append_batch(ag_ledger *l, const struct ag_ledger_entry *const 
         return ag__fail(AG_EINVAL, "ledger append: 1 to 8 entries");
     if (l->read_only)
         return ag__fail(AG_EREADONLY, "ledger append: the ledger was opened read-only");
+    ag_err derr = l->defer ? ag__ledger_defer_failed(l->defer) : AG_OK;
+    if (derr != AG_OK)
+        return derr;
     struct pending p[8];
     memset(p, 0, sizeof p);
     ag_err err = AG_OK;
@@ -776,6 +787,43 @@ void ag_ledger_tidy(ag_ledger *l)
     pthread_mutex_unlock(&l->m);
 }
 
+ag_err ag_ledger_defer_sync(ag_ledger *l, int max_delay_ms)
+{
+    if (l == NULL || max_delay_ms < 1 || max_delay_ms > 10000)
+        return ag__fail(AG_EINVAL, "ledger: a deferred sync needs a delay of 1..10000 ms");
+    if (l->read_only || l->wctx == NULL)
+        return ag__fail(AG_EREADONLY, "ledger: deferred sync on a ledger opened read-only");
+    if (l->defer)
+        return AG_OK;
+    if (l->be->relax == NULL || l->be->sync == NULL)
+        return ag__fail(AG_EUNSUPPORTED, "ledger: the %s backend cannot defer its syncs",
+                        l->be->name);
+    /* Takes the leader's role, as ag_ledger_tidy does, waiting for a batch in flight:
+     * the writer connection changes its settings with no transaction open. */
+    pthread_mutex_lock(&l->m);
+    while (l->committing) {
+        pthread_mutex_unlock(&l->m);
+        usleep(1000);
+        pthread_mutex_lock(&l->m);
+    }
+    l->committing = 1;
+    pthread_mutex_unlock(&l->m);
+    ag_err err = l->be->relax(l->wctx);
+    if (err == AG_OK)
+        err = ag__ledger_defer_start(l->be, l->wctx, max_delay_ms, &l->defer);
+    pthread_mutex_lock(&l->m);
+    hand_off(l);
+    pthread_mutex_unlock(&l->m);
+    return err;
+}
+
+ag_err ag_ledger_sync(ag_ledger *l)
+{
+    if (l == NULL)
+        return ag__fail(AG_EINVAL, "ledger sync: no ledger");
+    return l->defer ? ag__ledger_defer_flush(l->defer) : AG_OK;
+}
+
 void ag_ledger_close(ag_ledger *l)
 {
     if (l == NULL)
@@ -789,6 +837,8 @@ void ag_ledger_close(ag_ledger *l)
             ag_ledger_checkpoint(l, NULL) != AG_OK)
             ag_clear_error();
     }
+    /* What was committed with its sync deferred is made durable before anything closes. */
+    ag__ledger_defer_stop(l->defer);
     /* The reader goes first: the last connection to close checkpoints the WAL into
      * the database, which only a writable connection can do. */
     if (l->rctx)

@@ -13,7 +13,7 @@
 #include "agentgov/policy.h"
 #include "core/buf.h"
 
-enum ag__mcp_kind { AG__MCP_OTHER, AG__MCP_TOOLS_LIST, AG__MCP_TOOLS_CALL };
+enum ag__mcp_kind { AG__MCP_OTHER, AG__MCP_INITIALIZE, AG__MCP_TOOLS_LIST, AG__MCP_TOOLS_CALL };
 
 /* A client request waiting for the server's answer. */
 struct ag__mcp_pending {
@@ -36,8 +36,11 @@ struct ag__mcp_session {
     /* pins: the pinned hash of each tool (loaded from the store on the first
      * tools/list), and the tools whose description changed since */
     json_t *pins;
-    json_t *changed; /* object: tool -> new hash */
-    int pinning;     /* 1: the store had no pins: this session makes them */
+    json_t *changed;   /* object: tool -> new hash */
+    int pinning;       /* 1: the store had no pins: this session makes them */
+    int list_changed;  /* 1: an approved change showed a tool again: tell the client */
+    int64_t next_tick; /* monotonic ms of the next look at the changes' approvals */
+    int watching;      /* 1: some change's approval was pending at the last look */
     /* redaction: secret values (longest first) and compiled patterns */
     char **secrets;
     size_t nsecrets;
@@ -67,6 +70,8 @@ void ag__mcp_error(struct ag_buf *b, json_t *id, int code, const char *message, 
 AG_MUST_USE ag_err ag__mcp_agent_refresh(struct ag__mcp_session *s);
 /* Decides c (policy, ask, ledger); returns the effect the call gets. */
 enum ag_effect ag__mcp_decide(struct ag__mcp_session *s, struct ag__mcp_call *c);
+/* Opens s->approve (the approvals module) on first use. */
+AG_MUST_USE ag_err ag__mcp_approvals(struct ag__mcp_session *s);
 /* Counts a refused tools/call against the agent's error budget, as the lifecycle counts
  * a denied action. */
 void ag__mcp_count_error(struct ag__mcp_session *s, const struct ag__mcp_call *c);
@@ -74,10 +79,15 @@ void ag__mcp_count_error(struct ag__mcp_session *s, const struct ag__mcp_call *c
 /* pin.c: judges a tools/list answer in place (pins on first sight, marks changed
  * tools, removes the changed and the forbidden ones); 1 when m was changed. */
 int ag__mcp_tools_list(struct ag__mcp_session *s, json_t *m);
-/* 1 when tool changed since it was pinned and the policy says deny (c->why set); an
- * on_change: ask sends it to ask_person through c->pre_reason "tool_changed" too. */
+/* 1 when tool changed since it was pinned and may not be called (c->why set): under
+ * on_change: deny at once; under on_change: ask once the change's approval is denied,
+ * expired or unanswered within mcp.ask_timeout (the call waits for it meanwhile). An
+ * approved change is pinned (ledgered) and the call goes on: 0, s->list_changed set. */
 int ag__mcp_pin_blocked(struct ag__mcp_session *s, const char *tool, struct ag__mcp_call *c);
 void ag__mcp_pins_free(struct ag__mcp_session *s);
+/* An initialize answer: under on_change: ask the server's tools capability is said to
+ * send listChanged (the gateway sends it when a change is approved); 1 when m changed. */
+int ag__mcp_pins_initialize(struct ag__mcp_session *s, json_t *m);
 
 /* rate.c: counts one call in the tool's window (on the store); 0 (c->why set) when it
  * is over the limit or cannot be counted. */

@@ -199,6 +199,25 @@ ag_err ag__mcp_agent_refresh(struct ag__mcp_session *s)
 
 /* ---- deciding ----------------------------------------------------------------------- */
 
+/* Opens the approvals handle on first use (an ask, or a changed tool under on_change:
+ * ask). */
+ag_err ag__mcp_approvals(struct ag__mcp_session *s)
+{
+    if (s->approve)
+        return AG_OK;
+    ag_store *st;
+    ag_ledger *l;
+    ag_auth *a = NULL;
+    ag_err err;
+    if ((err = ag_home_store(s->o.home, &st)) != AG_OK ||
+        (err = ag_home_ledger(s->o.home, &l)) != AG_OK)
+        return err;
+    if (ag_home_has_master_key(s->o.home) && ag_home_auth(s->o.home, &a) != AG_OK)
+        a = NULL;
+    struct ag_approve_opts ao = {.store = st, .ledger = l, .auth = a};
+    return ag_approve_new(&ao, &s->approve);
+}
+
 /* An ask: a person must approve. The approvals module records a pending approval bound
  * to this agent, action, resource and arguments (through the lifecycle, so the agent
  * must be registered and in a run); the call waits for a decision, polling the store,
@@ -217,25 +236,10 @@ static enum ag_effect ask_person(struct ag__mcp_session *s, struct ag__mcp_call 
         return AG_EFFECT_DENY;
     }
     ag_gov *g;
-    ag_store *st;
-    ag_ledger *l;
-    ag_err err;
-    if ((err = ag_home_gov(s->o.home, &g)) != AG_OK || (err = ag_home_store(s->o.home, &st)) ||
-        (err = ag_home_ledger(s->o.home, &l))) {
+    if (ag_home_gov(s->o.home, &g) != AG_OK || ag__mcp_approvals(s) != AG_OK) {
         snprintf(c->why, sizeof c->why, "%s needs approval, which cannot be asked: %s: denied",
                  c->action, ag_last_error());
         return AG_EFFECT_DENY;
-    }
-    if (s->approve == NULL) {
-        ag_auth *a = NULL;
-        if (ag_home_has_master_key(s->o.home) && ag_home_auth(s->o.home, &a) != AG_OK)
-            a = NULL;
-        struct ag_approve_opts ao = {.store = st, .ledger = l, .auth = a};
-        if ((err = ag_approve_new(&ao, &s->approve)) != AG_OK) {
-            snprintf(c->why, sizeof c->why, "%s needs approval, which cannot be asked: %s",
-                     c->action, ag_last_error());
-            return AG_EFFECT_DENY;
-        }
     }
     struct ag_approve_request rq = {.agent_id = s->o.agent,
                                     .action = c->action,
@@ -523,6 +527,7 @@ static void client_request(struct ag__mcp_session *s, json_t *m, json_t *id, con
     struct ag__mcp_call c = {0};
     if (strcmp(method, "initialize") == 0) {
         s->initialized = 1;
+        kind = AG__MCP_INITIALIZE;
     } else if (strcmp(method, "tools/list") == 0) {
         kind = AG__MCP_TOOLS_LIST;
     } else if (strcmp(method, "tools/call") == 0 || strcmp(method, "resources/read") == 0 ||
@@ -547,6 +552,7 @@ static void client_request(struct ag__mcp_session *s, json_t *m, json_t *id, con
         }
         if (c.tool && ag__mcp_pin_blocked(s, c.tool, &c) && !c.pre_reason)
             c.pre_reason = "tool_changed";
+        (void)ag__mcp_tick(s, io); /* an approved change: the client's list is stale */
         enum ag_effect eff = ag__mcp_decide(s, &c);
         free(c.args_json);
         if (eff != AG_EFFECT_ALLOW) {
@@ -633,6 +639,8 @@ void ag__mcp_from_server(struct ag__mcp_session *s, const char *msg, size_t len,
         changed = ag__mcp_tools_list(s, m);
     else if (p && p->kind == AG__MCP_TOOLS_CALL)
         changed = ag__mcp_redact(s, m, p->tool);
+    else if (p && p->kind == AG__MCP_INITIALIZE)
+        changed = ag__mcp_pins_initialize(s, m);
     if (changed)
         put_line(&io->to_client, m);
     else

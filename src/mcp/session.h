@@ -36,6 +36,10 @@ void ag__mcp_client_oversized(struct ag__mcp_session *s, size_t len, struct ag__
 /* One message of the server (without its newline). */
 void ag__mcp_from_server(struct ag__mcp_session *s, const char *msg, size_t len,
                          struct ag__mcp_io *io);
+/* Time passing, for what the gateway does on its own: under on_change: ask, a change
+ * approved meanwhile is pinned and the client told notifications/tools/list_changed.
+ * Returns the ms until it wants to be called again, or -1 when it has nothing to watch. */
+int ag__mcp_tick(struct ag__mcp_session *s, struct ag__mcp_io *io);
 /* The server is gone: every request still pending gets an error naming why. */
 void ag__mcp_server_gone(struct ag__mcp_session *s, const char *why, struct ag__mcp_io *io);
 /* One forwarded message (msg) will not be answered (its exchange with the server

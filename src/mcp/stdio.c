@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agentgov/config.h"
+#include "agentgov/ledger.h"
 #include "agentgov/mcp.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -262,12 +264,15 @@ static int loop(struct relay *r)
             p[n] = (struct pollfd){r->child_in, POLLOUT, 0};
             ii = n++;
         }
-        int wait_ms = -1;
+        int wait_ms = ag__mcp_tick(r->s, &r->io); /* the gateway's own work, when due */
+        if (r->io.to_client.len && client_ok && flush_io(r) != 0)
+            client_ok = 0;
         if (deadline >= 0) {
             int64_t left = deadline - ag__mono_ms();
             if (left <= 0)
                 break; /* the server did not finish: the caller stops it */
-            wait_ms = (int)left;
+            if (wait_ms < 0 || left < wait_ms)
+                wait_ms = (int)left;
         }
         int np = poll(p, (nfds_t)n, wait_ms);
         if (np < 0 && errno == EINTR)
@@ -328,6 +333,26 @@ static int loop(struct relay *r)
     return client_open;
 }
 
+/* mcp.ledger_sync = deferred: the relay stops waiting for the disk's sync of each
+ * decision (see ag_ledger_defer_sync for what that gives up); said on stderr. */
+static ag_err defer_ledger(const struct ag_mcp_opts *o)
+{
+    const ag_config *cfg;
+    ag_ledger *l;
+    ag_err err = ag_home_config(o->home, &cfg);
+    if (err != AG_OK || strcmp(ag_config_str(cfg, "mcp.ledger_sync"), "deferred") != 0)
+        return err;
+    int64_t ms = ag_config_ms(cfg, "mcp.ledger_sync_delay");
+    if ((err = ag_home_ledger(o->home, &l)) != AG_OK ||
+        (err = ag_ledger_defer_sync(l, (int)ms)) != AG_OK)
+        return err;
+    say(o,
+        "agentgov mcp: ledger entries are synced to the disk within %lld ms of their commit "
+        "(mcp.ledger_sync = deferred)",
+        (long long)ms);
+    return AG_OK;
+}
+
 ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *status)
 {
     *status = -1;
@@ -346,7 +371,10 @@ ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *
         ag__mcp_session_free(r.s);
         return err;
     }
-    int client_open = loop(&r);
+    /* After the fork: the child starts before the ledger's sync thread exists. A
+     * setting that cannot be honoured stops the server unused. */
+    ag_err derr = defer_ledger(o);
+    int client_open = derr == AG_OK ? loop(&r) : 0;
     int st;
     if (r.pid < -1) {
         st = -r.pid - 1;
@@ -380,5 +408,5 @@ ag_err ag_mcp_proxy_stdio(const struct ag_mcp_opts *o, char *const argv[], int *
     ag__buf_free(&r.io.to_server);
     ag__mcp_session_free(r.s);
     *status = st;
-    return AG_OK;
+    return derr;
 }

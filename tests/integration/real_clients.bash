@@ -25,14 +25,15 @@ script_file() {
 }
 
 # start_model API NAME SCRIPT: a fresh model server for one client run; sets MODEL_PORT
-# and RESULTS (the file of tool results the client sent back).
+# and RESULTS (the file of tool results the client sent back); every request the client
+# made is kept in $T/NAME.requests (its path and body, one a line).
 start_model() {
     local api=$1 name=$2 script=$3
     RESULTS=$T/$name.results.json
     rm -f "$T/$name.port"
     python3 "$SRC/tests/integration/model_server.py" --api "$api" --script "$script" \
         --results "$RESULTS" --port-file "$T/$name.port" --log "$T/$name.model.log" \
-        2>>"$T/$name.model.log" &
+        --dump "$T/$name.requests" 2>>"$T/$name.model.log" &
     MODEL_PID=$!
     PIDS_TO_KILL+=("$MODEL_PID")
     for _ in $(seq 100); do

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentgov/approve.h"
 #include "agentgov/home.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "mcp/mcp_int.h"
 #include "mcp/session.h"
 #include "test.h"
 
@@ -19,7 +21,15 @@ struct fx {
 
 static const char *INIT = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{}}";
 
+static void fx_open_keys(struct fx *f, const char *policy_yaml, int keys);
+
 static void fx_open(struct fx *f, const char *policy_yaml)
+{
+    fx_open_keys(f, policy_yaml, 0);
+}
+
+/* keys: the ledger's signing key is made first (approvals sign their grants with it). */
+static void fx_open_keys(struct fx *f, const char *policy_yaml, int keys)
 {
     const char *dir = ag_test_fresh_dir("mcp");
     char path[4200];
@@ -30,6 +40,8 @@ static void fx_open(struct fx *f, const char *policy_yaml)
     fclose(fp);
     struct ag_home_opts ho = {.policy = path, .ledger = AG_HOME_LEDGER_LONG, .create_ledger = 1};
     ASSERT_OK(ag_home_open(dir, &ho, &f->home));
+    if (keys)
+        ASSERT_OK(ag_home_create_ledger_keys(f->home));
     struct ag_mcp_opts o = {.home = f->home, .server = "t", .tier = 1};
     ASSERT_OK(ag__mcp_session_new(&o, &f->s));
     ag__buf_init(&f->io.to_client);
@@ -250,5 +262,93 @@ TEST(mcp_ask_without_a_registered_agent_is_a_deny_that_says_why)
     ASSERT_STREQ(out_server(&f), "");
     ASSERT_CONTAINS(out_client(&f), "mcp.t.echo needs a person's approval, which is asked for a "
                                     "registered agent in a governed run");
+    fx_close(&f);
+}
+
+/* The one pending approval of the data directory (a tool change of server t). */
+static void the_pending_change(struct fx *f, ag_approve **ap, char id[AG_APPROVAL_ID_BUF])
+{
+    ag_store *st;
+    ag_ledger *l;
+    ASSERT_OK(ag_home_store(f->home, &st));
+    ASSERT_OK(ag_home_ledger(f->home, &l));
+    struct ag_approve_opts ao = {.store = st, .ledger = l};
+    ASSERT_OK(ag_approve_new(&ao, ap));
+    struct ag_approval_filter flt = {.pending_only = 1};
+    struct ag_approval *items = NULL;
+    size_t n = 0;
+    ASSERT_OK(ag_approve_list(*ap, &flt, &items, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(items[0].action, "mcp.t.pin");
+    ASSERT_STREQ(items[0].resource, "echo");
+    ASSERT_CONTAINS(items[0].args_json, "\"description\":\"v2\"");
+    snprintf(id, AG_APPROVAL_ID_BUF, "%s", items[0].id);
+    ag_approval_list_free(items, n);
+}
+
+static void list_answer(struct fx *f, int id, const char *desc)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/list\"}", id);
+    client(f, msg);
+    snprintf(msg, sizeof msg,
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{\"tools\":[{\"name\":\"echo\","
+             "\"description\":\"%s\",\"inputSchema\":{}}]}}",
+             id, desc);
+    server(f, msg);
+}
+
+static void call_echo(struct fx *f, int id)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\","
+             "\"params\":{\"name\":\"echo\",\"arguments\":{}}}",
+             id);
+    client(f, msg);
+}
+
+TEST(mcp_on_change_ask_hides_a_changed_tool_until_a_person_approves_it)
+{
+    struct fx f;
+    fx_open_keys(&f,
+                 "version: 1\nmcp: {on_change: ask, ask_timeout: 1s}\nrules:\n"
+                 "  - {effect: allow, actions: ['mcp.t.**'], resources: ['**'], min_tier: 1}\n",
+                 1);
+    list_answer(&f, 1, "v1");
+    ASSERT_CONTAINS(out_client(&f), "\"name\":\"echo\""); /* pinned */
+    list_answer(&f, 2, "v2");
+    ASSERT_CONTAINS(out_client(&f), "\"tools\":[]"); /* changed: hidden, approval asked */
+    ag_approve *ap;
+    char id[AG_APPROVAL_ID_BUF];
+    the_pending_change(&f, &ap, id);
+    struct ag_identity who = {.accessor = "cli:0", .entity = "alice", .tier = -1, .admin = 1};
+    snprintf(who.via, sizeof who.via, "cli");
+    ASSERT_TRUE(ag__mcp_tick(f.s, &f.io) >= 0); /* watching the pending approval */
+    ASSERT_OK(ag_approve_decide(ap, id, &who, 1, NULL, NULL));
+    ag__buf_reset(&f.io.to_client);
+    f.s->next_tick = 0;                      /* the next look is due now, not in a second */
+    ASSERT_EQ(ag__mcp_tick(f.s, &f.io), -1); /* pinned: nothing left to watch */
+    ASSERT_STREQ(out_client(&f), "{\"jsonrpc\":\"2.0\",\"method\":"
+                                 "\"notifications/tools/list_changed\"}\n");
+    call_echo(&f, 3);
+    ASSERT_CONTAINS(out_server(&f), "\"id\":3"); /* approved: the call goes on */
+    server(&f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"content\":[]}}");
+    list_answer(&f, 4, "v2");
+    ASSERT_CONTAINS(out_client(&f), "\"name\":\"echo\""); /* the new form is the pin */
+    char *pins = NULL;
+    ASSERT_OK(ag_mcp_pins_get(f.home, "t", &pins));
+    ASSERT_TRUE(pins != NULL);
+    free(pins);
+
+    list_answer(&f, 5, "v1"); /* back to the old form: a change again, a new approval */
+    ASSERT_CONTAINS(out_client(&f), "\"tools\":[]");
+    call_echo(&f, 6); /* nobody answers within ask_timeout (1 s), the approval's life: refused */
+    ASSERT_STREQ(out_server(&f), "");
+    ASSERT_CONTAINS(out_client(&f), "of the change expired");
+    call_echo(&f, 7); /* and it stays so */
+    ASSERT_STREQ(out_server(&f), "");
+    ASSERT_CONTAINS(out_client(&f), "of the change expired");
+    ag_approve_free(ap);
     fx_close(&f);
 }
