@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the MCP gateway's integration tests drive from npm into a cache under the
 # build directory, at pinned versions: the official MCP TypeScript SDK (its client) and
-# the reference servers (filesystem, memory). Already installed at the pinned version:
+# the reference servers (filesystem, memory, everything: the last one serves the
+# Streamable HTTP transport too). Already installed at the pinned version:
 # nothing is fetched, so running it twice costs nothing.
 #
 # usage: scripts/npm-mcp-deps.sh [PREFIX]     (default: $AGENTGOV_BUILD/npm-mcp, build/npm-mcp)
@@ -30,7 +31,7 @@ installed() {
 want=()
 [ "$(installed @modelcontextprotocol/sdk)" = "$SDK_VERSION" ] ||
   want+=("@modelcontextprotocol/sdk@$SDK_VERSION")
-for s in server-filesystem server-memory; do
+for s in server-filesystem server-memory server-everything; do
   [ "$(installed "@modelcontextprotocol/$s")" = "$SERVERS_VERSION" ] ||
     want+=("@modelcontextprotocol/$s@$SERVERS_VERSION")
 done
@@ -42,6 +43,7 @@ if [ ${#want[@]} -gt 0 ]; then
 fi
 for f in node_modules/@modelcontextprotocol/sdk/package.json \
   node_modules/@modelcontextprotocol/server-filesystem/package.json \
-  node_modules/@modelcontextprotocol/server-memory/package.json; do
+  node_modules/@modelcontextprotocol/server-memory/package.json \
+  node_modules/@modelcontextprotocol/server-everything/package.json; do
   [ -f "$prefix/$f" ] || { echo "npm-mcp-deps: $prefix/$f is missing after the install" >&2; exit 1; }
 done

@@ -199,6 +199,12 @@ struct ag_mcp_tool_conf {
     int64_t rate_count;       /* calls allowed per window; 0: no limit */
     int64_t rate_window_ms;
 };
+/* One remote MCP server the daemon serves at /v1/mcp/<name> (`mcp: servers:`). */
+struct ag_mcp_server_conf {
+    const char *name;   /* letters, digits, '-', '_' */
+    const char *url;    /* http:// or https:// */
+    const char *secret; /* KV path of its credential (field token), or NULL */
+};
 struct ag_policy_mcp {
     int deny_as_result;     /* 1: a denied tools/call is a tool result with isError: true */
     int change_ask;         /* 1: a pinned tool that changed is sent for approval, else denied */
@@ -208,9 +214,13 @@ struct ag_policy_mcp {
     size_t npatterns;
     const struct ag_mcp_tool_conf *tools;
     size_t ntools;
+    const struct ag_mcp_server_conf *servers;
+    size_t nservers;
 };
 /* The section (its defaults when the file has none): never NULL for a loaded policy. */
 const struct ag_policy_mcp *ag_policy_mcp(const ag_policy *p);
+/* The remote server the daemon serves under name, or NULL. */
+const struct ag_mcp_server_conf *ag_policy_mcp_server(const ag_policy *p, const char *name);
 /* The entry of a tool ("server.tool"), or NULL. */
 const struct ag_mcp_tool_conf *ag_policy_mcp_tool(const ag_policy *p, const char *tool);
 

@@ -15,25 +15,33 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: agentgov mcp serve --upstream URL --server NAME [--upstream-secret PATH]\n"
-                 "                          [--port N] [--port-file FILE] [--agent ID] [--tier N]\n"
-                 "                          [--policy FILE] [--dir DIR]\n"
-                 "\n"
-                 "Listens on 127.0.0.1 for an MCP client (Streamable HTTP transport: POST one\n"
-                 "JSON-RPC message, JSON or SSE answer, Mcp-Session-Id) and relays to the remote\n"
-                 "MCP server at URL what the policy allows, with the same decisions, pins, rate\n"
-                 "limits and redaction as `agentgov mcp proxy`. The upstream's credential comes\n"
-                 "from the KV secret PATH (its field `token`, sent as a Bearer token) and is\n"
-                 "never shown to the client. Serves until SIGTERM or SIGINT. See docs/mcp.md.\n"
-                 "\n"
-                 "options:\n"
-                 "  --upstream URL         the remote MCP endpoint (http:// or https://)\n"
-                 "  --server NAME          its name in actions mcp.<server>.<tool>\n"
-                 "  --upstream-secret PATH KV secret holding the upstream's token\n"
-                 "  --port N               port on 127.0.0.1 (default: any free one, printed)\n"
-                 "  --port-file FILE       write the port there once listening\n"
-                 "  --agent ID, --tier N, --policy FILE, --dir DIR   as for `mcp proxy`\n"
-                 "\n");
+    fprintf(out,
+            "usage: agentgov mcp serve --upstream URL --server NAME [--upstream-secret PATH]\n"
+            "                          [--port N] [--port-file FILE] [--policy FILE] [--dir DIR]\n"
+            "                          [--no-client-auth --agent ID | --tier N]\n"
+            "\n"
+            "Listens on 127.0.0.1 for MCP clients (Streamable HTTP transport: POST one\n"
+            "JSON-RPC message with a JSON or SSE answer, the GET stream, DELETE,\n"
+            "Mcp-Session-Id) and relays to the remote MCP server at URL what the policy\n"
+            "allows, with the same decisions, pins, rate limits and redaction as `agentgov\n"
+            "mcp proxy`; SSE answers are relayed event by event as they come, clients are\n"
+            "served in parallel. Each client presents an agentgov token (Authorization:\n"
+            "Bearer) naming the agent it acts as; none or an invalid one gets 401. The\n"
+            "upstream's credential comes from the KV secret PATH (its field `token`, sent\n"
+            "as a Bearer token) and is never shown to the client. Serves until SIGTERM or\n"
+            "SIGINT. See docs/mcp.md.\n"
+            "\n"
+            "options:\n"
+            "  --upstream URL         the remote MCP endpoint (http:// or https://)\n"
+            "  --server NAME          its name in actions mcp.<server>.<tool>\n"
+            "  --upstream-secret PATH KV secret holding the upstream's token\n"
+            "  --port N               port on 127.0.0.1 (default: any free one, printed)\n"
+            "  --port-file FILE       write the port there once listening\n"
+            "  --no-client-auth       development on loopback only: clients need no token,\n"
+            "                         every one acts as --agent ID (or the agent mcp at\n"
+            "                         --tier N), so any local process may act as it\n"
+            "  --agent ID, --tier N, --policy FILE, --dir DIR   as for `mcp proxy`\n"
+            "\n");
     ag__cli_print_exit_statuses(out);
 }
 
@@ -49,9 +57,10 @@ int ag__cli_mcp_serve(int argc, char **argv)
                                           {"tier", required_argument, NULL, 't'},
                                           {"policy", required_argument, NULL, 'p'},
                                           {"dir", required_argument, NULL, 'd'},
+                                          {"no-client-auth", no_argument, NULL, 'n'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
-    struct ag_mcp_http_opts o = {.mcp = {.tier = -1}};
+    struct ag_mcp_http_opts o = {.mcp = {.tier = -1}, .client_auth = 1};
     const char *policy = NULL, *port_file = NULL;
     char *end;
     long v;
@@ -97,6 +106,9 @@ int ag__cli_mcp_serve(int argc, char **argv)
         case 'd':
             ag__cli_set_dir(optarg);
             break;
+        case 'n':
+            o.client_auth = 0;
+            break;
         case 'h':
             usage(stdout);
             return AG_EXIT_OK;
@@ -113,6 +125,11 @@ int ag__cli_mcp_serve(int argc, char **argv)
         usage(stderr);
         ag__cli_error("mcp serve: --upstream and --server are required%s",
                       optind != argc ? " (and nothing else)" : "");
+        return AG_EXIT_USAGE;
+    }
+    if (o.client_auth && (o.mcp.agent || o.mcp.tier >= 0)) {
+        ag__cli_error("mcp serve: --agent and --tier go with --no-client-auth (otherwise each "
+                      "client's token names its agent)");
         return AG_EXIT_USAGE;
     }
     struct ag_home_opts ho = {.policy = policy, .ledger = AG_HOME_LEDGER_LONG, .create_ledger = 1};

@@ -24,7 +24,7 @@ struct ag__mcp_pending {
 
 struct ag__mcp_session {
     struct ag_mcp_opts o;
-    ag_policy *policy;
+    const ag_policy *policy; /* the options' or the home's */
     ag_ledger *ledger;
     int tier;
     enum ag_phase phase;

@@ -117,11 +117,13 @@ ag_err ag__mcp_session_new(const struct ag_mcp_opts *o, struct ag__mcp_session *
     if (s->o.max_message == 0)
         s->o.max_message = AG_MCP_MAX_MESSAGE;
     ag_err err;
-    if ((err = ag_home_policy(o->home, &s->policy)) != AG_OK ||
+    ag_policy *hp = NULL;
+    if ((o->policy == NULL && (err = ag_home_policy(o->home, &hp)) != AG_OK) ||
         (err = ag_home_ledger(o->home, &s->ledger)) != AG_OK) {
         free(s);
         return err;
     }
+    s->policy = o->policy ? o->policy : hp;
     s->tier = o->tier;
     if ((err = ag__mcp_agent_refresh(s)) != AG_OK) {
         free(s);
@@ -656,4 +658,19 @@ void ag__mcp_server_gone(struct ag__mcp_session *s, const char *why, struct ag__
         json_decref(id);
         drop_pending(s, &s->pending[0]);
     }
+}
+
+void ag__mcp_request_failed(struct ag__mcp_session *s, const char *msg, size_t len, const char *why,
+                            struct ag__mcp_io *io)
+{
+    json_t *m = json_loadb(msg, len, 0, NULL);
+    json_t *id = json_object_get(m, "id");
+    char *key = id && json_object_get(m, "method") ? id_key(id) : NULL;
+    struct ag__mcp_pending *p = key ? find_pending(s, key) : NULL;
+    if (p) {
+        ag__mcp_error(&io->to_client, id, AG__MCP_SERVER_GONE, why, NULL);
+        drop_pending(s, p);
+    }
+    free(key);
+    json_decref(m);
 }

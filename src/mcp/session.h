@@ -42,5 +42,10 @@ void ag__mcp_from_server(struct ag__mcp_session *s, const char *msg, size_t len,
 int ag__mcp_tick(struct ag__mcp_session *s, struct ag__mcp_io *io);
 /* The server is gone: every request still pending gets an error naming why. */
 void ag__mcp_server_gone(struct ag__mcp_session *s, const char *why, struct ag__mcp_io *io);
+/* One forwarded message (msg) will not be answered (its exchange with the server
+ * failed): a request gets an error naming why and is no longer pending; the session's
+ * other requests are left alone (on HTTP each has its own exchange). */
+void ag__mcp_request_failed(struct ag__mcp_session *s, const char *msg, size_t len, const char *why,
+                            struct ag__mcp_io *io);
 
 #endif

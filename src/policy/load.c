@@ -14,6 +14,7 @@
 #include "policy/arena.h"
 #include "policy/glob.h"
 #include "policy/index.h"
+#include "policy/load_int.h"
 #include "policy/policy_int.h"
 #include "policy/yaml.h"
 
@@ -66,24 +67,7 @@ static void set_defaults(ag_policy *p)
 
 /* ---- problems --------------------------------------------------------------------- */
 
-struct problem {
-    int line, col;
-    size_t seq;
-    char *msg;
-};
-
-struct lctx {
-    const char *name;
-    ag_policy *p;
-    struct problem *probs;
-    size_t nprobs, cap;
-    int oom;
-};
-
-static void problem_at(struct lctx *c, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void problem_at(struct lctx *c, int line, int col, const char *fmt, ...)
+void ag__pl_problem_at(struct lctx *c, int line, int col, const char *fmt, ...)
 {
     char what[768];
     va_list ap;
@@ -114,8 +98,6 @@ static void problem_at(struct lctx *c, int line, int col, const char *fmt, ...)
     pr->msg = msg;
 }
 
-#define PROBLEM(c, node, ...) problem_at((c), (node)->line, (node)->col, __VA_ARGS__)
-
 static const char *type_name(const struct ag__ynode *n)
 {
     if (n->type == AG__Y_MAP)
@@ -135,7 +117,7 @@ static int has_nul(const struct ag__ynode *n)
     return n->type == AG__Y_SCALAR && memchr(n->text, '\0', n->len) != NULL;
 }
 
-static int want(struct lctx *c, const struct ag__ynode *n, enum ag__ytype type, const char *what)
+int ag__pl_want(struct lctx *c, const struct ag__ynode *n, enum ag__ytype type, const char *what)
 {
     if (type == AG__Y_SCALAR && has_nul(n)) {
         PROBLEM(c, n, "NUL character (\\0) in a value of '%s'", what);
@@ -162,7 +144,7 @@ static int parse_ll(const char *s, long long *out)
 static int get_int(struct lctx *c, const struct ag__ynode *n, const char *what, long long lo,
                    long long hi, long long *out)
 {
-    if (!want(c, n, AG__Y_SCALAR, what))
+    if (!ag__pl_want(c, n, AG__Y_SCALAR, what))
         return 0;
     if (!parse_ll(n->text, out)) {
         PROBLEM(c, n, "'%s' must be an integer, got '%s'", what, n->text);
@@ -178,7 +160,7 @@ static int get_int(struct lctx *c, const struct ag__ynode *n, const char *what, 
 static int get_tier(struct lctx *c, const struct ag__ynode *n, const char *what, int *out)
 {
     long long v;
-    if (!want(c, n, AG__Y_SCALAR, what))
+    if (!ag__pl_want(c, n, AG__Y_SCALAR, what))
         return 0;
     if (!parse_ll(n->text, &v)) {
         PROBLEM(c, n, "'%s' must be a tier number, got '%s'", what, n->text);
@@ -192,9 +174,9 @@ static int get_tier(struct lctx *c, const struct ag__ynode *n, const char *what,
     return 1;
 }
 
-static int get_bool(struct lctx *c, const struct ag__ynode *n, const char *what, int *out)
+int ag__pl_get_bool(struct lctx *c, const struct ag__ynode *n, const char *what, int *out)
 {
-    if (!want(c, n, AG__Y_SCALAR, what))
+    if (!ag__pl_want(c, n, AG__Y_SCALAR, what))
         return 0;
     if (strcmp(n->text, "true") == 0 || strcmp(n->text, "false") == 0) {
         *out = n->text[0] == 't';
@@ -204,9 +186,9 @@ static int get_bool(struct lctx *c, const struct ag__ynode *n, const char *what,
     return 0;
 }
 
-static int get_duration(struct lctx *c, const struct ag__ynode *n, const char *what, int64_t *out)
+int ag__pl_get_duration(struct lctx *c, const struct ag__ynode *n, const char *what, int64_t *out)
 {
-    if (!want(c, n, AG__Y_SCALAR, what))
+    if (!ag__pl_want(c, n, AG__Y_SCALAR, what))
         return 0;
     if (ag__parse_duration(n->text, out) != AG_OK) {
         PROBLEM(c, n, "bad duration for '%s': '%s' (expected e.g. 90s, 30m, 1h, 1h30m)", what,
@@ -220,7 +202,7 @@ static int get_duration(struct lctx *c, const struct ag__ynode *n, const char *w
  * "iB"/"B"); 0 means unlimited. */
 static int get_size(struct lctx *c, const struct ag__ynode *n, const char *what, int64_t *out)
 {
-    if (!want(c, n, AG__Y_SCALAR, what))
+    if (!ag__pl_want(c, n, AG__Y_SCALAR, what))
         return 0;
     char *end;
     errno = 0;
@@ -249,7 +231,7 @@ static int get_size(struct lctx *c, const struct ag__ynode *n, const char *what,
     return 0;
 }
 
-static char *copy_text(struct lctx *c, const struct ag__ynode *n)
+char *ag__pl_copy_text(struct lctx *c, const struct ag__ynode *n)
 {
     char *s = ag__arena_strndup(&c->p->arena, n->text, n->len);
     if (s == NULL)
@@ -258,7 +240,7 @@ static char *copy_text(struct lctx *c, const struct ag__ynode *n)
 }
 
 /* Checks a mapping's keys: scalars, no duplicates, all in allowed (NULL-terminated). */
-static void check_keys(struct lctx *c, const struct ag__ynode *map, const char *const *allowed,
+void ag__pl_check_keys(struct lctx *c, const struct ag__ynode *map, const char *const *allowed,
                        const char *where)
 {
     for (size_t i = 0; i < map->n; i++) {
@@ -321,16 +303,16 @@ static void for_each_tier(struct lctx *c, const struct ag__ynode *map, const cha
 static void load_tier(struct lctx *c, int t, const struct ag__ynode *v)
 {
     static const char *const keys[] = {"name", "token_ttl", "max_ttl", NULL};
-    if (!want(c, v, AG__Y_MAP, "tiers"))
+    if (!ag__pl_want(c, v, AG__Y_MAP, "tiers"))
         return;
-    check_keys(c, v, keys, "a tier");
+    ag__pl_check_keys(c, v, keys, "a tier");
     struct ag_tier_info *ti = &c->p->tiers[t];
     const struct ag__ynode *n;
-    if ((n = ag__yaml_get(v, "name")) && want(c, n, AG__Y_SCALAR, "name"))
-        ti->name = copy_text(c, n);
+    if ((n = ag__yaml_get(v, "name")) && ag__pl_want(c, n, AG__Y_SCALAR, "name"))
+        ti->name = ag__pl_copy_text(c, n);
     const struct ag__ynode *ttl = ag__yaml_get(v, "token_ttl"), *mx = ag__yaml_get(v, "max_ttl");
     int ok = 1;
-    if (ttl && get_duration(c, ttl, "token_ttl", &ti->token_ttl_ms)) {
+    if (ttl && ag__pl_get_duration(c, ttl, "token_ttl", &ti->token_ttl_ms)) {
         if (ti->token_ttl_ms <= 0) {
             PROBLEM(c, ttl, "'token_ttl' must be positive");
             ok = 0;
@@ -338,7 +320,7 @@ static void load_tier(struct lctx *c, int t, const struct ag__ynode *v)
     } else if (ttl) {
         ok = 0;
     }
-    if (mx && !get_duration(c, mx, "max_ttl", &ti->max_ttl_ms))
+    if (mx && !ag__pl_get_duration(c, mx, "max_ttl", &ti->max_ttl_ms))
         ok = 0;
     /* A default on one side may clash with a value on the other: name the value. */
     if (ok && ti->max_ttl_ms < ti->token_ttl_ms) {
@@ -360,7 +342,7 @@ static int load_globs(struct lctx *c, const struct ag__ynode *rule, const char *
         PROBLEM(c, rule, "rule is missing '%s'", what);
         return 0;
     }
-    if (!want(c, list, AG__Y_SEQ, what))
+    if (!ag__pl_want(c, list, AG__Y_SEQ, what))
         return 0;
     if (list->n == 0) {
         PROBLEM(c, list, "'%s' is empty (a rule needs at least one glob)", what);
@@ -377,14 +359,14 @@ static int load_globs(struct lctx *c, const struct ag__ynode *rule, const char *
         const struct ag__ynode *item = list->items[i];
         const char *why;
         size_t off;
-        if (!want(c, item, AG__Y_SCALAR, what)) {
+        if (!ag__pl_want(c, item, AG__Y_SCALAR, what)) {
             ok = 0;
         } else if (ag__glob_check(item->text, &why, &off) != AG_OK) {
             PROBLEM(c, item, "bad %s glob '%s': %s at offset %zu",
                     sep == AG__SEP_ACTION ? "action" : "resource", item->text, why, off);
             ok = 0;
         } else {
-            char *src = copy_text(c, item);
+            char *src = ag__pl_copy_text(c, item);
             if (src == NULL)
                 return 0;
             ag__glob_compile(&g[i], src, sep);
@@ -399,7 +381,7 @@ static int load_globs(struct lctx *c, const struct ag__ynode *rule, const char *
 
 static int load_phases(struct lctx *c, const struct ag__ynode *list, struct ag__rule *r)
 {
-    if (!want(c, list, AG__Y_SEQ, "phases"))
+    if (!ag__pl_want(c, list, AG__Y_SEQ, "phases"))
         return 0;
     if (list->n == 0) {
         PROBLEM(c, list, "'phases' is empty (omit it to allow every phase)");
@@ -411,7 +393,7 @@ static int load_phases(struct lctx *c, const struct ag__ynode *list, struct ag__
     for (size_t i = 0; i < list->n; i++) {
         const struct ag__ynode *item = list->items[i];
         enum ag_phase ph;
-        if (!want(c, item, AG__Y_SCALAR, "phases")) {
+        if (!ag__pl_want(c, item, AG__Y_SCALAR, "phases")) {
             ok = 0;
         } else if (ag_phase_parse(item->text, &ph) != AG_OK) {
             PROBLEM(c, item,
@@ -446,7 +428,7 @@ static int load_rule_tiers(struct lctx *c, const struct ag__ynode *rule, struct 
         PROBLEM(c, rule, "rule is missing 'tiers' or 'min_tier'");
         return 0;
     }
-    if (!want(c, tiers, AG__Y_SEQ, "tiers"))
+    if (!ag__pl_want(c, tiers, AG__Y_SEQ, "tiers"))
         return 0;
     if (tiers->n == 0) {
         PROBLEM(c, tiers, "'tiers' is empty");
@@ -469,7 +451,7 @@ static int load_effect(struct lctx *c, const struct ag__ynode *rule, struct ag__
         PROBLEM(c, rule, "rule is missing 'effect'");
         return 0;
     }
-    if (!want(c, e, AG__Y_SCALAR, "effect"))
+    if (!ag__pl_want(c, e, AG__Y_SCALAR, "effect"))
         return 0;
     for (int i = 0; i <= AG_EFFECT_ASK; i++) {
         if (strcmp(e->text, ag_effect_name((enum ag_effect)i)) == 0) {
@@ -501,10 +483,10 @@ static int approver_ok(const char *s)
 static int load_approval(struct lctx *c, const struct ag__ynode *v, struct ag__rule *r)
 {
     static const char *const keys[] = {"timeout", "approvers", "required", NULL};
-    if (!want(c, v, AG__Y_MAP, "approval"))
+    if (!ag__pl_want(c, v, AG__Y_MAP, "approval"))
         return 0;
     size_t before = c->nprobs;
-    check_keys(c, v, keys, "'approval'");
+    ag__pl_check_keys(c, v, keys, "'approval'");
     if (r->effect != AG_EFFECT_ASK)
         PROBLEM(c, v, "'approval' is only for rules with effect ask (this one is %s)",
                 ag_effect_name(r->effect));
@@ -512,25 +494,25 @@ static int load_approval(struct lctx *c, const struct ag__ynode *v, struct ag__r
     r->approval_required = 1;
     const struct ag__ynode *n;
     if ((n = ag__yaml_get(v, "timeout")) &&
-        get_duration(c, n, "approval.timeout", &r->approval_timeout_ms)) {
+        ag__pl_get_duration(c, n, "approval.timeout", &r->approval_timeout_ms)) {
         /* A grant that outlives a day is a standing permission, not an approval. */
         if (r->approval_timeout_ms < 1000 || r->approval_timeout_ms > 7LL * 24 * 3600 * 1000)
             PROBLEM(c, n, "'approval.timeout' out of range: '%s' (expected 1s..7d)", n->text);
     }
-    if ((n = ag__yaml_get(v, "approvers")) && want(c, n, AG__Y_SEQ, "approval.approvers")) {
+    if ((n = ag__yaml_get(v, "approvers")) && ag__pl_want(c, n, AG__Y_SEQ, "approval.approvers")) {
         r->approvers = ag__arena_alloc(&c->p->arena, (n->n ? n->n : 1) * sizeof *r->approvers);
         if (r->approvers == NULL)
             c->oom = 1;
         for (size_t i = 0; r->approvers && i < n->n; i++) {
             const struct ag__ynode *it = n->items[i];
-            if (!want(c, it, AG__Y_SCALAR, "approval.approvers"))
+            if (!ag__pl_want(c, it, AG__Y_SCALAR, "approval.approvers"))
                 continue;
             if (!approver_ok(it->text)) {
                 PROBLEM(c, it, "bad approver '%s' (expected admin, tier:N, role:NAME or user:NAME)",
                         it->text);
                 continue;
             }
-            r->approvers[r->napprovers++] = copy_text(c, it);
+            r->approvers[r->napprovers++] = ag__pl_copy_text(c, it);
         }
     }
     long long req;
@@ -545,9 +527,9 @@ static int load_rule(struct lctx *c, const struct ag__ynode *n, struct ag__rule 
 {
     static const char *const keys[] = {"id",     "description", "effect",   "actions",  "resources",
                                        "phases", "tiers",       "min_tier", "approval", NULL};
-    if (!want(c, n, AG__Y_MAP, "rules"))
+    if (!ag__pl_want(c, n, AG__Y_MAP, "rules"))
         return 0;
-    check_keys(c, n, keys, "a rule");
+    ag__pl_check_keys(c, n, keys, "a rule");
     size_t before = c->nprobs;
     memset(r, 0, sizeof *r);
     r->line = n->line;
@@ -563,10 +545,10 @@ static int load_rule(struct lctx *c, const struct ag__ynode *n, struct ag__rule 
         ok &= load_phases(c, v, r);
     if ((v = ag__yaml_get(n, "approval")))
         ok &= load_approval(c, v, r);
-    if ((v = ag__yaml_get(n, "id")) && want(c, v, AG__Y_SCALAR, "id"))
-        r->id = copy_text(c, v);
-    if ((v = ag__yaml_get(n, "description")) && want(c, v, AG__Y_SCALAR, "description"))
-        r->description = copy_text(c, v);
+    if ((v = ag__yaml_get(n, "id")) && ag__pl_want(c, v, AG__Y_SCALAR, "id"))
+        r->id = ag__pl_copy_text(c, v);
+    if ((v = ag__yaml_get(n, "description")) && ag__pl_want(c, v, AG__Y_SCALAR, "description"))
+        r->description = ag__pl_copy_text(c, v);
     return ok && c->nprobs == before;
 }
 
@@ -609,7 +591,7 @@ static void check_rule_ids(struct lctx *c, const struct ag__ynode *list)
 
 static void load_rules(struct lctx *c, const struct ag__ynode *list)
 {
-    if (!want(c, list, AG__Y_SEQ, "rules"))
+    if (!ag__pl_want(c, list, AG__Y_SEQ, "rules"))
         return;
     if (list->n == 0)
         return;
@@ -629,7 +611,7 @@ static void load_rules(struct lctx *c, const struct ag__ynode *list)
 static void load_paths(struct lctx *c, const struct ag__ynode *list, const char *what,
                        const char *const **out, size_t *nout)
 {
-    if (!want(c, list, AG__Y_SEQ, what))
+    if (!ag__pl_want(c, list, AG__Y_SEQ, what))
         return;
     const char **paths = ag__arena_alloc(&c->p->arena, (list->n + 1) * sizeof *paths);
     if (paths == NULL) {
@@ -638,13 +620,13 @@ static void load_paths(struct lctx *c, const struct ag__ynode *list, const char 
     }
     for (size_t i = 0; i < list->n; i++) {
         const struct ag__ynode *item = list->items[i];
-        if (!want(c, item, AG__Y_SCALAR, what))
+        if (!ag__pl_want(c, item, AG__Y_SCALAR, what))
             return;
         if (item->text[0] != '/') {
             PROBLEM(c, item, "'%s' entry '%s' is not an absolute path", what, item->text);
             return;
         }
-        paths[i] = copy_text(c, item);
+        paths[i] = ag__pl_copy_text(c, item);
     }
     *out = paths;
     *nout = list->n;
@@ -653,7 +635,7 @@ static void load_paths(struct lctx *c, const struct ag__ynode *list, const char 
 static void load_ports(struct lctx *c, const struct ag__ynode *list, const char *what,
                        const uint16_t **out, size_t *nout)
 {
-    if (!want(c, list, AG__Y_SEQ, what))
+    if (!ag__pl_want(c, list, AG__Y_SEQ, what))
         return;
     uint16_t *ports = ag__arena_alloc(&c->p->arena, (list->n + 1) * sizeof *ports);
     if (ports == NULL) {
@@ -675,15 +657,15 @@ static void load_sandbox_tier(struct lctx *c, int t, const struct ag__ynode *v)
     static const char *const keys[] = {
         "workdir_write", "read_paths", "write_paths", "connect_ports", "bind_ports",
         "cpu_time",      "memory",     "procs",       "file_size",     NULL};
-    if (!want(c, v, AG__Y_MAP, "sandbox"))
+    if (!ag__pl_want(c, v, AG__Y_MAP, "sandbox"))
         return;
-    check_keys(c, v, keys, "a sandbox profile");
+    ag__pl_check_keys(c, v, keys, "a sandbox profile");
     struct ag_sandbox_profile *s = &c->p->sandbox[t];
     const struct ag__ynode *n;
     int64_t ms;
     long long procs;
     if ((n = ag__yaml_get(v, "workdir_write")))
-        (void)get_bool(c, n, "workdir_write", &s->workdir_write);
+        (void)ag__pl_get_bool(c, n, "workdir_write", &s->workdir_write);
     if ((n = ag__yaml_get(v, "read_paths")))
         load_paths(c, n, "read_paths", &s->read_paths, &s->nread);
     if ((n = ag__yaml_get(v, "write_paths")))
@@ -692,7 +674,7 @@ static void load_sandbox_tier(struct lctx *c, int t, const struct ag__ynode *v)
         load_ports(c, n, "connect_ports", &s->connect_ports, &s->nconnect);
     if ((n = ag__yaml_get(v, "bind_ports")))
         load_ports(c, n, "bind_ports", &s->bind_ports, &s->nbind);
-    if ((n = ag__yaml_get(v, "cpu_time")) && get_duration(c, n, "cpu_time", &ms))
+    if ((n = ag__yaml_get(v, "cpu_time")) && ag__pl_get_duration(c, n, "cpu_time", &ms))
         s->cpu_seconds = (ms + 999) / 1000;
     if ((n = ag__yaml_get(v, "memory")))
         (void)get_size(c, n, "memory", &s->memory_bytes);
@@ -708,7 +690,7 @@ static void load_promotion(struct lctx *c, const struct ag__ynode *list)
 {
     static const char *const keys[] = {"from", "to", "consecutive_compliant", "requires_approval",
                                        NULL};
-    if (!want(c, list, AG__Y_SEQ, "promotion") || list->n == 0)
+    if (!ag__pl_want(c, list, AG__Y_SEQ, "promotion") || list->n == 0)
         return;
     struct ag_promotion_rule *pr = ag__arena_alloc(&c->p->arena, list->n * sizeof *pr);
     const struct ag__ynode *seen[AG_TIER_COUNT] = {0};
@@ -720,9 +702,9 @@ static void load_promotion(struct lctx *c, const struct ag__ynode *list)
         const struct ag__ynode *n = list->items[i], *v;
         struct ag_promotion_rule r = {0};
         long long cc = 0;
-        if (!want(c, n, AG__Y_MAP, "promotion"))
+        if (!ag__pl_want(c, n, AG__Y_MAP, "promotion"))
             continue;
-        check_keys(c, n, keys, "a promotion rule");
+        ag__pl_check_keys(c, n, keys, "a promotion rule");
         size_t before = c->nprobs;
         const struct ag__ynode *from = ag__yaml_get(n, "from"), *to = ag__yaml_get(n, "to");
         if (from == NULL || to == NULL) {
@@ -741,7 +723,7 @@ static void load_promotion(struct lctx *c, const struct ag__ynode *list)
             get_int(c, v, "consecutive_compliant", 0, 1000000, &cc))
             r.consecutive_compliant = (int)cc;
         if ((v = ag__yaml_get(n, "requires_approval")))
-            (void)get_bool(c, v, "requires_approval", &r.requires_approval);
+            (void)ag__pl_get_bool(c, v, "requires_approval", &r.requires_approval);
         if (r.consecutive_compliant == 0 && !r.requires_approval && c->nprobs == before)
             PROBLEM(c, n,
                     "promotion from tier %d needs 'consecutive_compliant' > 0 or "
@@ -753,123 +735,6 @@ static void load_promotion(struct lctx *c, const struct ag__ynode *list)
     c->p->promotions = pr;
 }
 
-/* ---- mcp ------------------------------------------------------------------------ */
-
-/* The tool's entry, added on first mention (resources: and rate: name the same tools). */
-static struct ag_mcp_tool_conf *mcp_tool(struct lctx *c, const struct ag__ynode *k, size_t cap)
-{
-    if (!want(c, k, AG__Y_SCALAR, "an MCP tool"))
-        return NULL;
-    struct ag_policy_mcp *m = &c->p->mcp;
-    struct ag_mcp_tool_conf *t = c->p->mcp_tools;
-    for (size_t i = 0; i < m->ntools; i++)
-        if (strcmp(t[i].tool, k->text) == 0)
-            return &t[i];
-    if (strchr(k->text, '.') == NULL || k->text[0] == '.') {
-        PROBLEM(c, k, "MCP tool '%s' must be written server.tool", k->text);
-        return NULL;
-    }
-    if (m->ntools == cap)
-        return NULL;
-    t[m->ntools] = (struct ag_mcp_tool_conf){.tool = copy_text(c, k)};
-    return &t[m->ntools++];
-}
-
-/* `10/min`: a count and a window (s, sec, min, m, h, hour, d, day). */
-static void get_rate(struct lctx *c, const struct ag__ynode *n, struct ag_mcp_tool_conf *t)
-{
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"s", 1000},     {"sec", 1000},     {"second", 1000}, {"m", 60000},
-                 {"min", 60000},  {"minute", 60000}, {"h", 3600000},   {"hour", 3600000},
-                 {"d", 86400000}, {"day", 86400000}};
-    if (!want(c, n, AG__Y_SCALAR, "rate"))
-        return;
-    char *end;
-    errno = 0;
-    long long v = strtoll(n->text, &end, 10);
-    if (end != n->text && errno == 0 && v > 0 && v <= 1000000 && *end == '/')
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-            if (strcmp(end + 1, units[i].unit) == 0) {
-                t->rate_count = v;
-                t->rate_window_ms = units[i].ms;
-                return;
-            }
-    PROBLEM(c, n, "bad rate '%s' (expected COUNT/UNIT, e.g. 10/min; units s, min, h, day)",
-            n->text);
-}
-
-static void load_mcp(struct lctx *c, const struct ag__ynode *v)
-{
-    static const char *const keys[] = {
-        "deny_as",         "on_change", "ask_timeout", "redact_secrets",
-        "redact_patterns", "resources", "rate",        NULL};
-    struct ag_policy_mcp *m = &c->p->mcp;
-    const struct ag__ynode *n, *res = ag__yaml_get(v, "resources"), *rate = ag__yaml_get(v, "rate");
-    check_keys(c, v, keys, "mcp");
-    if ((n = ag__yaml_get(v, "deny_as")) && want(c, n, AG__Y_SCALAR, "deny_as")) {
-        if (strcmp(n->text, "result") == 0 || strcmp(n->text, "error") == 0)
-            m->deny_as_result = n->text[0] == 'r';
-        else
-            PROBLEM(c, n, "'deny_as' must be error or result, got '%s'", n->text);
-    }
-    if ((n = ag__yaml_get(v, "on_change")) && want(c, n, AG__Y_SCALAR, "on_change")) {
-        if (strcmp(n->text, "deny") == 0 || strcmp(n->text, "ask") == 0)
-            m->change_ask = n->text[0] == 'a';
-        else
-            PROBLEM(c, n, "'on_change' must be deny or ask, got '%s'", n->text);
-    }
-    if ((n = ag__yaml_get(v, "ask_timeout")))
-        (void)get_duration(c, n, "ask_timeout", &m->ask_timeout_ms);
-    if ((n = ag__yaml_get(v, "redact_secrets")))
-        (void)get_bool(c, n, "redact_secrets", &m->redact_secrets);
-    if ((n = ag__yaml_get(v, "redact_patterns")) && want(c, n, AG__Y_SEQ, "redact_patterns") &&
-        n->n) {
-        const char **pats = ag__arena_alloc(&c->p->arena, n->n * sizeof *pats);
-        if (pats == NULL) {
-            c->oom = 1;
-            return;
-        }
-        for (size_t i = 0; i < n->n; i++) {
-            const struct ag__ynode *e = n->items[i];
-            regex_t re;
-            if (!want(c, e, AG__Y_SCALAR, "redact_patterns"))
-                continue;
-            int rc = regcomp(&re, e->text, REG_EXTENDED);
-            if (rc != 0) {
-                char why[128];
-                regerror(rc, &re, why, sizeof why);
-                PROBLEM(c, e, "bad pattern in 'redact_patterns': %s", why);
-                continue;
-            }
-            regfree(&re);
-            pats[m->npatterns++] = copy_text(c, e);
-        }
-        m->redact_patterns = pats;
-    }
-    size_t cap = (res && res->type == AG__Y_MAP ? res->n : 0) +
-                 (rate && rate->type == AG__Y_MAP ? rate->n : 0);
-    if (cap && (c->p->mcp_tools = ag__arena_alloc(&c->p->arena, cap * sizeof *m->tools)) == NULL) {
-        c->oom = 1;
-        return;
-    }
-    m->tools = c->p->mcp_tools;
-    if (res && want(c, res, AG__Y_MAP, "resources")) {
-        for (size_t i = 0; i < res->n; i++) {
-            struct ag_mcp_tool_conf *t = mcp_tool(c, res->items[2 * i], cap);
-            if (t && want(c, res->items[2 * i + 1], AG__Y_SCALAR, "resources"))
-                t->resource_arg = copy_text(c, res->items[2 * i + 1]);
-        }
-    }
-    if (rate && want(c, rate, AG__Y_MAP, "rate"))
-        for (size_t i = 0; i < rate->n; i++) {
-            struct ag_mcp_tool_conf *t = mcp_tool(c, rate->items[2 * i], cap);
-            if (t)
-                get_rate(c, rate->items[2 * i + 1], t);
-        }
-}
-
 /* ---- top level -------------------------------------------------------------------- */
 
 static void load_root(struct lctx *c, const struct ag__ynode *root)
@@ -877,32 +742,33 @@ static void load_root(struct lctx *c, const struct ag__ynode *root)
     static const char *const keys[] = {"version",   "tiers", "rules", "sandbox",
                                        "promotion", "mcp",   NULL};
     if (root == NULL) {
-        problem_at(c, 1, 1, "empty policy (expected a mapping with 'version' and 'rules')");
+        ag__pl_problem_at(c, 1, 1, "empty policy (expected a mapping with 'version' and 'rules')");
         return;
     }
     if (root->type != AG__Y_MAP) {
         PROBLEM(c, root, "wrong type for the policy: expected a mapping, got %s", type_name(root));
         return;
     }
-    check_keys(c, root, keys, "the policy");
+    ag__pl_check_keys(c, root, keys, "the policy");
     const struct ag__ynode *n = ag__yaml_get(root, "version");
     long long version;
     if (n == NULL)
         PROBLEM(c, root, "policy is missing 'version' (use version: 1)");
-    else if (want(c, n, AG__Y_SCALAR, "version") && (!parse_ll(n->text, &version) || version != 1))
+    else if (ag__pl_want(c, n, AG__Y_SCALAR, "version") &&
+             (!parse_ll(n->text, &version) || version != 1))
         PROBLEM(c, n, "unsupported version '%s' (this agentgov reads version 1)", n->text);
     else
         c->p->version = 1;
-    if ((n = ag__yaml_get(root, "tiers")) && want(c, n, AG__Y_MAP, "tiers"))
+    if ((n = ag__yaml_get(root, "tiers")) && ag__pl_want(c, n, AG__Y_MAP, "tiers"))
         for_each_tier(c, n, "tiers", load_tier);
     if ((n = ag__yaml_get(root, "rules")))
         load_rules(c, n);
-    if ((n = ag__yaml_get(root, "sandbox")) && want(c, n, AG__Y_MAP, "sandbox"))
+    if ((n = ag__yaml_get(root, "sandbox")) && ag__pl_want(c, n, AG__Y_MAP, "sandbox"))
         for_each_tier(c, n, "sandbox", load_sandbox_tier);
     if ((n = ag__yaml_get(root, "promotion")))
         load_promotion(c, n);
-    if ((n = ag__yaml_get(root, "mcp")) && want(c, n, AG__Y_MAP, "mcp"))
-        load_mcp(c, n);
+    if ((n = ag__yaml_get(root, "mcp")) && ag__pl_want(c, n, AG__Y_MAP, "mcp"))
+        ag__pl_load_mcp(c, n);
 }
 
 static int cmp_problem(const void *a, const void *b)

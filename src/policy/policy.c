@@ -397,6 +397,14 @@ const struct ag_policy_mcp *ag_policy_mcp(const ag_policy *p)
     return p ? &p->mcp : NULL;
 }
 
+const struct ag_mcp_server_conf *ag_policy_mcp_server(const ag_policy *p, const char *name)
+{
+    for (size_t i = 0; p && name && i < p->mcp.nservers; i++)
+        if (strcmp(p->mcp.servers[i].name, name) == 0)
+            return &p->mcp.servers[i];
+    return NULL;
+}
+
 const struct ag_mcp_tool_conf *ag_policy_mcp_tool(const ag_policy *p, const char *tool)
 {
     if (p == NULL || tool == NULL)

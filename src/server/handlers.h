@@ -86,6 +86,12 @@ void ag__h_kv_metadata(struct ag__req *r);
 void ag__h_kv_list(struct ag__req *r);
 void ag__h_sys_mounts(struct ag__req *r);
 
+/* The MCP gateway (handlers_mcp.c): /v1/mcp/{server}, POST, GET and DELETE. drain
+ * makes its streams end (before the HTTP server stops); free releases the gateways. */
+void ag__h_mcp(struct ag__req *r);
+void ag__mcp_routes_drain(struct ag__srv *s);
+void ag__mcp_routes_free(struct ag__srv *s);
+
 /* Replies with the HTTP status that fits an error from a module (403 for permission
  * problems, 404, 400, 503 when the store or ledger is down, 500 otherwise) and the
  * module's detail; `what` prefixes the message. */

@@ -87,6 +87,10 @@ static const struct ag__route routes[] = {
     {"DELETE", "/ui/api/session", "ui_session_end", ag__h_ui_session_end, TOK, 0},
     {"GET", "/ui/api/overview", "ui_overview", ag__h_ui_overview, ADM, 1},
     {"GET", "/ui/api/tail", "ui_tail", ag__h_ui_tail, ADM, 1},
+    /* The MCP gateway (handlers_mcp.c): the remote servers of the policy's mcp.servers */
+    {"POST", "/v1/mcp/{server}", "mcp", ag__h_mcp, TOK, 1},
+    {"GET", "/v1/mcp/{server}", "mcp", ag__h_mcp, TOK, 1},
+    {"DELETE", "/v1/mcp/{server}", "mcp", ag__h_mcp, TOK, 1},
     /* Pipelines (handlers_pipeline.c) */
     {"POST", "/v1/pipelines/runs", "pipeline_start", ag__h_pipeline_start, ADM, 1},
     {"GET", "/v1/pipelines/runs", "pipeline_list", ag__h_pipeline_list, TOK, 1},

@@ -572,8 +572,9 @@ static enum MHD_Result send_reply(struct ag__req *r)
 {
     struct MHD_Response *resp;
     if (r->stream) /* a live tail: the response owns the stream from here */
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, ag__ui_tail_read,
-                                                 r->stream, ag__ui_tail_free);
+        resp = MHD_create_response_from_callback(
+            MHD_SIZE_UNKNOWN, 64 * 1024, r->stream_read ? r->stream_read : ag__ui_tail_read,
+            r->stream, r->stream_free ? r->stream_free : ag__ui_tail_free);
     else
         resp = MHD_create_response_from_buffer(r->reply_len, r->reply ? r->reply : (void *)"",
                                                r->reply ? MHD_RESPMEM_MUST_FREE
@@ -586,6 +587,8 @@ static enum MHD_Result send_reply(struct ag__req *r)
     if (r->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->mcp_session[0])
+        MHD_add_response_header(resp, "Mcp-Session-Id", r->mcp_session);
     if (atomic_load(&r->srv->draining) || r->status == 413 || r->status == 431)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
@@ -864,7 +867,8 @@ static void drain(struct ag__srv *s)
     MHD_socket lfd = MHD_quiesce_daemon(s->mhd); /* stop accepting; keep the socket */
     ag__log(AG_LOG_INFO, "stop", "draining: no new connections, %ld request(s) in flight",
             atomic_load(&s->inflight));
-    ag__ui_drain(s->ui); /* live tails end rather than hold the drain */
+    ag__ui_drain(s->ui);     /* live tails end rather than hold the drain */
+    ag__mcp_routes_drain(s); /* and so do relayed MCP streams */
     int64_t until = ag__mono_ms() + s->cfg.drain_ms;
     while (atomic_load(&s->inflight) > 0 && ag__mono_ms() < until)
         usleep(5000);
@@ -923,6 +927,7 @@ void ag__server_free(struct ag__srv *s)
     if (s->mhd) {
         /* Suspended live tails must be resumed (and end) before libmicrohttpd stops. */
         ag__ui_drain(s->ui);
+        ag__mcp_routes_drain(s);
         for (int i = 0; i < 200 && atomic_load(&s->inflight) > 0; i++)
             usleep(5000);
         while (atomic_load(&s->work_active) > 0)
@@ -938,7 +943,8 @@ void ag__server_free(struct ag__srv *s)
         unlink(s->unix_path);
     /* Users of the ledger and the store go first: the lifecycle handles (in the policy
      * nodes) and the auth engine borrow them. */
-    ag__ui_free(s->ui); /* after the daemon: its tails' responses are gone */
+    ag__ui_free(s->ui);     /* after the daemon: its tails' responses are gone */
+    ag__mcp_routes_free(s); /* before the policies its gateways hold */
     free(s->tls_cert_pem);
     if (s->tls_key_pem) {
         explicit_bzero(s->tls_key_pem, strlen(s->tls_key_pem));

@@ -125,6 +125,7 @@ struct ag__srv {
     _Atomic long work_active; /* queued or running */
     pthread_t *workers;
     size_t nworkers;
+    struct ag__mcp_routes *mcp; /* /v1/mcp/{server}'s gateways (handlers_mcp.c) */
 };
 
 /* One HTTP request. */
@@ -160,6 +161,10 @@ struct ag__req {
     int ui;              /* a dashboard reply: strict CSP and friends */
     char *set_cookie;    /* Set-Cookie value, owned */
     void *stream;        /* a live tail: the reply is streamed */
+    /* How the stream is read and freed; NULL: a live tail's (ui.c) */
+    long (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
+    void (*stream_free)(void *cls);
+    char mcp_session[256]; /* Mcp-Session-Id to send back (handlers_mcp.c), "" : none */
 };
 
 /* Builds the daemon from a configuration and a data directory: loads the policy,

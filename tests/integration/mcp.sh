@@ -567,67 +567,7 @@ ms=$((($(date +%s%N) - start) / 1000000))
 check_eq "a server that ignores EOF is stopped with SIGTERM (status 143)" "$(tail -1 "$T/linger.out")" "exit 143"
 check_eq "... about 2 s after the client closed (not 60)" "$([ "$ms" -ge 1900 ] && [ "$ms" -lt 8000 ] && echo yes || echo "no: $ms ms")" yes
 
-# ---- the Streamable HTTP proxy (agentgov mcp serve) in front of an SDK server -----------
-"$AG" --dir "$D" secret put mcp/remote token=upstream-tok-7f3a9 >/dev/null || not_ok "secret put"
-cat >"$T/policy-remote.yaml" <<'YAML'
-version: 1
-rules:
-  - {effect: allow, actions: [mcp.remote.echo, mcp.remote.whoami], resources: ["**"], min_tier: 1}
-YAML
-# start_http NAME [--json]: an upstream (requires the token) and a gateway in front of it.
-start_http() {
-    rm -f "$T/$1.up" "$T/$1.gw"
-    node "$SRC/tests/integration/mcp_http_server.cjs" "$T/$1.up" upstream-tok-7f3a9 ${2:-} \
-        >"$T/$1.up.log" 2>&1 &
-    PIDS_TO_KILL+=($!)
-    for _ in $(seq 100); do [ -s "$T/$1.up" ] && break; sleep 0.05; done
-    UP=http://127.0.0.1:$(cat "$T/$1.up")/mcp
-    "$AG" --dir "$D" mcp serve --upstream "$UP" --server remote --upstream-secret mcp/remote \
-        --tier 1 --policy "$T/policy-remote.yaml" --port-file "$T/$1.gw" 2>"$T/$1.gw.log" &
-    GW_PID=$!
-    PIDS_TO_KILL+=($GW_PID)
-    for _ in $(seq 100); do [ -s "$T/$1.gw" ] && break; sleep 0.05; done
-    GW=http://127.0.0.1:$(cat "$T/$1.gw")/mcp
-}
-start_http sse
-cat >"$T/http.plan.json" <<JSON
-{"url": "$GW", "steps": [{"op": "list"}, {"op": "call", "name": "echo", "arguments": {"text": "hi"}},
-  {"op": "call", "name": "danger"}, {"op": "call", "name": "whoami"}]}
-JSON
-run_client "$T/http.plan.json"
-check_eq "HTTP: the SDK client's tools/list is filtered" "$(step 0)" '{"step":0,"ok":true,"result":["echo","whoami"]}'
-check_contains "HTTP: an allowed call reaches the upstream (SSE answer)" "$(step 1)" '"text":"echo: hi"'
-check_contains "HTTP: a denied call gets the reason" "$(step 2)" \
-    'agentgov denied mcp.remote.danger on danger at tier 1: default_deny'
-check_contains "HTTP: the upstream saw the credential the gateway added" "$(step 3)" 'authorized caller'
-check_not_contains "HTTP: the credential is never shown to the client" "$(cat "$T/client.out")" 'upstream-tok-7f3a9'
-check_eq "HTTP: without the gateway the upstream refuses (it needs the credential)" \
-    "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' -d '{}' "$UP")" 401
-check_eq "HTTP: an unknown session gets 404" \
-    "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Mcp-Session-Id: nope' -H 'content-type: application/json' \
-        -d '{"jsonrpc":"2.0","id":1,"method":"ping"}' "$GW")" 404
-check_eq "HTTP: a request before initialize without a session gets 400" \
-    "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
-        -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' "$GW")" 400
-check_eq "HTTP: GET (a standalone SSE stream) is refused with 405" \
-    "$(curl -s -o /dev/null -w '%{http_code}' "$GW")" 405
-check_eq "HTTP: decisions ledgered under the server's name" \
-    "$(sqlite3 "$D/ledger.db" "select group_concat(decision || ' ' || action, ',') from ledger where kind='decision' and action like 'mcp.remote.%'")" \
-    "allow mcp.remote.echo,deny mcp.remote.danger,allow mcp.remote.whoami"
-kill -TERM "$GW_PID"
-wait "$GW_PID"
-check_eq "HTTP: the gateway stops on SIGTERM with status 0" "$?" 0
-start_http json --json
-cat >"$T/http2.plan.json" <<JSON
-{"url": "$GW", "steps": [{"op": "call", "name": "echo", "arguments": {"text": "json"}}]}
-JSON
-run_client "$T/http2.plan.json"
-check_contains "HTTP: an upstream answering in JSON works too" "$(step 0)" '"text":"echo: json"'
-check_exit "mcp serve without --upstream is a usage error" 1 "$AG" --dir "$D" mcp serve --server x --tier 1
-check_contains "... naming it" "$ERR" "--upstream and --server are required"
-check_exit "mcp serve with a missing credential secret fails before listening" 1 "$AG" --dir "$D" mcp serve \
-    --upstream "$UP" --server remote --upstream-secret mcp/absent --tier 1 --policy "$T/policy-remote.yaml"
-check_contains "... naming the secret" "$ERR" "the upstream credential (secret mcp/absent)"
+# The Streamable HTTP proxy (agentgov mcp serve) has its own script: mcp_http.sh.
 
 # ---- mcp.ledger_sync = deferred: entries committed before the call, synced behind it ----
 D2=$T/data-deferred

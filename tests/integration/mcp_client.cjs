@@ -5,7 +5,8 @@
 // "name": "...", "arguments": {...}} | {"op": "read", "uri": "..."} | {"op": "sleep",
 // "ms": N} | {"op": "changes"} (how many notifications/tools/list_changed the client has
 // received so far) | {"op": "caps"} (the server's capabilities) | {"op": "wait_change", "ms": N} (waits up to N ms for one more;
-// true when it came)]}. Prints one JSON line per step: {"step": i, "ok": true, "result": ...} or
+// true when it came)]}; with "url", "token" is sent as "Authorization: Bearer TOKEN".
+// Prints one JSON line per step: {"step": i, "ok": true, "result": ...} or
 // {"step": i, "ok": false, "code": N, "message": "..."}.
 const fs = require("fs");
 const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
@@ -16,7 +17,8 @@ const { ToolListChangedNotificationSchema } = require("@modelcontextprotocol/sdk
 async function main() {
   const plan = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
   const transport = plan.url
-    ? new StreamableHTTPClientTransport(new URL(plan.url))
+    ? new StreamableHTTPClientTransport(new URL(plan.url),
+      plan.token ? { requestInit: { headers: { Authorization: "Bearer " + plan.token } } } : undefined)
     : new StdioClientTransport({
       command: plan.command, args: plan.args, env: { ...process.env, ...(plan.env || {}) },
       stderr: "inherit",

@@ -1,8 +1,9 @@
 // A remote MCP server on the Streamable HTTP transport for the gateway's tests, built
 // with the official TypeScript SDK (McpServer + StreamableHTTPServerTransport) on
 // node's http module. It requires "Authorization: Bearer $TOKEN" and answers with SSE
-// (or JSON with --json). Tools: echo {text}, whoami (says whether a bearer token came),
-// danger. usage: node mcp_http_server.cjs PORT_FILE TOKEN [--json]
+// (or JSON with --json); --stateless: without sessions (no Mcp-Session-Id, no GET).
+// Tools: echo {text}, whoami (says whether a bearer token came), danger.
+// usage: node mcp_http_server.cjs PORT_FILE TOKEN [--json] [--stateless]
 const http = require("http");
 const fs = require("fs");
 const { randomUUID } = require("crypto");
@@ -13,6 +14,7 @@ const { isInitializeRequest } = require("@modelcontextprotocol/sdk/types.js");
 
 const [portFile, token] = process.argv.slice(2, 4);
 const json = process.argv.includes("--json");
+const stateless = process.argv.includes("--stateless");
 const transports = {};
 
 function newServer() {
@@ -35,6 +37,13 @@ http.createServer(async (req, res) => {
   let body = "";
   for await (const chunk of req) body += chunk;
   const msg = body ? JSON.parse(body) : undefined;
+  if (stateless) { /* no sessions: a server and a transport for each request */
+    if (req.method !== "POST") { res.writeHead(405).end(); return; }
+    const st = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: json });
+    await newServer().connect(st);
+    await st.handleRequest(req, res, msg);
+    return;
+  }
   const sid = req.headers["mcp-session-id"];
   let t = sid && transports[sid];
   if (!t && req.method === "POST" && isInitializeRequest(msg)) {

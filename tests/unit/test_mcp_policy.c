@@ -87,3 +87,38 @@ TEST(mcp_section_errors)
     refused("version: 1\nmcp:\n  pins: yes\nrules: []\n", "unknown key 'pins' in mcp");
     refused("version: 1\nmcp: [1]\nrules: []\n", "wrong type for 'mcp'");
 }
+
+TEST(mcp_servers_read)
+{
+    ag_policy *p = load("version: 1\n"
+                        "mcp:\n"
+                        "  servers:\n"
+                        "    github: {url: 'https://api.example.com/mcp', secret: mcp/github}\n"
+                        "    local_1: {url: 'http://127.0.0.1:9/mcp'}\n"
+                        "rules: []\n");
+    ASSERT_TRUE(p != NULL);
+    const struct ag_policy_mcp *m = ag_policy_mcp(p);
+    ASSERT_EQ(m->nservers, 2);
+    const struct ag_mcp_server_conf *s = ag_policy_mcp_server(p, "github");
+    ASSERT_TRUE(s != NULL);
+    ASSERT_STREQ(s->url, "https://api.example.com/mcp");
+    ASSERT_STREQ(s->secret, "mcp/github");
+    s = ag_policy_mcp_server(p, "local_1");
+    ASSERT_TRUE(s != NULL && s->secret == NULL);
+    ASSERT_STREQ(s->url, "http://127.0.0.1:9/mcp");
+    ASSERT_TRUE(ag_policy_mcp_server(p, "absent") == NULL);
+    ag_policy_free(p);
+}
+
+TEST(mcp_servers_errors)
+{
+    refused("version: 1\nmcp:\n  servers: {gh: {secret: x}}\nrules: []\n",
+            "p.yaml:3:17: MCP server 'gh' needs a url");
+    refused("version: 1\nmcp:\n  servers: {gh: {url: 'ftp://x'}}\nrules: []\n",
+            "the url of MCP server 'gh' must be http:// or https://");
+    refused("version: 1\nmcp:\n  servers: {'g h': {url: 'http://x'}}\nrules: []\n",
+            "MCP server name 'g h' may hold only letters, digits, '-' and '_'");
+    refused("version: 1\nmcp:\n  servers: {gh: {url: 'http://x', token: y}}\nrules: []\n",
+            "unknown key 'token' in gh");
+    refused("version: 1\nmcp:\n  servers: [gh]\nrules: []\n", "wrong type for 'servers'");
+}

@@ -211,6 +211,33 @@ TEST(mcp_server_gone_answers_every_pending_request)
     fx_close(&f);
 }
 
+TEST(mcp_request_failed_answers_that_request_alone)
+{
+    struct fx f;
+    fx_open(&f, POLICY);
+    client(&f, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\"}");
+    client(&f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+    ag__buf_reset(&f.io.to_client);
+    static const char failed[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}";
+    ag__mcp_request_failed(f.s, failed, sizeof failed - 1, "unreachable", &f.io);
+    ASSERT_STREQ(out_client(&f),
+                 "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32002,\"message\":"
+                 "\"unreachable\"}}\n");
+    /* Not pending any more (a second failure says nothing); "a" still is. */
+    ag__buf_reset(&f.io.to_client);
+    ag__mcp_request_failed(f.s, failed, sizeof failed - 1, "unreachable", &f.io);
+    ASSERT_STREQ(out_client(&f), "");
+    ag__mcp_server_gone(f.s, "gone", &f.io);
+    ASSERT_CONTAINS(out_client(&f), "\"id\":\"a\",\"error\"");
+    ASSERT_TRUE(strstr(out_client(&f), "\"id\":2") == NULL);
+    /* A notification that failed has no answer. */
+    ag__buf_reset(&f.io.to_client);
+    static const char note[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
+    ag__mcp_request_failed(f.s, note, sizeof note - 1, "unreachable", &f.io);
+    ASSERT_STREQ(out_client(&f), "");
+    fx_close(&f);
+}
+
 TEST(mcp_session_refuses_a_bad_server_name)
 {
     struct ag_mcp_opts o = {.home = NULL, .server = "t", .tier = 1};
