@@ -211,7 +211,10 @@ static char *tool_results(const char *role)
         if (!c || strcmp(json_string_value(json_object_get(m, "role")) ?: "", "tool") != 0)
             continue;
         cap += strlen(c) + 1;
-        out = realloc(out, cap);
+        char *grown = realloc(out, cap);
+        if (!grown)
+            break; /* keep what was gathered; the caller's asserts will fail */
+        out = grown;
         len += (size_t)sprintf(out + len, "%s\n", c);
     }
     json_decref(a);
