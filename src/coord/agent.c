@@ -1,5 +1,6 @@
 /* One governed LLM agent: its lifecycle walk, its conversation with the model and its
  * tool calls. See orch_int.h and include/agentgov/coord.h. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 
 /* Role prompts. The model is told what its role writes and how the task ends (a vote);
  * the kernel decides what it may actually do. */
-static const char *role_prompt(const char *role)
+static const char *role_prompt(const char *role, char *buf, size_t size)
 {
     if (!strcmp(role, "alpha"))
         return "You are ALPHA, the research agent of a governed team. Analyse the objective, "
@@ -24,21 +25,35 @@ static const char *role_prompt(const char *role)
                "(read_messages, blackboard_read solutions), write solutions/eval_N, send "
                "FEEDBACK to alpha as {\"agree\": true|false, \"points\": [...]}; when you agree, "
                "write solutions/synthesis. Then vote on it.";
-    return "You are GAMMA, the mediator of a governed team, called in because of the reason "
-           "below. Read the blackboard and the messages, resolve the disagreement or validate "
-           "the result, write solutions/gamma_result (and solutions/synthesis when there is "
-           "none), broadcast your conclusion, then vote.";
+    if (!strcmp(role, "gamma"))
+        return "You are GAMMA, the mediator of a governed team, called in because of the "
+               "reason below. Read the blackboard and the messages, resolve the disagreement "
+               "or validate the result, write solutions/gamma_result (and solutions/synthesis "
+               "when there is none), broadcast your conclusion, then vote.";
+    /* Any other role is an agent given the task on its own (a pipeline's LLM agent
+     * stage): it is not a mediator and has nobody to wait for. */
+    size_t n = 0;
+    n += (size_t)snprintf(buf, size, "You are ");
+    for (const char *c = role; *c && n + 1 < size; c++)
+        buf[n++] = (char)toupper((unsigned char)*c);
+    snprintf(buf + n, size - n,
+             ", a governed agent working on this task alone. Do the work with the tools "
+             "(files you produce go in your working directory), write your result to "
+             "solutions/synthesis, then vote on it.");
+    return buf;
 }
 
 static json_t *first_messages(struct ag__agent_run *run, enum ag_spawn_reason why)
 {
     struct ag__orch *o = run->o;
-    char sys[1024], user[2048];
+    char sys[1024], user[2048], lone[512];
+    int team =
+        !strcmp(run->role, "alpha") || !strcmp(run->role, "beta") || !strcmp(run->role, "gamma");
     snprintf(sys, sizeof sys,
-             "%s Your agent id is %s; the other agents are named alpha, "
-             "beta and gamma. Use the tools; every call is authorized by the "
+             "%s Your agent id is %s%s. Use the tools; every call is authorized by the "
              "governance kernel and a refusal comes back as the tool's result.",
-             role_prompt(run->role), run->id);
+             role_prompt(run->role, lone, sizeof lone), run->id,
+             team ? "; the other agents are named alpha, beta and gamma" : "");
     if (why != AG_SPAWN_NONE)
         snprintf(user, sizeof user, "Task %s. Objective: %s\nYou were spawned because: %s.",
                  o->task, o->opts->objective, ag_spawn_reason_name(why));

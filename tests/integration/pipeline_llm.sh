@@ -61,8 +61,8 @@ YAML
 echo "# orchestrate and LLM agent stages"
 check_exit "validate: the pipeline with llm: is valid" 0 "$AG" pipeline validate "$T/llm.yaml"
 script "[$PLAN, $(vote alpha ACCEPT), $(vote beta ACCEPT), $PLAN,
-  $(tool gamma file_write '{"path":"notes.txt","content":"use LFU with decay"}'),
-  $(vote gamma ACCEPT)]"
+  $(tool writer file_write '{"path":"notes.txt","content":"use LFU with decay"}'),
+  $(vote writer ACCEPT)]"
 check_exit "run: the run succeeds" 0 "$AG" pipeline run "$T/llm.yaml" --json
 R=$(echo "$OUT" | head -n 1 | jq -r .run_id)
 check_eq "design (orchestrate) succeeded" "$(state "$R" design)" "succeeded"
@@ -74,6 +74,8 @@ check_eq "check (a shell stage on the artifact) succeeded" "$(state "$R" check)"
 LOG=$(curl -fsS "$M/_log")
 check_contains "the objective is the stage's task, parameters substituted" "$LOG" "pick a cache policy for sessions"
 check_contains "the LLM agent's objective is its task" "$LOG" "write the notes of the design"
+check_contains "the LLM agent is told it works alone, under its own role" "$LOG" "You are WRITER, a governed agent working on this task alone"
+check_eq "the LLM agent is not given the mediator's prompt" "$(echo "$LOG" | jq '[.[] | .body.messages[0].content | select(test("^You are WRITER"))] | length > 0 and all(test("GAMMA|mediator") | not)')" "true"
 check_contains "the model is the pipeline's" "$LOG" '"model": "scripted"'
 check_exit "the orchestrated task is known" 0 "$AG" task status "$R.design.1"
 check_contains "with its coordination record" "$OUT" "consensus"
