@@ -6,13 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@
 #include "cli/cliutil.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/safestr.h"
 #include "core/time.h"
@@ -53,11 +52,7 @@ void ag__orch_exec_close(struct ag__orch_exec *x)
 
 static int open_beneath(int dirfd, const char *path, int flags)
 {
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
-                           .mode = (flags & O_CREAT) ? 0644 : 0,
-                           .resolve =
-                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    return ag__open_beneath(dirfd, path, flags | O_NOFOLLOW, 0644, 1);
 }
 
 /* {"ok":..., key: text (made valid UTF-8)} as malloc'd JSON. */

@@ -9,12 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -22,6 +20,7 @@
 #include "coord/orch_int.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "core/jcs.h"
 #include "core/safestr.h"
 
@@ -118,9 +117,7 @@ static int fd_path(int fd, char out[PATH_MAX])
 
 static char *listing(int base)
 {
-    struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    int fd = (int)syscall(SYS_openat2, base, ".", &how, sizeof how);
+    int fd = ag__open_beneath(base, ".", O_RDONLY | O_DIRECTORY, 0, 0);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
@@ -211,9 +208,7 @@ ag_err ag__orch_artifact_read(struct ag__agent_run *run, const struct ag__coord_
         *result = listing(o->art_fd);
         return *result ? AG_OK : ag__fail(AG_EINVAL, "artifact_read: cannot list the artifacts");
     }
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    int fd = (int)syscall(SYS_openat2, o->art_fd, rel, &how, sizeof how);
+    int fd = ag__open_beneath(o->art_fd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, 0);
     if (fd < 0)
         return ag__fail(AG_EINVAL, "artifact_read: %s: %s", rel, strerror(errno));
     struct stat st;
@@ -235,10 +230,7 @@ void ag__orch_artifact_save(struct ag__orch *o, const char *name, const char *te
 {
     if (o->art_fd < 0)
         return;
-    struct open_how how = {.flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                           .mode = 0644,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
-    int fd = (int)syscall(SYS_openat2, o->art_fd, name, &how, sizeof how);
+    int fd = ag__open_beneath(o->art_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644, 1);
     if (fd < 0)
         return;
     size_t len = strlen(text);

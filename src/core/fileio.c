@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/crypto.h"
@@ -179,4 +181,54 @@ ag_err ag__mkdir_p(const char *path, mode_t mode)
     if (mkdir(tmp, mode) != 0 && errno != EEXIST)
         return ag__fail(errno_to_ag(errno), "%s: %s", tmp, strerror(errno));
     return AG_OK;
+}
+
+/* The fallback of ag__open_beneath: no "..", no absolute path, no link anywhere. */
+static int open_walk(int dirfd, const char *rel, int flags, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(rel);
+    if (rel[0] == '/' || n == 0 || n >= sizeof buf) {
+        errno = rel[0] == '/' ? EXDEV : (n ? ENAMETOOLONG : ENOENT);
+        return -1;
+    }
+    memcpy(buf, rel, n + 1);
+    int cur = dirfd, owned = 0;
+    char *save = NULL, *part = strtok_r(buf, "/", &save);
+    while (part) {
+        char *next = strtok_r(NULL, "/", &save);
+        if (strcmp(part, "..") == 0) {
+            if (owned)
+                close(cur);
+            errno = EXDEV;
+            return -1;
+        }
+        int fd = next ? openat(cur, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                      : openat(cur, part, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+        int saved = errno;
+        if (owned)
+            close(cur);
+        if (fd < 0) {
+            errno = saved;
+            return -1;
+        }
+        cur = fd;
+        owned = 1;
+        part = next;
+    }
+    if (!owned) /* rel was only slashes: the directory itself */
+        return openat(dirfd, ".", flags | O_CLOEXEC, mode);
+    return cur;
+}
+
+int ag__open_beneath(int dirfd, const char *rel, int flags, mode_t mode, int no_symlinks)
+{
+    struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
+                           .mode = (flags & O_CREAT) ? mode : 0,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+                                      (no_symlinks ? RESOLVE_NO_SYMLINKS : 0)};
+    int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS)
+        return fd;
+    return open_walk(dirfd, rel, flags, mode);
 }

@@ -17,6 +17,12 @@ AG_MUST_USE ag_err ag__read_file(const char *path, size_t max, char **data, size
  * may be writable by others; a symlink at path itself is replaced, not followed. */
 AG_MUST_USE ag_err ag__write_file_atomic(const char *path, const void *data, size_t len,
                                          mode_t mode, int excl);
+/* Opens rel beneath the directory dirfd: openat2 with RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS (and RESOLVE_NO_SYMLINKS with no_symlinks), O_CLOEXEC added.
+ * Where openat2 is missing (kernels before 5.6, valgrind), it walks rel one component
+ * at a time with O_NOFOLLOW, refusing "..", an absolute rel and every symbolic link:
+ * stricter, never looser. Returns the fd, or -1 with errno set. */
+int ag__open_beneath(int dirfd, const char *rel, int flags, mode_t mode, int no_symlinks);
 /* mkdir -p with the given mode for directories it creates. */
 AG_MUST_USE ag_err ag__mkdir_p(const char *path, mode_t mode);
 

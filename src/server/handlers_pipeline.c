@@ -6,14 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <linux/openat2.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +19,7 @@
 #include "agentgov/pipeline.h"
 #include "agentgov/policy.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "server/handlers.h"
 #include "server/log.h"
 
@@ -134,10 +133,7 @@ static int open_beneath(const char *root, const char *rel)
     int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -1;
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
-                           .resolve =
-                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-    int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how);
+    int fd = ag__open_beneath(dfd, rel, O_RDONLY, 0, 1);
     close(dfd);
     return fd;
 }
