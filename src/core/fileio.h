@@ -20,9 +20,13 @@ AG_MUST_USE ag_err ag__write_file_atomic(const char *path, const void *data, siz
 /* Opens rel beneath the directory dirfd: openat2 with RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS (and RESOLVE_NO_SYMLINKS with no_symlinks), O_CLOEXEC added.
  * Where openat2 is missing (kernels before 5.6, valgrind), it walks rel one component
- * at a time with O_NOFOLLOW, refusing "..", an absolute rel and every symbolic link:
- * stricter, never looser. Returns the fd, or -1 with errno set. */
+ * at a time with O_NOFOLLOW and resolves ".." and symbolic links itself, with
+ * openat2's answers: EXDEV for an absolute rel or link or a ".." above dirfd, ELOOP
+ * for a link under no_symlinks. Returns the fd, or -1 with errno set. */
 int ag__open_beneath(int dirfd, const char *rel, int flags, mode_t mode, int no_symlinks);
+/* Tests only: nonzero makes ag__open_beneath take its fallback even where openat2 is
+ * there, so that the tests hold both to the same answers. */
+extern int ag__open_beneath_walk_only;
 /* mkdir -p with the given mode for directories it creates. */
 AG_MUST_USE ag_err ag__mkdir_p(const char *path, mode_t mode);
 

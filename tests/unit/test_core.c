@@ -1,6 +1,9 @@
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -148,4 +151,149 @@ TEST(atomic_write_does_not_follow_a_planted_symlink)
         n += e->d_name[0] != '.';
     closedir(d);
     ASSERT_EQ(n, 3);
+}
+
+/* ag__open_beneath's cases, each run through openat2 and through the fallback that
+ * takes over where openat2 is missing (valgrind, kernels before 5.6): both must give
+ * the same answer. want is the file's first bytes, "<dir>" for a directory, or NULL
+ * when errno must be err. */
+struct beneath_case {
+    const char *rel;
+    int flags, no_symlinks;
+    const char *want;
+    int err;
+};
+
+static const struct beneath_case beneath_cases[] = {
+    {"f", O_RDONLY, 1, "top", 0},
+    {"a/b/g", O_RDONLY, 1, "deep", 0},
+    {"./a//b/./g", O_RDONLY, 1, "deep", 0},
+    {"a/../f", O_RDONLY, 1, "top", 0}, /* ".." that stays beneath */
+    {"a/b/../../f", O_RDONLY, 0, "top", 0},
+    {"..", O_RDONLY, 1, NULL, EXDEV},
+    {"../secret", O_RDONLY, 1, NULL, EXDEV},
+    {"a/../../secret", O_RDONLY, 0, NULL, EXDEV},
+    {"ABS", O_RDONLY, 0, NULL, EXDEV}, /* replaced by the absolute path of secret */
+    {"", O_RDONLY, 0, NULL, ENOENT},
+    {"out", O_RDONLY, 0, NULL, EXDEV}, /* -> ../secret */
+    {"out", O_RDONLY, 1, NULL, ELOOP},
+    {"abs", O_RDONLY, 0, NULL, EXDEV}, /* -> /.../secret */
+    {"abs", O_RDONLY, 1, NULL, ELOOP},
+    {"in", O_RDONLY, 0, "deep", 0}, /* -> a/b/g */
+    {"in", O_RDONLY, 1, NULL, ELOOP},
+    {"in", O_RDONLY | O_NOFOLLOW, 0, NULL, ELOOP},
+    {"adir/b/g", O_RDONLY, 0, "deep", 0}, /* adir -> a */
+    {"adir/b/g", O_RDONLY, 1, NULL, ELOOP},
+    {"a/b/up/f", O_RDONLY, 0, "top", 0}, /* up -> ../.. */
+    {"a/b/up/../secret", O_RDONLY, 0, NULL, EXDEV},
+    {"loop", O_RDONLY, 0, NULL, ELOOP},
+    {"a", O_RDONLY | O_DIRECTORY, 1, "<dir>", 0},
+    {".", O_RDONLY | O_DIRECTORY, 1, "<dir>", 0},
+    {"adir/", O_RDONLY, 0, "<dir>", 0},
+    {"adir/", O_RDONLY | O_NOFOLLOW, 0, "<dir>", 0},
+    {"f", O_RDONLY | O_DIRECTORY, 1, NULL, ENOTDIR},
+    {"f/", O_RDONLY, 1, NULL, ENOTDIR},
+    {"f/x", O_RDONLY, 1, NULL, ENOTDIR},
+    {"nope/g", O_RDONLY, 1, NULL, ENOENT},
+    {"a/nope", O_RDONLY, 1, NULL, ENOENT},
+    {"a/new", O_WRONLY | O_CREAT | O_EXCL, 1, "", 0},
+    {"a/new", O_WRONLY | O_CREAT | O_EXCL, 1, NULL, EEXIST},
+    {"../escaped", O_WRONLY | O_CREAT, 1, NULL, EXDEV},
+    {"nope/new", O_WRONLY | O_CREAT, 1, NULL, ENOENT},
+    {"a/", O_WRONLY | O_CREAT, 1, NULL, EISDIR},
+    {"dangle", O_WRONLY | O_CREAT, 1, NULL, ELOOP}, /* -> a/made */
+    {"dangle", O_WRONLY | O_CREAT | O_EXCL, 0, NULL, EEXIST},
+    {"dangle", O_WRONLY | O_CREAT, 0, "", 0},
+    {"a/made", O_RDONLY, 1, "", 0}, /* made through the link, beneath */
+};
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ASSERT_OK(ag__write_file_atomic(path, text, strlen(text), 0644, 0));
+}
+
+static void link_at(const char *dir, const char *name, const char *target)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ASSERT_EQ(symlink(target, path), 0);
+}
+
+/* A fresh tree: dir/secret outside, dir/root/{f, a/b/g} and links inside. */
+static int beneath_tree(const char *label, char *secret, size_t n)
+{
+    const char *dir = ag_test_fresh_dir(label);
+    char root[512], sub[600];
+    snprintf(root, sizeof root, "%s/root", dir);
+    snprintf(sub, sizeof sub, "%s/a/b", root);
+    ASSERT_OK(ag__mkdir_p(sub, 0755));
+    put(dir, "secret", "secret");
+    put(root, "f", "top");
+    put(root, "a/b/g", "deep");
+    snprintf(secret, n, "%s/secret", dir);
+    link_at(root, "out", "../secret");
+    link_at(root, "abs", secret);
+    link_at(root, "in", "a/b/g");
+    link_at(root, "adir", "a");
+    link_at(root, "a/b/up", "../..");
+    link_at(root, "loop", "loop");
+    link_at(root, "dangle", "a/made");
+    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_TRUE(fd >= 0);
+    return fd;
+}
+
+/* What an open gave: the file's first bytes, "<dir>", or the errno's name. */
+static void beneath_answer(int fd, int err, char *out, size_t n)
+{
+    struct stat st;
+    if (fd < 0) {
+        snprintf(out, n, "errno %s", strerrorname_np(err));
+    } else if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(out, n, "<dir>");
+    } else {
+        ssize_t got = read(fd, out, n - 1);
+        out[got > 0 ? got : 0] = '\0';
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+static void beneath_run(int walk_only)
+{
+    char secret[600];
+    int root = beneath_tree(walk_only ? "beneath-walk" : "beneath-openat2", secret, sizeof secret);
+    ag__open_beneath_walk_only = walk_only;
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof beneath_cases / sizeof beneath_cases[0]; i++) {
+        const struct beneath_case *c = &beneath_cases[i];
+        const char *rel = strcmp(c->rel, "ABS") == 0 ? secret : c->rel;
+        int fd = ag__open_beneath(root, rel, c->flags, 0644, c->no_symlinks);
+        char got[64], want[64];
+        beneath_answer(fd, errno, got, sizeof got);
+        snprintf(want, sizeof want, c->want ? "%s" : "errno %s",
+                 c->want ? c->want : strerrorname_np(c->err));
+        if (strcmp(got, want) != 0) /* every case that disagrees, not only the first */
+            fprintf(stderr, "    %s: \"%s\" flags %#x no_symlinks %d: got %s, expected %s\n",
+                    walk_only ? "fallback" : "openat2", c->rel, (unsigned)c->flags, c->no_symlinks,
+                    got, want);
+        wrong += strcmp(got, want) != 0;
+    }
+    ASSERT_EQ(wrong, 0);
+    char escaped[700];
+    snprintf(escaped, sizeof escaped, "%s/../escaped", secret);
+    ASSERT_TRUE(access(escaped, F_OK) != 0);
+    close(root);
+}
+
+TEST(open_beneath_with_openat2)
+{
+    beneath_run(0);
+}
+
+TEST(open_beneath_fallback_gives_the_same_answers)
+{
+    beneath_run(1);
 }
