@@ -14,38 +14,14 @@
 # included, so the client's CPU is part of the budget.
 set -eu
 cd "$(dirname "$0")/.."
-AG=${AGENTGOV_BIN:-$PWD/build/agentgov}
 DURATION=${DURATION:-10}
 IO=${IO:-epoll}
 THREADS=${THREADS:-32}
 CONNS=${CONNS:-50}
-for tool in wrk redis-server redis-benchmark curl python3; do
-    command -v "$tool" >/dev/null || { echo "bench/http.sh: $tool is missing" >&2; exit 1; }
-done
-[ -x "$AG" ] || { echo "bench/http.sh: build first (make)" >&2; exit 1; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/agentgov-bench-XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-D="$T/data"
-"$AG" --dir "$D" init >/dev/null
-PORT=$(free_port)
-BASE="http://127.0.0.1:$PORT"
-"$AG" --dir "$D" serve --listen "127.0.0.1:$PORT" --log-level warn --io "$IO" \
-    --threads "$THREADS" --max-connections 4096 2>"$T/daemon.log" &
-PIDS+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null "$BASE/v1/sys/health" && break; sleep 0.05; done
-ROOT=$(cat "$D/root.token")
-AG_TOKEN=$(python3 tests/integration/serve_common.py setup "$BASE" "$ROOT" bench-agent 1 "" EXECUTE)
-export AG_TOKEN AG_AGENT=bench-agent
+. bench/lib.sh
+bench_setup wrk redis-server redis-benchmark curl python3
+start_daemon --io "$IO"
+bench_agent
 
 # wrk_run NAME ARGS...: runs wrk, keeps its output, sets RPS and P99 (ms).
 wrk_run() {
@@ -88,9 +64,7 @@ PIDS+=($!)
 for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 SET_RPS=$(redis-benchmark -p "$RPORT" -t set -c "$CONNS" -n 1000000 -q 2>/dev/null |
     tr '\r' '\n' | awk '/^SET:/ {print $2}' | tail -1)
-kill -TERM "${PIDS[0]}"
-wait "${PIDS[0]}" || true
-PIDS=("${PIDS[@]:1}")
+stop_daemon
 verify=$("$AG" --dir "$D" ledger verify 2>&1 | head -1)
 
 echo

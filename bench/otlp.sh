@@ -22,27 +22,13 @@
 # /metrics, over both runs), then the median p99 each way, saturated and paced.
 set -eu
 cd "$(dirname "$0")/.."
-AG=${AGENTGOV_BIN:-$PWD/build/agentgov}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 IO=${IO:-epoll}
 THREADS=${THREADS:-32}
 CONNS=${CONNS:-50}
-for tool in wrk curl python3; do
-    command -v "$tool" >/dev/null || { echo "bench/otlp.sh: $tool is missing" >&2; exit 1; }
-done
-[ -x "$AG" ] || { echo "bench/otlp.sh: build first (make)" >&2; exit 1; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/agentgov-bench-XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. bench/lib.sh
+bench_setup wrk curl python3
 # wrk's latencies ("850.00us", "12.34ms", "1.02s") in ms.
 to_ms() {
     python3 -c 'import sys; v=sys.argv[1]
@@ -54,29 +40,9 @@ RPORT=$(free_port)
 # At nice 19: a collector runs on another machine; here it takes only the CPU left over.
 nice -n 19 python3 tests/integration/otlp_receiver.py "$RPORT" >"$T/receiver.log" 2>&1 &
 PIDS+=($!)
-D="$T/data"
-"$AG" --dir "$D" init >/dev/null
-PORT=$(free_port)
-BASE="http://127.0.0.1:$PORT"
-DPID=""
 
-start_daemon() {
-    "$AG" --dir "$D" serve --listen "127.0.0.1:$PORT" --log-level warn --io "$IO" \
-        --threads "$THREADS" --max-connections 4096 "$@" 2>>"$T/daemon.log" &
-    DPID=$!
-    for _ in $(seq 200); do curl -s -o /dev/null "$BASE/v1/sys/health" && return 0; sleep 0.05; done
-    echo "bench/otlp.sh: the daemon did not start: $(tail -3 "$T/daemon.log")" >&2
-    exit 1
-}
-stop_daemon() {
-    kill -TERM "$DPID"
-    wait "$DPID" || true
-}
-
-start_daemon
-ROOT=$(cat "$D/root.token")
-AG_TOKEN=$(python3 tests/integration/serve_common.py setup "$BASE" "$ROOT" bench-agent 1 "" EXECUTE)
-export AG_TOKEN AG_AGENT=bench-agent
+start_daemon --io "$IO"
+bench_agent
 stop_daemon
 
 echo "$("$AG" version 2>/dev/null | head -1), io=$IO, workers=$THREADS, $(nproc) cores, $CONNS connections, ${DURATION}s per run, $ROUNDS rounds"
@@ -89,9 +55,9 @@ for r in $(seq "$ROUNDS"); do
         if [ "$mode" = on ]; then
             extra=()
             for kv in ${OTEL_SET:-}; do extra+=(--set "$kv"); done
-            start_daemon --set "otel.endpoint=http://127.0.0.1:$RPORT" "${extra[@]}"
+            start_daemon --io "$IO" --set "otel.endpoint=http://127.0.0.1:$RPORT" "${extra[@]}"
         else
-            start_daemon
+            start_daemon --io "$IO"
         fi
         wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s bench/actions.lua "$BASE" >"$T/wrk"
         wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s bench/actions_paced.lua "$BASE" \

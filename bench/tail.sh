@@ -16,37 +16,17 @@
 # Everything runs on this machine, wrk included; quote the ratio, not one run.
 set -eu
 cd "$(dirname "$0")/.."
-AG=${AGENTGOV_BIN:-$PWD/build/agentgov}
 DURATION=${DURATION:-5}
 PAIRS=${PAIRS:-5}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-32}
-for tool in wrk curl python3; do
-    command -v "$tool" >/dev/null || { echo "bench/tail.sh: $tool is missing" >&2; exit 1; }
-done
-[ -x "$AG" ] || { echo "bench/tail.sh: build first (make)" >&2; exit 1; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/agentgov-bench-XXXXXX")
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-D="$T/data"
-BASE="http://127.0.0.1:$PORT"
-"$AG" --dir "$D" init >/dev/null
-"$AG" --dir "$D" serve --listen "127.0.0.1:$PORT" --log-level warn --threads "$THREADS" \
-    --max-connections 4096 2>"$T/daemon.log" &
-DPID=$!
-PIDS+=("$DPID")
-for _ in $(seq 100); do curl -s -o /dev/null "$BASE/v1/sys/health" && break; sleep 0.05; done
+. bench/lib.sh
+bench_setup wrk curl python3
+# shellcheck disable=SC2119 # (no serve options of its own)
+start_daemon
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-ROOT=$(cat "$D/root.token")
-AG_TOKEN=$(python3 tests/integration/serve_common.py setup "$BASE" "$ROOT" bench-agent 1 "" EXECUTE)
-export AG_TOKEN AG_AGENT=bench-agent
+bench_agent
 curl -s -c "$T/jar" -H 'Content-Type: application/json' -d "{\"token\":\"$ROOT\"}" \
     "$BASE/ui/api/session" >/dev/null
 
