@@ -112,7 +112,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit chaos faults load check layering fuzz fuzz-build bench clean format lint-format cppcheck valgrind asan \
+.PHONY: demo all deps test tests unit chaos faults load check layering fuzz fuzz-build bench bench-build clean format lint-format cppcheck valgrind asan \
 	failalloc check-size
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
@@ -159,12 +159,18 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libagentgov.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libagentgov.a $(FUZZ_LDLIBS)
 
 tests: all $(TEST_BIN)
-bench: all $(BENCH_BIN)
+bench-build: all $(BENCH_BIN)
+
+# Installs what the benchmarks need (wrk), builds them and runs every one (bench/all.sh;
+# `make bench B="policy tail"` for some): minutes, so not part of make test.
+bench: bench-build
+	@bash scripts/deps.sh --bench
+	@AGENTGOV_BUILD=$(BUILD) bash bench/all.sh $(B)
 
 # The README's test command. Installs what is missing, builds, runs unit and
 # integration tests; the runner's last line is "N passed, N failed".
 test: deps
-	@$(MAKE) --no-print-directory tests bench faults
+	@$(MAKE) --no-print-directory tests bench-build faults
 	@AGENTGOV_BUILD=$(BUILD) bash tests/run.sh $(T)
 
 # The chaos harness's test build ($(BUILD)/faults/): the same objects, but for the clock

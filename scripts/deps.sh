@@ -10,11 +10,14 @@ PKGS=(
   redis-server curl python3
   chromium nodejs
 )
-# Only `make check` and the benchmarks need these; install them with --all.
+# Only `make check` and the benchmarks need these; install them with --all (--bench:
+# only what the benchmarks need, for `make bench`).
 EXTRA=(clang libclang-rt-14-dev valgrind cppcheck clang-format wrk)
+BENCH=(wrk)
 
 want=("${PKGS[@]}")
 [ "${1:-}" = "--all" ] && want+=("${EXTRA[@]}")
+[ "${1:-}" = "--bench" ] && want+=("${BENCH[@]}")
 
 missing=()
 for p in "${want[@]}"; do

@@ -103,6 +103,27 @@ void ag_ledger_set_breaker(ag_ledger *l, ag_breaker *b);
  * set. Set it before appends start, or clear it (NULL) only when none is in flight. */
 typedef void (*ag_ledger_observer)(void *ctx, int64_t seq, const struct ag_ledger_entry *e);
 void ag_ledger_set_observer(ag_ledger *l, ag_ledger_observer fn, void *ctx);
+/* The row feed, for a listener in this process that shows the ledger as it grows (the
+ * dashboard's live tail): told of the rows this handle committed, checkpoints included,
+ * exactly as ag_ledger_query gives them (canonical JSON with hash; sensitive values are
+ * HMACs), in seq order, on the committing thread after each commit and before the
+ * batch's appenders are answered: it must be quick and must neither append nor query.
+ * json is not NUL-terminated: len bytes. Rows are formatted only while the feed is on
+ * (ag_ledger_row_feed_on), so that no one pays for a feed no one reads. The feed sees
+ * only this handle's appends: another handle or process appending to the same ledger
+ * shows as a gap in the seqs, which the listener must read with ag_ledger_query (as it
+ * must after a batch lost for want of memory). fn may be changed at any time (NULL
+ * removes it); once ag_ledger_set_row_feed returns, the old one is not running and will
+ * not be called again, so the caller must not hold, while calling it, a lock its
+ * listener takes. */
+struct ag_ledger_row_text {
+    int64_t seq;
+    const char *json;
+    size_t len;
+};
+typedef void (*ag_ledger_row_feed)(void *ctx, const struct ag_ledger_row_text *rows, size_t n);
+void ag_ledger_set_row_feed(ag_ledger *l, ag_ledger_row_feed fn, void *ctx);
+void ag_ledger_row_feed_on(ag_ledger *l, int on);
 /* Housekeeping for a process that keeps the ledger open with keep_wal and appends now
  * and then (the hook helper): when the WAL has grown past a few dozen frames, copies
  * it into the database and starts it over in place, as a keep_wal process does when it

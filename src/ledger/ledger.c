@@ -32,6 +32,7 @@
 #include "core/time.h"
 #include "ledger/backend.h"
 #include "ledger/defer.h"
+#include "ledger/feed.h"
 #include "ledger/keys.h"
 #include "ledger/row.h"
 
@@ -61,6 +62,7 @@ struct ag_ledger {
     ag_breaker *breaker;         /* borrowed; NULL: appends are never refused up front */
     ag_ledger_observer observer; /* told of each committed entry (may be NULL) */
     void *observer_ctx;
+    struct ag__ledger_feed feed; /* committed rows for an in-process listener */
     const struct ag__ledger_backend *be;
     void *wctx; /* writer connection: used by the leader only */
     void *rctx; /* reader connection: queries, under rlock; opened by reader() */
@@ -162,6 +164,7 @@ ag_err ag_ledger_open(const char *path, const struct ag_ledger_opts *opts, ag_le
     pthread_cond_init(&l->fill_cv, &ca);
     pthread_condattr_destroy(&ca);
     ag__buf_init(&l->scratch);
+    ag__ledger_feed_init(&l->feed);
     l->cp_known_head = -1;
     l->read_only = opts && opts->read_only;
     l->checkpoint_every = opts && opts->checkpoint_every > 0 ? opts->checkpoint_every : 0;
@@ -330,6 +333,7 @@ static ag_err chain_insert(ag_ledger *l, struct ag__ledger_row *r, const char *t
     if (err)
         return err;
     *seq += 1;
+    ag__ledger_feed_add(&l->feed, r, *seq);
     memcpy(hash, h, AG_HASH_HEX_LEN);
     return AG_OK;
 }
@@ -424,6 +428,7 @@ static ag_err write_batch(ag_ledger *l, struct pending *batch)
     if (err == AG_OK && l->cp_known_head != seq)
         err = l->be->last_of_kind(l->wctx, "checkpoint", &l->last_cp);
     ag__rfc3339(ag__wall_ms(), ts);
+    ag__ledger_feed_begin(&l->feed);
     for (struct pending *p = batch; p && err == AG_OK; p = p->next)
         err = write_one(l, p, ts, &seq, hash, &cp, &wrote_cp);
     if (err == AG_OK)
@@ -440,6 +445,7 @@ static ag_err write_batch(ag_ledger *l, struct pending *batch)
         ag__ledger_defer_committed(l->defer);
     if (wrote_cp)
         write_checkpoint_file(l, &cp);
+    ag__ledger_feed_deliver(&l->feed);
     return AG_OK;
 }
 
@@ -722,6 +728,16 @@ void ag_ledger_set_observer(ag_ledger *l, ag_ledger_observer fn, void *ctx)
     l->observer = fn;
 }
 
+void ag_ledger_set_row_feed(ag_ledger *l, ag_ledger_row_feed fn, void *ctx)
+{
+    ag__ledger_feed_set(&l->feed, fn, ctx);
+}
+
+void ag_ledger_row_feed_on(ag_ledger *l, int on)
+{
+    atomic_store(&l->feed.on, on ? 1 : 0);
+}
+
 ag_err ag_ledger_checkpoint(ag_ledger *l, int64_t *seq)
 {
     if (l == NULL)
@@ -846,6 +862,7 @@ void ag_ledger_close(ag_ledger *l)
     if (l->wctx)
         l->be->close(l->wctx);
     ag__buf_free(&l->scratch);
+    ag__ledger_feed_free(&l->feed);
     sodium_memzero(l->sk, sizeof l->sk);
     sodium_memzero(l->hmac, sizeof l->hmac);
     pthread_mutex_destroy(&l->m);

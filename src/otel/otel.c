@@ -4,6 +4,7 @@
 #include "agentgov/otel.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ struct ag_otel {
     char traces_url[AG_OTEL_URL_MAX + 16], logs_url[AG_OTEL_URL_MAX + 16];
     struct curl_slist *headers;
     ag_breaker *breaker;
+    ag_breaker_change_cb breaker_cb; /* the caller's, run at normal priority */
+    void *breaker_ctx;
     CURL *curl;
     uint64_t rng; /* span ids (export thread only) */
 
@@ -178,6 +181,24 @@ static ag_err build_headers(ag_otel *o, const struct ag_otel_opts *opts)
     return AG_OK;
 }
 
+/* The caller's breaker callback ledgers the change: an append that may make this
+ * thread the ledger's leader, which every decision then waits for. An idle-priority
+ * thread could be kept off the CPU meanwhile by the very decisions waiting for it, so
+ * the callback runs at normal priority. */
+static void breaker_changed(void *ctx, ag_breaker *b, enum ag_breaker_state from,
+                            enum ag_breaker_state to, const char *why)
+{
+    ag_otel *o = ctx;
+    int policy;
+    struct sched_param sp, zero = {0};
+    int idle = pthread_getschedparam(pthread_self(), &policy, &sp) == 0 && policy == SCHED_IDLE;
+    if (idle)
+        (void)pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero);
+    o->breaker_cb(o->breaker_ctx, b, from, to, why);
+    if (idle)
+        (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &zero);
+}
+
 ag_err ag_otel_new(const struct ag_otel_opts *opts, ag_otel **out)
 {
     *out = NULL;
@@ -219,8 +240,10 @@ ag_err ag_otel_new(const struct ag_otel_opts *opts, ag_otel **out)
         ag_otel_free(o);
         return e;
     }
+    o->breaker_cb = opts->breaker_cb;
+    o->breaker_ctx = opts->breaker_ctx;
     if (opts->breaker_cb)
-        ag_breaker_on_change(o->breaker, opts->breaker_cb, opts->breaker_ctx);
+        ag_breaker_on_change(o->breaker, breaker_changed, o);
     *out = o;
     return AG_OK;
 }
@@ -492,10 +515,15 @@ static size_t flush_one(ag_otel *o, const struct ag_otel_event **ev, int last)
 static void *export_main(void *arg)
 {
     ag_otel *o = arg;
-    /* The export thread yields to the threads that decide: on Linux the nice value is
-     * per thread, and at 10 it gets the CPU the decisions leave (when there is none,
-     * the queue fills and the overflow is counted, rather than a decision waiting). */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0)
+    /* The export thread yields to the threads that decide: SCHED_IDLE (per thread on
+     * Linux) runs it only on CPU they leave, so that it never delays one (a nice value
+     * only lowers its share: a batch being encoded still took a core from a decision
+     * often enough to show in p99). When they leave none, the queue fills and the
+     * overflow is counted, rather than a decision waiting. Nice 19 where SCHED_IDLE
+     * is refused (a seccomp filter, an old kernel). */
+    struct sched_param sp = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0 &&
+        setpriority(PRIO_PROCESS, (id_t)gettid(), 19) != 0)
         ag_clear_error();
     pthread_setname_np(pthread_self(), "otel-export"); /* top -H, /proc/PID/task */
     const struct ag_otel_event **ev = malloc((size_t)o->cfg.batch * sizeof *ev);

@@ -134,6 +134,20 @@ static int fetch_row(void *ctx, int64_t seq, const char *row_json)
     return 0;
 }
 
+/* Takes the row (malloc'd text) if it is the next one; frees it otherwise. A row the
+ * ring already has is a duplicate (the feed and the hub's query both had it); one past
+ * the next is after a gap that the hub's query will fill. Under ui->mu. */
+static int take_row(struct ag__ui *ui, int64_t seq, char *text)
+{
+    if (seq != ui->hub_seq + 1) {
+        free(text);
+        return seq <= ui->hub_seq;
+    }
+    ring_push(ui, seq, text);
+    ui->hub_seq = seq;
+    return 1;
+}
+
 /* Wakes the tails waiting for rows; with all, also the ones that are only idle. */
 static void wake(struct ag__ui *ui, int all)
 {
@@ -152,8 +166,44 @@ static void wake(struct ag__ui *ui, int all)
     pthread_cond_broadcast(&ui->cv);
 }
 
-/* Reads new ledger rows while any tail is open: the decision path never waits for a
- * dashboard, which only reads what has been committed. */
+/* The ledger's row feed (on the committing thread, in seq order): the rows the daemon
+ * itself committed reach the ring without being read back. Waking the tails is left to
+ * the hub's next round, so that a busy daemon sends them rows in blocks, not one
+ * write per commit. */
+static void on_rows(void *ctx, const struct ag_ledger_row_text *rows, size_t n)
+{
+    struct ag__ui *ui = ctx;
+    pthread_mutex_lock(&ui->mu);
+    for (size_t i = 0; ui->nsubs && i < n; i++) {
+        char *text = malloc(rows[i].len + 1);
+        if (!text)
+            break; /* a gap: the hub reads it */
+        memcpy(text, rows[i].json, rows[i].len);
+        text[rows[i].len] = '\0';
+        if (!take_row(ui, rows[i].seq, text))
+            break;
+    }
+    pthread_mutex_unlock(&ui->mu);
+}
+
+/* Reads from the ledger the rows the feed did not bring (another process's appends,
+ * or the feed's own gaps) after from. */
+static void hub_query(struct ag__ui *ui, struct fetch *f, int64_t from)
+{
+    struct ag_ledger_filter flt = {.after_seq = from, .limit = 2000};
+    f->n = 0;
+    if (ag_ledger_query(ui->srv->ledger, &flt, fetch_row, f) != AG_OK)
+        ag__log(AG_LOG_WARN, "ui", "ledger tail: %s", ag_last_error());
+    pthread_mutex_lock(&ui->mu);
+    for (size_t i = 0; i < f->n; i++)
+        (void)take_row(ui, f->seqs[i], f->rows[i]);
+    pthread_mutex_unlock(&ui->mu);
+}
+
+/* While any tail is open, every POLL_MS: wakes the tails that have new rows (and the
+ * idle ones due a keepalive), and reads from the ledger what the feed has not brought
+ * although it was committed a round ago (a round's grace: a commit's rows reach the
+ * feed a moment after the head moves). The decision path never waits for a dashboard. */
 static void *hub_main(void *arg)
 {
     struct ag__ui *ui = arg;
@@ -161,37 +211,32 @@ static void *hub_main(void *arg)
     struct fetch *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
+    int64_t seen_head = 0; /* the head a round ago */
     for (;;) {
         pthread_mutex_lock(&ui->mu);
         int stop = ui->stop, subs = ui->nsubs;
-        int64_t from = ui->hub_seq;
+        int64_t have = ui->hub_seq;
         pthread_mutex_unlock(&ui->mu);
         if (stop)
             break;
+        int more = 0;
         if (subs && ui->srv->ledger) {
+            if (have < seen_head) {
+                hub_query(ui, f, have);
+                more = f->n == 2000;
+            }
             int64_t head = 0;
             char hash[AG_HASH_HEX_LEN];
-            if (ag_ledger_head(ui->srv->ledger, &head, hash) == AG_OK && head > from) {
-                struct ag_ledger_filter flt = {.after_seq = from, .limit = 2000};
-                f->n = 0;
-                if (ag_ledger_query(ui->srv->ledger, &flt, fetch_row, f) != AG_OK)
-                    ag__log(AG_LOG_WARN, "ui", "ledger tail: %s", ag_last_error());
-                pthread_mutex_lock(&ui->mu);
-                for (size_t i = 0; i < f->n; i++) {
-                    ring_push(ui, f->seqs[i], f->rows[i]);
-                    ui->hub_seq = f->seqs[i];
-                }
-                wake(ui, 0);
-                pthread_mutex_unlock(&ui->mu);
-                if (f->n == 2000)
-                    continue; /* more behind: no pause */
-            } else {
-                pthread_mutex_lock(&ui->mu);
-                wake(ui, 0); /* keepalives */
-                pthread_mutex_unlock(&ui->mu);
-            }
+            if (ag_ledger_head(ui->srv->ledger, &head, hash) == AG_OK)
+                seen_head = head;
+            else
+                ag_clear_error();
+            pthread_mutex_lock(&ui->mu);
+            wake(ui, 0);
+            pthread_mutex_unlock(&ui->mu);
         }
-        usleep(POLL_MS * 1000);
+        if (!more)
+            usleep(POLL_MS * 1000);
     }
     free(f);
     return NULL;
@@ -205,6 +250,8 @@ ag_err ag__ui_new(struct ag__srv *s, struct ag__ui **out)
     ui->srv = s;
     pthread_mutex_init(&ui->mu, NULL);
     pthread_cond_init(&ui->cv, NULL);
+    if (s->ledger)
+        ag_ledger_set_row_feed(s->ledger, on_rows, ui);
     if (pthread_create(&ui->thread, NULL, hub_main, ui) == 0)
         ui->thread_started = 1;
     *out = ui;
@@ -230,6 +277,8 @@ void ag__ui_free(struct ag__ui *ui)
     pthread_mutex_unlock(&ui->mu);
     if (ui->thread_started)
         pthread_join(ui->thread, NULL);
+    if (ui->srv->ledger) /* the daemon's last appenders are still to come */
+        ag_ledger_set_row_feed(ui->srv->ledger, NULL, NULL);
     for (size_t i = 0; i < ui->ring_len; i++)
         free(ui->ring[(ui->ring_start + i) % RING].json);
     explicit_bzero(ui->sessions, sizeof ui->sessions);
@@ -371,7 +420,8 @@ void ag__ui_tail_free(void *cls)
             *pp = t->next;
             break;
         }
-    ui->nsubs--;
+    if (--ui->nsubs == 0 && ui->srv->ledger)
+        ag_ledger_row_feed_on(ui->srv->ledger, 0); /* no one reads: rows go unformatted */
     pthread_mutex_unlock(&ui->mu);
     atomic_fetch_sub(&ui->srv->metrics.ui_tails, 1);
     ag__buf_free(&t->backlog);
@@ -475,7 +525,9 @@ void ag__h_ui_tail(struct ag__req *r)
     }
     pthread_mutex_lock(&ui->mu);
     if (ui->nsubs++ == 0) {
-        /* The hub was idle: it starts from the head, dropping what it held. */
+        /* The hub was idle: it starts from the head, dropping what it held. The feed
+         * goes on first, so that what it misses is only what the head covers. */
+        ag_ledger_row_feed_on(r->srv->ledger, 1);
         for (size_t i = 0; i < ui->ring_len; i++)
             free(ui->ring[(ui->ring_start + i) % RING].json);
         ui->ring_start = ui->ring_len = 0;

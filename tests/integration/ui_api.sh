@@ -80,7 +80,7 @@ req GET /v1/agents/agent-a -H "X-Vault-Token: $ROOT"
 check_contains "the refused revoke did nothing" "$BODY" '"revoked":false'
 
 # The live tail: a decision arrives while the stream is open.
-curl -s -N -m 4 "${C[@]}" "$BASE/ui/api/tail?agent=agent-a" >"$T/tail" 2>/dev/null &
+curl -s -N -m 8 "${C[@]}" "$BASE/ui/api/tail?agent=agent-a" >"$T/tail" 2>/dev/null &
 TP=$!
 sleep 0.5
 req POST /v1/agents/agent-a/actions -H "X-Vault-Token: $A" -d '{"action":"ssh.exec","resource":"sandbox/w/1"}'
@@ -93,12 +93,25 @@ check_eq "within a second" "$([ $((T1 - T0)) -lt 1000 ] && echo yes)" yes
 req POST /v1/agents/agent-b -H "X-Vault-Token: $ROOT" -d '{"tier":1}'
 sleep 0.3
 check_not_contains "the agent filter holds" "$(cat "$T/tail")" '"agent_id":"agent-b"'
+# Another process appending to the same ledger (the daemon's own commits reach the tail
+# in memory; these must be read back): the entry arrives too, and only once.
+OSEQ=$("$AG" --dir "$D" ledger append --kind system --agent agent-a --action outside.cli |
+    awk '{print $1}')
+for _ in $(seq 40); do grep -q "^id: $OSEQ\$" "$T/tail" && break; sleep 0.05; done
+check_contains "another process's entry is in the tail" "$(cat "$T/tail")" '"action":"outside.cli"'
+check_eq "once" "$(grep -c '"action":"outside.cli"' "$T/tail")" 1
+req POST /v1/agents/agent-a/actions -H "X-Vault-Token: $A" -d '{"action":"ssh.exec","resource":"sandbox/w/after"}'
+SEQ2=$(jget "$BODY" 'j["data"]["ledger_seq"]')
+for _ in $(seq 40); do grep -q "^id: $SEQ2\$" "$T/tail" && break; sleep 0.05; done
+check_contains "and the daemon's next decision after it" "$(cat "$T/tail")" "sandbox/w/after"
 # A second tail that starts further back than the open one: the older rows come from
 # the ledger, not as a gap.
 curl -s -N -m 2 "${C[@]}" "$BASE/ui/api/tail?after=1" >"$T/tail-back" 2>/dev/null
 check_contains "a late tail from seq 1 gets seq 2 from the ledger" "$(cat "$T/tail-back")" $'id: 2\n'
 check_contains "and the decision" "$(cat "$T/tail-back")" "\"seq\":$SEQ"
 check_not_contains "with no gap" "$(cat "$T/tail-back")" "event: gap"
+check_eq "and the other process's entry once" "$(grep -c '"action":"outside.cli"' "$T/tail-back")" 1
+kill "$TP" 2>/dev/null
 wait "$TP"
 req GET /ui/api/tail -H "X-Vault-Token: $A"
 check_eq "the tail is for administrators" "$CODE" 403
