@@ -15,6 +15,7 @@
 #ifndef AGENTGOV_COORD_H
 #define AGENTGOV_COORD_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -190,11 +191,16 @@ struct ag_orch_opts {
      * and ".." followed) relative to the directory; a path that resolves outside is
      * judged as its resolved absolute path, which no scope grants. NULL: no such tool. */
     const char *artifacts_dir;
+    /* Set to nonzero (a signal handler may) to end the task early: the monitor stops it
+     * within poll_ms, each agent ends after the model call or tool call it is in, a
+     * waiting ask gives up, and the outcome is "interrupted" (metrics and the ledger's
+     * entry are still written). NULL: only the timeout ends it early. */
+    const volatile sig_atomic_t *interrupt;
 };
 
 struct ag_orch_result {
     char task_id[132];
-    char outcome[24];                  /* "consensus", "no_consensus", "timeout", "failed" */
+    char outcome[24]; /* "consensus", "no_consensus", "timeout", "interrupted", "failed" */
     enum ag_spawn_reason gamma_reason; /* AG_SPAWN_NONE: not spawned */
     int complexity_pm;                 /* the planner's estimate, -1 when unknown */
     int64_t duration_ms;

@@ -3,6 +3,7 @@
  * libcurl); the lean agentgov execs it (daemon_exec.c). `agentgov demo --multi-agent`
  * comes here with --demo: the shipped replay, offline. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,17 @@
 #define DEMO_OBJECTIVE                                                                             \
     "Choose an eviction policy for the session cache of a web service with hot keys"
 
+#define EXIT_INTERRUPTED 11 /* as pipeline run: a signal ended it early */
+
+/* A signal ends the task through the monitor, which records what was done so far:
+ * killed outright, the task would leave neither its metrics nor its ledger entry. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -65,8 +77,11 @@ static void usage(FILE *out)
             "                         ends; a pipeline's orchestrate stage reads it)\n\n"
             "The API key is read from the secret store, never from the command line or the\n"
             "environment: config llm.api_key = kv:<path>#<field> (docs/llm.md).\n\n"
+            "SIGINT, SIGTERM or SIGHUP ends the task early: each agent stops after the\n"
+            "model or tool call it is in, the result and its metrics are still recorded,\n"
+            "and the outcome is \"interrupted\".\n\n"
             "Exit status: 0 consensus, 2 (DENY) no consensus or timeout, 1 bad input,\n"
-            "4 could not run.\n");
+            "4 could not run, 11 interrupted by a signal.\n");
     ag__cli_print_exit_statuses(out);
 }
 
@@ -454,6 +469,15 @@ int ag__cmd_orchestrate(int argc, char **argv)
     if (!a.json)
         printf("agentgov orchestrate: %s\n  model %s via %s\n\n", objective,
                lo.model ? lo.model : "-", lo.provider ? lo.provider : "-");
+    interrupted = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    o.interrupt = &interrupted;
     struct ag_orch_result r;
     e = ag_orchestrate(&o, &r);
     if (e) {
@@ -472,10 +496,11 @@ int ag__cmd_orchestrate(int argc, char **argv)
         else
             print_result(&r);
         free(js);
-        rc = rc                                ? rc
-             : !strcmp(r.outcome, "consensus") ? 0
-             : !strcmp(r.outcome, "failed")    ? AG_EXIT_ERROR
-                                               : AG_EXIT_DENY;
+        rc = rc                                  ? rc
+             : !strcmp(r.outcome, "consensus")   ? 0
+             : !strcmp(r.outcome, "failed")      ? AG_EXIT_ERROR
+             : !strcmp(r.outcome, "interrupted") ? EXIT_INTERRUPTED
+                                                 : AG_EXIT_DENY;
     }
     ag_orch_result_clear(&r);
     ag_approve_free(ap);

@@ -154,7 +154,8 @@ static void conversation(struct ag__agent_run *run, enum ag_spawn_reason why)
     int turns = op->max_turns > 0 ? op->max_turns : 12;
     for (int t = 0; msgs && t < turns; t++) {
         if (atomic_load(&o->stop) || ag__mono_ms() >= o->deadline_mono) {
-            snprintf(run->why, sizeof run->why, "stopped: task timeout");
+            snprintf(run->why, sizeof run->why, "stopped: %s",
+                     atomic_load(&o->interrupted) ? "interrupted" : "task timeout");
             break;
         }
         struct ag_transition_result hb;

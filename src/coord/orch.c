@@ -197,6 +197,10 @@ static void monitor(struct ag__orch *o, size_t nfirst)
         int64_t now = ag__mono_ms();
         if (now >= o->deadline_mono)
             atomic_store(&o->stop, 1);
+        if (op->interrupt && *op->interrupt && !atomic_load(&o->stop)) {
+            atomic_store(&o->interrupted, 1);
+            atomic_store(&o->stop, 1);
+        }
         if (!op->no_gamma && o->spawn_reason == AG_SPAWN_NONE && !atomic_load(&o->stop)) {
             enum ag_spawn_reason why = AG_SPAWN_NONE;
             /* While the first wave works: STUCK (no progress), CONFLICT (disagreements
@@ -402,10 +406,11 @@ ag_err ag_orchestrate(const struct ag_orch_opts *op, struct ag_orch_result *r)
         } else {
             const struct ag__agent_run *down = model_down(o, nroles);
             snprintf(r->outcome, sizeof r->outcome, "%s",
-                     c.reached                    ? "consensus"
-                     : down                       ? "failed"
-                     : atomic_load(&o->stop) != 0 ? "timeout"
-                                                  : "no_consensus");
+                     c.reached                      ? "consensus"
+                     : down                         ? "failed"
+                     : atomic_load(&o->interrupted) ? "interrupted"
+                     : atomic_load(&o->stop) != 0   ? "timeout"
+                                                    : "no_consensus");
             if (!c.reached && down) {
                 char msg[sizeof down->id + sizeof down->why + 40];
                 snprintf(msg, sizeof msg, "%s could not reach its model: %s", down->id, down->why);

@@ -37,6 +37,7 @@ struct ag__orch {
     char task[132];
     int64_t deadline_mono;
     atomic_int stop;
+    atomic_int interrupted; /* stopped by opts->interrupt, not by the timeout */
     atomic_llong last_progress_mono;
     atomic_int tool_calls, tool_denied, revoked;
     atomic_int waiting; /* tool calls waiting for a person's approval (STUCK pauses) */

@@ -149,6 +149,32 @@ check_exit "ask: approval shown" 0 "$AG" --dir "$D" approval show "$ID" --json
 check_contains "ask: the grant was used" "$OUT" '"used":true'
 check_exit "ask: ledger verifies" 0 "$AG" --dir "$D" ledger verify
 
+# SIGTERM while an ask waits: the task ends at once as "interrupted" (exit 11), with
+# its result printed and its metrics and ledger entry written, not killed halfway.
+curl -fsS -X POST "http://127.0.0.1:$P/_reset" >/dev/null
+curl -fsS -X POST "http://127.0.0.1:$P/_script" --data-binary "[
+ {\"agent\":\"alpha\",\"body\":{\"content\":\"done\"}},
+ $(btool blackboard_write '{"section":"solutions","entry":"synthesis","value":"W-TinyLFU"}'),
+ {\"agent\":\"beta\",\"body\":{\"content\":\"done\"}}]" >/dev/null
+"$AG" --dir "$D" orchestrate --policy "$T/ask.yaml" --task it-int --ask-timeout 60s --no-gamma \
+    --json "pick a cache policy" >"$T/int.out" 2>"$T/int.err" &
+ORCH=$!
+for _ in $(seq 200); do grep -q 'apv-' "$T/int.err" 2>/dev/null && break; sleep 0.05; done
+check_contains "the interrupted run waits on an ask" "$(cat "$T/int.err")" "beta@it-int asks for"
+T0=$(now_ms)
+kill -TERM "$ORCH"
+wait "$ORCH"
+RC=$?
+check_eq "SIGTERM: exit 11" "$RC" 11
+check_eq "SIGTERM: the task ends within 5 s, not at the ask's timeout" \
+    "$([ $(($(now_ms) - T0)) -lt 5000 ] && echo yes)" yes
+check_contains "SIGTERM: outcome interrupted" "$(cat "$T/int.out")" '"outcome":"interrupted"'
+check_exit "SIGTERM: task status reads the recorded metrics" 0 "$AG" --dir "$D" task status it-int
+check_contains "SIGTERM: the recorded outcome" "$OUT" "interrupted"
+check_exit "SIGTERM: the ledger has the task's entry" 0 "$AG" --dir "$D" ledger query --task it-int --format jsonl
+check_contains "SIGTERM: its entry says interrupted" "$OUT" '"reason":"interrupted"'
+check_exit "SIGTERM: ledger verifies" 0 "$AG" --dir "$D" ledger verify
+
 # Bad input: named, non-zero, nothing run.
 check_exit "no objective" 1 "$AG" --dir "$D" orchestrate
 check_exit "bad provider" 1 "$AG" --dir "$D" orchestrate --llm ftp://x "o"
