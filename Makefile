@@ -2,7 +2,8 @@
 # serve` runs it) and build/libagentgov.a; `make test` runs
 # every test; `make check` adds sanitizers, the failing-allocator loop, valgrind,
 # clang-format and cppcheck.
-# Out-of-tree builds: `make BUILD=build-asan SAN=1` builds an ASan+UBSan variant.
+# Out-of-tree builds: `make BUILD=build-asan SAN=1` builds an ASan+UBSan variant,
+# `make BUILD=build-tsan SAN=thread` a ThreadSanitizer one (`make tsan`).
 
 BUILD ?= build
 CC ?= cc
@@ -22,6 +23,11 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+endif
+# SAN=thread: ThreadSanitizer (`make tsan`). It cannot be combined with ASan.
+ifeq ($(SAN),thread)
+CFLAGS_BASE += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
 endif
 # SAN=fuzz (clang only): the library instrumented for libFuzzer; `make fuzz` sets it.
 ifeq ($(SAN),fuzz)
@@ -112,7 +118,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)/agentgov
 
-.PHONY: demo all deps test tests unit chaos faults load check layering fuzz fuzz-build bench bench-build clean format lint-format cppcheck valgrind asan \
+.PHONY: demo all deps test tests unit chaos faults load check layering fuzz fuzz-build bench bench-build clean format lint-format cppcheck valgrind asan tsan \
 	failalloc check-size
 
 all: $(BUILD)/agentgov $(BUILD)/agentgovd $(BUILD)/libagentgov.a
@@ -213,6 +219,13 @@ asan:
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build-asan SAN=1 tests
 	@AGENTGOV_BUILD=build-asan AGENTGOV_ONLY_UNIT=1 ASAN_OPTIONS=detect_leaks=1 bash tests/run.sh $(T)
 
+# The unit tests under ThreadSanitizer (build-tsan/); tests/tsan.supp holds the reports
+# judged benign, each with its reason. Not part of `make check` (its time budget).
+TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
+tsan:
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build-tsan SAN=thread tests
+	@AGENTGOV_BUILD=build-tsan AGENTGOV_ONLY_UNIT=1 TSAN_OPTIONS=$(TSAN_OPTIONS) bash tests/run.sh $(T)
+
 # The failing-allocator loop (tests/failalloc/failalloc.c): every allocation of a few
 # scenarios made to fail in turn, under ASan+UBSan. SQLite and jansson are linked from
 # their static archives, so that -Wl,--wrap reaches their allocations too; libfyaml is
@@ -278,6 +291,6 @@ check: deps
 	@$(MAKE) --no-print-directory valgrind
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(shell find $(BUILD)/obj $(BUILD)/faults/obj -name '*.d' 2>/dev/null)
