@@ -33,12 +33,6 @@
 /* A signal ends the task through the monitor, which records what was done so far:
  * killed outright, the task would leave neither its metrics nor its ledger entry. */
 static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -470,13 +464,7 @@ int ag__cmd_orchestrate(int argc, char **argv)
         printf("agentgov orchestrate: %s\n  model %s via %s\n\n", objective,
                lo.model ? lo.model : "-", lo.provider ? lo.provider : "-");
     interrupted = 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    ag__cli_catch_stop_signals(&interrupted);
     o.interrupt = &interrupted;
     struct ag_orch_result r;
     e = ag_orchestrate(&o, &r);

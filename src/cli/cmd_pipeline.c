@@ -175,13 +175,7 @@ static const char *who(const struct plopts *o)
 
 /* ----------------------------------------------------------------- runs --- */
 
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
+static volatile sig_atomic_t interrupted;
 
 static void print_event(void *ctx, const char *json)
 {
@@ -210,14 +204,7 @@ static int status_exit(const char *st)
 
 static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run, int created)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ag__cli_catch_stop_signals(&interrupted);
     const ag_config *cfg = NULL;
     if (ag_home_config(g->home, &cfg) != AG_OK)
         return ag__cli_home_fail(AG_EXIT_USAGE);

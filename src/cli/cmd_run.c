@@ -100,25 +100,7 @@ static void usage(FILE *out)
     ag__cli_print_exit_statuses(out);
 }
 
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
+static volatile sig_atomic_t interrupted;
 
 struct cli {
     const char *agent, *task, *packet, *workdir, *timeout, *grace, *token_ttl, *report, *store,
@@ -553,7 +535,7 @@ int ag__cmd_run(int argc, char **argv)
             c.bs.project = c.workdir;
         return ag__backstop_run(&c.bs, c.argv);
     }
-    install_signals();
+    ag__cli_catch_stop_signals(&interrupted);
     struct handles h;
     int code = handles_open(&h, &c) == 0 ? run(&c, &h) : AG_EXIT_ERROR;
     handles_close(&h);
