@@ -53,6 +53,14 @@ struct row {
     char kind[32];
 };
 
+/* A row the feed brought after a gap (another process's rows, not yet read): kept until
+ * the hub has read the gap, rather than dropped and read again. */
+struct pend {
+    int64_t seq;
+    char *json;
+    struct pend *next;
+};
+
 struct ag__ui_tail {
     struct ag__ui *ui;
     struct MHD_Connection *conn;
@@ -73,7 +81,9 @@ struct ag__ui {
     struct session sessions[MAX_SESSIONS];
     struct row ring[RING];
     size_t ring_start, ring_len;
-    int64_t hub_seq; /* highest seq fetched */
+    int64_t hub_seq;                    /* highest seq fetched */
+    struct pend *pend_head, *pend_tail; /* fed rows past a gap, in seq order */
+    size_t npend;
     int nsubs;
     struct ag__ui_tail *waiting;
     int stop, draining;
@@ -122,11 +132,14 @@ struct fetch {
     int64_t seqs[2000];
     char *rows[2000];
     size_t n;
+    int64_t stop_at; /* the first row the feed already brought (0: none) */
 };
 
 static int fetch_row(void *ctx, int64_t seq, const char *row_json)
 {
     struct fetch *f = ctx;
+    if (f->stop_at && seq >= f->stop_at)
+        return 1; /* the rest is waiting in ui->pend */
     f->seqs[f->n] = seq;
     f->rows[f->n] = strdup(row_json);
     if (f->rows[f->n])
@@ -134,18 +147,68 @@ static int fetch_row(void *ctx, int64_t seq, const char *row_json)
     return 0;
 }
 
-/* Takes the row (malloc'd text) if it is the next one; frees it otherwise. A row the
- * ring already has is a duplicate (the feed and the hub's query both had it); one past
- * the next is after a gap that the hub's query will fill. Under ui->mu. */
-static int take_row(struct ag__ui *ui, int64_t seq, char *text)
+static void pend_clear(struct ag__ui *ui)
 {
-    if (seq != ui->hub_seq + 1) {
-        free(text);
-        return seq <= ui->hub_seq;
+    while (ui->pend_head) {
+        struct pend *p = ui->pend_head;
+        ui->pend_head = p->next;
+        free(p->json);
+        free(p);
     }
-    ring_push(ui, seq, text);
-    ui->hub_seq = seq;
-    return 1;
+    ui->pend_tail = NULL;
+    ui->npend = 0;
+}
+
+/* Moves to the ring the pending rows that now follow on (and frees those it has). */
+static void pend_drain(struct ag__ui *ui)
+{
+    while (ui->pend_head && ui->pend_head->seq <= ui->hub_seq + 1) {
+        struct pend *p = ui->pend_head;
+        ui->pend_head = p->next;
+        ui->npend--;
+        if (p->seq == ui->hub_seq + 1) {
+            ring_push(ui, p->seq, p->json);
+            ui->hub_seq = p->seq;
+        } else {
+            free(p->json);
+        }
+        free(p);
+    }
+    if (!ui->pend_head)
+        ui->pend_tail = NULL;
+}
+
+/* Takes the row (malloc'd text) if it is the next one, then what was pending behind it;
+ * frees it if the ring has it already (the feed and the hub's query both had it). A
+ * row past the next is after a gap that the hub's query will fill: a fed one waits for
+ * it in ui->pend (at most RING rows: beyond, the query reads them all again); a queried
+ * one is dropped. Under ui->mu. */
+static void take_row(struct ag__ui *ui, int64_t seq, char *text, int fed)
+{
+    if (seq <= ui->hub_seq) {
+        free(text);
+    } else if (seq == ui->hub_seq + 1) {
+        ring_push(ui, seq, text);
+        ui->hub_seq = seq;
+        pend_drain(ui);
+    } else if (fed && ui->npend < RING) {
+        struct pend *p = malloc(sizeof *p);
+        if (!p) {
+            free(text);
+            return;
+        }
+        *p = (struct pend){.seq = seq, .json = text};
+        if (ui->pend_tail)
+            ui->pend_tail->next = p;
+        else
+            ui->pend_head = p;
+        ui->pend_tail = p;
+        ui->npend++;
+    } else {
+        free(text);
+        if (fed)
+            pend_clear(ui);
+    }
 }
 
 /* Wakes the tails waiting for rows; with all, also the ones that are only idle. */
@@ -180,8 +243,7 @@ static void on_rows(void *ctx, const struct ag_ledger_row_text *rows, size_t n)
             break; /* a gap: the hub reads it */
         memcpy(text, rows[i].json, rows[i].len);
         text[rows[i].len] = '\0';
-        if (!take_row(ui, rows[i].seq, text))
-            break;
+        take_row(ui, rows[i].seq, text, 1);
     }
     pthread_mutex_unlock(&ui->mu);
 }
@@ -192,11 +254,14 @@ static void hub_query(struct ag__ui *ui, struct fetch *f, int64_t from)
 {
     struct ag_ledger_filter flt = {.after_seq = from, .limit = 2000};
     f->n = 0;
+    pthread_mutex_lock(&ui->mu);
+    f->stop_at = ui->pend_head ? ui->pend_head->seq : 0;
+    pthread_mutex_unlock(&ui->mu);
     if (ag_ledger_query(ui->srv->ledger, &flt, fetch_row, f) != AG_OK)
         ag__log(AG_LOG_WARN, "ui", "ledger tail: %s", ag_last_error());
     pthread_mutex_lock(&ui->mu);
     for (size_t i = 0; i < f->n; i++)
-        (void)take_row(ui, f->seqs[i], f->rows[i]);
+        take_row(ui, f->seqs[i], f->rows[i], 0);
     pthread_mutex_unlock(&ui->mu);
 }
 
@@ -281,6 +346,7 @@ void ag__ui_free(struct ag__ui *ui)
         ag_ledger_set_row_feed(ui->srv->ledger, NULL, NULL);
     for (size_t i = 0; i < ui->ring_len; i++)
         free(ui->ring[(ui->ring_start + i) % RING].json);
+    pend_clear(ui);
     explicit_bzero(ui->sessions, sizeof ui->sessions);
     pthread_cond_destroy(&ui->cv);
     pthread_mutex_destroy(&ui->mu);
@@ -531,6 +597,7 @@ void ag__h_ui_tail(struct ag__req *r)
         for (size_t i = 0; i < ui->ring_len; i++)
             free(ui->ring[(ui->ring_start + i) % RING].json);
         ui->ring_start = ui->ring_len = 0;
+        pend_clear(ui);
         int64_t h2 = 0;
         if (ag_ledger_head(r->srv->ledger, &h2, hash) == AG_OK)
             ui->hub_seq = after >= 0 && after < h2 ? after : h2;

@@ -104,6 +104,29 @@ req POST /v1/agents/agent-a/actions -H "X-Vault-Token: $A" -d '{"action":"ssh.ex
 SEQ2=$(jget "$BODY" 'j["data"]["ledger_seq"]')
 for _ in $(seq 40); do grep -q "^id: $SEQ2\$" "$T/tail" && break; sleep 0.05; done
 check_contains "and the daemon's next decision after it" "$(cat "$T/tail")" "sandbox/w/after"
+# Interleaved: the daemon's decisions (fed in memory) and another process's appends
+# (read back), with the daemon deciding while the other writes: an unfiltered tail gets
+# every seq once, in order.
+curl -s -N -m 20 "${C[@]}" "$BASE/ui/api/tail" >"$T/tail-mix" 2>/dev/null &
+MP=$!
+sleep 0.3
+FIRST=""
+for i in $(seq 8); do
+    "$AG" --dir "$D" ledger append --kind system --agent agent-a --action "outside.$i" >/dev/null &
+    for k in 1 2 3; do
+        req POST /v1/agents/agent-a/actions -H "X-Vault-Token: $A" -d "{\"action\":\"ssh.exec\",\"resource\":\"sandbox/mix/$i/$k\"}"
+        [ -n "$FIRST" ] || FIRST=$(jget "$BODY" 'j["data"]["ledger_seq"]')
+    done
+    wait $!
+done
+HEAD=$("$AG" --dir "$D" ledger tail -n 1 --format jsonl | jget "$(cat)" 'j["seq"]')
+for _ in $(seq 60); do grep -q "^id: $HEAD\$" "$T/tail-mix" && break; sleep 0.05; done
+kill "$MP" 2>/dev/null
+wait "$MP" 2>/dev/null
+IDS=$(awk '/^id: / {print $2}' "$T/tail-mix" | awk -v f="$FIRST" -v h="$HEAD" '$1 >= f && $1 <= h')
+check_eq "interleaved writers: every seq from the first decision to the head, once, in order" \
+    "$(printf '%s\n' "$IDS" | tr '\n' ' ')" "$(seq "$FIRST" "$HEAD" | tr '\n' ' ')"
+check_eq "and the other process's 8 entries among them" "$(grep -c '"action":"outside\.[0-9]' "$T/tail-mix")" 8
 # A second tail that starts further back than the open one: the older rows come from
 # the ledger, not as a gap.
 curl -s -N -m 2 "${C[@]}" "$BASE/ui/api/tail?after=1" >"$T/tail-back" 2>/dev/null
