@@ -3,7 +3,6 @@
 #ifndef AG_CLI_CLIUTIL_H
 #define AG_CLI_CLIUTIL_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -18,11 +17,6 @@
  * EEXIST, ELIMIT, EUNSUPPORTED), AG_EXIT_DENY for a refusal (EPERM, EREVOKED,
  * EEXPIRED, ESTATE), AG_EXIT_ERROR for the rest; AG_EXIT_OK for AG_OK. */
 int ag__cli_exit_of(ag_err err);
-/* For a command that ends its work cleanly when asked to stop: SIGINT, SIGTERM and
- * SIGHUP set *flag to 1 (without SA_RESTART, so that a blocking wait returns EINTR and
- * the flag is looked at), and SIGPIPE is ignored (a closed output is an error to report,
- * not a reason to die halfway). One flag per process: the last call's. */
-void ag__cli_catch_stop_signals(volatile sig_atomic_t *flag);
 /* Prints the table of exit statuses (include/agentgov/exit.h), for every --help. */
 void ag__cli_print_exit_statuses(FILE *out);
 

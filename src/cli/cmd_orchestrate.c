@@ -20,6 +20,7 @@
 #include "cli/orch_exec.h"
 #include "core/fileio.h"
 #include "core/time.h"
+#include "core/stopsig.h"
 
 #ifndef AG_EXAMPLES_DIR
 #define AG_EXAMPLES_DIR "examples"
@@ -464,7 +465,7 @@ int ag__cmd_orchestrate(int argc, char **argv)
         printf("agentgov orchestrate: %s\n  model %s via %s\n\n", objective,
                lo.model ? lo.model : "-", lo.provider ? lo.provider : "-");
     interrupted = 0;
-    ag__cli_catch_stop_signals(&interrupted);
+    ag__catch_stop_signals(&interrupted);
     o.interrupt = &interrupted;
     struct ag_orch_result r;
     e = ag_orchestrate(&o, &r);

@@ -20,6 +20,7 @@
 #include "cli/cmd_pipeline_src.h"
 #include "cli/commands.h"
 #include "cli/govctx.h"
+#include "core/stopsig.h"
 
 /* Statuses of run and resume beyond the common table (agentgov/exit.h), as `agentgov
  * run` has its own: how a run ended when it did not end with an answer. */
@@ -204,7 +205,7 @@ static int status_exit(const char *st)
 
 static int drive(struct ag__cli_gov *g, const struct plopts *o, const char *run, int created)
 {
-    ag__cli_catch_stop_signals(&interrupted);
+    ag__catch_stop_signals(&interrupted);
     const ag_config *cfg = NULL;
     if (ag_home_config(g->home, &cfg) != AG_OK)
         return ag__cli_home_fail(AG_EXIT_USAGE);

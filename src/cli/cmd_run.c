@@ -25,6 +25,7 @@
 #include "core/fileio.h"
 #include "core/time.h"
 #include "agentgov/runner.h"
+#include "core/stopsig.h"
 
 static void usage(FILE *out)
 {
@@ -535,7 +536,7 @@ int ag__cmd_run(int argc, char **argv)
             c.bs.project = c.workdir;
         return ag__backstop_run(&c.bs, c.argv);
     }
-    ag__cli_catch_stop_signals(&interrupted);
+    ag__catch_stop_signals(&interrupted);
     struct handles h;
     int code = handles_open(&h, &c) == 0 ? run(&c, &h) : AG_EXIT_ERROR;
     handles_close(&h);

@@ -22,6 +22,7 @@
 #include "hook/hook_wire.h"
 #include "core/err.h"
 #include "core/time.h"
+#include "core/stopsig.h"
 
 #define READ_TIMEOUT_MS AG__HELPER_TAKE_MS
 
@@ -37,12 +38,6 @@ struct helper {
     struct ag__hook_env env; /* the ledger kept open, the policies kept compiled */
     ag_home *home;           /* the data directory, resolved */
 };
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_signal = 1;
-}
 
 /* The socket file is still the one this helper bound (not removed, not replaced by
  * another helper's, its data directory not deleted). */
@@ -288,18 +283,6 @@ static int take_lock(ag_home *home)
     return fd;
 }
 
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 ag_err ag_hook_helper_run(ag_home *home, int64_t idle_ms)
 {
     struct helper h = {.lfd = -1, .home = home, .idle_ms = idle_ms};
@@ -319,7 +302,7 @@ ag_err ag_hook_helper_run(ag_home *home, int64_t idle_ms)
     if (err == AG_OK && h.env.cache == NULL)
         err = ag__fail(AG_ENOMEM, "hook helper");
     if (err == AG_OK) {
-        install_signals();
+        ag__catch_stop_signals(&stop_signal);
         h.started_ms = h.last_ms = ag__mono_ms();
         if (chdir("/") == 0)
             loop(&h);
